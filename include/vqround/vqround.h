@@ -1,0 +1,496 @@
+/*
+ * vqround.h — the public C interface of libvqround, and its manual.
+ *
+ * libvqround quantizes the weights of large language models after training: round-to-nearest
+ * (RTN) and GPTQ today, the rest of the adaptive-rounding family (GPTAQ, ResComp, AdaRound,
+ * AutoRound, VQRound) as they land. It is a C++ library behind this C ABI: one shared object,
+ * libvqround.so (SONAME libvqround.so.0), exporting only the vqr_* symbols declared here.
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ *  - Fallible functions return a vqr_status: VQR_OK (0) or a negative error code. When a call
+ *    fails, vqr_last_error() returns a message naming the offending argument; the calling thread
+ *    owns that message, which stays valid until the next failing vqr_* call on the same thread.
+ *    Failed calls leave their output arguments and the objects they were given unchanged.
+ *  - Objects are created by vqr_X_create(..., vqr_X **out) and destroyed by vqr_X_free();
+ *    vqr_X_free(NULL) does nothing.
+ *  - Inputs are borrowed: the library reads them during the call and never keeps a pointer.
+ *    Outputs belong to the object that produced them (read them through accessors) or are copied
+ *    into buffers the caller allocates (a size query tells how large).
+ *  - Thread safety: distinct objects may be used concurrently from different threads; one object
+ *    must not be used by two threads at the same time, except vqr_context_cancel(), which may be
+ *    called from any thread at any time. Read-only accessors on one object may run concurrently.
+ *  - Callbacks (log, progress) run only on the thread that made the API call, never from worker
+ *    threads, never concurrently, at a bounded rate.
+ *  - The library never aborts, exits, or writes to stdout/stderr, and never changes the global
+ *    settings of OpenMP or the BLAS.
+ *  - Numerics: fp32 accumulation, round-half-to-even, deterministic results for the same inputs,
+ *    settings and thread count.
+ *
+ * The algorithms follow the specifications in the repository's shared/spec folder; section
+ * numbers cited below ("spec gptq §1.6") refer to spec/gptq_family.md.
+ */
+#ifndef VQROUND_H
+#define VQROUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(VQR_BUILD)
+#    define VQR_API __declspec(dllexport)
+#  else
+#    define VQR_API __declspec(dllimport)
+#  endif
+#else
+#  define VQR_API __attribute__((visibility("default")))
+#endif
+
+/* ============================================================================================ */
+/* Version                                                                                       */
+/* ============================================================================================ */
+
+#define VQR_VERSION_MAJOR 0
+#define VQR_VERSION_MINOR 1
+#define VQR_VERSION_PATCH 0
+#define VQR_VERSION_NUMBER (VQR_VERSION_MAJOR * 10000 + VQR_VERSION_MINOR * 100 + VQR_VERSION_PATCH)
+#define VQR_VERSION_STR2(x) #x
+#define VQR_VERSION_STR(x) VQR_VERSION_STR2(x)
+#define VQR_VERSION_STRING \
+  VQR_VERSION_STR(VQR_VERSION_MAJOR) "." VQR_VERSION_STR(VQR_VERSION_MINOR) "." VQR_VERSION_STR(VQR_VERSION_PATCH)
+
+/* The library's VQR_VERSION_NUMBER. A program may check at start-up that the header it was
+ * compiled against matches the library it runs with, as sqlite suggests:
+ *   if (vqr_version_number() / 10000 != VQR_VERSION_MAJOR) refuse to run.
+ * Since 0.1.0. */
+VQR_API unsigned vqr_version_number(void);
+
+/* The library's VQR_VERSION_STRING ("0.1.0"); static storage. Since 0.1.0. */
+VQR_API const char *vqr_version_string(void);
+
+/* One line describing how the library was built: version, compiler, OpenMP, BLAS, OpenCL.
+ * Static storage. Since 0.1.0. */
+VQR_API const char *vqr_build_info(void);
+
+/* ============================================================================================ */
+/* Status codes and errors                                                                       */
+/* ============================================================================================ */
+
+/* Stable numbers: a code never changes meaning; retired codes stay listed as comments. */
+typedef enum vqr_status {
+  VQR_OK = 0,
+  VQR_ERR_INVALID_ARGUMENT = -1, /* NULL pointer, wrong shape, stride or dtype, mismatched sizes */
+  VQR_ERR_UNSUPPORTED = -2,      /* a valid request this build or object cannot serve */
+  VQR_ERR_OUT_OF_RANGE = -3,     /* a parameter value outside the bounds vqr_param_bounds gives */
+  VQR_ERR_NONFINITE = -4,        /* NaN or Inf in an input tensor */
+  VQR_ERR_NUMERICAL = -5,        /* a factorization failed even after all damping retries */
+  VQR_ERR_CORRUPT = -6,          /* serialized data failed validation (magic, size, checksum) */
+  VQR_ERR_BUFFER_TOO_SMALL = -7, /* a caller buffer is smaller than the size query says */
+  VQR_ERR_OUT_OF_MEMORY = -8,    /* an allocation failed */
+  VQR_ERR_CANCELLED = -9,        /* vqr_context_cancel() or a progress callback stopped the call */
+  VQR_ERR_IO = -10,              /* reading or writing a file failed */
+  VQR_ERR_INTERNAL = -11         /* a bug in the library; please report the message */
+} vqr_status;
+
+/* Fixed English text for a status code ("invalid argument"); never NULL; static storage.
+ * Unknown codes give "unknown status". Since 0.1.0. */
+VQR_API const char *vqr_status_string(vqr_status status);
+
+/* The message of the most recent failing vqr_* call on the calling thread, or "" if none has
+ * failed. Owned by the library; valid until the next failing call on this thread. Since 0.1.0. */
+VQR_API const char *vqr_last_error(void);
+
+/* ============================================================================================ */
+/* Tensor views                                                                                  */
+/* ============================================================================================ */
+
+typedef enum vqr_dtype {
+  VQR_DTYPE_F32 = 0,  /* IEEE binary32 */
+  VQR_DTYPE_F16 = 1,  /* IEEE binary16, stored as uint16_t */
+  VQR_DTYPE_BF16 = 2  /* bfloat16 (upper half of a binary32), stored as uint16_t */
+} vqr_dtype;
+
+/* A borrowed, read-only view of a row-major matrix: element (r, c) is at
+ * ((const T *)data)[r * row_stride + c], where T is the dtype's storage type. row_stride counts
+ * elements, not bytes; 0 means "rows are contiguous" (row_stride = cols). The library reads it
+ * only during the call it is passed to. This struct's layout is frozen. */
+typedef struct vqr_tensor {
+  const void *data;
+  vqr_dtype dtype;
+  int64_t rows;
+  int64_t cols;
+  int64_t row_stride;
+} vqr_tensor;
+
+/* Convenience initializer: vqr_tensor t = vqr_tensor_2d(ptr, VQR_DTYPE_F32, rows, cols, 0); */
+static inline vqr_tensor vqr_tensor_2d(const void *data, vqr_dtype dtype, int64_t rows, int64_t cols,
+                                       int64_t row_stride) {
+  vqr_tensor t;
+  t.data = data;
+  t.dtype = dtype;
+  t.rows = rows;
+  t.cols = cols;
+  t.row_stride = row_stride;
+  return t;
+}
+
+/* ============================================================================================ */
+/* Context: threads, seed, logging, progress, cancellation                                       */
+/* ============================================================================================ */
+
+typedef struct vqr_context vqr_context;
+
+typedef enum vqr_log_level {
+  VQR_LOG_DEBUG = 0,
+  VQR_LOG_INFO = 1,
+  VQR_LOG_WARN = 2,
+  VQR_LOG_ERROR = 3,
+  VQR_LOG_NONE = 4 /* as a filter: deliver nothing */
+} vqr_log_level;
+
+/* Receives one log line (no trailing newline). `message` is valid only during the call. */
+typedef void (*vqr_log_fn)(void *user_data, vqr_log_level level, const char *message);
+
+/* What a long call reports as it goes. The library fills struct_size with sizeof(vqr_progress)
+ * of its own version; fields may be appended in later versions, never reordered. */
+typedef struct vqr_progress {
+  size_t struct_size;
+  const char *stage;       /* "gptq", "rtn", "hessian", ...; valid during the callback only */
+  int64_t done;            /* units finished (columns for GPTQ) */
+  int64_t total;           /* units in all */
+  double elapsed_seconds;  /* since the call began */
+} vqr_progress;
+
+/* Returns 0 to continue; any other value cancels the call, which then returns
+ * VQR_ERR_CANCELLED. `progress` is valid only during the callback. */
+typedef int (*vqr_progress_fn)(void *user_data, const vqr_progress *progress);
+
+/* Creates a context with default settings: all available cores (omp_get_max_threads()),
+ * seed 0, no log callback, no progress callback.
+ * out: written with the new context on success; the caller frees it with vqr_context_free.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out is NULL), VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+VQR_API vqr_status vqr_context_create(vqr_context **out);
+
+/* Frees a context; NULL is a no-op. No call may be using the context. Since 0.1.0. */
+VQR_API void vqr_context_free(vqr_context *ctx);
+
+/* Number of threads for the library's own parallel regions (0 = all available cores, the
+ * default). The BLAS uses its own thread pool, which the library does not reconfigure.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL), VQR_ERR_OUT_OF_RANGE (< 0 or > 4096).
+ * Since 0.1.0. */
+VQR_API vqr_status vqr_context_set_threads(vqr_context *ctx, int threads);
+
+/* The thread count set above (0 = all cores), or -1 if ctx is NULL. Since 0.1.0. */
+VQR_API int vqr_context_get_threads(const vqr_context *ctx);
+
+/* Seed for every random choice made under this context (default 0). Since 0.1.0. */
+VQR_API vqr_status vqr_context_set_seed(vqr_context *ctx, uint64_t seed);
+
+/* Installs a log callback receiving messages at `min_level` and above (fn NULL removes it).
+ * user_data is passed back untouched and must stay valid while installed.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL or level out of range). Since 0.1.0. */
+VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *user_data,
+                                       vqr_log_level min_level);
+
+/* Installs a progress callback (fn NULL removes it). It is called at most about ten times per
+ * second, plus once when a stage completes. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data);
+
+/* Requests cancellation; safe from any thread, including signal-free helper threads while
+ * another thread is inside a call on ctx. The running call (or, if none runs, the next
+ * cancellable call) returns VQR_ERR_CANCELLED as soon as it reaches a check point (GPTQ checks
+ * once per column block) and clears the request. NULL is a no-op. Since 0.1.0. */
+VQR_API void vqr_context_cancel(vqr_context *ctx);
+
+/* ============================================================================================ */
+/* Configuration                                                                                 */
+/* ============================================================================================ */
+
+typedef struct vqr_config vqr_config;
+
+typedef enum vqr_method {
+  VQR_METHOD_RTN = 0,  /* round to nearest on the grid of spec gptq §1.6 */
+  VQR_METHOD_GPTQ = 1  /* GPTQ (spec gptq §1); needs a Hessian */
+} vqr_method;
+
+typedef enum vqr_grid {
+  VQR_GRID_GPTQ = 0,   /* grid (a), spec gptq §1.6: unsigned codes with zero-point, range
+                          contains 0; sym: s = 2 absmax / (2^b - 1), z = 2^(b-1). The checkpoint
+                          grid of IST GPTQ, AutoGPTQ and GPTQModel. Default. */
+  VQR_GRID_QUAROT = 1  /* grid (b), spec gptq §1.6: the QuaRot WeightQuantizer of the GPTAQ and
+                          ResComp repositories; sym: s = absmax / (2^(b-1) - 1), codes in
+                          [-2^(b-1), 2^(b-1) - 1] stored offset by z = 2^(b-1). */
+} vqr_grid;
+
+/* Parameters, numbered explicitly and never reused. Each comment gives type, range and default;
+ * vqr_param_bounds() returns the same. Integers are set with vqr_config_set_int, reals with
+ * vqr_config_set_float; the other setter fails with VQR_ERR_INVALID_ARGUMENT. */
+typedef enum vqr_param {
+  /* --- what to run --- */
+  VQR_PARAM_METHOD = 100,        /* int, a vqr_method; default VQR_METHOD_RTN */
+  /* --- the quantizer grid (spec gptq §1.6) --- */
+  VQR_PARAM_BITS = 200,          /* int, 2..8; default 4. Packing supports 2, 3, 4, 8. */
+  VQR_PARAM_GROUP_SIZE = 201,    /* int, -1 (one group per output row) or 1..2^30; default -1.
+                                    Groups run along the input dimension. */
+  VQR_PARAM_ALLOW_PARTIAL_GROUP = 202, /* int 0/1, default 0. When the group size does not divide
+                                    the input width: 0 = error VQR_ERR_INVALID_ARGUMENT, 1 = the
+                                    last group is shorter (GPTQ checkpoints then need the exact
+                                    g_idx written out). */
+  VQR_PARAM_SYM = 203,           /* int 0/1, default 0 (asymmetric, with a zero-point) */
+  VQR_PARAM_GRID = 204,          /* int, a vqr_grid; default VQR_GRID_GPTQ */
+  VQR_PARAM_MSE = 205,           /* int 0/1, default 0: search a clipping ratio per row/group that
+                                    minimizes sum |q(x) - x|^norm (spec gptq §1.6) */
+  VQR_PARAM_MSE_NORM = 206,      /* float, 1.0..8.0, default 2.4 */
+  VQR_PARAM_MSE_GRID = 207,      /* int, 1..10000, default 100 */
+  VQR_PARAM_MSE_MAXSHRINK = 208, /* float, 0.0..1.0, default 0.8: candidates p = 1 - i/grid for
+                                    i < floor(maxshrink * grid) */
+  /* --- GPTQ sweep (spec gptq §1.3-§1.5) --- */
+  VQR_PARAM_ACT_ORDER = 300,     /* int 0/1, default 0: process columns by descending diag(H)
+                                    (stable sort) */
+  VQR_PARAM_STATIC_GROUPS = 301, /* int 0/1, default 0: group parameters fixed from the original
+                                    weights in original column order */
+  VQR_PARAM_DAMP = 302,          /* float, 0.0..10.0, default 0.01: lambda = damp * mean(diag H) */
+  VQR_PARAM_DAMP_INCREMENT = 303,/* float, 0.0..10.0, default 0.01: when the Cholesky
+                                    factorization fails, retry with damp + inc, damp + 3 inc,
+                                    damp + 7 inc, ... (doubling steps) */
+  VQR_PARAM_DAMP_ATTEMPTS = 304, /* int, 1..64, default 12: factorizations tried in all */
+  VQR_PARAM_BLOCK_SIZE = 305,    /* int, 1..4096, default 128: columns per lazy-update block.
+                                    Does not change the result beyond fp32 rounding. */
+  VQR_PARAM_STALE_GROUPS = 306,  /* int 0/1, default 0. With dynamic groups smaller than the
+                                    block, the reference implementations read a group's range from
+                                    weights that lack the in-block updates (spec gptq §1.5). 0 =
+                                    read the fully updated weights (block-size invariant, better);
+                                    1 = reproduce the reference quirk. */
+  /* --- reporting --- */
+  VQR_PARAM_REPORT_LOSS = 400    /* int 0/1, default 1: compute the proxy losses of vqr_report
+                                    (costs about two extra m x n x n triangular products) */
+} vqr_param;
+
+/* Type, range and default of a parameter. The library fills struct_size. */
+typedef struct vqr_bounds {
+  size_t struct_size;
+  int is_float;         /* 1: set with vqr_config_set_float; 0: vqr_config_set_int */
+  double lower;         /* inclusive */
+  double upper;         /* inclusive */
+  double default_value;
+} vqr_bounds;
+
+/* Fills *out with the bounds of `param`.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL), VQR_ERR_UNSUPPORTED (unknown param).
+ * Since 0.1.0. */
+VQR_API vqr_status vqr_param_bounds(vqr_param param, vqr_bounds *out);
+
+/* The parameter's short name ("bits", "group_size", ...), or NULL for an unknown parameter.
+ * Static storage. Since 0.1.0. */
+VQR_API const char *vqr_param_name(vqr_param param);
+
+/* Creates a configuration holding every default. out: the new object, freed by
+ * vqr_config_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+VQR_API vqr_status vqr_config_create(vqr_config **out);
+
+/* Copies a configuration. Same returns as vqr_config_create. Since 0.1.0. */
+VQR_API vqr_status vqr_config_clone(const vqr_config *config, vqr_config **out);
+
+/* Frees a configuration; NULL is a no-op. Since 0.1.0. */
+VQR_API void vqr_config_free(vqr_config *config);
+
+/* Sets an integer parameter. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (config NULL, or the
+ * parameter is a float), VQR_ERR_UNSUPPORTED (unknown param), VQR_ERR_OUT_OF_RANGE (value
+ * outside the bounds, or a group size of 0 or below -1). The config is unchanged on error.
+ * Since 0.1.0. */
+VQR_API vqr_status vqr_config_set_int(vqr_config *config, vqr_param param, int64_t value);
+
+/* Sets a float parameter; as vqr_config_set_int, and NaN is VQR_ERR_OUT_OF_RANGE. Since 0.1.0. */
+VQR_API vqr_status vqr_config_set_float(vqr_config *config, vqr_param param, double value);
+
+/* Reads an integer parameter into *out. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
+ * VQR_ERR_UNSUPPORTED. Since 0.1.0. */
+VQR_API vqr_status vqr_config_get_int(const vqr_config *config, vqr_param param, int64_t *out);
+
+/* Reads a float parameter into *out. As vqr_config_get_int. Since 0.1.0. */
+VQR_API vqr_status vqr_config_get_float(const vqr_config *config, vqr_param param, double *out);
+
+/* ============================================================================================ */
+/* Hessian accumulator                                                                           */
+/* ============================================================================================ */
+
+/* Streaming accumulator of the layer statistic H = (2/T) sum_t x_t x_t^T over T calibration
+ * tokens x_t (rows of the batches passed in; T counts tokens, not sequences). The library keeps
+ * the unnormalized sum S = sum_t x_t x_t^T (fp32 by default, accumulated with SSYRK) and the
+ * token count; memory is n x n values whatever the number of tokens. The scale 2/T does not change
+ * any quantization result; it sets the units of the reported proxy losses, which are then
+ * 2 x the mean squared output error per token. Because only sums are kept, the result does not
+ * depend on how the tokens are split into batches (beyond fp32 rounding), and accumulators filled
+ * on different machines can be merged. */
+typedef struct vqr_hessian vqr_hessian;
+
+/* Flags for vqr_hessian_create. */
+#define VQR_HESSIAN_F64 1u /* accumulate S in fp64 (DSYRK): slower, for very large token counts */
+
+/* Creates an empty accumulator for inputs of width n (a layer's in_features).
+ * flags: 0 or VQR_HESSIAN_F64. out: the new object, freed by vqr_hessian_free.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL, n < 1 or n > 2^20, unknown flags),
+ * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_create(int64_t n, unsigned flags, vqr_hessian **out);
+
+/* Frees an accumulator; NULL is a no-op. Since 0.1.0. */
+VQR_API void vqr_hessian_free(vqr_hessian *h);
+
+/* Adds a batch of tokens: x is T x n (x->cols must equal the width; any T >= 0; f32, f16 or
+ * bf16; any row stride >= cols). x is read during the call only. A batch containing NaN or Inf is
+ * rejected whole (VQR_ERR_NONFINITE, naming the first bad element) and h is unchanged.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_NONFINITE, VQR_ERR_OUT_OF_MEMORY.
+ * Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x);
+
+/* dst += src: sums and token counts add. Both must have the same width and flags; src is read
+ * only and may not be dst. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_merge(vqr_hessian *dst, const vqr_hessian *src);
+
+/* The input width n, or -1 if h is NULL. Since 0.1.0. */
+VQR_API int64_t vqr_hessian_width(const vqr_hessian *h);
+
+/* Tokens accumulated so far (T), or -1 if h is NULL. Since 0.1.0. */
+VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h);
+
+/* Writes H = (2/T) S as a full symmetric n x n fp32 matrix into out (row-major, ld >= n floats
+ * between rows; ld = 0 means n). With T = 0, H is all zeros.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld);
+
+/* Size in bytes of the serialized form of h, into *size. Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *size);
+
+/* Serializes h into buf (capacity `capacity` bytes), so that it can be stored or sent and later
+ * restored or merged anywhere. Format (little-endian): "VQRH", u32 version (1), u32 flags,
+ * u32 reserved, i64 n, i64 tokens, u64 payload bytes, the upper triangle of S row by row (fp32,
+ * or fp64 with VQR_HESSIAN_F64), then a u32 CRC-32 of everything before it.
+ * written (may be NULL): bytes written. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
+ * VQR_ERR_BUFFER_TOO_SMALL. Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_serialize(const vqr_hessian *h, void *buf, size_t capacity,
+                                         size_t *written);
+
+/* Restores an accumulator from vqr_hessian_serialize's bytes (exactly `size` of them).
+ * out: the new object, freed by vqr_hessian_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
+ * VQR_ERR_CORRUPT (bad magic, version, sizes, checksum or non-finite payload),
+ * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+VQR_API vqr_status vqr_hessian_deserialize(const void *buf, size_t size, vqr_hessian **out);
+
+/* ============================================================================================ */
+/* Quantizing a layer                                                                            */
+/* ============================================================================================ */
+
+typedef struct vqr_result vqr_result;
+
+/* Quantizes one linear layer y = W x with the method and grid of `config`.
+ * ctx:     settings and callbacks; NULL means defaults (all cores, no callbacks, no cancel).
+ * config:  read during the call only.
+ * w:       the weights, m x n (rows = out_features, cols = in_features), f32/f16/bf16, finite.
+ * hessian: statistics of the layer's inputs with width n and at least one token; required by
+ *          GPTQ; optional for RTN (then only the report's proxy losses use it). NULL allowed for
+ *          RTN. Read only.
+ * out:     the result object on success, freed by vqr_result_free.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL pointers, shapes, strides, group size not
+ * dividing n without VQR_PARAM_ALLOW_PARTIAL_GROUP, missing or empty Hessian), VQR_ERR_NONFINITE,
+ * VQR_ERR_NUMERICAL (Cholesky failed after every damping attempt), VQR_ERR_CANCELLED,
+ * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config, const vqr_tensor *w,
+                                      const vqr_hessian *hessian, vqr_result **out);
+
+/* Frees a result; NULL is a no-op. Since 0.1.0. */
+VQR_API void vqr_result_free(vqr_result *result);
+
+/* Shape of the result: rows m, cols n, number of scale/zero groups G (1 per row when
+ * group size = -1), bits. Any out pointer may be NULL. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT
+ * (result NULL). Since 0.1.0. */
+VQR_API vqr_status vqr_result_shape(const vqr_result *result, int64_t *rows, int64_t *cols,
+                                    int64_t *groups, int *bits);
+
+/* Integer codes, m x n row-major, one byte each, in [0, 2^bits - 1], produced by the algorithm
+ * itself (never re-derived from rounded floats). Dequantized weight (r, j) =
+ * scales[g_idx[j] * m + r] * (codes[r * n + j] - zeros[g_idx[j] * m + r]).
+ * Borrowed: valid until vqr_result_free. NULL if result is NULL. Since 0.1.0. */
+VQR_API const uint8_t *vqr_result_codes(const vqr_result *result);
+
+/* Scales, G x m row-major fp32 (row k = group k, in the order g_idx refers to). Borrowed. */
+VQR_API const float *vqr_result_scales(const vqr_result *result);
+
+/* Zero-points, G x m row-major, integer values stored as fp32 (GPTQ's convention). Borrowed. */
+VQR_API const float *vqr_result_zeros(const vqr_result *result);
+
+/* g_idx, n int32 in original column order: the group of each input column (spec gptq §1.7):
+ * j / g without act-order or with static groups; (position of j in processing order) / g with
+ * act-order and dynamic groups. Borrowed. */
+VQR_API const int32_t *vqr_result_g_idx(const vqr_result *result);
+
+/* Writes the dequantized weights (m x n) into out as `dtype` (f32, or f16/bf16 rounded to
+ * nearest even), row stride `row_stride` elements (0 = n).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+VQR_API vqr_status vqr_result_dequantize(const vqr_result *result, vqr_dtype dtype, void *out,
+                                         int64_t row_stride);
+
+/* What the quantizer measured. The caller sets struct_size = sizeof(vqr_report) before the call;
+ * the library fills the fields that fit and never writes past struct_size. */
+typedef struct vqr_report {
+  size_t struct_size;
+  int method;               /* the vqr_method that ran */
+  double proxy_loss;        /* tr(dW H dW^T) with dW = Q - W and H from the Hessian (undamped);
+                               NaN without a Hessian or with VQR_PARAM_REPORT_LOSS = 0 */
+  double rtn_proxy_loss;    /* the same for RTN on the same grid and groups; NaN likewise */
+  double damp;              /* the relative damping finally used (GPTQ), 0 for RTN */
+  double damp_lambda;       /* the absolute value added to diag(H) */
+  int damp_attempts;        /* factorizations tried (1 = the first succeeded) */
+  int64_t dead_columns;     /* input columns with H_jj == 0 (zeroed, spec gptq §1.3) */
+  double seconds;           /* wall time of vqr_quantize_layer */
+} vqr_report;
+
+/* Copies the report into *out (see vqr_report). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT
+ * (NULL pointer or struct_size smaller than sizeof(size_t)). Since 0.1.0. */
+VQR_API vqr_status vqr_result_report(const vqr_result *result, vqr_report *out);
+
+/* ============================================================================================ */
+/* GPTQ checkpoint packing (spec gptq §1.7)                                                      */
+/* ============================================================================================ */
+
+typedef enum vqr_pack_format {
+  VQR_PACK_GPTQ_V1 = 1, /* AutoGPTQ "gptq": qzeros store zero - 1. A zero-point of 0 cannot be
+                           stored (it wraps), so packing such a result fails with
+                           VQR_ERR_UNSUPPORTED rather than writing a wrong checkpoint. */
+  VQR_PACK_GPTQ_V2 = 2  /* GPTQModel "gptq_v2": qzeros store the zero-point as is */
+} vqr_pack_format;
+
+/* Element counts of the packed tensors (all row-major). The library fills struct_size. */
+typedef struct vqr_packed_shape {
+  size_t struct_size;
+  int64_t qweight_rows, qweight_cols; /* int32: (ceil(n / (32/b)) or 3 ceil(n/32) for b = 3, m) */
+  int64_t qzeros_rows, qzeros_cols;   /* int32: (G, ceil(m / (32/b)) or 3 ceil(m/32) for b = 3) */
+  int64_t scales_rows, scales_cols;   /* fp16 as uint16_t: (G, m) */
+  int64_t g_idx_len;                  /* int32: n */
+} vqr_packed_shape;
+
+/* The packed shapes for `format`. Codes are packed LSB-first, 32/b per int32 word along the input
+ * dimension (qweight) or the output dimension (qzeros); 3-bit packs 32 codes into 3 words across
+ * word boundaries exactly as AutoGPTQ does. When a dimension is not a multiple of the codes per
+ * word, the last word is padded with zero bits (GPTQ inference kernels require in_features and
+ * out_features to be multiples of 32; plain unpacking works for any size).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_UNSUPPORTED (bits not 2, 3, 4 or 8; unknown
+ * format). Since 0.1.0. */
+VQR_API vqr_status vqr_result_packed_shape(const vqr_result *result, vqr_pack_format format,
+                                           vqr_packed_shape *out);
+
+/* Packs the result into caller buffers sized by vqr_result_packed_shape. Any of the four output
+ * pointers may be NULL to skip that tensor. scales are converted to fp16 (round to nearest even).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_UNSUPPORTED (bits; a zero-point of 0 with
+ * VQR_PACK_GPTQ_V1). Nothing is written on error. Since 0.1.0. */
+VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *result, vqr_pack_format format,
+                                        int32_t *qweight, int32_t *qzeros, uint16_t *scales,
+                                        int32_t *g_idx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VQROUND_H */

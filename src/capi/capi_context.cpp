@@ -1,0 +1,59 @@
+// C API: vqr_context.
+#include "capi/guard.h"
+#include "core/context.h"
+
+using vqr::capi::guarded;
+using vqr::capi::require_arg;
+
+extern "C" {
+
+VQR_API vqr_status vqr_context_create(vqr_context **out) {
+  return guarded(__func__, [&] {
+    require_arg(out != nullptr, "out is NULL");
+    *out = new vqr_context();
+  });
+}
+
+VQR_API void vqr_context_free(vqr_context *ctx) { delete ctx; }
+
+VQR_API vqr_status vqr_context_set_threads(vqr_context *ctx, int threads) {
+  return guarded(__func__, [&] {
+    require_arg(ctx != nullptr, "ctx is NULL");
+    vqr::require(threads >= 0 && threads <= 4096, VQR_ERR_OUT_OF_RANGE,
+                 "threads = " + std::to_string(threads) + " is outside [0, 4096]");
+    ctx->threads = threads;
+  });
+}
+
+VQR_API int vqr_context_get_threads(const vqr_context *ctx) { return ctx ? ctx->threads : -1; }
+
+VQR_API vqr_status vqr_context_set_seed(vqr_context *ctx, uint64_t seed) {
+  return guarded(__func__, [&] {
+    require_arg(ctx != nullptr, "ctx is NULL");
+    ctx->seed = seed;
+  });
+}
+
+VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *user_data, vqr_log_level min_level) {
+  return guarded(__func__, [&] {
+    require_arg(ctx != nullptr, "ctx is NULL");
+    require_arg(min_level >= VQR_LOG_DEBUG && min_level <= VQR_LOG_NONE, "min_level is not a vqr_log_level");
+    ctx->log_fn = fn;
+    ctx->log_user = user_data;
+    ctx->log_level = min_level;
+  });
+}
+
+VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data) {
+  return guarded(__func__, [&] {
+    require_arg(ctx != nullptr, "ctx is NULL");
+    ctx->progress_fn = fn;
+    ctx->progress_user = user_data;
+  });
+}
+
+VQR_API void vqr_context_cancel(vqr_context *ctx) {
+  if (ctx) ctx->cancel_requested.store(true);
+}
+
+}  // extern "C"

@@ -1,0 +1,77 @@
+// C API: vqr_hessian.
+#include "capi/guard.h"
+#include "hessian/hessian.h"
+
+using vqr::capi::guarded;
+using vqr::capi::require_arg;
+
+extern "C" {
+
+VQR_API vqr_status vqr_hessian_create(int64_t n, unsigned flags, vqr_hessian **out) {
+  return guarded(__func__, [&] {
+    require_arg(out != nullptr, "out is NULL");
+    require_arg((flags & ~VQR_HESSIAN_F64) == 0, "unknown flags");
+    *out = new vqr_hessian(n, (flags & VQR_HESSIAN_F64) != 0);
+  });
+}
+
+VQR_API void vqr_hessian_free(vqr_hessian *h) { delete h; }
+
+VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x) {
+  return guarded(__func__, [&] {
+    require_arg(h != nullptr, "h is NULL");
+    require_arg(x != nullptr, "x is NULL");
+    h->add(*x);
+  });
+}
+
+VQR_API vqr_status vqr_hessian_merge(vqr_hessian *dst, const vqr_hessian *src) {
+  return guarded(__func__, [&] {
+    require_arg(dst != nullptr, "dst is NULL");
+    require_arg(src != nullptr, "src is NULL");
+    dst->merge(*src);
+  });
+}
+
+VQR_API int64_t vqr_hessian_width(const vqr_hessian *h) { return h ? h->width() : -1; }
+
+VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h) { return h ? h->tokens() : -1; }
+
+VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld) {
+  return guarded(__func__, [&] {
+    require_arg(h != nullptr, "h is NULL");
+    require_arg(out != nullptr, "out is NULL");
+    const int64_t lead = ld == 0 ? h->width() : ld;
+    require_arg(lead >= h->width(), "ld is smaller than the width");
+    h->read(out, lead);
+  });
+}
+
+VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *size) {
+  return guarded(__func__, [&] {
+    require_arg(h != nullptr, "h is NULL");
+    require_arg(size != nullptr, "size is NULL");
+    *size = h->serialized_size();
+  });
+}
+
+VQR_API vqr_status vqr_hessian_serialize(const vqr_hessian *h, void *buf, size_t capacity, size_t *written) {
+  return guarded(__func__, [&] {
+    require_arg(h != nullptr, "h is NULL");
+    require_arg(buf != nullptr, "buf is NULL");
+    const size_t need = h->serialized_size();
+    vqr::require(capacity >= need, VQR_ERR_BUFFER_TOO_SMALL,
+                 "buffer holds " + std::to_string(capacity) + " bytes; " + std::to_string(need) + " needed");
+    h->serialize(buf);
+    if (written) *written = need;
+  });
+}
+
+VQR_API vqr_status vqr_hessian_deserialize(const void *buf, size_t size, vqr_hessian **out) {
+  return guarded(__func__, [&] {
+    require_arg(out != nullptr, "out is NULL");
+    *out = new vqr_hessian(vqr::hessian::Hessian::deserialize(buf, size));
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,94 @@
+// C API: vqr_quantize_layer, vqr_result accessors, GPTQ packing.
+#include <cstring>
+
+#include "capi/guard.h"
+#include "core/dtype.h"
+#include "quant/config.h"
+#include "quant/pack_gptq.h"
+#include "quant/quantize_layer.h"
+
+using vqr::capi::guarded;
+using vqr::capi::require_arg;
+
+extern "C" {
+
+VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config, const vqr_tensor *w,
+                                      const vqr_hessian *hessian, vqr_result **out) {
+  return guarded(__func__, [&] {
+    require_arg(config != nullptr, "config is NULL");
+    require_arg(w != nullptr, "w is NULL");
+    require_arg(out != nullptr, "out is NULL");
+    *out = new vqr_result(vqr::quant::quantize_layer(ctx, config->typed(), *w, hessian));
+  });
+}
+
+VQR_API void vqr_result_free(vqr_result *result) { delete result; }
+
+VQR_API vqr_status vqr_result_shape(const vqr_result *r, int64_t *rows, int64_t *cols, int64_t *groups, int *bits) {
+  return guarded(__func__, [&] {
+    require_arg(r != nullptr, "result is NULL");
+    if (rows) *rows = r->rows;
+    if (cols) *cols = r->cols;
+    if (groups) *groups = r->groups;
+    if (bits) *bits = r->bits;
+  });
+}
+
+VQR_API const uint8_t *vqr_result_codes(const vqr_result *r) { return r ? r->codes.data() : nullptr; }
+VQR_API const float *vqr_result_scales(const vqr_result *r) { return r ? r->scales.data() : nullptr; }
+VQR_API const float *vqr_result_zeros(const vqr_result *r) { return r ? r->zeros.data() : nullptr; }
+VQR_API const int32_t *vqr_result_g_idx(const vqr_result *r) { return r ? r->g_idx.data() : nullptr; }
+
+VQR_API vqr_status vqr_result_dequantize(const vqr_result *r, vqr_dtype dtype, void *out, int64_t row_stride) {
+  return guarded(__func__, [&] {
+    require_arg(r != nullptr, "result is NULL");
+    require_arg(out != nullptr, "out is NULL");
+    require_arg(dtype == VQR_DTYPE_F32 || dtype == VQR_DTYPE_F16 || dtype == VQR_DTYPE_BF16, "unknown dtype");
+    const int64_t stride = row_stride == 0 ? r->cols : row_stride;
+    require_arg(stride >= r->cols, "row_stride is smaller than the number of columns");
+    std::vector<float> deq((size_t)(r->rows * r->cols));
+    r->dequantize(deq.data(), vqr::thread_count(nullptr));
+    vqr::f32_to_dtype_rows(out, dtype, stride, deq.data(), r->rows, r->cols);
+  });
+}
+
+VQR_API vqr_status vqr_result_report(const vqr_result *r, vqr_report *out) {
+  return guarded(__func__, [&] {
+    require_arg(r != nullptr, "result is NULL");
+    require_arg(out != nullptr, "out is NULL");
+    require_arg(out->struct_size >= sizeof(size_t), "out->struct_size is not set");
+    const size_t n = std::min(out->struct_size, sizeof(vqr_report));
+    vqr_report full = r->report;
+    full.struct_size = n;
+    std::memcpy(out, &full, n);
+  });
+}
+
+VQR_API vqr_status vqr_result_packed_shape(const vqr_result *r, vqr_pack_format format, vqr_packed_shape *out) {
+  return guarded(__func__, [&] {
+    require_arg(r != nullptr, "result is NULL");
+    require_arg(out != nullptr, "out is NULL");
+    vqr::require(format == VQR_PACK_GPTQ_V1 || format == VQR_PACK_GPTQ_V2, VQR_ERR_UNSUPPORTED,
+                 "unknown pack format " + std::to_string((int)format));
+    vqr_packed_shape s;
+    s.struct_size = sizeof(s);
+    s.qweight_rows = vqr::quant::packed_words(r->cols, r->bits);
+    s.qweight_cols = r->rows;
+    s.qzeros_rows = r->groups;
+    s.qzeros_cols = vqr::quant::packed_words(r->rows, r->bits);
+    s.scales_rows = r->groups;
+    s.scales_cols = r->rows;
+    s.g_idx_len = r->cols;
+    *out = s;
+  });
+}
+
+VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *r, vqr_pack_format format, int32_t *qweight,
+                                        int32_t *qzeros, uint16_t *scales, int32_t *g_idx) {
+  return guarded(__func__, [&] {
+    require_arg(r != nullptr, "result is NULL");
+    vqr::quant::pack_gptq(*r, format, qweight, qzeros, scales, g_idx);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,37 @@
+// The C API shim's one mechanism: run a C++ body, turn any exception into a vqr_status and the
+// calling thread's last-error message. No exception ever crosses the ABI (DESIGN §2).
+#pragma once
+
+#include <new>
+#include <string>
+
+#include "core/error.h"
+#include "vqround/vqround.h"
+
+namespace vqr::capi {
+
+// Records `message` as the calling thread's last error and returns `status`.
+vqr_status set_error(vqr_status status, const std::string &message);
+
+template <class Body>
+vqr_status guarded(const char *function, Body &&body) noexcept {
+  try {
+    body();
+    return VQR_OK;
+  } catch (const Error &e) {
+    return set_error(e.status(), std::string(function) + ": " + e.what());
+  } catch (const std::bad_alloc &) {
+    return set_error(VQR_ERR_OUT_OF_MEMORY, std::string(function) + ": out of memory");
+  } catch (const std::exception &e) {
+    return set_error(VQR_ERR_INTERNAL, std::string(function) + ": internal error: " + e.what());
+  } catch (...) {
+    return set_error(VQR_ERR_INTERNAL, std::string(function) + ": unknown internal error");
+  }
+}
+
+// Argument check used at the top of every entry point.
+inline void require_arg(bool ok, const char *what) {
+  if (!ok) throw Error(VQR_ERR_INVALID_ARGUMENT, what);
+}
+
+}  // namespace vqr::capi

@@ -1,0 +1,49 @@
+// The execution context behind vqr_context: thread count, seed, log and progress callbacks and
+// the cancellation flag. Callbacks are only ever invoked from the thread that made the API call
+// (DESIGN §2); long-running code calls `checkpoint()` between units of work, outside parallel
+// regions.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "vqround/vqround.h"
+
+struct vqr_context {
+  int threads = 0;  // 0 = all available cores
+  uint64_t seed = 0;
+  vqr_log_fn log_fn = nullptr;
+  void *log_user = nullptr;
+  vqr_log_level log_level = VQR_LOG_INFO;
+  vqr_progress_fn progress_fn = nullptr;
+  void *progress_user = nullptr;
+  std::atomic<bool> cancel_requested{false};
+};
+
+namespace vqr {
+
+// Effective thread count for an OpenMP region (num_threads clause); never changes global state.
+int thread_count(const vqr_context *ctx);
+
+// Sends a log line to the context's callback when its level passes the filter. ctx may be NULL.
+void log_message(const vqr_context *ctx, vqr_log_level level, const std::string &message);
+
+// Progress reporting and cancellation for one long call. Rate-limited to ~10 callbacks/second.
+class Progress {
+ public:
+  Progress(vqr_context *ctx, const char *stage, int64_t total);
+  // Reports `done` units (throttled; `force` bypasses the throttle) and throws
+  // Error(VQR_ERR_CANCELLED) when cancellation was requested or the callback asked for it.
+  void checkpoint(int64_t done, bool force = false);
+  double elapsed_seconds() const;
+
+ private:
+  vqr_context *ctx_;
+  const char *stage_;
+  int64_t total_;
+  std::chrono::steady_clock::time_point start_, last_report_;
+};
+
+}  // namespace vqr

@@ -1,0 +1,121 @@
+// fp16/bf16 conversions and tensor-view handling (see dtype.h).
+#include "core/dtype.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace vqr {
+
+static uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+static float float_of(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t man = h & 0x3ffu;
+  if (exp == 0x1f) return float_of(sign | 0x7f800000u | (man << 13));  // Inf / NaN
+  if (exp != 0) return float_of(sign | ((exp + 112) << 23) | (man << 13));
+  // Subnormal half: value = man * 2^-24, exact in fp32.
+  const float v = (float)man * 5.9604644775390625e-08f;
+  return sign ? -v : v;
+}
+
+uint16_t f32_to_f16(float f) {
+  const uint32_t u = bits_of(f);
+  const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+  const uint32_t au = u & 0x7fffffffu;
+  if (au >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (au > 0x7f800000u ? 0x200u : 0u));
+  if (au >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // rounds to >= 65520: Inf
+  if (au < 0x38800000u) {
+    // Result is subnormal (or zero) in fp16: scale so that the fp32 adder rounds half-to-even
+    // at the fp16 subnormal quantum 2^-24.
+    const float a = float_of(au);
+    const float r = a * 16777216.0f;  // exact: multiply by 2^24
+    const float rounded = std::nearbyint(r);
+    return (uint16_t)(sign | (uint16_t)rounded);
+  }
+  // Normal: drop 13 mantissa bits with round-half-to-even.
+  uint32_t v = au - 0x38000000u;  // rebias exponent 127 -> 15
+  const uint32_t lsb = (v >> 13) & 1u;
+  v += 0xfffu + lsb;
+  return (uint16_t)(sign | (uint16_t)(v >> 13));
+}
+
+float bf16_to_f32(uint16_t h) { return float_of((uint32_t)h << 16); }
+
+uint16_t f32_to_bf16(float f) {
+  const uint32_t u = bits_of(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);  // quiet NaN
+  const uint32_t lsb = (u >> 16) & 1u;
+  return (uint16_t)((u + 0x7fffu + lsb) >> 16);
+}
+
+size_t dtype_size(vqr_dtype dtype) { return dtype == VQR_DTYPE_F32 ? 4 : 2; }
+
+int64_t validate_view(const vqr_tensor *view, const std::string &what) {
+  require(view != nullptr, VQR_ERR_INVALID_ARGUMENT, what + " is NULL");
+  require(view->dtype == VQR_DTYPE_F32 || view->dtype == VQR_DTYPE_F16 || view->dtype == VQR_DTYPE_BF16,
+          VQR_ERR_INVALID_ARGUMENT, what + ": unknown dtype " + std::to_string((int)view->dtype));
+  require(view->rows >= 0 && view->cols >= 0, VQR_ERR_INVALID_ARGUMENT,
+          what + ": negative shape " + std::to_string(view->rows) + " x " + std::to_string(view->cols));
+  const int64_t stride = view->row_stride == 0 ? view->cols : view->row_stride;
+  require(stride >= view->cols, VQR_ERR_INVALID_ARGUMENT,
+          what + ": row_stride " + std::to_string(view->row_stride) + " is smaller than cols " +
+              std::to_string(view->cols));
+  require(view->rows == 0 || view->cols == 0 || view->data != nullptr, VQR_ERR_INVALID_ARGUMENT,
+          what + ": data is NULL");
+  return stride;
+}
+
+void view_rows_to_f32(float *dst, const vqr_tensor &view, int64_t stride, int64_t r0, int64_t rows) {
+  const int64_t cols = view.cols;
+  for (int64_t r = 0; r < rows; ++r) {
+    float *d = dst + r * cols;
+    if (view.dtype == VQR_DTYPE_F32) {
+      std::memcpy(d, (const float *)view.data + (r0 + r) * stride, (size_t)cols * 4);
+    } else {
+      const uint16_t *s = (const uint16_t *)view.data + (r0 + r) * stride;
+      if (view.dtype == VQR_DTYPE_F16)
+        for (int64_t c = 0; c < cols; ++c) d[c] = f16_to_f32(s[c]);
+      else
+        for (int64_t c = 0; c < cols; ++c) d[c] = bf16_to_f32(s[c]);
+    }
+  }
+}
+
+int64_t find_nonfinite(const float *x, int64_t count) {
+  // Branch-free scan first (vectorizes), then locate the culprit only when one exists.
+  int bad = 0;
+  for (int64_t i = 0; i < count; ++i) bad |= !std::isfinite(x[i]);
+  if (!bad) return -1;
+  for (int64_t i = 0; i < count; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return -1;
+}
+
+void f32_to_dtype_rows(void *out, vqr_dtype dtype, int64_t stride, const float *src, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *s = src + r * cols;
+    if (dtype == VQR_DTYPE_F32) {
+      std::memcpy((float *)out + r * stride, s, (size_t)cols * 4);
+    } else {
+      uint16_t *d = (uint16_t *)out + r * stride;
+      if (dtype == VQR_DTYPE_F16)
+        for (int64_t c = 0; c < cols; ++c) d[c] = f32_to_f16(s[c]);
+      else
+        for (int64_t c = 0; c < cols; ++c) d[c] = f32_to_bf16(s[c]);
+    }
+  }
+}
+
+}  // namespace vqr

@@ -1,0 +1,48 @@
+// Streaming accumulator of the layer statistic H = (2/T) sum_t x_t x_t^T (DESIGN §3.1,
+// spec gptq §1.2). Keeps the unnormalized sum S (upper triangle, row-major, fp32 through SSYRK or
+// fp64 through DSYRK) and the token count T; memory is n x n whatever T is.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vqround/vqround.h"
+
+namespace vqr::hessian {
+
+class Hessian {
+ public:
+  Hessian(int64_t n, bool f64);
+
+  int64_t width() const { return n_; }
+  int64_t tokens() const { return tokens_; }
+  bool is_f64() const { return f64_; }
+
+  // S += X^T X for a T x n batch; validates the view and rejects non-finite batches whole.
+  void add(const vqr_tensor &x);
+  // S += other.S, T += other.T (same width and precision).
+  void merge(const Hessian &other);
+  // H = (2/T) S as a full symmetric matrix (zeros when T = 0); ld >= n.
+  void read(float *out, int64_t ld) const;
+
+  size_t serialized_size() const;
+  void serialize(void *buf) const;  // exactly serialized_size() bytes
+  static Hessian deserialize(const void *buf, size_t size);
+
+ private:
+  void add_f32_rows(const float *x, int64_t rows, int64_t ld);
+
+  int64_t n_;
+  bool f64_;
+  int64_t tokens_ = 0;
+  std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
+  std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)
+};
+
+}  // namespace vqr::hessian
+
+// The C handle is the C++ object.
+struct vqr_hessian : vqr::hessian::Hessian {
+  using vqr::hessian::Hessian::Hessian;
+  vqr_hessian(vqr::hessian::Hessian &&h) : vqr::hessian::Hessian(std::move(h)) {}
+};

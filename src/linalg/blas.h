@@ -1,0 +1,23 @@
+// The one place that includes the BLAS and LAPACKE headers. Row-major callers use the
+// column-major LAPACK routines on symmetric/triangular matrices by transposing the triangle
+// name ('U' in column-major = lower in row-major), which avoids LAPACKE's row-major copies.
+#pragma once
+
+#include <cblas.h>
+#include <lapacke.h>
+
+namespace vqr::linalg {
+
+// In-place lower Cholesky of a row-major SPD n x n matrix: A = L L^T, L in the lower triangle
+// (the strict upper triangle is left as it was). Returns LAPACK's info (0 = success,
+// k > 0 = the leading minor of order k is not positive definite).
+inline int cholesky_lower_rowmajor(float *a, int n) {
+  return LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', n, a, n);
+}
+
+// In-place inverse of a row-major lower-triangular non-unit matrix (lower triangle only).
+inline int invert_lower_rowmajor(float *a, int n) {
+  return LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', n, a, n);
+}
+
+}  // namespace vqr::linalg

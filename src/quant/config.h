@@ -1,0 +1,54 @@
+// Quantization parameters: the table behind vqr_config (names, types, bounds, defaults — the
+// header's vqr_param comments and vqr_param_bounds() both come from here) and the typed
+// QuantConfig that the algorithms read.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "vqround/vqround.h"
+
+namespace vqr::quant {
+
+struct ParamInfo {
+  vqr_param id;
+  const char *name;
+  bool is_float;
+  double lower, upper, default_value;
+};
+
+constexpr int kParamCount = 18;
+const std::array<ParamInfo, kParamCount> &param_table();
+// Index of `id` in param_table(), or -1 when unknown.
+int param_index(vqr_param id);
+
+// Typed view of a configuration, read by the algorithms.
+struct QuantConfig {
+  int method = VQR_METHOD_RTN;
+  int bits = 4;
+  int64_t group_size = -1;
+  bool allow_partial_group = false;
+  bool sym = false;
+  int grid = VQR_GRID_GPTQ;
+  bool mse = false;
+  double mse_norm = 2.4;
+  int mse_grid = 100;
+  double mse_maxshrink = 0.8;
+  bool act_order = false;
+  bool static_groups = false;
+  double damp = 0.01;
+  double damp_increment = 0.01;
+  int damp_attempts = 12;
+  int block_size = 128;
+  bool stale_groups = false;
+  bool report_loss = true;
+};
+
+}  // namespace vqr::quant
+
+// The C handle: one value per parameter, in param_table() order.
+struct vqr_config {
+  std::array<double, vqr::quant::kParamCount> values;
+  vqr_config();
+  vqr::quant::QuantConfig typed() const;
+};

@@ -1,0 +1,20 @@
+// GPTQ (spec gptq §1): the blocked ("lazy batch") column sweep with dead columns, act-order,
+// static or dynamic groups and damping retry.
+#pragma once
+
+#include <cstdint>
+
+#include "core/context.h"
+#include "quant/config.h"
+#include "quant/hessian_factor.h"
+#include "quant/quantized_layer.h"
+
+namespace vqr::quant {
+
+// W: m x n dense fp32 (original column order); H: n x n full symmetric fp32 (undamped).
+// Returns the codes (in original column order), scales/zeros per group and g_idx (spec §1.7).
+// When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses).
+QuantizedLayer gptq_quantize(const float *W, int64_t m, int64_t n, const float *H, const QuantConfig &config,
+                             vqr_context *ctx, int threads, HessianFactor *factor_out);
+
+}  // namespace vqr::quant

@@ -1,0 +1,58 @@
+// The uniform quantizer grids of spec gptq §1.6. Every grid is represented the same way: a
+// per-(row, group) scale s and integer zero-point z, codes c = clamp(rne(x / s) + z, 0, 2^b - 1),
+// values s * (c - z). The grids differ only in how (s, z) are chosen from a slice of weights:
+//   grid (a) VQR_GRID_GPTQ   — IST GPTQ / AutoGPTQ / GPTQModel (range always contains 0);
+//   grid (b) VQR_GRID_QUAROT — QuaRot's WeightQuantizer (GPTAQ / ResComp repositories); its
+//            signed symmetric codes [-2^(b-1), 2^(b-1) - 1] are stored offset by z = 2^(b-1).
+#pragma once
+
+#include <cstdint>
+
+#include "quant/config.h"
+
+namespace vqr::quant {
+
+struct GridSpec {
+  int bits = 4;
+  int maxq = 15;  // 2^bits - 1: the largest code
+  bool sym = false;
+  int grid = VQR_GRID_GPTQ;
+  bool mse = false;
+  float mse_norm = 2.4f;
+  int mse_grid = 100;
+  float mse_maxshrink = 0.8f;
+};
+
+GridSpec grid_spec(const QuantConfig &config);
+
+struct GroupParams {
+  float scale;
+  float zero;  // an integer in [0, maxq], kept as float like GPTQ does
+};
+
+// Round half to even for the quantizer's range. |v| is clamped to 2^12 first (any such value
+// saturates the clamp to [0, 255] anyway), so the 1.5 * 2^23 trick is exact: adding it forces
+// rounding at the units place under the default round-to-nearest-even mode.
+inline float round_half_even(float v) {
+  v = v > 4096.0f ? 4096.0f : (v < -4096.0f ? -4096.0f : v);
+  // Without -ffast-math (never used here) the compiler may not fold (v + m) - m.
+  const float m = 12582912.0f;
+  return (v + m) - m;
+}
+
+// Integer code of x: clamp(rne(x / s) + z, 0, maxq). Division, not a reciprocal product, as the
+// references compute it (the two can differ in the last bit and flip a tie).
+inline int quantize_code(float x, const GroupParams &p, int maxq) {
+  float c = round_half_even(x / p.scale) + p.zero;
+  c = c < 0.0f ? 0.0f : (c > (float)maxq ? (float)maxq : c);
+  return (int)c;
+}
+
+inline float dequantize_code(int code, const GroupParams &p) { return p.scale * ((float)code - p.zero); }
+
+// Chooses (s, z) for the `count` weights x[0..count) (contiguous) per the grid and, when
+// spec.mse is set, the clipping search of spec gptq §1.6 (strictly smaller error wins, so the
+// unclipped range wins ties).
+GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spec);
+
+}  // namespace vqr::quant

@@ -1,0 +1,103 @@
+// Dead fix, permutation, damping retry and inverse Cholesky factor (hessian_factor.h).
+//
+// Why the reverse Cholesky: with J the exchange matrix, J Hp J = L L^T gives Hp = V V^T with
+// V = J L J upper triangular, so Hp^-1 = (V^-1)^T V^-1 and U = V^-1 = J L^-1 J. Row q of U holds
+// the OBS update of column q given that columns < q are fixed (spec gptq §1.3, oracle §8.2).
+// Building J Hp J directly and reversing L^-1 in place keeps it to one n x n buffer.
+#include "quant/hessian_factor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include "core/error.h"
+#include "linalg/blas.h"
+
+namespace vqr::quant {
+
+// Cholesky succeeded in LAPACK's sense and every pivot is usable.
+static bool pivots_ok(const float *L, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = L[i * n + i];
+    if (!(d > 0.0f) || !std::isfinite(d)) return false;
+  }
+  return true;
+}
+
+HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const QuantConfig &config,
+                             bool need_inverse, bool keep_cholesky, const vqr_context *ctx, int threads) {
+  HessianFactor f;
+  f.n = n;
+  f.dead.assign((size_t)n, 0);
+  std::vector<float> diag((size_t)n);
+  for (int64_t j = 0; j < n; ++j) {
+    diag[(size_t)j] = H[j * n + j];
+    if (diag[(size_t)j] == 0.0f) {  // spec §1.3 step 2: dead input, H_jj := 1
+      f.dead[(size_t)j] = 1;
+      diag[(size_t)j] = 1.0f;
+      ++f.dead_count;
+    }
+  }
+  f.perm.resize((size_t)n);
+  std::iota(f.perm.begin(), f.perm.end(), int64_t(0));
+  if (act_order)  // spec §1.3 step 4, with a stable sort so ties keep their original order
+    std::stable_sort(f.perm.begin(), f.perm.end(),
+                     [&](int64_t a, int64_t b) { return diag[(size_t)a] > diag[(size_t)b]; });
+
+  double mean_diag = 0;
+  for (float d : diag) mean_diag += d;
+  mean_diag /= (double)n;
+
+  std::vector<float> buf((size_t)(n * n));
+  const int ni = (int)n;
+  for (int attempt = 0; attempt < config.damp_attempts; ++attempt) {
+    // Doubling steps: damp, damp + inc, damp + 3 inc, damp + 7 inc, ... (our choice; GPTQModel
+    // adds a constant 0.01 per failure, which needs ~100 factorizations to reach damp = 1).
+    const double damp = config.damp + config.damp_increment * (std::ldexp(1.0, attempt) - 1.0);
+    const float lambda = (float)(damp * mean_diag);
+    // buf = J (Hp + diag shift) J, with Hp[a][b] = H[perm a][perm b] and the dead diagonals at 1.
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pi = f.perm[(size_t)(n - 1 - i)];
+      float *row = &buf[(size_t)(i * n)];
+      for (int64_t j = 0; j <= i; ++j) row[j] = H[pi * n + f.perm[(size_t)(n - 1 - j)]];
+      row[i] = diag[(size_t)pi] + lambda;
+    }
+    const int info = linalg::cholesky_lower_rowmajor(buf.data(), ni);
+    if (info != 0 || !pivots_ok(buf.data(), n)) {
+      std::ostringstream msg;
+      msg << "Cholesky failed with damp " << damp << " (leading minor " << info << "); retrying with more damping";
+      log_message(ctx, VQR_LOG_WARN, msg.str());
+      continue;
+    }
+    f.damp = damp;
+    f.lambda = lambda;
+    f.attempts = attempt + 1;
+    f.shift.resize((size_t)n);
+    for (int64_t q = 0; q < n; ++q) f.shift[(size_t)q] = lambda + (f.dead[(size_t)f.perm[(size_t)q]] ? 1.0f : 0.0f);
+    if (keep_cholesky) {
+      if (need_inverse)
+        f.L = buf;
+      else
+        f.L = std::move(buf);
+    }
+    if (need_inverse) {
+      const int tinfo = linalg::invert_lower_rowmajor(buf.data(), ni);
+      require(tinfo == 0, VQR_ERR_NUMERICAL, "triangular inverse failed (singular factor at " + std::to_string(tinfo) + ")");
+      std::reverse(buf.begin(), buf.end());  // J L^-1 J: lower -> upper
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < i; ++j) buf[(size_t)(i * n + j)] = 0.0f;
+      f.U = std::move(buf);
+    }
+    return f;
+  }
+  std::ostringstream msg;
+  msg << "Cholesky of the damped Hessian failed after " << config.damp_attempts << " attempts (last damp "
+      << config.damp + config.damp_increment * (std::ldexp(1.0, config.damp_attempts - 1) - 1.0)
+      << "); raise VQR_PARAM_DAMP or check the calibration data";
+  throw Error(VQR_ERR_NUMERICAL, msg.str());
+}
+
+}  // namespace vqr::quant

@@ -1,0 +1,38 @@
+// Preprocessing of H for the GPTQ family (spec gptq §1.3): dead columns, act-order permutation,
+// damping with automatic retry, and the upper factor U of H_damped^-1 = U^T U computed without
+// ever forming H^-1 ("reverse Cholesky": U = (J chol(J H J) J)^-1, one POTRF + one TRTRI).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/context.h"
+#include "quant/config.h"
+
+namespace vqr::quant {
+
+struct HessianFactor {
+  int64_t n = 0;
+  std::vector<int64_t> perm;       // processing position -> original column
+  std::vector<uint8_t> dead;       // per original column: H_jj == 0
+  int64_t dead_count = 0;
+  std::vector<float> shift;        // per processing position: what was added to the real H_qq
+  // U, row-major n x n, upper triangle (strict lower zero), in processing order. Empty when only
+  // the Cholesky factor was requested.
+  std::vector<float> U;
+  // L, row-major n x n lower triangle: chol(J Hp J) = L L^T where Hp is the damped, permuted H.
+  // Kept only when requested (for proxy losses): tr(E Hp E^T) = ||(E J) L||^2.
+  std::vector<float> L;
+  double damp = 0;    // relative damping that succeeded
+  double lambda = 0;  // damp * mean(diag H) after the dead fix
+  int attempts = 0;
+};
+
+// H: n x n full symmetric fp32 (row-major). With `act_order` the columns are ordered by
+// descending diag(H) (stable). Damping starts at config.damp and grows by damp_increment,
+// 3x, 7x, ... on failure. need_inverse = false skips U (then keep_cholesky must be true).
+// Throws Error(VQR_ERR_NUMERICAL) when every attempt fails.
+HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const QuantConfig &config,
+                             bool need_inverse, bool keep_cholesky, const vqr_context *ctx, int threads);
+
+}  // namespace vqr::quant

@@ -1,0 +1,33 @@
+// The outcome of quantizing one linear layer: integer codes as the algorithm produced them,
+// per-group scales and zeros, g_idx, and the report (spec gptq §1.7). Backs vqr_result.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vqround/vqround.h"
+
+namespace vqr::quant {
+
+struct QuantizedLayer {
+  int64_t rows = 0;        // m, out_features
+  int64_t cols = 0;        // n, in_features
+  int64_t groups = 0;      // G
+  int64_t group_size = 0;  // effective: n for per-channel
+  int bits = 0;
+  std::vector<uint8_t> codes;  // m x n
+  std::vector<float> scales;   // G x m
+  std::vector<float> zeros;    // G x m
+  std::vector<int32_t> g_idx;  // n
+  vqr_report report{};
+
+  QuantizedLayer(int64_t m, int64_t n, int64_t group_size_or_minus1, int bits);
+  // Dequantized weights (m x n dense fp32): scales * (codes - zeros) per column's group.
+  void dequantize(float *out, int threads) const;
+};
+
+}  // namespace vqr::quant
+
+struct vqr_result : vqr::quant::QuantizedLayer {
+  explicit vqr_result(vqr::quant::QuantizedLayer &&q) : vqr::quant::QuantizedLayer(std::move(q)) {}
+};
