@@ -98,15 +98,20 @@ void Hessian::merge(const Hessian &other) {
   tokens_ += other.tokens_;
 }
 
+HessianView Hessian::view() const {
+  HessianView v;
+  v.n = n_;
+  v.s32 = f64_ ? nullptr : s32_.data();
+  v.s64 = f64_ ? s64_.data() : nullptr;
+  v.scale = tokens_ > 0 ? 2.0 / (double)tokens_ : 0.0;
+  return v;
+}
+
 void Hessian::read(float *out, int64_t ld) const {
-  const double scale = tokens_ > 0 ? 2.0 / (double)tokens_ : 0.0;
+  const HessianView v = view();
+  // Row by row from the upper triangle (j >= i reads row i of S contiguously, j < i mirrors).
   for (int64_t i = 0; i < n_; ++i)
-    for (int64_t j = i; j < n_; ++j) {
-      const double s = f64_ ? s64_[(size_t)(i * n_ + j)] : (double)s32_[(size_t)(i * n_ + j)];
-      const float h = (float)(s * scale);
-      out[i * ld + j] = h;
-      out[j * ld + i] = h;
-    }
+    for (int64_t j = 0; j < n_; ++j) out[i * ld + j] = v.at(i, j);
 }
 
 // --- serialization ------------------------------------------------------------------------------

@@ -10,6 +10,19 @@
 
 namespace vqr::hessian {
 
+// Read-only element access to H = scale * S without materializing the full matrix: the
+// algorithms gather the (permuted) entries they need straight from the upper triangle of S.
+struct HessianView {
+  int64_t n = 0;
+  const float *s32 = nullptr;   // upper triangle, row-major n x n (fp32 mode)
+  const double *s64 = nullptr;  // upper triangle, row-major n x n (fp64 mode)
+  double scale = 0;             // 2 / T
+  float at(int64_t i, int64_t j) const {
+    const int64_t k = i <= j ? i * n + j : j * n + i;
+    return s32 ? (float)((double)s32[k] * scale) : (float)(s64[k] * scale);
+  }
+};
+
 class Hessian {
  public:
   Hessian(int64_t n, bool f64);
@@ -24,6 +37,7 @@ class Hessian {
   void merge(const Hessian &other);
   // H = (2/T) S as a full symmetric matrix (zeros when T = 0); ld >= n.
   void read(float *out, int64_t ld) const;
+  HessianView view() const;
 
   size_t serialized_size() const;
   void serialize(void *buf) const;  // exactly serialized_size() bytes

@@ -1,11 +1,15 @@
 // The GPTQ sweep (gptq.h). Dimension letters: m rows (out_features), n columns (in_features),
-// B block width, g group size. All work is in the processing order (act-order permutation).
+// B block width, g group size, R rows per tile. All work is in the processing order (act-order
+// permutation).
 //
-// Per block [i1, i2): every row runs its own sequential column loop over the block — quantize
-// column q, error e = (w_q - Q_q) / U_qq, w_j -= e U_qj for the remaining in-block j — which is
-// independent across rows, so the loop is parallel over rows and each row's block stays in cache
-// (spec §1.4). The cross-block ("lazy") update W[:, i2:] -= E U[i1:i2, i2:] is one SGEMM per
-// block. Codes are the ones the sweep computes; they are never re-derived from floats.
+// Per block [i1, i2) every row runs its own sequential column loop — quantize column q, error
+// e = (w_q - Q_q) / U_qq, w_j -= e U_qj for the remaining in-block j (spec §1.4) — independent
+// across rows. The loop runs on tiles of R = 16 rows held transposed (column-major, B x R, in L1),
+// so every step is one 16-wide vector operation across rows with no remainder loops: quantize 16
+// weights, then one broadcast FMA per remaining column. Tiles are distributed over threads. The
+// cross-block ("lazy") update W[:, i2:] -= E U[i1:i2, i2:] is one SGEMM per block. Codes are the
+// ones the sweep computes; they are never re-derived from floats. The block's own columns of W
+// are not written back: nothing reads them after their block.
 #include "quant/gptq.h"
 
 #include <algorithm>
@@ -13,6 +17,7 @@
 
 #include <omp.h>
 
+#include "core/buffer.h"
 #include "core/error.h"
 #include "linalg/blas.h"
 #include "quant/grid.h"
@@ -21,80 +26,107 @@ namespace vqr::quant {
 
 namespace {
 
+constexpr int64_t kRowTile = 16;
+
 struct SweepState {
-  int64_t m, n, B, gs, groups;
+  int64_t m, n, B, gs;
   bool dynamic_groups;  // group params recomputed as the sweep reaches each group start
   bool stale_groups;    // reproduce the reference's stale in-block reads (spec §1.5)
   GridSpec spec;
-  const float *U;              // n x n upper, processing order
-  const int64_t *perm;         // processing position -> original column
-  float *W;                    // m x n working weights, processing order (updated in place)
-  uint8_t *codes;              // m x n codes, processing order
-  float *scales, *zeros;       // G x m
-  float *err;                  // m x B scaled errors of the current block
-  float *scratch;              // per thread: 2 * max(B, gs) floats
-  int64_t scratch_stride;
+  const float *U;         // n x n upper, processing order
+  const int64_t *perm;    // processing position -> original column
+  const float *W;         // m x n working weights, processing order (columns >= i1 are current
+                          // up to the pending updates of the block being swept)
+  uint8_t *codes;         // m x n codes, processing order
+  float *scales, *zeros;  // G x m
+  float *err;             // m x B scaled errors of the current block
 };
 
-// Parameters for the dynamic group starting at processing position p (p in block [i1, i2)) of
-// row r. "Fresh" reads the weights with every update from columns < p applied: the in-block part
-// is current; columns beyond the block still miss the pending updates of columns i1..p-1, which
-// are added here (so the result does not depend on the block size). "Stale" reads what the
-// reference reads: block-start values in the block, pending-free values beyond it.
-GroupParams dynamic_group_params(const SweepState &s, int64_t r, int64_t p, int64_t i1, int64_t i2,
-                                 const float *block_start, float *tmp) {
-  const float *w = s.W + r * s.n;
+// Per-thread scratch of the tile kernel.
+struct TileScratch {
+  Buffer<float> tile;         // B x R: the tile's weights, column-major (tile[c * R + r])
+  Buffer<float> block_start;  // B x R copy at block start (stale mode only)
+  Buffer<float> slice;        // g floats: one row's group slice
+  explicit TileScratch(int64_t B, int64_t gs) : tile((size_t)(B * kRowTile)), block_start((size_t)(B * kRowTile)),
+                                                slice((size_t)gs) {}
+};
+
+// Parameters of the dynamic group starting at processing position p (inside block [i1, i2)) for
+// tile row r (global row `row`). "Fresh" reads the weights with every update from columns < p
+// applied: the in-block part of the tile is current, and columns beyond the block get the pending
+// updates of columns i1..p-1 added here, so the result does not depend on the block size.
+// "Stale" reads what the reference reads: block-start values inside the block, W beyond it.
+GroupParams dynamic_group_params(const SweepState &s, const TileScratch &t, int64_t r, int64_t row, int64_t p,
+                                 int64_t i1, int64_t i2, float *slice) {
   const int64_t end = std::min(s.n, p + s.gs);
-  const int64_t in_block_end = std::min(end, i2);
+  const float *in_block = s.stale_groups ? t.block_start.data() : t.tile.data();
   int64_t k = 0;
-  for (int64_t j = p; j < in_block_end; ++j) tmp[k++] = s.stale_groups ? block_start[j - i1] : w[j];
+  for (int64_t j = p; j < std::min(end, i2); ++j) slice[k++] = in_block[(j - i1) * kRowTile + r];
   for (int64_t j = i2; j < end; ++j) {
-    float v = w[j];
+    float v = s.W[row * s.n + j];
     if (!s.stale_groups)
-      for (int64_t c = i1; c < p; ++c) v -= s.err[r * s.B + (c - i1)] * s.U[c * s.n + j];
-    tmp[k++] = v;
+      for (int64_t c = i1; c < p; ++c) v -= s.err[row * s.B + (c - i1)] * s.U[c * s.n + j];
+    slice[k++] = v;
   }
-  return find_group_params(tmp, k, s.spec);
+  return find_group_params(slice, k, s.spec);
 }
 
-// One row's sequential pass over block [i1, i2).
-void sweep_row_block(const SweepState &s, int64_t r, int64_t i1, int64_t i2, float *scratch) {
-  float *w = s.W + r * s.n;
-  float *block_start = scratch;                          // B floats
-  float *tmp = scratch + s.scratch_stride / 2;           // gs floats
-  if (s.dynamic_groups && s.stale_groups) std::memcpy(block_start, w + i1, (size_t)(i2 - i1) * 4);
-  GroupParams p{};
-  bool have_params = false;
+// The sequential column loop of block [i1, i2) for rows [r0, r0 + rows), rows <= R. Compiled for
+// AVX-512, AVX2 and baseline x86-64 and chosen at load time.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, int64_t i1, int64_t i2) {
+  constexpr int64_t R = kRowTile;
+  float *__restrict tile = t.tile.data();
+  for (int64_t c = 0; c < i2 - i1; ++c)
+    for (int64_t r = 0; r < R; ++r) tile[c * R + r] = r < rows ? s.W[(r0 + r) * s.n + i1 + c] : 0.0f;
+  if (s.dynamic_groups && s.stale_groups) std::memcpy(t.block_start.data(), tile, (size_t)((i2 - i1) * R) * 4);
+
+  // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored.
+  float scale[R], zero[R], e[R], code[R];
+  for (int64_t r = 0; r < R; ++r) {
+    scale[r] = 1.0f;
+    zero[r] = 0.0f;
+  }
+  const float maxq = (float)s.spec.maxq;
   for (int64_t q = i1; q < i2; ++q) {
-    const int64_t k = s.dynamic_groups ? q / s.gs : (int64_t)(s.perm[q] / s.gs);
-    if (s.dynamic_groups) {
-      if (q % s.gs == 0) {
-        p = dynamic_group_params(s, r, q, i1, i2, block_start, tmp);
-        s.scales[k * s.m + r] = p.scale;
-        s.zeros[k * s.m + r] = p.zero;
-        have_params = true;
-      } else if (!have_params) {  // block starts inside a group: reuse its stored params
-        p = {s.scales[k * s.m + r], s.zeros[k * s.m + r]};
-        have_params = true;
+    const int64_t k = s.dynamic_groups ? q / s.gs : s.perm[q] / s.gs;
+    if (!s.dynamic_groups || q % s.gs == 0 || q == i1) {
+      for (int64_t r = 0; r < rows; ++r) {
+        if (s.dynamic_groups && q % s.gs == 0) {
+          const GroupParams p = dynamic_group_params(s, t, r, r0 + r, q, i1, i2, t.slice.data());
+          s.scales[k * s.m + r0 + r] = p.scale;
+          s.zeros[k * s.m + r0 + r] = p.zero;
+        }
+        scale[r] = s.scales[k * s.m + r0 + r];
+        zero[r] = s.zeros[k * s.m + r0 + r];
       }
-    } else {
-      p = {s.scales[k * s.m + r], s.zeros[k * s.m + r]};
     }
-    const float x = w[q];
-    const int code = quantize_code(x, p, s.spec.maxq);
-    s.codes[r * s.n + q] = (uint8_t)code;
-    const float Q = dequantize_code(code, p);
-    const float *u = s.U + q * s.n;
-    const float e = (x - Q) / u[q];
-    s.err[r * s.B + (q - i1)] = e;
-    w[q] = Q;
-    for (int64_t j = q + 1; j < i2; ++j) w[j] -= e * u[j];
+    const float *__restrict u = s.U + q * s.n;
+    const float d = u[q];
+    float *__restrict x = tile + (q - i1) * R;
+    for (int64_t r = 0; r < R; ++r) {
+      code[r] = quantize_code_f(x[r], scale[r], zero[r], maxq);
+      const float Q = scale[r] * (code[r] - zero[r]);
+      e[r] = (x[r] - Q) / d;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
+      s.err[(r0 + r) * s.B + (q - i1)] = e[r];
+    }
+    for (int64_t j = q + 1; j < i2; ++j) {
+      const float uj = u[j];
+      float *__restrict col = tile + (j - i1) * R;
+      for (int64_t r = 0; r < R; ++r) col[r] -= e[r] * uj;
+    }
   }
 }
 
 }  // namespace
 
-QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const float *H, const QuantConfig &config,
+QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessian::HessianView &H,
+                             const QuantConfig &config,
                              vqr_context *ctx, int threads, HessianFactor *factor_out) {
   QuantizedLayer q(m, n, config.group_size, config.bits);
   const GridSpec spec = grid_spec(config);
@@ -102,12 +134,12 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const float 
   const bool grouped = config.group_size > 0;
   const bool static_groups = grouped && config.static_groups;
 
-  HessianFactor f = factor_hessian(H, n, config.act_order, config, /*need_inverse=*/true,
+  HessianFactor f = factor_hessian(H, config.act_order, config, /*need_inverse=*/true,
                                    /*keep_cholesky=*/factor_out != nullptr, ctx, threads);
   const bool permuted = config.act_order;
 
   // Working copy in processing order, dead columns zeroed (spec §1.3 step 2).
-  std::vector<float> W((size_t)(m * n));
+  Buffer<float> W((size_t)(m * n));
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < m; ++r)
     for (int64_t c = 0; c < n; ++c) {
@@ -133,17 +165,16 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const float 
   }
 
   const int64_t B = std::min<int64_t>(config.block_size, n);
-  std::vector<uint8_t> codes_p((size_t)(m * n));
-  std::vector<float> err((size_t)(m * B));
-  const int64_t scratch_stride = 2 * std::max(B, gs);
-  std::vector<float> scratch((size_t)(scratch_stride * threads));
+  Buffer<uint8_t> codes_p((size_t)(m * n));
+  Buffer<float> err((size_t)(m * B));
+  std::vector<TileScratch> scratch;
+  for (int t = 0; t < threads; ++t) scratch.emplace_back(B, gs);
 
   SweepState s{};
   s.m = m;
   s.n = n;
   s.B = B;
   s.gs = gs;
-  s.groups = q.groups;
   s.dynamic_groups = grouped && !static_groups;
   s.stale_groups = config.stale_groups;
   s.spec = spec;
@@ -154,17 +185,17 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const float 
   s.scales = q.scales.data();
   s.zeros = q.zeros.data();
   s.err = err.data();
-  s.scratch = scratch.data();
-  s.scratch_stride = scratch_stride;
 
   Progress progress(ctx, "gptq", n);
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
+    const int64_t tiles = (m + kRowTile - 1) / kRowTile;
 #pragma omp parallel num_threads(threads)
     {
-      float *mine = s.scratch + (int64_t)omp_get_thread_num() * scratch_stride;
+      TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < m; ++r) sweep_row_block(s, r, i1, i2, mine);
+      for (int64_t tix = 0; tix < tiles; ++tix)
+        sweep_tile(s, mine, tix * kRowTile, std::min(kRowTile, m - tix * kRowTile), i1, i2);
     }
     // Lazy cross-block update: W[:, i2:] -= E[:, 0:i2-i1] U[i1:i2, i2:].
     if (i2 < n)
@@ -186,8 +217,7 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const float 
   q.report.damp_attempts = f.attempts;
   q.report.dead_columns = f.dead_count;
   if (factor_out) {
-    f.U.clear();
-    f.U.shrink_to_fit();
+    f.U.reset();
     *factor_out = std::move(f);
   }
   return q;

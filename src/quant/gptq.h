@@ -11,10 +11,11 @@
 
 namespace vqr::quant {
 
-// W: m x n dense fp32 (original column order); H: n x n full symmetric fp32 (undamped).
+// W: m x n dense fp32 (original column order); H: the layer statistic (undamped).
 // Returns the codes (in original column order), scales/zeros per group and g_idx (spec §1.7).
 // When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses).
-QuantizedLayer gptq_quantize(const float *W, int64_t m, int64_t n, const float *H, const QuantConfig &config,
+QuantizedLayer gptq_quantize(const float *W, int64_t m, int64_t n, const hessian::HessianView &H,
+                             const QuantConfig &config,
                              vqr_context *ctx, int threads, HessianFactor *factor_out);
 
 }  // namespace vqr::quant

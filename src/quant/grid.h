@@ -40,12 +40,16 @@ inline float round_half_even(float v) {
   return (v + m) - m;
 }
 
-// Integer code of x: clamp(rne(x / s) + z, 0, maxq). Division, not a reciprocal product, as the
-// references compute it (the two can differ in the last bit and flip a tie).
+// Code of x as a float: clamp(rne(x / s) + z, 0, maxq). Division, not a reciprocal product, as
+// the references compute it (the two can differ in the last bit and flip a tie). Branch-free so
+// that loops over rows vectorize.
+inline float quantize_code_f(float x, float scale, float zero, float maxq) {
+  const float c = round_half_even(x / scale) + zero;
+  return c < 0.0f ? 0.0f : (c > maxq ? maxq : c);
+}
+
 inline int quantize_code(float x, const GroupParams &p, int maxq) {
-  float c = round_half_even(x / p.scale) + p.zero;
-  c = c < 0.0f ? 0.0f : (c > (float)maxq ? (float)maxq : c);
-  return (int)c;
+  return (int)quantize_code_f(x, p.scale, p.zero, (float)maxq);
 }
 
 inline float dequantize_code(int code, const GroupParams &p) { return p.scale * ((float)code - p.zero); }

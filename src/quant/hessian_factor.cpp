@@ -25,14 +25,31 @@ static bool pivots_ok(const float *L, int64_t n) {
   return true;
 }
 
-HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const QuantConfig &config,
+// In place: A := J A J (reverse rows and columns), then zero the strict lower triangle. Turns
+// the row-major lower L^-1 into the row-major upper U = J L^-1 J.
+static void reverse_to_upper(float *a, int64_t n, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < (n + 1) / 2; ++i) {
+    float *top = a + i * n, *bottom = a + (n - 1 - i) * n;
+    if (top == bottom) {
+      std::reverse(top, top + n);
+    } else {
+      for (int64_t j = 0; j < n; ++j) std::swap(top[j], bottom[n - 1 - j]);
+    }
+    for (int64_t j = 0; j < i; ++j) top[j] = 0.0f;
+    for (int64_t j = 0; j < n - 1 - i; ++j) bottom[j] = 0.0f;
+  }
+}
+
+HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, const QuantConfig &config,
                              bool need_inverse, bool keep_cholesky, const vqr_context *ctx, int threads) {
+  const int64_t n = H.n;
   HessianFactor f;
   f.n = n;
   f.dead.assign((size_t)n, 0);
   std::vector<float> diag((size_t)n);
   for (int64_t j = 0; j < n; ++j) {
-    diag[(size_t)j] = H[j * n + j];
+    diag[(size_t)j] = H.at(j, j);
     if (diag[(size_t)j] == 0.0f) {  // spec §1.3 step 2: dead input, H_jj := 1
       f.dead[(size_t)j] = 1;
       diag[(size_t)j] = 1.0f;
@@ -49,7 +66,7 @@ HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const Qu
   for (float d : diag) mean_diag += d;
   mean_diag /= (double)n;
 
-  std::vector<float> buf((size_t)(n * n));
+  Buffer<float> buf((size_t)(n * n));  // first touched by the parallel fill below
   const int ni = (int)n;
   for (int attempt = 0; attempt < config.damp_attempts; ++attempt) {
     // Doubling steps: damp, damp + inc, damp + 3 inc, damp + 7 inc, ... (our choice; GPTQModel
@@ -61,7 +78,7 @@ HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const Qu
     for (int64_t i = 0; i < n; ++i) {
       const int64_t pi = f.perm[(size_t)(n - 1 - i)];
       float *row = &buf[(size_t)(i * n)];
-      for (int64_t j = 0; j <= i; ++j) row[j] = H[pi * n + f.perm[(size_t)(n - 1 - j)]];
+      for (int64_t j = 0; j <= i; ++j) row[j] = H.at(pi, f.perm[(size_t)(n - 1 - j)]);
       row[i] = diag[(size_t)pi] + lambda;
     }
     const int info = linalg::cholesky_lower_rowmajor(buf.data(), ni);
@@ -85,10 +102,7 @@ HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const Qu
     if (need_inverse) {
       const int tinfo = linalg::invert_lower_rowmajor(buf.data(), ni);
       require(tinfo == 0, VQR_ERR_NUMERICAL, "triangular inverse failed (singular factor at " + std::to_string(tinfo) + ")");
-      std::reverse(buf.begin(), buf.end());  // J L^-1 J: lower -> upper
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < i; ++j) buf[(size_t)(i * n + j)] = 0.0f;
+      reverse_to_upper(buf.data(), n, threads);
       f.U = std::move(buf);
     }
     return f;

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/buffer.h"
 #include "core/context.h"
+#include "hessian/hessian.h"
 #include "quant/config.h"
 
 namespace vqr::quant {
@@ -19,20 +21,20 @@ struct HessianFactor {
   std::vector<float> shift;        // per processing position: what was added to the real H_qq
   // U, row-major n x n, upper triangle (strict lower zero), in processing order. Empty when only
   // the Cholesky factor was requested.
-  std::vector<float> U;
+  Buffer<float> U;
   // L, row-major n x n lower triangle: chol(J Hp J) = L L^T where Hp is the damped, permuted H.
   // Kept only when requested (for proxy losses): tr(E Hp E^T) = ||(E J) L||^2.
-  std::vector<float> L;
+  Buffer<float> L;
   double damp = 0;    // relative damping that succeeded
   double lambda = 0;  // damp * mean(diag H) after the dead fix
   int attempts = 0;
 };
 
-// H: n x n full symmetric fp32 (row-major). With `act_order` the columns are ordered by
+// H: the layer statistic (read through its upper triangle). With `act_order` the columns are ordered by
 // descending diag(H) (stable). Damping starts at config.damp and grows by damp_increment,
 // 3x, 7x, ... on failure. need_inverse = false skips U (then keep_cholesky must be true).
 // Throws Error(VQR_ERR_NUMERICAL) when every attempt fails.
-HessianFactor factor_hessian(const float *H, int64_t n, bool act_order, const QuantConfig &config,
+HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, const QuantConfig &config,
                              bool need_inverse, bool keep_cholesky, const vqr_context *ctx, int threads);
 
 }  // namespace vqr::quant

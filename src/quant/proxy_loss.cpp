@@ -3,13 +3,14 @@
 
 #include <vector>
 
+#include "core/buffer.h"
 #include "linalg/blas.h"
 
 namespace vqr::quant {
 
 double proxy_loss(const float *deq, const float *W, int64_t m, int64_t n, const HessianFactor &f, int threads) {
   // E = (deq - W) with columns in reversed processing order: E[:, c] = dW[:, perm[n-1-c]].
-  std::vector<float> E((size_t)(m * n));
+  Buffer<float> E((size_t)(m * n));
   double correction = 0.0;
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : correction)
   for (int64_t r = 0; r < m; ++r)

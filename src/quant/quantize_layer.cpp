@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/buffer.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "quant/gptq.h"
@@ -22,8 +23,8 @@ static void validate_groups(const QuantConfig &c, int64_t n) {
                 "; set VQR_PARAM_ALLOW_PARTIAL_GROUP to accept a shorter last group");
 }
 
-static std::vector<float> dense_weights(const vqr_tensor &w, int64_t stride) {
-  std::vector<float> W((size_t)(w.rows * w.cols));
+static Buffer<float> dense_weights(const vqr_tensor &w, int64_t stride) {
+  Buffer<float> W((size_t)(w.rows * w.cols));
   view_rows_to_f32(W.data(), w, stride, 0, w.rows);
   const int64_t bad = find_nonfinite(W.data(), (int64_t)W.size());
   require(bad < 0, VQR_ERR_NONFINITE,
@@ -50,17 +51,12 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &config, const
     require(h->tokens() > 0, VQR_ERR_INVALID_ARGUMENT, "hessian has no tokens; add calibration activations first");
   }
   const int threads = thread_count(ctx);
-  const std::vector<float> W = dense_weights(w, stride);
+  const Buffer<float> W = dense_weights(w, stride);
   const bool report = config.report_loss && h != nullptr;
 
-  std::vector<float> H;
-  if (h) {
-    H.resize((size_t)(n * n));
-    h->read(H.data(), n);
-  }
-  std::vector<float> deq;
+  const hessian::HessianView H = h ? h->view() : hessian::HessianView{};
+  Buffer<float> deq((size_t)(report ? m * n : 0));
   auto loss_of = [&](const QuantizedLayer &q, const HessianFactor &f) {
-    deq.resize((size_t)(m * n));
     q.dequantize(deq.data(), threads);
     return proxy_loss(deq.data(), W.data(), m, n, f, threads);
   };
@@ -68,9 +64,8 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &config, const
   QuantizedLayer result(0, 1, -1, config.bits);
   if (config.method == VQR_METHOD_GPTQ) {
     HessianFactor f;
-    result = gptq_quantize(W.data(), m, n, H.data(), config, ctx, threads, report ? &f : nullptr);
+    result = gptq_quantize(W.data(), m, n, H, config, ctx, threads, report ? &f : nullptr);
     if (report) {
-      H = {};
       result.report.proxy_loss = loss_of(result, f);
       result.report.rtn_proxy_loss = loss_of(rtn_quantize(W.data(), m, n, config, threads), f);
     }
@@ -80,7 +75,7 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &config, const
     if (report) {
       QuantConfig plain = config;
       plain.act_order = false;
-      const HessianFactor f = factor_hessian(H.data(), n, false, plain, /*need_inverse=*/false,
+      const HessianFactor f = factor_hessian(H, false, plain, /*need_inverse=*/false,
                                              /*keep_cholesky=*/true, ctx, threads);
       result.report.proxy_loss = result.report.rtn_proxy_loss = loss_of(result, f);
     }
