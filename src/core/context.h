@@ -27,6 +27,10 @@ namespace vqr {
 // Effective thread count for an OpenMP region (num_threads clause); never changes global state.
 int thread_count(const vqr_context *ctx);
 
+// Threads worth starting for `work` elementary operations: 1 below ~64K (a parallel region's
+// fork/join and barrier cost more than the work), else `threads`. Tiny layers stay serial.
+inline int threads_for(int threads, int64_t work) { return work < (int64_t(1) << 16) ? 1 : threads; }
+
 // Sends a log line to the context's callback when its level passes the filter. ctx may be NULL.
 void log_message(const vqr_context *ctx, vqr_log_level level, const std::string &message);
 

@@ -140,7 +140,7 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
 
   // Working copy in processing order, dead columns zeroed (spec §1.3 step 2).
   Buffer<float> W((size_t)(m * n));
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
   for (int64_t r = 0; r < m; ++r)
     for (int64_t c = 0; c < n; ++c) {
       const int64_t j = f.perm[(size_t)c];
@@ -151,7 +151,7 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
   // original column groups (spec §1.5). Both read the weights before any compensation.
   if (!grouped || static_groups) {
     std::vector<float> row_orig_order;
-#pragma omp parallel for num_threads(threads) schedule(static) firstprivate(row_orig_order)
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) firstprivate(row_orig_order)
     for (int64_t r = 0; r < m; ++r) {
       row_orig_order.resize((size_t)n);
       for (int64_t c = 0; c < n; ++c) row_orig_order[(size_t)f.perm[(size_t)c]] = W[(size_t)(r * n + c)];
@@ -190,7 +190,7 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
     const int64_t tiles = (m + kRowTile - 1) / kRowTile;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads_for(threads, m * (i2 - i1) * (i2 - i1) / 2))
     {
       TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
 #pragma omp for schedule(static)
@@ -205,7 +205,7 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
   }
 
   // Back to the original column order (spec §1.7); g_idx per the group rule in use.
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
   for (int64_t r = 0; r < m; ++r)
     for (int64_t c = 0; c < n; ++c) q.codes[(size_t)(r * n + f.perm[(size_t)c])] = codes_p[(size_t)(r * n + c)];
   if (permuted && s.dynamic_groups)

@@ -28,7 +28,7 @@ static bool pivots_ok(const float *L, int64_t n) {
 // In place: A := J A J (reverse rows and columns), then zero the strict lower triangle. Turns
 // the row-major lower L^-1 into the row-major upper U = J L^-1 J.
 static void reverse_to_upper(float *a, int64_t n, int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(threads, n * n)) schedule(static)
   for (int64_t i = 0; i < (n + 1) / 2; ++i) {
     float *top = a + i * n, *bottom = a + (n - 1 - i) * n;
     if (top == bottom) {
@@ -74,7 +74,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
     const double damp = config.damp + config.damp_increment * (std::ldexp(1.0, attempt) - 1.0);
     const float lambda = (float)(damp * mean_diag);
     // buf = J (Hp + diag shift) J, with Hp[a][b] = H[perm a][perm b] and the dead diagonals at 1.
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(threads, n * n)) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       const int64_t pi = f.perm[(size_t)(n - 1 - i)];
       float *row = &buf[(size_t)(i * n)];

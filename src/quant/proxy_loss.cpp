@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/context.h"
 #include "linalg/blas.h"
 
 namespace vqr::quant {
@@ -12,7 +13,7 @@ double proxy_loss(const float *deq, const float *W, int64_t m, int64_t n, const 
   // E = (deq - W) with columns in reversed processing order: E[:, c] = dW[:, perm[n-1-c]].
   Buffer<float> E((size_t)(m * n));
   double correction = 0.0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : correction)
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) reduction(+ : correction)
   for (int64_t r = 0; r < m; ++r)
     for (int64_t c = 0; c < n; ++c) {
       const int64_t q = n - 1 - c;
@@ -24,7 +25,7 @@ double proxy_loss(const float *deq, const float *W, int64_t m, int64_t n, const 
   cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)m, (int)n, 1.0f, f.L.data(),
               (int)n, E.data(), (int)n);
   double total = 0.0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) reduction(+ : total)
   for (int64_t i = 0; i < m * n; ++i) total += (double)E[(size_t)i] * (double)E[(size_t)i];
   return total - correction;
 }

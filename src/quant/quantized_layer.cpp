@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "core/context.h"
+
 namespace vqr::quant {
 
 QuantizedLayer::QuantizedLayer(int64_t m, int64_t n, int64_t gs, int b)
@@ -19,7 +21,7 @@ QuantizedLayer::QuantizedLayer(int64_t m, int64_t n, int64_t gs, int b)
 }
 
 void QuantizedLayer::dequantize(float *out, int threads) const {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(threads, rows * cols)) schedule(static)
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j) {
       const size_t g = (size_t)g_idx[(size_t)j] * (size_t)rows + (size_t)r;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/context.h"
 #include "quant/grid.h"
 
 namespace vqr::quant {
@@ -11,7 +12,7 @@ QuantizedLayer rtn_quantize(const float *W, int64_t m, int64_t n, const QuantCon
   QuantizedLayer q(m, n, config.group_size, config.bits);
   const GridSpec spec = grid_spec(config);
   const int64_t gs = q.group_size;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(dynamic, 16)
   for (int64_t r = 0; r < m; ++r) {
     const float *w = W + r * n;
     for (int64_t k = 0; k < q.groups; ++k) {

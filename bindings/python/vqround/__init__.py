@@ -1,0 +1,344 @@
+"""vqround: Python (ctypes + numpy) binding of libvqround, post-training weight quantization.
+
+    import numpy as np, vqround
+    with vqround.Hessian(n) as h:
+        h.add(x)                                   # x: T x n calibration inputs of the layer
+        r = vqround.quantize(w, h, method="gptq", bits=4, group_size=128)
+    packed = vqround.pack_gptq(r, version=1)       # qweight, qzeros, scales, g_idx
+    r.close()
+
+Ownership: Hessian and Result own a native handle, freed by close(), by leaving a `with` block, or
+(as a safety net) by the garbage collector. Result copies every array out of the native object when
+it is created, so its arrays stay valid after close(); the handle is kept open only for
+pack_gptq(). Library errors raise vqround.Error. Thread safety follows the C API: distinct objects
+may be used from different threads; one object by one thread at a time. Long calls release the GIL.
+The library is located by vqround._lib.load() ($VQROUND_LIBRARY overrides).
+"""
+import ctypes
+import enum
+import math
+
+import numpy as np
+
+from . import _lib
+from ._lib import lib
+
+__all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "version",
+           "build_info", "param_bounds", "__version__"]
+
+
+class Status(enum.IntEnum):
+    """vqr_status codes (stable numbers from vqround.h)."""
+    OK = 0
+    INVALID_ARGUMENT = -1
+    UNSUPPORTED = -2
+    OUT_OF_RANGE = -3
+    NONFINITE = -4
+    NUMERICAL = -5
+    CORRUPT = -6
+    BUFFER_TOO_SMALL = -7
+    OUT_OF_MEMORY = -8
+    CANCELLED = -9
+    IO = -10
+    INTERNAL = -11
+
+
+class Error(Exception):
+    """A failed libvqround call. `.status` is a Status (an int; a plain int for codes this binding
+    does not know), `.status_name` its name ("CORRUPT"), `.message` the library's message."""
+
+    def __init__(self, status, message):
+        try:
+            self.status = Status(status)
+            self.status_name = self.status.name
+        except ValueError:
+            self.status = int(status)
+            self.status_name = "UNKNOWN"
+        self.message = message
+        super().__init__(f"{message} [{self.status_name}]")
+
+
+def _check(status):
+    """Raises Error with vqr_last_error() when a call returned a non-OK status."""
+    if status != 0:
+        msg = (lib.vqr_last_error() or b"").decode("utf-8", "replace")
+        if not msg:
+            msg = lib.vqr_status_string(status).decode("utf-8", "replace")
+        raise Error(status, msg)
+
+
+def _invalid(message):
+    return Error(Status.INVALID_ARGUMENT, message)
+
+
+def version():
+    """The library's version string, e.g. "0.1.0" (vqr_version_string)."""
+    return lib.vqr_version_string().decode()
+
+
+def build_info():
+    """One line describing how the library was built (vqr_build_info)."""
+    return lib.vqr_build_info().decode("utf-8", "replace")
+
+
+__version__ = version()
+
+
+def param_bounds(name):
+    """Bounds of a configuration parameter by name ("bits", "damp", ...): a dict with lower,
+    upper, default and is_float, as vqr_param_bounds reports them."""
+    if name not in _lib.PARAM:
+        raise _invalid(f"unknown parameter {name!r}; known: {', '.join(_lib.PARAM)}")
+    b = _lib.Bounds()
+    _check(lib.vqr_param_bounds(_lib.PARAM[name], ctypes.byref(b)))
+    return {"lower": b.lower, "upper": b.upper, "default": b.default_value,
+            "is_float": bool(b.is_float)}
+
+
+def _tensor(a, name):
+    """A vqr_tensor view of a 2-D array: float32/float16 passed as is, other dtypes converted to
+    float32; a row stride is passed when the last axis is contiguous, otherwise the array is
+    copied. Returns (array to keep alive during the call, Tensor)."""
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise _invalid(f"{name} must be a 2-D array, got shape {a.shape}")
+    if a.dtype == np.float16:
+        dtype = _lib.DTYPE_F16
+    elif a.dtype == np.float32:
+        dtype = _lib.DTYPE_F32
+    else:
+        a, dtype = a.astype(np.float32), _lib.DTYPE_F32
+    rows, cols = a.shape
+    item = a.itemsize
+    s0, s1 = a.strides
+    if (cols > 1 and s1 != item) or (rows > 1 and (s0 % item != 0 or s0 < cols * item)):
+        a = np.ascontiguousarray(a)
+        s0 = cols * item
+    stride = s0 // item if rows > 1 else 0
+    return a, _lib.Tensor(a.ctypes.data, dtype, rows, cols, stride)
+
+
+class _Handle:
+    """Owns one native handle; subclasses set _free to the vqr_X_free function."""
+    _h = None
+    _free = None
+
+    def _handle(self):
+        if not self._h:
+            raise _invalid(f"{type(self).__name__} is closed")
+        return self._h
+
+    def close(self):
+        """Frees the native object now; further calls that need it raise Error. Idempotent."""
+        h, self._h = self._h, None
+        if h and lib is not None:
+            type(self)._free(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: module globals may already be gone
+            pass
+
+
+class Hessian(_Handle):
+    """Streaming accumulator of H = (2/T) sum_t x_t x_t^T for a layer with input width n
+    (vqr_hessian). f64=True accumulates in float64 (VQR_HESSIAN_F64)."""
+    _free = staticmethod(lib.vqr_hessian_free)
+
+    def __init__(self, n, f64=False, *, _handle=None):
+        if _handle is None:
+            _handle = ctypes.c_void_p()
+            _check(lib.vqr_hessian_create(int(n), _lib.HESSIAN_F64 if f64 else 0,
+                                          ctypes.byref(_handle)))
+        self._h = _handle.value if isinstance(_handle, ctypes.c_void_p) else _handle
+
+    def add(self, x):
+        """Adds a batch of tokens x (T x n). float32 and float16 are read natively, other dtypes
+        are converted to float32; strided rows are read in place. A batch with NaN/Inf raises
+        Error(NONFINITE) and leaves the accumulator unchanged. Returns self."""
+        keep, t = _tensor(x, "x")
+        _check(lib.vqr_hessian_add(self._handle(), ctypes.byref(t)))
+        del keep
+        return self
+
+    def merge(self, other):
+        """Adds other's sums and token count into self (same width and flags). Returns self."""
+        if not isinstance(other, Hessian):
+            raise _invalid("merge expects a Hessian")
+        _check(lib.vqr_hessian_merge(self._handle(), other._handle()))
+        return self
+
+    @property
+    def width(self):
+        """The input width n."""
+        return int(lib.vqr_hessian_width(self._handle()))
+
+    @property
+    def tokens(self):
+        """The number of tokens accumulated (T)."""
+        return int(lib.vqr_hessian_token_count(self._handle()))
+
+    def matrix(self):
+        """H = (2/T) S as a float32 n x n numpy array (zeros when T = 0)."""
+        n = self.width
+        out = np.empty((n, n), dtype=np.float32)
+        _check(lib.vqr_hessian_read(self._handle(), out.ctypes.data, 0))
+        return out
+
+    def to_bytes(self):
+        """The serialized accumulator (format in vqround.h, vqr_hessian_serialize)."""
+        size = ctypes.c_size_t()
+        _check(lib.vqr_hessian_serialized_size(self._handle(), ctypes.byref(size)))
+        buf = ctypes.create_string_buffer(max(size.value, 1))
+        written = ctypes.c_size_t()
+        _check(lib.vqr_hessian_serialize(self._handle(), buf, size.value, ctypes.byref(written)))
+        return buf.raw[:written.value]
+
+    @classmethod
+    def from_bytes(cls, data):
+        """Restores an accumulator from to_bytes() output; Error(CORRUPT) when validation fails."""
+        raw = np.frombuffer(bytes(data), dtype=np.uint8)
+        h = ctypes.c_void_p()
+        _check(lib.vqr_hessian_deserialize(raw.ctypes.data, raw.size, ctypes.byref(h)))
+        return cls(0, _handle=h)
+
+    def __repr__(self):
+        if not self._h:
+            return "<vqround.Hessian closed>"
+        return f"<vqround.Hessian width={self.width} tokens={self.tokens}>"
+
+
+def _copy_out(ptr, ctype, dtype, shape):
+    """Copies a borrowed native array into a new numpy array."""
+    count = math.prod(shape)
+    if count == 0:
+        return np.zeros(shape, dtype=dtype)
+    if not ptr:
+        raise Error(Status.INTERNAL, "library returned a NULL array for a non-empty result")
+    view = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctype)), shape=(count,))
+    return view.astype(dtype, copy=True).reshape(shape)
+
+
+class Result(_Handle):
+    """A quantized layer (vqr_result). Arrays are copies made at creation:
+    codes (uint8 m x n), scales and zeros (float32 G x m), g_idx (int32 n),
+    dequantized (float32 m x n) = scales[g_idx[j], r] * (codes[r, j] - zeros[g_idx[j], r]).
+    Report: proxy_loss, rtn_proxy_loss (NaN without a Hessian or with report_loss=False), damp,
+    damp_lambda, damp_attempts, dead_columns, seconds, method. Shape: rows, cols, groups, bits,
+    group_size (as requested; -1 = per row). The native handle stays open for pack_gptq()
+    until close()."""
+    _free = staticmethod(lib.vqr_result_free)
+
+    def __init__(self, handle, group_size):
+        self._h = handle
+        try:
+            self._read(group_size)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read(self, group_size):
+        h = self._h
+        m, n, g, b = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int()
+        _check(lib.vqr_result_shape(h, ctypes.byref(m), ctypes.byref(n), ctypes.byref(g),
+                                    ctypes.byref(b)))
+        self.rows, self.cols, self.groups, self.bits = m.value, n.value, g.value, b.value
+        self.group_size = group_size
+        m, n, g = self.rows, self.cols, self.groups
+        self.codes = _copy_out(lib.vqr_result_codes(h), ctypes.c_uint8, np.uint8, (m, n))
+        self.scales = _copy_out(lib.vqr_result_scales(h), ctypes.c_float, np.float32, (g, m))
+        self.zeros = _copy_out(lib.vqr_result_zeros(h), ctypes.c_float, np.float32, (g, m))
+        self.g_idx = _copy_out(lib.vqr_result_g_idx(h), ctypes.c_int32, np.int32, (n,))
+        self.dequantized = np.empty((m, n), dtype=np.float32)
+        _check(lib.vqr_result_dequantize(h, _lib.DTYPE_F32, self.dequantized.ctypes.data, 0))
+        rep = _lib.Report()
+        rep.struct_size = ctypes.sizeof(rep)
+        _check(lib.vqr_result_report(h, ctypes.byref(rep)))
+        self.method = {_lib.METHOD_RTN: "rtn", _lib.METHOD_GPTQ: "gptq"}.get(rep.method, rep.method)
+        self.proxy_loss = rep.proxy_loss
+        self.rtn_proxy_loss = rep.rtn_proxy_loss
+        self.damp = rep.damp
+        self.damp_lambda = rep.damp_lambda
+        self.damp_attempts = int(rep.damp_attempts)
+        self.dead_columns = int(rep.dead_columns)
+        self.seconds = rep.seconds
+
+    def pack_gptq(self, version=1):
+        """See vqround.pack_gptq."""
+        h = self._handle()
+        shape = _lib.PackedShape()
+        _check(lib.vqr_result_packed_shape(h, int(version), ctypes.byref(shape)))
+        out = {
+            "qweight": np.empty((shape.qweight_rows, shape.qweight_cols), dtype=np.int32),
+            "qzeros": np.empty((shape.qzeros_rows, shape.qzeros_cols), dtype=np.int32),
+            "scales": np.empty((shape.scales_rows, shape.scales_cols), dtype=np.uint16),
+            "g_idx": np.empty((shape.g_idx_len,), dtype=np.int32),
+        }
+        _check(lib.vqr_result_pack_gptq(h, int(version), out["qweight"].ctypes.data,
+                                        out["qzeros"].ctypes.data, out["scales"].ctypes.data,
+                                        out["g_idx"].ctypes.data))
+        out["scales"] = out["scales"].view(np.float16)
+        return out
+
+    def __repr__(self):
+        return (f"<vqround.Result {self.method} {self.rows}x{self.cols} bits={self.bits} "
+                f"groups={self.groups} proxy_loss={self.proxy_loss:.6g}>")
+
+
+_METHODS = {"rtn": _lib.METHOD_RTN, "gptq": _lib.METHOD_GPTQ}
+_GRIDS = {"gptq": _lib.GRID_GPTQ, "quarot": _lib.GRID_QUAROT}
+
+
+def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, act_order=False,
+             static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
+             allow_partial_group=False, stale_groups=False, report_loss=True, threads=0):
+    """Quantizes one linear layer's weights w (m x n, out_features x in_features) and returns a
+    Result. hessian: a Hessian of the layer's inputs (width n); required for "gptq", optional for
+    "rtn" (then it only feeds the proxy losses). method: "rtn" or "gptq"; grid: "gptq" (grid a)
+    or "quarot" (grid b), spec gptq §1.6. The other keywords map to the VQR_PARAM_* of vqround.h
+    with the same names; threads=0 uses all cores. Raises Error on invalid arguments, non-finite
+    weights or a failed factorization."""
+    if method not in _METHODS:
+        raise _invalid(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+    if grid not in _GRIDS:
+        raise _invalid(f"grid must be one of {sorted(_GRIDS)}, got {grid!r}")
+    if hessian is not None and not isinstance(hessian, Hessian):
+        raise _invalid("hessian must be a vqround.Hessian or None")
+    keep, t = _tensor(w, "w")
+    ints = {"method": _METHODS[method], "bits": bits, "group_size": group_size, "sym": sym,
+            "act_order": act_order, "static_groups": static_groups, "block_size": block_size,
+            "mse": mse, "grid": _GRIDS[grid], "allow_partial_group": allow_partial_group,
+            "stale_groups": stale_groups, "report_loss": report_loss}
+    cfg, ctx, res = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+    _check(lib.vqr_config_create(ctypes.byref(cfg)))
+    try:
+        for name, value in ints.items():
+            _check(lib.vqr_config_set_int(cfg, _lib.PARAM[name], int(value)))
+        _check(lib.vqr_config_set_float(cfg, _lib.PARAM["damp"], float(damp)))
+        if threads:
+            _check(lib.vqr_context_create(ctypes.byref(ctx)))
+            _check(lib.vqr_context_set_threads(ctx, int(threads)))
+        hh = hessian._handle() if hessian is not None else None
+        _check(lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), hh, ctypes.byref(res)))
+    finally:
+        lib.vqr_config_free(cfg)
+        lib.vqr_context_free(ctx)
+    del keep
+    return Result(res.value, int(group_size))
+
+
+def pack_gptq(result, version=1):
+    """Packs a Result into GPTQ checkpoint tensors (spec gptq §1.7): a dict with qweight (int32),
+    qzeros (int32), scales (float16) and g_idx (int32), shaped as vqr_result_packed_shape says.
+    version 1 = AutoGPTQ "gptq" (qzeros store zero - 1; a zero-point of 0 raises
+    Error(UNSUPPORTED)), 2 = GPTQModel "gptq_v2". The Result must not be closed."""
+    if not isinstance(result, Result):
+        raise _invalid("pack_gptq expects a vqround.Result")
+    return result.pack_gptq(version)

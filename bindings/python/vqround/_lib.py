@@ -1,0 +1,167 @@
+"""Loader and ctypes prototypes for libvqround (include/vqround/vqround.h).
+
+This module mirrors the C header one-to-one: constants, the few public structs, and argtypes/restype
+for every function the Python package calls. The Pythonic layer lives in vqround/__init__.py.
+Structs here must match the header's layout; append-only fields with struct_size first.
+"""
+import ctypes
+import ctypes.util
+import glob
+import os
+
+# --- the library --------------------------------------------------------------------------------
+
+
+def _candidates():
+    """Paths to try, best first: $VQROUND_LIBRARY, next to the package, a build tree above it."""
+    env = os.environ.get("VQROUND_LIBRARY")
+    if env:
+        # An explicit path is a promise: use it or fail, never silently load another copy.
+        return [env], True
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = sorted(glob.glob(os.path.join(here, "libvqround.so*")))
+    d = here
+    while True:
+        # Newest build tree first, so that a fresh build wins over a stale one.
+        builds = glob.glob(os.path.join(d, "build*", "libvqround.so.0"))
+        found += sorted(builds, key=os.path.getmtime, reverse=True)
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return found, False
+
+
+def load():
+    """Loads libvqround: $VQROUND_LIBRARY, else a copy next to the package, else a build tree
+    (build*/libvqround.so.0 in the package's folder or any folder above it), else the system
+    loader (ctypes.util.find_library, then libvqround.so.0). Raises OSError when none loads."""
+    paths, explicit = _candidates()
+    errors = []
+    for p in paths:
+        try:
+            return ctypes.CDLL(p)
+        except OSError as e:
+            errors.append(f"{p}: {e}")
+            if explicit:
+                raise OSError(f"VQROUND_LIBRARY={p} could not be loaded: {e}") from None
+    for name in filter(None, [ctypes.util.find_library("vqround"), "libvqround.so.0"]):
+        try:
+            return ctypes.CDLL(name)
+        except OSError as e:
+            errors.append(f"{name}: {e}")
+    raise OSError("libvqround not found; set VQROUND_LIBRARY to the path of libvqround.so.0 "
+                  "(tried: " + "; ".join(errors) + ")")
+
+
+lib = load()
+
+# --- constants (header enums; values are stable) -------------------------------------------------
+
+STATUS_NAMES = {
+    0: "OK", -1: "INVALID_ARGUMENT", -2: "UNSUPPORTED", -3: "OUT_OF_RANGE", -4: "NONFINITE",
+    -5: "NUMERICAL", -6: "CORRUPT", -7: "BUFFER_TOO_SMALL", -8: "OUT_OF_MEMORY", -9: "CANCELLED",
+    -10: "IO", -11: "INTERNAL",
+}
+
+DTYPE_F32, DTYPE_F16, DTYPE_BF16 = 0, 1, 2
+METHOD_RTN, METHOD_GPTQ = 0, 1
+GRID_GPTQ, GRID_QUAROT = 0, 1
+HESSIAN_F64 = 1
+PACK_GPTQ_V1, PACK_GPTQ_V2 = 1, 2
+
+PARAM = {
+    "method": 100,
+    "bits": 200, "group_size": 201, "allow_partial_group": 202, "sym": 203, "grid": 204,
+    "mse": 205, "mse_norm": 206, "mse_grid": 207, "mse_maxshrink": 208,
+    "act_order": 300, "static_groups": 301, "damp": 302, "damp_increment": 303,
+    "damp_attempts": 304, "block_size": 305, "stale_groups": 306,
+    "report_loss": 400,
+}
+
+# --- structs -------------------------------------------------------------------------------------
+
+i64 = ctypes.c_int64
+vp = ctypes.c_void_p
+
+
+class Tensor(ctypes.Structure):
+    """vqr_tensor: a borrowed row-major view; row_stride in elements (0 = contiguous)."""
+    _fields_ = [("data", vp), ("dtype", ctypes.c_int), ("rows", i64), ("cols", i64),
+                ("row_stride", i64)]
+
+
+class Bounds(ctypes.Structure):
+    """vqr_bounds (the library fills struct_size)."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("is_float", ctypes.c_int),
+                ("lower", ctypes.c_double), ("upper", ctypes.c_double),
+                ("default_value", ctypes.c_double)]
+
+
+class Report(ctypes.Structure):
+    """vqr_report (the caller sets struct_size)."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("method", ctypes.c_int),
+                ("proxy_loss", ctypes.c_double), ("rtn_proxy_loss", ctypes.c_double),
+                ("damp", ctypes.c_double), ("damp_lambda", ctypes.c_double),
+                ("damp_attempts", ctypes.c_int), ("dead_columns", i64),
+                ("seconds", ctypes.c_double)]
+
+
+class PackedShape(ctypes.Structure):
+    """vqr_packed_shape (the library fills struct_size)."""
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("qweight_rows", i64), ("qweight_cols", i64),
+                ("qzeros_rows", i64), ("qzeros_cols", i64),
+                ("scales_rows", i64), ("scales_cols", i64),
+                ("g_idx_len", i64)]
+
+
+# --- prototypes ------------------------------------------------------------------------------------
+
+_S = ctypes.c_int  # vqr_status
+P = ctypes.POINTER
+_PROTOTYPES = {
+    "vqr_version_number": (ctypes.c_uint, []),
+    "vqr_version_string": (ctypes.c_char_p, []),
+    "vqr_build_info": (ctypes.c_char_p, []),
+    "vqr_status_string": (ctypes.c_char_p, [ctypes.c_int]),
+    "vqr_last_error": (ctypes.c_char_p, []),
+    "vqr_context_create": (_S, [P(vp)]),
+    "vqr_context_free": (None, [vp]),
+    "vqr_context_set_threads": (_S, [vp, ctypes.c_int]),
+    "vqr_param_bounds": (_S, [ctypes.c_int, P(Bounds)]),
+    "vqr_config_create": (_S, [P(vp)]),
+    "vqr_config_free": (None, [vp]),
+    "vqr_config_set_int": (_S, [vp, ctypes.c_int, i64]),
+    "vqr_config_set_float": (_S, [vp, ctypes.c_int, ctypes.c_double]),
+    "vqr_hessian_create": (_S, [i64, ctypes.c_uint, P(vp)]),
+    "vqr_hessian_free": (None, [vp]),
+    "vqr_hessian_add": (_S, [vp, P(Tensor)]),
+    "vqr_hessian_merge": (_S, [vp, vp]),
+    "vqr_hessian_width": (i64, [vp]),
+    "vqr_hessian_token_count": (i64, [vp]),
+    "vqr_hessian_read": (_S, [vp, vp, i64]),
+    "vqr_hessian_serialized_size": (_S, [vp, P(ctypes.c_size_t)]),
+    "vqr_hessian_serialize": (_S, [vp, vp, ctypes.c_size_t, P(ctypes.c_size_t)]),
+    "vqr_hessian_deserialize": (_S, [vp, ctypes.c_size_t, P(vp)]),
+    "vqr_quantize_layer": (_S, [vp, vp, P(Tensor), vp, P(vp)]),
+    "vqr_result_free": (None, [vp]),
+    "vqr_result_shape": (_S, [vp, P(i64), P(i64), P(i64), P(ctypes.c_int)]),
+    "vqr_result_codes": (vp, [vp]),
+    "vqr_result_scales": (vp, [vp]),
+    "vqr_result_zeros": (vp, [vp]),
+    "vqr_result_g_idx": (vp, [vp]),
+    "vqr_result_dequantize": (_S, [vp, ctypes.c_int, vp, i64]),
+    "vqr_result_report": (_S, [vp, P(Report)]),
+    "vqr_result_packed_shape": (_S, [vp, ctypes.c_int, P(PackedShape)]),
+    "vqr_result_pack_gptq": (_S, [vp, ctypes.c_int, vp, vp, vp, vp]),
+}
+
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        raise ImportError(f"{lib._name} does not export {_name}: not a libvqround of this "
+                          "version (set VQROUND_LIBRARY to the right one)") from None
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes

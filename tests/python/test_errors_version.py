@@ -1,0 +1,94 @@
+"""Errors surface as vqround.Error with a status and a non-empty message; version and build info
+come from the library; the binding's struct layouts agree with the library's (struct_size)."""
+import ctypes
+import unittest
+
+import numpy as np
+
+import vqround
+from vqround import _lib
+
+W = np.random.default_rng(0).standard_normal((8, 32)).astype(np.float32)
+
+
+class ErrorTest(unittest.TestCase):
+    def assert_error(self, status, fn, *args, **kwargs):
+        with self.assertRaises(vqround.Error) as cm:
+            fn(*args, **kwargs)
+        e = cm.exception
+        self.assertIsInstance(e, Exception)
+        self.assertEqual(e.status, status, str(e))
+        self.assertEqual(e.status_name, status.name)
+        self.assertTrue(e.message.strip(), "empty message")
+        self.assertIn(e.message, str(e))
+        return e
+
+    def test_shapes(self):
+        I = vqround.Status.INVALID_ARGUMENT
+        self.assert_error(I, vqround.quantize, W[0])
+        self.assert_error(I, vqround.quantize, W[None])
+        with vqround.Hessian(31) as h:
+            h.add(np.ones((4, 31), np.float32))
+            self.assert_error(I, vqround.quantize, W, h)
+
+    def test_nonfinite_weights(self):
+        for bad in (np.nan, np.inf, -np.inf):
+            w = W.copy()
+            w[3, 17] = bad
+            self.assert_error(vqround.Status.NONFINITE, vqround.quantize, w)
+
+    def test_parameter_ranges(self):
+        R = vqround.Status.OUT_OF_RANGE
+        self.assert_error(R, vqround.quantize, W, bits=9)
+        self.assert_error(R, vqround.quantize, W, bits=1)
+        self.assert_error(R, vqround.quantize, W, group_size=0)
+        self.assert_error(R, vqround.quantize, W, group_size=-2)
+        self.assert_error(R, vqround.quantize, W, damp=-1.0)
+        self.assert_error(R, vqround.quantize, W, damp=float("nan"))
+        self.assert_error(R, vqround.quantize, W, block_size=0)
+        self.assert_error(R, vqround.quantize, W, threads=-1)
+        self.assert_error(vqround.Status.INVALID_ARGUMENT, vqround.quantize, W, method="awq")
+        self.assert_error(vqround.Status.INVALID_ARGUMENT, vqround.quantize, W, grid="nf4")
+
+    def test_error_is_catchable_and_library_stays_usable(self):
+        try:
+            vqround.quantize(W, bits=9)
+        except Exception as e:  # noqa: BLE001 - the point is that it is a plain Exception
+            self.assertIsInstance(e, vqround.Error)
+        self.assertEqual(vqround.quantize(W, bits=4).codes.shape, W.shape)
+
+
+class VersionTest(unittest.TestCase):
+    def test_version(self):
+        self.assertRegex(vqround.__version__, r"^\d+\.\d+\.\d+$")
+        self.assertEqual(vqround.version(), vqround.__version__)
+        major, minor, patch = map(int, vqround.__version__.split("."))
+        self.assertEqual(_lib.lib.vqr_version_number(), major * 10000 + minor * 100 + patch)
+        info = vqround.build_info()
+        self.assertIsInstance(info, str)
+        self.assertTrue(info.strip())
+
+    def test_param_bounds_match_header(self):
+        b = vqround.param_bounds("bits")
+        self.assertEqual((b["lower"], b["upper"], b["default"], b["is_float"]), (2, 8, 4, False))
+        self.assertTrue(vqround.param_bounds("damp")["is_float"])
+        self.assertAlmostEqual(vqround.param_bounds("damp")["default"], 0.01)
+        with self.assertRaises(vqround.Error):
+            vqround.param_bounds("nonsense")
+
+    def test_struct_layouts_match_library(self):
+        # The library fills struct_size with its own sizeof (vqround.h): a layout drift between
+        # the header and _lib.py shows up here.
+        b = _lib.Bounds()
+        self.assertEqual(_lib.lib.vqr_param_bounds(200, ctypes.byref(b)), 0)
+        self.assertEqual(b.struct_size, ctypes.sizeof(_lib.Bounds))
+        with vqround.quantize(W) as r:
+            s = _lib.PackedShape()
+            self.assertEqual(_lib.lib.vqr_result_packed_shape(r._h, 2, ctypes.byref(s)), 0)
+            self.assertEqual(s.struct_size, ctypes.sizeof(_lib.PackedShape))
+        self.assertEqual(ctypes.sizeof(_lib.Tensor), 40)  # frozen layout on LP64
+        self.assertEqual(ctypes.sizeof(_lib.Report), 72)
+
+
+if __name__ == "__main__":
+    unittest.main()
