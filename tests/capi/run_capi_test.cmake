@@ -1,0 +1,26 @@
+# cmake -DTEST_EXE=<program> -P run_capi_test.cmake
+# Runs one C API test program and fails if it fails, or if anything but the test's own lines
+# ("capi| ..." on stdout) was printed: the header promises the library never writes to stdout or
+# stderr, so a stray line is the library's.
+if(NOT TEST_EXE)
+  message(FATAL_ERROR "usage: cmake -DTEST_EXE=<program> -P run_capi_test.cmake")
+endif()
+execute_process(COMMAND ${TEST_EXE} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+message("${out}")
+set(stray "")
+if(NOT err STREQUAL "")
+  string(APPEND stray "on stderr:\n${err}\n")
+endif()
+string(REPLACE ";" "," out_lines "${out}")
+string(REGEX MATCHALL "[^\n]+" out_lines "${out_lines}")
+foreach(line IN LISTS out_lines)
+  if(NOT line MATCHES "^capi\\| ")
+    string(APPEND stray "on stdout: ${line}\n")
+  endif()
+endforeach()
+if(NOT stray STREQUAL "")
+  message(SEND_ERROR "FAIL: output that the test did not write (the library must not print):\n${stray}")
+endif()
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "FAIL: ${TEST_EXE} exited with '${rc}'")
+endif()

@@ -1,0 +1,352 @@
+/*
+ * test_capi_basics.c — the C API as a plain C11 program sees it: version, status codes, the
+ * last-error message, contexts, configurations and parameter bounds, *_free(NULL).
+ * Numerics are covered by test_capi_hessian.c and test_capi_quantize.c.
+ */
+#include "check.h"
+
+#ifndef __STDC_NO_THREADS__
+#include <threads.h>
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_version(void) {
+  const char *s = vqr_version_string();
+  const char *info = vqr_build_info();
+  CHECK(vqr_version_number() == VQR_VERSION_NUMBER);
+  CHECK(vqr_version_number() / 10000 == VQR_VERSION_MAJOR);
+  CHECK(VQR_VERSION_NUMBER == VQR_VERSION_MAJOR * 10000 + VQR_VERSION_MINOR * 100 + VQR_VERSION_PATCH);
+  CHECK(s != NULL && strcmp(s, VQR_VERSION_STRING) == 0);
+  CHECK(vqr_version_string() == s); /* static storage */
+  CHECK(info != NULL && info[0] != '\0');
+  /* The build line starts from the version. */
+  CHECK(info != NULL && strstr(info, VQR_VERSION_STRING) != NULL);
+}
+
+static void test_status_strings(void) {
+  static const vqr_status codes[] = {VQR_OK,
+                                     VQR_ERR_INVALID_ARGUMENT,
+                                     VQR_ERR_UNSUPPORTED,
+                                     VQR_ERR_OUT_OF_RANGE,
+                                     VQR_ERR_NONFINITE,
+                                     VQR_ERR_NUMERICAL,
+                                     VQR_ERR_CORRUPT,
+                                     VQR_ERR_BUFFER_TOO_SMALL,
+                                     VQR_ERR_OUT_OF_MEMORY,
+                                     VQR_ERR_CANCELLED,
+                                     VQR_ERR_IO,
+                                     VQR_ERR_INTERNAL};
+  const size_t count = sizeof codes / sizeof codes[0];
+  size_t i, j;
+  /* The numbers are part of the ABI. */
+  CHECK(VQR_OK == 0 && VQR_ERR_INVALID_ARGUMENT == -1 && VQR_ERR_UNSUPPORTED == -2 &&
+        VQR_ERR_OUT_OF_RANGE == -3 && VQR_ERR_NONFINITE == -4 && VQR_ERR_NUMERICAL == -5 &&
+        VQR_ERR_CORRUPT == -6 && VQR_ERR_BUFFER_TOO_SMALL == -7 && VQR_ERR_OUT_OF_MEMORY == -8 &&
+        VQR_ERR_CANCELLED == -9 && VQR_ERR_IO == -10 && VQR_ERR_INTERNAL == -11);
+  for (i = 0; i < count; ++i) {
+    const char *s = vqr_status_string(codes[i]);
+    if (!CHECK(s != NULL && s[0] != '\0')) continue;
+    CHECK(strcmp(s, "unknown status") != 0);
+    for (j = 0; j < i; ++j) CHECK(strcmp(s, vqr_status_string(codes[j])) != 0);
+  }
+  CHECK(strcmp(vqr_status_string(VQR_ERR_INVALID_ARGUMENT), "invalid argument") == 0);
+  CHECK(strcmp(vqr_status_string((vqr_status)1), "unknown status") == 0);
+  CHECK(strcmp(vqr_status_string((vqr_status)-12), "unknown status") == 0);
+  CHECK(strcmp(vqr_status_string((vqr_status)-1000), "unknown status") == 0);
+  CHECK(strcmp(vqr_status_string((vqr_status)INT32_MIN), "unknown status") == 0);
+}
+
+#ifndef __STDC_NO_THREADS__
+static int thread_reads_last_error(void *arg) {
+  const char **out = (const char **)arg;
+  *out = vqr_last_error();
+  return 0;
+}
+#endif
+
+static void test_last_error(void) {
+  vqr_context *ctx = NULL;
+  const char *msg;
+  /* A failure names something: here the NULL out pointer. */
+  CHECK_FAIL(vqr_context_create(NULL), VQR_ERR_INVALID_ARGUMENT);
+  msg = vqr_last_error();
+  CHECK(msg != NULL && strlen(msg) > 3);
+  /* Successful calls leave the message alone. */
+  CHECK_OK(vqr_context_create(&ctx));
+  CHECK(vqr_last_error() != NULL && vqr_last_error()[0] != '\0');
+  vqr_context_free(ctx);
+  /* The message is per thread: a fresh thread has "". */
+#ifndef __STDC_NO_THREADS__
+  {
+    thrd_t t;
+    const char *other = NULL;
+    if (CHECK(thrd_create(&t, thread_reads_last_error, (void *)&other) == thrd_success)) {
+      thrd_join(t, NULL);
+      CHECK(other != NULL && other[0] == '\0');
+    }
+  }
+#endif
+}
+
+static void test_free_null(void) {
+  vqr_context_free(NULL);
+  vqr_config_free(NULL);
+  vqr_hessian_free(NULL);
+  vqr_result_free(NULL);
+  vqr_context_cancel(NULL);
+  CHECK(1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_context(void) {
+  vqr_context *ctx = NULL;
+  CHECK_FAIL(vqr_context_create(NULL), VQR_ERR_INVALID_ARGUMENT);
+  if (!CHECK_OK(vqr_context_create(&ctx)) || !CHECK(ctx != NULL)) return;
+
+  CHECK(vqr_context_get_threads(ctx) == 0); /* default: all cores */
+  CHECK(vqr_context_get_threads(NULL) == -1);
+  CHECK_OK(vqr_context_set_threads(ctx, 3));
+  CHECK(vqr_context_get_threads(ctx) == 3);
+  CHECK_FAIL(vqr_context_set_threads(ctx, -1), VQR_ERR_OUT_OF_RANGE);
+  CHECK(vqr_context_get_threads(ctx) == 3);
+  CHECK_FAIL(vqr_context_set_threads(ctx, 4097), VQR_ERR_OUT_OF_RANGE);
+  CHECK(vqr_context_get_threads(ctx) == 3);
+  CHECK_FAIL(vqr_context_set_threads(ctx, INT32_MIN), VQR_ERR_OUT_OF_RANGE);
+  CHECK(vqr_context_get_threads(ctx) == 3);
+  CHECK_OK(vqr_context_set_threads(ctx, 4096));
+  CHECK(vqr_context_get_threads(ctx) == 4096);
+  CHECK_OK(vqr_context_set_threads(ctx, 1));
+  CHECK(vqr_context_get_threads(ctx) == 1);
+  CHECK_OK(vqr_context_set_threads(ctx, 0));
+  CHECK(vqr_context_get_threads(ctx) == 0);
+  CHECK_FAIL(vqr_context_set_threads(NULL, 1), VQR_ERR_INVALID_ARGUMENT);
+
+  CHECK_OK(vqr_context_set_seed(ctx, 0));
+  CHECK_OK(vqr_context_set_seed(ctx, UINT64_MAX));
+  CHECK_FAIL(vqr_context_set_seed(NULL, 1), VQR_ERR_INVALID_ARGUMENT);
+
+  /* Log and progress installation; the delivery is tested in test_capi_quantize.c. */
+  CHECK_FAIL(vqr_context_set_log(NULL, NULL, NULL, VQR_LOG_INFO), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_context_set_log(ctx, NULL, NULL, (vqr_log_level)5), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_context_set_log(ctx, NULL, NULL, (vqr_log_level)-1), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_OK(vqr_context_set_log(ctx, NULL, NULL, VQR_LOG_DEBUG));
+  CHECK_OK(vqr_context_set_log(ctx, NULL, NULL, VQR_LOG_NONE));
+  CHECK_FAIL(vqr_context_set_progress(NULL, NULL, NULL), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_OK(vqr_context_set_progress(ctx, NULL, NULL));
+
+  /* Cancelling with nothing running is allowed; the request waits for the next call. */
+  vqr_context_cancel(ctx);
+  vqr_context_free(ctx);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Parameters: the table below is the header's documentation, checked against the library.     */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct param_spec {
+  vqr_param param;
+  int is_float;
+  double lower, upper, default_value;
+} param_spec;
+
+static const param_spec k_params[] = {
+    {VQR_PARAM_METHOD, 0, 0, 1, VQR_METHOD_RTN},
+    {VQR_PARAM_BITS, 0, 2, 8, 4},
+    {VQR_PARAM_GROUP_SIZE, 0, -1, 1073741824.0, -1},
+    {VQR_PARAM_ALLOW_PARTIAL_GROUP, 0, 0, 1, 0},
+    {VQR_PARAM_SYM, 0, 0, 1, 0},
+    {VQR_PARAM_GRID, 0, 0, 1, VQR_GRID_GPTQ},
+    {VQR_PARAM_MSE, 0, 0, 1, 0},
+    {VQR_PARAM_MSE_NORM, 1, 1.0, 8.0, 2.4},
+    {VQR_PARAM_MSE_GRID, 0, 1, 10000, 100},
+    {VQR_PARAM_MSE_MAXSHRINK, 1, 0.0, 1.0, 0.8},
+    {VQR_PARAM_ACT_ORDER, 0, 0, 1, 0},
+    {VQR_PARAM_STATIC_GROUPS, 0, 0, 1, 0},
+    {VQR_PARAM_DAMP, 1, 0.0, 10.0, 0.01},
+    {VQR_PARAM_DAMP_INCREMENT, 1, 0.0, 10.0, 0.01},
+    {VQR_PARAM_DAMP_ATTEMPTS, 0, 1, 64, 12},
+    {VQR_PARAM_BLOCK_SIZE, 0, 1, 4096, 128},
+    {VQR_PARAM_STALE_GROUPS, 0, 0, 1, 0},
+    {VQR_PARAM_REPORT_LOSS, 0, 0, 1, 1},
+};
+#define N_PARAMS (sizeof k_params / sizeof k_params[0])
+
+/* Reads a parameter as a double through the getter of its type. */
+static int get_param(const vqr_config *cfg, const param_spec *p, double *out) {
+  if (p->is_float) return vqr_config_get_float(cfg, p->param, out) == VQR_OK;
+  {
+    int64_t v = 0;
+    if (vqr_config_get_int(cfg, p->param, &v) != VQR_OK) return 0;
+    *out = (double)v;
+    return 1;
+  }
+}
+
+static vqr_status set_param(vqr_config *cfg, const param_spec *p, double value) {
+  return p->is_float ? vqr_config_set_float(cfg, p->param, value)
+                     : vqr_config_set_int(cfg, p->param, (int64_t)value);
+}
+
+static void test_param_bounds_and_names(void) {
+  size_t i, j;
+  vqr_bounds b;
+  CHECK_FAIL(vqr_param_bounds(VQR_PARAM_BITS, NULL), VQR_ERR_INVALID_ARGUMENT);
+  for (i = 0; i < N_PARAMS; ++i) {
+    const param_spec *p = &k_params[i];
+    const char *name = vqr_param_name(p->param);
+    memset(&b, 0, sizeof b);
+    if (!CHECK_OK(vqr_param_bounds(p->param, &b))) {
+      note("  parameter %d\n", (int)p->param);
+      continue;
+    }
+    if (!(CHECK(b.struct_size == sizeof(vqr_bounds)) && CHECK(b.is_float == p->is_float) &&
+          CHECK(b.lower == p->lower) && CHECK(b.upper == p->upper) &&
+          CHECK(fabs(b.default_value - p->default_value) <= 1e-12)))
+      note("  parameter %d (%s): is_float %d lower %g upper %g default %g\n", (int)p->param,
+              name ? name : "?", b.is_float, b.lower, b.upper, b.default_value);
+    CHECK(name != NULL && name[0] != '\0');
+    for (j = 0; j < i && name != NULL; ++j) {
+      const char *other = vqr_param_name(k_params[j].param);
+      CHECK(other == NULL || strcmp(name, other) != 0);
+    }
+  }
+  CHECK(vqr_param_name(VQR_PARAM_BITS) != NULL && strcmp(vqr_param_name(VQR_PARAM_BITS), "bits") == 0);
+  CHECK(vqr_param_name(VQR_PARAM_GROUP_SIZE) != NULL &&
+        strcmp(vqr_param_name(VQR_PARAM_GROUP_SIZE), "group_size") == 0);
+  /* Unknown parameters. */
+  {
+    static const int unknown[] = {0, 1, 99, 101, 199, 209, 299, 307, 399, 401, 500, -1, 100000};
+    for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
+      vqr_param p = (vqr_param)unknown[i];
+      b.struct_size = 12345;
+      CHECK(vqr_param_name(p) == NULL);
+      CHECK_FAIL(vqr_param_bounds(p, &b), VQR_ERR_UNSUPPORTED);
+      CHECK(b.struct_size == 12345); /* failed calls leave outputs alone */
+    }
+  }
+}
+
+static void test_config(void) {
+  vqr_config *cfg = NULL, *clone = NULL, *sentinel = (vqr_config *)&clone;
+  size_t i;
+  CHECK_FAIL(vqr_config_create(NULL), VQR_ERR_INVALID_ARGUMENT);
+  if (!CHECK_OK(vqr_config_create(&cfg)) || !CHECK(cfg != NULL)) return;
+
+  for (i = 0; i < N_PARAMS; ++i) {
+    const param_spec *p = &k_params[i];
+    double v = -12345.0, probe;
+    vqr_bounds b;
+    int64_t iv = -777;
+    double fv = -777.0;
+    if (!CHECK_OK(vqr_param_bounds(p->param, &b))) continue;
+    /* Defaults equal the bounds' default. */
+    if (!CHECK(get_param(cfg, p, &v) && v == b.default_value))
+      note("  parameter %s: default %g, bounds say %g\n", vqr_param_name(p->param), v,
+              b.default_value);
+    /* Both ends are accepted (inclusive) and read back. */
+    CHECK_OK(set_param(cfg, p, b.lower));
+    CHECK(get_param(cfg, p, &v) && v == b.lower);
+    CHECK_OK(set_param(cfg, p, b.upper));
+    CHECK(get_param(cfg, p, &v) && v == b.upper);
+    /* Out of range: refused, value unchanged. */
+    if (p->is_float) {
+      CHECK_FAIL(vqr_config_set_float(cfg, p->param, nextafter(b.lower, -INFINITY)), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_float(cfg, p->param, nextafter(b.upper, INFINITY)), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_float(cfg, p->param, NAN), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_float(cfg, p->param, INFINITY), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_float(cfg, p->param, -INFINITY), VQR_ERR_OUT_OF_RANGE);
+      /* Wrong setter/getter type. */
+      CHECK_FAIL(vqr_config_set_int(cfg, p->param, (int64_t)b.default_value), VQR_ERR_INVALID_ARGUMENT);
+      CHECK_FAIL(vqr_config_get_int(cfg, p->param, &iv), VQR_ERR_INVALID_ARGUMENT);
+      CHECK(iv == -777);
+    } else {
+      CHECK_FAIL(vqr_config_set_int(cfg, p->param, (int64_t)b.lower - 1), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_int(cfg, p->param, (int64_t)b.upper + 1), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_int(cfg, p->param, INT64_MAX), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_int(cfg, p->param, INT64_MIN), VQR_ERR_OUT_OF_RANGE);
+      CHECK_FAIL(vqr_config_set_float(cfg, p->param, b.default_value), VQR_ERR_INVALID_ARGUMENT);
+      CHECK_FAIL(vqr_config_get_float(cfg, p->param, &fv), VQR_ERR_INVALID_ARGUMENT);
+      CHECK(fv == -777.0);
+    }
+    CHECK(get_param(cfg, p, &v) && v == b.upper);
+    /* NULL config and NULL out. */
+    CHECK_FAIL(set_param(NULL, p, b.default_value), VQR_ERR_INVALID_ARGUMENT);
+    if (p->is_float)
+      CHECK_FAIL(vqr_config_get_float(cfg, p->param, NULL), VQR_ERR_INVALID_ARGUMENT);
+    else
+      CHECK_FAIL(vqr_config_get_int(cfg, p->param, NULL), VQR_ERR_INVALID_ARGUMENT);
+    if (p->is_float)
+      CHECK_FAIL(vqr_config_get_float(NULL, p->param, &probe), VQR_ERR_INVALID_ARGUMENT);
+    else
+      CHECK_FAIL(vqr_config_get_int(NULL, p->param, &iv), VQR_ERR_INVALID_ARGUMENT);
+    /* Back to the default. */
+    CHECK_OK(set_param(cfg, p, b.default_value));
+  }
+
+  /* Group size: 0 and values below -1 are out of range, -1 and 1..2^30 are fine. */
+  {
+    int64_t g = 0;
+    CHECK_OK(vqr_config_set_int(cfg, VQR_PARAM_GROUP_SIZE, 128));
+    CHECK_FAIL(vqr_config_set_int(cfg, VQR_PARAM_GROUP_SIZE, 0), VQR_ERR_OUT_OF_RANGE);
+    CHECK_FAIL(vqr_config_set_int(cfg, VQR_PARAM_GROUP_SIZE, -2), VQR_ERR_OUT_OF_RANGE);
+    CHECK_FAIL(vqr_config_set_int(cfg, VQR_PARAM_GROUP_SIZE, ((int64_t)1 << 30) + 1), VQR_ERR_OUT_OF_RANGE);
+    CHECK(vqr_config_get_int(cfg, VQR_PARAM_GROUP_SIZE, &g) == VQR_OK && g == 128);
+    CHECK_OK(vqr_config_set_int(cfg, VQR_PARAM_GROUP_SIZE, 1));
+    CHECK_OK(vqr_config_set_int(cfg, VQR_PARAM_GROUP_SIZE, -1));
+  }
+  /* Bits out of range. */
+  CHECK_FAIL(vqr_config_set_int(cfg, VQR_PARAM_BITS, 1), VQR_ERR_OUT_OF_RANGE);
+  CHECK_FAIL(vqr_config_set_int(cfg, VQR_PARAM_BITS, 9), VQR_ERR_OUT_OF_RANGE);
+  CHECK_FAIL(vqr_config_set_int(cfg, VQR_PARAM_BITS, 32), VQR_ERR_OUT_OF_RANGE);
+
+  /* Unknown parameters: UNSUPPORTED, outputs untouched. */
+  {
+    int64_t iv = 5;
+    double fv = 5.0;
+    CHECK_FAIL(vqr_config_set_int(cfg, (vqr_param)999, 1), VQR_ERR_UNSUPPORTED);
+    CHECK_FAIL(vqr_config_set_float(cfg, (vqr_param)999, 1.0), VQR_ERR_UNSUPPORTED);
+    CHECK_FAIL(vqr_config_get_int(cfg, (vqr_param)999, &iv), VQR_ERR_UNSUPPORTED);
+    CHECK_FAIL(vqr_config_get_float(cfg, (vqr_param)999, &fv), VQR_ERR_UNSUPPORTED);
+    CHECK_FAIL(vqr_config_set_int(cfg, (vqr_param)0, 1), VQR_ERR_UNSUPPORTED);
+    CHECK(iv == 5 && fv == 5.0);
+  }
+
+  /* Clone: independent copies. */
+  CHECK_OK(vqr_config_set_int(cfg, VQR_PARAM_BITS, 3));
+  CHECK_OK(vqr_config_set_float(cfg, VQR_PARAM_DAMP, 0.25));
+  CHECK_FAIL(vqr_config_clone(NULL, &clone), VQR_ERR_INVALID_ARGUMENT);
+  CHECK(clone == NULL);
+  CHECK_FAIL(vqr_config_clone(cfg, NULL), VQR_ERR_INVALID_ARGUMENT);
+  clone = sentinel;
+  CHECK_FAIL(vqr_config_clone(NULL, &clone), VQR_ERR_INVALID_ARGUMENT);
+  CHECK(clone == sentinel);
+  clone = NULL;
+  if (CHECK_OK(vqr_config_clone(cfg, &clone)) && CHECK(clone != NULL && clone != cfg)) {
+    int64_t bits = 0;
+    double damp = 0.0;
+    CHECK(vqr_config_get_int(clone, VQR_PARAM_BITS, &bits) == VQR_OK && bits == 3);
+    CHECK(vqr_config_get_float(clone, VQR_PARAM_DAMP, &damp) == VQR_OK && damp == 0.25);
+    CHECK_OK(vqr_config_set_int(clone, VQR_PARAM_BITS, 8));
+    CHECK(vqr_config_get_int(cfg, VQR_PARAM_BITS, &bits) == VQR_OK && bits == 3);
+    vqr_config_free(cfg); /* the clone outlives its source */
+    cfg = NULL;
+    CHECK(vqr_config_get_int(clone, VQR_PARAM_BITS, &bits) == VQR_OK && bits == 8);
+  }
+  vqr_config_free(clone);
+  vqr_config_free(cfg);
+}
+
+int main(void) {
+  /* Before anything failed, the message is "". */
+  CHECK(vqr_last_error() != NULL && vqr_last_error()[0] == '\0');
+  test_version();
+  test_status_strings();
+  test_last_error();
+  test_free_null();
+  test_context();
+  test_param_bounds_and_names();
+  test_config();
+  CHECK_DONE();
+}
