@@ -49,6 +49,14 @@ extern "C" {
 #  define VQR_API __attribute__((visibility("default")))
 #endif
 
+/* Enumerations have a fixed underlying type int under C++, so that any int a C caller passes is a
+ * valid value of the type (the library then rejects unknown values with a status, never UB). */
+#ifdef __cplusplus
+#  define VQR_ENUM(name) enum name : int
+#else
+#  define VQR_ENUM(name) enum name
+#endif
+
 /* ============================================================================================ */
 /* Version                                                                                       */
 /* ============================================================================================ */
@@ -80,7 +88,7 @@ VQR_API const char *vqr_build_info(void);
 /* ============================================================================================ */
 
 /* Stable numbers: a code never changes meaning; retired codes stay listed as comments. */
-typedef enum vqr_status {
+typedef VQR_ENUM(vqr_status) {
   VQR_OK = 0,
   VQR_ERR_INVALID_ARGUMENT = -1, /* NULL pointer, wrong shape, stride or dtype, mismatched sizes */
   VQR_ERR_UNSUPPORTED = -2,      /* a valid request this build or object cannot serve */
@@ -107,7 +115,7 @@ VQR_API const char *vqr_last_error(void);
 /* Tensor views                                                                                  */
 /* ============================================================================================ */
 
-typedef enum vqr_dtype {
+typedef VQR_ENUM(vqr_dtype) {
   VQR_DTYPE_F32 = 0,  /* IEEE binary32 */
   VQR_DTYPE_F16 = 1,  /* IEEE binary16, stored as uint16_t */
   VQR_DTYPE_BF16 = 2  /* bfloat16 (upper half of a binary32), stored as uint16_t */
@@ -143,7 +151,7 @@ static inline vqr_tensor vqr_tensor_2d(const void *data, vqr_dtype dtype, int64_
 
 typedef struct vqr_context vqr_context;
 
-typedef enum vqr_log_level {
+typedef VQR_ENUM(vqr_log_level) {
   VQR_LOG_DEBUG = 0,
   VQR_LOG_INFO = 1,
   VQR_LOG_WARN = 2,
@@ -211,12 +219,12 @@ VQR_API void vqr_context_cancel(vqr_context *ctx);
 
 typedef struct vqr_config vqr_config;
 
-typedef enum vqr_method {
+typedef VQR_ENUM(vqr_method) {
   VQR_METHOD_RTN = 0,  /* round to nearest on the grid of spec gptq §1.6 */
   VQR_METHOD_GPTQ = 1  /* GPTQ (spec gptq §1); needs a Hessian */
 } vqr_method;
 
-typedef enum vqr_grid {
+typedef VQR_ENUM(vqr_grid) {
   VQR_GRID_GPTQ = 0,   /* grid (a), spec gptq §1.6: unsigned codes with zero-point, range
                           contains 0; sym: s = 2 absmax / (2^b - 1), z = 2^(b-1). The checkpoint
                           grid of IST GPTQ, AutoGPTQ and GPTQModel. Default. */
@@ -228,7 +236,7 @@ typedef enum vqr_grid {
 /* Parameters, numbered explicitly and never reused. Each comment gives type, range and default;
  * vqr_param_bounds() returns the same. Integers are set with vqr_config_set_int, reals with
  * vqr_config_set_float; the other setter fails with VQR_ERR_INVALID_ARGUMENT. */
-typedef enum vqr_param {
+typedef VQR_ENUM(vqr_param) {
   /* --- what to run --- */
   VQR_PARAM_METHOD = 100,        /* int, a vqr_method; default VQR_METHOD_RTN */
   /* --- the quantizer grid (spec gptq §1.6) --- */
@@ -455,7 +463,7 @@ VQR_API vqr_status vqr_result_report(const vqr_result *result, vqr_report *out);
 /* GPTQ checkpoint packing (spec gptq §1.7)                                                      */
 /* ============================================================================================ */
 
-typedef enum vqr_pack_format {
+typedef VQR_ENUM(vqr_pack_format) {
   VQR_PACK_GPTQ_V1 = 1, /* AutoGPTQ "gptq": qzeros store zero - 1. A zero-point of 0 cannot be
                            stored (it wraps), so packing such a result fails with
                            VQR_ERR_UNSUPPORTED rather than writing a wrong checkpoint. */
