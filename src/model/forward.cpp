@@ -1,0 +1,188 @@
+// Forward pass, following llama2.c run.c forward() line by line but over a whole sequence:
+// a matmul computes every position's outputs with run.c's loop order, attention lets position t
+// see positions 0..t. Dimension letters: T tokens, C = dim, KV = kv_dim, H = hidden_dim,
+// V = vocab, NH heads of size HS.
+#include "model/forward.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+#include "model/matmul.h"
+
+namespace vqr::model {
+
+namespace {
+
+// Below this many multiply-adds a parallel region costs more than it saves: forking a team takes
+// microseconds, and far longer when the machine is oversubscribed and workers are descheduled.
+constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+
+// out = rmsnorm(inp) * weight, per row. out: T x C (overwrite; may alias inp), inp: T x C,
+// weight: C. Same float operation order as run.c rmsnorm().
+void rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t T, int64_t C, float eps) {
+  for (int64_t t = 0; t < T; ++t) {
+    const float *x = inp + t * C;
+    float *o = out + t * C;
+    float ss = 0.0f;
+    for (int64_t j = 0; j < C; ++j) ss += x[j] * x[j];
+    ss /= static_cast<float>(C);
+    ss += eps;
+    ss = 1.0f / std::sqrt(ss);
+    for (int64_t j = 0; j < C; ++j) o[j] = weight[j] * (ss * x[j]);
+  }
+}
+
+// Rotates q (T x C) and k (T x KV) in place, pairs (i, i+1) within each head, as run.c does
+// (frequency from the position inside the head, float powf/cosf/sinf).
+void rope_forward(float *q, float *k, int64_t T, int64_t C, int64_t KV, int64_t HS, float theta) {
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < C; i += 2) {
+      const int64_t head_dim = i % HS;
+      const float freq = 1.0f / std::pow(theta, static_cast<float>(head_dim) / static_cast<float>(HS));
+      const float val = static_cast<float>(t) * freq;
+      const float fcr = std::cos(val);
+      const float fci = std::sin(val);
+      const int rotn = i < KV ? 2 : 1;  // keys are narrower than queries under GQA
+      for (int r = 0; r < rotn; ++r) {
+        float *vec = r == 0 ? q + t * C : k + t * KV;
+        const float v0 = vec[i];
+        const float v1 = vec[i + 1];
+        vec[i] = v0 * fcr - v1 * fci;
+        vec[i + 1] = v0 * fci + v1 * fcr;
+      }
+    }
+  }
+}
+
+// Causal multi-head attention with grouped KV heads. out: T x C (overwrite), q: T x C,
+// k, v: T x KV, att: threads x T scratch. Head h reads KV head h / (NH / NKV).
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int64_t T,
+                       int64_t C, int64_t KV, int64_t NH, int64_t NKV, int threads) {
+  const int64_t HS = C / NH;
+  const int64_t kv_mul = NH / NKV;
+  const float scale = std::sqrt(static_cast<float>(HS));
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (T * T * C >= kMinParallelWork)
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t h = 0; h < NH; ++h) {
+      float *a = att + static_cast<int64_t>(omp_get_thread_num()) * T;
+      const float *qh = q + t * C + h * HS;
+      const int64_t kv_off = (h / kv_mul) * HS;
+      for (int64_t s = 0; s <= t; ++s) {
+        const float *kh = k + s * KV + kv_off;
+        float score = 0.0f;
+        for (int64_t i = 0; i < HS; ++i) score += qh[i] * kh[i];
+        a[s] = score / scale;
+      }
+      // softmax over 0..t, as run.c softmax()
+      float max_val = a[0];
+      for (int64_t s = 1; s <= t; ++s)
+        if (a[s] > max_val) max_val = a[s];
+      float sum = 0.0f;
+      for (int64_t s = 0; s <= t; ++s) {
+        a[s] = std::exp(a[s] - max_val);
+        sum += a[s];
+      }
+      for (int64_t s = 0; s <= t; ++s) a[s] /= sum;
+      float *oh = out + t * C + h * HS;
+      for (int64_t i = 0; i < HS; ++i) oh[i] = 0.0f;
+      for (int64_t s = 0; s <= t; ++s) {
+        const float *vh = v + s * KV + kv_off;
+        const float w = a[s];
+        for (int64_t i = 0; i < HS; ++i) oh[i] += w * vh[i];
+      }
+    }
+  }
+}
+
+// hb = silu(hb) * hb2, elementwise over n values, as run.c.
+void swiglu_forward(float *hb, const float *hb2, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float val = hb[i];
+    val *= (1.0f / (1.0f + std::exp(-val)));
+    val *= hb2[i];
+    hb[i] = val;
+  }
+}
+
+// x += y over n values (the residual connection).
+void residual_forward(float *x, const float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
+Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(model), max_tokens_(max_tokens) {
+  const ModelConfig &c = model.config();
+  require(max_tokens >= 1 && max_tokens <= c.seq_len, VQR_ERR_INVALID_ARGUMENT,
+          "forward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
+              std::to_string(c.seq_len) + "]");
+  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "forward: threads must be >= 0");
+  threads_ = threads > 0 ? threads : omp_get_max_threads();
+  const int64_t T = max_tokens, C = c.dim, KV = c.kv_dim(), H = c.hidden_dim;
+  // Table of sizes, one allocation (in the order of the members).
+  const int64_t sizes[] = {T * C,  T * C,  T * C,  T * C,  T * KV, T * KV, T * H, T * H, int64_t{threads_} * T,
+                           matmul_scratch_floats(T, C > H ? C : H)};
+  float **slots[] = {&x_, &xb_, &xb2_, &q_, &k_, &v_, &hb_, &hb2_, &att_, &mm_};
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  arena_.reset(new (std::nothrow) float[static_cast<size_t>(total)]);
+  require(arena_ != nullptr, VQR_ERR_OUT_OF_MEMORY,
+          "forward: cannot allocate " + std::to_string(total * 4) + " bytes of activations");
+  float *p = arena_.get();
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); ++i) {
+    *slots[i] = p;
+    p += sizes[i];
+  }
+}
+
+Forward::~Forward() = default;
+
+void Forward::run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink) {
+  const ModelConfig &c = model_.config();
+  require(tokens != nullptr, VQR_ERR_INVALID_ARGUMENT, "forward: tokens is NULL");
+  require(n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
+          "forward: " + std::to_string(n) + " tokens, outside [1, " + std::to_string(max_tokens_) + "]");
+  for (int64_t t = 0; t < n; ++t)
+    require(tokens[t] >= 0 && tokens[t] < c.vocab_size, VQR_ERR_INVALID_ARGUMENT,
+            "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
+                " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  const int64_t T = n, C = c.dim, KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads;
+
+  // token embedding
+  for (int64_t t = 0; t < T; ++t)
+    std::memcpy(x_ + t * C, model_.token_embedding() + static_cast<int64_t>(tokens[t]) * C, C * sizeof(float));
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    // attention
+    rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
+    if (sink) sink(l, LinearInput::kAttnNorm, xb_, T, C);
+    matmul_forward(q_, mm_, xb_, model_.linear(l, LinearKind::kWq).data, T, C, C, threads_);
+    matmul_forward(k_, mm_, xb_, model_.linear(l, LinearKind::kWk).data, T, C, KV, threads_);
+    matmul_forward(v_, mm_, xb_, model_.linear(l, LinearKind::kWv).data, T, C, KV, threads_);
+    rope_forward(q_, k_, T, C, KV, c.head_size(), c.rope_theta);
+    attention_forward(xb_, att_, q_, k_, v_, T, C, KV, NH, NKV, threads_);
+    if (sink) sink(l, LinearInput::kAttnOut, xb_, T, C);
+    matmul_forward(xb2_, mm_, xb_, model_.linear(l, LinearKind::kWo).data, T, C, C, threads_);
+    residual_forward(x_, xb2_, T * C);
+
+    // feed-forward
+    rmsnorm_forward(xb_, x_, model_.rms_ffn(l), T, C, c.norm_eps);
+    if (sink) sink(l, LinearInput::kFfnNorm, xb_, T, C);
+    matmul_forward(hb_, mm_, xb_, model_.linear(l, LinearKind::kW1).data, T, C, H, threads_);
+    matmul_forward(hb2_, mm_, xb_, model_.linear(l, LinearKind::kW3).data, T, C, H, threads_);
+    swiglu_forward(hb_, hb2_, T * H);
+    if (sink) sink(l, LinearInput::kFfnHidden, hb_, T, H);
+    matmul_forward(xb_, mm_, hb_, model_.linear(l, LinearKind::kW2).data, T, H, C, threads_);
+    residual_forward(x_, xb_, T * C);
+  }
+
+  if (logits == nullptr) return;
+  rmsnorm_forward(x_, x_, model_.rms_final(), T, C, c.norm_eps);
+  matmul_forward(logits, mm_, x_, model_.classifier(), T, C, c.vocab_size, threads_);
+}
+
+}  // namespace vqr::model

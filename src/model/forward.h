@@ -1,0 +1,62 @@
+// fp32 forward pass of a LLaMA-architecture model over one token sequence, written llm.c-style as
+// plain loops that compute exactly what llama2.c run.c computes (same RMSNorm, RoPE, attention
+// softmax, SwiGLU and per-output accumulation order), so its logits match run.c's.
+// It can also hand the real input of every linear layer to a caller-supplied sink, one
+// sequence at a time, so calibration memory does not grow with the number of tokens.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "model/linear_kinds.h"
+#include "model/model.h"
+
+namespace vqr::model {
+
+// Receives the input of the linear layers that read `input` in block `layer`: x is tokens x width
+// row-major (width = dim, or hidden_dim for kFfnHidden). x is valid only during the call. Called on
+// the thread that called Forward::run, in forward order (layer 0 kAttnNorm, kAttnOut, kFfnNorm,
+// kFfnHidden, layer 1 ...). It may throw; the exception leaves Forward::run.
+using ActivationSink =
+    std::function<void(int layer, LinearInput input, const float *x, int64_t tokens, int64_t width)>;
+
+class Forward {
+ public:
+  // Scratch for sequences of up to max_tokens (1..seq_len) tokens, from one allocation.
+  // threads: OpenMP threads for the row loops (0 = omp_get_max_threads()); set per parallel
+  // region, never globally. The model must outlive this object.
+  // Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_MEMORY).
+  Forward(const Model &model, int64_t max_tokens, int threads = 0);
+  ~Forward();
+  Forward(const Forward &) = delete;
+  Forward &operator=(const Forward &) = delete;
+
+  int64_t max_tokens() const { return max_tokens_; }
+
+  // Runs tokens[0..n) at positions 0..n-1 with a fresh context (no state is carried between
+  // calls). logits: n x vocab, overwritten; nullptr skips the classifier (calibration only needs
+  // the linear inputs). sink: may be empty.
+  // Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT) for n outside [1, max_tokens] or a token id
+  // outside [0, vocab_size).
+  void run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink = {});
+
+ private:
+  const Model &model_;
+  int64_t max_tokens_;
+  int threads_;
+  std::unique_ptr<float[]> arena_;
+  // Views into arena_ (per-token rows):
+  float *x_;    // T x dim, residual stream
+  float *xb_;   // T x dim, normed input / attention output / w2 output
+  float *xb2_;  // T x dim, wo output
+  float *q_;    // T x dim
+  float *k_;    // T x kv_dim
+  float *v_;    // T x kv_dim
+  float *hb_;   // T x hidden, w1 output, then silu(w1 x) * w3 x
+  float *hb2_;  // T x hidden, w3 output
+  float *att_;  // threads x T, attention weights of one (position, head)
+  float *mm_;   // matmul scratch: the transposed input of the current matmul
+};
+
+}  // namespace vqr::model

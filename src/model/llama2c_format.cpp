@@ -1,0 +1,149 @@
+// llama2.c legacy v0 checkpoint reader. Mirrors run.c's memory_map_weights(): the same tensor
+// order, the two obsolete freq_cis tables skipped, wcls present only when vocab_size < 0.
+#include "model/llama2c_format.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+namespace vqr::model {
+
+namespace {
+
+// Limits that keep every size product inside int64 and reject headers read from the wrong file
+// (text, another format) before any large allocation is attempted.
+constexpr int32_t kMaxDim = 1 << 16;
+constexpr int32_t kMaxLayers = 1 << 10;
+constexpr int32_t kMaxVocab = 1 << 22;
+constexpr int32_t kMaxSeqLen = 1 << 22;
+
+// llama2.c export.py's versioned formats start with this uint32 magic ("ak42" read as LE int).
+constexpr uint32_t kVersionedMagic = 0x616b3432u;
+
+const char *const kFormatHint =
+    "expected a llama2.c legacy v0 checkpoint (export.py --version 0, the format run.c reads)";
+
+[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
+                       const std::string &hint) {
+  throw Error(status, path + ": " + problem + "; hint: " + hint);
+}
+
+struct FileCloser {
+  void operator()(std::FILE *f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+int64_t file_size(std::FILE *f, const std::string &path) {
+  if (std::fseek(f, 0, SEEK_END) != 0) fail(VQR_ERR_IO, path, "cannot seek", "is it a regular file?");
+  const long size = std::ftell(f);
+  if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) fail(VQR_ERR_IO, path, "cannot seek", "is it a regular file?");
+  return static_cast<int64_t>(size);
+}
+
+std::string header_text(const int32_t h[7]) {
+  return "dim=" + std::to_string(h[0]) + " hidden_dim=" + std::to_string(h[1]) + " n_layers=" +
+         std::to_string(h[2]) + " n_heads=" + std::to_string(h[3]) + " n_kv_heads=" + std::to_string(h[4]) +
+         " vocab_size=" + std::to_string(h[5]) + " seq_len=" + std::to_string(h[6]);
+}
+
+ModelConfig config_from_header(const int32_t h[7], const std::string &path) {
+  if (static_cast<uint32_t>(h[0]) == kVersionedMagic)
+    fail(VQR_ERR_UNSUPPORTED, path, "this is a versioned llama2.c export (magic \"ak42\"), not legacy v0",
+         "re-export with `python export.py --version 0 ...`");
+  const bool in_range = h[0] > 0 && h[0] <= kMaxDim && h[1] > 0 && h[1] <= 8 * kMaxDim && h[2] > 0 &&
+                        h[2] <= kMaxLayers && h[3] > 0 && h[3] <= h[0] && h[4] > 0 && h[4] <= h[3] &&
+                        h[5] != 0 && h[5] >= -kMaxVocab && h[5] <= kMaxVocab && h[6] > 0 && h[6] <= kMaxSeqLen;
+  if (!in_range) fail(VQR_ERR_CORRUPT, path, "implausible header (" + header_text(h) + ")", kFormatHint);
+  if (h[0] % h[3] != 0 || h[3] % h[4] != 0 || (h[0] / h[3]) % 2 != 0)
+    fail(VQR_ERR_CORRUPT, path,
+         "inconsistent header (" + header_text(h) +
+             "): dim must be a multiple of n_heads, n_heads of n_kv_heads, and the head size even",
+         kFormatHint);
+  ModelConfig c;
+  c.dim = h[0];
+  c.hidden_dim = h[1];
+  c.n_layers = h[2];
+  c.n_heads = h[3];
+  c.n_kv_heads = h[4];
+  c.vocab_size = h[5] < 0 ? -h[5] : h[5];
+  c.shared_classifier = h[5] > 0;
+  c.seq_len = h[6];
+  return c;
+}
+
+void read_floats(std::FILE *f, float *dst, int64_t count, const std::string &path, const char *what) {
+  if (count == 0) return;
+  if (std::fread(dst, sizeof(float), static_cast<size_t>(count), f) != static_cast<size_t>(count))
+    fail(VQR_ERR_IO, path, std::string("read failed in tensor ") + what, "is the file still being written?");
+}
+
+const char *tensor_name(int i) {
+  static const char *const names[kTensorCount] = {"token_embedding", "rms_att", "wq",        "wk",
+                                                  "wv",              "wo",      "rms_ffn",   "w1",
+                                                  "w2",              "w3",      "rms_final", "wcls"};
+  return names[i];
+}
+
+}  // namespace
+
+int64_t llama2c_file_bytes(const ModelConfig &c) {
+  const int64_t d = c.dim, h = c.hidden_dim, L = c.n_layers, v = c.vocab_size, kv = c.kv_dim();
+  const int64_t freq_cis = 2 * static_cast<int64_t>(c.seq_len) * (c.head_size() / 2);
+  const int64_t floats = v * d + L * d + L * d * d + 2 * L * kv * d + L * d * d + L * d + 3 * L * h * d + d +
+                         freq_cis + (c.shared_classifier ? 0 : v * d);
+  return kLlama2cHeaderBytes + 4 * floats;
+}
+
+Model load_llama2c(const std::string &path) {
+  FilePtr f(std::fopen(path.c_str(), "rb"));
+  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the --model path");
+  const int64_t size = file_size(f.get(), path);
+  if (size < kLlama2cHeaderBytes)
+    fail(VQR_ERR_CORRUPT, path, "file is " + std::to_string(size) + " bytes, shorter than the 28-byte header",
+         kFormatHint);
+
+  int32_t header[7];
+  if (std::fread(header, sizeof(int32_t), 7, f.get()) != 7)
+    fail(VQR_ERR_IO, path, "cannot read the header", "is the file readable?");
+  const ModelConfig config = config_from_header(header, path);
+
+  const int64_t expected = llama2c_file_bytes(config);
+  if (size != expected)
+    fail(VQR_ERR_CORRUPT, path,
+         "size " + std::to_string(size) + " bytes does not match the header (" + header_text(header) +
+             ") which needs " + std::to_string(expected) + " bytes",
+         size < expected ? "the file looks truncated; download or export it again"
+                         : std::string("trailing data or a header from another model; ") + kFormatHint);
+
+  Model model(config);
+  const int classifier = static_cast<int>(TensorId::kClassifier);
+  for (int i = 0; i < kTensorCount; ++i) {
+    const TensorId id = static_cast<TensorId>(i);
+    if (i == classifier) {
+      // freq_cis_real and freq_cis_imag (seq_len * head_size / 2 floats each) sit between
+      // rms_final and wcls; run.c recomputes RoPE, so they are skipped.
+      const long skip = 2L * config.seq_len * (config.head_size() / 2) * 4;
+      if (std::fseek(f.get(), skip, SEEK_CUR) != 0) fail(VQR_ERR_IO, path, "cannot seek past freq_cis", kFormatHint);
+    }
+    read_floats(f.get(), model.tensor(id), model.tensor_floats(id), path, tensor_name(i));
+  }
+
+  // A NaN in the weights would only surface as NaN logits far away from its cause.
+  for (int i = 0; i < kTensorCount; ++i) {
+    const TensorId id = static_cast<TensorId>(i);
+    const float *t = model.tensor(id);
+    for (int64_t k = 0; k < model.tensor_floats(id); ++k)
+      if (!std::isfinite(t[k]))
+        fail(VQR_ERR_CORRUPT, path,
+             std::string("non-finite weight in tensor ") + tensor_name(i) + " at element " + std::to_string(k),
+             "the checkpoint is damaged or was exported from a diverged run");
+  }
+  return model;
+}
+
+}  // namespace vqr::model

@@ -1,0 +1,25 @@
+// Reader for llama2.c "legacy v0" checkpoints (the format run.c reads): a 7 x int32 header
+// {dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len} followed by fp32 tensors
+// in llama2.c order. A negative vocab_size means the classifier is stored separately (unshared).
+// The newer versioned exports (magic "ak42") are recognized and refused with a hint.
+#pragma once
+
+#include <string>
+
+#include "model/model.h"
+
+namespace vqr::model {
+
+// Header size in bytes: 7 little-endian int32.
+inline constexpr int64_t kLlama2cHeaderBytes = 28;
+
+// Bytes a legacy v0 file with this config must have, header included (freq_cis tables too).
+int64_t llama2c_file_bytes(const ModelConfig &config);
+
+// Loads a checkpoint. Validates the header and that the file size matches it exactly, and that
+// every weight is finite. Throws vqr::Error with a message "<path>: <problem>; hint: <fix>":
+// VQR_ERR_IO (cannot open or read), VQR_ERR_CORRUPT (header or size inconsistent, non-finite
+// weights), VQR_ERR_UNSUPPORTED (a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
+Model load_llama2c(const std::string &path);
+
+}  // namespace vqr::model

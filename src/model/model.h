@@ -1,0 +1,96 @@
+// The weights of a LLaMA-architecture decoder (RMSNorm, RoPE, GQA attention, SwiGLU FFN) held in
+// one arena: a table of tensor sizes computed from the config, one allocation, pointers into it.
+// Loaders (llama2c_format.h) fill the arena; the forward pass (forward.h) reads it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/linear_kinds.h"
+
+namespace vqr::model {
+
+struct ModelConfig {
+  int dim = 0;         // residual width
+  int hidden_dim = 0;  // FFN width
+  int n_layers = 0;
+  int n_heads = 0;     // query heads
+  int n_kv_heads = 0;  // key/value heads (GQA: n_heads is a multiple of it)
+  int vocab_size = 0;  // always positive here; llama2.c's sign is turned into shared_classifier
+  int seq_len = 0;     // longest context the model was trained for
+  bool shared_classifier = true;  // classifier == token embedding
+  float norm_eps = 1e-5f;         // RMSNorm epsilon (run.c's constant)
+  float rope_theta = 10000.0f;    // RoPE base (run.c's constant)
+
+  int head_size() const { return dim / n_heads; }
+  int kv_dim() const { return dim / n_heads * n_kv_heads; }
+};
+
+// A linear layer's weight y = W x: rows = out_features (m), cols = in_features (n), row-major.
+struct LinearWeight {
+  const float *data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+// The tensors in llama2.c file order; each entry stacks all layers (layer l at l * per_layer).
+enum class TensorId : int {
+  kTokenEmbedding = 0,  // vocab x dim
+  kRmsAtt,              // n_layers x dim
+  kWq,                  // n_layers x (dim x dim)
+  kWk,                  // n_layers x (kv_dim x dim)
+  kWv,                  // n_layers x (kv_dim x dim)
+  kWo,                  // n_layers x (dim x dim)
+  kRmsFfn,              // n_layers x dim
+  kW1,                  // n_layers x (hidden x dim)
+  kW2,                  // n_layers x (dim x hidden)
+  kW3,                  // n_layers x (hidden x dim)
+  kRmsFinal,            // dim
+  kClassifier,          // vocab x dim; 0 floats when shared with the embedding
+};
+inline constexpr int kTensorCount = 12;
+
+class Model {
+ public:
+  // Validates the config (positive sizes, dim divisible by n_heads, n_heads by n_kv_heads, even
+  // head size) and allocates the zero-filled arena. Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT)
+  // on a bad config, VQR_ERR_OUT_OF_MEMORY when the allocation fails.
+  explicit Model(const ModelConfig &config);
+
+  const ModelConfig &config() const { return config_; }
+
+  // Number of floats of a stacked tensor (the size table) and its storage.
+  int64_t tensor_floats(TensorId id) const { return sizes_[static_cast<int>(id)]; }
+  float *tensor(TensorId id) { return ptrs_[static_cast<int>(id)]; }
+  const float *tensor(TensorId id) const { return ptrs_[static_cast<int>(id)]; }
+  int64_t total_floats() const { return total_floats_; }
+
+  // Per-layer views. layer must be in [0, n_layers); throws VQR_ERR_INVALID_ARGUMENT otherwise.
+  const float *rms_att(int layer) const;  // dim
+  const float *rms_ffn(int layer) const;  // dim
+  const float *rms_final() const { return tensor(TensorId::kRmsFinal); }
+  const float *token_embedding() const { return tensor(TensorId::kTokenEmbedding); }
+  const float *classifier() const;        // vocab x dim (the embedding when shared)
+
+  // out_features x in_features of a linear kind (the same for every layer).
+  int64_t linear_rows(LinearKind kind) const;
+  int64_t linear_cols(LinearKind kind) const;
+  LinearWeight linear(int layer, LinearKind kind) const;
+  // Writable storage of the same weight, so a pipeline can swap in dequantized weights.
+  float *linear_data(int layer, LinearKind kind);
+
+  // "blk.<layer>.<wq|wk|...>", the name used in messages and reports.
+  static std::string linear_name(int layer, LinearKind kind);
+
+ private:
+  void check_layer(int layer) const;
+
+  ModelConfig config_;
+  int64_t sizes_[kTensorCount] = {};
+  float *ptrs_[kTensorCount] = {};
+  int64_t total_floats_ = 0;
+  std::unique_ptr<float[]> arena_;
+};
+
+}  // namespace vqr::model

@@ -1,0 +1,13 @@
+// Negative log-likelihood of a token sequence under the logits of a forward pass: the scoring
+// rule of the reference NLL files (log_softmax in double, token t+1 scored from position t).
+#pragma once
+
+#include <cstdint>
+
+namespace vqr::model {
+
+// Sum over t in [0, n-1) of -log softmax(logits[t])[tokens[t+1]], accumulated in double.
+// logits: n x vocab row-major. Returns 0 for n < 2; *predicted (may be NULL) gets max(n - 1, 0).
+double sequence_nll(const float *logits, const int32_t *tokens, int64_t n, int64_t vocab, int64_t *predicted);
+
+}  // namespace vqr::model

@@ -1,0 +1,56 @@
+// Text file reading, paragraph splitting and calibration windows.
+#include "model/text_corpus.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace vqr::model {
+
+std::string read_text_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(VQR_ERR_IO, path + ": cannot open: " + std::strerror(errno) + "; hint: check the text file path");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw Error(VQR_ERR_IO, path + ": read failed; hint: is it a regular file?");
+  return ss.str();
+}
+
+std::vector<std::string> split_paragraphs(const std::string &text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find("\n\n", start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 2;
+  }
+  return out;
+}
+
+std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer,
+                                                      const std::vector<std::string> &paragraphs,
+                                                      int64_t max_tokens, int64_t window) {
+  require(max_tokens >= 1 && window >= 1, VQR_ERR_INVALID_ARGUMENT,
+          "calibration_windows: max_tokens and window must be >= 1");
+  std::vector<int32_t> stream;
+  for (const std::string &p : paragraphs) {
+    if (static_cast<int64_t>(stream.size()) >= max_tokens) break;
+    const std::vector<int32_t> ids = tokenizer.encode(p, /*bos=*/true, /*eos=*/false);
+    stream.insert(stream.end(), ids.begin(), ids.end());
+  }
+  if (static_cast<int64_t>(stream.size()) > max_tokens) stream.resize(static_cast<size_t>(max_tokens));
+  std::vector<std::vector<int32_t>> windows;
+  for (size_t s = 0; s < stream.size(); s += static_cast<size_t>(window)) {
+    const size_t e = std::min(stream.size(), s + static_cast<size_t>(window));
+    windows.emplace_back(stream.begin() + static_cast<std::ptrdiff_t>(s), stream.begin() + static_cast<std::ptrdiff_t>(e));
+  }
+  return windows;
+}
+
+}  // namespace vqr::model

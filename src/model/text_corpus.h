@@ -1,0 +1,28 @@
+// Text handling shared by evaluation and calibration: reading a text file, splitting it into
+// paragraphs, and cutting tokenized paragraphs into calibration windows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/tokenizer.h"
+
+namespace vqr::model {
+
+// Whole file as bytes. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: <fix>".
+std::string read_text_file(const std::string &path);
+
+// Splits on every "\n\n" and drops empty pieces (the protocol of the reference NLL files; a
+// piece may still start or end with a single '\n').
+std::vector<std::string> split_paragraphs(const std::string &text);
+
+// Calibration stream: paragraphs encoded with BOS (run.c encode, no EOS) and concatenated until
+// max_tokens tokens are collected (the last paragraph is cut), then cut into consecutive windows
+// of `window` tokens (the last one may be shorter). Each window is meant to be run with a fresh
+// context. max_tokens >= 1, window >= 1.
+std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer,
+                                                      const std::vector<std::string> &paragraphs,
+                                                      int64_t max_tokens, int64_t window);
+
+}  // namespace vqr::model
