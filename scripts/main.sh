@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 source scripts/blas_env.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVQR_BUILD_TESTS=OFF -DVQR_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVQR_BUILD_TESTS=OFF -DVQR_BUILD_BENCH=OFF -DVQR_BUILD_CLI=ON >/dev/null
 cmake --build build -j"$(nproc)" --target vqround_cli >/dev/null
 data=${VQR_DATA_DIR:-../shared/data}
 exec build/vqround layer-loss \

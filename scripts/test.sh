@@ -11,12 +11,12 @@ source scripts/blas_env.sh
 jobs=$(nproc)
 
 echo "== release build + tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVQR_BUILD_TESTS=ON -DVQR_BUILD_BENCH=ON -DVQR_BUILD_CLI=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 echo "== sanitizer build (address,undefined) + tests"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVQR_SANITIZE=address,undefined \
-  -DVQR_BUILD_BENCH=OFF >/dev/null
+  -DVQR_BUILD_TESTS=ON -DVQR_BUILD_BENCH=OFF -DVQR_BUILD_CLI=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 (cd build-sanitize && ctest --output-on-failure -j"$jobs")

@@ -61,26 +61,32 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &config, const
     return proxy_loss(deq.data(), W.data(), m, n, f, threads);
   };
 
-  QuantizedLayer result(0, 1, -1, config.bits);
-  if (config.method == VQR_METHOD_GPTQ) {
-    HessianFactor f;
-    result = gptq_quantize(W.data(), m, n, H, config, ctx, threads, report ? &f : nullptr);
-    if (report) {
-      result.report.proxy_loss = loss_of(result, f);
-      result.report.rtn_proxy_loss = loss_of(rtn_quantize(W.data(), m, n, config, threads), f);
+  // Runs the method; with a Hessian and report_loss, also the proxy losses of its result and of
+  // RTN on the same grid, both through one Cholesky factor of the damped Hessian.
+  auto run = [&]() -> QuantizedLayer {
+    if (config.method == VQR_METHOD_GPTQ) {
+      HessianFactor f;
+      QuantizedLayer q = gptq_quantize(W.data(), m, n, H, config, ctx, threads, report ? &f : nullptr);
+      if (report) {
+        q.report.proxy_loss = loss_of(q, f);
+        q.report.rtn_proxy_loss = loss_of(rtn_quantize(W.data(), m, n, config, threads), f);
+      }
+      return q;
     }
-  } else {
     Progress progress(ctx, "rtn", 1);
-    result = rtn_quantize(W.data(), m, n, config, threads);
+    QuantizedLayer q = rtn_quantize(W.data(), m, n, config, threads);
     if (report) {
       QuantConfig plain = config;
       plain.act_order = false;
       const HessianFactor f = factor_hessian(H, false, plain, /*need_inverse=*/false,
                                              /*keep_cholesky=*/true, ctx, threads);
-      result.report.proxy_loss = result.report.rtn_proxy_loss = loss_of(result, f);
+      q.report.proxy_loss = q.report.rtn_proxy_loss = loss_of(q, f);
+      q.report.dead_columns = f.dead_count;
     }
     progress.checkpoint(1, true);
-  }
+    return q;
+  };
+  QuantizedLayer result = run();
   result.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
