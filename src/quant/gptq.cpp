@@ -13,6 +13,7 @@
 #include "quant/gptq.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include <omp.h>
@@ -106,6 +107,7 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
     const float *__restrict u = s.U + q * s.n;
     const float d = u[q];
     float *__restrict x = tile + (q - i1) * R;
+#pragma omp simd
     for (int64_t r = 0; r < R; ++r) {
       code[r] = quantize_code_f(x[r], scale[r], zero[r], maxq);
       const float Q = scale[r] * (code[r] - zero[r]);
@@ -115,9 +117,12 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
       s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
       s.err[(r0 + r) * s.B + (q - i1)] = e[r];
     }
+    // One broadcast FMA per remaining column. `omp simd` pins the vectorization to the row axis:
+    // left alone, GCC vectorizes across j with permutes, several times slower.
     for (int64_t j = q + 1; j < i2; ++j) {
       const float uj = u[j];
       float *__restrict col = tile + (j - i1) * R;
+#pragma omp simd
       for (int64_t r = 0; r < R; ++r) col[r] -= e[r] * uj;
     }
   }
@@ -125,7 +130,7 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
 
 }  // namespace
 
-QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessian::HessianView &H,
+QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
                              const QuantConfig &config,
                              vqr_context *ctx, int threads, HessianFactor *factor_out) {
   QuantizedLayer q(m, n, config.group_size, config.bits);
@@ -134,18 +139,28 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
   const bool grouped = config.group_size > 0;
   const bool static_groups = grouped && config.static_groups;
 
+  // Phase timings go to the log at DEBUG level: where a layer's time goes, for tuning.
+  const double t_start = omp_get_wtime();
   HessianFactor f = factor_hessian(H, config.act_order, config, /*need_inverse=*/true,
                                    /*keep_cholesky=*/factor_out != nullptr, ctx, threads);
   const bool permuted = config.act_order;
 
-  // Working copy in processing order, dead columns zeroed (spec §1.3 step 2).
-  Buffer<float> W((size_t)(m * n));
+  // Working weights in processing order, dead columns zeroed (spec §1.3 step 2): in place
+  // without act-order, through one permuted copy with it.
+  if (permuted) {
+    Buffer<float> Wp((size_t)(m * n));
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < n; ++c) {
-      const int64_t j = f.perm[(size_t)c];
-      W[(size_t)(r * n + c)] = f.dead[(size_t)j] ? 0.0f : W0[r * n + j];
-    }
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        const int64_t j = f.perm[(size_t)c];
+        Wp[(size_t)(r * n + c)] = f.dead[(size_t)j] ? 0.0f : W[(size_t)(r * n + j)];
+      }
+    W = std::move(Wp);
+  } else if (f.dead_count > 0) {
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j)
+        if (f.dead[(size_t)j]) W[(size_t)(r * n + j)] = 0.0f;
+  }
 
   // Fixed parameters: per-channel from the whole (dead-zeroed) row; static groups from the
   // original column groups (spec §1.5). Both read the weights before any compensation.
@@ -153,11 +168,15 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
     std::vector<float> row_orig_order;
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) firstprivate(row_orig_order)
     for (int64_t r = 0; r < m; ++r) {
-      row_orig_order.resize((size_t)n);
-      for (int64_t c = 0; c < n; ++c) row_orig_order[(size_t)f.perm[(size_t)c]] = W[(size_t)(r * n + c)];
+      const float *row = &W[(size_t)(r * n)];
+      if (permuted) {
+        row_orig_order.resize((size_t)n);
+        for (int64_t c = 0; c < n; ++c) row_orig_order[(size_t)f.perm[(size_t)c]] = row[c];
+        row = row_orig_order.data();
+      }
       for (int64_t k = 0; k < q.groups; ++k) {
         const int64_t j0 = k * gs, j1 = std::min(n, j0 + gs);
-        const GroupParams p = find_group_params(row_orig_order.data() + j0, j1 - j0, spec);
+        const GroupParams p = find_group_params(row + j0, j1 - j0, spec);
         q.scales[(size_t)(k * m + r)] = p.scale;
         q.zeros[(size_t)(k * m + r)] = p.zero;
       }
@@ -165,7 +184,7 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
   }
 
   const int64_t B = std::min<int64_t>(config.block_size, n);
-  Buffer<uint8_t> codes_p((size_t)(m * n));
+  Buffer<uint8_t> codes_p(permuted ? (size_t)(m * n) : 0);  // codes in processing order
   Buffer<float> err((size_t)(m * B));
   std::vector<TileScratch> scratch;
   for (int t = 0; t < threads; ++t) scratch.emplace_back(B, gs);
@@ -181,11 +200,13 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
   s.U = f.U.data();
   s.perm = f.perm.data();
   s.W = W.data();
-  s.codes = codes_p.data();
+  s.codes = permuted ? codes_p.data() : q.codes.data();
   s.scales = q.scales.data();
   s.zeros = q.zeros.data();
   s.err = err.data();
 
+  const double t_sweep = omp_get_wtime();
+  double gemm_seconds = 0;
   Progress progress(ctx, "gptq", n);
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
@@ -198,19 +219,32 @@ QuantizedLayer gptq_quantize(const float *W0, int64_t m, int64_t n, const hessia
         sweep_tile(s, mine, tix * kRowTile, std::min(kRowTile, m - tix * kRowTile), i1, i2);
     }
     // Lazy cross-block update: W[:, i2:] -= E[:, 0:i2-i1] U[i1:i2, i2:].
+    const double t_gemm = omp_get_wtime();
     if (i2 < n)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)(n - i2), (int)(i2 - i1), -1.0f,
                   err.data(), (int)B, &f.U[(size_t)(i1 * n + i2)], (int)n, 1.0f, &W[(size_t)i2], (int)n);
+    gemm_seconds += omp_get_wtime() - t_gemm;
     progress.checkpoint(i2, i2 == n);
   }
 
+  const double t_end_sweep = omp_get_wtime();
   // Back to the original column order (spec §1.7); g_idx per the group rule in use.
+  if (permuted) {
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < n; ++c) q.codes[(size_t)(r * n + f.perm[(size_t)c])] = codes_p[(size_t)(r * n + c)];
-  if (permuted && s.dynamic_groups)
-    for (int64_t c = 0; c < n; ++c) q.g_idx[(size_t)f.perm[(size_t)c]] = (int32_t)(c / gs);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) q.codes[(size_t)(r * n + f.perm[(size_t)c])] = codes_p[(size_t)(r * n + c)];
+    if (s.dynamic_groups)
+      for (int64_t c = 0; c < n; ++c) q.g_idx[(size_t)f.perm[(size_t)c]] = (int32_t)(c / gs);
+  }
 
+  if (ctx && ctx->log_fn && ctx->log_level <= VQR_LOG_DEBUG) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "gptq %lld x %lld: factor+setup %.3f s, in-block %.3f s, cross-block GEMM %.3f s, finish %.3f s",
+                  (long long)m, (long long)n, t_sweep - t_start, t_end_sweep - t_sweep - gemm_seconds, gemm_seconds,
+                  omp_get_wtime() - t_end_sweep);
+    log_message(ctx, VQR_LOG_DEBUG, line);
+  }
   q.report.method = VQR_METHOD_GPTQ;
   q.report.damp = f.damp;
   q.report.damp_lambda = f.lambda;

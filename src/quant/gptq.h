@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/buffer.h"
 #include "core/context.h"
 #include "quant/config.h"
 #include "quant/hessian_factor.h"
@@ -11,10 +12,11 @@
 
 namespace vqr::quant {
 
-// W: m x n dense fp32 (original column order); H: the layer statistic (undamped).
+// W: m x n dense fp32 (original column order), consumed as the working buffer (pass a copy to
+// keep the original); H: the layer statistic (undamped).
 // Returns the codes (in original column order), scales/zeros per group and g_idx (spec §1.7).
 // When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses).
-QuantizedLayer gptq_quantize(const float *W, int64_t m, int64_t n, const hessian::HessianView &H,
+QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
                              const QuantConfig &config,
                              vqr_context *ctx, int threads, HessianFactor *factor_out);
 

@@ -51,7 +51,7 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &config, const
     require(h->tokens() > 0, VQR_ERR_INVALID_ARGUMENT, "hessian has no tokens; add calibration activations first");
   }
   const int threads = thread_count(ctx);
-  const Buffer<float> W = dense_weights(w, stride);
+  Buffer<float> W = dense_weights(w, stride);
   const bool report = config.report_loss && h != nullptr;
 
   const hessian::HessianView H = h ? h->view() : hessian::HessianView{};
@@ -66,7 +66,8 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &config, const
   auto run = [&]() -> QuantizedLayer {
     if (config.method == VQR_METHOD_GPTQ) {
       HessianFactor f;
-      QuantizedLayer q = gptq_quantize(W.data(), m, n, H, config, ctx, threads, report ? &f : nullptr);
+      // The sweep consumes its weights; the report still needs the original.
+      QuantizedLayer q = gptq_quantize(report ? Buffer<float>(W) : std::move(W), m, n, H, config, ctx, threads, report ? &f : nullptr);
       if (report) {
         q.report.proxy_loss = loss_of(q, f);
         q.report.rtn_proxy_loss = loss_of(rtn_quantize(W.data(), m, n, config, threads), f);
