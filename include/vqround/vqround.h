@@ -62,7 +62,7 @@ extern "C" {
 /* ============================================================================================ */
 
 #define VQR_VERSION_MAJOR 0
-#define VQR_VERSION_MINOR 1
+#define VQR_VERSION_MINOR 2
 #define VQR_VERSION_PATCH 0
 #define VQR_VERSION_NUMBER (VQR_VERSION_MAJOR * 10000 + VQR_VERSION_MINOR * 100 + VQR_VERSION_PATCH)
 #define VQR_VERSION_STR2(x) #x
@@ -220,9 +220,29 @@ VQR_API void vqr_context_cancel(vqr_context *ctx);
 typedef struct vqr_config vqr_config;
 
 typedef VQR_ENUM(vqr_method) {
-  VQR_METHOD_RTN = 0,  /* round to nearest on the grid of spec gptq §1.6 */
-  VQR_METHOD_GPTQ = 1  /* GPTQ (spec gptq §1); needs a Hessian */
+  VQR_METHOD_RTN = 0,         /* round to nearest on the grid of spec gptq §1.6 */
+  VQR_METHOD_GPTQ = 1,        /* GPTQ (spec gptq §1); needs a Hessian (D, if present, is unused
+                                 unless VQR_PARAM_EXACT_TARGET is set) */
+  VQR_METHOD_GPTAQ = 2,       /* GPTAQ (spec gptq §2) as the official code runs it: alpha 0.25,
+                                 outer mode quantized. Needs an asymmetric Hessian. Since 0.2.0. */
+  VQR_METHOD_RESCOMP = 3,     /* ResComp (spec gptq §3) as the official code runs it: alpha =
+                                 alpha2 = 0.25, outer mode prequant_clamped at >= 3 bits and
+                                 quantized at 2 bits; closed form of §3.3 (no extra n x n
+                                 matrix). Needs an asymmetric Hessian. Since 0.2.0. */
+  VQR_METHOD_GPTAQ_PAPER = 4  /* GPTAQ as the paper writes it: alpha 1, outer mode prequant.
+                                 Needs an asymmetric Hessian. Since 0.2.0. */
 } vqr_method;
+
+/* Which weights the cross-block update of the GPTAQ/ResComp sweep uses in its asymmetry terms
+ * (spec gptq §2.4, §3.2, §9). VQR_OUTER_PRESET lets the method choose. Since 0.2.0. */
+typedef VQR_ENUM(vqr_outer_mode) {
+  VQR_OUTER_PRESET = -1,
+  VQR_OUTER_QUANTIZED = 0,        /* the quantized values Q (official GPTAQ; ResComp "org") */
+  VQR_OUTER_PREQUANT = 1,         /* the pre-quantization values w (mathematically consistent:
+                                     equals the exact per-column least-squares update) */
+  VQR_OUTER_PREQUANT_CLAMPED = 2  /* w clamped into the column's representable range (ResComp
+                                     "allw"; the range is that of the column's own quantizer) */
+} vqr_outer_mode;
 
 typedef VQR_ENUM(vqr_grid) {
   VQR_GRID_GPTQ = 0,   /* grid (a), spec gptq §1.6: unsigned codes with zero-point, range
@@ -273,8 +293,19 @@ typedef VQR_ENUM(vqr_param) {
                                     read the fully updated weights (block-size invariant, better);
                                     1 = reproduce the reference quirk. */
   /* --- reporting --- */
-  VQR_PARAM_REPORT_LOSS = 400    /* int 0/1, default 1: compute the proxy losses of vqr_report
+  VQR_PARAM_REPORT_LOSS = 400,   /* int 0/1, default 1: compute the proxy losses of vqr_report
                                     (costs about two extra m x n x n triangular products) */
+  /* --- asymmetric calibration: GPTAQ / ResComp (spec gptq §2, §3, §9); since 0.2.0 --- */
+  VQR_PARAM_ALPHA = 500,         /* float, -1 or 0..100, default -1 = the method's preset (0.25
+                                    for GPTAQ and ResComp, 1 for GPTAQ_PAPER): the weight of the
+                                    input-asymmetry term, P = alpha triu1(D U^T) U */
+  VQR_PARAM_ALPHA2 = 501,        /* float, -1 or 0..100, default -1 = preset (0 for GPTAQ, 0.25
+                                    for ResComp): the weight of the compensation-aware term */
+  VQR_PARAM_OUTER = 502,         /* int, a vqr_outer_mode, default VQR_OUTER_PRESET */
+  VQR_PARAM_EXACT_TARGET = 503   /* int 0/1, default 0. Our own ablation (spec gptq §3.3, in none
+                                    of the papers): run plain GPTQ on the pre-corrected target
+                                    W* = W (I + D H_damped^-1), the continuous minimizer of the
+                                    asymmetric objective. Method GPTQ with an asymmetric Hessian. */
 } vqr_param;
 
 /* Type, range and default of a parameter. The library fills struct_size. */
@@ -336,10 +367,13 @@ VQR_API vqr_status vqr_config_get_float(const vqr_config *config, vqr_param para
 typedef struct vqr_hessian vqr_hessian;
 
 /* Flags for vqr_hessian_create. */
-#define VQR_HESSIAN_F64 1u /* accumulate S in fp64 (DSYRK): slower, for very large token counts */
+#define VQR_HESSIAN_F64 1u        /* accumulate in fp64 (DSYRK/DGEMM): slower, for very large T */
+#define VQR_HESSIAN_ASYMMETRIC 2u /* also accumulate D = (2/T) sum_t (x_fp,t - x_q,t) x_q,t^T for
+                                     GPTAQ/ResComp, from paired batches (vqr_hessian_add_pair);
+                                     H then comes from the quantized stream x_q. Since 0.2.0. */
 
 /* Creates an empty accumulator for inputs of width n (a layer's in_features).
- * flags: 0 or VQR_HESSIAN_F64. out: the new object, freed by vqr_hessian_free.
+ * flags: 0 or a combination of VQR_HESSIAN_F64 and VQR_HESSIAN_ASYMMETRIC. out: the new object, freed by vqr_hessian_free.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL, n < 1 or n > 2^20, unknown flags),
  * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_create(int64_t n, unsigned flags, vqr_hessian **out);
@@ -354,6 +388,16 @@ VQR_API void vqr_hessian_free(vqr_hessian *h);
  * Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x);
 
+/* Adds paired batches for an asymmetric accumulator: x_q (T x n), the layer's input in the model
+ * being quantized, and x_fp (T x n), the same tokens in the same order through the full-precision
+ * model. H accumulates x_q x_q^T and D accumulates (x_fp - x_q) x_q^T, with the same 2/T. Both
+ * views follow vqr_hessian_add's rules and may differ in dtype and stride; a non-finite value in
+ * either rejects the pair and leaves h unchanged. vqr_hessian_add(h, x) on an asymmetric
+ * accumulator means x_fp = x_q (D gains nothing).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, h not asymmetric, shapes differ, wrong width),
+ * VQR_ERR_NONFINITE, VQR_ERR_OUT_OF_MEMORY. Since 0.2.0. */
+VQR_API vqr_status vqr_hessian_add_pair(vqr_hessian *h, const vqr_tensor *x_q, const vqr_tensor *x_fp);
+
 /* dst += src: sums and token counts add. Both must have the same width and flags; src is read
  * only and may not be dst. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_merge(vqr_hessian *dst, const vqr_hessian *src);
@@ -364,10 +408,18 @@ VQR_API int64_t vqr_hessian_width(const vqr_hessian *h);
 /* Tokens accumulated so far (T), or -1 if h is NULL. Since 0.1.0. */
 VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h);
 
+/* The flags the accumulator was created with, or 0 if h is NULL. Since 0.2.0. */
+VQR_API unsigned vqr_hessian_flags(const vqr_hessian *h);
+
 /* Writes H = (2/T) S as a full symmetric n x n fp32 matrix into out (row-major, ld >= n floats
  * between rows; ld = 0 means n). With T = 0, H is all zeros.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld);
+
+/* Writes D = (2/T) sum (x_fp - x_q) x_q^T (n x n, not symmetric; row i = input channel i of the
+ * asymmetry) into out as vqr_hessian_read does. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (also
+ * when h is not asymmetric). Since 0.2.0. */
+VQR_API vqr_status vqr_hessian_read_d(const vqr_hessian *h, float *out, int64_t ld);
 
 /* Size in bytes of the serialized form of h, into *size. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *size);
@@ -375,7 +427,8 @@ VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *siz
 /* Serializes h into buf (capacity `capacity` bytes), so that it can be stored or sent and later
  * restored or merged anywhere. Format (little-endian): "VQRH", u32 version (1), u32 flags,
  * u32 reserved, i64 n, i64 tokens, u64 payload bytes, the upper triangle of S row by row (fp32,
- * or fp64 with VQR_HESSIAN_F64), then a u32 CRC-32 of everything before it.
+ * or fp64 with VQR_HESSIAN_F64), then with VQR_HESSIAN_ASYMMETRIC the full n x n sum of
+ * (x_fp - x_q) x_q^T row by row in the same precision, then a u32 CRC-32 of everything before it.
  * written (may be NULL): bytes written. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
  * VQR_ERR_BUFFER_TOO_SMALL. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_serialize(const vqr_hessian *h, void *buf, size_t capacity,
@@ -453,6 +506,14 @@ typedef struct vqr_report {
   int damp_attempts;        /* factorizations tried (1 = the first succeeded) */
   int64_t dead_columns;     /* input columns with H_jj == 0 (zeroed, spec gptq §1.3) */
   double seconds;           /* wall time of vqr_quantize_layer */
+  /* Since 0.2.0: */
+  double asym_loss;         /* with an asymmetric Hessian: tr(dW H dW^T) - 2 tr(dW D^T W^T), the
+                               asymmetric objective (2/T) ||W' X_q - W X_fp||^2 minus its constant
+                               (2/T) ||W (X_fp - X_q)||^2 (so it can be negative; compare methods
+                               on the same Hessian); NaN otherwise */
+  double alpha;             /* the asymmetry weights and outer mode that ran (0, 0, 0 for GPTQ) */
+  double alpha2;
+  int outer_mode;
 } vqr_report;
 
 /* Copies the report into *out (see vqr_report). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT

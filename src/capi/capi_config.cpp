@@ -25,11 +25,13 @@ void set_value(vqr_config *config, vqr_param param, double value, bool as_float)
                std::string("parameter ") + info.name + " is " + (info.is_float ? "a float: use vqr_config_set_float"
                                                                               : "an integer: use vqr_config_set_int"));
   const bool in_range = !std::isnan(value) && value >= info.lower && value <= info.upper &&
-                        !(param == VQR_PARAM_GROUP_SIZE && value == 0);
+                        !(param == VQR_PARAM_GROUP_SIZE && value == 0) &&
+                        !((param == VQR_PARAM_ALPHA || param == VQR_PARAM_ALPHA2) && value > -1 && value < 0);
   vqr::require(in_range, VQR_ERR_OUT_OF_RANGE,
                std::string("parameter ") + info.name + " = " + std::to_string(value) + " is outside [" +
                    std::to_string(info.lower) + ", " + std::to_string(info.upper) + "]" +
-                   (param == VQR_PARAM_GROUP_SIZE ? " (or 0; use -1 for per-channel)" : ""));
+                   (param == VQR_PARAM_GROUP_SIZE ? " (or 0; use -1 for per-channel)" : "") +
+                   (param == VQR_PARAM_ALPHA || param == VQR_PARAM_ALPHA2 ? " (-1 = preset, else >= 0)" : ""));
   config->values[param_index(param)] = value;
 }
 

@@ -10,8 +10,8 @@ extern "C" {
 VQR_API vqr_status vqr_hessian_create(int64_t n, unsigned flags, vqr_hessian **out) {
   return guarded(__func__, [&] {
     require_arg(out != nullptr, "out is NULL");
-    require_arg((flags & ~VQR_HESSIAN_F64) == 0, "unknown flags");
-    *out = new vqr_hessian(n, (flags & VQR_HESSIAN_F64) != 0);
+    require_arg((flags & ~(VQR_HESSIAN_F64 | VQR_HESSIAN_ASYMMETRIC)) == 0, "unknown flags");
+    *out = new vqr_hessian(n, (flags & VQR_HESSIAN_F64) != 0, (flags & VQR_HESSIAN_ASYMMETRIC) != 0);
   });
 }
 
@@ -22,6 +22,15 @@ VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x) {
     require_arg(h != nullptr, "h is NULL");
     require_arg(x != nullptr, "x is NULL");
     h->add(*x);
+  });
+}
+
+VQR_API vqr_status vqr_hessian_add_pair(vqr_hessian *h, const vqr_tensor *x_q, const vqr_tensor *x_fp) {
+  return guarded(__func__, [&] {
+    require_arg(h != nullptr, "h is NULL");
+    require_arg(x_q != nullptr, "x_q is NULL");
+    require_arg(x_fp != nullptr, "x_fp is NULL");
+    h->add_pair(*x_q, *x_fp);
   });
 }
 
@@ -37,6 +46,8 @@ VQR_API int64_t vqr_hessian_width(const vqr_hessian *h) { return h ? h->width() 
 
 VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h) { return h ? h->tokens() : -1; }
 
+VQR_API unsigned vqr_hessian_flags(const vqr_hessian *h) { return h ? h->flags() : 0u; }
+
 VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld) {
   return guarded(__func__, [&] {
     require_arg(h != nullptr, "h is NULL");
@@ -44,6 +55,16 @@ VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld
     const int64_t lead = ld == 0 ? h->width() : ld;
     require_arg(lead >= h->width(), "ld is smaller than the width");
     h->read(out, lead);
+  });
+}
+
+VQR_API vqr_status vqr_hessian_read_d(const vqr_hessian *h, float *out, int64_t ld) {
+  return guarded(__func__, [&] {
+    require_arg(h != nullptr, "h is NULL");
+    require_arg(out != nullptr, "out is NULL");
+    const int64_t lead = ld == 0 ? h->width() : ld;
+    require_arg(lead >= h->width(), "ld is smaller than the width");
+    h->read_d(out, lead);
   });
 }
 

@@ -20,14 +20,18 @@ static constexpr uint32_t kFormatVersion = 1;
 static constexpr size_t kHeaderBytes = 40;
 static constexpr char kMagic[4] = {'V', 'Q', 'R', 'H'};
 
-Hessian::Hessian(int64_t n, bool f64) : n_(n), f64_(f64) {
+Hessian::Hessian(int64_t n, bool f64, bool asymmetric) : n_(n), f64_(f64), asym_(asymmetric) {
   require(n >= 1 && n <= kMaxWidth, VQR_ERR_INVALID_ARGUMENT,
           "hessian width n = " + std::to_string(n) + " is outside [1, 2^20]");
   if (f64)
     s64_.assign((size_t)(n * n), 0.0);
   else
     s32_.assign((size_t)(n * n), 0.0f);
+  if (asym_ && f64) d64_.assign((size_t)(n * n), 0.0);
+  if (asym_ && !f64) d32_.assign((size_t)(n * n), 0.0f);
 }
+
+unsigned Hessian::flags() const { return (f64_ ? VQR_HESSIAN_F64 : 0u) | (asym_ ? VQR_HESSIAN_ASYMMETRIC : 0u); }
 
 // Rows per widening chunk: about 16 MiB of fp32 staging, never fewer than 256 rows.
 static int64_t chunk_rows(int64_t n) { return std::max<int64_t>(256, (int64_t(1) << 22) / n); }
@@ -52,25 +56,32 @@ void Hessian::add_f32_rows(const float *x, int64_t rows, int64_t ld) {
               s64_.data(), (int)n_);
 }
 
-void Hessian::add(const vqr_tensor &x) {
-  const int64_t stride = validate_view(&x, "x");
-  require(x.cols == n_, VQR_ERR_INVALID_ARGUMENT,
-          "x has " + std::to_string(x.cols) + " columns but the hessian width is " + std::to_string(n_));
-  const int64_t T = x.rows;
-  if (T == 0) return;
-  require(T <= (int64_t(1) << 31) - 1, VQR_ERR_INVALID_ARGUMENT, "x: more than 2^31-1 rows in one batch");
-
-  // Reject the whole batch before touching S, so a failed add leaves the accumulator unchanged.
-  for (int64_t r = 0; r < T; ++r) {
+// Validates a batch view against width n and rejects it whole when any value is NaN or Inf, so
+// that a failed add leaves the accumulator unchanged. Returns the effective row stride.
+static int64_t check_batch(const vqr_tensor &x, int64_t n, const char *name) {
+  const int64_t stride = validate_view(&x, name);
+  require(x.cols == n, VQR_ERR_INVALID_ARGUMENT,
+          std::string(name) + " has " + std::to_string(x.cols) + " columns but the hessian width is " +
+              std::to_string(n));
+  require(x.rows <= (int64_t(1) << 31) - 1, VQR_ERR_INVALID_ARGUMENT,
+          std::string(name) + ": more than 2^31-1 rows in one batch");
+  for (int64_t r = 0; r < x.rows; ++r) {
     int64_t bad;
     if (x.dtype == VQR_DTYPE_F32)
-      bad = find_nonfinite((const float *)x.data + r * stride, n_);
+      bad = find_nonfinite((const float *)x.data + r * stride, n);
     else
-      bad = find_nonfinite_16((const uint16_t *)x.data + r * stride, n_,
-                              x.dtype == VQR_DTYPE_F16 ? 0x7c00 : 0x7f80);
+      bad = find_nonfinite_16((const uint16_t *)x.data + r * stride, n, x.dtype == VQR_DTYPE_F16 ? 0x7c00 : 0x7f80);
     require(bad < 0, VQR_ERR_NONFINITE,
-            "x[" + std::to_string(r) + ", " + std::to_string(bad) + "] is NaN or Inf; batch rejected");
+            std::string(name) + "[" + std::to_string(r) + ", " + std::to_string(bad) +
+                "] is NaN or Inf; batch rejected");
   }
+  return stride;
+}
+
+void Hessian::add(const vqr_tensor &x) {
+  const int64_t stride = check_batch(x, n_, "x");
+  const int64_t T = x.rows;
+  if (T == 0) return;
 
   if (x.dtype == VQR_DTYPE_F32 && !f64_) {
     add_f32_rows((const float *)x.data, T, stride);
@@ -86,15 +97,59 @@ void Hessian::add(const vqr_tensor &x) {
   tokens_ += T;
 }
 
+void Hessian::add_d_rows(const float *dx, const float *xq, int64_t rows) {
+  if (!f64_) {
+    // Dsum (n x n) += dX^T (n x rows) Xq (rows x n): one SGEMM, 2 n^2 rows flops.
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_, (int)n_, (int)rows, 1.0f, dx, (int)n_, xq,
+                (int)n_, 1.0f, d32_.data(), (int)n_);
+    return;
+  }
+  std::vector<double> a((size_t)(rows * n_)), b((size_t)(rows * n_));
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = dx[i];
+    b[i] = xq[i];
+  }
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_, (int)n_, (int)rows, 1.0, a.data(), (int)n_,
+              b.data(), (int)n_, 1.0, d64_.data(), (int)n_);
+}
+
+void Hessian::add_pair(const vqr_tensor &x_q, const vqr_tensor &x_fp) {
+  require(asym_, VQR_ERR_INVALID_ARGUMENT,
+          "add_pair needs an asymmetric hessian (create it with VQR_HESSIAN_ASYMMETRIC)");
+  const int64_t sq = check_batch(x_q, n_, "x_q");
+  const int64_t sf = check_batch(x_fp, n_, "x_fp");
+  require(x_q.rows == x_fp.rows, VQR_ERR_INVALID_ARGUMENT,
+          "x_q has " + std::to_string(x_q.rows) + " rows but x_fp has " + std::to_string(x_fp.rows) +
+              "; pairs must hold the same tokens");
+  const int64_t T = x_q.rows;
+  if (T == 0) return;
+  // Both streams are widened chunk by chunk: dX = Xf - Xq feeds the D GEMM, Xq the SYRK.
+  const int64_t chunk = std::min(T, chunk_rows(n_));
+  std::vector<float> q((size_t)(chunk * n_)), dx((size_t)(chunk * n_));
+  for (int64_t r0 = 0; r0 < T; r0 += chunk) {
+    const int64_t rows = std::min(chunk, T - r0);
+    view_rows_to_f32(q.data(), x_q, sq, r0, rows);
+    view_rows_to_f32(dx.data(), x_fp, sf, r0, rows);
+    for (size_t i = 0; i < (size_t)(rows * n_); ++i) dx[i] -= q[i];
+    add_f32_rows(q.data(), rows, n_);
+    add_d_rows(dx.data(), q.data(), rows);
+  }
+  tokens_ += T;
+}
+
 void Hessian::merge(const Hessian &other) {
   require(&other != this, VQR_ERR_INVALID_ARGUMENT, "cannot merge a hessian into itself");
   require(other.n_ == n_, VQR_ERR_INVALID_ARGUMENT,
           "merge: widths differ (" + std::to_string(n_) + " vs " + std::to_string(other.n_) + ")");
   require(other.f64_ == f64_, VQR_ERR_INVALID_ARGUMENT, "merge: one hessian is fp64, the other fp32");
-  if (f64_)
-    for (size_t i = 0; i < s64_.size(); ++i) s64_[i] += other.s64_[i];
-  else
-    for (size_t i = 0; i < s32_.size(); ++i) s32_[i] += other.s32_[i];
+  require(other.asym_ == asym_, VQR_ERR_INVALID_ARGUMENT, "merge: one hessian is asymmetric, the other is not");
+  auto add_all = [](auto &dst, const auto &src) {
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
+  };
+  add_all(s32_, other.s32_);
+  add_all(s64_, other.s64_);
+  add_all(d32_, other.d32_);
+  add_all(d64_, other.d64_);
   tokens_ += other.tokens_;
 }
 
@@ -103,6 +158,8 @@ HessianView Hessian::view() const {
   v.n = n_;
   v.s32 = f64_ ? nullptr : s32_.data();
   v.s64 = f64_ ? s64_.data() : nullptr;
+  v.d32 = asym_ && !f64_ ? d32_.data() : nullptr;
+  v.d64 = asym_ && f64_ ? d64_.data() : nullptr;
   v.scale = tokens_ > 0 ? 2.0 / (double)tokens_ : 0.0;
   return v;
 }
@@ -114,11 +171,20 @@ void Hessian::read(float *out, int64_t ld) const {
     for (int64_t j = 0; j < n_; ++j) out[i * ld + j] = v.at(i, j);
 }
 
+void Hessian::read_d(float *out, int64_t ld) const {
+  require(asym_, VQR_ERR_INVALID_ARGUMENT, "hessian is not asymmetric: it holds no D");
+  const HessianView v = view();
+  for (int64_t i = 0; i < n_; ++i)
+    for (int64_t j = 0; j < n_; ++j) out[i * ld + j] = v.d_at(i, j);
+}
+
 // --- serialization ------------------------------------------------------------------------------
 
-static size_t payload_bytes(int64_t n, bool f64) { return (size_t)(n * (n + 1) / 2) * (f64 ? 8 : 4); }
+static size_t payload_bytes(int64_t n, bool f64, bool asym) {
+  return (size_t)(n * (n + 1) / 2 + (asym ? n * n : 0)) * (f64 ? 8 : 4);
+}
 
-size_t Hessian::serialized_size() const { return kHeaderBytes + payload_bytes(n_, f64_) + 4; }
+size_t Hessian::serialized_size() const { return kHeaderBytes + payload_bytes(n_, f64_, asym_) + 4; }
 
 template <class T>
 static void put(unsigned char *&p, T v) {
@@ -138,11 +204,11 @@ void Hessian::serialize(void *buf) const {
   std::memcpy(p, kMagic, 4);
   p += 4;
   put<uint32_t>(p, kFormatVersion);
-  put<uint32_t>(p, f64_ ? VQR_HESSIAN_F64 : 0u);
+  put<uint32_t>(p, flags());
   put<uint32_t>(p, 0u);
   put<int64_t>(p, n_);
   put<int64_t>(p, tokens_);
-  put<uint64_t>(p, (uint64_t)payload_bytes(n_, f64_));
+  put<uint64_t>(p, (uint64_t)payload_bytes(n_, f64_, asym_));
   for (int64_t i = 0; i < n_; ++i) {
     const size_t count = (size_t)(n_ - i);
     if (f64_) {
@@ -152,6 +218,11 @@ void Hessian::serialize(void *buf) const {
       std::memcpy(p, &s32_[(size_t)(i * n_ + i)], count * 4);
       p += count * 4;
     }
+  }
+  if (asym_) {
+    const size_t bytes = (size_t)(n_ * n_) * (f64_ ? 8 : 4);
+    std::memcpy(p, f64_ ? (const void *)d64_.data() : (const void *)d32_.data(), bytes);
+    p += bytes;
   }
   const size_t body = (size_t)(p - static_cast<unsigned char *>(buf));
   put<uint32_t>(p, crc32_update(0, buf, body));
@@ -169,11 +240,13 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
   const uint64_t payload = get<uint64_t>(p);
   require(version == kFormatVersion, VQR_ERR_CORRUPT,
           "serialized hessian: format version " + std::to_string(version) + " is not supported");
-  require((flags & ~VQR_HESSIAN_F64) == 0 && reserved == 0, VQR_ERR_CORRUPT, "serialized hessian: unknown flags");
+  require((flags & ~(VQR_HESSIAN_F64 | VQR_HESSIAN_ASYMMETRIC)) == 0 && reserved == 0, VQR_ERR_CORRUPT,
+          "serialized hessian: unknown flags");
   require(n >= 1 && n <= kMaxWidth, VQR_ERR_CORRUPT, "serialized hessian: width " + std::to_string(n) + " is invalid");
   require(tokens >= 0, VQR_ERR_CORRUPT, "serialized hessian: negative token count");
   const bool f64 = (flags & VQR_HESSIAN_F64) != 0;
-  require(payload == payload_bytes(n, f64) && size == kHeaderBytes + payload + 4, VQR_ERR_CORRUPT,
+  const bool asym = (flags & VQR_HESSIAN_ASYMMETRIC) != 0;
+  require(payload == payload_bytes(n, f64, asym) && size == kHeaderBytes + payload + 4, VQR_ERR_CORRUPT,
           "serialized hessian: size " + std::to_string(size) + " does not match width " + std::to_string(n));
   const uint32_t stored_crc = [&] {
     const unsigned char *q = static_cast<const unsigned char *>(buf) + size - 4;
@@ -181,7 +254,7 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
   }();
   require(crc32_update(0, buf, size - 4) == stored_crc, VQR_ERR_CORRUPT, "serialized hessian: checksum mismatch");
 
-  Hessian h(n, f64);
+  Hessian h(n, f64, asym);
   h.tokens_ = tokens;
   for (int64_t i = 0; i < n; ++i) {
     const size_t count = (size_t)(n - i);
@@ -195,6 +268,16 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
       p += count * 4;
       require(find_nonfinite(&h.s32_[(size_t)(i * n + i)], (int64_t)count) < 0, VQR_ERR_CORRUPT,
               "serialized hessian: non-finite value");
+    }
+  }
+  if (asym) {
+    const size_t count = (size_t)(n * n);
+    if (f64) {
+      std::memcpy(h.d64_.data(), p, count * 8);
+      for (double v : h.d64_) require(std::isfinite(v), VQR_ERR_CORRUPT, "serialized hessian: non-finite value");
+    } else {
+      std::memcpy(h.d32_.data(), p, count * 4);
+      require(find_nonfinite(h.d32_.data(), (int64_t)count) < 0, VQR_ERR_CORRUPT, "serialized hessian: non-finite value");
     }
   }
   return h;

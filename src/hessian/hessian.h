@@ -1,6 +1,8 @@
 // Streaming accumulator of the layer statistic H = (2/T) sum_t x_t x_t^T (DESIGN §3.1,
 // spec gptq §1.2). Keeps the unnormalized sum S (upper triangle, row-major, fp32 through SSYRK or
-// fp64 through DSYRK) and the token count T; memory is n x n whatever T is.
+// fp64 through DSYRK) and the token count T; memory is n x n whatever T is. Asymmetric
+// accumulators (GPTAQ/ResComp, spec gptq §2.2) also keep the full n x n sum
+// Dsum = sum_t (x_fp,t - x_q,t) x_q,t^T, normalized by the same 2/T as H.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,14 @@ struct HessianView {
   int64_t n = 0;
   const float *s32 = nullptr;   // upper triangle, row-major n x n (fp32 mode)
   const double *s64 = nullptr;  // upper triangle, row-major n x n (fp64 mode)
+  const float *d32 = nullptr;   // full n x n Dsum (asymmetric, fp32 mode), else null
+  const double *d64 = nullptr;  // full n x n Dsum (asymmetric, fp64 mode), else null
   double scale = 0;             // 2 / T
+  bool has_d() const { return d32 || d64; }
+  float d_at(int64_t i, int64_t j) const {
+    const int64_t k = i * n + j;
+    return d32 ? (float)((double)d32[k] * scale) : (float)(d64[k] * scale);
+  }
   float at(int64_t i, int64_t j) const {
     const int64_t k = i <= j ? i * n + j : j * n + i;
     return s32 ? (float)((double)s32[k] * scale) : (float)(s64[k] * scale);
@@ -25,18 +34,24 @@ struct HessianView {
 
 class Hessian {
  public:
-  Hessian(int64_t n, bool f64);
+  Hessian(int64_t n, bool f64, bool asymmetric = false);
 
   int64_t width() const { return n_; }
   int64_t tokens() const { return tokens_; }
   bool is_f64() const { return f64_; }
+  bool is_asymmetric() const { return asym_; }
+  unsigned flags() const;
 
   // S += X^T X for a T x n batch; validates the view and rejects non-finite batches whole.
   void add(const vqr_tensor &x);
+  // Asymmetric only: S += Xq^T Xq, Dsum += (Xf - Xq)^T Xq for paired T x n batches.
+  void add_pair(const vqr_tensor &x_q, const vqr_tensor &x_fp);
   // S += other.S, T += other.T (same width and precision).
   void merge(const Hessian &other);
   // H = (2/T) S as a full symmetric matrix (zeros when T = 0); ld >= n.
   void read(float *out, int64_t ld) const;
+  // D = (2/T) Dsum (asymmetric only); ld >= n.
+  void read_d(float *out, int64_t ld) const;
   HessianView view() const;
 
   size_t serialized_size() const;
@@ -45,12 +60,16 @@ class Hessian {
 
  private:
   void add_f32_rows(const float *x, int64_t rows, int64_t ld);
+  void add_d_rows(const float *dx, const float *xq, int64_t rows);  // dx, xq dense rows x n
 
   int64_t n_;
   bool f64_;
+  bool asym_;
   int64_t tokens_ = 0;
   std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
   std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)
+  std::vector<float> d32_;   // n x n Dsum (asymmetric, fp32 mode)
+  std::vector<double> d64_;  // n x n Dsum (asymmetric, fp64 mode)
 };
 
 }  // namespace vqr::hessian

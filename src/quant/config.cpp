@@ -6,7 +6,7 @@ namespace vqr::quant {
 
 const std::array<ParamInfo, kParamCount> &param_table() {
   static const std::array<ParamInfo, kParamCount> table = {{
-      {VQR_PARAM_METHOD, "method", false, 0, VQR_METHOD_GPTQ, VQR_METHOD_RTN},
+      {VQR_PARAM_METHOD, "method", false, 0, VQR_METHOD_GPTAQ_PAPER, VQR_METHOD_RTN},
       {VQR_PARAM_BITS, "bits", false, 2, 8, 4},
       {VQR_PARAM_GROUP_SIZE, "group_size", false, -1, 1 << 30, -1},
       {VQR_PARAM_ALLOW_PARTIAL_GROUP, "allow_partial_group", false, 0, 1, 0},
@@ -24,8 +24,34 @@ const std::array<ParamInfo, kParamCount> &param_table() {
       {VQR_PARAM_BLOCK_SIZE, "block_size", false, 1, 4096, 128},
       {VQR_PARAM_STALE_GROUPS, "stale_groups", false, 0, 1, 0},
       {VQR_PARAM_REPORT_LOSS, "report_loss", false, 0, 1, 1},
+      {VQR_PARAM_ALPHA, "alpha", true, -1.0, 100.0, -1.0},
+      {VQR_PARAM_ALPHA2, "alpha2", true, -1.0, 100.0, -1.0},
+      {VQR_PARAM_OUTER, "outer", false, VQR_OUTER_PRESET, VQR_OUTER_PREQUANT_CLAMPED, VQR_OUTER_PRESET},
+      {VQR_PARAM_EXACT_TARGET, "exact_target", false, 0, 1, 0},
   }};
   return table;
+}
+
+QuantConfig resolve_presets(QuantConfig c) {
+  double alpha = 0, alpha2 = 0;
+  int outer = VQR_OUTER_QUANTIZED;
+  switch (c.method) {
+    case VQR_METHOD_GPTAQ: alpha = 0.25; break;
+    case VQR_METHOD_RESCOMP:
+      alpha = alpha2 = 0.25;
+      outer = c.bits >= 3 ? VQR_OUTER_PREQUANT_CLAMPED : VQR_OUTER_QUANTIZED;  // "allw" diverges at 2 bits
+      break;
+    case VQR_METHOD_GPTAQ_PAPER:
+      alpha = 1.0;
+      outer = VQR_OUTER_PREQUANT;
+      break;
+    default: break;
+  }
+  const bool asym_method = c.method >= VQR_METHOD_GPTAQ;
+  if (c.alpha < 0 || !asym_method) c.alpha = asym_method ? alpha : 0.0;
+  if (c.alpha2 < 0 || !asym_method) c.alpha2 = asym_method ? alpha2 : 0.0;
+  if (c.outer == VQR_OUTER_PRESET || !asym_method) c.outer = outer;
+  return c;
 }
 
 int param_index(vqr_param id) {
@@ -64,5 +90,9 @@ vqr::quant::QuantConfig vqr_config::typed() const {
   c.block_size = (int)v(VQR_PARAM_BLOCK_SIZE);
   c.stale_groups = v(VQR_PARAM_STALE_GROUPS) != 0;
   c.report_loss = v(VQR_PARAM_REPORT_LOSS) != 0;
+  c.alpha = v(VQR_PARAM_ALPHA);
+  c.alpha2 = v(VQR_PARAM_ALPHA2);
+  c.outer = (int)v(VQR_PARAM_OUTER);
+  c.exact_target = v(VQR_PARAM_EXACT_TARGET) != 0;
   return c;
 }

@@ -17,7 +17,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 18;
+constexpr int kParamCount = 22;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(vqr_param id);
@@ -42,7 +42,17 @@ struct QuantConfig {
   int block_size = 128;
   bool stale_groups = false;
   bool report_loss = true;
+  // Asymmetric calibration (spec gptq §9); -1 = the method's preset, resolved by resolve_presets.
+  double alpha = -1;
+  double alpha2 = -1;
+  int outer = VQR_OUTER_PRESET;
+  bool exact_target = false;
 };
+
+// Replaces preset markers (-1) by the method's values (spec gptq §9 reference presets):
+// GPTQ/RTN 0, 0; GPTAQ 0.25, 0, quantized; ResComp 0.25, 0.25, prequant_clamped at >= 3 bits
+// and quantized at 2; GPTAQ_PAPER 1, 0, prequant.
+QuantConfig resolve_presets(QuantConfig c);
 
 }  // namespace vqr::quant
 

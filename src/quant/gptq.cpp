@@ -21,6 +21,7 @@
 #include "core/buffer.h"
 #include "core/error.h"
 #include "linalg/blas.h"
+#include "quant/asymmetry.h"
 #include "quant/grid.h"
 
 namespace vqr::quant {
@@ -40,17 +41,32 @@ struct SweepState {
                           // up to the pending updates of the block being swept)
   uint8_t *codes;         // m x n codes, processing order
   float *scales, *zeros;  // G x m
-  float *err;             // m x B scaled errors of the current block
+  float *err;             // m x B: E_out, the errors the cross-block update multiplies by U
+  // Asymmetric calibration (spec §9); P == nullptr for plain GPTQ.
+  const float *P;         // n x n Phat = triu1(D U^T) U, processing order
+  const float *W0;        // m x n original weights, processing order (only when alpha2 != 0)
+  float *verr;            // m x B: V_out, the weights the cross-block update multiplies by Phat
+  float alpha, alpha2;
+  int outer;              // vqr_outer_mode
 };
 
 // Per-thread scratch of the tile kernel.
 struct TileScratch {
   Buffer<float> tile;         // B x R: the tile's weights, column-major (tile[c * R + r])
   Buffer<float> block_start;  // B x R copy at block start (stale mode only)
+  Buffer<float> tile0;        // B x R: the tile's original weights (alpha2 != 0 only)
   Buffer<float> slice;        // g floats: one row's group slice
-  explicit TileScratch(int64_t B, int64_t gs) : tile((size_t)(B * kRowTile)), block_start((size_t)(B * kRowTile)),
-                                                slice((size_t)gs) {}
+  explicit TileScratch(int64_t B, int64_t gs)
+      : tile((size_t)(B * kRowTile)), block_start((size_t)(B * kRowTile)), tile0((size_t)(B * kRowTile)),
+        slice((size_t)gs) {}
 };
+
+// tile[c * R + r] = M[(r0 + r) * n + i1 + c] for the tile's rows, zeros for padding rows.
+void load_tile(float *__restrict tile, const float *M, int64_t n, int64_t r0, int64_t rows, int64_t i1,
+               int64_t i2) {
+  for (int64_t c = 0; c < i2 - i1; ++c)
+    for (int64_t r = 0; r < kRowTile; ++r) tile[c * kRowTile + r] = r < rows ? M[(r0 + r) * n + i1 + c] : 0.0f;
+}
 
 // Parameters of the dynamic group starting at processing position p (inside block [i1, i2)) for
 // tile row r (global row `row`). "Fresh" reads the weights with every update from columns < p
@@ -66,26 +82,38 @@ GroupParams dynamic_group_params(const SweepState &s, const TileScratch &t, int6
   for (int64_t j = i2; j < end; ++j) {
     float v = s.W[row * s.n + j];
     if (!s.stale_groups)
-      for (int64_t c = i1; c < p; ++c) v -= s.err[row * s.B + (c - i1)] * s.U[c * s.n + j];
+      for (int64_t c = i1; c < p; ++c) {
+        v -= s.err[row * s.B + (c - i1)] * s.U[c * s.n + j];
+        if (s.P) v += s.verr[row * s.B + (c - i1)] * s.P[c * s.n + j];
+      }
     slice[k++] = v;
   }
   return find_group_params(slice, k, s.spec);
 }
 
-// The sequential column loop of block [i1, i2) for rows [r0, r0 + rows), rows <= R. Compiled for
-// AVX-512, AVX2 and baseline x86-64 and chosen at load time.
+// The sequential column loop of block [i1, i2) for rows [r0, r0 + rows), rows <= R (spec §1.4,
+// with the asymmetry terms of §9 when kAsym). For column q with current value w, original w0 and
+// grid value Q: e = (w - Q) / U_qq, and the remaining in-block columns take
+//   w_j -= e_in U_qj - v_in Phat_qj,  e_in = e + alpha2 (w0 - w) / U_qq,  v_in = alpha w + alpha2 (w0 - w)
+// while the cross-block update uses E_out = e + alpha2 (w0 - y) / U_qq and V_out = alpha y +
+// alpha2 (w0 - y) with y = Q, w or clamp(w) by the outer mode. ResComp's R matrix is folded in
+// through R = (alpha2/alpha) P + alpha2 (I - diag(U)^-1 U) (spec §3.3). Compiled for AVX-512,
+// AVX2 and baseline x86-64 and chosen at load time.
+template <bool kAsym>
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, int64_t i1, int64_t i2) {
   constexpr int64_t R = kRowTile;
   float *__restrict tile = t.tile.data();
-  for (int64_t c = 0; c < i2 - i1; ++c)
-    for (int64_t r = 0; r < R; ++r) tile[c * R + r] = r < rows ? s.W[(r0 + r) * s.n + i1 + c] : 0.0f;
+  load_tile(tile, s.W, s.n, r0, rows, i1, i2);
   if (s.dynamic_groups && s.stale_groups) std::memcpy(t.block_start.data(), tile, (size_t)((i2 - i1) * R) * 4);
+  const bool has_w0 = kAsym && s.W0;  // without it w0 = w: the compensation-aware term is 0
+  const float *__restrict tile0 = t.tile0.data();
+  if (has_w0) load_tile(t.tile0.data(), s.W0, s.n, r0, rows, i1, i2);
 
   // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored.
-  float scale[R], zero[R], e[R], code[R];
+  float scale[R], zero[R], e[R], code[R], e_in[R], v_in[R], v_out[R];
   for (int64_t r = 0; r < R; ++r) {
     scale[r] = 1.0f;
     zero[r] = 0.0f;
@@ -111,19 +139,45 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
     for (int64_t r = 0; r < R; ++r) {
       code[r] = quantize_code_f(x[r], scale[r], zero[r], maxq);
       const float Q = scale[r] * (code[r] - zero[r]);
-      e[r] = (x[r] - Q) / d;
+      const float w = x[r];
+      e[r] = (w - Q) / d;
+      if (kAsym) {
+        const float w0 = has_w0 ? tile0[(q - i1) * R + r] : w;
+        e_in[r] = e[r] + s.alpha2 * (w0 - w) / d;
+        v_in[r] = s.alpha * w + s.alpha2 * (w0 - w);
+        float y = Q;
+        if (s.outer == VQR_OUTER_PREQUANT) y = w;
+        if (s.outer == VQR_OUTER_PREQUANT_CLAMPED) {
+          const float lo = -scale[r] * zero[r], hi = scale[r] * (maxq - zero[r]);
+          y = w < lo ? lo : (w > hi ? hi : w);
+        }
+        e[r] += s.alpha2 * (w0 - y) / d;  // E_out
+        v_out[r] = s.alpha * y + s.alpha2 * (w0 - y);
+      }
+      x[r] = Q;
     }
     for (int64_t r = 0; r < rows; ++r) {
       s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
       s.err[(r0 + r) * s.B + (q - i1)] = e[r];
+      if (kAsym) s.verr[(r0 + r) * s.B + (q - i1)] = v_out[r];
     }
-    // One broadcast FMA per remaining column. `omp simd` pins the vectorization to the row axis:
-    // left alone, GCC vectorizes across j with permutes, several times slower.
-    for (int64_t j = q + 1; j < i2; ++j) {
-      const float uj = u[j];
-      float *__restrict col = tile + (j - i1) * R;
+    // One or two broadcast FMAs per remaining column. `omp simd` pins the vectorization to the
+    // row axis: left alone, GCC vectorizes across j with permutes, several times slower.
+    if (kAsym) {
+      const float *__restrict pq = s.P + q * s.n;
+      for (int64_t j = q + 1; j < i2; ++j) {
+        const float uj = u[j], pj = pq[j];
+        float *__restrict col = tile + (j - i1) * R;
 #pragma omp simd
-      for (int64_t r = 0; r < R; ++r) col[r] -= e[r] * uj;
+        for (int64_t r = 0; r < R; ++r) col[r] += v_in[r] * pj - e_in[r] * uj;
+      }
+    } else {
+      for (int64_t j = q + 1; j < i2; ++j) {
+        const float uj = u[j];
+        float *__restrict col = tile + (j - i1) * R;
+#pragma omp simd
+        for (int64_t r = 0; r < R; ++r) col[r] -= e[r] * uj;
+      }
     }
   }
 }
@@ -162,6 +216,17 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
         if (f.dead[(size_t)j]) W[(size_t)(r * n + j)] = 0.0f;
   }
 
+  // Asymmetric calibration (spec §9): Phat from D and U; W0 for the compensation-aware term.
+  // The exact-target ablation (spec §3.3) instead moves the target once and runs plain GPTQ.
+  const bool asym = config.alpha != 0 || config.alpha2 != 0;
+  Buffer<float> P, W0;
+  if (asym || config.exact_target) {
+    Buffer<float> Dp = permuted_d(H, f, threads);
+    if (config.exact_target) apply_exact_target(W.data(), m, Dp, f);
+    if (asym) P = asymmetry_projection(std::move(Dp), f);
+    if (config.alpha2 != 0) W0 = W;
+  }
+
   // Fixed parameters: per-channel from the whole (dead-zeroed) row; static groups from the
   // original column groups (spec §1.5). Both read the weights before any compensation.
   if (!grouped || static_groups) {
@@ -185,7 +250,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
 
   const int64_t B = std::min<int64_t>(config.block_size, n);
   Buffer<uint8_t> codes_p(permuted ? (size_t)(m * n) : 0);  // codes in processing order
-  Buffer<float> err((size_t)(m * B));
+  Buffer<float> err((size_t)(m * B)), verr(asym ? (size_t)(m * B) : 0);
   std::vector<TileScratch> scratch;
   for (int t = 0; t < threads; ++t) scratch.emplace_back(B, gs);
 
@@ -204,6 +269,12 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   s.scales = q.scales.data();
   s.zeros = q.zeros.data();
   s.err = err.data();
+  s.P = asym ? P.data() : nullptr;
+  s.W0 = W0.empty() ? nullptr : W0.data();
+  s.verr = verr.data();
+  s.alpha = (float)config.alpha;
+  s.alpha2 = (float)config.alpha2;
+  s.outer = config.outer;
 
   const double t_sweep = omp_get_wtime();
   double gemm_seconds = 0;
@@ -215,14 +286,23 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     {
       TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
 #pragma omp for schedule(static)
-      for (int64_t tix = 0; tix < tiles; ++tix)
-        sweep_tile(s, mine, tix * kRowTile, std::min(kRowTile, m - tix * kRowTile), i1, i2);
+      for (int64_t tix = 0; tix < tiles; ++tix) {
+        const int64_t r0 = tix * kRowTile, rows = std::min(kRowTile, m - r0);
+        if (asym)
+          sweep_tile<true>(s, mine, r0, rows, i1, i2);
+        else
+          sweep_tile<false>(s, mine, r0, rows, i1, i2);
+      }
     }
-    // Lazy cross-block update: W[:, i2:] -= E[:, 0:i2-i1] U[i1:i2, i2:].
+    // Lazy cross-block update: W[:, i2:] -= E_out U[i1:i2, i2:] - V_out Phat[i1:i2, i2:].
     const double t_gemm = omp_get_wtime();
-    if (i2 < n)
+    if (i2 < n) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)(n - i2), (int)(i2 - i1), -1.0f,
                   err.data(), (int)B, &f.U[(size_t)(i1 * n + i2)], (int)n, 1.0f, &W[(size_t)i2], (int)n);
+      if (asym)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)(n - i2), (int)(i2 - i1), 1.0f,
+                    verr.data(), (int)B, &P[(size_t)(i1 * n + i2)], (int)n, 1.0f, &W[(size_t)i2], (int)n);
+    }
     gemm_seconds += omp_get_wtime() - t_gemm;
     progress.checkpoint(i2, i2 == n);
   }
@@ -245,7 +325,10 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
                   omp_get_wtime() - t_end_sweep);
     log_message(ctx, VQR_LOG_DEBUG, line);
   }
-  q.report.method = VQR_METHOD_GPTQ;
+  q.report.method = config.method;
+  q.report.alpha = config.alpha;
+  q.report.alpha2 = config.alpha2;
+  q.report.outer_mode = asym ? config.outer : 0;
   q.report.damp = f.damp;
   q.report.damp_lambda = f.lambda;
   q.report.damp_attempts = f.attempts;

@@ -18,6 +18,7 @@ QuantizedLayer::QuantizedLayer(int64_t m, int64_t n, int64_t gs, int b)
   report.struct_size = sizeof(vqr_report);
   report.proxy_loss = NAN;
   report.rtn_proxy_loss = NAN;
+  report.asym_loss = NAN;
 }
 
 void QuantizedLayer::dequantize(float *out, int threads) const {

@@ -152,7 +152,7 @@ typedef struct param_spec {
 } param_spec;
 
 static const param_spec k_params[] = {
-    {VQR_PARAM_METHOD, 0, 0, 1, VQR_METHOD_RTN},
+    {VQR_PARAM_METHOD, 0, 0, 4, VQR_METHOD_RTN},
     {VQR_PARAM_BITS, 0, 2, 8, 4},
     {VQR_PARAM_GROUP_SIZE, 0, -1, 1073741824.0, -1},
     {VQR_PARAM_ALLOW_PARTIAL_GROUP, 0, 0, 1, 0},
@@ -170,6 +170,10 @@ static const param_spec k_params[] = {
     {VQR_PARAM_BLOCK_SIZE, 0, 1, 4096, 128},
     {VQR_PARAM_STALE_GROUPS, 0, 0, 1, 0},
     {VQR_PARAM_REPORT_LOSS, 0, 0, 1, 1},
+    {VQR_PARAM_ALPHA, 1, -1.0, 100.0, -1.0},
+    {VQR_PARAM_ALPHA2, 1, -1.0, 100.0, -1.0},
+    {VQR_PARAM_OUTER, 0, -1, 2, VQR_OUTER_PRESET},
+    {VQR_PARAM_EXACT_TARGET, 0, 0, 1, 0},
 };
 #define N_PARAMS (sizeof k_params / sizeof k_params[0])
 
@@ -217,7 +221,7 @@ static void test_param_bounds_and_names(void) {
         strcmp(vqr_param_name(VQR_PARAM_GROUP_SIZE), "group_size") == 0);
   /* Unknown parameters. */
   {
-    static const int unknown[] = {0, 1, 99, 101, 199, 209, 299, 307, 399, 401, 500, -1, 100000};
+    static const int unknown[] = {0, 1, 99, 101, 199, 209, 299, 307, 399, 401, 499, 504, 600, -1, 100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];
       b.struct_size = 12345;

@@ -59,7 +59,7 @@ static void test_create(void) {
   CHECK_FAIL(vqr_hessian_create(0, 0, &h), VQR_ERR_INVALID_ARGUMENT);
   CHECK_FAIL(vqr_hessian_create(-3, 0, &h), VQR_ERR_INVALID_ARGUMENT);
   CHECK_FAIL(vqr_hessian_create(((int64_t)1 << 20) + 1, 0, &h), VQR_ERR_INVALID_ARGUMENT);
-  CHECK_FAIL(vqr_hessian_create(N, 2u, &h), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_hessian_create(N, 4u, &h), VQR_ERR_INVALID_ARGUMENT);
   CHECK_FAIL(vqr_hessian_create(N, 0x80000000u, &h), VQR_ERR_INVALID_ARGUMENT);
   CHECK(h == sentinel);
   CHECK_FAIL(vqr_hessian_create(N, 0, NULL), VQR_ERR_INVALID_ARGUMENT);

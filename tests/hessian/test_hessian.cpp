@@ -409,7 +409,7 @@ TEST(Hessian, ArgumentErrors) {
     EXPECT_EQ(vqr_hessian_create(n, 0, &out), VQR_ERR_INVALID_ARGUMENT) << "n = " << n;
     EXPECT_STRNE(vqr_last_error(), "");
   }
-  EXPECT_EQ(vqr_hessian_create(4, 2u, &out), VQR_ERR_INVALID_ARGUMENT) << "unknown flags";
+  EXPECT_EQ(vqr_hessian_create(4, 4u, &out), VQR_ERR_INVALID_ARGUMENT) << "unknown flags";
   EXPECT_EQ(out, sentinel);
   EXPECT_EQ(vqr_hessian_create(4, 0, nullptr), VQR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(vqr_hessian_width(nullptr), -1);
