@@ -7,6 +7,14 @@
     packed = vqround.pack_gptq(r, version=1)       # qweight, qzeros, scales, g_idx
     r.close()
 
+GPTAQ / ResComp (asymmetric calibration, spec gptq §2, §3, §9) need the layer's inputs from both
+streams, the same tokens in the same order:
+
+    with vqround.Hessian(n, asymmetric=True) as h:
+        h.add(x_q, x_fp)                           # x_q: quantized model, x_fp: full precision
+        r = vqround.quantize(w, h, method="gptaq", bits=4)   # or "rescomp", "gptaq_paper"
+        print(r.asym_loss, r.alpha, r.alpha2, r.outer)
+
 Ownership: Hessian and Result own a native handle, freed by close(), by leaving a `with` block, or
 (as a safety net) by the garbage collector. Result copies every array out of the native object when
 it is created, so its arrays stay valid after close(); the handle is kept open only for
@@ -149,22 +157,36 @@ class _Handle:
 
 class Hessian(_Handle):
     """Streaming accumulator of H = (2/T) sum_t x_t x_t^T for a layer with input width n
-    (vqr_hessian). f64=True accumulates in float64 (VQR_HESSIAN_F64)."""
+    (vqr_hessian). f64=True accumulates in float64 (VQR_HESSIAN_F64). asymmetric=True
+    (VQR_HESSIAN_ASYMMETRIC) also accumulates D = (2/T) sum_t (x_fp,t - x_q,t) x_q,t^T from paired
+    batches, for methods "gptaq", "rescomp", "gptaq_paper" and exact_target; H then comes from the
+    quantized stream x_q."""
     _free = staticmethod(lib.vqr_hessian_free)
 
-    def __init__(self, n, f64=False, *, _handle=None):
+    def __init__(self, n, f64=False, asymmetric=False, *, _handle=None):
         if _handle is None:
+            flags = (_lib.HESSIAN_F64 if f64 else 0) | (_lib.HESSIAN_ASYMMETRIC if asymmetric else 0)
             _handle = ctypes.c_void_p()
-            _check(lib.vqr_hessian_create(int(n), _lib.HESSIAN_F64 if f64 else 0,
-                                          ctypes.byref(_handle)))
+            _check(lib.vqr_hessian_create(int(n), flags, ctypes.byref(_handle)))
         self._h = _handle.value if isinstance(_handle, ctypes.c_void_p) else _handle
 
-    def add(self, x):
-        """Adds a batch of tokens x (T x n). float32 and float16 are read natively, other dtypes
+    def add(self, x_q, x_fp=None):
+        """Adds a batch of tokens x_q (T x n). float32 and float16 are read natively, other dtypes
         are converted to float32; strided rows are read in place. A batch with NaN/Inf raises
-        Error(NONFINITE) and leaves the accumulator unchanged. Returns self."""
-        keep, t = _tensor(x, "x")
-        _check(lib.vqr_hessian_add(self._handle(), ctypes.byref(t)))
+        Error(NONFINITE) and leaves the accumulator unchanged. Returns self.
+
+        x_fp (T x n, same tokens in the same order through the full-precision model) adds the pair
+        (vqr_hessian_add_pair): H gains x_q x_q^T and D gains (x_fp - x_q) x_q^T. It needs an
+        asymmetric accumulator and the same shape as x_q, else Error(INVALID_ARGUMENT); a NaN/Inf
+        in either rejects the pair. Without x_fp, an asymmetric accumulator takes x_fp = x_q
+        (D gains nothing)."""
+        keep, t = _tensor(x_q, "x_q")
+        if x_fp is None:
+            _check(lib.vqr_hessian_add(self._handle(), ctypes.byref(t)))
+        else:
+            keep_fp, t_fp = _tensor(x_fp, "x_fp")
+            _check(lib.vqr_hessian_add_pair(self._handle(), ctypes.byref(t), ctypes.byref(t_fp)))
+            del keep_fp
         del keep
         return self
 
@@ -185,6 +207,17 @@ class Hessian(_Handle):
         """The number of tokens accumulated (T)."""
         return int(lib.vqr_hessian_token_count(self._handle()))
 
+    @property
+    def asymmetric(self):
+        """True when the accumulator also keeps D (created with asymmetric=True, or restored from
+        such bytes)."""
+        return bool(lib.vqr_hessian_flags(self._handle()) & _lib.HESSIAN_ASYMMETRIC)
+
+    @property
+    def f64(self):
+        """True when the accumulator sums in float64."""
+        return bool(lib.vqr_hessian_flags(self._handle()) & _lib.HESSIAN_F64)
+
     def matrix(self):
         """H = (2/T) S as a float32 n x n numpy array (zeros when T = 0)."""
         n = self.width
@@ -192,8 +225,18 @@ class Hessian(_Handle):
         _check(lib.vqr_hessian_read(self._handle(), out.ctypes.data, 0))
         return out
 
+    def d_matrix(self):
+        """D = (2/T) sum_t (x_fp,t - x_q,t) x_q,t^T as a float32 n x n numpy array (not symmetric;
+        row i = input channel i of the asymmetry; zeros when T = 0). Error(INVALID_ARGUMENT) when
+        the accumulator is not asymmetric."""
+        n = self.width
+        out = np.empty((n, n), dtype=np.float32)
+        _check(lib.vqr_hessian_read_d(self._handle(), out.ctypes.data, 0))
+        return out
+
     def to_bytes(self):
-        """The serialized accumulator (format in vqround.h, vqr_hessian_serialize)."""
+        """The serialized accumulator (format in vqround.h, vqr_hessian_serialize); includes D
+        and the flags, so from_bytes restores an asymmetric accumulator as such."""
         size = ctypes.c_size_t()
         _check(lib.vqr_hessian_serialized_size(self._handle(), ctypes.byref(size)))
         buf = ctypes.create_string_buffer(max(size.value, 1))
@@ -212,7 +255,8 @@ class Hessian(_Handle):
     def __repr__(self):
         if not self._h:
             return "<vqround.Hessian closed>"
-        return f"<vqround.Hessian width={self.width} tokens={self.tokens}>"
+        kind = " asymmetric" if self.asymmetric else ""
+        return f"<vqround.Hessian{kind} width={self.width} tokens={self.tokens}>"
 
 
 def _copy_out(ptr, ctype, dtype, shape):
@@ -231,9 +275,13 @@ class Result(_Handle):
     codes (uint8 m x n), scales and zeros (float32 G x m), g_idx (int32 n),
     dequantized (float32 m x n) = scales[g_idx[j], r] * (codes[r, j] - zeros[g_idx[j], r]).
     Report: proxy_loss, rtn_proxy_loss (NaN without a Hessian or with report_loss=False), damp,
-    damp_lambda, damp_attempts, dead_columns, seconds, method. Shape: rows, cols, groups, bits,
-    group_size (as requested; -1 = per row). The native handle stays open for pack_gptq()
-    until close()."""
+    damp_lambda, damp_attempts, dead_columns, seconds, method (name, as quantize() takes it).
+    With an asymmetric Hessian: asym_loss = tr(dW H dW^T) - 2 tr(dW D^T W^T), the asymmetric
+    objective (2/T)||W' X_q - W X_fp||^2 less its constant, so possibly negative (NaN otherwise);
+    alpha, alpha2 and outer ("quantized", "prequant", "prequant_clamped") are the asymmetry
+    weights and outer mode that ran, presets resolved (0, 0, "quantized" for rtn and gptq).
+    Shape: rows, cols, groups, bits, group_size (as requested; -1 = per row). The native handle
+    stays open for pack_gptq() until close()."""
     _free = staticmethod(lib.vqr_result_free)
 
     def __init__(self, handle, group_size):
@@ -260,8 +308,9 @@ class Result(_Handle):
         _check(lib.vqr_result_dequantize(h, _lib.DTYPE_F32, self.dequantized.ctypes.data, 0))
         rep = _lib.Report()
         rep.struct_size = ctypes.sizeof(rep)
+        rep.asym_loss = math.nan  # stays NaN should a library not fill the 0.2.0 fields
         _check(lib.vqr_result_report(h, ctypes.byref(rep)))
-        self.method = {_lib.METHOD_RTN: "rtn", _lib.METHOD_GPTQ: "gptq"}.get(rep.method, rep.method)
+        self.method = _METHOD_NAMES.get(rep.method, rep.method)
         self.proxy_loss = rep.proxy_loss
         self.rtn_proxy_loss = rep.rtn_proxy_loss
         self.damp = rep.damp
@@ -269,6 +318,10 @@ class Result(_Handle):
         self.damp_attempts = int(rep.damp_attempts)
         self.dead_columns = int(rep.dead_columns)
         self.seconds = rep.seconds
+        self.asym_loss = rep.asym_loss
+        self.alpha = rep.alpha
+        self.alpha2 = rep.alpha2
+        self.outer = _OUTER_NAMES.get(rep.outer_mode, rep.outer_mode)
 
     def pack_gptq(self, version=1):
         """See vqround.pack_gptq."""
@@ -292,36 +345,64 @@ class Result(_Handle):
                 f"groups={self.groups} proxy_loss={self.proxy_loss:.6g}>")
 
 
-_METHODS = {"rtn": _lib.METHOD_RTN, "gptq": _lib.METHOD_GPTQ}
+_METHODS = {"rtn": _lib.METHOD_RTN, "gptq": _lib.METHOD_GPTQ, "gptaq": _lib.METHOD_GPTAQ,
+            "rescomp": _lib.METHOD_RESCOMP, "gptaq_paper": _lib.METHOD_GPTAQ_PAPER}
+_METHOD_NAMES = {v: k for k, v in _METHODS.items()}
+_OUTERS = {"quantized": _lib.OUTER_QUANTIZED, "prequant": _lib.OUTER_PREQUANT,
+           "prequant_clamped": _lib.OUTER_PREQUANT_CLAMPED}
+_OUTER_NAMES = {v: k for k, v in _OUTERS.items()}
 _GRIDS = {"gptq": _lib.GRID_GPTQ, "quarot": _lib.GRID_QUAROT}
 
 
 def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, act_order=False,
              static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
-             allow_partial_group=False, stale_groups=False, report_loss=True, threads=0):
+             allow_partial_group=False, stale_groups=False, report_loss=True, threads=0,
+             alpha=None, alpha2=None, outer=None, exact_target=False):
     """Quantizes one linear layer's weights w (m x n, out_features x in_features) and returns a
-    Result. hessian: a Hessian of the layer's inputs (width n); required for "gptq", optional for
-    "rtn" (then it only feeds the proxy losses). method: "rtn" or "gptq"; grid: "gptq" (grid a)
-    or "quarot" (grid b), spec gptq §1.6. The other keywords map to the VQR_PARAM_* of vqround.h
-    with the same names; threads=0 uses all cores. Raises Error on invalid arguments, non-finite
-    weights or a failed factorization."""
+    Result. hessian: a Hessian of the layer's inputs (width n); required except for "rtn" (then it
+    only feeds the proxy losses). grid: "gptq" (grid a) or "quarot" (grid b), spec gptq §1.6.
+    method:
+      "rtn"          round to nearest;
+      "gptq"         GPTQ (spec gptq §1);
+      "gptaq"        GPTAQ as the official code runs it: alpha 0.25, outer "quantized";
+      "rescomp"      ResComp: alpha = alpha2 = 0.25, outer "prequant_clamped" at >= 3 bits and
+                     "quantized" at 2 bits;
+      "gptaq_paper"  GPTAQ as the paper writes it: alpha 1, outer "prequant".
+    The last three need an asymmetric Hessian (Hessian(n, asymmetric=True) fed with pairs).
+    alpha, alpha2 (floats, 0..100) and outer ("quantized", "prequant", "prequant_clamped")
+    override the method's preset (VQR_PARAM_ALPHA, _ALPHA2, _OUTER); None keeps the preset.
+    exact_target=True (method "gptq", asymmetric Hessian) runs GPTQ on the pre-corrected target
+    W (I + D H_damped^-1), an ablation (spec gptq §3.3). The other keywords map to the
+    VQR_PARAM_* of vqround.h with the same names; threads=0 uses all cores. Raises Error on invalid
+    arguments, non-finite weights or a failed factorization."""
     if method not in _METHODS:
         raise _invalid(f"method must be one of {sorted(_METHODS)}, got {method!r}")
     if grid not in _GRIDS:
         raise _invalid(f"grid must be one of {sorted(_GRIDS)}, got {grid!r}")
+    if outer is not None and outer not in _OUTERS:
+        raise _invalid(f"outer must be None or one of {sorted(_OUTERS)}, got {outer!r}")
     if hessian is not None and not isinstance(hessian, Hessian):
         raise _invalid("hessian must be a vqround.Hessian or None")
     keep, t = _tensor(w, "w")
     ints = {"method": _METHODS[method], "bits": bits, "group_size": group_size, "sym": sym,
             "act_order": act_order, "static_groups": static_groups, "block_size": block_size,
             "mse": mse, "grid": _GRIDS[grid], "allow_partial_group": allow_partial_group,
-            "stale_groups": stale_groups, "report_loss": report_loss}
+            "stale_groups": stale_groups, "report_loss": report_loss,
+            "exact_target": exact_target}
+    if outer is not None:
+        ints["outer"] = _OUTERS[outer]
+    floats = {"damp": damp}
+    if alpha is not None:
+        floats["alpha"] = alpha
+    if alpha2 is not None:
+        floats["alpha2"] = alpha2
     cfg, ctx, res = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
     _check(lib.vqr_config_create(ctypes.byref(cfg)))
     try:
         for name, value in ints.items():
             _check(lib.vqr_config_set_int(cfg, _lib.PARAM[name], int(value)))
-        _check(lib.vqr_config_set_float(cfg, _lib.PARAM["damp"], float(damp)))
+        for name, value in floats.items():
+            _check(lib.vqr_config_set_float(cfg, _lib.PARAM[name], float(value)))
         if threads:
             _check(lib.vqr_context_create(ctypes.byref(ctx)))
             _check(lib.vqr_context_set_threads(ctx, int(threads)))

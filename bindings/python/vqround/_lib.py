@@ -65,9 +65,10 @@ STATUS_NAMES = {
 }
 
 DTYPE_F32, DTYPE_F16, DTYPE_BF16 = 0, 1, 2
-METHOD_RTN, METHOD_GPTQ = 0, 1
+METHOD_RTN, METHOD_GPTQ, METHOD_GPTAQ, METHOD_RESCOMP, METHOD_GPTAQ_PAPER = 0, 1, 2, 3, 4
+OUTER_PRESET, OUTER_QUANTIZED, OUTER_PREQUANT, OUTER_PREQUANT_CLAMPED = -1, 0, 1, 2
 GRID_GPTQ, GRID_QUAROT = 0, 1
-HESSIAN_F64 = 1
+HESSIAN_F64, HESSIAN_ASYMMETRIC = 1, 2
 PACK_GPTQ_V1, PACK_GPTQ_V2 = 1, 2
 
 PARAM = {
@@ -77,6 +78,7 @@ PARAM = {
     "act_order": 300, "static_groups": 301, "damp": 302, "damp_increment": 303,
     "damp_attempts": 304, "block_size": 305, "stale_groups": 306,
     "report_loss": 400,
+    "alpha": 500, "alpha2": 501, "outer": 502, "exact_target": 503,
 }
 
 # --- structs -------------------------------------------------------------------------------------
@@ -99,12 +101,16 @@ class Bounds(ctypes.Structure):
 
 
 class Report(ctypes.Structure):
-    """vqr_report (the caller sets struct_size)."""
+    """vqr_report (the caller sets struct_size = sizeof; the library writes only what fits).
+    Fields since 0.2.0 are appended after `seconds`."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("method", ctypes.c_int),
                 ("proxy_loss", ctypes.c_double), ("rtn_proxy_loss", ctypes.c_double),
                 ("damp", ctypes.c_double), ("damp_lambda", ctypes.c_double),
                 ("damp_attempts", ctypes.c_int), ("dead_columns", i64),
-                ("seconds", ctypes.c_double)]
+                ("seconds", ctypes.c_double),
+                # since 0.2.0
+                ("asym_loss", ctypes.c_double), ("alpha", ctypes.c_double),
+                ("alpha2", ctypes.c_double), ("outer_mode", ctypes.c_int)]
 
 
 class PackedShape(ctypes.Structure):
@@ -137,10 +143,13 @@ _PROTOTYPES = {
     "vqr_hessian_create": (_S, [i64, ctypes.c_uint, P(vp)]),
     "vqr_hessian_free": (None, [vp]),
     "vqr_hessian_add": (_S, [vp, P(Tensor)]),
+    "vqr_hessian_add_pair": (_S, [vp, P(Tensor), P(Tensor)]),
     "vqr_hessian_merge": (_S, [vp, vp]),
     "vqr_hessian_width": (i64, [vp]),
     "vqr_hessian_token_count": (i64, [vp]),
+    "vqr_hessian_flags": (ctypes.c_uint, [vp]),
     "vqr_hessian_read": (_S, [vp, vp, i64]),
+    "vqr_hessian_read_d": (_S, [vp, vp, i64]),
     "vqr_hessian_serialized_size": (_S, [vp, P(ctypes.c_size_t)]),
     "vqr_hessian_serialize": (_S, [vp, vp, ctypes.c_size_t, P(ctypes.c_size_t)]),
     "vqr_hessian_deserialize": (_S, [vp, ctypes.c_size_t, P(vp)]),
