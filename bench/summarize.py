@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Prints the ratio summary of vqround_bench JSON files (Google Benchmark --benchmark_out format).
+
+Usage: summarize.py [machine.txt] RESULT.json...   (standard library only)
+With --benchmark_repetitions the median aggregates are used; "runs" is then the repetition count
+(else the iteration count).
+Headline figures are ratios to the machine's own kernels measured in the same run (DESIGN §4):
+vqr_hessian_add vs SSYRK (target >= 0.90) and GPTQ vs SPOTRF + cross-block SGEMMs (target <= 1.5).
+"""
+import json
+import re
+import sys
+
+HESSIAN_TARGET = 0.90
+GPTQ_TARGET = 1.5
+DTYPES = {0: "f32", 1: "f16", 2: "bf16"}
+
+
+def args_of(name):
+    return {k: int(v) for k, v in re.findall(r"(\w+):(-?\d+)", name)}
+
+
+def table(title, header, rows):
+    if not rows:
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    print(title)
+    for i, row in enumerate([header] + rows):
+        print("  " + "  ".join(str(x).rjust(w) if j else str(x).ljust(w) for j, (x, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    print()
+
+
+def verdict(ok):
+    return "ok" if ok else "MISS"
+
+
+def main(paths):
+    runs, errors, context = [], [], {}
+    for p in paths:
+        if p.endswith(".txt"):
+            print(open(p).read().rstrip() + "\n")
+            continue
+        with open(p) as f:
+            data = json.load(f)
+        context.update(data.get("context", {}))
+        for b in data.get("benchmarks", []):
+            if b.get("error_occurred"):
+                errors.append((b["name"], b.get("error_message", "")))
+                continue
+            # Plain runs, or the median when the file was made with --benchmark_repetitions.
+            if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+                continue
+            if b.get("run_type") == "iteration" and b.get("repetitions", 1) > 1:
+                continue
+            b["runs"] = b.get("repetitions", 1) if b.get("run_type") == "aggregate" else b["iterations"]
+            runs.append(b)
+
+    if context:
+        print("OpenBLAS core %s, threads %s; OMP_NUM_THREADS %s; load at start %s" % (
+            context.get("openblas_core", "?"), context.get("openblas_threads", "?"), context.get("OMP_NUM_THREADS", "?"),
+            context.get("loadavg_at_start", "?")))
+        print("library: %s\n" % context.get("vqr_build_info", "?"))
+
+
+    hess, gptq, refs, rtn = [], [], [], []
+    runs.sort(key=lambda b: (b["name"].split("/")[0], sorted(args_of(b["name"]).items(), key=lambda kv: kv[0] not in ("m", "n"))))
+    for b in runs:
+        name, a = b["name"], args_of(b["name"])
+        if name.startswith("BM_HessianAdd"):
+            r = b["vs_ssyrk"]
+            hess.append(["n=%d T=%d" % (a["n"], a["T"]), DTYPES.get(a["dtype"], a["dtype"]), b["runs"],
+                         "%.1f" % b["lib_GFLOPs"], "%.1f" % b["ssyrk_GFLOPs"], "%.3f" % r,
+                         verdict(r >= HESSIAN_TARGET)])
+        elif name.startswith("BM_Gptq"):
+            r = b["ratio"]
+            target = verdict(r <= GPTQ_TARGET) if a["loss"] == 0 else "(info)"
+            gptq.append(["%dx%d" % (a["m"], a["n"]), a["act"], a["loss"], b["runs"], "%.3f" % b["gptq_s"],
+                         "%.3f" % b["chol_s"], "%.3f" % b["gemm_s"], "%.3f" % b["trtri_s"], "%.2f" % r,
+                         "%.2f" % b["ratio_tri"], target])
+        elif name.startswith("BM_Ref"):
+            refs.append([re.sub(r"(/manual_time|_median)", "", name), b["runs"],
+                         "%.1f %s" % (b["real_time"], b["time_unit"]), "%.1f" % b["GFLOPs"]])
+        elif name.startswith("BM_Rtn"):
+            rtn.append([re.sub(r"_median", "", name), b["runs"], "%.2f %s" % (b["real_time"], b["time_unit"]),
+                        "%.2f" % (b.get("bytes_per_second", 0) / 1e9),
+                        "%.0f" % (b.get("items_per_second", 0) / 1e6)])
+
+    table("Hessian accumulation: vqr_hessian_add vs OpenBLAS SSYRK, n^2 T flops (target ratio >= %.2f)" % HESSIAN_TARGET,
+          ["shape", "dtype", "runs", "lib GFLOP/s", "SSYRK GFLOP/s", "ratio", "target"], hess)
+    table("GPTQ (4-bit, g128) vs SPOTRF + cross-block SGEMMs, seconds per call (target ratio <= %.1f with loss=0)" % GPTQ_TARGET,
+          ["m x n", "act", "loss", "runs", "gptq", "chol", "gemm", "trtri", "ratio", "ratio_tri", "target"], gptq)
+    table("Reference kernels alone", ["benchmark", "runs", "time", "GFLOP/s"], refs)
+    table("RTN (4-bit, g128, no report)", ["benchmark", "runs", "time", "GB/s in", "Mweights/s"], rtn)
+    for name, msg in errors:
+        print("ERROR %s: %s" % (name, msg))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
