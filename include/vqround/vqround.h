@@ -296,6 +296,8 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_REPORT_LOSS = 400,   /* int 0/1, default 1: compute the proxy losses of vqr_report
                                     (costs about two extra m x n x n triangular products) */
   /* --- asymmetric calibration: GPTAQ / ResComp (spec gptq §2, §3, §9); since 0.2.0 --- */
+  /* ALPHA, ALPHA2 and OUTER apply to GPTAQ, RESCOMP and GPTAQ_PAPER; RTN and GPTQ ignore them
+     (their report shows 0, 0, quantized), so one config can serve several methods. */
   VQR_PARAM_ALPHA = 500,         /* float, -1 or 0..100, default -1 = the method's preset (0.25
                                     for GPTAQ and ResComp, 1 for GPTAQ_PAPER): the weight of the
                                     input-asymmetry term, P = alpha triu1(D U^T) U */
