@@ -57,6 +57,10 @@ if ((!quick)); then
     --benchmark_filter='^BM_(Gptq|RefSpotrf|RefStrtri|RefCrossBlockGemm)/.*n:11008'
 fi
 
+# GPTAQ and ResComp over GPTQ on one asymmetric Hessian, and the paired (H, D) accumulation.
+run gptaq --benchmark_min_time=0.01 --benchmark_repetitions=2 \
+  --benchmark_filter="^BM_(AsymSweep/m:4096/n:4096/|HessianAddPair/)$( ((quick)) || echo '|AsymSweep/m:4096/n:11008/')"
+
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 echo
 /usr/bin/python3 "$here/summarize.py" "$out/machine.txt" "$out"/*.json | tee "$out/summary.txt"

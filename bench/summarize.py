@@ -14,6 +14,8 @@ import sys
 HESSIAN_TARGET = 0.90
 GPTQ_TARGET = 1.5
 DTYPES = {0: "f32", 1: "f16", 2: "bf16"}
+ASYM_TARGET = 1.5
+METHODS = {2: "GPTAQ", 3: "ResComp"}
 
 
 def args_of(name):
@@ -64,11 +66,11 @@ def main(paths):
         print("library: %s\n" % context.get("vqr_build_info", "?"))
 
 
-    hess, gptq, refs, rtn = [], [], [], []
+    hess, gptq, refs, rtn, asym, pair = [], [], [], [], [], []
     runs.sort(key=lambda b: (b["name"].split("/")[0], sorted(args_of(b["name"]).items(), key=lambda kv: kv[0] not in ("m", "n"))))
     for b in runs:
         name, a = b["name"], args_of(b["name"])
-        if name.startswith("BM_HessianAdd"):
+        if name.startswith("BM_HessianAdd/"):
             r = b["vs_ssyrk"]
             hess.append(["n=%d T=%d" % (a["n"], a["T"]), DTYPES.get(a["dtype"], a["dtype"]), b["runs"],
                          "%.1f" % b["lib_GFLOPs"], "%.1f" % b["ssyrk_GFLOPs"], "%.3f" % r,
@@ -79,6 +81,13 @@ def main(paths):
             gptq.append(["%dx%d" % (a["m"], a["n"]), a["act"], a["loss"], b["runs"], "%.3f" % b["gptq_s"],
                          "%.3f" % b["chol_s"], "%.3f" % b["gemm_s"], "%.3f" % b["trtri_s"], "%.2f" % r,
                          "%.2f" % b["ratio_tri"], target])
+        elif name.startswith("BM_AsymSweep"):
+            r = b["ratio"]
+            asym.append(["%dx%d" % (a["m"], a["n"]), METHODS.get(a["method"], a["method"]), b["runs"],
+                         "%.3f" % b["method_s"], "%.3f" % b["gptq_s"], "%.2f" % r, verdict(r <= ASYM_TARGET)])
+        elif name.startswith("BM_HessianAddPair"):
+            pair.append(["n=%d T=%d" % (a["n"], a["T"]), b["runs"], "%.1f" % b["lib_GFLOPs"],
+                         "%.1f" % b["ref_GFLOPs"], "%.3f" % b["vs_ref"]])
         elif name.startswith("BM_Ref"):
             refs.append([re.sub(r"(/manual_time|_median)", "", name), b["runs"],
                          "%.1f %s" % (b["real_time"], b["time_unit"]), "%.1f" % b["GFLOPs"]])
@@ -91,6 +100,10 @@ def main(paths):
           ["shape", "dtype", "runs", "lib GFLOP/s", "SSYRK GFLOP/s", "ratio", "target"], hess)
     table("GPTQ (4-bit, g128) vs SPOTRF + cross-block SGEMMs, seconds per call (target ratio <= %.1f with loss=0)" % GPTQ_TARGET,
           ["m x n", "act", "loss", "runs", "gptq", "chol", "gemm", "trtri", "ratio", "ratio_tri", "target"], gptq)
+    table("GPTAQ / ResComp vs GPTQ on the same asymmetric Hessian (4-bit, g128, no report), seconds per call "
+          "(target ratio <= %.1f)" % ASYM_TARGET, ["m x n", "method", "runs", "method", "gptq", "ratio", "target"], asym)
+    table("Paired accumulation (H and D): vqr_hessian_add_pair vs SSYRK + SGEMM, 3 n^2 T flops",
+          ["shape", "runs", "lib GFLOP/s", "ref GFLOP/s", "ratio"], pair)
     table("Reference kernels alone", ["benchmark", "runs", "time", "GFLOP/s"], refs)
     table("RTN (4-bit, g128, no report)", ["benchmark", "runs", "time", "GB/s in", "Mweights/s"], rtn)
     for name, msg in errors:

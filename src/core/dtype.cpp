@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "core/error.h"
 
 namespace vqr {
@@ -17,17 +21,6 @@ static float float_of(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
   return f;
-}
-
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t man = h & 0x3ffu;
-  if (exp == 0x1f) return float_of(sign | 0x7f800000u | (man << 13));  // Inf / NaN
-  if (exp != 0) return float_of(sign | ((exp + 112) << 23) | (man << 13));
-  // Subnormal half: value = man * 2^-24, exact in fp32.
-  const float v = (float)man * 5.9604644775390625e-08f;
-  return sign ? -v : v;
 }
 
 uint16_t f32_to_f16(float f) {
@@ -50,8 +43,6 @@ uint16_t f32_to_f16(float f) {
   v += 0xfffu + lsb;
   return (uint16_t)(sign | (uint16_t)(v >> 13));
 }
-
-float bf16_to_f32(uint16_t h) { return float_of((uint32_t)h << 16); }
 
 uint16_t f32_to_bf16(float f) {
   const uint32_t u = bits_of(f);
@@ -77,6 +68,24 @@ int64_t validate_view(const vqr_tensor *view, const std::string &what) {
   return stride;
 }
 
+// fp16 -> fp32 for one row. With F16C (every x86 CPU since 2012) eight values per instruction,
+// exact like the scalar path; the scalar inline function elsewhere.
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) static void f16_row_f16c(float *d, const uint16_t *s, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+  for (; i < n; ++i) d[i] = f16_to_f32(s[i]);
+}
+#endif
+
+static void f16_row_to_f32(float *d, const uint16_t *s, int64_t n) {
+#if defined(__x86_64__)
+  static const bool has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  if (has_f16c) return f16_row_f16c(d, s, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) d[i] = f16_to_f32(s[i]);
+}
+
 void view_rows_to_f32(float *dst, const vqr_tensor &view, int64_t stride, int64_t r0, int64_t rows) {
   const int64_t cols = view.cols;
   for (int64_t r = 0; r < rows; ++r) {
@@ -86,7 +95,7 @@ void view_rows_to_f32(float *dst, const vqr_tensor &view, int64_t stride, int64_
     } else {
       const uint16_t *s = (const uint16_t *)view.data + (r0 + r) * stride;
       if (view.dtype == VQR_DTYPE_F16)
-        for (int64_t c = 0; c < cols; ++c) d[c] = f16_to_f32(s[c]);
+        f16_row_to_f32(d, s, cols);
       else
         for (int64_t c = 0; c < cols; ++c) d[c] = bf16_to_f32(s[c]);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -10,9 +11,33 @@
 
 namespace vqr {
 
-float f16_to_f32(uint16_t h);
+// Inline: the conversions run per element inside widening loops that must vectorize.
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t man = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (man << 13);  // Inf / NaN
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else {
+    // Subnormal half: value = man * 2^-24, exact in fp32.
+    const float v = (float)man * 5.9604644775390625e-08f;
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 uint16_t f32_to_f16(float f);  // round to nearest even; overflow -> Inf; NaN stays NaN
-float bf16_to_f32(uint16_t h);
+inline float bf16_to_f32(uint16_t h) {
+  const uint32_t bits = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 uint16_t f32_to_bf16(float f);  // round to nearest even; NaN stays NaN
 
 size_t dtype_size(vqr_dtype dtype);
