@@ -48,24 +48,28 @@ VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h) { return h ? h->to
 
 VQR_API unsigned vqr_hessian_flags(const vqr_hessian *h) { return h ? h->flags() : 0u; }
 
-VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld) {
-  return guarded(__func__, [&] {
+}  // extern "C"
+
+// Shared by vqr_hessian_read and vqr_hessian_read_d: checks, then (h->*read)(out, ld or n).
+static vqr_status read_matrix(const char *function, const vqr_hessian *h, float *out, int64_t ld,
+                              void (vqr::hessian::Hessian::*read)(float *, int64_t) const) {
+  return guarded(function, [&] {
     require_arg(h != nullptr, "h is NULL");
     require_arg(out != nullptr, "out is NULL");
     const int64_t lead = ld == 0 ? h->width() : ld;
     require_arg(lead >= h->width(), "ld is smaller than the width");
-    h->read(out, lead);
+    (h->*read)(out, lead);
   });
 }
 
+extern "C" {
+
+VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld) {
+  return read_matrix(__func__, h, out, ld, &vqr::hessian::Hessian::read);
+}
+
 VQR_API vqr_status vqr_hessian_read_d(const vqr_hessian *h, float *out, int64_t ld) {
-  return guarded(__func__, [&] {
-    require_arg(h != nullptr, "h is NULL");
-    require_arg(out != nullptr, "out is NULL");
-    const int64_t lead = ld == 0 ? h->width() : ld;
-    require_arg(lead >= h->width(), "ld is smaller than the width");
-    h->read_d(out, lead);
-  });
+  return read_matrix(__func__, h, out, ld, &vqr::hessian::Hessian::read_d);
 }
 
 VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *size) {
