@@ -453,11 +453,13 @@ typedef struct vqr_result vqr_result;
  * config:  read during the call only.
  * w:       the weights, m x n (rows = out_features, cols = in_features), f32/f16/bf16, finite.
  * hessian: statistics of the layer's inputs with width n and at least one token; required by
- *          GPTQ; optional for RTN (then only the report's proxy losses use it). NULL allowed for
- *          RTN. Read only.
+ *          GPTQ, GPTAQ, ResComp and GPTAQ_PAPER (the last three, and VQR_PARAM_EXACT_TARGET, need
+ *          an asymmetric one); optional for RTN (then only the report's proxy losses use it).
+ *          NULL allowed for RTN. Read only.
  * out:     the result object on success, freed by vqr_result_free.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL pointers, shapes, strides, group size not
- * dividing n without VQR_PARAM_ALLOW_PARTIAL_GROUP, missing or empty Hessian), VQR_ERR_NONFINITE,
+ * dividing n without VQR_PARAM_ALLOW_PARTIAL_GROUP, missing, empty or symmetric-where-asymmetric-
+ * is-needed Hessian, exact target with a method other than GPTQ), VQR_ERR_NONFINITE,
  * VQR_ERR_NUMERICAL (Cholesky failed after every damping attempt), VQR_ERR_CANCELLED,
  * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
 VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config, const vqr_tensor *w,
