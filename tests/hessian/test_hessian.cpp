@@ -6,6 +6,7 @@
 
 #include <limits>
 
+#include "common/serialized_hessian.h"
 #include "common/test_util.h"
 
 namespace {
@@ -140,30 +141,10 @@ TEST(Hessian, MergeAddsSumsAndTokens) {
 // i64 tokens, u64 payload bytes, upper triangle of S row by row (f32, or f64 with the flag),
 // u32 CRC-32 of everything before it. Little-endian (this test runs on a little-endian host).
 // ---------------------------------------------------------------------------------------------
-constexpr size_t kHeader = 4 + 4 + 4 + 4 + 8 + 8 + 8;
-
-std::vector<uint8_t> serialize(const vqr_hessian *h) {
-  size_t size = 0;
-  EXPECT_EQ(vqr_hessian_serialized_size(h, &size), VQR_OK) << vqr_last_error();
-  std::vector<uint8_t> buf(size + 16, 0xEE);
-  size_t written = 0;
-  EXPECT_EQ(vqr_hessian_serialize(h, buf.data(), buf.size(), &written), VQR_OK) << vqr_last_error();
-  EXPECT_EQ(written, size);
-  for (size_t i = size; i < buf.size(); ++i) EXPECT_EQ(buf[i], 0xEE) << "serialize wrote past its size";
-  buf.resize(size);
-  return buf;
-}
-
-template <class T>
-T get_le(const std::vector<uint8_t> &b, size_t off) {
-  T v;
-  std::memcpy(&v, b.data() + off, sizeof v);
-  return v;
-}
-template <class T>
-void put_le(std::vector<uint8_t> &b, size_t off, T v) {
-  std::memcpy(b.data() + off, &v, sizeof v);
-}
+constexpr size_t kHeader = vqrt::kHessianHeader;
+using vqrt::get_le;
+using vqrt::put_le;
+std::vector<uint8_t> serialize(const vqr_hessian *h) { return vqrt::serialize_hessian(h); }
 void fix_crc(std::vector<uint8_t> &b) {
   put_le<uint32_t>(b, b.size() - 4, crc32(b.data(), b.size() - 4));
 }

@@ -5,6 +5,7 @@
 // argument errors leave the accumulator unchanged.
 #include <gtest/gtest.h>
 
+#include "common/serialized_hessian.h"
 #include "common/test_util.h"
 
 namespace {
@@ -320,30 +321,10 @@ TEST(HessianAsym, MergeAddsDAndRejectsMixedKinds) {
 // VQR_HESSIAN_ASYMMETRIC, payload = upper triangle of S then the full n x n sum of
 // (x_fp - x_q) x_q^T row by row, then a CRC-32 of everything before it.
 // ---------------------------------------------------------------------------------------------
-constexpr size_t kHeader = 4 + 4 + 4 + 4 + 8 + 8 + 8;
-
-std::vector<uint8_t> serialize(const vqr_hessian *h) {
-  size_t size = 0;
-  EXPECT_EQ(vqr_hessian_serialized_size(h, &size), VQR_OK) << vqr_last_error();
-  std::vector<uint8_t> buf(size + 8, 0xEE);
-  size_t written = 0;
-  EXPECT_EQ(vqr_hessian_serialize(h, buf.data(), buf.size(), &written), VQR_OK) << vqr_last_error();
-  EXPECT_EQ(written, size);
-  for (size_t i = size; i < buf.size(); ++i) EXPECT_EQ(buf[i], 0xEE) << "serialize wrote past its size";
-  buf.resize(size);
-  return buf;
-}
-
-template <class T>
-T get_le(const std::vector<uint8_t> &b, size_t off) {
-  T v;
-  std::memcpy(&v, b.data() + off, sizeof v);
-  return v;
-}
-template <class T>
-void put_le(std::vector<uint8_t> &b, size_t off, T v) {
-  std::memcpy(b.data() + off, &v, sizeof v);
-}
+constexpr size_t kHeader = vqrt::kHessianHeader;
+using vqrt::get_le;
+using vqrt::put_le;
+std::vector<uint8_t> serialize(const vqr_hessian *h) { return vqrt::serialize_hessian(h); }
 
 TEST(HessianAsymSerialize, FormatAndRoundTripWithD) {
   const int64_t t = 13, n = 5;
