@@ -68,6 +68,25 @@ ConfigPtr gptq_config(const GptqCase &c, std::initializer_list<Param> extra = {}
   return cfg;
 }
 
+// Runs GPTQ on (w, h) with case c and reads the whole result into *out. False (with a gtest
+// failure recorded) when the config or the call fails; callers ASSERT_TRUE on it.
+bool run_gptq(const GptqCase &c, const std::vector<float> &w, int64_t m, int64_t n, const vqr_hessian *h,
+              ResultData *out) {
+  auto cfg = gptq_config(c);
+  if (!cfg) {
+    ADD_FAILURE() << "config: " << vqr_last_error();
+    return false;
+  }
+  auto r = quantize(cfg.get(), w, m, n, h);
+  if (!r) {
+    ADD_FAILURE() << "vqr_quantize_layer: " << vqr_last_error();
+    return false;
+  }
+  *out = read_result(r.get());
+  return true;
+}
+
+
 ConfigPtr rtn_config(const GptqCase &c) {
   return make_config({{VQR_PARAM_BITS, (double)c.bits},
                       {VQR_PARAM_SYM, c.sym ? 1.0 : 0.0},
@@ -192,11 +211,8 @@ void check_against_reference(const GptqCase &c, int64_t m, int64_t n, uint64_t s
   auto h = make_hessian(x, t, n, c.f64 ? VQR_HESSIAN_F64 : 0u);
   ASSERT_TRUE(h);
   const std::vector<float> hm = read_hessian(h.get());
-  auto cfg = gptq_config(c);
-  ASSERT_TRUE(cfg);
-  auto r = quantize(cfg.get(), w, m, n, h.get());
-  ASSERT_TRUE(r);
-  ResultData d = read_result(r.get());
+  ResultData d;
+  ASSERT_TRUE(run_gptq(c, w, m, n, h.get(), &d));
   GptqRefConfig rc;
   rc.grid = {c.bits, c.sym, c.grid};
   rc.group = c.group;
@@ -330,11 +346,8 @@ TEST(GptqOracle, GIdxFollowsProcessingOrder) {
       c.act_order = act;
       c.static_groups = stat;
       SCOPED_TRACE(describe(c));
-      auto cfg = gptq_config(c);
-      ASSERT_TRUE(cfg);
-      auto r = quantize(cfg.get(), w, m, n, h.get());
-      ASSERT_TRUE(r);
-      ResultData d = read_result(r.get());
+      ResultData d;
+      ASSERT_TRUE(run_gptq(c, w, m, n, h.get(), &d));
       std::vector<int32_t> want((size_t)n);
       for (int64_t j = 0; j < n; ++j) want[(size_t)j] = (int32_t)(((act && !stat) ? invperm[(size_t)j] : j) / g);
       EXPECT_TRUE(vectors_equal("g_idx", d.g_idx, want));
@@ -403,11 +416,8 @@ TEST(GptqOracle, SingularHessianUsesDampingRetry) {
   }
   {
     SCOPED_TRACE("default damp: first attempt succeeds");
-    auto cfg = gptq_config(c);
-    ASSERT_TRUE(cfg);
-    auto r = quantize(cfg.get(), w, m, n, h.get());
-    ASSERT_TRUE(r);
-    ResultData d = read_result(r.get());
+    ResultData d;
+    ASSERT_TRUE(run_gptq(c, w, m, n, h.get(), &d));
     EXPECT_EQ(d.report.damp_attempts, 1);
     EXPECT_NEAR(d.report.damp, 0.01, 1e-9);
   }
@@ -444,11 +454,8 @@ TEST(GptqOracle, DeadColumnsQuantizeToZero) {
         c.act_order = act;
         c.sym = sym;
         SCOPED_TRACE(describe(c));
-        auto cfg = gptq_config(c);
-        ASSERT_TRUE(cfg);
-        auto r = quantize(cfg.get(), w, m, n, h.get());
-        ASSERT_TRUE(r);
-        ResultData d = read_result(r.get());
+        ResultData d;
+        ASSERT_TRUE(run_gptq(c, w, m, n, h.get(), &d));
         EXPECT_EQ(d.report.dead_columns, 3);
         const double loss = proxy_loss(d.deq, w, hm, m, n);  // undamped H: dead rows/columns are 0
         EXPECT_NEAR(d.report.proxy_loss, loss, 1e-4 * loss);
