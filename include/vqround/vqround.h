@@ -2,8 +2,8 @@
  * vqround.h — the public C interface of libvqround, and its manual.
  *
  * libvqround quantizes the weights of large language models after training: round-to-nearest
- * (RTN) and GPTQ today, the rest of the adaptive-rounding family (GPTAQ, ResComp, AdaRound,
- * AutoRound, VQRound) as they land. It is a C++ library behind this C ABI: one shared object,
+ * (RTN), the GPTQ family (GPTQ, GPTAQ, ResComp) and the learned-rounding family (AdaRound,
+ * AutoRound/SignRound, VQRound, LoRA-rounding), all driven by per-layer input statistics. It is a C++ library behind this C ABI: one shared object,
  * libvqround.so (SONAME libvqround.so.0), exporting only the vqr_* symbols declared here.
  *
  * Conventions (they hold for every function below unless its comment says otherwise):
@@ -62,7 +62,7 @@ extern "C" {
 /* ============================================================================================ */
 
 #define VQR_VERSION_MAJOR 0
-#define VQR_VERSION_MINOR 2
+#define VQR_VERSION_MINOR 3
 #define VQR_VERSION_PATCH 0
 #define VQR_VERSION_NUMBER (VQR_VERSION_MAJOR * 10000 + VQR_VERSION_MINOR * 100 + VQR_VERSION_PATCH)
 #define VQR_VERSION_STR2(x) #x
@@ -170,6 +170,10 @@ typedef struct vqr_progress {
   int64_t done;            /* units finished (columns for GPTQ) */
   int64_t total;           /* units in all */
   double elapsed_seconds;  /* since the call began */
+  /* Since 0.3.0: */
+  double loss;             /* training stages ("adaround", "autoround", "vqround", "loraround"):
+                              the objective at the step just done; "kmeans": its mean squared
+                              distance; NaN for stages without one */
 } vqr_progress;
 
 /* Returns 0 to continue; any other value cancels the call, which then returns
@@ -229,9 +233,43 @@ typedef VQR_ENUM(vqr_method) {
                                  alpha2 = 0.25, outer mode prequant_clamped at >= 3 bits and
                                  quantized at 2 bits; closed form of §3.3 (no extra n x n
                                  matrix). Needs an asymmetric Hessian. Since 0.2.0. */
-  VQR_METHOD_GPTAQ_PAPER = 4  /* GPTAQ as the paper writes it: alpha 1, outer mode prequant.
+  VQR_METHOD_GPTAQ_PAPER = 4, /* GPTAQ as the paper writes it: alpha 1, outer mode prequant.
                                  Needs an asymmetric Hessian. Since 0.2.0. */
+  /* Learned rounding (spec learned_rounding, spec vqround; since 0.3.0). Each trains rounding
+   * parameters against the layer objective tr((W' - W) H (W' - W)^T) (minus 2 tr((W' - W) D^T W^T)
+   * when the Hessian has D), one m x n x n product per step, and returns ordinary integer codes
+   * on the grid of VQR_PARAM_GRID. All need a Hessian. */
+  VQR_METHOD_ADAROUND = 5,    /* AdaRound (spec learned_rounding §3): one rectified-sigmoid latent
+                                 per weight, regularizer annealed 20 -> 2, Adam */
+  VQR_METHOD_AUTOROUND = 6,   /* AutoRound/SignRound, layer-wise (spec learned_rounding §1):
+                                 rounding offset V in [-0.5, 0.5] plus per-group min/max clipping
+                                 scales, SignSGD with linear decay, best iteration kept. Grids:
+                                 VQR_GRID_GPTQ asymmetric (variant A), VQR_GRID_GPTQ symmetric
+                                 (variant C) and VQR_GRID_FULL_RANGE (variant B, AutoRound's own
+                                 default) */
+  VQR_METHOD_VQROUND = 7,     /* VQRound (spec vqround): AdaRound latents drawn from a K x D
+                                 codebook fitted by k-means; only the codebook is trained */
+  VQR_METHOD_LORAROUND = 8    /* LoRA-rounding, our own low-rank baseline (spec learned_rounding
+                                 §4): V = 0.5 tanh(A B^T), rank r, straight-through rounding, Adam */
 } vqr_method;
+
+/* Where a learned method starts (VQR_PARAM_INIT). Since 0.3.0. */
+typedef VQR_ENUM(vqr_init) {
+  VQR_INIT_RTN = 0,  /* round to nearest on the configured grid */
+  VQR_INIT_GPTQ = 1  /* GPTQ's own rounding decisions: base = floor of the error-compensated
+                        weight, latent from spec vqround §2.2 (AdaRound and VQRound only) */
+} vqr_init;
+
+/* Annealing of the rounding regularizer's exponent beta (VQR_PARAM_BETA_SCHEDULE). The
+ * regularizer is off during the first `warmup` share of the steps. Since 0.3.0. */
+typedef VQR_ENUM(vqr_beta_schedule) {
+  VQR_BETA_PRESET = -1,      /* AdaRound: COSINE; VQRound: HOLD_LINEAR */
+  VQR_BETA_COSINE = 0,       /* AIMET / PyTorch ao: end + (start - end)(1 + cos(pi r)) / 2 with
+                                r = (t - warmup T) / ((1 - warmup) T) */
+  VQR_BETA_LINEAR = 1,       /* BRECQ: end + (start - end) max(0, 1 - r) */
+  VQR_BETA_HOLD_LINEAR = 2   /* VQRound reference: start while t <= hold T, then
+                                start - (start - end) t / T (it jumps at the end of the hold) */
+} vqr_beta_schedule;
 
 /* Which weights the cross-block update of the GPTAQ/ResComp sweep uses in its asymmetry terms
  * (spec gptq §2.4, §3.2, §9). VQR_OUTER_PRESET lets the method choose. Since 0.2.0. */
@@ -248,9 +286,15 @@ typedef VQR_ENUM(vqr_grid) {
   VQR_GRID_GPTQ = 0,   /* grid (a), spec gptq §1.6: unsigned codes with zero-point, range
                           contains 0; sym: s = 2 absmax / (2^b - 1), z = 2^(b-1). The checkpoint
                           grid of IST GPTQ, AutoGPTQ and GPTQModel. Default. */
-  VQR_GRID_QUAROT = 1  /* grid (b), spec gptq §1.6: the QuaRot WeightQuantizer of the GPTAQ and
+  VQR_GRID_QUAROT = 1, /* grid (b), spec gptq §1.6: the QuaRot WeightQuantizer of the GPTAQ and
                           ResComp repositories; sym: s = absmax / (2^(b-1) - 1), codes in
                           [-2^(b-1), 2^(b-1) - 1] stored offset by z = 2^(b-1). */
+  VQR_GRID_FULL_RANGE = 2 /* AutoRound's default "full range" symmetric grid (spec
+                          learned_rounding §1.3 B, llama.cpp Q4_0 style): s = m / 2^(b-1) with m
+                          the signed extreme of larger magnitude, so that extreme maps to code
+                          -2^(b-1) (s < 0 when the maximum wins, ties included), |s| >= 1e-5; codes [-2^(b-1), 2^(b-1) - 1]
+                          stored offset by z = 2^(b-1), so all 2^b levels are used. Always
+                          symmetric (VQR_PARAM_SYM is ignored). Since 0.3.0. */
 } vqr_grid;
 
 /* Parameters, numbered explicitly and never reused. Each comment gives type, range and default;
@@ -304,10 +348,50 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_ALPHA2 = 501,        /* float, -1 or 0..100, default -1 = preset (0 for GPTAQ, 0.25
                                     for ResComp): the weight of the compensation-aware term */
   VQR_PARAM_OUTER = 502,         /* int, a vqr_outer_mode, default VQR_OUTER_PRESET */
-  VQR_PARAM_EXACT_TARGET = 503   /* int 0/1, default 0. Our own ablation (spec gptq §3.3, in none
+  VQR_PARAM_EXACT_TARGET = 503,  /* int 0/1, default 0. Our own ablation (spec gptq §3.3, in none
                                     of the papers): run plain GPTQ on the pre-corrected target
                                     W* = W (I + D H_damped^-1), the continuous minimizer of the
                                     asymmetric objective. Method GPTQ with an asymmetric Hessian. */
+  /* --- learned rounding (ADAROUND, AUTOROUND, VQROUND, LORAROUND); since 0.3.0 --- */
+  /* -1 selects the method's preset; other methods ignore these parameters. The random choices
+     (k-means seeding and sampling, LoRA init) follow the context's seed. */
+  VQR_PARAM_STEPS = 600,         /* int, -1 or 0..10^7, default -1: optimizer steps (presets:
+                                    AdaRound 10000, AutoRound 200, VQRound 5000, LoRA 1000).
+                                    0 returns the initialization. */
+  VQR_PARAM_LR = 601,            /* float, -1 or 0..100, default -1: learning rate (presets:
+                                    AdaRound 1e-3, AutoRound 1/steps, VQRound 1e-2, LoRA 1e-2) */
+  VQR_PARAM_INIT = 602,          /* int, a vqr_init, default VQR_INIT_RTN */
+  VQR_PARAM_REG_WEIGHT = 603,    /* float, -1 or 0..10^6, default -1 = 0.01: lambda of the
+                                    rounding regularizer sum(1 - |2h - 1|^beta) (AdaRound, VQRound),
+                                    in the units of tr(dW H dW^T) */
+  VQR_PARAM_REG_MEAN = 604,      /* int 0/1, default 0: 1 = divide the regularizer by the number
+                                    of weights (DESIGN §3.6; the references sum it) */
+  VQR_PARAM_BETA_START = 605,    /* float, 1..1000, default 20 */
+  VQR_PARAM_BETA_END = 606,      /* float, 1..1000, default 2 */
+  VQR_PARAM_BETA_SCHEDULE = 607, /* int, a vqr_beta_schedule, default VQR_BETA_PRESET */
+  VQR_PARAM_WARMUP = 608,        /* float, -1 or 0..1, default -1: share of the steps before the
+                                    regularizer starts (AdaRound 0.2, VQRound 0.1) */
+  VQR_PARAM_BETA_HOLD = 609,     /* float, 0..1, default 0.1: VQR_BETA_HOLD_LINEAR's hold share */
+  VQR_PARAM_KEEP_BEST = 610,     /* int 0/1, default 1. AutoRound and LoRA-rounding train through
+                                    the hard rounding and keep the parameters of the step with the
+                                    lowest objective (AutoRound's reference rule). AdaRound and
+                                    VQRound train a soft relaxation; with 1 their final hard
+                                    rounding is kept only if its objective is not above the hard
+                                    initialization's (0 = always the final one, as the references) */
+  VQR_PARAM_VQ_DIM = 620,        /* int, 1..16, default 8: D, latents per codebook vector, taken
+                                    consecutively along the input dimension (row-major, padded) */
+  VQR_PARAM_CODEBOOK_SIZE = 621, /* int, 1..65536, default 4096: K (capped at the vector count) */
+  VQR_PARAM_KMEANS_ITERS = 622,  /* int, 0..10000, default 500 (the reference's); k-means stops
+                                    early when no assignment changes, which changes nothing */
+  VQR_PARAM_KMEANS_SAMPLE = 623, /* int, 1..10^6, default 256: k-means trains on at most this many
+                                    points per centroid, sampled (faiss's max_points_per_centroid) */
+  VQR_PARAM_SIGN_CONSISTENT = 624, /* int 0/1, default 0: assign each vector to the nearest codeword
+                                    with its sign pattern, seeding one codeword per occurring
+                                    pattern when K allows (DESIGN §3.6), so the initialization keeps
+                                    its rounding decisions; 0 = plain nearest (the reference) */
+  VQR_PARAM_RANK = 630,          /* int, 1..4096, default 8: LoRA-rounding rank r */
+  VQR_PARAM_MINMAX_TUNING = 640, /* int 0/1, default 1: AutoRound trains the min/max scales */
+  VQR_PARAM_MINMAX_LR = 641      /* float, -1 or 0..100, default -1 = the learning rate */
 } vqr_param;
 
 /* Type, range and default of a parameter. The library fills struct_size. */
@@ -518,7 +602,31 @@ typedef struct vqr_report {
   double alpha;             /* the asymmetry weights and outer mode that ran (0, 0, 0 for GPTQ) */
   double alpha2;
   int outer_mode;
+  /* Since 0.3.0 (learned rounding; 0 or NaN for the other methods): */
+  double init_proxy_loss;   /* proxy_loss of the hard initialization the method started from */
+  int64_t trainable_params; /* parameters the optimizer trained */
+  double trainable_share;   /* trainable_params / (m n) */
+  int64_t steps;            /* optimizer steps run */
+  int64_t best_step;        /* the step whose parameters were kept (0-based; -1 = the
+                               initialization was kept, steps = the final parameters) */
+  int64_t codebook_size;    /* VQRound: the K used (capped at the number of vectors) */
+  double sign_flip_rate;    /* VQRound: share of weights whose initial rounding decision the
+                               k-means assignment changed (spec vqround §8) */
+  double kmeans_seconds;    /* VQRound: time spent in k-means */
 } vqr_report;
+
+/* Per-step training curves of a learned method: VQR_HISTORY_LOSS, the layer objective at the
+ * parameters of each step (the soft weights for AdaRound/VQRound); VQR_HISTORY_REGULARIZER,
+ * the weighted rounding regularizer added to it (0 during warm-up). Since 0.3.0. */
+typedef VQR_ENUM(vqr_history) {
+  VQR_HISTORY_LOSS = 0,
+  VQR_HISTORY_REGULARIZER = 1
+} vqr_history;
+
+/* The curve `which`: *count values (one per step; 0 for non-learned methods), borrowed until
+ * vqr_result_free. Returns NULL with *count = 0 on a NULL result or unknown `which`. count may
+ * not be NULL. Since 0.3.0. */
+VQR_API const double *vqr_result_history(const vqr_result *result, vqr_history which, int64_t *count);
 
 /* Copies the report into *out (see vqr_report). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT
  * (NULL pointer or struct_size smaller than sizeof(size_t)). Since 0.1.0. */

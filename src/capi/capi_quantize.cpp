@@ -52,6 +52,14 @@ VQR_API vqr_status vqr_result_dequantize(const vqr_result *r, vqr_dtype dtype, v
   });
 }
 
+VQR_API const double *vqr_result_history(const vqr_result *r, vqr_history which, int64_t *count) {
+  if (count) *count = 0;
+  if (!r || !count || (which != VQR_HISTORY_LOSS && which != VQR_HISTORY_REGULARIZER)) return nullptr;
+  const std::vector<double> &h = which == VQR_HISTORY_LOSS ? r->loss_history : r->reg_history;
+  *count = (int64_t)h.size();
+  return h.empty() ? nullptr : h.data();
+}
+
 VQR_API vqr_status vqr_result_report(const vqr_result *r, vqr_report *out) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");

@@ -26,7 +26,7 @@ double Progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void Progress::checkpoint(int64_t done, bool force) {
+void Progress::checkpoint(int64_t done, bool force, double loss) {
   if (!ctx_) return;
   // exchange() both observes and clears the request, so one cancel stops exactly one call.
   if (ctx_->cancel_requested.exchange(false))
@@ -41,6 +41,7 @@ void Progress::checkpoint(int64_t done, bool force) {
   p.done = done;
   p.total = total_;
   p.elapsed_seconds = elapsed_seconds();
+  p.loss = loss;
   if (ctx_->progress_fn(ctx_->progress_user, &p) != 0)
     throw Error(VQR_ERR_CANCELLED, std::string(stage_) + ": cancelled by the progress callback");
 }

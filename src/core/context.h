@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "vqround/vqround.h"
@@ -38,9 +39,10 @@ void log_message(const vqr_context *ctx, vqr_log_level level, const std::string 
 class Progress {
  public:
   Progress(vqr_context *ctx, const char *stage, int64_t total);
-  // Reports `done` units (throttled; `force` bypasses the throttle) and throws
-  // Error(VQR_ERR_CANCELLED) when cancellation was requested or the callback asked for it.
-  void checkpoint(int64_t done, bool force = false);
+  // Reports `done` units and the stage's current `loss` (NaN when it has none; throttled, `force`
+  // bypasses the throttle) and throws Error(VQR_ERR_CANCELLED) when cancellation was requested
+  // or the callback asked for it.
+  void checkpoint(int64_t done, bool force = false, double loss = std::numeric_limits<double>::quiet_NaN());
   double elapsed_seconds() const;
 
  private:

@@ -22,13 +22,16 @@ struct HessianView {
   const double *d64 = nullptr;  // full n x n Dsum (asymmetric, fp64 mode), else null
   double scale = 0;             // 2 / T
   bool has_d() const { return d32 || d64; }
-  float d_at(int64_t i, int64_t j) const {
-    const int64_t k = i * n + j;
-    return d32 ? (float)((double)d32[k] * scale) : (float)(d64[k] * scale);
-  }
-  float at(int64_t i, int64_t j) const {
+  float d_at(int64_t i, int64_t j) const { return (float)d_at64(i, j); }
+  float at(int64_t i, int64_t j) const { return (float)at64(i, j); }
+  // The same entries without the final rounding to fp32 (fp64 accumulators keep their precision).
+  double at64(int64_t i, int64_t j) const {
     const int64_t k = i <= j ? i * n + j : j * n + i;
-    return s32 ? (float)((double)s32[k] * scale) : (float)(s64[k] * scale);
+    return s32 ? (double)s32[k] * scale : s64[k] * scale;
+  }
+  double d_at64(int64_t i, int64_t j) const {
+    const int64_t k = i * n + j;
+    return d32 ? (double)d32[k] * scale : d64[k] * scale;
   }
 };
 

@@ -20,4 +20,17 @@ inline int invert_lower_rowmajor(float *a, int n) {
   return LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', n, a, n);
 }
 
+// Row-major C = alpha op(A) op(B) + beta C for fp32 and fp64 alike, so templated code (the
+// learned-rounding engine runs in double for its gradient checks) names one function.
+inline void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, ldc);
+}
+inline void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double *a, int lda,
+                 const double *b, int ldb, double beta, double *c, int ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 }  // namespace vqr::linalg

@@ -2,16 +2,18 @@
 // in vqround.h in sync with this table: it is the single source of bounds and defaults.
 #include "quant/config.h"
 
+#include <algorithm>
+
 namespace vqr::quant {
 
 const std::array<ParamInfo, kParamCount> &param_table() {
   static const std::array<ParamInfo, kParamCount> table = {{
-      {VQR_PARAM_METHOD, "method", false, 0, VQR_METHOD_GPTAQ_PAPER, VQR_METHOD_RTN},
+      {VQR_PARAM_METHOD, "method", false, 0, VQR_METHOD_LORAROUND, VQR_METHOD_RTN},
       {VQR_PARAM_BITS, "bits", false, 2, 8, 4},
       {VQR_PARAM_GROUP_SIZE, "group_size", false, -1, 1 << 30, -1},
       {VQR_PARAM_ALLOW_PARTIAL_GROUP, "allow_partial_group", false, 0, 1, 0},
       {VQR_PARAM_SYM, "sym", false, 0, 1, 0},
-      {VQR_PARAM_GRID, "grid", false, 0, VQR_GRID_QUAROT, VQR_GRID_GPTQ},
+      {VQR_PARAM_GRID, "grid", false, 0, VQR_GRID_FULL_RANGE, VQR_GRID_GPTQ},
       {VQR_PARAM_MSE, "mse", false, 0, 1, 0},
       {VQR_PARAM_MSE_NORM, "mse_norm", true, 1.0, 8.0, 2.4},
       {VQR_PARAM_MSE_GRID, "mse_grid", false, 1, 10000, 100},
@@ -28,8 +30,54 @@ const std::array<ParamInfo, kParamCount> &param_table() {
       {VQR_PARAM_ALPHA2, "alpha2", true, -1.0, 100.0, -1.0},
       {VQR_PARAM_OUTER, "outer", false, VQR_OUTER_PRESET, VQR_OUTER_PREQUANT_CLAMPED, VQR_OUTER_PRESET},
       {VQR_PARAM_EXACT_TARGET, "exact_target", false, 0, 1, 0},
+      {VQR_PARAM_STEPS, "steps", false, -1, 1e7, -1},
+      {VQR_PARAM_LR, "lr", true, -1.0, 100.0, -1.0},
+      {VQR_PARAM_INIT, "init", false, VQR_INIT_RTN, VQR_INIT_GPTQ, VQR_INIT_RTN},
+      {VQR_PARAM_REG_WEIGHT, "reg_weight", true, -1.0, 1e6, -1.0},
+      {VQR_PARAM_REG_MEAN, "reg_mean", false, 0, 1, 0},
+      {VQR_PARAM_BETA_START, "beta_start", true, 1.0, 1000.0, 20.0},
+      {VQR_PARAM_BETA_END, "beta_end", true, 1.0, 1000.0, 2.0},
+      {VQR_PARAM_BETA_SCHEDULE, "beta_schedule", false, VQR_BETA_PRESET, VQR_BETA_HOLD_LINEAR, VQR_BETA_PRESET},
+      {VQR_PARAM_WARMUP, "warmup", true, -1.0, 1.0, -1.0},
+      {VQR_PARAM_BETA_HOLD, "beta_hold", true, 0.0, 1.0, 0.1},
+      {VQR_PARAM_KEEP_BEST, "keep_best", false, 0, 1, 1},
+      {VQR_PARAM_VQ_DIM, "vq_dim", false, 1, 16, 8},
+      {VQR_PARAM_CODEBOOK_SIZE, "codebook_size", false, 1, 65536, 4096},
+      {VQR_PARAM_KMEANS_ITERS, "kmeans_iters", false, 0, 10000, 500},
+      {VQR_PARAM_KMEANS_SAMPLE, "kmeans_sample", false, 1, 1e6, 256},
+      {VQR_PARAM_SIGN_CONSISTENT, "sign_consistent", false, 0, 1, 0},
+      {VQR_PARAM_RANK, "rank", false, 1, 4096, 8},
+      {VQR_PARAM_MINMAX_TUNING, "minmax_tuning", false, 0, 1, 1},
+      {VQR_PARAM_MINMAX_LR, "minmax_lr", true, -1.0, 100.0, -1.0},
   }};
   return table;
+}
+
+// Learned rounding presets: AdaRound (spec learned_rounding §3.3-3.4: AIMET's 10k steps, Adam
+// 1e-3, 20 % warm-up, cosine beta), AutoRound (§1.6: 200 steps, SignSGD lr 1/steps), VQRound
+// (spec vqround §1.7, §3.5: 5000 steps, Adam 1e-2, warm-up 0.1, hold-then-linear beta), and our
+// LoRA-rounding baseline (1000 steps, Adam 1e-2: it moves few parameters, each a long way).
+static QuantConfig resolve_learned_presets(QuantConfig c) {
+  int64_t steps = 0;
+  double lr = 0, warmup = 0;
+  int schedule = VQR_BETA_COSINE;
+  switch (c.method) {
+    case VQR_METHOD_ADAROUND: steps = 10000, lr = 1e-3, warmup = 0.2; break;
+    case VQR_METHOD_AUTOROUND: steps = 200; break;
+    case VQR_METHOD_VQROUND: steps = 5000, lr = 1e-2, warmup = 0.1, schedule = VQR_BETA_HOLD_LINEAR; break;
+    case VQR_METHOD_LORAROUND: steps = 1000, lr = 1e-2; break;
+    default: return c;
+  }
+  if (c.steps < 0) c.steps = steps;
+  // AutoRound's rule (SignRoundConfig._lr_for_bits): 1/steps, 2/steps from 1000 steps at <= 3 bits.
+  if (c.method == VQR_METHOD_AUTOROUND)
+    lr = (c.steps >= 1000 && c.bits <= 3 ? 2.0 : 1.0) / (double)std::max<int64_t>(c.steps, 1);
+  if (c.lr < 0) c.lr = lr;
+  if (c.minmax_lr < 0) c.minmax_lr = c.lr;
+  if (c.warmup < 0) c.warmup = warmup;
+  if (c.beta_schedule == VQR_BETA_PRESET) c.beta_schedule = schedule;
+  if (c.reg_weight < 0) c.reg_weight = 0.01;
+  return c;
 }
 
 QuantConfig resolve_presets(QuantConfig c) {
@@ -47,11 +95,11 @@ QuantConfig resolve_presets(QuantConfig c) {
       break;
     default: break;
   }
-  const bool asym_method = c.method >= VQR_METHOD_GPTAQ;
+  const bool asym_method = c.method >= VQR_METHOD_GPTAQ && c.method <= VQR_METHOD_GPTAQ_PAPER;
   if (c.alpha < 0 || !asym_method) c.alpha = asym_method ? alpha : 0.0;
   if (c.alpha2 < 0 || !asym_method) c.alpha2 = asym_method ? alpha2 : 0.0;
   if (c.outer == VQR_OUTER_PRESET || !asym_method) c.outer = outer;
-  return c;
+  return resolve_learned_presets(c);
 }
 
 int param_index(vqr_param id) {
@@ -94,5 +142,24 @@ vqr::quant::QuantConfig vqr_config::typed() const {
   c.alpha2 = v(VQR_PARAM_ALPHA2);
   c.outer = (int)v(VQR_PARAM_OUTER);
   c.exact_target = v(VQR_PARAM_EXACT_TARGET) != 0;
+  c.steps = (int64_t)v(VQR_PARAM_STEPS);
+  c.lr = v(VQR_PARAM_LR);
+  c.init = (int)v(VQR_PARAM_INIT);
+  c.reg_weight = v(VQR_PARAM_REG_WEIGHT);
+  c.reg_mean = v(VQR_PARAM_REG_MEAN) != 0;
+  c.beta_start = v(VQR_PARAM_BETA_START);
+  c.beta_end = v(VQR_PARAM_BETA_END);
+  c.beta_schedule = (int)v(VQR_PARAM_BETA_SCHEDULE);
+  c.warmup = v(VQR_PARAM_WARMUP);
+  c.beta_hold = v(VQR_PARAM_BETA_HOLD);
+  c.keep_best = v(VQR_PARAM_KEEP_BEST) != 0;
+  c.vq_dim = (int)v(VQR_PARAM_VQ_DIM);
+  c.codebook_size = (int64_t)v(VQR_PARAM_CODEBOOK_SIZE);
+  c.kmeans_iters = (int)v(VQR_PARAM_KMEANS_ITERS);
+  c.kmeans_sample = (int64_t)v(VQR_PARAM_KMEANS_SAMPLE);
+  c.sign_consistent = v(VQR_PARAM_SIGN_CONSISTENT) != 0;
+  c.rank = (int)v(VQR_PARAM_RANK);
+  c.minmax_tuning = v(VQR_PARAM_MINMAX_TUNING) != 0;
+  c.minmax_lr = v(VQR_PARAM_MINMAX_LR);
   return c;
 }

@@ -17,7 +17,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 22;
+constexpr int kParamCount = 42;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(vqr_param id);
@@ -47,11 +47,34 @@ struct QuantConfig {
   double alpha2 = -1;
   int outer = VQR_OUTER_PRESET;
   bool exact_target = false;
+  // Learned rounding (spec learned_rounding, spec vqround); -1 = preset, resolved by
+  // resolve_presets for the learned methods.
+  int64_t steps = -1;
+  double lr = -1;
+  int init = VQR_INIT_RTN;
+  double reg_weight = -1;
+  bool reg_mean = false;
+  double beta_start = 20, beta_end = 2;
+  int beta_schedule = VQR_BETA_PRESET;
+  double warmup = -1;
+  double beta_hold = 0.1;
+  bool keep_best = true;
+  int vq_dim = 8;
+  int64_t codebook_size = 4096;
+  int kmeans_iters = 500;
+  int64_t kmeans_sample = 256;
+  bool sign_consistent = false;
+  int rank = 8;
+  bool minmax_tuning = true;
+  double minmax_lr = -1;
 };
+
+inline bool is_learned_method(int method) { return method >= VQR_METHOD_ADAROUND && method <= VQR_METHOD_LORAROUND; }
 
 // Replaces preset markers (-1) by the method's values (spec gptq §9 reference presets):
 // GPTQ/RTN 0, 0; GPTAQ 0.25, 0, quantized; ResComp 0.25, 0.25, prequant_clamped at >= 3 bits
-// and quantized at 2; GPTAQ_PAPER 1, 0, prequant.
+// and quantized at 2; GPTAQ_PAPER 1, 0, prequant. Learned methods: steps, lr, warm-up and
+// schedule of spec learned_rounding §1.6/§3.3-3.4 and spec vqround §1.7/§3.5.
 QuantConfig resolve_presets(QuantConfig c);
 
 }  // namespace vqr::quant

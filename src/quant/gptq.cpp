@@ -13,6 +13,7 @@
 #include "quant/gptq.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -48,6 +49,8 @@ struct SweepState {
   float *verr;            // m x B: V_out, the weights the cross-block update multiplies by Phat
   float alpha, alpha2;
   int outer;              // vqr_outer_mode
+  // Rounding split (spec vqround §2.2), m x n processing order; nullptr when not requested.
+  float *base, *residual;
 };
 
 // Per-thread scratch of the tile kernel.
@@ -99,7 +102,7 @@ GroupParams dynamic_group_params(const SweepState &s, const TileScratch &t, int6
 // alpha2 (w0 - y) with y = Q, w or clamp(w) by the outer mode. ResComp's R matrix is folded in
 // through R = (alpha2/alpha) P + alpha2 (I - diag(U)^-1 U) (spec §3.3). Compiled for AVX-512,
 // AVX2 and baseline x86-64 and chosen at load time.
-template <bool kAsym>
+template <bool kAsym, bool kSplit>
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
@@ -113,7 +116,7 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
   if (has_w0) load_tile(t.tile0.data(), s.W0, s.n, r0, rows, i1, i2);
 
   // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored.
-  float scale[R], zero[R], e[R], code[R], e_in[R], v_in[R], v_out[R];
+  float scale[R], zero[R], e[R], code[R], e_in[R], v_in[R], v_out[R], base[R], resid[R];
   for (int64_t r = 0; r < R; ++r) {
     scale[r] = 1.0f;
     zero[r] = 0.0f;
@@ -141,6 +144,11 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
       const float Q = scale[r] * (code[r] - zero[r]);
       const float w = x[r];
       e[r] = (w - Q) / d;
+      if (kSplit) {
+        const float u = w / scale[r], b = floorf(u), res = u - b - e[r];
+        base[r] = b;
+        resid[r] = res < 0.0f ? 0.0f : (res > 1.0f ? 1.0f : res);
+      }
       if (kAsym) {
         const float w0 = has_w0 ? tile0[(q - i1) * R + r] : w;
         e_in[r] = e[r] + s.alpha2 * (w0 - w) / d;
@@ -160,6 +168,10 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
       s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
       s.err[(r0 + r) * s.B + (q - i1)] = e[r];
       if (kAsym) s.verr[(r0 + r) * s.B + (q - i1)] = v_out[r];
+      if (kSplit) {
+        s.base[(r0 + r) * s.n + q] = base[r];
+        s.residual[(r0 + r) * s.n + q] = resid[r];
+      }
     }
     // One or two broadcast FMAs per remaining column. `omp simd` pins the vectorization to the
     // row axis: left alone, GCC vectorizes across j with permutes, several times slower.
@@ -185,8 +197,8 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
 }  // namespace
 
 QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
-                             const QuantConfig &config,
-                             vqr_context *ctx, int threads, HessianFactor *factor_out) {
+                             const QuantConfig &config, vqr_context *ctx, int threads, HessianFactor *factor_out,
+                             RoundingSplit *split) {
   QuantizedLayer q(m, n, config.group_size, config.bits);
   const GridSpec spec = grid_spec(config);
   const int64_t gs = q.group_size;
@@ -275,6 +287,12 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   s.alpha = (float)config.alpha;
   s.alpha2 = (float)config.alpha2;
   s.outer = config.outer;
+  if (split) {
+    split->base = Buffer<float>((size_t)(m * n));
+    split->residual = Buffer<float>((size_t)(m * n));
+  }
+  s.base = split ? split->base.data() : nullptr;
+  s.residual = split ? split->residual.data() : nullptr;
 
   const double t_sweep = omp_get_wtime();
   double gemm_seconds = 0;
@@ -289,9 +307,10 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
       for (int64_t tix = 0; tix < tiles; ++tix) {
         const int64_t r0 = tix * kRowTile, rows = std::min(kRowTile, m - r0);
         if (asym)
-          sweep_tile<true>(s, mine, r0, rows, i1, i2);
+          split ? sweep_tile<true, true>(s, mine, r0, rows, i1, i2) : sweep_tile<true, false>(s, mine, r0, rows, i1, i2);
         else
-          sweep_tile<false>(s, mine, r0, rows, i1, i2);
+          split ? sweep_tile<false, true>(s, mine, r0, rows, i1, i2)
+                : sweep_tile<false, false>(s, mine, r0, rows, i1, i2);
       }
     }
     // Lazy cross-block update: W[:, i2:] -= E_out U[i1:i2, i2:] - V_out Phat[i1:i2, i2:].
@@ -315,6 +334,14 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
       for (int64_t c = 0; c < n; ++c) q.codes[(size_t)(r * n + f.perm[(size_t)c])] = codes_p[(size_t)(r * n + c)];
     if (s.dynamic_groups)
       for (int64_t c = 0; c < n; ++c) q.g_idx[(size_t)f.perm[(size_t)c]] = (int32_t)(c / gs);
+    if (split)
+      for (Buffer<float> *b : {&split->base, &split->residual}) {
+        Buffer<float> orig((size_t)(m * n));
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < n; ++c) orig[(size_t)(r * n + f.perm[(size_t)c])] = (*b)[(size_t)(r * n + c)];
+        *b = std::move(orig);
+      }
   }
 
   if (ctx && ctx->log_fn && ctx->log_level <= VQR_LOG_DEBUG) {

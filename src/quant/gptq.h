@@ -12,12 +12,22 @@
 
 namespace vqr::quant {
 
+// GPTQ's rounding decisions as AdaRound/VQRound latents (spec vqround §2.2). For each weight, with
+// w the error-compensated value when GPTQ reaches it, u = w / s and GPTQ's own error
+// e = (w - Q) / U_qq: base = floor(u), residual = clip(u - base - e, 0, 1). Because U_qq > 0,
+// 1[residual >= 0.5] reproduces GPTQ's rounding, so clip(base + 1[residual >= 0.5] + z) is GPTQ's
+// code. m x n, original column order.
+struct RoundingSplit {
+  Buffer<float> base, residual;
+};
+
 // W: m x n dense fp32 (original column order), consumed as the working buffer (pass a copy to
 // keep the original); H: the layer statistic (undamped).
 // Returns the codes (in original column order), scales/zeros per group and g_idx (spec §1.7).
-// When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses).
+// When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses); when
+// `split` is not NULL it receives the rounding decisions as latents.
 QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
-                             const QuantConfig &config,
-                             vqr_context *ctx, int threads, HessianFactor *factor_out);
+                             const QuantConfig &config, vqr_context *ctx, int threads, HessianFactor *factor_out,
+                             RoundingSplit *split = nullptr);
 
 }  // namespace vqr::quant

@@ -43,8 +43,17 @@ static GroupParams params_quarot(float xmin, float xmax, const GridSpec &spec) {
   return p;
 }
 
+// Grid (c): AutoRound's full-range symmetric grid (spec learned_rounding §1.3 B). The extreme of
+// larger magnitude maps to code -2^(b-1): s = +a / 2^(b-1) when -xmin > xmax, else -xmax / 2^(b-1).
+static GroupParams params_full_range(float xmin, float xmax, const GridSpec &spec) {
+  const int half = (spec.maxq + 1) / 2;
+  return {full_range_scale(-xmin, xmax, half), (float)half};
+}
+
 static GroupParams params_for_range(float xmin, float xmax, const GridSpec &spec) {
-  return spec.grid == VQR_GRID_QUAROT ? params_quarot(xmin, xmax, spec) : params_gptq(xmin, xmax, spec);
+  if (spec.grid == VQR_GRID_QUAROT) return params_quarot(xmin, xmax, spec);
+  if (spec.grid == VQR_GRID_FULL_RANGE) return params_full_range(xmin, xmax, spec);
+  return params_gptq(xmin, xmax, spec);
 }
 
 GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spec) {
@@ -62,7 +71,7 @@ GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spe
       xmin = -1.0f;
       xmax = 1.0f;
     }
-  } else if (spec.sym) {
+  } else if (spec.grid == VQR_GRID_QUAROT && spec.sym) {
     xmax = std::max(-xmin, xmax);
     xmin = -xmax;
   }

@@ -3,9 +3,12 @@
 // values s * (c - z). The grids differ only in how (s, z) are chosen from a slice of weights:
 //   grid (a) VQR_GRID_GPTQ   — IST GPTQ / AutoGPTQ / GPTQModel (range always contains 0);
 //   grid (b) VQR_GRID_QUAROT — QuaRot's WeightQuantizer (GPTAQ / ResComp repositories); its
-//            signed symmetric codes [-2^(b-1), 2^(b-1) - 1] are stored offset by z = 2^(b-1).
+//            signed symmetric codes [-2^(b-1), 2^(b-1) - 1] are stored offset by z = 2^(b-1);
+//   grid (c) VQR_GRID_FULL_RANGE — AutoRound's full-range symmetric grid (spec learned_rounding
+//            §1.3 B), stored the same way; its scale can be negative.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "quant/config.h"
@@ -53,6 +56,15 @@ inline int quantize_code(float x, const GroupParams &p, int maxq) {
 }
 
 inline float dequantize_code(int code, const GroupParams &p) { return p.scale * ((float)code - p.zero); }
+
+// Scale of the full-range symmetric grid from the negative and positive range magnitudes
+// a = -min >= 0, c = max >= 0: m = a if c < a else -c, s = m / half, |s| floored at 1e-5 keeping
+// its sign (spec learned_rounding §1.3 B). -0 (an all-zero group) floors to -1e-5.
+inline float full_range_scale(float a, float c, int half) {
+  const float s = (c < a ? a : -c) / (float)half;
+  if (s >= 1e-5f || s <= -1e-5f) return s;
+  return std::signbit(s) ? -1e-5f : 1e-5f;
+}
 
 // Chooses (s, z) for the `count` weights x[0..count) (contiguous) per the grid and, when
 // spec.mse is set, the clipping search of spec gptq §1.6 (strictly smaller error wins, so the

@@ -8,6 +8,7 @@
 #include "core/buffer.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "learn/learned_rounding.h"
 #include "linalg/blas.h"
 #include "quant/gptq.h"
 #include "quant/proxy_loss.h"
@@ -52,11 +53,14 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &requested, co
   require(m >= 1 && n >= 1, VQR_ERR_INVALID_ARGUMENT,
           "w must have at least one row and column (got " + std::to_string(m) + " x " + std::to_string(n) + ")");
   validate_groups(config, n);
-  require(config.method >= VQR_METHOD_RTN && config.method <= VQR_METHOD_GPTAQ_PAPER, VQR_ERR_UNSUPPORTED,
+  require(config.method >= VQR_METHOD_RTN && config.method <= VQR_METHOD_LORAROUND, VQR_ERR_UNSUPPORTED,
           "method " + std::to_string(config.method) + " is not available in this version");
-  const bool gptq_family = config.method != VQR_METHOD_RTN;
-  const bool asym_method = config.method >= VQR_METHOD_GPTAQ;
+  const bool learned = is_learned_method(config.method);
+  const bool gptq_family = config.method != VQR_METHOD_RTN && !learned;
+  const bool asym_method = config.method >= VQR_METHOD_GPTAQ && config.method <= VQR_METHOD_GPTAQ_PAPER;
   require(h != nullptr || !gptq_family, VQR_ERR_INVALID_ARGUMENT, "GPTQ-family methods need a hessian (got NULL)");
+  require(h != nullptr || !learned, VQR_ERR_INVALID_ARGUMENT,
+          "learned-rounding methods train against the layer's hessian (got NULL)");
   if (h) {
     require(h->width() == n, VQR_ERR_INVALID_ARGUMENT,
             "hessian width " + std::to_string(h->width()) + " does not match in_features " + std::to_string(n));
@@ -90,6 +94,7 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &requested, co
   // Runs the method; with a Hessian and report_loss, also the proxy losses of its result and of
   // RTN on the same grid, both through one Cholesky factor of the damped Hessian.
   auto run = [&]() -> QuantizedLayer {
+    if (learned) return learn::learned_quantize(ctx, config, W.data(), m, n, H, threads);
     if (gptq_family) {
       HessianFactor f;
       // The sweep consumes its weights; the report still needs the original.

@@ -19,6 +19,8 @@ QuantizedLayer::QuantizedLayer(int64_t m, int64_t n, int64_t gs, int b)
   report.proxy_loss = NAN;
   report.rtn_proxy_loss = NAN;
   report.asym_loss = NAN;
+  report.init_proxy_loss = NAN;
+  report.sign_flip_rate = NAN;
 }
 
 void QuantizedLayer::dequantize(float *out, int threads) const {

@@ -20,6 +20,8 @@ struct QuantizedLayer {
   std::vector<float> zeros;    // G x m
   std::vector<int32_t> g_idx;  // n
   vqr_report report{};
+  // Learned methods: per-step objective and weighted regularizer (vqr_result_history).
+  std::vector<double> loss_history, reg_history;
 
   QuantizedLayer(int64_t m, int64_t n, int64_t group_size_or_minus1, int bits);
   // Dequantized weights (m x n dense fp32): scales * (codes - zeros) per column's group.

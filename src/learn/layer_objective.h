@@ -1,0 +1,41 @@
+// The layer objective every learned-rounding method minimizes (DESIGN §3.1):
+//   L(W') = tr(E H E^T) - 2 tr(E D^T W^T),   E = W' - W,
+// the second term only when the Hessian carries D (the asymmetric objective (2/T)||W' X_q -
+// W X_fp||^2 up to a constant). Its gradient is dL/dW' = 2 (E H - W D). Both come from one
+// m x n x n GEMM per evaluation (E H), never from activations; W D is formed once.
+#pragma once
+
+#include <cstdint>
+
+#include "core/buffer.h"
+#include "hessian/hessian.h"
+
+namespace vqr::learn {
+
+struct ObjectiveValue {
+  double loss = 0;   // L(W'), what the optimizer minimizes
+  double proxy = 0;  // tr(E H E^T), the report's proxy loss (= loss without D)
+};
+
+template <typename T>
+class LayerObjective {
+ public:
+  // W: m x n fp32 weights (copied); H: the layer statistic, read once into a full n x n matrix.
+  LayerObjective(const float *W, int64_t m, int64_t n, const hessian::HessianView &H, int threads);
+
+  // Evaluates at Wq (m x n). G may be NULL; otherwise it receives dL/dW' (m x n).
+  ObjectiveValue evaluate(const T *Wq, T *G);
+
+  int64_t rows() const { return m_; }
+  int64_t cols() const { return n_; }
+  const T *weights() const { return W_.data(); }
+  bool asymmetric() const { return !WD_.empty(); }
+
+ private:
+  int64_t m_, n_;
+  int threads_;
+  Buffer<T> W_, H_, WD_;  // W, full H, W D (asymmetric only)
+  Buffer<T> E_, EH_;      // scratch: E, and E H when the caller passes no G
+};
+
+}  // namespace vqr::learn

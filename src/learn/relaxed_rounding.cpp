@@ -1,0 +1,260 @@
+// AdaRound and VQRound parameterizations (relaxed_rounding.h).
+#include "learn/relaxed_rounding.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "core/error.h"
+#include "learn/kmeans.h"
+#include "learn/rectified_sigmoid.h"
+
+namespace vqr::learn {
+
+template <typename T>
+RelaxedRounding<T>::RelaxedRounding(const RoundingInit &init, double lr, int threads)
+    : m_(init.layer.rows), n_(init.layer.cols), threads_(threads), lr_(lr), grid_(init.layer), bz_((size_t)(m_ * n_)) {
+#pragma omp parallel for num_threads(threads_for(threads, m_ * n_)) schedule(static)
+  for (int64_t r = 0; r < m_; ++r)
+    for (int64_t j = 0; j < n_; ++j) bz_[(size_t)(r * n_ + j)] = (T)init.base[(size_t)(r * n_ + j)] + grid_.z(r, j);
+}
+
+template <typename T>
+void RelaxedRounding<T>::hard_weights(T *Wq) {
+  latents(Wq);
+#pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) schedule(static)
+  for (int64_t r = 0; r < m_; ++r)
+    for (int64_t j = 0; j < n_; ++j) {
+      const int64_t i = r * n_ + j;
+      T v = bz_[(size_t)i] + (Wq[i] >= T(0) ? T(1) : T(0));
+      v = v < T(0) ? T(0) : (v > grid_.maxq ? grid_.maxq : v);
+      Wq[i] = grid_.s(r, j) * (v - grid_.z(r, j));
+    }
+}
+
+template <typename T>
+void RelaxedRounding<T>::harden(quant::QuantizedLayer &out) {
+  Buffer<T> A((size_t)(m_ * n_));
+  latents(A.data());
+  for (int64_t i = 0; i < m_ * n_; ++i) {
+    T v = bz_[(size_t)i] + (A[(size_t)i] >= T(0) ? T(1) : T(0));
+    out.codes[(size_t)i] = (uint8_t)(v < T(0) ? T(0) : (v > grid_.maxq ? grid_.maxq : v));
+  }
+}
+
+// Soft weight of one element for latent value h; `in` = the clamp passes the gradient.
+template <typename T>
+static inline T soft_weight(T bz, T h, T s, T z, T maxq, bool *in) {
+  const T v = bz + h;
+  *in = v >= T(0) && v <= maxq;
+  return s * ((v < T(0) ? T(0) : (v > maxq ? maxq : v)) - z);
+}
+
+// --- AdaRound ------------------------------------------------------------------------------------
+
+template <typename T>
+class AdaRounding final : public RelaxedRounding<T> {
+  using Base = RelaxedRounding<T>;
+
+ public:
+  AdaRounding(const RoundingInit &init, double lr, int threads)
+      : Base(init, lr, threads), A_(init.base.size()), grad_(init.base.size()), h_(init.base.size()),
+        hp_(init.base.size()) {
+    const Buffer<float> A = initial_latents(init, threads);
+    for (size_t i = 0; i < A.size(); ++i) A_[i] = (T)A[i];
+  }
+  std::vector<ParamGroup<T>> groups() override {
+    return {{A_.data(), grad_.data(), (int64_t)A_.size(), this->lr_, false}};
+  }
+  void forward(T *Wq) override {
+    const int64_t m = this->m_, n = this->n_;
+#pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t i = (size_t)(r * n + j);
+        const T h = rsig(A_[i]);
+        bool in;
+        h_[i] = h;
+        hp_[i] = rsig_grad(A_[i]);
+        Wq[i] = soft_weight(this->bz_[i], h, this->grid_.s(r, j), this->grid_.z(r, j), this->grid_.maxq, &in);
+      }
+  }
+  void backward(T *G) override {
+    const int64_t m = this->m_, n = this->n_;
+#pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t i = (size_t)(r * n + j);
+        const T v = this->bz_[i] + h_[i];
+        const bool in = v >= T(0) && v <= this->grid_.maxq;
+        grad_[i] = in ? G[i] * this->grid_.s(r, j) * hp_[i] : T(0);
+      }
+  }
+  double regularize(double beta, double weight) override {
+    const int64_t count = this->m_ * this->n_;
+    const T b = (T)beta, w = (T)weight;
+    double total = 0;
+#pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(static) reduction(+ : total)
+    for (int64_t i = 0; i < count; ++i) {
+      total += (double)round_reg(h_[(size_t)i], b);
+      grad_[(size_t)i] += w * round_reg_dh(h_[(size_t)i], b) * hp_[(size_t)i];
+    }
+    return weight * total;
+  }
+
+ protected:
+  void latents(T *A) const override { std::copy(A_.data(), A_.data() + A_.size(), A); }
+
+ private:
+  Buffer<T> A_, grad_, h_, hp_;  // latents, their gradient, cached h(A) and h'(A)
+};
+
+template <typename T>
+std::unique_ptr<RelaxedRounding<T>> make_adaround(const RoundingInit &init, double lr, int threads) {
+  return std::make_unique<AdaRounding<T>>(init, lr, threads);
+}
+
+// --- VQRound -------------------------------------------------------------------------------------
+
+template <typename T>
+class VqRounding final : public RelaxedRounding<T> {
+  using Base = RelaxedRounding<T>;
+
+ public:
+  VqRounding(const RoundingInit &init, const quant::QuantConfig &c, vqr_context *ctx, int threads, VqStats *stats)
+      : Base(init, c.lr, threads), D_(c.vq_dim) {
+    const int64_t count = this->m_ * this->n_;
+    L_ = (count + D_ - 1) / D_;
+    K_ = std::min<int64_t>(c.codebook_size, L_);
+    // Latents flattened row-major and zero-padded to L x D (spec vqround §1.4 step 4).
+    std::vector<float> X((size_t)(L_ * D_), 0.0f);
+    {
+      const Buffer<float> A = initial_latents(init, threads);
+      std::copy(A.data(), A.data() + count, X.begin());
+    }
+    KMeansOptions ko;
+    ko.k = K_;
+    ko.iters = c.kmeans_iters;
+    ko.max_points_per_centroid = c.kmeans_sample;
+    ko.seed = ctx ? ctx->seed : 0;
+    ko.sign_consistent = c.sign_consistent;
+    ko.threads = threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    Progress progress(ctx, "kmeans", c.kmeans_iters);
+    KMeansResult km = kmeans(X.data(), L_, D_, ko, &progress);
+    progress.checkpoint(c.kmeans_iters, true, km.inertia);
+    stats->kmeans_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats->kmeans_iterations = km.iterations;
+
+    C_.assign(km.centroids.begin(), km.centroids.end());
+    idx_ = std::move(km.assign);
+    grad_.assign(C_.size(), T(0));
+    h_.assign(C_.size(), T(0));
+    hp_.assign(C_.size(), T(0));
+    // CSR of the vectors of each codeword, ascending (counting sort: stable), built once; and the
+    // number of real (unpadded) weights behind each codebook entry, for the regularizer.
+    offsets_.assign((size_t)K_ + 1, 0);
+    for (int32_t k : idx_) ++offsets_[(size_t)k + 1];
+    for (int64_t k = 0; k < K_; ++k) offsets_[(size_t)k + 1] += offsets_[(size_t)k];
+    members_.resize((size_t)L_);
+    std::vector<int64_t> fill(offsets_.begin(), offsets_.end() - 1);
+    for (int64_t l = 0; l < L_; ++l) members_[(size_t)fill[(size_t)idx_[(size_t)l]]++] = l;
+    weight_count_.assign(C_.size(), T(0));
+    for (int64_t e = 0; e < count; ++e) weight_count_[(size_t)(idx_[(size_t)(e / D_)] * D_ + e % D_)] += T(1);
+
+    int64_t flips = 0;
+    for (int64_t e = 0; e < count; ++e)
+      flips += (C_[(size_t)(idx_[(size_t)(e / D_)] * D_ + e % D_)] >= T(0)) != (init.up[(size_t)e] != 0);
+    stats->codebook_size = K_;
+    stats->vectors = L_;
+    stats->flip_rate = (double)flips / (double)count;
+  }
+
+  std::vector<ParamGroup<T>> groups() override {
+    return {{C_.data(), grad_.data(), (int64_t)C_.size(), this->lr_, false}};
+  }
+
+  void forward(T *Wq) override {
+    for (size_t i = 0; i < C_.size(); ++i) {
+      h_[i] = rsig(C_[i]);
+      hp_[i] = rsig_grad(C_[i]);
+    }
+    const int64_t m = this->m_, n = this->n_;
+#pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t e = r * n + j;
+        bool in;
+        Wq[e] = soft_weight(this->bz_[(size_t)e], h_[entry(e)], this->grid_.s(r, j), this->grid_.z(r, j),
+                            this->grid_.maxq, &in);
+      }
+  }
+
+  // dL/dC[k, d] = h'(C[k, d]) * sum over the vectors l of codeword k of (G s 1[in])[l D + d]:
+  // first G is scaled in place (sequential pass), then each codeword sums its own vectors in
+  // ascending order (deterministic for any thread count; spec vqround §1.6).
+  void backward(T *G) override {
+    const int64_t m = this->m_, n = this->n_, count = m * n;
+#pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(static)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t e = r * n + j;
+        const T v = this->bz_[(size_t)e] + h_[entry(e)];
+        G[e] = (v >= T(0) && v <= this->grid_.maxq) ? G[e] * this->grid_.s(r, j) : T(0);
+      }
+    const int D = D_;
+#pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(dynamic, 64)
+    for (int64_t k = 0; k < K_; ++k) {
+      T acc[16] = {};
+      for (int64_t p = offsets_[(size_t)k]; p < offsets_[(size_t)k + 1]; ++p) {
+        const int64_t e0 = members_[(size_t)p] * D;
+        const int dmax = (int)std::min<int64_t>(D, count - e0);  // the padded tail of the last vector
+        for (int d = 0; d < dmax; ++d) acc[d] += G[e0 + d];
+      }
+      for (int d = 0; d < D; ++d) grad_[(size_t)(k * D + d)] = acc[d] * hp_[(size_t)(k * D + d)];
+    }
+  }
+
+  double regularize(double beta, double weight) override {
+    const T b = (T)beta, w = (T)weight;
+    double total = 0;
+    for (size_t i = 0; i < C_.size(); ++i) {
+      total += (double)weight_count_[i] * (double)round_reg(h_[i], b);
+      grad_[i] += w * weight_count_[i] * round_reg_dh(h_[i], b) * hp_[i];
+    }
+    return weight * total;
+  }
+
+ protected:
+  void latents(T *A) const override {
+    const int64_t count = this->m_ * this->n_;
+    for (int64_t e = 0; e < count; ++e) A[e] = C_[entry(e)];
+  }
+
+ private:
+  size_t entry(int64_t e) const { return (size_t)(idx_[(size_t)(e / D_)] * D_ + e % D_); }
+
+  int D_;
+  int64_t L_ = 0, K_ = 0;
+  std::vector<T> C_, grad_, h_, hp_, weight_count_;  // K x D each
+  std::vector<int32_t> idx_;                        // L
+  std::vector<int64_t> offsets_, members_;          // CSR: K + 1, L
+};
+
+template <typename T>
+std::unique_ptr<RelaxedRounding<T>> make_vqround(const RoundingInit &init, const quant::QuantConfig &config,
+                                                 vqr_context *ctx, int threads, VqStats *stats) {
+  return std::make_unique<VqRounding<T>>(init, config, ctx, threads, stats);
+}
+
+template class RelaxedRounding<float>;
+template class RelaxedRounding<double>;
+template std::unique_ptr<RelaxedRounding<float>> make_adaround<float>(const RoundingInit &, double, int);
+template std::unique_ptr<RelaxedRounding<double>> make_adaround<double>(const RoundingInit &, double, int);
+template std::unique_ptr<RelaxedRounding<float>> make_vqround<float>(const RoundingInit &, const quant::QuantConfig &,
+                                                                     vqr_context *, int, VqStats *);
+template std::unique_ptr<RelaxedRounding<double>> make_vqround<double>(const RoundingInit &,
+                                                                       const quant::QuantConfig &, vqr_context *, int,
+                                                                       VqStats *);
+
+}  // namespace vqr::learn

@@ -1,0 +1,283 @@
+// AutoRound and LoRA-rounding parameterizations (ste_rounding.h).
+#include "learn/ste_rounding.h"
+
+#include <cmath>
+
+#include "core/buffer.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "linalg/blas.h"
+
+namespace vqr::learn {
+
+// Round half to even in the current rounding mode (to nearest), for float and double alike.
+template <typename T>
+static inline T rne(T x) {
+  return std::nearbyint(x);
+}
+
+// --- AutoRound -----------------------------------------------------------------------------------
+
+template <typename T>
+class AutoRounding final : public Rounding<T> {
+ public:
+  enum Variant { kAsym, kGptqSym, kFullRange };
+
+  AutoRounding(const float *W, int64_t m, int64_t n, const quant::QuantConfig &c, int threads)
+      : m_(m), n_(n), threads_(threads), bits_(c.bits), maxq_((T)((1 << c.bits) - 1)),
+        half_((T)(1 << (c.bits - 1))), gs_(c.group_size > 0 ? c.group_size : n), minmax_(c.minmax_tuning),
+        lr_(c.lr), minmax_lr_(c.minmax_lr), W_((size_t)(m * n)), V_((size_t)(m * n)), gV_((size_t)(m * n)) {
+    require(c.grid != VQR_GRID_QUAROT, VQR_ERR_UNSUPPORTED,
+            "autoround defines the GPTQ grid (asymmetric or symmetric) and VQR_GRID_FULL_RANGE, not QuaRot's");
+    variant_ = c.grid == VQR_GRID_FULL_RANGE ? kFullRange : (c.sym ? kGptqSym : kAsym);
+    G_ = (n + gs_ - 1) / gs_;
+    wmin_.assign((size_t)(m * G_), T(0));
+    wmax_.assign((size_t)(m * G_), T(0));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t g = (size_t)(r * G_ + j / gs_);
+        const T w = (T)W[r * n + j];
+        W_[(size_t)(r * n + j)] = w;
+        V_[(size_t)(r * n + j)] = T(0);
+        wmin_[g] = std::min(wmin_[g], w);  // the range always contains 0 (spec §1.2)
+        wmax_[g] = std::max(wmax_[g], w);
+      }
+    mn_.assign(wmin_.size(), T(1));
+    mx_.assign(wmin_.size(), T(1));
+    gmn_.assign(wmin_.size(), T(0));
+    gmx_.assign(wmin_.size(), T(0));
+  }
+
+  bool relaxed() const override { return false; }
+
+  std::vector<ParamGroup<T>> groups() override {
+    std::vector<ParamGroup<T>> g = {{V_.data(), gV_.data(), (int64_t)V_.size(), lr_, false}};
+    if (minmax_) {
+      g.push_back({mn_.data(), gmn_.data(), (int64_t)mn_.size(), minmax_lr_, true});
+      g.push_back({mx_.data(), gmx_.data(), (int64_t)mx_.size(), minmax_lr_, true});
+    }
+    return g;
+  }
+
+  void forward(T *Wq) override { sweep(Wq, nullptr); }
+  void hard_weights(T *Wq) override { sweep(Wq, nullptr); }
+  void backward(T *G) override { sweep(nullptr, G); }
+
+  void harden(quant::QuantizedLayer &out) override {
+    for (int64_t r = 0; r < m_; ++r)
+      for (int64_t g = 0; g < G_; ++g) {
+        const GroupQ p = group_params(r, g);
+        out.scales[(size_t)(g * m_ + r)] = (float)p.s;
+        out.zeros[(size_t)(g * m_ + r)] = (float)p.zp;
+        for (int64_t j = g * gs_; j < std::min(n_, (g + 1) * gs_); ++j) {
+          const size_t i = (size_t)(r * n_ + j);
+          const T q = rne(W_[i] / p.s + V_[i]) + p.zp;
+          out.codes[i] = (uint8_t)(q < T(0) ? T(0) : (q > maxq_ ? maxq_ : q));
+        }
+      }
+  }
+
+ private:
+  // The group's quantizer at the current min/max multipliers, with the partial derivatives of s
+  // with respect to them (0 where the 1e-5 floor holds s).
+  struct GroupQ {
+    T s, zp, lo;
+    T ds_dmn, ds_dmx;
+  };
+
+  static T to_f16(T s) { return (T)f16_to_f32(f32_to_f16((float)s)); }
+
+  GroupQ group_params(int64_t r, int64_t g) const {
+    const size_t k = (size_t)(r * G_ + g);
+    const T wmin = wmin_[k], wmax = wmax_[k], mn = mn_[k], mx = mx_[k];
+    const T lo = wmin * mn, hi = wmax * mx;
+    GroupQ p{};
+    p.lo = lo;
+    if (variant_ == kFullRange) {
+      const T a = -lo, c = hi;
+      const T s16 = to_f16((c < a ? a : -c) / half_);
+      const bool pass = std::fabs(s16) >= T(1e-5);
+      p.s = pass ? s16 : (std::signbit(s16) ? T(-1e-5) : T(1e-5));
+      p.zp = half_;
+      if (pass) {
+        if (c < a)
+          p.ds_dmn = -wmin / half_;
+        else
+          p.ds_dmx = -wmax / half_;
+      }
+      return p;
+    }
+    T s_raw;
+    if (variant_ == kGptqSym) {
+      const bool neg_wins = lo < T(0) && -lo > hi;
+      s_raw = lo < T(0) ? T(2) * std::max(-lo, hi) / maxq_ : hi / maxq_;
+      p.zp = half_;
+      if (neg_wins)
+        p.ds_dmn = T(-2) * wmin / maxq_;
+      else
+        p.ds_dmx = (lo < T(0) ? T(2) : T(1)) * wmax / maxq_;
+    } else {
+      s_raw = (hi - lo) / maxq_;
+      p.ds_dmx = wmax / maxq_;
+      p.ds_dmn = -wmin / maxq_;
+    }
+    const T s16 = to_f16(s_raw);
+    if (s16 < T(1e-5)) {
+      p.s = T(1e-5);
+      p.ds_dmn = p.ds_dmx = T(0);
+    } else {
+      p.s = s16;
+    }
+    if (variant_ == kAsym) p.zp = rne(-lo / p.s);
+    return p;
+  }
+
+  // Forward (Wq != NULL): fake-quantized weights. Backward (G != NULL): the straight-through
+  // gradients of spec §1.3 — in range dW'/dV = s, dW'/ds = (q - zp) - W/s; clamped at bound B
+  // dW'/dV = 0, dW'/ds = (B - zp) - lo/s (variant A; B - zp otherwise) and, for A, dW'/dlo = 1
+  // through the zero-point. The clamp passes the gradient at its bounds (PyTorch).
+  void sweep(T *Wq, const T *G) {
+#pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) schedule(static)
+    for (int64_t r = 0; r < m_; ++r)
+      for (int64_t g = 0; g < G_; ++g) {
+        const GroupQ p = group_params(r, g);
+        T dS = 0, dLo = 0;
+        for (int64_t j = g * gs_; j < std::min(n_, (g + 1) * gs_); ++j) {
+          const size_t i = (size_t)(r * n_ + j);
+          const T x = W_[i] / p.s;
+          const T qv = rne(x + V_[i]) + p.zp;
+          const bool low = qv < T(0), high = qv > maxq_;
+          const T q = low ? T(0) : (high ? maxq_ : qv);
+          if (Wq) {
+            Wq[i] = p.s * (q - p.zp);
+            continue;
+          }
+          if (!low && !high) {
+            gV_[i] = G[i] * p.s;
+            dS += G[i] * ((q - p.zp) - x);
+          } else {
+            gV_[i] = T(0);
+            dS += G[i] * ((q - p.zp) - (variant_ == kAsym ? p.lo / p.s : T(0)));
+            if (variant_ == kAsym) dLo += G[i];
+          }
+        }
+        if (!Wq && minmax_) {
+          const size_t k = (size_t)(r * G_ + g);
+          gmn_[k] = dS * p.ds_dmn + dLo * wmin_[k];
+          gmx_[k] = dS * p.ds_dmx;
+        }
+      }
+  }
+
+  int64_t m_, n_;
+  int threads_, bits_;
+  T maxq_, half_;
+  int64_t gs_, G_ = 0;
+  bool minmax_;
+  double lr_, minmax_lr_;
+  Variant variant_ = kAsym;
+  Buffer<T> W_, V_, gV_;
+  std::vector<T> wmin_, wmax_, mn_, mx_, gmn_, gmx_;  // m x G
+};
+
+template <typename T>
+std::unique_ptr<Rounding<T>> make_autoround(const float *W, int64_t m, int64_t n, const quant::QuantConfig &config,
+                                            int threads) {
+  return std::make_unique<AutoRounding<T>>(W, m, n, config, threads);
+}
+
+// --- LoRA-rounding -------------------------------------------------------------------------------
+
+template <typename T>
+class LoraRounding final : public Rounding<T> {
+ public:
+  LoraRounding(const float *W, const RoundingInit &init, const quant::QuantConfig &c, uint64_t seed, int threads)
+      : m_(init.layer.rows), n_(init.layer.cols), r_(c.rank), threads_(threads), lr_(c.lr), grid_(init.layer),
+        X_((size_t)(m_ * n_)), P_((size_t)(m_ * n_)), J_((size_t)(m_ * n_)), A_((size_t)(m_ * r_)),
+        B_((size_t)(n_ * r_), T(0)), gA_((size_t)(m_ * r_)), gB_((size_t)(n_ * r_)) {
+    for (int64_t row = 0; row < m_; ++row)
+      for (int64_t j = 0; j < n_; ++j) X_[(size_t)(row * n_ + j)] = (T)W[row * n_ + j] / grid_.s(row, j);
+    // A ~ N(0, 1), B = 0: V starts at 0 (RTN) and the first gradients reach B (spec §4).
+    uint64_t state = seed ^ 0x4C6F526Aull;
+    auto next = [&state]() {
+      state += 0x9E3779B97F4A7C15ull;
+      uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      return ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+    };
+    for (size_t i = 0; i < A_.size(); i += 2) {
+      const double u1 = std::max(next(), 1e-300), u2 = next();
+      const double rad = std::sqrt(-2.0 * std::log(u1));
+      A_[i] = (T)(rad * std::cos(2 * M_PI * u2));
+      if (i + 1 < A_.size()) A_[i + 1] = (T)(rad * std::sin(2 * M_PI * u2));
+    }
+  }
+
+  bool relaxed() const override { return false; }
+  std::vector<ParamGroup<T>> groups() override {
+    return {{A_.data(), gA_.data(), (int64_t)A_.size(), lr_, false},
+            {B_.data(), gB_.data(), (int64_t)B_.size(), lr_, false}};
+  }
+
+  // W' = s (clamp(rne(W / s + V) + z, 0, maxq) - z), V = 0.5 tanh(A B^T); J caches
+  // dW'/d(A B^T) = s 1[in range] 0.5 (1 - tanh^2) for the backward pass.
+  void forward(T *Wq) override {
+    linalg::gemm(false, true, (int)m_, (int)n_, r_, T(1), A_.data(), r_, B_.data(), r_, T(0), P_.data(), (int)n_);
+#pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) schedule(static)
+    for (int64_t row = 0; row < m_; ++row)
+      for (int64_t j = 0; j < n_; ++j) {
+        const size_t i = (size_t)(row * n_ + j);
+        const T t = std::tanh(P_[i]), s = grid_.s(row, j), z = grid_.z(row, j);
+        const T qv = rne(X_[i] + T(0.5) * t) + z;
+        const bool in = qv >= T(0) && qv <= grid_.maxq;
+        Wq[i] = s * ((in ? qv : (qv < T(0) ? T(0) : grid_.maxq)) - z);
+        J_[i] = in ? s * T(0.5) * (T(1) - t * t) : T(0);
+      }
+  }
+  void hard_weights(T *Wq) override { forward(Wq); }
+
+  void backward(T *G) override {
+    const int64_t count = m_ * n_;
+#pragma omp parallel for num_threads(threads_for(threads_, count)) schedule(static)
+    for (int64_t i = 0; i < count; ++i) G[i] *= J_[(size_t)i];
+    // dA = dP B, dB = dP^T A.
+    linalg::gemm(false, false, (int)m_, r_, (int)n_, T(1), G, (int)n_, B_.data(), r_, T(0), gA_.data(), r_);
+    linalg::gemm(true, false, (int)n_, r_, (int)m_, T(1), G, (int)n_, A_.data(), r_, T(0), gB_.data(), r_);
+  }
+
+  void harden(quant::QuantizedLayer &out) override {
+    linalg::gemm(false, true, (int)m_, (int)n_, r_, T(1), A_.data(), r_, B_.data(), r_, T(0), P_.data(), (int)n_);
+    for (int64_t row = 0; row < m_; ++row)
+      for (int64_t j = 0; j < n_; ++j) {
+        const size_t i = (size_t)(row * n_ + j);
+        const T qv = rne(X_[i] + T(0.5) * std::tanh(P_[i])) + grid_.z(row, j);
+        out.codes[i] = (uint8_t)(qv < T(0) ? T(0) : (qv > grid_.maxq ? grid_.maxq : qv));
+      }
+  }
+
+ private:
+  int64_t m_, n_;
+  int r_, threads_;
+  double lr_;
+  ElementGrid<T> grid_;
+  Buffer<T> X_, P_, J_;  // W / s, A B^T, cached Jacobian (m x n)
+  std::vector<T> A_, B_, gA_, gB_;
+};
+
+template <typename T>
+std::unique_ptr<Rounding<T>> make_loraround(const float *W, const RoundingInit &init, const quant::QuantConfig &config,
+                                            uint64_t seed, int threads) {
+  return std::make_unique<LoraRounding<T>>(W, init, config, seed, threads);
+}
+
+template std::unique_ptr<Rounding<float>> make_autoround<float>(const float *, int64_t, int64_t,
+                                                                const quant::QuantConfig &, int);
+template std::unique_ptr<Rounding<double>> make_autoround<double>(const float *, int64_t, int64_t,
+                                                                  const quant::QuantConfig &, int);
+template std::unique_ptr<Rounding<float>> make_loraround<float>(const float *, const RoundingInit &,
+                                                                const quant::QuantConfig &, uint64_t, int);
+template std::unique_ptr<Rounding<double>> make_loraround<double>(const float *, const RoundingInit &,
+                                                                  const quant::QuantConfig &, uint64_t, int);
+
+}  // namespace vqr::learn

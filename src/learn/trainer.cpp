@@ -1,0 +1,82 @@
+// The shared training loop (trainer.h).
+#include "learn/trainer.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/buffer.h"
+
+namespace vqr::learn {
+
+double beta_at(const TrainSchedule &s, int64_t t) {
+  const double T = (double)std::max<int64_t>(s.steps, 1);
+  switch (s.beta_schedule) {
+    case VQR_BETA_HOLD_LINEAR:  // spec vqround §1.7: hold, then start - (start - end) t / T
+      return (double)t <= s.beta_hold * T ? s.beta_start : s.beta_start - (s.beta_start - s.beta_end) * (double)t / T;
+    case VQR_BETA_LINEAR:
+    case VQR_BETA_COSINE:
+    default: {
+      const double span = std::max((1.0 - s.warmup) * T, 1.0);
+      double r = ((double)t - s.warmup * T) / span;
+      r = r < 0 ? 0 : (r > 1 ? 1 : r);
+      if (s.beta_schedule == VQR_BETA_LINEAR) return s.beta_end + (s.beta_start - s.beta_end) * (1.0 - r);
+      return s.beta_end + 0.5 * (s.beta_start - s.beta_end) * (1.0 + std::cos(M_PI * r));
+    }
+  }
+}
+
+bool regularizer_on(const TrainSchedule &s, int64_t t) {
+  return s.reg_weight > 0 && (double)t >= s.warmup * (double)s.steps;
+}
+
+template <typename T>
+TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &s, vqr_context *ctx,
+                   int threads) {
+  const int64_t count = objective.rows() * objective.cols();
+  Buffer<T> Wq((size_t)count), G((size_t)count);
+  const std::vector<ParamGroup<T>> groups = rounding.groups();
+  Optimizer<T> optimizer(s.optimizer, s.beta1, s.beta2, s.eps, groups);
+  const bool track_best = s.keep_best && !rounding.relaxed();
+  std::vector<std::vector<T>> best_params;
+  double best_loss = std::numeric_limits<double>::infinity();
+
+  TrainOutcome out;
+  out.best_step = s.steps;
+  out.loss.reserve((size_t)s.steps);
+  out.reg.reserve((size_t)s.steps);
+  Progress progress(ctx, s.stage, s.steps);
+  for (int64_t t = 0; t < s.steps; ++t) {
+    rounding.forward(Wq.data());
+    const ObjectiveValue v = objective.evaluate(Wq.data(), G.data());
+    rounding.backward(G.data());
+    const double reg =
+        rounding.relaxed() && regularizer_on(s, t) ? rounding.regularize(beta_at(s, t), s.reg_weight) : 0.0;
+    out.loss.push_back(v.loss);
+    out.reg.push_back(reg);
+    if (track_best && v.loss < best_loss) {
+      best_loss = v.loss;
+      out.best_step = t;
+      best_params.resize(groups.size());
+      for (size_t k = 0; k < groups.size(); ++k)
+        best_params[k].assign(groups[k].data, groups[k].data + groups[k].size);
+    }
+    const double lr_factor = s.linear_decay ? 1.0 - (double)t / (double)s.steps : 1.0;
+    optimizer.step(groups, lr_factor, threads);
+    progress.checkpoint(t + 1, t + 1 == s.steps, v.loss + reg);
+  }
+  if (track_best && !best_params.empty())
+    for (size_t k = 0; k < groups.size(); ++k)
+      std::memcpy(groups[k].data, best_params[k].data(), sizeof(T) * (size_t)groups[k].size);
+  if (track_best && s.steps == 0) out.best_step = -1;
+  rounding.hard_weights(Wq.data());
+  out.hard = objective.evaluate(Wq.data(), nullptr);
+  return out;
+}
+
+template TrainOutcome train<float>(Rounding<float> &, LayerObjective<float> &, const TrainSchedule &, vqr_context *,
+                                   int);
+template TrainOutcome train<double>(Rounding<double> &, LayerObjective<double> &, const TrainSchedule &,
+                                    vqr_context *, int);
+
+}  // namespace vqr::learn

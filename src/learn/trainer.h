@@ -1,0 +1,48 @@
+// The training loop of the learned-rounding engine (DESIGN §3.3), shared by every
+// parameterization: forward -> objective and gradient -> backward -> regularizer -> optimizer
+// step, with the learning-rate and beta schedules of the specs, progress/cancellation per step,
+// per-step history, and the best-iteration rule of AutoRound (spec learned_rounding §1.7 3b: the
+// parameters used in the forward pass with the lowest loss, i.e. before that step's update).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/context.h"
+#include "learn/layer_objective.h"
+#include "learn/optimizer.h"
+#include "learn/rounding.h"
+
+namespace vqr::learn {
+
+struct TrainSchedule {
+  int64_t steps = 0;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  bool linear_decay = false;  // lr_t = lr (1 - t / steps), torch LinearLR(1 -> 0) (AutoRound)
+  // Rounding regularizer (relaxed methods): weight (already per-element when requested), off
+  // while t < warmup * steps, exponent beta(t) by vqr_beta_schedule.
+  double reg_weight = 0;
+  double warmup = 0;
+  int beta_schedule = VQR_BETA_COSINE;
+  double beta_start = 20, beta_end = 2, beta_hold = 0.1;
+  bool keep_best = true;  // straight-through methods: keep the lowest-loss step's parameters
+  const char *stage = "train";
+};
+
+// beta(t) of the schedule (spec learned_rounding §3.3, spec vqround §1.7), and whether the
+// regularizer is on at step t.
+double beta_at(const TrainSchedule &s, int64_t t);
+bool regularizer_on(const TrainSchedule &s, int64_t t);
+
+struct TrainOutcome {
+  std::vector<double> loss, reg;  // per step: objective and weighted regularizer
+  int64_t best_step = 0;          // steps = the final parameters; -1 = none evaluated
+  ObjectiveValue hard;            // the objective of the hard rounding of the kept parameters
+};
+
+template <typename T>
+TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &schedule,
+                   vqr_context *ctx, int threads);
+
+}  // namespace vqr::learn
