@@ -75,6 +75,20 @@ void ActivationGenerator::fill(float *x, int64_t tokens) {
   }
 }
 
+vqr_status add_generated_tokens(vqr_hessian *h, int64_t n, int64_t tokens, uint64_t seed) {
+  ActivationGenerator gen(n, seed);
+  const int64_t chunk = 1024;
+  std::vector<float> x(static_cast<size_t>(chunk * n));
+  vqr_status st = VQR_OK;
+  for (int64_t done = 0; st == VQR_OK && done < tokens; done += chunk) {
+    const int64_t t = std::min(chunk, tokens - done);
+    gen.fill(x.data(), t);
+    const vqr_tensor xt = vqr_tensor_2d(x.data(), VQR_DTYPE_F32, t, n, 0);
+    st = vqr_hessian_add(h, &xt);
+  }
+  return st;
+}
+
 void fill_weights(float *w, int64_t m, int64_t n, uint64_t seed) {
   Rng rng(seed);
   for (int64_t i = 0; i < m * n; ++i) {

@@ -50,6 +50,9 @@ class ActivationGenerator {
   Rng rng_;
 };
 
+// Adds `tokens` tokens of the correlated generator (seed `seed`) to h (width n), in chunks of 1024.
+vqr_status add_generated_tokens(vqr_hessian *h, int64_t n, int64_t tokens, uint64_t seed);
+
 // w: m x n row-major, overwritten with N(0, 0.02^2)-like weights plus 0.1% outliers of 10x.
 void fill_weights(float *w, int64_t m, int64_t n, uint64_t seed);
 

@@ -56,15 +56,7 @@ Layer &layer(int64_t m, int64_t n) {
   for (auto &e : l.err) e = 0.01f * rng.normal();
 
   vqr_status st = vqr_hessian_create(n, 0, &l.h);
-  ActivationGenerator gen(n, 99);
-  const int64_t total = fixture_tokens(n), chunk = 1024;
-  std::vector<float> x(static_cast<size_t>(chunk * n));
-  for (int64_t done = 0; st == VQR_OK && done < total; done += chunk) {
-    const int64_t t = std::min(chunk, total - done);
-    gen.fill(x.data(), t);
-    const vqr_tensor xt = vqr_tensor_2d(x.data(), VQR_DTYPE_F32, t, n, 0);
-    st = vqr_hessian_add(l.h, &xt);
-  }
+  if (st == VQR_OK) st = add_generated_tokens(l.h, n, fixture_tokens(n), 99);
   l.h_damped.resize(static_cast<size_t>(n * n));
   if (st == VQR_OK) st = vqr_hessian_read(l.h, l.h_damped.data(), 0);
   if (st != VQR_OK) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds libvqround in Release (own build folder), runs the Google Benchmark programs in three groups
-# (Hessian; GPTQ 4096 x 4096 + RTN; GPTQ 4096 x 11008), writes one JSON file per group and prints the
+# (Hessian; GPTQ 4096 x 4096 + RTN; GPTQ 4096 x 11008; GPTAQ/ResComp; learned rounding), writes one JSON file per group and prints the
 # ratio summary (bench/summarize.py). Usage: bench/run.sh [--quick]  (--quick skips the 11008 group).
 # Environment: VQR_BENCH_BUILD_DIR (default <repo>/build-bench), VQR_BENCH_OUT (default
 # <build>/bench-results), VQR_BENCH_JOBS (default 2), VQR_BENCH_TOKENS (fixture Hessian tokens),
@@ -60,6 +60,9 @@ fi
 # GPTAQ and ResComp over GPTQ on one asymmetric Hessian, and the paired (H, D) accumulation.
 run gptaq --benchmark_min_time=0.01 --benchmark_repetitions=2 \
   --benchmark_filter="^BM_(AsymSweep/m:4096/n:4096/|HessianAddPair/)$( ((quick)) || echo '|AsymSweep/m:4096/n:11008/')"
+
+# Learned rounding: one VQRound step vs one SGEMM, and k-means on 2M vectors.
+run learned --benchmark_filter='^BM_(VqRoundStep|KMeans)/'
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 echo

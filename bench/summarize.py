@@ -15,6 +15,7 @@ HESSIAN_TARGET = 0.90
 GPTQ_TARGET = 1.5
 DTYPES = {0: "f32", 1: "f16", 2: "bf16"}
 ASYM_TARGET = 1.5
+VQ_STEP_TARGET = 1.3
 METHODS = {2: "GPTAQ", 3: "ResComp"}
 
 
@@ -66,7 +67,7 @@ def main(paths):
         print("library: %s\n" % context.get("vqr_build_info", "?"))
 
 
-    hess, gptq, refs, rtn, asym, pair = [], [], [], [], [], []
+    hess, gptq, refs, rtn, asym, pair, vqstep, kmeans = [], [], [], [], [], [], [], []
     runs.sort(key=lambda b: (b["name"].split("/")[0], sorted(args_of(b["name"]).items(), key=lambda kv: kv[0] not in ("m", "n"))))
     for b in runs:
         name, a = b["name"], args_of(b["name"])
@@ -88,6 +89,13 @@ def main(paths):
         elif name.startswith("BM_HessianAddPair"):
             pair.append(["n=%d T=%d" % (a["n"], a["T"]), b["runs"], "%.1f" % b["lib_GFLOPs"],
                          "%.1f" % b["ref_GFLOPs"], "%.3f" % b["vs_ref"]])
+        elif name.startswith("BM_VqRoundStep"):
+            r = b["ratio"]
+            vqstep.append(["%dx%d" % (a["m"], a["n"]), b["runs"], "%.3f" % b["step_s"], "%.3f" % b["sgemm_s"],
+                           "%.2f" % r, verdict(r <= VQ_STEP_TARGET)])
+        elif name.startswith("BM_KMeans"):
+            kmeans.append(["%dx%d" % (a["m"], a["n"]), "%d" % b["vectors"], a["iters"], "%.2f" % b["kmeans_s"],
+                           "%.3f" % b["per_iter_s"]])
         elif name.startswith("BM_Ref"):
             refs.append([re.sub(r"(/manual_time|_median)", "", name), b["runs"],
                          "%.1f %s" % (b["real_time"], b["time_unit"]), "%.1f" % b["GFLOPs"]])
@@ -104,6 +112,10 @@ def main(paths):
           "(target ratio <= %.1f)" % ASYM_TARGET, ["m x n", "method", "runs", "method", "gptq", "ratio", "target"], asym)
     table("Paired accumulation (H and D): vqr_hessian_add_pair vs SSYRK + SGEMM, 3 n^2 T flops",
           ["shape", "runs", "lib GFLOP/s", "ref GFLOP/s", "ratio"], pair)
+    table("VQRound training step (3-bit, D 8, K 4096) vs one m x n x n SGEMM, seconds (target ratio <= %.1f)"
+          % VQ_STEP_TARGET, ["m x n", "runs", "step", "sgemm", "ratio", "target"], vqstep)
+    table("k-means of VQRound's latent vectors (D 8, K 4096, at most 256 K training points)",
+          ["layer", "vectors", "iters", "seconds", "per iter"], kmeans)
     table("Reference kernels alone", ["benchmark", "runs", "time", "GFLOP/s"], refs)
     table("RTN (4-bit, g128, no report)", ["benchmark", "runs", "time", "GB/s in", "Mweights/s"], rtn)
     for name, msg in errors:

@@ -375,9 +375,10 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_KEEP_BEST = 610,     /* int 0/1, default 1. AutoRound and LoRA-rounding train through
                                     the hard rounding and keep the parameters of the step with the
                                     lowest objective (AutoRound's reference rule). AdaRound and
-                                    VQRound train a soft relaxation; with 1 their final hard
-                                    rounding is kept only if its objective is not above the hard
-                                    initialization's (0 = always the final one, as the references) */
+                                    VQRound train a soft relaxation; with 1 their hard rounding is
+                                    scored at 20 evenly spaced steps and the best is kept, or the
+                                    initialization when none beats it (0 = the final hard
+                                    rounding, as the references) */
   VQR_PARAM_VQ_DIM = 620,        /* int, 1..16, default 8: D, latents per codebook vector, taken
                                     consecutively along the input dimension (row-major, padded) */
   VQR_PARAM_CODEBOOK_SIZE = 621, /* int, 1..65536, default 4096: K (capped at the vector count) */

@@ -22,10 +22,10 @@ namespace vqr::learn {
 struct KMeansOptions {
   int64_t k = 4096;                      // centroids; the caller caps it at the vector count
   int iters = 500;                       // Lloyd iterations at most (0 = the seeds are the result)
-  int64_t max_points_per_centroid = 256; // training sample cap per centroid
-  uint64_t seed = 0;
+  int64_t max_points_per_centroid = 256; // training sample cap per centroid (>= 1)
+  uint64_t seed = 0;                     // drives the training sample and the random seeds
   bool sign_consistent = false;
-  int threads = 1;
+  int threads = 1;                       // OpenMP threads for the assignment (< 1 counts as 1)
 };
 
 struct KMeansResult {
@@ -35,8 +35,24 @@ struct KMeansResult {
   double inertia = 0;            // mean squared distance of the vectors to their centroids
 };
 
-// x: count x d row-major (d <= 16), 1 <= k <= count. Deterministic for a given seed and thread
-// count. `progress` (may be NULL) gets one checkpoint per iteration; cancellation throws.
+// x: count x d row-major (read only, not retained), 1 <= d <= 16, 1 <= k <= count.
+//
+// Training set: all vectors when count <= max_points_per_centroid * k, else a seeded random
+// sample of exactly that many. Seeds: k distinct random training points (sign-consistent: the
+// pattern means first, most frequent pattern first, ties by pattern value; random training points
+// for the rest when k exceeds the number of patterns). Each iteration assigns the training points
+// (nearest centroid, ties -> lowest index; sign-consistent: the nearest among the centroids with
+// the fewest pattern mismatches), then moves each centroid to its cluster's mean; an empty
+// cluster is re-seeded by splitting the largest one (sign-consistent: unless it is the only
+// centroid of a pattern that occurs among the vectors). The run stops early once an iteration
+// changes no assignment, which gives the same result as running all `iters`. Finally every
+// vector is assigned with the same rule. With sign_consistent and k >= the number of distinct
+// patterns, every vector's centroid has the vector's own pattern.
+//
+// Deterministic for a given seed, and independent of `threads`. `progress` (may be NULL) gets
+// checkpoint(iteration, false, training-set inertia) once per iteration. Throws vqr::Error:
+// VQR_ERR_INVALID_ARGUMENT (x NULL, d, k, count, iters < 0 or max_points_per_centroid < 1 out of
+// range), VQR_ERR_CANCELLED (from the progress checkpoint); std::bad_alloc on exhaustion.
 KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &options, Progress *progress);
 
 }  // namespace vqr::learn

@@ -72,11 +72,9 @@ class AdaRounding final : public RelaxedRounding<T> {
     for (int64_t r = 0; r < m; ++r)
       for (int64_t j = 0; j < n; ++j) {
         const size_t i = (size_t)(r * n + j);
-        const T h = rsig(A_[i]);
         bool in;
-        h_[i] = h;
-        hp_[i] = rsig_grad(A_[i]);
-        Wq[i] = soft_weight(this->bz_[i], h, this->grid_.s(r, j), this->grid_.z(r, j), this->grid_.maxq, &in);
+        rsig_and_grad(A_[i], &h_[i], &hp_[i]);
+        Wq[i] = soft_weight(this->bz_[i], h_[i], this->grid_.s(r, j), this->grid_.z(r, j), this->grid_.maxq, &in);
       }
   }
   void backward(T *G) override {
@@ -96,8 +94,9 @@ class AdaRounding final : public RelaxedRounding<T> {
     double total = 0;
 #pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(static) reduction(+ : total)
     for (int64_t i = 0; i < count; ++i) {
-      total += (double)round_reg(h_[(size_t)i], b);
-      grad_[(size_t)i] += w * round_reg_dh(h_[(size_t)i], b) * hp_[(size_t)i];
+      T dh;
+      total += (double)round_reg(h_[(size_t)i], b, &dh);
+      grad_[(size_t)i] += w * dh * hp_[(size_t)i];
     }
     return weight * total;
   }
@@ -175,10 +174,7 @@ class VqRounding final : public RelaxedRounding<T> {
   }
 
   void forward(T *Wq) override {
-    for (size_t i = 0; i < C_.size(); ++i) {
-      h_[i] = rsig(C_[i]);
-      hp_[i] = rsig_grad(C_[i]);
-    }
+    for (size_t i = 0; i < C_.size(); ++i) rsig_and_grad(C_[i], &h_[i], &hp_[i]);
     const int64_t m = this->m_, n = this->n_;
 #pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
     for (int64_t r = 0; r < m; ++r)
@@ -219,8 +215,9 @@ class VqRounding final : public RelaxedRounding<T> {
     const T b = (T)beta, w = (T)weight;
     double total = 0;
     for (size_t i = 0; i < C_.size(); ++i) {
-      total += (double)weight_count_[i] * (double)round_reg(h_[i], b);
-      grad_[i] += w * weight_count_[i] * round_reg_dh(h_[i], b) * hp_[i];
+      T dh;
+      total += (double)weight_count_[i] * (double)round_reg(h_[i], b, &dh);
+      grad_[i] += w * weight_count_[i] * dh * hp_[i];
     }
     return weight * total;
   }

@@ -1,6 +1,7 @@
 // The shared training loop (trainer.h).
 #include "learn/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -8,6 +9,9 @@
 #include "core/buffer.h"
 
 namespace vqr::learn {
+
+// Hard evaluations of a relaxed method per run (keep_best): each costs about one step.
+constexpr int64_t kHardEvaluations = 20;
 
 double beta_at(const TrainSchedule &s, int64_t t) {
   const double T = (double)std::max<int64_t>(s.steps, 1);
@@ -37,9 +41,19 @@ TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const Tr
   Buffer<T> Wq((size_t)count), G((size_t)count);
   const std::vector<ParamGroup<T>> groups = rounding.groups();
   Optimizer<T> optimizer(s.optimizer, s.beta1, s.beta2, s.eps, groups);
+  // Straight-through methods train the hard objective itself: keep the lowest-loss step. Relaxed
+  // methods train a soft one: with keep_best, their hard rounding is evaluated every
+  // `hard_interval` steps and at the end, and the best of those is kept.
   const bool track_best = s.keep_best && !rounding.relaxed();
+  const bool track_hard = s.keep_best && rounding.relaxed() && s.steps > 0;
+  const int64_t hard_interval = std::max<int64_t>(1, s.steps / kHardEvaluations);
   std::vector<std::vector<T>> best_params;
   double best_loss = std::numeric_limits<double>::infinity();
+
+  auto snapshot = [&] {
+    best_params.resize(groups.size());
+    for (size_t k = 0; k < groups.size(); ++k) best_params[k].assign(groups[k].data, groups[k].data + groups[k].size);
+  };
 
   TrainOutcome out;
   out.best_step = s.steps;
@@ -57,15 +71,22 @@ TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const Tr
     if (track_best && v.loss < best_loss) {
       best_loss = v.loss;
       out.best_step = t;
-      best_params.resize(groups.size());
-      for (size_t k = 0; k < groups.size(); ++k)
-        best_params[k].assign(groups[k].data, groups[k].data + groups[k].size);
+      snapshot();
     }
     const double lr_factor = s.linear_decay ? 1.0 - (double)t / (double)s.steps : 1.0;
     optimizer.step(groups, lr_factor, threads);
+    if (track_hard && ((t + 1) % hard_interval == 0 || t + 1 == s.steps)) {
+      rounding.hard_weights(Wq.data());
+      const ObjectiveValue hard = objective.evaluate(Wq.data(), nullptr);
+      if (hard.loss < best_loss) {  // strict: later ties keep the earlier parameters
+        best_loss = hard.loss;
+        out.best_step = t + 1;
+        snapshot();
+      }
+    }
     progress.checkpoint(t + 1, t + 1 == s.steps, v.loss + reg);
   }
-  if (track_best && !best_params.empty())
+  if ((track_best || track_hard) && !best_params.empty())
     for (size_t k = 0; k < groups.size(); ++k)
       std::memcpy(groups[k].data, best_params[k].data(), sizeof(T) * (size_t)groups[k].size);
   if (track_best && s.steps == 0) out.best_step = -1;

@@ -26,7 +26,9 @@ struct TrainSchedule {
   double warmup = 0;
   int beta_schedule = VQR_BETA_COSINE;
   double beta_start = 20, beta_end = 2, beta_hold = 0.1;
-  bool keep_best = true;  // straight-through methods: keep the lowest-loss step's parameters
+  // Straight-through methods: keep the parameters of the lowest-loss step. Relaxed methods: keep
+  // the parameters whose hard rounding scored best among 20 evenly spaced evaluations.
+  bool keep_best = true;
   const char *stage = "train";
 };
 
@@ -37,7 +39,8 @@ bool regularizer_on(const TrainSchedule &s, int64_t t);
 
 struct TrainOutcome {
   std::vector<double> loss, reg;  // per step: objective and weighted regularizer
-  int64_t best_step = 0;          // steps = the final parameters; -1 = none evaluated
+  int64_t best_step = 0;          // the kept parameters: as used in step t (straight-through) or
+                                  // after t steps (relaxed); steps = the final ones; -1 = none
   ObjectiveValue hard;            // the objective of the hard rounding of the kept parameters
 };
 

@@ -6,8 +6,9 @@
 
 namespace vqr::quant {
 
-const std::array<ParamInfo, kParamCount> &param_table() {
-  static const std::array<ParamInfo, kParamCount> table = {{
+// A plain array, so that the static_assert below catches a list shorter than kParamCount (a
+// std::array would silently value-initialize the missing entries).
+static const ParamInfo kTable[] = {
       {VQR_PARAM_METHOD, "method", false, 0, VQR_METHOD_LORAROUND, VQR_METHOD_RTN},
       {VQR_PARAM_BITS, "bits", false, 2, 8, 4},
       {VQR_PARAM_GROUP_SIZE, "group_size", false, -1, 1 << 30, -1},
@@ -49,7 +50,15 @@ const std::array<ParamInfo, kParamCount> &param_table() {
       {VQR_PARAM_RANK, "rank", false, 1, 4096, 8},
       {VQR_PARAM_MINMAX_TUNING, "minmax_tuning", false, 0, 1, 1},
       {VQR_PARAM_MINMAX_LR, "minmax_lr", true, -1.0, 100.0, -1.0},
-  }};
+};
+static_assert(sizeof kTable / sizeof kTable[0] == kParamCount, "kParamCount must equal the table's length");
+
+const std::array<ParamInfo, kParamCount> &param_table() {
+  static const std::array<ParamInfo, kParamCount> table = [] {
+    std::array<ParamInfo, kParamCount> t{};
+    std::copy(std::begin(kTable), std::end(kTable), t.begin());
+    return t;
+  }();
   return table;
 }
 

@@ -17,7 +17,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 42;
+constexpr int kParamCount = 41;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(vqr_param id);

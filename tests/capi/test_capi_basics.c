@@ -147,33 +147,54 @@ static void test_context(void) {
 
 typedef struct param_spec {
   vqr_param param;
+  const char *name; /* vqr_param_name() */
   int is_float;
   double lower, upper, default_value;
 } param_spec;
 
 static const param_spec k_params[] = {
-    {VQR_PARAM_METHOD, 0, 0, 4, VQR_METHOD_RTN},
-    {VQR_PARAM_BITS, 0, 2, 8, 4},
-    {VQR_PARAM_GROUP_SIZE, 0, -1, 1073741824.0, -1},
-    {VQR_PARAM_ALLOW_PARTIAL_GROUP, 0, 0, 1, 0},
-    {VQR_PARAM_SYM, 0, 0, 1, 0},
-    {VQR_PARAM_GRID, 0, 0, 1, VQR_GRID_GPTQ},
-    {VQR_PARAM_MSE, 0, 0, 1, 0},
-    {VQR_PARAM_MSE_NORM, 1, 1.0, 8.0, 2.4},
-    {VQR_PARAM_MSE_GRID, 0, 1, 10000, 100},
-    {VQR_PARAM_MSE_MAXSHRINK, 1, 0.0, 1.0, 0.8},
-    {VQR_PARAM_ACT_ORDER, 0, 0, 1, 0},
-    {VQR_PARAM_STATIC_GROUPS, 0, 0, 1, 0},
-    {VQR_PARAM_DAMP, 1, 0.0, 10.0, 0.01},
-    {VQR_PARAM_DAMP_INCREMENT, 1, 0.0, 10.0, 0.01},
-    {VQR_PARAM_DAMP_ATTEMPTS, 0, 1, 64, 12},
-    {VQR_PARAM_BLOCK_SIZE, 0, 1, 4096, 128},
-    {VQR_PARAM_STALE_GROUPS, 0, 0, 1, 0},
-    {VQR_PARAM_REPORT_LOSS, 0, 0, 1, 1},
-    {VQR_PARAM_ALPHA, 1, -1.0, 100.0, -1.0},
-    {VQR_PARAM_ALPHA2, 1, -1.0, 100.0, -1.0},
-    {VQR_PARAM_OUTER, 0, -1, 2, VQR_OUTER_PRESET},
-    {VQR_PARAM_EXACT_TARGET, 0, 0, 1, 0},
+    {VQR_PARAM_METHOD, "method", 0, 0, VQR_METHOD_LORAROUND, VQR_METHOD_RTN},
+    {VQR_PARAM_BITS, "bits", 0, 2, 8, 4},
+    {VQR_PARAM_GROUP_SIZE, "group_size", 0, -1, 1073741824.0, -1},
+    {VQR_PARAM_ALLOW_PARTIAL_GROUP, "allow_partial_group", 0, 0, 1, 0},
+    {VQR_PARAM_SYM, "sym", 0, 0, 1, 0},
+    {VQR_PARAM_GRID, "grid", 0, 0, VQR_GRID_FULL_RANGE, VQR_GRID_GPTQ},
+    {VQR_PARAM_MSE, "mse", 0, 0, 1, 0},
+    {VQR_PARAM_MSE_NORM, "mse_norm", 1, 1.0, 8.0, 2.4},
+    {VQR_PARAM_MSE_GRID, "mse_grid", 0, 1, 10000, 100},
+    {VQR_PARAM_MSE_MAXSHRINK, "mse_maxshrink", 1, 0.0, 1.0, 0.8},
+    {VQR_PARAM_ACT_ORDER, "act_order", 0, 0, 1, 0},
+    {VQR_PARAM_STATIC_GROUPS, "static_groups", 0, 0, 1, 0},
+    {VQR_PARAM_DAMP, "damp", 1, 0.0, 10.0, 0.01},
+    {VQR_PARAM_DAMP_INCREMENT, "damp_increment", 1, 0.0, 10.0, 0.01},
+    {VQR_PARAM_DAMP_ATTEMPTS, "damp_attempts", 0, 1, 64, 12},
+    {VQR_PARAM_BLOCK_SIZE, "block_size", 0, 1, 4096, 128},
+    {VQR_PARAM_STALE_GROUPS, "stale_groups", 0, 0, 1, 0},
+    {VQR_PARAM_REPORT_LOSS, "report_loss", 0, 0, 1, 1},
+    {VQR_PARAM_ALPHA, "alpha", 1, -1.0, 100.0, -1.0},
+    {VQR_PARAM_ALPHA2, "alpha2", 1, -1.0, 100.0, -1.0},
+    {VQR_PARAM_OUTER, "outer", 0, -1, 2, VQR_OUTER_PRESET},
+    {VQR_PARAM_EXACT_TARGET, "exact_target", 0, 0, 1, 0},
+    /* Since 0.3.0: learned rounding. */
+    {VQR_PARAM_STEPS, "steps", 0, -1, 1e7, -1},
+    {VQR_PARAM_LR, "lr", 1, -1.0, 100.0, -1.0},
+    {VQR_PARAM_INIT, "init", 0, VQR_INIT_RTN, VQR_INIT_GPTQ, VQR_INIT_RTN},
+    {VQR_PARAM_REG_WEIGHT, "reg_weight", 1, -1.0, 1e6, -1.0},
+    {VQR_PARAM_REG_MEAN, "reg_mean", 0, 0, 1, 0},
+    {VQR_PARAM_BETA_START, "beta_start", 1, 1.0, 1000.0, 20.0},
+    {VQR_PARAM_BETA_END, "beta_end", 1, 1.0, 1000.0, 2.0},
+    {VQR_PARAM_BETA_SCHEDULE, "beta_schedule", 0, VQR_BETA_PRESET, VQR_BETA_HOLD_LINEAR, VQR_BETA_PRESET},
+    {VQR_PARAM_WARMUP, "warmup", 1, -1.0, 1.0, -1.0},
+    {VQR_PARAM_BETA_HOLD, "beta_hold", 1, 0.0, 1.0, 0.1},
+    {VQR_PARAM_KEEP_BEST, "keep_best", 0, 0, 1, 1},
+    {VQR_PARAM_VQ_DIM, "vq_dim", 0, 1, 16, 8},
+    {VQR_PARAM_CODEBOOK_SIZE, "codebook_size", 0, 1, 65536, 4096},
+    {VQR_PARAM_KMEANS_ITERS, "kmeans_iters", 0, 0, 10000, 500},
+    {VQR_PARAM_KMEANS_SAMPLE, "kmeans_sample", 0, 1, 1e6, 256},
+    {VQR_PARAM_SIGN_CONSISTENT, "sign_consistent", 0, 0, 1, 0},
+    {VQR_PARAM_RANK, "rank", 0, 1, 4096, 8},
+    {VQR_PARAM_MINMAX_TUNING, "minmax_tuning", 0, 0, 1, 1},
+    {VQR_PARAM_MINMAX_LR, "minmax_lr", 1, -1.0, 100.0, -1.0},
 };
 #define N_PARAMS (sizeof k_params / sizeof k_params[0])
 
@@ -210,7 +231,8 @@ static void test_param_bounds_and_names(void) {
           CHECK(fabs(b.default_value - p->default_value) <= 1e-12)))
       note("  parameter %d (%s): is_float %d lower %g upper %g default %g\n", (int)p->param,
               name ? name : "?", b.is_float, b.lower, b.upper, b.default_value);
-    CHECK(name != NULL && name[0] != '\0');
+    if (!CHECK(name != NULL && strcmp(name, p->name) == 0))
+      note("  parameter %d: name \"%s\", expected \"%s\"\n", (int)p->param, name ? name : "(NULL)", p->name);
     for (j = 0; j < i && name != NULL; ++j) {
       const char *other = vqr_param_name(k_params[j].param);
       CHECK(other == NULL || strcmp(name, other) != 0);
@@ -221,7 +243,10 @@ static void test_param_bounds_and_names(void) {
         strcmp(vqr_param_name(VQR_PARAM_GROUP_SIZE), "group_size") == 0);
   /* Unknown parameters. */
   {
-    static const int unknown[] = {0, 1, 99, 101, 199, 209, 299, 307, 399, 401, 499, 504, 600, -1, 100000};
+    /* Gaps between and after the numbered ranges; none of these may ever become valid by
+     * accident (a new parameter gets its own number and is added to k_params). */
+    static const int unknown[] = {0,   1,   99,  101, 199, 209, 299, 307, 399, 401, 499, 504, 599,
+                                  611, 619, 625, 629, 631, 639, 642, 700, -1,  100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];
       b.struct_size = 12345;
@@ -229,6 +254,19 @@ static void test_param_bounds_and_names(void) {
       CHECK_FAIL(vqr_param_bounds(p, &b), VQR_ERR_UNSUPPORTED);
       CHECK(b.struct_size == 12345); /* failed calls leave outputs alone */
     }
+  }
+  /* The table above is complete: every id the library knows in -100..1000 is listed in it. */
+  {
+    int id, listed, extra = 0;
+    for (id = -100; id <= 1000; ++id) {
+      listed = 0;
+      for (i = 0; i < N_PARAMS; ++i) listed |= (int)k_params[i].param == id;
+      if (!listed && vqr_param_name((vqr_param)id) != NULL) {
+        note("  parameter %d (\"%s\") is not in k_params\n", id, vqr_param_name((vqr_param)id));
+        ++extra;
+      }
+    }
+    CHECK(extra == 0);
   }
 }
 

@@ -1,8 +1,8 @@
 /*
  * test_capi_callbacks.c — contexts in use: the log callback and its level filter, the progress
- * callback during a GPTQ run (on the calling thread; returning non-zero cancels), and
- * vqr_context_cancel before a call, from another thread during a call, and the request being
- * cleared afterwards.
+ * callback during a GPTQ run (on the calling thread; returning non-zero cancels) and its loss
+ * field during an AdaRound run, and vqr_context_cancel before a call, from another thread during
+ * a call, and the request being cleared afterwards.
  */
 #include "layer.h"
 
@@ -228,6 +228,63 @@ static void test_progress(void) {
   vqr_context_free(ctx);
 }
 
+/* The loss field (since 0.3.0): NaN for "gptq", which has no objective; finite for a training
+ * stage once a step is done. AdaRound from the GPTQ initialization runs both stages. */
+typedef struct loss_record {
+  int magic;
+  int gptq_calls, gptq_nan;
+  int train_calls, train_finite; /* "adaround" calls with done >= 1 */
+  int bad_size;
+} loss_record;
+
+static int on_progress_loss(void *user_data, const vqr_progress *p) {
+  loss_record *rec = (loss_record *)user_data;
+  if (rec->magic != 0x1055 || p == NULL) return 0;
+  if (p->struct_size != sizeof(vqr_progress)) rec->bad_size++;
+  if (p->stage == NULL) return 0;
+  if (strcmp(p->stage, "gptq") == 0) {
+    rec->gptq_calls++;
+    rec->gptq_nan += isnan(p->loss) ? 1 : 0;
+  } else if (strcmp(p->stage, "adaround") == 0 && p->done >= 1) {
+    rec->train_calls++;
+    if (isfinite(p->loss)) {
+      rec->train_finite++;
+    } else {
+      note("  adaround %lld/%lld: loss %g\n", (long long)p->done, (long long)p->total, p->loss);
+    }
+  }
+  return 0;
+}
+
+static void test_progress_loss(void) {
+  vqr_context *ctx = NULL;
+  vqr_config *cfg = make_config(VQR_METHOD_ADAROUND, 3, 32);
+  vqr_tensor w = vqr_tensor_2d(g_w, VQR_DTYPE_F32, M, N, 0);
+  vqr_result *res = NULL;
+  loss_record rec;
+  if (!cfg || !CHECK_OK(vqr_context_create(&ctx))) goto done;
+  CHECK_OK(vqr_config_set_int(cfg, VQR_PARAM_INIT, VQR_INIT_GPTQ));
+  CHECK_OK(vqr_config_set_int(cfg, VQR_PARAM_STEPS, 20));
+  memset(&rec, 0, sizeof rec);
+  rec.magic = 0x1055;
+  CHECK_OK(vqr_context_set_progress(ctx, on_progress_loss, &rec));
+  if (CHECK_OK(vqr_quantize_layer(ctx, cfg, &w, g_hess, &res))) {
+    vqr_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.struct_size = sizeof rep;
+    if (CHECK_OK(vqr_result_report(res, &rep))) CHECK(rep.steps == 20);
+  }
+  vqr_result_free(res);
+  if (!CHECK(rec.bad_size == 0)) note("  %d progress calls with struct_size != %zu\n", rec.bad_size, sizeof(vqr_progress));
+  CHECK(rec.gptq_calls >= 1);
+  if (!CHECK(rec.gptq_nan == rec.gptq_calls)) note("  %d of %d gptq calls had a non-NaN loss\n", rec.gptq_calls - rec.gptq_nan, rec.gptq_calls);
+  CHECK(rec.train_calls >= 1); /* at least the forced call at completion */
+  CHECK(rec.train_finite == rec.train_calls);
+done:
+  vqr_context_free(ctx);
+  vqr_config_free(cfg);
+}
+
 static void test_cancel(void) {
   vqr_context *ctx = NULL, *other = NULL;
   if (!CHECK_OK(vqr_context_create(&ctx)) || !CHECK_OK(vqr_context_create(&other))) goto done;
@@ -368,6 +425,7 @@ int main(void) {
   CHECK_OK(vqr_config_set_int(g_gptq, VQR_PARAM_BLOCK_SIZE, 16));
   test_log();
   test_progress();
+  test_progress_loss();
   test_cancel();
   test_threads_run();
 #ifndef __STDC_NO_THREADS__

@@ -87,7 +87,7 @@ class VersionTest(unittest.TestCase):
             self.assertEqual(_lib.lib.vqr_result_packed_shape(r._h, 2, ctypes.byref(s)), 0)
             self.assertEqual(s.struct_size, ctypes.sizeof(_lib.PackedShape))
         self.assertEqual(ctypes.sizeof(_lib.Tensor), 40)  # frozen layout on LP64
-        self.assertEqual(ctypes.sizeof(_lib.Report), 104)  # 72 in 0.1.0 + the 0.2.0 fields
+        self.assertEqual(ctypes.sizeof(_lib.Report), 168)  # 72 in 0.1.0, 104 in 0.2.0, + the 0.3.0 fields
 
 
 if __name__ == "__main__":

@@ -799,7 +799,7 @@ TEST(AsymOracle, BadInputsRejected) {
   }
   for (int64_t bad : {(int64_t)-2, (int64_t)3}) EXPECT_EQ(vqr_config_set_int(raw, VQR_PARAM_OUTER, bad), VQR_ERR_OUT_OF_RANGE);
   EXPECT_EQ(vqr_config_set_int(raw, VQR_PARAM_EXACT_TARGET, 2), VQR_ERR_OUT_OF_RANGE);
-  EXPECT_EQ(vqr_config_set_int(raw, VQR_PARAM_METHOD, 5), VQR_ERR_OUT_OF_RANGE);
+  EXPECT_EQ(vqr_config_set_int(raw, VQR_PARAM_METHOD, 9), VQR_ERR_OUT_OF_RANGE);
   // ALPHA = -1 (preset) runs and resolves to the preset.
   Case c;
   c.method = VQR_METHOD_GPTAQ;

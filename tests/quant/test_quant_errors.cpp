@@ -33,7 +33,7 @@ TEST(QuantErrors, ConfigSetterRanges) {
   };
   const Bad bad_ints[] = {{VQR_PARAM_BITS, 1},        {VQR_PARAM_BITS, 9},         {VQR_PARAM_BITS, 0},
                           {VQR_PARAM_GROUP_SIZE, 0},  {VQR_PARAM_GROUP_SIZE, -2},  {VQR_PARAM_GROUP_SIZE, (1ll << 30) + 1},
-                          {VQR_PARAM_SYM, 2},         {VQR_PARAM_GRID, 2},         {VQR_PARAM_METHOD, -1},
+                          {VQR_PARAM_SYM, 2},         {VQR_PARAM_GRID, 3},         {VQR_PARAM_METHOD, -1},
                           {VQR_PARAM_BLOCK_SIZE, 0},  {VQR_PARAM_DAMP_ATTEMPTS, 0}, {VQR_PARAM_MSE_GRID, 0}};
   for (const Bad &b : bad_ints) {
     int64_t before = -12345;

@@ -15,6 +15,16 @@ streams, the same tokens in the same order:
         r = vqround.quantize(w, h, method="gptaq", bits=4)   # or "rescomp", "gptaq_paper"
         print(r.asym_loss, r.alpha, r.alpha2, r.outer)
 
+Learned rounding (AdaRound, AutoRound, VQRound, LoRA-rounding; spec learned_rounding, spec vqround)
+trains the rounding decisions against the layer objective tr(dW H dW^T) and returns ordinary codes:
+
+    def show(stage, done, total, loss):            # loss: NaN for stages without an objective
+        print(f"{stage} {done}/{total} {loss:.4g}")   # return True to cancel (Error CANCELLED)
+    r = vqround.quantize(w, h, method="vqround", bits=3, group_size=128, steps=2000,
+                         init="gptq", codebook_size=1024, seed=1, progress=show)
+    print(r.init_proxy_loss, r.proxy_loss, r.trainable_params, r.best_step)
+    curve = r.loss_history                         # one float64 per step
+
 Ownership: Hessian and Result own a native handle, freed by close(), by leaving a `with` block, or
 (as a safety net) by the garbage collector. Result copies every array out of the native object when
 it is created, so its arrays stay valid after close(); the handle is kept open only for
@@ -259,6 +269,13 @@ class Hessian(_Handle):
         return f"<vqround.Hessian{kind} width={self.width} tokens={self.tokens}>"
 
 
+def _history(handle, which):
+    """A float64 copy of the result's training curve `which` (vqr_result_history)."""
+    count = ctypes.c_int64()
+    ptr = lib.vqr_result_history(handle, which, ctypes.byref(count))
+    return _copy_out(ptr, ctypes.c_double, np.float64, (count.value,))
+
+
 def _copy_out(ptr, ctype, dtype, shape):
     """Copies a borrowed native array into a new numpy array."""
     count = math.prod(shape)
@@ -280,6 +297,12 @@ class Result(_Handle):
     objective (2/T)||W' X_q - W X_fp||^2 less its constant, so possibly negative (NaN otherwise);
     alpha, alpha2 and outer ("quantized", "prequant", "prequant_clamped") are the asymmetry
     weights and outer mode that ran, presets resolved (0, 0, "quantized" for rtn and gptq).
+    Learned rounding (0 or NaN for the other methods): init_proxy_loss (the hard initialization's
+    proxy loss), trainable_params and trainable_share (/ m n), steps, best_step (the step whose
+    parameters were kept; -1 = the initialization), codebook_size (VQRound's K after the cap),
+    sign_flip_rate (VQRound: share of initial rounding decisions k-means changed), kmeans_seconds;
+    loss_history and reg_history (float64, one entry per step: the layer objective and the weighted
+    rounding regularizer; empty for the other methods).
     Shape: rows, cols, groups, bits, group_size (as requested; -1 = per row). The native handle
     stays open for pack_gptq() until close()."""
     _free = staticmethod(lib.vqr_result_free)
@@ -322,6 +345,16 @@ class Result(_Handle):
         self.alpha = rep.alpha
         self.alpha2 = rep.alpha2
         self.outer = _OUTER_NAMES.get(rep.outer_mode, rep.outer_mode)
+        self.init_proxy_loss = rep.init_proxy_loss
+        self.trainable_params = int(rep.trainable_params)
+        self.trainable_share = rep.trainable_share
+        self.steps = int(rep.steps)
+        self.best_step = int(rep.best_step)
+        self.codebook_size = int(rep.codebook_size)
+        self.sign_flip_rate = rep.sign_flip_rate
+        self.kmeans_seconds = rep.kmeans_seconds
+        self.loss_history = _history(h, _lib.HISTORY_LOSS)
+        self.reg_history = _history(h, _lib.HISTORY_REGULARIZER)
 
     def pack_gptq(self, version=1):
         """See vqround.pack_gptq."""
@@ -346,72 +379,158 @@ class Result(_Handle):
 
 
 _METHODS = {"rtn": _lib.METHOD_RTN, "gptq": _lib.METHOD_GPTQ, "gptaq": _lib.METHOD_GPTAQ,
-            "rescomp": _lib.METHOD_RESCOMP, "gptaq_paper": _lib.METHOD_GPTAQ_PAPER}
+            "rescomp": _lib.METHOD_RESCOMP, "gptaq_paper": _lib.METHOD_GPTAQ_PAPER,
+            "adaround": _lib.METHOD_ADAROUND, "autoround": _lib.METHOD_AUTOROUND,
+            "vqround": _lib.METHOD_VQROUND, "loraround": _lib.METHOD_LORAROUND}
 _METHOD_NAMES = {v: k for k, v in _METHODS.items()}
 _OUTERS = {"quantized": _lib.OUTER_QUANTIZED, "prequant": _lib.OUTER_PREQUANT,
            "prequant_clamped": _lib.OUTER_PREQUANT_CLAMPED}
 _OUTER_NAMES = {v: k for k, v in _OUTERS.items()}
-_GRIDS = {"gptq": _lib.GRID_GPTQ, "quarot": _lib.GRID_QUAROT}
+_GRIDS = {"gptq": _lib.GRID_GPTQ, "quarot": _lib.GRID_QUAROT, "full_range": _lib.GRID_FULL_RANGE}
+_INITS = {"rtn": _lib.INIT_RTN, "gptq": _lib.INIT_GPTQ}
+_BETA_SCHEDULES = {"cosine": _lib.BETA_COSINE, "linear": _lib.BETA_LINEAR,
+                   "hold_linear": _lib.BETA_HOLD_LINEAR}
+
+
+def _choice(kind, value, table, allow_none=False):
+    """table[value] for a known name, else Error(INVALID_ARGUMENT) listing the valid names."""
+    if isinstance(value, str) and value in table:
+        return table[value]
+    if allow_none and value is None:
+        return None
+    names = ", ".join(repr(k) for k in table)
+    none = "None or " if allow_none else ""
+    raise _invalid(f"{kind} must be {none}one of {names}; got {value!r}")
+
+
+_LOSS_END = _lib.Progress.loss.offset + ctypes.sizeof(ctypes.c_double)
+
+
+class _ProgressBridge:
+    """Calls a Python progress(stage, done, total, loss) from vqr_context_set_progress. The ctypes
+    callback object must outlive the native call (quantize keeps this bridge alive). An exception
+    raised by the Python callable is kept and cancels the call; quantize re-raises it afterwards."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.error = None
+        self.c_fn = _lib.PROGRESS_FN(self._call)
+
+    def _call(self, _user_data, p):
+        try:
+            p = p.contents
+            stage = (p.stage or b"").decode("utf-8", "replace")
+            # A library older than 0.3.0 fills a shorter struct: no loss field.
+            loss = p.loss if p.struct_size >= _LOSS_END else math.nan
+            return 1 if self.fn(stage, int(p.done), int(p.total), float(loss)) else 0
+        except BaseException as e:  # noqa: BLE001 - re-raised by quantize after the C call
+            self.error = e
+            return 1
 
 
 def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, act_order=False,
              static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
-             allow_partial_group=False, stale_groups=False, report_loss=True, threads=0,
-             alpha=None, alpha2=None, outer=None, exact_target=False):
+             allow_partial_group=False, stale_groups=False, report_loss=True, threads=None,
+             alpha=None, alpha2=None, outer=None, exact_target=False, *, steps=None, lr=None,
+             init="rtn", reg_weight=None, reg_mean=False, beta_start=None, beta_end=None,
+             beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
+             codebook_size=None, kmeans_iters=None, kmeans_sample=None, sign_consistent=False,
+             rank=None, minmax_tuning=True, minmax_lr=None, seed=0, progress=None):
     """Quantizes one linear layer's weights w (m x n, out_features x in_features) and returns a
     Result. hessian: a Hessian of the layer's inputs (width n); required except for "rtn" (then it
-    only feeds the proxy losses). grid: "gptq" (grid a) or "quarot" (grid b), spec gptq §1.6.
+    only feeds the proxy losses). grid: "gptq" (grid a), "quarot" (grid b), spec gptq §1.6, or
+    "full_range" (AutoRound's symmetric grid using all 2^bits levels; sym is ignored).
     method:
       "rtn"          round to nearest;
       "gptq"         GPTQ (spec gptq §1);
       "gptaq"        GPTAQ as the official code runs it: alpha 0.25, outer "quantized";
       "rescomp"      ResComp: alpha = alpha2 = 0.25, outer "prequant_clamped" at >= 3 bits and
                      "quantized" at 2 bits;
-      "gptaq_paper"  GPTAQ as the paper writes it: alpha 1, outer "prequant".
-    The last three need an asymmetric Hessian (Hessian(n, asymmetric=True) fed with pairs).
-    alpha, alpha2 (floats, 0..100) and outer ("quantized", "prequant", "prequant_clamped")
-    override the method's preset (VQR_PARAM_ALPHA, _ALPHA2, _OUTER); None keeps the preset.
-    exact_target=True (method "gptq", asymmetric Hessian) runs GPTQ on the pre-corrected target
-    W (I + D H_damped^-1), an ablation (spec gptq §3.3). The other keywords map to the
-    VQR_PARAM_* of vqround.h with the same names; threads=0 uses all cores. Raises Error on invalid
-    arguments, non-finite weights or a failed factorization."""
-    if method not in _METHODS:
-        raise _invalid(f"method must be one of {sorted(_METHODS)}, got {method!r}")
-    if grid not in _GRIDS:
-        raise _invalid(f"grid must be one of {sorted(_GRIDS)}, got {grid!r}")
-    if outer is not None and outer not in _OUTERS:
-        raise _invalid(f"outer must be None or one of {sorted(_OUTERS)}, got {outer!r}")
+      "gptaq_paper"  GPTAQ as the paper writes it: alpha 1, outer "prequant";
+      "adaround"     AdaRound: a rectified-sigmoid latent per weight, Adam, annealed regularizer;
+      "autoround"    AutoRound/SignRound (layer-wise): rounding offsets plus per-group min/max
+                     scales, SignSGD, best step kept; grids "gptq" (sym or not) and "full_range";
+      "vqround"      VQRound: AdaRound latents drawn from a k-means codebook (K x vq_dim), only
+                     the codebook is trained;
+      "loraround"    LoRA-rounding: offsets 0.5 tanh(A B^T) of rank `rank`.
+    "gptaq", "rescomp" and "gptaq_paper" need an asymmetric Hessian (Hessian(n, asymmetric=True)
+    fed with pairs). alpha, alpha2 (floats, 0..100) and outer ("quantized", "prequant",
+    "prequant_clamped") override the method's preset (VQR_PARAM_ALPHA, _ALPHA2, _OUTER); None
+    keeps the preset. exact_target=True (method "gptq", asymmetric Hessian) runs GPTQ on the
+    pre-corrected target W (I + D H_damped^-1), an ablation (spec gptq §3.3).
+
+    Learned rounding (the four learned methods; the others ignore these). None leaves the
+    library's default or the method's preset (vqround.h, VQR_PARAM_STEPS ...): steps (0 returns
+    the initialization), lr, minmax_lr (AutoRound's scales; None = lr), reg_weight, warmup
+    (share of steps before the regularizer starts), beta_start, beta_end, beta_hold,
+    beta_schedule ("cosine", "linear" or "hold_linear"), vq_dim, codebook_size (capped at the
+    number of vectors), kmeans_iters, kmeans_sample, rank. init: "rtn" or "gptq" (GPTQ's rounding
+    decisions; adaround and vqround only, else Error(UNSUPPORTED)). reg_mean, keep_best,
+    sign_consistent and minmax_tuning are booleans (VQR_PARAM_REG_MEAN, ...).
+
+    Context: threads (None or 0 = all cores), seed (0..2^64-1; k-means and LoRA initialization),
+    progress: None or a callable progress(stage, done, total, loss) called on this thread during
+    the call (stage "gptq", "rtn", "adaround", "kmeans", ...; loss is the training objective, the
+    k-means mean squared distance, or NaN); a truthy return cancels the call, which then raises
+    Error(CANCELLED). An exception raised by progress also cancels the call and is re-raised here.
+    The other keywords map to the VQR_PARAM_* of vqround.h with the same names. Raises Error on
+    invalid arguments, non-finite weights or a failed factorization."""
+    method_id = _choice("method", method, _METHODS)
+    grid_id = _choice("grid", grid, _GRIDS)
+    outer_id = _choice("outer", outer, _OUTERS, allow_none=True)
+    init_id = _choice("init", init, _INITS)
+    schedule_id = _choice("beta_schedule", beta_schedule, _BETA_SCHEDULES, allow_none=True)
     if hessian is not None and not isinstance(hessian, Hessian):
         raise _invalid("hessian must be a vqround.Hessian or None")
+    if progress is not None and not callable(progress):
+        raise _invalid("progress must be None or a callable (stage, done, total, loss); "
+                       f"got {progress!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise _invalid(f"seed must be an integer; got {seed!r}")
+    if not 0 <= int(seed) < 2 ** 64:
+        raise Error(Status.OUT_OF_RANGE, f"seed {seed} is outside 0..2^64-1")
     keep, t = _tensor(w, "w")
-    ints = {"method": _METHODS[method], "bits": bits, "group_size": group_size, "sym": sym,
+    ints = {"method": method_id, "bits": bits, "group_size": group_size, "sym": sym,
             "act_order": act_order, "static_groups": static_groups, "block_size": block_size,
-            "mse": mse, "grid": _GRIDS[grid], "allow_partial_group": allow_partial_group,
+            "mse": mse, "grid": grid_id, "allow_partial_group": allow_partial_group,
             "stale_groups": stale_groups, "report_loss": report_loss,
-            "exact_target": exact_target}
-    if outer is not None:
-        ints["outer"] = _OUTERS[outer]
-    floats = {"damp": damp}
-    if alpha is not None:
-        floats["alpha"] = alpha
-    if alpha2 is not None:
-        floats["alpha2"] = alpha2
+            "exact_target": exact_target, "outer": outer_id, "init": init_id,
+            "beta_schedule": schedule_id, "reg_mean": reg_mean, "keep_best": keep_best,
+            "sign_consistent": sign_consistent, "minmax_tuning": minmax_tuning, "steps": steps,
+            "vq_dim": vq_dim, "codebook_size": codebook_size, "kmeans_iters": kmeans_iters,
+            "kmeans_sample": kmeans_sample, "rank": rank}
+    floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
+              "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
+              "beta_hold": beta_hold, "minmax_lr": minmax_lr}
+    bridge = _ProgressBridge(progress) if progress is not None else None
     cfg, ctx, res = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
     _check(lib.vqr_config_create(ctypes.byref(cfg)))
     try:
         for name, value in ints.items():
-            _check(lib.vqr_config_set_int(cfg, _lib.PARAM[name], int(value)))
+            if value is not None:  # None: the library's default or the method's preset
+                _check(lib.vqr_config_set_int(cfg, _lib.PARAM[name], int(value)))
         for name, value in floats.items():
-            _check(lib.vqr_config_set_float(cfg, _lib.PARAM[name], float(value)))
-        if threads:
-            _check(lib.vqr_context_create(ctypes.byref(ctx)))
+            if value is not None:
+                _check(lib.vqr_config_set_float(cfg, _lib.PARAM[name], float(value)))
+        _check(lib.vqr_context_create(ctypes.byref(ctx)))
+        if threads is not None:
             _check(lib.vqr_context_set_threads(ctx, int(threads)))
+        _check(lib.vqr_context_set_seed(ctx, int(seed)))
+        if bridge is not None:
+            _check(lib.vqr_context_set_progress(ctx, bridge.c_fn, None))
         hh = hessian._handle() if hessian is not None else None
-        _check(lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), hh, ctypes.byref(res)))
+        status = lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), hh, ctypes.byref(res))
     finally:
         lib.vqr_config_free(cfg)
         lib.vqr_context_free(ctx)
     del keep
+    if bridge is not None and bridge.error is not None:
+        # The callback raised: its exception, not the CANCELLED status it caused, is the error.
+        if status == 0:
+            lib.vqr_result_free(res)
+        error, bridge.error = bridge.error, None
+        raise error
+    _check(status)
     return Result(res.value, int(group_size))
 
 

@@ -66,8 +66,12 @@ STATUS_NAMES = {
 
 DTYPE_F32, DTYPE_F16, DTYPE_BF16 = 0, 1, 2
 METHOD_RTN, METHOD_GPTQ, METHOD_GPTAQ, METHOD_RESCOMP, METHOD_GPTAQ_PAPER = 0, 1, 2, 3, 4
+METHOD_ADAROUND, METHOD_AUTOROUND, METHOD_VQROUND, METHOD_LORAROUND = 5, 6, 7, 8
 OUTER_PRESET, OUTER_QUANTIZED, OUTER_PREQUANT, OUTER_PREQUANT_CLAMPED = -1, 0, 1, 2
-GRID_GPTQ, GRID_QUAROT = 0, 1
+GRID_GPTQ, GRID_QUAROT, GRID_FULL_RANGE = 0, 1, 2
+INIT_RTN, INIT_GPTQ = 0, 1
+BETA_PRESET, BETA_COSINE, BETA_LINEAR, BETA_HOLD_LINEAR = -1, 0, 1, 2
+HISTORY_LOSS, HISTORY_REGULARIZER = 0, 1
 HESSIAN_F64, HESSIAN_ASYMMETRIC = 1, 2
 PACK_GPTQ_V1, PACK_GPTQ_V2 = 1, 2
 
@@ -79,6 +83,14 @@ PARAM = {
     "damp_attempts": 304, "block_size": 305, "stale_groups": 306,
     "report_loss": 400,
     "alpha": 500, "alpha2": 501, "outer": 502, "exact_target": 503,
+    # since 0.3.0: learned rounding
+    "steps": 600, "lr": 601, "init": 602, "reg_weight": 603, "reg_mean": 604,
+    "beta_start": 605, "beta_end": 606, "beta_schedule": 607, "warmup": 608, "beta_hold": 609,
+    "keep_best": 610,
+    "vq_dim": 620, "codebook_size": 621, "kmeans_iters": 622, "kmeans_sample": 623,
+    "sign_consistent": 624,
+    "rank": 630,
+    "minmax_tuning": 640, "minmax_lr": 641,
 }
 
 # --- structs -------------------------------------------------------------------------------------
@@ -100,9 +112,22 @@ class Bounds(ctypes.Structure):
                 ("default_value", ctypes.c_double)]
 
 
+class Progress(ctypes.Structure):
+    """vqr_progress (the library fills struct_size with its own sizeof; read only the fields
+    that fit). `loss` since 0.3.0: NaN for stages without an objective."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("stage", ctypes.c_char_p),
+                ("done", i64), ("total", i64), ("elapsed_seconds", ctypes.c_double),
+                # since 0.3.0
+                ("loss", ctypes.c_double)]
+
+
+# int (*vqr_progress_fn)(void *user_data, const vqr_progress *progress)
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
+
+
 class Report(ctypes.Structure):
     """vqr_report (the caller sets struct_size = sizeof; the library writes only what fits).
-    Fields since 0.2.0 are appended after `seconds`."""
+    Fields since 0.2.0 are appended after `seconds`, those since 0.3.0 after `outer_mode`."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("method", ctypes.c_int),
                 ("proxy_loss", ctypes.c_double), ("rtn_proxy_loss", ctypes.c_double),
                 ("damp", ctypes.c_double), ("damp_lambda", ctypes.c_double),
@@ -110,7 +135,12 @@ class Report(ctypes.Structure):
                 ("seconds", ctypes.c_double),
                 # since 0.2.0
                 ("asym_loss", ctypes.c_double), ("alpha", ctypes.c_double),
-                ("alpha2", ctypes.c_double), ("outer_mode", ctypes.c_int)]
+                ("alpha2", ctypes.c_double), ("outer_mode", ctypes.c_int),
+                # since 0.3.0
+                ("init_proxy_loss", ctypes.c_double), ("trainable_params", i64),
+                ("trainable_share", ctypes.c_double), ("steps", i64), ("best_step", i64),
+                ("codebook_size", i64), ("sign_flip_rate", ctypes.c_double),
+                ("kmeans_seconds", ctypes.c_double)]
 
 
 class PackedShape(ctypes.Structure):
@@ -135,7 +165,10 @@ _PROTOTYPES = {
     "vqr_context_create": (_S, [P(vp)]),
     "vqr_context_free": (None, [vp]),
     "vqr_context_set_threads": (_S, [vp, ctypes.c_int]),
+    "vqr_context_set_seed": (_S, [vp, ctypes.c_uint64]),
+    "vqr_context_set_progress": (_S, [vp, PROGRESS_FN, vp]),
     "vqr_param_bounds": (_S, [ctypes.c_int, P(Bounds)]),
+    "vqr_param_name": (ctypes.c_char_p, [ctypes.c_int]),
     "vqr_config_create": (_S, [P(vp)]),
     "vqr_config_free": (None, [vp]),
     "vqr_config_set_int": (_S, [vp, ctypes.c_int, i64]),
@@ -162,6 +195,7 @@ _PROTOTYPES = {
     "vqr_result_g_idx": (vp, [vp]),
     "vqr_result_dequantize": (_S, [vp, ctypes.c_int, vp, i64]),
     "vqr_result_report": (_S, [vp, P(Report)]),
+    "vqr_result_history": (P(ctypes.c_double), [vp, ctypes.c_int, P(i64)]),
     "vqr_result_packed_shape": (_S, [vp, ctypes.c_int, P(PackedShape)]),
     "vqr_result_pack_gptq": (_S, [vp, ctypes.c_int, vp, vp, vp, vp]),
 }
