@@ -3,13 +3,14 @@
 // product plus fused O(m n) passes), and k-means on the layer's 2M eight-dimensional latent
 // vectors with K = 4096 (faiss's cap trains on 256 K = 1M sampled points).
 //
-// A step is isolated through the public API as the difference of two runs that differ only in
-// their step count (setup, k-means and the final hardening cancel).
+// A step is timed through the public API from the progress callback, which reports the steps
+// done and the elapsed time after every step (setup, k-means and hardening stay outside).
 #include <benchmark/benchmark.h>
 
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cblas.h>
@@ -43,34 +44,51 @@ LearnLayer &learn_layer(int64_t m, int64_t n) {
   return l;
 }
 
-// Seconds of one vqr_quantize_layer call of VQRound with `steps` steps and `kmeans_iters`
-// iterations; the report's k-means time in *kmeans_s. Negative on error.
-double vqround_seconds(LearnLayer &l, int64_t steps, int64_t kmeans_iters, double *kmeans_s) {
+// Progress samples of the "vqround" training stage: (steps done, seconds since the call began).
+struct StepClock {
+  std::vector<std::pair<int64_t, double>> samples;
+};
+
+int record_step(void *user, const vqr_progress *p) {
+  if (std::string(p->stage) == "vqround" && p->done > 0)
+    static_cast<StepClock *>(user)->samples.emplace_back(p->done, p->elapsed_seconds);
+  return 0;
+}
+
+// One vqr_quantize_layer call of VQRound (3 bits, K 4096) with `steps` steps and `kmeans_iters`
+// k-means iterations. Returns the report's k-means seconds, or -1 on error; `clock` (may be
+// NULL) receives the training stage's progress samples.
+double run_vqround(LearnLayer &l, int64_t steps, int64_t kmeans_iters, StepClock *clock) {
   vqr_config *c = nullptr;
-  if (vqr_config_create(&c) != VQR_OK) return -1;
+  vqr_context *ctx = nullptr;
+  if (vqr_config_create(&c) != VQR_OK || vqr_context_create(&ctx) != VQR_OK) return -1;
   vqr_config_set_int(c, VQR_PARAM_METHOD, VQR_METHOD_VQROUND);
   vqr_config_set_int(c, VQR_PARAM_BITS, 3);
   vqr_config_set_int(c, VQR_PARAM_STEPS, steps);
   vqr_config_set_int(c, VQR_PARAM_KMEANS_ITERS, kmeans_iters);
   vqr_config_set_int(c, VQR_PARAM_CODEBOOK_SIZE, 4096);
+  // The step alone: keep-best adds a hard evaluation (one more GEMM) at every step of a run
+  // shorter than 20 steps (in a real run, 20 evaluations in all).
+  vqr_config_set_int(c, VQR_PARAM_KEEP_BEST, 0);
+  if (clock) vqr_context_set_progress(ctx, record_step, clock);
   const vqr_tensor wt = vqr_tensor_2d(l.w.data(), VQR_DTYPE_F32, l.m, l.n, 0);
   vqr_result *r = nullptr;
-  const double t0 = now_seconds();
-  const vqr_status st = vqr_quantize_layer(nullptr, c, &wt, l.h, &r);
-  const double t = now_seconds() - t0;
+  const vqr_status st = vqr_quantize_layer(ctx, c, &wt, l.h, &r);
   vqr_config_free(c);
+  vqr_context_free(ctx);
   if (st != VQR_OK) return -1;
   vqr_report rep;
   rep.struct_size = sizeof rep;
   vqr_result_report(r, &rep);
-  if (kmeans_s) *kmeans_s = rep.kmeans_seconds;
   vqr_result_free(r);
-  return t;
+  return rep.kmeans_seconds;
 }
 
-// Args: m, n. Counters: step_s (per training step), sgemm_s (one m x n x n SGEMM), ratio.
+// Args: m, n. A step's time is read from the progress callback (steps done vs elapsed time),
+// which fires after every step this long. Counters: step_s, sgemm_s (one m x n x n SGEMM timed
+// right after the call), ratio.
 void BM_VqRoundStep(benchmark::State &state) {
-  const int64_t m = state.range(0), n = state.range(1), extra = 6;
+  const int64_t m = state.range(0), n = state.range(1), steps = 8;
   LearnLayer &l = learn_layer(m, n);
   if (!l.error.empty()) {
     state.SkipWithError(l.error.c_str());
@@ -80,16 +98,17 @@ void BM_VqRoundStep(benchmark::State &state) {
       c(static_cast<size_t>(m * n));
   double step_total = 0, gemm_total = 0;
   for (auto _ : state) {
-    const double t_short = vqround_seconds(l, 1, 1, nullptr), t_long = vqround_seconds(l, 1 + extra, 1, nullptr);
-    if (t_short < 0 || t_long < 0) {
-      state.SkipWithError(vqr_last_error());
+    StepClock clock;
+    if (run_vqround(l, steps, 1, &clock) < 0 || clock.samples.size() < 2) {
+      state.SkipWithError(clock.samples.size() < 2 ? "too few progress samples" : vqr_last_error());
       return;
     }
+    const auto &first = clock.samples.front(), &last = clock.samples.back();
+    const double step = (last.second - first.second) / (double)(last.first - first.first);
     const double t0 = now_seconds();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0f, a.data(), (int)n, b.data(),
                 (int)n, 0.0f, c.data(), (int)n);
     const double t_gemm = now_seconds() - t0;
-    const double step = (t_long - t_short) / (double)extra;
     state.SetIterationTime(step);
     step_total += step;
     gemm_total += t_gemm;
@@ -116,8 +135,8 @@ void BM_KMeans(benchmark::State &state) {
   }
   double km_total = 0;
   for (auto _ : state) {
-    double km = 0;
-    if (vqround_seconds(l, 0, iters, &km) < 0) {
+    const double km = run_vqround(l, 0, iters, nullptr);
+    if (km < 0) {
       state.SkipWithError(vqr_last_error());
       return;
     }
