@@ -22,6 +22,8 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
+    {"quantize", "quantize a whole model block by block with any method; write a model folder",
+     vqr::cli::run_quantize},
     {"layer-loss", "calibrate on text, quantize every linear layer, print RTN vs GPTQ proxy losses",
      vqr::cli::run_layer_loss},
 };

@@ -142,6 +142,12 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(m
 Forward::~Forward() = default;
 
 void Forward::run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink) {
+  embed(tokens, n);
+  for (int l = 0; l < model_.config().n_layers; ++l) block(l, n, sink);
+  if (logits != nullptr) head(n, logits);
+}
+
+void Forward::embed(const int32_t *tokens, int64_t n) {
   const ModelConfig &c = model_.config();
   require(tokens != nullptr, VQR_ERR_INVALID_ARGUMENT, "forward: tokens is NULL");
   require(n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
@@ -150,39 +156,46 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
     require(tokens[t] >= 0 && tokens[t] < c.vocab_size, VQR_ERR_INVALID_ARGUMENT,
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                 " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
-  const int64_t T = n, C = c.dim, KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads;
-
-  // token embedding
-  for (int64_t t = 0; t < T; ++t)
+  const int64_t C = c.dim;
+  for (int64_t t = 0; t < n; ++t)
     std::memcpy(x_ + t * C, model_.token_embedding() + static_cast<int64_t>(tokens[t]) * C, C * sizeof(float));
+}
 
-  for (int l = 0; l < c.n_layers; ++l) {
-    // attention
-    rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
-    if (sink) sink(l, LinearInput::kAttnNorm, xb_, T, C);
-    matmul_forward(q_, mm_, xb_, model_.linear(l, LinearKind::kWq).data, T, C, C, threads_);
-    matmul_forward(k_, mm_, xb_, model_.linear(l, LinearKind::kWk).data, T, C, KV, threads_);
-    matmul_forward(v_, mm_, xb_, model_.linear(l, LinearKind::kWv).data, T, C, KV, threads_);
-    rope_forward(q_, k_, T, C, KV, c.head_size(), c.rope_theta);
-    attention_forward(xb_, att_, q_, k_, v_, T, C, KV, NH, NKV, threads_);
-    if (sink) sink(l, LinearInput::kAttnOut, xb_, T, C);
-    matmul_forward(xb2_, mm_, xb_, model_.linear(l, LinearKind::kWo).data, T, C, C, threads_);
-    residual_forward(x_, xb2_, T * C);
+void Forward::block(int l, int64_t n, const ActivationSink &sink, const float *const *weights) {
+  const ModelConfig &c = model_.config();
+  require(l >= 0 && l < c.n_layers && n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
+          "forward: block " + std::to_string(l) + " on " + std::to_string(n) + " tokens is out of range");
+  const int64_t T = n, C = c.dim, KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads;
+  auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
 
-    // feed-forward
-    rmsnorm_forward(xb_, x_, model_.rms_ffn(l), T, C, c.norm_eps);
-    if (sink) sink(l, LinearInput::kFfnNorm, xb_, T, C);
-    matmul_forward(hb_, mm_, xb_, model_.linear(l, LinearKind::kW1).data, T, C, H, threads_);
-    matmul_forward(hb2_, mm_, xb_, model_.linear(l, LinearKind::kW3).data, T, C, H, threads_);
-    swiglu_forward(hb_, hb2_, T * H);
-    if (sink) sink(l, LinearInput::kFfnHidden, hb_, T, H);
-    matmul_forward(xb_, mm_, hb_, model_.linear(l, LinearKind::kW2).data, T, H, C, threads_);
-    residual_forward(x_, xb_, T * C);
-  }
+  // attention
+  rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
+  if (sink) sink(l, LinearInput::kAttnNorm, xb_, T, C);
+  matmul_forward(q_, mm_, xb_, W(LinearKind::kWq), T, C, C, threads_);
+  matmul_forward(k_, mm_, xb_, W(LinearKind::kWk), T, C, KV, threads_);
+  matmul_forward(v_, mm_, xb_, W(LinearKind::kWv), T, C, KV, threads_);
+  rope_forward(q_, k_, T, C, KV, c.head_size(), c.rope_theta);
+  attention_forward(xb_, att_, q_, k_, v_, T, C, KV, NH, NKV, threads_);
+  if (sink) sink(l, LinearInput::kAttnOut, xb_, T, C);
+  matmul_forward(xb2_, mm_, xb_, W(LinearKind::kWo), T, C, C, threads_);
+  residual_forward(x_, xb2_, T * C);
 
-  if (logits == nullptr) return;
-  rmsnorm_forward(x_, x_, model_.rms_final(), T, C, c.norm_eps);
-  matmul_forward(logits, mm_, x_, model_.classifier(), T, C, c.vocab_size, threads_);
+  // feed-forward
+  rmsnorm_forward(xb_, x_, model_.rms_ffn(l), T, C, c.norm_eps);
+  if (sink) sink(l, LinearInput::kFfnNorm, xb_, T, C);
+  matmul_forward(hb_, mm_, xb_, W(LinearKind::kW1), T, C, H, threads_);
+  matmul_forward(hb2_, mm_, xb_, W(LinearKind::kW3), T, C, H, threads_);
+  swiglu_forward(hb_, hb2_, T * H);
+  if (sink) sink(l, LinearInput::kFfnHidden, hb_, T, H);
+  matmul_forward(xb_, mm_, hb_, W(LinearKind::kW2), T, H, C, threads_);
+  residual_forward(x_, xb_, T * C);
+}
+
+void Forward::head(int64_t n, float *logits) {
+  const ModelConfig &c = model_.config();
+  require(logits != nullptr && n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT, "forward: bad head call");
+  rmsnorm_forward(x_, x_, model_.rms_final(), n, c.dim, c.norm_eps);
+  matmul_forward(logits, mm_, x_, model_.classifier(), n, c.dim, c.vocab_size, threads_);
 }
 
 }  // namespace vqr::model

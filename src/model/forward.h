@@ -41,6 +41,19 @@ class Forward {
   // outside [0, vocab_size).
   void run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink = {});
 
+  // The same pass in pieces, for callers that keep hidden states between blocks (the sequential
+  // quantizer runs one block at a time over many sequences). The residual stream of the current
+  // n tokens is hidden() (max_tokens x dim, rows 0..n-1 valid).
+  // embed: validates the tokens (as run) and writes their embeddings into hidden().
+  void embed(const int32_t *tokens, int64_t n);
+  // block: hidden() = block `layer` applied to hidden() for n tokens. `weights`, when not NULL,
+  // replaces the model's seven linear weights of this block (indexed by LinearKind), e.g. a
+  // block's full-precision copy while the model holds its quantized weights.
+  void block(int layer, int64_t n, const ActivationSink &sink = {}, const float *const *weights = nullptr);
+  // head: final RMSNorm and classifier on hidden(); logits n x vocab.
+  void head(int64_t n, float *logits);
+  float *hidden() { return x_; }
+
  private:
   const Model &model_;
   int64_t max_tokens_;

@@ -22,4 +22,10 @@ int64_t llama2c_file_bytes(const ModelConfig &config);
 // weights), VQR_ERR_UNSUPPORTED (a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
 Model load_llama2c(const std::string &path);
 
+// Writes `model` as a legacy v0 checkpoint that load_llama2c and run.c read: the header, the
+// tensors in llama2.c order, and the freq_cis tables (cos / sin of position x frequency, which
+// run.c skips but other v0 readers expect). Writes to `path` + ".tmp" and renames, so a failure
+// leaves no partial file. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: <fix>".
+void save_llama2c(const Model &model, const std::string &path);
+
 }  // namespace vqr::model

@@ -1,6 +1,8 @@
 // Model arena: the size table, the single allocation, and per-layer views into it.
 #include "model/model.h"
 
+#include <cstring>
+
 #include <new>
 
 #include "core/error.h"
@@ -119,6 +121,12 @@ float *Model::linear_data(int layer, LinearKind kind) {
 
 std::string Model::linear_name(int layer, LinearKind kind) {
   return "blk." + std::to_string(layer) + "." + linear_kind_name(kind);
+}
+
+Model Model::clone() const {
+  Model copy(config_);
+  std::memcpy(copy.arena_.get(), arena_.get(), static_cast<size_t>(total_floats_) * sizeof(float));
+  return copy;
 }
 
 }  // namespace vqr::model

@@ -60,6 +60,9 @@ class Model {
 
   const ModelConfig &config() const { return config_; }
 
+  // A deep copy (the arena duplicated): e.g. the original weights kept beside a quantized copy.
+  Model clone() const;
+
   // Number of floats of a stacked tensor (the size table) and its storage.
   int64_t tensor_floats(TensorId id) const { return sizes_[static_cast<int>(id)]; }
   float *tensor(TensorId id) { return ptrs_[static_cast<int>(id)]; }

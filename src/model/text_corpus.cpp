@@ -53,4 +53,33 @@ std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer
   return windows;
 }
 
+std::vector<int32_t> encode_paragraphs(const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs) {
+  std::vector<int32_t> stream;
+  for (const std::string &p : paragraphs) {
+    const std::vector<int32_t> ids = tokenizer.encode(p, /*bos=*/true, /*eos=*/false);
+    stream.insert(stream.end(), ids.begin(), ids.end());
+  }
+  return stream;
+}
+
+std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tokens, int64_t count, int64_t length,
+                                                 uint64_t seed) {
+  require(!tokens.empty() && count >= 1 && length >= 1, VQR_ERR_INVALID_ARGUMENT,
+          "random_windows: needs a non-empty token stream and count, length >= 1");
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n <= length) return {tokens};
+  uint64_t state = seed;
+  std::vector<std::vector<int32_t>> windows;
+  for (int64_t i = 0; i < count; ++i) {
+    // splitmix64: the same windows on every platform for a given seed.
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const int64_t start = static_cast<int64_t>(z % static_cast<uint64_t>(n - length + 1));
+    windows.emplace_back(tokens.begin() + start, tokens.begin() + start + length);
+  }
+  return windows;
+}
+
 }  // namespace vqr::model

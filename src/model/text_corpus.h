@@ -25,4 +25,14 @@ std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer
                                                       const std::vector<std::string> &paragraphs,
                                                       int64_t max_tokens, int64_t window);
 
+// The GPTQ calibration protocol (spec gptq_family §5): `count` windows of `length` tokens, each
+// starting at a position drawn uniformly from [0, tokens.size() - length] by a seeded generator
+// (windows may overlap). A stream no longer than `length` gives one window: the whole stream.
+// Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT) for an empty stream or count/length < 1.
+std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tokens, int64_t count, int64_t length,
+                                                 uint64_t seed);
+
+// The whole text as one stream: paragraphs encoded with BOS (run.c encode, no EOS), concatenated.
+std::vector<int32_t> encode_paragraphs(const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs);
+
 }  // namespace vqr::model

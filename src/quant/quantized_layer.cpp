@@ -9,7 +9,7 @@ namespace vqr::quant {
 
 QuantizedLayer::QuantizedLayer(int64_t m, int64_t n, int64_t gs, int b)
     : rows(m), cols(n), group_size(gs > 0 ? gs : n), bits(b) {
-  groups = (n + group_size - 1) / group_size;
+  groups = group_size > 0 ? (n + group_size - 1) / group_size : 0;  // n = 0: an empty placeholder
   codes.assign((size_t)(m * n), 0);
   scales.assign((size_t)(groups * m), 0.0f);
   zeros.assign((size_t)(groups * m), 0.0f);

@@ -1,0 +1,82 @@
+// Model and tokenizer path resolution (model_source.h).
+#include "cli/model_source.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "cli/cli_error.h"
+
+namespace vqr::cli {
+
+namespace {
+
+bool is_directory(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_file(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string parent_of(const std::string &path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+// The tokenizer beside a checkpoint file: tokenizer.bin, else the single tok*.bin.
+std::string tokenizer_beside(const std::string &model_file) {
+  const std::string dir = parent_of(model_file);
+  if (is_file(dir + "/tokenizer.bin")) return dir + "/tokenizer.bin";
+  std::vector<std::string> found;
+  if (DIR *d = opendir(dir.c_str())) {
+    while (const dirent *e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() > 7 && name.compare(0, 3, "tok") == 0 && name.compare(name.size() - 4, 4, ".bin") == 0 &&
+          is_file(dir + "/" + name))
+        found.push_back(dir + "/" + name);
+    }
+    closedir(d);
+  }
+  std::sort(found.begin(), found.end());
+  if (found.size() == 1) return found[0];
+  if (found.empty())
+    throw CliError("--tokenizer", "no tokenizer.bin or tok*.bin beside " + model_file,
+                   "pass the model's llama2.c tokenizer with --tokenizer PATH");
+  std::string list;
+  for (const std::string &f : found) list += (list.empty() ? "" : ", ") + f;
+  throw CliError("--tokenizer", "several candidate tokenizers beside " + model_file + ": " + list,
+                 "choose one with --tokenizer PATH");
+}
+
+}  // namespace
+
+ModelSource resolve_model_source(const std::string &model_arg, const std::string &tokenizer_arg) {
+  if (model_arg.empty()) throw CliError("--model", "no model given", "pass --model PATH (a checkpoint or a folder)");
+  ModelSource s;
+  if (is_directory(model_arg)) {
+    s.model_file = model_arg + "/" + kModelFileName;
+    if (!is_file(s.model_file))
+      throw CliError("--model", model_arg + " is a folder without " + kModelFileName,
+                     "pass a llama2.c checkpoint file or a folder written by `vqround quantize`");
+    s.tokenizer_file = model_arg + "/" + kTokenizerFileName;
+    if (is_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;
+  } else if (is_file(model_arg)) {
+    s.model_file = model_arg;
+  } else {
+    throw CliError("--model", model_arg + ": no such file or folder", "check the path");
+  }
+  if (!tokenizer_arg.empty()) {
+    if (!is_file(tokenizer_arg)) throw CliError("--tokenizer", tokenizer_arg + ": no such file", "check the path");
+    s.tokenizer_file = tokenizer_arg;
+  } else if (s.tokenizer_file.empty() || !is_file(s.tokenizer_file)) {
+    s.tokenizer_file = tokenizer_beside(s.model_file);
+  }
+  return s;
+}
+
+}  // namespace vqr::cli
