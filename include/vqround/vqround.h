@@ -671,6 +671,74 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *result, vqr_pack_forma
                                         int32_t *qweight, int32_t *qzeros, uint16_t *scales,
                                         int32_t *g_idx);
 
+/* ============================================================================================ */
+/* Whole models (LLaMA family; llama2.c legacy v0 checkpoints today). Since 0.3.0.               */
+/* ============================================================================================ */
+
+typedef struct vqr_model vqr_model;
+
+/* Loads a model: `path` is a llama2.c legacy v0 checkpoint, or a folder written by
+ * vqr_model_save / `vqround quantize` (model.bin, tokenizer.bin, vqround.json). tokenizer_path
+ * may be NULL: the folder's tokenizer.bin, or beside a checkpoint file a tokenizer.bin or the single
+ * tok*.bin. The weights are held in fp32.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_IO (missing or unreadable files, no tokenizer
+ * found), VQR_ERR_CORRUPT (a malformed checkpoint), VQR_ERR_UNSUPPORTED (another format),
+ * VQR_ERR_OUT_OF_MEMORY. */
+VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, vqr_model **out);
+
+/* Frees a model; NULL is a no-op. */
+VQR_API void vqr_model_free(vqr_model *model);
+
+/* The architecture. The library fills struct_size. */
+typedef struct vqr_model_info {
+  size_t struct_size;
+  int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+  int shared_classifier;     /* 1: the classifier is the token embedding */
+  int64_t parameters;        /* fp32 parameters in all */
+  int64_t quantized_layers;  /* linear layers quantized since loading (0 for a fresh model) */
+} vqr_model_info;
+VQR_API vqr_status vqr_model_get_info(const vqr_model *model, vqr_model_info *out);
+
+/* Tokenizes UTF-8 `text` with the model's tokenizer (llama2.c encode; bos 0/1 adds BOS). Writes
+ * up to `capacity` ids into tokens (may be NULL with capacity 0) and the full count into *count;
+ * VQR_ERR_BUFFER_TOO_SMALL when capacity < *count (nothing written). */
+VQR_API vqr_status vqr_model_tokenize(const vqr_model *model, const char *text, int bos, int32_t *tokens,
+                                      int64_t capacity, int64_t *count);
+
+/* Quantizes every linear layer of the model in place, block by block (true-sequential groups
+ * q/k/v, o, gate/up, down; GPTAQ/ResComp/AutoRound also run the full-precision stream), with the
+ * method and grid of `config` for every layer. Calibration: `sequences` token sequences,
+ * concatenated in `tokens`, sequence i having lengths[i] tokens (1..seq_len), each run with a
+ * fresh context. Afterwards the model's weights are the dequantized quantized weights, so
+ * vqr_model_eval_nll measures the quantized model; per-layer reports through
+ * vqr_model_layer_report. Progress: stage "model" (done = layers finished), and each layer's own
+ * stages; cancellation through ctx. On failure the model may be partly quantized.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, the errors of vqr_quantize_layer, VQR_ERR_CANCELLED. */
+VQR_API vqr_status vqr_model_quantize(vqr_context *ctx, vqr_model *model, const vqr_config *config,
+                                      const int32_t *tokens, const int64_t *lengths, int64_t sequences);
+
+/* Number of per-layer reports of the last vqr_model_quantize (0 before), and report i: its layer
+ * name ("blk.<layer>.<wq|wk|wv|wo|w1|w2|w3>", static storage of the model, valid until the next
+ * quantize or free) and the vqr_report (out->struct_size set by the caller, as vqr_result_report). */
+VQR_API int64_t vqr_model_layer_count(const vqr_model *model);
+VQR_API vqr_status vqr_model_layer_report(const vqr_model *model, int64_t index, const char **name,
+                                          vqr_report *out);
+
+/* Negative log-likelihood (natural log) of token sequences under the model: each sequence (laid
+ * out as in vqr_model_quantize, 1..seq_len tokens) runs with a fresh context and tokens 1..n-1
+ * are scored from positions 0..n-2, accumulated in double. *sum_nll and *predicted receive the
+ * total and the number of scored tokens (mean = sum / predicted, perplexity = exp(mean)).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (bad lengths or token ids), VQR_ERR_CANCELLED. */
+VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,
+                                      const int64_t *lengths, int64_t sequences, double *sum_nll,
+                                      int64_t *predicted);
+
+/* Writes the model as a folder `dir` (which must not exist): model.bin (llama2.c v0, the current
+ * weights), tokenizer.bin and vqround.json (the settings and per-layer reports of the last
+ * vqr_model_quantize). Built under a temporary name and renamed, so a failure leaves nothing.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (dir exists), VQR_ERR_IO. */
+VQR_API vqr_status vqr_model_save(const vqr_model *model, const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

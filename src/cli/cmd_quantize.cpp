@@ -1,9 +1,7 @@
 // `vqround quantize`: calibrate on a text file, quantize the whole model block by block
-// (pipeline/sequential_quantizer.h) with any method of the library, and write a quantized model
-// folder: model.bin (llama2.c v0 with the dequantized weights, loadable by run.c and by
-// `vqround eval`), tokenizer.bin (copied) and vqround.json (settings and per-layer reports).
-// The folder appears only when everything is written (built under a temporary name, then
-// renamed); Ctrl-C cancels the run through vqr_context_cancel and leaves nothing behind.
+// (pipeline/sequential_quantizer.h) with any method of the library, and write the native model
+// folder (pipeline/model_folder.h), which appears only when complete. Ctrl-C cancels the run
+// through vqr_context_cancel and leaves nothing behind.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,12 +21,13 @@
 #include "cli/args.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
-#include "cli/json_text.h"
-#include "cli/model_source.h"
+#include "core/json_text.h"
+#include "model/model_source.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "model/llama2c_format.h"
 #include "model/text_corpus.h"
+#include "pipeline/model_folder.h"
 #include "pipeline/sequential_quantizer.h"
 #include "quant/config.h"
 
@@ -38,33 +37,27 @@ namespace {
 
 const char *const kCommand = "quantize";
 
-struct NamedValue {
-  const char *name;
-  int value;
-};
-const NamedValue kMethods[] = {{"rtn", VQR_METHOD_RTN},           {"gptq", VQR_METHOD_GPTQ},
-                               {"gptaq", VQR_METHOD_GPTAQ},       {"rescomp", VQR_METHOD_RESCOMP},
-                               {"gptaq_paper", VQR_METHOD_GPTAQ_PAPER}, {"adaround", VQR_METHOD_ADAROUND},
-                               {"autoround", VQR_METHOD_AUTOROUND}, {"vqround", VQR_METHOD_VQROUND},
-                               {"loraround", VQR_METHOD_LORAROUND}};
-const NamedValue kGrids[] = {{"gptq", VQR_GRID_GPTQ}, {"quarot", VQR_GRID_QUAROT}, {"full_range", VQR_GRID_FULL_RANGE}};
-const NamedValue kInits[] = {{"rtn", VQR_INIT_RTN}, {"gptq", VQR_INIT_GPTQ}};
+const char *const kInits[] = {"rtn", "gptq"};
 
-template <size_t N>
-int lookup(const NamedValue (&table)[N], const std::string &name, const std::string &option) {
-  std::string known;
-  for (const NamedValue &e : table) {
-    if (name == e.name) return e.value;
-    known += (known.empty() ? "" : ", ") + std::string(e.name);
-  }
-  throw usage_error(kCommand, option + ": unknown value '" + name + "' (known: " + known + ")");
+int method_arg(const std::string &name, const std::string &option) {
+  const int m = quant::method_from_name(name);
+  if (m < 0)
+    throw usage_error(kCommand, option + ": unknown method '" + name +
+                                    "' (known: rtn, gptq, gptaq, rescomp, gptaq_paper, adaround, autoround, vqround, "
+                                    "loraround)");
+  return m;
 }
 
-template <size_t N>
-const char *name_of(const NamedValue (&table)[N], int value) {
-  for (const NamedValue &e : table)
-    if (e.value == value) return e.name;
-  return "?";
+int grid_arg(const std::string &name) {
+  const int g = quant::grid_from_name(name);
+  if (g < 0) throw usage_error(kCommand, "--grid: unknown grid '" + name + "' (known: gptq, quarot, full_range)");
+  return g;
+}
+
+int init_arg(const std::string &name) {
+  for (int i = 0; i < 2; ++i)
+    if (name == kInits[i]) return i;
+  throw usage_error(kCommand, "--init: unknown initialization '" + name + "' (known: rtn, gptq)");
 }
 
 double parse_float(const std::string &text, const std::string &option) {
@@ -106,7 +99,7 @@ std::vector<pipeline::LayerOverride> parse_overrides(const std::string &text) {
       const std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
       if (eq == std::string::npos || value.empty())
         throw usage_error(kCommand, "--override: '" + field + "' needs key=value (keys: method, bits, group-size)");
-      if (key == "method") o.method = lookup(kMethods, value, "--override method");
+      if (key == "method") o.method = method_arg(value, "--override method");
       else if (key == "bits") o.bits = (int)parse_float(value, "--override bits");
       else if (key == "group-size") o.group_size = (int64_t)parse_float(value, "--override group-size");
       else throw usage_error(kCommand, "--override: unknown key '" + key + "' (keys: method, bits, group-size, skip)");
@@ -138,27 +131,6 @@ std::string format_seconds(double s) {
   if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
   else std::snprintf(buf, sizeof buf, "%dm%02ds", (int)(s / 60), (int)s % 60);
   return buf;
-}
-
-void copy_file(const std::string &from, const std::string &to) {
-  std::ifstream in(from, std::ios::binary);
-  std::ofstream out(to, std::ios::binary);
-  out << in.rdbuf();
-  if (!in || !out.flush()) throw CliError(to, "cannot copy " + from, "check the output folder and the disk space");
-}
-
-std::string layer_json(const pipeline::LayerRecord &r) {
-  std::string s = "{\"name\": " + json_string(r.name) + ", \"skipped\": " + (r.skipped ? "true" : "false");
-  if (!r.skipped) {
-    s += ", \"method\": " + json_string(name_of(kMethods, r.config.method)) + ", \"bits\": " +
-         std::to_string(r.config.bits) + ", \"group_size\": " + std::to_string(r.config.group_size) +
-         ", \"proxy_loss\": " + json_number(r.report.proxy_loss) + ", \"rtn_proxy_loss\": " +
-         json_number(r.report.rtn_proxy_loss) + ", \"seconds\": " + json_number(r.report.seconds);
-    if (quant::is_learned_method(r.config.method))
-      s += ", \"steps\": " + std::to_string(r.report.steps) + ", \"trainable_params\": " +
-           std::to_string(r.report.trainable_params) + ", \"init_proxy_loss\": " + json_number(r.report.init_proxy_loss);
-  }
-  return s + "}";
 }
 
 }  // namespace
@@ -207,17 +179,17 @@ int run_quantize(const std::vector<std::string> &argv) {
   vqr_config *raw_cfg = nullptr;
   if (vqr_config_create(&raw_cfg) != VQR_OK) throw std::bad_alloc();
   std::unique_ptr<vqr_config, void (*)(vqr_config *)> cfg(raw_cfg, vqr_config_free);
-  set_param(cfg.get(), VQR_PARAM_METHOD, lookup(kMethods, args.get("method"), "--method"), "--method");
+  set_param(cfg.get(), VQR_PARAM_METHOD, method_arg(args.get("method"), "--method"), "--method");
   set_param(cfg.get(), VQR_PARAM_BITS, parse_float(args.get("bits"), "--bits"), "--bits");
   set_param(cfg.get(), VQR_PARAM_GROUP_SIZE, parse_float(args.get("group-size"), "--group-size"), "--group-size");
   set_param(cfg.get(), VQR_PARAM_ALLOW_PARTIAL_GROUP, 1, "--group-size");
   set_param(cfg.get(), VQR_PARAM_ACT_ORDER, args.flag("act-order"), "--act-order");
   set_param(cfg.get(), VQR_PARAM_SYM, args.flag("sym"), "--sym");
-  set_param(cfg.get(), VQR_PARAM_GRID, lookup(kGrids, args.get("grid"), "--grid"), "--grid");
+  set_param(cfg.get(), VQR_PARAM_GRID, grid_arg(args.get("grid")), "--grid");
   set_param(cfg.get(), VQR_PARAM_MSE, args.flag("mse"), "--mse");
   set_param(cfg.get(), VQR_PARAM_STEPS, parse_float(args.get("steps"), "--steps"), "--steps");
   set_param(cfg.get(), VQR_PARAM_LR, parse_float(args.get("lr"), "--lr"), "--lr");
-  set_param(cfg.get(), VQR_PARAM_INIT, lookup(kInits, args.get("init"), "--init"), "--init");
+  set_param(cfg.get(), VQR_PARAM_INIT, init_arg(args.get("init")), "--init");
   set_param(cfg.get(), VQR_PARAM_VQ_DIM, parse_float(args.get("vq-dim"), "--vq-dim"), "--vq-dim");
   set_param(cfg.get(), VQR_PARAM_CODEBOOK_SIZE, parse_float(args.get("codebook-size"), "--codebook-size"),
             "--codebook-size");
@@ -234,7 +206,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   const uint64_t seed = (uint64_t)args.get_int("seed", 0, INT64_MAX);
   const bool json = args.flag("json");
 
-  const ModelSource src = resolve_model_source(args.get("model"), args.get("tokenizer"));
+  const model::ModelSource src = model::resolve_model_source(args.get("model"), args.get("tokenizer"));
   model::Model model = model::load_llama2c(src.model_file);
   const model::Tokenizer tok = model::Tokenizer::load(src.tokenizer_file, model.config().vocab_size);
   const int64_t seqlen = seqlen_arg > 0 ? std::min<int64_t>(seqlen_arg, model.config().seq_len)
@@ -265,7 +237,7 @@ int run_quantize(const std::vector<std::string> &argv) {
       std::fprintf(stderr, "%lld/%lld %s skipped (full precision)\n", (long long)done, (long long)total, r.name.c_str());
     } else {
       std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs\n", (long long)done, (long long)total,
-                   r.name.c_str(), name_of(kMethods, r.config.method), r.config.bits, r.report.proxy_loss,
+                   r.name.c_str(), quant::method_name(r.config.method), r.config.bits, r.report.proxy_loss,
                    r.report.rtn_proxy_loss, r.report.seconds);
     }
   };
@@ -275,48 +247,25 @@ int run_quantize(const std::vector<std::string> &argv) {
     result = pipeline::quantize_sequential(model, windows, options, ctx.get());
   }
 
-  // Write everything under a temporary name, then rename: no partial output folder.
-  const std::string tmp = out_dir + ".partial-" + std::to_string(getpid());
-  if (mkdir(tmp.c_str(), 0755) != 0)
-    throw CliError("--out", "cannot create " + tmp + ": " + std::strerror(errno), "check the parent folder");
-  try {
-    model::save_llama2c(model, tmp + "/" + kModelFileName);
-    copy_file(src.tokenizer_file, tmp + "/" + kTokenizerFileName);
-    double total_proxy = 0;
-    std::string layers;
-    for (const auto &r : result.layers) {
-      layers += (layers.empty() ? "\n    " : ",\n    ") + layer_json(r);
-      if (!r.skipped) total_proxy += r.report.proxy_loss;
-    }
-    const quant::QuantConfig c = quant::resolve_presets(options.config);
-    std::ofstream meta(tmp + "/" + kMetadataFileName);
-    meta << "{\n  \"format\": \"vqround-native\",\n  \"format_version\": 1,\n  \"library\": "
-         << json_string(vqr_version_string()) << ",\n  \"source_model\": " << json_string(src.model_file)
-         << ",\n  \"method\": " << json_string(name_of(kMethods, c.method)) << ",\n  \"bits\": " << c.bits
-         << ",\n  \"group_size\": " << c.group_size << ",\n  \"sym\": " << (c.sym ? "true" : "false")
-         << ",\n  \"grid\": " << json_string(name_of(kGrids, c.grid)) << ",\n  \"act_order\": "
-         << (c.act_order ? "true" : "false") << ",\n  \"override\": " << json_string(args.get("override"))
-         << ",\n  \"calibration\": {\"file\": " << json_string(args.get("calib")) << ", \"samples\": " << windows.size()
-         << ", \"seqlen\": " << seqlen << ", \"seed\": " << seed << "},\n  \"seconds\": " << json_number(result.seconds)
-         << ",\n  \"proxy_loss_total\": " << json_number(total_proxy) << ",\n  \"layers\": [" << layers << "\n  ]\n}\n";
-    if (!meta.flush()) throw CliError(tmp, "cannot write " + std::string(kMetadataFileName), "is the disk full?");
-    meta.close();
-    if (std::rename(tmp.c_str(), out_dir.c_str()) != 0)
-      throw CliError("--out", "cannot rename " + tmp + " to " + out_dir + ": " + std::strerror(errno),
-                     "check the parent folder");
-    if (json)
-      std::printf("{\"out\": %s, \"method\": %s, \"bits\": %d, \"layers\": %zu, \"seconds\": %s, \"proxy_loss_total\": %s}\n",
-                  json_string(out_dir).c_str(), json_string(name_of(kMethods, c.method)).c_str(), c.bits,
-                  result.layers.size(), json_number(result.seconds).c_str(), json_number(total_proxy).c_str());
-    else
-      std::printf("wrote %s: %zu layers, %s, total proxy loss %.4e\n", out_dir.c_str(), result.layers.size(),
-                  format_seconds(result.seconds).c_str(), total_proxy);
-  } catch (...) {
-    for (const char *name : {kModelFileName, kTokenizerFileName, kMetadataFileName}) std::remove((tmp + "/" + name).c_str());
-    std::remove((tmp + "/" + std::string(kModelFileName) + ".tmp").c_str());
-    rmdir(tmp.c_str());
-    throw;
-  }
+  pipeline::FolderMetadata meta;
+  meta.source_model = src.model_file;
+  meta.calibration_file = args.get("calib");
+  meta.calibration_samples = (int64_t)windows.size();
+  meta.calibration_seqlen = seqlen;
+  meta.seed = seed;
+  meta.overrides = args.get("override");
+  pipeline::write_model_folder(model, src.tokenizer_file, options, result, meta, out_dir);
+  double total_proxy = 0;
+  for (const auto &r : result.layers)
+    if (!r.skipped) total_proxy += r.report.proxy_loss;
+  const quant::QuantConfig c = quant::resolve_presets(options.config);
+  if (json)
+    std::printf("{\"out\": %s, \"method\": %s, \"bits\": %d, \"layers\": %zu, \"seconds\": %s, \"proxy_loss_total\": %s}\n",
+                json_string(out_dir).c_str(), json_string(quant::method_name(c.method)).c_str(), c.bits,
+                result.layers.size(), json_number(result.seconds).c_str(), json_number(total_proxy).c_str());
+  else
+    std::printf("wrote %s: %zu layers, %s, total proxy loss %.4e\n", out_dir.c_str(), result.layers.size(),
+                format_seconds(result.seconds).c_str(), total_proxy);
   return 0;
 }
 

@@ -111,6 +111,27 @@ QuantConfig resolve_presets(QuantConfig c) {
   return resolve_learned_presets(c);
 }
 
+static const char *const kMethodNames[] = {"rtn",      "gptq",      "gptaq",   "rescomp",  "gptaq_paper",
+                                           "adaround", "autoround", "vqround", "loraround"};
+static const char *const kGridNames[] = {"gptq", "quarot", "full_range"};
+
+const char *method_name(int method) {
+  return method >= 0 && method < (int)(sizeof kMethodNames / sizeof *kMethodNames) ? kMethodNames[method] : nullptr;
+}
+int method_from_name(const std::string &name) {
+  for (int i = 0; i < (int)(sizeof kMethodNames / sizeof *kMethodNames); ++i)
+    if (name == kMethodNames[i]) return i;
+  return -1;
+}
+const char *grid_name(int grid) {
+  return grid >= 0 && grid < (int)(sizeof kGridNames / sizeof *kGridNames) ? kGridNames[grid] : nullptr;
+}
+int grid_from_name(const std::string &name) {
+  for (int i = 0; i < (int)(sizeof kGridNames / sizeof *kGridNames); ++i)
+    if (name == kGridNames[i]) return i;
+  return -1;
+}
+
 int param_index(vqr_param id) {
   const auto &t = param_table();
   for (int i = 0; i < kParamCount; ++i)

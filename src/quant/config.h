@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "vqround/vqround.h"
 
@@ -68,6 +69,13 @@ struct QuantConfig {
   bool minmax_tuning = true;
   double minmax_lr = -1;
 };
+
+// Short lowercase names ("gptq", "vqround", "full_range", ...) used by the tool, the Python binding
+// and the model folder's metadata; NULL / -1 when unknown.
+const char *method_name(int method);
+int method_from_name(const std::string &name);
+const char *grid_name(int grid);
+int grid_from_name(const std::string &name);
 
 inline bool is_learned_method(int method) { return method >= VQR_METHOD_ADAROUND && method <= VQR_METHOD_LORAROUND; }
 

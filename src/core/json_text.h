@@ -1,4 +1,4 @@
-// Writing JSON by hand for the tool's machine-readable output: string escaping and number
+// Writing JSON by hand (the tool's output, model folder metadata): string escaping and number
 // formatting that round-trips doubles (NaN and infinities become null, as JSON has neither).
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-namespace vqr::cli {
+namespace vqr {
 
 inline std::string json_string(const std::string &s) {
   std::string out = "\"";
@@ -37,4 +37,4 @@ inline std::string json_number(double v) {
   return buf;
 }
 
-}  // namespace vqr::cli
+}  // namespace vqr

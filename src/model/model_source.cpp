@@ -1,5 +1,5 @@
 // Model and tokenizer path resolution (model_source.h).
-#include "cli/model_source.h"
+#include "model/model_source.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -7,11 +7,15 @@
 #include <algorithm>
 #include <vector>
 
-#include "cli/cli_error.h"
+#include "core/error.h"
 
-namespace vqr::cli {
+namespace vqr::model {
 
 namespace {
+
+[[noreturn]] void fail(const std::string &subject, const std::string &problem, const std::string &hint) {
+  throw Error(VQR_ERR_IO, subject + ": " + problem + "; hint: " + hint);
+}
 
 bool is_directory(const std::string &p) {
   struct stat st;
@@ -45,33 +49,31 @@ std::string tokenizer_beside(const std::string &model_file) {
   std::sort(found.begin(), found.end());
   if (found.size() == 1) return found[0];
   if (found.empty())
-    throw CliError("--tokenizer", "no tokenizer.bin or tok*.bin beside " + model_file,
-                   "pass the model's llama2.c tokenizer with --tokenizer PATH");
+    fail(model_file, "no tokenizer.bin or tok*.bin beside it", "pass the model's llama2.c tokenizer explicitly");
   std::string list;
   for (const std::string &f : found) list += (list.empty() ? "" : ", ") + f;
-  throw CliError("--tokenizer", "several candidate tokenizers beside " + model_file + ": " + list,
-                 "choose one with --tokenizer PATH");
+  fail(model_file, "several candidate tokenizers beside it: " + list, "pass the tokenizer explicitly");
 }
 
 }  // namespace
 
 ModelSource resolve_model_source(const std::string &model_arg, const std::string &tokenizer_arg) {
-  if (model_arg.empty()) throw CliError("--model", "no model given", "pass --model PATH (a checkpoint or a folder)");
+  if (model_arg.empty()) fail("model", "no model path given", "pass a checkpoint file or a model folder");
   ModelSource s;
   if (is_directory(model_arg)) {
     s.model_file = model_arg + "/" + kModelFileName;
     if (!is_file(s.model_file))
-      throw CliError("--model", model_arg + " is a folder without " + kModelFileName,
-                     "pass a llama2.c checkpoint file or a folder written by `vqround quantize`");
+      fail(model_arg, std::string("a folder without ") + kModelFileName,
+           "pass a llama2.c checkpoint file or a folder written by `vqround quantize`");
     s.tokenizer_file = model_arg + "/" + kTokenizerFileName;
     if (is_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;
   } else if (is_file(model_arg)) {
     s.model_file = model_arg;
   } else {
-    throw CliError("--model", model_arg + ": no such file or folder", "check the path");
+    fail(model_arg, "no such file or folder", "check the model path");
   }
   if (!tokenizer_arg.empty()) {
-    if (!is_file(tokenizer_arg)) throw CliError("--tokenizer", tokenizer_arg + ": no such file", "check the path");
+    if (!is_file(tokenizer_arg)) fail(tokenizer_arg, "no such file", "check the tokenizer path");
     s.tokenizer_file = tokenizer_arg;
   } else if (s.tokenizer_file.empty() || !is_file(s.tokenizer_file)) {
     s.tokenizer_file = tokenizer_beside(s.model_file);
@@ -79,4 +81,4 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
   return s;
 }
 
-}  // namespace vqr::cli
+}  // namespace vqr::model

@@ -1,0 +1,192 @@
+// `vqround eval`: mean NLL and perplexity of a llama2.c checkpoint or a quantized model directory
+// on a text file, under the paragraph protocol of the stories260K reference file or the GPTQ
+// protocol (spec gptq_family.md §5); see model/evaluate.h. Like layer-loss it reaches the model
+// code through internal headers until the C API has models.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/cli_error.h"
+#include "cli/commands.h"
+#include "core/context.h"
+#include "core/error.h"
+#include "core/json_text.h"
+#include "model/evaluate.h"
+#include "model/llama2c_format.h"
+#include "model/model_source.h"
+#include "model/text_corpus.h"
+#include "model/tokenizer.h"
+#include "vqround/vqround.h"
+
+namespace vqr::cli {
+
+namespace {
+
+// Ctrl-C during an evaluation: ask the library to stop at its next checkpoint.
+vqr_context *g_interrupt_ctx = nullptr;
+void on_interrupt(int) { vqr_context_cancel(g_interrupt_ctx); }
+
+// Installs on_interrupt for the lifetime of the object, then restores the previous handler.
+class InterruptGuard {
+ public:
+  explicit InterruptGuard(vqr_context *ctx) {
+    g_interrupt_ctx = ctx;
+    previous_ = std::signal(SIGINT, on_interrupt);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+    g_interrupt_ctx = nullptr;
+  }
+  InterruptGuard(const InterruptGuard &) = delete;
+  InterruptGuard &operator=(const InterruptGuard &) = delete;
+
+ private:
+  void (*previous_)(int) = SIG_DFL;
+};
+
+struct ContextFree {
+  void operator()(vqr_context *p) const { vqr_context_free(p); }
+};
+
+// A one-line progress display on a terminal's stderr: "eval: 120/200 paragraphs  60%  ETA 3 s".
+struct ProgressLine {
+  const char *unit;
+  bool drawn = false;
+};
+
+int draw_progress(void *user, const vqr_progress *p) {
+  auto *line = static_cast<ProgressLine *>(user);
+  if (p->total <= 0) return 0;
+  const double frac = static_cast<double>(p->done) / static_cast<double>(p->total);
+  char eta[32] = "";
+  if (p->done > 0 && p->done < p->total)
+    std::snprintf(eta, sizeof eta, "  ETA %.0f s", p->elapsed_seconds * (1.0 - frac) / frac);
+  std::fprintf(stderr, "\r%s: %lld/%lld %s  %3.0f%%%s\033[K", p->stage, static_cast<long long>(p->done),
+               static_cast<long long>(p->total), line->unit, 100.0 * frac, eta);
+  std::fflush(stderr);
+  line->drawn = true;
+  return 0;
+}
+
+std::string fmt(const char *format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+const char *const kCommand = "eval";
+
+}  // namespace
+
+int run_eval(const std::vector<std::string> &argv) {
+  ArgParser args(kCommand, "--model PATH --text FILE [options]");
+  args.add("model", "PATH", "", "llama2.c checkpoint (.bin), or a model directory written by `vqround quantize`");
+  args.add("tokenizer", "PATH", "",
+           "llama2.c tokenizer.bin (default: DIR/tokenizer.bin for a directory; tokenizer.bin, else the only "
+           "tok*.bin, beside a checkpoint file)");
+  args.add("text", "FILE", "", "text to evaluate (UTF-8; paragraphs separated by blank lines)");
+  args.add("protocol", "P", "paragraph",
+           "paragraph: each paragraph (split on blank lines) with BOS and a fresh context, truncated to seq_len; "
+           "gptq: the whole file tokenized once, non-overlapping --seqlen windows, tail dropped");
+  args.add("seqlen", "N", "", "window length of --protocol gptq (default min(2048, model seq_len))");
+  args.add("limit", "N", "0", "evaluate only the first N paragraphs (paragraph) or windows (gptq); 0 = all");
+  args.add("threads", "N", "0", "threads for the forward pass (0 = all cores)");
+  args.add_flag("json", "print one JSON object on stdout instead of the summary line");
+  if (!args.parse(argv)) {
+    std::fputs(args.usage().c_str(), stdout);
+    return 0;
+  }
+  if (args.get("model").empty()) throw usage_error(kCommand, "--model is required");
+  if (args.get("text").empty()) throw usage_error(kCommand, "--text is required");
+  const std::string protocol = args.get("protocol");
+  if (protocol != "paragraph" && protocol != "gptq")
+    throw usage_error(kCommand, "--protocol: unknown protocol '" + protocol + "' (known: paragraph, gptq)");
+  const bool gptq = protocol == "gptq";
+  if (!gptq && !args.get("seqlen").empty())
+    throw usage_error(kCommand, "--seqlen applies to --protocol gptq only (paragraphs are truncated to seq_len)");
+  const int64_t seqlen_option = args.get("seqlen").empty() ? 0 : args.get_int("seqlen", 2, int64_t{1} << 30);
+  const int64_t limit = args.get_int("limit", 0, int64_t{1} << 40);
+  const int threads = static_cast<int>(args.get_int("threads", 0, 4096));
+  const bool json = args.flag("json");
+
+  const model::ModelSource src = model::resolve_model_source(args.get("model"), args.get("tokenizer"));
+  const std::string text_path = args.get("text");
+  const std::string text = model::read_text_file(text_path);  // before the (longer) model load
+  const model::Model mdl = model::load_llama2c(src.model_file);
+  const model::Tokenizer tok = model::Tokenizer::load(src.tokenizer_file, mdl.config().vocab_size);
+  const int64_t seq_len = mdl.config().seq_len;
+  int64_t seqlen = 0;
+  if (gptq) {
+    seqlen = seqlen_option > 0 ? seqlen_option : std::min<int64_t>(2048, seq_len);
+    if (seqlen > seq_len)
+      throw usage_error(kCommand, "--seqlen " + std::to_string(seqlen) + " exceeds the model's seq_len " +
+                                      std::to_string(seq_len) + " (" + src.model_file + ")");
+  }
+
+  vqr_context *raw = nullptr;
+  if (vqr_context_create(&raw) != VQR_OK) throw CliError(kCommand, "cannot create a context", "out of memory?");
+  const std::unique_ptr<vqr_context, ContextFree> ctx(raw);
+  ProgressLine line{gptq ? "windows" : "paragraphs"};
+  if (isatty(STDERR_FILENO)) vqr_context_set_progress(ctx.get(), draw_progress, &line);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  model::NllResult r;
+  try {
+    const InterruptGuard interrupt(ctx.get());
+    if (gptq) {
+      std::vector<int32_t> tokens = model::encode_document(tok, text);
+      const int64_t available = static_cast<int64_t>(tokens.size()) / seqlen;
+      if (limit > 0 && limit < available) tokens.resize(static_cast<size_t>(limit * seqlen));
+      Progress progress(ctx.get(), kCommand, std::min(available, limit > 0 ? limit : available));
+      r = model::eval_gptq_protocol(mdl, tokens, seqlen, threads, &progress);
+      if (r.predicted_tokens == 0)
+        throw CliError(text_path,
+                       "holds " + std::to_string(tokens.size()) + (tokens.size() == 1 ? " token" : " tokens") +
+                           ", fewer than one window of " +
+                           std::to_string(seqlen),
+                       "use a longer text or a smaller --seqlen");
+    } else {
+      const std::vector<std::string> paragraphs = model::split_paragraphs(text);
+      const int64_t count = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()))
+                                      : static_cast<int64_t>(paragraphs.size());
+      Progress progress(ctx.get(), kCommand, count);
+      r = model::eval_paragraphs(mdl, tok, paragraphs, limit, threads, &progress);
+      if (r.predicted_tokens == 0)
+        throw CliError(text_path, "no paragraph with at least 2 tokens to score",
+                       "pass a non-empty UTF-8 text file with paragraphs separated by blank lines");
+    }
+  } catch (const vqr::Error &e) {
+    if (line.drawn) std::fputs("\n", stderr);
+    if (e.status() == VQR_ERR_CANCELLED) throw CliError(kCommand, "interrupted", "nothing was written; run it again");
+    throw;
+  } catch (...) {
+    if (line.drawn) std::fputs("\n", stderr);
+    throw;
+  }
+  if (line.drawn) std::fputs("\r\033[K", stderr);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  if (json) {
+    std::printf("{\"mean_nll\": %s, \"perplexity\": %s, \"predicted_tokens\": %lld, \"sequences\": %lld, "
+                "\"protocol\": %s, \"seqlen\": %lld, \"seconds\": %s, \"model\": %s, \"text\": %s}\n",
+                json_number(r.mean_nll()).c_str(), json_number(r.perplexity()).c_str(),
+                static_cast<long long>(r.predicted_tokens), static_cast<long long>(r.sequences),
+                json_string(protocol).c_str(), static_cast<long long>(gptq ? seqlen : seq_len),
+                fmt("%.3f", seconds).c_str(), json_string(args.get("model")).c_str(), json_string(text_path).c_str());
+  } else {
+    const std::string what = gptq ? std::to_string(r.sequences) + " windows of " + std::to_string(seqlen)
+                                  : std::to_string(r.sequences) + " paragraphs";
+    std::printf("mean NLL %.6f  perplexity %.4f  (%lld predicted tokens, %s, %.1f s)\n", r.mean_nll(),
+                r.perplexity(), static_cast<long long>(r.predicted_tokens), what.c_str(), seconds);
+  }
+  return 0;
+}
+
+}  // namespace vqr::cli

@@ -1,0 +1,105 @@
+// NLL evaluation under the paragraph and GPTQ protocols (evaluate.h). Sequences run one after
+// the other through one Forward, each with a fresh context; the per-sequence sums (double) are
+// added in sequence order, so the result does not depend on the thread count.
+#include "model/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <new>
+
+#include "core/error.h"
+#include "model/forward.h"
+#include "model/nll.h"
+
+namespace vqr::model {
+
+double NllResult::mean_nll() const {
+  if (predicted_tokens <= 0) return std::numeric_limits<double>::quiet_NaN();
+  return sum_nll / static_cast<double>(predicted_tokens);
+}
+
+double NllResult::perplexity() const { return std::exp(mean_nll()); }
+
+namespace {
+
+// Logits buffer for sequences of up to max_tokens tokens (max_tokens x vocab floats).
+std::vector<float> logits_buffer(int64_t max_tokens, int64_t vocab) {
+  try {
+    return std::vector<float>(static_cast<size_t>(max_tokens * vocab));
+  } catch (const std::bad_alloc &) {
+    throw Error(VQR_ERR_OUT_OF_MEMORY, "evaluate: cannot allocate " + std::to_string(max_tokens * vocab * 4) +
+                                           " bytes of logits (" + std::to_string(max_tokens) + " tokens x vocab " +
+                                           std::to_string(vocab) + ")");
+  }
+}
+
+}  // namespace
+
+NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
+                          int64_t limit, int threads, Progress *progress) {
+  require(limit >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: limit " + std::to_string(limit) + " is negative");
+  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: threads must be >= 0");
+  const int64_t count = limit == 0 ? static_cast<int64_t>(paragraphs.size())
+                                   : std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()));
+  const int64_t L = model.config().seq_len, V = model.config().vocab_size;
+
+  // Encode first, so the forward scratch and logits are sized by the longest paragraph rather
+  // than by seq_len (which is large for big models while paragraphs are often short).
+  std::vector<std::vector<int32_t>> ids(static_cast<size_t>(count));
+  int64_t longest = 1;
+  for (int64_t p = 0; p < count; ++p) {
+    std::vector<int32_t> &seq = ids[static_cast<size_t>(p)];
+    seq = tokenizer.encode(paragraphs[static_cast<size_t>(p)], /*bos=*/true, /*eos=*/false);
+    if (static_cast<int64_t>(seq.size()) > L) seq.resize(static_cast<size_t>(L));  // the protocol truncates
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(seq.size()));
+  }
+
+  NllResult result;
+  if (count == 0) return result;
+  Forward fwd(model, longest, threads);
+  std::vector<float> logits = logits_buffer(longest, V);
+  for (int64_t p = 0; p < count; ++p) {
+    const std::vector<int32_t> &seq = ids[static_cast<size_t>(p)];
+    const int64_t n = static_cast<int64_t>(seq.size());
+    if (n >= 2) {  // a lone BOS predicts nothing: skip its forward pass
+      fwd.run(seq.data(), n, logits.data());
+      int64_t predicted = 0;
+      result.sum_nll += sequence_nll(logits.data(), seq.data(), n, V, &predicted);
+      result.predicted_tokens += predicted;
+    }
+    ++result.sequences;
+    if (progress) progress->checkpoint(result.sequences, false);
+  }
+  return result;
+}
+
+std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::string &text) {
+  return tokenizer.encode(text, /*bos=*/true, /*eos=*/false);
+}
+
+NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
+                             Progress *progress) {
+  const int64_t L = model.config().seq_len, V = model.config().vocab_size;
+  require(seqlen >= 2 && seqlen <= L, VQR_ERR_INVALID_ARGUMENT,
+          "eval_gptq_protocol: seqlen " + std::to_string(seqlen) + " is outside [2, seq_len " + std::to_string(L) +
+              "]");
+  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_gptq_protocol: threads must be >= 0");
+  const int64_t windows = static_cast<int64_t>(tokens.size()) / seqlen;  // the tail is dropped
+  NllResult result;
+  if (windows == 0) return result;
+  Forward fwd(model, seqlen, threads);
+  std::vector<float> logits = logits_buffer(seqlen, V);
+  for (int64_t k = 0; k < windows; ++k) {
+    const int32_t *w = tokens.data() + k * seqlen;
+    fwd.run(w, seqlen, logits.data());
+    int64_t predicted = 0;
+    result.sum_nll += sequence_nll(logits.data(), w, seqlen, V, &predicted);
+    result.predicted_tokens += predicted;
+    ++result.sequences;
+    if (progress) progress->checkpoint(result.sequences, false);
+  }
+  return result;
+}
+
+}  // namespace vqr::model

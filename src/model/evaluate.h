@@ -1,0 +1,69 @@
+// Evaluation of a model's negative log-likelihood on text under the two protocols of issue 5:
+// the paragraph protocol of the stories260K reference file (one fresh context per paragraph) and
+// the GPTQ protocol (spec/gptq_family.md §5: one token stream cut into non-overlapping windows).
+// fp32 forward (forward.h), scores accumulated in double (nll.h); sequences run one at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/context.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+namespace vqr::model {
+
+struct NllResult {
+  double sum_nll = 0;            // sum over predicted tokens of -log p(token | prefix), natural log
+  int64_t predicted_tokens = 0;  // number of scored tokens
+  int64_t sequences = 0;         // paragraphs or windows evaluated (including ones that predict nothing)
+
+  // sum_nll / predicted_tokens; NaN when nothing was predicted.
+  double mean_nll() const;
+  // exp(mean_nll()); NaN when nothing was predicted.
+  double perplexity() const;
+};
+
+// Paragraph protocol (data/models/stories260K/reference_nll_tinystories_val.txt): each paragraph
+// (from split_paragraphs(), done by the caller) is encoded with BOS and without EOS, truncated to
+// the model's seq_len, run with a fresh context, and tokens 1..n-1 are scored from positions
+// 0..n-2. A paragraph of fewer than 2 tokens predicts nothing but still counts in `sequences`.
+// mean NLL = sum / predicted tokens (a token-weighted mean, as the reference file computes it).
+//   paragraphs: read during the call.
+//   limit:      evaluate the first `limit` paragraphs only; 0 = all. Must be >= 0.
+//   threads:    OpenMP threads of the forward pass; 0 = all cores. The result does not depend on it.
+//   progress:   may be NULL; checkpoint(done_paragraphs) after each paragraph. Its total should be
+//               the number of paragraphs evaluated.
+// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (limit < 0, threads < 0, a token outside the
+// model's vocabulary: a tokenizer from another model), VQR_ERR_OUT_OF_MEMORY, and
+// VQR_ERR_CANCELLED from the progress checkpoint (propagated unchanged).
+NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
+                          int64_t limit, int threads, Progress *progress);
+
+// Token stream of the GPTQ protocol for one text file. The reference joins the dataset's texts
+// with "\n\n" and tokenizes the result once with the slow Llama tokenizer, which adds BOS at
+// position 0 of the whole document and no EOS (gptq_family.md §5). A text file given to the tool
+// already is that joined document, so it is encoded once, as is (no paragraph splitting, no
+// per-paragraph BOS): tokenizer.encode(text, bos=true, eos=false). As in C, the text ends at its
+// first NUL byte. An empty text gives {BOS}.
+std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::string &text);
+
+// GPTQ protocol (gptq_family.md §5): tokens are cut into n_win = floor(size / seqlen)
+// non-overlapping windows [k*seqlen, (k+1)*seqlen); the tail (size mod seqlen tokens) is dropped;
+// each window runs with a fresh context; in each window positions 0..seqlen-2 predict tokens
+// 1..seqlen-1, so position 0's token is context only and every window contributes seqlen - 1
+// predicted tokens. The reference's ppl = exp(mean over windows of the window's mean loss); as
+// every window has the same count, that equals exp(sum_nll / predicted_tokens) = perplexity().
+// Fewer than seqlen tokens (an empty or 1-token text included) give zero windows: a result with
+// predicted_tokens = 0 (mean NaN), not an error; callers that need a number must check.
+// To evaluate only the first N windows, pass the first N * seqlen tokens.
+//   tokens:   read during the call (usually encode_document()).
+//   seqlen:   window length, in [2, model seq_len].
+//   threads:  as for eval_paragraphs. progress: may be NULL; checkpoint(done_windows) per window.
+// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (seqlen out of range, threads < 0, a token outside
+// the vocabulary), VQR_ERR_OUT_OF_MEMORY, VQR_ERR_CANCELLED (from the progress checkpoint).
+NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
+                             Progress *progress);
+
+}  // namespace vqr::model

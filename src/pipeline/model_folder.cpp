@@ -1,0 +1,95 @@
+// Native quantized-model folder writer (model_folder.h).
+#include "pipeline/model_folder.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/json_text.h"
+#include "model/llama2c_format.h"
+
+namespace vqr::pipeline {
+
+namespace {
+
+[[noreturn]] void io_fail(const std::string &path, const std::string &problem, const std::string &hint) {
+  throw Error(VQR_ERR_IO, path + ": " + problem + "; hint: " + hint);
+}
+
+void copy_file(const std::string &from, const std::string &to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) io_fail(from, "cannot open", "check the tokenizer path");
+  std::ofstream out(to, std::ios::binary);
+  out << in.rdbuf();
+  if (!out.flush()) io_fail(to, "cannot write", "is the disk full?");
+}
+
+std::string layer_json(const LayerRecord &r) {
+  std::string s = "{\"name\": " + json_string(r.name) + ", \"skipped\": " + (r.skipped ? "true" : "false");
+  if (!r.skipped) {
+    s += ", \"method\": " + json_string(quant::method_name(r.config.method)) + ", \"bits\": " +
+         std::to_string(r.config.bits) + ", \"group_size\": " + std::to_string(r.config.group_size) +
+         ", \"proxy_loss\": " + json_number(r.report.proxy_loss) + ", \"rtn_proxy_loss\": " +
+         json_number(r.report.rtn_proxy_loss) + ", \"seconds\": " + json_number(r.report.seconds);
+    if (quant::is_learned_method(r.config.method))
+      s += ", \"steps\": " + std::to_string(r.report.steps) + ", \"trainable_params\": " +
+           std::to_string(r.report.trainable_params) + ", \"init_proxy_loss\": " + json_number(r.report.init_proxy_loss);
+  }
+  return s + "}";
+}
+
+std::string metadata_json(const PipelineOptions &options, const QuantizedModel &result, const FolderMetadata &meta) {
+  const quant::QuantConfig c = quant::resolve_presets(options.config);
+  double total = 0;
+  std::string layers;
+  for (const LayerRecord &r : result.layers) {
+    layers += (layers.empty() ? "\n    " : ",\n    ") + layer_json(r);
+    if (!r.skipped) total += r.report.proxy_loss;
+  }
+  std::string s = "{\n  \"format\": \"vqround-native\",\n  \"format_version\": 1,\n  \"library\": " +
+                  json_string(VQR_VERSION_STRING) + ",\n  \"source_model\": " + json_string(meta.source_model) +
+                  ",\n  \"method\": " + json_string(quant::method_name(c.method)) +
+                  ",\n  \"bits\": " + std::to_string(c.bits) + ",\n  \"group_size\": " + std::to_string(c.group_size) +
+                  ",\n  \"sym\": " + (c.sym ? "true" : "false") + ",\n  \"grid\": " + json_string(quant::grid_name(c.grid)) +
+                  ",\n  \"act_order\": " + (c.act_order ? "true" : "false") +
+                  ",\n  \"override\": " + json_string(meta.overrides) + ",\n  \"calibration\": {\"file\": " +
+                  json_string(meta.calibration_file) + ", \"samples\": " + std::to_string(meta.calibration_samples) +
+                  ", \"seqlen\": " + std::to_string(meta.calibration_seqlen) + ", \"seed\": " +
+                  std::to_string(meta.seed) + "},\n  \"seconds\": " + json_number(result.seconds) +
+                  ",\n  \"proxy_loss_total\": " + json_number(total) + ",\n  \"layers\": [" + layers + "\n  ]\n}\n";
+  return s;
+}
+
+}  // namespace
+
+void write_model_folder(const model::Model &model, const std::string &tokenizer_file, const PipelineOptions &options,
+                        const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir) {
+  struct stat st;
+  require(!dir.empty() && stat(dir.c_str(), &st) != 0, VQR_ERR_INVALID_ARGUMENT,
+          dir + ": already exists; hint: choose a new folder name or remove the old one");
+  const std::string tmp = dir + ".partial-" + std::to_string(getpid());
+  if (mkdir(tmp.c_str(), 0755) != 0) io_fail(tmp, std::string("cannot create: ") + std::strerror(errno), "check the parent folder");
+  try {
+    model::save_llama2c(model, tmp + "/" + kModelFileName);
+    copy_file(tokenizer_file, tmp + "/" + kTokenizerFileName);
+    std::ofstream out(tmp + "/" + kMetadataFileName);
+    out << metadata_json(options, result, meta);
+    if (!out.flush()) io_fail(tmp + "/" + kMetadataFileName, "cannot write", "is the disk full?");
+    out.close();
+    if (std::rename(tmp.c_str(), dir.c_str()) != 0)
+      io_fail(dir, std::string("cannot rename the finished folder: ") + std::strerror(errno), "check the parent folder");
+  } catch (...) {
+    for (const char *name : {kModelFileName, kTokenizerFileName, kMetadataFileName})
+      std::remove((tmp + "/" + name).c_str());
+    std::remove((tmp + "/" + std::string(kModelFileName) + ".tmp").c_str());
+    rmdir(tmp.c_str());
+    throw;
+  }
+}
+
+}  // namespace vqr::pipeline
