@@ -24,6 +24,8 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"quantize", "quantize a whole model block by block with any method; write a model folder",
      vqr::cli::run_quantize},
+    {"eval", "mean NLL and perplexity of a model on a text file (paragraph or GPTQ protocol)", vqr::cli::run_eval},
+    {"inspect", "print a model's configuration (a llama2.c file or a quantized model folder)", vqr::cli::run_inspect},
     {"layer-loss", "calibrate on text, quantize every linear layer, print RTN vs GPTQ proxy losses",
      vqr::cli::run_layer_loss},
 };

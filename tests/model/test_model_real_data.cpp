@@ -11,9 +11,9 @@
 #include "capture_check.h"
 #include "core/error.h"
 #include "data_dir.h"
+#include "model/evaluate.h"
 #include "model/forward.h"
 #include "model/llama2c_format.h"
-#include "model/nll.h"
 #include "model/text_corpus.h"
 #include "model/tokenizer.h"
 #include "runc_reference.h"
@@ -72,27 +72,17 @@ TEST(Stories260K, LoadsWithTheDocumentedShape) {
   EXPECT_EQ(s.tok.vocab_size(), 512);
 }
 
-// The reference protocol: split on "\n\n", skip empty pieces, encode with BOS, truncate to
-// seq_len, fresh context per paragraph, score tokens 1..n-1 with log_softmax in double. Returns
-// the mean NLL of the first `paragraphs` paragraphs and their predicted-token count.
+// The reference protocol (split on "\n\n", skip empty pieces, encode with BOS, truncate to
+// seq_len, fresh context per paragraph, score tokens 1..n-1 in double) is eval_paragraphs().
+// Returns the mean NLL of the first `paragraphs` paragraphs and their predicted-token count.
 double mean_nll(const Model &m, const Tokenizer &tok, const std::string &text_path, size_t paragraphs, int threads,
                 int64_t *predicted) {
   const auto ps = vqr::model::split_paragraphs(vqr::model::read_text_file(text_path));
   EXPECT_GE(ps.size(), paragraphs);
-  const int64_t V = m.config().vocab_size, L = m.config().seq_len;
-  Forward fwd(m, L, threads);
-  std::vector<float> logits(static_cast<size_t>(L * V));
-  double total = 0.0;
-  *predicted = 0;
-  for (size_t p = 0; p < paragraphs && p < ps.size(); ++p) {
-    std::vector<int32_t> ids = tok.encode(ps[p], true, false);
-    if (static_cast<int64_t>(ids.size()) > L) ids.resize(static_cast<size_t>(L));
-    fwd.run(ids.data(), static_cast<int64_t>(ids.size()), logits.data());
-    int64_t n = 0;
-    total += vqr::model::sequence_nll(logits.data(), ids.data(), static_cast<int64_t>(ids.size()), V, &n);
-    *predicted += n;
-  }
-  return total / static_cast<double>(*predicted);
+  const vqr::model::NllResult r =
+      vqr::model::eval_paragraphs(m, tok, ps, static_cast<int64_t>(paragraphs), threads, nullptr);
+  *predicted = r.predicted_tokens;
+  return r.mean_nll();
 }
 
 }  // namespace

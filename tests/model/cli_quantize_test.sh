@@ -1,0 +1,73 @@
+#!/bin/sh
+# End-to-end test of `vqround quantize` on stories260K: a GPTQ 4-bit run writes the model folder
+# (model.bin, tokenizer.bin, vqround.json with 35 layer records), `vqround eval` reads it and its
+# NLL lies between fp32's and RTN 3-bit's; overrides reach the metadata; an existing --out, bad
+# options and Ctrl-C fail cleanly: one error line plus a hint, and no folder (partial or not).
+# Usage: cli_quantize_test.sh <vqround binary> <source dir>. Exit 77 = skipped (no data).
+set -u
+exe=$1
+src=$2
+data=${VQR_DATA_DIR:-${VQR_DATA_DIR_DEFAULT:-$src/../shared/data}}
+if [ ! -d "$data" ]; then
+  if [ "${VQR_REQUIRE_DATA:-0}" = 1 ]; then echo "FAIL: VQR_REQUIRE_DATA=1 but $data is missing"; exit 1; fi
+  echo "SKIP: shared data folder not found at $data (set VQR_DATA_DIR)"; exit 77
+fi
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; cat "$tmp/out" "$tmp/err" 2>/dev/null; exit 1; }
+json_get() { "$py" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+expect_error() {
+  head -n 1 "$tmp/err" | grep -q "^vqround: " || fail "$1: no 'vqround: ' error line"
+  grep -q "^hint: " "$tmp/err" || fail "$1: error has no hint"
+  [ ! -s "$tmp/out" ] || fail "$1: stdout not empty on error"
+  ls "$tmp" | grep -q "partial" && fail "$1: a partial folder was left behind"
+  return 0
+}
+
+m=$data/models/stories260K/stories260K.bin
+calib=$data/text/exllamav2-calibration/tiny.utf8
+text=$data/text/tinystories/tinystories_val.txt
+q="$exe quantize --model $m --calib $calib --calib-samples 8 --calib-seqlen 128 --threads 1"
+
+$q --method gptq --bits 4 --out "$tmp/gptq4" --override 'blk.0.wq:bits=8' --json >"$tmp/out" 2>"$tmp/err" ||
+  fail "gptq 4-bit run failed"
+for f in model.bin tokenizer.bin vqround.json; do [ -s "$tmp/gptq4/$f" ] || fail "missing $f"; done
+[ "$(json_get "$tmp/gptq4/vqround.json" "len(j['layers'])")" = 35 ] || fail "vqround.json does not list 35 layers"
+[ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][0]['bits']")" = 8 ] || fail "override of blk.0.wq not applied"
+[ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][1]['bits']")" = 4 ] || fail "blk.0.wk should be 4-bit"
+$q --method rtn --bits 3 --out "$tmp/rtn3" >"$tmp/out" 2>"$tmp/err" || fail "rtn 3-bit run failed"
+
+ev() { "$exe" eval --model "$1" --text "$text" --limit 100 --threads 1 --json >"$tmp/$2.json" 2>"$tmp/err" || fail "eval $1"; }
+ev "$m" fp32
+ev "$tmp/gptq4" gptq4
+ev "$tmp/rtn3" rtn3
+"$py" - "$tmp" <<'PY' || fail "NLL ordering fp32 < gptq4 < rtn3 does not hold"
+import json, sys
+d = sys.argv[1]
+v = {k: json.load(open(f"{d}/{k}.json"))["mean_nll"] for k in ("fp32", "gptq4", "rtn3")}
+print(v)
+assert v["fp32"] < v["gptq4"] < v["rtn3"], v
+assert v["gptq4"] - v["fp32"] < 0.1, v
+PY
+
+$q --method gptq --bits 4 --out "$tmp/gptq4" >"$tmp/out" 2>"$tmp/err" && fail "an existing --out was accepted"
+expect_error "existing --out"
+$q --method nosuch --bits 4 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err"
+[ $? = 2 ] || fail "unknown method should exit 2"
+expect_error "unknown method"
+$q --method gptq --bits 9 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err" && fail "bits 9 accepted"
+expect_error "bits 9"
+[ -e "$tmp/x" ] && fail "a failed run created its --out"
+
+# Ctrl-C during a long run: cancelled, non-zero, nothing written.
+$q --method adaround --steps 1000000 --bits 3 --out "$tmp/cancelled" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid && fail "an interrupted run exited 0"
+grep -q "cancel" "$tmp/err" || fail "no cancellation message"
+[ -e "$tmp/cancelled" ] && fail "an interrupted run left its --out"
+ls "$tmp" | grep -q partial && fail "an interrupted run left a partial folder"
+echo PASS
