@@ -5,28 +5,9 @@
 # the tokenizer beside a checkpoint is found or refused when ambiguous; errors are
 # "vqround: ..." + "hint: ..." on stderr with nothing on stdout and a non-zero exit.
 # Usage: cli_eval_test.sh <vqround binary> <source dir>. Exit 77 = skipped (no data).
-set -u
-exe=$1
-src=$2
-data=${VQR_DATA_DIR:-${VQR_DATA_DIR_DEFAULT:-$src/../shared/data}}
-if [ ! -d "$data" ]; then
-  if [ "${VQR_REQUIRE_DATA:-0}" = 1 ]; then echo "FAIL: VQR_REQUIRE_DATA=1 but $data is missing"; exit 1; fi
-  echo "SKIP: shared data folder not found at $data (set VQR_DATA_DIR)"; exit 77
-fi
-py=/usr/bin/python3
-[ -x "$py" ] || py=python3
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; cat "$tmp/out" "$tmp/err" 2>/dev/null; exit 1; }
+. "$(dirname "$0")/cli_test_lib.sh"
 # json_get FILE EXPR: evaluates EXPR with j = the single JSON object in FILE; prints the result.
-json_get() { "$py" -c "import json,sys; t=open(sys.argv[1]).read(); assert t.count('\n')==1, 'not one line'; j=json.loads(t); r=($2); print(r)" "$1"; }
-# expect_error: the last command failed, said "vqround: ..." and "hint: ..." on stderr, nothing on stdout.
-expect_error() {
-  head -n 1 "$tmp/err" | grep -q "^vqround: " || fail "$1: no 'vqround: ' error line"
-  grep -q "^hint: " "$tmp/err" || fail "$1: error has no hint"
-  [ "$(wc -l < "$tmp/err")" -le 2 ] || fail "$1: error longer than the message and the hint"
-  [ ! -s "$tmp/out" ] || fail "$1: stdout not empty on error"
-}
+json_get() { "$py" -c "import json,sys; t=open(sys.argv[1]).read(); assert t.count('\\n')==1, 'not one line'; j=json.loads(t); r=($2); print(r)" "$1"; }
 
 m=$data/models/stories260K
 text=$data/text/tinystories/tinystories_val.txt

@@ -2,17 +2,7 @@
 # Smoke test of `vqround layer-loss` on stories260K: exit 0 and a complete table; plus the error
 # contract (bad file -> "vqround: <file>: ..." and "hint:" on stderr, non-zero exit).
 # Usage: cli_layer_loss_test.sh <vqround binary> <source dir>. Exit 77 = skipped (no data).
-set -u
-exe=$1
-src=$2
-data=${VQR_DATA_DIR:-${VQR_DATA_DIR_DEFAULT:-$src/../shared/data}}
-if [ ! -d "$data" ]; then
-  if [ "${VQR_REQUIRE_DATA:-0}" = 1 ]; then echo "FAIL: VQR_REQUIRE_DATA=1 but $data is missing"; exit 1; fi
-  echo "SKIP: shared data folder not found at $data (set VQR_DATA_DIR)"; exit 77
-fi
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; cat "$tmp/out" "$tmp/err" 2>/dev/null; exit 1; }
+. "$(dirname "$0")/cli_test_lib.sh"
 
 "$exe" --help > "$tmp/out" 2>&1 || fail "vqround --help exited non-zero"
 grep -q "layer-loss" "$tmp/out" || fail "--help does not list layer-loss"

@@ -4,26 +4,12 @@
 # NLL lies between fp32's and RTN 3-bit's; overrides reach the metadata; an existing --out, bad
 # options and Ctrl-C fail cleanly: one error line plus a hint, and no folder (partial or not).
 # Usage: cli_quantize_test.sh <vqround binary> <source dir>. Exit 77 = skipped (no data).
-set -u
-exe=$1
-src=$2
-data=${VQR_DATA_DIR:-${VQR_DATA_DIR_DEFAULT:-$src/../shared/data}}
-if [ ! -d "$data" ]; then
-  if [ "${VQR_REQUIRE_DATA:-0}" = 1 ]; then echo "FAIL: VQR_REQUIRE_DATA=1 but $data is missing"; exit 1; fi
-  echo "SKIP: shared data folder not found at $data (set VQR_DATA_DIR)"; exit 77
-fi
-py=/usr/bin/python3
-[ -x "$py" ] || py=python3
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; cat "$tmp/out" "$tmp/err" 2>/dev/null; exit 1; }
+. "$(dirname "$0")/cli_test_lib.sh"
 json_get() { "$py" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
-expect_error() {
-  head -n 1 "$tmp/err" | grep -q "^vqround: " || fail "$1: no 'vqround: ' error line"
-  grep -q "^hint: " "$tmp/err" || fail "$1: error has no hint"
-  [ ! -s "$tmp/out" ] || fail "$1: stdout not empty on error"
-  ls "$tmp" | grep -q "partial" && fail "$1: a partial folder was left behind"
-  return 0
+# expect_clean_error WHAT: expect_error, and no partial output folder left behind.
+expect_clean_error() {
+  expect_error "$1"
+  if ls "$tmp" | grep -q "partial"; then fail "$1: a partial folder was left behind"; fi
 }
 
 m=$data/models/stories260K/stories260K.bin
@@ -53,12 +39,12 @@ assert v["gptq4"] - v["fp32"] < 0.1, v
 PY
 
 $q --method gptq --bits 4 --out "$tmp/gptq4" >"$tmp/out" 2>"$tmp/err" && fail "an existing --out was accepted"
-expect_error "existing --out"
+expect_clean_error "existing --out"
 $q --method nosuch --bits 4 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err"
 [ $? = 2 ] || fail "unknown method should exit 2"
-expect_error "unknown method"
+expect_clean_error "unknown method"
 $q --method gptq --bits 9 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err" && fail "bits 9 accepted"
-expect_error "bits 9"
+expect_clean_error "bits 9"
 [ -e "$tmp/x" ] && fail "a failed run created its --out"
 
 # Ctrl-C during a long run: cancelled, non-zero, nothing written.
