@@ -5,10 +5,9 @@
 
 #include "capi/guard.h"
 #include "core/context.h"
-#include "model/forward.h"
+#include "model/evaluate.h"
 #include "model/llama2c_format.h"
 #include "model/model_source.h"
-#include "model/nll.h"
 #include "model/tokenizer.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/sequential_quantizer.h"
@@ -138,23 +137,13 @@ VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *m, cons
     require_arg(m != nullptr, "model is NULL");
     require_arg(sum_nll != nullptr && predicted != nullptr, "sum_nll or predicted is NULL");
     const auto seqs = sequences_of(tokens, lengths, sequences, m->model.config().seq_len);
-    int64_t longest = 0;
-    for (const auto &s : seqs) longest = std::max<int64_t>(longest, (int64_t)s.size());
-    vqr::model::Forward fwd(m->model, longest, vqr::thread_count(ctx));
-    std::vector<float> logits((size_t)(longest * m->model.config().vocab_size));
+    std::vector<vqr::model::TokenSpan> spans;
+    for (const auto &seq : seqs) spans.push_back({seq.data(), (int64_t)seq.size()});
     vqr::Progress progress(ctx, "eval", sequences);
-    double total = 0;
-    int64_t count = 0;
-    for (size_t i = 0; i < seqs.size(); ++i) {
-      const auto &s = seqs[i];
-      fwd.run(s.data(), (int64_t)s.size(), logits.data());
-      int64_t p = 0;
-      total += vqr::model::sequence_nll(logits.data(), s.data(), (int64_t)s.size(), m->model.config().vocab_size, &p);
-      count += p;
-      progress.checkpoint((int64_t)i + 1, i + 1 == seqs.size());
-    }
-    *sum_nll = total;
-    *predicted = count;
+    const vqr::model::NllResult r = vqr::model::eval_spans(m->model, spans, vqr::thread_count(ctx), &progress);
+    progress.checkpoint(sequences, true);
+    *sum_nll = r.sum_nll;
+    *predicted = r.predicted_tokens;
   });
 }
 

@@ -36,36 +36,25 @@ std::vector<float> logits_buffer(int64_t max_tokens, int64_t vocab) {
 
 }  // namespace
 
-NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
-                          int64_t limit, int threads, Progress *progress) {
-  require(limit >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: limit " + std::to_string(limit) + " is negative");
-  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: threads must be >= 0");
-  const int64_t count = limit == 0 ? static_cast<int64_t>(paragraphs.size())
-                                   : std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()));
+NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress) {
+  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "evaluate: threads must be >= 0");
   const int64_t L = model.config().seq_len, V = model.config().vocab_size;
-
-  // Encode first, so the forward scratch and logits are sized by the longest paragraph rather
-  // than by seq_len (which is large for big models while paragraphs are often short).
-  std::vector<std::vector<int32_t>> ids(static_cast<size_t>(count));
   int64_t longest = 1;
-  for (int64_t p = 0; p < count; ++p) {
-    std::vector<int32_t> &seq = ids[static_cast<size_t>(p)];
-    seq = tokenizer.encode(paragraphs[static_cast<size_t>(p)], /*bos=*/true, /*eos=*/false);
-    if (static_cast<int64_t>(seq.size()) > L) seq.resize(static_cast<size_t>(L));  // the protocol truncates
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(seq.size()));
+  for (const TokenSpan &s : spans) {
+    require(s.tokens != nullptr && s.count >= 1 && s.count <= L, VQR_ERR_INVALID_ARGUMENT,
+            "evaluate: a sequence has " + std::to_string(s.count) + " tokens; each needs 1.." + std::to_string(L) +
+                " (the model's context)");
+    longest = std::max(longest, s.count);
   }
-
   NllResult result;
-  if (count == 0) return result;
+  if (spans.empty()) return result;
   Forward fwd(model, longest, threads);
   std::vector<float> logits = logits_buffer(longest, V);
-  for (int64_t p = 0; p < count; ++p) {
-    const std::vector<int32_t> &seq = ids[static_cast<size_t>(p)];
-    const int64_t n = static_cast<int64_t>(seq.size());
-    if (n >= 2) {  // a lone BOS predicts nothing: skip its forward pass
-      fwd.run(seq.data(), n, logits.data());
+  for (const TokenSpan &s : spans) {
+    if (s.count >= 2) {  // a lone token predicts nothing: skip its forward pass
+      fwd.run(s.tokens, s.count, logits.data());
       int64_t predicted = 0;
-      result.sum_nll += sequence_nll(logits.data(), seq.data(), n, V, &predicted);
+      result.sum_nll += sequence_nll(logits.data(), s.tokens, s.count, V, &predicted);
       result.predicted_tokens += predicted;
     }
     ++result.sequences;
@@ -74,32 +63,43 @@ NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const 
   return result;
 }
 
+NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
+                          int64_t limit, int threads, Progress *progress) {
+  require(limit >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: limit " + std::to_string(limit) + " is negative");
+  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: threads must be >= 0");
+  const int64_t count = limit == 0 ? static_cast<int64_t>(paragraphs.size())
+                                   : std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()));
+  const int64_t L = model.config().seq_len;
+
+  // Encode first, so the forward scratch and logits are sized by the longest paragraph rather
+  // than by seq_len (which is large for big models while paragraphs are often short).
+  std::vector<std::vector<int32_t>> ids(static_cast<size_t>(count));
+  for (int64_t p = 0; p < count; ++p) {
+    std::vector<int32_t> &seq = ids[static_cast<size_t>(p)];
+    seq = tokenizer.encode(paragraphs[static_cast<size_t>(p)], /*bos=*/true, /*eos=*/false);
+    if (static_cast<int64_t>(seq.size()) > L) seq.resize(static_cast<size_t>(L));  // the protocol truncates
+  }
+
+  std::vector<TokenSpan> spans;
+  for (const auto &seq : ids) spans.push_back({seq.data(), static_cast<int64_t>(seq.size())});
+  return eval_spans(model, spans, threads, progress);
+}
+
 std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::string &text) {
   return tokenizer.encode(text, /*bos=*/true, /*eos=*/false);
 }
 
 NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
                              Progress *progress) {
-  const int64_t L = model.config().seq_len, V = model.config().vocab_size;
+  const int64_t L = model.config().seq_len;
   require(seqlen >= 2 && seqlen <= L, VQR_ERR_INVALID_ARGUMENT,
           "eval_gptq_protocol: seqlen " + std::to_string(seqlen) + " is outside [2, seq_len " + std::to_string(L) +
               "]");
   require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_gptq_protocol: threads must be >= 0");
   const int64_t windows = static_cast<int64_t>(tokens.size()) / seqlen;  // the tail is dropped
-  NllResult result;
-  if (windows == 0) return result;
-  Forward fwd(model, seqlen, threads);
-  std::vector<float> logits = logits_buffer(seqlen, V);
-  for (int64_t k = 0; k < windows; ++k) {
-    const int32_t *w = tokens.data() + k * seqlen;
-    fwd.run(w, seqlen, logits.data());
-    int64_t predicted = 0;
-    result.sum_nll += sequence_nll(logits.data(), w, seqlen, V, &predicted);
-    result.predicted_tokens += predicted;
-    ++result.sequences;
-    if (progress) progress->checkpoint(result.sequences, false);
-  }
-  return result;
+  std::vector<TokenSpan> spans;
+  for (int64_t k = 0; k < windows; ++k) spans.push_back({tokens.data() + k * seqlen, seqlen});
+  return eval_spans(model, spans, threads, progress);
 }
 
 }  // namespace vqr::model

@@ -25,6 +25,18 @@ struct NllResult {
   double perplexity() const;
 };
 
+// A token sequence to score (borrowed).
+struct TokenSpan {
+  const int32_t *tokens;
+  int64_t count;
+};
+
+// The loop both protocols share: each span (1..seq_len tokens) runs with a fresh context and its
+// tokens 1..n-1 are scored from positions 0..n-2; sums in double, in span order. progress: may be
+// NULL; checkpoint(done_spans) after each. Throws VQR_ERR_INVALID_ARGUMENT (a span's length or
+// tokens), VQR_ERR_OUT_OF_MEMORY, VQR_ERR_CANCELLED.
+NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress);
+
 // Paragraph protocol (data/models/stories260K/reference_nll_tinystories_val.txt): each paragraph
 // (from split_paragraphs(), done by the caller) is encoded with BOS and without EOS, truncated to
 // the model's seq_len, run with a fresh context, and tokens 1..n-1 are scored from positions
