@@ -148,7 +148,10 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add_flag("sym", "symmetric grid");
   args.add("grid", "NAME", "gptq", "gptq, quarot or full_range");
   args.add_flag("mse", "search a clipping ratio per group");
-  args.add("calib-samples", "N", "128", "calibration windows (GPTQ protocol: random windows of the text)");
+  args.add("calib-samples", "N", "128", "calibration sequences");
+  args.add("calib-mode", "MODE", "windows",
+           "windows: N random windows of the tokenized text (GPTQ protocol); paragraphs: the first N "
+           "paragraphs, each its own sequence (truncated to --calib-seqlen)");
   args.add("calib-seqlen", "L", "0", "tokens per window (0 = min(2048, the model's context))");
   args.add("seed", "S", "0", "seed of the calibration windows and of the learned methods");
   args.add("steps", "N", "-1", "learned methods: optimizer steps (-1 = the method's preset)");
@@ -211,10 +214,21 @@ int run_quantize(const std::vector<std::string> &argv) {
   const model::Tokenizer tok = model::Tokenizer::load(src.tokenizer_file, model.config().vocab_size);
   const int64_t seqlen = seqlen_arg > 0 ? std::min<int64_t>(seqlen_arg, model.config().seq_len)
                                         : std::min<int64_t>(2048, model.config().seq_len);
-  const std::vector<int32_t> stream =
-      model::encode_paragraphs(tok, model::split_paragraphs(model::read_text_file(args.get("calib"))));
-  if (stream.size() < 2) throw CliError("--calib", args.get("calib") + " has no text to calibrate on", "pass a text file");
-  const auto windows = model::random_windows(stream, samples, seqlen, seed);
+  const std::vector<std::string> paragraphs = model::split_paragraphs(model::read_text_file(args.get("calib")));
+  std::vector<std::vector<int32_t>> windows;
+  if (args.get("calib-mode") == "paragraphs") {
+    for (size_t i = 0; i < paragraphs.size() && (int64_t)windows.size() < samples; ++i) {
+      std::vector<int32_t> ids = tok.encode(paragraphs[i], /*bos=*/true, /*eos=*/false);
+      if ((int64_t)ids.size() > seqlen) ids.resize((size_t)seqlen);
+      windows.push_back(std::move(ids));
+    }
+  } else if (args.get("calib-mode") == "windows") {
+    const std::vector<int32_t> stream = model::encode_paragraphs(tok, paragraphs);
+    if (stream.size() >= 2) windows = model::random_windows(stream, samples, seqlen, seed);
+  } else {
+    throw usage_error(kCommand, "--calib-mode: unknown mode '" + args.get("calib-mode") + "' (known: windows, paragraphs)");
+  }
+  if (windows.empty()) throw CliError("--calib", args.get("calib") + " has no text to calibrate on", "pass a text file");
 
   vqr_context *raw_ctx = nullptr;
   if (vqr_context_create(&raw_ctx) != VQR_OK) throw std::bad_alloc();

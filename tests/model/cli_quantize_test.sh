@@ -24,6 +24,8 @@ for f in model.bin tokenizer.bin vqround.json; do [ -s "$tmp/gptq4/$f" ] || fail
 [ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][0]['bits']")" = 8 ] || fail "override of blk.0.wq not applied"
 [ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][1]['bits']")" = 4 ] || fail "blk.0.wk should be 4-bit"
 $q --method rtn --bits 3 --out "$tmp/rtn3" >"$tmp/out" 2>"$tmp/err" || fail "rtn 3-bit run failed"
+$q --method rtn --bits 4 --calib-mode paragraphs --out "$tmp/par" >"$tmp/out" 2>"$tmp/err" || fail "paragraph calibration failed"
+[ "$(json_get "$tmp/par/vqround.json" "j['calibration']['samples']")" = 8 ] || fail "paragraph mode did not take 8 paragraphs"
 
 ev() { "$exe" eval --model "$1" --text "$text" --limit 100 --threads 1 --json >"$tmp/$2.json" 2>"$tmp/err" || fail "eval $1"; }
 ev "$m" fp32
@@ -45,6 +47,8 @@ $q --method nosuch --bits 4 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err"
 expect_clean_error "unknown method"
 $q --method gptq --bits 9 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err" && fail "bits 9 accepted"
 expect_clean_error "bits 9"
+$q --method gptq --calib-mode nosuch --out "$tmp/x" >"$tmp/out" 2>"$tmp/err" && fail "unknown --calib-mode accepted"
+expect_clean_error "unknown --calib-mode"
 [ -e "$tmp/x" ] && fail "a failed run created its --out"
 
 # Ctrl-C during a long run: cancelled, non-zero, nothing written.
