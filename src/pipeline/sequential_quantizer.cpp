@@ -133,7 +133,7 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
           out.layers.push_back(rec);
           out.results.emplace_back(0, 0, -1, rec.config.bits);
           if (options.on_layer) options.on_layer(out.layers.back(), (int64_t)out.layers.size(), total);
-          progress.checkpoint((int64_t)out.layers.size());
+          progress.checkpoint((int64_t)out.layers.size(), (int64_t)out.layers.size() == total);
         }
         continue;
       }
@@ -192,7 +192,7 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
         }
         out.layers.push_back(rec);
         if (options.on_layer) options.on_layer(out.layers.back(), (int64_t)out.layers.size(), total);
-        progress.checkpoint((int64_t)out.layers.size());
+        progress.checkpoint((int64_t)out.layers.size(), (int64_t)out.layers.size() == total);
       }
     }
 

@@ -25,24 +25,39 @@ trains the rounding decisions against the layer objective tr(dW H dW^T) and retu
     print(r.init_proxy_loss, r.proxy_loss, r.trainable_params, r.best_step)
     curve = r.loss_history                         # one float64 per step
 
-Ownership: Hessian and Result own a native handle, freed by close(), by leaving a `with` block, or
-(as a safety net) by the garbage collector. Result copies every array out of the native object when
-it is created, so its arrays stay valid after close(); the handle is kept open only for
-pack_gptq(). Library errors raise vqround.Error. Thread safety follows the C API: distinct objects
-may be used from different threads; one object by one thread at a time. Long calls release the GIL.
+Whole models (llama2.c checkpoints, LLaMA family): load, quantize every linear layer block by
+block on calibration token sequences, measure the NLL, save a folder that Model() loads back:
+
+    with vqround.Model("stories260K.bin") as m:   # tokenizer: tok*.bin beside it, or tokenizer=
+        calib = [m.tokenize(p)[:128] for p in paragraphs[:8]]
+        reports = m.quantize(calib, method="gptq", bits=4)     # quantize()'s keywords
+        print(reports[0].name, reports[0].proxy_loss)          # "blk.0.wq" ...
+        nll, n = m.eval_nll([m.tokenize(p)[:m.info.seq_len] for p in heldout])
+        print(math.exp(nll / n))                               # perplexity
+        m.save("stories260K-gptq4")                            # a new folder
+
+Ownership: Hessian, Result and Model own a native handle, freed by close(), by leaving a `with`
+block, or (as a safety net) by the garbage collector. Result copies every array out of the native
+object when it is created, so its arrays stay valid after close(); the handle is kept open only for
+pack_gptq(). Model.quantize returns plain LayerReport objects. Library errors raise
+vqround.Error. Thread safety follows the C API: distinct objects may be used from different
+threads; one object by one thread at a time. Long calls release the GIL.
 The library is located by vqround._lib.load() ($VQROUND_LIBRARY overrides).
 """
+import collections
 import ctypes
 import enum
+import inspect
 import math
+import os
 
 import numpy as np
 
 from . import _lib
 from ._lib import lib
 
-__all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "version",
-           "build_info", "param_bounds", "__version__"]
+__all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "Model", "ModelInfo",
+           "LayerReport", "version", "build_info", "param_bounds", "__version__"]
 
 
 class Status(enum.IntEnum):
@@ -287,6 +302,41 @@ def _copy_out(ptr, ctype, dtype, shape):
     return view.astype(dtype, copy=True).reshape(shape)
 
 
+def _new_report():
+    """A vqr_report for the library to fill: struct_size set, asym_loss NaN (it stays NaN should a
+    library not fill the 0.2.0 fields)."""
+    rep = _lib.Report()
+    rep.struct_size = ctypes.sizeof(rep)
+    rep.asym_loss = math.nan
+    return rep
+
+
+def _report_fields(rep):
+    """The attributes Result and LayerReport expose from a filled vqr_report."""
+    return {
+        "method": _METHOD_NAMES.get(rep.method, rep.method),
+        "proxy_loss": rep.proxy_loss,
+        "rtn_proxy_loss": rep.rtn_proxy_loss,
+        "damp": rep.damp,
+        "damp_lambda": rep.damp_lambda,
+        "damp_attempts": int(rep.damp_attempts),
+        "dead_columns": int(rep.dead_columns),
+        "seconds": rep.seconds,
+        "asym_loss": rep.asym_loss,
+        "alpha": rep.alpha,
+        "alpha2": rep.alpha2,
+        "outer": _OUTER_NAMES.get(rep.outer_mode, rep.outer_mode),
+        "init_proxy_loss": rep.init_proxy_loss,
+        "trainable_params": int(rep.trainable_params),
+        "trainable_share": rep.trainable_share,
+        "steps": int(rep.steps),
+        "best_step": int(rep.best_step),
+        "codebook_size": int(rep.codebook_size),
+        "sign_flip_rate": rep.sign_flip_rate,
+        "kmeans_seconds": rep.kmeans_seconds,
+    }
+
+
 class Result(_Handle):
     """A quantized layer (vqr_result). Arrays are copies made at creation:
     codes (uint8 m x n), scales and zeros (float32 G x m), g_idx (int32 n),
@@ -329,30 +379,10 @@ class Result(_Handle):
         self.g_idx = _copy_out(lib.vqr_result_g_idx(h), ctypes.c_int32, np.int32, (n,))
         self.dequantized = np.empty((m, n), dtype=np.float32)
         _check(lib.vqr_result_dequantize(h, _lib.DTYPE_F32, self.dequantized.ctypes.data, 0))
-        rep = _lib.Report()
-        rep.struct_size = ctypes.sizeof(rep)
-        rep.asym_loss = math.nan  # stays NaN should a library not fill the 0.2.0 fields
+        rep = _new_report()
         _check(lib.vqr_result_report(h, ctypes.byref(rep)))
-        self.method = _METHOD_NAMES.get(rep.method, rep.method)
-        self.proxy_loss = rep.proxy_loss
-        self.rtn_proxy_loss = rep.rtn_proxy_loss
-        self.damp = rep.damp
-        self.damp_lambda = rep.damp_lambda
-        self.damp_attempts = int(rep.damp_attempts)
-        self.dead_columns = int(rep.dead_columns)
-        self.seconds = rep.seconds
-        self.asym_loss = rep.asym_loss
-        self.alpha = rep.alpha
-        self.alpha2 = rep.alpha2
-        self.outer = _OUTER_NAMES.get(rep.outer_mode, rep.outer_mode)
-        self.init_proxy_loss = rep.init_proxy_loss
-        self.trainable_params = int(rep.trainable_params)
-        self.trainable_share = rep.trainable_share
-        self.steps = int(rep.steps)
-        self.best_step = int(rep.best_step)
-        self.codebook_size = int(rep.codebook_size)
-        self.sign_flip_rate = rep.sign_flip_rate
-        self.kmeans_seconds = rep.kmeans_seconds
+        for name, value in _report_fields(rep).items():
+            setattr(self, name, value)
         self.loss_history = _history(h, _lib.HISTORY_LOSS)
         self.reg_history = _history(h, _lib.HISTORY_REGULARIZER)
 
@@ -475,21 +505,52 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     Error(CANCELLED). An exception raised by progress also cancels the call and is re-raised here.
     The other keywords map to the VQR_PARAM_* of vqround.h with the same names. Raises Error on
     invalid arguments, non-finite weights or a failed factorization."""
+    # locals() holds exactly the parameters here: everything but the call's own arguments is a
+    # configuration keyword of _config_values (shared with Model.quantize).
+    options = {k: v for k, v in locals().items() if k not in ("w", "hessian", "threads", "seed",
+                                                               "progress")}
+    ints, floats = _config_values(**options)
+    if hessian is not None and not isinstance(hessian, Hessian):
+        raise _invalid("hessian must be a vqround.Hessian or None")
+    _check_call_args(seed, progress)
+    keep, t = _tensor(w, "w")
+    bridge = _ProgressBridge(progress) if progress is not None else None
+    res = ctypes.c_void_p()
+    cfg = _new_config(ints, floats)
+    try:
+        ctx = _new_context(threads, seed, bridge)
+        try:
+            hh = hessian._handle() if hessian is not None else None
+            status = lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), hh, ctypes.byref(res))
+        finally:
+            lib.vqr_context_free(ctx)
+    finally:
+        lib.vqr_config_free(cfg)
+    del keep
+    if bridge is not None and bridge.error is not None and status == 0:
+        lib.vqr_result_free(res)
+    _raise_callback_error(bridge)
+    _check(status)
+    return Result(res.value, int(group_size))
+
+
+def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=False,
+                   static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
+                   allow_partial_group=False, stale_groups=False, report_loss=True, alpha=None,
+                   alpha2=None, outer=None, exact_target=False, steps=None, lr=None, init="rtn",
+                   reg_weight=None, reg_mean=False, beta_start=None, beta_end=None,
+                   beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
+                   codebook_size=None, kmeans_iters=None, kmeans_sample=None,
+                   sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None):
+    """The configuration keywords of quantize() (and Model.quantize()), checked and mapped to
+    VQR_PARAM_* values: (ints, floats), dicts from parameter name to value, None meaning the
+    library's default or the method's preset. Names of methods, grids, ... are resolved here;
+    the library checks the ranges when _new_config sets them."""
     method_id = _choice("method", method, _METHODS)
     grid_id = _choice("grid", grid, _GRIDS)
     outer_id = _choice("outer", outer, _OUTERS, allow_none=True)
     init_id = _choice("init", init, _INITS)
     schedule_id = _choice("beta_schedule", beta_schedule, _BETA_SCHEDULES, allow_none=True)
-    if hessian is not None and not isinstance(hessian, Hessian):
-        raise _invalid("hessian must be a vqround.Hessian or None")
-    if progress is not None and not callable(progress):
-        raise _invalid("progress must be None or a callable (stage, done, total, loss); "
-                       f"got {progress!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise _invalid(f"seed must be an integer; got {seed!r}")
-    if not 0 <= int(seed) < 2 ** 64:
-        raise Error(Status.OUT_OF_RANGE, f"seed {seed} is outside 0..2^64-1")
-    keep, t = _tensor(w, "w")
     ints = {"method": method_id, "bits": bits, "group_size": group_size, "sym": sym,
             "act_order": act_order, "static_groups": static_groups, "block_size": block_size,
             "mse": mse, "grid": grid_id, "allow_partial_group": allow_partial_group,
@@ -502,8 +563,16 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
               "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
               "beta_hold": beta_hold, "minmax_lr": minmax_lr}
-    bridge = _ProgressBridge(progress) if progress is not None else None
-    cfg, ctx, res = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+    return ints, floats
+
+
+_CONFIG_KEYWORDS = frozenset(inspect.signature(_config_values).parameters)
+
+
+def _new_config(ints, floats):
+    """A native vqr_config holding _config_values' settings; the caller frees it with
+    vqr_config_free. Raises Error (OUT_OF_RANGE, ...) with nothing left allocated."""
+    cfg = ctypes.c_void_p()
     _check(lib.vqr_config_create(ctypes.byref(cfg)))
     try:
         for name, value in ints.items():
@@ -512,26 +581,47 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
         for name, value in floats.items():
             if value is not None:
                 _check(lib.vqr_config_set_float(cfg, _lib.PARAM[name], float(value)))
-        _check(lib.vqr_context_create(ctypes.byref(ctx)))
+    except BaseException:
+        lib.vqr_config_free(cfg)
+        raise
+    return cfg
+
+
+def _check_call_args(seed, progress):
+    """Checks the context keywords of a long call: seed an integer in 0..2^64-1, progress None or
+    a callable."""
+    if progress is not None and not callable(progress):
+        raise _invalid("progress must be None or a callable (stage, done, total, loss); "
+                       f"got {progress!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise _invalid(f"seed must be an integer; got {seed!r}")
+    if not 0 <= int(seed) < 2 ** 64:
+        raise Error(Status.OUT_OF_RANGE, f"seed {seed} is outside 0..2^64-1")
+
+
+def _new_context(threads, seed, bridge):
+    """A native vqr_context with the thread count (None = all cores), seed and progress bridge
+    (or None); the caller frees it with vqr_context_free."""
+    ctx = ctypes.c_void_p()
+    _check(lib.vqr_context_create(ctypes.byref(ctx)))
+    try:
         if threads is not None:
             _check(lib.vqr_context_set_threads(ctx, int(threads)))
         _check(lib.vqr_context_set_seed(ctx, int(seed)))
         if bridge is not None:
             _check(lib.vqr_context_set_progress(ctx, bridge.c_fn, None))
-        hh = hessian._handle() if hessian is not None else None
-        status = lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), hh, ctypes.byref(res))
-    finally:
-        lib.vqr_config_free(cfg)
+    except BaseException:
         lib.vqr_context_free(ctx)
-    del keep
+        raise
+    return ctx
+
+
+def _raise_callback_error(bridge):
+    """Re-raises what the progress callable raised during the native call: that exception, not
+    the CANCELLED status it caused, is the error."""
     if bridge is not None and bridge.error is not None:
-        # The callback raised: its exception, not the CANCELLED status it caused, is the error.
-        if status == 0:
-            lib.vqr_result_free(res)
         error, bridge.error = bridge.error, None
         raise error
-    _check(status)
-    return Result(res.value, int(group_size))
 
 
 def pack_gptq(result, version=1):
@@ -542,3 +632,195 @@ def pack_gptq(result, version=1):
     if not isinstance(result, Result):
         raise _invalid("pack_gptq expects a vqround.Result")
     return result.pack_gptq(version)
+
+
+# --- whole models ---------------------------------------------------------------------------------
+
+ModelInfo = collections.namedtuple("ModelInfo", [
+    "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len",
+    "shared_classifier", "parameters", "quantized_layers"])
+ModelInfo.__doc__ = """A model's architecture (vqr_model_info): sizes, shared_classifier (True:
+the classifier is the token embedding), parameters (fp32 parameters in all) and quantized_layers
+(linear layers quantized since loading). A namedtuple: attributes, or _asdict() for a dict."""
+
+
+class LayerReport:
+    """What Model.quantize measured on one linear layer: `name` ("blk.<layer>.<wq|wk|wv|wo|w1|w2|
+    w3>") and the report fields of Result (method, proxy_loss, rtn_proxy_loss, damp, damp_lambda,
+    damp_attempts, dead_columns, seconds, asym_loss, alpha, alpha2, outer, init_proxy_loss,
+    trainable_params, trainable_share, steps, best_step, codebook_size, sign_flip_rate,
+    kmeans_seconds), with Result's meanings."""
+
+    def __init__(self, name, fields):
+        self.name = name
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __repr__(self):
+        return f"<vqround.LayerReport {self.name} {self.method} proxy_loss={self.proxy_loss:.6g}>"
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def _sequences(sequences, name):
+    """Token sequences (a list of 1-D integer arrays, or a 2-D array with one sequence per row) as
+    the C API lays them out: (int32 tokens, concatenated; int64 lengths). Lengths and token ids
+    are checked by the library."""
+    if isinstance(sequences, np.ndarray) and sequences.ndim != 2 and sequences.dtype != object:
+        raise _invalid(f"{name} must be a list of 1-D token arrays or a 2-D array, got an array "
+                       f"of shape {sequences.shape} (wrap a single sequence in a list)")
+    try:
+        seqs = list(sequences)
+    except TypeError:
+        raise _invalid(f"{name} must be a list of 1-D token arrays; got {type(sequences).__name__}"
+                       ) from None
+    parts = []
+    for i, s in enumerate(seqs):
+        a = np.asarray(s)
+        if a.ndim != 1:
+            raise _invalid(f"{name}[{i}] must be a 1-D array of token ids, got shape {a.shape}")
+        if a.size and not np.issubdtype(a.dtype, np.integer):
+            raise _invalid(f"{name}[{i}] must hold integer token ids, got dtype {a.dtype}")
+        if a.size and (a.min() < _INT32.min or a.max() > _INT32.max):
+            raise _invalid(f"{name}[{i}] holds a token id outside int32")
+        parts.append(a.astype(np.int32))
+    lengths = np.array([p.size for p in parts], dtype=np.int64)
+    tokens = np.zeros(max(1, int(lengths.sum())), dtype=np.int32)  # never a NULL pointer
+    if parts:
+        np.concatenate(parts, out=tokens[:int(lengths.sum())])
+    return tokens, lengths
+
+
+class Model(_Handle):
+    """A whole LLaMA-family model (vqr_model; llama2.c legacy v0 checkpoints today), held in fp32.
+
+    Model(path, tokenizer=None) loads `path`: a checkpoint file, or a folder written by save() or
+    `vqround quantize` (model.bin, tokenizer.bin, vqround.json). tokenizer None takes the folder's
+    tokenizer.bin, or beside a checkpoint file a tokenizer.bin or the single tok*.bin. Raises
+    Error IO (missing files, no tokenizer found), CORRUPT, UNSUPPORTED. close() or a `with` block
+    frees the native model."""
+    _free = staticmethod(lib.vqr_model_free)
+
+    def __init__(self, path, tokenizer=None):
+        h = ctypes.c_void_p()
+        tok = None if tokenizer is None else os.fsencode(tokenizer)
+        _check(lib.vqr_model_load(os.fsencode(path), tok, ctypes.byref(h)))
+        self._h = h.value
+        self.path = os.fspath(path)
+
+    @property
+    def info(self):
+        """The architecture, a ModelInfo (dim, hidden_dim, n_layers, n_heads, n_kv_heads,
+        vocab_size, seq_len, shared_classifier, parameters, quantized_layers)."""
+        i = _lib.ModelInfo()
+        i.struct_size = ctypes.sizeof(i)
+        _check(lib.vqr_model_get_info(self._handle(), ctypes.byref(i)))
+        return ModelInfo(i.dim, i.hidden_dim, i.n_layers, i.n_heads, i.n_kv_heads, i.vocab_size,
+                         i.seq_len, bool(i.shared_classifier), int(i.parameters),
+                         int(i.quantized_layers))
+
+    def tokenize(self, text, bos=True):
+        """Token ids (int32 1-D array) of `text` (str, or UTF-8 bytes) with the model's tokenizer
+        (llama2.c encode; bos adds BOS = 1 first). Text containing NUL raises Error
+        INVALID_ARGUMENT (the C API reads up to the first NUL)."""
+        if isinstance(text, str):
+            raw = text.encode("utf-8")
+        elif isinstance(text, (bytes, bytearray)):
+            raw = bytes(text)
+        else:
+            raise _invalid(f"text must be str or bytes; got {type(text).__name__}")
+        if b"\0" in raw:
+            raise _invalid("text contains a NUL character; the tokenizer reads text up to the "
+                           "first NUL")
+        h = self._handle()
+        count = ctypes.c_int64()
+        status = lib.vqr_model_tokenize(h, raw, int(bool(bos)), None, 0, ctypes.byref(count))
+        if status not in (Status.OK, Status.BUFFER_TOO_SMALL):
+            _check(status)
+        out = np.empty(max(1, count.value), dtype=np.int32)
+        _check(lib.vqr_model_tokenize(h, raw, int(bool(bos)), out.ctypes.data, out.size,
+                                      ctypes.byref(count)))
+        return out[:count.value].copy()
+
+    def quantize(self, calibration, method="gptq", bits=4, group_size=-1, *, seed=0,
+                 threads=None, progress=None, **options):
+        """Quantizes every linear layer in place, block by block (vqr_model_quantize), and returns
+        the per-layer reports (a list of LayerReport, in processing order). Afterwards the model's
+        weights are the dequantized quantized ones: eval_nll measures the quantized model and
+        save() writes it.
+
+        calibration: token sequences (a list of 1-D integer arrays, each 1..seq_len tokens, or a
+        2-D array, one sequence per row), each run with a fresh context. method, bits, group_size
+        and **options are quantize()'s configuration keywords (sym, act_order, damp, grid, steps,
+        lr, init, codebook_size, ...), applied to every layer; group_size must divide dim and
+        hidden_dim unless allow_partial_group=True. seed, threads and progress as for quantize();
+        progress sees stage "model" (done = layers finished of 7 n_layers) besides each layer's
+        own stages. On an error (Error CANCELLED included) the model may be partly quantized."""
+        unknown = sorted(set(options) - _CONFIG_KEYWORDS)
+        if unknown:
+            raise TypeError(f"Model.quantize() got an unexpected keyword argument {unknown[0]!r}")
+        ints, floats = _config_values(method=method, bits=bits, group_size=group_size, **options)
+        _check_call_args(seed, progress)
+        tokens, lengths = _sequences(calibration, "calibration")
+        h = self._handle()
+        bridge = _ProgressBridge(progress) if progress is not None else None
+        cfg = _new_config(ints, floats)
+        try:
+            ctx = _new_context(threads, seed, bridge)
+            try:
+                status = lib.vqr_model_quantize(ctx, h, cfg, tokens.ctypes.data,
+                                                lengths.ctypes.data, lengths.size)
+            finally:
+                lib.vqr_context_free(ctx)
+        finally:
+            lib.vqr_config_free(cfg)
+        _raise_callback_error(bridge)
+        _check(status)
+        return self.layer_reports()
+
+    def layer_reports(self):
+        """The per-layer reports of the last quantize() (an empty list before one)."""
+        h = self._handle()
+        out = []
+        for i in range(int(lib.vqr_model_layer_count(h))):
+            name = ctypes.c_char_p()
+            rep = _new_report()
+            _check(lib.vqr_model_layer_report(h, i, ctypes.byref(name), ctypes.byref(rep)))
+            out.append(LayerReport(name.value.decode("utf-8", "replace"), _report_fields(rep)))
+        return out
+
+    def eval_nll(self, sequences, threads=None, progress=None):
+        """Negative log-likelihood (natural log) of token sequences (as quantize's calibration),
+        each run with a fresh context, tokens 1..n-1 scored: (sum_nll, predicted), so the mean
+        is sum_nll / predicted and the perplexity exp(mean). progress as for quantize() (stage
+        "eval"). Error INVALID_ARGUMENT for empty or too long sequences and bad token ids."""
+        _check_call_args(0, progress)
+        tokens, lengths = _sequences(sequences, "sequences")
+        h = self._handle()
+        bridge = _ProgressBridge(progress) if progress is not None else None
+        total, predicted = ctypes.c_double(), ctypes.c_int64()
+        ctx = _new_context(threads, 0, bridge)
+        try:
+            status = lib.vqr_model_eval_nll(ctx, h, tokens.ctypes.data, lengths.ctypes.data,
+                                            lengths.size, ctypes.byref(total),
+                                            ctypes.byref(predicted))
+        finally:
+            lib.vqr_context_free(ctx)
+        _raise_callback_error(bridge)
+        _check(status)
+        return float(total.value), int(predicted.value)
+
+    def save(self, dir):
+        """Writes the model as a new folder `dir` (model.bin with the current weights,
+        tokenizer.bin, vqround.json with the last quantize()'s settings and reports), which
+        Model(dir) loads back. Error INVALID_ARGUMENT when dir exists, IO when writing fails
+        (nothing is left behind)."""
+        _check(lib.vqr_model_save(self._handle(), os.fsencode(dir)))
+
+    def __repr__(self):
+        if not self._h:
+            return "<vqround.Model closed>"
+        i = self.info
+        return (f"<vqround.Model {self.path!r} dim={i.dim} layers={i.n_layers} "
+                f"vocab={i.vocab_size} quantized_layers={i.quantized_layers}>")

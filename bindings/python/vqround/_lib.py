@@ -152,6 +152,16 @@ class PackedShape(ctypes.Structure):
                 ("g_idx_len", i64)]
 
 
+class ModelInfo(ctypes.Structure):
+    """vqr_model_info (the library fills struct_size). Since 0.3.0."""
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("dim", ctypes.c_int), ("hidden_dim", ctypes.c_int), ("n_layers", ctypes.c_int),
+                ("n_heads", ctypes.c_int), ("n_kv_heads", ctypes.c_int),
+                ("vocab_size", ctypes.c_int), ("seq_len", ctypes.c_int),
+                ("shared_classifier", ctypes.c_int),
+                ("parameters", i64), ("quantized_layers", i64)]
+
+
 # --- prototypes ------------------------------------------------------------------------------------
 
 _S = ctypes.c_int  # vqr_status
@@ -198,6 +208,16 @@ _PROTOTYPES = {
     "vqr_result_history": (P(ctypes.c_double), [vp, ctypes.c_int, P(i64)]),
     "vqr_result_packed_shape": (_S, [vp, ctypes.c_int, P(PackedShape)]),
     "vqr_result_pack_gptq": (_S, [vp, ctypes.c_int, vp, vp, vp, vp]),
+    # whole models, since 0.3.0
+    "vqr_model_load": (_S, [ctypes.c_char_p, ctypes.c_char_p, P(vp)]),
+    "vqr_model_free": (None, [vp]),
+    "vqr_model_get_info": (_S, [vp, P(ModelInfo)]),
+    "vqr_model_tokenize": (_S, [vp, ctypes.c_char_p, ctypes.c_int, vp, i64, P(i64)]),
+    "vqr_model_quantize": (_S, [vp, vp, vp, vp, vp, i64]),
+    "vqr_model_layer_count": (i64, [vp]),
+    "vqr_model_layer_report": (_S, [vp, i64, P(ctypes.c_char_p), P(Report)]),
+    "vqr_model_eval_nll": (_S, [vp, vp, vp, vp, i64, P(ctypes.c_double), P(i64)]),
+    "vqr_model_save": (_S, [vp, ctypes.c_char_p]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
