@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -15,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "core/json_text.h"
@@ -28,28 +28,6 @@
 namespace vqr::cli {
 
 namespace {
-
-// Ctrl-C during an evaluation: ask the library to stop at its next checkpoint.
-vqr_context *g_interrupt_ctx = nullptr;
-void on_interrupt(int) { vqr_context_cancel(g_interrupt_ctx); }
-
-// Installs on_interrupt for the lifetime of the object, then restores the previous handler.
-class InterruptGuard {
- public:
-  explicit InterruptGuard(vqr_context *ctx) {
-    g_interrupt_ctx = ctx;
-    previous_ = std::signal(SIGINT, on_interrupt);
-  }
-  ~InterruptGuard() {
-    std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
-    g_interrupt_ctx = nullptr;
-  }
-  InterruptGuard(const InterruptGuard &) = delete;
-  InterruptGuard &operator=(const InterruptGuard &) = delete;
-
- private:
-  void (*previous_)(int) = SIG_DFL;
-};
 
 struct ContextFree {
   void operator()(vqr_context *p) const { vqr_context_free(p); }

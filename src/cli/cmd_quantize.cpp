@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +20,7 @@
 #include "cli/args.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "core/json_text.h"
 #include "model/model_source.h"
 #include "core/context.h"
@@ -108,23 +108,6 @@ std::vector<pipeline::LayerOverride> parse_overrides(const std::string &text) {
   }
   return out;
 }
-
-// Ctrl-C: ask the running call to stop at its next check point.
-vqr_context *g_cancel_ctx = nullptr;
-extern "C" void on_sigint(int) {
-  if (g_cancel_ctx) vqr_context_cancel(g_cancel_ctx);
-}
-
-struct SigintGuard {
-  explicit SigintGuard(vqr_context *ctx) {
-    g_cancel_ctx = ctx;
-    std::signal(SIGINT, on_sigint);
-  }
-  ~SigintGuard() {
-    std::signal(SIGINT, SIG_DFL);
-    g_cancel_ctx = nullptr;
-  }
-};
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -257,7 +240,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   };
   pipeline::QuantizedModel result;
   {
-    SigintGuard guard(ctx.get());
+    const InterruptGuard interrupt(ctx.get());
     result = pipeline::quantize_sequential(model, windows, options, ctx.get());
   }
 
