@@ -24,6 +24,14 @@
 
 namespace {
 
+// The sanitizer build runs the same code on less data: its loops are ~10x slower, and the release
+// build checks the full-size numbers.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 using vqr::model::LinearInput;
 using vqr::model::LinearKind;
 
@@ -81,8 +89,9 @@ void reference_sequential(vqr::model::Model &model, const std::vector<std::vecto
     }
 }
 
+// Mean NLL on the first 200 TinyStories-val paragraphs (50 under the sanitizers).
 double nll200(const Fixture &f, const vqr::model::Model &m) {
-  return vqr::model::eval_paragraphs(m, f.tok, f.eval_paragraphs, 200, 1, nullptr).mean_nll();
+  return vqr::model::eval_paragraphs(m, f.tok, f.eval_paragraphs, kSanitized ? 50 : 200, 1, nullptr).mean_nll();
 }
 
 TEST(SequentialQuantizer, MatchesFullForwardReferenceBitForBit) {
@@ -153,9 +162,11 @@ TEST(SequentialQuantizer, GptaqRunsTheFullPrecisionStream) {
 
 TEST(SequentialQuantizer, NllEightBitKeepsFp32AndGptqBeatsRtnAtThreeBits) {
   VQR_DATA_DIR_OR_SKIP(data);
-  Fixture f = load(data, 16, 256);
+  Fixture f = load(data, kSanitized ? 4 : 16, 256);
   const double fp32 = nll200(f, f.model);
-  EXPECT_NEAR(fp32, 1.439589, 1e-4);
+  if (!kSanitized) {
+    EXPECT_NEAR(fp32, 1.439589, 1e-4);
+  }
   std::map<std::string, double> nll;
   for (auto [name, method, bits] : {std::tuple{"rtn8", VQR_METHOD_RTN, 8}, std::tuple{"rtn3", VQR_METHOD_RTN, 3},
                                     std::tuple{"gptq3", VQR_METHOD_GPTQ, 3}}) {
