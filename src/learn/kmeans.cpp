@@ -19,6 +19,7 @@
 #include <omp.h>
 
 #include "core/error.h"
+#include "core/splitmix64.h"
 #include "linalg/blas.h"
 
 namespace vqr::learn {
@@ -34,23 +35,6 @@ constexpr int64_t kScoreBlockFloats = int64_t(1) << 20;
 constexpr int64_t kMinBlockRows = 64;
 // Vectors per work item of the sign-consistent assignment.
 constexpr int64_t kSignChunk = 1024;
-
-// splitmix64 (Steele, Lea, Flood 2014): tiny, seedable, identical on every platform.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Integer in [0, n), n >= 1 (modulo bias below 2^-40 for n < 2^24; irrelevant here).
-  int64_t below(int64_t n) { return (int64_t)(next() % (uint64_t)n); }
-
- private:
-  uint64_t state_;
-};
 
 // The first `take` entries of a random permutation of 0..n-1 (partial Fisher-Yates).
 std::vector<int64_t> random_subset(SplitMix64 &rng, int64_t n, int64_t take) {

@@ -6,6 +6,7 @@
 #include "core/buffer.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/splitmix64.h"
 #include "linalg/blas.h"
 
 namespace vqr::learn {
@@ -198,16 +199,9 @@ class LoraRounding final : public Rounding<T> {
     for (int64_t row = 0; row < m_; ++row)
       for (int64_t j = 0; j < n_; ++j) X_[(size_t)(row * n_ + j)] = (T)W[row * n_ + j] / grid_.s(row, j);
     // A ~ N(0, 1), B = 0: V starts at 0 (RTN) and the first gradients reach B (spec §4).
-    uint64_t state = seed ^ 0x4C6F526Aull;
-    auto next = [&state]() {
-      state += 0x9E3779B97F4A7C15ull;
-      uint64_t z = state;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      return ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
-    };
+    SplitMix64 rng(seed ^ 0x4C6F526Aull);
     for (size_t i = 0; i < A_.size(); i += 2) {
-      const double u1 = std::max(next(), 1e-300), u2 = next();
+      const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
       const double rad = std::sqrt(-2.0 * std::log(u1));
       A_[i] = (T)(rad * std::cos(2 * M_PI * u2));
       if (i + 1 < A_.size()) A_[i + 1] = (T)(rad * std::sin(2 * M_PI * u2));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/splitmix64.h"
 
 namespace vqr::model {
 
@@ -68,15 +69,10 @@ std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tok
           "random_windows: needs a non-empty token stream and count, length >= 1");
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n <= length) return {tokens};
-  uint64_t state = seed;
+  SplitMix64 rng(seed);  // the same windows on every platform for a given seed
   std::vector<std::vector<int32_t>> windows;
   for (int64_t i = 0; i < count; ++i) {
-    // splitmix64: the same windows on every platform for a given seed.
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    const int64_t start = static_cast<int64_t>(z % static_cast<uint64_t>(n - length + 1));
+    const int64_t start = rng.below(n - length + 1);
     windows.emplace_back(tokens.begin() + start, tokens.begin() + start + length);
   }
   return windows;
