@@ -100,7 +100,9 @@ typedef VQR_ENUM(vqr_status) {
   VQR_ERR_OUT_OF_MEMORY = -8,    /* an allocation failed */
   VQR_ERR_CANCELLED = -9,        /* vqr_context_cancel() or a progress callback stopped the call */
   VQR_ERR_IO = -10,              /* reading or writing a file failed */
-  VQR_ERR_INTERNAL = -11         /* a bug in the library; please report the message */
+  VQR_ERR_INTERNAL = -11,        /* a bug in the library; please report the message */
+  VQR_ERR_FORMAT = -12           /* a file violates its format (checkpoint, config, tokenizer): bad magic,
+                                    header, JSON, dtype, shape, offsets, or a missing tensor (0.4) */
 } vqr_status;
 
 /* Fixed English text for a status code ("invalid argument"); never NULL; static storage.

@@ -53,6 +53,7 @@ VQR_API const char *vqr_status_string(vqr_status status) {
     case VQR_ERR_CANCELLED: return "cancelled";
     case VQR_ERR_IO: return "I/O error";
     case VQR_ERR_INTERNAL: return "internal error";
+    case VQR_ERR_FORMAT: return "malformed file";
   }
   return "unknown status";
 }

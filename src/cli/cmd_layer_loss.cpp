@@ -152,7 +152,7 @@ int run_layer_loss(const std::vector<std::string> &argv) {
   std::vector<HessianPtr> hessians;
   for (int l = 0; l < c.n_layers; ++l)
     for (int i = 0; i < model::kLinearInputCount; ++i) {
-      const int64_t width = static_cast<LinearInput>(i) == LinearInput::kFfnHidden ? c.hidden_dim : c.dim;
+      const int64_t width = c.input_width(static_cast<LinearInput>(i));
       vqr_hessian *h = nullptr;
       check(vqr_hessian_create(width, 0, &h), "hessian", "vqr_hessian_create", "out of memory?");
       hessians.emplace_back(h);

@@ -6,6 +6,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -36,33 +37,43 @@ void rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t 
   }
 }
 
-// Rotates q (T x C) and k (T x KV) in place, pairs (i, i+1) within each head, as run.c does
-// (frequency from the position inside the head, float powf/cosf/sinf).
-void rope_forward(float *q, float *k, int64_t T, int64_t C, int64_t KV, int64_t HS, float theta) {
+// Rotates each head of q (T x NH heads) and k (T x NKV heads) in place. Pair j of a head (frequency
+// inv_freq[j]) is (2j, 2j+1) in the interleaved layout, (j, j + HS/2) in the half layout; the
+// arithmetic per pair is run.c's (float angle t * freq, cosf/sinf).
+void rope_forward(float *q, float *k, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const float *inv_freq,
+                  RopeLayout layout) {
+  const int64_t half = HS / 2;
+  const int64_t stride = layout == RopeLayout::kInterleaved ? 2 : 1;  // step between pairs' first index
+  const int64_t partner = layout == RopeLayout::kInterleaved ? 1 : half;
   for (int64_t t = 0; t < T; ++t) {
-    for (int64_t i = 0; i < C; i += 2) {
-      const int64_t head_dim = i % HS;
-      const float freq = 1.0f / std::pow(theta, static_cast<float>(head_dim) / static_cast<float>(HS));
-      const float val = static_cast<float>(t) * freq;
+    for (int64_t j = 0; j < half; ++j) {
+      const float val = static_cast<float>(t) * inv_freq[j];
       const float fcr = std::cos(val);
       const float fci = std::sin(val);
-      const int rotn = i < KV ? 2 : 1;  // keys are narrower than queries under GQA
-      for (int r = 0; r < rotn; ++r) {
-        float *vec = r == 0 ? q + t * C : k + t * KV;
-        const float v0 = vec[i];
-        const float v1 = vec[i + 1];
-        vec[i] = v0 * fcr - v1 * fci;
-        vec[i + 1] = v0 * fci + v1 * fcr;
+      const int64_t a = j * stride, b = a + partner;
+      for (int64_t h = 0; h < NH + NKV; ++h) {
+        float *vec = h < NH ? q + (t * NH + h) * HS : k + (t * NKV + (h - NH)) * HS;
+        const float v0 = vec[a];
+        const float v1 = vec[b];
+        vec[a] = v0 * fcr - v1 * fci;
+        vec[b] = v0 * fci + v1 * fcr;
       }
     }
   }
 }
 
+// y[t, :] += bias over T rows of width n.
+void bias_forward(float *y, const float *bias, int64_t T, int64_t n) {
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
+}
+
 // Causal multi-head attention with grouped KV heads. out: T x C (overwrite), q: T x C,
-// k, v: T x KV, att: threads x T scratch. Head h reads KV head h / (NH / NKV).
+// k, v: T x KV, att: threads x T scratch (C = NH * HS, KV = NKV * HS). Head h reads KV head
+// h / (NH / NKV). window > 0: position t sees only t - window + 1 .. t (Mistral's sliding window).
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int64_t T,
-                       int64_t C, int64_t KV, int64_t NH, int64_t NKV, int threads) {
-  const int64_t HS = C / NH;
+                       int64_t HS, int64_t NH, int64_t NKV, int64_t window, int threads) {
+  const int64_t C = NH * HS, KV = NKV * HS;
   const int64_t kv_mul = NH / NKV;
   const float scale = std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (T * T * C >= kMinParallelWork)
@@ -71,25 +82,26 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
       float *a = att + static_cast<int64_t>(omp_get_thread_num()) * T;
       const float *qh = q + t * C + h * HS;
       const int64_t kv_off = (h / kv_mul) * HS;
-      for (int64_t s = 0; s <= t; ++s) {
+      const int64_t first = window > 0 && t >= window ? t - window + 1 : 0;
+      for (int64_t s = first; s <= t; ++s) {
         const float *kh = k + s * KV + kv_off;
         float score = 0.0f;
         for (int64_t i = 0; i < HS; ++i) score += qh[i] * kh[i];
         a[s] = score / scale;
       }
-      // softmax over 0..t, as run.c softmax()
-      float max_val = a[0];
-      for (int64_t s = 1; s <= t; ++s)
+      // softmax over first..t, as run.c softmax()
+      float max_val = a[first];
+      for (int64_t s = first + 1; s <= t; ++s)
         if (a[s] > max_val) max_val = a[s];
       float sum = 0.0f;
-      for (int64_t s = 0; s <= t; ++s) {
+      for (int64_t s = first; s <= t; ++s) {
         a[s] = std::exp(a[s] - max_val);
         sum += a[s];
       }
-      for (int64_t s = 0; s <= t; ++s) a[s] /= sum;
+      for (int64_t s = first; s <= t; ++s) a[s] /= sum;
       float *oh = out + t * C + h * HS;
       for (int64_t i = 0; i < HS; ++i) oh[i] = 0.0f;
-      for (int64_t s = 0; s <= t; ++s) {
+      for (int64_t s = first; s <= t; ++s) {
         const float *vh = v + s * KV + kv_off;
         const float w = a[s];
         for (int64_t i = 0; i < HS; ++i) oh[i] += w * vh[i];
@@ -115,6 +127,34 @@ void residual_forward(float *x, const float *y, int64_t n) {
 
 }  // namespace
 
+std::vector<float> rope_inverse_frequencies(const ModelConfig &c) {
+  const int64_t HS = c.head_size();
+  std::vector<float> inv(static_cast<size_t>(HS / 2));
+  for (int64_t j = 0; j < HS / 2; ++j)  // run.c: 1 / powf(theta, head_dim / head_size), head_dim = 2j
+    inv[j] = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * j) / static_cast<float>(HS));
+  if (c.rope_scaling == RopeScaling::kLinear) {
+    for (float &f : inv) f /= c.rope_factor;
+  } else if (c.rope_scaling == RopeScaling::kLlama3) {
+    // transformers _compute_llama3_parameters, in float: long wavelengths divided by factor, short
+    // ones kept, the band between interpolated by smooth = (ctx / wavelen - low) / (high - low).
+    const float pi = 3.14159265358979323846f;
+    const float ctx = static_cast<float>(c.rope_original_context);
+    const float low_wavelen = ctx / c.rope_low_freq_factor;
+    const float high_wavelen = ctx / c.rope_high_freq_factor;
+    for (float &f : inv) {
+      const float wavelen = 2.0f * pi / f;
+      if (wavelen > low_wavelen) {
+        f = f / c.rope_factor;
+      } else if (!(wavelen < high_wavelen)) {
+        const float smooth = (ctx / wavelen - c.rope_low_freq_factor) /
+                             (c.rope_high_freq_factor - c.rope_low_freq_factor);
+        f = (1.0f - smooth) * f / c.rope_factor + smooth * f;
+      }
+    }
+  }
+  return inv;
+}
+
 Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(model), max_tokens_(max_tokens) {
   const ModelConfig &c = model.config();
   require(max_tokens >= 1 && max_tokens <= c.seq_len, VQR_ERR_INVALID_ARGUMENT,
@@ -122,10 +162,11 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(m
               std::to_string(c.seq_len) + "]");
   require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "forward: threads must be >= 0");
   threads_ = threads > 0 ? threads : omp_get_max_threads();
-  const int64_t T = max_tokens, C = c.dim, KV = c.kv_dim(), H = c.hidden_dim;
+  const int64_t T = max_tokens, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
+  const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
   // Table of sizes, one allocation (in the order of the members).
-  const int64_t sizes[] = {T * C,  T * C,  T * C,  T * C,  T * KV, T * KV, T * H, T * H, int64_t{threads_} * T,
-                           matmul_scratch_floats(T, C > H ? C : H)};
+  const int64_t sizes[] = {T * C,  T * CQ, T * C,  T * QD, T * KV, T * KV, T * H, T * H, int64_t{threads_} * T,
+                           matmul_scratch_floats(T, std::max(CQ, H))};
   float **slots[] = {&x_, &xb_, &xb2_, &q_, &k_, &v_, &hb_, &hb2_, &att_, &mm_};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
@@ -137,6 +178,7 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(m
     *slots[i] = p;
     p += sizes[i];
   }
+  inv_freq_ = rope_inverse_frequencies(c);
 }
 
 Forward::~Forward() = default;
@@ -165,19 +207,29 @@ void Forward::block(int l, int64_t n, const ActivationSink &sink, const float *c
   const ModelConfig &c = model_.config();
   require(l >= 0 && l < c.n_layers && n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
           "forward: block " + std::to_string(l) + " on " + std::to_string(n) + " tokens is out of range");
-  const int64_t T = n, C = c.dim, KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads;
+  const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
+                NKV = c.n_kv_heads, HS = c.head_size();
   auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
 
   // attention
   rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
   if (sink) sink(l, LinearInput::kAttnNorm, xb_, T, C);
-  matmul_forward(q_, mm_, xb_, W(LinearKind::kWq), T, C, C, threads_);
+  matmul_forward(q_, mm_, xb_, W(LinearKind::kWq), T, C, QD, threads_);
   matmul_forward(k_, mm_, xb_, W(LinearKind::kWk), T, C, KV, threads_);
   matmul_forward(v_, mm_, xb_, W(LinearKind::kWv), T, C, KV, threads_);
-  rope_forward(q_, k_, T, C, KV, c.head_size(), c.rope_theta);
-  attention_forward(xb_, att_, q_, k_, v_, T, C, KV, NH, NKV, threads_);
-  if (sink) sink(l, LinearInput::kAttnOut, xb_, T, C);
-  matmul_forward(xb2_, mm_, xb_, W(LinearKind::kWo), T, C, C, threads_);
+  if (c.qkv_bias) {
+    bias_forward(q_, model_.bias(l, LinearKind::kWq), T, QD);
+    bias_forward(k_, model_.bias(l, LinearKind::kWk), T, KV);
+    bias_forward(v_, model_.bias(l, LinearKind::kWv), T, KV);
+  }
+  if (c.qk_norm) {  // Qwen3: RMSNorm over each head's HS values, one weight vector shared by heads
+    rmsnorm_forward(q_, q_, model_.q_norm(l), T * NH, HS, c.norm_eps);
+    rmsnorm_forward(k_, k_, model_.k_norm(l), T * NKV, HS, c.norm_eps);
+  }
+  rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
+  attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
+  if (sink) sink(l, LinearInput::kAttnOut, xb_, T, QD);
+  matmul_forward(xb2_, mm_, xb_, W(LinearKind::kWo), T, QD, C, threads_);
   residual_forward(x_, xb2_, T * C);
 
   // feed-forward

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "model/linear_kinds.h"
 #include "model/model.h"
@@ -20,6 +21,10 @@ namespace vqr::model {
 // kFfnHidden, layer 1 ...). It may throw; the exception leaves Forward::run.
 using ActivationSink =
     std::function<void(int layer, LinearInput input, const float *x, int64_t tokens, int64_t width)>;
+
+// RoPE's per-pair inverse frequencies (head_size / 2 values): theta^(-2j/HS) computed in float as
+// run.c does, then the config's linear or llama3 scaling.
+std::vector<float> rope_inverse_frequencies(const ModelConfig &config);
 
 class Forward {
  public:
@@ -61,15 +66,16 @@ class Forward {
   std::unique_ptr<float[]> arena_;
   // Views into arena_ (per-token rows):
   float *x_;    // T x dim, residual stream
-  float *xb_;   // T x dim, normed input / attention output / w2 output
+  float *xb_;   // T x max(dim, q_dim), normed input / attention output / w2 output
   float *xb2_;  // T x dim, wo output
-  float *q_;    // T x dim
+  float *q_;    // T x q_dim
   float *k_;    // T x kv_dim
   float *v_;    // T x kv_dim
   float *hb_;   // T x hidden, w1 output, then silu(w1 x) * w3 x
   float *hb2_;  // T x hidden, w3 output
   float *att_;  // threads x T, attention weights of one (position, head)
   float *mm_;   // matmul scratch: the transposed input of the current matmul
+  std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
 };
 
 }  // namespace vqr::model

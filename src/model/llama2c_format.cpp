@@ -84,7 +84,7 @@ void read_floats(std::FILE *f, float *dst, int64_t count, const std::string &pat
 }
 
 const char *tensor_name(int i) {
-  static const char *const names[kTensorCount] = {"token_embedding", "rms_att", "wq",        "wk",
+  static const char *const names[kLlama2cTensorCount] = {"token_embedding", "rms_att", "wq",        "wk",
                                                   "wv",              "wo",      "rms_ffn",   "w1",
                                                   "w2",              "w3",      "rms_final", "wcls"};
   return names[i];
@@ -123,7 +123,7 @@ Model load_llama2c(const std::string &path) {
 
   Model model(config);
   const int classifier = static_cast<int>(TensorId::kClassifier);
-  for (int i = 0; i < kTensorCount; ++i) {
+  for (int i = 0; i < kLlama2cTensorCount; ++i) {
     const TensorId id = static_cast<TensorId>(i);
     if (i == classifier) {
       // freq_cis_real and freq_cis_imag (seq_len * head_size / 2 floats each) sit between
@@ -135,7 +135,7 @@ Model load_llama2c(const std::string &path) {
   }
 
   // A NaN in the weights would only surface as NaN logits far away from its cause.
-  for (int i = 0; i < kTensorCount; ++i) {
+  for (int i = 0; i < kLlama2cTensorCount; ++i) {
     const TensorId id = static_cast<TensorId>(i);
     const float *t = model.tensor(id);
     for (int64_t k = 0; k < model.tensor_floats(id); ++k)
@@ -147,8 +147,18 @@ Model load_llama2c(const std::string &path) {
   return model;
 }
 
+bool llama2c_can_store(const ModelConfig &c) {
+  const ModelConfig plain;  // run.c's fixed choices
+  return !c.qkv_bias && !c.qk_norm && (c.head_dim == 0 || c.head_dim * c.n_heads == c.dim) &&
+         c.rope_layout == RopeLayout::kInterleaved && c.rope_scaling == RopeScaling::kNone &&
+         c.rope_theta == plain.rope_theta && c.norm_eps == plain.norm_eps && c.sliding_window == 0;
+}
+
 void save_llama2c(const Model &model, const std::string &path) {
   const ModelConfig &c = model.config();
+  if (!llama2c_can_store(c))
+    fail(VQR_ERR_UNSUPPORTED, path, "this model's architecture (biases, q/k norms, RoPE variant or epsilon) has no llama2.c v0 form",
+         "save it as a Hugging Face folder instead");
   const std::string tmp = path + ".tmp";
   {
     FilePtr f(std::fopen(tmp.c_str(), "wb"));
@@ -159,7 +169,7 @@ void save_llama2c(const Model &model, const std::string &path) {
     auto write = [&](const float *p, int64_t count) {
       ok = ok && (count == 0 || std::fwrite(p, sizeof(float), (size_t)count, f.get()) == (size_t)count);
     };
-    for (int i = 0; i < kTensorCount; ++i) {
+    for (int i = 0; i < kLlama2cTensorCount; ++i) {
       const TensorId id = static_cast<TensorId>(i);
       if (id == TensorId::kClassifier) {
         // freq_cis_real, freq_cis_imag: seq_len x head_size/2 each, theta^(-2i/hs) * position.

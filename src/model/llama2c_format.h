@@ -22,10 +22,14 @@ int64_t llama2c_file_bytes(const ModelConfig &config);
 // weights), VQR_ERR_UNSUPPORTED (a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
 Model load_llama2c(const std::string &path);
 
+// Whether a config is expressible in a v0 file: run.c's fixed RoPE (interleaved, theta 10000, no
+// scaling), epsilon 1e-5, no biases, no q/k norms, head size dim / n_heads, full attention.
+bool llama2c_can_store(const ModelConfig &config);
+
 // Writes `model` as a legacy v0 checkpoint that load_llama2c and run.c read: the header, the
 // tensors in llama2.c order, and the freq_cis tables (cos / sin of position x frequency, which
 // run.c skips but other v0 readers expect). Writes to `path` + ".tmp" and renames, so a failure
-// leaves no partial file. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: <fix>".
+// leaves no partial file. Throws vqr::Error(VQR_ERR_UNSUPPORTED) when !llama2c_can_store, VQR_ERR_IO "<path>: <problem>; hint: <fix>".
 void save_llama2c(const Model &model, const std::string &path);
 
 }  // namespace vqr::model

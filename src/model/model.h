@@ -11,6 +11,15 @@
 
 namespace vqr::model {
 
+// Which coordinates RoPE rotates together inside a head of size HS: llama2.c (and Meta's original
+// checkpoints) pair (2j, 2j+1); Hugging Face checkpoints pair (j, j + HS/2) ("rotate_half"). Both
+// use frequency theta^(-2j/HS) for pair j; the layouts differ by a fixed row permutation of Wq/Wk.
+enum class RopeLayout : int { kInterleaved = 0, kHalf = 1 };
+
+// RoPE frequency scaling from a Hugging Face config's "rope_scaling" (transformers'
+// _compute_linear_scaling_rope_parameters / _compute_llama3_parameters).
+enum class RopeScaling : int { kNone = 0, kLinear = 1, kLlama3 = 2 };
+
 struct ModelConfig {
   int dim = 0;         // residual width
   int hidden_dim = 0;  // FFN width
@@ -23,8 +32,27 @@ struct ModelConfig {
   float norm_eps = 1e-5f;         // RMSNorm epsilon (run.c's constant)
   float rope_theta = 10000.0f;    // RoPE base (run.c's constant)
 
-  int head_size() const { return dim / n_heads; }
-  int kv_dim() const { return dim / n_heads * n_kv_heads; }
+  // The Hugging Face class of the source ("Qwen2ForCausalLM"); empty for llama2.c files.
+  std::string architecture;
+  // Architecture variants (defaults = llama2.c). head_dim 0 means dim / n_heads (Qwen3 sets it).
+  int head_dim = 0;
+  RopeLayout rope_layout = RopeLayout::kInterleaved;
+  RopeScaling rope_scaling = RopeScaling::kNone;
+  float rope_factor = 1.0f;             // linear and llama3: inv_freq / factor (llama3: long wavelengths)
+  float rope_low_freq_factor = 1.0f;    // llama3 only
+  float rope_high_freq_factor = 4.0f;   // llama3 only
+  int rope_original_context = 8192;     // llama3 only: original_max_position_embeddings
+  bool qkv_bias = false;                // Qwen2: biases on wq, wk, wv
+  bool qk_norm = false;                 // Qwen3: RMSNorm over each head of q and k, before RoPE
+  int sliding_window = 0;               // Mistral: position t sees t - window + 1 .. t; 0 = all
+
+  int head_size() const { return head_dim > 0 ? head_dim : dim / n_heads; }
+  int q_dim() const { return head_size() * n_heads; }
+  int kv_dim() const { return head_size() * n_kv_heads; }
+  // Width of the activation a LinearInput carries (and in_features of the layers reading it).
+  int input_width(LinearInput input) const {
+    return input == LinearInput::kFfnHidden ? hidden_dim : input == LinearInput::kAttnOut ? q_dim() : dim;
+  }
 };
 
 // A linear layer's weight y = W x: rows = out_features (m), cols = in_features (n), row-major.
@@ -38,18 +66,25 @@ struct LinearWeight {
 enum class TensorId : int {
   kTokenEmbedding = 0,  // vocab x dim
   kRmsAtt,              // n_layers x dim
-  kWq,                  // n_layers x (dim x dim)
+  kWq,                  // n_layers x (q_dim x dim)
   kWk,                  // n_layers x (kv_dim x dim)
   kWv,                  // n_layers x (kv_dim x dim)
-  kWo,                  // n_layers x (dim x dim)
+  kWo,                  // n_layers x (dim x q_dim)
   kRmsFfn,              // n_layers x dim
   kW1,                  // n_layers x (hidden x dim)
   kW2,                  // n_layers x (dim x hidden)
   kW3,                  // n_layers x (hidden x dim)
   kRmsFinal,            // dim
   kClassifier,          // vocab x dim; 0 floats when shared with the embedding
+  // Not in llama2.c files; 0 floats unless the config enables them.
+  kBq,                  // n_layers x q_dim (qkv_bias)
+  kBk,                  // n_layers x kv_dim (qkv_bias)
+  kBv,                  // n_layers x kv_dim (qkv_bias)
+  kQNorm,               // n_layers x head_size (qk_norm)
+  kKNorm,               // n_layers x head_size (qk_norm)
 };
-inline constexpr int kTensorCount = 12;
+inline constexpr int kLlama2cTensorCount = 12;  // kTokenEmbedding .. kClassifier
+inline constexpr int kTensorCount = 17;
 
 class Model {
  public:
@@ -75,6 +110,10 @@ class Model {
   const float *rms_final() const { return tensor(TensorId::kRmsFinal); }
   const float *token_embedding() const { return tensor(TensorId::kTokenEmbedding); }
   const float *classifier() const;        // vocab x dim (the embedding when shared)
+  // Optional per-layer tensors; NULL when the config does not have them.
+  const float *bias(int layer, LinearKind kind) const;  // wq, wk, wv only (qkv_bias); NULL for others
+  const float *q_norm(int layer) const;                 // head_size (qk_norm)
+  const float *k_norm(int layer) const;                 // head_size (qk_norm)
 
   // out_features x in_features of a linear kind (the same for every layer).
   int64_t linear_rows(LinearKind kind) const;

@@ -36,14 +36,16 @@ static void test_status_strings(void) {
                                      VQR_ERR_OUT_OF_MEMORY,
                                      VQR_ERR_CANCELLED,
                                      VQR_ERR_IO,
-                                     VQR_ERR_INTERNAL};
+                                     VQR_ERR_INTERNAL,
+                                     VQR_ERR_FORMAT};
   const size_t count = sizeof codes / sizeof codes[0];
   size_t i, j;
   /* The numbers are part of the ABI. */
   CHECK(VQR_OK == 0 && VQR_ERR_INVALID_ARGUMENT == -1 && VQR_ERR_UNSUPPORTED == -2 &&
         VQR_ERR_OUT_OF_RANGE == -3 && VQR_ERR_NONFINITE == -4 && VQR_ERR_NUMERICAL == -5 &&
         VQR_ERR_CORRUPT == -6 && VQR_ERR_BUFFER_TOO_SMALL == -7 && VQR_ERR_OUT_OF_MEMORY == -8 &&
-        VQR_ERR_CANCELLED == -9 && VQR_ERR_IO == -10 && VQR_ERR_INTERNAL == -11);
+        VQR_ERR_CANCELLED == -9 && VQR_ERR_IO == -10 && VQR_ERR_INTERNAL == -11 &&
+        VQR_ERR_FORMAT == -12);
   for (i = 0; i < count; ++i) {
     const char *s = vqr_status_string(codes[i]);
     if (!CHECK(s != NULL && s[0] != '\0')) continue;

@@ -74,6 +74,7 @@ class Status(enum.IntEnum):
     CANCELLED = -9
     IO = -10
     INTERNAL = -11
+    FORMAT = -12
 
 
 class Error(Exception):
