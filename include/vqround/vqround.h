@@ -674,18 +674,25 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *result, vqr_pack_forma
                                         int32_t *g_idx);
 
 /* ============================================================================================ */
-/* Whole models (LLaMA family; llama2.c legacy v0 checkpoints today). Since 0.3.0.               */
+/* Whole models (LLaMA family: llama2.c and Hugging Face checkpoints). Since 0.3.0.              */
 /* ============================================================================================ */
 
 typedef struct vqr_model vqr_model;
 
-/* Loads a model: `path` is a llama2.c legacy v0 checkpoint, or a folder written by
- * vqr_model_save / `vqround quantize` (model.bin, tokenizer.bin, vqround.json). tokenizer_path
- * may be NULL: the folder's tokenizer.bin, or beside a checkpoint file a tokenizer.bin or the single
- * tok*.bin. The weights are held in fp32.
+/* Loads a model. `path` is one of:
+ *  - a llama2.c legacy v0 checkpoint file;
+ *  - a Hugging Face folder: config.json (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+ *    Qwen3ForCausalLM) + model.safetensors or model.safetensors.index.json with its shards; F32,
+ *    F16 or BF16 weights (0.4);
+ *  - a folder written by vqr_model_save / `vqround quantize` (one of the two plus vqround.json).
+ * tokenizer_path may be NULL: in a folder its tokenizer.model (SentencePiece) or tokenizer.bin
+ * (llama2.c); beside a checkpoint file a tokenizer.bin or the single tok*.bin. A Hugging Face folder
+ * without either loads without a tokenizer (vqr_model_tokenize then returns VQR_ERR_UNSUPPORTED;
+ * pass token ids). The weights are held in fp32.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_IO (missing or unreadable files, no tokenizer
- * found), VQR_ERR_CORRUPT (a malformed checkpoint), VQR_ERR_UNSUPPORTED (another format),
- * VQR_ERR_OUT_OF_MEMORY. */
+ * found beside a llama2.c file), VQR_ERR_FORMAT (a malformed checkpoint, config.json, safetensors
+ * file or tokenizer; a missing tensor; a wrong shape; non-finite weights), VQR_ERR_UNSUPPORTED
+ * (an architecture or feature not implemented, a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY. */
 VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, vqr_model **out);
 
 /* Frees a model; NULL is a no-op. */
@@ -735,8 +742,10 @@ VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, 
                                       const int64_t *lengths, int64_t sequences, double *sum_nll,
                                       int64_t *predicted);
 
-/* Writes the model as a folder `dir` (which must not exist): model.bin (llama2.c v0, the current
- * weights), tokenizer.bin and vqround.json (the settings and per-layer reports of the last
+/* Writes the model as a folder `dir` (which must not exist) in its source's format with the current
+ * weights: model.bin (llama2.c v0) for a llama2.c source, or config.json + model.safetensors (each
+ * tensor in the source dtype where exact, else F32; quantized layers usually F32) for a Hugging Face
+ * source; the tokenizer files; and vqround.json (the settings and per-layer reports of the last
  * vqr_model_quantize). Built under a temporary name and renamed, so a failure leaves nothing.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (dir exists), VQR_ERR_IO. */
 VQR_API vqr_status vqr_model_save(const vqr_model *model, const char *dir);

@@ -1,12 +1,12 @@
 // C API: vqr_model — load, tokenize, quantize block by block, evaluate NLL, save.
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "capi/guard.h"
 #include "core/context.h"
 #include "model/evaluate.h"
-#include "model/llama2c_format.h"
 #include "model/model_source.h"
 #include "model/tokenizer.h"
 #include "pipeline/model_folder.h"
@@ -18,8 +18,8 @@ using vqr::capi::require_arg;
 
 struct vqr_model {
   vqr::model::Model model;
-  vqr::model::Tokenizer tokenizer;
-  std::string source, tokenizer_file;
+  std::optional<vqr::model::Tokenizer> tokenizer;  // absent: a Hugging Face folder without one we read
+  vqr::model::ModelSource source;
   vqr::pipeline::PipelineOptions options;  // of the last vqr_model_quantize
   vqr::pipeline::QuantizedModel last;
   int64_t quantized_layers = 0;
@@ -53,9 +53,10 @@ VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, 
     require_arg(path != nullptr, "path is NULL");
     require_arg(out != nullptr, "out is NULL");
     const vqr::model::ModelSource src = vqr::model::resolve_model_source(path, tokenizer_path ? tokenizer_path : "");
-    vqr::model::Model m = vqr::model::load_llama2c(src.model_file);
-    vqr::model::Tokenizer t = vqr::model::Tokenizer::load(src.tokenizer_file, m.config().vocab_size);
-    *out = new vqr_model{std::move(m), std::move(t), src.model_file, src.tokenizer_file, {}, {}, 0};
+    vqr::model::Model m = vqr::model::load_model(src);
+    std::optional<vqr::model::Tokenizer> t;
+    if (!src.tokenizer_file.empty()) t = vqr::model::Tokenizer::load(src.tokenizer_file, m.config().vocab_size);
+    *out = new vqr_model{std::move(m), std::move(t), src, {}, {}, 0};
   });
 }
 
@@ -89,7 +90,10 @@ VQR_API vqr_status vqr_model_tokenize(const vqr_model *m, const char *text, int 
     require_arg(text != nullptr, "text is NULL");
     require_arg(count != nullptr, "count is NULL");
     require_arg(capacity >= 0 && (capacity == 0 || tokens != nullptr), "tokens is NULL with a positive capacity");
-    const std::vector<int32_t> ids = m->tokenizer.encode(text, bos != 0, false);
+    vqr::require(m->tokenizer.has_value(), VQR_ERR_UNSUPPORTED,
+                 m->source.model_file + ": no tokenizer.model or tokenizer.bin; hint: pass tokenizer_path to "
+                 "vqr_model_load, or tokenize elsewhere and pass ids");
+    const std::vector<int32_t> ids = m->tokenizer->encode(text, bos != 0, false);
     *count = (int64_t)ids.size();
     vqr::require((int64_t)ids.size() <= capacity, VQR_ERR_BUFFER_TOO_SMALL,
                  "capacity " + std::to_string(capacity) + " < " + std::to_string(ids.size()) + " tokens");
@@ -152,8 +156,8 @@ VQR_API vqr_status vqr_model_save(const vqr_model *m, const char *dir) {
     require_arg(m != nullptr, "model is NULL");
     require_arg(dir != nullptr && *dir, "dir is NULL or empty");
     vqr::pipeline::FolderMetadata meta;
-    meta.source_model = m->source;
-    vqr::pipeline::write_model_folder(m->model, m->tokenizer_file, m->options, m->last, meta, dir);
+    meta.source_model = m->source.model_file;
+    vqr::pipeline::write_model_folder(m->model, m->source, m->options, m->last, meta, dir);
   });
 }
 

@@ -15,13 +15,14 @@
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "cli/model_inputs.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "core/json_text.h"
 #include "model/evaluate.h"
-#include "model/llama2c_format.h"
 #include "model/model_source.h"
 #include "model/text_corpus.h"
+#include "model/token_file.h"
 #include "model/tokenizer.h"
 #include "vqround/vqround.h"
 
@@ -65,11 +66,14 @@ const char *const kCommand = "eval";
 
 int run_eval(const std::vector<std::string> &argv) {
   ArgParser args(kCommand, "--model PATH --text FILE [options]");
-  args.add("model", "PATH", "", "llama2.c checkpoint (.bin), or a model directory written by `vqround quantize`");
+  args.add("model", "PATH", "",
+           "llama2.c checkpoint (.bin), Hugging Face folder (config.json + safetensors), or a model directory "
+           "written by `vqround quantize`");
   args.add("tokenizer", "PATH", "",
-           "llama2.c tokenizer.bin (default: DIR/tokenizer.bin for a directory; tokenizer.bin, else the only "
-           "tok*.bin, beside a checkpoint file)");
+           "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin (default: the folder's tokenizer.model or "
+           "tokenizer.bin; beside a checkpoint file tokenizer.bin, else the only tok*.bin)");
   args.add("text", "FILE", "", "text to evaluate (UTF-8; paragraphs separated by blank lines)");
+  args.add("tokens", "FILE", "", "pre-tokenized ids (little-endian uint32) instead of --text; --protocol gptq");
   args.add("protocol", "P", "paragraph",
            "paragraph: each paragraph (split on blank lines) with BOS and a fresh context, truncated to seq_len; "
            "gptq: the whole file tokenized once, non-overlapping --seqlen windows, tail dropped");
@@ -82,11 +86,15 @@ int run_eval(const std::vector<std::string> &argv) {
     return 0;
   }
   if (args.get("model").empty()) throw usage_error(kCommand, "--model is required");
-  if (args.get("text").empty()) throw usage_error(kCommand, "--text is required");
+  const std::string text_arg = args.get("text"), tokens_arg = args.get("tokens");
+  if (text_arg.empty() == tokens_arg.empty())
+    throw usage_error(kCommand, "pass exactly one of --text FILE and --tokens FILE (uint32 ids)");
   const std::string protocol = args.get("protocol");
   if (protocol != "paragraph" && protocol != "gptq")
     throw usage_error(kCommand, "--protocol: unknown protocol '" + protocol + "' (known: paragraph, gptq)");
   const bool gptq = protocol == "gptq";
+  if (!tokens_arg.empty() && !gptq)
+    throw usage_error(kCommand, "--tokens needs --protocol gptq (ids carry no paragraph boundaries)");
   if (!gptq && !args.get("seqlen").empty())
     throw usage_error(kCommand, "--seqlen applies to --protocol gptq only (paragraphs are truncated to seq_len)");
   const int64_t seqlen_option = args.get("seqlen").empty() ? 0 : args.get_int("seqlen", 2, int64_t{1} << 30);
@@ -94,11 +102,12 @@ int run_eval(const std::vector<std::string> &argv) {
   const int threads = static_cast<int>(args.get_int("threads", 0, 4096));
   const bool json = args.flag("json");
 
-  const model::ModelSource src = model::resolve_model_source(args.get("model"), args.get("tokenizer"));
-  const std::string text_path = args.get("text");
-  const std::string text = model::read_text_file(text_path);  // before the (longer) model load
-  const model::Model mdl = model::load_llama2c(src.model_file);
-  const model::Tokenizer tok = model::Tokenizer::load(src.tokenizer_file, mdl.config().vocab_size);
+  const std::string text_path = text_arg.empty() ? tokens_arg : text_arg;
+  const std::string text = text_arg.empty() ? std::string() : model::read_text_file(text_arg);  // before the model
+  const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
+  const model::ModelSource &src = loaded.source;
+  const model::Model &mdl = loaded.model;
+  const model::Tokenizer *tok = text_arg.empty() ? nullptr : &require_tokenizer(loaded, kCommand, "--tokens");
   const int64_t seq_len = mdl.config().seq_len;
   int64_t seqlen = 0;
   if (gptq) {
@@ -119,7 +128,8 @@ int run_eval(const std::vector<std::string> &argv) {
   try {
     const InterruptGuard interrupt(ctx.get());
     if (gptq) {
-      std::vector<int32_t> tokens = model::encode_document(tok, text);
+      std::vector<int32_t> tokens = tok ? model::encode_document(*tok, text)
+                                        : model::read_token_file(tokens_arg, mdl.config().vocab_size);
       const int64_t available = static_cast<int64_t>(tokens.size()) / seqlen;
       if (limit > 0 && limit < available) tokens.resize(static_cast<size_t>(limit * seqlen));
       Progress progress(ctx.get(), kCommand, std::min(available, limit > 0 ? limit : available));
@@ -135,7 +145,7 @@ int run_eval(const std::vector<std::string> &argv) {
       const int64_t count = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()))
                                       : static_cast<int64_t>(paragraphs.size());
       Progress progress(ctx.get(), kCommand, count);
-      r = model::eval_paragraphs(mdl, tok, paragraphs, limit, threads, &progress);
+      r = model::eval_paragraphs(mdl, *tok, paragraphs, limit, threads, &progress);
       if (r.predicted_tokens == 0)
         throw CliError(text_path, "no paragraph with at least 2 tokens to score",
                        "pass a non-empty UTF-8 text file with paragraphs separated by blank lines");

@@ -21,12 +21,12 @@
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/interrupt.h"
-#include "core/json_text.h"
-#include "model/model_source.h"
+#include "cli/model_inputs.h"
 #include "core/context.h"
 #include "core/error.h"
-#include "model/llama2c_format.h"
+#include "core/json_text.h"
 #include "model/text_corpus.h"
+#include "model/token_file.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/sequential_quantizer.h"
 #include "quant/config.h"
@@ -120,9 +120,14 @@ std::string format_seconds(double s) {
 
 int run_quantize(const std::vector<std::string> &argv) {
   ArgParser args(kCommand, "--model PATH --calib FILE --method M --bits B --out DIR [options]");
-  args.add("model", "PATH", "", "llama2.c checkpoint, or a folder written by `vqround quantize`");
-  args.add("tokenizer", "PATH", "", "llama2.c tokenizer (default: tokenizer.bin or tok*.bin beside the model)");
+  args.add("model", "PATH", "",
+           "llama2.c checkpoint, Hugging Face folder (config.json + safetensors), or a folder written by "
+           "`vqround quantize`");
+  args.add("tokenizer", "PATH", "",
+           "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin (default: the folder's, or tokenizer.bin / "
+           "tok*.bin beside a checkpoint file)");
   args.add("calib", "FILE", "", "calibration text (paragraphs separated by blank lines)");
+  args.add("calib-tokens", "FILE", "", "calibration as pre-tokenized ids (little-endian uint32), instead of --calib");
   args.add("method", "M", "gptq", "rtn, gptq, gptaq, rescomp, gptaq_paper, adaround, autoround, vqround, loraround");
   args.add("bits", "B", "4", "bits per weight, 2..8");
   args.add("group-size", "G", "-1", "group size along the input (-1 = one group per output row)");
@@ -155,7 +160,9 @@ int run_quantize(const std::vector<std::string> &argv) {
     return 0;
   }
   if (args.get("out").empty()) throw usage_error(kCommand, "--out DIR is required");
-  if (args.get("calib").empty()) throw usage_error(kCommand, "--calib FILE is required");
+  const std::string calib_text = args.get("calib"), calib_tokens = args.get("calib-tokens");
+  if (calib_text.empty() == calib_tokens.empty())
+    throw usage_error(kCommand, "pass exactly one of --calib FILE (text) and --calib-tokens FILE (uint32 ids)");
   const std::string out_dir = args.get("out");
   struct stat st;
   if (stat(out_dir.c_str(), &st) == 0)
@@ -192,26 +199,39 @@ int run_quantize(const std::vector<std::string> &argv) {
   const uint64_t seed = (uint64_t)args.get_int("seed", 0, INT64_MAX);
   const bool json = args.flag("json");
 
-  const model::ModelSource src = model::resolve_model_source(args.get("model"), args.get("tokenizer"));
-  model::Model model = model::load_llama2c(src.model_file);
-  const model::Tokenizer tok = model::Tokenizer::load(src.tokenizer_file, model.config().vocab_size);
+  const std::string mode = args.get("calib-mode");
+  if (mode != "windows" && mode != "paragraphs")
+    throw usage_error(kCommand, "--calib-mode: unknown mode '" + mode + "' (known: windows, paragraphs)");
+  if (mode == "paragraphs" && !calib_tokens.empty())
+    throw usage_error(kCommand, "--calib-mode paragraphs needs text (--calib); ids have no paragraph boundaries");
+
+  LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
+  const model::ModelSource &src = loaded.source;
+  model::Model &model = loaded.model;
   const int64_t seqlen = seqlen_arg > 0 ? std::min<int64_t>(seqlen_arg, model.config().seq_len)
                                         : std::min<int64_t>(2048, model.config().seq_len);
-  const std::vector<std::string> paragraphs = model::split_paragraphs(model::read_text_file(args.get("calib")));
   std::vector<std::vector<int32_t>> windows;
-  if (args.get("calib-mode") == "paragraphs") {
-    for (size_t i = 0; i < paragraphs.size() && (int64_t)windows.size() < samples; ++i) {
-      std::vector<int32_t> ids = tok.encode(paragraphs[i], /*bos=*/true, /*eos=*/false);
-      if ((int64_t)ids.size() > seqlen) ids.resize((size_t)seqlen);
-      windows.push_back(std::move(ids));
-    }
-  } else if (args.get("calib-mode") == "windows") {
-    const std::vector<int32_t> stream = model::encode_paragraphs(tok, paragraphs);
+  if (!calib_tokens.empty()) {
+    const std::vector<int32_t> stream = model::read_token_file(calib_tokens, model.config().vocab_size);
     if (stream.size() >= 2) windows = model::random_windows(stream, samples, seqlen, seed);
   } else {
-    throw usage_error(kCommand, "--calib-mode: unknown mode '" + args.get("calib-mode") + "' (known: windows, paragraphs)");
+    const model::Tokenizer &tok = require_tokenizer(loaded, kCommand, "--calib-tokens");
+    const std::vector<std::string> paragraphs = model::split_paragraphs(model::read_text_file(calib_text));
+    if (mode == "paragraphs") {
+      for (size_t i = 0; i < paragraphs.size() && (int64_t)windows.size() < samples; ++i) {
+        std::vector<int32_t> ids = tok.encode(paragraphs[i], /*bos=*/true, /*eos=*/false);
+        if ((int64_t)ids.size() > seqlen) ids.resize((size_t)seqlen);
+        windows.push_back(std::move(ids));
+      }
+    } else {
+      const std::vector<int32_t> stream = model::encode_paragraphs(tok, paragraphs);
+      if (stream.size() >= 2) windows = model::random_windows(stream, samples, seqlen, seed);
+    }
   }
-  if (windows.empty()) throw CliError("--calib", args.get("calib") + " has no text to calibrate on", "pass a text file");
+  if (windows.empty())
+    throw CliError(calib_text.empty() ? "--calib-tokens" : "--calib",
+                   (calib_text.empty() ? calib_tokens : calib_text) + " has too little to calibrate on",
+                   "pass a longer text or id file");
 
   vqr_context *raw_ctx = nullptr;
   if (vqr_context_create(&raw_ctx) != VQR_OK) throw std::bad_alloc();
@@ -246,12 +266,12 @@ int run_quantize(const std::vector<std::string> &argv) {
 
   pipeline::FolderMetadata meta;
   meta.source_model = src.model_file;
-  meta.calibration_file = args.get("calib");
+  meta.calibration_file = calib_text.empty() ? calib_tokens : calib_text;
   meta.calibration_samples = (int64_t)windows.size();
   meta.calibration_seqlen = seqlen;
   meta.seed = seed;
   meta.overrides = args.get("override");
-  pipeline::write_model_folder(model, src.tokenizer_file, options, result, meta, out_dir);
+  pipeline::write_model_folder(model, src, options, result, meta, out_dir);
   double total_proxy = 0;
   for (const auto &r : result.layers)
     if (!r.skipped) total_proxy += r.report.proxy_loss;

@@ -23,6 +23,9 @@ int run_eval(const std::vector<std::string> &args);
 // directory, its vqround.json (cmd_inspect.cpp).
 int run_inspect(const std::vector<std::string> &args);
 
+// `vqround convert`: a model rewritten as llama2.c v0 or a Hugging Face folder (cmd_convert.cpp).
+int run_convert(const std::vector<std::string> &args);
+
 // Default data locations: $VQR_DATA_DIR, else ../shared/data relative to the working directory.
 std::string default_data_dir();
 

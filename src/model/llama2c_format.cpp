@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/rope_layout.h"
 
 namespace vqr::model {
 
@@ -59,9 +60,9 @@ ModelConfig config_from_header(const int32_t h[7], const std::string &path) {
   const bool in_range = h[0] > 0 && h[0] <= kMaxDim && h[1] > 0 && h[1] <= 8 * kMaxDim && h[2] > 0 &&
                         h[2] <= kMaxLayers && h[3] > 0 && h[3] <= h[0] && h[4] > 0 && h[4] <= h[3] &&
                         h[5] != 0 && h[5] >= -kMaxVocab && h[5] <= kMaxVocab && h[6] > 0 && h[6] <= kMaxSeqLen;
-  if (!in_range) fail(VQR_ERR_CORRUPT, path, "implausible header (" + header_text(h) + ")", kFormatHint);
+  if (!in_range) fail(VQR_ERR_FORMAT, path, "implausible header (" + header_text(h) + ")", kFormatHint);
   if (h[0] % h[3] != 0 || h[3] % h[4] != 0 || (h[0] / h[3]) % 2 != 0)
-    fail(VQR_ERR_CORRUPT, path,
+    fail(VQR_ERR_FORMAT, path,
          "inconsistent header (" + header_text(h) +
              "): dim must be a multiple of n_heads, n_heads of n_kv_heads, and the head size even",
          kFormatHint);
@@ -105,7 +106,7 @@ Model load_llama2c(const std::string &path) {
   if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the --model path");
   const int64_t size = file_size(f.get(), path);
   if (size < kLlama2cHeaderBytes)
-    fail(VQR_ERR_CORRUPT, path, "file is " + std::to_string(size) + " bytes, shorter than the 28-byte header",
+    fail(VQR_ERR_FORMAT, path, "file is " + std::to_string(size) + " bytes, shorter than the 28-byte header",
          kFormatHint);
 
   int32_t header[7];
@@ -115,7 +116,7 @@ Model load_llama2c(const std::string &path) {
 
   const int64_t expected = llama2c_file_bytes(config);
   if (size != expected)
-    fail(VQR_ERR_CORRUPT, path,
+    fail(VQR_ERR_FORMAT, path,
          "size " + std::to_string(size) + " bytes does not match the header (" + header_text(header) +
              ") which needs " + std::to_string(expected) + " bytes",
          size < expected ? "the file looks truncated; download or export it again"
@@ -140,7 +141,7 @@ Model load_llama2c(const std::string &path) {
     const float *t = model.tensor(id);
     for (int64_t k = 0; k < model.tensor_floats(id); ++k)
       if (!std::isfinite(t[k]))
-        fail(VQR_ERR_CORRUPT, path,
+        fail(VQR_ERR_FORMAT, path,
              std::string("non-finite weight in tensor ") + tensor_name(i) + " at element " + std::to_string(k),
              "the checkpoint is damaged or was exported from a diverged run");
   }
@@ -150,7 +151,7 @@ Model load_llama2c(const std::string &path) {
 bool llama2c_can_store(const ModelConfig &c) {
   const ModelConfig plain;  // run.c's fixed choices
   return !c.qkv_bias && !c.qk_norm && (c.head_dim == 0 || c.head_dim * c.n_heads == c.dim) &&
-         c.rope_layout == RopeLayout::kInterleaved && c.rope_scaling == RopeScaling::kNone &&
+         c.rope_scaling == RopeScaling::kNone &&
          c.rope_theta == plain.rope_theta && c.norm_eps == plain.norm_eps && c.sliding_window == 0;
 }
 
@@ -184,7 +185,16 @@ void save_llama2c(const Model &model, const std::string &path) {
         write(re.data(), (int64_t)re.size());
         write(im.data(), (int64_t)im.size());
       }
-      write(model.tensor(id), model.tensor_floats(id));
+      if ((id == TensorId::kWq || id == TensorId::kWk) && c.rope_layout == RopeLayout::kHalf) {
+        // run.c rotates interleaved pairs: a half-layout (Hugging Face) model's q/k rows go back.
+        const int64_t heads = id == TensorId::kWq ? c.n_heads : c.n_kv_heads;
+        const int64_t rows = static_cast<int64_t>(c.n_layers) * heads * c.head_size();
+        const std::vector<float> rows_back =
+            permute_rope_rows(model.tensor(id), rows / c.head_size(), c.head_size(), c.dim, /*to_half=*/false);
+        write(rows_back.data(), model.tensor_floats(id));
+      } else {
+        write(model.tensor(id), model.tensor_floats(id));
+      }
     }
     ok = ok && std::fflush(f.get()) == 0;
     if (!ok) {

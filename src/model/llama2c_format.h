@@ -18,12 +18,13 @@ int64_t llama2c_file_bytes(const ModelConfig &config);
 
 // Loads a checkpoint. Validates the header and that the file size matches it exactly, and that
 // every weight is finite. Throws vqr::Error with a message "<path>: <problem>; hint: <fix>":
-// VQR_ERR_IO (cannot open or read), VQR_ERR_CORRUPT (header or size inconsistent, non-finite
+// VQR_ERR_IO (cannot open or read), VQR_ERR_FORMAT (header or size inconsistent, non-finite
 // weights), VQR_ERR_UNSUPPORTED (a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
 Model load_llama2c(const std::string &path);
 
-// Whether a config is expressible in a v0 file: run.c's fixed RoPE (interleaved, theta 10000, no
-// scaling), epsilon 1e-5, no biases, no q/k norms, head size dim / n_heads, full attention.
+// Whether a config is expressible in a v0 file: run.c's fixed RoPE (theta 10000, no scaling),
+// epsilon 1e-5, no biases, no q/k norms, head size dim / n_heads, full attention. A model in the
+// half RoPE layout is written with its q/k rows permuted back to the interleaved one.
 bool llama2c_can_store(const ModelConfig &config);
 
 // Writes `model` as a legacy v0 checkpoint that load_llama2c and run.c read: the header, the

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/hf_checkpoint.h"
+#include "model/llama2c_format.h"
 
 namespace vqr::model {
 
@@ -57,15 +59,30 @@ std::string tokenizer_beside(const std::string &model_file) {
 
 }  // namespace
 
+const char *model_format_name(ModelFormat format) {
+  return format == ModelFormat::kHuggingFace ? "huggingface" : "llama2c-v0";
+}
+
+Model load_model(const ModelSource &source) {
+  return source.format == ModelFormat::kHuggingFace ? load_hf_checkpoint(source.model_file)
+                                                     : load_llama2c(source.model_file);
+}
+
 ModelSource resolve_model_source(const std::string &model_arg, const std::string &tokenizer_arg) {
   if (model_arg.empty()) fail("model", "no model path given", "pass a checkpoint file or a model folder");
   ModelSource s;
   if (is_directory(model_arg)) {
-    s.model_file = model_arg + "/" + kModelFileName;
-    if (!is_file(s.model_file))
-      fail(model_arg, std::string("a folder without ") + kModelFileName,
-           "pass a llama2.c checkpoint file or a folder written by `vqround quantize`");
-    s.tokenizer_file = model_arg + "/" + kTokenizerFileName;
+    if (is_file(model_arg + "/" + kModelFileName)) {
+      s.model_file = model_arg + "/" + kModelFileName;
+    } else if (is_hf_checkpoint_dir(model_arg)) {
+      s.format = ModelFormat::kHuggingFace;
+      s.model_file = model_arg;
+    } else {
+      fail(model_arg, std::string("a folder with neither ") + kModelFileName + " nor " + kHfConfigFileName,
+           "pass a llama2.c checkpoint file, a Hugging Face model folder or a folder written by `vqround quantize`");
+    }
+    for (const char *name : {kSentencePieceFileName, kTokenizerFileName})
+      if (s.tokenizer_file.empty() && is_file(model_arg + "/" + name)) s.tokenizer_file = model_arg + "/" + name;
     if (is_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;
   } else if (is_file(model_arg)) {
     s.model_file = model_arg;
@@ -75,7 +92,7 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
   if (!tokenizer_arg.empty()) {
     if (!is_file(tokenizer_arg)) fail(tokenizer_arg, "no such file", "check the tokenizer path");
     s.tokenizer_file = tokenizer_arg;
-  } else if (s.tokenizer_file.empty() || !is_file(s.tokenizer_file)) {
+  } else if (s.tokenizer_file.empty() && s.format == ModelFormat::kLlama2c) {
     s.tokenizer_file = tokenizer_beside(s.model_file);
   }
   return s;

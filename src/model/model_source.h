@@ -1,28 +1,41 @@
-// Where a model comes from: a llama2.c checkpoint file, or a native quantized-model folder
-// (model.bin, tokenizer.bin, vqround.json; pipeline/model_folder.h). The tokenizer is the explicit
-// one when given; else the folder's tokenizer.bin, or beside a checkpoint file a `tokenizer.bin`
-// or the single `tok*.bin`.
+// Where a model comes from: a llama2.c checkpoint file; a Hugging Face folder (config.json +
+// safetensors, hf_checkpoint.h); or a native quantized-model folder (pipeline/model_folder.h), which
+// is one of the two plus vqround.json. The tokenizer is the explicit one when given; else, in a
+// folder, its tokenizer.model or tokenizer.bin; beside a checkpoint file a `tokenizer.bin` or the
+// single `tok*.bin`. A Hugging Face folder may have no tokenizer this library reads (e.g. only a
+// tokenizer.json): tokenizer_file is then empty and text needs --tokenizer or pre-tokenized ids.
 #pragma once
 
 #include <string>
 
+#include "model/model.h"
 
 namespace vqr::model {
 
+enum class ModelFormat : int { kLlama2c = 0, kHuggingFace = 1 };
+
 struct ModelSource {
-  std::string model_file;      // the llama2.c checkpoint to load
-  std::string tokenizer_file;  // resolved tokenizer
+  ModelFormat format = ModelFormat::kLlama2c;
+  std::string model_file;      // the llama2.c checkpoint, or the Hugging Face folder
+  std::string tokenizer_file;  // resolved tokenizer; may be empty for a Hugging Face folder
   std::string metadata_file;   // vqround.json of a quantized folder, else empty
 };
+
+// "llama2c-v0" or "huggingface".
+const char *model_format_name(ModelFormat format);
 
 // Names inside a native model folder.
 inline constexpr const char *kModelFileName = "model.bin";
 inline constexpr const char *kTokenizerFileName = "tokenizer.bin";
+inline constexpr const char *kSentencePieceFileName = "tokenizer.model";
 inline constexpr const char *kMetadataFileName = "vqround.json";
 
 // tokenizer_path may be empty. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: <fix>" when
 // nothing usable is found.
 ModelSource resolve_model_source(const std::string &model_path, const std::string &tokenizer_path);
+
+// Loads the model a source names (load_llama2c or load_hf_checkpoint; their errors).
+Model load_model(const ModelSource &source);
 
 
 }  // namespace vqr::model

@@ -1,13 +1,16 @@
-// llama2.c tokenizer: file reader, run.c-compatible encoder and decoder.
+// Tokenizer: the file-kind rule, the llama2.c tokenizer.bin reader, run.c's encoder and decoder;
+// SentencePiece models go through sentencepiece_backend.cpp.
 #include "model/tokenizer.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <queue>
 
 #include "core/error.h"
+#include "model/sentencepiece_backend.h"
 
 namespace vqr::model {
 
@@ -27,53 +30,120 @@ const char *const kTokHint = "expected a llama2.c tokenizer.bin that belongs to 
 // run.c's score threshold: best_score starts at -1e10 and a merge needs a strictly higher score.
 constexpr float kNoMergeScore = -1e10f;
 
+// Tokenizer files are small (Llama 2's: 0.5 MB; a 256K-piece SentencePiece model: ~5 MB). A larger
+// file is something else (a checkpoint passed as --tokenizer) and is not read into memory.
+constexpr size_t kMaxTokenizerBytes = size_t{256} << 20;
+
+// The whole file.
+std::string read_file(const std::string &path) {
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the --tokenizer path");
+  std::string bytes;
+  char buf[1 << 16];
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+    bytes.append(buf, got);
+    if (bytes.size() > kMaxTokenizerBytes)
+      fail(VQR_ERR_FORMAT, path, "larger than " + std::to_string(kMaxTokenizerBytes >> 20) + " MiB, too large for a tokenizer",
+           "pass the model's tokenizer.model or tokenizer.bin, not the checkpoint");
+  }
+  if (std::ferror(f.get()))
+    fail(VQR_ERR_IO, path, std::string("read failed: ") + std::strerror(errno), "check the file and the disk");
+  return bytes;
+}
+
+bool ends_with(const std::string &s, const char *suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the --tokenizer path");
-  Tokenizer t;
+  const std::string bytes = read_file(path);
+  const bool bin_name = ends_with(path, ".bin");
+  // The rule of tokenizer.h: the name's kind first, the other one second.
+  std::string bin_problem, sp_problem;
+  auto try_kind = [&](bool llama2c) {
+    Tokenizer t;
+    const bool ok = llama2c ? t.read_llama2c(bytes, vocab_size, &bin_problem) : t.read_sentencepiece(bytes, &sp_problem);
+    return ok ? std::optional<Tokenizer>(std::move(t)) : std::nullopt;
+  };
+  std::optional<Tokenizer> loaded = try_kind(bin_name);
+  if (!loaded) loaded = try_kind(!bin_name);
+  if (!loaded) {
+    if (bin_name) fail(VQR_ERR_FORMAT, path, bin_problem, kTokHint);
+    if (ends_with(path, ".model"))
+      fail(VQR_ERR_FORMAT, path, sp_problem,
+           "expected the SentencePiece tokenizer.model that belongs to the model, complete");
+    fail(VQR_ERR_FORMAT, path,
+         "neither a SentencePiece tokenizer.model (" + sp_problem + ") nor a llama2.c tokenizer.bin (" +
+             bin_problem + ")",
+         "pass the model's tokenizer.model or tokenizer.bin");
+  }
+  Tokenizer &t = *loaded;
+  if (t.sp_ && vocab_size > 0 && t.vocab_size() != vocab_size)
+    fail(VQR_ERR_FORMAT, path,
+         "SentencePiece model has " + std::to_string(t.vocab_size()) + " pieces but the model's vocabulary has " +
+             std::to_string(vocab_size),
+         "use the tokenizer.model that belongs to the model");
+  for (size_t i = 0; i < t.pieces_.size(); ++i) t.index_.emplace(t.pieces_[i], static_cast<int32_t>(i));
+  return std::move(t);
+}
+
+bool Tokenizer::read_sentencepiece(const std::string &bytes, std::string *problem) {
+  spm::Loaded m;
+  if (!spm::parse(bytes, &m, problem)) return false;
+  pieces_ = std::move(m.pieces);
+  scores_ = std::move(m.scores);
+  bos_id_ = m.bos_id;
+  eos_id_ = m.eos_id;
+  sp_ = std::move(m.processor);
+  return true;
+}
+
+bool Tokenizer::read_llama2c(const std::string &bytes, int vocab_size, std::string *problem) {
+  size_t at = 0;
+  auto take = [&](void *dst, size_t n) {
+    if (bytes.size() - at < n) return false;
+    std::memcpy(dst, bytes.data() + at, n);
+    at += n;
+    return true;
+  };
+  auto bad = [&](const std::string &p) {
+    *problem = p;
+    return false;
+  };
   int32_t max_len = 0;
-  if (std::fread(&max_len, 4, 1, f.get()) != 1) fail(VQR_ERR_CORRUPT, path, "file is empty or truncated", kTokHint);
-  if (max_len <= 0 || max_len > (1 << 16))
-    fail(VQR_ERR_CORRUPT, path, "implausible max_token_length " + std::to_string(max_len), kTokHint);
-  t.max_token_length_ = max_len;
+  if (!take(&max_len, 4)) return bad("file is empty or truncated");
+  if (max_len <= 0 || max_len > (1 << 16)) return bad("implausible max_token_length " + std::to_string(max_len));
+  max_token_length_ = max_len;
 
   for (int i = 0; vocab_size <= 0 || i < vocab_size; ++i) {
-    float score = 0.0f;
-    if (std::fread(&score, 4, 1, f.get()) != 1) {
-      if (vocab_size <= 0 && std::feof(f.get()) && i > 0) break;
-      fail(VQR_ERR_CORRUPT, path,
-           "holds " + std::to_string(i) + " tokens but the model's vocabulary has " + std::to_string(vocab_size),
-           kTokHint);
+    if (at == bytes.size()) {
+      if (vocab_size <= 0) break;
+      return bad("holds " + std::to_string(i) + " tokens but the model's vocabulary has " + std::to_string(vocab_size));
     }
+    float score = 0.0f;
     int32_t len = 0;
-    if (std::fread(&len, 4, 1, f.get()) != 1)
-      fail(VQR_ERR_CORRUPT, path, "truncated in token " + std::to_string(i), kTokHint);
+    if (!take(&score, 4) || !take(&len, 4)) return bad("truncated in token " + std::to_string(i));
     if (len < 0 || len > max_len)
-      fail(VQR_ERR_CORRUPT, path,
-           "token " + std::to_string(i) + " has length " + std::to_string(len) + " outside [0, max_token_length " +
-               std::to_string(max_len) + "]",
-           kTokHint);
+      return bad("token " + std::to_string(i) + " has length " + std::to_string(len) +
+                 " outside [0, max_token_length " + std::to_string(max_len) + "]");
     std::string piece(static_cast<size_t>(len), '\0');
-    if (len > 0 && std::fread(&piece[0], 1, static_cast<size_t>(len), f.get()) != static_cast<size_t>(len))
-      fail(VQR_ERR_CORRUPT, path, "truncated in token " + std::to_string(i), kTokHint);
+    if (len > 0 && !take(&piece[0], static_cast<size_t>(len))) return bad("truncated in token " + std::to_string(i));
     // run.c keeps pieces as C strings; an embedded NUL would end the piece there.
     const size_t nul = piece.find('\0');
     if (nul != std::string::npos) piece.resize(nul);
-    t.pieces_.push_back(std::move(piece));
-    t.scores_.push_back(score);
+    pieces_.push_back(std::move(piece));
+    scores_.push_back(score);
   }
-  if (vocab_size > 0 && std::fgetc(f.get()) != EOF)
-    fail(VQR_ERR_CORRUPT, path,
-         "has more entries than the model's vocabulary of " + std::to_string(vocab_size) + " tokens", kTokHint);
-  if (t.pieces_.size() < 3 + 256)
-    fail(VQR_ERR_CORRUPT, path,
-         "holds " + std::to_string(t.pieces_.size()) + " tokens, fewer than the 3 specials and 256 byte tokens",
-         kTokHint);
-
-  for (size_t i = 0; i < t.pieces_.size(); ++i) t.index_.emplace(t.pieces_[i], static_cast<int32_t>(i));
-  return t;
+  if (at != bytes.size())
+    return bad("has more entries than the model's vocabulary of " + std::to_string(vocab_size) + " tokens");
+  if (pieces_.size() < 3 + 256)
+    return bad("holds " + std::to_string(pieces_.size()) +
+               " tokens, fewer than the 3 specials and 256 byte tokens");
+  return true;
 }
 
 int32_t Tokenizer::lookup(const std::string &piece) const {
@@ -84,7 +154,13 @@ int32_t Tokenizer::lookup(const std::string &piece) const {
 std::vector<int32_t> Tokenizer::encode(const std::string &input, bool bos, bool eos) const {
   const std::string text(input.c_str());  // stop at the first NUL, as run.c does
   std::vector<int32_t> tokens;
-  if (bos) tokens.push_back(kBos);
+  if (bos && bos_id_ >= 0) tokens.push_back(bos_id_);
+  if (sp_) {
+    const std::vector<int32_t> ids = spm::encode(*sp_, text);
+    tokens.insert(tokens.end(), ids.begin(), ids.end());
+    if (eos && eos_id_ >= 0) tokens.push_back(eos_id_);
+    return tokens;
+  }
   // SentencePiece's add_dummy_prefix: a " " token first, only for non-empty text. (A vocabulary
   // without " " gets none; run.c would emit id -1 there.)
   if (!text.empty()) {
@@ -158,14 +234,18 @@ std::vector<int32_t> Tokenizer::encode(const std::string &input, bool bos, bool 
     for (int i = 0; i >= 0 && i < n; i = next[i]) merged.push_back(tokens[i]);
     tokens.swap(merged);
   }
-  if (eos) tokens.push_back(kEos);
+  if (eos) tokens.push_back(eos_id_);
   return tokens;
 }
 
 std::string Tokenizer::decode(int32_t prev_token, int32_t token) const {
   std::string p = piece(token);
+  if (sp_) {  // SentencePiece spells a space U+2581 ("\xe2\x96\x81"); tokenizer.bin stores " "
+    static const std::string kMeta = "\xe2\x96\x81";
+    for (size_t at = p.find(kMeta); at != std::string::npos; at = p.find(kMeta, at + 1)) p.replace(at, kMeta.size(), " ");
+  }
   // SentencePiece strips the leading space of the first piece after BOS.
-  if (prev_token == kBos && !p.empty() && p[0] == ' ') p.erase(0, 1);
+  if (bos_id_ >= 0 && prev_token == bos_id_ && !p.empty() && p[0] == ' ') p.erase(0, 1);
   // run.c: sscanf(piece, "<0x%02hhX>", &b) == 1, i.e. "<0x" followed by one or two hex digits.
   if (p.size() >= 4 && p.compare(0, 3, "<0x") == 0) {
     int value = 0, digits = 0;

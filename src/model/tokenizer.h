@@ -1,46 +1,84 @@
-// llama2.c tokenizer.bin reader and the encoder of run.c's encode(): BOS id 1, a dummy-prefix
-// " " token, UTF-8 code points looked up whole with byte fallback (byte b -> id b + 3), then
-// greedy merging of the adjacent pair whose merged piece has the highest score (ties: leftmost).
-// Ids match run.c exactly; the merge loop uses a priority queue instead of run.c's O(n^2) scan.
+// Tokenizers behind one copyable value type. llama2.c tokenizer.bin: the file reader and the
+// encoder of run.c's encode() (BOS id 1, a dummy-prefix " " token, UTF-8 code points looked up
+// whole with byte fallback (byte b -> id b + 3), then greedy merging of the adjacent pair whose
+// merged piece has the highest score, ties leftmost); ids match run.c exactly, the merge loop uses
+// a priority queue instead of run.c's O(n^2) scan. SentencePiece tokenizer.model: libsentencepiece
+// encodes; the vocabulary, BOS and EOS come from the model.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
 
 namespace vqr::model {
 
 class Tokenizer {
  public:
-  static constexpr int32_t kBos = 1;  // llama2.c / SentencePiece convention
+  // llama2.c's BOS and EOS ids (also those of most SentencePiece models). A loaded tokenizer's own
+  // ids are bos_id() and eos_id(); encode() uses those.
+  static constexpr int32_t kBos = 1;
   static constexpr int32_t kEos = 2;
 
-  // Reads tokenizer.bin: int32 max_token_length, then per token {float score, int32 len, bytes}.
-  // The file does not store its vocabulary size, so it comes from the model; vocab_size <= 0
-  // reads entries until the end of the file. Throws vqr::Error (VQR_ERR_IO, VQR_ERR_CORRUPT) with
-  // "<path>: <problem>; hint: <fix>", e.g. when the file holds fewer or more entries than the
-  // model's vocabulary (a tokenizer from another model).
+  enum class Kind { kLlama2c, kSentencePiece };
+
+  // Reads a tokenizer file. Two layouts:
+  //  - llama2.c tokenizer.bin: int32 max_token_length, then per token {float score, int32 len,
+  //    bytes}. It does not store its vocabulary size; vocab_size <= 0 reads entries to the end.
+  //  - SentencePiece tokenizer.model: a serialized ModelProto (protobuf).
+  // Which one, by a fixed rule: a name ending in ".bin" is tried as llama2.c first, any other
+  // name as SentencePiece first; when the first reading fails the other is tried. A successful
+  // SentencePiece parse settles the kind. (Real files are not ambiguous: a ModelProto's first
+  // four bytes, read as max_token_length, exceed the 65536 limit, and a tokenizer.bin does not
+  // parse as a protobuf.) When both fail, the error is the first reading's (".bin": the llama2.c
+  // problem; ".model": the SentencePiece one; other names: both).
+  // vocab_size > 0 must equal the file's vocabulary (a tokenizer of another model is refused).
+  // Throws vqr::Error with "<path>: <problem>; hint: <fix>": VQR_ERR_IO (cannot open or read),
+  // VQR_ERR_FORMAT (neither format, truncated, wrong vocabulary size, over 256 MiB).
   static Tokenizer load(const std::string &path, int vocab_size);
 
+  Kind kind() const { return sp_ ? Kind::kSentencePiece : Kind::kLlama2c; }
   int vocab_size() const { return static_cast<int>(pieces_.size()); }
+  // BOS / EOS ids: 1 and 2 for llama2.c; the model's for SentencePiece (-1 when it has none).
+  int32_t bos_id() const { return bos_id_; }
+  int32_t eos_id() const { return eos_id_; }
+
+  // The piece as the file spells it: llama2.c has " " for a word start, SentencePiece "\u2581"
+  // (its IdToPiece). Throws std::out_of_range for an id outside [0, vocab_size).
   const std::string &piece(int32_t id) const { return pieces_.at(static_cast<size_t>(id)); }
   float score(int32_t id) const { return scores_.at(static_cast<size_t>(id)); }
-  // Id of an exact piece, or -1. With duplicate pieces the lowest id wins.
+  // Id of an exact piece (spelled as piece() gives it), or -1. Duplicates: the lowest id wins.
   int32_t lookup(const std::string &piece) const;
 
-  // run.c encode(text, bos, eos). The text ends at its first NUL byte, as in C.
+  // Token ids of `text`, with bos_id() first and eos_id() last when asked (and, for SentencePiece,
+  // when the model defines them). The text ends at its first NUL byte, as in C. llama2.c: run.c's
+  // encode(). SentencePiece: SentencePieceProcessor::Encode.
   std::vector<int32_t> encode(const std::string &text, bool bos, bool eos) const;
 
-  // run.c decode(prev, token): the piece, without its leading space after BOS, with "<0xXX>"
-  // pieces turned into the raw byte.
+  // run.c decode(prev, token) for both kinds: the piece with "\u2581" as " ", without its leading
+  // space when prev_token is BOS, and a "<0xXX>" piece turned into the raw byte (byte 0 gives "",
+  // as run.c's C string does). Control pieces come back as spelled ("<s>"; llama2.c: "\n<s>\n").
   std::string decode(int32_t prev_token, int32_t token) const;
 
  private:
+  // Each fills *this from the file bytes, or returns false with the problem in *problem.
+  bool read_llama2c(const std::string &bytes, int vocab_size, std::string *problem);
+  bool read_sentencepiece(const std::string &bytes, std::string *problem);
+
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::unordered_map<std::string, int32_t> index_;
   int max_token_length_ = 0;
+  int32_t bos_id_ = kBos;
+  int32_t eos_id_ = kEos;
+  // Null for llama2.c. Shared between copies; SentencePieceProcessor's Encode is const and safe
+  // to call from several threads.
+  std::shared_ptr<const sentencepiece::SentencePieceProcessor> sp_;
 };
 
 }  // namespace vqr::model

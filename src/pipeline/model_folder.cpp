@@ -1,6 +1,7 @@
 // Native quantized-model folder writer (model_folder.h).
 #include "pipeline/model_folder.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,9 +9,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
 
 namespace vqr::pipeline {
@@ -67,7 +71,66 @@ std::string metadata_json(const PipelineOptions &options, const QuantizedModel &
 
 }  // namespace
 
-void write_model_folder(const model::Model &model, const std::string &tokenizer_file, const PipelineOptions &options,
+namespace {
+
+// Tokenizer and generation files of a Hugging Face folder that travel with the weights.
+constexpr const char *kHfSideFiles[] = {"tokenizer.model", "tokenizer.json", "tokenizer_config.json",
+                                        "special_tokens_map.json", "generation_config.json", "tokenizer.bin"};
+
+bool exists(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+std::string read_text(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) io_fail(path, "cannot open", "check the model folder");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The dtype a Hugging Face config declares for its weights (torch_dtype, or dtype in newer files).
+std::string declared_dtype(const std::string &config_text) {
+  const nlohmann::json j = nlohmann::json::parse(config_text, nullptr, /*allow_exceptions=*/false);
+  for (const char *key : {"torch_dtype", "dtype"})
+    if (j.is_object() && j.contains(key) && j.at(key).is_string()) {
+      const std::string v = j.at(key).get<std::string>();
+      return v == "bfloat16" ? "BF16" : v == "float16" ? "F16" : "F32";
+    }
+  return "F32";
+}
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Writes the weights and tokenizer files into `tmp`.
+void write_payload(const model::Model &model, const model::ModelSource &source, const std::string &tmp) {
+  const bool hf = source.format == model::ModelFormat::kHuggingFace || !model::llama2c_can_store(model.config());
+  if (!hf) {
+    model::save_llama2c(model, tmp + "/" + kModelFileName);
+  } else {
+    const std::string config = source.format == model::ModelFormat::kHuggingFace
+                                   ? read_text(source.model_file + "/" + model::kHfConfigFileName)
+                                   : std::string();
+    model::save_hf_checkpoint(model, tmp, config, config.empty() ? "F32" : declared_dtype(config));
+  }
+  if (source.format == model::ModelFormat::kHuggingFace)
+    for (const char *name : kHfSideFiles)
+      if (exists(source.model_file + "/" + name))
+        copy_file(source.model_file + "/" + name, tmp + "/" + name);
+  if (!source.tokenizer_file.empty()) {
+    // An explicit or llama2.c tokenizer: stored under the name its kind is found by.
+    const std::string name =
+        ends_with(source.tokenizer_file, ".model") ? model::kSentencePieceFileName : kTokenizerFileName;
+    if (!exists(tmp + "/" + name)) copy_file(source.tokenizer_file, tmp + "/" + name);
+  }
+}
+
+}  // namespace
+
+void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                         const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir) {
   struct stat st;
   require(!dir.empty() && stat(dir.c_str(), &st) != 0, VQR_ERR_INVALID_ARGUMENT,
@@ -75,8 +138,7 @@ void write_model_folder(const model::Model &model, const std::string &tokenizer_
   const std::string tmp = dir + ".partial-" + std::to_string(getpid());
   if (mkdir(tmp.c_str(), 0755) != 0) io_fail(tmp, std::string("cannot create: ") + std::strerror(errno), "check the parent folder");
   try {
-    model::save_llama2c(model, tmp + "/" + kModelFileName);
-    copy_file(tokenizer_file, tmp + "/" + kTokenizerFileName);
+    write_payload(model, source, tmp);
     std::ofstream out(tmp + "/" + kMetadataFileName);
     out << metadata_json(options, result, meta);
     if (!out.flush()) io_fail(tmp + "/" + kMetadataFileName, "cannot write", "is the disk full?");
@@ -84,9 +146,14 @@ void write_model_folder(const model::Model &model, const std::string &tokenizer_
     if (std::rename(tmp.c_str(), dir.c_str()) != 0)
       io_fail(dir, std::string("cannot rename the finished folder: ") + std::strerror(errno), "check the parent folder");
   } catch (...) {
-    for (const char *name : {kModelFileName, kTokenizerFileName, kMetadataFileName})
-      std::remove((tmp + "/" + name).c_str());
-    std::remove((tmp + "/" + std::string(kModelFileName) + ".tmp").c_str());
+    // Whatever was written (including temporary and shard files) goes with the folder.
+    if (DIR *d = opendir(tmp.c_str())) {
+      while (const dirent *e = readdir(d)) {
+        const std::string name = e->d_name;
+        if (name != "." && name != "..") std::remove((tmp + "/" + name).c_str());
+      }
+      closedir(d);
+    }
     rmdir(tmp.c_str());
     throw;
   }

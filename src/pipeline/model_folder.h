@@ -1,7 +1,10 @@
 // The library's native quantized-model folder (until the checkpoint formats of the next issue):
-//   model.bin     llama2.c legacy v0 checkpoint holding the dequantized weights (run.c loads it);
-//   tokenizer.bin the model's llama2.c tokenizer, copied;
-//   vqround.json  settings, calibration and the per-layer reports.
+// the dequantized weights in the source's own format, its tokenizer, and vqround.json (settings,
+// calibration and the per-layer reports).
+//   llama2.c source: model.bin (legacy v0, run.c loads it) + the tokenizer (tokenizer.bin or
+//     tokenizer.model, by the source tokenizer's kind);
+//   Hugging Face source: config.json (copied) + model.safetensors (tensors in the source dtype where
+//     exact, quantized layers usually F32) + the source's tokenizer files, copied.
 // The folder is built under a temporary name beside `dir` and renamed when complete, so a failed
 // or interrupted write leaves nothing at `dir`.
 #pragma once
@@ -29,7 +32,7 @@ struct FolderMetadata {
 
 // Writes the folder. `dir` must not exist. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: ..."
 // or VQR_ERR_INVALID_ARGUMENT (dir exists).
-void write_model_folder(const model::Model &model, const std::string &tokenizer_file, const PipelineOptions &options,
+void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                         const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir);
 
 }  // namespace vqr::pipeline

@@ -54,7 +54,7 @@ static void test_status_strings(void) {
   }
   CHECK(strcmp(vqr_status_string(VQR_ERR_INVALID_ARGUMENT), "invalid argument") == 0);
   CHECK(strcmp(vqr_status_string((vqr_status)1), "unknown status") == 0);
-  CHECK(strcmp(vqr_status_string((vqr_status)-12), "unknown status") == 0);
+  CHECK(strcmp(vqr_status_string((vqr_status)-13), "unknown status") == 0);
   CHECK(strcmp(vqr_status_string((vqr_status)-1000), "unknown status") == 0);
   CHECK(strcmp(vqr_status_string((vqr_status)INT32_MIN), "unknown status") == 0);
 }

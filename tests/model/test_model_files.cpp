@@ -109,28 +109,28 @@ TEST(Llama2cFormat, BadFilesFailCleanly) {
   expect_error(load, VQR_ERR_IO, {f.path(), "cannot open", "hint:"});  // not written yet
 
   f.write(std::vector<char>(good.begin(), good.end() - 4));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "does not match", "truncated"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "does not match", "truncated"});
 
   f.write(std::vector<char>(good.begin(), good.begin() + 12));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "28-byte header"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "28-byte header"});
 
   f.write({});
-  expect_error(load, VQR_ERR_CORRUPT, {f.path()});
+  expect_error(load, VQR_ERR_FORMAT, {f.path()});
 
   std::vector<char> longer = good;
   longer.push_back(0);
   f.write(longer);
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "does not match", "hint:"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "does not match", "hint:"});
 
   Header bad = kGqaHeader;
   bad.n_heads = 0;
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "implausible header", "n_heads=0"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "implausible header", "n_heads=0"});
 
   bad = kGqaHeader;
   bad.n_kv_heads = 3;  // 8 heads are not a multiple of 3 KV heads
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "inconsistent header"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "inconsistent header"});
 
   bad = kGqaHeader;
   bad.dim = 0x616b3432;  // "ak42", the versioned export
@@ -140,16 +140,16 @@ TEST(Llama2cFormat, BadFilesFailCleanly) {
   bad = kGqaHeader;
   bad.hidden_dim = 41;  // header of another model: sizes no longer match
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "does not match"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "does not match"});
 
   std::vector<float> nan_w = w;
   nan_w[100] = std::nanf("");
   f.write(vqr_test::checkpoint_bytes(kGqaHeader, nan_w));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "non-finite", "token_embedding"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "non-finite", "token_embedding"});
 
   const std::string text = "Once upon a time there was a text file that was not a model at all.\n";
   f.write(std::vector<char>(text.begin(), text.end()));
-  expect_error(load, VQR_ERR_CORRUPT, {f.path(), "hint:"});
+  expect_error(load, VQR_ERR_FORMAT, {f.path(), "hint:"});
 }
 
 TEST(Tokenizer, SyntheticVocabMatchesRunC) {
@@ -196,15 +196,15 @@ TEST(Tokenizer, BadFilesFailCleanly) {
 
   expect_error(load(n), VQR_ERR_IO, {f.path(), "cannot open"});
   f.write(good);
-  expect_error(load(n - 1), VQR_ERR_CORRUPT, {f.path(), "more entries"});
-  expect_error(load(n + 1), VQR_ERR_CORRUPT, {f.path(), "holds " + std::to_string(n) + " tokens"});
+  expect_error(load(n - 1), VQR_ERR_FORMAT, {f.path(), "more entries"});
+  expect_error(load(n + 1), VQR_ERR_FORMAT, {f.path(), "holds " + std::to_string(n) + " tokens"});
   EXPECT_EQ(Tokenizer::load(f.path(), 0).vocab_size(), n);  // read to the end
   f.write(std::vector<char>(good.begin(), good.end() - 2));
-  expect_error(load(n), VQR_ERR_CORRUPT, {f.path(), "truncated"});
+  expect_error(load(n), VQR_ERR_FORMAT, {f.path(), "truncated"});
   f.write(vqr_test::tokenizer_bytes(vocab, 3));  // pieces longer than max_token_length
-  expect_error(load(n), VQR_ERR_CORRUPT, {f.path(), "max_token_length"});
+  expect_error(load(n), VQR_ERR_FORMAT, {f.path(), "max_token_length"});
   f.write({});
-  expect_error(load(n), VQR_ERR_CORRUPT, {f.path(), "empty"});
+  expect_error(load(n), VQR_ERR_FORMAT, {f.path(), "empty"});
 }
 
 TEST(TextCorpus, ParagraphsAndWindows) {

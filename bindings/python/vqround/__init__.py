@@ -694,13 +694,15 @@ def _sequences(sequences, name):
 
 
 class Model(_Handle):
-    """A whole LLaMA-family model (vqr_model; llama2.c legacy v0 checkpoints today), held in fp32.
+    """A whole LLaMA-family model (vqr_model: llama2.c or Hugging Face checkpoints), held in fp32.
 
     Model(path, tokenizer=None) loads `path`: a checkpoint file, or a folder written by save() or
-    `vqround quantize` (model.bin, tokenizer.bin, vqround.json). tokenizer None takes the folder's
-    tokenizer.bin, or beside a checkpoint file a tokenizer.bin or the single tok*.bin. Raises
-    Error IO (missing files, no tokenizer found), CORRUPT, UNSUPPORTED. close() or a `with` block
-    frees the native model."""
+    `vqround quantize`, or a Hugging Face folder (config.json + safetensors; Llama, Mistral, Qwen2,
+    Qwen3). tokenizer None takes the folder's tokenizer.model or tokenizer.bin, or beside a
+    checkpoint file a tokenizer.bin or the single tok*.bin; a Hugging Face folder without one loads
+    without a tokenizer (tokenize() then raises UNSUPPORTED; pass ids). Raises Error IO (missing
+    files, no tokenizer found), FORMAT (malformed checkpoint, config or tokenizer), UNSUPPORTED.
+    close() or a `with` block frees the native model."""
     _free = staticmethod(lib.vqr_model_free)
 
     def __init__(self, path, tokenizer=None):

@@ -1,0 +1,401 @@
+// Hugging Face checkpoint folders (hf_checkpoint.h): config.json parsing, tensor mapping, writing.
+#include "model/hf_checkpoint.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "format/safetensors.h"
+#include "model/rope_layout.h"
+
+namespace vqr::model {
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
+                       const std::string &hint) {
+  throw Error(status, path + ": " + problem + "; hint: " + hint);
+}
+
+// The supported classes and the model_type transformers writes beside them.
+struct Architecture {
+  const char *name;
+  const char *model_type;
+};
+constexpr Architecture kArchitectures[] = {{"LlamaForCausalLM", "llama"},
+                                           {"MistralForCausalLM", "mistral"},
+                                           {"Qwen2ForCausalLM", "qwen2"},
+                                           {"Qwen3ForCausalLM", "qwen3"}};
+
+std::string supported_list() {
+  std::string s;
+  for (const Architecture &a : kArchitectures) s += (s.empty() ? "" : ", ") + std::string(a.name);
+  return s;
+}
+
+// Typed access to config.json fields with one error style.
+class Fields {
+ public:
+  Fields(const json &j, const std::string &path, const std::string &prefix = "")
+      : j_(j), path_(path), prefix_(prefix) {}
+
+  bool has(const char *key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+
+  int64_t integer(const char *key, int64_t lo, int64_t hi) const {
+    if (!has(key)) fail(VQR_ERR_FORMAT, path_, "missing field \"" + prefix_ + key + "\"", kHint);
+    const json &v = j_.at(key);
+    if (!v.is_number_integer())
+      fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not an integer (" + v.dump() + ")", kHint);
+    const int64_t x = v.get<int64_t>();
+    if (x < lo || x > hi)
+      fail(VQR_ERR_FORMAT, path_,
+           "field \"" + prefix_ + key + "\" = " + std::to_string(x) + " is outside [" + std::to_string(lo) + ", " +
+               std::to_string(hi) + "]",
+           kHint);
+    return x;
+  }
+  int64_t integer(const char *key, int64_t lo, int64_t hi, int64_t fallback) const {
+    return has(key) ? integer(key, lo, hi) : fallback;
+  }
+
+  double number(const char *key, double fallback) const {
+    if (!has(key)) return fallback;
+    const json &v = j_.at(key);
+    if (!v.is_number() || !std::isfinite(v.get<double>()))
+      fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not a finite number (" + v.dump() + ")", kHint);
+    return v.get<double>();
+  }
+  double number(const char *key) const {
+    if (!has(key)) fail(VQR_ERR_FORMAT, path_, "missing field \"" + prefix_ + key + "\"", kHint);
+    return number(key, 0.0);
+  }
+
+  bool boolean(const char *key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json &v = j_.at(key);
+    if (!v.is_boolean()) fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not true/false", kHint);
+    return v.get<bool>();
+  }
+
+  std::string string(const char *key, const std::string &fallback) const {
+    if (!has(key)) return fallback;
+    const json &v = j_.at(key);
+    if (!v.is_string()) fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not a string", kHint);
+    return v.get<std::string>();
+  }
+
+ private:
+  static constexpr const char *kHint = "is this a Hugging Face config.json of a causal language model?";
+  const json &j_;
+  const std::string &path_;
+  std::string prefix_;
+};
+
+[[noreturn]] void unsupported(const std::string &path, const std::string &problem) {
+  fail(VQR_ERR_UNSUPPORTED, path, problem, "supported: " + supported_list() + " with SiLU MLPs and default, linear or llama3 RoPE");
+}
+
+void parse_rope(const Fields &f, const json &root, const std::string &path, ModelConfig *c) {
+  // transformers >= 5 moves theta and scaling into "rope_parameters"; older files use rope_theta
+  // and "rope_scaling". Both are read; rope_parameters wins.
+  c->rope_theta = static_cast<float>(f.number("rope_theta", 10000.0));
+  const json *scaling = nullptr;
+  if (root.contains("rope_parameters") && root.at("rope_parameters").is_object()) scaling = &root.at("rope_parameters");
+  else if (f.has("rope_scaling")) scaling = &root.at("rope_scaling");
+  if (scaling == nullptr) return;
+  if (!scaling->is_object()) fail(VQR_ERR_FORMAT, path, "field \"rope_scaling\" is not an object", "fix config.json");
+  const Fields s(*scaling, path, "rope_scaling.");
+  if (s.has("rope_theta")) c->rope_theta = static_cast<float>(s.number("rope_theta"));
+  const std::string type = s.string("rope_type", s.string("type", "default"));
+  if (type == "default") return;
+  if (type == "linear") {
+    c->rope_scaling = RopeScaling::kLinear;
+    c->rope_factor = static_cast<float>(s.number("factor"));
+  } else if (type == "llama3") {
+    c->rope_scaling = RopeScaling::kLlama3;
+    c->rope_factor = static_cast<float>(s.number("factor"));
+    c->rope_low_freq_factor = static_cast<float>(s.number("low_freq_factor"));
+    c->rope_high_freq_factor = static_cast<float>(s.number("high_freq_factor"));
+    c->rope_original_context = static_cast<int>(s.integer("original_max_position_embeddings", 1, INT32_MAX));
+  } else {
+    unsupported(path, "RoPE scaling type \"" + type + "\"");
+  }
+}
+
+bool is_directory(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string read_file_text(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the model folder");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// HF names of the non-linear tensors of a layer.
+std::string layer_prefix(int layer) { return "model.layers." + std::to_string(layer) + "."; }
+
+const char *hf_linear_suffix(LinearKind kind) {
+  switch (kind) {
+    case LinearKind::kWq: return "self_attn.q_proj";
+    case LinearKind::kWk: return "self_attn.k_proj";
+    case LinearKind::kWv: return "self_attn.v_proj";
+    case LinearKind::kWo: return "self_attn.o_proj";
+    case LinearKind::kW1: return "mlp.gate_proj";
+    case LinearKind::kW2: return "mlp.down_proj";
+    case LinearKind::kW3: return "mlp.up_proj";
+  }
+  return "?";
+}
+
+// One tensor of the model as the checkpoint names and shapes it.
+struct TensorSlot {
+  std::string name;
+  std::vector<int64_t> shape;
+  float *data;
+};
+
+// Every tensor the config implies, in a fixed order (the loader's expectations, the writer's output).
+std::vector<TensorSlot> tensor_slots(Model &m) {
+  const ModelConfig &c = m.config();
+  const int64_t C = c.dim, V = c.vocab_size, HS = c.head_size();
+  std::vector<TensorSlot> slots;
+  slots.push_back({"model.embed_tokens.weight", {V, C}, m.tensor(TensorId::kTokenEmbedding)});
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = layer_prefix(l);
+    slots.push_back({p + "input_layernorm.weight", {C}, m.tensor(TensorId::kRmsAtt) + l * C});
+    slots.push_back({p + "post_attention_layernorm.weight", {C}, m.tensor(TensorId::kRmsFfn) + l * C});
+    for (LinearKind k : kAllLinearKinds) {
+      slots.push_back({hf_linear_name(l, k), {m.linear_rows(k), m.linear_cols(k)}, m.linear_data(l, k)});
+      if (const float *b = m.bias(l, k))
+        slots.push_back({p + hf_linear_suffix(k) + ".bias", {m.linear_rows(k)}, const_cast<float *>(b)});
+    }
+    if (c.qk_norm) {
+      slots.push_back({p + "self_attn.q_norm.weight", {HS}, const_cast<float *>(m.q_norm(l))});
+      slots.push_back({p + "self_attn.k_norm.weight", {HS}, const_cast<float *>(m.k_norm(l))});
+    }
+  }
+  slots.push_back({"model.norm.weight", {C}, m.tensor(TensorId::kRmsFinal)});
+  if (!c.shared_classifier) slots.push_back({"lm_head.weight", {V, C}, m.tensor(TensorId::kClassifier)});
+  return slots;
+}
+
+// Tensors a loader may meet and skip: RoPE tables older exports saved as buffers.
+bool ignorable(const std::string &name, bool tied) {
+  return name.find("rotary_emb.inv_freq") != std::string::npos || (tied && name == "lm_head.weight");
+}
+
+// Shortest decimal that reads back as the same float (so config.json shows 1e-05, not 9.99e-06).
+double float_as_decimal(float f) {
+  char buf[32];
+  for (int digits = 6; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
+    if (std::strtof(buf, nullptr) == f) break;
+  }
+  return std::strtod(buf, nullptr);
+}
+
+std::string generated_config(const ModelConfig &c, const std::string &dtype) {
+  const std::string arch = c.architecture.empty() ? "LlamaForCausalLM" : c.architecture;
+  std::string model_type = "llama";
+  for (const Architecture &a : kArchitectures)
+    if (arch == a.name) model_type = a.model_type;
+  json j;
+  j["architectures"] = json::array({arch});
+  j["model_type"] = model_type;
+  j["hidden_size"] = c.dim;
+  j["intermediate_size"] = c.hidden_dim;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.n_kv_heads;
+  j["head_dim"] = c.head_size();
+  j["vocab_size"] = c.vocab_size;
+  j["max_position_embeddings"] = c.seq_len;
+  j["rms_norm_eps"] = float_as_decimal(c.norm_eps);
+  j["rope_theta"] = float_as_decimal(c.rope_theta);
+  if (c.rope_scaling == RopeScaling::kLinear) {
+    j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", float_as_decimal(c.rope_factor)}};
+  } else if (c.rope_scaling == RopeScaling::kLlama3) {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", float_as_decimal(c.rope_factor)},
+                         {"low_freq_factor", float_as_decimal(c.rope_low_freq_factor)},
+                         {"high_freq_factor", float_as_decimal(c.rope_high_freq_factor)},
+                         {"original_max_position_embeddings", c.rope_original_context}};
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
+  j["tie_word_embeddings"] = c.shared_classifier;
+  j["hidden_act"] = "silu";
+  if (model_type == "mistral") j["sliding_window"] = c.sliding_window > 0 ? json(c.sliding_window) : json(nullptr);
+  if (model_type == "llama" || model_type == "qwen3") j["attention_bias"] = false;
+  j["torch_dtype"] = dtype == "F16" ? "float16" : dtype == "BF16" ? "bfloat16" : "float32";
+  j["bos_token_id"] = 1;
+  j["eos_token_id"] = 2;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+bool is_hf_checkpoint_dir(const std::string &dir) {
+  struct stat st;
+  return is_directory(dir) && stat((dir + "/" + kHfConfigFileName).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string hf_linear_name(int layer, LinearKind kind) {
+  return layer_prefix(layer) + hf_linear_suffix(kind) + ".weight";
+}
+
+ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
+  const json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) fail(VQR_ERR_FORMAT, path, "is not valid JSON", "restore the checkpoint's config.json");
+  if (!root.is_object()) fail(VQR_ERR_FORMAT, path, "is not a JSON object", "restore the checkpoint's config.json");
+  const Fields f(root, path);
+
+  ModelConfig c;
+  std::string arch;
+  if (f.has("architectures")) {
+    const json &a = root.at("architectures");
+    if (!a.is_array() || a.empty() || !a.at(0).is_string())
+      fail(VQR_ERR_FORMAT, path, "field \"architectures\" is not a list of class names", "fix config.json");
+    arch = a.at(0).get<std::string>();
+  } else {
+    const std::string type = f.string("model_type", "");
+    for (const Architecture &x : kArchitectures)
+      if (type == x.model_type) arch = x.name;
+    if (arch.empty()) unsupported(path, "no \"architectures\" and model_type \"" + type + "\"");
+  }
+  bool known = false;
+  for (const Architecture &x : kArchitectures) known |= arch == x.name;
+  if (!known) unsupported(path, "architecture \"" + arch + "\"");
+  c.architecture = arch;
+  const bool qwen2 = arch == "Qwen2ForCausalLM", qwen3 = arch == "Qwen3ForCausalLM";
+
+  constexpr int64_t kMax = int64_t{1} << 30;  // far above any real model, keeps products in int64
+  c.dim = static_cast<int>(f.integer("hidden_size", 1, kMax));
+  c.hidden_dim = static_cast<int>(f.integer("intermediate_size", 1, kMax));
+  c.n_layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 16));
+  c.n_heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 16));
+  c.n_kv_heads = static_cast<int>(f.integer("num_key_value_heads", 1, 1 << 16, c.n_heads));
+  c.vocab_size = static_cast<int>(f.integer("vocab_size", 1, kMax));
+  c.seq_len = static_cast<int>(f.integer("max_position_embeddings", 1, kMax, 2048));
+  // Qwen3Config's head_dim defaults to 128; the others derive it.
+  c.head_dim = static_cast<int>(f.integer("head_dim", 1, 1 << 16, qwen3 ? 128 : (c.dim % c.n_heads ? 0 : c.dim / c.n_heads)));
+  if (c.head_dim == 0) fail(VQR_ERR_FORMAT, path, "hidden_size is not a multiple of num_attention_heads and there is no head_dim", "fix config.json");
+  c.norm_eps = static_cast<float>(f.number("rms_norm_eps", 1e-6));
+  c.shared_classifier = f.boolean("tie_word_embeddings", false);
+  c.rope_layout = RopeLayout::kHalf;
+  parse_rope(f, root, path, &c);
+
+  const std::string act = f.string("hidden_act", "silu");
+  if (act != "silu") unsupported(path, "hidden_act \"" + act + "\" (SwiGLU with SiLU only)");
+  if (f.boolean("mlp_bias", false)) unsupported(path, "mlp_bias");
+  if (!qwen2 && f.boolean("attention_bias", false)) unsupported(path, "attention_bias (biases on all four attention projections)");
+  c.qkv_bias = qwen2;  // Qwen2Attention: q/k/v with bias, o without
+  c.qk_norm = qwen3;
+  if (arch == "MistralForCausalLM") {
+    c.sliding_window = static_cast<int>(f.integer("sliding_window", 1, kMax, 0));
+  } else if (f.boolean("use_sliding_window", false)) {
+    unsupported(path, "use_sliding_window (per-layer sliding windows)");
+  }
+
+  if (c.n_heads % c.n_kv_heads != 0)
+    fail(VQR_ERR_FORMAT, path,
+         "num_attention_heads " + std::to_string(c.n_heads) + " is not a multiple of num_key_value_heads " +
+             std::to_string(c.n_kv_heads),
+         "fix config.json");
+  if (c.head_dim % 2 != 0) fail(VQR_ERR_FORMAT, path, "head_dim " + std::to_string(c.head_dim) + " is odd", "fix config.json");
+  return c;
+}
+
+Model load_hf_checkpoint(const std::string &dir) {
+  const std::string config_path = dir + "/" + kHfConfigFileName;
+  const ModelConfig config = parse_hf_config(read_file_text(config_path), config_path);
+  const format::SafetensorsCheckpoint ckpt = format::SafetensorsCheckpoint::open_dir(dir);
+
+  Model model(config);
+  const std::vector<TensorSlot> slots = tensor_slots(model);
+  std::map<std::string, const TensorSlot *> expected;
+  for (const TensorSlot &s : slots) expected[s.name] = &s;
+  for (const TensorSlot &s : slots) {
+    ckpt.read_f32(s.name, s.shape, s.data);
+    int64_t count = 1;
+    for (int64_t d : s.shape) count *= d;
+    const int64_t bad = find_nonfinite(s.data, count);
+    if (bad >= 0)
+      fail(VQR_ERR_FORMAT, dir, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
+           "the checkpoint is damaged or was exported from a diverged run");
+  }
+  // After the expected ones, so a config that disagrees with the weights reports a shape first.
+  for (const std::string &name : ckpt.names())
+    if (expected.count(name) == 0 && !ignorable(name, config.shared_classifier))
+      fail(VQR_ERR_FORMAT, dir, "unexpected tensor \"" + name + "\" for " + config.architecture,
+           "quantized checkpoints load through their own format; otherwise config.json does not match the weights");
+  return model;
+}
+
+void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
+                        const std::string &dtype, int64_t max_shard_bytes) {
+  require(dtype == "F32" || dtype == "F16" || dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
+          "save: dtype must be F32, F16 or BF16, not " + dtype);
+  const ModelConfig &c = model.config();
+  std::vector<TensorSlot> slots = tensor_slots(const_cast<Model &>(model));  // read-only below
+  std::vector<std::vector<float>> permuted;                                  // q/k in the half layout
+  std::vector<std::vector<uint16_t>> halves;                                 // F16/BF16 payloads
+  permuted.reserve(slots.size());
+  halves.reserve(slots.size());
+  std::vector<format::StTensorData> out;
+  const std::string q = hf_linear_suffix(LinearKind::kWq), k = hf_linear_suffix(LinearKind::kWk);
+  for (const TensorSlot &s : slots) {
+    const float *data = s.data;
+    int64_t count = 1;
+    for (int64_t d : s.shape) count *= d;
+    const bool is_q = s.name.find(q) != std::string::npos, is_k = s.name.find(k) != std::string::npos;
+    if (c.rope_layout == RopeLayout::kInterleaved && (is_q || is_k)) {
+      const int64_t heads = is_q ? c.n_heads : c.n_kv_heads;
+      permuted.push_back(permute_rope_rows(data, heads, c.head_size(), count / (heads * c.head_size()), /*to_half=*/true));
+      data = permuted.back().data();
+    }
+    format::StTensorData t{s.name, format::StDtype::kF32, s.shape, data};
+    if (dtype != "F32") {
+      const bool bf16 = dtype == "BF16";
+      std::vector<uint16_t> h(static_cast<size_t>(count));
+      bool exact = true;
+      for (int64_t i = 0; i < count && exact; ++i) {
+        h[i] = bf16 ? f32_to_bf16(data[i]) : f32_to_f16(data[i]);
+        const float back = bf16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
+        exact = std::memcmp(&back, &data[i], sizeof(float)) == 0;
+      }
+      if (exact) {
+        halves.push_back(std::move(h));
+        t.dtype = bf16 ? format::StDtype::kBF16 : format::StDtype::kF16;
+        t.data = halves.back().data();
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  const std::string config_text = config_json_text.empty() ? generated_config(c, dtype) : config_json_text;
+  const std::string config_path = dir + "/" + kHfConfigFileName;
+  {
+    std::ofstream f(config_path, std::ios::binary);
+    f << config_text;
+    if (!f.flush()) fail(VQR_ERR_IO, config_path, "cannot write", "is the disk full?");
+  }
+  format::write_safetensors_sharded(dir, out, max_shard_bytes);
+}
+
+}  // namespace vqr::model

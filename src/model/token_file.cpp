@@ -1,0 +1,111 @@
+// Pre-tokenized id files: little-endian uint32 ids, read in one piece and range-checked.
+#include "model/token_file.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "core/error.h"
+
+namespace vqr::model {
+
+namespace {
+
+[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
+                       const std::string &hint) {
+  throw Error(status, path + ": " + problem + "; hint: " + hint);
+}
+
+struct FileCloser {
+  void operator()(std::FILE *f) const { std::fclose(f); }
+};
+
+constexpr const char *kFormatHint = "a token file holds little-endian uint32 ids and nothing else";
+
+// The file holds little-endian values; on a big-endian host swap them in place.
+void from_little_endian(uint32_t *v, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  for (size_t i = 0; i < n; ++i) v[i] = __builtin_bswap32(v[i]);
+#else
+  (void)v;
+  (void)n;
+#endif
+}
+
+}  // namespace
+
+std::vector<int32_t> read_token_file(const std::string &path, int vocab_size) {
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the token file path");
+  struct stat st;
+  if (fstat(fileno(f.get()), &st) != 0)
+    fail(VQR_ERR_IO, path, std::string("cannot stat: ") + std::strerror(errno), "check the token file path");
+  if (!S_ISREG(st.st_mode)) fail(VQR_ERR_IO, path, "not a regular file", "pass a token file, not a folder or device");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) fail(VQR_ERR_FORMAT, path, "empty file (no token ids)", kFormatHint);
+  if (size % 4 != 0)
+    fail(VQR_ERR_FORMAT, path, "size " + std::to_string(size) + " bytes is not a multiple of 4", kFormatHint);
+
+  std::vector<int32_t> ids;
+  try {
+    ids.resize(static_cast<size_t>(size / 4));
+  } catch (const std::bad_alloc &) {
+    fail(VQR_ERR_OUT_OF_MEMORY, path, "cannot hold " + std::to_string(size / 4) + " token ids in memory",
+         "split the token file");
+  }
+  if (std::fread(ids.data(), 4, ids.size(), f.get()) != ids.size())
+    fail(VQR_ERR_IO, path, std::string("read failed: ") + (std::ferror(f.get()) ? std::strerror(errno) : "file shrank"),
+         "is the file being written?");
+  uint32_t *raw = reinterpret_cast<uint32_t *>(ids.data());
+  from_little_endian(raw, ids.size());
+  const uint64_t limit = vocab_size > 0 ? static_cast<uint64_t>(vocab_size) : (uint64_t{1} << 31);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (raw[i] >= limit)
+      fail(VQR_ERR_FORMAT, path,
+           "token " + std::to_string(i) + " has id " + std::to_string(raw[i]) +
+               (vocab_size > 0 ? ", outside the vocabulary of " + std::to_string(vocab_size)
+                               : std::string(", above the int32 range")),
+           "the ids come from another tokenizer");
+  return ids;
+}
+
+void write_token_file(const std::string &path, const std::vector<int32_t> &ids) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0)
+      throw Error(VQR_ERR_INVALID_ARGUMENT,
+                  path + ": token " + std::to_string(i) + " has negative id " + std::to_string(ids[i]));
+  const std::string tmp = path + ".tmp";
+  {
+    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(tmp.c_str(), "wb"));
+    if (!f) fail(VQR_ERR_IO, tmp, std::string("cannot create: ") + std::strerror(errno), "check the output folder");
+    // Through a fixed buffer: little-endian conversion without a copy of the whole vector.
+    std::vector<uint32_t> chunk(std::min<size_t>(ids.size(), size_t{1} << 16));
+    bool ok = true;
+    for (size_t at = 0; ok && at < ids.size(); at += chunk.size()) {
+      const size_t n = std::min(chunk.size(), ids.size() - at);
+      for (size_t i = 0; i < n; ++i) chunk[i] = static_cast<uint32_t>(ids[at + i]);
+      from_little_endian(chunk.data(), n);  // the swap is its own inverse
+      ok = std::fwrite(chunk.data(), 4, n, f.get()) == n;
+    }
+    ok = ok && std::fflush(f.get()) == 0;
+    const int err = errno;
+    ok = std::fclose(f.release()) == 0 && ok;
+    if (!ok) {
+      std::remove(tmp.c_str());
+      fail(VQR_ERR_IO, tmp, std::string("write failed: ") + std::strerror(err), "is the disk full?");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    fail(VQR_ERR_IO, path, std::string("cannot rename the finished file: ") + std::strerror(err),
+         "check the output folder's permissions");
+  }
+}
+
+}  // namespace vqr::model
