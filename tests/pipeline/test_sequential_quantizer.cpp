@@ -5,7 +5,9 @@
 // beats RTN at 3 bits; (5) cancellation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -74,7 +76,9 @@ void reference_sequential(vqr::model::Model &model, const std::vector<std::vecto
   for (int l = 0; l < model.config().n_layers; ++l)
     for (size_t i = 0; i < 7;) {
       const LinearInput input = vqr::model::input_of(kOrder[i]);
-      const int64_t width = input == LinearInput::kFfnHidden ? model.config().hidden_dim : model.config().dim;
+      const int64_t width = input == LinearInput::kFfnHidden ? model.config().hidden_dim
+                            : input == LinearInput::kAttnOut ? int64_t{model.config().n_heads} * model.config().head_size()
+                                                             : model.config().dim;
       vqr::hessian::Hessian h(width, false, false);
       for (const auto &w : windows)
         fwd.run(w.data(), (int64_t)w.size(), nullptr,
@@ -158,6 +162,72 @@ TEST(SequentialQuantizer, GptaqRunsTheFullPrecisionStream) {
   EXPECT_TRUE(std::equal(a.data, a.data + a.rows * a.cols, b.data));
   const auto c2 = f.model.linear(4, LinearKind::kW2), d2 = gptq_model.linear(4, LinearKind::kW2);
   EXPECT_FALSE(std::equal(c2.data, c2.data + c2.rows * c2.cols, d2.data));
+}
+
+// A random model with every architecture variant at once: Qwen2's q/k/v biases, Qwen3's q/k norms
+// and a head size that makes q_dim (4 x 16) differ from dim (48), GQA, the half RoPE layout with
+// llama3 scaling, a sliding window, an untied classifier.
+vqr::model::Model random_variant_model() {
+  vqr::model::ModelConfig c;
+  c.dim = 48, c.hidden_dim = 80, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16;
+  c.vocab_size = 64, c.seq_len = 64, c.shared_classifier = false;
+  c.qkv_bias = c.qk_norm = true;
+  c.rope_layout = vqr::model::RopeLayout::kHalf;
+  c.rope_scaling = vqr::model::RopeScaling::kLlama3;
+  c.rope_factor = 4, c.rope_original_context = 16, c.sliding_window = 12;
+  vqr::model::Model m(c);
+  uint64_t state = 7;
+  auto uniform = [&] {  // splitmix64 -> [-1, 1)
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (double)((z ^ (z >> 31)) >> 11) / 4503599627370496.0 - 1.0;
+  };
+  for (int i = 0; i < vqr::model::kTensorCount; ++i) {
+    const auto id = static_cast<vqr::model::TensorId>(i);
+    const bool norm = id == vqr::model::TensorId::kRmsAtt || id == vqr::model::TensorId::kRmsFfn ||
+                      id == vqr::model::TensorId::kRmsFinal || id == vqr::model::TensorId::kQNorm ||
+                      id == vqr::model::TensorId::kKNorm;
+    for (int64_t k = 0; k < m.tensor_floats(id); ++k)
+      m.tensor(id)[k] = norm ? (float)(1.0 + 0.1 * uniform()) : (float)(0.3 * uniform());
+  }
+  return m;
+}
+
+TEST(SequentialQuantizer, EveryArchitectureVariantMatchesTheReference) {
+  vqr::model::Model m = random_variant_model();
+  ASSERT_NE(m.linear_rows(LinearKind::kWq), m.config().dim);
+  std::vector<std::vector<int32_t>> windows;
+  for (int w = 0; w < 6; ++w) {
+    windows.emplace_back();
+    for (int t = 0; t < 40; ++t) windows.back().push_back((w * 31 + t * 17 + 3) % m.config().vocab_size);
+  }
+  for (const int method : {VQR_METHOD_GPTQ, VQR_METHOD_GPTAQ}) {
+    vqr::model::Model ours = m.clone();
+    vqr::pipeline::PipelineOptions o;
+    o.config = config(method, 4);
+    o.threads = 1;
+    const auto out = vqr::pipeline::quantize_sequential(ours, windows, o, nullptr);
+    ASSERT_EQ(out.layers.size(), 14u);
+    // Every layer moved onto a 4-bit grid: at most 16 distinct values per row.
+    for (LinearKind k : vqr::model::kAllLinearKinds) {
+      const auto w = ours.linear(1, k);
+      for (int64_t r = 0; r < w.rows; r += 7) {
+        std::vector<float> row(w.data + r * w.cols, w.data + (r + 1) * w.cols);
+        std::sort(row.begin(), row.end());
+        EXPECT_LE(std::unique(row.begin(), row.end()) - row.begin(), 16) << vqr::model::Model::linear_name(1, k);
+      }
+    }
+    if (method == VQR_METHOD_GPTQ) {  // GPTAQ's reference needs the fp stream; its D is tested above
+      vqr::model::Model ref = m.clone();
+      reference_sequential(ref, windows, o.config);
+      for (int l = 0; l < 2; ++l)
+        for (LinearKind k : vqr::model::kAllLinearKinds) {
+          const auto a = ours.linear(l, k), b = ref.linear(l, k);
+          EXPECT_EQ(0, std::memcmp(a.data, b.data, (size_t)(a.rows * a.cols) * 4)) << vqr::model::Model::linear_name(l, k);
+        }
+    }
+  }
 }
 
 TEST(SequentialQuantizer, NllEightBitKeepsFp32AndGptqBeatsRtnAtThreeBits) {
