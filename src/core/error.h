@@ -18,6 +18,13 @@ class Error : public std::runtime_error {
   vqr_status status_;
 };
 
+// Throws Error(status, "<subject>: <problem>; hint: <fix>"), the one form of every error about a
+// file or path (checkpoints, tokenizers, configs), so messages read the same everywhere.
+[[noreturn]] inline void fail(vqr_status status, const std::string &subject, const std::string &problem,
+                              const std::string &hint) {
+  throw Error(status, subject + ": " + problem + "; hint: " + hint);
+}
+
 // Throws Error(status, message) when `ok` is false. Keeps argument checks to one line each.
 inline void require(bool ok, vqr_status status, const std::string &message) {
   if (!ok) throw Error(status, message);

@@ -47,11 +47,6 @@ constexpr DtypeInfo kDtypes[] = {
     {StDtype::kU64, "U64", 8},   {StDtype::kF8E4M3, "F8_E4M3", 1}, {StDtype::kF8E5M2, "F8_E5M2", 1},
 };
 
-[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
-                       const std::string &hint) {
-  throw Error(status, path + ": " + problem + "; hint: " + hint);
-}
-
 // A name as it appears in messages: quoted, cut short (a key can be megabytes long).
 std::string show(const std::string &s) {
   return "\"" + (s.size() <= 200 ? s : s.substr(0, 200) + "...") + "\"";

@@ -24,11 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
-                       const std::string &hint) {
-  throw Error(status, path + ": " + problem + "; hint: " + hint);
-}
-
 // The supported classes and the model_type transformers writes beside them.
 struct Architecture {
   const char *name;

@@ -30,11 +30,6 @@ constexpr uint32_t kVersionedMagic = 0x616b3432u;
 const char *const kFormatHint =
     "expected a llama2.c legacy v0 checkpoint (export.py --version 0, the format run.c reads)";
 
-[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
-                       const std::string &hint) {
-  throw Error(status, path + ": " + problem + "; hint: " + hint);
-}
-
 struct FileCloser {
   void operator()(std::FILE *f) const { std::fclose(f); }
 };

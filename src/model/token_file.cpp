@@ -16,11 +16,6 @@ namespace vqr::model {
 
 namespace {
 
-[[noreturn]] void fail(vqr_status status, const std::string &path, const std::string &problem,
-                       const std::string &hint) {
-  throw Error(status, path + ": " + problem + "; hint: " + hint);
-}
-
 struct FileCloser {
   void operator()(std::FILE *f) const { std::fclose(f); }
 };
