@@ -15,7 +15,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "format/safetensors.h"
+#include "io/safetensors.h"
 #include "model/rope_layout.h"
 
 namespace vqr::model {
@@ -320,7 +320,7 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
 Model load_hf_checkpoint(const std::string &dir) {
   const std::string config_path = dir + "/" + kHfConfigFileName;
   const ModelConfig config = parse_hf_config(read_file_text(config_path), config_path);
-  const format::SafetensorsCheckpoint ckpt = format::SafetensorsCheckpoint::open_dir(dir);
+  const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open_dir(dir);
 
   Model model(config);
   const std::vector<TensorSlot> slots = tensor_slots(model);
@@ -353,7 +353,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
   std::vector<std::vector<uint16_t>> halves;                                 // F16/BF16 payloads
   permuted.reserve(slots.size());
   halves.reserve(slots.size());
-  std::vector<format::StTensorData> out;
+  std::vector<io::StTensorData> out;
   const std::string q = hf_linear_suffix(LinearKind::kWq), k = hf_linear_suffix(LinearKind::kWk);
   for (const TensorSlot &s : slots) {
     const float *data = s.data;
@@ -365,7 +365,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
       permuted.push_back(permute_rope_rows(data, heads, c.head_size(), count / (heads * c.head_size()), /*to_half=*/true));
       data = permuted.back().data();
     }
-    format::StTensorData t{s.name, format::StDtype::kF32, s.shape, data};
+    io::StTensorData t{s.name, io::StDtype::kF32, s.shape, data};
     if (dtype != "F32") {
       const bool bf16 = dtype == "BF16";
       std::vector<uint16_t> h(static_cast<size_t>(count));
@@ -377,7 +377,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
       }
       if (exact) {
         halves.push_back(std::move(h));
-        t.dtype = bf16 ? format::StDtype::kBF16 : format::StDtype::kF16;
+        t.dtype = bf16 ? io::StDtype::kBF16 : io::StDtype::kF16;
         t.data = halves.back().data();
       }
     }
@@ -390,7 +390,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
     f << config_text;
     if (!f.flush()) fail(VQR_ERR_IO, config_path, "cannot write", "is the disk full?");
   }
-  format::write_safetensors_sharded(dir, out, max_shard_bytes);
+  io::write_safetensors_sharded(dir, out, max_shard_bytes);
 }
 
 }  // namespace vqr::model

@@ -1,7 +1,7 @@
 // Hugging Face LLaMA-family checkpoint folders: config.json + model.safetensors (or a sharded
 // model.safetensors.index.json), for LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and
 // Qwen3ForCausalLM. Weights may be F32, F16 or BF16; the files are memory-mapped and each tensor
-// is widened to fp32 once, into the model's arena (format/safetensors.h).
+// is widened to fp32 once, into the model's arena (io/safetensors.h).
 //
 // Layout facts the loader relies on (transformers' modeling_llama / _mistral / _qwen2 / _qwen3):
 //   model.embed_tokens.weight                      [vocab, hidden]

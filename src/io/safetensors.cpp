@@ -1,7 +1,7 @@
 // safetensors reader (mmap + full validation), atomic writer, and sharded checkpoint folders.
 // Validation follows the reference implementation (safetensors/src/tensor.rs, Metadata::validate):
 // the non-empty tensors must tile the data section exactly, which also rules out polyglot files.
-#include "format/safetensors.h"
+#include "io/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -21,7 +21,7 @@
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; add byte swapping");
 
-namespace vqr::format {
+namespace vqr::io {
 
 using nlohmann::json;
 
@@ -633,4 +633,4 @@ void SafetensorsCheckpoint::read_f32(const std::string &name, const std::vector<
   file->read_f32(*t, out);
 }
 
-}  // namespace vqr::format
+}  // namespace vqr::io

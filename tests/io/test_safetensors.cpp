@@ -1,7 +1,7 @@
 // safetensors reader/writer tests. The references are independent of the code under test: files
 // built byte by byte here, headers parsed by hand, fp16/bf16 values written as exact literals.
 // The corrupted-input cases and the truncation / byte-flip sweeps run under ASan/UBSan in CI.
-#include "format/safetensors.h"
+#include "io/safetensors.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -23,11 +23,11 @@
 namespace {
 
 namespace fs = std::filesystem;
-using vqr::format::SafetensorsCheckpoint;
-using vqr::format::SafetensorsFile;
-using vqr::format::StDtype;
-using vqr::format::StTensor;
-using vqr::format::StTensorData;
+using vqr::io::SafetensorsCheckpoint;
+using vqr::io::SafetensorsFile;
+using vqr::io::StDtype;
+using vqr::io::StTensor;
+using vqr::io::StTensorData;
 
 std::string le64(uint64_t v) {
   std::string s(8, '\0');
@@ -108,14 +108,14 @@ TEST(SafetensorsDtype, NamesAndSizesMatchTheFormat) {
                   {StDtype::kBool, "BOOL", 1}, {StDtype::kU16, "U16", 2},        {StDtype::kU32, "U32", 4},
                   {StDtype::kU64, "U64", 8},   {StDtype::kF8E4M3, "F8_E4M3", 1}, {StDtype::kF8E5M2, "F8_E5M2", 1}};
   for (const auto &e : expected) {
-    EXPECT_STREQ(vqr::format::st_dtype_name(e.d), e.name);
-    EXPECT_EQ(vqr::format::st_dtype_size(e.d), e.size) << e.name;
+    EXPECT_STREQ(vqr::io::st_dtype_name(e.d), e.name);
+    EXPECT_EQ(vqr::io::st_dtype_size(e.d), e.size) << e.name;
     StDtype back = StDtype::kU8;
-    EXPECT_TRUE(vqr::format::st_dtype_from_name(e.name, &back));
+    EXPECT_TRUE(vqr::io::st_dtype_from_name(e.name, &back));
     EXPECT_EQ(back, e.d);
   }
   StDtype untouched = StDtype::kI8;
-  for (const char *bad : {"f32", "FP32", "", "F8_E8M0", "F32 "}) EXPECT_FALSE(vqr::format::st_dtype_from_name(bad, &untouched));
+  for (const char *bad : {"f32", "FP32", "", "F8_E8M0", "F32 "}) EXPECT_FALSE(vqr::io::st_dtype_from_name(bad, &untouched));
   EXPECT_EQ(untouched, StDtype::kI8);
 }
 
@@ -146,7 +146,7 @@ TEST_F(Safetensors, RoundTripKeepsEveryFieldAndByte) {
   const Fixture fx;
   const std::vector<StTensorData> in = fx.tensors();
   const std::string p = path("rt.safetensors");
-  vqr::format::write_safetensors(p, in, {{"quant_method", "vqround"}, {"bits", "4"}});
+  vqr::io::write_safetensors(p, in, {{"quant_method", "vqround"}, {"bits", "4"}});
   EXPECT_FALSE(fs::exists(p + ".tmp"));
 
   const SafetensorsFile f = SafetensorsFile::open(p);
@@ -165,7 +165,7 @@ TEST_F(Safetensors, RoundTripKeepsEveryFieldAndByte) {
     int64_t n = 1;
     for (int64_t s : d.shape) n *= s;
     EXPECT_EQ(t->elements(), n);
-    const int64_t bytes = n * vqr::format::st_dtype_size(d.dtype);
+    const int64_t bytes = n * vqr::io::st_dtype_size(d.dtype);
     ASSERT_EQ(t->end - t->begin, bytes);
     if (bytes > 0) {
       EXPECT_EQ(std::memcmp(f.data(*t), d.data, static_cast<size_t>(bytes)), 0);
@@ -198,7 +198,7 @@ TEST_F(Safetensors, WrittenHeaderFollowsTheSpec) {
   const Fixture fx;
   const std::vector<StTensorData> in = fx.tensors();
   const std::string p = path("hdr.safetensors");
-  vqr::format::write_safetensors(p, in, {{"note", "caf\xc3\xa9 \"quoted\""}});
+  vqr::io::write_safetensors(p, in, {{"note", "caf\xc3\xa9 \"quoted\""}});
   const std::string bytes = read_bytes(p);
   ASSERT_GE(bytes.size(), 8u);
   uint64_t n = 0;
@@ -233,7 +233,7 @@ TEST_F(Safetensors, WrittenHeaderFollowsTheSpec) {
     for (const StTensorData &t : in)
       if (t.name == item.key()) d = &t;
     ASSERT_NE(d, nullptr) << item.key();
-    EXPECT_EQ(e["dtype"].get<std::string>(), vqr::format::st_dtype_name(d->dtype));
+    EXPECT_EQ(e["dtype"].get<std::string>(), vqr::io::st_dtype_name(d->dtype));
     EXPECT_EQ(e["shape"].get<std::vector<int64_t>>(), d->shape);
     if (end > begin) {
       EXPECT_EQ(std::memcmp(bytes.data() + 8 + n + begin, d->data, static_cast<size_t>(end - begin)), 0);
@@ -388,7 +388,7 @@ TEST_F(Safetensors, OpenFailuresAreIoErrors) {
 TEST_F(Safetensors, EveryTruncationThrows) {
   const Fixture fx;
   const std::string good = path("good.safetensors");
-  vqr::format::write_safetensors(good, fx.tensors());
+  vqr::io::write_safetensors(good, fx.tensors());
   const std::string bytes = read_bytes(good);
   // Shrinking in place (longest cut first) avoids a rewrite per length: ext4 flushes a file
   // truncated to zero and rewritten, which made this sweep disk-bound.
@@ -412,7 +412,7 @@ TEST_F(Safetensors, HeaderByteMutationsNeverCrash) {
   const std::vector<uint16_t> b = {0x3c00, 0x4000};
   const std::vector<uint8_t> c = {9};
   const std::string good = path("good.safetensors");
-  vqr::format::write_safetensors(good,
+  vqr::io::write_safetensors(good,
                                  {{"a", StDtype::kF32, {3}, a.data()},
                                   {"b", StDtype::kF16, {1, 2}, b.data()},
                                   {"c", StDtype::kU8, {}, c.data()},
@@ -448,7 +448,7 @@ TEST_F(Safetensors, HeaderByteMutationsNeverCrash) {
           ASSERT_LE(0, t.begin);
           ASSERT_LE(t.begin, t.end);
           ASSERT_LE(t.end, f.data_size());
-          ASSERT_EQ(t.end - t.begin, t.elements() * vqr::format::st_dtype_size(t.dtype));
+          ASSERT_EQ(t.end - t.begin, t.elements() * vqr::io::st_dtype_size(t.dtype));
           for (int64_t i = 0; i < t.end - t.begin; ++i) sum += f.data(t)[i];
         }
         (void)sum;
@@ -475,7 +475,7 @@ TEST_F(Safetensors, WriterRejectsBadArguments) {
   auto expect_bad = [&](const std::vector<StTensorData> &t, const std::map<std::string, std::string> &md,
                         const std::string &needle) {
     SCOPED_TRACE(needle);
-    expect_error([&] { vqr::format::write_safetensors(p, t, md); }, VQR_ERR_INVALID_ARGUMENT, needle);
+    expect_error([&] { vqr::io::write_safetensors(p, t, md); }, VQR_ERR_INVALID_ARGUMENT, needle);
     EXPECT_FALSE(fs::exists(p));
     EXPECT_FALSE(fs::exists(p + ".tmp"));
   };
@@ -490,23 +490,23 @@ TEST_F(Safetensors, WriterRejectsBadArguments) {
   expect_bad({{"a", StDtype::kF32, {2}, x}}, {{"format", "tf"}}, "\"format\"");
   expect_bad({{"a", static_cast<StDtype>(99), {2}, x}}, {}, "invalid dtype");
   // "format": "pt" given explicitly is fine, as is a tensor-free file.
-  vqr::format::write_safetensors(p, {}, {{"format", "pt"}});
+  vqr::io::write_safetensors(p, {}, {{"format", "pt"}});
   EXPECT_TRUE(SafetensorsFile::open(p).tensors().empty());
 }
 
 TEST_F(Safetensors, WriterFailuresLeaveNoTempFile) {
   const float x[2] = {1, 2};
   const std::string missing = path("no/such/dir/w.safetensors");
-  expect_error([&] { vqr::format::write_safetensors(missing, {{"a", StDtype::kF32, {2}, x}}); }, VQR_ERR_IO, "cannot create");
+  expect_error([&] { vqr::io::write_safetensors(missing, {{"a", StDtype::kF32, {2}, x}}); }, VQR_ERR_IO, "cannot create");
   // Renaming onto a folder fails after the temp file was written: it must be removed.
   const std::string folder = path("occupied");
   fs::create_directory(folder);
-  expect_error([&] { vqr::format::write_safetensors(folder, {{"a", StDtype::kF32, {2}, x}}); }, VQR_ERR_IO, "rename");
+  expect_error([&] { vqr::io::write_safetensors(folder, {{"a", StDtype::kF32, {2}, x}}); }, VQR_ERR_IO, "rename");
   EXPECT_FALSE(fs::exists(folder + ".tmp"));
   // Overwriting an existing file replaces it whole.
   const std::string p = path("w.safetensors");
-  vqr::format::write_safetensors(p, {{"a", StDtype::kF32, {2}, x}});
-  vqr::format::write_safetensors(p, {{"b", StDtype::kF32, {1}, x}});
+  vqr::io::write_safetensors(p, {{"a", StDtype::kF32, {2}, x}});
+  vqr::io::write_safetensors(p, {{"b", StDtype::kF32, {1}, x}});
   const SafetensorsFile f = SafetensorsFile::open(p);
   ASSERT_EQ(f.tensors().size(), 1u);
   EXPECT_EQ(f.tensors()[0].name, "b");
@@ -532,7 +532,7 @@ struct ShardFixture {
 TEST_F(Safetensors, ShardedWriteAndCheckpointRead) {
   const ShardFixture fx;
   const std::vector<StTensorData> in = fx.tensors();
-  const std::vector<std::string> files = vqr::format::write_safetensors_sharded(dir_, in, 128, {{"k", "v"}});
+  const std::vector<std::string> files = vqr::io::write_safetensors_sharded(dir_, in, 128, {{"k", "v"}});
   const std::vector<std::string> expected_files = {"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
                                                    "model-00003-of-00003.safetensors", "model.safetensors.index.json"};
   EXPECT_EQ(files, expected_files);
@@ -580,21 +580,21 @@ TEST_F(Safetensors, ShardedWriteAndCheckpointRead) {
 
 TEST_F(Safetensors, SingleFileFolder) {
   const ShardFixture fx;
-  EXPECT_EQ(vqr::format::write_safetensors_sharded(dir_, fx.tensors(), 360), (std::vector<std::string>{"model.safetensors"}));
+  EXPECT_EQ(vqr::io::write_safetensors_sharded(dir_, fx.tensors(), 360), (std::vector<std::string>{"model.safetensors"}));
   EXPECT_FALSE(fs::exists(path("model.safetensors.index.json")));
   const SafetensorsCheckpoint ck = SafetensorsCheckpoint::open_dir(dir_ + "/");
   EXPECT_EQ(ck.names().size(), 5u);
   std::vector<float> got(50);
   ck.read_f32("c", {5, 10}, got.data());
   EXPECT_EQ(got, fx.c);
-  expect_error([&] { vqr::format::write_safetensors_sharded(dir_, fx.tensors(), 0); }, VQR_ERR_INVALID_ARGUMENT,
+  expect_error([&] { vqr::io::write_safetensors_sharded(dir_, fx.tensors(), 0); }, VQR_ERR_INVALID_ARGUMENT,
                "max_shard_bytes");
 }
 
 TEST_F(Safetensors, CheckpointFolderErrors) {
   expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_IO, "no model.safetensors");
   const ShardFixture fx;
-  vqr::format::write_safetensors_sharded(dir_, fx.tensors(), 128);
+  vqr::io::write_safetensors_sharded(dir_, fx.tensors(), 128);
   const std::string index_path = path("model.safetensors.index.json");
   const std::string good_index = read_bytes(index_path);
   auto with_index = [&](const std::string &text, const std::string &needle) {
@@ -617,8 +617,8 @@ TEST_F(Safetensors, CheckpointFolderErrors) {
 
   // The same tensor in two shards.
   const float x[2] = {1, 2};
-  vqr::format::write_safetensors(path("x1.safetensors"), {{"a", StDtype::kF32, {2}, x}});
-  vqr::format::write_safetensors(path("x2.safetensors"), {{"a", StDtype::kF32, {2}, x}, {"b", StDtype::kF32, {2}, x}});
+  vqr::io::write_safetensors(path("x1.safetensors"), {{"a", StDtype::kF32, {2}, x}});
+  vqr::io::write_safetensors(path("x2.safetensors"), {{"a", StDtype::kF32, {2}, x}, {"b", StDtype::kF32, {2}, x}});
   with_index(R"({"weight_map":{"a":"x1.safetensors","b":"x2.safetensors"}})", "is in two shards");
 
   // A shard that is corrupt reports the shard's own error.
@@ -630,7 +630,7 @@ TEST_F(Safetensors, CheckpointFolderErrors) {
   fs::remove(path(s3));
   expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_FORMAT, "does not exist");
   // Both layouts at once are ambiguous.
-  vqr::format::write_safetensors(path("model.safetensors"), {{"a", StDtype::kF32, {2}, x}});
+  vqr::io::write_safetensors(path("model.safetensors"), {{"a", StDtype::kF32, {2}, x}});
   expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_FORMAT, "both");
 }
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace vqr::format {
+namespace vqr::io {
 
 // Element types of the format, each one byte or more per element (the sub-byte F4/F6 types of
 // newer safetensors releases are not supported and read as "unknown dtype").
@@ -148,4 +148,4 @@ class SafetensorsCheckpoint {
   std::map<std::string, size_t> where_;  // tensor name -> index into files_
 };
 
-}  // namespace vqr::format
+}  // namespace vqr::io
