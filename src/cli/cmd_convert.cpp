@@ -76,12 +76,9 @@ int run_convert(const std::vector<std::string> &argv) {
                                    ? model::read_text_file(source.model_file + "/" + model::kHfConfigFileName)
                                    : std::string();
     model::save_hf_checkpoint(m, tmp, config, dtype, shard_mb * 1000 * 1000);
-    if (!source.tokenizer_file.empty()) {
-      const bool sp = source.tokenizer_file.size() > 6 &&
-                      source.tokenizer_file.compare(source.tokenizer_file.size() - 6, 6, ".model") == 0;
+    if (!source.tokenizer_file.empty())
       std::filesystem::copy_file(source.tokenizer_file,
-                                 tmp + "/" + (sp ? model::kSentencePieceFileName : model::kTokenizerFileName));
-    }
+                                 tmp + "/" + model::tokenizer_name_in_folder(source.tokenizer_file));
     std::filesystem::rename(tmp, out);
   } catch (...) {
     std::filesystem::remove_all(tmp, ec);

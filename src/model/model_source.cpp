@@ -63,6 +63,13 @@ const char *model_format_name(ModelFormat format) {
   return format == ModelFormat::kHuggingFace ? "huggingface" : "llama2c-v0";
 }
 
+const char *tokenizer_name_in_folder(const std::string &tokenizer_file) {
+  const std::string ext = ".model";
+  const bool sp = tokenizer_file.size() >= ext.size() &&
+                  tokenizer_file.compare(tokenizer_file.size() - ext.size(), ext.size(), ext) == 0;
+  return sp ? kSentencePieceFileName : kTokenizerFileName;
+}
+
 Model load_model(const ModelSource &source) {
   return source.format == ModelFormat::kHuggingFace ? load_hf_checkpoint(source.model_file)
                                                      : load_llama2c(source.model_file);

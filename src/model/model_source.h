@@ -34,6 +34,10 @@ inline constexpr const char *kMetadataFileName = "vqround.json";
 // nothing usable is found.
 ModelSource resolve_model_source(const std::string &model_path, const std::string &tokenizer_path);
 
+// The name a tokenizer file gets inside a model folder, by its kind: tokenizer.model for a
+// SentencePiece ".model" file, tokenizer.bin otherwise (the names resolve_model_source looks for).
+const char *tokenizer_name_in_folder(const std::string &tokenizer_file);
+
 // Loads the model a source names (load_llama2c or load_hf_checkpoint; their errors).
 Model load_model(const ModelSource &source);
 

@@ -101,10 +101,6 @@ std::string declared_dtype(const std::string &config_text) {
   return "F32";
 }
 
-bool ends_with(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Writes the weights and tokenizer files into `tmp`.
 void write_payload(const model::Model &model, const model::ModelSource &source, const std::string &tmp) {
   const bool hf = source.format == model::ModelFormat::kHuggingFace || !model::llama2c_can_store(model.config());
@@ -122,8 +118,7 @@ void write_payload(const model::Model &model, const model::ModelSource &source, 
         copy_file(source.model_file + "/" + name, tmp + "/" + name);
   if (!source.tokenizer_file.empty()) {
     // An explicit or llama2.c tokenizer: stored under the name its kind is found by.
-    const std::string name =
-        ends_with(source.tokenizer_file, ".model") ? model::kSentencePieceFileName : kTokenizerFileName;
+    const std::string name = model::tokenizer_name_in_folder(source.tokenizer_file);
     if (!exists(tmp + "/" + name)) copy_file(source.tokenizer_file, tmp + "/" + name);
   }
 }
