@@ -62,7 +62,7 @@ extern "C" {
 /* ============================================================================================ */
 
 #define VQR_VERSION_MAJOR 0
-#define VQR_VERSION_MINOR 3
+#define VQR_VERSION_MINOR 4
 #define VQR_VERSION_PATCH 0
 #define VQR_VERSION_NUMBER (VQR_VERSION_MAJOR * 10000 + VQR_VERSION_MINOR * 100 + VQR_VERSION_PATCH)
 #define VQR_VERSION_STR2(x) #x
@@ -321,6 +321,11 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_MSE_GRID = 207,      /* int, 1..10000, default 100 */
   VQR_PARAM_MSE_MAXSHRINK = 208, /* float, 0.0..1.0, default 0.8: candidates p = 1 - i/grid for
                                     i < floor(maxshrink * grid) */
+  VQR_PARAM_SCALE_DTYPE = 209,   /* int, a vqr_dtype, default VQR_DTYPE_F32. F16 / BF16: every grid
+                                    scale is rounded (nearest-even) to that type before the codes
+                                    are chosen, so a checkpoint storing fp16 scales (GPTQ,
+                                    compressed-tensors, GGUF) dequantizes to exactly the weights
+                                    the algorithm optimized. Since 0.4.0. */
   /* --- GPTQ sweep (spec gptq §1.3-§1.5) --- */
   VQR_PARAM_ACT_ORDER = 300,     /* int 0/1, default 0: process columns by descending diag(H)
                                     (stable sort) */
@@ -414,6 +419,12 @@ VQR_API vqr_status vqr_param_bounds(vqr_param param, vqr_bounds *out);
 /* The parameter's short name ("bits", "group_size", ...), or NULL for an unknown parameter.
  * Static storage. Since 0.1.0. */
 VQR_API const char *vqr_param_name(vqr_param param);
+
+/* Short names of methods ("rtn", "gptq", "gptaq", "rescomp", "gptaq_paper", "adaround",
+ * "autoround", "vqround", "loraround") and grids ("gptq", "quarot", "full_range"); NULL for values
+ * out of range. Static storage. Since 0.4.0. */
+VQR_API const char *vqr_method_name(vqr_method method);
+VQR_API const char *vqr_grid_name(vqr_grid grid);
 
 /* Creates a configuration holding every default. out: the new object, freed by
  * vqr_config_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
@@ -698,13 +709,33 @@ VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, 
 /* Frees a model; NULL is a no-op. */
 VQR_API void vqr_model_free(vqr_model *model);
 
-/* The architecture. The library fills struct_size. */
+/* The architecture and where the model came from. Set out->struct_size = sizeof *out before the
+ * call; the library writes min(struct_size, its own size) bytes, so fields appended later never
+ * overrun an older caller's struct. Strings point into the model and live until vqr_model_free. */
 typedef struct vqr_model_info {
   size_t struct_size;
   int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
   int shared_classifier;     /* 1: the classifier is the token embedding */
   int64_t parameters;        /* fp32 parameters in all */
   int64_t quantized_layers;  /* linear layers quantized since loading (0 for a fresh model) */
+  /* Since 0.4.0: */
+  const char *format;        /* "llama2c-v0", "huggingface", "gguf" */
+  const char *architecture;  /* "LlamaForCausalLM", "Qwen3ForCausalLM", ...; "llama2.c" for v0 files */
+  const char *model_path;    /* the checkpoint file or folder that was read */
+  const char *tokenizer_path;/* the tokenizer in use, or NULL when the model has none */
+  const char *metadata_path; /* vqround.json of a folder written by this library, else NULL */
+  const char *quantization;  /* "gptq", "compressed-tensors", "gguf-blocks" for a checkpoint that
+                                stores quantized tensors (loaded dequantized), else NULL */
+  int head_dim;              /* per head; n_heads * head_dim may differ from dim (Qwen3) */
+  int rope_half_layout;      /* 1: q/k rows in Hugging Face's rotate-half layout; 0: interleaved pairs */
+  int rope_scaling;          /* 0 none, 1 linear, 2 llama3 */
+  int rope_original_context; /* llama3 scaling: original_max_position_embeddings */
+  double rope_theta, rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+  double norm_eps;           /* RMSNorm epsilon */
+  int qkv_bias;              /* 1: q/k/v projections have biases (Qwen2) */
+  int qk_norm;               /* 1: per-head q/k RMSNorm before RoPE (Qwen3) */
+  int sliding_window;        /* attention window in tokens, 0 = full causal attention */
+  int64_t file_bytes;        /* bytes of the weight files (the checkpoint, or a folder's tensors) */
 } vqr_model_info;
 VQR_API vqr_status vqr_model_get_info(const vqr_model *model, vqr_model_info *out);
 
@@ -749,6 +780,151 @@ VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, 
  * vqr_model_quantize). Built under a temporary name and renamed, so a failure leaves nothing.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (dir exists), VQR_ERR_IO. */
 VQR_API vqr_status vqr_model_save(const vqr_model *model, const char *dir);
+
+/* ============================================================================================ */
+/* Token sequences for calibration and evaluation (spec gptq_family §5). Since 0.4.0.            */
+/* ============================================================================================ */
+
+/* A set of token sequences built by one of the protocols below: the tokens of all sequences
+ * concatenated, and each one's length. Feed it to vqr_model_quantize / vqr_model_eval_nll through
+ * vqr_sequences_tokens / _lengths / _count. */
+typedef struct vqr_sequences vqr_sequences;
+
+typedef VQR_ENUM(vqr_sampling) {
+  /* Each paragraph (the text split on blank lines, "\n\n") encoded with BOS and without EOS,
+   * truncated to `length` tokens; the first `count` paragraphs (0 = all). The paragraph protocol
+   * of the stories260K reference NLL file. Text only. */
+  VQR_SAMPLE_PARAGRAPHS = 0,
+  /* The whole text encoded once (BOS at the start, no paragraph splitting; or the ids as given),
+   * cut into non-overlapping windows of `length` tokens, the tail dropped; the first `count`
+   * windows (0 = all). The GPTQ evaluation protocol. */
+  VQR_SAMPLE_WINDOWS = 1,
+  /* `count` windows of `length` tokens starting at positions drawn uniformly by a generator
+   * seeded with `seed` (windows may overlap) from the paragraphs encoded with BOS each and
+   * concatenated (or the ids as given). A stream no longer than `length` gives one window, the
+   * whole stream. The GPTQ calibration protocol. */
+  VQR_SAMPLE_RANDOM_WINDOWS = 2
+} vqr_sampling;
+
+/* Builds sequences from UTF-8 `text` (up to its first NUL) with the model's tokenizer.
+ * length: tokens per window / the truncation of paragraphs, 1..seq_len; 0 = min(2048, seq_len).
+ * count >= 0 (0 = all; for VQR_SAMPLE_RANDOM_WINDOWS it must be >= 1). A text too short for one
+ * window gives an empty set (vqr_sequences_count 0), not an error.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_RANGE (length, count),
+ * VQR_ERR_UNSUPPORTED (the model has no tokenizer), VQR_ERR_OUT_OF_MEMORY. */
+VQR_API vqr_status vqr_sequences_from_text(const vqr_model *model, const char *text, vqr_sampling sampling,
+                                           int64_t count, int64_t length, uint64_t seed, vqr_sequences **out);
+
+/* The same from pre-tokenized ids (`n` of them, each in [0, vocab_size)); VQR_SAMPLE_PARAGRAPHS is
+ * refused (ids carry no paragraph boundaries). */
+VQR_API vqr_status vqr_sequences_from_ids(const vqr_model *model, const int32_t *ids, int64_t n,
+                                          vqr_sampling sampling, int64_t count, int64_t length, uint64_t seed,
+                                          vqr_sequences **out);
+
+/* The same from a file: UTF-8 text (is_ids 0) or little-endian uint32 ids (is_ids 1). Errors name
+ * the file: VQR_ERR_IO (cannot read), VQR_ERR_FORMAT (an id file whose size is not a multiple of 4
+ * or holds an id >= vocab_size), and those of the two functions above. */
+VQR_API vqr_status vqr_sequences_from_file(const vqr_model *model, const char *path, int is_ids,
+                                           vqr_sampling sampling, int64_t count, int64_t length, uint64_t seed,
+                                           vqr_sequences **out);
+
+VQR_API void vqr_sequences_free(vqr_sequences *seqs);
+
+/* Number of sequences (0 for NULL); the concatenated tokens; the lengths (count entries). The
+ * arrays live until vqr_sequences_free; NULL for an empty set. */
+VQR_API int64_t vqr_sequences_count(const vqr_sequences *seqs);
+VQR_API const int32_t *vqr_sequences_tokens(const vqr_sequences *seqs);
+VQR_API const int64_t *vqr_sequences_lengths(const vqr_sequences *seqs);
+/* Tokens in all sequences (0 for NULL). */
+VQR_API int64_t vqr_sequences_total_tokens(const vqr_sequences *seqs);
+
+/* ============================================================================================ */
+/* Per-layer control and inspection of a model. Since 0.4.0.                                     */
+/* ============================================================================================ */
+
+/* Per-layer exceptions for the next vqr_model_quantize calls: every linear layer whose name
+ * ("blk.<block>.<wq|wk|wv|wo|w1|w2|w3>") matches the shell pattern `pattern` (fnmatch: *, ?, [..])
+ * gets `param` = value instead of the config's. Rules apply in the order they were added; a later
+ * match wins for the same parameter. Values are checked as vqr_config_set_int/_float check them.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, empty pattern, wrong type), VQR_ERR_OUT_OF_RANGE,
+ * VQR_ERR_UNSUPPORTED (unknown parameter). */
+VQR_API vqr_status vqr_model_override_int(vqr_model *model, const char *pattern, vqr_param param, int64_t value);
+VQR_API vqr_status vqr_model_override_float(vqr_model *model, const char *pattern, vqr_param param, double value);
+/* Layers matching `pattern` are kept in full precision. */
+VQR_API vqr_status vqr_model_skip_layers(vqr_model *model, const char *pattern);
+/* Removes every override and skip rule. NULL is a no-op. */
+VQR_API void vqr_model_clear_overrides(vqr_model *model);
+
+/* What was done to one layer by the last vqr_model_quantize (index < vqr_model_layer_count). The
+ * count grows while vqr_model_quantize runs, so a progress callback (stage "model") may read the
+ * layers finished so far. Set out->struct_size = sizeof *out; the library writes what fits. */
+typedef struct vqr_layer_info {
+  size_t struct_size;
+  const char *name;    /* "blk.3.wq"; valid until the next quantize or vqr_model_free */
+  int block;           /* decoder block */
+  int skipped;         /* 1: kept in full precision by a skip rule */
+  int method;          /* the vqr_method that ran (presets resolved) */
+  int bits;
+  int64_t group_size;  /* -1: one group per output row */
+  int sym;             /* 1: symmetric grid */
+  int64_t rows, cols;  /* out_features x in_features */
+} vqr_layer_info;
+VQR_API vqr_status vqr_model_layer_info(const vqr_model *model, int64_t index, vqr_layer_info *out);
+
+/* Free-form provenance written into vqround.json ("metadata": {key: value}) by vqr_model_save and
+ * vqr_model_export, e.g. ("calibration_file", "wiki.txt"). A later value replaces an earlier one
+ * for the same key; value NULL removes the key. */
+VQR_API vqr_status vqr_model_set_metadata(vqr_model *model, const char *key, const char *value);
+
+/* The model's linear layers for layer-wise work: there are n_layers * 7 of them, index =
+ * block * 7 + j with j in wq, wk, wv, wo, w1, w2, w3 order. Writes the name (static storage of the
+ * model), the current weights as a borrowed fp32 view (valid until the model is quantized or
+ * freed), and the index of the Hessian the layer shares in vqr_model_collect_hessians (layers
+ * reading the same input share one). name, weight or hessian_index may be NULL.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL model, index out of range). */
+VQR_API int64_t vqr_model_linear_count(const vqr_model *model);
+VQR_API vqr_status vqr_model_linear(const vqr_model *model, int64_t index, const char **name, vqr_tensor *weight,
+                                    int64_t *hessian_index);
+
+/* Runs the model (its current weights) over the sequences and accumulates one Hessian per distinct
+ * linear input: n_layers * 4 of them (per block: the attention input of wq/wk/wv, the input of
+ * wo, the feed-forward input of w1/w3, the input of w2), each created by the call with flags 0 and
+ * owned by the caller (vqr_hessian_free each). hessians must have room for `capacity` >= that
+ * count. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_BUFFER_TOO_SMALL, VQR_ERR_CANCELLED,
+ * VQR_ERR_OUT_OF_MEMORY (nothing is returned on failure). */
+VQR_API vqr_status vqr_model_collect_hessians(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,
+                                              const int64_t *lengths, int64_t sequences, vqr_hessian **hessians,
+                                              int64_t capacity);
+
+/* ============================================================================================ */
+/* Checkpoint formats. Since 0.4.0.                                                              */
+/* ============================================================================================ */
+
+typedef VQR_ENUM(vqr_format) {
+  VQR_FORMAT_NATIVE = 0,             /* vqr_model_save's folder: the source's format + vqround.json */
+  VQR_FORMAT_HUGGINGFACE = 1,        /* config.json + safetensors, dense weights (folder) */
+  VQR_FORMAT_LLAMA2C = 2,            /* llama2.c legacy v0 (one file, fp32, interleaved RoPE) */
+  VQR_FORMAT_GPTQ = 3,               /* Hugging Face folder with qweight/qzeros/scales/g_idx (folder) */
+  VQR_FORMAT_COMPRESSED_TENSORS = 4, /* Hugging Face folder, compressed-tensors pack-quantized (folder) */
+  VQR_FORMAT_GGUF = 5                /* one GGUF v3 file for llama.cpp */
+} vqr_format;
+
+/* Writes the model to `path` (which must not exist) in `format`. The quantized formats (GPTQ,
+ * compressed-tensors, and GGUF's Q4_0/Q4_1/Q8_0 blocks) need the codes of the last
+ * vqr_model_quantize; quantize with VQR_PARAM_SCALE_DTYPE = VQR_DTYPE_F16 for checkpoints whose
+ * dequantized weights equal the model's bit for bit. dtype: storage of the dense tensors (F32, F16
+ * or BF16; a tensor not exact in it is kept in F32, or F16 for GGUF, and the log says so).
+ * max_shard_bytes: safetensors shard limit (0 = 5 GB). Decisions (checkpoint version, layers
+ * stored unquantized, lossy conversions) are logged at VQR_LOG_INFO / VQR_LOG_WARN through ctx
+ * (may be NULL). Written under a temporary name and renamed: a failure leaves nothing.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (path exists, bad dtype), VQR_ERR_UNSUPPORTED (a format
+ * that cannot hold this model, e.g. llama2.c for Qwen biases, compressed-tensors at 3 bits, a
+ * quantized format before vqr_model_quantize), VQR_ERR_IO. */
+VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *model, const char *path, vqr_format format,
+                                    vqr_dtype dtype, int64_t max_shard_bytes);
+
+/* "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; NULL for unknown. */
+VQR_API const char *vqr_format_name(vqr_format format);
 
 #ifdef __cplusplus
 }

@@ -20,18 +20,7 @@ const vqr::quant::ParamInfo &lookup(vqr_param param) {
 
 void set_value(vqr_config *config, vqr_param param, double value, bool as_float) {
   require_arg(config != nullptr, "config is NULL");
-  const auto &info = lookup(param);
-  vqr::require(info.is_float == as_float, VQR_ERR_INVALID_ARGUMENT,
-               std::string("parameter ") + info.name + " is " + (info.is_float ? "a float: use vqr_config_set_float"
-                                                                              : "an integer: use vqr_config_set_int"));
-  const bool in_range = !std::isnan(value) && value >= info.lower && value <= info.upper &&
-                        !(param == VQR_PARAM_GROUP_SIZE && value == 0) &&
-                        !((param == VQR_PARAM_ALPHA || param == VQR_PARAM_ALPHA2) && value > -1 && value < 0);
-  vqr::require(in_range, VQR_ERR_OUT_OF_RANGE,
-               std::string("parameter ") + info.name + " = " + std::to_string(value) + " is outside [" +
-                   std::to_string(info.lower) + ", " + std::to_string(info.upper) + "]" +
-                   (param == VQR_PARAM_GROUP_SIZE ? " (or 0; use -1 for per-channel)" : "") +
-                   (param == VQR_PARAM_ALPHA || param == VQR_PARAM_ALPHA2 ? " (-1 = preset, else >= 0)" : ""));
+  vqr::quant::check_param_value(param, value, as_float);
   config->values[param_index(param)] = value;
 }
 
@@ -63,6 +52,10 @@ VQR_API const char *vqr_param_name(vqr_param param) {
   const int i = param_index(param);
   return i >= 0 ? param_table()[i].name : nullptr;
 }
+
+VQR_API const char *vqr_method_name(vqr_method method) { return vqr::quant::method_name((int)method); }
+
+VQR_API const char *vqr_grid_name(vqr_grid grid) { return vqr::quant::grid_name((int)grid); }
 
 VQR_API vqr_status vqr_config_create(vqr_config **out) {
   return guarded(__func__, [&] {

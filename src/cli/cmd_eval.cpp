@@ -1,10 +1,13 @@
 // `vqround eval`: mean NLL and perplexity of a llama2.c checkpoint or a quantized model directory
 // on a text file, under the paragraph protocol of the stories260K reference file or the GPTQ
-// protocol (spec gptq_family.md §5); see model/evaluate.h. Like layer-loss it reaches the model
-// code through internal headers until the C API has models.
+// protocol (spec gptq_family.md §5), through the C API: vqr_sequences_from_file builds the
+// protocol's sequences and vqr_model_eval_nll scores them.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -16,23 +19,11 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/model_inputs.h"
-#include "core/context.h"
-#include "core/error.h"
 #include "core/json_text.h"
-#include "model/evaluate.h"
-#include "model/model_source.h"
-#include "model/text_corpus.h"
-#include "model/token_file.h"
-#include "model/tokenizer.h"
-#include "vqround/vqround.h"
 
 namespace vqr::cli {
 
 namespace {
-
-struct ContextFree {
-  void operator()(vqr_context *p) const { vqr_context_free(p); }
-};
 
 // A one-line progress display on a terminal's stderr: "eval: 120/200 paragraphs  60%  ETA 3 s".
 struct ProgressLine {
@@ -103,76 +94,64 @@ int run_eval(const std::vector<std::string> &argv) {
   const bool json = args.flag("json");
 
   const std::string text_path = text_arg.empty() ? tokens_arg : text_arg;
-  const std::string text = text_arg.empty() ? std::string() : model::read_text_file(text_arg);  // before the model
+  if (access(text_path.c_str(), R_OK) != 0)  // before the (longer) model load
+    throw CliError(text_path, std::string("cannot read: ") + std::strerror(errno), "check the path");
   const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
-  const model::ModelSource &src = loaded.source;
-  const model::Model &mdl = loaded.model;
-  const model::Tokenizer *tok = text_arg.empty() ? nullptr : &require_tokenizer(loaded, kCommand, "--tokens");
-  const int64_t seq_len = mdl.config().seq_len;
-  int64_t seqlen = 0;
+  if (!text_arg.empty()) require_tokenizer(loaded, kCommand, "--tokens");
+  const int64_t seq_len = loaded.info.seq_len;
+  int64_t seqlen = seq_len;  // the paragraph protocol truncates to the model's context
   if (gptq) {
     seqlen = seqlen_option > 0 ? seqlen_option : std::min<int64_t>(2048, seq_len);
     if (seqlen > seq_len)
       throw usage_error(kCommand, "--seqlen " + std::to_string(seqlen) + " exceeds the model's seq_len " +
-                                      std::to_string(seq_len) + " (" + src.model_file + ")");
+                                      std::to_string(seq_len) + " (" + loaded.info.model_path + ")");
   }
+  vqr_sequences *raw_seqs = nullptr;
+  check(vqr_sequences_from_file(loaded.model.get(), text_path.c_str(), text_arg.empty() ? 1 : 0,
+                                gptq ? VQR_SAMPLE_WINDOWS : VQR_SAMPLE_PARAGRAPHS, limit, seqlen, 0, &raw_seqs));
+  const SequencesPtr seqs(raw_seqs);
+  const int64_t count = vqr_sequences_count(seqs.get());
+  if (count == 0)
+    throw CliError(text_path,
+                   gptq ? "holds fewer tokens than one window of " + std::to_string(seqlen)
+                        : std::string("holds no paragraph to score"),
+                   gptq ? "use a longer text or a smaller --seqlen"
+                        : "pass a non-empty UTF-8 text file with paragraphs separated by blank lines");
 
-  vqr_context *raw = nullptr;
-  if (vqr_context_create(&raw) != VQR_OK) throw CliError(kCommand, "cannot create a context", "out of memory?");
-  const std::unique_ptr<vqr_context, ContextFree> ctx(raw);
+  const ContextPtr ctx = make_context(threads, 0);
   ProgressLine line{gptq ? "windows" : "paragraphs"};
-  if (isatty(STDERR_FILENO)) vqr_context_set_progress(ctx.get(), draw_progress, &line);
+  if (isatty(STDERR_FILENO)) check(vqr_context_set_progress(ctx.get(), draw_progress, &line));
 
   const auto t0 = std::chrono::steady_clock::now();
-  model::NllResult r;
-  try {
+  double sum_nll = 0;
+  int64_t predicted = 0;
+  vqr_status st;
+  {
     const InterruptGuard interrupt(ctx.get());
-    if (gptq) {
-      std::vector<int32_t> tokens = tok ? model::encode_document(*tok, text)
-                                        : model::read_token_file(tokens_arg, mdl.config().vocab_size);
-      const int64_t available = static_cast<int64_t>(tokens.size()) / seqlen;
-      if (limit > 0 && limit < available) tokens.resize(static_cast<size_t>(limit * seqlen));
-      Progress progress(ctx.get(), kCommand, std::min(available, limit > 0 ? limit : available));
-      r = model::eval_gptq_protocol(mdl, tokens, seqlen, threads, &progress);
-      if (r.predicted_tokens == 0)
-        throw CliError(text_path,
-                       "holds " + std::to_string(tokens.size()) + (tokens.size() == 1 ? " token" : " tokens") +
-                           ", fewer than one window of " +
-                           std::to_string(seqlen),
-                       "use a longer text or a smaller --seqlen");
-    } else {
-      const std::vector<std::string> paragraphs = model::split_paragraphs(text);
-      const int64_t count = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()))
-                                      : static_cast<int64_t>(paragraphs.size());
-      Progress progress(ctx.get(), kCommand, count);
-      r = model::eval_paragraphs(mdl, *tok, paragraphs, limit, threads, &progress);
-      if (r.predicted_tokens == 0)
-        throw CliError(text_path, "no paragraph with at least 2 tokens to score",
-                       "pass a non-empty UTF-8 text file with paragraphs separated by blank lines");
-    }
-  } catch (const vqr::Error &e) {
-    if (line.drawn) std::fputs("\n", stderr);
-    if (e.status() == VQR_ERR_CANCELLED) throw CliError(kCommand, "interrupted", "nothing was written; run it again");
-    throw;
-  } catch (...) {
-    if (line.drawn) std::fputs("\n", stderr);
-    throw;
+    st = vqr_model_eval_nll(ctx.get(), loaded.model.get(), vqr_sequences_tokens(seqs.get()),
+                            vqr_sequences_lengths(seqs.get()), count, &sum_nll, &predicted);
   }
-  if (line.drawn) std::fputs("\r\033[K", stderr);
+  if (line.drawn) std::fputs(st == VQR_OK ? "\r\033[K" : "\n", stderr);
+  if (st == VQR_ERR_CANCELLED) throw CliError(kCommand, "cancelled (interrupted)", "nothing was written; run it again");
+  check(st);
+  if (predicted == 0)
+    throw CliError(text_path, "no paragraph with at least 2 tokens to score",
+                   "pass a non-empty UTF-8 text file with paragraphs separated by blank lines");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double mean = sum_nll / (double)predicted, ppl = std::exp(mean);
 
   if (json) {
     std::printf("{\"mean_nll\": %s, \"perplexity\": %s, \"predicted_tokens\": %lld, \"sequences\": %lld, "
                 "\"protocol\": %s, \"seqlen\": %lld, \"seconds\": %s, \"model\": %s, \"text\": %s}\n",
-                json_number(r.mean_nll()).c_str(), json_number(r.perplexity()).c_str(),
-                static_cast<long long>(r.predicted_tokens), static_cast<long long>(r.sequences),
-                json_string(protocol).c_str(), static_cast<long long>(gptq ? seqlen : seq_len),
+                json_number(mean).c_str(), json_number(ppl).c_str(),
+                static_cast<long long>(predicted), static_cast<long long>(count),
+                json_string(protocol).c_str(), static_cast<long long>(seqlen),
                 fmt("%.3f", seconds).c_str(), json_string(args.get("model")).c_str(), json_string(text_path).c_str());
   } else {
-    const std::string what = gptq ? std::to_string(r.sequences) + " windows of " + std::to_string(seqlen)
-                                  : std::to_string(r.sequences) + " paragraphs";
-    std::printf("mean NLL %.6f  perplexity %.4f  (%lld predicted tokens, %s, %.1f s)\n", r.mean_nll(),
-                r.perplexity(), static_cast<long long>(r.predicted_tokens), what.c_str(), seconds);
+    const std::string what = gptq ? std::to_string(count) + " windows of " + std::to_string(seqlen)
+                                  : std::to_string(count) + " paragraphs";
+    std::printf("mean NLL %.6f  perplexity %.4f  (%lld predicted tokens, %s, %.1f s)\n", mean, ppl,
+                static_cast<long long>(predicted), what.c_str(), seconds);
   }
   return 0;
 }

@@ -3,7 +3,10 @@
 // vqround.json (printed verbatim, or inlined as "quantization" with --json). The checkpoint is
 // loaded in full, so a damaged file is reported here rather than at evaluation time.
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -11,10 +14,8 @@
 #include "cli/args.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
-#include "core/error.h"
+#include "cli/model_inputs.h"
 #include "core/json_text.h"
-#include "model/model_source.h"
-#include "model/text_corpus.h"
 
 namespace vqr::cli {
 
@@ -42,8 +43,16 @@ std::string human_bytes(long long bytes) {
 
 // vqround.json's text without surrounding whitespace; it must look like one JSON object, since
 // --json inlines it unparsed.
+std::string read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError(path, "cannot open", "check the model directory");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::string metadata_object(const std::string &path) {
-  const std::string text = model::read_text_file(path);
+  const std::string text = read_file(path);
   const size_t b = text.find_first_not_of(" \t\r\n");
   const size_t e = text.find_last_not_of(" \t\r\n");
   if (b == std::string::npos || text[b] != '{' || text[e] != '}')
@@ -52,16 +61,14 @@ std::string metadata_object(const std::string &path) {
 }
 
 // "theta 10000, interleaved" / "theta 500000, half, llama3 x8 (low 1, high 4, context 8192)".
-std::string rope_text(const model::ModelConfig &c) {
+std::string rope_text(const vqr_model_info &c) {
   char buf[160];
-  int n = std::snprintf(buf, sizeof buf, "theta %g, %s", static_cast<double>(c.rope_theta),
-                        c.rope_layout == model::RopeLayout::kHalf ? "half" : "interleaved");
-  if (c.rope_scaling == model::RopeScaling::kLinear)
-    std::snprintf(buf + n, sizeof buf - n, ", linear x%g", static_cast<double>(c.rope_factor));
-  else if (c.rope_scaling == model::RopeScaling::kLlama3)
-    std::snprintf(buf + n, sizeof buf - n, ", llama3 x%g (low %g, high %g, context %d)",
-                  static_cast<double>(c.rope_factor), static_cast<double>(c.rope_low_freq_factor),
-                  static_cast<double>(c.rope_high_freq_factor), c.rope_original_context);
+  int n = std::snprintf(buf, sizeof buf, "theta %g, %s", c.rope_theta, c.rope_half_layout ? "half" : "interleaved");
+  if (c.rope_scaling == 1)
+    std::snprintf(buf + n, sizeof buf - n, ", linear x%g", c.rope_factor);
+  else if (c.rope_scaling == 2)
+    std::snprintf(buf + n, sizeof buf - n, ", llama3 x%g (low %g, high %g, context %d)", c.rope_factor,
+                  c.rope_low_freq_factor, c.rope_high_freq_factor, c.rope_original_context);
   return buf;
 }
 
@@ -85,29 +92,12 @@ int run_inspect(const std::vector<std::string> &argv) {
 
   const std::string &path = positional[0];
   const bool is_directory = std::filesystem::is_directory(path, ec);
-  model::ModelSource paths;
-  try {
-    paths = model::resolve_model_source(path, "");
-  } catch (const vqr::Error &) {
-    // Inspect needs no tokenizer: when the checkpoint exists and only the tokenizer was not found
-    // (none, or several candidates), go on without one.
-    paths.model_file = is_directory ? path + "/" + model::kModelFileName : path;
-    if (!std::filesystem::is_regular_file(paths.model_file, ec)) throw;
-    if (is_directory && std::filesystem::is_regular_file(path + "/" + model::kMetadataFileName, ec))
-      paths.metadata_file = path + "/" + model::kMetadataFileName;
-  }
-  const bool hf = paths.format == model::ModelFormat::kHuggingFace;
-  long long file_bytes = 0;  // the weight files: the checkpoint, or a folder's safetensors
-  if (hf) {
-    for (const auto &e : std::filesystem::directory_iterator(paths.model_file, ec))
-      if (e.path().extension() == ".safetensors") file_bytes += static_cast<long long>(e.file_size(ec));
-  } else {
-    file_bytes = static_cast<long long>(std::filesystem::file_size(paths.model_file, ec));
-  }
-  const model::Model mdl = model::load_model(paths);
-  const model::ModelConfig &c = mdl.config();
-  const long long params = static_cast<long long>(mdl.total_floats());
-  const std::string metadata = paths.metadata_file.empty() ? std::string() : metadata_object(paths.metadata_file);
+  // The weights are loaded in full, so a damaged file is reported here rather than at eval time.
+  const LoadedModel loaded = load_model_inputs(path, "");
+  const vqr_model_info &c = loaded.info;
+  const bool hf = std::strcmp(c.format, "huggingface") == 0;
+  const long long file_bytes = c.file_bytes, params = c.parameters;
+  const std::string metadata = c.metadata_path ? metadata_object(c.metadata_path) : std::string();
 
   if (json) {
     std::printf("{\"path\": %s, \"model_file\": %s, \"format\": \"%s\", \"architecture\": %s, \"file_bytes\": %lld, "
@@ -115,44 +105,48 @@ int run_inspect(const std::vector<std::string> &argv) {
                 "\"head_size\": %d, \"vocab_size\": %d, \"seq_len\": %d, \"shared_classifier\": %s, "
                 "\"rope\": %s, \"norm_eps\": %s, \"qkv_bias\": %s, \"qk_norm\": %s, \"sliding_window\": %d, "
                 "\"parameters\": %lld, \"tokenizer\": %s",
-                json_string(path).c_str(), json_string(paths.model_file).c_str(), model::model_format_name(paths.format),
-                json_string(c.architecture.empty() ? "llama2.c" : c.architecture).c_str(), file_bytes, c.dim,
-                c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_size(), c.vocab_size, c.seq_len,
+                json_string(path).c_str(), json_string(c.model_path).c_str(), c.format,
+                json_string(c.architecture).c_str(), file_bytes, c.dim,
+                c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.vocab_size, c.seq_len,
                 c.shared_classifier ? "true" : "false", json_string(rope_text(c)).c_str(),
                 json_number(c.norm_eps).c_str(), c.qkv_bias ? "true" : "false", c.qk_norm ? "true" : "false",
-                c.sliding_window, params, paths.tokenizer_file.empty() ? "null" : json_string(paths.tokenizer_file).c_str());
+                c.sliding_window, params, c.tokenizer_path ? json_string(c.tokenizer_path).c_str() : "null");
+    if (c.quantization) std::printf(", \"checkpoint_quantization\": %s", json_string(c.quantization).c_str());
     if (!metadata.empty()) std::printf(", \"quantization\": %s", metadata.c_str());
     std::printf("}\n");
     return 0;
   }
-  std::printf("%-18s %s%s\n", "model", paths.model_file.c_str(), !paths.metadata_file.empty() ? " (quantized model directory)" : hf ? " (Hugging Face folder)" : "");
+  std::printf("%-18s %s%s\n", "model", c.model_path, c.metadata_path ? " (quantized model directory)" : hf ? " (Hugging Face folder)" : "");
   if (hf)
-    std::printf("%-18s Hugging Face safetensors, %s\n", "format", c.architecture.c_str());
+    std::printf("%-18s Hugging Face safetensors, %s\n", "format", c.architecture);
+  else if (std::strcmp(c.format, "gguf") == 0)
+    std::printf("%-18s GGUF, %s\n", "format", c.architecture);
   else
     std::printf("%-18s llama2.c legacy v0, fp32\n", "format");
+  if (c.quantization) std::printf("%-18s %s (loaded dequantized)\n", "stored as", c.quantization);
   std::printf("%-18s %s bytes (%s)\n", "file size", with_commas(file_bytes).c_str(), human_bytes(file_bytes).c_str());
   std::printf("%-18s %d\n", "dim", c.dim);
   std::printf("%-18s %d\n", "hidden dim", c.hidden_dim);
   std::printf("%-18s %d\n", "layers", c.n_layers);
   std::printf("%-18s %d\n", "heads", c.n_heads);
   std::printf("%-18s %d\n", "kv heads", c.n_kv_heads);
-  std::printf("%-18s %d\n", "head size", c.head_size());
+  std::printf("%-18s %d\n", "head size", c.head_dim);
   std::printf("%-18s %d\n", "vocab", c.vocab_size);
   std::printf("%-18s %d\n", "seq len", c.seq_len);
   std::printf("%-18s %s\n", "shared classifier", c.shared_classifier ? "yes" : "no");
   std::printf("%-18s %s\n", "rope", rope_text(c).c_str());
-  std::printf("%-18s %g\n", "norm eps", static_cast<double>(c.norm_eps));
+  std::printf("%-18s %g\n", "norm eps", c.norm_eps);
   if (c.qkv_bias) std::printf("%-18s yes\n", "q/k/v biases");
   if (c.qk_norm) std::printf("%-18s yes\n", "q/k norms");
   if (c.sliding_window > 0) std::printf("%-18s %d\n", "sliding window", c.sliding_window);
   std::printf("%-18s %s\n", "parameters", with_commas(params).c_str());
-  std::printf("%-18s %s\n", "tokenizer", paths.tokenizer_file.empty() ? "(none found)" : paths.tokenizer_file.c_str());
+  std::printf("%-18s %s\n", "tokenizer", c.tokenizer_path ? c.tokenizer_path : "(none found)");
   if (is_directory) {
-    if (paths.metadata_file.empty()) {
+    if (!c.metadata_path) {
       std::printf("%-18s (no vqround.json)\n", "quantization");
     } else {
-      std::printf("quantization (%s):\n", paths.metadata_file.c_str());
-      const std::string verbatim = model::read_text_file(paths.metadata_file);
+      std::printf("quantization (%s):\n", c.metadata_path);
+      const std::string verbatim = read_file(c.metadata_path);
       std::fputs(verbatim.c_str(), stdout);
       if (verbatim.empty() || verbatim.back() != '\n') std::fputs("\n", stdout);
     }

@@ -1,7 +1,8 @@
-// `vqround quantize`: calibrate on a text file, quantize the whole model block by block
-// (pipeline/sequential_quantizer.h) with any method of the library, and write the native model
-// folder (pipeline/model_folder.h), which appears only when complete. Ctrl-C cancels the run
-// through vqr_context_cancel and leaves nothing behind.
+// `vqround quantize`: calibrate on a text or id file, quantize the whole model block by block with
+// any method of the library, and write it in one of the checkpoint formats — all through the C API
+// (vqr_sequences_from_file, vqr_model_override_*, vqr_model_quantize, vqr_model_export). The
+// output appears only when complete; Ctrl-C cancels the run through vqr_context_cancel and leaves
+// nothing behind.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,9 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <memory>
-#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,14 +20,7 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/model_inputs.h"
-#include "core/context.h"
-#include "core/error.h"
 #include "core/json_text.h"
-#include "model/text_corpus.h"
-#include "model/token_file.h"
-#include "pipeline/model_folder.h"
-#include "pipeline/sequential_quantizer.h"
-#include "quant/config.h"
 
 namespace vqr::cli {
 
@@ -39,8 +30,16 @@ const char *const kCommand = "quantize";
 
 const char *const kInits[] = {"rtn", "gptq"};
 
+// Index of `name` among the library's names for 0, 1, 2, ... (vqr_method_name, vqr_grid_name), or -1.
+template <class Enum>
+int index_of_name(const char *(*name_of)(Enum), const std::string &name) {
+  for (int i = 0; name_of((Enum)i) != nullptr; ++i)
+    if (name == name_of((Enum)i)) return i;
+  return -1;
+}
+
 int method_arg(const std::string &name, const std::string &option) {
-  const int m = quant::method_from_name(name);
+  const int m = index_of_name(vqr_method_name, name);
   if (m < 0)
     throw usage_error(kCommand, option + ": unknown method '" + name +
                                     "' (known: rtn, gptq, gptaq, rescomp, gptaq_paper, adaround, autoround, vqround, "
@@ -49,7 +48,7 @@ int method_arg(const std::string &name, const std::string &option) {
 }
 
 int grid_arg(const std::string &name) {
-  const int g = quant::grid_from_name(name);
+  const int g = index_of_name(vqr_grid_name, name);
   if (g < 0) throw usage_error(kCommand, "--grid: unknown grid '" + name + "' (known: gptq, quarot, full_range)");
   return g;
 }
@@ -76,9 +75,15 @@ void set_param(vqr_config *cfg, vqr_param p, double v, const std::string &option
   if (st != VQR_OK) throw usage_error(kCommand, option + ": " + vqr_last_error());
 }
 
+struct OverrideRule {
+  std::string pattern;
+  std::vector<std::pair<vqr_param, int64_t>> params;
+  bool skip = false;
+};
+
 // "PATTERN:key=value,key=value;PATTERN:skip" with keys method, bits, group-size.
-std::vector<pipeline::LayerOverride> parse_overrides(const std::string &text) {
-  std::vector<pipeline::LayerOverride> out;
+std::vector<OverrideRule> parse_overrides(const std::string &text) {
+  std::vector<OverrideRule> out;
   std::stringstream entries(text);
   std::string entry;
   while (std::getline(entries, entry, ';')) {
@@ -86,7 +91,7 @@ std::vector<pipeline::LayerOverride> parse_overrides(const std::string &text) {
     const size_t colon = entry.find(':');
     if (colon == std::string::npos || colon == 0)
       throw usage_error(kCommand, "--override: '" + entry + "' is not PATTERN:key=value[,key=value] or PATTERN:skip");
-    pipeline::LayerOverride o;
+    OverrideRule o;
     o.pattern = entry.substr(0, colon);
     std::stringstream fields(entry.substr(colon + 1));
     std::string field;
@@ -99,15 +104,79 @@ std::vector<pipeline::LayerOverride> parse_overrides(const std::string &text) {
       const std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
       if (eq == std::string::npos || value.empty())
         throw usage_error(kCommand, "--override: '" + field + "' needs key=value (keys: method, bits, group-size)");
-      if (key == "method") o.method = method_arg(value, "--override method");
-      else if (key == "bits") o.bits = (int)parse_float(value, "--override bits");
-      else if (key == "group-size") o.group_size = (int64_t)parse_float(value, "--override group-size");
+      if (key == "method") o.params.push_back({VQR_PARAM_METHOD, method_arg(value, "--override method")});
+      else if (key == "bits") o.params.push_back({VQR_PARAM_BITS, (int64_t)parse_float(value, "--override bits")});
+      else if (key == "group-size")
+        o.params.push_back({VQR_PARAM_GROUP_SIZE, (int64_t)parse_float(value, "--override group-size")});
       else throw usage_error(kCommand, "--override: unknown key '" + key + "' (keys: method, bits, group-size, skip)");
     }
     out.push_back(o);
   }
   return out;
 }
+
+int dtype_arg(const std::string &s, const std::string &option) {
+  if (s == "f32" || s == "F32") return VQR_DTYPE_F32;
+  if (s == "f16" || s == "F16") return VQR_DTYPE_F16;
+  if (s == "bf16" || s == "BF16") return VQR_DTYPE_BF16;
+  throw usage_error(kCommand, option + ": unknown type '" + s + "' (known: f32, f16, bf16)");
+}
+
+// Dense tensors keep fp32 for a llama2.c source in the native format; the standard formats store
+// fp16 (the formats' convention; tensors not exact in it stay fp32, or become f16 for gguf).
+vqr_dtype default_dtype(const vqr_model_info &info, vqr_format format) {
+  if (format == VQR_FORMAT_NATIVE) return std::strcmp(info.format, "llama2c-v0") == 0 ? VQR_DTYPE_F32 : VQR_DTYPE_F16;
+  return VQR_DTYPE_F16;
+}
+
+void print_log_line(void *, vqr_log_level level, const char *message) {
+  std::fprintf(stderr, "%s%s\n", level >= VQR_LOG_WARN ? "warning: " : "", message);
+}
+
+std::string format_seconds(double s);
+
+// Per-layer progress from the library: one line per finished layer, or a bar with ETA on a
+// terminal. Layer records become readable while vqr_model_quantize runs; each progress callback
+// prints the ones finished since the last.
+struct LayerPrinter {
+  vqr_model *model;
+  bool tty;
+  std::chrono::steady_clock::time_point start;
+  int64_t printed = 0;
+
+  static int on_progress(void *user, const vqr_progress *) {
+    static_cast<LayerPrinter *>(user)->flush(false);
+    return 0;
+  }
+
+  void flush(bool final) {
+    const int64_t count = vqr_model_layer_count(model);
+    for (; printed < count; ++printed) {
+      vqr_layer_info li{};
+      li.struct_size = sizeof li;
+      vqr_report rep{};
+      rep.struct_size = sizeof rep;
+      const char *name = nullptr;
+      if (vqr_model_layer_info(model, printed, &li) != VQR_OK ||
+          vqr_model_layer_report(model, printed, &name, &rep) != VQR_OK)
+        break;
+      const long long n = (long long)printed + 1, all = (long long)vqr_model_linear_count(model);
+      if (tty) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const int width = 30, filled = all > 0 ? (int)(width * n / all) : 0;
+        const double eta = elapsed * (double)(all - n) / (double)n;
+        std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld %-12s ETA %s   ", filled, "##############################",
+                     width - filled, "", n, all, li.name, format_seconds(eta).c_str());
+      } else if (li.skipped) {
+        std::fprintf(stderr, "%lld/%lld %s skipped (full precision)\n", n, all, li.name);
+      } else {
+        std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs\n", n, all, li.name,
+                     vqr_method_name((vqr_method)li.method), li.bits, rep.proxy_loss, rep.rtn_proxy_loss, rep.seconds);
+      }
+    }
+    if (final && tty && printed > 0) std::fputc('\n', stderr);
+  }
+};
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -131,7 +200,16 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("method", "M", "gptq", "rtn, gptq, gptaq, rescomp, gptaq_paper, adaround, autoround, vqround, loraround");
   args.add("bits", "B", "4", "bits per weight, 2..8");
   args.add("group-size", "G", "-1", "group size along the input (-1 = one group per output row)");
-  args.add("out", "DIR", "", "output folder (must not exist)");
+  args.add("out", "PATH", "", "output folder, or file for gguf (must not exist)");
+  args.add("format", "F", "native",
+           "native (the source's format + vqround.json), gptq (GPTQ v1/v2 Hugging Face folder for vLLM and "
+           "transformers), compressed-tensors (pack-quantized, 4/8 bits), gguf (llama.cpp; Q4_0/Q4_1/Q8_0 blocks at "
+           "group size 32)");
+  args.add("dtype", "T", "", "storage of the unquantized tensors: f32, f16 or bf16 (default: the source's; f16 "
+                             "for gguf)");
+  args.add("scale-dtype", "T", "",
+           "round grid scales to f32, f16 or bf16 while quantizing (default: f16 for gptq, compressed-tensors and "
+           "gguf, whose checkpoints store fp16 scales, so they equal the quantized model bit for bit; else f32)");
   args.add_flag("act-order", "GPTQ family: process columns by descending diag(H)");
   args.add_flag("sym", "symmetric grid");
   args.add("grid", "NAME", "gptq", "gptq, quarot or full_range");
@@ -168,10 +246,22 @@ int run_quantize(const std::vector<std::string> &argv) {
   if (stat(out_dir.c_str(), &st) == 0)
     throw CliError("--out", out_dir + " already exists", "choose a new folder name or remove the old one");
 
+  const std::string format = args.get("format");
+  vqr_format out_format = VQR_FORMAT_NATIVE;
+  if (format == "gptq") out_format = VQR_FORMAT_GPTQ;
+  else if (format == "compressed-tensors") out_format = VQR_FORMAT_COMPRESSED_TENSORS;
+  else if (format == "gguf") out_format = VQR_FORMAT_GGUF;
+  else if (format != "native")
+    throw usage_error(kCommand, "--format: unknown format '" + format + "' (known: native, gptq, compressed-tensors, gguf)");
+  const int dtype = args.get("dtype").empty() ? -1 : dtype_arg(args.get("dtype"), "--dtype");
+  const bool fp16_scales = out_format != VQR_FORMAT_NATIVE;
+  const int scale_dtype = args.get("scale-dtype").empty() ? (fp16_scales ? VQR_DTYPE_F16 : VQR_DTYPE_F32)
+                                                           : dtype_arg(args.get("scale-dtype"), "--scale-dtype");
+
   // Settings, checked by the library's own bounds before any work.
   vqr_config *raw_cfg = nullptr;
-  if (vqr_config_create(&raw_cfg) != VQR_OK) throw std::bad_alloc();
-  std::unique_ptr<vqr_config, void (*)(vqr_config *)> cfg(raw_cfg, vqr_config_free);
+  check(vqr_config_create(&raw_cfg));
+  const ConfigPtr cfg(raw_cfg);
   set_param(cfg.get(), VQR_PARAM_METHOD, method_arg(args.get("method"), "--method"), "--method");
   set_param(cfg.get(), VQR_PARAM_BITS, parse_float(args.get("bits"), "--bits"), "--bits");
   set_param(cfg.get(), VQR_PARAM_GROUP_SIZE, parse_float(args.get("group-size"), "--group-size"), "--group-size");
@@ -180,6 +270,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_SYM, args.flag("sym"), "--sym");
   set_param(cfg.get(), VQR_PARAM_GRID, grid_arg(args.get("grid")), "--grid");
   set_param(cfg.get(), VQR_PARAM_MSE, args.flag("mse"), "--mse");
+  set_param(cfg.get(), VQR_PARAM_SCALE_DTYPE, scale_dtype, "--scale-dtype");
   set_param(cfg.get(), VQR_PARAM_STEPS, parse_float(args.get("steps"), "--steps"), "--steps");
   set_param(cfg.get(), VQR_PARAM_LR, parse_float(args.get("lr"), "--lr"), "--lr");
   set_param(cfg.get(), VQR_PARAM_INIT, init_arg(args.get("init")), "--init");
@@ -190,10 +281,8 @@ int run_quantize(const std::vector<std::string> &argv) {
             "--kmeans-iters");
   set_param(cfg.get(), VQR_PARAM_SIGN_CONSISTENT, args.flag("sign-consistent"), "--sign-consistent");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
-  pipeline::PipelineOptions options;
-  options.config = cfg->typed();
-  options.overrides = parse_overrides(args.get("override"));
-  options.threads = (int)args.get_int("threads", 0, 4096);
+  const std::vector<OverrideRule> overrides = parse_overrides(args.get("override"));
+  const int threads = (int)args.get_int("threads", 0, 4096);
   const int64_t samples = args.get_int("calib-samples", 1, 1 << 20);
   const int64_t seqlen_arg = args.get_int("calib-seqlen", 0, 1 << 20);
   const uint64_t seed = (uint64_t)args.get_int("seed", 0, INT64_MAX);
@@ -205,84 +294,74 @@ int run_quantize(const std::vector<std::string> &argv) {
   if (mode == "paragraphs" && !calib_tokens.empty())
     throw usage_error(kCommand, "--calib-mode paragraphs needs text (--calib); ids have no paragraph boundaries");
 
-  LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
-  const model::ModelSource &src = loaded.source;
-  model::Model &model = loaded.model;
-  const int64_t seqlen = seqlen_arg > 0 ? std::min<int64_t>(seqlen_arg, model.config().seq_len)
-                                        : std::min<int64_t>(2048, model.config().seq_len);
-  std::vector<std::vector<int32_t>> windows;
-  if (!calib_tokens.empty()) {
-    const std::vector<int32_t> stream = model::read_token_file(calib_tokens, model.config().vocab_size);
-    if (stream.size() >= 2) windows = model::random_windows(stream, samples, seqlen, seed);
-  } else {
-    const model::Tokenizer &tok = require_tokenizer(loaded, kCommand, "--calib-tokens");
-    const std::vector<std::string> paragraphs = model::split_paragraphs(model::read_text_file(calib_text));
-    if (mode == "paragraphs") {
-      for (size_t i = 0; i < paragraphs.size() && (int64_t)windows.size() < samples; ++i) {
-        std::vector<int32_t> ids = tok.encode(paragraphs[i], /*bos=*/true, /*eos=*/false);
-        if ((int64_t)ids.size() > seqlen) ids.resize((size_t)seqlen);
-        windows.push_back(std::move(ids));
-      }
-    } else {
-      const std::vector<int32_t> stream = model::encode_paragraphs(tok, paragraphs);
-      if (stream.size() >= 2) windows = model::random_windows(stream, samples, seqlen, seed);
+  const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
+  vqr_model *model = loaded.model.get();
+  if (!calib_text.empty()) require_tokenizer(loaded, kCommand, "--calib-tokens");
+  for (const OverrideRule &o : overrides) {
+    for (const auto &[param, value] : o.params) {
+      if (vqr_model_override_int(model, o.pattern.c_str(), param, value) != VQR_OK)
+        throw usage_error(kCommand, "--override " + o.pattern + ": " + vqr_last_error());
     }
+    if (o.skip) check(vqr_model_skip_layers(model, o.pattern.c_str()));
   }
-  if (windows.empty())
-    throw CliError(calib_text.empty() ? "--calib-tokens" : "--calib",
-                   (calib_text.empty() ? calib_tokens : calib_text) + " has too little to calibrate on",
+  const int64_t seqlen = seqlen_arg > 0 ? std::min<int64_t>(seqlen_arg, loaded.info.seq_len)
+                                        : std::min<int64_t>(2048, loaded.info.seq_len);
+  const std::string calib_path = calib_text.empty() ? calib_tokens : calib_text;
+  vqr_sequences *raw_seqs = nullptr;
+  check(vqr_sequences_from_file(model, calib_path.c_str(), calib_text.empty() ? 1 : 0,
+                                mode == "paragraphs" ? VQR_SAMPLE_PARAGRAPHS : VQR_SAMPLE_RANDOM_WINDOWS, samples,
+                                seqlen, seed, &raw_seqs));
+  const SequencesPtr seqs(raw_seqs);
+  const int64_t count = vqr_sequences_count(seqs.get());
+  if (count == 0)
+    throw CliError(calib_text.empty() ? "--calib-tokens" : "--calib", calib_path + " has too little to calibrate on",
                    "pass a longer text or id file");
+  check(vqr_model_set_metadata(model, "calibration_file", calib_path.c_str()));
 
-  vqr_context *raw_ctx = nullptr;
-  if (vqr_context_create(&raw_ctx) != VQR_OK) throw std::bad_alloc();
-  std::unique_ptr<vqr_context, void (*)(vqr_context *)> ctx(raw_ctx, vqr_context_free);
-  vqr_context_set_threads(ctx.get(), options.threads);
-  vqr_context_set_seed(ctx.get(), seed);
-
-  // One line per layer, or a progress bar with ETA when stderr is a terminal.
-  const bool tty = isatty(fileno(stderr));
-  const auto t0 = std::chrono::steady_clock::now();
-  options.on_layer = [&](const pipeline::LayerRecord &r, int64_t done, int64_t total) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (tty) {
-      const int width = 30, filled = (int)(width * done / total);
-      const double eta = done > 0 ? elapsed * (double)(total - done) / (double)done : 0.0;
-      std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld %-12s ETA %s   ", filled, "##############################",
-                   width - filled, "", (long long)done, (long long)total, r.name.c_str(), format_seconds(eta).c_str());
-      if (done == total) std::fputc('\n', stderr);
-    } else if (r.skipped) {
-      std::fprintf(stderr, "%lld/%lld %s skipped (full precision)\n", (long long)done, (long long)total, r.name.c_str());
-    } else {
-      std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs\n", (long long)done, (long long)total,
-                   r.name.c_str(), quant::method_name(r.config.method), r.config.bits, r.report.proxy_loss,
-                   r.report.rtn_proxy_loss, r.report.seconds);
-    }
-  };
-  pipeline::QuantizedModel result;
+  const ContextPtr ctx = make_context(threads, seed);
+  LayerPrinter printer{model, isatty(fileno(stderr)) != 0, std::chrono::steady_clock::now()};
+  check(vqr_context_set_progress(ctx.get(), LayerPrinter::on_progress, &printer));
+  check(vqr_context_set_log(ctx.get(), print_log_line, nullptr, VQR_LOG_INFO));
+  vqr_status qst;
   {
     const InterruptGuard interrupt(ctx.get());
-    result = pipeline::quantize_sequential(model, windows, options, ctx.get());
+    qst = vqr_model_quantize(ctx.get(), model, cfg.get(), vqr_sequences_tokens(seqs.get()),
+                            vqr_sequences_lengths(seqs.get()), count);
   }
+  printer.flush(true);
+  if (qst == VQR_ERR_CANCELLED) throw CliError(kCommand, "cancelled (interrupted)", "nothing was written; run it again");
+  check(qst);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - printer.start).count();
 
-  pipeline::FolderMetadata meta;
-  meta.source_model = src.model_file;
-  meta.calibration_file = calib_text.empty() ? calib_tokens : calib_text;
-  meta.calibration_samples = (int64_t)windows.size();
-  meta.calibration_seqlen = seqlen;
-  meta.seed = seed;
-  meta.overrides = args.get("override");
-  pipeline::write_model_folder(model, src, options, result, meta, out_dir);
+  const int64_t layers = vqr_model_layer_count(model);
   double total_proxy = 0;
-  for (const auto &r : result.layers)
-    if (!r.skipped) total_proxy += r.report.proxy_loss;
-  const quant::QuantConfig c = quant::resolve_presets(options.config);
+  for (int64_t i = 0; i < layers; ++i) {
+    vqr_layer_info li{};
+    li.struct_size = sizeof li;
+    vqr_report rep{};
+    rep.struct_size = sizeof rep;
+    check(vqr_model_layer_info(model, i, &li));
+    check(vqr_model_layer_report(model, i, nullptr, &rep));
+    if (!li.skipped) total_proxy += rep.proxy_loss;
+  }
+  {
+    const InterruptGuard interrupt(ctx.get());
+    check(vqr_model_export(ctx.get(), model, out_dir.c_str(), out_format,
+                           dtype >= 0 ? (vqr_dtype)dtype : default_dtype(loaded.info, out_format), 0));
+  }
+  int64_t method = 0, bits = 0;
+  check(vqr_config_get_int(cfg.get(), VQR_PARAM_METHOD, &method));
+  check(vqr_config_get_int(cfg.get(), VQR_PARAM_BITS, &bits));
   if (json)
-    std::printf("{\"out\": %s, \"method\": %s, \"bits\": %d, \"layers\": %zu, \"seconds\": %s, \"proxy_loss_total\": %s}\n",
-                json_string(out_dir).c_str(), json_string(quant::method_name(c.method)).c_str(), c.bits,
-                result.layers.size(), json_number(result.seconds).c_str(), json_number(total_proxy).c_str());
+    std::printf("{\"out\": %s, \"format\": %s, \"method\": %s, \"bits\": %lld, \"layers\": %lld, \"seconds\": %s, "
+                "\"proxy_loss_total\": %s}\n",
+                json_string(out_dir).c_str(), json_string(vqr_format_name(out_format)).c_str(),
+                json_string(vqr_method_name((vqr_method)method)).c_str(), (long long)bits, (long long)layers,
+                json_number(seconds).c_str(), json_number(total_proxy).c_str());
   else
-    std::printf("wrote %s: %zu layers, %s, total proxy loss %.4e\n", out_dir.c_str(), result.layers.size(),
-                format_seconds(result.seconds).c_str(), total_proxy);
+    std::printf("wrote %s (%s): %lld layers, %s, total proxy loss %.4e\n", out_dir.c_str(),
+                vqr_format_name(out_format), (long long)layers, format_seconds(seconds).c_str(), total_proxy);
   return 0;
 }
 

@@ -10,7 +10,7 @@
 
 #include "cli/cli_error.h"
 #include "cli/commands.h"
-#include "core/error.h"
+#include "cli/library.h"
 #include "vqround/vqround.h"
 
 namespace {
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     } catch (const vqr::cli::CliError &e) {
       print_error(e.subject(), e.what(), e.hint());
       return e.exit_code();
-    } catch (const vqr::Error &e) {
+    } catch (const vqr::cli::LibraryError &e) {
       print_library_error(e.what(), e.status());
       return vqr::cli::kExitFailure;
     } catch (const std::bad_alloc &) {

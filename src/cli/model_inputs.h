@@ -1,27 +1,23 @@
-// What the model-level subcommands (quantize, eval, inspect) load: the model and, when there is
-// one, its tokenizer; and the token stream a subcommand reads from text or pre-tokenized ids.
+// What the model-level subcommands (quantize, eval, inspect, convert, layer-loss) load through the
+// C API: the model with its tokenizer when there is one, and its description.
 #pragma once
 
-#include <optional>
 #include <string>
 
-#include "model/model.h"
-#include "model/model_source.h"
-#include "model/tokenizer.h"
+#include "cli/library.h"
 
 namespace vqr::cli {
 
 struct LoadedModel {
-  model::ModelSource source;
-  model::Model model;
-  std::optional<model::Tokenizer> tokenizer;  // absent for a Hugging Face folder without one
+  ModelPtr model;
+  vqr_model_info info;  // tokenizer_path is NULL when the model has no tokenizer
 };
 
-// Resolves and loads --model / --tokenizer (model_source.h rules); vqr::Error on failure.
+// vqr_model_load of --model / --tokenizer (tokenizer may be empty); LibraryError on failure.
 LoadedModel load_model_inputs(const std::string &model_arg, const std::string &tokenizer_arg);
 
-// The tokenizer, or a CliError telling how to provide one (or pre-tokenized ids via `ids_option`).
-const model::Tokenizer &require_tokenizer(const LoadedModel &m, const std::string &command,
-                                          const std::string &ids_option);
+// Throws unless the model has a tokenizer: why there is none (several tok*.bin, none beside a
+// checkpoint), and how to provide one or pre-tokenized ids via `ids_option` of `command`.
+void require_tokenizer(const LoadedModel &m, const std::string &command, const std::string &ids_option);
 
 }  // namespace vqr::cli

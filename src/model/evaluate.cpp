@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "model/forward.h"
 #include "model/nll.h"
+#include "model/text_corpus.h"
 
 namespace vqr::model {
 
@@ -73,12 +74,7 @@ NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const 
 
   // Encode first, so the forward scratch and logits are sized by the longest paragraph rather
   // than by seq_len (which is large for big models while paragraphs are often short).
-  std::vector<std::vector<int32_t>> ids(static_cast<size_t>(count));
-  for (int64_t p = 0; p < count; ++p) {
-    std::vector<int32_t> &seq = ids[static_cast<size_t>(p)];
-    seq = tokenizer.encode(paragraphs[static_cast<size_t>(p)], /*bos=*/true, /*eos=*/false);
-    if (static_cast<int64_t>(seq.size()) > L) seq.resize(static_cast<size_t>(L));  // the protocol truncates
-  }
+  const std::vector<std::vector<int32_t>> ids = paragraph_sequences(tokenizer, paragraphs, count, L);
 
   std::vector<TokenSpan> spans;
   for (const auto &seq : ids) spans.push_back({seq.data(), static_cast<int64_t>(seq.size())});

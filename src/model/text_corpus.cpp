@@ -78,4 +78,25 @@ std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tok
   return windows;
 }
 
+std::vector<std::vector<int32_t>> paragraph_sequences(const Tokenizer &tokenizer,
+                                                      const std::vector<std::string> &paragraphs, int64_t count,
+                                                      int64_t length) {
+  const size_t n = count > 0 ? std::min(paragraphs.size(), (size_t)count) : paragraphs.size();
+  std::vector<std::vector<int32_t>> out(n);
+  for (size_t p = 0; p < n; ++p) {
+    out[p] = tokenizer.encode(paragraphs[p], /*bos=*/true, /*eos=*/false);
+    if ((int64_t)out[p].size() > length) out[p].resize((size_t)length);  // the protocol truncates
+  }
+  return out;
+}
+
+std::vector<std::vector<int32_t>> consecutive_windows(const std::vector<int32_t> &tokens, int64_t count,
+                                                      int64_t length) {
+  int64_t n = (int64_t)tokens.size() / length;
+  if (count > 0) n = std::min(n, count);
+  std::vector<std::vector<int32_t>> out((size_t)n);
+  for (int64_t k = 0; k < n; ++k) out[(size_t)k].assign(tokens.begin() + k * length, tokens.begin() + (k + 1) * length);
+  return out;
+}
+
 }  // namespace vqr::model

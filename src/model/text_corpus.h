@@ -32,6 +32,17 @@ std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer
 std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tokens, int64_t count, int64_t length,
                                                  uint64_t seed);
 
+// The paragraph protocol's sequences: the first `count` paragraphs (0 = all), each encoded with
+// BOS and without EOS and truncated to `length` tokens (length >= 1).
+std::vector<std::vector<int32_t>> paragraph_sequences(const Tokenizer &tokenizer,
+                                                      const std::vector<std::string> &paragraphs, int64_t count,
+                                                      int64_t length);
+
+// The GPTQ evaluation protocol's windows: floor(size / length) consecutive, non-overlapping
+// windows of `length` tokens, the tail dropped; the first `count` of them (0 = all).
+std::vector<std::vector<int32_t>> consecutive_windows(const std::vector<int32_t> &tokens, int64_t count,
+                                                      int64_t length);
+
 // The whole text as one stream: paragraphs encoded with BOS (run.c encode, no EOS), concatenated.
 std::vector<int32_t> encode_paragraphs(const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs);
 

@@ -47,8 +47,12 @@ std::string layer_json(const LayerRecord &r) {
   return s + "}";
 }
 
-std::string metadata_json(const PipelineOptions &options, const QuantizedModel &result, const FolderMetadata &meta) {
+}  // namespace
+
+std::string folder_metadata_json(const PipelineOptions &options, const QuantizedModel &result, const FolderMetadata &meta) {
   const quant::QuantConfig c = quant::resolve_presets(options.config);
+  std::string extra;
+  for (const auto &[key, value] : meta.extra) extra += (extra.empty() ? "" : ", ") + json_string(key) + ": " + json_string(value);
   double total = 0;
   std::string layers;
   for (const LayerRecord &r : result.layers) {
@@ -64,12 +68,10 @@ std::string metadata_json(const PipelineOptions &options, const QuantizedModel &
                   ",\n  \"override\": " + json_string(meta.overrides) + ",\n  \"calibration\": {\"file\": " +
                   json_string(meta.calibration_file) + ", \"samples\": " + std::to_string(meta.calibration_samples) +
                   ", \"seqlen\": " + std::to_string(meta.calibration_seqlen) + ", \"seed\": " +
-                  std::to_string(meta.seed) + "},\n  \"seconds\": " + json_number(result.seconds) +
+                  std::to_string(meta.seed) + "},\n  \"metadata\": {" + extra + "},\n  \"seconds\": " + json_number(result.seconds) +
                   ",\n  \"proxy_loss_total\": " + json_number(total) + ",\n  \"layers\": [" + layers + "\n  ]\n}\n";
   return s;
 }
-
-}  // namespace
 
 namespace {
 
@@ -101,29 +103,36 @@ std::string declared_dtype(const std::string &config_text) {
   return "F32";
 }
 
-// Writes the weights and tokenizer files into `tmp`.
-void write_payload(const model::Model &model, const model::ModelSource &source, const std::string &tmp) {
-  const bool hf = source.format == model::ModelFormat::kHuggingFace || !model::llama2c_can_store(model.config());
+}  // namespace
+
+void write_checkpoint_payload(const model::Model &model, const model::ModelSource &source, bool force_hf,
+                              const std::string &dtype, int64_t max_shard_bytes, const std::string &tmp) {
+  const bool hf = force_hf || source.format != model::ModelFormat::kLlama2c || !model::llama2c_can_store(model.config());
   if (!hf) {
     model::save_llama2c(model, tmp + "/" + kModelFileName);
   } else {
     const std::string config = source.format == model::ModelFormat::kHuggingFace
                                    ? read_text(source.model_file + "/" + model::kHfConfigFileName)
                                    : std::string();
-    model::save_hf_checkpoint(model, tmp, config, config.empty() ? "F32" : declared_dtype(config));
+    const std::string stored = !dtype.empty() ? dtype : config.empty() ? "F32" : declared_dtype(config);
+    model::save_hf_checkpoint(model, tmp, config, stored, max_shard_bytes > 0 ? max_shard_bytes : int64_t{5} << 30);
   }
+  copy_tokenizer_files(source, tmp);
+}
+
+void copy_tokenizer_files(const model::ModelSource &source, const std::string &tmp) {
   if (source.format == model::ModelFormat::kHuggingFace)
     for (const char *name : kHfSideFiles)
       if (exists(source.model_file + "/" + name))
         copy_file(source.model_file + "/" + name, tmp + "/" + name);
-  if (!source.tokenizer_file.empty()) {
+  const std::string &t = source.tokenizer_file;
+  const bool inside_gguf = t.size() > 5 && t.compare(t.size() - 5, 5, ".gguf") == 0;  // no file of its own
+  if (!t.empty() && !inside_gguf) {
     // An explicit or llama2.c tokenizer: stored under the name its kind is found by.
     const std::string name = model::tokenizer_name_in_folder(source.tokenizer_file);
     if (!exists(tmp + "/" + name)) copy_file(source.tokenizer_file, tmp + "/" + name);
   }
 }
-
-}  // namespace
 
 void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                         const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir) {
@@ -133,9 +142,9 @@ void write_model_folder(const model::Model &model, const model::ModelSource &sou
   const std::string tmp = dir + ".partial-" + std::to_string(getpid());
   if (mkdir(tmp.c_str(), 0755) != 0) io_fail(tmp, std::string("cannot create: ") + std::strerror(errno), "check the parent folder");
   try {
-    write_payload(model, source, tmp);
+    write_checkpoint_payload(model, source, false, "", 0, tmp);
     std::ofstream out(tmp + "/" + kMetadataFileName);
-    out << metadata_json(options, result, meta);
+    out << folder_metadata_json(options, result, meta);
     if (!out.flush()) io_fail(tmp + "/" + kMetadataFileName, "cannot write", "is the disk full?");
     out.close();
     if (std::rename(tmp.c_str(), dir.c_str()) != 0)

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "model/model.h"
 #include "model/model_source.h"
@@ -27,8 +29,25 @@ struct FolderMetadata {
   std::string calibration_file;  // empty when the caller passed tokens
   int64_t calibration_samples = 0, calibration_seqlen = 0;
   uint64_t seed = 0;
-  std::string overrides;         // as the user wrote them (informational)
+  std::string overrides;         // the override rules as text (informational)
+  std::vector<std::pair<std::string, std::string>> extra;  // caller's provenance (vqr_model_set_metadata)
 };
+
+// vqround.json's text: the settings, calibration, metadata and per-layer reports. Written by
+// write_model_folder and beside the standard checkpoint formats.
+std::string folder_metadata_json(const PipelineOptions &options, const QuantizedModel &result, const FolderMetadata &meta);
+
+// The weights and tokenizer files of a folder, written into the existing folder `tmp`: model.bin for
+// a llama2.c source (unless force_hf or the model has features v0 cannot hold), else config.json
+// (the source's, or generated) + safetensors in `dtype` where exact (empty = the source's declared
+// dtype), sharded above max_shard_bytes (0 = 5 GB); then copy_tokenizer_files.
+void write_checkpoint_payload(const model::Model &model, const model::ModelSource &source, bool force_hf,
+                              const std::string &dtype, int64_t max_shard_bytes, const std::string &tmp);
+
+// Copies a Hugging Face source's tokenizer and generation files (tokenizer.model, tokenizer.json,
+// tokenizer_config.json, special_tokens_map.json, generation_config.json) and the source's
+// tokenizer (under the name resolve_model_source looks for) into `tmp`.
+void copy_tokenizer_files(const model::ModelSource &source, const std::string &tmp);
 
 // Writes the folder. `dir` must not exist. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: ..."
 // or VQR_ERR_INVALID_ARGUMENT (dir exists).

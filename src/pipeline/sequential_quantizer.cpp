@@ -52,9 +52,7 @@ quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::s
   *skip = false;
   for (const LayerOverride &o : options.overrides) {
     if (fnmatch(o.pattern.c_str(), name.c_str(), 0) != 0) continue;
-    if (o.method) c.method = *o.method;
-    if (o.bits) c.bits = *o.bits;
-    if (o.group_size) c.group_size = *o.group_size;
+    for (const auto &[param, value] : o.params) quant::set_typed(c, param, value);
     if (o.skip) *skip = true;
   }
   return c;

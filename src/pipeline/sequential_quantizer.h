@@ -11,7 +11,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -25,12 +25,11 @@ namespace vqr::pipeline {
 
 // Per-layer exceptions to the default configuration, matched in order against the layer name
 // "blk.<layer>.<wq|wk|wv|wo|w1|w2|w3>" with shell globbing (fnmatch); later matches override
-// earlier ones field by field.
+// earlier ones parameter by parameter (vqr_model_override_int / _float, --override).
 struct LayerOverride {
   std::string pattern;
-  std::optional<int> method, bits;
-  std::optional<int64_t> group_size;
-  bool skip = false;  // keep the layer in full precision
+  std::vector<std::pair<vqr_param, double>> params;  // values checked by quant::check_param_value
+  bool skip = false;                                 // keep the layer in full precision
 };
 
 struct LayerRecord {

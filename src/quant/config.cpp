@@ -3,6 +3,10 @@
 #include "quant/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
 
 namespace vqr::quant {
 
@@ -19,6 +23,7 @@ static const ParamInfo kTable[] = {
       {VQR_PARAM_MSE_NORM, "mse_norm", true, 1.0, 8.0, 2.4},
       {VQR_PARAM_MSE_GRID, "mse_grid", false, 1, 10000, 100},
       {VQR_PARAM_MSE_MAXSHRINK, "mse_maxshrink", true, 0.0, 1.0, 0.8},
+      {VQR_PARAM_SCALE_DTYPE, "scale_dtype", false, 0.0, 2.0, 0.0},
       {VQR_PARAM_ACT_ORDER, "act_order", false, 0, 1, 0},
       {VQR_PARAM_STATIC_GROUPS, "static_groups", false, 0, 1, 0},
       {VQR_PARAM_DAMP, "damp", true, 0.0, 10.0, 0.01},
@@ -146,50 +151,77 @@ vqr_config::vqr_config() {
   for (int i = 0; i < vqr::quant::kParamCount; ++i) values[i] = t[i].default_value;
 }
 
+namespace vqr::quant {
+
+void check_param_value(vqr_param param, double value, bool as_float) {
+  const int i = param_index(param);
+  require(i >= 0, VQR_ERR_UNSUPPORTED, "unknown parameter " + std::to_string((int)param));
+  const ParamInfo &info = param_table()[i];
+  require(info.is_float == as_float, VQR_ERR_INVALID_ARGUMENT,
+          std::string("parameter ") + info.name + " is " + (info.is_float ? "a float: use vqr_config_set_float"
+                                                                         : "an integer: use vqr_config_set_int"));
+  const bool in_range = !std::isnan(value) && value >= info.lower && value <= info.upper &&
+                        !(param == VQR_PARAM_GROUP_SIZE && value == 0) &&
+                        !((param == VQR_PARAM_ALPHA || param == VQR_PARAM_ALPHA2) && value > -1 && value < 0);
+  require(in_range, VQR_ERR_OUT_OF_RANGE,
+          std::string("parameter ") + info.name + " = " + std::to_string(value) + " is outside [" +
+              std::to_string(info.lower) + ", " + std::to_string(info.upper) + "]" +
+              (param == VQR_PARAM_GROUP_SIZE ? " (or 0; use -1 for per-channel)" : "") +
+              (param == VQR_PARAM_ALPHA || param == VQR_PARAM_ALPHA2 ? " (-1 = preset, else >= 0)" : ""));
+}
+
+void set_typed(QuantConfig &c, vqr_param param, double v) {
+  switch (param) {
+    case VQR_PARAM_METHOD: c.method = (int)v; break;
+    case VQR_PARAM_BITS: c.bits = (int)v; break;
+    case VQR_PARAM_GROUP_SIZE: c.group_size = (int64_t)v; break;
+    case VQR_PARAM_ALLOW_PARTIAL_GROUP: c.allow_partial_group = v != 0; break;
+    case VQR_PARAM_SYM: c.sym = v != 0; break;
+    case VQR_PARAM_GRID: c.grid = (int)v; break;
+    case VQR_PARAM_SCALE_DTYPE: c.scale_dtype = (int)v; break;
+    case VQR_PARAM_MSE: c.mse = v != 0; break;
+    case VQR_PARAM_MSE_NORM: c.mse_norm = v; break;
+    case VQR_PARAM_MSE_GRID: c.mse_grid = (int)v; break;
+    case VQR_PARAM_MSE_MAXSHRINK: c.mse_maxshrink = v; break;
+    case VQR_PARAM_ACT_ORDER: c.act_order = v != 0; break;
+    case VQR_PARAM_STATIC_GROUPS: c.static_groups = v != 0; break;
+    case VQR_PARAM_DAMP: c.damp = v; break;
+    case VQR_PARAM_DAMP_INCREMENT: c.damp_increment = v; break;
+    case VQR_PARAM_DAMP_ATTEMPTS: c.damp_attempts = (int)v; break;
+    case VQR_PARAM_BLOCK_SIZE: c.block_size = (int)v; break;
+    case VQR_PARAM_STALE_GROUPS: c.stale_groups = v != 0; break;
+    case VQR_PARAM_REPORT_LOSS: c.report_loss = v != 0; break;
+    case VQR_PARAM_ALPHA: c.alpha = v; break;
+    case VQR_PARAM_ALPHA2: c.alpha2 = v; break;
+    case VQR_PARAM_OUTER: c.outer = (int)v; break;
+    case VQR_PARAM_EXACT_TARGET: c.exact_target = v != 0; break;
+    case VQR_PARAM_STEPS: c.steps = (int64_t)v; break;
+    case VQR_PARAM_LR: c.lr = v; break;
+    case VQR_PARAM_INIT: c.init = (int)v; break;
+    case VQR_PARAM_REG_WEIGHT: c.reg_weight = v; break;
+    case VQR_PARAM_REG_MEAN: c.reg_mean = v != 0; break;
+    case VQR_PARAM_BETA_START: c.beta_start = v; break;
+    case VQR_PARAM_BETA_END: c.beta_end = v; break;
+    case VQR_PARAM_BETA_SCHEDULE: c.beta_schedule = (int)v; break;
+    case VQR_PARAM_WARMUP: c.warmup = v; break;
+    case VQR_PARAM_BETA_HOLD: c.beta_hold = v; break;
+    case VQR_PARAM_KEEP_BEST: c.keep_best = v != 0; break;
+    case VQR_PARAM_VQ_DIM: c.vq_dim = (int)v; break;
+    case VQR_PARAM_CODEBOOK_SIZE: c.codebook_size = (int64_t)v; break;
+    case VQR_PARAM_KMEANS_ITERS: c.kmeans_iters = (int)v; break;
+    case VQR_PARAM_KMEANS_SAMPLE: c.kmeans_sample = (int64_t)v; break;
+    case VQR_PARAM_SIGN_CONSISTENT: c.sign_consistent = v != 0; break;
+    case VQR_PARAM_RANK: c.rank = (int)v; break;
+    case VQR_PARAM_MINMAX_TUNING: c.minmax_tuning = v != 0; break;
+    case VQR_PARAM_MINMAX_LR: c.minmax_lr = v; break;
+  }
+}
+
+}  // namespace vqr::quant
+
 vqr::quant::QuantConfig vqr_config::typed() const {
-  using vqr::quant::param_index;
-  auto v = [&](vqr_param p) { return values[param_index(p)]; };
   vqr::quant::QuantConfig c;
-  c.method = (int)v(VQR_PARAM_METHOD);
-  c.bits = (int)v(VQR_PARAM_BITS);
-  c.group_size = (int64_t)v(VQR_PARAM_GROUP_SIZE);
-  c.allow_partial_group = v(VQR_PARAM_ALLOW_PARTIAL_GROUP) != 0;
-  c.sym = v(VQR_PARAM_SYM) != 0;
-  c.grid = (int)v(VQR_PARAM_GRID);
-  c.mse = v(VQR_PARAM_MSE) != 0;
-  c.mse_norm = v(VQR_PARAM_MSE_NORM);
-  c.mse_grid = (int)v(VQR_PARAM_MSE_GRID);
-  c.mse_maxshrink = v(VQR_PARAM_MSE_MAXSHRINK);
-  c.act_order = v(VQR_PARAM_ACT_ORDER) != 0;
-  c.static_groups = v(VQR_PARAM_STATIC_GROUPS) != 0;
-  c.damp = v(VQR_PARAM_DAMP);
-  c.damp_increment = v(VQR_PARAM_DAMP_INCREMENT);
-  c.damp_attempts = (int)v(VQR_PARAM_DAMP_ATTEMPTS);
-  c.block_size = (int)v(VQR_PARAM_BLOCK_SIZE);
-  c.stale_groups = v(VQR_PARAM_STALE_GROUPS) != 0;
-  c.report_loss = v(VQR_PARAM_REPORT_LOSS) != 0;
-  c.alpha = v(VQR_PARAM_ALPHA);
-  c.alpha2 = v(VQR_PARAM_ALPHA2);
-  c.outer = (int)v(VQR_PARAM_OUTER);
-  c.exact_target = v(VQR_PARAM_EXACT_TARGET) != 0;
-  c.steps = (int64_t)v(VQR_PARAM_STEPS);
-  c.lr = v(VQR_PARAM_LR);
-  c.init = (int)v(VQR_PARAM_INIT);
-  c.reg_weight = v(VQR_PARAM_REG_WEIGHT);
-  c.reg_mean = v(VQR_PARAM_REG_MEAN) != 0;
-  c.beta_start = v(VQR_PARAM_BETA_START);
-  c.beta_end = v(VQR_PARAM_BETA_END);
-  c.beta_schedule = (int)v(VQR_PARAM_BETA_SCHEDULE);
-  c.warmup = v(VQR_PARAM_WARMUP);
-  c.beta_hold = v(VQR_PARAM_BETA_HOLD);
-  c.keep_best = v(VQR_PARAM_KEEP_BEST) != 0;
-  c.vq_dim = (int)v(VQR_PARAM_VQ_DIM);
-  c.codebook_size = (int64_t)v(VQR_PARAM_CODEBOOK_SIZE);
-  c.kmeans_iters = (int)v(VQR_PARAM_KMEANS_ITERS);
-  c.kmeans_sample = (int64_t)v(VQR_PARAM_KMEANS_SAMPLE);
-  c.sign_consistent = v(VQR_PARAM_SIGN_CONSISTENT) != 0;
-  c.rank = (int)v(VQR_PARAM_RANK);
-  c.minmax_tuning = v(VQR_PARAM_MINMAX_TUNING) != 0;
-  c.minmax_lr = v(VQR_PARAM_MINMAX_LR);
+  const auto &t = vqr::quant::param_table();
+  for (int i = 0; i < vqr::quant::kParamCount; ++i) vqr::quant::set_typed(c, t[i].id, values[i]);
   return c;
 }

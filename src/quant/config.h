@@ -18,10 +18,15 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 41;
+constexpr int kParamCount = 42;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(vqr_param id);
+
+// Checks a value for a parameter as vqr_config_set_int / _float do. Throws vqr::Error:
+// VQR_ERR_UNSUPPORTED (unknown parameter), VQR_ERR_INVALID_ARGUMENT (an integer parameter set as a
+// float or the reverse), VQR_ERR_OUT_OF_RANGE.
+void check_param_value(vqr_param param, double value, bool as_float);
 
 // Typed view of a configuration, read by the algorithms.
 struct QuantConfig {
@@ -35,6 +40,7 @@ struct QuantConfig {
   double mse_norm = 2.4;
   int mse_grid = 100;
   double mse_maxshrink = 0.8;
+  int scale_dtype = VQR_DTYPE_F32;  // grid scales rounded to this type (VQR_PARAM_SCALE_DTYPE)
   bool act_order = false;
   bool static_groups = false;
   double damp = 0.01;
@@ -76,6 +82,10 @@ const char *method_name(int method);
 int method_from_name(const std::string &name);
 const char *grid_name(int grid);
 int grid_from_name(const std::string &name);
+
+struct QuantConfig;
+// Sets the field of `param` (already checked) in a typed configuration.
+void set_typed(QuantConfig &config, vqr_param param, double value);
 
 inline bool is_learned_method(int method) { return method >= VQR_METHOD_ADAROUND && method <= VQR_METHOD_LORAROUND; }
 

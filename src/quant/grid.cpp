@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/dtype.h"
+
 namespace vqr::quant {
 
 GridSpec grid_spec(const QuantConfig &config) {
@@ -16,6 +18,7 @@ GridSpec grid_spec(const QuantConfig &config) {
   s.mse_norm = (float)config.mse_norm;
   s.mse_grid = config.mse_grid;
   s.mse_maxshrink = (float)config.mse_maxshrink;
+  s.scale_dtype = config.scale_dtype;
   return s;
 }
 
@@ -50,10 +53,27 @@ static GroupParams params_full_range(float xmin, float xmax, const GridSpec &spe
   return {full_range_scale(-xmin, xmax, half), (float)half};
 }
 
-static GroupParams params_for_range(float xmin, float xmax, const GridSpec &spec) {
+static GroupParams params_in_f32(float xmin, float xmax, const GridSpec &spec) {
   if (spec.grid == VQR_GRID_QUAROT) return params_quarot(xmin, xmax, spec);
   if (spec.grid == VQR_GRID_FULL_RANGE) return params_full_range(xmin, xmax, spec);
   return params_gptq(xmin, xmax, spec);
+}
+
+// VQR_PARAM_SCALE_DTYPE: the scale a checkpoint will store (fp16 for GPTQ, compressed-tensors and
+// GGUF blocks), chosen before the codes so that the stored model is the optimized one. The
+// asymmetric zero-point is recomputed from the rounded scale, as the grid's own formula would;
+// a scale that would round to zero keeps the type's smallest positive normal value.
+static GroupParams params_for_range(float xmin, float xmax, const GridSpec &spec) {
+  GroupParams p = params_in_f32(xmin, xmax, spec);
+  if (spec.scale_dtype == VQR_DTYPE_F32 || p.scale == 0.0f || !std::isfinite(p.scale)) return p;
+  const bool f16 = spec.scale_dtype == VQR_DTYPE_F16;
+  float s = f16 ? f16_to_f32(f32_to_f16(p.scale)) : bf16_to_f32(f32_to_bf16(p.scale));
+  const float smallest = f16 ? 6.103515625e-05f : 1.17549435e-38f;
+  if (!std::isfinite(s)) return p;  // beyond the type's range: nothing exact to store (the exporter says so)
+  if (s == 0.0f) s = std::copysign(smallest, p.scale);
+  p.scale = s;
+  if (!spec.sym) p.zero = std::min(std::max(round_half_even(-xmin / s), 0.0f), (float)spec.maxq);
+  return p;
 }
 
 GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spec) {

@@ -24,6 +24,7 @@ struct GridSpec {
   float mse_norm = 2.4f;
   int mse_grid = 100;
   float mse_maxshrink = 0.8f;
+  int scale_dtype = VQR_DTYPE_F32;  // scales rounded to this storage type (VQR_PARAM_SCALE_DTYPE)
 };
 
 GridSpec grid_spec(const QuantConfig &config);

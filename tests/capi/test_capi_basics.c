@@ -165,6 +165,7 @@ static const param_spec k_params[] = {
     {VQR_PARAM_MSE_NORM, "mse_norm", 1, 1.0, 8.0, 2.4},
     {VQR_PARAM_MSE_GRID, "mse_grid", 0, 1, 10000, 100},
     {VQR_PARAM_MSE_MAXSHRINK, "mse_maxshrink", 1, 0.0, 1.0, 0.8},
+    {VQR_PARAM_SCALE_DTYPE, "scale_dtype", 0, 0.0, 2.0, 0.0},
     {VQR_PARAM_ACT_ORDER, "act_order", 0, 0, 1, 0},
     {VQR_PARAM_STATIC_GROUPS, "static_groups", 0, 0, 1, 0},
     {VQR_PARAM_DAMP, "damp", 1, 0.0, 10.0, 0.01},
@@ -247,7 +248,7 @@ static void test_param_bounds_and_names(void) {
   {
     /* Gaps between and after the numbered ranges; none of these may ever become valid by
      * accident (a new parameter gets its own number and is added to k_params). */
-    static const int unknown[] = {0,   1,   99,  101, 199, 209, 299, 307, 399, 401, 499, 504, 599,
+    static const int unknown[] = {0,   1,   99,  101, 199, 210, 299, 307, 399, 401, 499, 504, 599,
                                   611, 619, 625, 629, 631, 639, 642, 700, -1,  100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];

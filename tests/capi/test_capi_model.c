@@ -254,7 +254,7 @@ static int build_calibration_set(const vqr_model *m) {
 static void test_info(const vqr_model *m, const vqr_model *resolved) {
   int32_t hdr[7] = {0};
   FILE *f = fopen(g_model_file, "rb");
-  vqr_model_info info, info2;
+  vqr_model_info info, info2 = {.struct_size = sizeof(vqr_model_info)};
   int64_t d, h, L, v, kv, params;
   long file_size = -1;
   if (!CHECK(f != NULL)) return;
@@ -263,6 +263,7 @@ static void test_info(const vqr_model *m, const vqr_model *resolved) {
   fclose(f);
 
   memset(&info, 0xA5, sizeof info);
+  info.struct_size = sizeof info; /* the caller sets it (0.4.0); the rest is garbage until filled */
   if (!CHECK_OK(vqr_model_get_info(m, &info))) return;
   CHECK(info.struct_size == sizeof(vqr_model_info));
   CHECK(info.dim == hdr[0] && info.hidden_dim == hdr[1] && info.n_layers == hdr[2]);
@@ -284,8 +285,34 @@ static void test_info(const vqr_model *m, const vqr_model *resolved) {
   CHECK(file_size == 28 + 4 * (params + info.seq_len * (d / info.n_heads)));
   CHECK(info.quantized_layers == 0);
 
-  if (CHECK_OK(vqr_model_get_info(resolved, &info2)))
-    CHECK(memcmp(&info, &info2, sizeof info) == 0); /* no padding holes: all fields set above */
+  /* The 0.4.0 fields: where the model came from, and its architecture. */
+  CHECK(info.format != NULL && strcmp(info.format, "llama2c-v0") == 0);
+  CHECK(info.architecture != NULL && strcmp(info.architecture, "llama2.c") == 0);
+  CHECK(info.model_path != NULL && strcmp(info.model_path, g_model_file) == 0);
+  CHECK(info.tokenizer_path != NULL && info.metadata_path == NULL && info.quantization == NULL);
+  CHECK(info.head_dim == d / info.n_heads && info.rope_half_layout == 0 && info.rope_scaling == 0);
+  CHECK(info.rope_theta == 10000.0 && fabs(info.norm_eps - 1e-5) < 1e-12);
+  CHECK(info.qkv_bias == 0 && info.qk_norm == 0 && info.sliding_window == 0);
+  CHECK(info.file_bytes == file_size);
+  if (CHECK_OK(vqr_model_get_info(resolved, &info2))) {
+    /* The same checkpoint found through its folder: every number equal (the strings are the model's own). */
+    CHECK(info2.dim == info.dim && info2.parameters == info.parameters && info2.file_bytes == info.file_bytes &&
+          info2.head_dim == info.head_dim && info2.norm_eps == info.norm_eps);
+    CHECK(strcmp(info2.format, info.format) == 0 && strcmp(info2.architecture, info.architecture) == 0);
+  }
+  /* An older caller's shorter struct gets only what fits. */
+  {
+    unsigned char small[sizeof(size_t) + 2 * sizeof(int) + 8];
+    size_t n = sizeof(size_t) + 2 * sizeof(int);
+    memset(small, 0xEE, sizeof small);
+    memcpy(small, &n, sizeof n);
+    if (CHECK_OK(vqr_model_get_info(m, (vqr_model_info *)(void *)small))) {
+      int dim = 0;
+      memcpy(&dim, small + sizeof(size_t), sizeof dim);
+      CHECK(dim == info.dim);
+      CHECK(small[n] == 0xEE && small[n + 7] == 0xEE); /* nothing written past struct_size */
+    }
+  }
   CHECK(vqr_model_layer_count(m) == 0);
 }
 
@@ -376,7 +403,7 @@ static const char *const kKinds[7] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
 /* RTN 8-bit: 35 reports named blk.<l>.<kind>, the NLL barely moves; then save and reload. */
 static void test_rtn8_and_save(const char *tmp) {
   vqr_model *m = load(g_model_file, g_tok_file), *back = NULL, *sentinel = (vqr_model *)&back;
-  vqr_model_info info;
+  vqr_model_info info = {.struct_size = sizeof(vqr_model_info)};
   char dir[4096], nested[4096];
   double mean, sum = NAN, sum_back = NAN;
   int64_t predicted = -1, predicted_back = -1, i, per_layer[5] = {0};
@@ -418,7 +445,7 @@ static void test_rtn8_and_save(const char *tmp) {
   CHECK(is_dir(dir));
   back = load(dir, NULL);
   if (back) {
-    vqr_model_info binfo;
+    vqr_model_info binfo = {.struct_size = sizeof(vqr_model_info)};
     CHECK(eval_mean(back, SMALL_EVAL, &sum_back, &predicted_back) == mean);
     CHECK(sum_back == sum && predicted_back == predicted);
     if (CHECK_OK(vqr_model_get_info(back, &binfo))) {
@@ -475,7 +502,7 @@ static void test_cancel(void) {
   vqr_model *m = load(g_model_file, g_tok_file);
   vqr_context *ctx = NULL;
   progress_record rec;
-  vqr_model_info info;
+  vqr_model_info info = {.struct_size = sizeof(vqr_model_info)};
   if (!m) return;
   if (!CHECK_OK(vqr_context_create(&ctx))) goto done;
   CHECK_OK(vqr_context_set_threads(ctx, THREADS));
@@ -508,7 +535,7 @@ done:
 static void test_errors(vqr_model *m, int64_t seq_len) {
   vqr_model *out = NULL, *sentinel = (vqr_model *)&out;
   vqr_config *cfg = make_config(VQR_METHOD_RTN, 4, -1);
-  vqr_model_info info;
+  vqr_model_info info = {.struct_size = sizeof(vqr_model_info)};
   vqr_report rep;
   const char *name = NULL;
   int32_t toks[4] = {1, 2, 3, 4}, *longer;
@@ -603,7 +630,7 @@ int main(void) {
   const char *data = data_dir();
   char tmp[] = "/tmp/vqr_capi_model_XXXXXX";
   vqr_model *m = NULL, *resolved = NULL;
-  vqr_model_info info;
+  vqr_model_info info = {.struct_size = sizeof(vqr_model_info)};
   const char *req = getenv("VQR_REQUIRE_DATA");
 
   if (data) {

@@ -127,7 +127,7 @@ TEST(SequentialQuantizer, OverridesAndSkips) {
   const vqr::model::Model original = f.model.clone();
   vqr::pipeline::PipelineOptions o;
   o.config = config(VQR_METHOD_RTN, 3);
-  o.overrides = {{"blk.0.*", std::nullopt, 8, std::nullopt, false}, {"*.w2", std::nullopt, std::nullopt, std::nullopt, true}};
+  o.overrides = {{"blk.0.*", {{VQR_PARAM_BITS, 8}}, false}, {"*.w2", {}, true}};
   const auto out = vqr::pipeline::quantize_sequential(f.model, f.windows, o, nullptr);
   for (const auto &r : out.layers) {
     if (r.kind == LinearKind::kW2) {

@@ -1,0 +1,87 @@
+// Format dispatch for writing models (export.h).
+#include "pipeline/export.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "core/error.h"
+#include "model/llama2c_format.h"
+
+namespace vqr::pipeline {
+
+namespace {
+
+bool exists(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+// A dense Hugging Face folder (config.json + safetensors + tokenizer files), built under a
+// temporary name and renamed.
+void write_dense_hf(const ExportSubject &s, const ExportRequest &r, const std::string &path) {
+  const std::string tmp = path + ".partial-" + std::to_string(getpid());
+  std::error_code ec;
+  std::filesystem::create_directories(tmp, ec);
+  if (ec) fail(VQR_ERR_IO, tmp, "cannot create: " + ec.message(), "check the parent folder");
+  try {
+    write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, r.dtype, r.max_shard_bytes, tmp);
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::filesystem::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+}  // namespace
+
+const char *format_name(vqr_format format) {
+  switch (format) {
+    case VQR_FORMAT_NATIVE: return "native";
+    case VQR_FORMAT_HUGGINGFACE: return "huggingface";
+    case VQR_FORMAT_LLAMA2C: return "llama2c";
+    case VQR_FORMAT_GPTQ: return "gptq";
+    case VQR_FORMAT_COMPRESSED_TENSORS: return "compressed-tensors";
+    case VQR_FORMAT_GGUF: return "gguf";
+  }
+  return nullptr;
+}
+
+void export_model(const ExportSubject &s, const ExportRequest &r, const std::string &path,
+                  std::vector<std::string> * /*log*/) {
+  require(s.model != nullptr && s.source != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: no model");
+  require(!path.empty() && !exists(path), VQR_ERR_INVALID_ARGUMENT,
+          path + ": already exists; hint: choose a new name or remove the old one");
+  require(r.dtype == "F32" || r.dtype == "F16" || r.dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
+          "export: dtype " + r.dtype + " is not F32, F16 or BF16");
+  const char *name = format_name(r.format);
+  require(name != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: unknown format " + std::to_string((int)r.format));
+  static const PipelineOptions kNoOptions;
+  static const QuantizedModel kNothing;
+  const PipelineOptions &options = s.options ? *s.options : kNoOptions;
+  const QuantizedModel &result = s.result ? *s.result : kNothing;
+  switch (r.format) {
+    case VQR_FORMAT_NATIVE:
+      write_model_folder(*s.model, *s.source, options, result, s.metadata, path);
+      return;
+    case VQR_FORMAT_HUGGINGFACE:
+      write_dense_hf(s, r, path);
+      return;
+    case VQR_FORMAT_LLAMA2C:
+      require(model::llama2c_can_store(s.model->config()), VQR_ERR_UNSUPPORTED,
+              path + ": this model has features llama2.c v0 cannot hold (biases, q/k norms, a RoPE variant, its "
+                     "epsilon or head size); hint: use the huggingface format");
+      model::save_llama2c(*s.model, path);
+      return;
+    case VQR_FORMAT_GPTQ:
+    case VQR_FORMAT_COMPRESSED_TENSORS:
+    case VQR_FORMAT_GGUF:
+      fail(VQR_ERR_UNSUPPORTED, path, std::string(name) + " is being integrated", "use native");
+  }
+}
+
+}  // namespace vqr::pipeline

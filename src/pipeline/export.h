@@ -1,0 +1,48 @@
+// One entry point for writing a model in any checkpoint format the library knows (vqr_model_export,
+// `vqround quantize --format`, `vqround convert`): the native folder (model_folder.h), a dense
+// Hugging Face folder or llama2.c file (model/), GPTQ and compressed-tensors folders
+// (checkpoint_export.h) and GGUF (model/gguf_model.h). Every writer builds its output under a
+// temporary name and renames it, so a failure leaves nothing at `path`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "model/model_source.h"
+#include "model/tokenizer.h"
+#include "pipeline/model_folder.h"
+#include "pipeline/sequential_quantizer.h"
+#include "vqround/vqround.h"
+
+namespace vqr::pipeline {
+
+struct ExportRequest {
+  vqr_format format = VQR_FORMAT_NATIVE;
+  std::string dtype = "F16";        // dense tensors: F32, F16 or BF16
+  int64_t max_shard_bytes = 0;      // 0 = 5 GB
+};
+
+// What is being written: the model (current weights), where it came from, its tokenizer (may be
+// NULL), and the last quantization (options, records and codes; empty before one) with its
+// provenance.
+struct ExportSubject {
+  const model::Model *model = nullptr;
+  const model::ModelSource *source = nullptr;
+  const model::Tokenizer *tokenizer = nullptr;
+  const PipelineOptions *options = nullptr;
+  const QuantizedModel *result = nullptr;
+  FolderMetadata metadata;
+};
+
+// "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; nullptr when unknown.
+const char *format_name(vqr_format format);
+
+// Writes `subject` to `path` (must not exist). log receives one line per decision worth telling
+// the user. Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (path exists, dtype), VQR_ERR_UNSUPPORTED
+// (a format that cannot hold this model, or a quantized format without a quantization), VQR_ERR_IO.
+void export_model(const ExportSubject &subject, const ExportRequest &request, const std::string &path,
+                  std::vector<std::string> *log);
+
+}  // namespace vqr::pipeline
