@@ -8,10 +8,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, stat: temp folders for vqr_model_save */
 
 #include "layer.h"
-
-#include <dirent.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "model_files.h"
 
 /* Reference (shared/data/models/stories260K/reference_nll_tinystories_val.txt, llama2.c run.c):
  * the first 200 paragraphs of tinystories_val.txt, one BOS sequence each. The tolerance covers
@@ -39,70 +36,6 @@ static int64_t g_eval_lengths[REF_PARAGRAPHS], g_eval_count;
 static int32_t g_calib_tokens[CALIB_SEQUENCES * CALIB_LENGTH];
 static int64_t g_calib_lengths[CALIB_SEQUENCES];
 static double g_fp32_mean, g_fp32_small_mean;
-
-/* ------------------------------------------------------------------------------------------ */
-/* Files                                                                                        */
-/* ------------------------------------------------------------------------------------------ */
-
-static int is_dir(const char *p) {
-  struct stat st;
-  return p && *p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int exists(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0;
-}
-
-/* $VQR_DATA_DIR, else $VQR_DATA_DIR_DEFAULT (set by ctest); NULL when neither names a folder. */
-static const char *data_dir(void) {
-  const char *vars[2] = {"VQR_DATA_DIR", "VQR_DATA_DIR_DEFAULT"};
-  int i;
-  for (i = 0; i < 2; ++i) {
-    const char *v = getenv(vars[i]);
-    if (v && *v) return is_dir(v) ? v : NULL;
-  }
-  return NULL;
-}
-
-/* The whole file, NUL-terminated (malloc'd); NULL on failure. */
-static char *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  long n;
-  if (!f) return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-    buf = (char *)malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-      buf[n] = '\0';
-      if (size) *size = (size_t)n;
-    } else {
-      free(buf);
-      buf = NULL;
-    }
-  }
-  fclose(f);
-  return buf;
-}
-
-/* Removes a folder and the plain files in it (what vqr_model_save writes); missing is fine. */
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  char path[4096];
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      if (is_dir(path))
-        remove_tree(path);
-      else
-        remove(path);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers on the API                                                                           */
