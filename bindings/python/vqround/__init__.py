@@ -36,10 +36,31 @@ block on calibration token sequences, measure the NLL, save a folder that Model(
         print(math.exp(nll / n))                               # perplexity
         m.save("stories260K-gptq4")                            # a new folder
 
+Since 0.4.0: calibration and evaluation sets built by the library's protocols (spec gptq_family
+§5), per-layer rules, layer-wise access, and checkpoint formats:
+
+    with vqround.Model("stories260K.bin") as m:
+        calib = m.sequences_from_file("train.txt", sampling="random_windows", count=128,
+                                      length=256, seed=0)       # a vqround.Sequences
+        heldout = m.sequences_from_file("val.txt", sampling="windows", length=256)
+        m.override("blk.0.*", bits=8).skip("*.w2")           # per-layer rules (fnmatch)
+        m.quantize(calib, method="gptq", bits=4, group_size=32, scale_dtype="f16")
+        print([(i.name, i.bits, i.skipped) for i in m.layer_infos()])
+        m.set_metadata("calibration_file", "train.txt")        # -> vqround.json "metadata"
+        m.export("out-gptq", format="gptq", log=lambda level, msg: print(level.name, msg))
+
+Layer-wise work on the model's own weights and statistics:
+
+        hessians = m.collect_hessians(calib)                   # n_layers * 4 Hessian objects
+        for lin in m.linears():                                # LinearInfo records
+            r = vqround.quantize(m.linear_weight(lin.index), hessians[lin.hessian_index],
+                                 method="gptq", bits=4)
+
 Ownership: Hessian, Result and Model own a native handle, freed by close(), by leaving a `with`
 block, or (as a safety net) by the garbage collector. Result copies every array out of the native
 object when it is created, so its arrays stay valid after close(); the handle is kept open only for
-pack_gptq(). Model.quantize returns plain LayerReport objects. Library errors raise
+pack_gptq(). Model.quantize returns plain LayerReport objects; Sequences, LayerInfo and
+LinearInfo are plain Python objects too (Model.linear_weight returns a copy). Library errors raise
 vqround.Error. Thread safety follows the C API: distinct objects may be used from different
 threads; one object by one thread at a time. Long calls release the GIL.
 The library is located by vqround._lib.load() ($VQROUND_LIBRARY overrides).
@@ -57,7 +78,10 @@ from . import _lib
 from ._lib import lib
 
 __all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "Model", "ModelInfo",
-           "LayerReport", "version", "build_info", "param_bounds", "__version__"]
+           "LayerReport", "version", "build_info", "param_bounds", "__version__",
+           # since 0.4.0
+           "Sequences", "LayerInfo", "LinearInfo", "LogLevel", "method_name", "grid_name",
+           "format_name"]
 
 
 class Status(enum.IntEnum):
@@ -75,6 +99,14 @@ class Status(enum.IntEnum):
     IO = -10
     INTERNAL = -11
     FORMAT = -12
+
+
+class LogLevel(enum.IntEnum):
+    """vqr_log_level: the severity a log callable receives (Model.export's log=)."""
+    DEBUG = 0
+    INFO = 1
+    WARN = 2
+    ERROR = 3
 
 
 class Error(Exception):
@@ -127,6 +159,28 @@ def param_bounds(name):
     _check(lib.vqr_param_bounds(_lib.PARAM[name], ctypes.byref(b)))
     return {"lower": b.lower, "upper": b.upper, "default": b.default_value,
             "is_float": bool(b.is_float)}
+
+
+def _name_or_none(ptr):
+    return None if ptr is None else ptr.decode("utf-8", "replace")
+
+
+def method_name(method):
+    """The library's short name of a vqr_method number ("rtn", "gptq", ...), or None for an
+    unknown one (vqr_method_name). Since 0.4.0."""
+    return _name_or_none(lib.vqr_method_name(int(method)))
+
+
+def grid_name(grid):
+    """The library's short name of a vqr_grid number ("gptq", "quarot", "full_range"), or None
+    (vqr_grid_name). Since 0.4.0."""
+    return _name_or_none(lib.vqr_grid_name(int(grid)))
+
+
+def format_name(fmt):
+    """The library's name of a vqr_format number ("native", "huggingface", "llama2c", "gptq",
+    "compressed-tensors", "gguf"), or None (vqr_format_name). Since 0.4.0."""
+    return _name_or_none(lib.vqr_format_name(int(fmt)))
 
 
 def _tensor(a, name):
@@ -421,6 +475,14 @@ _GRIDS = {"gptq": _lib.GRID_GPTQ, "quarot": _lib.GRID_QUAROT, "full_range": _lib
 _INITS = {"rtn": _lib.INIT_RTN, "gptq": _lib.INIT_GPTQ}
 _BETA_SCHEDULES = {"cosine": _lib.BETA_COSINE, "linear": _lib.BETA_LINEAR,
                    "hold_linear": _lib.BETA_HOLD_LINEAR}
+_DTYPES = {"f32": _lib.DTYPE_F32, "f16": _lib.DTYPE_F16, "bf16": _lib.DTYPE_BF16}
+_DTYPE_ALIASES = {"float32": "f32", "fp32": "f32", "float16": "f16", "fp16": "f16",
+                  "half": "f16", "bfloat16": "bf16"}
+_SAMPLINGS = {"paragraphs": _lib.SAMPLE_PARAGRAPHS, "windows": _lib.SAMPLE_WINDOWS,
+              "random_windows": _lib.SAMPLE_RANDOM_WINDOWS}
+_FORMATS = {"native": _lib.FORMAT_NATIVE, "huggingface": _lib.FORMAT_HUGGINGFACE,
+            "llama2c": _lib.FORMAT_LLAMA2C, "gptq": _lib.FORMAT_GPTQ,
+            "compressed-tensors": _lib.FORMAT_COMPRESSED_TENSORS, "gguf": _lib.FORMAT_GGUF}
 
 
 def _choice(kind, value, table, allow_none=False):
@@ -432,6 +494,23 @@ def _choice(kind, value, table, allow_none=False):
     names = ", ".join(repr(k) for k in table)
     none = "None or " if allow_none else ""
     raise _invalid(f"{kind} must be {none}one of {names}; got {value!r}")
+
+
+def _dtype_choice(kind, value):
+    """A vqr_dtype from "f32", "f16", "bf16" (also "float32", "fp16", "bfloat16", ...) or a numpy
+    dtype float32 / float16; else Error(INVALID_ARGUMENT)."""
+    key = None
+    if isinstance(value, str):
+        key = _DTYPE_ALIASES.get(value.lower(), value.lower())
+    elif value is not None:
+        try:
+            key = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}.get(np.dtype(value))
+        except (TypeError, ValueError):
+            key = None
+    if key in _DTYPES:
+        return _DTYPES[key]
+    raise _invalid(f"{kind} must be one of 'f32', 'f16', 'bf16' (or numpy float32/float16); "
+                   f"got {value!r}")
 
 
 _LOSS_END = _lib.Progress.loss.offset + ctypes.sizeof(ctypes.c_double)
@@ -459,6 +538,29 @@ class _ProgressBridge:
             return 1
 
 
+class _LogBridge:
+    """Calls a Python log(level, message) from vqr_context_set_log (LogLevel, str). A log callback
+    cannot stop the native call: the first exception the callable raises is kept, later lines are
+    dropped, and the caller re-raises it once the native call has returned."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.error = None
+        self.c_fn = _lib.LOG_FN(self._call)
+
+    def _call(self, _user_data, level, message):
+        if self.error is not None:
+            return
+        try:
+            try:
+                level = LogLevel(level)
+            except ValueError:
+                level = int(level)
+            self.fn(level, (message or b"").decode("utf-8", "replace"))
+        except BaseException as e:  # noqa: BLE001 - re-raised after the C call
+            self.error = e
+
+
 def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, act_order=False,
              static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
              allow_partial_group=False, stale_groups=False, report_loss=True, threads=None,
@@ -466,7 +568,8 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
              init="rtn", reg_weight=None, reg_mean=False, beta_start=None, beta_end=None,
              beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
              codebook_size=None, kmeans_iters=None, kmeans_sample=None, sign_consistent=False,
-             rank=None, minmax_tuning=True, minmax_lr=None, seed=0, progress=None):
+             rank=None, minmax_tuning=True, minmax_lr=None, scale_dtype="f32", seed=0,
+             progress=None):
     """Quantizes one linear layer's weights w (m x n, out_features x in_features) and returns a
     Result. hessian: a Hessian of the layer's inputs (width n); required except for "rtn" (then it
     only feeds the proxy losses). grid: "gptq" (grid a), "quarot" (grid b), spec gptq §1.6, or
@@ -498,6 +601,12 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     number of vectors), kmeans_iters, kmeans_sample, rank. init: "rtn" or "gptq" (GPTQ's rounding
     decisions; adaround and vqround only, else Error(UNSUPPORTED)). reg_mean, keep_best,
     sign_consistent and minmax_tuning are booleans (VQR_PARAM_REG_MEAN, ...).
+
+    scale_dtype (since 0.4.0, VQR_PARAM_SCALE_DTYPE): "f32" (default), "f16" or "bf16" (or numpy
+    float32/float16). With "f16"/"bf16" every grid scale is rounded to nearest-even in that type
+    before the codes are chosen, so Result.scales hold values exactly representable in it and a
+    checkpoint storing fp16 scales (GPTQ, compressed-tensors, GGUF) dequantizes to exactly
+    Result.dequantized.
 
     Context: threads (None or 0 = all cores), seed (0..2^64-1; k-means and LoRA initialization),
     progress: None or a callable progress(stage, done, total, loss) called on this thread during
@@ -542,7 +651,8 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
                    reg_weight=None, reg_mean=False, beta_start=None, beta_end=None,
                    beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
                    codebook_size=None, kmeans_iters=None, kmeans_sample=None,
-                   sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None):
+                   sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None,
+                   scale_dtype="f32"):
     """The configuration keywords of quantize() (and Model.quantize()), checked and mapped to
     VQR_PARAM_* values: (ints, floats), dicts from parameter name to value, None meaning the
     library's default or the method's preset. Names of methods, grids, ... are resolved here;
@@ -552,6 +662,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
     outer_id = _choice("outer", outer, _OUTERS, allow_none=True)
     init_id = _choice("init", init, _INITS)
     schedule_id = _choice("beta_schedule", beta_schedule, _BETA_SCHEDULES, allow_none=True)
+    scale_dtype_id = _dtype_choice("scale_dtype", scale_dtype)
     ints = {"method": method_id, "bits": bits, "group_size": group_size, "sym": sym,
             "act_order": act_order, "static_groups": static_groups, "block_size": block_size,
             "mse": mse, "grid": grid_id, "allow_partial_group": allow_partial_group,
@@ -560,7 +671,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
             "beta_schedule": schedule_id, "reg_mean": reg_mean, "keep_best": keep_best,
             "sign_consistent": sign_consistent, "minmax_tuning": minmax_tuning, "steps": steps,
             "vq_dim": vq_dim, "codebook_size": codebook_size, "kmeans_iters": kmeans_iters,
-            "kmeans_sample": kmeans_sample, "rank": rank}
+            "kmeans_sample": kmeans_sample, "rank": rank, "scale_dtype": scale_dtype_id}
     floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
               "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
               "beta_hold": beta_hold, "minmax_lr": minmax_lr}
@@ -600,9 +711,9 @@ def _check_call_args(seed, progress):
         raise Error(Status.OUT_OF_RANGE, f"seed {seed} is outside 0..2^64-1")
 
 
-def _new_context(threads, seed, bridge):
-    """A native vqr_context with the thread count (None = all cores), seed and progress bridge
-    (or None); the caller frees it with vqr_context_free."""
+def _new_context(threads, seed, bridge, log=None):
+    """A native vqr_context with the thread count (None = all cores), seed, progress bridge (or
+    None) and log bridge (or None; INFO and above); the caller frees it with vqr_context_free."""
     ctx = ctypes.c_void_p()
     _check(lib.vqr_context_create(ctypes.byref(ctx)))
     try:
@@ -611,6 +722,8 @@ def _new_context(threads, seed, bridge):
         _check(lib.vqr_context_set_seed(ctx, int(seed)))
         if bridge is not None:
             _check(lib.vqr_context_set_progress(ctx, bridge.c_fn, None))
+        if log is not None:
+            _check(lib.vqr_context_set_log(ctx, log.c_fn, None, _lib.LOG_INFO))
     except BaseException:
         lib.vqr_context_free(ctx)
         raise
@@ -637,12 +750,98 @@ def pack_gptq(result, version=1):
 
 # --- whole models ---------------------------------------------------------------------------------
 
-ModelInfo = collections.namedtuple("ModelInfo", [
+_ModelInfoTuple = collections.namedtuple("ModelInfo", [
     "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len",
     "shared_classifier", "parameters", "quantized_layers"])
-ModelInfo.__doc__ = """A model's architecture (vqr_model_info): sizes, shared_classifier (True:
-the classifier is the token embedding), parameters (fp32 parameters in all) and quantized_layers
-(linear layers quantized since loading). A namedtuple: attributes, or _asdict() for a dict."""
+
+_ROPE_SCALINGS = {0: "none", 1: "linear", 2: "llama3"}
+
+
+class ModelInfo(_ModelInfoTuple):
+    """A model's architecture and provenance (vqr_model_info).
+
+    The tuple holds the fields of 0.3.0, so indexing and unpacking keep working: dim, hidden_dim,
+    n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared_classifier (True: the classifier is
+    the token embedding), parameters (fp32 parameters in all), quantized_layers (linear layers
+    quantized by the last quantize(), skipped ones not counted; 0 for a fresh model).
+
+    Since 0.4.0, attributes beside the tuple (as os.stat_result adds fields): format
+    ("llama2c-v0", "huggingface", "gguf"), architecture ("LlamaForCausalLM", ..., "llama2.c"),
+    model_path, tokenizer_path (None without a tokenizer), metadata_path (vqround.json of a folder
+    this library wrote, else None), quantization ("gptq", "compressed-tensors", "gguf-blocks" for
+    a checkpoint that stored quantized tensors, else None), head_dim, rope_half_layout (True:
+    Hugging Face rotate-half q/k rows), rope_scaling ("none", "linear", "llama3"),
+    rope_original_context, rope_theta, rope_factor, rope_low_freq_factor, rope_high_freq_factor,
+    norm_eps, qkv_bias, qk_norm (booleans), sliding_window (0 = full causal attention),
+    file_bytes (bytes of the weight files). _asdict(), ==, repr() and _replace() cover all fields;
+    all_fields names them in order."""
+    _extra_fields = ("format", "architecture", "model_path", "tokenizer_path", "metadata_path",
+                     "quantization", "head_dim", "rope_half_layout", "rope_scaling",
+                     "rope_original_context", "rope_theta", "rope_factor", "rope_low_freq_factor",
+                     "rope_high_freq_factor", "norm_eps", "qkv_bias", "qk_norm",
+                     "sliding_window", "file_bytes")
+    all_fields = _ModelInfoTuple._fields + _extra_fields
+
+    def __new__(cls, *args, **kwargs):
+        extra = {k: kwargs.pop(k) for k in cls._extra_fields if k in kwargs}
+        self = super().__new__(cls, *args, **kwargs)
+        for k in cls._extra_fields:
+            object.__setattr__(self, k, extra.get(k))
+        return self
+
+    def _extras(self):
+        return tuple(getattr(self, k, None) for k in self._extra_fields)
+
+    def _asdict(self):
+        d = super()._asdict()
+        d.update(zip(self._extra_fields, self._extras()))
+        return d
+
+    def _replace(self, **changes):
+        d = self._asdict()
+        unknown = set(changes) - set(d)
+        if unknown:
+            raise ValueError(f"Got unexpected field names: {sorted(unknown)!r}")
+        d.update(changes)
+        return type(self)(**d)
+
+    def __getnewargs_ex__(self):
+        return tuple(self), dict(zip(self._extra_fields, self._extras()))
+
+    def __eq__(self, other):
+        if isinstance(other, ModelInfo):
+            return tuple(self) == tuple(other) and self._extras() == other._extras()
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self):
+        return hash((tuple(self), self._extras()))
+
+    def __repr__(self):
+        return "ModelInfo(" + ", ".join(f"{k}={v!r}" for k, v in self._asdict().items()) + ")"
+
+
+for _k in ModelInfo._extra_fields:  # read as None on an instance made by _make()
+    setattr(ModelInfo, _k, None)
+del _k
+
+
+LayerInfo = collections.namedtuple("LayerInfo", [
+    "name", "block", "skipped", "method", "bits", "group_size", "sym", "rows", "cols"])
+LayerInfo.__doc__ = """What the last Model.quantize did to one linear layer (vqr_layer_info):
+name ("blk.3.wq"), block, skipped (True: kept in full precision by a skip rule), method (the
+method that ran, presets resolved, by name as quantize() takes it), bits, group_size (-1: one group
+per output row), sym (bool), rows x cols (out_features x in_features). Since 0.4.0."""
+
+LinearInfo = collections.namedtuple("LinearInfo", [
+    "index", "name", "block", "kind", "rows", "cols", "hessian_index"])
+LinearInfo.__doc__ = """One linear layer of a model (vqr_model_linear): index (block * 7 + j, j in
+wq, wk, wv, wo, w1, w2, w3 order), name ("blk.<block>.<kind>"), block, kind ("wq", ...), rows x
+cols (out_features x in_features) and hessian_index, the entry of Model.collect_hessians() holding
+the statistics of this layer's input (layers reading the same input share one). Since 0.4.0."""
 
 
 class LayerReport:
@@ -662,12 +861,198 @@ class LayerReport:
 
 
 _INT32 = np.iinfo(np.int32)
+_INT64 = np.iinfo(np.int64)
+
+
+def _integer(name, value, lower=_INT64.min, upper=_INT64.max):
+    """value as a Python int (integers and numpy integers, not bool or float), else Error
+    INVALID_ARGUMENT; outside lower..upper, Error OUT_OF_RANGE."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _invalid(f"{name} must be an integer; got {value!r}")
+    value = int(value)
+    if not lower <= value <= upper:
+        raise Error(Status.OUT_OF_RANGE, f"{name} {value} is outside {lower}..{upper}")
+    return value
+
+
+def _c_string(name, value):
+    """A str (UTF-8) or bytes argument as NUL-free bytes, else Error INVALID_ARGUMENT (the C API
+    would stop at the first NUL)."""
+    if isinstance(value, str):
+        raw = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        raise _invalid(f"{name} must be str or bytes; got {type(value).__name__}")
+    if b"\0" in raw:
+        raise _invalid(f"{name} contains a NUL character")
+    return raw
+
+
+def _c_path(name, path):
+    """A path-like argument as NUL-free bytes (os.fsencode)."""
+    try:
+        raw = os.fsencode(path)
+    except TypeError:
+        raise _invalid(f"{name} must be a path (str, bytes or os.PathLike); got "
+                       f"{type(path).__name__}") from None
+    if b"\0" in raw:
+        raise _invalid(f"{name} contains a NUL character")
+    return raw
+
+
+class Sequences:
+    """A set of token sequences for calibration and evaluation (vqr_sequences, since 0.4.0):
+    `tokens`, the int32 ids of all sequences concatenated, and `lengths`, int64, one per sequence.
+    Both are read-only numpy arrays copied out of the library, so a Sequences owns no native
+    object. len(), iteration and integer indexing give each sequence as a 1-D int32 view; a slice
+    gives a new Sequences. Model.quantize, Model.eval_nll and Model.collect_hessians take it as
+    is.
+
+    Built by the protocols of spec gptq_family §5 (sampling=):
+      "paragraphs"      each paragraph of the text (split on blank lines, "\\n\\n") encoded with
+                        BOS, no EOS, truncated to `length` tokens; the first `count` (0 = all).
+                        Exactly [model.tokenize(p)[:length] for p in paragraphs]. Text only.
+      "windows"         the whole text encoded once (BOS at its start), or the ids as given, cut
+                        into consecutive windows of `length` tokens, the tail dropped; the first
+                        `count` (0 = all). The GPTQ evaluation protocol.
+      "random_windows"  `count` (>= 1) windows of `length` tokens at positions drawn by a
+                        generator seeded with `seed` (the same windows for the same seed, on any
+                        platform), from the paragraphs encoded with BOS each and concatenated, or
+                        from the ids. A stream no longer than `length` gives one window, the whole
+                        stream. The GPTQ calibration protocol.
+    length: 1..seq_len tokens; 0 = min(2048, seq_len). A text too short for one window gives an
+    empty set, not an error. Errors: OUT_OF_RANGE (length, count), INVALID_ARGUMENT (paragraphs
+    from ids, ids outside the vocabulary), UNSUPPORTED (a model without a tokenizer, for text), IO
+    (an unreadable file), FORMAT (an id file whose size is not a multiple of 4 or that holds an id
+    >= vocab_size).
+
+    Sequences(tokens, lengths) wraps arrays built elsewhere; Sequences.from_list(seqs) packs a list
+    of 1-D token arrays."""
+
+    def __init__(self, tokens, lengths):
+        tokens, lengths = np.asarray(tokens), np.asarray(lengths)
+        if tokens.ndim != 1 or (tokens.size and not np.issubdtype(tokens.dtype, np.integer)):
+            raise _invalid("tokens must be a 1-D array of integer token ids")
+        if lengths.ndim != 1 or (lengths.size and not np.issubdtype(lengths.dtype, np.integer)):
+            raise _invalid("lengths must be a 1-D array of integers")
+        if lengths.size and lengths.min() < 0:
+            raise _invalid("lengths must not be negative")
+        if int(lengths.sum()) != tokens.size:
+            raise _invalid(f"lengths sum to {int(lengths.sum())} but there are {tokens.size} "
+                           "tokens")
+        if tokens.size and (tokens.min() < _INT32.min or tokens.max() > _INT32.max):
+            raise _invalid("tokens holds an id outside int32")
+        self.tokens = np.array(tokens, dtype=np.int32)
+        self.lengths = np.array(lengths, dtype=np.int64)
+        self.tokens.flags.writeable = False
+        self.lengths.flags.writeable = False
+        self._offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+
+    @classmethod
+    def from_list(cls, sequences):
+        """Packs token sequences (a list of 1-D integer arrays, or a 2-D array, one per row)."""
+        tokens, lengths = _sequences(sequences, "sequences")
+        return cls(tokens[:int(lengths.sum())], lengths)
+
+    @classmethod
+    def _take(cls, handle):
+        """Copies a native vqr_sequences out and frees it."""
+        try:
+            count = int(lib.vqr_sequences_count(handle))
+            total = int(lib.vqr_sequences_total_tokens(handle))
+            tokens = _copy_out(lib.vqr_sequences_tokens(handle), ctypes.c_int32, np.int32,
+                               (total,))
+            lengths = _copy_out(lib.vqr_sequences_lengths(handle), ctypes.c_int64, np.int64,
+                                (count,))
+        finally:
+            lib.vqr_sequences_free(handle)
+        return cls(tokens, lengths)
+
+    @staticmethod
+    def _request(sampling, count, length, seed):
+        return (_choice("sampling", sampling, _SAMPLINGS), _integer("count", count),
+                _integer("length", length), _integer("seed", seed, 0, 2 ** 64 - 1))
+
+    @classmethod
+    def from_text(cls, model, text, sampling="paragraphs", count=0, length=0, seed=0):
+        """Sequences from `text` (str, or UTF-8 bytes) with the model's tokenizer
+        (vqr_sequences_from_text). Text containing NUL raises Error INVALID_ARGUMENT."""
+        raw = _c_string("text", text)
+        request = cls._request(sampling, count, length, seed)
+        h = ctypes.c_void_p()
+        _check(lib.vqr_sequences_from_text(model._handle(), raw, *request, ctypes.byref(h)))
+        return cls._take(h)
+
+    @classmethod
+    def from_ids(cls, model, ids, sampling="windows", count=0, length=0, seed=0):
+        """Sequences from a 1-D array of token ids (vqr_sequences_from_ids); sampling "windows" or
+        "random_windows" ("paragraphs" raises Error INVALID_ARGUMENT: ids carry no paragraph
+        boundaries)."""
+        a = np.asarray(ids)
+        if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+            raise _invalid(f"ids must be a 1-D array of integer token ids, got shape {a.shape} "
+                           f"and dtype {a.dtype}")
+        if a.size and (a.min() < _INT32.min or a.max() > _INT32.max):
+            raise _invalid("ids holds a token id outside int32")
+        a = np.ascontiguousarray(a, dtype=np.int32)
+        buf = a if a.size else np.zeros(1, dtype=np.int32)  # never a NULL pointer
+        request = cls._request(sampling, count, length, seed)
+        h = ctypes.c_void_p()
+        _check(lib.vqr_sequences_from_ids(model._handle(), buf.ctypes.data, a.size, *request,
+                                          ctypes.byref(h)))
+        return cls._take(h)
+
+    @classmethod
+    def from_file(cls, model, path, ids=False, sampling=None, count=0, length=0, seed=0):
+        """Sequences from a file (vqr_sequences_from_file): UTF-8 text, or with ids=True
+        little-endian uint32 token ids. sampling None means "paragraphs" for text and "windows"
+        for ids. Errors name the file."""
+        if sampling is None:
+            sampling = "windows" if ids else "paragraphs"
+        request = cls._request(sampling, count, length, seed)
+        h = ctypes.c_void_p()
+        _check(lib.vqr_sequences_from_file(model._handle(), _c_path("path", path),
+                                           int(bool(ids)), *request, ctypes.byref(h)))
+        return cls._take(h)
+
+    @property
+    def total_tokens(self):
+        """Tokens in all sequences."""
+        return int(self.tokens.size)
+
+    def __len__(self):
+        return int(self.lengths.size)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequences.from_list([self[i] for i in range(len(self))[index]])
+        i = range(len(self))[index]  # IndexError and negative indices as for a list
+        return self.tokens[self._offsets[i]:self._offsets[i + 1]]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other):
+        if not isinstance(other, Sequences):
+            return NotImplemented
+        return (np.array_equal(self.lengths, other.lengths)
+                and np.array_equal(self.tokens, other.tokens))
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"<vqround.Sequences {len(self)} sequences, {self.total_tokens} tokens>"
 
 
 def _sequences(sequences, name):
-    """Token sequences (a list of 1-D integer arrays, or a 2-D array with one sequence per row) as
-    the C API lays them out: (int32 tokens, concatenated; int64 lengths). Lengths and token ids
-    are checked by the library."""
+    """Token sequences (a Sequences, a list of 1-D integer arrays, or a 2-D array with one
+    sequence per row) as the C API lays them out: (int32 tokens, concatenated; int64 lengths).
+    Lengths and token ids are checked by the library."""
+    if isinstance(sequences, Sequences):
+        tokens = sequences.tokens if sequences.tokens.size else np.zeros(1, dtype=np.int32)
+        return tokens, sequences.lengths
     if isinstance(sequences, np.ndarray) and sequences.ndim != 2 and sequences.dtype != object:
         raise _invalid(f"{name} must be a list of 1-D token arrays or a 2-D array, got an array "
                        f"of shape {sequences.shape} (wrap a single sequence in a list)")
@@ -693,6 +1078,33 @@ def _sequences(sequences, name):
     return tokens, lengths
 
 
+_PARAM_CHOICES = {"method": _METHODS, "grid": _GRIDS, "outer": _OUTERS, "init": _INITS,
+                  "beta_schedule": _BETA_SCHEDULES}
+
+
+def _param_setting(name, value):
+    """(param id, is_float, value) for one keyword of Model.override: names and values as
+    quantize() takes them; the library's bounds decide int or float."""
+    if name not in _lib.PARAM:
+        raise TypeError(f"Model.override() got an unexpected keyword argument {name!r}")
+    if value is None:
+        raise _invalid(f"{name}=None: an override needs a value")
+    if name in _PARAM_CHOICES:
+        value = _choice(name, value, _PARAM_CHOICES[name])
+    elif name == "scale_dtype":
+        value = _dtype_choice(name, value)
+    pid = _lib.PARAM[name]
+    b = _lib.Bounds()
+    _check(lib.vqr_param_bounds(pid, ctypes.byref(b)))
+    if b.is_float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise _invalid(f"{name} must be a number; got {value!r}")
+        return pid, True, float(value)
+    if isinstance(value, (bool, np.bool_)):
+        value = int(value)
+    return pid, False, _integer(name, value)
+
+
 class Model(_Handle):
     """A whole LLaMA-family model (vqr_model: llama2.c or Hugging Face checkpoints), held in fp32.
 
@@ -702,7 +1114,12 @@ class Model(_Handle):
     checkpoint file a tokenizer.bin or the single tok*.bin; a Hugging Face folder without one loads
     without a tokenizer (tokenize() then raises UNSUPPORTED; pass ids). Raises Error IO (missing
     files, no tokenizer found), FORMAT (malformed checkpoint, config or tokenizer), UNSUPPORTED.
-    close() or a `with` block frees the native model."""
+    close() or a `with` block frees the native model.
+
+    Since 0.4.0: sequences_from_text / _ids / _file (calibration and evaluation Sequences),
+    override / skip / clear_overrides (per-layer rules for quantize) and layer_infos (what ran),
+    linears / linear_weight / collect_hessians (layer-wise work), set_metadata and export
+    (checkpoint formats); info carries the source's format, paths and RoPE/attention details."""
     _free = staticmethod(lib.vqr_model_free)
 
     def __init__(self, path, tokenizer=None):
@@ -714,14 +1131,28 @@ class Model(_Handle):
 
     @property
     def info(self):
-        """The architecture, a ModelInfo (dim, hidden_dim, n_layers, n_heads, n_kv_heads,
-        vocab_size, seq_len, shared_classifier, parameters, quantized_layers)."""
+        """The architecture and provenance, a ModelInfo (dim, hidden_dim, n_layers, n_heads,
+        n_kv_heads, vocab_size, seq_len, shared_classifier, parameters, quantized_layers; since
+        0.4.0 also format, architecture, model_path, tokenizer_path, metadata_path, quantization,
+        head_dim, rope_*, norm_eps, qkv_bias, qk_norm, sliding_window, file_bytes)."""
         i = _lib.ModelInfo()
         i.struct_size = ctypes.sizeof(i)
         _check(lib.vqr_model_get_info(self._handle(), ctypes.byref(i)))
+        text = _name_or_none
         return ModelInfo(i.dim, i.hidden_dim, i.n_layers, i.n_heads, i.n_kv_heads, i.vocab_size,
                          i.seq_len, bool(i.shared_classifier), int(i.parameters),
-                         int(i.quantized_layers))
+                         int(i.quantized_layers),
+                         format=text(i.format), architecture=text(i.architecture),
+                         model_path=text(i.model_path), tokenizer_path=text(i.tokenizer_path),
+                         metadata_path=text(i.metadata_path), quantization=text(i.quantization),
+                         head_dim=int(i.head_dim), rope_half_layout=bool(i.rope_half_layout),
+                         rope_scaling=_ROPE_SCALINGS.get(i.rope_scaling, int(i.rope_scaling)),
+                         rope_original_context=int(i.rope_original_context),
+                         rope_theta=i.rope_theta, rope_factor=i.rope_factor,
+                         rope_low_freq_factor=i.rope_low_freq_factor,
+                         rope_high_freq_factor=i.rope_high_freq_factor, norm_eps=i.norm_eps,
+                         qkv_bias=bool(i.qkv_bias), qk_norm=bool(i.qk_norm),
+                         sliding_window=int(i.sliding_window), file_bytes=int(i.file_bytes))
 
     def tokenize(self, text, bos=True):
         """Token ids (int32 1-D array) of `text` (str, or UTF-8 bytes) with the model's tokenizer
@@ -753,11 +1184,13 @@ class Model(_Handle):
         weights are the dequantized quantized ones: eval_nll measures the quantized model and
         save() writes it.
 
-        calibration: token sequences (a list of 1-D integer arrays, each 1..seq_len tokens, or a
-        2-D array, one sequence per row), each run with a fresh context. method, bits, group_size
+        calibration: token sequences (a Sequences, e.g. from sequences_from_text(); a list of 1-D
+        integer arrays, each 1..seq_len tokens; or a 2-D array, one sequence per row), each run
+        with a fresh context. method, bits, group_size
         and **options are quantize()'s configuration keywords (sym, act_order, damp, grid, steps,
         lr, init, codebook_size, ...), applied to every layer; group_size must divide dim and
-        hidden_dim unless allow_partial_group=True. seed, threads and progress as for quantize();
+        hidden_dim unless allow_partial_group=True. The rules of override() and skip() change
+        this per layer (layer_infos() tells what ran). seed, threads and progress as for quantize();
         progress sees stage "model" (done = layers finished of 7 n_layers) besides each layer's
         own stages. On an error (Error CANCELLED included) the model may be partly quantized."""
         unknown = sorted(set(options) - _CONFIG_KEYWORDS)
@@ -794,7 +1227,8 @@ class Model(_Handle):
         return out
 
     def eval_nll(self, sequences, threads=None, progress=None):
-        """Negative log-likelihood (natural log) of token sequences (as quantize's calibration),
+        """Negative log-likelihood (natural log) of token sequences (as quantize's calibration: a
+        Sequences, a list of 1-D arrays or a 2-D array),
         each run with a fresh context, tokens 1..n-1 scored: (sum_nll, predicted), so the mean
         is sum_nll / predicted and the perplexity exp(mean). progress as for quantize() (stage
         "eval"). Error INVALID_ARGUMENT for empty or too long sequences and bad token ids."""
@@ -820,6 +1254,193 @@ class Model(_Handle):
         Model(dir) loads back. Error INVALID_ARGUMENT when dir exists, IO when writing fails
         (nothing is left behind)."""
         _check(lib.vqr_model_save(self._handle(), os.fsencode(dir)))
+
+    # --- since 0.4.0 ------------------------------------------------------------------------------
+
+    def sequences_from_text(self, text, sampling="paragraphs", count=0, length=0, seed=0):
+        """Sequences.from_text(self, ...): calibration or evaluation sequences from text."""
+        return Sequences.from_text(self, text, sampling, count, length, seed)
+
+    def sequences_from_ids(self, ids, sampling="windows", count=0, length=0, seed=0):
+        """Sequences.from_ids(self, ...): sequences from a 1-D array of token ids."""
+        return Sequences.from_ids(self, ids, sampling, count, length, seed)
+
+    def sequences_from_file(self, path, ids=False, sampling=None, count=0, length=0, seed=0):
+        """Sequences.from_file(self, ...): sequences from a text file or (ids=True) a file of
+        little-endian uint32 ids."""
+        return Sequences.from_file(self, path, ids, sampling, count, length, seed)
+
+    def override(self, pattern, **params):
+        """Adds per-layer exceptions for the next quantize() calls (vqr_model_override_int/_float):
+        every linear layer whose name ("blk.<block>.<wq|wk|wv|wo|w1|w2|w3>") matches the shell
+        pattern (fnmatch: *, ?, [..]) gets these parameters instead of quantize()'s. params are
+        configuration keywords with quantize()'s names and values (bits=8, group_size=32,
+        sym=True, method="rtn", grid="quarot", scale_dtype="f16", damp=0.1, ...), plus the other
+        parameters of vqround.h by name (mse_norm, damp_attempts, ...). Rules apply in the order
+        they were added; for the same parameter a later match wins. All values are checked before
+        any rule is added: Error OUT_OF_RANGE / INVALID_ARGUMENT, and TypeError for an unknown
+        keyword. Returns self (calls chain)."""
+        raw = _c_string("pattern", pattern)
+        if not raw:
+            raise _invalid("pattern must not be empty")
+        if not params:
+            raise _invalid("override needs at least one parameter, e.g. override(pattern, bits=8)")
+        settings = [_param_setting(name, value) for name, value in params.items()]
+        h = self._handle()
+        # Check every value against the library's bounds first, so that a bad one adds no rule.
+        cfg = _new_config({}, {})
+        try:
+            for pid, is_float, value in settings:
+                setter = lib.vqr_config_set_float if is_float else lib.vqr_config_set_int
+                _check(setter(cfg, pid, value))
+        finally:
+            lib.vqr_config_free(cfg)
+        for pid, is_float, value in settings:
+            setter = lib.vqr_model_override_float if is_float else lib.vqr_model_override_int
+            _check(setter(h, raw, pid, value))
+        return self
+
+    def skip(self, pattern):
+        """Keeps the linear layers whose names match the shell pattern in full precision in the
+        next quantize() calls (vqr_model_skip_layers); layer_infos() marks them skipped. Returns
+        self."""
+        raw = _c_string("pattern", pattern)
+        if not raw:
+            raise _invalid("pattern must not be empty")
+        _check(lib.vqr_model_skip_layers(self._handle(), raw))
+        return self
+
+    def clear_overrides(self):
+        """Removes every override() and skip() rule (vqr_model_clear_overrides). Returns self."""
+        lib.vqr_model_clear_overrides(self._handle())
+        return self
+
+    def layer_infos(self):
+        """What the last quantize() did to each linear layer, in processing order: a list of
+        LayerInfo (name, block, skipped, method, bits, group_size, sym, rows, cols), empty before
+        one. While quantize() runs (from its progress callable) it lists the layers finished so
+        far."""
+        h = self._handle()
+        out = []
+        for i in range(int(lib.vqr_model_layer_count(h))):
+            rec = _lib.LayerInfo()
+            rec.struct_size = ctypes.sizeof(rec)
+            _check(lib.vqr_model_layer_info(h, i, ctypes.byref(rec)))
+            out.append(LayerInfo(_name_or_none(rec.name), int(rec.block), bool(rec.skipped),
+                                 _METHOD_NAMES.get(rec.method, rec.method), int(rec.bits),
+                                 int(rec.group_size), bool(rec.sym), int(rec.rows),
+                                 int(rec.cols)))
+        return out
+
+    def set_metadata(self, key, value):
+        """Free-form provenance written into vqround.json ("metadata": {key: value}) by save() and
+        export(), e.g. set_metadata("calibration_file", "wiki.txt") (vqr_model_set_metadata).
+        A later value replaces an earlier one; value None removes the key. Returns self."""
+        raw_key = _c_string("key", key)
+        if not raw_key:
+            raise _invalid("key must not be empty")
+        raw_value = None if value is None else _c_string("value", value)
+        _check(lib.vqr_model_set_metadata(self._handle(), raw_key, raw_value))
+        return self
+
+    def linears(self):
+        """The model's linear layers, a list of LinearInfo (index, name, block, kind, rows, cols,
+        hessian_index), n_layers * 7 of them in index order (vqr_model_linear)."""
+        h = self._handle()
+        out = []
+        for i in range(int(lib.vqr_model_linear_count(h))):
+            name, t, hidx = ctypes.c_char_p(), _lib.Tensor(), ctypes.c_int64()
+            _check(lib.vqr_model_linear(h, i, ctypes.byref(name), ctypes.byref(t),
+                                        ctypes.byref(hidx)))
+            n = _name_or_none(name.value)
+            out.append(LinearInfo(i, n, int(n.split(".")[1]), n.split(".")[-1], int(t.rows),
+                                  int(t.cols), int(hidx.value)))
+        return out
+
+    def _linear_index(self, layer):
+        if isinstance(layer, str):
+            for info in self.linears():
+                if info.name == layer:
+                    return info.index
+            raise _invalid(f"no linear layer named {layer!r} (names are like 'blk.0.wq')")
+        return _integer("index", layer)
+
+    def linear_weight(self, layer):
+        """The current weights of one linear layer (an index of linears(), or its name such as
+        "blk.0.wq") as a new float32 numpy array, rows x cols (out_features x in_features). A
+        copy: the library only lends its fp32 buffer until the model is quantized or freed, so
+        the array neither changes with later quantize() calls nor writes back to the model."""
+        t = _lib.Tensor()
+        _check(lib.vqr_model_linear(self._handle(), self._linear_index(layer), None,
+                                    ctypes.byref(t), None))
+        if t.dtype != _lib.DTYPE_F32:
+            raise Error(Status.INTERNAL, f"vqr_model_linear returned dtype {t.dtype}, not F32")
+        rows, cols = int(t.rows), int(t.cols)
+        stride = int(t.row_stride) or cols
+        if rows == 0 or cols == 0:
+            return np.zeros((rows, cols), dtype=np.float32)
+        flat = _copy_out(t.data, ctypes.c_float, np.float32, ((rows - 1) * stride + cols,))
+        return np.lib.stride_tricks.as_strided(flat, (rows, cols), (stride * 4, 4)).copy()
+
+    def collect_hessians(self, calibration, threads=None, progress=None):
+        """Runs the model (its current weights) over the calibration sequences (as quantize's)
+        and returns one Hessian per distinct linear input (vqr_model_collect_hessians): a list of
+        n_layers * 4 symmetric fp32 accumulators, per block the inputs of wq/wk/wv, wo, w1/w3
+        and w2; LinearInfo.hessian_index says which one a layer reads. The caller owns them
+        (close() each, or let the garbage collector). progress as for quantize() (stage
+        "hessian"); Error CANCELLED when it stops the call, and nothing is returned on failure."""
+        _check_call_args(0, progress)
+        tokens, lengths = _sequences(calibration, "calibration")
+        h = self._handle()
+        capacity = self.info.n_layers * 4
+        out = (ctypes.c_void_p * max(1, capacity))()
+        bridge = _ProgressBridge(progress) if progress is not None else None
+        ctx = _new_context(threads, 0, bridge)
+        try:
+            status = lib.vqr_model_collect_hessians(ctx, h, tokens.ctypes.data, lengths.ctypes.data,
+                                                    lengths.size, out, capacity)
+        finally:
+            lib.vqr_context_free(ctx)
+        if status == 0:
+            hessians = [Hessian(0, _handle=out[i]) for i in range(capacity)]
+        _raise_callback_error(bridge)  # the Hessians made above free themselves
+        _check(status)
+        return hessians
+
+    def export(self, path, format="gptq", dtype="f16", shard_bytes=0, log=None):
+        """Writes the model to `path` (which must not exist) in `format` (vqr_model_export):
+          "native"              save()'s folder: the source's format + vqround.json;
+          "huggingface"         config.json + safetensors, dense weights (folder);
+          "llama2c"             llama2.c legacy v0, one fp32 file;
+          "gptq"                Hugging Face folder with qweight/qzeros/scales/g_idx;
+          "compressed-tensors"  Hugging Face folder, pack-quantized;
+          "gguf"                one GGUF v3 file for llama.cpp.
+        The quantized formats need the codes of the last quantize(); quantize with
+        scale_dtype="f16" for checkpoints whose dequantized weights equal the model's bit for
+        bit. dtype: storage of the dense tensors, "f32", "f16" or "bf16" (a tensor not exact in
+        it is kept in F32, or F16 for GGUF, and the log says so). shard_bytes: safetensors shard
+        limit (0 = 5 GB). log: None or a callable log(level, message) receiving the decisions
+        (checkpoint version, layers stored unquantized, lossy conversions) as LogLevel.INFO /
+        LogLevel.WARN lines during the call; an exception it raises is re-raised when export
+        returns (the file is written, or not, by then). Written under a temporary name and
+        renamed: a failure leaves nothing. Errors: INVALID_ARGUMENT (path exists, bad dtype),
+        UNSUPPORTED (a format that cannot hold this model, e.g. llama2c for Qwen biases,
+        compressed-tensors at 3 bits, a quantized format before quantize()), IO."""
+        fmt = _choice("format", format, _FORMATS)
+        dtype_id = _dtype_choice("dtype", dtype)
+        shard = _integer("shard_bytes", shard_bytes)
+        raw = _c_path("path", path)
+        if log is not None and not callable(log):
+            raise _invalid(f"log must be None or a callable (level, message); got {log!r}")
+        h = self._handle()
+        bridge = _LogBridge(log) if log is not None else None
+        ctx = _new_context(None, 0, None, bridge)
+        try:
+            status = lib.vqr_model_export(ctx, h, raw, fmt, dtype_id, shard)
+        finally:
+            lib.vqr_context_free(ctx)
+        _raise_callback_error(bridge)
+        _check(status)
 
     def __repr__(self):
         if not self._h:

@@ -74,11 +74,17 @@ BETA_PRESET, BETA_COSINE, BETA_LINEAR, BETA_HOLD_LINEAR = -1, 0, 1, 2
 HISTORY_LOSS, HISTORY_REGULARIZER = 0, 1
 HESSIAN_F64, HESSIAN_ASYMMETRIC = 1, 2
 PACK_GPTQ_V1, PACK_GPTQ_V2 = 1, 2
+LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NONE = 0, 1, 2, 3, 4
+# since 0.4.0
+SAMPLE_PARAGRAPHS, SAMPLE_WINDOWS, SAMPLE_RANDOM_WINDOWS = 0, 1, 2
+FORMAT_NATIVE, FORMAT_HUGGINGFACE, FORMAT_LLAMA2C, FORMAT_GPTQ = 0, 1, 2, 3
+FORMAT_COMPRESSED_TENSORS, FORMAT_GGUF = 4, 5
 
 PARAM = {
     "method": 100,
     "bits": 200, "group_size": 201, "allow_partial_group": 202, "sym": 203, "grid": 204,
     "mse": 205, "mse_norm": 206, "mse_grid": 207, "mse_maxshrink": 208,
+    "scale_dtype": 209,  # since 0.4.0
     "act_order": 300, "static_groups": 301, "damp": 302, "damp_increment": 303,
     "damp_attempts": 304, "block_size": 305, "stale_groups": 306,
     "report_loss": 400,
@@ -124,6 +130,9 @@ class Progress(ctypes.Structure):
 # int (*vqr_progress_fn)(void *user_data, const vqr_progress *progress)
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
 
+# void (*vqr_log_fn)(void *user_data, vqr_log_level level, const char *message)
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
 
 class Report(ctypes.Structure):
     """vqr_report (the caller sets struct_size = sizeof; the library writes only what fits).
@@ -153,13 +162,36 @@ class PackedShape(ctypes.Structure):
 
 
 class ModelInfo(ctypes.Structure):
-    """vqr_model_info (the library fills struct_size). Since 0.3.0."""
+    """vqr_model_info (the caller sets struct_size = sizeof; the library writes what fits and
+    sets struct_size to the bytes written). Since 0.3.0; the fields after quantized_layers since
+    0.4.0 (strings point into the model and live until vqr_model_free)."""
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("dim", ctypes.c_int), ("hidden_dim", ctypes.c_int), ("n_layers", ctypes.c_int),
                 ("n_heads", ctypes.c_int), ("n_kv_heads", ctypes.c_int),
                 ("vocab_size", ctypes.c_int), ("seq_len", ctypes.c_int),
                 ("shared_classifier", ctypes.c_int),
-                ("parameters", i64), ("quantized_layers", i64)]
+                ("parameters", i64), ("quantized_layers", i64),
+                # since 0.4.0
+                ("format", ctypes.c_char_p), ("architecture", ctypes.c_char_p),
+                ("model_path", ctypes.c_char_p), ("tokenizer_path", ctypes.c_char_p),
+                ("metadata_path", ctypes.c_char_p), ("quantization", ctypes.c_char_p),
+                ("head_dim", ctypes.c_int), ("rope_half_layout", ctypes.c_int),
+                ("rope_scaling", ctypes.c_int), ("rope_original_context", ctypes.c_int),
+                ("rope_theta", ctypes.c_double), ("rope_factor", ctypes.c_double),
+                ("rope_low_freq_factor", ctypes.c_double),
+                ("rope_high_freq_factor", ctypes.c_double),
+                ("norm_eps", ctypes.c_double),
+                ("qkv_bias", ctypes.c_int), ("qk_norm", ctypes.c_int),
+                ("sliding_window", ctypes.c_int), ("file_bytes", i64)]
+
+
+class LayerInfo(ctypes.Structure):
+    """vqr_layer_info (the caller sets struct_size = sizeof; the library writes what fits).
+    Since 0.4.0. `name` lives until the next quantize or vqr_model_free."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p),
+                ("block", ctypes.c_int), ("skipped", ctypes.c_int), ("method", ctypes.c_int),
+                ("bits", ctypes.c_int), ("group_size", i64), ("sym", ctypes.c_int),
+                ("rows", i64), ("cols", i64)]
 
 
 # --- prototypes ------------------------------------------------------------------------------------
@@ -177,8 +209,11 @@ _PROTOTYPES = {
     "vqr_context_set_threads": (_S, [vp, ctypes.c_int]),
     "vqr_context_set_seed": (_S, [vp, ctypes.c_uint64]),
     "vqr_context_set_progress": (_S, [vp, PROGRESS_FN, vp]),
+    "vqr_context_set_log": (_S, [vp, LOG_FN, vp, ctypes.c_int]),
     "vqr_param_bounds": (_S, [ctypes.c_int, P(Bounds)]),
     "vqr_param_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "vqr_method_name": (ctypes.c_char_p, [ctypes.c_int]),  # since 0.4.0
+    "vqr_grid_name": (ctypes.c_char_p, [ctypes.c_int]),    # since 0.4.0
     "vqr_config_create": (_S, [P(vp)]),
     "vqr_config_free": (None, [vp]),
     "vqr_config_set_int": (_S, [vp, ctypes.c_int, i64]),
@@ -218,6 +253,30 @@ _PROTOTYPES = {
     "vqr_model_layer_report": (_S, [vp, i64, P(ctypes.c_char_p), P(Report)]),
     "vqr_model_eval_nll": (_S, [vp, vp, vp, vp, i64, P(ctypes.c_double), P(i64)]),
     "vqr_model_save": (_S, [vp, ctypes.c_char_p]),
+    # token sequences, since 0.4.0
+    "vqr_sequences_from_text": (_S, [vp, ctypes.c_char_p, ctypes.c_int, i64, i64, ctypes.c_uint64,
+                                     P(vp)]),
+    "vqr_sequences_from_ids": (_S, [vp, vp, i64, ctypes.c_int, i64, i64, ctypes.c_uint64, P(vp)]),
+    "vqr_sequences_from_file": (_S, [vp, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, i64, i64,
+                                     ctypes.c_uint64, P(vp)]),
+    "vqr_sequences_free": (None, [vp]),
+    "vqr_sequences_count": (i64, [vp]),
+    "vqr_sequences_tokens": (vp, [vp]),
+    "vqr_sequences_lengths": (vp, [vp]),
+    "vqr_sequences_total_tokens": (i64, [vp]),
+    # per-layer control and inspection, since 0.4.0
+    "vqr_model_override_int": (_S, [vp, ctypes.c_char_p, ctypes.c_int, i64]),
+    "vqr_model_override_float": (_S, [vp, ctypes.c_char_p, ctypes.c_int, ctypes.c_double]),
+    "vqr_model_skip_layers": (_S, [vp, ctypes.c_char_p]),
+    "vqr_model_clear_overrides": (None, [vp]),
+    "vqr_model_layer_info": (_S, [vp, i64, P(LayerInfo)]),
+    "vqr_model_set_metadata": (_S, [vp, ctypes.c_char_p, ctypes.c_char_p]),
+    "vqr_model_linear_count": (i64, [vp]),
+    "vqr_model_linear": (_S, [vp, i64, P(ctypes.c_char_p), P(Tensor), P(i64)]),
+    "vqr_model_collect_hessians": (_S, [vp, vp, vp, vp, i64, P(vp), i64]),
+    # checkpoint formats, since 0.4.0
+    "vqr_model_export": (_S, [vp, vp, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, i64]),
+    "vqr_format_name": (ctypes.c_char_p, [ctypes.c_int]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
