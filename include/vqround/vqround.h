@@ -724,7 +724,7 @@ typedef struct vqr_model_info {
   const char *model_path;    /* the checkpoint file or folder that was read */
   const char *tokenizer_path;/* the tokenizer in use, or NULL when the model has none */
   const char *metadata_path; /* vqround.json of a folder written by this library, else NULL */
-  const char *quantization;  /* "gptq", "compressed-tensors", "gguf-blocks" for a checkpoint that
+  const char *quantization;  /* "gptq" or "compressed-tensors" for a Hugging Face folder that
                                 stores quantized tensors (loaded dequantized), else NULL */
   int head_dim;              /* per head; n_heads * head_dim may differ from dim (Qwen3) */
   int rope_half_layout;      /* 1: q/k rows in Hugging Face's rotate-half layout; 0: interleaved pairs */

@@ -11,6 +11,7 @@
 #include "capi/model_handle.h"
 #include "core/context.h"
 #include "model/evaluate.h"
+#include "model/hf_checkpoint.h"
 #include "model/model_source.h"
 #include "model/tokenizer.h"
 #include "pipeline/model_folder.h"
@@ -100,6 +101,8 @@ VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, 
     auto handle = std::make_unique<vqr_model>(std::move(m), std::move(t), problem, src);
     handle->architecture = handle->model.config().architecture.empty() ? "llama2.c" : handle->model.config().architecture;
     handle->file_bytes = weight_file_bytes(src);
+    if (src.format == vqr::model::ModelFormat::kHuggingFace)
+      handle->quantization = vqr::model::read_hf_quantization_info(src.model_file).method;
     for (int l = 0; l < handle->model.config().n_layers; ++l)
       for (vqr::model::LinearKind k : vqr::model::kAllLinearKinds)
         handle->linear_names.push_back(vqr::model::Model::linear_name(l, k));

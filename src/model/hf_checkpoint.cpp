@@ -8,13 +8,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "io/quantized_tensors.h"
 #include "io/safetensors.h"
 #include "model/rope_layout.h"
 
@@ -163,6 +164,8 @@ struct TensorSlot {
   std::string name;
   std::vector<int64_t> shape;
   float *data;
+  int layer = -1;  // a linear layer's weight: its block and kind; -1 for every other tensor
+  LinearKind kind = LinearKind::kWq;
 };
 
 // Every tensor the config implies, in a fixed order (the loader's expectations, the writer's output).
@@ -176,7 +179,7 @@ std::vector<TensorSlot> tensor_slots(Model &m) {
     slots.push_back({p + "input_layernorm.weight", {C}, m.tensor(TensorId::kRmsAtt) + l * C});
     slots.push_back({p + "post_attention_layernorm.weight", {C}, m.tensor(TensorId::kRmsFfn) + l * C});
     for (LinearKind k : kAllLinearKinds) {
-      slots.push_back({hf_linear_name(l, k), {m.linear_rows(k), m.linear_cols(k)}, m.linear_data(l, k)});
+      slots.push_back({hf_linear_name(l, k), {m.linear_rows(k), m.linear_cols(k)}, m.linear_data(l, k), l, k});
       if (const float *b = m.bias(l, k))
         slots.push_back({p + hf_linear_suffix(k) + ".bias", {m.linear_rows(k)}, const_cast<float *>(b)});
     }
@@ -205,7 +208,9 @@ double float_as_decimal(float f) {
   return std::strtod(buf, nullptr);
 }
 
-std::string generated_config(const ModelConfig &c, const std::string &dtype) {
+}  // namespace
+
+std::string hf_generated_config(const ModelConfig &c, const std::string &dtype) {
   const std::string arch = c.architecture.empty() ? "LlamaForCausalLM" : c.architecture;
   std::string model_type = "llama";
   for (const Architecture &a : kArchitectures)
@@ -244,16 +249,24 @@ std::string generated_config(const ModelConfig &c, const std::string &dtype) {
   return j.dump(2) + "\n";
 }
 
-}  // namespace
+std::string hf_declared_dtype(const std::string &config_text) {
+  const json j = json::parse(config_text, nullptr, /*allow_exceptions=*/false);
+  for (const char *key : {"torch_dtype", "dtype"})
+    if (j.is_object() && j.contains(key) && j.at(key).is_string()) {
+      const std::string v = j.at(key).get<std::string>();
+      return v == "bfloat16" ? "BF16" : v == "float16" ? "F16" : "F32";
+    }
+  return "F32";
+}
 
 bool is_hf_checkpoint_dir(const std::string &dir) {
   struct stat st;
   return is_directory(dir) && stat((dir + "/" + kHfConfigFileName).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string hf_linear_name(int layer, LinearKind kind) {
-  return layer_prefix(layer) + hf_linear_suffix(kind) + ".weight";
-}
+std::string hf_linear_name(int layer, LinearKind kind) { return hf_linear_module(layer, kind) + ".weight"; }
+
+std::string hf_linear_module(int layer, LinearKind kind) { return layer_prefix(layer) + hf_linear_suffix(kind); }
 
 ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   const json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -317,17 +330,60 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   return c;
 }
 
+namespace {
+
+// A quantized lm_head or embedding (transformers' lm_head=True, or a compressed-tensors config
+// targeting every Linear without ignoring lm_head) has no slot in this loader.
+void refuse_quantized_head(const io::SafetensorsCheckpoint &ckpt, const std::string &dir) {
+  for (const char *name : {"lm_head.qweight", "lm_head.weight_packed", "model.embed_tokens.qweight",
+                           "model.embed_tokens.weight_packed"})
+    if (ckpt.find(name, nullptr) != nullptr)
+      fail(VQR_ERR_UNSUPPORTED, dir, std::string("quantized ") + name, "only decoder-layer linears may be quantized");
+}
+
+// Reads a linear layer's weight: dequantized when the checkpoint holds it quantized, else dense.
+void load_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationConfig &qc, const TensorSlot &s,
+                 const std::string &dir, std::vector<std::string> *used) {
+  const std::string module = hf_linear_module(s.layer, s.kind);
+  io::QuantizedLinearFormat f;
+  const bool configured = qc.format_of(module, &f);
+  const bool gptq = qc.method() == "gptq";
+  const std::string marker = io::quantized_marker_name(
+      module, gptq ? io::QuantizedLinearFormat::Kind::kGptq : io::QuantizedLinearFormat::Kind::kCompressed);
+  if (ckpt.find(marker, nullptr) != nullptr) {
+    if (!configured)
+      fail(VQR_ERR_FORMAT, dir, "tensor " + marker + " is quantized but quantization_config leaves " + module + " unquantized",
+           "the config and the weights disagree; re-export the checkpoint");
+    io::read_quantized_linear(ckpt, module, f, s.shape[0], s.shape[1], s.data, used);
+    return;
+  }
+  // Dense: a skipped / ignored layer, or one a partial quantization left alone.
+  if (configured && ckpt.find(s.name, nullptr) == nullptr)
+    fail(VQR_ERR_FORMAT, dir, "missing tensor " + marker + " (the config quantizes " + module + ")",
+         "the checkpoint is incomplete; re-download or re-export it");
+  ckpt.read_f32(s.name, s.shape, s.data);
+}
+
+}  // namespace
+
 Model load_hf_checkpoint(const std::string &dir) {
   const std::string config_path = dir + "/" + kHfConfigFileName;
-  const ModelConfig config = parse_hf_config(read_file_text(config_path), config_path);
+  const std::string config_text = read_file_text(config_path);
+  const ModelConfig config = parse_hf_config(config_text, config_path);
+  const io::QuantizationConfig qc = io::QuantizationConfig::parse(config_text, config_path);
   const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open_dir(dir);
+  if (qc.quantized()) refuse_quantized_head(ckpt, dir);
 
   Model model(config);
   const std::vector<TensorSlot> slots = tensor_slots(model);
-  std::map<std::string, const TensorSlot *> expected;
-  for (const TensorSlot &s : slots) expected[s.name] = &s;
+  std::set<std::string> expected;
+  std::vector<std::string> used;
   for (const TensorSlot &s : slots) {
-    ckpt.read_f32(s.name, s.shape, s.data);
+    expected.insert(s.name);
+    if (qc.quantized() && s.layer >= 0)
+      load_linear(ckpt, qc, s, dir, &used);
+    else
+      ckpt.read_f32(s.name, s.shape, s.data);
     int64_t count = 1;
     for (int64_t d : s.shape) count *= d;
     const int64_t bad = find_nonfinite(s.data, count);
@@ -335,35 +391,50 @@ Model load_hf_checkpoint(const std::string &dir) {
       fail(VQR_ERR_FORMAT, dir, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
            "the checkpoint is damaged or was exported from a diverged run");
   }
+  expected.insert(used.begin(), used.end());
   // After the expected ones, so a config that disagrees with the weights reports a shape first.
   for (const std::string &name : ckpt.names())
     if (expected.count(name) == 0 && !ignorable(name, config.shared_classifier))
       fail(VQR_ERR_FORMAT, dir, "unexpected tensor \"" + name + "\" for " + config.architecture,
-           "quantized checkpoints load through their own format; otherwise config.json does not match the weights");
+           qc.quantized() ? "the checkpoint has tensors its quantization_config does not explain; re-export it"
+                          : "quantized checkpoints need a quantization_config; otherwise config.json does not match the weights");
   return model;
 }
 
-void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
-                        const std::string &dtype, int64_t max_shard_bytes) {
+HfQuantizationInfo read_hf_quantization_info(const std::string &dir) {
+  const std::string config_path = dir + "/" + kHfConfigFileName;
+  const io::QuantizationConfig qc =
+      io::QuantizationConfig::parse(read_file_text(config_path), config_path, /*accept_other_methods=*/true);
+  HfQuantizationInfo info;
+  info.method = qc.method();
+  if (qc.quantized()) {
+    info.bits = qc.bits();
+    info.group_size = qc.group_size();
+    info.sym = qc.sym();
+    info.checkpoint_format = qc.checkpoint_format();
+  }
+  return info;
+}
+
+HfDenseTensors hf_dense_tensors(const Model &model, const std::string &dtype,
+                                const std::function<bool(const std::string &)> &keep) {
   require(dtype == "F32" || dtype == "F16" || dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
           "save: dtype must be F32, F16 or BF16, not " + dtype);
   const ModelConfig &c = model.config();
-  std::vector<TensorSlot> slots = tensor_slots(const_cast<Model &>(model));  // read-only below
-  std::vector<std::vector<float>> permuted;                                  // q/k in the half layout
-  std::vector<std::vector<uint16_t>> halves;                                 // F16/BF16 payloads
-  permuted.reserve(slots.size());
-  halves.reserve(slots.size());
-  std::vector<io::StTensorData> out;
+  const std::vector<TensorSlot> slots = tensor_slots(const_cast<Model &>(model));  // read-only below
+  HfDenseTensors out;
+  // Moving the outer vectors never moves the inner buffers the tensors point into.
   const std::string q = hf_linear_suffix(LinearKind::kWq), k = hf_linear_suffix(LinearKind::kWk);
   for (const TensorSlot &s : slots) {
+    if (keep && !keep(s.name)) continue;
     const float *data = s.data;
     int64_t count = 1;
     for (int64_t d : s.shape) count *= d;
     const bool is_q = s.name.find(q) != std::string::npos, is_k = s.name.find(k) != std::string::npos;
     if (c.rope_layout == RopeLayout::kInterleaved && (is_q || is_k)) {
       const int64_t heads = is_q ? c.n_heads : c.n_kv_heads;
-      permuted.push_back(permute_rope_rows(data, heads, c.head_size(), count / (heads * c.head_size()), /*to_half=*/true));
-      data = permuted.back().data();
+      out.permuted.push_back(permute_rope_rows(data, heads, c.head_size(), count / (heads * c.head_size()), /*to_half=*/true));
+      data = out.permuted.back().data();
     }
     io::StTensorData t{s.name, io::StDtype::kF32, s.shape, data};
     if (dtype != "F32") {
@@ -376,21 +447,34 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
         exact = std::memcmp(&back, &data[i], sizeof(float)) == 0;
       }
       if (exact) {
-        halves.push_back(std::move(h));
+        out.halves.push_back(std::move(h));
         t.dtype = bf16 ? io::StDtype::kBF16 : io::StDtype::kF16;
-        t.data = halves.back().data();
+        t.data = out.halves.back().data();
       }
     }
-    out.push_back(std::move(t));
+    out.tensors.push_back(std::move(t));
   }
-  const std::string config_text = config_json_text.empty() ? generated_config(c, dtype) : config_json_text;
+  return out;
+}
+
+void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
+                        const std::string &dtype, int64_t max_shard_bytes) {
+  const HfDenseTensors tensors = hf_dense_tensors(model, dtype);
+  std::string config_text = config_json_text.empty() ? hf_generated_config(model.config(), dtype) : config_json_text;
+  // A quantized source's config would make the dense weights written here unreadable.
+  const nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(config_text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object() && parsed.contains("quantization_config")) {
+    nlohmann::ordered_json copy = parsed;
+    copy.erase("quantization_config");
+    config_text = copy.dump(2) + "\n";
+  }
   const std::string config_path = dir + "/" + kHfConfigFileName;
   {
     std::ofstream f(config_path, std::ios::binary);
     f << config_text;
     if (!f.flush()) fail(VQR_ERR_IO, config_path, "cannot write", "is the disk full?");
   }
-  io::write_safetensors_sharded(dir, out, max_shard_bytes);
+  io::write_safetensors_sharded(dir, tensors.tensors, max_shard_bytes);
 }
 
 }  // namespace vqr::model

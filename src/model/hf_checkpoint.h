@@ -12,10 +12,20 @@
 //   model.layers.L.mlp.{gate,up,down}_proj.weight  (gate = llama2.c w1, up = w3, down = w2)
 //   model.norm.weight, lm_head.weight (absent when tie_word_embeddings)
 // q/k rows are in the half-rotation RoPE layout (RopeLayout::kHalf); they are kept as stored.
+//
+// Quantized folders load too (dequantized into the fp32 arena): config.json's
+// "quantization_config" with quant_method "gptq" (spec api_formats §4.2: v1 and v2, 2/3/4/8 bits,
+// act-order g_idx, `dynamic` per-module overrides and "-:" skips) or "compressed-tensors" with
+// format "pack-quantized" (§4.3: 4/8 bits, symmetric or not, group or channel, g_idx). The
+// per-layer tensors are read by io/quantized_tensors.h.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "io/safetensors.h"
 #include "model/model.h"
 
 namespace vqr::model {
@@ -35,15 +45,63 @@ ModelConfig parse_hf_config(const std::string &json_text, const std::string &pat
 // The Hugging Face tensor name of a linear layer ("model.layers.3.self_attn.q_proj.weight").
 std::string hf_linear_name(int layer, LinearKind kind);
 
+// The module name of a linear layer, its tensor name without ".weight"
+// ("model.layers.3.self_attn.q_proj"): GPTQ and compressed-tensors tensors hang off it.
+std::string hf_linear_module(int layer, LinearKind kind);
+
 // Loads the folder. Every tensor the config implies must be present with its exact shape; other
-// tensors are refused (a quantized or differently shaped checkpoint) except rotary inv_freq buffers
-// and an lm_head.weight of a tied model; weights must be finite. Throws vqr::Error: VQR_ERR_IO
-// (missing files), VQR_ERR_FORMAT (config, safetensors, missing tensor, wrong shape, non-finite
-// value), VQR_ERR_UNSUPPORTED (architecture), VQR_ERR_OUT_OF_MEMORY.
+// tensors are refused (a differently shaped checkpoint) except rotary inv_freq buffers and an
+// lm_head.weight of a tied model; weights must be finite. With a quantization_config, a linear
+// layer whose quantized tensors (GPTQ .qweight, compressed-tensors .weight_packed) are present is
+// dequantized (s * (q - z), one fp32 rounding, io/quantized_tensors.h), bit-identical to
+// QuantizedLayer::dequantize of the codes that were written; the others load dense. Throws
+// vqr::Error: VQR_ERR_IO (missing files), VQR_ERR_FORMAT (config, safetensors, missing tensor,
+// wrong shape or dtype, malformed quantized tensors, a quantized layer the config says is not
+// quantized, non-finite value), VQR_ERR_UNSUPPORTED (architecture; a quant_method other than gptq
+// and compressed-tensors pack-quantized, naming it; a width or option those formats define but
+// this loader does not read: bits 5, float or activation quantization, a quantized lm_head),
+// VQR_ERR_OUT_OF_MEMORY.
 Model load_hf_checkpoint(const std::string &dir);
 
+// What a folder's quantization_config declares, for reports (`vqround inspect`).
+struct HfQuantizationInfo {
+  std::string method;             // "gptq", "compressed-tensors", "" (none), or another quant_method as written
+  int bits = 0;                   // the default (GPTQ) or first config group's (compressed-tensors) width
+  int64_t group_size = 0;         // -1 = one group per output row (GPTQ -1, compressed-tensors "channel")
+  bool sym = false;
+  std::string checkpoint_format;  // "gptq" (v1), "gptq_v2", "pack-quantized"; empty otherwise
+};
+
+// Reads `dir`/config.json. A gptq or compressed-tensors config is validated as the loader does
+// (same errors); another quant_method is returned by name only (method set, other fields zero),
+// so a report can say what it is without this library loading it. Throws VQR_ERR_IO (no config),
+// VQR_ERR_FORMAT, VQR_ERR_UNSUPPORTED.
+HfQuantizationInfo read_hf_quantization_info(const std::string &dir);
+
+// The dense tensors of `model` as a Hugging Face folder stores them: names and shapes of
+// transformers, q/k rows (and biases) permuted into the half layout for an interleaved-RoPE model,
+// each stored as `dtype` (F32, F16 or BF16) when every value converts exactly, else as F32, so the
+// folder loads back bit-identical. `keep(name)`, when set, selects the tensors. The tensors point
+// into the model (which must outlive them) or into the storage this object owns.
+struct HfDenseTensors {
+  std::vector<io::StTensorData> tensors;
+  std::vector<std::vector<float>> permuted;
+  std::vector<std::vector<uint16_t>> halves;
+};
+HfDenseTensors hf_dense_tensors(const Model &model, const std::string &dtype,
+                                const std::function<bool(const std::string &)> &keep = {});
+
+// A config.json for `config` (architecture, sizes, RoPE, torch_dtype from `dtype`), for sources
+// that have none (llama2.c files).
+std::string hf_generated_config(const ModelConfig &config, const std::string &dtype);
+
+// The safetensors dtype a config.json declares for its weights ("torch_dtype", or "dtype" in newer
+// files): "BF16", "F16" or "F32" (also for a missing or unreadable field).
+std::string hf_declared_dtype(const std::string &config_json_text);
+
 // Writes `model` as a Hugging Face folder: config.json (config_json_text when not empty, e.g. the
-// source's own file copied verbatim; otherwise generated from the config), and model.safetensors,
+// source's own file copied verbatim, less any "quantization_config" since the weights written are
+// dense; otherwise generated from the config), and model.safetensors,
 // sharded above max_shard_bytes. Each tensor is stored as `dtype` (F32, F16 or BF16) when every
 // value converts exactly, else as F32, so the written model loads back bit-identical. A model in
 // the interleaved RoPE layout (llama2.c) gets its q/k rows permuted into the half layout. `dir`

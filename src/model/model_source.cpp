@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/gguf_model.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
 
@@ -60,7 +61,12 @@ std::string tokenizer_beside(const std::string &model_file) {
 }  // namespace
 
 const char *model_format_name(ModelFormat format) {
-  return format == ModelFormat::kHuggingFace ? "huggingface" : "llama2c-v0";
+  switch (format) {
+    case ModelFormat::kHuggingFace: return "huggingface";
+    case ModelFormat::kGguf: return "gguf";
+    case ModelFormat::kLlama2c: break;
+  }
+  return "llama2c-v0";
 }
 
 const char *tokenizer_name_in_folder(const std::string &tokenizer_file) {
@@ -71,8 +77,12 @@ const char *tokenizer_name_in_folder(const std::string &tokenizer_file) {
 }
 
 Model load_model(const ModelSource &source) {
-  return source.format == ModelFormat::kHuggingFace ? load_hf_checkpoint(source.model_file)
-                                                     : load_llama2c(source.model_file);
+  switch (source.format) {
+    case ModelFormat::kHuggingFace: return load_hf_checkpoint(source.model_file);
+    case ModelFormat::kGguf: return load_gguf(source.model_file);
+    case ModelFormat::kLlama2c: break;
+  }
+  return load_llama2c(source.model_file);
 }
 
 ModelSource resolve_model_source(const std::string &model_arg, const std::string &tokenizer_arg) {
@@ -93,6 +103,10 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
     if (is_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;
   } else if (is_file(model_arg)) {
     s.model_file = model_arg;
+    if (is_gguf_file(model_arg)) {
+      s.format = ModelFormat::kGguf;
+      s.tokenizer_file = model_arg;  // the vocabulary travels in the file; --tokenizer overrides it
+    }
   } else {
     fail(model_arg, "no such file or folder", "check the model path");
   }

@@ -1,8 +1,9 @@
-// Where a model comes from: a llama2.c checkpoint file; a Hugging Face folder (config.json +
-// safetensors, hf_checkpoint.h); or a native quantized-model folder (pipeline/model_folder.h), which
-// is one of the two plus vqround.json. The tokenizer is the explicit one when given; else, in a
-// folder, its tokenizer.model or tokenizer.bin; beside a checkpoint file a `tokenizer.bin` or the
-// single `tok*.bin`. A Hugging Face folder may have no tokenizer this library reads (e.g. only a
+// Where a model comes from: a llama2.c checkpoint file; a GGUF file (recognized by its magic,
+// gguf_model.h), which carries its own tokenizer; a Hugging Face folder (config.json + safetensors,
+// hf_checkpoint.h); or a native quantized-model folder (pipeline/model_folder.h), which is a
+// llama2.c or Hugging Face model plus vqround.json. The tokenizer is the explicit one when given;
+// else the GGUF file itself; in a folder, its tokenizer.model or tokenizer.bin; beside a llama2.c
+// checkpoint file a `tokenizer.bin` or the single `tok*.bin`. A Hugging Face folder may have no tokenizer this library reads (e.g. only a
 // tokenizer.json): tokenizer_file is then empty and text needs --tokenizer or pre-tokenized ids.
 #pragma once
 
@@ -12,16 +13,16 @@
 
 namespace vqr::model {
 
-enum class ModelFormat : int { kLlama2c = 0, kHuggingFace = 1 };
+enum class ModelFormat : int { kLlama2c = 0, kHuggingFace = 1, kGguf = 2 };
 
 struct ModelSource {
   ModelFormat format = ModelFormat::kLlama2c;
-  std::string model_file;      // the llama2.c checkpoint, or the Hugging Face folder
-  std::string tokenizer_file;  // resolved tokenizer; may be empty for a Hugging Face folder
+  std::string model_file;      // the llama2.c checkpoint or GGUF file, or the Hugging Face folder
+  std::string tokenizer_file;  // resolved tokenizer (a GGUF's own path); may be empty for a Hugging Face folder
   std::string metadata_file;   // vqround.json of a quantized folder, else empty
 };
 
-// "llama2c-v0" or "huggingface".
+// "llama2c-v0", "huggingface" or "gguf".
 const char *model_format_name(ModelFormat format);
 
 // Names inside a native model folder.
@@ -38,7 +39,7 @@ ModelSource resolve_model_source(const std::string &model_path, const std::strin
 // SentencePiece ".model" file, tokenizer.bin otherwise (the names resolve_model_source looks for).
 const char *tokenizer_name_in_folder(const std::string &tokenizer_file);
 
-// Loads the model a source names (load_llama2c or load_hf_checkpoint; their errors).
+// Loads the model a source names (load_llama2c, load_hf_checkpoint or load_gguf; their errors).
 Model load_model(const ModelSource &source);
 
 

@@ -1,7 +1,9 @@
 // Tokenizer: the file-kind rule, the llama2.c tokenizer.bin reader, run.c's encoder and decoder;
-// SentencePiece models go through sentencepiece_backend.cpp.
+// SentencePiece models go through sentencepiece_backend.cpp, GGUF vocabularies through
+// gguf_vocab.cpp (reading) and gguf_vocab_spm.cpp (encoding).
 #include "model/tokenizer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +12,10 @@
 #include <queue>
 
 #include "core/error.h"
+#include "io/gguf.h"
+#include "model/gguf_vocab.h"
+#include "model/gguf_vocab_sentencepiece.h"
+#include "model/gguf_vocab_spm.h"
 #include "model/sentencepiece_backend.h"
 
 namespace vqr::model {
@@ -55,6 +61,11 @@ bool ends_with(const std::string &s, const char *suffix) {
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
+  if (io::is_gguf(path)) {
+    Tokenizer t;
+    t.read_gguf(path, vocab_size);
+    return t;
+  }
   const std::string bytes = read_file(path);
   const bool bin_name = ends_with(path, ".bin");
   // The rule of tokenizer.h: the name's kind first, the other one second.
@@ -86,6 +97,34 @@ Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
   return std::move(t);
 }
 
+void Tokenizer::read_gguf(const std::string &path, int vocab_size) {
+  const io::GgufFile file = io::GgufFile::open(path);
+  const std::string model = file.get_string("tokenizer.ggml.model");
+  if (model != "llama")
+    fail(VQR_ERR_UNSUPPORTED, path, "tokenizer.ggml.model is \"" + model + "\"; only the SentencePiece-style \"llama\" vocabulary is supported",
+         "pass a SentencePiece tokenizer.model or a llama2.c tokenizer.bin with --tokenizer, or pre-tokenized ids");
+  GgufVocab v = read_gguf_vocab(file);
+  if (vocab_size > 0 && static_cast<int64_t>(v.tokens.size()) != vocab_size)
+    fail(VQR_ERR_FORMAT, path,
+         "GGUF vocabulary has " + std::to_string(v.tokens.size()) + " tokens but the model's has " + std::to_string(vocab_size),
+         "use the tokenizer that belongs to the model");
+  kind_ = Kind::kGguf;
+  pieces_ = std::move(v.tokens);
+  scores_ = std::move(v.scores);
+  types_ = std::move(v.types);
+  bos_id_ = v.bos_id;
+  eos_id_ = v.eos_id;
+  unk_id_ = v.unk_id;
+  add_space_prefix_ = v.add_space_prefix;
+  // llama.cpp fills token_to_id in id order, so a repeated piece maps to its last id.
+  for (size_t i = 0; i < pieces_.size(); ++i) index_[pieces_[i]] = static_cast<int32_t>(i);
+  for (size_t i = 0; i < pieces_.size(); ++i)
+    if (types_[i] == TokenType::kUserDefined) user_defined_.push_back(static_cast<int32_t>(i));
+  std::stable_sort(user_defined_.begin(), user_defined_.end(), [this](int32_t a, int32_t b) {
+    return pieces_[static_cast<size_t>(a)].size() > pieces_[static_cast<size_t>(b)].size();
+  });
+}
+
 bool Tokenizer::read_sentencepiece(const std::string &bytes, std::string *problem) {
   spm::Loaded m;
   if (!spm::parse(bytes, &m, problem)) return false;
@@ -93,7 +132,12 @@ bool Tokenizer::read_sentencepiece(const std::string &bytes, std::string *proble
   scores_ = std::move(m.scores);
   bos_id_ = m.bos_id;
   eos_id_ = m.eos_id;
+  SentencePieceExtras extras = sentencepiece_extras(*m.processor);
+  types_ = std::move(extras.types);
+  unk_id_ = extras.unk_id;
+  add_space_prefix_ = extras.add_dummy_prefix;
   sp_ = std::move(m.processor);
+  kind_ = Kind::kSentencePiece;
   return true;
 }
 
@@ -138,6 +182,16 @@ bool Tokenizer::read_llama2c(const std::string &bytes, int vocab_size, std::stri
   if (pieces_.size() < 3 + 256)
     return bad("holds " + std::to_string(pieces_.size()) +
                " tokens, fewer than the 3 specials and 256 byte tokens");
+  // Types by position, the layout of llama2.c's exporter (run.c maps byte b to id b + 3).
+  types_.assign(pieces_.size(), TokenType::kNormal);
+  types_[0] = TokenType::kUnknown;
+  types_[1] = types_[2] = TokenType::kControl;
+  for (size_t i = 3; i < 3 + 256; ++i) {
+    const std::string &p = pieces_[i];
+    if (p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>') types_[i] = TokenType::kByte;
+  }
+  unk_id_ = 0;
+  kind_ = Kind::kLlama2c;
   return true;
 }
 
@@ -150,6 +204,12 @@ std::vector<int32_t> Tokenizer::encode(const std::string &input, bool bos, bool 
   const std::string text(input.c_str());  // stop at the first NUL, as run.c does
   std::vector<int32_t> tokens;
   if (bos && bos_id_ >= 0) tokens.push_back(bos_id_);
+  if (kind_ == Kind::kGguf) {
+    const gguf_spm::Vocab v{pieces_, scores_, index_, user_defined_, add_space_prefix_, unk_id_};
+    gguf_spm::encode(v, text, &tokens);
+    if (eos && eos_id_ >= 0) tokens.push_back(eos_id_);
+    return tokens;
+  }
   if (sp_) {
     const std::vector<int32_t> ids = spm::encode(*sp_, text);
     tokens.insert(tokens.end(), ids.begin(), ids.end());
@@ -235,7 +295,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string &input, bool bos, bool 
 
 std::string Tokenizer::decode(int32_t prev_token, int32_t token) const {
   std::string p = piece(token);
-  if (sp_) {  // SentencePiece spells a space U+2581 ("\xe2\x96\x81"); tokenizer.bin stores " "
+  if (kind_ != Kind::kLlama2c) {  // SentencePiece and GGUF spell a space U+2581 ("\xe2\x96\x81"); tokenizer.bin stores " "
     static const std::string kMeta = "\xe2\x96\x81";
     for (size_t at = p.find(kMeta); at != std::string::npos; at = p.find(kMeta, at + 1)) p.replace(at, kMeta.size(), " ");
   }

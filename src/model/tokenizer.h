@@ -3,7 +3,9 @@
 // whole with byte fallback (byte b -> id b + 3), then greedy merging of the adjacent pair whose
 // merged piece has the highest score, ties leftmost); ids match run.c exactly, the merge loop uses
 // a priority queue instead of run.c's O(n^2) scan. SentencePiece tokenizer.model: libsentencepiece
-// encodes; the vocabulary, BOS and EOS come from the model.
+// encodes; the vocabulary, BOS and EOS come from the model. GGUF (a .gguf model or vocabulary
+// file, recognized by its magic): the tokenizer.ggml.* vocabulary of model "llama", encoded as
+// llama.cpp's SPM tokenizer does (gguf_vocab_spm.h).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,17 @@ class SentencePieceProcessor;
 
 namespace vqr::model {
 
+// Token types as GGUF's tokenizer.ggml.token_type stores them (llama.cpp's llama_token_type).
+enum class TokenType : uint8_t {
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
+};
+
 class Tokenizer {
  public:
   // llama2.c's BOS and EOS ids (also those of most SentencePiece models). A loaded tokenizer's own
@@ -25,9 +38,12 @@ class Tokenizer {
   static constexpr int32_t kBos = 1;
   static constexpr int32_t kEos = 2;
 
-  enum class Kind { kLlama2c, kSentencePiece };
+  enum class Kind { kLlama2c, kSentencePiece, kGguf };
 
-  // Reads a tokenizer file. Two layouts:
+  // Reads a tokenizer file. A file starting with the GGUF magic is read as GGUF (its metadata
+  // only, memory-mapped, so a whole model file is fine): tokenizer.ggml.model must be "llama"
+  // (VQR_ERR_UNSUPPORTED otherwise, e.g. "gpt2"), and its vocabulary must be consistent
+  // (VQR_ERR_FORMAT). Otherwise two layouts:
   //  - llama2.c tokenizer.bin: int32 max_token_length, then per token {float score, int32 len,
   //    bytes}. It does not store its vocabulary size; vocab_size <= 0 reads entries to the end.
   //  - SentencePiece tokenizer.model: a serialized ModelProto (protobuf).
@@ -42,25 +58,38 @@ class Tokenizer {
   // VQR_ERR_FORMAT (neither format, truncated, wrong vocabulary size, over 256 MiB).
   static Tokenizer load(const std::string &path, int vocab_size);
 
-  Kind kind() const { return sp_ ? Kind::kSentencePiece : Kind::kLlama2c; }
+  Kind kind() const { return kind_; }
   int vocab_size() const { return static_cast<int>(pieces_.size()); }
-  // BOS / EOS ids: 1 and 2 for llama2.c; the model's for SentencePiece (-1 when it has none).
+  // BOS / EOS ids: 1 and 2 for llama2.c; the model's for SentencePiece and GGUF (-1 when it has none).
   int32_t bos_id() const { return bos_id_; }
   int32_t eos_id() const { return eos_id_; }
+  // The unknown-piece id: 0 for llama2.c; the model's for SentencePiece and GGUF (-1 when none).
+  int32_t unk_id() const { return unk_id_; }
+  // Whether encoding puts a " " before the text (SentencePiece's add_dummy_prefix): true for
+  // llama2.c; the model's normalizer setting; GGUF's tokenizer.ggml.add_space_prefix.
+  bool add_space_prefix() const { return add_space_prefix_; }
 
-  // The piece as the file spells it: llama2.c has " " for a word start, SentencePiece "\u2581"
-  // (its IdToPiece). Throws std::out_of_range for an id outside [0, vocab_size).
+  // The piece as the file spells it: llama2.c has " " for a word start, SentencePiece and GGUF
+  // "\u2581" (IdToPiece; tokenizer.ggml.tokens). Throws std::out_of_range for an id outside
+  // [0, vocab_size).
   const std::string &piece(int32_t id) const { return pieces_.at(static_cast<size_t>(id)); }
   float score(int32_t id) const { return scores_.at(static_cast<size_t>(id)); }
-  // Id of an exact piece (spelled as piece() gives it), or -1. Duplicates: the lowest id wins.
+  // The piece's type: llama2.c by position (0 unknown, 1 and 2 control, 3..258 byte when spelled
+  // "<0xXX>", the rest normal); SentencePiece from the model (IsUnknown, IsControl, ...); GGUF from
+  // tokenizer.ggml.token_type. Throws std::out_of_range as piece().
+  TokenType token_type(int32_t id) const { return types_.at(static_cast<size_t>(id)); }
+  // Id of an exact piece (spelled as piece() gives it), or -1. Duplicates: the lowest id wins,
+  // except for GGUF where the highest does (llama.cpp's token_to_id map).
   int32_t lookup(const std::string &piece) const;
 
   // Token ids of `text`, with bos_id() first and eos_id() last when asked (and, for SentencePiece,
   // when the model defines them). The text ends at its first NUL byte, as in C. llama2.c: run.c's
-  // encode(). SentencePiece: SentencePieceProcessor::Encode.
+  // encode(). SentencePiece: SentencePieceProcessor::Encode. GGUF: llama.cpp's SPM tokenizer
+  // (llama_tokenize with parse_special = false: user-defined pieces are matched first, control
+  // pieces are not).
   std::vector<int32_t> encode(const std::string &text, bool bos, bool eos) const;
 
-  // run.c decode(prev, token) for both kinds: the piece with "\u2581" as " ", without its leading
+  // run.c decode(prev, token) for every kind: the piece with "\u2581" as " ", without its leading
   // space when prev_token is BOS, and a "<0xXX>" piece turned into the raw byte (byte 0 gives "",
   // as run.c's C string does). Control pieces come back as spelled ("<s>"; llama2.c: "\n<s>\n").
   std::string decode(int32_t prev_token, int32_t token) const;
@@ -69,13 +98,20 @@ class Tokenizer {
   // Each fills *this from the file bytes, or returns false with the problem in *problem.
   bool read_llama2c(const std::string &bytes, int vocab_size, std::string *problem);
   bool read_sentencepiece(const std::string &bytes, std::string *problem);
+  void read_gguf(const std::string &path, int vocab_size);
 
+  Kind kind_ = Kind::kLlama2c;
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
+  std::vector<TokenType> types_;
   std::unordered_map<std::string, int32_t> index_;
   int max_token_length_ = 0;
   int32_t bos_id_ = kBos;
   int32_t eos_id_ = kEos;
+  int32_t unk_id_ = 0;
+  bool add_space_prefix_ = true;
+  // GGUF only: the user-defined pieces, longest first (matched before the merge loop).
+  std::vector<int32_t> user_defined_;
   // Null for llama2.c. Shared between copies; SentencePieceProcessor's Encode is const and safe
   // to call from several threads.
   std::shared_ptr<const sentencepiece::SentencePieceProcessor> sp_;

@@ -10,7 +10,9 @@
 #include <map>
 
 #include "core/error.h"
+#include "model/gguf_model.h"
 #include "model/llama2c_format.h"
+#include "pipeline/checkpoint_export.h"
 
 namespace vqr::pipeline {
 
@@ -37,6 +39,43 @@ void write_dense_hf(const ExportSubject &s, const ExportRequest &r, const std::s
   }
 }
 
+bool has_codes(const ExportSubject &s) {
+  return s.result != nullptr && !s.result->results.empty() && s.options != nullptr;
+}
+
+// GGUF blocks need plain groups along the input (g_idx = i / group size): act-order without
+// static groups permutes them, and such a layer is stored dense.
+bool plain_groups(const quant::QuantizedLayer &q) {
+  for (int64_t i = 0; i < q.cols; ++i)
+    if (q.g_idx[(size_t)i] != (int32_t)(i / q.group_size)) return false;
+  return true;
+}
+
+void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, std::vector<std::string> *log) {
+  require(s.tokenizer != nullptr, VQR_ERR_UNSUPPORTED,
+          path + ": GGUF carries the tokenizer and this model has none; hint: load it with a tokenizer");
+  std::map<std::pair<int, int>, model::GridCodes> codes;
+  if (has_codes(s))
+    for (size_t i = 0; i < s.result->layers.size(); ++i) {
+      const LayerRecord &rec = s.result->layers[i];
+      const quant::QuantizedLayer &q = s.result->results[i];
+      if (rec.skipped || q.codes.empty()) continue;
+      if (!plain_groups(q)) {
+        if (log) log->push_back(rec.name + ": act-order groups have no GGUF block layout; stored dense");
+        continue;
+      }
+      codes[{rec.layer, (int)rec.kind}] = {q.bits, q.rows, q.cols, q.group_size, q.codes.data(), q.scales.data(),
+                                           q.zeros.data()};
+    }
+  model::GgufWriteOptions o;
+  o.dtype = r.dtype == "F32" ? "F32" : "F16";
+  o.codes = [&](int layer, model::LinearKind kind) -> const model::GridCodes * {
+    const auto it = codes.find({layer, (int)kind});
+    return it == codes.end() ? nullptr : &it->second;
+  };
+  model::save_gguf(*s.model, *s.tokenizer, path, o, log);
+}
+
 }  // namespace
 
 const char *format_name(vqr_format format) {
@@ -52,7 +91,7 @@ const char *format_name(vqr_format format) {
 }
 
 void export_model(const ExportSubject &s, const ExportRequest &r, const std::string &path,
-                  std::vector<std::string> * /*log*/) {
+                  std::vector<std::string> *log) {
   require(s.model != nullptr && s.source != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: no model");
   require(!path.empty() && !exists(path), VQR_ERR_INVALID_ARGUMENT,
           path + ": already exists; hint: choose a new name or remove the old one");
@@ -78,9 +117,23 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
       model::save_llama2c(*s.model, path);
       return;
     case VQR_FORMAT_GPTQ:
-    case VQR_FORMAT_COMPRESSED_TENSORS:
+    case VQR_FORMAT_COMPRESSED_TENSORS: {
+      require(has_codes(s), VQR_ERR_UNSUPPORTED,
+              path + ": the " + name + " format stores quantized layers and this model has not been quantized; "
+                     "hint: quantize it first, or write huggingface");
+      ExportOptions o;
+      o.dtype = r.dtype;
+      if (r.max_shard_bytes > 0) o.max_shard_bytes = r.max_shard_bytes;
+      o.metadata_json = folder_metadata_json(options, result, s.metadata);
+      if (r.format == VQR_FORMAT_GPTQ)
+        write_gptq_checkpoint(*s.model, *s.source, options, result, o, path, log);
+      else
+        write_compressed_tensors_checkpoint(*s.model, *s.source, options, result, o, path, log);
+      return;
+    }
     case VQR_FORMAT_GGUF:
-      fail(VQR_ERR_UNSUPPORTED, path, std::string(name) + " is being integrated", "use native");
+      write_gguf(s, r, path, log);
+      return;
   }
 }
 

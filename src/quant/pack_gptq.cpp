@@ -1,6 +1,6 @@
-// Packing (pack_gptq.h). Every width uses the same rule: code k of a sequence sits at bit b*k of
-// a little-endian stream of 32-bit words. For b = 3 that reproduces AutoGPTQ's three-word layout
-// (code 10 straddles words 0 and 1, code 21 words 1 and 2).
+// Packing (pack_gptq.h). Every width uses the same rule (pack_code_stream): code k of a sequence
+// sits at bit b*k of a little-endian stream of 32-bit words. For b = 3 that reproduces AutoGPTQ's
+// three-word layout (code 10 straddles words 0 and 1, code 21 words 1 and 2).
 #include "quant/pack_gptq.h"
 
 #include <string>
@@ -16,25 +16,6 @@ int64_t packed_words(int64_t count, int bits) {
   if (bits == 3) return 3 * ((count + 31) / 32);
   const int64_t per_word = 32 / bits;
   return (count + per_word - 1) / per_word;
-}
-
-// Streams `count` codes (code(i) for i < count) into `words` words written by put(w, word).
-template <class CodeAt, class Put>
-static void pack_stream(int64_t count, int bits, int64_t words, CodeAt code, Put put) {
-  uint64_t acc = 0;
-  int filled = 0;
-  int64_t w = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    acc |= (uint64_t)code(i) << filled;
-    filled += bits;
-    if (filled >= 32) {
-      put(w++, (uint32_t)acc);
-      acc >>= 32;
-      filled -= 32;
-    }
-  }
-  if (filled > 0) put(w++, (uint32_t)acc);
-  while (w < words) put(w++, 0u);
 }
 
 void pack_gptq(const QuantizedLayer &q, vqr_pack_format format, int32_t *qweight, int32_t *qzeros,
@@ -55,13 +36,13 @@ void pack_gptq(const QuantizedLayer &q, vqr_pack_format format, int32_t *qweight
   if (qweight) {
 #pragma omp parallel for schedule(static)
     for (int64_t o = 0; o < m; ++o)
-      pack_stream(
+      pack_code_stream(
           n, b, wrows, [&](int64_t j) { return (uint32_t)q.codes[(size_t)(o * n + j)]; },
           [&](int64_t w, uint32_t word) { qweight[w * m + o] = (int32_t)word; });
   }
   if (qzeros) {
     for (int64_t k = 0; k < G; ++k)
-      pack_stream(
+      pack_code_stream(
           m, b, zcols, [&](int64_t o) { return ((uint32_t)q.zeros[(size_t)(k * m + o)] - (uint32_t)offset) & mask; },
           [&](int64_t w, uint32_t word) { qzeros[k * zcols + w] = (int32_t)word; });
   }

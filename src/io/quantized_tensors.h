@@ -1,0 +1,143 @@
+// Quantized linear layers of GPTQ and compressed-tensors checkpoints: unpacking the packed integer
+// tensors (plain arrays) and reading one layer from a safetensors checkpoint into dense fp32.
+// Layouts: spec api_formats §4.2 (GPTQ), §4.3 (compressed-tensors pack-quantized), spec gptq §1.7.
+// Dimension letters: m = out_features, n = in_features, G = groups, b = bits.
+//
+// Dequantization is w = s * ((float)c - z) with c, z small integers (so (float)c - z is exact) and
+// s the fp32 value of the stored scale: one rounding, the same expression QuantizedLayer::dequantize
+// evaluates, so a layer written from a QuantizedLayer with exactly stored scales loads back
+// bit-identical.
+//
+// Every function that reads a file's data throws vqr::Error(VQR_ERR_FORMAT,
+// "<subject>: <problem>; hint: <fix>") for malformed data: wrong dtype or shape, a g_idx entry
+// outside [0, G), a zero-point outside [0, 2^b), set bits in the padding past the last value.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+
+namespace vqr::io {
+
+// Words of a GPTQ stream of `count` b-bit values: ceil(count * b / 32) for b in {2, 4, 8} and
+// 3 ceil(count / 32) for b = 3 (32 values per 3 words). 0 for other widths.
+int64_t gptq_stream_words(int64_t count, int bits);
+// Words of a compressed-tensors stream: ceil(count / (32 / b)) for b in {4, 8}; 0 otherwise.
+int64_t compressed_stream_words(int64_t count, int bits);
+
+// Reads `count` b-bit values (b in 1..8) from the little-endian word stream words[0],
+// words[stride], ..., words[(nwords - 1) * stride] (value i at bit b*i, lowest first) into
+// out[i * out_stride]. Returns false when a bit past count * b within the nwords words is set.
+// nwords * 32 must be >= count * b.
+bool unpack_code_stream(const int32_t *words, int64_t stride, int64_t nwords, int64_t count, int bits,
+                        uint8_t *out, int64_t out_stride);
+
+// GPTQ qweight [gptq_stream_words(n), m] -> codes m x n (written).
+void unpack_gptq_qweight(uint8_t *codes, const int32_t *qweight, int64_t m, int64_t n, int bits,
+                         const std::string &subject);
+// GPTQ qzeros [G, gptq_stream_words(m)] -> zeros G x m (written). v1 stores zero - 1 (spec
+// §4.2), so a stored 2^b - 1 would be zero 2^b: refused as out of range (the v1 underflow of a
+// zero-point 0, which loaders disagree on).
+void unpack_gptq_qzeros(float *zeros, const int32_t *qzeros, int64_t G, int64_t m, int bits, bool v1,
+                        const std::string &subject);
+// compressed-tensors weight_packed [m, compressed_stream_words(n)] -> codes m x n (written): the
+// stored value is the signed code + 2^(b-1), i.e. our unsigned code.
+void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,
+                              const std::string &subject);
+// compressed-tensors weight_zero_point [compressed_stream_words(m), G] -> zeros G x m (written):
+// the stored value is the signed zero-point + 2^(b-1) (pack_to_int32's offset), i.e. our zero.
+void unpack_compressed_zero_point(float *zeros, const int32_t *zero_point, int64_t G, int64_t m, int bits,
+                                  const std::string &subject);
+// Checks 0 <= g_idx[j] < G for j < n.
+void check_g_idx(const int32_t *g_idx, int64_t n, int64_t G, const std::string &subject);
+
+// out[o, j] = scales[g, o] * ((float)codes[o, j] - zeros[g, o]) with g = g_idx[j].
+//   out: m x n (written); codes: m x n; scales, zeros: G x m; g_idx: n (values < G).
+void dequantize_groups(float *out, const uint8_t *codes, const float *scales, const float *zeros,
+                       const int32_t *g_idx, int64_t m, int64_t n);
+
+// How a checkpoint's quantization_config says one linear layer is stored.
+struct QuantizedLinearFormat {
+  enum class Kind { kGptq, kCompressed };
+  Kind kind = Kind::kGptq;
+  int bits = 4;                // GPTQ 2, 3, 4, 8; compressed-tensors 4, 8
+  int64_t group_size = -1;     // <= 0: one group per output row (GPTQ -1, compressed-tensors "channel")
+  bool gptq_v1 = true;         // GPTQ: qzeros hold zero - 1 (checkpoint_format "gptq")
+  bool symmetric = true;       // compressed-tensors: no weight_zero_point, zero = 2^(b-1)
+  bool g_idx_required = false;  // compressed-tensors actorder "group": weight_g_idx must be there
+};
+
+// config.json's "quantization_config", parsed and validated: which linear modules are quantized,
+// and how. Supported: quant_method "gptq" (spec api_formats §4.2; keys bits, group_size, sym,
+// desc_act, checkpoint_format "gptq" | "gptq_v2" (or "format"), pack_dtype "int32", lm_head false,
+// and `dynamic`: {"<regex>" or "+:<regex>": {bits, group_size, ...}, "-:<regex>": {}} matched with
+// Python re.match semantics (anchored at the start), first match in file order wins) and
+// "compressed-tensors" with format "pack-quantized" (§4.3; config_groups of int weights, 4 or 8
+// bits, strategy group or channel, actorder; targets "Linear", exact module names or "re:<regex>",
+// an exact name beating a regex beating "Linear" as compressed-tensors ranks them; `ignore` the
+// same way).
+class QuantizationConfig {
+ public:
+  // Parses the config.json text (path names it in messages). Without a quantization_config the
+  // result has method() "". Throws vqr::Error: VQR_ERR_FORMAT (bad JSON, a missing or mistyped
+  // key, an invalid regex), VQR_ERR_UNSUPPORTED (a quant_method other than the two, naming it,
+  // unless accept_other_methods, which returns it by name only; a width, strategy, type, format or
+  // option those methods have but this library does not read).
+  static QuantizationConfig parse(const std::string &config_json_text, const std::string &path,
+                                  bool accept_other_methods = false);
+
+  const std::string &method() const { return method_; }
+  bool quantized() const { return method_ == "gptq" || method_ == "compressed-tensors"; }
+  // The default (GPTQ) or first config group's (compressed-tensors) scheme, for reports.
+  int bits() const { return summary_.bits; }
+  int64_t group_size() const { return summary_.group_size > 0 ? summary_.group_size : -1; }
+  bool sym() const { return summary_.symmetric; }
+  // "gptq", "gptq_v2" or "pack-quantized"; "" when not quantized().
+  const std::string &checkpoint_format() const { return checkpoint_format_; }
+  // How module `name` ("model.layers.0.mlp.down_proj") is stored: true and *out set when the config
+  // quantizes it, false when it leaves it dense (skipped, ignored, untargeted, or no config).
+  bool format_of(const std::string &module, QuantizedLinearFormat *out) const;
+
+ private:
+  struct Pattern;  // a compiled regular expression (defined in the .cpp, which alone needs <regex>)
+  struct Rule {     // a GPTQ `dynamic` entry or a compressed-tensors target / ignore entry
+    std::string text;
+    std::shared_ptr<const Pattern> re;
+    bool skip = false;
+    QuantizedLinearFormat format;
+  };
+  struct Group {
+    std::vector<std::string> names, classes;
+    std::vector<Rule> regexes;
+    QuantizedLinearFormat format;
+  };
+  std::string method_, checkpoint_format_;
+  QuantizedLinearFormat summary_;
+  std::vector<Rule> dynamic_;          // GPTQ
+  std::vector<Group> groups_;          // compressed-tensors
+  std::vector<std::string> ignore_names_;
+  std::vector<Rule> ignore_regexes_;
+};
+
+// The tensor a quantized layer `prefix` ("model.layers.0.self_attn.q_proj") of this kind always
+// has: prefix + ".qweight" (GPTQ) or ".weight_packed" (compressed-tensors).
+std::string quantized_marker_name(const std::string &prefix, QuantizedLinearFormat::Kind kind);
+
+// Reads layer `prefix` (m x n) stored as `format` from `ckpt` and writes its dequantized weight
+// to out (m x n floats, written). Appends the names of the tensors it read to *used (not NULL).
+//   GPTQ:               .qweight I32 [gptq_stream_words(n), m], .qzeros I32 [G, gptq_stream_words(m)],
+//                       .scales F16/BF16/F32 [G, m], .g_idx I32 [n] (optional; default j / group size)
+//   compressed-tensors: .weight_packed I32 [m, compressed_stream_words(n)], .weight_scale
+//                       F16/BF16/F32 [m, G], .weight_shape I64/I32 [2] = (m, n),
+//                       .weight_zero_point I32 [compressed_stream_words(m), G] (asymmetric only),
+//                       .weight_g_idx I32 [n] (optional unless g_idx_required)
+// with G = ceil(n / group_size), or 1 per row. Throws VQR_ERR_FORMAT (see above; a missing tensor
+// too), VQR_ERR_UNSUPPORTED for a width the format does not define.
+void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
+                           const QuantizedLinearFormat &format, int64_t m, int64_t n, float *out,
+                           std::vector<std::string> *used);
+
+}  // namespace vqr::io

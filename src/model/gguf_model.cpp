@@ -1,0 +1,565 @@
+// LLaMA-family models as GGUF files (gguf_model.h): the tensor table, the writer's choice of
+// encoding per tensor (ggml blocks when the grid maps exactly, spec §4.4 "Exact mappings"), the
+// metadata llama.cpp reads, and the loader.
+#include "model/gguf_model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "io/ggml_blocks.h"
+#include "io/gguf.h"
+#include "model/gguf_vocab.h"
+
+namespace vqr::model {
+
+namespace {
+
+using io::GgmlType;
+
+const char *const kLoadHint = "the file does not match its own metadata; re-convert the model with llama.cpp";
+
+// The architectures GGUF carries for us: llama.cpp's name, the Hugging Face class a loaded model
+// gets, and the RoPE layout llama.cpp applies (LLAMA_ROPE_TYPE_NORM = adjacent pairs, NEOX = halves).
+struct Arch {
+  const char *gguf;
+  const char *hf;
+  RopeLayout layout;
+};
+constexpr Arch kArchs[] = {{"llama", "LlamaForCausalLM", RopeLayout::kInterleaved},
+                           {"qwen2", "Qwen2ForCausalLM", RopeLayout::kHalf},
+                           {"qwen3", "Qwen3ForCausalLM", RopeLayout::kHalf}};
+
+const Arch *arch_by_gguf(const std::string &name) {
+  for (const Arch &a : kArchs)
+    if (name == a.gguf) return &a;
+  return nullptr;
+}
+
+// Hugging Face class (or "" for llama2.c) -> GGUF architecture; nullptr when there is none.
+const Arch *arch_of_model(const ModelConfig &c) {
+  if (c.architecture.empty() || c.architecture == "LlamaForCausalLM" || c.architecture == "MistralForCausalLM")
+    return &kArchs[0];
+  for (const Arch &a : kArchs)
+    if (c.architecture == a.hf) return &a;
+  return nullptr;
+}
+
+const char *gguf_linear_name(LinearKind kind) {
+  switch (kind) {
+    case LinearKind::kWq: return "attn_q";
+    case LinearKind::kWk: return "attn_k";
+    case LinearKind::kWv: return "attn_v";
+    case LinearKind::kWo: return "attn_output";
+    case LinearKind::kW1: return "ffn_gate";
+    case LinearKind::kW2: return "ffn_down";
+    case LinearKind::kW3: return "ffn_up";
+  }
+  return "?";
+}
+
+enum class Role { kNorm, kDense, kLinear };
+
+// One tensor of the model as GGUF names it. shape is PyTorch's order ([rows, cols] or [n]); the
+// file's ne is its reverse. rope_heads > 0 marks q/k rows (and their biases and norms) whose order
+// depends on the RoPE layout: heads of head_size rows.
+struct Slot {
+  std::string name;
+  std::vector<int64_t> shape;
+  float *data;
+  Role role;
+  int layer = -1;
+  LinearKind kind = LinearKind::kWq;
+  int64_t rope_heads = 0;
+};
+
+std::vector<Slot> gguf_slots(Model &m) {
+  const ModelConfig &c = m.config();
+  const int64_t C = c.dim, V = c.vocab_size, HS = c.head_size();
+  std::vector<Slot> s;
+  s.push_back({"token_embd.weight", {V, C}, m.tensor(TensorId::kTokenEmbedding), Role::kDense});
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    s.push_back({p + "attn_norm.weight", {C}, m.tensor(TensorId::kRmsAtt) + l * C, Role::kNorm});
+    for (LinearKind k : kAllLinearKinds) {
+      const int64_t heads = k == LinearKind::kWq ? c.n_heads : k == LinearKind::kWk ? c.n_kv_heads : 0;
+      s.push_back({p + gguf_linear_name(k) + ".weight", {m.linear_rows(k), m.linear_cols(k)}, m.linear_data(l, k),
+                   Role::kLinear, l, k, heads});
+      if (const float *b = m.bias(l, k))
+        s.push_back({p + gguf_linear_name(k) + ".bias", {m.linear_rows(k)}, const_cast<float *>(b), Role::kNorm, l, k, heads});
+      if (k == LinearKind::kWk && c.qk_norm) {
+        s.push_back({p + "attn_q_norm.weight", {HS}, const_cast<float *>(m.q_norm(l)), Role::kNorm, l, k, 1});
+        s.push_back({p + "attn_k_norm.weight", {HS}, const_cast<float *>(m.k_norm(l)), Role::kNorm, l, k, 1});
+      }
+    }
+    s.push_back({p + "ffn_norm.weight", {C}, m.tensor(TensorId::kRmsFfn) + l * C, Role::kNorm});
+  }
+  s.push_back({"output_norm.weight", {C}, m.tensor(TensorId::kRmsFinal), Role::kNorm});
+  if (!c.shared_classifier) s.push_back({"output.weight", {V, C}, m.tensor(TensorId::kClassifier), Role::kDense});
+  return s;
+}
+
+int64_t count_of(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_text(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::vector<int64_t> reversed(const std::vector<int64_t> &v) { return std::vector<int64_t>(v.rbegin(), v.rend()); }
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
+
+bool f16_exact(float x) { return same_bits(f16_to_f32(f32_to_f16(x)), x); }
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+// Source row of each output row when a tensor of `heads` heads x HS rows changes RoPE layout
+// (rope_layout.h: interleaved row 2j + p is half-layout row p * HS/2 + j).
+std::vector<int64_t> rope_row_map(int64_t heads, int64_t HS, bool to_half) {
+  std::vector<int64_t> map(static_cast<size_t>(heads * HS));
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t j = 0; j < HS / 2; ++j)
+      for (int64_t p = 0; p < 2; ++p) {
+        const int64_t interleaved = h * HS + 2 * j + p, half = h * HS + p * (HS / 2) + j;
+        map[static_cast<size_t>(to_half ? half : interleaved)] = to_half ? interleaved : half;
+      }
+  return map;
+}
+
+// One tensor ready for the writer: its bytes are either owned or borrowed from the model.
+struct Encoded {
+  std::string name;
+  std::vector<int64_t> ne;
+  GgmlType type = GgmlType::kF32;
+  std::vector<uint8_t> owned;
+  const void *data = nullptr;
+  int64_t nbytes = 0;
+};
+
+// `count` floats (rows already in output order) as F32 or F16; `borrowable`: x outlives the write,
+// so F32 need not be copied. F16 falls back to F32 when a finite value would overflow to Inf.
+// *how says what was done ("stored as F16 (lossy: ...)").
+void encode_dense(Encoded *e, const float *x, int64_t count, bool f16, bool borrowable, std::string *how) {
+  if (f16) {
+    int64_t lossy = 0;
+    bool overflow = false;
+    for (int64_t i = 0; i < count; ++i) {
+      const float back = f16_to_f32(f32_to_f16(x[i]));
+      lossy += !same_bits(back, x[i]);
+      overflow |= std::isfinite(x[i]) && !std::isfinite(back);
+    }
+    if (!overflow) {
+      e->type = GgmlType::kF16;
+      e->owned.resize(static_cast<size_t>(count) * 2);
+      io::encode_f16(e->owned.data(), x, count);
+      e->data = e->owned.data();
+      e->nbytes = count * 2;
+      *how = lossy ? "stored as F16 (lossy: " + std::to_string(lossy) + " of " + std::to_string(count) + " values round)"
+                   : "stored as F16 (exact)";
+      return;
+    }
+    *how = "values outside the F16 range; stored as F32";
+  } else {
+    *how = "stored as F32";
+  }
+  e->type = GgmlType::kF32;
+  e->nbytes = count * 4;
+  if (borrowable) {
+    e->data = x;
+    return;
+  }
+  e->owned.resize(static_cast<size_t>(count) * 4);
+  io::encode_f32(e->owned.data(), x, count);
+  e->data = e->owned.data();
+}
+
+// Rows of src gathered through `map` (identity when empty).
+std::vector<float> gather_rows(const float *src, int64_t rows, int64_t cols, const std::vector<int64_t> &map) {
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t from = map.empty() ? r : map[static_cast<size_t>(r)];
+    std::memcpy(&out[static_cast<size_t>(r * cols)], src + from * cols, static_cast<size_t>(cols) * sizeof(float));
+  }
+  return out;
+}
+
+void check_codes(const GridCodes &g, const Model &m, int layer, LinearKind kind) {
+  const std::string where = "save_gguf: codes of " + Model::linear_name(layer, kind) + ": ";
+  require(g.rows == m.linear_rows(kind) && g.cols == m.linear_cols(kind), VQR_ERR_INVALID_ARGUMENT,
+          where + "shape " + std::to_string(g.rows) + " x " + std::to_string(g.cols) + " differs from the layer's " +
+              std::to_string(m.linear_rows(kind)) + " x " + std::to_string(m.linear_cols(kind)));
+  require(g.bits >= 1 && g.bits <= 8 && g.group_size >= 1 && g.codes && g.scales && g.zeros, VQR_ERR_INVALID_ARGUMENT,
+          where + "bits must be 1..8, group_size >= 1 and codes, scales and zeros set");
+  const int64_t groups = (g.cols + g.group_size - 1) / g.group_size;
+  for (int64_t i = 0; i < groups * g.rows; ++i)
+    require(std::isfinite(g.scales[i]) && std::isfinite(g.zeros[i]), VQR_ERR_INVALID_ARGUMENT, where + "non-finite scale or zero");
+  const int limit = 1 << g.bits;
+  for (int64_t i = 0; i < g.rows * g.cols; ++i)
+    require(g.codes[i] < limit, VQR_ERR_INVALID_ARGUMENT,
+            where + "code " + std::to_string(g.codes[i]) + " does not fit " + std::to_string(g.bits) + " bits");
+}
+
+// Which ggml block type reproduces the grid bit for bit (the reason when none does).
+GgmlType block_type_for(const GridCodes &g, std::string *why_not) {
+  const int64_t n = (g.cols / 32) * g.rows;  // scales / zeros entries when group_size == 32
+  if (g.group_size != io::kGgmlBlockWeights || g.cols % io::kGgmlBlockWeights != 0) {
+    *why_not = "group size " + std::to_string(g.group_size) + " has no GGUF block type (Q4_0, Q4_1 and Q8_0 need 32)";
+    return GgmlType::kF32;
+  }
+  if (g.bits != 4 && g.bits != 8) {
+    *why_not = std::to_string(g.bits) + "-bit codes have no GGUF block type (Q4_0, Q4_1: 4 bits; Q8_0: 8)";
+    return GgmlType::kF32;
+  }
+  bool fp16_scales = true, symmetric = true;
+  const float mid = g.bits == 4 ? 8.0f : 128.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    fp16_scales = fp16_scales && f16_exact(g.scales[i]);
+    symmetric = symmetric && g.zeros[i] == mid;
+  }
+  if (fp16_scales && symmetric) return g.bits == 4 ? GgmlType::kQ4_0 : GgmlType::kQ8_0;
+  if (g.bits == 8) {
+    *why_not = symmetric ? "a scale is not exact in fp16 (Q8_0 stores fp16 scales)"
+                         : "Q8_0 needs every zero point at 128 (symmetric 8-bit grid)";
+    return GgmlType::kF32;
+  }
+  // Q4_1: w = q d + m with d = fp16(s), m = fp16(-s z) must give s (q - z) for all 16 codes.
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = g.scales[i], z = g.zeros[i];
+    const float d = f16_to_f32(f32_to_f16(s)), m = f16_to_f32(f32_to_f16(-(s * z)));
+    for (int q = 0; q < 16; ++q)
+      if (!same_bits(io::q4_1_weight(d, m, q), s * (static_cast<float>(q) - z))) {
+        *why_not = "its scales and zero points are not exact as Q4_1's fp16 d and m (block " + std::to_string(i) + ")";
+        return GgmlType::kF32;
+      }
+  }
+  return GgmlType::kQ4_1;
+}
+
+// The blocks of a grid, rows in output order.
+void encode_blocks(Encoded *e, const GridCodes &g, GgmlType type, const std::vector<int64_t> &map) {
+  const int64_t per_row = g.cols / 32;
+  const int64_t bytes = type == GgmlType::kQ4_0 ? io::kQ4_0BlockBytes : type == GgmlType::kQ4_1 ? io::kQ4_1BlockBytes : io::kQ8_0BlockBytes;
+  e->type = type;
+  e->owned.resize(static_cast<size_t>(g.rows * per_row * bytes));
+  for (int64_t r = 0; r < g.rows; ++r) {
+    const int64_t o = map.empty() ? r : map[static_cast<size_t>(r)];
+    for (int64_t b = 0; b < per_row; ++b) {
+      uint8_t *dst = e->owned.data() + (r * per_row + b) * bytes;
+      const uint8_t *q = g.codes + o * g.cols + b * 32;
+      const float s = g.scales[b * g.rows + o], z = g.zeros[b * g.rows + o];
+      if (type == GgmlType::kQ4_0) {
+        io::encode_q4_0_block(dst, f32_to_f16(s), q);
+      } else if (type == GgmlType::kQ4_1) {
+        io::encode_q4_1_block(dst, f32_to_f16(s), f32_to_f16(-(s * z)), q);
+      } else {
+        int8_t q8[32];
+        for (int j = 0; j < 32; ++j) q8[j] = static_cast<int8_t>(static_cast<int>(q[j]) - 128);
+        io::encode_q8_0_block(dst, f32_to_f16(s), q8);
+      }
+    }
+  }
+  e->data = e->owned.data();
+  e->nbytes = static_cast<int64_t>(e->owned.size());
+}
+
+// The grid's weights s (q - z) as a dense matrix (the fallback of a grid without a block type).
+std::vector<float> grid_values(const GridCodes &g) {
+  std::vector<float> w(static_cast<size_t>(g.rows * g.cols));
+  for (int64_t o = 0; o < g.rows; ++o)
+    for (int64_t i = 0; i < g.cols; ++i) {
+      const int64_t k = (i / g.group_size) * g.rows + o;
+      w[static_cast<size_t>(o * g.cols + i)] = g.scales[k] * (static_cast<float>(g.codes[o * g.cols + i]) - g.zeros[k]);
+    }
+  return w;
+}
+
+// Refuses what llama.cpp's reading of the file would get wrong; before anything is written.
+const Arch &check_expressible(const ModelConfig &c, const Tokenizer &tok) {
+  const Arch *a = arch_of_model(c);
+  if (!a)
+    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "architecture \"" + c.architecture + "\" has no GGUF mapping here",
+         "GGUF export supports LlamaForCausalLM, MistralForCausalLM (no sliding window), Qwen2ForCausalLM, Qwen3ForCausalLM and llama2.c models");
+  const std::string arch = a->gguf;
+  if (c.sliding_window > 0)
+    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "a sliding attention window of " + std::to_string(c.sliding_window) + " has no " + arch + " GGUF key",
+         "llama.cpp's " + arch + " architecture attends to the whole context; export huggingface instead");
+  if (c.rope_scaling == RopeScaling::kLlama3)
+    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "llama3 RoPE scaling needs a rope_freqs tensor whose per-frequency factors this library cannot read back",
+         "export huggingface instead");
+  if (c.qkv_bias != (arch == "qwen2") || c.qk_norm != (arch == "qwen3"))
+    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "q/k/v biases or q/k norms do not match the " + arch + " architecture",
+         "only Qwen2 has q/k/v biases and only Qwen3 q/k norms in GGUF");
+  require(tok.vocab_size() == c.vocab_size, VQR_ERR_INVALID_ARGUMENT,
+          "save_gguf: the tokenizer has " + std::to_string(tok.vocab_size()) + " pieces but the model's vocabulary has " +
+              std::to_string(c.vocab_size) + "; hint: pass the model's own tokenizer");
+  return *a;
+}
+
+std::string stem_of(const std::string &path) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = name.rfind(".gguf");
+  if (dot != std::string::npos && dot > 0 && dot + 5 == name.size()) name.resize(dot);
+  return name.empty() ? "model" : name;
+}
+
+// llama.cpp's llama_ftype for the predominant storage type.
+uint32_t file_type(const std::map<GgmlType, int64_t> &elements_by_type, bool f16) {
+  GgmlType best = GgmlType::kF32;
+  int64_t most = 0;
+  for (const auto &[type, n] : elements_by_type)
+    if ((type == GgmlType::kQ4_0 || type == GgmlType::kQ4_1 || type == GgmlType::kQ8_0) && n > most) {
+      best = type;
+      most = n;
+    }
+  switch (best) {
+    case GgmlType::kQ4_0: return 2;  // LLAMA_FTYPE_MOSTLY_Q4_0
+    case GgmlType::kQ4_1: return 3;  // LLAMA_FTYPE_MOSTLY_Q4_1
+    case GgmlType::kQ8_0: return 7;  // LLAMA_FTYPE_MOSTLY_Q8_0
+    default: return f16 ? 1 : 0;     // MOSTLY_F16, ALL_F32
+  }
+}
+
+}  // namespace
+
+void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
+               std::vector<std::string> *notes) {
+  require(options.dtype == "F32" || options.dtype == "F16", VQR_ERR_INVALID_ARGUMENT,
+          "save_gguf: dtype must be F32 or F16, not " + options.dtype);
+  const ModelConfig &c = model.config();
+  const Arch &arch = check_expressible(c, tokenizer);
+  const bool f16 = options.dtype == "F16";
+  const int64_t HS = c.head_size();
+  const bool permute = c.rope_layout != arch.layout;
+  auto note = [&](const std::string &line) {
+    if (notes) notes->push_back(line);
+  };
+
+  // Grid codes first: a bad argument must not cost the encoding of the whole model.
+  std::map<std::pair<int, int>, const GridCodes *> grids;
+  if (options.codes)
+    for (int l = 0; l < c.n_layers; ++l)
+      for (LinearKind k : kAllLinearKinds)
+        if (const GridCodes *g = options.codes(l, k)) {
+          check_codes(*g, model, l, k);
+          grids[{l, static_cast<int>(k)}] = g;
+        }
+
+  std::vector<Encoded> encoded;
+  std::map<GgmlType, int64_t> elements_by_type;
+  for (const Slot &s : gguf_slots(const_cast<Model &>(model))) {  // read-only below
+    Encoded e;
+    e.name = s.name;
+    e.ne = reversed(s.shape);
+    const int64_t count = count_of(s.shape), rows = s.shape[0], cols = count / rows;
+    const std::vector<int64_t> map =
+        permute && s.rope_heads > 0 ? rope_row_map(s.rope_heads, HS, arch.layout == RopeLayout::kHalf) : std::vector<int64_t>();
+    // 1-D tensors (norms, biases) permute element-wise: they are one column.
+    const int64_t map_rows = s.shape.size() == 1 ? count : rows, map_cols = s.shape.size() == 1 ? 1 : cols;
+    const auto it = s.role == Role::kLinear ? grids.find({s.layer, static_cast<int>(s.kind)}) : grids.end();
+    std::string how;
+    if (it != grids.end()) {
+      const GridCodes &g = *it->second;
+      std::string why_not;
+      const GgmlType type = block_type_for(g, &why_not);
+      if (type != GgmlType::kF32) {
+        encode_blocks(&e, g, type, map);
+      } else {
+        const std::vector<float> w = gather_rows(grid_values(g).data(), rows, cols, map);
+        encode_dense(&e, w.data(), count, f16, false, &how);
+        note(s.name + ": " + why_not + "; " + how);
+      }
+    } else if (s.role == Role::kNorm) {
+      if (map.empty()) {
+        encode_dense(&e, s.data, count, false, true, &how);
+      } else {
+        const std::vector<float> w = gather_rows(s.data, map_rows, map_cols, map);
+        encode_dense(&e, w.data(), count, false, false, &how);
+      }
+    } else {
+      if (map.empty()) {
+        encode_dense(&e, s.data, count, f16, true, &how);
+      } else {
+        const std::vector<float> w = gather_rows(s.data, rows, cols, map);
+        encode_dense(&e, w.data(), count, f16, false, &how);
+      }
+      if (how != "stored as F32" && how != "stored as F16 (exact)") note(s.name + ": " + how);
+    }
+    elements_by_type[e.type] += count;
+    encoded.push_back(std::move(e));
+  }
+  const bool quantized = elements_by_type.count(GgmlType::kQ4_0) || elements_by_type.count(GgmlType::kQ4_1) ||
+                         elements_by_type.count(GgmlType::kQ8_0);
+
+  io::GgufWriter w;
+  const std::string a = arch.gguf;
+  w.set_string("general.architecture", a);
+  w.set_string("general.name", stem_of(path));
+  w.set_u32(a + ".context_length", static_cast<uint32_t>(c.seq_len));
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(c.dim));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(c.n_layers));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
+  w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(HS));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(c.n_heads));
+  w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
+  if (a == "qwen3" || HS * c.n_heads != c.dim) {  // llama.cpp's default head size is dim / head_count
+    w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(HS));
+    w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(HS));
+  }
+  w.set_f32(a + ".attention.layer_norm_rms_epsilon", c.norm_eps);
+  w.set_f32(a + ".rope.freq_base", c.rope_theta);
+  if (c.rope_scaling == RopeScaling::kLinear) {
+    w.set_string(a + ".rope.scaling.type", "linear");
+    w.set_f32(a + ".rope.scaling.factor", c.rope_factor);
+  }
+  w.set_u32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+  w.set_u32("general.file_type", file_type(elements_by_type, f16));
+  if (quantized) w.set_u32("general.quantization_version", 2);  // GGML_QNT_VERSION
+  write_gguf_vocab(tokenizer, &w);
+  for (const Encoded &e : encoded) w.add_tensor(e.name, e.ne, e.type, e.data, e.nbytes);
+  if (permute)
+    note(std::string("q/k rows permuted from the ") + (c.rope_layout == RopeLayout::kHalf ? "half" : "interleaved") +
+         " RoPE layout to " + a + "'s " + (arch.layout == RopeLayout::kHalf ? "half" : "interleaved") + " one");
+  w.write(path);
+}
+
+bool is_gguf_file(const std::string &path) { return io::is_gguf(path); }
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+int read_size(const io::GgufFile &f, const std::string &key, int64_t lo, int64_t hi) {
+  const uint32_t v = f.get_u32(key);
+  if (v < lo || v > hi)
+    fail(VQR_ERR_FORMAT, f.path(), key + " = " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
+         kLoadHint);
+  return static_cast<int>(v);
+}
+
+ModelConfig gguf_config(const io::GgufFile &f, const Arch &arch) {
+  const std::string a = arch.gguf;
+  constexpr int64_t kMax = int64_t{1} << 30;  // far above any real model, keeps products in int64
+  ModelConfig c;
+  c.architecture = arch.hf;
+  c.rope_layout = arch.layout;
+  c.dim = read_size(f, a + ".embedding_length", 1, kMax);
+  c.hidden_dim = read_size(f, a + ".feed_forward_length", 1, kMax);
+  c.n_layers = read_size(f, a + ".block_count", 1, 1 << 16);
+  c.n_heads = read_size(f, a + ".attention.head_count", 1, 1 << 16);
+  c.n_kv_heads = f.has(a + ".attention.head_count_kv") ? read_size(f, a + ".attention.head_count_kv", 1, 1 << 16) : c.n_heads;
+  c.seq_len = read_size(f, a + ".context_length", 1, kMax);
+  c.norm_eps = f.get_f32(a + ".attention.layer_norm_rms_epsilon");
+  c.rope_theta = f.get_f32(a + ".rope.freq_base", 10000.0f);
+  if (c.n_heads % c.n_kv_heads != 0)
+    fail(VQR_ERR_FORMAT, f.path(), "head_count " + std::to_string(c.n_heads) + " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads), kLoadHint);
+  const bool has_k = f.has(a + ".attention.key_length"), has_v = f.has(a + ".attention.value_length");
+  int head = 0;
+  if (has_k || has_v) {
+    const int k = has_k ? read_size(f, a + ".attention.key_length", 2, 1 << 16) : 0;
+    const int v = has_v ? read_size(f, a + ".attention.value_length", 2, 1 << 16) : 0;
+    if (has_k && has_v && k != v)
+      fail(VQR_ERR_UNSUPPORTED, f.path(), "key_length " + std::to_string(k) + " differs from value_length " + std::to_string(v),
+           "attention with different key and value head sizes is not implemented");
+    head = has_k ? k : v;
+  }
+  if (head == 0) {
+    if (c.dim % c.n_heads != 0)
+      fail(VQR_ERR_FORMAT, f.path(), "embedding_length is not a multiple of head_count and there is no key_length", kLoadHint);
+    head = c.dim / c.n_heads;
+  }
+  if (head != c.dim / c.n_heads || c.dim % c.n_heads != 0) c.head_dim = head;
+  if (head % 2 != 0) fail(VQR_ERR_FORMAT, f.path(), "head size " + std::to_string(head) + " is odd", kLoadHint);
+  const uint32_t rot = f.get_u32(a + ".rope.dimension_count", static_cast<uint32_t>(head));
+  if (rot != static_cast<uint32_t>(head))
+    fail(VQR_ERR_UNSUPPORTED, f.path(), "rope.dimension_count " + std::to_string(rot) + " differs from the head size " + std::to_string(head),
+         "partial rotary embeddings are not implemented");
+  if (!std::isfinite(c.norm_eps) || !(c.norm_eps > 0.0f) || !std::isfinite(c.rope_theta) || !(c.rope_theta > 1.0f))
+    fail(VQR_ERR_FORMAT, f.path(), "layer_norm_rms_epsilon must be > 0 and rope.freq_base > 1", kLoadHint);
+
+  const std::string scaling = f.get_string(a + ".rope.scaling.type", "none");
+  if (scaling == "linear") {
+    c.rope_scaling = RopeScaling::kLinear;
+    c.rope_factor = f.get_f32(a + ".rope.scaling.factor");
+  } else if (scaling == "none") {
+    const float legacy = f.get_f32(a + ".rope.scale_linear", 1.0f);  // older converters' linear factor
+    if (legacy != 1.0f) {
+      c.rope_scaling = RopeScaling::kLinear;
+      c.rope_factor = legacy;
+    }
+  } else {
+    fail(VQR_ERR_UNSUPPORTED, f.path(), "RoPE scaling type \"" + scaling + "\"", "supported: none and linear");
+  }
+  if (c.rope_scaling == RopeScaling::kLinear && !(std::isfinite(c.rope_factor) && c.rope_factor > 0.0f))
+    fail(VQR_ERR_FORMAT, f.path(), "rope.scaling.factor must be > 0", kLoadHint);
+
+  const io::GgufTensorInfo *embd = f.find_tensor("token_embd.weight");
+  if (!embd) fail(VQR_ERR_FORMAT, f.path(), "missing tensor token_embd.weight", kLoadHint);
+  if (embd->ne.size() != 2 || embd->ne[1] > kMax)
+    fail(VQR_ERR_FORMAT, f.path(), "tensor token_embd.weight has ne " + shape_text(embd->ne) + ", expected [dim, vocab]", kLoadHint);
+  c.vocab_size = static_cast<int>(embd->ne[1]);
+  if (f.has(a + ".vocab_size") && f.get_u32(a + ".vocab_size") != static_cast<uint32_t>(c.vocab_size))
+    fail(VQR_ERR_FORMAT, f.path(), a + ".vocab_size " + std::to_string(f.get_u32(a + ".vocab_size")) + " differs from token_embd.weight's " +
+                                       std::to_string(c.vocab_size) + " rows", kLoadHint);
+  c.shared_classifier = f.find_tensor("output.weight") == nullptr;
+  c.qkv_bias = a == "qwen2";
+  c.qk_norm = a == "qwen3";
+  return c;
+}
+
+}  // namespace
+
+Model load_gguf(const std::string &path) {
+  const io::GgufFile f = io::GgufFile::open(path);
+  const std::string name = f.get_string("general.architecture");
+  const Arch *arch = arch_by_gguf(name);
+  if (!arch)
+    fail(VQR_ERR_UNSUPPORTED, path, "GGUF architecture \"" + name + "\" is not supported", "supported: llama, qwen2, qwen3");
+  if (f.find_tensor("rope_freqs.weight"))
+    fail(VQR_ERR_UNSUPPORTED, path, "tensor rope_freqs.weight (per-frequency RoPE factors, e.g. llama3 scaling) is not implemented",
+         "load the Hugging Face checkpoint instead");
+  const ModelConfig config = gguf_config(f, *arch);
+  Model model = [&] {
+    try {
+      return Model(config);
+    } catch (const Error &e) {
+      if (e.status() != VQR_ERR_INVALID_ARGUMENT) throw;
+      fail(VQR_ERR_FORMAT, path, std::string("inconsistent hyperparameters (") + e.what() + ")", kLoadHint);
+    }
+  }();
+
+  std::set<std::string> expected;
+  for (const Slot &s : gguf_slots(model)) {
+    expected.insert(s.name);
+    const io::GgufTensorInfo *t = f.find_tensor(s.name);
+    if (!t) fail(VQR_ERR_FORMAT, path, "missing tensor " + s.name, kLoadHint);
+    const std::vector<int64_t> ne = reversed(s.shape);
+    if (t->ne != ne)
+      fail(VQR_ERR_FORMAT, path, "tensor " + s.name + " has ne " + shape_text(t->ne) + ", expected " + shape_text(ne), kLoadHint);
+    f.read_f32(*t, s.data);
+    const int64_t bad = find_nonfinite(s.data, count_of(s.shape));
+    if (bad >= 0)
+      fail(VQR_ERR_FORMAT, path, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
+           "the file is damaged or was exported from a diverged run");
+  }
+  for (const io::GgufTensorInfo &t : f.tensors())
+    if (!expected.count(t.name))
+      fail(VQR_ERR_FORMAT, path, "unexpected tensor \"" + t.name + "\" for " + name,
+           "the file holds tensors this loader does not know; it may be another model variant");
+  return model;
+}
+
+}  // namespace vqr::model

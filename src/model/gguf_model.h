@@ -1,0 +1,81 @@
+// LLaMA-family models as GGUF files (llama.cpp): writing a Model plus its tokenizer as one GGUF v3
+// file, and loading llama / qwen2 / qwen3 GGUF files into a Model (io/gguf.h holds the container).
+//
+// Names and metadata follow llama.cpp's converter (convert_hf_to_gguf.py, gguf-py constants):
+//   token_embd.weight                         [vocab, dim]     (GGUF ne = [dim, vocab])
+//   blk.N.attn_norm.weight                    [dim]            F32
+//   blk.N.attn_{q,k,v,output}.weight          [out, in]        (q, k, v biases .bias: qwen2)
+//   blk.N.attn_{q,k}_norm.weight              [head_dim]       F32 (qwen3)
+//   blk.N.ffn_norm.weight                     [dim]            F32
+//   blk.N.ffn_{gate,up,down}.weight           gate = w1, up = w3, down = w2
+//   output_norm.weight [dim] F32, output.weight [vocab, dim] (absent when tied to the embedding)
+// Architectures: LlamaForCausalLM, MistralForCausalLM (without sliding window) and llama2.c models
+// are "llama", whose RoPE in llama.cpp rotates adjacent pairs (the interleaved layout), so q/k rows
+// of a Hugging Face (half-layout) model are permuted when written and a loaded "llama" model is
+// RopeLayout::kInterleaved. Qwen2ForCausalLM is "qwen2" and Qwen3ForCausalLM "qwen3": NEOX RoPE, the
+// half layout, stored as is.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/linear_kinds.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+namespace vqr::model {
+
+// A linear layer whose weights sit exactly on a uniform grid:
+//   W[o][i] = scales[g*rows + o] * (codes[o*cols + i] - zeros[g*rows + o]),  g = i / group_size,
+// computed in fp32 as quant/grid.h dequantize_code does (no act-order permutation). The arrays are
+// read during save_gguf only.
+struct GridCodes {
+  int bits = 0;
+  int64_t rows = 0, cols = 0, group_size = 0;
+  const uint8_t *codes = nullptr;  // rows x cols
+  const float *scales = nullptr;   // groups x rows, groups = ceil(cols / group_size)
+  const float *zeros = nullptr;    // groups x rows
+};
+
+struct GgufWriteOptions {
+  std::string dtype = "F16";  // F32 or F16: storage of the tensors that are not block-quantized
+  // The grid codes of a linear layer, or nullptr when it is not quantized. May be empty.
+  std::function<const GridCodes *(int layer, LinearKind kind)> codes;
+};
+
+// Writes model + tokenizer as one GGUF v3 file. A quantized linear layer becomes
+//   Q4_0  bits 4, group 32, every zero == 8, every scale exact in fp16          (w = d (q - 8))
+//   Q8_0  bits 8, group 32, every zero == 128, every scale exact in fp16        (int8 q - 128)
+//   Q4_1  bits 4, group 32, any zeros, when d = fp16(s) and m = fp16(-s z) decode all 16 codes of
+//         every block to exactly s (q - z) under ggml's q d + m (checked per block)
+// and otherwise is stored in options.dtype from its grid values s (q - z), with a note. Linear
+// layers without codes, the embedding and the classifier use options.dtype; norms and biases are
+// F32 (as llama.cpp's converter keeps 1-D tensors). F16 storage that rounds some value gets a note
+// saying it is lossy. The tokenizer's vocabulary becomes tokenizer.ggml.* (model "llama").
+// notes (may be NULL) receives one human-readable line per decision worth logging, e.g.
+// "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)".
+// Everything is checked before the file is created; the file is written to path + ".tmp" and
+// renamed, so a failure leaves no file. The encoded tensors are held in memory until the write
+// (F32 tensors that need no permutation are written straight from the model's arena).
+// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (dtype, codes that do not fit the layer, a tokenizer
+// whose vocabulary size differs from the model's), VQR_ERR_UNSUPPORTED (an architecture or feature
+// GGUF/llama.cpp cannot express: llama3 RoPE scaling, a sliding window, another architecture, a
+// llama2.c tokenizer without the 3 specials + 256 byte tokens layout), VQR_ERR_IO.
+void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
+               std::vector<std::string> *notes);
+
+// True when `path` is a readable regular file starting with the GGUF magic (io::is_gguf).
+bool is_gguf_file(const std::string &path);
+
+// Loads a "llama", "qwen2" or "qwen3" GGUF file: hyperparameters from <arch>.* metadata, tensors
+// F32 / F16 / BF16 / Q8_0 / Q4_0 / Q4_1 dequantized to fp32 into the model's arena. Every tensor
+// the metadata implies must be present with its exact shape; other tensors are refused; weights
+// must be finite. Throws vqr::Error: VQR_ERR_IO, VQR_ERR_FORMAT (container, missing or mistyped
+// metadata, missing / extra / wrong-shape tensor, non-finite weight, inconsistent sizes),
+// VQR_ERR_UNSUPPORTED (another architecture, a tensor type not listed above, naming the tensor;
+// rope_freqs, partial rotary or a RoPE scaling other than linear), VQR_ERR_OUT_OF_MEMORY.
+Model load_gguf(const std::string &path);
+
+}  // namespace vqr::model

@@ -1,0 +1,457 @@
+// GPTQ and compressed-tensors folder writers (checkpoint_export.h). Both share one plan: validate
+// every quantized layer against the model before anything is written, bring q/k rows into the
+// Hugging Face half layout, pick the dense dtype, and start from the source's config.json.
+#include "pipeline/checkpoint_export.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "model/hf_checkpoint.h"
+#include "model/rope_layout.h"
+#include "pipeline/folder_files.h"
+#include "pipeline/model_folder.h"
+#include "quant/config.h"
+#include "quant/pack_compressed.h"
+#include "quant/pack_gptq.h"
+
+namespace vqr::pipeline {
+
+namespace {
+
+// Key order matters to readers of the file (and GPTQ's `dynamic` is matched in order).
+using ojson = nlohmann::ordered_json;
+
+// One quantized linear, ready to pack, in the Hugging Face row order.
+struct ExportLayer {
+  const LayerRecord *record = nullptr;
+  const quant::QuantizedLayer *q = nullptr;          // the result's layer, or *permuted
+  std::unique_ptr<quant::QuantizedLayer> permuted;  // q/k of an interleaved-RoPE model
+  std::string module;                                // "model.layers.0.self_attn.q_proj"
+  bool sym = false;                                  // every zero-point is 2^(b-1)
+  bool plain_groups = true;                          // g_idx[j] == j / group size
+  int64_t group_size = -1;                           // as configured; -1 = one group per row
+};
+
+// What both writers share.
+struct ExportPlan {
+  std::vector<ExportLayer> layers;         // model order (block, then kind)
+  std::vector<std::string> dense_modules;  // linears kept in full precision
+  std::string dense_dtype;                 // F32, F16 or BF16 for the unquantized tensors
+  ojson config;                            // config.json without quantization_config
+};
+
+const char *kind_suffix(model::LinearKind kind) { return model::linear_kind_name(kind); }
+
+// Row r of the half layout holds row src[r] of the interleaved one. Derived from
+// permute_rope_rows itself so that codes move exactly as save_hf_checkpoint moves dense rows.
+std::vector<int64_t> half_layout_sources(int64_t heads, int64_t head_size) {
+  std::vector<float> index((size_t)(heads * head_size));
+  for (size_t r = 0; r < index.size(); ++r) index[r] = (float)r;  // exact below 2^24
+  const std::vector<float> moved = model::permute_rope_rows(index.data(), heads, head_size, 1, /*to_half=*/true);
+  return std::vector<int64_t>(moved.begin(), moved.end());
+}
+
+// q with its output rows reordered: codes rows, and the output column of scales and zeros.
+std::unique_ptr<quant::QuantizedLayer> permute_rows(const quant::QuantizedLayer &q, const std::vector<int64_t> &src) {
+  auto p = std::make_unique<quant::QuantizedLayer>(q.rows, q.cols, q.group_size, q.bits);
+  p->groups = q.groups;
+  p->g_idx = q.g_idx;
+  p->report = q.report;
+  const int64_t m = q.rows, n = q.cols;
+  for (int64_t r = 0; r < m; ++r) {
+    std::memcpy(&p->codes[(size_t)(r * n)], &q.codes[(size_t)(src[(size_t)r] * n)], (size_t)n);
+    for (int64_t k = 0; k < q.groups; ++k) {
+      p->scales[(size_t)(k * m + r)] = q.scales[(size_t)(k * m + src[(size_t)r])];
+      p->zeros[(size_t)(k * m + r)] = q.zeros[(size_t)(k * m + src[(size_t)r])];
+    }
+  }
+  return p;
+}
+
+// Checks a result's layer against the model it claims to belong to.
+void check_layer(const quant::QuantizedLayer &q, const LayerRecord &rec, const model::Model &model) {
+  const std::string who = "export: layer " + rec.name + ": ";
+  const int64_t m = model.linear_rows(rec.kind), n = model.linear_cols(rec.kind);
+  require(q.rows == m && q.cols == n, VQR_ERR_INVALID_ARGUMENT,
+          who + "codes are " + std::to_string(q.rows) + " x " + std::to_string(q.cols) + ", the model's weight is " +
+              std::to_string(m) + " x " + std::to_string(n));
+  require(q.bits >= 2 && q.bits <= 8 && q.groups >= 1 && q.group_size >= 1 && q.groups == (n + q.group_size - 1) / q.group_size &&
+              q.codes.size() == (size_t)(m * n) && q.scales.size() == (size_t)(q.groups * m) &&
+              q.zeros.size() == q.scales.size() && q.g_idx.size() == (size_t)n,
+          VQR_ERR_INVALID_ARGUMENT, who + "inconsistent sizes of codes, scales, zeros or g_idx");
+  const int maxq = (1 << q.bits) - 1;
+  for (uint8_t c : q.codes) require(c <= maxq, VQR_ERR_INVALID_ARGUMENT, who + "a code exceeds 2^bits - 1");
+  for (size_t i = 0; i < q.zeros.size(); ++i) {
+    const float z = q.zeros[i];
+    require(z >= 0.0f && z <= (float)maxq && z == std::floor(z), VQR_ERR_INVALID_ARGUMENT,
+            who + "zero-point " + std::to_string(z) + " is not an integer in [0, 2^bits - 1]");
+    require(std::isfinite(q.scales[i]), VQR_ERR_INVALID_ARGUMENT, who + "a scale is not finite");
+  }
+  for (int32_t g : q.g_idx)
+    require(g >= 0 && g < q.groups, VQR_ERR_INVALID_ARGUMENT, who + "g_idx entry outside [0, groups)");
+}
+
+ExportPlan plan_export(const model::Model &model, const model::ModelSource &source, const QuantizedModel &result,
+                       const ExportOptions &o, std::vector<std::string> *log) {
+  require(o.dtype == "F32" || o.dtype == "F16" || o.dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
+          "export: dtype must be F32, F16 or BF16, not " + o.dtype);
+  require(o.max_shard_bytes >= 1, VQR_ERR_INVALID_ARGUMENT, "export: max_shard_bytes must be at least 1");
+  require(result.layers.size() == result.results.size(), VQR_ERR_INVALID_ARGUMENT,
+          "export: the quantization result has " + std::to_string(result.layers.size()) + " records but " +
+              std::to_string(result.results.size()) + " layers");
+  const model::ModelConfig &c = model.config();
+  ExportPlan plan;
+
+  // The source's config (less a quantization_config of its own) or a generated one.
+  std::string config_text;
+  if (source.format == model::ModelFormat::kHuggingFace) {
+    config_text = read_text_file(source.model_file + "/" + model::kHfConfigFileName);
+    const std::string declared = model::hf_declared_dtype(config_text);
+    plan.dense_dtype = declared == "F32" ? o.dtype : declared;
+  } else {
+    plan.dense_dtype = o.dtype;
+    config_text = model::hf_generated_config(c, plan.dense_dtype);
+  }
+  plan.config = ojson::parse(config_text, nullptr, /*allow_exceptions=*/false);
+  if (plan.config.is_discarded() || !plan.config.is_object())
+    fail(VQR_ERR_FORMAT, source.model_file + "/" + model::kHfConfigFileName, "is not a JSON object",
+         "restore the source model's config.json");
+  plan.config.erase("quantization_config");
+
+  std::map<std::pair<int, int>, size_t> record_of;  // (block, kind) -> index into result
+  for (size_t i = 0; i < result.layers.size(); ++i) {
+    const LayerRecord &r = result.layers[i];
+    require(r.layer >= 0 && r.layer < c.n_layers, VQR_ERR_INVALID_ARGUMENT, "export: record " + r.name + " names no block of this model");
+    record_of[{r.layer, (int)r.kind}] = i;
+  }
+  for (int l = 0; l < c.n_layers; ++l)
+    for (model::LinearKind kind : model::kAllLinearKinds) {
+      const std::string module = model::hf_linear_module(l, kind);
+      const auto it = record_of.find({l, (int)kind});
+      const bool quantized = it != record_of.end() && !result.layers[it->second].skipped;
+      if (!quantized) {
+        plan.dense_modules.push_back(module);
+        if (log)
+          log->push_back("blk." + std::to_string(l) + "." + kind_suffix(kind) + " (" + module + "): kept in full precision (" +
+                         (it == record_of.end() ? "not quantized" : "skipped by an override") + ")");
+        continue;
+      }
+      const LayerRecord &rec = result.layers[it->second];
+      const quant::QuantizedLayer &q = result.results[it->second];
+      require(!q.codes.empty(), VQR_ERR_INVALID_ARGUMENT, "export: layer " + rec.name + " has no codes");
+      check_layer(q, rec, model);
+      ExportLayer e;
+      e.record = &rec;
+      e.q = &q;
+      e.module = module;
+      if (c.rope_layout == model::RopeLayout::kInterleaved &&
+          (kind == model::LinearKind::kWq || kind == model::LinearKind::kWk)) {
+        const int64_t heads = kind == model::LinearKind::kWq ? c.n_heads : c.n_kv_heads;
+        e.permuted = permute_rows(q, half_layout_sources(heads, c.head_size()));
+        e.q = e.permuted.get();
+      }
+      const float mid = (float)(1 << (q.bits - 1));
+      e.sym = rec.config.sym;
+      for (float z : q.zeros) e.sym = e.sym && z == mid;
+      if (rec.config.sym && !e.sym && log)
+        log->push_back(rec.name + ": configured symmetric but its zero-points are not all 2^(b-1); written as asymmetric");
+      for (int64_t j = 0; j < q.cols; ++j) e.plain_groups = e.plain_groups && q.g_idx[(size_t)j] == (int32_t)(j / q.group_size);
+      e.group_size = rec.config.group_size > 0 ? q.group_size : -1;  // the loaders' G = ceil(in / group_size)
+      plan.layers.push_back(std::move(e));
+    }
+  require(!plan.layers.empty(), VQR_ERR_UNSUPPORTED,
+          "export: no layer is quantized; hint: quantize the model first, or write the huggingface format");
+  return plan;
+}
+
+// The dense tensors: everything except the quantized layers' weights. Logs the dtype outcome.
+model::HfDenseTensors dense_tensors(const model::Model &model, const ExportPlan &plan, std::vector<std::string> *log) {
+  std::set<std::string> packed;
+  for (const ExportLayer &e : plan.layers) packed.insert(e.module + ".weight");
+  model::HfDenseTensors t =
+      model::hf_dense_tensors(model, plan.dense_dtype, [&](const std::string &name) { return packed.count(name) == 0; });
+  if (log && plan.dense_dtype != "F32") {
+    size_t wide = 0;
+    for (const io::StTensorData &x : t.tensors) wide += x.dtype == io::StDtype::kF32;
+    log->push_back("unquantized tensors: " + std::to_string(t.tensors.size() - wide) + " stored as " + plan.dense_dtype +
+                   ", " + std::to_string(wide) + " as F32 (their values are not exact in " + plan.dense_dtype + ")");
+  }
+  return t;
+}
+
+// Counts layers whose scales the stored dtype cannot hold exactly, refusing overflow; logs the
+// lossy conversion (the weights then differ from the quantizer's by the scale's rounding).
+void check_scales(const ExportPlan &plan, const std::string &dtype, std::vector<std::string> *log) {
+  size_t inexact = 0;
+  for (const ExportLayer &e : plan.layers) {
+    for (float s : e.q->scales) {
+      const uint16_t h = dtype == "BF16" ? f32_to_bf16(s) : f32_to_f16(s);
+      require(std::isfinite(dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h)), VQR_ERR_UNSUPPORTED,
+              "export: layer " + e.record->name + " has a scale (" + std::to_string(s) + ") that overflows " + dtype +
+                  "; hint: this layer's weights are far outside the usual range; skip it with an override");
+    }
+    inexact += !scales_exact_in(*e.q, dtype);
+  }
+  if (inexact > 0 && log)
+    log->push_back("lossy: " + std::to_string(inexact) + " of " + std::to_string(plan.layers.size()) +
+                   " quantized layers have scales not exactly representable in " + dtype +
+                   "; rounded to nearest even, so those weights differ slightly from the quantizer's (quantize with "
+                   "scale_dtype " + dtype + " to avoid this)");
+}
+
+// A module name as a regex matching exactly it (GPTQModel and vLLM match with Python re.match).
+std::string exact_regex(const std::string &module) {
+  std::string r;
+  for (char ch : module) {
+    if (std::strchr(".^$*+?()[]{}|\\", ch)) r += '\\';
+    r += ch;
+  }
+  return r + "$";
+}
+
+std::string quantizer_tag() { return std::string("vqround:") + VQR_VERSION_STRING; }
+
+// Writes the folder: config.json (+ extra JSON files), the safetensors, tokenizer files, vqround.json.
+void write_folder(const std::string &dir, const ExportPlan &plan, const ojson &quantization_config,
+                  const std::vector<std::string> &config_copies, const std::vector<io::StTensorData> &tensors,
+                  const model::ModelSource &source, const ExportOptions &o) {
+  ojson config = plan.config;
+  config["quantization_config"] = quantization_config;
+  const std::string config_text = config.dump(2) + "\n", qc_text = quantization_config.dump(2) + "\n";
+  write_folder_atomically(dir, [&](const std::string &tmp) {
+    write_text_file(tmp + "/" + model::kHfConfigFileName, config_text);
+    for (const std::string &name : config_copies) write_text_file(tmp + "/" + name, qc_text);
+    io::write_safetensors_sharded(tmp, tensors, o.max_shard_bytes);
+    copy_tokenizer_files(source, tmp);
+    if (!o.metadata_json.empty()) write_text_file(tmp + "/" + model::kMetadataFileName, o.metadata_json);
+  });
+}
+
+}  // namespace
+
+bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype) {
+  if (dtype == "F32") return true;
+  require(dtype == "F16" || dtype == "BF16", VQR_ERR_INVALID_ARGUMENT, "scales_exact_in: dtype must be F32, F16 or BF16, not " + dtype);
+  const bool bf16 = dtype == "BF16";
+  for (float s : q.scales) {
+    const float back = bf16 ? bf16_to_f32(f32_to_bf16(s)) : f16_to_f32(f32_to_f16(s));
+    if (std::memcmp(&back, &s, sizeof s) != 0) return false;
+  }
+  return true;
+}
+
+// ----------------------------------------------------------------------------------------------
+// GPTQ (spec api_formats §4.2)
+// ----------------------------------------------------------------------------------------------
+
+void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
+                           const QuantizedModel &result, const ExportOptions &o, const std::string &dir,
+                           std::vector<std::string> *log) {
+  std::vector<std::string> lines;  // logged only once everything is validated
+  const ExportPlan plan = plan_export(model, source, result, o, &lines);
+  for (const ExportLayer &e : plan.layers) {
+    const int b = e.q->bits;
+    require(b == 2 || b == 3 || b == 4 || b == 8, VQR_ERR_UNSUPPORTED,
+            dir + ": layer " + e.record->name + " is " + std::to_string(b) +
+                "-bit and GPTQ packs 2, 3, 4 and 8 bits; hint: quantize it with one of those widths, or skip it");
+  }
+
+  // The zero-point convention: v1 cannot store a zero of 0 (it stores zero - 1).
+  size_t asym = 0, zero_groups = 0;
+  bool narrow = false;
+  for (const ExportLayer &e : plan.layers) {
+    asym += !e.sym;
+    narrow = narrow || e.q->bits < 4;
+    for (float z : e.q->zeros) zero_groups += z == 0.0f;
+  }
+  bool v1 = false;
+  switch (o.gptq_version) {
+    case GptqCheckpointVersion::kV1:
+      require(zero_groups == 0, VQR_ERR_UNSUPPORTED,
+              dir + ": " + std::to_string(zero_groups) + " groups have zero-point 0, which GPTQ v1 (zero - 1) cannot "
+                    "store; hint: write gptq_v2 (or auto)");
+      v1 = true;
+      lines.push_back("gptq: checkpoint_format gptq (v1), as requested");
+      break;
+    case GptqCheckpointVersion::kV2:
+      lines.push_back("gptq: checkpoint_format gptq_v2 (zero-points stored as is), as requested");
+      break;
+    case GptqCheckpointVersion::kAuto:
+      v1 = asym == 0 && zero_groups == 0;
+      lines.push_back(v1 ? "gptq: checkpoint_format gptq (v1): every layer is symmetric (zero-point 2^(b-1)), and v1 "
+                           "is the layout every GPTQ loader reads"
+                         : "gptq: checkpoint_format gptq_v2: " + std::to_string(asym) + " of " +
+                               std::to_string(plan.layers.size()) + " layers are asymmetric and " +
+                               std::to_string(zero_groups) + " groups have zero-point 0, which v1 (zero - 1) cannot "
+                               "store; vLLM reads gptq_v2 only with recent kernels, compressed-tensors is the "
+                               "wider-supported asymmetric format");
+      break;
+  }
+  if (narrow)
+    lines.push_back("gptq: 2/3-bit layers are served by vLLM's fallback gptq kernel and GPTQModel only (no Marlin)");
+  check_scales(plan, "F16", &lines);
+
+  // Tensors: dense ones, then four per quantized layer.
+  model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
+  std::vector<io::StTensorData> tensors = std::move(dense.tensors);
+  std::vector<std::vector<int32_t>> ints;
+  std::vector<std::vector<uint16_t>> halves;
+  const vqr_pack_format format = v1 ? VQR_PACK_GPTQ_V1 : VQR_PACK_GPTQ_V2;
+  size_t scattered = 0;
+  for (const ExportLayer &e : plan.layers) {
+    const quant::QuantizedLayer &q = *e.q;
+    const int64_t m = q.rows, n = q.cols, G = q.groups;
+    const int64_t wrows = quant::packed_words(n, q.bits), zcols = quant::packed_words(m, q.bits);
+    std::vector<int32_t> qweight((size_t)(wrows * m)), qzeros((size_t)(G * zcols)), g_idx((size_t)n);
+    std::vector<uint16_t> scales((size_t)(G * m));
+    quant::pack_gptq(q, format, qweight.data(), qzeros.data(), scales.data(), g_idx.data());
+    ints.push_back(std::move(qweight));
+    tensors.push_back({e.module + ".qweight", io::StDtype::kI32, {wrows, m}, ints.back().data()});
+    ints.push_back(std::move(qzeros));
+    tensors.push_back({e.module + ".qzeros", io::StDtype::kI32, {G, zcols}, ints.back().data()});
+    ints.push_back(std::move(g_idx));
+    tensors.push_back({e.module + ".g_idx", io::StDtype::kI32, {n}, ints.back().data()});
+    halves.push_back(std::move(scales));
+    tensors.push_back({e.module + ".scales", io::StDtype::kF16, {G, m}, halves.back().data()});
+    scattered += !e.plain_groups;
+  }
+  if (scattered > 0)
+    lines.push_back("gptq: " + std::to_string(scattered) + " layers use act-order with dynamic groups: g_idx is not "
+                    "monotone, desc_act true (kernels gather per column or reorder rows at load)");
+
+  // quantization_config: the default configuration, with `dynamic` for every layer that differs.
+  const quant::QuantConfig base = quant::resolve_presets(options.config);
+  const int64_t base_group = base.group_size > 0 ? base.group_size : -1;
+  // desc_act tells kernels to honour g_idx; every layer's g_idx is written, so true is right for
+  // all layers whenever one needs it (it costs only speed where g_idx is plain).
+  const bool desc_act = base.act_order || scattered > 0;
+  ojson dynamic = ojson::object();
+  for (const std::string &module : plan.dense_modules) dynamic["-:" + exact_regex(module)] = ojson::object();
+  for (const ExportLayer &e : plan.layers)
+    if (e.q->bits != base.bits || e.group_size != base_group || e.sym != base.sym)
+      dynamic["+:" + exact_regex(e.module)] = {{"bits", e.q->bits}, {"group_size", e.group_size}, {"sym", e.sym}};
+  ojson qc;
+  qc["quant_method"] = "gptq";
+  qc["bits"] = base.bits;
+  qc["group_size"] = base_group;
+  qc["desc_act"] = desc_act;
+  qc["sym"] = base.sym;
+  qc["static_groups"] = base.static_groups;
+  qc["true_sequential"] = true;  // quantize_sequential runs q/k/v, o, gate/up, down in order
+  qc["damp_percent"] = base.damp;
+  qc["checkpoint_format"] = v1 ? "gptq" : "gptq_v2";
+  qc["pack_dtype"] = "int32";
+  qc["lm_head"] = false;
+  qc["meta"] = {{"quantizer", ojson::array({quantizer_tag()})},
+                {"method", quant::method_name(base.method) ? quant::method_name(base.method) : "?"},
+                {"damp_percent", base.damp},
+                {"damp_auto_increment", base.damp_increment},
+                {"static_groups", base.static_groups},
+                {"true_sequential", true},
+                {"mse", base.mse ? base.mse_norm : 0.0}};
+  if (!dynamic.empty()) qc["dynamic"] = dynamic;
+
+  write_folder(dir, plan, qc, {"quantize_config.json"}, tensors, source, o);
+  if (log) log->insert(log->end(), lines.begin(), lines.end());
+}
+
+// ----------------------------------------------------------------------------------------------
+// compressed-tensors pack-quantized (spec api_formats §4.3)
+// ----------------------------------------------------------------------------------------------
+
+void write_compressed_tensors_checkpoint(const model::Model &model, const model::ModelSource &source,
+                                         const PipelineOptions &options, const QuantizedModel &result,
+                                         const ExportOptions &o, const std::string &dir, std::vector<std::string> *log) {
+  (void)options;  // every scheme is read off the layers themselves
+  std::vector<std::string> lines;
+  const ExportPlan plan = plan_export(model, source, result, o, &lines);
+  for (const ExportLayer &e : plan.layers)
+    require(quant::compressed_supports_bits(e.q->bits), VQR_ERR_UNSUPPORTED,
+            dir + ": layer " + e.record->name + " is " + std::to_string(e.q->bits) +
+                "-bit and compressed-tensors pack-quantized holds 4- and 8-bit layers only; hint: use --format gptq");
+  // Scales in the model dtype (spec §4.3): BF16 for a BF16 checkpoint, else F16.
+  const std::string scale_dtype = plan.dense_dtype == "BF16" ? "BF16" : "F16";
+  check_scales(plan, scale_dtype, &lines);
+
+  model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
+  std::vector<io::StTensorData> tensors = std::move(dense.tensors);
+  std::vector<std::vector<int32_t>> ints;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<uint16_t>> halves;
+  // One config group per distinct scheme: (bits, symmetric, group size, actorder).
+  using Scheme = std::tuple<int, bool, int64_t, std::string>;
+  std::map<Scheme, std::vector<std::string>> schemes;
+  std::vector<Scheme> scheme_order;
+  for (const ExportLayer &e : plan.layers) {
+    const quant::QuantizedLayer &q = *e.q;
+    const int64_t m = q.rows, n = q.cols, G = q.groups;
+    const int64_t wcols = quant::compressed_words(n, q.bits), zrows = quant::compressed_words(m, q.bits);
+    // actorder "group": g_idx needed; "weight": act-order with static (contiguous) groups.
+    const std::string actorder = !e.plain_groups ? "group" : e.record->config.act_order ? "weight" : "";
+    std::vector<int32_t> packed((size_t)(m * wcols)), zp(e.sym ? 0 : (size_t)(zrows * G)), g_idx((size_t)n);
+    std::vector<uint16_t> scales((size_t)(m * G));
+    quant::pack_compressed(q, scale_dtype == "BF16", packed.data(), e.sym ? nullptr : zp.data(), scales.data(), g_idx.data());
+    ints.push_back(std::move(packed));
+    tensors.push_back({e.module + ".weight_packed", io::StDtype::kI32, {m, wcols}, ints.back().data()});
+    halves.push_back(std::move(scales));
+    tensors.push_back({e.module + ".weight_scale", scale_dtype == "BF16" ? io::StDtype::kBF16 : io::StDtype::kF16, {m, G},
+                       halves.back().data()});
+    shapes.push_back({m, n});
+    tensors.push_back({e.module + ".weight_shape", io::StDtype::kI64, {2}, shapes.back().data()});
+    if (!e.sym) {
+      ints.push_back(std::move(zp));
+      tensors.push_back({e.module + ".weight_zero_point", io::StDtype::kI32, {zrows, G}, ints.back().data()});
+    }
+    if (actorder == "group") {
+      ints.push_back(std::move(g_idx));
+      tensors.push_back({e.module + ".weight_g_idx", io::StDtype::kI32, {n}, ints.back().data()});
+    }
+    const Scheme s{q.bits, e.sym, e.group_size, actorder};
+    if (schemes.count(s) == 0) scheme_order.push_back(s);
+    schemes[s].push_back(e.module);
+  }
+
+  ojson groups = ojson::object();
+  for (size_t i = 0; i < scheme_order.size(); ++i) {
+    const auto &[bits, sym, group_size, actorder] = scheme_order[i];
+    ojson weights;
+    weights["num_bits"] = bits;
+    weights["type"] = "int";
+    weights["symmetric"] = sym;
+    weights["strategy"] = group_size > 0 ? "group" : "channel";
+    weights["group_size"] = group_size > 0 ? ojson(group_size) : ojson(nullptr);
+    weights["dynamic"] = false;
+    weights["actorder"] = actorder.empty() ? ojson(nullptr) : ojson(actorder);
+    weights["observer"] = "minmax";
+    weights["observer_kwargs"] = ojson::object();
+    weights["block_structure"] = nullptr;
+    // One scheme: "Linear" with the dense layers in `ignore`, as llm-compressor writes it. Several:
+    // the module names, because several groups targeting "Linear" are ambiguous to vLLM.
+    const ojson targets = scheme_order.size() == 1 ? ojson::array({"Linear"}) : ojson(schemes[scheme_order[i]]);
+    groups["group_" + std::to_string(i)] = {
+        {"targets", targets}, {"input_activations", nullptr}, {"output_activations", nullptr}, {"weights", weights}};
+  }
+  ojson ignore = ojson::array({"lm_head"});
+  for (const std::string &module : plan.dense_modules) ignore.push_back(module);
+  ojson qc;
+  qc["quant_method"] = "compressed-tensors";
+  qc["format"] = "pack-quantized";
+  qc["quantization_status"] = "compressed";
+  qc["ignore"] = ignore;
+  qc["kv_cache_scheme"] = nullptr;
+  qc["config_groups"] = groups;
+  lines.push_back("compressed-tensors: pack-quantized, " + std::to_string(scheme_order.size()) + " config group(s), scales " +
+                  scale_dtype);
+
+  write_folder(dir, plan, qc, {}, tensors, source, o);
+  if (log) log->insert(log->end(), lines.begin(), lines.end());
+}
+
+}  // namespace vqr::pipeline
