@@ -282,6 +282,17 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_SIGN_CONSISTENT, args.flag("sign-consistent"), "--sign-consistent");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
   const std::vector<OverrideRule> overrides = parse_overrides(args.get("override"));
+  if (out_format == VQR_FORMAT_COMPRESSED_TENSORS) {
+    // pack-quantized holds 4- and 8-bit codes only (spec api_formats §4.3): refuse before the work.
+    std::vector<int64_t> widths = {(int64_t)parse_float(args.get("bits"), "--bits")};
+    for (const OverrideRule &o : overrides)
+      for (const auto &[param, value] : o.params)
+        if (param == VQR_PARAM_BITS) widths.push_back(value);
+    for (int64_t b : widths)
+      if (b != 4 && b != 8)
+        throw usage_error(kCommand, "--format compressed-tensors holds 4- and 8-bit layers only, not " +
+                                        std::to_string(b) + "-bit; use --format gptq for 2, 3 or mixed widths");
+  }
   const int threads = (int)args.get_int("threads", 0, 4096);
   const int64_t samples = args.get_int("calib-samples", 1, 1 << 20);
   const int64_t seqlen_arg = args.get_int("calib-seqlen", 0, 1 << 20);

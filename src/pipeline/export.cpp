@@ -124,7 +124,9 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
       ExportOptions o;
       o.dtype = r.dtype;
       if (r.max_shard_bytes > 0) o.max_shard_bytes = r.max_shard_bytes;
-      o.metadata_json = folder_metadata_json(options, result, s.metadata);
+      FolderMetadata meta = s.metadata;
+      meta.format = name;
+      o.metadata_json = folder_metadata_json(options, result, meta);
       if (r.format == VQR_FORMAT_GPTQ)
         write_gptq_checkpoint(*s.model, *s.source, options, result, o, path, log);
       else

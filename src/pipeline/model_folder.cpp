@@ -59,7 +59,7 @@ std::string folder_metadata_json(const PipelineOptions &options, const Quantized
     layers += (layers.empty() ? "\n    " : ",\n    ") + layer_json(r);
     if (!r.skipped) total += r.report.proxy_loss;
   }
-  std::string s = "{\n  \"format\": \"vqround-native\",\n  \"format_version\": 1,\n  \"library\": " +
+  std::string s = "{\n  \"format\": " + json_string(meta.format) + ",\n  \"format_version\": 1,\n  \"library\": " +
                   json_string(VQR_VERSION_STRING) + ",\n  \"source_model\": " + json_string(meta.source_model) +
                   ",\n  \"method\": " + json_string(quant::method_name(c.method)) +
                   ",\n  \"bits\": " + std::to_string(c.bits) + ",\n  \"group_size\": " + std::to_string(c.group_size) +

@@ -25,6 +25,7 @@ using model::kModelFileName;
 using model::kTokenizerFileName;
 
 struct FolderMetadata {
+  std::string format = "vqround-native";  // what the folder holds: vqround-native, gptq, compressed-tensors
   std::string source_model;      // where the fp model came from
   std::string calibration_file;  // empty when the caller passed tokens
   int64_t calibration_samples = 0, calibration_seqlen = 0;
