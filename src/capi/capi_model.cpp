@@ -149,9 +149,7 @@ VQR_API vqr_status vqr_model_get_info(const vqr_model *m, vqr_model_info *out) {
     info.qk_norm = c.qk_norm ? 1 : 0;
     info.sliding_window = c.sliding_window;
     info.file_bytes = m->file_bytes;
-    const size_t n = std::min(out->struct_size, sizeof info);
-    info.struct_size = n;
-    std::memcpy(out, &info, n);
+    vqr::capi::write_versioned(out, info);
   });
 }
 
@@ -206,11 +204,7 @@ VQR_API vqr_status vqr_model_layer_report(const vqr_model *m, int64_t index, con
     const auto &rec = m->last.layers[(size_t)index];
     if (name) *name = rec.name.c_str();
     if (out) {
-      require_arg(out->struct_size >= sizeof(size_t), "out->struct_size is not set");
-      const size_t n = std::min(out->struct_size, sizeof(vqr_report));
-      vqr_report full = rec.report;
-      full.struct_size = n;
-      std::memcpy(out, &full, n);
+      vqr::capi::write_versioned(out, rec.report);
     }
   });
 }

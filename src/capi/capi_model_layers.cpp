@@ -95,9 +95,7 @@ VQR_API vqr_status vqr_model_layer_info(const vqr_model *m, int64_t index, vqr_l
     info.sym = c.sym ? 1 : 0;
     info.rows = w.rows;
     info.cols = w.cols;
-    const size_t n = std::min(out->struct_size, sizeof info);
-    info.struct_size = n;
-    std::memcpy(out, &info, n);
+    vqr::capi::write_versioned(out, info);
   });
 }
 

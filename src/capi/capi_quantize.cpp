@@ -64,11 +64,7 @@ VQR_API vqr_status vqr_result_report(const vqr_result *r, vqr_report *out) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
     require_arg(out != nullptr, "out is NULL");
-    require_arg(out->struct_size >= sizeof(size_t), "out->struct_size is not set");
-    const size_t n = std::min(out->struct_size, sizeof(vqr_report));
-    vqr_report full = r->report;
-    full.struct_size = n;
-    std::memcpy(out, &full, n);
+    vqr::capi::write_versioned(out, r->report);
   });
 }
 

@@ -2,6 +2,7 @@
 // calling thread's last-error message. No exception ever crosses the ABI (DESIGN §2).
 #pragma once
 
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -32,6 +33,18 @@ vqr_status guarded(const char *function, Body &&body) noexcept {
 // Argument check used at the top of every entry point.
 inline void require_arg(bool ok, const char *what) {
   if (!ok) throw Error(VQR_ERR_INVALID_ARGUMENT, what);
+}
+
+// Writes a versioned output struct (DESIGN §2: output structs start with size_t struct_size, set by
+// the caller): at most out->struct_size bytes of `full`, with struct_size set to what was written,
+// so a caller built against an older, shorter struct is never overrun.
+template <class T>
+void write_versioned(T *out, T full) {
+  require_arg(out != nullptr, "out is NULL");
+  require_arg(out->struct_size >= sizeof(size_t), "out->struct_size is not set (set it to sizeof the struct)");
+  const size_t n = out->struct_size < sizeof full ? out->struct_size : sizeof full;
+  full.struct_size = n;
+  std::memcpy(static_cast<void *>(out), &full, n);
 }
 
 }  // namespace vqr::capi
