@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/ggml_blocks.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF data is little-endian; add byte swapping");
@@ -593,29 +594,14 @@ void GgufWriter::write(const std::string &path) const {
   }
   head.resize(static_cast<size_t>(align_up(head.size(), alignment_)), '\0');
 
-  const std::string tmp = path + ".tmp";
-  std::FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(VQR_ERR_IO, path, "cannot create " + tmp + ": " + std::strerror(errno), "check the folder exists and is writable");
-  const std::vector<char> zeros(alignment_, '\0');
-  bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
+  AtomicFile out(path);
+  out.write(head.data(), head.size());
   for (const Tensor &t : tensors_) {
-    const size_t n = static_cast<size_t>(t.nbytes), pad = static_cast<size_t>(align_up(n, alignment_) - n);
-    ok = ok && std::fwrite(t.data, 1, n, f) == n;
-    ok = ok && (pad == 0 || std::fwrite(zeros.data(), 1, pad, f) == pad);
+    const size_t n = static_cast<size_t>(t.nbytes);
+    out.write(t.data, n);
+    out.write_zeros(static_cast<size_t>(align_up(n, alignment_) - n));
   }
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const int err = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail(VQR_ERR_IO, path, std::string("write failed: ") + std::strerror(err), "check free disk space");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_err = errno;
-    std::remove(tmp.c_str());
-    fail(VQR_ERR_IO, path, std::string("cannot rename the temporary file: ") + std::strerror(rename_err),
-         "check the destination is not a folder and is writable");
-  }
+  out.commit();
 }
 
 }  // namespace vqr::io

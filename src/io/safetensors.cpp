@@ -18,6 +18,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; add byte swapping");
 
@@ -444,37 +445,16 @@ std::string build_header(const std::string &path, const std::vector<Prepared> &t
   return h;
 }
 
-// Writes `pieces` to path + ".tmp", fsyncs, renames over `path`; removes the temp file on failure.
-void write_atomic(const std::string &path, const std::vector<std::pair<const void *, size_t>> &pieces) {
-  const std::string tmp = path + ".tmp";
-  std::FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(VQR_ERR_IO, path, "cannot create " + tmp + ": " + std::strerror(errno), "check the folder exists and is writable");
-  bool ok = true;
-  for (const auto &piece : pieces)
-    if (ok && piece.second > 0) ok = std::fwrite(piece.first, 1, piece.second, f) == piece.second;
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const int err = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail(VQR_ERR_IO, path, std::string("write failed: ") + std::strerror(err), "check free disk space");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_err = errno;
-    std::remove(tmp.c_str());
-    fail(VQR_ERR_IO, path, std::string("cannot rename the temporary file: ") + std::strerror(rename_err),
-         "check the destination is not a folder and is writable");
-  }
-}
-
 void write_prepared(const std::string &path, const std::vector<Prepared> &tensors,
                     const std::map<std::string, std::string> &metadata) {
   const std::string header = build_header(path, tensors, metadata);
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
-  std::vector<std::pair<const void *, size_t>> pieces = {{len, 8}, {header.data(), header.size()}};
-  for (const Prepared &p : tensors) pieces.emplace_back(p.t->data, static_cast<size_t>(p.nbytes));
-  write_atomic(path, pieces);
+  AtomicFile out(path);
+  out.write(len, 8);
+  out.write(header.data(), header.size());
+  for (const Prepared &p : tensors) out.write(p.t->data, static_cast<size_t>(p.nbytes));
+  out.commit();
 }
 
 }  // namespace
@@ -520,7 +500,9 @@ std::vector<std::string> write_safetensors_sharded(const std::string &dir, const
   }
   // transformers: json.dumps(index, indent=2, sort_keys=True) + "\n" (ensure_ascii by default).
   const std::string text = index.dump(2, ' ', true) + "\n";
-  write_atomic(join_path(dir, kIndexName), {{text.data(), text.size()}});
+  AtomicFile index_file(join_path(dir, kIndexName));
+  index_file.write(text.data(), text.size());
+  index_file.commit();
   names.push_back(kIndexName);
   return names;
 }

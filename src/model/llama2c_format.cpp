@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "model/rope_layout.h"
 
 namespace vqr::model {
@@ -155,54 +156,38 @@ void save_llama2c(const Model &model, const std::string &path) {
   if (!llama2c_can_store(c))
     fail(VQR_ERR_UNSUPPORTED, path, "this model's architecture (biases, q/k norms, RoPE variant or epsilon) has no llama2.c v0 form",
          "save it as a Hugging Face folder instead");
-  const std::string tmp = path + ".tmp";
-  {
-    FilePtr f(std::fopen(tmp.c_str(), "wb"));
-    if (!f) fail(VQR_ERR_IO, tmp, std::string("cannot create: ") + std::strerror(errno), "check the output folder");
-    const int32_t header[7] = {c.dim,       c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
-                               c.shared_classifier ? c.vocab_size : -c.vocab_size, c.seq_len};
-    bool ok = std::fwrite(header, sizeof header, 1, f.get()) == 1;
-    auto write = [&](const float *p, int64_t count) {
-      ok = ok && (count == 0 || std::fwrite(p, sizeof(float), (size_t)count, f.get()) == (size_t)count);
-    };
-    for (int i = 0; i < kLlama2cTensorCount; ++i) {
-      const TensorId id = static_cast<TensorId>(i);
-      if (id == TensorId::kClassifier) {
-        // freq_cis_real, freq_cis_imag: seq_len x head_size/2 each, theta^(-2i/hs) * position.
-        const int64_t half = c.head_size() / 2;
-        std::vector<float> re((size_t)(c.seq_len * half)), im(re.size());
-        for (int64_t t = 0; t < c.seq_len; ++t)
-          for (int64_t i2 = 0; i2 < half; ++i2) {
-            const double freq = 1.0 / std::pow((double)c.rope_theta, (double)(2 * i2) / (double)c.head_size());
-            re[(size_t)(t * half + i2)] = (float)std::cos((double)t * freq);
-            im[(size_t)(t * half + i2)] = (float)std::sin((double)t * freq);
-          }
-        write(re.data(), (int64_t)re.size());
-        write(im.data(), (int64_t)im.size());
-      }
-      if ((id == TensorId::kWq || id == TensorId::kWk) && c.rope_layout == RopeLayout::kHalf) {
-        // run.c rotates interleaved pairs: a half-layout (Hugging Face) model's q/k rows go back.
-        const int64_t heads = id == TensorId::kWq ? c.n_heads : c.n_kv_heads;
-        const int64_t rows = static_cast<int64_t>(c.n_layers) * heads * c.head_size();
-        const std::vector<float> rows_back =
-            permute_rope_rows(model.tensor(id), rows / c.head_size(), c.head_size(), c.dim, /*to_half=*/false);
-        write(rows_back.data(), model.tensor_floats(id));
-      } else {
-        write(model.tensor(id), model.tensor_floats(id));
-      }
+  io::AtomicFile out(path);
+  const int32_t header[7] = {c.dim,       c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
+                             c.shared_classifier ? c.vocab_size : -c.vocab_size, c.seq_len};
+  out.write(header, sizeof header);
+  auto write = [&](const float *p, int64_t count) { out.write(p, sizeof(float) * static_cast<size_t>(count)); };
+  for (int i = 0; i < kLlama2cTensorCount; ++i) {
+    const TensorId id = static_cast<TensorId>(i);
+    if (id == TensorId::kClassifier) {
+      // freq_cis_real, freq_cis_imag: seq_len x head_size/2 each, theta^(-2i/hs) * position.
+      const int64_t half = c.head_size() / 2;
+      std::vector<float> re((size_t)(c.seq_len * half)), im(re.size());
+      for (int64_t t = 0; t < c.seq_len; ++t)
+        for (int64_t i2 = 0; i2 < half; ++i2) {
+          const double freq = 1.0 / std::pow((double)c.rope_theta, (double)(2 * i2) / (double)c.head_size());
+          re[(size_t)(t * half + i2)] = (float)std::cos((double)t * freq);
+          im[(size_t)(t * half + i2)] = (float)std::sin((double)t * freq);
+        }
+      write(re.data(), (int64_t)re.size());
+      write(im.data(), (int64_t)im.size());
     }
-    ok = ok && std::fflush(f.get()) == 0;
-    if (!ok) {
-      f.reset();
-      std::remove(tmp.c_str());
-      fail(VQR_ERR_IO, tmp, std::string("write failed: ") + std::strerror(errno), "is the disk full?");
+    if ((id == TensorId::kWq || id == TensorId::kWk) && c.rope_layout == RopeLayout::kHalf) {
+      // run.c rotates interleaved pairs: a half-layout (Hugging Face) model's q/k rows go back.
+      const int64_t heads = id == TensorId::kWq ? c.n_heads : c.n_kv_heads;
+      const int64_t rows = static_cast<int64_t>(c.n_layers) * heads * c.head_size();
+      const std::vector<float> rows_back =
+          permute_rope_rows(model.tensor(id), rows / c.head_size(), c.head_size(), c.dim, /*to_half=*/false);
+      write(rows_back.data(), model.tensor_floats(id));
+    } else {
+      write(model.tensor(id), model.tensor_floats(id));
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(VQR_ERR_IO, path, std::string("cannot rename the finished file: ") + std::strerror(errno),
-         "check the output folder's permissions");
-  }
+  out.commit();
 }
 
 }  // namespace vqr::model

@@ -11,6 +11,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 namespace vqr::model {
 
@@ -74,33 +75,16 @@ void write_token_file(const std::string &path, const std::vector<int32_t> &ids) 
     if (ids[i] < 0)
       throw Error(VQR_ERR_INVALID_ARGUMENT,
                   path + ": token " + std::to_string(i) + " has negative id " + std::to_string(ids[i]));
-  const std::string tmp = path + ".tmp";
-  {
-    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(tmp.c_str(), "wb"));
-    if (!f) fail(VQR_ERR_IO, tmp, std::string("cannot create: ") + std::strerror(errno), "check the output folder");
-    // Through a fixed buffer: little-endian conversion without a copy of the whole vector.
-    std::vector<uint32_t> chunk(std::min<size_t>(ids.size(), size_t{1} << 16));
-    bool ok = true;
-    for (size_t at = 0; ok && at < ids.size(); at += chunk.size()) {
-      const size_t n = std::min(chunk.size(), ids.size() - at);
-      for (size_t i = 0; i < n; ++i) chunk[i] = static_cast<uint32_t>(ids[at + i]);
-      from_little_endian(chunk.data(), n);  // the swap is its own inverse
-      ok = std::fwrite(chunk.data(), 4, n, f.get()) == n;
-    }
-    ok = ok && std::fflush(f.get()) == 0;
-    const int err = errno;
-    ok = std::fclose(f.release()) == 0 && ok;
-    if (!ok) {
-      std::remove(tmp.c_str());
-      fail(VQR_ERR_IO, tmp, std::string("write failed: ") + std::strerror(err), "is the disk full?");
-    }
+  io::AtomicFile out(path);
+  // Through a fixed buffer: little-endian conversion without a copy of the whole vector.
+  std::vector<uint32_t> chunk(std::min<size_t>(ids.size(), size_t{1} << 16));
+  for (size_t at = 0; at < ids.size(); at += chunk.size()) {
+    const size_t n = std::min(chunk.size(), ids.size() - at);
+    for (size_t i = 0; i < n; ++i) chunk[i] = static_cast<uint32_t>(ids[at + i]);
+    from_little_endian(chunk.data(), n);  // the swap is its own inverse
+    out.write(chunk.data(), 4 * n);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail(VQR_ERR_IO, path, std::string("cannot rename the finished file: ") + std::strerror(err),
-         "check the output folder's permissions");
-  }
+  out.commit();
 }
 
 }  // namespace vqr::model

@@ -26,8 +26,13 @@
 #include "io/ggml_blocks.h"
 #include "model/data_dir.h"
 #include "model/tokenizer.h"
+#include "common/scratch_files.h"
 
 namespace {
+
+using vqr_test::expect_error;
+using vqr_test::read_file;
+using vqr_test::write_file;
 
 namespace fs = std::filesystem;
 using vqr::io::GgmlType;
@@ -147,49 +152,18 @@ Bytes canonical(const Spec &spec = Spec()) {
 
 class Gguf : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "vqr_gguf_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string &name) const { return (fs::path(dir_) / name).string(); }
-  static void write_bytes(const std::string &p, const std::string &bytes) {
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    ASSERT_TRUE(f.good());
-  }
-  static std::string read_bytes(const std::string &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-  template <class Fn>
-  static void expect_error(Fn fn, vqr_status status, const std::string &needle) {
-    try {
-      fn();
-      ADD_FAILURE() << "no error; expected one mentioning \"" << needle << "\"";
-    } catch (const vqr::Error &e) {
-      EXPECT_EQ(e.status(), status) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("; hint: "), std::string::npos) << e.what();
-    }
-  }
+  std::string path(const std::string &name) const { return tmp_.file(name); }
   void expect_format_error(const std::string &bytes, const std::string &needle) {
     SCOPED_TRACE(needle);
     const std::string p = path("bad.gguf");
-    write_bytes(p, bytes);
+    write_file(p, bytes);
     expect_error([&] { GgufFile::open(p); }, VQR_ERR_FORMAT, needle);
   }
   // Opens `bytes` if it is a valid file: every tensor range must then lie inside the file, and
   // every tensor must decode (or be refused as an unsupported type). Returns whether it opened.
   bool open_or_format_error(const std::string &bytes) {
     const std::string p = path("probe.gguf");
-    write_bytes(p, bytes);
+    write_file(p, bytes);
     try {
       const GgufFile f = GgufFile::open(p);
       for (const GgufTensorInfo &t : f.tensors()) {
@@ -209,7 +183,7 @@ class Gguf : public ::testing::Test {
       return false;
     }
   }
-  std::string dir_;
+  vqr_test::TempDir tmp_{"gguf"};
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -222,7 +196,7 @@ TEST_F(Gguf, HandBuiltFileReadsExactValues) {
   ASSERT_EQ(b.at("data"), 256u);
   ASSERT_EQ(b.size(), 384u);
   const std::string p = path("hand.gguf");
-  write_bytes(p, b.bytes());
+  write_file(p, b.bytes());
   const GgufFile f = GgufFile::open(p);
   EXPECT_EQ(f.version(), 3u);
   EXPECT_EQ(f.alignment(), 32u);
@@ -294,14 +268,14 @@ TEST_F(Gguf, Version2AndOtherAlignmentsRead) {
   Bytes b = canonical();
   std::string v2 = b.bytes();
   put_u32(&v2, b.at("version"), 2);
-  write_bytes(path("v2.gguf"), v2);
+  write_file(path("v2.gguf"), v2);
   EXPECT_EQ(GgufFile::open(path("v2.gguf")).version(), 2u);
 
   Spec s;
   s.alignment_kv = true;
   s.alignment = 64;
   const Bytes a = canonical(s);
-  write_bytes(path("a64.gguf"), a.bytes());
+  write_file(path("a64.gguf"), a.bytes());
   const GgufFile f = GgufFile::open(path("a64.gguf"));
   EXPECT_EQ(f.alignment(), 64u);
   EXPECT_EQ(f.data_offset() % 64, 0);
@@ -390,7 +364,7 @@ TEST_F(Gguf, RejectsBadTensorInfos) {
   longname.name0 = std::string(65, 'n');
   expect_format_error(canonical(longname).bytes(), "over the limit of 64");
   longname.name0 = std::string(64, 'n');  // the spec's limit itself is fine
-  write_bytes(path("n64.gguf"), canonical(longname).bytes());
+  write_file(path("n64.gguf"), canonical(longname).bytes());
   EXPECT_EQ(GgufFile::open(path("n64.gguf")).tensors()[0].name.size(), 64u);
 
   Spec align;
@@ -410,7 +384,7 @@ TEST_F(Gguf, RejectsBadTensorInfos) {
 
 TEST_F(Gguf, OpenFailuresAreIoErrors) {
   expect_error([&] { GgufFile::open(path("absent.gguf")); }, VQR_ERR_IO, "cannot open");
-  expect_error([&] { GgufFile::open(dir_); }, VQR_ERR_IO, "not a regular file");
+  expect_error([&] { GgufFile::open(tmp_.path()); }, VQR_ERR_IO, "not a regular file");
 }
 
 TEST_F(Gguf, EveryTruncationFailsOrKeepsRangesInside) {
@@ -511,7 +485,7 @@ TEST_F(Gguf, WriterFollowsTheSpecByteForByte) {
     const std::string p = path("w" + std::to_string(alignment) + ".gguf");
     w.write(p);
     EXPECT_FALSE(fs::exists(p + ".tmp"));
-    const std::string got = read_bytes(p), want = fx.expected(alignment);
+    const std::string got = read_file(p), want = fx.expected(alignment);
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "first difference at byte " << i;
 

@@ -19,8 +19,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "common/scratch_files.h"
 
 namespace {
+
+using vqr_test::expect_error;
+using vqr_test::read_file;
+using vqr_test::write_file;
 
 namespace fs = std::filesystem;
 using vqr::io::SafetensorsCheckpoint;
@@ -51,46 +56,14 @@ const std::string kEightBytes(8, '\x11');
 
 class Safetensors : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "vqr_st_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string &name) const { return (fs::path(dir_) / name).string(); }
-  static void write_bytes(const std::string &p, const std::string &bytes) {
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    ASSERT_TRUE(f.good());
-  }
-  static std::string read_bytes(const std::string &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-  // Expects `fn` to throw vqr::Error with `status`, a message naming `needle` and carrying a hint.
-  template <class Fn>
-  static void expect_error(Fn fn, vqr_status status, const std::string &needle) {
-    try {
-      fn();
-      ADD_FAILURE() << "no error; expected one mentioning \"" << needle << "\"";
-    } catch (const vqr::Error &e) {
-      EXPECT_EQ(e.status(), status) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("; hint: "), std::string::npos) << e.what();
-    }
-  }
+  std::string path(const std::string &name) const { return tmp_.file(name); }
   void expect_format_error(const std::string &bytes, const std::string &needle) {
     SCOPED_TRACE(needle);
     const std::string p = path("bad.safetensors");
-    write_bytes(p, bytes);
+    write_file(p, bytes);
     expect_error([&] { SafetensorsFile::open(p); }, VQR_ERR_FORMAT, needle);
   }
-  std::string dir_;
+  vqr_test::TempDir tmp_{"st"};
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -199,7 +172,7 @@ TEST_F(Safetensors, WrittenHeaderFollowsTheSpec) {
   const std::vector<StTensorData> in = fx.tensors();
   const std::string p = path("hdr.safetensors");
   vqr::io::write_safetensors(p, in, {{"note", "caf\xc3\xa9 \"quoted\""}});
-  const std::string bytes = read_bytes(p);
+  const std::string bytes = read_file(p);
   ASSERT_GE(bytes.size(), 8u);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
@@ -260,7 +233,7 @@ TEST_F(Safetensors, HandBuiltFileReadsExactValues) {
                            u16le(0xc040) + u16le(0x4049) + f32le(-0.375f);
   ASSERT_EQ(data.size(), 18u);
   const std::string p = path("hand.safetensors");
-  write_bytes(p, st_bytes(header, data));
+  write_file(p, st_bytes(header, data));
 
   const SafetensorsFile f = SafetensorsFile::open(p);
   ASSERT_EQ(f.tensors().size(), 4u);
@@ -364,10 +337,10 @@ TEST_F(Safetensors, RejectsBadDataLayout) {
   expect_format_error(st_bytes("{" + kGoodEntry + "," + z_far + "}", kEightBytes), "out of range");
   // Zero-size tensors may sit anywhere inside the data section, even inside another's range.
   const std::string z_in = R"("z":{"dtype":"U8","shape":[0],"data_offsets":[4,4]})";
-  write_bytes(path("z.safetensors"), st_bytes("{" + kGoodEntry + "," + z_in + "}", kEightBytes));
+  write_file(path("z.safetensors"), st_bytes("{" + kGoodEntry + "," + z_in + "}", kEightBytes));
   EXPECT_EQ(SafetensorsFile::open(path("z.safetensors")).tensors().size(), 2u);
   // An empty file set: header only.
-  write_bytes(path("e.safetensors"), st_bytes("{}", ""));
+  write_file(path("e.safetensors"), st_bytes("{}", ""));
   EXPECT_TRUE(SafetensorsFile::open(path("e.safetensors")).tensors().empty());
 }
 
@@ -380,7 +353,7 @@ TEST_F(Safetensors, RejectsBadMetadata) {
 
 TEST_F(Safetensors, OpenFailuresAreIoErrors) {
   expect_error([&] { SafetensorsFile::open(path("absent.safetensors")); }, VQR_ERR_IO, "cannot open");
-  expect_error([&] { SafetensorsFile::open(dir_); }, VQR_ERR_IO, "not a regular file");
+  expect_error([&] { SafetensorsFile::open(tmp_.path()); }, VQR_ERR_IO, "not a regular file");
   ASSERT_EQ(mkfifo(path("fifo").c_str(), 0600), 0);
   expect_error([&] { SafetensorsFile::open(path("fifo")); }, VQR_ERR_IO, "not a regular file");  // no hang
 }
@@ -389,11 +362,11 @@ TEST_F(Safetensors, EveryTruncationThrows) {
   const Fixture fx;
   const std::string good = path("good.safetensors");
   vqr::io::write_safetensors(good, fx.tensors());
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = read_file(good);
   // Shrinking in place (longest cut first) avoids a rewrite per length: ext4 flushes a file
   // truncated to zero and rewritten, which made this sweep disk-bound.
   const std::string p = path("cut.safetensors");
-  write_bytes(p, bytes);
+  write_file(p, bytes);
   for (size_t len = bytes.size(); len-- > 0;) {
     fs::resize_file(p, len);
     try {
@@ -418,14 +391,14 @@ TEST_F(Safetensors, HeaderByteMutationsNeverCrash) {
                                   {"c", StDtype::kU8, {}, c.data()},
                                   {"d", StDtype::kI64, {0}, nullptr}},
                                  {{"m", "x"}});
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = read_file(good);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
   ASSERT_LT(8 + n, bytes.size());
 
   // Bytes are patched in place (and restored) rather than rewriting the file per mutation.
   const std::string p = path("mut.safetensors");
-  write_bytes(p, bytes);
+  write_file(p, bytes);
   const int fd = ::open(p.c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
   auto patch = [fd](size_t pos, uint8_t v) { ASSERT_EQ(::pwrite(fd, &v, 1, static_cast<off_t>(pos)), 1); };
@@ -532,13 +505,13 @@ struct ShardFixture {
 TEST_F(Safetensors, ShardedWriteAndCheckpointRead) {
   const ShardFixture fx;
   const std::vector<StTensorData> in = fx.tensors();
-  const std::vector<std::string> files = vqr::io::write_safetensors_sharded(dir_, in, 128, {{"k", "v"}});
+  const std::vector<std::string> files = vqr::io::write_safetensors_sharded(tmp_.path(), in, 128, {{"k", "v"}});
   const std::vector<std::string> expected_files = {"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
                                                    "model-00003-of-00003.safetensors", "model.safetensors.index.json"};
   EXPECT_EQ(files, expected_files);
   EXPECT_FALSE(fs::exists(path("model.safetensors")));
 
-  const nlohmann::json index = nlohmann::json::parse(read_bytes(path("model.safetensors.index.json")));
+  const nlohmann::json index = nlohmann::json::parse(read_file(path("model.safetensors.index.json")));
   const nlohmann::json expected_index = {
       {"metadata", {{"total_size", 360}}},
       {"weight_map",
@@ -555,7 +528,7 @@ TEST_F(Safetensors, ShardedWriteAndCheckpointRead) {
     EXPECT_EQ(s.metadata(), (std::map<std::string, std::string>{{"format", "pt"}, {"k", "v"}}));
   }
 
-  const SafetensorsCheckpoint ck = SafetensorsCheckpoint::open_dir(dir_);
+  const SafetensorsCheckpoint ck = SafetensorsCheckpoint::open_dir(tmp_.path());
   EXPECT_EQ(ck.names(), (std::vector<std::string>{"a", "b", "c", "d", "e.empty"}));
   for (const StTensorData &d : in) {
     SCOPED_TRACE(d.name);
@@ -580,27 +553,27 @@ TEST_F(Safetensors, ShardedWriteAndCheckpointRead) {
 
 TEST_F(Safetensors, SingleFileFolder) {
   const ShardFixture fx;
-  EXPECT_EQ(vqr::io::write_safetensors_sharded(dir_, fx.tensors(), 360), (std::vector<std::string>{"model.safetensors"}));
+  EXPECT_EQ(vqr::io::write_safetensors_sharded(tmp_.path(), fx.tensors(), 360), (std::vector<std::string>{"model.safetensors"}));
   EXPECT_FALSE(fs::exists(path("model.safetensors.index.json")));
-  const SafetensorsCheckpoint ck = SafetensorsCheckpoint::open_dir(dir_ + "/");
+  const SafetensorsCheckpoint ck = SafetensorsCheckpoint::open_dir(tmp_.path() + "/");
   EXPECT_EQ(ck.names().size(), 5u);
   std::vector<float> got(50);
   ck.read_f32("c", {5, 10}, got.data());
   EXPECT_EQ(got, fx.c);
-  expect_error([&] { vqr::io::write_safetensors_sharded(dir_, fx.tensors(), 0); }, VQR_ERR_INVALID_ARGUMENT,
+  expect_error([&] { vqr::io::write_safetensors_sharded(tmp_.path(), fx.tensors(), 0); }, VQR_ERR_INVALID_ARGUMENT,
                "max_shard_bytes");
 }
 
 TEST_F(Safetensors, CheckpointFolderErrors) {
-  expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_IO, "no model.safetensors");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_IO, "no model.safetensors");
   const ShardFixture fx;
-  vqr::io::write_safetensors_sharded(dir_, fx.tensors(), 128);
+  vqr::io::write_safetensors_sharded(tmp_.path(), fx.tensors(), 128);
   const std::string index_path = path("model.safetensors.index.json");
-  const std::string good_index = read_bytes(index_path);
+  const std::string good_index = read_file(index_path);
   auto with_index = [&](const std::string &text, const std::string &needle) {
     SCOPED_TRACE(needle);
-    write_bytes(index_path, text);
-    expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_FORMAT, needle);
+    write_file(index_path, text);
+    expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, needle);
   };
   const std::string s1 = "model-00001-of-00003.safetensors", s3 = "model-00003-of-00003.safetensors";
   with_index("[]", "not an object");
@@ -622,16 +595,16 @@ TEST_F(Safetensors, CheckpointFolderErrors) {
   with_index(R"({"weight_map":{"a":"x1.safetensors","b":"x2.safetensors"}})", "is in two shards");
 
   // A shard that is corrupt reports the shard's own error.
-  write_bytes(index_path, good_index);
-  EXPECT_NO_THROW(SafetensorsCheckpoint::open_dir(dir_));
-  write_bytes(path(s3), "short");
-  expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_FORMAT, "shorter than the 8-byte");
+  write_file(index_path, good_index);
+  EXPECT_NO_THROW(SafetensorsCheckpoint::open_dir(tmp_.path()));
+  write_file(path(s3), "short");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, "shorter than the 8-byte");
   // A missing shard.
   fs::remove(path(s3));
-  expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_FORMAT, "does not exist");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, "does not exist");
   // Both layouts at once are ambiguous.
   vqr::io::write_safetensors(path("model.safetensors"), {{"a", StDtype::kF32, {2}, x}});
-  expect_error([&] { SafetensorsCheckpoint::open_dir(dir_); }, VQR_ERR_FORMAT, "both");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, "both");
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "model/text_corpus.h"
 #include "model/tokenizer.h"
 #include "synthetic_files.h"
+#include "common/scratch_files.h"
 
 using vqr::io::GgmlType;
 using vqr::io::GgufFile;
@@ -45,27 +46,14 @@ using vqr::model::Tokenizer;
 
 namespace {
 
+using vqr_test::TempDir;
+
 namespace fs = std::filesystem;
 
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string &tag) {
-    path = ::testing::TempDir() + "vqr_gguf_" + tag + "_" + std::to_string(getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
+// save_gguf's argument errors (bad codes, dtype) carry no file hint: the hint is optional here.
 template <class Fn>
-void expect_error(Fn fn, vqr_status status, const std::string &needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one mentioning \"" << needle << "\"";
-  } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), status) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+void expect_error(Fn &&fn, vqr_status status, const std::string &needle) {
+  vqr_test::expect_error(fn, status, needle, vqr_test::Hint::kOptional);
 }
 
 bool contains(const std::vector<std::string> &notes, const std::string &needle) {
@@ -267,15 +255,15 @@ class Stories : public ::testing::Test {
 TEST_F(Stories, F32RoundTripIsBitIdentical) {
   const Model ref = model();
   TempDir dir("f32");
-  const std::string path = dir.path + "/stories260K.gguf";
+  const std::string path = dir.path() + "/stories260K.gguf";
   std::vector<std::string> notes;
   vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{"F32", {}}, &notes);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
   EXPECT_TRUE(notes.empty()) << notes[0];
   EXPECT_TRUE(vqr::model::is_gguf_file(path));
   EXPECT_FALSE(vqr::model::is_gguf_file(data_ + "/models/stories260K/stories260K.bin"));
-  EXPECT_FALSE(vqr::model::is_gguf_file(dir.path));
-  EXPECT_FALSE(vqr::model::is_gguf_file(dir.path + "/absent.gguf"));
+  EXPECT_FALSE(vqr::model::is_gguf_file(dir.path()));
+  EXPECT_FALSE(vqr::model::is_gguf_file(dir.path() + "/absent.gguf"));
 
   // The metadata llama.cpp reads.
   const GgufFile f = GgufFile::open(path);
@@ -331,7 +319,7 @@ TEST_F(Stories, F32RoundTripIsBitIdentical) {
 TEST_F(Stories, F16RoundTripGivesTheRoundedWeights) {
   const Model ref = model();
   TempDir dir("f16");
-  const std::string path = dir.path + "/s.gguf";
+  const std::string path = dir.path() + "/s.gguf";
   std::vector<std::string> notes;
   vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{}, &notes);  // default dtype F16
   EXPECT_TRUE(contains(notes, "token_embd.weight: stored as F16 (lossy")) << notes.size();
@@ -359,7 +347,7 @@ TEST_F(Stories, F16RoundTripGivesTheRoundedWeights) {
 TEST_F(Stories, GgufTokenizerEncodesLikeTheLlama2cTokenizer) {
   const Tokenizer bin = tokenizer();
   TempDir dir("tok");
-  const std::string path = dir.path + "/s.gguf";
+  const std::string path = dir.path() + "/s.gguf";
   vqr::model::save_gguf(model(), bin, path, GgufWriteOptions{"F32", {}}, nullptr);
   const Tokenizer g = Tokenizer::load(path, 512);
   EXPECT_EQ(g.kind(), Tokenizer::Kind::kGguf);
@@ -384,7 +372,7 @@ TEST_F(Stories, GgufTokenizerFromSentencePieceEncodesLikeSentencePiece) {
   const Tokenizer sp = Tokenizer::load(dir4m + "tokenizer.model", 4096);
   const Model m = vqr::model::load_llama2c(dir4m + "gutenberg4M.bin");
   TempDir dir("sp");
-  const std::string path = dir.path + "/g.gguf";
+  const std::string path = dir.path() + "/g.gguf";
   vqr::model::save_gguf(m, sp, path, GgufWriteOptions{"F16", {}}, nullptr);
   const Tokenizer g = Tokenizer::load(path, 4096);
   for (int32_t id = 0; id < 4096; ++id) {
@@ -417,7 +405,7 @@ TEST_P(GridBlocks, LoadBackExactlyOnTheGrid) {
   Model m = random_model(small_config(""), 7);
   Grids gs = grids_for(m, gc.kind, 11);
   TempDir dir("grid" + std::to_string(gc.type));
-  const std::string path = dir.path + "/q.gguf";
+  const std::string path = dir.path() + "/q.gguf";
   std::vector<std::string> notes;
   vqr::model::save_gguf(m, tok.tok, path, gs.options("F16"), &notes);
   for (const std::string &n : notes) EXPECT_EQ(n.find("blk."), std::string::npos) << "no linear layer falls back: " << n;
@@ -457,7 +445,7 @@ TEST(GridFallback, GridsWithoutABlockTypeAreStoredDenseWithANote) {
   gs.by_layer[{1, static_cast<int>(LinearKind::kWo)}] = make_grid(m, 1, LinearKind::kWo, GridKind::kSymmetric4, 64, rng);
   gs.by_layer[{0, static_cast<int>(LinearKind::kW2)}] = make_grid(m, 0, LinearKind::kW2, GridKind::kSymmetric4, 32, rng);
   TempDir dir("fallback");
-  const std::string path = dir.path + "/q.gguf";
+  const std::string path = dir.path() + "/q.gguf";
   std::vector<std::string> notes;
   vqr::model::save_gguf(m, tok.tok, path, gs.options("F32"), &notes);
   EXPECT_TRUE(contains(notes, "blk.0.attn_q.weight: its scales and zero points are not exact as Q4_1's fp16 d and m"));
@@ -472,7 +460,7 @@ TEST(GridFallback, GridsWithoutABlockTypeAreStoredDenseWithANote) {
 
   // In F16 the same fallback says whether it rounds.
   notes.clear();
-  vqr::model::save_gguf(m, tok.tok, dir.path + "/h.gguf", gs.options("F16"), &notes);
+  vqr::model::save_gguf(m, tok.tok, dir.path() + "/h.gguf", gs.options("F16"), &notes);
   EXPECT_TRUE(contains(notes, "blk.0.attn_q.weight: its scales and zero points are not exact as Q4_1's fp16 d and m (block "));
   EXPECT_TRUE(contains(notes, "); stored as F16 ("));
 }
@@ -482,7 +470,7 @@ TEST(GridFallback, BadCodesAreRefusedBeforeAnyFileExists) {
   Model m = random_model(small_config(""), 9);
   Grids gs = grids_for(m, GridKind::kSymmetric4, 13);
   TempDir dir("badcodes");
-  const std::string path = dir.path + "/q.gguf";
+  const std::string path = dir.path() + "/q.gguf";
   Grid &g = gs.by_layer[{0, 0}];
   g.codes[5] = 16;  // does not fit 4 bits
   expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, gs.options("F16"), nullptr); }, VQR_ERR_INVALID_ARGUMENT,
@@ -508,7 +496,7 @@ TEST(GgufArchitectures, Qwen3LikeRoundTripsBitIdentically) {
   c.shared_classifier = true;
   const Model m = random_model(c, 21);
   TempDir dir("qwen3");
-  const std::string path = dir.path + "/q3.gguf";
+  const std::string path = dir.path() + "/q3.gguf";
   std::vector<std::string> notes;
   vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, &notes);
   EXPECT_TRUE(notes.empty());
@@ -541,7 +529,7 @@ TEST(GgufArchitectures, Qwen2LikeWithBiasesRoundTrips) {
   c.rope_factor = 2.0f;
   const Model m = random_model(c, 22);
   TempDir dir("qwen2");
-  const std::string path = dir.path + "/q2.gguf";
+  const std::string path = dir.path() + "/q2.gguf";
   vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, nullptr);
   const GgufFile f = GgufFile::open(path);
   EXPECT_EQ(f.get_string("general.architecture"), "qwen2");
@@ -566,7 +554,7 @@ TEST(GgufArchitectures, HuggingFaceLlamaIsPermutedToAdjacentPairs) {
   Grids gs;
   gs.by_layer[{1, static_cast<int>(LinearKind::kWq)}] = make_grid(m, 1, LinearKind::kWq, GridKind::kSymmetric4, 32, rng);
   TempDir dir("hfllama");
-  const std::string path = dir.path + "/l.gguf";
+  const std::string path = dir.path() + "/l.gguf";
   std::vector<std::string> notes;
   vqr::model::save_gguf(m, tok.tok, path, gs.options("F32"), &notes);
   EXPECT_TRUE(contains(notes, "q/k rows permuted from the half RoPE layout to llama's interleaved one"));
@@ -608,7 +596,7 @@ TEST(GgufArchitectures, HuggingFaceLlamaIsPermutedToAdjacentPairs) {
 TEST(GgufArchitectures, InexpressibleModelsAreRefusedBeforeAnyFileExists) {
   const SmallTokenizer tok;
   TempDir dir("refused");
-  const std::string path = dir.path + "/x.gguf";
+  const std::string path = dir.path() + "/x.gguf";
   ModelConfig mistral = small_config("MistralForCausalLM");
   mistral.sliding_window = 16;
   expect_error([&] { vqr::model::save_gguf(random_model(mistral, 1), tok.tok, path, {}, nullptr); }, VQR_ERR_UNSUPPORTED,
@@ -687,7 +675,7 @@ void write_hand_llama(const std::string &path, const Model &m, const std::functi
 TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
   const Model m = random_model(small_config(""), 31);
   TempDir dir("hand");
-  const std::string path = dir.path + "/h.gguf";
+  const std::string path = dir.path() + "/h.gguf";
   write_hand_llama(path, m, {});
   const Model back = vqr::model::load_gguf(path);
   expect_same_weights(back, m);

@@ -26,6 +26,7 @@
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
 #include "model/model_source.h"
+#include "common/scratch_files.h"
 
 using vqr::model::Forward;
 using vqr::model::LinearKind;
@@ -35,23 +36,10 @@ using vqr::model::TensorId;
 
 namespace {
 
+using vqr_test::TempDir;
+using vqr_test::write_file;
+
 namespace fs = std::filesystem;
-
-// A fresh folder under the test temp dir, removed at scope exit.
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string &tag) {
-    path = ::testing::TempDir() + "vqr_hf_" + tag + "_" + std::to_string(getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-void write_text(const std::string &path, const std::string &text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
 
 // One tensor for the hand-written safetensors file.
 struct RawTensor {
@@ -147,7 +135,7 @@ void write_hf_copy(const Model &m, const std::string &dir, const std::string &dt
   const ModelConfig &c = m.config();
   const std::vector<RawTensor> t = hf_tensors(m, dtype);
   const std::string torch_dtype = dtype == "F32" ? "float32" : dtype == "F16" ? "float16" : "bfloat16";
-  write_text(dir + "/config.json",
+  write_file(dir + "/config.json",
              "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": " +
                  std::to_string(c.dim) + ", \"intermediate_size\": " + std::to_string(c.hidden_dim) +
                  ", \"num_hidden_layers\": " + std::to_string(c.n_layers) + ", \"num_attention_heads\": " +
@@ -168,7 +156,7 @@ void write_hf_copy(const Model &m, const std::string &dir, const std::string &dt
   for (size_t i = 0; i < t.size(); ++i)
     map += (i ? ", " : "") + std::string("\"") + t[i].name + "\": \"model-0000" + (i < half ? "1" : "2") +
            "-of-00002.safetensors\"";
-  write_text(dir + "/model.safetensors.index.json", "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {" + map + "}}");
+  write_file(dir + "/model.safetensors.index.json", "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {" + map + "}}");
 }
 
 std::vector<float> logits_of(const Model &m, const std::vector<int32_t> &tokens) {
@@ -240,8 +228,8 @@ TEST_F(Stories, HuggingFaceCopyGivesTheSameLogits) {
   const Model ref = original();
   ASSERT_LT(ref.config().n_kv_heads, ref.config().n_heads) << "the permutation should be exercised with GQA";
   TempDir dir("f32");
-  write_hf_copy(ref, dir.path, "F32");
-  const Model hf = vqr::model::load_hf_checkpoint(dir.path);
+  write_hf_copy(ref, dir.path(), "F32");
+  const Model hf = vqr::model::load_hf_checkpoint(dir.path());
   EXPECT_EQ(hf.config().architecture, "LlamaForCausalLM");
   EXPECT_EQ(hf.config().rope_layout, vqr::model::RopeLayout::kHalf);
   EXPECT_EQ(hf.config().n_kv_heads, ref.config().n_kv_heads);
@@ -263,8 +251,8 @@ TEST_F(Stories, HalfPrecisionAndShardedCopies) {
   for (const std::string dtype : {"BF16", "F16"}) {
     Model ref = original();
     TempDir dir("half");
-    write_hf_copy(ref, dir.path, dtype, /*sharded=*/dtype == "F16");
-    const Model hf = vqr::model::load_model(vqr::model::resolve_model_source(dir.path, data_ + "/models/stories260K/tok512.bin"));
+    write_hf_copy(ref, dir.path(), dtype, /*sharded=*/dtype == "F16");
+    const Model hf = vqr::model::load_model(vqr::model::resolve_model_source(dir.path(), data_ + "/models/stories260K/tok512.bin"));
     round_weights(ref, dtype);
     const std::vector<int32_t> tokens = some_tokens(ref.config().vocab_size, 32);
     EXPECT_LT(relative_gap(logits_of(hf, tokens), logits_of(ref, tokens)), 1e-5) << dtype;
@@ -277,8 +265,8 @@ TEST_F(Stories, WriterRoundTripsAndPicksExactDtypes) {
   const Model ref = original();
   TempDir a("save_a"), b("save_b");
   // llama2.c model -> Hugging Face folder (q/k permuted by the writer, config generated).
-  vqr::model::save_hf_checkpoint(ref, a.path, "", "F32");
-  const Model hf = vqr::model::load_hf_checkpoint(a.path);
+  vqr::model::save_hf_checkpoint(ref, a.path(), "", "F32");
+  const Model hf = vqr::model::load_hf_checkpoint(a.path());
   const std::vector<int32_t> tokens = some_tokens(ref.config().vocab_size, 48);
   EXPECT_LT(relative_gap(logits_of(hf, tokens), logits_of(ref, tokens)), 1e-5);
   // The writer's permutation equals the one written from the converter's definition above.
@@ -294,18 +282,18 @@ TEST_F(Stories, WriterRoundTripsAndPicksExactDtypes) {
     float *e = rounded.tensor(TensorId::kTokenEmbedding) + k;
     *e = vqr::bf16_to_f32(vqr::f32_to_bf16(*e));
   }
-  vqr::model::save_hf_checkpoint(rounded, b.path, "", "BF16", 40000);
-  const Model back = vqr::model::load_hf_checkpoint(b.path);
+  vqr::model::save_hf_checkpoint(rounded, b.path(), "", "BF16", 40000);
+  const Model back = vqr::model::load_hf_checkpoint(b.path());
   for (int i = 0; i < vqr::model::kTensorCount; ++i) {
     const TensorId id = static_cast<TensorId>(i);
     ASSERT_EQ(back.tensor_floats(id), rounded.tensor_floats(id));
     EXPECT_EQ(0, std::memcmp(back.tensor(id), rounded.tensor(id), (size_t)rounded.tensor_floats(id) * 4)) << i;
   }
-  EXPECT_TRUE(fs::exists(b.path + "/model.safetensors.index.json")) << "a 40 kB limit must shard";
+  EXPECT_TRUE(fs::exists(b.path() + "/model.safetensors.index.json")) << "a 40 kB limit must shard";
   // The embedding went in as BF16 (2 bytes per value), the unrounded q/k as F32: the shards hold
   // less than the all-F32 size.
   uintmax_t bytes = 0;
-  for (const auto &e : fs::directory_iterator(b.path))
+  for (const auto &e : fs::directory_iterator(b.path()))
     if (e.path().extension() == ".safetensors") bytes += e.file_size();
   EXPECT_LT(bytes, (uintmax_t)rounded.total_floats() * 4);
 }
@@ -386,17 +374,17 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
   const Model ref = original();
   TempDir dir("bad");
   auto fresh = [&] {
-    fs::remove_all(dir.path);
-    fs::create_directories(dir.path);
-    write_hf_copy(ref, dir.path, "F32");
+    fs::remove_all(dir.path());
+    fs::create_directories(dir.path());
+    write_hf_copy(ref, dir.path(), "F32");
   };
-  auto load = [&] { return error_of([&] { vqr::model::load_hf_checkpoint(dir.path); }); };
+  auto load = [&] { return error_of([&] { vqr::model::load_hf_checkpoint(dir.path()); }); };
   // The folder with one edit applied to its tensor list.
   auto rewrite = [&](const std::function<void(std::vector<RawTensor> &)> &edit) {
     fresh();
     std::vector<RawTensor> t = hf_tensors(ref, "F32");
     edit(t);
-    write_safetensors_by_hand(dir.path + "/model.safetensors", t);
+    write_safetensors_by_hand(dir.path() + "/model.safetensors", t);
   };
 
   fresh();
@@ -432,7 +420,7 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
 
   // Truncated weights file: every cut fails cleanly.
   fresh();
-  const std::string st = dir.path + "/model.safetensors";
+  const std::string st = dir.path() + "/model.safetensors";
   const auto full = fs::file_size(st);
   for (uintmax_t cut : {uintmax_t{0}, uintmax_t{5}, uintmax_t{100}, full / 2, full - 1}) {
     fresh();
@@ -442,17 +430,17 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
 
   // Config problems surface through the loader too; a missing weights file is an I/O error.
   fresh();
-  write_text(dir.path + "/config.json", config_text("FalconForCausalLM"));
+  write_file(dir.path() + "/config.json", config_text("FalconForCausalLM"));
   EXPECT_EQ(load().first, VQR_ERR_UNSUPPORTED);
   fresh();
-  write_text(dir.path + "/config.json", "{not json");
+  write_file(dir.path() + "/config.json", "{not json");
   EXPECT_EQ(load().first, VQR_ERR_FORMAT);
   fresh();
   fs::remove(st);
   EXPECT_NE(load().first, VQR_OK);
   // A config that disagrees with the weights (another head count) names the tensor.
   fresh();
-  write_text(dir.path + "/config.json", config_text("LlamaForCausalLM"));
+  write_file(dir.path() + "/config.json", config_text("LlamaForCausalLM"));
   std::tie(status, message) = load();
   EXPECT_EQ(status, VQR_ERR_FORMAT);
   EXPECT_NE(message.find("shape"), std::string::npos) << message;
@@ -461,17 +449,17 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
 TEST_F(Stories, ResolvesFoldersAndTokenizers) {
   const Model ref = original();
   TempDir dir("resolve");
-  write_hf_copy(ref, dir.path, "F32");
-  vqr::model::ModelSource s = vqr::model::resolve_model_source(dir.path, "");
+  write_hf_copy(ref, dir.path(), "F32");
+  vqr::model::ModelSource s = vqr::model::resolve_model_source(dir.path(), "");
   EXPECT_EQ(s.format, vqr::model::ModelFormat::kHuggingFace);
   EXPECT_TRUE(s.tokenizer_file.empty()) << "no tokenizer in the folder: none resolved, no error";
-  fs::copy_file(data_ + "/models/stories260K/tok512.bin", dir.path + "/tokenizer.bin");
-  s = vqr::model::resolve_model_source(dir.path, "");
-  EXPECT_EQ(s.tokenizer_file, dir.path + "/tokenizer.bin");
+  fs::copy_file(data_ + "/models/stories260K/tok512.bin", dir.path() + "/tokenizer.bin");
+  s = vqr::model::resolve_model_source(dir.path(), "");
+  EXPECT_EQ(s.tokenizer_file, dir.path() + "/tokenizer.bin");
   // tokenizer.model wins over tokenizer.bin in a folder.
-  write_text(dir.path + "/tokenizer.model", "x");
-  EXPECT_EQ(vqr::model::resolve_model_source(dir.path, "").tokenizer_file, dir.path + "/tokenizer.model");
+  write_file(dir.path() + "/tokenizer.model", "x");
+  EXPECT_EQ(vqr::model::resolve_model_source(dir.path(), "").tokenizer_file, dir.path() + "/tokenizer.model");
   // A folder with neither model.bin nor config.json.
-  fs::remove(dir.path + "/config.json");
-  EXPECT_EQ(error_of([&] { vqr::model::resolve_model_source(dir.path, ""); }).first, VQR_ERR_IO);
+  fs::remove(dir.path() + "/config.json");
+  EXPECT_EQ(error_of([&] { vqr::model::resolve_model_source(dir.path(), ""); }).first, VQR_ERR_IO);
 }

@@ -33,8 +33,14 @@
 #include "model/model_source.h"
 #include "pipeline/checkpoint_export.h"
 #include "pipeline/sequential_quantizer.h"
+#include "common/scratch_files.h"
 
 namespace {
+
+using vqr_test::TempDir;
+using vqr_test::read_file;
+using vqr_test::write_file;
+using vqr_test::expect_error;
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -44,29 +50,6 @@ using vqr::pipeline::ExportOptions;
 using vqr::pipeline::GptqCheckpointVersion;
 using vqr::pipeline::QuantizedModel;
 using vqr::quant::QuantizedLayer;
-
-// A fresh folder under the test temp dir, removed at scope exit.
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string &tag) {
-    path = ::testing::TempDir() + "vqr_ckx_" + tag + "_" + std::to_string(getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string read_text(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_text(const std::string &path, const std::string &text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
 
 template <class F>
 std::pair<vqr_status, std::string> error_of(F &&f) {
@@ -99,7 +82,7 @@ struct RawTensor {
 
 // All tensors of a single-file checkpoint: u64 header length, JSON header, data.
 std::map<std::string, RawTensor> read_raw(const std::string &path) {
-  const std::string file = read_text(path);
+  const std::string file = read_file(path);
   uint64_t n = 0;
   std::memcpy(&n, file.data(), 8);
   const json header = json::parse(file.substr(8, n));
@@ -117,7 +100,7 @@ std::map<std::string, RawTensor> read_raw(const std::string &path) {
 }
 
 json header_metadata(const std::string &path) {
-  const std::string file = read_text(path);
+  const std::string file = read_file(path);
   uint64_t n = 0;
   std::memcpy(&n, file.data(), 8);
   return json::parse(file.substr(8, n))["__metadata__"];
@@ -224,11 +207,11 @@ class Export : public ::testing::Test {
         float *p = m.tensor((vqr::model::TensorId)id);
         for (int64_t i = 0; i < m.tensor_floats((vqr::model::TensorId)id); ++i) p[i] = vqr::bf16_to_f32(vqr::f32_to_bf16(p[i]));
       }
-    const std::string folder = dir.path + "/source";
+    const std::string folder = dir.path() + "/source";
     fs::create_directories(folder);
     vqr::model::save_hf_checkpoint(m, folder, "", dtype);
     for (const char *name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
-      write_text(folder + "/" + name, std::string("{\"file\": \"") + name + "\"}\n");
+      write_file(folder + "/" + name, std::string("{\"file\": \"") + name + "\"}\n");
     fs::copy_file(data_ + "/models/stories260K/tok512.bin", folder + "/tokenizer.bin");
     *model = vqr::model::load_hf_checkpoint(folder);
     return vqr::model::resolve_model_source(folder, "");
@@ -279,7 +262,7 @@ void expect_weights_match(const Model &loaded, const Model &expected, const Quan
     EXPECT_EQ(count_bit_diffs(loaded.tensor(id), expected.tensor(id), expected.tensor_floats(id)), 0) << (int)id;
 }
 
-json config_of(const std::string &dir) { return json::parse(read_text(dir + "/config.json")); }
+json config_of(const std::string &dir) { return json::parse(read_file(dir + "/config.json")); }
 
 std::set<std::string> keys_of(const json &j) {
   std::set<std::string> s;
@@ -318,7 +301,7 @@ TEST_F(Export, GptqRoundTripsBitExactly) {
     c.static_groups = tc.static_groups;
     const auto o = options_for(c);
     const QuantizedModel r = quantize(m, o);
-    const std::string out = dir.path + "/" + tc.name;
+    const std::string out = dir.path() + "/" + tc.name;
     std::vector<std::string> log;
     vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
     const json qc = config_of(out)["quantization_config"];
@@ -370,7 +353,7 @@ TEST_F(Export, GptqHeadersConfigAndFilesFollowTheSpec) {
 
   ExportOptions eo;
   eo.metadata_json = "{\"format\": \"vqround-native\"}\n";
-  const std::string out = dir.path + "/out";
+  const std::string out = dir.path() + "/out";
   vqr::pipeline::write_gptq_checkpoint(m, source, o, r, eo, out, nullptr);
 
   const auto raw = read_raw(out + "/model.safetensors");
@@ -449,16 +432,16 @@ TEST_F(Export, GptqHeadersConfigAndFilesFollowTheSpec) {
                          "mlp\\.gate_proj", "mlp\\.up_proj"})
     dynamic[std::string("+:model\\.layers\\.0\\.") + m0 + "$"] = {{"bits", 8}, {"group_size", 32}, {"sym", true}};
   EXPECT_EQ(qc["dynamic"], dynamic);
-  EXPECT_EQ(json::parse(read_text(out + "/quantize_config.json")), qc);
+  EXPECT_EQ(json::parse(read_file(out + "/quantize_config.json")), qc);
   // The rest of config.json is the source's.
   json rest = config_of(out);
   rest.erase("quantization_config");
-  EXPECT_EQ(rest, json::parse(read_text(source.model_file + "/config.json")));
+  EXPECT_EQ(rest, json::parse(read_file(source.model_file + "/config.json")));
 
   for (const char *name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
                            "tokenizer.bin"})
-    EXPECT_EQ(read_text(out + "/" + name), read_text(source.model_file + "/" + name)) << name;
-  EXPECT_EQ(read_text(out + "/vqround.json"), eo.metadata_json);
+    EXPECT_EQ(read_file(out + "/" + name), read_file(source.model_file + "/" + name)) << name;
+  EXPECT_EQ(read_file(out + "/vqround.json"), eo.metadata_json);
 
   // The dynamic entries load back: block 0 as 8-bit, w2 dense.
   const Model back = vqr::model::load_hf_checkpoint(out);
@@ -478,12 +461,12 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
 
   ExportOptions v1;
   v1.gptq_version = GptqCheckpointVersion::kV1;
-  const std::string out = dir.path + "/v1";
+  const std::string out = dir.path() + "/v1";
   auto [status, message] = error_of([&] { vqr::pipeline::write_gptq_checkpoint(m, source, o, r, v1, out, nullptr); });
   EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
   EXPECT_NE(message.find("zero-point 0"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(out));
-  for (const auto &e : fs::directory_iterator(dir.path)) EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos);
+  for (const auto &e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos);
 
   // Auto picks v2 and says why; the zero-point 0 survives the round trip.
   std::vector<std::string> log;
@@ -499,7 +482,7 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
     Model m5 = vqr::model::load_hf_checkpoint(source.model_file);
     const auto o5 = options_for(make_config(VQR_METHOD_RTN, 5, 32, true));
     const QuantizedModel r5 = quantize(m5, o5);
-    const std::string out5 = dir.path + "/five";
+    const std::string out5 = dir.path() + "/five";
     std::tie(status, message) =
         error_of([&] { vqr::pipeline::write_gptq_checkpoint(m5, source, o5, r5, ExportOptions{}, out5, nullptr); });
     EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
@@ -518,7 +501,7 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
   ExportOptions v2;
   v2.gptq_version = GptqCheckpointVersion::kV2;
   v2.max_shard_bytes = 60000;
-  const std::string out2 = dir.path + "/v2";
+  const std::string out2 = dir.path() + "/v2";
   vqr::pipeline::write_gptq_checkpoint(fresh, source, os, rs, v2, out2, nullptr);
   EXPECT_EQ(config_of(out2)["quantization_config"]["checkpoint_format"], "gptq_v2");
   EXPECT_TRUE(fs::exists(out2 + "/model.safetensors.index.json"));
@@ -539,7 +522,7 @@ TEST_F(Export, InexactScalesAreRoundedAndLogged) {
   ASSERT_GT(inexact, 0u);
   for (const auto &q : r.results) EXPECT_TRUE(vqr::pipeline::scales_exact_in(q, "F32"));
   std::vector<std::string> log;
-  const std::string out = dir.path + "/out";
+  const std::string out = dir.path() + "/out";
   vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
   bool lossy = false;
   for (const auto &line : log) lossy |= line.find("lossy: " + std::to_string(inexact) + " of 35") != std::string::npos;
@@ -607,7 +590,7 @@ TEST_F(Export, CompressedTensorsRoundTripsAndFollowsTheSpec) {
     }
     q1.dequantize(m.linear_data(1, LinearKind::kWq), 1);
 
-    const std::string out = dir.path + "/" + tc.name;
+    const std::string out = dir.path() + "/" + tc.name;
     vqr::pipeline::write_compressed_tensors_checkpoint(m, source, o, r, ExportOptions{}, out, nullptr);
     const auto raw = read_raw(out + "/model.safetensors");
     EXPECT_EQ((uint32_t)raw.at("model.layers.1.self_attn.q_proj.weight_packed").at<int32_t>(0),
@@ -708,7 +691,7 @@ TEST_F(Export, CompressedTensorsMixedSchemesAndBf16) {
   auto o = options_for(c);
   o.overrides = {{"*.w2", {{VQR_PARAM_BITS, 8}, {VQR_PARAM_SYM, 0}}, false}, {"blk.4.*", {}, true}};
   const QuantizedModel r = quantize(m, o);
-  const std::string out = dir.path + "/out";
+  const std::string out = dir.path() + "/out";
   std::vector<std::string> log;
   vqr::pipeline::write_compressed_tensors_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
   const json qc = config_of(out)["quantization_config"];
@@ -743,13 +726,13 @@ TEST_F(Export, CompressedTensorsRefusesOtherWidthsBeforeWriting) {
   const auto source = hf_source(dir, "F32", &m);
   const auto o = options_for(make_config(VQR_METHOD_RTN, 3, 32, true));
   const QuantizedModel r = quantize(m, o);
-  const std::string out = dir.path + "/out";
+  const std::string out = dir.path() + "/out";
   const auto [status, message] =
       error_of([&] { vqr::pipeline::write_compressed_tensors_checkpoint(m, source, o, r, ExportOptions{}, out, nullptr); });
   EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
   EXPECT_NE(message.find("gptq"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(out));
-  for (const auto &e : fs::directory_iterator(dir.path)) EXPECT_EQ(e.path().filename().string().find("out"), std::string::npos);
+  for (const auto &e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename().string().find("out"), std::string::npos);
 }
 
 // ---- llama2.c sources: written in the Hugging Face half layout --------------------------------
@@ -762,7 +745,7 @@ TEST_F(Export, Llama2cSourceIsWrittenInTheHalfLayout) {
     Model m = llama2c_->clone();
     const auto o = options_for(make_config(VQR_METHOD_GPTQ, 4, 32, false));
     const QuantizedModel r = quantize(m, o);
-    const std::string out = dir.path + "/" + format;
+    const std::string out = dir.path() + "/" + format;
     if (std::string(format) == "gptq")
       vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, nullptr);
     else
@@ -770,7 +753,7 @@ TEST_F(Export, Llama2cSourceIsWrittenInTheHalfLayout) {
     const json config = config_of(out);
     EXPECT_EQ(config["architectures"], json::array({"LlamaForCausalLM"}));
     EXPECT_EQ(config["torch_dtype"], "float16");
-    EXPECT_EQ(read_text(out + "/tokenizer.bin"), read_text(source.tokenizer_file));
+    EXPECT_EQ(read_file(out + "/tokenizer.bin"), read_file(source.tokenizer_file));
     const Model back = vqr::model::load_hf_checkpoint(out);
     EXPECT_EQ(back.config().rope_layout, vqr::model::RopeLayout::kHalf);
     expect_weights_match(back, m, r, /*from_interleaved=*/true);
@@ -797,7 +780,7 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
   const auto source = hf_source(dir, "F32", &m);
   const auto o = options_for(make_config(VQR_METHOD_RTN, 4, 32, true));
   const QuantizedModel r = quantize(m, o);
-  const std::string good = dir.path + "/good", ct_good = dir.path + "/ct_good", bad = dir.path + "/bad";
+  const std::string good = dir.path() + "/good", ct_good = dir.path() + "/ct_good", bad = dir.path() + "/bad";
   vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, good, nullptr);
   vqr::pipeline::write_compressed_tensors_checkpoint(m, source, o, r, ExportOptions{}, ct_good, nullptr);
   const std::string q = "model.layers.2.self_attn.q_proj", down = "model.layers.2.mlp.down_proj";
@@ -815,7 +798,7 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
     if (edit_config) {
       json c = config_of(bad);
       edit_config(c);
-      write_text(bad + "/config.json", c.dump(2));
+      write_file(bad + "/config.json", c.dump(2));
     }
     return error_of([&] { vqr::model::load_hf_checkpoint(bad); });
   };
@@ -907,9 +890,9 @@ TEST_F(Export, QuantizationInfoOfOtherFolders) {
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "F32", &m);
   EXPECT_EQ(vqr::model::read_hf_quantization_info(source.model_file).method, "");
-  json c = json::parse(read_text(source.model_file + "/config.json"));
+  json c = json::parse(read_file(source.model_file + "/config.json"));
   c["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4}};
-  write_text(source.model_file + "/config.json", c.dump());
+  write_file(source.model_file + "/config.json", c.dump());
   const auto info = vqr::model::read_hf_quantization_info(source.model_file);
   EXPECT_EQ(info.method, "awq");
   EXPECT_EQ(info.bits, 0);

@@ -16,6 +16,7 @@ import unittest
 
 import numpy as np
 
+from shared_data import MODEL_FILE, TEXT_FILE, TOKENIZER_FILE, require_stories260k
 import vqround
 from vqround import Error, Status, _lib
 
@@ -24,32 +25,11 @@ THREADS = 1
 # The text the sequences are built from: the first paragraphs of tinystories_val.txt.
 PARAGRAPHS = 120
 EVAL_SEQUENCES = 20
-
-
-def _data_dir():
-    for var in ("VQR_DATA_DIR", "VQR_DATA_DIR_DEFAULT"):
-        v = os.environ.get(var)
-        if v:
-            return v if os.path.isdir(v) else None
-    here = os.path.dirname(os.path.abspath(__file__))
-    fallback = os.path.join(here, "..", "..", "..", "shared", "data")
-    return fallback if os.path.isdir(fallback) else None
-
-
-DATA = _data_dir()
-MODEL_DIR = os.path.join(DATA or "", "models", "stories260K")
-MODEL_FILE = os.path.join(MODEL_DIR, "stories260K.bin")
-TOKENIZER_FILE = os.path.join(MODEL_DIR, "tok512.bin")
-TEXT_FILE = os.path.join(DATA or "", "text", "tinystories", "tinystories_val.txt")
 KINDS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
 
 
 def setUpModule():
-    if DATA is None or not os.path.isfile(MODEL_FILE):
-        if os.environ.get("VQR_REQUIRE_DATA") == "1":
-            raise RuntimeError("VQR_REQUIRE_DATA=1 but the shared data folder (stories260K) is "
-                               "missing; set VQR_DATA_DIR")
-        raise unittest.SkipTest("shared data folder not found (set VQR_DATA_DIR); skipping")
+    require_stories260k()
 
 
 class ModelApiTest(unittest.TestCase):

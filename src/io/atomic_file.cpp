@@ -1,0 +1,70 @@
+// See atomic_file.h.
+#include "io/atomic_file.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "core/error.h"
+
+namespace vqr::io {
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+  file_ = std::fopen(tmp_.c_str(), "wb");
+  if (!file_)
+    fail(VQR_ERR_IO, path_, "cannot create " + tmp_ + ": " + std::strerror(errno),
+         "check the folder exists and is writable");
+}
+
+AtomicFile::~AtomicFile() { discard(); }
+
+void AtomicFile::discard() {
+  if (!file_) return;
+  std::fclose(file_);
+  file_ = nullptr;
+  std::remove(tmp_.c_str());
+}
+
+void AtomicFile::write(const void *data, size_t bytes) {
+  if (failed_ || bytes == 0) return;
+  if (std::fwrite(data, 1, bytes, file_) != bytes) {
+    failed_ = true;
+    first_errno_ = errno;
+  }
+}
+
+void AtomicFile::write_zeros(size_t bytes) {
+  static const char kZeros[4096] = {};
+  while (bytes > 0) {
+    const size_t n = bytes < sizeof kZeros ? bytes : sizeof kZeros;
+    write(kZeros, n);
+    bytes -= n;
+  }
+}
+
+void AtomicFile::commit() {
+  if (!failed_ && (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)) {
+    failed_ = true;
+    first_errno_ = errno;
+  }
+  const bool closed = std::fclose(file_) == 0;
+  if (!closed && !failed_) {
+    failed_ = true;
+    first_errno_ = errno;
+  }
+  file_ = nullptr;
+  if (failed_) {
+    std::remove(tmp_.c_str());
+    fail(VQR_ERR_IO, path_, std::string("write failed: ") + std::strerror(first_errno_), "check free disk space");
+  }
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp_.c_str());
+    fail(VQR_ERR_IO, path_, std::string("cannot rename the temporary file: ") + std::strerror(err),
+         "check the destination is not a folder and is writable");
+  }
+}
+
+}  // namespace vqr::io
