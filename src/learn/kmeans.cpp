@@ -19,6 +19,7 @@
 #include <omp.h>
 
 #include "core/error.h"
+#include "core/sanitizer.h"
 #include "core/splitmix64.h"
 #include "linalg/blas.h"
 
@@ -141,10 +142,11 @@ CentroidGroups group_centroids(const float *c, int64_t k, int d) {
 // scores): 16 independent lanes (GCC vector extensions, so every clone vectorizes), each keeping
 // its first minimum, merged by (value, index). That is the scalar loop's answer (strict <, lowest
 // index on ties, NaN never wins) without its loop-carried compare chain.
+// Unchecked under the sanitizers (core/sanitizer.h): assign_l2 checks the extents it reaches.
 typedef float F16 __attribute__((vector_size(64)));
 typedef int32_t I16 __attribute__((vector_size(64)));
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default"))) VQR_UNCHECKED_KERNEL
 int64_t argmin_scores(const float *cn, const float *g, int64_t k) {
   constexpr int kLanes = 16;
   F16 best, v, cv, gv;
@@ -199,6 +201,8 @@ void assign_l2(int32_t *assign, double *dist2, const float *x, int64_t n, const 
     const int64_t rows = std::min(block, n - i0);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, d, 1.0f, x + i0 * d, d, c, d, 0.0f,
                 sc, (int)k);
+    check_addressable(sc, (size_t)(rows * k));
+    check_addressable(cn, (size_t)k);
 #pragma omp parallel for num_threads(threads_for(threads, rows * k)) schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t bj = argmin_scores(cn, sc + r * k, k);

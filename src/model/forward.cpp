@@ -12,6 +12,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/sanitizer.h"
 #include "model/matmul.h"
 
 namespace vqr::model {
@@ -71,9 +72,16 @@ void bias_forward(float *y, const float *bias, int64_t T, int64_t n) {
 // Causal multi-head attention with grouped KV heads. out: T x C (overwrite), q: T x C,
 // k, v: T x KV, att: threads x T scratch (C = NH * HS, KV = NKV * HS). Head h reads KV head
 // h / (NH / NKV). window > 0: position t sees only t - window + 1 .. t (Mistral's sliding window).
-void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int64_t T,
-                       int64_t HS, int64_t NH, int64_t NKV, int64_t window, int threads) {
+// Unchecked under the sanitizers (core/sanitizer.h): the extents it reaches are checked first.
+VQR_UNCHECKED_KERNEL void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                                            int64_t T, int64_t HS, int64_t NH, int64_t NKV, int64_t window,
+                                            int threads) {
   const int64_t C = NH * HS, KV = NKV * HS;
+  check_addressable(out, (size_t)(T * C));
+  check_addressable(att, (size_t)(threads * T));
+  check_addressable(q, (size_t)(T * C));
+  check_addressable(k, (size_t)(T * KV));
+  check_addressable(v, (size_t)(T * KV));
   const int64_t kv_mul = NH / NKV;
   const float scale = std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (T * T * C >= kMinParallelWork)

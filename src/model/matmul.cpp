@@ -5,6 +5,8 @@
 // where GCC's default is -ffp-contract=off, and without -ffast-math.)
 #include "model/matmul.h"
 
+#include "core/sanitizer.h"
+
 namespace vqr::model {
 
 namespace {
@@ -18,8 +20,9 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 18;
 int64_t padded_tokens(int64_t T) { return (T + kTileT - 1) / kTileT * kTileT; }
 
 // NO outputs [o0, o0 + NO) for tokens [t0, t0 + kTileT) of the transposed input xt (IC x TP).
+// Unchecked under the sanitizers (core/sanitizer.h): matmul_forward checks the extents it reaches.
 template <int NO>
-void tile(float *out, const float *xt, const float *w, int64_t t0, int64_t o0, int64_t T, int64_t TP, int64_t IC,
+VQR_UNCHECKED_KERNEL void tile(float *out, const float *xt, const float *w, int64_t t0, int64_t o0, int64_t T, int64_t TP, int64_t IC,
           int64_t OC) {
   float acc[NO * kTileT] = {};
   const float *wr[NO];
@@ -57,6 +60,10 @@ int64_t matmul_scratch_floats(int64_t T, int64_t IC) { return padded_tokens(T) *
 void matmul_forward(float *out, float *scratch, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC,
                     int threads) {
   const int64_t TP = padded_tokens(T);
+  check_addressable(out, (size_t)(T * OC));
+  check_addressable(scratch, (size_t)(TP * IC));
+  check_addressable(inp, (size_t)(T * IC));
+  check_addressable(w, (size_t)(OC * IC));
   for (int64_t j = 0; j < IC; ++j) {
     float *row = scratch + j * TP;
     for (int64_t t = 0; t < T; ++t) row[t] = inp[t * IC + j];
