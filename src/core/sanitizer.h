@@ -17,6 +17,14 @@
 
 namespace vqr {
 
+// Whether this build runs under AddressSanitizer: tests trim their sizes with it (the checks make
+// loops ~10x slower) or run checks only the sanitizer can observe.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizerBuild = true;
+#else
+constexpr bool kAddressSanitizerBuild = false;
+#endif
+
 // Sanitizer builds: reads the first poisoned byte of [p, p + count) through an instrumented load,
 // so AddressSanitizer reports it with the usual stack trace and allocation history. Other builds:
 // nothing.

@@ -22,8 +22,8 @@ int64_t padded_tokens(int64_t T) { return (T + kTileT - 1) / kTileT * kTileT; }
 // NO outputs [o0, o0 + NO) for tokens [t0, t0 + kTileT) of the transposed input xt (IC x TP).
 // Unchecked under the sanitizers (core/sanitizer.h): matmul_forward checks the extents it reaches.
 template <int NO>
-VQR_UNCHECKED_KERNEL void tile(float *out, const float *xt, const float *w, int64_t t0, int64_t o0, int64_t T, int64_t TP, int64_t IC,
-          int64_t OC) {
+VQR_UNCHECKED_KERNEL void tile(float *out, const float *xt, const float *w, int64_t t0, int64_t o0, int64_t T,
+                               int64_t TP, int64_t IC, int64_t OC) {
   float acc[NO * kTileT] = {};
   const float *wr[NO];
   for (int ob = 0; ob < NO; ++ob) wr[ob] = w + (o0 + ob) * IC;

@@ -11,11 +11,7 @@
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
+constexpr bool kAsan = vqr::kAddressSanitizerBuild;
 
 struct Shapes {
   int64_t T = 5, IC = 16, OC = 6;

@@ -14,6 +14,7 @@
 
 #include "core/context.h"
 #include "core/error.h"
+#include "core/sanitizer.h"
 #include "hessian/hessian.h"
 #include "model/data_dir.h"
 #include "model/evaluate.h"
@@ -28,11 +29,7 @@ namespace {
 
 // The sanitizer build runs the same code on less data: its loops are ~10x slower, and the release
 // build checks the full-size numbers.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+constexpr bool kSanitized = vqr::kAddressSanitizerBuild;
 
 using vqr::model::LinearInput;
 using vqr::model::LinearKind;
