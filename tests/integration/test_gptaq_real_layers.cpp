@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sanitizer.h"
 #include "model/data_dir.h"
 #include "model/forward.h"
 #include "model/llama2c_format.h"
@@ -389,13 +390,9 @@ TEST(GptaqRealLayers, Stories260KSequentialAsymmetricCalibration) {
   int64_t tokens = 0;
   for (const auto &w : data.windows) tokens += (int64_t)w.size();
   ASSERT_EQ(tokens, kTokens);
-#if defined(__SANITIZE_ADDRESS__)
   // Under the sanitizers (10x slower) one width exercises every code path; the release build
   // checks both.
-  const std::vector<int> widths = {3};
-#else
-  const std::vector<int> widths = {3, 4};
-#endif
+  const std::vector<int> widths = vqr::kAddressSanitizerBuild ? std::vector<int>{3} : std::vector<int>{3, 4};
   for (int bits : widths) {
     const RunSummary s = run_sequential(data, bits);
     report_and_check(s, bits);

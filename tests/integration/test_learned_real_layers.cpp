@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/test_util.h"
+#include "core/sanitizer.h"
 #include "model/data_dir.h"
 #include "model/forward.h"
 #include "model/llama2c_format.h"
@@ -26,13 +27,8 @@ namespace {
 
 // The sanitizer build runs the same assertions on shorter runs (its loops are ~10x slower); the
 // table in the release build is the one reported.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int kSteps = 20;
-constexpr int64_t kSyntheticSize = 512;
-#else
-constexpr int kSteps = 100;
-constexpr int64_t kSyntheticSize = 1024;
-#endif
+constexpr int kSteps = vqr::kAddressSanitizerBuild ? 20 : 100;
+constexpr int64_t kSyntheticSize = vqr::kAddressSanitizerBuild ? 512 : 1024;
 
 using vqr::model::LinearInput;
 using vqr::model::LinearKind;

@@ -161,8 +161,8 @@ TEST(EvalParagraphs, Stories260KFirst200Paragraphs) {
 TEST(EvalParagraphs, Stories260KAllParagraphs) {
   VQR_DATA_DIR_OR_SKIP(data);
 #if defined(__SANITIZE_ADDRESS__)
-  // 381,598 tokens take several minutes under ASan+UBSan; the first-200 test runs the same code
-  // under the sanitizers, and this one runs in the release build.
+  // 381,598 tokens take 70 s under ASan+UBSan (measured 2026-11-23) for no new code path: the
+  // first-200 test runs the same code under the sanitizers, and this one runs in release.
   GTEST_SKIP() << "skipped under sanitizers (runs in the release build)";
 #endif
   check_reference(data, "all paragraphs", 0);
