@@ -1,10 +1,11 @@
-// See atomic_file.h.
+// Atomic files and folders (atomic_file.h).
 #include "io/atomic_file.h"
 
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "core/error.h"
@@ -64,6 +65,26 @@ void AtomicFile::commit() {
     std::remove(tmp_.c_str());
     fail(VQR_ERR_IO, path_, std::string("cannot rename the temporary file: ") + std::strerror(err),
          "check the destination is not a folder and is writable");
+  }
+}
+
+void write_folder_atomically(const std::string &dir, const std::function<void(const std::string &tmp)> &fill) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  require(!dir.empty(), VQR_ERR_INVALID_ARGUMENT, "output folder: the name is empty; hint: name the folder to write");
+  require(!fs::exists(fs::symlink_status(dir, ec)), VQR_ERR_INVALID_ARGUMENT,
+          dir + ": already exists; hint: choose a new folder name or remove the old one");
+  const std::string tmp = dir + ".partial-" + std::to_string(getpid());
+  fs::remove_all(tmp, ec);  // a leftover of an earlier run of this process id
+  if (!fs::create_directory(tmp, ec))
+    fail(VQR_ERR_IO, tmp, "cannot create: " + (ec ? ec.message() : std::string("it exists")), "check the parent folder");
+  try {
+    fill(tmp);
+    fs::rename(tmp, dir, ec);
+    if (ec) fail(VQR_ERR_IO, dir, "cannot rename the finished folder: " + ec.message(), "check the parent folder");
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
   }
 }
 

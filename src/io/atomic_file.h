@@ -1,11 +1,13 @@
-// A file that appears whole or not at all: bytes go to "<path>.tmp", commit() flushes, fsyncs and
-// renames it over <path>; a writer destroyed before commit() (an error, a cancel, an exception)
-// removes the temporary file. Every checkpoint writer goes through it, so a failed or interrupted
-// save never leaves a partial output file (DESIGN.md: "never a partial output file").
+// Files and folders that appear whole or not at all (DESIGN §5: a cancelled or failed run leaves no
+// partial output). A file's bytes go to "<path>.tmp", commit() flushes, fsyncs and renames it over
+// <path>; a writer destroyed before commit() (an error, a cancel, an exception) removes the
+// temporary file. A folder is filled under "<dir>.partial-<pid>" and renamed when complete. Every
+// checkpoint writer goes through one of the two.
 #pragma once
 
 #include <cstddef>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace vqr::io {
@@ -36,5 +38,12 @@ class AtomicFile {
   int first_errno_ = 0;
   bool failed_ = false;
 };
+
+// Creates "<dir>.partial-<pid>", calls fill(tmp) to write into it, then renames it to `dir`.
+// `dir` must not exist. When fill or the rename throws, the temporary folder and everything in it
+// is removed and the exception propagates. Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT ("<dir>:
+// already exists; hint: ...", or an empty name), VQR_ERR_IO (cannot create or rename), and
+// whatever fill throws.
+void write_folder_atomically(const std::string &dir, const std::function<void(const std::string &tmp)> &fill);
 
 }  // namespace vqr::io

@@ -1,22 +1,17 @@
-// GGUF reader (mmap + validation of every field before use) and atomic writer (gguf.h).
+// GGUF reader (a MappedFile + validation of every field before use) and atomic writer (gguf.h).
 // The checks follow the spec (§4.4) and ggml's own reader (src/gguf.cpp, gguf_init_from_file_impl):
 // counts are bounded by the bytes left in the file before anything is allocated, so a corrupt or
 // hostile header fails fast instead of reserving gigabytes.
 #include "io/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <utility>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/files.h"
 #include "io/ggml_blocks.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF data is little-endian; add byte swapping");
@@ -202,14 +197,10 @@ const char *gguf_type_name(GgufType type) {
 }
 
 bool is_gguf(const std::string &path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  std::FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
+  if (!is_regular_file(path)) return false;
+  const FilePtr f(std::fopen(path.c_str(), "rb"));
   char magic[4];
-  const bool ok = std::fread(magic, 1, 4, f) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
-  std::fclose(f);
-  return ok;
+  return f && std::fread(magic, 1, 4, f.get()) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
 const GgmlTypeInfo *ggml_type_info(uint32_t id) {
@@ -228,28 +219,13 @@ std::string ggml_type_name(uint32_t id) {
 // ----------------------------------------------------------------------------------------------
 
 GgufFile GgufFile::open(const std::string &path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the path and its permissions");
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(VQR_ERR_IO, path, "not a regular file", "pass a .gguf file");
-  }
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < static_cast<uint64_t>(kHeaderBytes)) {
-    ::close(fd);
-    fail(VQR_ERR_FORMAT, path, "only " + std::to_string(size) + " bytes, shorter than a GGUF header", kCorruptHint);
-  }
-  void *map = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_err = errno;
-  ::close(fd);
-  if (map == MAP_FAILED) fail(VQR_ERR_IO, path, std::string("cannot map: ") + std::strerror(map_err), "check the file");
-
-  GgufFile f;  // owns the mapping from here on, so every failure below unmaps it
+  GgufFile f;
   f.path_ = path;
-  f.map_ = map;
-  f.map_bytes_ = static_cast<size_t>(size);
-  f.bytes_ = static_cast<const uint8_t *>(map);
+  f.file_ = MappedFile::open(path, "pass a .gguf file");
+  f.bytes_ = f.file_.data();
+  const uint64_t size = f.file_.size();
+  if (size < static_cast<uint64_t>(kHeaderBytes))
+    fail(VQR_ERR_FORMAT, path, "only " + std::to_string(size) + " bytes, shorter than a GGUF header", kCorruptHint);
 
   Reader r(path, f.bytes_, size);
   const uint32_t magic = r.read<uint32_t>("the magic");
@@ -314,34 +290,10 @@ GgufFile GgufFile::open(const std::string &path) {
   return f;
 }
 
-GgufFile::GgufFile(GgufFile &&o) noexcept { *this = std::move(o); }
-
-GgufFile &GgufFile::operator=(GgufFile &&o) noexcept {
-  if (this != &o) {
-    release();
-    path_ = std::move(o.path_);
-    map_ = std::exchange(o.map_, nullptr);
-    map_bytes_ = std::exchange(o.map_bytes_, 0);
-    bytes_ = std::exchange(o.bytes_, nullptr);
-    version_ = o.version_;
-    alignment_ = o.alignment_;
-    data_offset_ = o.data_offset_;
-    kvs_ = std::move(o.kvs_);
-    kv_index_ = std::move(o.kv_index_);
-    tensors_ = std::move(o.tensors_);
-    tensor_index_ = std::move(o.tensor_index_);
-  }
-  return *this;
-}
-
-GgufFile::~GgufFile() { release(); }
-
-void GgufFile::release() noexcept {
-  if (map_) ::munmap(map_, map_bytes_);
-  map_ = nullptr;
-  map_bytes_ = 0;
-  bytes_ = nullptr;
-}
+// Moving the mapping keeps its address, so bytes_ stays valid in the new owner.
+GgufFile::GgufFile(GgufFile &&o) noexcept = default;
+GgufFile &GgufFile::operator=(GgufFile &&o) noexcept = default;
+GgufFile::~GgufFile() = default;
 
 const GgufKv *GgufFile::find(const std::string &key) const {
   auto it = kv_index_.find(key);
@@ -448,7 +400,7 @@ void GgufFile::read_f32(const GgufTensorInfo &t, float *out) const {
   int64_t elements = 1;
   for (int64_t n : t.ne)
     if (n <= 0 || __builtin_mul_overflow(elements, n, &elements)) elements = -1;
-  const uint64_t size = map_bytes_, data = static_cast<uint64_t>(data_offset_);
+  const uint64_t size = file_.size(), data = static_cast<uint64_t>(data_offset_);
   require(info && elements == t.elements && !t.ne.empty() && t.ne[0] % info->block_weights == 0 &&
               t.nbytes == elements / info->block_weights * info->block_bytes && data <= size &&
               t.offset <= size - data && static_cast<uint64_t>(t.nbytes) <= size - data - t.offset,

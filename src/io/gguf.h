@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/mapped_file.h"
+
 namespace vqr::io {
 
 // Metadata value types, numbered as on disk (spec §4.4 "KV pairs").
@@ -82,7 +84,7 @@ struct GgufTensorInfo {
 // A read-only view of one GGUF file. Move-only; the mapping lives as long as the object.
 class GgufFile {
  public:
-  // Maps `path` and validates everything before any use: magic, version (3, or 2 which has the
+  // Maps `path` (io::MappedFile) and validates everything before any use: magic, version (3, or 2 which has the
   // same layout), n_kv and n_tensors against the file size (before any allocation), every string
   // length inside the file, value types 0..12, no nested arrays, array sizes inside the file, bool
   // values 0 or 1, non-empty unique keys of <= 65535 bytes, general.alignment (u32, a power of two
@@ -104,7 +106,7 @@ class GgufFile {
   const std::string &path() const { return path_; }
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
-  int64_t file_size() const { return static_cast<int64_t>(map_bytes_); }
+  int64_t file_size() const { return static_cast<int64_t>(file_.size()); }
   // File offset of the data section (the end of the metadata, padded to the alignment).
   int64_t data_offset() const { return data_offset_; }
 
@@ -148,15 +150,13 @@ class GgufFile {
 
  private:
   GgufFile() = default;
-  void release() noexcept;
   const GgufKv &typed(const std::string &key, GgufType type) const;
   const GgufKv &typed_array(const std::string &key, GgufType elem) const;
   std::string string_at(int64_t offset, int64_t *next) const;
 
   std::string path_;
-  void *map_ = nullptr;  // the whole file, PROT_READ
-  size_t map_bytes_ = 0;
-  const uint8_t *bytes_ = nullptr;
+  MappedFile file_;                 // the whole file
+  const uint8_t *bytes_ = nullptr;  // file_.data()
   uint32_t version_ = 0;
   uint32_t alignment_ = kGgufDefaultAlignment;
   int64_t data_offset_ = 0;

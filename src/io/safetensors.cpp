@@ -1,15 +1,9 @@
-// safetensors reader (mmap + full validation), atomic writer, and sharded checkpoint folders.
+// safetensors reader (a MappedFile + full validation), atomic writer, and sharded checkpoint folders.
 // Validation follows the reference implementation (safetensors/src/tensor.rs, Metadata::validate):
 // the non-empty tensors must tile the data section exactly, which also rules out polyglot files.
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -19,6 +13,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/files.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; add byte swapping");
 
@@ -55,11 +50,6 @@ std::string show(const std::string &s) {
 
 std::string join_path(const std::string &dir, const std::string &name) {
   return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
-}
-
-bool exists(const std::string &path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
 }
 
 // Product of `shape` into *out; false on a negative entry or int64 overflow.
@@ -208,13 +198,6 @@ void check_tiling(const std::string &path, const std::vector<StTensor> &tensors,
          "safetensors forbids unindexed bytes; the file is corrupt or has data appended");
 }
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 const char *st_dtype_name(StDtype d) {
@@ -250,22 +233,12 @@ int64_t StTensor::elements() const {
 SafetensorsFile SafetensorsFile::open(const std::string &path) {
   SafetensorsFile f;
   f.path_ = path;
-  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; regular files ignore it.
-  FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-  if (fd.fd < 0) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the path");
-  struct stat st;
-  if (::fstat(fd.fd, &st) != 0) fail(VQR_ERR_IO, path, std::string("cannot stat: ") + std::strerror(errno), "check the path");
-  if (!S_ISREG(st.st_mode)) fail(VQR_ERR_IO, path, "not a regular file", "pass the path of a .safetensors file");
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  f.file_ = MappedFile::open(path, "pass the path of a .safetensors file");
+  const uint64_t size = f.file_.size();
   if (size < 8)
     fail(VQR_ERR_FORMAT, path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length",
          "the file is truncated or not a safetensors file");
-
-  void *map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
-  if (map == MAP_FAILED) fail(VQR_ERR_IO, path, std::string("cannot mmap: ") + std::strerror(errno), "check the file");
-  f.map_ = map;
-  f.map_bytes_ = size;
-  const uint8_t *bytes = static_cast<const uint8_t *>(map);
+  const uint8_t *bytes = f.file_.data();
 
   uint64_t n = 0;  // little-endian u64 header length
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
@@ -304,31 +277,10 @@ SafetensorsFile SafetensorsFile::open(const std::string &path) {
   return f;
 }
 
-SafetensorsFile::SafetensorsFile(SafetensorsFile &&o) noexcept { *this = std::move(o); }
-
-SafetensorsFile &SafetensorsFile::operator=(SafetensorsFile &&o) noexcept {
-  if (this != &o) {
-    release();
-    path_ = std::move(o.path_);
-    tensors_ = std::move(o.tensors_);
-    metadata_ = std::move(o.metadata_);
-    map_ = std::exchange(o.map_, nullptr);
-    map_bytes_ = std::exchange(o.map_bytes_, 0);
-    data_ = std::exchange(o.data_, nullptr);
-    data_size_ = std::exchange(o.data_size_, 0);
-  }
-  return *this;
-}
-
-SafetensorsFile::~SafetensorsFile() { release(); }
-
-void SafetensorsFile::release() noexcept {
-  if (map_) ::munmap(map_, map_bytes_);
-  map_ = nullptr;
-  map_bytes_ = 0;
-  data_ = nullptr;
-  data_size_ = 0;
-}
+// Moving the mapping keeps its address, so data_ stays valid in the new owner.
+SafetensorsFile::SafetensorsFile(SafetensorsFile &&o) noexcept = default;
+SafetensorsFile &SafetensorsFile::operator=(SafetensorsFile &&o) noexcept = default;
+SafetensorsFile::~SafetensorsFile() = default;
 
 const StTensor *SafetensorsFile::find(const std::string &name) const {
   auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
@@ -515,7 +467,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   SafetensorsCheckpoint c;
   c.dir_ = dir;
   const std::string single = join_path(dir, kSingleName), index_path = join_path(dir, kIndexName);
-  const bool has_single = exists(single), has_index = exists(index_path);
+  const bool has_single = path_exists(single), has_index = path_exists(index_path);
   if (has_single && has_index)
     fail(VQR_ERR_FORMAT, dir, std::string("both ") + kSingleName + " and " + kIndexName + " exist",
          "remove the stale one so the checkpoint is unambiguous");
@@ -529,20 +481,8 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   }
 
   // Read the index (bounded, like a header).
-  std::string text;
-  {
-    std::FILE *f = std::fopen(index_path.c_str(), "rb");
-    if (!f) fail(VQR_ERR_IO, index_path, std::string("cannot open: ") + std::strerror(errno), "check permissions");
-    char buf[65536];
-    size_t got;
-    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() <= SafetensorsFile::kMaxHeaderBytes)
-      text.append(buf, got);
-    const bool err = std::ferror(f);
-    std::fclose(f);
-    if (err) fail(VQR_ERR_IO, index_path, "read failed", "check the file");
-    if (text.size() > SafetensorsFile::kMaxHeaderBytes)
-      fail(VQR_ERR_FORMAT, index_path, "index is larger than 100 MB", "the index is corrupt");
-  }
+  static const ReadLimit kIndexLimit{SafetensorsFile::kMaxHeaderBytes, "index is larger than 100 MB", "the index is corrupt"};
+  const std::string text = read_file(index_path, "check permissions", &kIndexLimit);
   const std::string hint = "the index is corrupt; re-download the checkpoint";
   const json root = parse_strict(text.data(), text.data() + text.size(), index_path, hint);
   if (!root.is_object()) fail(VQR_ERR_FORMAT, index_path, "index JSON is not an object", hint);
@@ -568,7 +508,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   std::map<std::string, size_t> file_of_shard;
   for (const std::string &shard : shards) {
     const std::string path = join_path(dir, shard);
-    if (!exists(path))
+    if (!path_exists(path))
       fail(VQR_ERR_FORMAT, index_path, "weight_map names shard " + show(shard) + " which does not exist",
            "the checkpoint is incomplete; download every shard");
     file_of_shard[shard] = c.files_.size();

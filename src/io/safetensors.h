@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "io/mapped_file.h"
+
 namespace vqr::io {
 
 // Element types of the format, each one byte or more per element (the sub-byte F4/F6 types of
@@ -38,7 +40,7 @@ class SafetensorsFile {
   // Largest header accepted, as the reference implementation (MAX_HEADER_SIZE = 100 MB).
   static constexpr uint64_t kMaxHeaderBytes = 100u * 1000u * 1000u;
 
-  // Maps `path` (PROT_READ, MAP_PRIVATE) and validates all of it: the header length, the JSON
+  // Maps `path` (io::MappedFile) and validates all of it: the header length, the JSON
   // (an object that starts with '{', no duplicate keys at any level, nesting <= 32), every entry
   // (exactly dtype/shape/data_offsets, known dtype, shape >= 0 without int64 overflow,
   // begin <= end <= data size, end - begin == elements * dtype size), non-empty unique names,
@@ -73,12 +75,10 @@ class SafetensorsFile {
 
  private:
   SafetensorsFile() = default;
-  void release() noexcept;
 
   std::string path_;
-  void *map_ = nullptr;           // the whole file, PROT_READ
-  size_t map_bytes_ = 0;
-  const uint8_t *data_ = nullptr;  // map_ + 8 + header length
+  MappedFile file_;                // the whole file
+  const uint8_t *data_ = nullptr;  // file_.data() + 8 + header length
   int64_t data_size_ = 0;
   std::vector<StTensor> tensors_;
   std::map<std::string, std::string> metadata_;

@@ -1,20 +1,17 @@
 // Hugging Face checkpoint folders (hf_checkpoint.h): config.json parsing, tensor mapping, writing.
 #include "model/hf_checkpoint.h"
 
-#include <sys/stat.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "io/files.h"
 #include "io/quantized_tensors.h"
 #include "io/safetensors.h"
 #include "model/rope_layout.h"
@@ -128,19 +125,6 @@ void parse_rope(const Fields &f, const json &root, const std::string &path, Mode
   } else {
     unsupported(path, "RoPE scaling type \"" + type + "\"");
   }
-}
-
-bool is_directory(const std::string &p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-std::string read_file_text(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the model folder");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // HF names of the non-linear tensors of a layer.
@@ -260,8 +244,7 @@ std::string hf_declared_dtype(const std::string &config_text) {
 }
 
 bool is_hf_checkpoint_dir(const std::string &dir) {
-  struct stat st;
-  return is_directory(dir) && stat((dir + "/" + kHfConfigFileName).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return io::is_directory(dir) && io::is_regular_file(dir + "/" + kHfConfigFileName);
 }
 
 std::string hf_linear_name(int layer, LinearKind kind) { return hf_linear_module(layer, kind) + ".weight"; }
@@ -368,7 +351,7 @@ void load_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationCo
 
 Model load_hf_checkpoint(const std::string &dir) {
   const std::string config_path = dir + "/" + kHfConfigFileName;
-  const std::string config_text = read_file_text(config_path);
+  const std::string config_text = io::read_file(config_path, "check the model folder");
   const ModelConfig config = parse_hf_config(config_text, config_path);
   const io::QuantizationConfig qc = io::QuantizationConfig::parse(config_text, config_path);
   const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open_dir(dir);
@@ -404,7 +387,7 @@ Model load_hf_checkpoint(const std::string &dir) {
 HfQuantizationInfo read_hf_quantization_info(const std::string &dir) {
   const std::string config_path = dir + "/" + kHfConfigFileName;
   const io::QuantizationConfig qc =
-      io::QuantizationConfig::parse(read_file_text(config_path), config_path, /*accept_other_methods=*/true);
+      io::QuantizationConfig::parse(io::read_file(config_path, "check the model folder"), config_path, /*accept_other_methods=*/true);
   HfQuantizationInfo info;
   info.method = qc.method();
   if (qc.quantized()) {
@@ -468,12 +451,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
     copy.erase("quantization_config");
     config_text = copy.dump(2) + "\n";
   }
-  const std::string config_path = dir + "/" + kHfConfigFileName;
-  {
-    std::ofstream f(config_path, std::ios::binary);
-    f << config_text;
-    if (!f.flush()) fail(VQR_ERR_IO, config_path, "cannot write", "is the disk full?");
-  }
+  io::write_text_file(dir + "/" + kHfConfigFileName, config_text);
   io::write_safetensors_sharded(dir, tensors.tensors, max_shard_bytes);
 }
 

@@ -2,16 +2,15 @@
 // order, the two obsolete freq_cis tables skipped, wcls present only when vocab_size < 0.
 #include "model/llama2c_format.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/files.h"
 #include "model/rope_layout.h"
 
 namespace vqr::model {
@@ -30,11 +29,6 @@ constexpr uint32_t kVersionedMagic = 0x616b3432u;
 
 const char *const kFormatHint =
     "expected a llama2.c legacy v0 checkpoint (export.py --version 0, the format run.c reads)";
-
-struct FileCloser {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 int64_t file_size(std::FILE *f, const std::string &path) {
   if (std::fseek(f, 0, SEEK_END) != 0) fail(VQR_ERR_IO, path, "cannot seek", "is it a regular file?");
@@ -98,8 +92,7 @@ int64_t llama2c_file_bytes(const ModelConfig &c) {
 }
 
 Model load_llama2c(const std::string &path) {
-  FilePtr f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the --model path");
+  const io::FilePtr f = io::open_for_reading(path, "check the --model path");
   const int64_t size = file_size(f.get(), path);
   if (size < kLlama2cHeaderBytes)
     fail(VQR_ERR_FORMAT, path, "file is " + std::to_string(size) + " bytes, shorter than the 28-byte header",

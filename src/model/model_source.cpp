@@ -2,12 +2,12 @@
 #include "model/model_source.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "core/error.h"
+#include "io/files.h"
 #include "model/gguf_model.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
@@ -20,16 +20,6 @@ namespace {
   throw Error(VQR_ERR_IO, subject + ": " + problem + "; hint: " + hint);
 }
 
-bool is_directory(const std::string &p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool is_file(const std::string &p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 std::string parent_of(const std::string &path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
@@ -38,13 +28,13 @@ std::string parent_of(const std::string &path) {
 // The tokenizer beside a checkpoint file: tokenizer.bin, else the single tok*.bin.
 std::string tokenizer_beside(const std::string &model_file) {
   const std::string dir = parent_of(model_file);
-  if (is_file(dir + "/tokenizer.bin")) return dir + "/tokenizer.bin";
+  if (io::is_regular_file(dir + "/tokenizer.bin")) return dir + "/tokenizer.bin";
   std::vector<std::string> found;
   if (DIR *d = opendir(dir.c_str())) {
     while (const dirent *e = readdir(d)) {
       const std::string name = e->d_name;
       if (name.size() > 7 && name.compare(0, 3, "tok") == 0 && name.compare(name.size() - 4, 4, ".bin") == 0 &&
-          is_file(dir + "/" + name))
+          io::is_regular_file(dir + "/" + name))
         found.push_back(dir + "/" + name);
     }
     closedir(d);
@@ -88,8 +78,8 @@ Model load_model(const ModelSource &source) {
 ModelSource resolve_model_source(const std::string &model_arg, const std::string &tokenizer_arg) {
   if (model_arg.empty()) fail("model", "no model path given", "pass a checkpoint file or a model folder");
   ModelSource s;
-  if (is_directory(model_arg)) {
-    if (is_file(model_arg + "/" + kModelFileName)) {
+  if (io::is_directory(model_arg)) {
+    if (io::is_regular_file(model_arg + "/" + kModelFileName)) {
       s.model_file = model_arg + "/" + kModelFileName;
     } else if (is_hf_checkpoint_dir(model_arg)) {
       s.format = ModelFormat::kHuggingFace;
@@ -99,9 +89,9 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
            "pass a llama2.c checkpoint file, a Hugging Face model folder or a folder written by `vqround quantize`");
     }
     for (const char *name : {kSentencePieceFileName, kTokenizerFileName})
-      if (s.tokenizer_file.empty() && is_file(model_arg + "/" + name)) s.tokenizer_file = model_arg + "/" + name;
-    if (is_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;
-  } else if (is_file(model_arg)) {
+      if (s.tokenizer_file.empty() && io::is_regular_file(model_arg + "/" + name)) s.tokenizer_file = model_arg + "/" + name;
+    if (io::is_regular_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;
+  } else if (io::is_regular_file(model_arg)) {
     s.model_file = model_arg;
     if (is_gguf_file(model_arg)) {
       s.format = ModelFormat::kGguf;
@@ -111,7 +101,7 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
     fail(model_arg, "no such file or folder", "check the model path");
   }
   if (!tokenizer_arg.empty()) {
-    if (!is_file(tokenizer_arg)) fail(tokenizer_arg, "no such file", "check the tokenizer path");
+    if (!io::is_regular_file(tokenizer_arg)) fail(tokenizer_arg, "no such file", "check the tokenizer path");
     s.tokenizer_file = tokenizer_arg;
   } else if (s.tokenizer_file.empty() && s.format == ModelFormat::kLlama2c) {
     s.tokenizer_file = tokenizer_beside(s.model_file);

@@ -2,25 +2,14 @@
 #include "model/text_corpus.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/splitmix64.h"
+#include "io/files.h"
 
 namespace vqr::model {
 
-std::string read_text_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(VQR_ERR_IO, path + ": cannot open: " + std::strerror(errno) + "; hint: check the text file path");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(VQR_ERR_IO, path + ": read failed; hint: is it a regular file?");
-  return ss.str();
-}
+std::string read_text_file(const std::string &path) { return io::read_file(path, "check the text file path"); }
 
 std::vector<std::string> split_paragraphs(const std::string &text) {
   std::vector<std::string> out;

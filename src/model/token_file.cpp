@@ -7,19 +7,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <new>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/files.h"
 
 namespace vqr::model {
 
 namespace {
-
-struct FileCloser {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
 
 constexpr const char *kFormatHint = "a token file holds little-endian uint32 ids and nothing else";
 
@@ -36,8 +32,7 @@ void from_little_endian(uint32_t *v, size_t n) {
 }  // namespace
 
 std::vector<int32_t> read_token_file(const std::string &path, int vocab_size) {
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the token file path");
+  const io::FilePtr f = io::open_for_reading(path, "check the token file path");
   struct stat st;
   if (fstat(fileno(f.get()), &st) != 0)
     fail(VQR_ERR_IO, path, std::string("cannot stat: ") + std::strerror(errno), "check the token file path");

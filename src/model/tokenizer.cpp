@@ -4,14 +4,12 @@
 #include "model/tokenizer.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <queue>
 
 #include "core/error.h"
+#include "io/files.h"
 #include "io/gguf.h"
 #include "model/gguf_vocab.h"
 #include "model/gguf_vocab_sentencepiece.h"
@@ -22,10 +20,6 @@ namespace vqr::model {
 
 namespace {
 
-struct FileCloser {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
-
 const char *const kTokHint = "expected a llama2.c tokenizer.bin that belongs to the model (e.g. tok512.bin for stories260K)";
 
 // run.c's score threshold: best_score starts at -1e10 and a merge needs a strictly higher score.
@@ -33,25 +27,8 @@ constexpr float kNoMergeScore = -1e10f;
 
 // Tokenizer files are small (Llama 2's: 0.5 MB; a 256K-piece SentencePiece model: ~5 MB). A larger
 // file is something else (a checkpoint passed as --tokenizer) and is not read into memory.
-constexpr size_t kMaxTokenizerBytes = size_t{256} << 20;
-
-// The whole file.
-std::string read_file(const std::string &path) {
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the --tokenizer path");
-  std::string bytes;
-  char buf[1 << 16];
-  size_t got;
-  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
-    bytes.append(buf, got);
-    if (bytes.size() > kMaxTokenizerBytes)
-      fail(VQR_ERR_FORMAT, path, "larger than " + std::to_string(kMaxTokenizerBytes >> 20) + " MiB, too large for a tokenizer",
-           "pass the model's tokenizer.model or tokenizer.bin, not the checkpoint");
-  }
-  if (std::ferror(f.get()))
-    fail(VQR_ERR_IO, path, std::string("read failed: ") + std::strerror(errno), "check the file and the disk");
-  return bytes;
-}
+constexpr io::ReadLimit kTokenizerLimit{size_t{256} << 20, "larger than 256 MiB, too large for a tokenizer",
+                                        "pass the model's tokenizer.model or tokenizer.bin, not the checkpoint"};
 
 bool ends_with(const std::string &s, const char *suffix) {
   const size_t n = std::strlen(suffix);
@@ -66,7 +43,7 @@ Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
     t.read_gguf(path, vocab_size);
     return t;
   }
-  const std::string bytes = read_file(path);
+  const std::string bytes = io::read_file(path, "check the --tokenizer path", &kTokenizerLimit);
   const bool bin_name = ends_with(path, ".bin");
   // The rule of tokenizer.h: the name's kind first, the other one second.
   std::string bin_problem, sp_problem;

@@ -13,9 +13,10 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/files.h"
 #include "model/hf_checkpoint.h"
 #include "model/rope_layout.h"
-#include "pipeline/folder_files.h"
 #include "pipeline/model_folder.h"
 #include "quant/config.h"
 #include "quant/pack_compressed.h"
@@ -112,7 +113,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
   // The source's config (less a quantization_config of its own) or a generated one.
   std::string config_text;
   if (source.format == model::ModelFormat::kHuggingFace) {
-    config_text = read_text_file(source.model_file + "/" + model::kHfConfigFileName);
+    config_text = io::read_file(source.model_file + "/" + model::kHfConfigFileName, "check the model folder");
     const std::string declared = model::hf_declared_dtype(config_text);
     plan.dense_dtype = declared == "F32" ? o.dtype : declared;
   } else {
@@ -225,12 +226,12 @@ void write_folder(const std::string &dir, const ExportPlan &plan, const ojson &q
   ojson config = plan.config;
   config["quantization_config"] = quantization_config;
   const std::string config_text = config.dump(2) + "\n", qc_text = quantization_config.dump(2) + "\n";
-  write_folder_atomically(dir, [&](const std::string &tmp) {
-    write_text_file(tmp + "/" + model::kHfConfigFileName, config_text);
-    for (const std::string &name : config_copies) write_text_file(tmp + "/" + name, qc_text);
+  io::write_folder_atomically(dir, [&](const std::string &tmp) {
+    io::write_text_file(tmp + "/" + model::kHfConfigFileName, config_text);
+    for (const std::string &name : config_copies) io::write_text_file(tmp + "/" + name, qc_text);
     io::write_safetensors_sharded(tmp, tensors, o.max_shard_bytes);
     copy_tokenizer_files(source, tmp);
-    if (!o.metadata_json.empty()) write_text_file(tmp + "/" + model::kMetadataFileName, o.metadata_json);
+    if (!o.metadata_json.empty()) io::write_text_file(tmp + "/" + model::kMetadataFileName, o.metadata_json);
   });
 }
 

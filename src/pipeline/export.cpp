@@ -1,15 +1,11 @@
 // Format dispatch for writing models (export.h).
 #include "pipeline/export.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
-#include <filesystem>
-#include <functional>
 #include <map>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/files.h"
 #include "model/gguf_model.h"
 #include "model/llama2c_format.h"
 #include "pipeline/checkpoint_export.h"
@@ -17,27 +13,6 @@
 namespace vqr::pipeline {
 
 namespace {
-
-bool exists(const std::string &p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
-// A dense Hugging Face folder (config.json + safetensors + tokenizer files), built under a
-// temporary name and renamed.
-void write_dense_hf(const ExportSubject &s, const ExportRequest &r, const std::string &path) {
-  const std::string tmp = path + ".partial-" + std::to_string(getpid());
-  std::error_code ec;
-  std::filesystem::create_directories(tmp, ec);
-  if (ec) fail(VQR_ERR_IO, tmp, "cannot create: " + ec.message(), "check the parent folder");
-  try {
-    write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, r.dtype, r.max_shard_bytes, tmp);
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    std::filesystem::remove_all(tmp, ec);
-    throw;
-  }
-}
 
 bool has_codes(const ExportSubject &s) {
   return s.result != nullptr && !s.result->results.empty() && s.options != nullptr;
@@ -93,7 +68,7 @@ const char *format_name(vqr_format format) {
 void export_model(const ExportSubject &s, const ExportRequest &r, const std::string &path,
                   std::vector<std::string> *log) {
   require(s.model != nullptr && s.source != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: no model");
-  require(!path.empty() && !exists(path), VQR_ERR_INVALID_ARGUMENT,
+  require(!path.empty() && !io::path_exists(path), VQR_ERR_INVALID_ARGUMENT,
           path + ": already exists; hint: choose a new name or remove the old one");
   require(r.dtype == "F32" || r.dtype == "F16" || r.dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
           "export: dtype " + r.dtype + " is not F32, F16 or BF16");
@@ -107,8 +82,10 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
     case VQR_FORMAT_NATIVE:
       write_model_folder(*s.model, *s.source, options, result, s.metadata, path);
       return;
-    case VQR_FORMAT_HUGGINGFACE:
-      write_dense_hf(s, r, path);
+    case VQR_FORMAT_HUGGINGFACE:  // config.json + safetensors + tokenizer files
+      io::write_folder_atomically(path, [&](const std::string &tmp) {
+        write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, r.dtype, r.max_shard_bytes, tmp);
+      });
       return;
     case VQR_FORMAT_LLAMA2C:
       require(model::llama2c_can_store(s.model->config()), VQR_ERR_UNSUPPORTED,
