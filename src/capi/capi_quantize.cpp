@@ -3,8 +3,8 @@
 
 #include "capi/guard.h"
 #include "core/dtype.h"
+#include "io/gptq_packing.h"
 #include "quant/config.h"
-#include "quant/pack_gptq.h"
 #include "quant/quantize_layer.h"
 
 using vqr::capi::guarded;
@@ -76,10 +76,10 @@ VQR_API vqr_status vqr_result_packed_shape(const vqr_result *r, vqr_pack_format 
                  "unknown pack format " + std::to_string((int)format));
     vqr_packed_shape s;
     s.struct_size = sizeof(s);
-    s.qweight_rows = vqr::quant::packed_words(r->cols, r->bits);
+    s.qweight_rows = vqr::io::gptq_packed_words(r->cols, r->bits);
     s.qweight_cols = r->rows;
     s.qzeros_rows = r->groups;
-    s.qzeros_cols = vqr::quant::packed_words(r->rows, r->bits);
+    s.qzeros_cols = vqr::io::gptq_packed_words(r->rows, r->bits);
     s.scales_rows = r->groups;
     s.scales_cols = r->rows;
     s.g_idx_len = r->cols;
@@ -91,7 +91,7 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *r, vqr_pack_format for
                                         int32_t *qzeros, uint16_t *scales, int32_t *g_idx) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
-    vqr::quant::pack_gptq(*r, format, qweight, qzeros, scales, g_idx);
+    vqr::io::pack_gptq(*r, format, qweight, qzeros, scales, g_idx);
   });
 }
 

@@ -10,10 +10,17 @@
 // with d and m widened exactly from fp16. Nibble order (Q4_0, Q4_1): byte j of the 16 code bytes
 // holds element j in its low nibble and element j + 16 in its high nibble.
 //
+// The writer's side also lives here: which block type reproduces a quantized layer's grid exactly
+// (spec §4.4 "Exact mappings") and the encoding of that grid into blocks.
+//
 // Dimension letters: n = elements (a multiple of 32 for the block types).
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/gguf.h"
 
 namespace vqr::io {
 
@@ -46,5 +53,31 @@ void encode_q8_0_block(uint8_t *dst, uint16_t d, const int8_t *q);
 void encode_f16(uint8_t *dst, const float *src, int64_t n);
 void encode_bf16(uint8_t *dst, const float *src, int64_t n);
 void encode_f32(uint8_t *dst, const float *src, int64_t n);
+
+// A linear layer whose weights sit exactly on a uniform grid:
+//   W[o][i] = scales[g*rows + o] * (codes[o*cols + i] - zeros[g*rows + o]),  g = i / group_size,
+// computed in fp32 as quant/grid.h dequantize_code does (no act-order permutation). The arrays are
+// borrowed and read only during the calls that take it.
+struct GridCodes {
+  int bits = 0;
+  int64_t rows = 0, cols = 0, group_size = 0;
+  const uint8_t *codes = nullptr;  // rows x cols
+  const float *scales = nullptr;   // groups x rows, groups = ceil(cols / group_size)
+  const float *zeros = nullptr;    // groups x rows
+};
+
+// The ggml block type that stores `g` bit for bit under ggml's decoding:
+//   Q4_0  bits 4, group 32, every zero == 8, every scale exact in fp16          (w = d (q - 8))
+//   Q8_0  bits 8, group 32, every zero == 128, every scale exact in fp16        (int8 q - 128)
+//   Q4_1  bits 4, group 32, any zeros, when d = fp16(s) and m = fp16(-s z) decode all 16 codes of
+//         every block to exactly s (q - z) under q4_1_weight (checked per block)
+// or GgmlType::kF32 with *why_not saying why none does. g must be valid (codes < 2^bits, finite
+// scales and zeros).
+GgmlType grid_block_type(const GridCodes &g, std::string *why_not);
+
+// The blocks of `g` as `type` (what grid_block_type returned, not kF32): row r of the result is row
+// row_map[r] of g (row r itself when row_map is empty), each row cols / 32 blocks with d = fp16(s)
+// (and m = fp16(-s z) for Q4_1; int8 q - 128 for Q8_0).
+std::vector<uint8_t> encode_grid_blocks(const GridCodes &g, GgmlType type, const std::vector<int64_t> &row_map);
 
 }  // namespace vqr::io

@@ -13,12 +13,13 @@
 #pragma GCC diagnostic pop
 
 #include "core/error.h"
+#include "io/code_stream.h"
+#include "io/compressed_packing.h"
+#include "io/gptq_packing.h"
 
 namespace vqr::io {
 
 namespace {
-
-const char *const kHint = "the quantized checkpoint is corrupt or was written by an incompatible tool; re-export it";
 
 std::string shape_text(const std::vector<int64_t> &shape) {
   std::string s = "[";
@@ -27,7 +28,7 @@ std::string shape_text(const std::vector<int64_t> &shape) {
 }
 
 [[noreturn]] void bad(const std::string &subject, const std::string &problem) {
-  fail(VQR_ERR_FORMAT, subject, problem, kHint);
+  fail(VQR_ERR_FORMAT, subject, problem, kPackedTensorHint);
 }
 
 // The tensor `name`, checked for one of `dtypes` and `shape`; *file gets its shard.
@@ -78,9 +79,9 @@ void read_gptq(const SafetensorsCheckpoint &ckpt, const std::string &prefix, con
                int64_t n, int64_t G, int64_t gs, std::vector<uint8_t> *codes, std::vector<float> *scales,
                std::vector<float> *zeros, std::vector<int32_t> *g_idx, std::vector<std::string> *used) {
   std::string subject;
-  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", {gptq_stream_words(n, f.bits), m}, used, &subject);
+  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", {gptq_packed_words(n, f.bits), m}, used, &subject);
   unpack_gptq_qweight(codes->data(), qweight.data(), m, n, f.bits, subject);
-  const std::vector<int32_t> qzeros = read_i32(ckpt, prefix + ".qzeros", {G, gptq_stream_words(m, f.bits)}, used, &subject);
+  const std::vector<int32_t> qzeros = read_i32(ckpt, prefix + ".qzeros", {G, gptq_packed_words(m, f.bits)}, used, &subject);
   unpack_gptq_qzeros(zeros->data(), qzeros.data(), G, m, f.bits, f.gptq_v1, subject);
   *scales = read_float(ckpt, prefix + ".scales", {G, m}, used);
   if (ckpt.find(prefix + ".g_idx", nullptr) != nullptr) {
@@ -116,7 +117,7 @@ void read_compressed(const SafetensorsCheckpoint &ckpt, const std::string &prefi
               std::to_string(m) + ", " + std::to_string(n) + "]");
   }
   const std::vector<int32_t> packed =
-      read_i32(ckpt, prefix + ".weight_packed", {m, compressed_stream_words(n, f.bits)}, used, &subject);
+      read_i32(ckpt, prefix + ".weight_packed", {m, compressed_packed_words(n, f.bits)}, used, &subject);
   unpack_compressed_weight(codes->data(), packed.data(), m, n, f.bits, subject);
   const std::vector<float> s = read_float(ckpt, prefix + ".weight_scale", {m, G}, used);
   for (int64_t o = 0; o < m; ++o)
@@ -125,7 +126,7 @@ void read_compressed(const SafetensorsCheckpoint &ckpt, const std::string &prefi
     zeros->assign((size_t)(G * m), (float)(1 << (f.bits - 1)));
   } else {
     const std::vector<int32_t> zp =
-        read_i32(ckpt, prefix + ".weight_zero_point", {compressed_stream_words(m, f.bits), G}, used, &subject);
+        read_i32(ckpt, prefix + ".weight_zero_point", {compressed_packed_words(m, f.bits), G}, used, &subject);
     unpack_compressed_zero_point(zeros->data(), zp.data(), G, m, f.bits, subject);
   }
   if (f.g_idx_required || ckpt.find(prefix + ".weight_g_idx", nullptr) != nullptr) {
@@ -137,89 +138,6 @@ void read_compressed(const SafetensorsCheckpoint &ckpt, const std::string &prefi
 }
 
 }  // namespace
-
-int64_t gptq_stream_words(int64_t count, int bits) {
-  if (bits == 3) return 3 * ((count + 31) / 32);
-  if (bits == 2 || bits == 4 || bits == 8) return (count * bits + 31) / 32;
-  return 0;
-}
-
-int64_t compressed_stream_words(int64_t count, int bits) {
-  if (bits != 4 && bits != 8) return 0;
-  const int64_t per_word = 32 / bits;
-  return (count + per_word - 1) / per_word;
-}
-
-bool unpack_code_stream(const int32_t *words, int64_t stride, int64_t nwords, int64_t count, int bits, uint8_t *out,
-                        int64_t out_stride) {
-  const uint64_t mask = (uint64_t{1} << bits) - 1u;
-  uint64_t acc = 0;  // loaded bits not yet consumed, lowest first
-  int have = 0;
-  int64_t w = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    if (have < bits) {
-      acc |= (uint64_t)(uint32_t)words[w++ * stride] << have;
-      have += 32;
-    }
-    out[i * out_stride] = (uint8_t)(acc & mask);
-    acc >>= bits;
-    have -= bits;
-  }
-  if (acc != 0) return false;  // padding bits of the last word read
-  for (; w < nwords; ++w)
-    if (words[w * stride] != 0) return false;
-  return true;
-}
-
-void unpack_gptq_qweight(uint8_t *codes, const int32_t *qweight, int64_t m, int64_t n, int bits,
-                         const std::string &subject) {
-  const int64_t words = gptq_stream_words(n, bits);
-  for (int64_t o = 0; o < m; ++o)
-    if (!unpack_code_stream(qweight + o, m, words, n, bits, codes + o * n, 1))
-      bad(subject, "column " + std::to_string(o) + " has bits set past its " + std::to_string(n) + " " +
-                       std::to_string(bits) + "-bit values");
-}
-
-void unpack_gptq_qzeros(float *zeros, const int32_t *qzeros, int64_t G, int64_t m, int bits, bool v1,
-                        const std::string &subject) {
-  const int64_t words = gptq_stream_words(m, bits);
-  const int maxq = (1 << bits) - 1;
-  std::vector<uint8_t> row((size_t)m);
-  for (int64_t k = 0; k < G; ++k) {
-    if (!unpack_code_stream(qzeros + k * words, 1, words, m, bits, row.data(), 1))
-      bad(subject, "row " + std::to_string(k) + " has bits set past its " + std::to_string(m) + " zero-points");
-    for (int64_t o = 0; o < m; ++o) {
-      const int z = row[(size_t)o] + (v1 ? 1 : 0);
-      if (z > maxq)
-        fail(VQR_ERR_FORMAT, subject,
-             "zero-point " + std::to_string(z) + " (group " + std::to_string(k) + ", column " + std::to_string(o) +
-                 ") is outside [0, " + std::to_string(maxq) + "]: a gptq (v1) file stores zero - 1, and this one "
-                 "wrapped a zero-point 0",
-             "loaders disagree on such files; re-export the model with checkpoint_format gptq_v2");
-      zeros[k * m + o] = (float)z;
-    }
-  }
-}
-
-void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,
-                              const std::string &subject) {
-  const int64_t words = compressed_stream_words(n, bits);
-  for (int64_t o = 0; o < m; ++o)
-    if (!unpack_code_stream(packed + o * words, 1, words, n, bits, codes + o * n, 1))
-      bad(subject, "row " + std::to_string(o) + " has bits set past its " + std::to_string(n) + " " +
-                       std::to_string(bits) + "-bit values");
-}
-
-void unpack_compressed_zero_point(float *zeros, const int32_t *zero_point, int64_t G, int64_t m, int bits,
-                                  const std::string &subject) {
-  const int64_t words = compressed_stream_words(m, bits);
-  std::vector<uint8_t> col((size_t)m);
-  for (int64_t k = 0; k < G; ++k) {
-    if (!unpack_code_stream(zero_point + k, G, words, m, bits, col.data(), 1))
-      bad(subject, "column " + std::to_string(k) + " has bits set past its " + std::to_string(m) + " zero-points");
-    for (int64_t o = 0; o < m; ++o) zeros[k * m + o] = (float)col[(size_t)o];
-  }
-}
 
 void check_g_idx(const int32_t *g_idx, int64_t n, int64_t G, const std::string &subject) {
   for (int64_t j = 0; j < n; ++j)
@@ -497,11 +415,54 @@ std::string quantized_marker_name(const std::string &prefix, QuantizedLinearForm
   return prefix + (kind == QuantizedLinearFormat::Kind::kGptq ? ".qweight" : ".weight_packed");
 }
 
+void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, vqr_pack_format format,
+                         PackedTensorStore *store, std::vector<StTensorData> *tensors) {
+  const int64_t m = q.rows, n = q.cols, G = q.groups;
+  const int64_t wrows = gptq_packed_words(n, q.bits), zcols = gptq_packed_words(m, q.bits);
+  std::vector<int32_t> qweight((size_t)(wrows * m)), qzeros((size_t)(G * zcols)), g_idx((size_t)n);
+  std::vector<uint16_t> scales((size_t)(G * m));
+  pack_gptq(q, format, qweight.data(), qzeros.data(), scales.data(), g_idx.data());
+  // Moving a vector into the store keeps its buffer, so the pointers stay valid as the store grows.
+  store->ints.push_back(std::move(qweight));
+  tensors->push_back({module + ".qweight", StDtype::kI32, {wrows, m}, store->ints.back().data()});
+  store->ints.push_back(std::move(qzeros));
+  tensors->push_back({module + ".qzeros", StDtype::kI32, {G, zcols}, store->ints.back().data()});
+  store->ints.push_back(std::move(g_idx));
+  tensors->push_back({module + ".g_idx", StDtype::kI32, {n}, store->ints.back().data()});
+  store->halves.push_back(std::move(scales));
+  tensors->push_back({module + ".scales", StDtype::kF16, {G, m}, store->halves.back().data()});
+}
+
+void append_compressed_tensors(const std::string &module, const quant::QuantizedLayer &q, bool symmetric,
+                               bool bf16_scales, bool with_g_idx, PackedTensorStore *store,
+                               std::vector<StTensorData> *tensors) {
+  const int64_t m = q.rows, n = q.cols, G = q.groups;
+  const int64_t wcols = compressed_packed_words(n, q.bits), zrows = compressed_packed_words(m, q.bits);
+  std::vector<int32_t> packed((size_t)(m * wcols)), zp(symmetric ? 0 : (size_t)(zrows * G)), g_idx((size_t)n);
+  std::vector<uint16_t> scales((size_t)(m * G));
+  pack_compressed(q, bf16_scales, packed.data(), symmetric ? nullptr : zp.data(), scales.data(), g_idx.data());
+  store->ints.push_back(std::move(packed));
+  tensors->push_back({module + ".weight_packed", StDtype::kI32, {m, wcols}, store->ints.back().data()});
+  store->halves.push_back(std::move(scales));
+  tensors->push_back({module + ".weight_scale", bf16_scales ? StDtype::kBF16 : StDtype::kF16, {m, G},
+                      store->halves.back().data()});
+  store->shapes.push_back({m, n});
+  tensors->push_back({module + ".weight_shape", StDtype::kI64, {2}, store->shapes.back().data()});
+  if (!symmetric) {
+    store->ints.push_back(std::move(zp));
+    tensors->push_back({module + ".weight_zero_point", StDtype::kI32, {zrows, G}, store->ints.back().data()});
+  }
+  if (with_g_idx) {
+    store->ints.push_back(std::move(g_idx));
+    tensors->push_back({module + ".weight_g_idx", StDtype::kI32, {n}, store->ints.back().data()});
+  }
+}
+
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                            const QuantizedLinearFormat &f, int64_t m, int64_t n, float *out,
                            std::vector<std::string> *used) {
   const bool gptq = f.kind == QuantizedLinearFormat::Kind::kGptq;
-  if ((gptq ? gptq_stream_words(1, f.bits) : compressed_stream_words(1, f.bits)) == 0)
+  if (!(gptq ? gptq_supports_bits(f.bits) : compressed_supports_bits(f.bits)))
     fail(VQR_ERR_UNSUPPORTED, ckpt.dir(), prefix + ": " + std::to_string(f.bits) + "-bit " + (gptq ? "GPTQ" : "pack-quantized"),
          gptq ? "GPTQ checkpoints hold 2, 3, 4 or 8 bits" : "pack-quantized holds 4 or 8 bits");
   const int64_t gs = f.group_size > 0 ? f.group_size : n;

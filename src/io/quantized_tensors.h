@@ -1,6 +1,8 @@
-// Quantized linear layers of GPTQ and compressed-tensors checkpoints: unpacking the packed integer
-// tensors (plain arrays) and reading one layer from a safetensors checkpoint into dense fp32.
-// Layouts: spec api_formats §4.2 (GPTQ), §4.3 (compressed-tensors pack-quantized), spec gptq §1.7.
+// Quantized linear layers of GPTQ and compressed-tensors checkpoints: their quantization_config, the
+// tensors one layer is stored as (names, dtypes, shapes) for writing, and reading one layer from a
+// safetensors checkpoint into dense fp32. The packed arrays themselves are gptq_packing.h's and
+// compressed_packing.h's. Layouts: spec api_formats §4.2 (GPTQ), §4.3
+// (compressed-tensors pack-quantized), spec gptq §1.7.
 // Dimension letters: m = out_features, n = in_features, G = groups, b = bits.
 //
 // Dequantization is w = s * ((float)c - z) with c, z small integers (so (float)c - z is exact) and
@@ -19,38 +21,10 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "quant/quantized_layer.h"
 
 namespace vqr::io {
 
-// Words of a GPTQ stream of `count` b-bit values: ceil(count * b / 32) for b in {2, 4, 8} and
-// 3 ceil(count / 32) for b = 3 (32 values per 3 words). 0 for other widths.
-int64_t gptq_stream_words(int64_t count, int bits);
-// Words of a compressed-tensors stream: ceil(count / (32 / b)) for b in {4, 8}; 0 otherwise.
-int64_t compressed_stream_words(int64_t count, int bits);
-
-// Reads `count` b-bit values (b in 1..8) from the little-endian word stream words[0],
-// words[stride], ..., words[(nwords - 1) * stride] (value i at bit b*i, lowest first) into
-// out[i * out_stride]. Returns false when a bit past count * b within the nwords words is set.
-// nwords * 32 must be >= count * b.
-bool unpack_code_stream(const int32_t *words, int64_t stride, int64_t nwords, int64_t count, int bits,
-                        uint8_t *out, int64_t out_stride);
-
-// GPTQ qweight [gptq_stream_words(n), m] -> codes m x n (written).
-void unpack_gptq_qweight(uint8_t *codes, const int32_t *qweight, int64_t m, int64_t n, int bits,
-                         const std::string &subject);
-// GPTQ qzeros [G, gptq_stream_words(m)] -> zeros G x m (written). v1 stores zero - 1 (spec
-// §4.2), so a stored 2^b - 1 would be zero 2^b: refused as out of range (the v1 underflow of a
-// zero-point 0, which loaders disagree on).
-void unpack_gptq_qzeros(float *zeros, const int32_t *qzeros, int64_t G, int64_t m, int bits, bool v1,
-                        const std::string &subject);
-// compressed-tensors weight_packed [m, compressed_stream_words(n)] -> codes m x n (written): the
-// stored value is the signed code + 2^(b-1), i.e. our unsigned code.
-void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,
-                              const std::string &subject);
-// compressed-tensors weight_zero_point [compressed_stream_words(m), G] -> zeros G x m (written):
-// the stored value is the signed zero-point + 2^(b-1) (pack_to_int32's offset), i.e. our zero.
-void unpack_compressed_zero_point(float *zeros, const int32_t *zero_point, int64_t G, int64_t m, int bits,
-                                  const std::string &subject);
 // Checks 0 <= g_idx[j] < G for j < n.
 void check_g_idx(const int32_t *g_idx, int64_t n, int64_t G, const std::string &subject);
 
@@ -126,13 +100,32 @@ class QuantizationConfig {
 // has: prefix + ".qweight" (GPTQ) or ".weight_packed" (compressed-tensors).
 std::string quantized_marker_name(const std::string &prefix, QuantizedLinearFormat::Kind kind);
 
+// The packed arrays a checkpoint's StTensorData entries point into; they must outlive the write.
+struct PackedTensorStore {
+  std::vector<std::vector<int32_t>> ints;
+  std::vector<std::vector<uint16_t>> halves;
+  std::vector<std::vector<int64_t>> shapes;
+};
+
+// Appends the four GPTQ tensors of quantized linear `module` (format VQR_PACK_GPTQ_V1 or _V2; the
+// layout read_quantized_linear reads, below): .qweight, .qzeros, .g_idx, .scales (F16). Throws as
+// pack_gptq.
+void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, vqr_pack_format format,
+                         PackedTensorStore *store, std::vector<StTensorData> *tensors);
+// Appends the compressed-tensors tensors of quantized linear `module`: .weight_packed,
+// .weight_scale (BF16 when bf16_scales, else F16), .weight_shape, .weight_zero_point unless
+// `symmetric`, .weight_g_idx when `with_g_idx`. Throws as pack_compressed.
+void append_compressed_tensors(const std::string &module, const quant::QuantizedLayer &q, bool symmetric,
+                               bool bf16_scales, bool with_g_idx, PackedTensorStore *store,
+                               std::vector<StTensorData> *tensors);
+
 // Reads layer `prefix` (m x n) stored as `format` from `ckpt` and writes its dequantized weight
 // to out (m x n floats, written). Appends the names of the tensors it read to *used (not NULL).
-//   GPTQ:               .qweight I32 [gptq_stream_words(n), m], .qzeros I32 [G, gptq_stream_words(m)],
+//   GPTQ:               .qweight I32 [gptq_packed_words(n), m], .qzeros I32 [G, gptq_packed_words(m)],
 //                       .scales F16/BF16/F32 [G, m], .g_idx I32 [n] (optional; default j / group size)
-//   compressed-tensors: .weight_packed I32 [m, compressed_stream_words(n)], .weight_scale
+//   compressed-tensors: .weight_packed I32 [m, compressed_packed_words(n)], .weight_scale
 //                       F16/BF16/F32 [m, G], .weight_shape I64/I32 [2] = (m, n),
-//                       .weight_zero_point I32 [compressed_stream_words(m), G] (asymmetric only),
+//                       .weight_zero_point I32 [compressed_packed_words(m), G] (asymmetric only),
 //                       .weight_g_idx I32 [n] (optional unless g_idx_required)
 // with G = ceil(n / group_size), or 1 per row. Throws VQR_ERR_FORMAT (see above; a missing tensor
 // too), VQR_ERR_UNSUPPORTED for a width the format does not define.

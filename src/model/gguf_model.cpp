@@ -119,8 +119,6 @@ std::vector<int64_t> reversed(const std::vector<int64_t> &v) { return std::vecto
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
-bool f16_exact(float x) { return same_bits(f16_to_f32(f32_to_f16(x)), x); }
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 // ---------------------------------------------------------------------------------------------
@@ -211,65 +209,10 @@ void check_codes(const GridCodes &g, const Model &m, int layer, LinearKind kind)
             where + "code " + std::to_string(g.codes[i]) + " does not fit " + std::to_string(g.bits) + " bits");
 }
 
-// Which ggml block type reproduces the grid bit for bit (the reason when none does).
-GgmlType block_type_for(const GridCodes &g, std::string *why_not) {
-  const int64_t n = (g.cols / 32) * g.rows;  // scales / zeros entries when group_size == 32
-  if (g.group_size != io::kGgmlBlockWeights || g.cols % io::kGgmlBlockWeights != 0) {
-    *why_not = "group size " + std::to_string(g.group_size) + " has no GGUF block type (Q4_0, Q4_1 and Q8_0 need 32)";
-    return GgmlType::kF32;
-  }
-  if (g.bits != 4 && g.bits != 8) {
-    *why_not = std::to_string(g.bits) + "-bit codes have no GGUF block type (Q4_0, Q4_1: 4 bits; Q8_0: 8)";
-    return GgmlType::kF32;
-  }
-  bool fp16_scales = true, symmetric = true;
-  const float mid = g.bits == 4 ? 8.0f : 128.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    fp16_scales = fp16_scales && f16_exact(g.scales[i]);
-    symmetric = symmetric && g.zeros[i] == mid;
-  }
-  if (fp16_scales && symmetric) return g.bits == 4 ? GgmlType::kQ4_0 : GgmlType::kQ8_0;
-  if (g.bits == 8) {
-    *why_not = symmetric ? "a scale is not exact in fp16 (Q8_0 stores fp16 scales)"
-                         : "Q8_0 needs every zero point at 128 (symmetric 8-bit grid)";
-    return GgmlType::kF32;
-  }
-  // Q4_1: w = q d + m with d = fp16(s), m = fp16(-s z) must give s (q - z) for all 16 codes.
-  for (int64_t i = 0; i < n; ++i) {
-    const float s = g.scales[i], z = g.zeros[i];
-    const float d = f16_to_f32(f32_to_f16(s)), m = f16_to_f32(f32_to_f16(-(s * z)));
-    for (int q = 0; q < 16; ++q)
-      if (!same_bits(io::q4_1_weight(d, m, q), s * (static_cast<float>(q) - z))) {
-        *why_not = "its scales and zero points are not exact as Q4_1's fp16 d and m (block " + std::to_string(i) + ")";
-        return GgmlType::kF32;
-      }
-  }
-  return GgmlType::kQ4_1;
-}
-
 // The blocks of a grid, rows in output order.
 void encode_blocks(Encoded *e, const GridCodes &g, GgmlType type, const std::vector<int64_t> &map) {
-  const int64_t per_row = g.cols / 32;
-  const int64_t bytes = type == GgmlType::kQ4_0 ? io::kQ4_0BlockBytes : type == GgmlType::kQ4_1 ? io::kQ4_1BlockBytes : io::kQ8_0BlockBytes;
   e->type = type;
-  e->owned.resize(static_cast<size_t>(g.rows * per_row * bytes));
-  for (int64_t r = 0; r < g.rows; ++r) {
-    const int64_t o = map.empty() ? r : map[static_cast<size_t>(r)];
-    for (int64_t b = 0; b < per_row; ++b) {
-      uint8_t *dst = e->owned.data() + (r * per_row + b) * bytes;
-      const uint8_t *q = g.codes + o * g.cols + b * 32;
-      const float s = g.scales[b * g.rows + o], z = g.zeros[b * g.rows + o];
-      if (type == GgmlType::kQ4_0) {
-        io::encode_q4_0_block(dst, f32_to_f16(s), q);
-      } else if (type == GgmlType::kQ4_1) {
-        io::encode_q4_1_block(dst, f32_to_f16(s), f32_to_f16(-(s * z)), q);
-      } else {
-        int8_t q8[32];
-        for (int j = 0; j < 32; ++j) q8[j] = static_cast<int8_t>(static_cast<int>(q[j]) - 128);
-        io::encode_q8_0_block(dst, f32_to_f16(s), q8);
-      }
-    }
-  }
+  e->owned = io::encode_grid_blocks(g, type, map);
   e->data = e->owned.data();
   e->nbytes = static_cast<int64_t>(e->owned.size());
 }
@@ -372,7 +315,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
     if (it != grids.end()) {
       const GridCodes &g = *it->second;
       std::string why_not;
-      const GgmlType type = block_type_for(g, &why_not);
+      const GgmlType type = io::grid_block_type(g, &why_not);
       if (type != GgmlType::kF32) {
         encode_blocks(&e, g, type, map);
       } else {

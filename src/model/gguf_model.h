@@ -21,23 +21,16 @@
 #include <string>
 #include <vector>
 
+#include "io/ggml_blocks.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
 namespace vqr::model {
 
-// A linear layer whose weights sit exactly on a uniform grid:
-//   W[o][i] = scales[g*rows + o] * (codes[o*cols + i] - zeros[g*rows + o]),  g = i / group_size,
-// computed in fp32 as quant/grid.h dequantize_code does (no act-order permutation). The arrays are
-// read during save_gguf only.
-struct GridCodes {
-  int bits = 0;
-  int64_t rows = 0, cols = 0, group_size = 0;
-  const uint8_t *codes = nullptr;  // rows x cols
-  const float *scales = nullptr;   // groups x rows, groups = ceil(cols / group_size)
-  const float *zeros = nullptr;    // groups x rows
-};
+// The grid codes of one quantized linear layer (io/ggml_blocks.h, beside the block encodings they
+// map to).
+using GridCodes = io::GridCodes;
 
 struct GgufWriteOptions {
   std::string dtype = "F16";  // F32 or F16: storage of the tensors that are not block-quantized
@@ -45,12 +38,9 @@ struct GgufWriteOptions {
   std::function<const GridCodes *(int layer, LinearKind kind)> codes;
 };
 
-// Writes model + tokenizer as one GGUF v3 file. A quantized linear layer becomes
-//   Q4_0  bits 4, group 32, every zero == 8, every scale exact in fp16          (w = d (q - 8))
-//   Q8_0  bits 8, group 32, every zero == 128, every scale exact in fp16        (int8 q - 128)
-//   Q4_1  bits 4, group 32, any zeros, when d = fp16(s) and m = fp16(-s z) decode all 16 codes of
-//         every block to exactly s (q - z) under ggml's q d + m (checked per block)
-// and otherwise is stored in options.dtype from its grid values s (q - z), with a note. Linear
+// Writes model + tokenizer as one GGUF v3 file. A quantized linear layer becomes Q4_0, Q8_0 or Q4_1
+// blocks where one of them stores its grid bit for bit (io::grid_block_type says when), and
+// otherwise is stored in options.dtype from its grid values s (q - z), with a note. Linear
 // layers without codes, the embedding and the classifier use options.dtype; norms and biases are
 // F32 (as llama.cpp's converter keeps 1-D tensors). F16 storage that rounds some value gets a note
 // saying it is lossy. The tokenizer's vocabulary becomes tokenizer.ggml.* (model "llama").

@@ -14,13 +14,14 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/compressed_packing.h"
 #include "io/files.h"
+#include "io/gptq_packing.h"
+#include "io/quantized_tensors.h"
 #include "model/hf_checkpoint.h"
 #include "model/rope_layout.h"
 #include "pipeline/model_folder.h"
 #include "quant/config.h"
-#include "quant/pack_compressed.h"
-#include "quant/pack_gptq.h"
 
 namespace vqr::pipeline {
 
@@ -259,7 +260,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   const ExportPlan plan = plan_export(model, source, result, o, &lines);
   for (const ExportLayer &e : plan.layers) {
     const int b = e.q->bits;
-    require(b == 2 || b == 3 || b == 4 || b == 8, VQR_ERR_UNSUPPORTED,
+    require(io::gptq_supports_bits(b), VQR_ERR_UNSUPPORTED,
             dir + ": layer " + e.record->name + " is " + std::to_string(b) +
                 "-bit and GPTQ packs 2, 3, 4 and 8 bits; hint: quantize it with one of those widths, or skip it");
   }
@@ -302,25 +303,11 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   // Tensors: dense ones, then four per quantized layer.
   model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
   std::vector<io::StTensorData> tensors = std::move(dense.tensors);
-  std::vector<std::vector<int32_t>> ints;
-  std::vector<std::vector<uint16_t>> halves;
+  io::PackedTensorStore store;
   const vqr_pack_format format = v1 ? VQR_PACK_GPTQ_V1 : VQR_PACK_GPTQ_V2;
   size_t scattered = 0;
   for (const ExportLayer &e : plan.layers) {
-    const quant::QuantizedLayer &q = *e.q;
-    const int64_t m = q.rows, n = q.cols, G = q.groups;
-    const int64_t wrows = quant::packed_words(n, q.bits), zcols = quant::packed_words(m, q.bits);
-    std::vector<int32_t> qweight((size_t)(wrows * m)), qzeros((size_t)(G * zcols)), g_idx((size_t)n);
-    std::vector<uint16_t> scales((size_t)(G * m));
-    quant::pack_gptq(q, format, qweight.data(), qzeros.data(), scales.data(), g_idx.data());
-    ints.push_back(std::move(qweight));
-    tensors.push_back({e.module + ".qweight", io::StDtype::kI32, {wrows, m}, ints.back().data()});
-    ints.push_back(std::move(qzeros));
-    tensors.push_back({e.module + ".qzeros", io::StDtype::kI32, {G, zcols}, ints.back().data()});
-    ints.push_back(std::move(g_idx));
-    tensors.push_back({e.module + ".g_idx", io::StDtype::kI32, {n}, ints.back().data()});
-    halves.push_back(std::move(scales));
-    tensors.push_back({e.module + ".scales", io::StDtype::kF16, {G, m}, halves.back().data()});
+    io::append_gptq_tensors(e.module, *e.q, format, &store, &tensors);
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
@@ -374,7 +361,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
   std::vector<std::string> lines;
   const ExportPlan plan = plan_export(model, source, result, o, &lines);
   for (const ExportLayer &e : plan.layers)
-    require(quant::compressed_supports_bits(e.q->bits), VQR_ERR_UNSUPPORTED,
+    require(io::compressed_supports_bits(e.q->bits), VQR_ERR_UNSUPPORTED,
             dir + ": layer " + e.record->name + " is " + std::to_string(e.q->bits) +
                 "-bit and compressed-tensors pack-quantized holds 4- and 8-bit layers only; hint: use --format gptq");
   // Scales in the model dtype (spec §4.3): BF16 for a BF16 checkpoint, else F16.
@@ -383,37 +370,16 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
 
   model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
   std::vector<io::StTensorData> tensors = std::move(dense.tensors);
-  std::vector<std::vector<int32_t>> ints;
-  std::vector<std::vector<int64_t>> shapes;
-  std::vector<std::vector<uint16_t>> halves;
+  io::PackedTensorStore store;
   // One config group per distinct scheme: (bits, symmetric, group size, actorder).
   using Scheme = std::tuple<int, bool, int64_t, std::string>;
   std::map<Scheme, std::vector<std::string>> schemes;
   std::vector<Scheme> scheme_order;
   for (const ExportLayer &e : plan.layers) {
     const quant::QuantizedLayer &q = *e.q;
-    const int64_t m = q.rows, n = q.cols, G = q.groups;
-    const int64_t wcols = quant::compressed_words(n, q.bits), zrows = quant::compressed_words(m, q.bits);
     // actorder "group": g_idx needed; "weight": act-order with static (contiguous) groups.
     const std::string actorder = !e.plain_groups ? "group" : e.record->config.act_order ? "weight" : "";
-    std::vector<int32_t> packed((size_t)(m * wcols)), zp(e.sym ? 0 : (size_t)(zrows * G)), g_idx((size_t)n);
-    std::vector<uint16_t> scales((size_t)(m * G));
-    quant::pack_compressed(q, scale_dtype == "BF16", packed.data(), e.sym ? nullptr : zp.data(), scales.data(), g_idx.data());
-    ints.push_back(std::move(packed));
-    tensors.push_back({e.module + ".weight_packed", io::StDtype::kI32, {m, wcols}, ints.back().data()});
-    halves.push_back(std::move(scales));
-    tensors.push_back({e.module + ".weight_scale", scale_dtype == "BF16" ? io::StDtype::kBF16 : io::StDtype::kF16, {m, G},
-                       halves.back().data()});
-    shapes.push_back({m, n});
-    tensors.push_back({e.module + ".weight_shape", io::StDtype::kI64, {2}, shapes.back().data()});
-    if (!e.sym) {
-      ints.push_back(std::move(zp));
-      tensors.push_back({e.module + ".weight_zero_point", io::StDtype::kI32, {zrows, G}, ints.back().data()});
-    }
-    if (actorder == "group") {
-      ints.push_back(std::move(g_idx));
-      tensors.push_back({e.module + ".weight_g_idx", io::StDtype::kI32, {n}, ints.back().data()});
-    }
+    io::append_compressed_tensors(e.module, q, e.sym, scale_dtype == "BF16", actorder == "group", &store, &tensors);
     const Scheme s{q.bits, e.sym, e.group_size, actorder};
     if (schemes.count(s) == 0) scheme_order.push_back(s);
     schemes[s].push_back(e.module);

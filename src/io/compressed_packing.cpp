@@ -1,31 +1,28 @@
-// compressed-tensors pack-quantized packing (pack_compressed.h). The bit order is the one GPTQ
-// uses (pack_code_stream): for 4 and 8 bits the codes of a row are weight_packed's words, lowest
-// bits first, so weight_packed is the transpose of a symmetric GPTQ qweight.
-#include "quant/pack_compressed.h"
+// compressed-tensors pack-quantized packing and unpacking (compressed_packing.h).
+#include "io/compressed_packing.h"
 
-#include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "quant/pack_gptq.h"
+#include "io/code_stream.h"
 
-namespace vqr::quant {
+namespace vqr::io {
 
 bool compressed_supports_bits(int bits) { return bits == 4 || bits == 8; }
 
-int64_t compressed_words(int64_t count, int bits) {
+int64_t compressed_packed_words(int64_t count, int bits) {
   require(compressed_supports_bits(bits), VQR_ERR_UNSUPPORTED,
           "compressed-tensors pack-quantized holds 4- and 8-bit codes, not " + std::to_string(bits) +
               "-bit; hint: write the gptq format for 2- and 3-bit layers");
-  const int64_t per_word = 32 / bits;
-  return (count + per_word - 1) / per_word;
+  return code_stream_words(count, bits);
 }
 
-void pack_compressed(const QuantizedLayer &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
+void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
                      uint16_t *scales, int32_t *g_idx) {
   const int b = q.bits;
   const int64_t m = q.rows, n = q.cols, G = q.groups;
-  const int64_t wcols = compressed_words(n, b), zrows = compressed_words(m, b);
+  const int64_t wcols = compressed_packed_words(n, b), zrows = compressed_packed_words(m, b);
   const float maxq = (float)((1 << b) - 1);
   for (int64_t i = 0; i < G * m; ++i) {
     const float z = q.zeros[(size_t)i];
@@ -53,4 +50,27 @@ void pack_compressed(const QuantizedLayer &q, bool bf16_scales, int32_t *weight_
     for (int64_t j = 0; j < n; ++j) g_idx[j] = q.g_idx[(size_t)j];
 }
 
-}  // namespace vqr::quant
+void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,
+                              const std::string &subject) {
+  const int64_t words = compressed_packed_words(n, bits);
+  for (int64_t o = 0; o < m; ++o)
+    if (!unpack_code_stream(packed + o * words, 1, words, n, bits, codes + o * n, 1))
+      fail(VQR_ERR_FORMAT, subject,
+           "row " + std::to_string(o) + " has bits set past its " + std::to_string(n) + " " + std::to_string(bits) +
+               "-bit values",
+           kPackedTensorHint);
+}
+
+void unpack_compressed_zero_point(float *zeros, const int32_t *zero_point, int64_t G, int64_t m, int bits,
+                                  const std::string &subject) {
+  const int64_t words = compressed_packed_words(m, bits);
+  std::vector<uint8_t> col((size_t)m);
+  for (int64_t k = 0; k < G; ++k) {
+    if (!unpack_code_stream(zero_point + k, G, words, m, bits, col.data(), 1))
+      fail(VQR_ERR_FORMAT, subject, "column " + std::to_string(k) + " has bits set past its " + std::to_string(m) + " zero-points",
+           kPackedTensorHint);
+    for (int64_t o = 0; o < m; ++o) zeros[k * m + o] = (float)col[(size_t)o];
+  }
+}
+
+}  // namespace vqr::io
