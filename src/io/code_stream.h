@@ -36,11 +36,12 @@ void pack_code_stream(int64_t count, int bits, int64_t words, CodeAt code, Put p
   while (w < words) put(w++, 0u);
 }
 
-// Reads `count` b-bit values (b in 1..8) from the little-endian word stream words[0],
-// words[stride], ..., words[(nwords - 1) * stride] (value i at bit b*i, lowest first) into
-// out[i * out_stride]. Returns false when a bit past count * b within the nwords words is set.
-// nwords must be >= code_stream_words(count, bits).
-bool unpack_code_stream(const int32_t *words, int64_t stride, int64_t nwords, int64_t count, int bits,
-                        uint8_t *out, int64_t out_stride);
+// Reads `sequences` streams of `count` b-bit values each (b in 1..8): stream s is the words
+// words[s * first_step + w * stride] for w < nwords (value i at bit b*i, lowest first), and its
+// values go to out[s * count + i] (out: sequences x count, written). Returns the index of the first
+// stream with a bit set past count * b within its nwords words, or -1 when there is none (streams
+// after it are not read). nwords must be >= code_stream_words(count, bits).
+int64_t unpack_code_streams(const int32_t *words, int64_t sequences, int64_t first_step, int64_t stride, int64_t nwords,
+                            int64_t count, int bits, uint8_t *out);
 
 }  // namespace vqr::io

@@ -53,24 +53,23 @@ void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *
 void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,
                               const std::string &subject) {
   const int64_t words = compressed_packed_words(n, bits);
-  for (int64_t o = 0; o < m; ++o)
-    if (!unpack_code_stream(packed + o * words, 1, words, n, bits, codes + o * n, 1))
-      fail(VQR_ERR_FORMAT, subject,
-           "row " + std::to_string(o) + " has bits set past its " + std::to_string(n) + " " + std::to_string(bits) +
-               "-bit values",
-           kPackedTensorHint);
+  const int64_t bad = unpack_code_streams(packed, m, words, 1, words, n, bits, codes);  // row o of weight_packed
+  if (bad >= 0)
+    fail(VQR_ERR_FORMAT, subject,
+         "row " + std::to_string(bad) + " has bits set past its " + std::to_string(n) + " " + std::to_string(bits) +
+             "-bit values",
+         kPackedTensorHint);
 }
 
 void unpack_compressed_zero_point(float *zeros, const int32_t *zero_point, int64_t G, int64_t m, int bits,
                                   const std::string &subject) {
   const int64_t words = compressed_packed_words(m, bits);
-  std::vector<uint8_t> col((size_t)m);
-  for (int64_t k = 0; k < G; ++k) {
-    if (!unpack_code_stream(zero_point + k, G, words, m, bits, col.data(), 1))
-      fail(VQR_ERR_FORMAT, subject, "column " + std::to_string(k) + " has bits set past its " + std::to_string(m) + " zero-points",
-           kPackedTensorHint);
-    for (int64_t o = 0; o < m; ++o) zeros[k * m + o] = (float)col[(size_t)o];
-  }
+  std::vector<uint8_t> z((size_t)(G * m));
+  const int64_t bad = unpack_code_streams(zero_point, G, 1, G, words, m, bits, z.data());  // column k of zero_point
+  if (bad >= 0)
+    fail(VQR_ERR_FORMAT, subject, "column " + std::to_string(bad) + " has bits set past its " + std::to_string(m) + " zero-points",
+         kPackedTensorHint);
+  for (size_t i = 0; i < z.size(); ++i) zeros[i] = (float)z[i];
 }
 
 }  // namespace vqr::io

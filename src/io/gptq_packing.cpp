@@ -56,12 +56,12 @@ void pack_gptq(const quant::QuantizedLayer &q, vqr_pack_format format, int32_t *
 void unpack_gptq_qweight(uint8_t *codes, const int32_t *qweight, int64_t m, int64_t n, int bits,
                          const std::string &subject) {
   const int64_t words = gptq_packed_words(n, bits);
-  for (int64_t o = 0; o < m; ++o)
-    if (!unpack_code_stream(qweight + o, m, words, n, bits, codes + o * n, 1))
-      fail(VQR_ERR_FORMAT, subject,
-           "column " + std::to_string(o) + " has bits set past its " + std::to_string(n) + " " +
-               std::to_string(bits) + "-bit values",
-           kPackedTensorHint);
+  const int64_t bad = unpack_code_streams(qweight, m, 1, m, words, n, bits, codes);  // column o of qweight
+  if (bad >= 0)
+    fail(VQR_ERR_FORMAT, subject,
+         "column " + std::to_string(bad) + " has bits set past its " + std::to_string(n) + " " + std::to_string(bits) +
+             "-bit values",
+         kPackedTensorHint);
 }
 
 void unpack_gptq_qzeros(float *zeros, const int32_t *qzeros, int64_t G, int64_t m, int bits, bool v1,
@@ -70,7 +70,7 @@ void unpack_gptq_qzeros(float *zeros, const int32_t *qzeros, int64_t G, int64_t 
   const int maxq = (1 << bits) - 1;
   std::vector<uint8_t> row((size_t)m);
   for (int64_t k = 0; k < G; ++k) {
-    if (!unpack_code_stream(qzeros + k * words, 1, words, m, bits, row.data(), 1))
+    if (unpack_code_streams(qzeros + k * words, 1, 0, 1, words, m, bits, row.data()) >= 0)
       fail(VQR_ERR_FORMAT, subject, "row " + std::to_string(k) + " has bits set past its " + std::to_string(m) + " zero-points",
            kPackedTensorHint);
     for (int64_t o = 0; o < m; ++o) {
