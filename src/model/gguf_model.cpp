@@ -1,6 +1,6 @@
-// LLaMA-family models as GGUF files (gguf_model.h): the tensor table, the writer's choice of
-// encoding per tensor (ggml blocks when the grid maps exactly, spec §4.4 "Exact mappings"), the
-// metadata llama.cpp reads, and the loader.
+// LLaMA-family models as GGUF files (gguf_model.h): the tensor table, the encoding of each tensor
+// (ggml blocks where io::grid_block_type finds an exact mapping, spec §4.4 "Exact mappings", else
+// dense), the metadata llama.cpp reads, and the loader.
 #include "model/gguf_model.h"
 
 #include <cmath>
