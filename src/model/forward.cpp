@@ -195,8 +195,8 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
   embed(tokens, n);
   BlockSink observe;  // the whole pass runs: the caller's sink only observes
   if (sink)
-    observe = [&sink](int layer, LinearInput input, const float *x, int64_t tokens, int64_t width) {
-      sink(layer, input, x, tokens, width);
+    observe = [&sink](int layer, LinearInput input, const float *x, int64_t rows, int64_t width) {
+      sink(layer, input, x, rows, width);
       return SinkAction::kContinue;
     };
   for (int l = 0; l < model_.config().n_layers; ++l) block(l, n, observe);
