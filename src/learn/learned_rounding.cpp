@@ -92,7 +92,8 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   const quant::QuantizedLayer initial = result;
   const ObjectiveValue init_value = evaluate_layer(objective, initial, threads);
 
-  const TrainOutcome out = train(*rounding, objective, schedule_for(c, traits, rounding->relaxed(), m, n), ctx, threads);
+  const TrainSchedule schedule = schedule_for(c, traits, rounding->relaxed(), m, n);
+  const TrainOutcome out = train(*rounding, objective, schedule, ctx, threads);
   rounding->harden(result);
   int64_t best_step = out.best_step;
   ObjectiveValue final_value = out.hard;
@@ -110,8 +111,9 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   rep.proxy_loss = final_value.proxy;
   rep.asym_loss = objective.asymmetric() ? final_value.loss : NAN;
   rep.init_proxy_loss = init_value.proxy;
-  rep.rtn_proxy_loss = init_is_rtn ? init_value.proxy
-                                    : evaluate_layer(objective, quant::rtn_quantize(W, m, n, c, threads), threads).proxy;
+  rep.rtn_proxy_loss =
+      init_is_rtn ? init_value.proxy
+                  : evaluate_layer(objective, quant::rtn_quantize(W, m, n, c, threads), threads).proxy;
   for (const auto &g : rounding->groups()) rep.trainable_params += g.size;
   rep.trainable_share = (double)rep.trainable_params / (double)(m * n);
   rep.steps = c.steps;

@@ -26,8 +26,8 @@ enum class MethodFamily {
 // at 2 bits).
 struct SweepPresets {
   double alpha = 0, alpha2 = 0;
-  int outer = VQR_OUTER_QUANTIZED;            // at >= 3 bits
-  int outer_2_bits = VQR_OUTER_QUANTIZED;     // at 2 bits
+  int outer = VQR_OUTER_QUANTIZED;         // at >= 3 bits
+  int outer_2_bits = VQR_OUTER_QUANTIZED;  // at 2 bits
 };
 
 // Learned-rounding presets (spec learned_rounding §1.6, §3.3-3.4; spec vqround §1.7, §3.5).
