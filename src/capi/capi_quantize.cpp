@@ -2,10 +2,11 @@
 #include <cstring>
 
 #include "capi/guard.h"
+#include "core/buffer.h"
 #include "core/dtype.h"
 #include "io/gptq_packing.h"
+#include "pipeline/quantize_layer.h"
 #include "quant/config.h"
-#include "quant/quantize_layer.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
@@ -18,7 +19,17 @@ VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config
     require_arg(config != nullptr, "config is NULL");
     require_arg(w != nullptr, "w is NULL");
     require_arg(out != nullptr, "out is NULL");
-    *out = new vqr_result(vqr::quant::quantize_layer(ctx, config->typed(), *w, hessian));
+    // The caller's view is untrusted: check it once here and widen it to a dense fp32 matrix (a
+    // dense fp32 view is read in place); the dispatch below reads plain memory.
+    const int64_t stride = vqr::validate_view(w, "w");
+    vqr::Buffer<float> widened;
+    const float *W = static_cast<const float *>(w->data);
+    if (w->dtype != VQR_DTYPE_F32 || stride != w->cols) {
+      widened = vqr::Buffer<float>((size_t)(w->rows * w->cols));
+      vqr::view_rows_to_f32(widened.data(), *w, stride, 0, w->rows);
+      W = widened.data();
+    }
+    *out = new vqr_result(vqr::pipeline::quantize_layer(ctx, config->typed(), W, w->rows, w->cols, hessian));
   });
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -14,6 +15,7 @@
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/model_inputs.h"
+#include "cli/names.h"
 
 namespace vqr::cli {
 
@@ -32,12 +34,23 @@ struct MethodSpec {
   vqr_method method;
 };
 
+// The methods this command compares: those that run on the symmetric Hessians it collects and
+// need no training (names from the library, vqr_method_name).
+const vqr_method kMethods[] = {VQR_METHOD_RTN, VQR_METHOD_GPTQ};
+
+std::string method_list() {
+  std::string out;
+  for (vqr_method m : kMethods) out += (out.empty() ? "" : ", ") + std::string(vqr_method_name(m));
+  return out;
+}
+
 std::vector<MethodSpec> parse_methods(const ArgParser &args) {
   std::vector<MethodSpec> out;
   for (const std::string &m : args.get_list("methods")) {
-    if (m == "rtn") out.push_back({m, VQR_METHOD_RTN});
-    else if (m == "gptq") out.push_back({m, VQR_METHOD_GPTQ});
-    else throw usage_error(kCommand, "--methods: unknown method '" + m + "' (known: rtn, gptq)");
+    const int method = method_from_name(m);
+    if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods))
+      throw usage_error(kCommand, "--methods: unknown method '" + m + "' (known: " + method_list() + ")");
+    out.push_back({m, (vqr_method)method});
   }
   return out;
 }
@@ -46,7 +59,8 @@ ConfigPtr make_config(vqr_method method, int64_t bits, int64_t group_size) {
   vqr_config *raw = nullptr;
   check(vqr_config_create(&raw), "config", "vqr_config_create", "out of memory?");
   ConfigPtr cfg(raw);
-  check(vqr_config_set_int(cfg.get(), VQR_PARAM_METHOD, method), "--methods", "setting the method", "use rtn or gptq");
+  check(vqr_config_set_int(cfg.get(), VQR_PARAM_METHOD, method), "--methods", "setting the method",
+        "use one of " + method_list());
   check(vqr_config_set_int(cfg.get(), VQR_PARAM_BITS, bits), "--bits", "setting bits", "bits must be 2..8");
   check(vqr_config_set_int(cfg.get(), VQR_PARAM_GROUP_SIZE, group_size), "--group-size", "setting the group size",
         "use -1 (per row) or a positive divisor of every layer's input width");
@@ -79,7 +93,7 @@ int run_layer_loss(const std::vector<std::string> &argv) {
   args.add("calib-tokens", "N", "4096",
            "calibration tokens: ceil(N / W) random windows of W = min(seq_len, 256) tokens of the paragraphs, each "
            "with BOS (the GPTQ protocol)");
-  args.add("methods", "LIST", "rtn,gptq", "comma-separated methods: rtn, gptq");
+  args.add("methods", "LIST", "rtn,gptq", "comma-separated methods: " + method_list());
   args.add("bits", "LIST", "4,3", "comma-separated bit widths, 2..8");
   args.add("group-size", "G", "-1", "quantization group size along the input (-1 = one group per row)");
   args.add("threads", "N", "0", "threads for the forward pass and the quantizer (0 = all cores)");

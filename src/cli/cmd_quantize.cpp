@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/model_inputs.h"
+#include "cli/names.h"
 #include "core/json_text.h"
 
 namespace vqr::cli {
@@ -30,26 +31,15 @@ const char *const kCommand = "quantize";
 
 const char *const kInits[] = {"rtn", "gptq"};
 
-// Index of `name` among the library's names for 0, 1, 2, ... (vqr_method_name, vqr_grid_name), or -1.
-template <class Enum>
-int index_of_name(const char *(*name_of)(Enum), const std::string &name) {
-  for (int i = 0; name_of((Enum)i) != nullptr; ++i)
-    if (name == name_of((Enum)i)) return i;
-  return -1;
-}
-
 int method_arg(const std::string &name, const std::string &option) {
-  const int m = index_of_name(vqr_method_name, name);
-  if (m < 0)
-    throw usage_error(kCommand, option + ": unknown method '" + name +
-                                    "' (known: rtn, gptq, gptaq, rescomp, gptaq_paper, adaround, autoround, vqround, "
-                                    "loraround)");
+  const int m = method_from_name(name);
+  if (m < 0) throw usage_error(kCommand, option + ": unknown method '" + name + "' (known: " + method_names() + ")");
   return m;
 }
 
 int grid_arg(const std::string &name) {
-  const int g = index_of_name(vqr_grid_name, name);
-  if (g < 0) throw usage_error(kCommand, "--grid: unknown grid '" + name + "' (known: gptq, quarot, full_range)");
+  const int g = grid_from_name(name);
+  if (g < 0) throw usage_error(kCommand, "--grid: unknown grid '" + name + "' (known: " + grid_names() + ")");
   return g;
 }
 
@@ -197,7 +187,7 @@ int run_quantize(const std::vector<std::string> &argv) {
            "tok*.bin beside a checkpoint file)");
   args.add("calib", "FILE", "", "calibration text (paragraphs separated by blank lines)");
   args.add("calib-tokens", "FILE", "", "calibration as pre-tokenized ids (little-endian uint32), instead of --calib");
-  args.add("method", "M", "gptq", "rtn, gptq, gptaq, rescomp, gptaq_paper, adaround, autoround, vqround, loraround");
+  args.add("method", "M", "gptq", method_names());
   args.add("bits", "B", "4", "bits per weight, 2..8");
   args.add("group-size", "G", "-1", "group size along the input (-1 = one group per output row)");
   args.add("out", "PATH", "", "output folder, or file for gguf (must not exist)");
@@ -212,7 +202,7 @@ int run_quantize(const std::vector<std::string> &argv) {
            "gguf, whose checkpoints store fp16 scales, so they equal the quantized model bit for bit; else f32)");
   args.add_flag("act-order", "GPTQ family: process columns by descending diag(H)");
   args.add_flag("sym", "symmetric grid");
-  args.add("grid", "NAME", "gptq", "gptq, quarot or full_range");
+  args.add("grid", "NAME", "gptq", grid_names());
   args.add_flag("mse", "search a clipping ratio per group");
   args.add("calib-samples", "N", "128", "calibration sequences");
   args.add("calib-mode", "MODE", "windows",

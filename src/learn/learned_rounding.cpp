@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/buffer.h"
 #include "core/error.h"
@@ -11,46 +13,46 @@
 #include "learn/rounding_init.h"
 #include "learn/ste_rounding.h"
 #include "learn/trainer.h"
+#include "quant/method_traits.h"
 #include "quant/rtn.h"
 
 namespace vqr::learn {
 
-static const char *stage_name(int method) {
-  switch (method) {
-    case VQR_METHOD_ADAROUND: return "adaround";
-    case VQR_METHOD_AUTOROUND: return "autoround";
-    case VQR_METHOD_VQROUND: return "vqround";
-    default: return "loraround";
-  }
-}
-
-// Optimizer and schedules per method (spec learned_rounding §1.6, §3.3-3.4; spec vqround §1.7,
-// §3.5). The regularizer weight is in the units of tr(dW H dW^T); with reg_mean it is divided by
-// the number of weights.
-static TrainSchedule schedule_for(const quant::QuantConfig &c, int64_t m, int64_t n) {
+// Optimizer and schedules from the method's traits (spec learned_rounding §1.6, §3.3-3.4; spec
+// vqround §1.7, §3.5); the regularizer and beta annealing apply to the relaxed
+// parameterizations. The regularizer weight is in the units of tr(dW H dW^T); with reg_mean it is
+// divided by the number of weights.
+static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::MethodTraits &t, bool relaxed, int64_t m,
+                                  int64_t n) {
   TrainSchedule s;
   s.steps = c.steps;
-  s.stage = stage_name(c.method);
+  s.stage = t.stage;
   s.keep_best = c.keep_best;
-  switch (c.method) {
-    case VQR_METHOD_AUTOROUND:
-      s.optimizer = OptimizerKind::kSignSgd;
-      s.linear_decay = true;
-      break;
-    case VQR_METHOD_VQROUND:
-      s.beta2 = 0.99;  // spec vqround §3.5: Adam (0.9, 0.99)
-      [[fallthrough]];
-    case VQR_METHOD_ADAROUND:
-      s.reg_weight = c.reg_mean ? c.reg_weight / (double)(m * n) : c.reg_weight;
-      s.warmup = c.warmup;
-      s.beta_schedule = c.beta_schedule;
-      s.beta_start = c.beta_start;
-      s.beta_end = c.beta_end;
-      s.beta_hold = c.beta_hold;
-      break;
-    default: break;
+  s.beta2 = t.learned.adam_beta2;
+  if (t.learned.sign_sgd) {
+    s.optimizer = OptimizerKind::kSignSgd;
+    s.linear_decay = true;
+  }
+  if (relaxed) {
+    s.reg_weight = c.reg_mean ? c.reg_weight / (double)(m * n) : c.reg_weight;
+    s.warmup = c.warmup;
+    s.beta_schedule = c.beta_schedule;
+    s.beta_start = c.beta_start;
+    s.beta_end = c.beta_end;
+    s.beta_hold = c.beta_hold;
   }
   return s;
+}
+
+// "adaround and vqround": the methods that accept VQR_INIT_GPTQ, for the message that refuses it.
+static std::string gptq_init_methods() {
+  std::vector<std::string> names;
+  for (int method = 0; method < quant::kMethodCount; ++method)
+    if (quant::method_traits(method).learned.gptq_init) names.push_back(quant::method_name(method));
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
 }
 
 static ObjectiveValue evaluate_layer(LayerObjective<float> &objective, const quant::QuantizedLayer &q, int threads) {
@@ -61,19 +63,22 @@ static ObjectiveValue evaluate_layer(LayerObjective<float> &objective, const qua
 
 quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfig &c, const float *W, int64_t m,
                                        int64_t n, const hessian::HessianView &H, int threads) {
-  const bool ste_method = c.method == VQR_METHOD_AUTOROUND || c.method == VQR_METHOD_LORAROUND;
-  require(!ste_method || c.init == VQR_INIT_RTN, VQR_ERR_UNSUPPORTED,
-          std::string(stage_name(c.method)) + " starts from its own round-to-nearest grid; VQR_INIT_GPTQ is "
-                                              "available for adaround and vqround");
+  const quant::MethodTraits &traits = quant::method_traits(c.method);
+  require(traits.learned.gptq_init || c.init == VQR_INIT_RTN, VQR_ERR_UNSUPPORTED,
+          std::string(traits.stage) + " starts from its own round-to-nearest grid; VQR_INIT_GPTQ is available for " +
+              gptq_init_methods());
   LayerObjective<float> objective(W, m, n, H, threads);
 
-  // The initialization as a result, and the parameterization that starts from it.
+  // The initialization as a result, and the parameterization that starts from it: the one place
+  // that tells the learned methods apart by number, since each is its own parameterization.
   quant::QuantizedLayer result(m, n, c.group_size, c.bits);
   std::unique_ptr<Rounding<float>> rounding;
   VqStats vq;
+  bool init_is_rtn = c.init == VQR_INIT_RTN;  // the library's RTN, so its proxy loss is the report's rtn_proxy_loss
   if (c.method == VQR_METHOD_AUTOROUND) {
     rounding = make_autoround<float>(W, m, n, c, threads);
     rounding->harden(result);  // V = 0, multipliers 1: AutoRound's own round-to-nearest
+    init_is_rtn = false;
   } else {
     RoundingInit init = make_rounding_init(W, m, n, H, c, ctx, threads);
     if (c.method == VQR_METHOD_ADAROUND)
@@ -87,7 +92,8 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   const quant::QuantizedLayer initial = result;
   const ObjectiveValue init_value = evaluate_layer(objective, initial, threads);
 
-  const TrainOutcome out = train(*rounding, objective, schedule_for(c, m, n), ctx, threads);
+  const TrainSchedule schedule = schedule_for(c, traits, rounding->relaxed(), m, n);
+  const TrainOutcome out = train(*rounding, objective, schedule, ctx, threads);
   rounding->harden(result);
   int64_t best_step = out.best_step;
   ObjectiveValue final_value = out.hard;
@@ -106,15 +112,14 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   rep.asym_loss = objective.asymmetric() ? final_value.loss : NAN;
   rep.init_proxy_loss = init_value.proxy;
   rep.rtn_proxy_loss =
-      c.init == VQR_INIT_RTN && c.method != VQR_METHOD_AUTOROUND
-          ? init_value.proxy
-          : evaluate_layer(objective, quant::rtn_quantize(W, m, n, c, threads), threads).proxy;
+      init_is_rtn ? init_value.proxy
+                  : evaluate_layer(objective, quant::rtn_quantize(W, m, n, c, threads), threads).proxy;
   for (const auto &g : rounding->groups()) rep.trainable_params += g.size;
   rep.trainable_share = (double)rep.trainable_params / (double)(m * n);
   rep.steps = c.steps;
   rep.best_step = best_step;
   rep.codebook_size = vq.codebook_size;
-  rep.sign_flip_rate = c.method == VQR_METHOD_VQROUND ? vq.flip_rate : NAN;
+  rep.sign_flip_rate = vq.vectors > 0 ? vq.flip_rate : NAN;
   rep.kmeans_seconds = vq.kmeans_seconds;
   result.loss_history = out.loss;
   result.reg_history = out.reg;

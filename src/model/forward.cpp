@@ -193,7 +193,13 @@ Forward::~Forward() = default;
 
 void Forward::run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink) {
   embed(tokens, n);
-  for (int l = 0; l < model_.config().n_layers; ++l) block(l, n, sink);
+  BlockSink observe;  // the whole pass runs: the caller's sink only observes
+  if (sink)
+    observe = [&sink](int layer, LinearInput input, const float *x, int64_t rows, int64_t width) {
+      sink(layer, input, x, rows, width);
+      return SinkAction::kContinue;
+    };
+  for (int l = 0; l < model_.config().n_layers; ++l) block(l, n, observe);
   if (logits != nullptr) head(n, logits);
 }
 
@@ -211,17 +217,20 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
     std::memcpy(x_ + t * C, model_.token_embedding() + static_cast<int64_t>(tokens[t]) * C, C * sizeof(float));
 }
 
-void Forward::block(int l, int64_t n, const ActivationSink &sink, const float *const *weights) {
+void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
   const ModelConfig &c = model_.config();
   require(l >= 0 && l < c.n_layers && n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
           "forward: block " + std::to_string(l) + " on " + std::to_string(n) + " tokens is out of range");
   const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
                 NKV = c.n_kv_heads, HS = c.head_size();
   auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
+  auto stop = [&](LinearInput input, const float *x, int64_t width) {
+    return sink && sink(l, input, x, T, width) == SinkAction::kStopBlock;
+  };
 
   // attention
   rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
-  if (sink) sink(l, LinearInput::kAttnNorm, xb_, T, C);
+  if (stop(LinearInput::kAttnNorm, xb_, C)) return;
   matmul_forward(q_, mm_, xb_, W(LinearKind::kWq), T, C, QD, threads_);
   matmul_forward(k_, mm_, xb_, W(LinearKind::kWk), T, C, KV, threads_);
   matmul_forward(v_, mm_, xb_, W(LinearKind::kWv), T, C, KV, threads_);
@@ -236,17 +245,17 @@ void Forward::block(int l, int64_t n, const ActivationSink &sink, const float *c
   }
   rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
   attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
-  if (sink) sink(l, LinearInput::kAttnOut, xb_, T, QD);
+  if (stop(LinearInput::kAttnOut, xb_, QD)) return;
   matmul_forward(xb2_, mm_, xb_, W(LinearKind::kWo), T, QD, C, threads_);
   residual_forward(x_, xb2_, T * C);
 
   // feed-forward
   rmsnorm_forward(xb_, x_, model_.rms_ffn(l), T, C, c.norm_eps);
-  if (sink) sink(l, LinearInput::kFfnNorm, xb_, T, C);
+  if (stop(LinearInput::kFfnNorm, xb_, C)) return;
   matmul_forward(hb_, mm_, xb_, W(LinearKind::kW1), T, C, H, threads_);
   matmul_forward(hb2_, mm_, xb_, W(LinearKind::kW3), T, C, H, threads_);
   swiglu_forward(hb_, hb2_, T * H);
-  if (sink) sink(l, LinearInput::kFfnHidden, hb_, T, H);
+  if (stop(LinearInput::kFfnHidden, hb_, H)) return;
   matmul_forward(xb_, mm_, hb_, W(LinearKind::kW2), T, H, C, threads_);
   residual_forward(x_, xb_, T * C);
 }

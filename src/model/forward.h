@@ -22,6 +22,17 @@ namespace vqr::model {
 using ActivationSink =
     std::function<void(int layer, LinearInput input, const float *x, int64_t tokens, int64_t width)>;
 
+// What a block sink tells Forward::block after it has seen one linear input.
+enum class SinkAction {
+  kContinue,   // compute the rest of the block
+  kStopBlock,  // the caller has what it needs: return now, the rest of the block is not computed
+};
+// The sink of one Forward::block call: as ActivationSink, and it may end the block early (a
+// calibration pass that needs one layer's input stops there). After a stop hidden() holds a
+// partly updated residual stream that the caller must not use.
+using BlockSink =
+    std::function<SinkAction(int layer, LinearInput input, const float *x, int64_t tokens, int64_t width)>;
+
 // RoPE's per-pair inverse frequencies (head_size / 2 values): theta^(-2j/HS) computed in float as
 // run.c does, then the config's linear or llama3 scaling.
 std::vector<float> rope_inverse_frequencies(const ModelConfig &config);
@@ -51,10 +62,11 @@ class Forward {
   // n tokens is hidden() (max_tokens x dim, rows 0..n-1 valid).
   // embed: validates the tokens (as run) and writes their embeddings into hidden().
   void embed(const int32_t *tokens, int64_t n);
-  // block: hidden() = block `layer` applied to hidden() for n tokens. `weights`, when not NULL,
-  // replaces the model's seven linear weights of this block (indexed by LinearKind), e.g. a
-  // block's full-precision copy while the model holds its quantized weights.
-  void block(int layer, int64_t n, const ActivationSink &sink = {}, const float *const *weights = nullptr);
+  // block: hidden() = block `layer` applied to hidden() for n tokens, unless the sink (may be
+  // empty) stops it. `weights`, when not NULL, replaces the model's seven linear weights of this
+  // block (indexed by LinearKind), e.g. a block's full-precision copy while the model holds its
+  // quantized weights.
+  void block(int layer, int64_t n, const BlockSink &sink = {}, const float *const *weights = nullptr);
   // head: final RMSNorm and classifier on hidden(); logits n x vocab.
   void head(int64_t n, float *logits);
   float *hidden() { return x_; }

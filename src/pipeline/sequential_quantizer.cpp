@@ -10,7 +10,8 @@
 #include "core/error.h"
 #include "hessian/hessian.h"
 #include "model/forward.h"
-#include "quant/quantize_layer.h"
+#include "pipeline/quantize_layer.h"
+#include "quant/method_traits.h"
 
 namespace vqr::pipeline {
 
@@ -29,15 +30,12 @@ const Group kGroups[] = {{LinearInput::kAttnNorm, {LinearKind::kWq, LinearKind::
                          {LinearInput::kFfnNorm, {LinearKind::kW1, LinearKind::kW3}},
                          {LinearInput::kFfnHidden, {LinearKind::kW2}}};
 
-// Thrown by a capture sink once it has what it needs: the rest of the block is not computed.
-struct StopBlock {};
-
-// Methods whose objective involves the full-precision stream (D): GPTAQ, ResComp, the paper's
-// GPTAQ, GPTQ's exact-target ablation, and AutoRound (its reference reconstructs the fp block's
-// output from the quantized block's input, spec learned_rounding §1.5).
+// Whether a layer's objective involves the full-precision stream (D): its method says so in the
+// traits table (GPTAQ, ResComp, the paper's GPTAQ, AutoRound), or GPTQ's exact-target ablation
+// asks for it. An unknown method needs none; quantize_layer rejects it.
 bool needs_fp_stream(const quant::QuantConfig &c) {
-  return (c.method >= VQR_METHOD_GPTAQ && c.method <= VQR_METHOD_GPTAQ_PAPER) || c.exact_target ||
-         c.method == VQR_METHOD_AUTOROUND;
+  const quant::MethodTraits *t = quant::find_method_traits(c.method);
+  return (t != nullptr && t->needs_fp_stream) || c.exact_target;
 }
 
 // Hidden states of every calibration window at the current block boundary.
@@ -141,34 +139,29 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
       hessian::Hessian h(width, /*f64=*/false, /*asymmetric=*/pair);
       for (size_t w = 0; w < windows.size(); ++w) {
         const int64_t n = (int64_t)windows[w].size();
+        // Each pass stops once the group's input has been seen: the rest of the block is not needed.
         if (pair) {
           load(fp.hidden[w]);
-          try {
-            fwd.block(l, n,
-                      [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
-                        if (input != g.input) return;
-                        x_fp.assign(x, x + t * width_);
-                        throw StopBlock{};
-                      },
-                      orig_ptrs);
-          } catch (const StopBlock &) {
-          }
+          fwd.block(l, n,
+                    [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
+                      if (input != g.input) return model::SinkAction::kContinue;
+                      x_fp.assign(x, x + t * width_);
+                      return model::SinkAction::kStopBlock;
+                    },
+                    orig_ptrs);
         }
         load(q.hidden[w]);
-        try {
-          fwd.block(l, n, [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
-            if (input != g.input) return;
-            const vqr_tensor xq = vqr_tensor_2d(x, VQR_DTYPE_F32, t, width_, 0);
-            if (pair) {
-              const vqr_tensor xf = vqr_tensor_2d(x_fp.data(), VQR_DTYPE_F32, t, width_, 0);
-              h.add_pair(xq, xf);
-            } else {
-              h.add(xq);
-            }
-            throw StopBlock{};
-          });
-        } catch (const StopBlock &) {
-        }
+        fwd.block(l, n, [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
+          if (input != g.input) return model::SinkAction::kContinue;
+          const vqr_tensor xq = vqr_tensor_2d(x, VQR_DTYPE_F32, t, width_, 0);
+          if (pair) {
+            const vqr_tensor xf = vqr_tensor_2d(x_fp.data(), VQR_DTYPE_F32, t, width_, 0);
+            h.add_pair(xq, xf);
+          } else {
+            h.add(xq);
+          }
+          return model::SinkAction::kStopBlock;
+        });
       }
 
       for (size_t i = 0; i < g.kinds.size(); ++i) {
@@ -181,9 +174,9 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
         if (skips[i]) {
           out.results.emplace_back(0, 0, -1, rec.config.bits);
         } else {
+          // The model's own dense fp32 weights: no untrusted view to validate (DESIGN §1).
           const model::LinearWeight w = model.linear(l, g.kinds[i]);
-          const vqr_tensor view = vqr_tensor_2d(w.data, VQR_DTYPE_F32, w.rows, w.cols, 0);
-          quant::QuantizedLayer result = quant::quantize_layer(ctx, configs[i], view, &h);
+          quant::QuantizedLayer result = quantize_layer(ctx, configs[i], w.data, w.rows, w.cols, &h);
           result.dequantize(model.linear_data(l, g.kinds[i]), thread_count(ctx));
           rec.report = result.report;
           out.results.push_back(std::move(result));

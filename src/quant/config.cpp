@@ -13,7 +13,7 @@ namespace vqr::quant {
 // A plain array, so that the static_assert below catches a list shorter than kParamCount (a
 // std::array would silently value-initialize the missing entries).
 static const ParamInfo kTable[] = {
-      {VQR_PARAM_METHOD, "method", false, 0, VQR_METHOD_LORAROUND, VQR_METHOD_RTN},
+      {VQR_PARAM_METHOD, "method", false, 0, kMethodCount - 1, VQR_METHOD_RTN},
       {VQR_PARAM_BITS, "bits", false, 2, 8, 4},
       {VQR_PARAM_GROUP_SIZE, "group_size", false, -1, 1 << 30, -1},
       {VQR_PARAM_ALLOW_PARTIAL_GROUP, "allow_partial_group", false, 0, 1, 0},
@@ -67,67 +67,36 @@ const std::array<ParamInfo, kParamCount> &param_table() {
   return table;
 }
 
-// Learned rounding presets: AdaRound (spec learned_rounding §3.3-3.4: AIMET's 10k steps, Adam
-// 1e-3, 20 % warm-up, cosine beta), AutoRound (§1.6: 200 steps, SignSGD lr 1/steps), VQRound
-// (spec vqround §1.7, §3.5: 5000 steps, Adam 1e-2, warm-up 0.1, hold-then-linear beta), and our
-// LoRA-rounding baseline (1000 steps, Adam 1e-2: it moves few parameters, each a long way).
-static QuantConfig resolve_learned_presets(QuantConfig c) {
-  int64_t steps = 0;
-  double lr = 0, warmup = 0;
-  int schedule = VQR_BETA_COSINE;
-  switch (c.method) {
-    case VQR_METHOD_ADAROUND: steps = 10000, lr = 1e-3, warmup = 0.2; break;
-    case VQR_METHOD_AUTOROUND: steps = 200; break;
-    case VQR_METHOD_VQROUND: steps = 5000, lr = 1e-2, warmup = 0.1, schedule = VQR_BETA_HOLD_LINEAR; break;
-    case VQR_METHOD_LORAROUND: steps = 1000, lr = 1e-2; break;
-    default: return c;
-  }
-  if (c.steps < 0) c.steps = steps;
-  // AutoRound's rule (SignRoundConfig._lr_for_bits): 1/steps, 2/steps from 1000 steps at <= 3 bits.
-  if (c.method == VQR_METHOD_AUTOROUND)
-    lr = (c.steps >= 1000 && c.bits <= 3 ? 2.0 : 1.0) / (double)std::max<int64_t>(c.steps, 1);
+// The learned methods' presets (LearnedPresets in method_traits.h); AutoRound's SignSGD rate
+// follows its reference rule (SignRoundConfig._lr_for_bits): 1/steps, 2/steps from 1000 steps at
+// <= 3 bits.
+static QuantConfig resolve_learned_presets(QuantConfig c, const LearnedPresets &p) {
+  if (c.steps < 0) c.steps = p.steps;
+  const double lr =
+      p.sign_sgd ? (c.steps >= 1000 && c.bits <= 3 ? 2.0 : 1.0) / (double)std::max<int64_t>(c.steps, 1) : p.lr;
   if (c.lr < 0) c.lr = lr;
   if (c.minmax_lr < 0) c.minmax_lr = c.lr;
-  if (c.warmup < 0) c.warmup = warmup;
-  if (c.beta_schedule == VQR_BETA_PRESET) c.beta_schedule = schedule;
-  if (c.reg_weight < 0) c.reg_weight = 0.01;
+  if (c.warmup < 0) c.warmup = p.warmup;
+  if (c.beta_schedule == VQR_BETA_PRESET) c.beta_schedule = p.beta_schedule;
+  if (c.reg_weight < 0) c.reg_weight = p.reg_weight;
   return c;
 }
 
 QuantConfig resolve_presets(QuantConfig c) {
-  double alpha = 0, alpha2 = 0;
-  int outer = VQR_OUTER_QUANTIZED;
-  switch (c.method) {
-    case VQR_METHOD_GPTAQ: alpha = 0.25; break;
-    case VQR_METHOD_RESCOMP:
-      alpha = alpha2 = 0.25;
-      outer = c.bits >= 3 ? VQR_OUTER_PREQUANT_CLAMPED : VQR_OUTER_QUANTIZED;  // "allw" diverges at 2 bits
-      break;
-    case VQR_METHOD_GPTAQ_PAPER:
-      alpha = 1.0;
-      outer = VQR_OUTER_PREQUANT;
-      break;
-    default: break;
-  }
-  const bool asym_method = c.method >= VQR_METHOD_GPTAQ && c.method <= VQR_METHOD_GPTAQ_PAPER;
-  if (c.alpha < 0 || !asym_method) c.alpha = asym_method ? alpha : 0.0;
-  if (c.alpha2 < 0 || !asym_method) c.alpha2 = asym_method ? alpha2 : 0.0;
+  const MethodTraits *t = find_method_traits(c.method);
+  // Only the methods that need D take alpha, alpha2 and the outer mode; the others run the plain
+  // GPTQ objective whatever was set.
+  const bool asym_method = t != nullptr && t->needs_d;
+  const SweepPresets p = asym_method ? t->sweep : SweepPresets{};
+  const int outer = c.bits >= 3 ? p.outer : p.outer_2_bits;
+  if (c.alpha < 0 || !asym_method) c.alpha = p.alpha;
+  if (c.alpha2 < 0 || !asym_method) c.alpha2 = p.alpha2;
   if (c.outer == VQR_OUTER_PRESET || !asym_method) c.outer = outer;
-  return resolve_learned_presets(c);
+  return t != nullptr && t->family == MethodFamily::kLearnedRounding ? resolve_learned_presets(c, t->learned) : c;
 }
 
-static const char *const kMethodNames[] = {"rtn",      "gptq",      "gptaq",   "rescomp",  "gptaq_paper",
-                                           "adaround", "autoround", "vqround", "loraround"};
 static const char *const kGridNames[] = {"gptq", "quarot", "full_range"};
 
-const char *method_name(int method) {
-  return method >= 0 && method < (int)(sizeof kMethodNames / sizeof *kMethodNames) ? kMethodNames[method] : nullptr;
-}
-int method_from_name(const std::string &name) {
-  for (int i = 0; i < (int)(sizeof kMethodNames / sizeof *kMethodNames); ++i)
-    if (name == kMethodNames[i]) return i;
-  return -1;
-}
 const char *grid_name(int grid) {
   return grid >= 0 && grid < (int)(sizeof kGridNames / sizeof *kGridNames) ? kGridNames[grid] : nullptr;
 }

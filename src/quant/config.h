@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "quant/method_traits.h"  // QuantConfig::method indexes that table; its users read both
 #include "vqround/vqround.h"
 
 namespace vqr::quant {
@@ -76,10 +77,8 @@ struct QuantConfig {
   double minmax_lr = -1;
 };
 
-// Short lowercase names ("gptq", "vqround", "full_range", ...) used by the tool, the Python binding
-// and the model folder's metadata; NULL / -1 when unknown.
-const char *method_name(int method);
-int method_from_name(const std::string &name);
+// Short lowercase grid names ("gptq", "quarot", "full_range") used by the tool, the Python binding
+// and the model folder's metadata; NULL / -1 when unknown. Method names: method_traits.h.
 const char *grid_name(int grid);
 int grid_from_name(const std::string &name);
 
@@ -87,12 +86,11 @@ struct QuantConfig;
 // Sets the field of `param` (already checked) in a typed configuration.
 void set_typed(QuantConfig &config, vqr_param param, double value);
 
-inline bool is_learned_method(int method) { return method >= VQR_METHOD_ADAROUND && method <= VQR_METHOD_LORAROUND; }
-
-// Replaces preset markers (-1) by the method's values (spec gptq §9 reference presets):
-// GPTQ/RTN 0, 0; GPTAQ 0.25, 0, quantized; ResComp 0.25, 0.25, prequant_clamped at >= 3 bits
-// and quantized at 2; GPTAQ_PAPER 1, 0, prequant. Learned methods: steps, lr, warm-up and
-// schedule of spec learned_rounding §1.6/§3.3-3.4 and spec vqround §1.7/§3.5.
+// Replaces preset markers (-1) by the method's values from the method-traits table: alpha,
+// alpha2 and the outer mode for the methods that need D (spec gptq §9 reference presets; 0, 0,
+// quantized for every other method), and steps, lr, warm-up, beta schedule and regularizer weight
+// for the learned methods (spec learned_rounding §1.6/§3.3-3.4, spec vqround §1.7/§3.5). An
+// unknown method gets no presets (quantize_layer rejects it).
 QuantConfig resolve_presets(QuantConfig c);
 
 }  // namespace vqr::quant

@@ -296,7 +296,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
 
   const double t_sweep = omp_get_wtime();
   double gemm_seconds = 0;
-  Progress progress(ctx, "gptq", n);
+  Progress progress(ctx, method_traits(config.method).stage, n);
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
     const int64_t tiles = (m + kRowTile - 1) / kRowTile;

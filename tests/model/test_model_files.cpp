@@ -276,6 +276,38 @@ TEST(Forward, CaptureIsSelfConsistentWithGqa) {
   for (size_t i = 0; i < log.entries.size(); ++i) EXPECT_EQ(log2.entries[i].x, log.entries[i].x);
 }
 
+// Forward::block in pieces equals run(); a sink that returns kStopBlock ends the block right after
+// the input it asked for (the sequential quantizer's calibration passes rely on both).
+TEST(Forward, BlockSinkStopsTheBlock) {
+  TempFile f("fwdstop.bin");
+  f.write(vqr_test::checkpoint_bytes(kGqaHeader, vqr_test::well_scaled_weights(kGqaHeader, 6)));
+  const Model m = vqr::model::load_llama2c(f.path());
+  const std::vector<int32_t> tokens = {1, 17, 250, 3, 299, 42};
+  const int64_t T = static_cast<int64_t>(tokens.size()), C = m.config().dim;
+
+  Forward whole(m, T, 1), pieces(m, T, 1);
+  whole.run(tokens.data(), T, nullptr);
+  pieces.embed(tokens.data(), T);
+  for (int l = 0; l < m.config().n_layers; ++l) pieces.block(l, T);
+  EXPECT_EQ(std::vector<float>(pieces.hidden(), pieces.hidden() + T * C),
+            std::vector<float>(whole.hidden(), whole.hidden() + T * C));
+
+  for (LinearInput stop_at : {LinearInput::kAttnNorm, LinearInput::kAttnOut, LinearInput::kFfnNorm,
+                              LinearInput::kFfnHidden}) {
+    std::vector<LinearInput> seen;
+    pieces.embed(tokens.data(), T);
+    pieces.block(0, T, [&](int layer, LinearInput input, const float *, int64_t t, int64_t) {
+      EXPECT_EQ(layer, 0);
+      EXPECT_EQ(t, T);
+      seen.push_back(input);
+      return input == stop_at ? vqr::model::SinkAction::kStopBlock : vqr::model::SinkAction::kContinue;
+    });
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.back(), stop_at);
+    EXPECT_EQ(seen.size(), static_cast<size_t>(stop_at) + 1) << "inputs arrive in forward order, none after the stop";
+  }
+}
+
 TEST(Forward, RejectsBadArguments) {
   TempFile f("fwdbad.bin");
   f.write(vqr_test::checkpoint_bytes(kGqaHeader, vqr_test::well_scaled_weights(kGqaHeader, 5)));

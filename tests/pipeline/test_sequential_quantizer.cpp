@@ -22,8 +22,8 @@
 #include "model/llama2c_format.h"
 #include "model/text_corpus.h"
 #include "model/tokenizer.h"
+#include "pipeline/quantize_layer.h"
 #include "pipeline/sequential_quantizer.h"
-#include "quant/quantize_layer.h"
 
 namespace {
 
@@ -84,7 +84,7 @@ void reference_sequential(vqr::model::Model &model, const std::vector<std::vecto
                 });
       for (; i < 7 && vqr::model::input_of(kOrder[i]) == input; ++i) {
         const auto w = model.linear(l, kOrder[i]);
-        const auto q = vqr::quant::quantize_layer(nullptr, c, vqr_tensor_2d(w.data, VQR_DTYPE_F32, w.rows, w.cols, 0), &h);
+        const auto q = vqr::pipeline::quantize_layer(nullptr, c, w.data, w.rows, w.cols, &h);
         q.dequantize(model.linear_data(l, kOrder[i]), 1);
       }
     }
