@@ -3,8 +3,9 @@
  *
  * libvqround quantizes the weights of large language models after training: round-to-nearest
  * (RTN), the GPTQ family (GPTQ, GPTAQ, ResComp) and the learned-rounding family (AdaRound,
- * AutoRound/SignRound, VQRound, LoRA-rounding), all driven by per-layer input statistics. It is a C++ library behind this C ABI: one shared object,
- * libvqround.so (SONAME libvqround.so.0), exporting only the vqr_* symbols declared here.
+ * AutoRound/SignRound, VQRound, LoRA-rounding), all driven by per-layer input statistics. It is
+ * a C++ library behind this C ABI: one shared object, libvqround.so (SONAME libvqround.so.0),
+ * exporting only the vqr_* symbols declared here.
  *
  * Conventions (they hold for every function below unless its comment says otherwise):
  *  - Fallible functions return a vqr_status: VQR_OK (0) or a negative error code. When a call
@@ -53,7 +54,8 @@
  * paper, or this library from both, the comment at the method or option says which rule runs and
  * gives its formula, so this header needs no other document.
  *
- * Changes in 0.5.0 (source-compatible for callers that follow the struct_size rule):
+ * Changes in 0.5.0 (binary-compatible with 0.4 for callers that set struct_size or zero-initialize
+ * their structs; source that uses the 0.4 model additions now defines VQR_EXPERIMENTAL):
  *  - vqr_param_bounds and vqr_result_packed_shape follow the struct_size rule above: they write
  *    min(struct_size, sizeof) bytes instead of the whole struct, so vqr_bounds and vqr_packed_shape
  *    can grow. Their layouts are unchanged (both already began with struct_size, which until 0.4
@@ -637,8 +639,8 @@ typedef struct vqr_result vqr_result;
  * config:  read during the call only.
  * w:       the weights, m x n (rows = out_features, cols = in_features), f32/f16/bf16, finite.
  * hessian: statistics of the layer's inputs with width n and at least one token; required by
- *          GPTQ, GPTAQ, ResComp and GPTAQ_PAPER (the last three, and VQR_PARAM_EXACT_TARGET, need
- *          an asymmetric one); optional for RTN (then only the report's proxy losses use it).
+ *          GPTQ, GPTAQ, ResComp, GPTAQ_PAPER and the learned methods (GPTAQ, ResComp, GPTAQ_PAPER
+ *          and VQR_PARAM_EXACT_TARGET need an asymmetric one); optional for RTN (then only the report's proxy losses use it).
  *          NULL allowed for RTN. Read only.
  * out:     the result object on success, freed by vqr_result_free.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL pointers, shapes, strides, group size not
@@ -730,8 +732,8 @@ typedef VQR_ENUM(vqr_history) {
 } vqr_history;
 
 /* The curve `which`: *count values (one per step; 0 for non-learned methods), borrowed until
- * vqr_result_free. Returns NULL with *count = 0 on a NULL result or unknown `which`. count may
- * not be NULL. Since 0.3.0. */
+ * vqr_result_free. Returns NULL with *count = 0 on a NULL result or unknown `which`; a NULL
+ * count gives NULL. Cannot fail otherwise. Since 0.3.0. */
 VQR_API const double *vqr_result_history(const vqr_result *result, vqr_history which, int64_t *count);
 
 /* Copies the report into *out (see vqr_report). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT
