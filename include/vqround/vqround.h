@@ -3,14 +3,36 @@
  *
  * libvqround quantizes the weights of large language models after training: round-to-nearest
  * (RTN), the GPTQ family (GPTQ, GPTAQ, ResComp) and the learned-rounding family (AdaRound,
- * AutoRound/SignRound, VQRound, LoRA-rounding), all driven by per-layer input statistics. It is a C++ library behind this C ABI: one shared object,
- * libvqround.so (SONAME libvqround.so.0), exporting only the vqr_* symbols declared here.
+ * AutoRound/SignRound, VQRound, LoRA-rounding), all driven by per-layer input statistics. It is
+ * a C++ library behind this C ABI: one shared object, libvqround.so (SONAME libvqround.so.0),
+ * exporting only the vqr_* symbols declared here.
  *
  * Conventions (they hold for every function below unless its comment says otherwise):
  *  - Fallible functions return a vqr_status: VQR_OK (0) or a negative error code. When a call
  *    fails, vqr_last_error() returns a message naming the offending argument; the calling thread
  *    owns that message, which stays valid until the next failing vqr_* call on the same thread.
  *    Failed calls leave their output arguments and the objects they were given unchanged.
+ *  - Each function's comment lists the codes it returns ("Returns VQR_OK, ..."). Two more can come
+ *    from every function that returns a vqr_status and are not always repeated in the lists:
+ *    VQR_ERR_OUT_OF_MEMORY (an allocation failed) and VQR_ERR_INTERNAL (a bug; the message says
+ *    where).
+ *  - NULL handles, one rule for all: a function returning a vqr_status returns
+ *    VQR_ERR_INVALID_ARGUMENT when an object or a required pointer is NULL (only a vqr_context
+ *    argument may be NULL where its comment says so, meaning default settings); a function that
+ *    cannot fail (a getter) returns what an empty object would: 0 for counts, sizes, widths, flags
+ *    and settings, NULL for pointers; a function returning void does nothing.
+ *  - Output structs begin with size_t struct_size, which the caller sets to sizeof the struct it
+ *    was compiled with. The library writes min(struct_size, its own sizeof) bytes and stores that
+ *    number in struct_size, so fields appended in later versions never overrun an older caller's
+ *    struct, and an older library leaves a newer caller's extra fields untouched. (vqr_progress
+ *    travels the other way: the library sets its struct_size.)
+ *  - "Since x.y.z" names the version a declaration appeared in; fields and values appended later
+ *    carry their own "Since".
+ *  - Two tiers. Everything before the banner "EXPERIMENTAL" is the stable ABI: its signatures
+ *    stay, and any change of behaviour is listed under "Changes in" below. The declarations
+ *    after the banner are seen only when the program defines VQR_EXPERIMENTAL before including
+ *    this header (as zstd's ZSTD_STATIC_LINKING_ONLY); they are exported all the same (bindings
+ *    reach them through dlsym), but their signatures and meaning may change in any minor version.
  *  - Objects are created by vqr_X_create(..., vqr_X **out) and destroyed by vqr_X_free();
  *    vqr_X_free(NULL) does nothing.
  *  - Inputs are borrowed: the library reads them during the call and never keeps a pointer.
@@ -26,8 +48,26 @@
  *  - Numerics: fp32 accumulation, round-half-to-even, deterministic results for the same inputs,
  *    settings and thread count.
  *
- * The algorithms follow the specifications in the repository's shared/spec folder; section
- * numbers cited below ("spec gptq §1.6") refer to spec/gptq_family.md.
+ * The methods are those of their papers: GPTQ (arXiv 2210.17323), GPTAQ (arXiv 2504.02692),
+ * ResComp (arXiv 2604.07955), AdaRound (arXiv 2004.10568), AutoRound/SignRound (arXiv 2309.05516)
+ * and VQRound (github.com/zhoustan/VQRound). Where a reference implementation departs from its
+ * paper, or this library from both, the comment at the method or option says which rule runs and
+ * gives its formula, so this header needs no other document.
+ *
+ * Changes in 0.5.0 (binary-compatible with 0.4 for callers that set struct_size or zero-initialize
+ * their structs; source that uses the 0.4 model additions now defines VQR_EXPERIMENTAL):
+ *  - vqr_param_bounds and vqr_result_packed_shape follow the struct_size rule above: they write
+ *    min(struct_size, sizeof) bytes instead of the whole struct, so vqr_bounds and vqr_packed_shape
+ *    can grow. Their layouts are unchanged (both already began with struct_size, which until 0.4
+ *    the library set itself): a caller passing sizeof the struct gets the same bytes as before, and
+ *    struct_size 0 (a zero-initialized struct of a caller written for 0.4) is read as the 0.4 size.
+ *    Set struct_size before the call; an uninitialized one may now be refused or honoured as given.
+ *  - NULL handles follow the one rule above: vqr_context_get_threads, vqr_hessian_width and
+ *    vqr_hessian_token_count return 0 for NULL (they returned -1).
+ *  - The 0.4 additions for whole models (token sequences, per-layer overrides and inspection,
+ *    linear-layer views, Hessian collection, checkpoint export) move to the experimental tier:
+ *    define VQR_EXPERIMENTAL to see them. Their symbols and behaviour are unchanged.
+ *  - Every declaration states the version it appeared in and the codes it returns.
  */
 #ifndef VQROUND_H
 #define VQROUND_H
@@ -62,7 +102,7 @@ extern "C" {
 /* ============================================================================================ */
 
 #define VQR_VERSION_MAJOR 0
-#define VQR_VERSION_MINOR 4
+#define VQR_VERSION_MINOR 5
 #define VQR_VERSION_PATCH 0
 #define VQR_VERSION_NUMBER (VQR_VERSION_MAJOR * 10000 + VQR_VERSION_MINOR * 100 + VQR_VERSION_PATCH)
 #define VQR_VERSION_STR2(x) #x
@@ -76,18 +116,19 @@ extern "C" {
  * Since 0.1.0. */
 VQR_API unsigned vqr_version_number(void);
 
-/* The library's VQR_VERSION_STRING ("0.1.0"); static storage. Since 0.1.0. */
+/* The library's VQR_VERSION_STRING ("0.5.0"); static storage; never NULL. Since 0.1.0. */
 VQR_API const char *vqr_version_string(void);
 
 /* One line describing how the library was built: version, compiler, OpenMP, BLAS, OpenCL.
- * Static storage. Since 0.1.0. */
+ * Static storage; never NULL. Since 0.1.0. */
 VQR_API const char *vqr_build_info(void);
 
 /* ============================================================================================ */
 /* Status codes and errors                                                                       */
 /* ============================================================================================ */
 
-/* Stable numbers: a code never changes meaning; retired codes stay listed as comments. */
+/* Stable numbers: a code never changes meaning; retired codes stay listed as comments.
+ * Since 0.1.0; codes added later say when. */
 typedef VQR_ENUM(vqr_status) {
   VQR_OK = 0,
   VQR_ERR_INVALID_ARGUMENT = -1, /* NULL pointer, wrong shape, stride or dtype, mismatched sizes */
@@ -102,7 +143,8 @@ typedef VQR_ENUM(vqr_status) {
   VQR_ERR_IO = -10,              /* reading or writing a file failed */
   VQR_ERR_INTERNAL = -11,        /* a bug in the library; please report the message */
   VQR_ERR_FORMAT = -12           /* a file violates its format (checkpoint, config, tokenizer): bad magic,
-                                    header, JSON, dtype, shape, offsets, or a missing tensor (0.4) */
+                                    header, JSON, dtype, shape, offsets, or a missing tensor. Since
+                                    0.4.0 (0.3 reported these as VQR_ERR_CORRUPT) */
 } vqr_status;
 
 /* Fixed English text for a status code ("invalid argument"); never NULL; static storage.
@@ -117,6 +159,7 @@ VQR_API const char *vqr_last_error(void);
 /* Tensor views                                                                                  */
 /* ============================================================================================ */
 
+/* Element types of tensor views and of the buffers the library fills. Since 0.1.0. */
 typedef VQR_ENUM(vqr_dtype) {
   VQR_DTYPE_F32 = 0,  /* IEEE binary32 */
   VQR_DTYPE_F16 = 1,  /* IEEE binary16, stored as uint16_t */
@@ -126,7 +169,8 @@ typedef VQR_ENUM(vqr_dtype) {
 /* A borrowed, read-only view of a row-major matrix: element (r, c) is at
  * ((const T *)data)[r * row_stride + c], where T is the dtype's storage type. row_stride counts
  * elements, not bytes; 0 means "rows are contiguous" (row_stride = cols). The library reads it
- * only during the call it is passed to. This struct's layout is frozen. */
+ * only during the call it is passed to. This struct's layout is frozen (an input, it has no
+ * struct_size). Since 0.1.0. */
 typedef struct vqr_tensor {
   const void *data;
   vqr_dtype dtype;
@@ -135,7 +179,8 @@ typedef struct vqr_tensor {
   int64_t row_stride;
 } vqr_tensor;
 
-/* Convenience initializer: vqr_tensor t = vqr_tensor_2d(ptr, VQR_DTYPE_F32, rows, cols, 0); */
+/* Convenience initializer: vqr_tensor t = vqr_tensor_2d(ptr, VQR_DTYPE_F32, rows, cols, 0);
+ * a static inline function of this header, not a library symbol. Since 0.1.0. */
 static inline vqr_tensor vqr_tensor_2d(const void *data, vqr_dtype dtype, int64_t rows, int64_t cols,
                                        int64_t row_stride) {
   vqr_tensor t;
@@ -151,8 +196,10 @@ static inline vqr_tensor vqr_tensor_2d(const void *data, vqr_dtype dtype, int64_
 /* Context: threads, seed, logging, progress, cancellation                                       */
 /* ============================================================================================ */
 
+/* Settings and callbacks for the calls that take one. Since 0.1.0. */
 typedef struct vqr_context vqr_context;
 
+/* Severity of a log line, and the filter of vqr_context_set_log. Since 0.1.0. */
 typedef VQR_ENUM(vqr_log_level) {
   VQR_LOG_DEBUG = 0,
   VQR_LOG_INFO = 1,
@@ -161,11 +208,13 @@ typedef VQR_ENUM(vqr_log_level) {
   VQR_LOG_NONE = 4 /* as a filter: deliver nothing */
 } vqr_log_level;
 
-/* Receives one log line (no trailing newline). `message` is valid only during the call. */
+/* Receives one log line (no trailing newline). `message` is valid only during the call.
+ * Since 0.1.0. */
 typedef void (*vqr_log_fn)(void *user_data, vqr_log_level level, const char *message);
 
 /* What a long call reports as it goes. The library fills struct_size with sizeof(vqr_progress)
- * of its own version; fields may be appended in later versions, never reordered. */
+ * of its own version; fields may be appended in later versions, never reordered: read a field only
+ * when struct_size covers it. Since 0.1.0. */
 typedef struct vqr_progress {
   size_t struct_size;
   const char *stage;       /* "gptq", "rtn", "hessian", ...; valid during the callback only */
@@ -179,7 +228,7 @@ typedef struct vqr_progress {
 } vqr_progress;
 
 /* Returns 0 to continue; any other value cancels the call, which then returns
- * VQR_ERR_CANCELLED. `progress` is valid only during the callback. */
+ * VQR_ERR_CANCELLED. `progress` is valid only during the callback. Since 0.1.0. */
 typedef int (*vqr_progress_fn)(void *user_data, const vqr_progress *progress);
 
 /* Creates a context with default settings: all available cores (omp_get_max_threads()),
@@ -197,10 +246,12 @@ VQR_API void vqr_context_free(vqr_context *ctx);
  * Since 0.1.0. */
 VQR_API vqr_status vqr_context_set_threads(vqr_context *ctx, int threads);
 
-/* The thread count set above (0 = all cores), or -1 if ctx is NULL. Since 0.1.0. */
+/* The thread count set above (0 = all cores). 0 for a NULL ctx, which stands for the default
+ * settings (-1 before 0.5). Since 0.1.0. */
 VQR_API int vqr_context_get_threads(const vqr_context *ctx);
 
-/* Seed for every random choice made under this context (default 0). Since 0.1.0. */
+/* Seed for every random choice made under this context (default 0); any value is valid.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL). Since 0.1.0. */
 VQR_API vqr_status vqr_context_set_seed(vqr_context *ctx, uint64_t seed);
 
 /* Installs a log callback receiving messages at `min_level` and above (fn NULL removes it).
@@ -210,7 +261,8 @@ VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *us
                                        vqr_log_level min_level);
 
 /* Installs a progress callback (fn NULL removes it). It is called at most about ten times per
- * second, plus once when a stage completes. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+ * second, plus once when a stage completes. user_data is passed back untouched and must stay valid
+ * while installed. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL). Since 0.1.0. */
 VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data);
 
 /* Requests cancellation; safe from any thread, including signal-free helper threads while
@@ -223,43 +275,54 @@ VQR_API void vqr_context_cancel(vqr_context *ctx);
 /* Configuration                                                                                 */
 /* ============================================================================================ */
 
+/* A method and its parameters (the vqr_param values below). Since 0.1.0. */
 typedef struct vqr_config vqr_config;
 
+/* Quantization methods (VQR_PARAM_METHOD). Since 0.1.0; values added later say when. */
 typedef VQR_ENUM(vqr_method) {
-  VQR_METHOD_RTN = 0,         /* round to nearest on the grid of spec gptq §1.6 */
-  VQR_METHOD_GPTQ = 1,        /* GPTQ (spec gptq §1); needs a Hessian (D, if present, is unused
-                                 unless VQR_PARAM_EXACT_TARGET is set) */
-  VQR_METHOD_GPTAQ = 2,       /* GPTAQ (spec gptq §2) as the official code runs it: alpha 0.25,
+  VQR_METHOD_RTN = 0,         /* round to nearest on the configured grid (VQR_PARAM_GRID) */
+  VQR_METHOD_GPTQ = 1,        /* GPTQ: columns quantized one by one in a blocked sweep, each
+                                 column's error spread over the columns not yet quantized through
+                                 the Cholesky factor of the damped H^-1; needs a Hessian (D, if
+                                 present, is unused unless VQR_PARAM_EXACT_TARGET is set) */
+  VQR_METHOD_GPTAQ = 2,       /* GPTAQ as the official code runs it: GPTQ's sweep plus the
+                                 input-asymmetry term alpha triu1(D U^T) U (U the upper Cholesky
+                                 factor of H^-1, triu1 the strict upper triangle) with alpha 0.25,
                                  outer mode quantized. Needs an asymmetric Hessian. Since 0.2.0. */
-  VQR_METHOD_RESCOMP = 3,     /* ResComp (spec gptq §3) as the official code runs it: alpha =
+  VQR_METHOD_RESCOMP = 3,     /* ResComp as the official code runs it: GPTAQ's sweep with alpha =
                                  alpha2 = 0.25, outer mode prequant_clamped at >= 3 bits and
-                                 quantized at 2 bits; closed form of §3.3 (no extra n x n
-                                 matrix). Needs an asymmetric Hessian. Since 0.2.0. */
+                                 quantized at 2 bits; the compensation-aware term is evaluated in
+                                 closed form from D and U (no extra n x n matrix). Needs an
+                                 asymmetric Hessian. Since 0.2.0. */
   VQR_METHOD_GPTAQ_PAPER = 4, /* GPTAQ as the paper writes it: alpha 1, outer mode prequant.
                                  Needs an asymmetric Hessian. Since 0.2.0. */
-  /* Learned rounding (spec learned_rounding, spec vqround; since 0.3.0). Each trains rounding
+  /* Learned rounding (since 0.3.0). Each trains rounding
    * parameters against the layer objective tr((W' - W) H (W' - W)^T) (minus 2 tr((W' - W) D^T W^T)
    * when the Hessian has D), one m x n x n product per step, and returns ordinary integer codes
    * on the grid of VQR_PARAM_GRID. All need a Hessian. */
-  VQR_METHOD_ADAROUND = 5,    /* AdaRound (spec learned_rounding §3): one rectified-sigmoid latent
-                                 per weight, regularizer annealed 20 -> 2, Adam */
-  VQR_METHOD_AUTOROUND = 6,   /* AutoRound/SignRound, layer-wise (spec learned_rounding §1):
+  VQR_METHOD_ADAROUND = 5,    /* AdaRound: one rectified-sigmoid latent per weight (soft rounding
+                                 h = clamp(1.2 sigmoid(v) - 0.1, 0, 1)), regularizer annealed
+                                 20 -> 2, Adam */
+  VQR_METHOD_AUTOROUND = 6,   /* AutoRound/SignRound, layer-wise:
                                  rounding offset V in [-0.5, 0.5] plus per-group min/max clipping
                                  scales, SignSGD with linear decay, best iteration kept. Grids:
                                  VQR_GRID_GPTQ asymmetric (variant A), VQR_GRID_GPTQ symmetric
                                  (variant C) and VQR_GRID_FULL_RANGE (variant B, AutoRound's own
                                  default) */
-  VQR_METHOD_VQROUND = 7,     /* VQRound (spec vqround): AdaRound latents drawn from a K x D
-                                 codebook fitted by k-means; only the codebook is trained */
-  VQR_METHOD_LORAROUND = 8    /* LoRA-rounding, our own low-rank baseline (spec learned_rounding
-                                 §4): V = 0.5 tanh(A B^T), rank r, straight-through rounding, Adam */
+  VQR_METHOD_VQROUND = 7,     /* VQRound: AdaRound latents drawn from a K x D codebook fitted by
+                                 k-means; only the codebook is trained */
+  VQR_METHOD_LORAROUND = 8    /* LoRA-rounding, our own low-rank baseline (no paper): rounding
+                                 offset V = 0.5 tanh(A B^T), rank r, straight-through rounding,
+                                 Adam */
 } vqr_method;
 
 /* Where a learned method starts (VQR_PARAM_INIT). Since 0.3.0. */
 typedef VQR_ENUM(vqr_init) {
   VQR_INIT_RTN = 0,  /* round to nearest on the configured grid */
-  VQR_INIT_GPTQ = 1  /* GPTQ's own rounding decisions: base = floor of the error-compensated
-                        weight, latent from spec vqround §2.2 (AdaRound and VQRound only) */
+  VQR_INIT_GPTQ = 1  /* GPTQ's own rounding decisions (AdaRound and VQRound only): with u = w / s
+                        the error-compensated weight on the grid, base = floor(u) and soft
+                        rounding clamp(u - floor(u) - e, 0, 1), e GPTQ's scaled column error,
+                        whose hard rounding is GPTQ's decision */
 } vqr_init;
 
 /* Annealing of the rounding regularizer's exponent beta (VQR_PARAM_BETA_SCHEDULE). The
@@ -274,7 +337,8 @@ typedef VQR_ENUM(vqr_beta_schedule) {
 } vqr_beta_schedule;
 
 /* Which weights the cross-block update of the GPTAQ/ResComp sweep uses in its asymmetry terms
- * (spec gptq §2.4, §3.2, §9). VQR_OUTER_PRESET lets the method choose. Since 0.2.0. */
+ * (the update of the columns after a block of 128, VQR_PARAM_BLOCK_SIZE). VQR_OUTER_PRESET lets
+ * the method choose. Since 0.2.0. */
 typedef VQR_ENUM(vqr_outer_mode) {
   VQR_OUTER_PRESET = -1,
   VQR_OUTER_QUANTIZED = 0,        /* the quantized values Q (official GPTAQ; ResComp "org") */
@@ -284,15 +348,20 @@ typedef VQR_ENUM(vqr_outer_mode) {
                                      "allw"; the range is that of the column's own quantizer) */
 } vqr_outer_mode;
 
+/* Quantizer grids (VQR_PARAM_GRID): code c = clamp(round(x / s) + z, 0, 2^b - 1), dequantized
+ * s (c - z), one scale s and zero-point z per row and group. Since 0.1.0. */
 typedef VQR_ENUM(vqr_grid) {
-  VQR_GRID_GPTQ = 0,   /* grid (a), spec gptq §1.6: unsigned codes with zero-point, range
-                          contains 0; sym: s = 2 absmax / (2^b - 1), z = 2^(b-1). The checkpoint
-                          grid of IST GPTQ, AutoGPTQ and GPTQModel. Default. */
-  VQR_GRID_QUAROT = 1, /* grid (b), spec gptq §1.6: the QuaRot WeightQuantizer of the GPTAQ and
-                          ResComp repositories; sym: s = absmax / (2^(b-1) - 1), codes in
-                          [-2^(b-1), 2^(b-1) - 1] stored offset by z = 2^(b-1). */
-  VQR_GRID_FULL_RANGE = 2 /* AutoRound's default "full range" symmetric grid (spec
-                          learned_rounding §1.3 B, llama.cpp Q4_0 style): s = m / 2^(b-1) with m
+  VQR_GRID_GPTQ = 0,   /* unsigned codes with zero-point; the range [min(x, 0), max(x, 0)] always
+                          contains 0 ([0, 0] becomes [-1, 1]); asym: s = (max - min) / (2^b - 1),
+                          z = round(-min / s);
+                          sym: s = 2 absmax / (2^b - 1), z = 2^(b-1). The checkpoint grid of IST
+                          GPTQ, AutoGPTQ and GPTQModel. Default. */
+  VQR_GRID_QUAROT = 1, /* the QuaRot WeightQuantizer of the GPTAQ and ResComp repositories;
+                          asym: s = max(max - min, 1e-5) / (2^b - 1), z = round(-min / s); sym:
+                          s = max(absmax, 1e-5) / (2^(b-1) - 1), codes in [-2^(b-1), 2^(b-1) - 1]
+                          stored offset by z = 2^(b-1). */
+  VQR_GRID_FULL_RANGE = 2 /* AutoRound's default "full range" symmetric grid (llama.cpp Q4_0
+                          style): s = m / 2^(b-1) with m
                           the signed extreme of larger magnitude, so that extreme maps to code
                           -2^(b-1) (s < 0 when the maximum wins, ties included), |s| >= 1e-5; codes [-2^(b-1), 2^(b-1) - 1]
                           stored offset by z = 2^(b-1), so all 2^b levels are used. Always
@@ -301,11 +370,12 @@ typedef VQR_ENUM(vqr_grid) {
 
 /* Parameters, numbered explicitly and never reused. Each comment gives type, range and default;
  * vqr_param_bounds() returns the same. Integers are set with vqr_config_set_int, reals with
- * vqr_config_set_float; the other setter fails with VQR_ERR_INVALID_ARGUMENT. */
+ * vqr_config_set_float; the other setter fails with VQR_ERR_INVALID_ARGUMENT. Since 0.1.0;
+ * parameters added later say when. */
 typedef VQR_ENUM(vqr_param) {
   /* --- what to run --- */
   VQR_PARAM_METHOD = 100,        /* int, a vqr_method; default VQR_METHOD_RTN */
-  /* --- the quantizer grid (spec gptq §1.6) --- */
+  /* --- the quantizer grid (vqr_grid) --- */
   VQR_PARAM_BITS = 200,          /* int, 2..8; default 4. Packing supports 2, 3, 4, 8. */
   VQR_PARAM_GROUP_SIZE = 201,    /* int, -1 (one group per output row) or 1..2^30; default -1.
                                     Groups run along the input dimension. */
@@ -316,7 +386,8 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_SYM = 203,           /* int 0/1, default 0 (asymmetric, with a zero-point) */
   VQR_PARAM_GRID = 204,          /* int, a vqr_grid; default VQR_GRID_GPTQ */
   VQR_PARAM_MSE = 205,           /* int 0/1, default 0: search a clipping ratio per row/group that
-                                    minimizes sum |q(x) - x|^norm (spec gptq §1.6) */
+                                    minimizes sum |q(x) - x|^norm over the candidate ranges
+                                    p [min, max] below */
   VQR_PARAM_MSE_NORM = 206,      /* float, 1.0..8.0, default 2.4 */
   VQR_PARAM_MSE_GRID = 207,      /* int, 1..10000, default 100 */
   VQR_PARAM_MSE_MAXSHRINK = 208, /* float, 0.0..1.0, default 0.8: candidates p = 1 - i/grid for
@@ -326,7 +397,7 @@ typedef VQR_ENUM(vqr_param) {
                                     are chosen, so a checkpoint storing fp16 scales (GPTQ,
                                     compressed-tensors, GGUF) dequantizes to exactly the weights
                                     the algorithm optimized. Since 0.4.0. */
-  /* --- GPTQ sweep (spec gptq §1.3-§1.5) --- */
+  /* --- the GPTQ-family sweep --- */
   VQR_PARAM_ACT_ORDER = 300,     /* int 0/1, default 0: process columns by descending diag(H)
                                     (stable sort) */
   VQR_PARAM_STATIC_GROUPS = 301, /* int 0/1, default 0: group parameters fixed from the original
@@ -340,13 +411,13 @@ typedef VQR_ENUM(vqr_param) {
                                     Does not change the result beyond fp32 rounding. */
   VQR_PARAM_STALE_GROUPS = 306,  /* int 0/1, default 0. With dynamic groups smaller than the
                                     block, the reference implementations read a group's range from
-                                    weights that lack the in-block updates (spec gptq §1.5). 0 =
+                                    weights that lack the in-block updates. 0 =
                                     read the fully updated weights (block-size invariant, better);
                                     1 = reproduce the reference quirk. */
   /* --- reporting --- */
   VQR_PARAM_REPORT_LOSS = 400,   /* int 0/1, default 1: compute the proxy losses of vqr_report
                                     (costs about two extra m x n x n triangular products) */
-  /* --- asymmetric calibration: GPTAQ / ResComp (spec gptq §2, §3, §9); since 0.2.0 --- */
+  /* --- asymmetric calibration: GPTAQ / ResComp; since 0.2.0 --- */
   /* ALPHA, ALPHA2 and OUTER apply to GPTAQ, RESCOMP and GPTAQ_PAPER; RTN and GPTQ ignore them
      (their report shows 0, 0, quantized), so one config can serve several methods. */
   VQR_PARAM_ALPHA = 500,         /* float, -1 or 0..100, default -1 = the method's preset (0.25
@@ -355,8 +426,8 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_ALPHA2 = 501,        /* float, -1 or 0..100, default -1 = preset (0 for GPTAQ, 0.25
                                     for ResComp): the weight of the compensation-aware term */
   VQR_PARAM_OUTER = 502,         /* int, a vqr_outer_mode, default VQR_OUTER_PRESET */
-  VQR_PARAM_EXACT_TARGET = 503,  /* int 0/1, default 0. Our own ablation (spec gptq §3.3, in none
-                                    of the papers): run plain GPTQ on the pre-corrected target
+  VQR_PARAM_EXACT_TARGET = 503,  /* int 0/1, default 0. Our own ablation (in none of the
+                                    papers): run plain GPTQ on the pre-corrected target
                                     W* = W (I + D H_damped^-1), the continuous minimizer of the
                                     asymmetric objective. Method GPTQ with an asymmetric Hessian. */
   /* --- learned rounding (ADAROUND, AUTOROUND, VQROUND, LORAROUND); since 0.3.0 --- */
@@ -372,7 +443,8 @@ typedef VQR_ENUM(vqr_param) {
                                     rounding regularizer sum(1 - |2h - 1|^beta) (AdaRound, VQRound),
                                     in the units of tr(dW H dW^T) */
   VQR_PARAM_REG_MEAN = 604,      /* int 0/1, default 0: 1 = divide the regularizer by the number
-                                    of weights (DESIGN §3.6; the references sum it) */
+                                    of weights, so its weight does not grow with the layer (the
+                                    references sum it) */
   VQR_PARAM_BETA_START = 605,    /* float, 1..1000, default 20 */
   VQR_PARAM_BETA_END = 606,      /* float, 1..1000, default 2 */
   VQR_PARAM_BETA_SCHEDULE = 607, /* int, a vqr_beta_schedule, default VQR_BETA_PRESET */
@@ -395,42 +467,49 @@ typedef VQR_ENUM(vqr_param) {
                                     points per centroid, sampled (faiss's max_points_per_centroid) */
   VQR_PARAM_SIGN_CONSISTENT = 624, /* int 0/1, default 0: assign each vector to the nearest codeword
                                     with its sign pattern, seeding one codeword per occurring
-                                    pattern when K allows (DESIGN §3.6), so the initialization keeps
-                                    its rounding decisions; 0 = plain nearest (the reference) */
+                                    pattern when K allows, so the initialization keeps its
+                                    rounding decisions (plain k-means can flip a latent's sign and
+                                    so a GPTQ decision); 0 = plain nearest (the reference) */
   VQR_PARAM_RANK = 630,          /* int, 1..4096, default 8: LoRA-rounding rank r */
   VQR_PARAM_MINMAX_TUNING = 640, /* int 0/1, default 1: AutoRound trains the min/max scales */
   VQR_PARAM_MINMAX_LR = 641      /* float, -1 or 0..100, default -1 = the learning rate */
 } vqr_param;
 
-/* Type, range and default of a parameter. The library fills struct_size. */
+/* Type, range and default of a parameter. An output struct: set struct_size = sizeof(vqr_bounds)
+ * before the call (the struct_size rule, since 0.5.0). Since 0.1.0. */
 typedef struct vqr_bounds {
-  size_t struct_size;
+  size_t struct_size;   /* in: sizeof the caller's struct (0 reads as the 0.4 size);
+                           out: the bytes written */
   int is_float;         /* 1: set with vqr_config_set_float; 0: vqr_config_set_int */
   double lower;         /* inclusive */
   double upper;         /* inclusive */
   double default_value;
 } vqr_bounds;
 
-/* Fills *out with the bounds of `param`.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL), VQR_ERR_UNSUPPORTED (unknown param).
+/* Fills *out with the bounds of `param`: min(out->struct_size, sizeof(vqr_bounds)) bytes, the
+ * rest of the caller's struct untouched. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL,
+ * out->struct_size between 1 and sizeof(size_t) - 1), VQR_ERR_UNSUPPORTED (unknown param).
  * Since 0.1.0. */
 VQR_API vqr_status vqr_param_bounds(vqr_param param, vqr_bounds *out);
 
 /* The parameter's short name ("bits", "group_size", ...), or NULL for an unknown parameter.
- * Static storage. Since 0.1.0. */
+ * Static storage. Cannot fail. Since 0.1.0. */
 VQR_API const char *vqr_param_name(vqr_param param);
 
 /* Short names of methods ("rtn", "gptq", "gptaq", "rescomp", "gptaq_paper", "adaround",
  * "autoround", "vqround", "loraround") and grids ("gptq", "quarot", "full_range"); NULL for values
- * out of range. Static storage. Since 0.4.0. */
+ * out of range. Static storage. Cannot fail. Since 0.4.0 (both). */
 VQR_API const char *vqr_method_name(vqr_method method);
 VQR_API const char *vqr_grid_name(vqr_grid grid);
 
 /* Creates a configuration holding every default. out: the new object, freed by
- * vqr_config_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+ * vqr_config_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL), VQR_ERR_OUT_OF_MEMORY.
+ * Since 0.1.0. */
 VQR_API vqr_status vqr_config_create(vqr_config **out);
 
-/* Copies a configuration. Same returns as vqr_config_create. Since 0.1.0. */
+/* Copies a configuration (read only) into a new object *out, freed by vqr_config_free.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (config or out NULL), VQR_ERR_OUT_OF_MEMORY.
+ * Since 0.1.0. */
 VQR_API vqr_status vqr_config_clone(const vqr_config *config, vqr_config **out);
 
 /* Frees a configuration; NULL is a no-op. Since 0.1.0. */
@@ -442,14 +521,17 @@ VQR_API void vqr_config_free(vqr_config *config);
  * Since 0.1.0. */
 VQR_API vqr_status vqr_config_set_int(vqr_config *config, vqr_param param, int64_t value);
 
-/* Sets a float parameter; as vqr_config_set_int, and NaN is VQR_ERR_OUT_OF_RANGE. Since 0.1.0. */
+/* Sets a float parameter. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (config NULL, or the
+ * parameter is an integer), VQR_ERR_UNSUPPORTED (unknown param), VQR_ERR_OUT_OF_RANGE (value
+ * outside the bounds, or NaN). The config is unchanged on error. Since 0.1.0. */
 VQR_API vqr_status vqr_config_set_float(vqr_config *config, vqr_param param, double value);
 
-/* Reads an integer parameter into *out. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
- * VQR_ERR_UNSUPPORTED. Since 0.1.0. */
+/* Reads an integer parameter into *out. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (config or out
+ * NULL, or the parameter is a float), VQR_ERR_UNSUPPORTED (unknown param). Since 0.1.0. */
 VQR_API vqr_status vqr_config_get_int(const vqr_config *config, vqr_param param, int64_t *out);
 
-/* Reads a float parameter into *out. As vqr_config_get_int. Since 0.1.0. */
+/* Reads a float parameter into *out. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (config or out
+ * NULL, or the parameter is an integer), VQR_ERR_UNSUPPORTED (unknown param). Since 0.1.0. */
 VQR_API vqr_status vqr_config_get_float(const vqr_config *config, vqr_param param, double *out);
 
 /* ============================================================================================ */
@@ -463,11 +545,12 @@ VQR_API vqr_status vqr_config_get_float(const vqr_config *config, vqr_param para
  * any quantization result; it sets the units of the reported proxy losses, which are then
  * 2 x the mean squared output error per token. Because only sums are kept, the result does not
  * depend on how the tokens are split into batches (beyond fp32 rounding), and accumulators filled
- * on different machines can be merged. */
+ * on different machines can be merged. Since 0.1.0. */
 typedef struct vqr_hessian vqr_hessian;
 
 /* Flags for vqr_hessian_create. */
-#define VQR_HESSIAN_F64 1u        /* accumulate in fp64 (DSYRK/DGEMM): slower, for very large T */
+#define VQR_HESSIAN_F64 1u        /* accumulate in fp64 (DSYRK/DGEMM): slower, for very large T.
+                                     Since 0.1.0. */
 #define VQR_HESSIAN_ASYMMETRIC 2u /* also accumulate D = (2/T) sum_t (x_fp,t - x_q,t) x_q,t^T for
                                      GPTAQ/ResComp, from paired batches (vqr_hessian_add_pair);
                                      H then comes from the quantized stream x_q. Since 0.2.0. */
@@ -484,7 +567,8 @@ VQR_API void vqr_hessian_free(vqr_hessian *h);
 /* Adds a batch of tokens: x is T x n (x->cols must equal the width; any T >= 0; f32, f16 or
  * bf16; any row stride >= cols). x is read during the call only. A batch containing NaN or Inf is
  * rejected whole (VQR_ERR_NONFINITE, naming the first bad element) and h is unchanged.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_NONFINITE, VQR_ERR_OUT_OF_MEMORY.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (h, x or x->data NULL, wrong width, stride or dtype),
+ * VQR_ERR_NONFINITE, VQR_ERR_OUT_OF_MEMORY.
  * Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x);
 
@@ -499,29 +583,31 @@ VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x);
 VQR_API vqr_status vqr_hessian_add_pair(vqr_hessian *h, const vqr_tensor *x_q, const vqr_tensor *x_fp);
 
 /* dst += src: sums and token counts add. Both must have the same width and flags; src is read
- * only and may not be dst. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+ * only and may not be dst. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, src == dst, widths or
+ * flags differ). Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_merge(vqr_hessian *dst, const vqr_hessian *src);
 
-/* The input width n, or -1 if h is NULL. Since 0.1.0. */
+/* The input width n (>= 1); 0 if h is NULL (-1 before 0.5). Cannot fail. Since 0.1.0. */
 VQR_API int64_t vqr_hessian_width(const vqr_hessian *h);
 
-/* Tokens accumulated so far (T), or -1 if h is NULL. Since 0.1.0. */
+/* Tokens accumulated so far (T); 0 if h is NULL (-1 before 0.5). Cannot fail. Since 0.1.0. */
 VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h);
 
-/* The flags the accumulator was created with, or 0 if h is NULL. Since 0.2.0. */
+/* The flags the accumulator was created with; 0 if h is NULL. Cannot fail. Since 0.2.0. */
 VQR_API unsigned vqr_hessian_flags(const vqr_hessian *h);
 
 /* Writes H = (2/T) S as a full symmetric n x n fp32 matrix into out (row-major, ld >= n floats
- * between rows; ld = 0 means n). With T = 0, H is all zeros.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+ * between rows; ld = 0 means n), which the caller allocates (n rows of ld floats). With T = 0, H is
+ * all zeros. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (h or out NULL, 0 < ld < n). Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_read(const vqr_hessian *h, float *out, int64_t ld);
 
 /* Writes D = (2/T) sum (x_fp - x_q) x_q^T (n x n, not symmetric; row i = input channel i of the
- * asymmetry) into out as vqr_hessian_read does. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (also
- * when h is not asymmetric). Since 0.2.0. */
+ * asymmetry) into out as vqr_hessian_read does. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (as
+ * vqr_hessian_read, and when h is not asymmetric). Since 0.2.0. */
 VQR_API vqr_status vqr_hessian_read_d(const vqr_hessian *h, float *out, int64_t ld);
 
-/* Size in bytes of the serialized form of h, into *size. Since 0.1.0. */
+/* Size in bytes of the serialized form of h, into *size.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (h or size NULL). Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *size);
 
 /* Serializes h into buf (capacity `capacity` bytes), so that it can be stored or sent and later
@@ -529,14 +615,15 @@ VQR_API vqr_status vqr_hessian_serialized_size(const vqr_hessian *h, size_t *siz
  * u32 reserved, i64 n, i64 tokens, u64 payload bytes, the upper triangle of S row by row (fp32,
  * or fp64 with VQR_HESSIAN_F64), then with VQR_HESSIAN_ASYMMETRIC the full n x n sum of
  * (x_fp - x_q) x_q^T row by row in the same precision, then a u32 CRC-32 of everything before it.
- * written (may be NULL): bytes written. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
- * VQR_ERR_BUFFER_TOO_SMALL. Since 0.1.0. */
+ * written (may be NULL): bytes written. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (h or buf NULL),
+ * VQR_ERR_BUFFER_TOO_SMALL (capacity < vqr_hessian_serialized_size; nothing written).
+ * Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_serialize(const vqr_hessian *h, void *buf, size_t capacity,
                                          size_t *written);
 
 /* Restores an accumulator from vqr_hessian_serialize's bytes (exactly `size` of them).
- * out: the new object, freed by vqr_hessian_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT,
- * VQR_ERR_CORRUPT (bad magic, version, sizes, checksum or non-finite payload),
+ * out: the new object, freed by vqr_hessian_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (buf or
+ * out NULL), VQR_ERR_CORRUPT (bad magic, version, sizes, checksum or non-finite payload),
  * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_deserialize(const void *buf, size_t size, vqr_hessian **out);
 
@@ -544,6 +631,7 @@ VQR_API vqr_status vqr_hessian_deserialize(const void *buf, size_t size, vqr_hes
 /* Quantizing a layer                                                                            */
 /* ============================================================================================ */
 
+/* What vqr_quantize_layer produced: codes, scales, zeros, g_idx, report. Since 0.1.0. */
 typedef struct vqr_result vqr_result;
 
 /* Quantizes one linear layer y = W x with the method and grid of `config`.
@@ -551,15 +639,16 @@ typedef struct vqr_result vqr_result;
  * config:  read during the call only.
  * w:       the weights, m x n (rows = out_features, cols = in_features), f32/f16/bf16, finite.
  * hessian: statistics of the layer's inputs with width n and at least one token; required by
- *          GPTQ, GPTAQ, ResComp and GPTAQ_PAPER (the last three, and VQR_PARAM_EXACT_TARGET, need
- *          an asymmetric one); optional for RTN (then only the report's proxy losses use it).
+ *          GPTQ, GPTAQ, ResComp, GPTAQ_PAPER and the learned methods (GPTAQ, ResComp, GPTAQ_PAPER
+ *          and VQR_PARAM_EXACT_TARGET need an asymmetric one); optional for RTN (then only the report's proxy losses use it).
  *          NULL allowed for RTN. Read only.
  * out:     the result object on success, freed by vqr_result_free.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL pointers, shapes, strides, group size not
  * dividing n without VQR_PARAM_ALLOW_PARTIAL_GROUP, missing, empty or symmetric-where-asymmetric-
- * is-needed Hessian, exact target with a method other than GPTQ), VQR_ERR_NONFINITE,
- * VQR_ERR_NUMERICAL (Cholesky failed after every damping attempt), VQR_ERR_CANCELLED,
- * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+ * is-needed Hessian, exact target with a method other than GPTQ), VQR_ERR_UNSUPPORTED (a
+ * combination the method does not define: VQR_INIT_GPTQ for AutoRound or LoRA-rounding,
+ * VQR_GRID_QUAROT for AutoRound), VQR_ERR_NONFINITE, VQR_ERR_NUMERICAL (Cholesky failed after
+ * every damping attempt), VQR_ERR_CANCELLED, VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
 VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config, const vqr_tensor *w,
                                       const vqr_hessian *hessian, vqr_result **out);
 
@@ -578,25 +667,29 @@ VQR_API vqr_status vqr_result_shape(const vqr_result *result, int64_t *rows, int
  * Borrowed: valid until vqr_result_free. NULL if result is NULL. Since 0.1.0. */
 VQR_API const uint8_t *vqr_result_codes(const vqr_result *result);
 
-/* Scales, G x m row-major fp32 (row k = group k, in the order g_idx refers to). Borrowed. */
+/* Scales, G x m row-major fp32 (row k = group k, in the order g_idx refers to). Borrowed as the
+ * codes are. NULL if result is NULL. Since 0.1.0. */
 VQR_API const float *vqr_result_scales(const vqr_result *result);
 
-/* Zero-points, G x m row-major, integer values stored as fp32 (GPTQ's convention). Borrowed. */
+/* Zero-points, G x m row-major, integer values stored as fp32 (GPTQ's convention). Borrowed as
+ * the codes are. NULL if result is NULL. Since 0.1.0. */
 VQR_API const float *vqr_result_zeros(const vqr_result *result);
 
-/* g_idx, n int32 in original column order: the group of each input column (spec gptq §1.7):
- * j / g without act-order or with static groups; (position of j in processing order) / g with
- * act-order and dynamic groups. Borrowed. */
+/* g_idx, n int32 in original column order: the group of each input column: j / g without
+ * act-order or with static groups; (position of j in processing order) / g with act-order and
+ * dynamic groups (g the group size, n when it is -1). Borrowed as the codes are. NULL if result is
+ * NULL. Since 0.1.0. */
 VQR_API const int32_t *vqr_result_g_idx(const vqr_result *result);
 
 /* Writes the dequantized weights (m x n) into out as `dtype` (f32, or f16/bf16 rounded to
- * nearest even), row stride `row_stride` elements (0 = n).
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT. Since 0.1.0. */
+ * nearest even), row stride `row_stride` elements (0 = n); the caller allocates out (m rows).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (result or out NULL, unknown dtype, 0 < row_stride < n).
+ * Since 0.1.0. */
 VQR_API vqr_status vqr_result_dequantize(const vqr_result *result, vqr_dtype dtype, void *out,
                                          int64_t row_stride);
 
 /* What the quantizer measured. The caller sets struct_size = sizeof(vqr_report) before the call;
- * the library fills the fields that fit and never writes past struct_size. */
+ * the library fills the fields that fit and never writes past struct_size. Since 0.1.0. */
 typedef struct vqr_report {
   size_t struct_size;
   int method;               /* the vqr_method that ran */
@@ -606,7 +699,8 @@ typedef struct vqr_report {
   double damp;              /* the relative damping finally used (GPTQ), 0 for RTN */
   double damp_lambda;       /* the absolute value added to diag(H) */
   int damp_attempts;        /* factorizations tried (1 = the first succeeded) */
-  int64_t dead_columns;     /* input columns with H_jj == 0 (zeroed, spec gptq §1.3) */
+  int64_t dead_columns;     /* input columns with H_jj == 0: their weights are set to 0 and
+                               H_jj to 1 before the sweep, as GPTQ does */
   double seconds;           /* wall time of vqr_quantize_layer */
   /* Since 0.2.0: */
   double asym_loss;         /* with an asymmetric Hessian: tr(dW H dW^T) - 2 tr(dW D^T W^T), the
@@ -625,7 +719,7 @@ typedef struct vqr_report {
                                initialization was kept, steps = the final parameters) */
   int64_t codebook_size;    /* VQRound: the K used (capped at the number of vectors) */
   double sign_flip_rate;    /* VQRound: share of weights whose initial rounding decision the
-                               k-means assignment changed (spec vqround §8) */
+                               k-means assignment changed (a codeword of the other sign flips it) */
   double kmeans_seconds;    /* VQRound: time spent in k-means */
 } vqr_report;
 
@@ -638,18 +732,19 @@ typedef VQR_ENUM(vqr_history) {
 } vqr_history;
 
 /* The curve `which`: *count values (one per step; 0 for non-learned methods), borrowed until
- * vqr_result_free. Returns NULL with *count = 0 on a NULL result or unknown `which`. count may
- * not be NULL. Since 0.3.0. */
+ * vqr_result_free. Returns NULL with *count = 0 on a NULL result or unknown `which`; a NULL
+ * count gives NULL. Cannot fail otherwise. Since 0.3.0. */
 VQR_API const double *vqr_result_history(const vqr_result *result, vqr_history which, int64_t *count);
 
 /* Copies the report into *out (see vqr_report). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT
- * (NULL pointer or struct_size smaller than sizeof(size_t)). Since 0.1.0. */
+ * (result or out NULL, or out->struct_size smaller than sizeof(size_t)). Since 0.1.0. */
 VQR_API vqr_status vqr_result_report(const vqr_result *result, vqr_report *out);
 
 /* ============================================================================================ */
-/* GPTQ checkpoint packing (spec gptq §1.7)                                                      */
+/* GPTQ checkpoint packing                                                                       */
 /* ============================================================================================ */
 
+/* Packed layouts of GPTQ checkpoints. Since 0.1.0. */
 typedef VQR_ENUM(vqr_pack_format) {
   VQR_PACK_GPTQ_V1 = 1, /* AutoGPTQ "gptq": qzeros store zero - 1. A zero-point of 0 cannot be
                            stored (it wraps), so packing such a result fails with
@@ -657,9 +752,11 @@ typedef VQR_ENUM(vqr_pack_format) {
   VQR_PACK_GPTQ_V2 = 2  /* GPTQModel "gptq_v2": qzeros store the zero-point as is */
 } vqr_pack_format;
 
-/* Element counts of the packed tensors (all row-major). The library fills struct_size. */
+/* Element counts of the packed tensors (all row-major). An output struct: set struct_size =
+ * sizeof(vqr_packed_shape) before the call (the struct_size rule, since 0.5.0). Since 0.1.0. */
 typedef struct vqr_packed_shape {
-  size_t struct_size;
+  size_t struct_size;                 /* in: sizeof the caller's struct (0 reads as the 0.4 size);
+                                         out: bytes written */
   int64_t qweight_rows, qweight_cols; /* int32: (ceil(n / (32/b)) or 3 ceil(n/32) for b = 3, m) */
   int64_t qzeros_rows, qzeros_cols;   /* int32: (G, ceil(m / (32/b)) or 3 ceil(m/32) for b = 3) */
   int64_t scales_rows, scales_cols;   /* fp16 as uint16_t: (G, m) */
@@ -670,16 +767,17 @@ typedef struct vqr_packed_shape {
  * dimension (qweight) or the output dimension (qzeros); 3-bit packs 32 codes into 3 words across
  * word boundaries exactly as AutoGPTQ does. When a dimension is not a multiple of the codes per
  * word, the last word is padded with zero bits (GPTQ inference kernels require in_features and
- * out_features to be multiples of 32; plain unpacking works for any size).
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_UNSUPPORTED (bits not 2, 3, 4 or 8; unknown
- * format). Since 0.1.0. */
+ * out_features to be multiples of 32; plain unpacking works for any size). Writes
+ * min(out->struct_size, sizeof(vqr_packed_shape)) bytes, the rest of the caller's struct untouched.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (result or out NULL, out->struct_size between 1 and
+ * sizeof(size_t) - 1), VQR_ERR_UNSUPPORTED (bits not 2, 3, 4 or 8; unknown format). Since 0.1.0. */
 VQR_API vqr_status vqr_result_packed_shape(const vqr_result *result, vqr_pack_format format,
                                            vqr_packed_shape *out);
 
 /* Packs the result into caller buffers sized by vqr_result_packed_shape. Any of the four output
  * pointers may be NULL to skip that tensor. scales are converted to fp16 (round to nearest even).
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_UNSUPPORTED (bits; a zero-point of 0 with
- * VQR_PACK_GPTQ_V1). Nothing is written on error. Since 0.1.0. */
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (result NULL), VQR_ERR_UNSUPPORTED (bits; unknown
+ * format; a zero-point of 0 with VQR_PACK_GPTQ_V1). Nothing is written on error. Since 0.1.0. */
 VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *result, vqr_pack_format format,
                                         int32_t *qweight, int32_t *qzeros, uint16_t *scales,
                                         int32_t *g_idx);
@@ -688,30 +786,36 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *result, vqr_pack_forma
 /* Whole models (LLaMA family: llama2.c and Hugging Face checkpoints). Since 0.3.0.              */
 /* ============================================================================================ */
 
+/* A loaded checkpoint: its weights (fp32), tokenizer, and the records of its last quantization.
+ * Since 0.3.0. */
 typedef struct vqr_model vqr_model;
 
 /* Loads a model. `path` is one of:
  *  - a llama2.c legacy v0 checkpoint file;
  *  - a Hugging Face folder: config.json (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
  *    Qwen3ForCausalLM) + model.safetensors or model.safetensors.index.json with its shards; F32,
- *    F16 or BF16 weights (0.4);
+ *    F16 or BF16 weights (F16 and BF16 since 0.4.0);
+ *  - a GGUF v3 file, whose vocabulary is its tokenizer (since 0.4.0);
  *  - a folder written by vqr_model_save / `vqround quantize` (one of the two plus vqround.json).
  * tokenizer_path may be NULL: in a folder its tokenizer.model (SentencePiece) or tokenizer.bin
  * (llama2.c); beside a checkpoint file a tokenizer.bin or the single tok*.bin. A Hugging Face folder
  * without either loads without a tokenizer (vqr_model_tokenize then returns VQR_ERR_UNSUPPORTED;
  * pass token ids). The weights are held in fp32.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_IO (missing or unreadable files, no tokenizer
- * found beside a llama2.c file), VQR_ERR_FORMAT (a malformed checkpoint, config.json, safetensors
+ * out: the new model on success, freed by vqr_model_free. Paths are read during the call only.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (path or out NULL), VQR_ERR_IO (missing or unreadable
+ * files, no tokenizer found beside a llama2.c file), VQR_ERR_FORMAT (a malformed checkpoint, config.json, safetensors
  * file or tokenizer; a missing tensor; a wrong shape; non-finite weights), VQR_ERR_UNSUPPORTED
- * (an architecture or feature not implemented, a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY. */
+ * (an architecture or feature not implemented, a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
+ * Since 0.3.0. */
 VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, vqr_model **out);
 
-/* Frees a model; NULL is a no-op. */
+/* Frees a model; NULL is a no-op. Since 0.3.0. */
 VQR_API void vqr_model_free(vqr_model *model);
 
 /* The architecture and where the model came from. Set out->struct_size = sizeof *out before the
  * call; the library writes min(struct_size, its own size) bytes, so fields appended later never
- * overrun an older caller's struct. Strings point into the model and live until vqr_model_free. */
+ * overrun an older caller's struct. Strings point into the model and live until vqr_model_free.
+ * Since 0.3.0. */
 typedef struct vqr_model_info {
   size_t struct_size;
   int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
@@ -737,11 +841,16 @@ typedef struct vqr_model_info {
   int sliding_window;        /* attention window in tokens, 0 = full causal attention */
   int64_t file_bytes;        /* bytes of the weight files (the checkpoint, or a folder's tensors) */
 } vqr_model_info;
+
+/* Fills *out (see vqr_model_info). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or out NULL, or
+ * out->struct_size smaller than sizeof(size_t)). Since 0.3.0. */
 VQR_API vqr_status vqr_model_get_info(const vqr_model *model, vqr_model_info *out);
 
 /* Tokenizes UTF-8 `text` with the model's tokenizer (llama2.c encode; bos 0/1 adds BOS). Writes
- * up to `capacity` ids into tokens (may be NULL with capacity 0) and the full count into *count;
- * VQR_ERR_BUFFER_TOO_SMALL when capacity < *count (nothing written). */
+ * up to `capacity` ids into tokens (may be NULL with capacity 0) and the full count into *count.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, text or count NULL; capacity < 0; tokens NULL
+ * with capacity > 0), VQR_ERR_UNSUPPORTED (the model has no tokenizer; the message says why),
+ * VQR_ERR_BUFFER_TOO_SMALL (capacity < *count; *count is set, no token written). Since 0.3.0. */
 VQR_API vqr_status vqr_model_tokenize(const vqr_model *model, const char *text, int bos, int32_t *tokens,
                                       int64_t capacity, int64_t *count);
 
@@ -752,23 +861,34 @@ VQR_API vqr_status vqr_model_tokenize(const vqr_model *model, const char *text, 
  * fresh context. Afterwards the model's weights are the dequantized quantized weights, so
  * vqr_model_eval_nll measures the quantized model; per-layer reports through
  * vqr_model_layer_report. Progress: stage "model" (done = layers finished), and each layer's own
- * stages; cancellation through ctx. On failure the model may be partly quantized.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, the errors of vqr_quantize_layer, VQR_ERR_CANCELLED. */
+ * stages; cancellation through ctx (NULL means default settings). tokens and lengths are read
+ * during the call only. On failure the model may be partly quantized.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, config, tokens or lengths NULL; sequences < 1;
+ * a length outside 1..seq_len; a token id outside the vocabulary), the errors of
+ * vqr_quantize_layer (VQR_ERR_UNSUPPORTED, VQR_ERR_NUMERICAL, ...), VQR_ERR_CANCELLED.
+ * Since 0.3.0. */
 VQR_API vqr_status vqr_model_quantize(vqr_context *ctx, vqr_model *model, const vqr_config *config,
                                       const int32_t *tokens, const int64_t *lengths, int64_t sequences);
 
-/* Number of per-layer reports of the last vqr_model_quantize (0 before), and report i: its layer
- * name ("blk.<layer>.<wq|wk|wv|wo|w1|w2|w3>", static storage of the model, valid until the next
- * quantize or free) and the vqr_report (out->struct_size set by the caller, as vqr_result_report). */
+/* Number of per-layer reports of the last vqr_model_quantize (0 before it, and 0 for a NULL model).
+ * Cannot fail. Since 0.3.0. */
 VQR_API int64_t vqr_model_layer_count(const vqr_model *model);
+
+/* Report `index` (0 <= index < vqr_model_layer_count) of the last vqr_model_quantize: its layer
+ * name ("blk.<layer>.<wq|wk|wv|wo|w1|w2|w3>", owned by the model, valid until the next quantize or
+ * free) and the vqr_report (out->struct_size set by the caller, as vqr_result_report). name and out
+ * may each be NULL to skip it. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model NULL, index out of
+ * range, out->struct_size smaller than sizeof(size_t)). Since 0.3.0. */
 VQR_API vqr_status vqr_model_layer_report(const vqr_model *model, int64_t index, const char **name,
                                           vqr_report *out);
 
 /* Negative log-likelihood (natural log) of token sequences under the model: each sequence (laid
  * out as in vqr_model_quantize, 1..seq_len tokens) runs with a fresh context and tokens 1..n-1
  * are scored from positions 0..n-2, accumulated in double. *sum_nll and *predicted receive the
- * total and the number of scored tokens (mean = sum / predicted, perplexity = exp(mean)).
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (bad lengths or token ids), VQR_ERR_CANCELLED. */
+ * total and the number of scored tokens (mean = sum / predicted, perplexity = exp(mean)). ctx may be
+ * NULL (default settings). Progress: stage "eval", done = sequences finished.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, tokens, lengths, sum_nll or predicted NULL;
+ * sequences < 1; bad lengths or token ids), VQR_ERR_CANCELLED. Since 0.3.0. */
 VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,
                                       const int64_t *lengths, int64_t sequences, double *sum_nll,
                                       int64_t *predicted);
@@ -777,19 +897,35 @@ VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, 
  * weights: model.bin (llama2.c v0) for a llama2.c source, or config.json + model.safetensors (each
  * tensor in the source dtype where exact, else F32; quantized layers usually F32) for a Hugging Face
  * source; the tokenizer files; and vqround.json (the settings and per-layer reports of the last
- * vqr_model_quantize). Built under a temporary name and renamed, so a failure leaves nothing.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (dir exists), VQR_ERR_IO. */
+ * vqr_model_quantize). Built under a temporary name and renamed, so a failure leaves nothing. A GGUF
+ * source is written as a Hugging Face folder.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or dir NULL, dir empty or existing), VQR_ERR_IO.
+ * Since 0.3.0. */
 VQR_API vqr_status vqr_model_save(const vqr_model *model, const char *dir);
 
+/* ############################################################################################ */
+/* EXPERIMENTAL                                                                                  */
+/*                                                                                               */
+/* Declared only when VQR_EXPERIMENTAL is defined before this header is included. These entry    */
+/* points (added in 0.4.0 for whole models) are exported and tested, but their signatures, types */
+/* and behaviour may change in any minor version until the bindings have used them; they move to */
+/* the stable part above when they are settled. Do not rely on them in code that must link       */
+/* against future versions unchanged.                                                            */
+/* ############################################################################################ */
+#ifdef VQR_EXPERIMENTAL
+
 /* ============================================================================================ */
-/* Token sequences for calibration and evaluation (spec gptq_family §5). Since 0.4.0.            */
+/* Token sequences for calibration and evaluation. Since 0.4.0.                                  */
 /* ============================================================================================ */
 
 /* A set of token sequences built by one of the protocols below: the tokens of all sequences
  * concatenated, and each one's length. Feed it to vqr_model_quantize / vqr_model_eval_nll through
- * vqr_sequences_tokens / _lengths / _count. */
+ * vqr_sequences_tokens / _lengths / _count. Since 0.4.0. */
 typedef struct vqr_sequences vqr_sequences;
 
+/* How sequences are cut from a text or an id stream. Calibration and evaluation follow the GPTQ
+ * papers' protocols (WikiText-2 test windows for perplexity, random windows for calibration).
+ * Since 0.4.0. */
 typedef VQR_ENUM(vqr_sampling) {
   /* Each paragraph (the text split on blank lines, "\n\n") encoded with BOS and without EOS,
    * truncated to `length` tokens; the first `count` paragraphs (0 = all). The paragraph protocol
@@ -809,33 +945,42 @@ typedef VQR_ENUM(vqr_sampling) {
 /* Builds sequences from UTF-8 `text` (up to its first NUL) with the model's tokenizer.
  * length: tokens per window / the truncation of paragraphs, 1..seq_len; 0 = min(2048, seq_len).
  * count >= 0 (0 = all; for VQR_SAMPLE_RANDOM_WINDOWS it must be >= 1). A text too short for one
- * window gives an empty set (vqr_sequences_count 0), not an error.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_RANGE (length, count),
- * VQR_ERR_UNSUPPORTED (the model has no tokenizer), VQR_ERR_OUT_OF_MEMORY. */
+ * window gives an empty set (vqr_sequences_count 0), not an error. text is read during the call
+ * only. out: the new set on success, freed by vqr_sequences_free.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, text or out NULL; sampling not a vqr_sampling),
+ * VQR_ERR_OUT_OF_RANGE (length, count), VQR_ERR_UNSUPPORTED (the model has no tokenizer),
+ * VQR_ERR_OUT_OF_MEMORY. Since 0.4.0. */
 VQR_API vqr_status vqr_sequences_from_text(const vqr_model *model, const char *text, vqr_sampling sampling,
                                            int64_t count, int64_t length, uint64_t seed, vqr_sequences **out);
 
-/* The same from pre-tokenized ids (`n` of them, each in [0, vocab_size)); VQR_SAMPLE_PARAGRAPHS is
- * refused (ids carry no paragraph boundaries). */
+/* The same from pre-tokenized ids (`n` of them, each in [0, vocab_size); ids read during the call
+ * only; may be NULL when n is 0). Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or out NULL;
+ * ids NULL with n > 0; n < 0; sampling not a vqr_sampling, or VQR_SAMPLE_PARAGRAPHS, as ids carry
+ * no paragraph boundaries; an id outside the vocabulary), VQR_ERR_OUT_OF_RANGE (length, count),
+ * VQR_ERR_OUT_OF_MEMORY. Since 0.4.0. */
 VQR_API vqr_status vqr_sequences_from_ids(const vqr_model *model, const int32_t *ids, int64_t n,
                                           vqr_sampling sampling, int64_t count, int64_t length, uint64_t seed,
                                           vqr_sequences **out);
 
 /* The same from a file: UTF-8 text (is_ids 0) or little-endian uint32 ids (is_ids 1). Errors name
- * the file: VQR_ERR_IO (cannot read), VQR_ERR_FORMAT (an id file whose size is not a multiple of 4
- * or holds an id >= vocab_size), and those of the two functions above. */
+ * the file. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (path NULL or empty, and as the two functions
+ * above), VQR_ERR_OUT_OF_RANGE (length, count), VQR_ERR_UNSUPPORTED (text, and the model has no
+ * tokenizer), VQR_ERR_IO (cannot read), VQR_ERR_FORMAT (an id file whose size is not a multiple of
+ * 4 or holds an id >= vocab_size), VQR_ERR_OUT_OF_MEMORY. Since 0.4.0. */
 VQR_API vqr_status vqr_sequences_from_file(const vqr_model *model, const char *path, int is_ids,
                                            vqr_sampling sampling, int64_t count, int64_t length, uint64_t seed,
                                            vqr_sequences **out);
 
+/* Frees a set; NULL is a no-op. Since 0.4.0. */
 VQR_API void vqr_sequences_free(vqr_sequences *seqs);
 
 /* Number of sequences (0 for NULL); the concatenated tokens; the lengths (count entries). The
- * arrays live until vqr_sequences_free; NULL for an empty set. */
+ * arrays are owned by the set and live until vqr_sequences_free; NULL for an empty set or a NULL
+ * seqs. Cannot fail. Since 0.4.0. */
 VQR_API int64_t vqr_sequences_count(const vqr_sequences *seqs);
 VQR_API const int32_t *vqr_sequences_tokens(const vqr_sequences *seqs);
 VQR_API const int64_t *vqr_sequences_lengths(const vqr_sequences *seqs);
-/* Tokens in all sequences (0 for NULL). */
+/* Tokens in all sequences (0 for NULL). Cannot fail. Since 0.4.0. */
 VQR_API int64_t vqr_sequences_total_tokens(const vqr_sequences *seqs);
 
 /* ============================================================================================ */
@@ -845,19 +990,23 @@ VQR_API int64_t vqr_sequences_total_tokens(const vqr_sequences *seqs);
 /* Per-layer exceptions for the next vqr_model_quantize calls: every linear layer whose name
  * ("blk.<block>.<wq|wk|wv|wo|w1|w2|w3>") matches the shell pattern `pattern` (fnmatch: *, ?, [..])
  * gets `param` = value instead of the config's. Rules apply in the order they were added; a later
- * match wins for the same parameter. Values are checked as vqr_config_set_int/_float check them.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, empty pattern, wrong type), VQR_ERR_OUT_OF_RANGE,
- * VQR_ERR_UNSUPPORTED (unknown parameter). */
+ * match wins for the same parameter. Values are checked as vqr_config_set_int/_float check them;
+ * pattern is copied. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or pattern NULL, empty pattern,
+ * an integer parameter given a float or the reverse), VQR_ERR_OUT_OF_RANGE (value outside the
+ * bounds), VQR_ERR_UNSUPPORTED (unknown parameter). Since 0.4.0 (both). */
 VQR_API vqr_status vqr_model_override_int(vqr_model *model, const char *pattern, vqr_param param, int64_t value);
 VQR_API vqr_status vqr_model_override_float(vqr_model *model, const char *pattern, vqr_param param, double value);
-/* Layers matching `pattern` are kept in full precision. */
+/* Layers matching `pattern` (as above; copied) are kept in full precision by the next
+ * vqr_model_quantize calls. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or pattern NULL, empty
+ * pattern). Since 0.4.0. */
 VQR_API vqr_status vqr_model_skip_layers(vqr_model *model, const char *pattern);
-/* Removes every override and skip rule. NULL is a no-op. */
+/* Removes every override and skip rule. NULL is a no-op. Since 0.4.0. */
 VQR_API void vqr_model_clear_overrides(vqr_model *model);
 
 /* What was done to one layer by the last vqr_model_quantize (index < vqr_model_layer_count). The
  * count grows while vqr_model_quantize runs, so a progress callback (stage "model") may read the
- * layers finished so far. Set out->struct_size = sizeof *out; the library writes what fits. */
+ * layers finished so far. Set out->struct_size = sizeof *out; the library writes what fits.
+ * Since 0.4.0. */
 typedef struct vqr_layer_info {
   size_t struct_size;
   const char *name;    /* "blk.3.wq"; valid until the next quantize or vqr_model_free */
@@ -869,11 +1018,15 @@ typedef struct vqr_layer_info {
   int sym;             /* 1: symmetric grid */
   int64_t rows, cols;  /* out_features x in_features */
 } vqr_layer_info;
+
+/* Fills *out for layer `index`. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or out NULL,
+ * out->struct_size smaller than sizeof(size_t), index out of range). Since 0.4.0. */
 VQR_API vqr_status vqr_model_layer_info(const vqr_model *model, int64_t index, vqr_layer_info *out);
 
 /* Free-form provenance written into vqround.json ("metadata": {key: value}) by vqr_model_save and
  * vqr_model_export, e.g. ("calibration_file", "wiki.txt"). A later value replaces an earlier one
- * for the same key; value NULL removes the key. */
+ * for the same key; value NULL removes the key. key and value are copied.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or key NULL, empty key). Since 0.4.0. */
 VQR_API vqr_status vqr_model_set_metadata(vqr_model *model, const char *key, const char *value);
 
 /* The model's linear layers for layer-wise work: there are n_layers * 7 of them, index =
@@ -881,7 +1034,8 @@ VQR_API vqr_status vqr_model_set_metadata(vqr_model *model, const char *key, con
  * model), the current weights as a borrowed fp32 view (valid until the model is quantized or
  * freed), and the index of the Hessian the layer shares in vqr_model_collect_hessians (layers
  * reading the same input share one). name, weight or hessian_index may be NULL.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL model, index out of range). */
+ * vqr_model_linear_count: n_layers * 7, 0 for a NULL model; cannot fail. vqr_model_linear:
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL model, index out of range). Since 0.4.0 (both). */
 VQR_API int64_t vqr_model_linear_count(const vqr_model *model);
 VQR_API vqr_status vqr_model_linear(const vqr_model *model, int64_t index, const char **name, vqr_tensor *weight,
                                     int64_t *hessian_index);
@@ -890,8 +1044,11 @@ VQR_API vqr_status vqr_model_linear(const vqr_model *model, int64_t index, const
  * linear input: n_layers * 4 of them (per block: the attention input of wq/wk/wv, the input of
  * wo, the feed-forward input of w1/w3, the input of w2), each created by the call with flags 0 and
  * owned by the caller (vqr_hessian_free each). hessians must have room for `capacity` >= that
- * count. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT, VQR_ERR_BUFFER_TOO_SMALL, VQR_ERR_CANCELLED,
- * VQR_ERR_OUT_OF_MEMORY (nothing is returned on failure). */
+ * count. ctx may be NULL (default settings); progress stage "hessian", done = sequences run.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, hessians, tokens or lengths NULL; sequences < 1;
+ * a length outside 1..seq_len; a token id outside the vocabulary), VQR_ERR_BUFFER_TOO_SMALL
+ * (capacity < n_layers * 4), VQR_ERR_CANCELLED, VQR_ERR_OUT_OF_MEMORY (nothing is returned on
+ * failure). Since 0.4.0. */
 VQR_API vqr_status vqr_model_collect_hessians(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,
                                               const int64_t *lengths, int64_t sequences, vqr_hessian **hessians,
                                               int64_t capacity);
@@ -900,6 +1057,7 @@ VQR_API vqr_status vqr_model_collect_hessians(vqr_context *ctx, const vqr_model 
 /* Checkpoint formats. Since 0.4.0.                                                              */
 /* ============================================================================================ */
 
+/* Checkpoint formats vqr_model_export writes. Since 0.4.0. */
 typedef VQR_ENUM(vqr_format) {
   VQR_FORMAT_NATIVE = 0,             /* vqr_model_save's folder: the source's format + vqround.json */
   VQR_FORMAT_HUGGINGFACE = 1,        /* config.json + safetensors, dense weights (folder) */
@@ -917,14 +1075,19 @@ typedef VQR_ENUM(vqr_format) {
  * max_shard_bytes: safetensors shard limit (0 = 5 GB). Decisions (checkpoint version, layers
  * stored unquantized, lossy conversions) are logged at VQR_LOG_INFO / VQR_LOG_WARN through ctx
  * (may be NULL). Written under a temporary name and renamed: a failure leaves nothing.
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (path exists, bad dtype), VQR_ERR_UNSUPPORTED (a format
- * that cannot hold this model, e.g. llama2.c for Qwen biases, compressed-tensors at 3 bits, a
- * quantized format before vqr_model_quantize), VQR_ERR_IO. */
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or path NULL, path empty or existing, bad dtype,
+ * max_shard_bytes < 0, format not a vqr_format), VQR_ERR_UNSUPPORTED (a format that cannot hold
+ * this model, e.g. llama2.c for Qwen biases, compressed-tensors at 3 bits, a quantized format
+ * before vqr_model_quantize, a format that needs a tokenizer the model lacks), VQR_ERR_IO.
+ * Since 0.4.0. */
 VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *model, const char *path, vqr_format format,
                                     vqr_dtype dtype, int64_t max_shard_bytes);
 
-/* "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; NULL for unknown. */
+/* "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; NULL for unknown.
+ * Static storage. Cannot fail. Since 0.4.0. */
 VQR_API const char *vqr_format_name(vqr_format format);
+
+#endif /* VQR_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 // C API: vqr_config and parameter bounds (the table lives in quant/config.cpp).
 #include <cmath>
+#include <cstddef>
 
 #include "capi/guard.h"
 #include "quant/config.h"
@@ -40,11 +41,12 @@ VQR_API vqr_status vqr_param_bounds(vqr_param param, vqr_bounds *out) {
   return guarded(__func__, [&] {
     require_arg(out != nullptr, "out is NULL");
     const auto &info = lookup(param);
-    out->struct_size = sizeof(vqr_bounds);
-    out->is_float = info.is_float ? 1 : 0;
-    out->lower = info.lower;
-    out->upper = info.upper;
-    out->default_value = info.default_value;
+    vqr_bounds b{};
+    b.is_float = info.is_float ? 1 : 0;
+    b.lower = info.lower;
+    b.upper = info.upper;
+    b.default_value = info.default_value;
+    vqr::capi::write_versioned_from_0_4(out, b, offsetof(vqr_bounds, default_value) + sizeof b.default_value);
   });
 }
 

@@ -25,7 +25,7 @@ VQR_API vqr_status vqr_context_set_threads(vqr_context *ctx, int threads) {
   });
 }
 
-VQR_API int vqr_context_get_threads(const vqr_context *ctx) { return ctx ? ctx->threads : -1; }
+VQR_API int vqr_context_get_threads(const vqr_context *ctx) { return ctx ? ctx->threads : 0; }
 
 VQR_API vqr_status vqr_context_set_seed(vqr_context *ctx, uint64_t seed) {
   return guarded(__func__, [&] {

@@ -42,9 +42,9 @@ VQR_API vqr_status vqr_hessian_merge(vqr_hessian *dst, const vqr_hessian *src) {
   });
 }
 
-VQR_API int64_t vqr_hessian_width(const vqr_hessian *h) { return h ? h->width() : -1; }
+VQR_API int64_t vqr_hessian_width(const vqr_hessian *h) { return h ? h->width() : 0; }
 
-VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h) { return h ? h->tokens() : -1; }
+VQR_API int64_t vqr_hessian_token_count(const vqr_hessian *h) { return h ? h->tokens() : 0; }
 
 VQR_API unsigned vqr_hessian_flags(const vqr_hessian *h) { return h ? h->flags() : 0u; }
 

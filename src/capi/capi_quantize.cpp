@@ -1,4 +1,5 @@
 // C API: vqr_quantize_layer, vqr_result accessors, GPTQ packing.
+#include <cstddef>
 #include <cstring>
 
 #include "capi/guard.h"
@@ -85,8 +86,7 @@ VQR_API vqr_status vqr_result_packed_shape(const vqr_result *r, vqr_pack_format 
     require_arg(out != nullptr, "out is NULL");
     vqr::require(format == VQR_PACK_GPTQ_V1 || format == VQR_PACK_GPTQ_V2, VQR_ERR_UNSUPPORTED,
                  "unknown pack format " + std::to_string((int)format));
-    vqr_packed_shape s;
-    s.struct_size = sizeof(s);
+    vqr_packed_shape s{};
     s.qweight_rows = vqr::io::gptq_packed_words(r->cols, r->bits);
     s.qweight_cols = r->rows;
     s.qzeros_rows = r->groups;
@@ -94,7 +94,7 @@ VQR_API vqr_status vqr_result_packed_shape(const vqr_result *r, vqr_pack_format 
     s.scales_rows = r->groups;
     s.scales_cols = r->rows;
     s.g_idx_len = r->cols;
-    *out = s;
+    vqr::capi::write_versioned_from_0_4(out, s, offsetof(vqr_packed_shape, g_idx_len) + sizeof s.g_idx_len);
   });
 }
 

@@ -47,4 +47,14 @@ void write_versioned(T *out, T full) {
   std::memcpy(static_cast<void *>(out), &full, n);
 }
 
+// write_versioned for vqr_bounds and vqr_packed_shape, which until 0.4 the library filled whole and
+// whose struct_size it set itself: a zero-initialized struct of a caller written then arrives with
+// struct_size 0, which reads as `size_in_0_4` (the struct's size in 0.4, all it knows of).
+template <class T>
+void write_versioned_from_0_4(T *out, const T &full, size_t size_in_0_4) {
+  require_arg(out != nullptr, "out is NULL");
+  if (out->struct_size == 0) out->struct_size = size_in_0_4;
+  write_versioned(out, full);
+}
+
 }  // namespace vqr::capi

@@ -108,7 +108,7 @@ static void test_context(void) {
   if (!CHECK_OK(vqr_context_create(&ctx)) || !CHECK(ctx != NULL)) return;
 
   CHECK(vqr_context_get_threads(ctx) == 0); /* default: all cores */
-  CHECK(vqr_context_get_threads(NULL) == -1);
+  CHECK(vqr_context_get_threads(NULL) == 0); /* the NULL-handle rule: the default setting */
   CHECK_OK(vqr_context_set_threads(ctx, 3));
   CHECK(vqr_context_get_threads(ctx) == 3);
   CHECK_FAIL(vqr_context_set_threads(ctx, -1), VQR_ERR_OUT_OF_RANGE);
@@ -225,6 +225,7 @@ static void test_param_bounds_and_names(void) {
     const param_spec *p = &k_params[i];
     const char *name = vqr_param_name(p->param);
     memset(&b, 0, sizeof b);
+    b.struct_size = sizeof b;
     if (!CHECK_OK(vqr_param_bounds(p->param, &b))) {
       note("  parameter %d\n", (int)p->param);
       continue;
@@ -273,6 +274,92 @@ static void test_param_bounds_and_names(void) {
   }
 }
 
+/* The struct_size rule for vqr_bounds (0.5.0): a caller with an older, shorter struct gets its
+ * prefix only, with struct_size saying how much; bytes after it stay untouched; struct_size 0 (a
+ * zero-initialized struct of a 0.4 caller) gets the 0.4 layout, which is the whole struct today;
+ * a struct_size too small to hold struct_size itself is refused without writing. */
+static void test_bounds_struct_size(void) {
+  const size_t prefix = offsetof(vqr_bounds, lower); /* struct_size and is_float: an "old" struct */
+  unsigned char buf[sizeof(vqr_bounds) + 16];
+  vqr_bounds full = {.struct_size = sizeof(vqr_bounds)}, got;
+  size_t n;
+  if (!CHECK_OK(vqr_param_bounds(VQR_PARAM_DAMP, &full))) return;
+  CHECK(full.struct_size == sizeof(vqr_bounds) && full.is_float == 1);
+
+  guard_fill(buf, sizeof buf);
+  n = prefix;
+  memcpy(buf, &n, sizeof n);
+  if (CHECK_OK(vqr_param_bounds(VQR_PARAM_DAMP, (vqr_bounds *)(void *)buf))) {
+    memcpy(&got, buf, prefix);
+    CHECK(got.struct_size == prefix && got.is_float == 1);
+    CHECK(guard_intact(buf + prefix, sizeof buf - prefix)); /* nothing past the caller's size */
+  }
+
+  guard_fill(buf, sizeof buf);
+  n = 0;
+  memcpy(buf, &n, sizeof n);
+  if (CHECK_OK(vqr_param_bounds(VQR_PARAM_DAMP, (vqr_bounds *)(void *)buf))) {
+    memcpy(&got, buf, sizeof got);
+    CHECK(got.struct_size == sizeof(vqr_bounds)); /* the 0.4 size: every field of this header */
+    CHECK(got.is_float == full.is_float && got.lower == full.lower && got.upper == full.upper &&
+          got.default_value == full.default_value);
+    CHECK(guard_intact(buf + sizeof(vqr_bounds), sizeof buf - sizeof(vqr_bounds)));
+  }
+
+  guard_fill(buf, sizeof buf);
+  n = sizeof buf; /* a newer, longer struct: the library writes what it has */
+  memcpy(buf, &n, sizeof n);
+  if (CHECK_OK(vqr_param_bounds(VQR_PARAM_DAMP, (vqr_bounds *)(void *)buf))) {
+    memcpy(&got, buf, sizeof got);
+    CHECK(got.struct_size == sizeof(vqr_bounds) && got.default_value == full.default_value);
+    CHECK(guard_intact(buf + sizeof(vqr_bounds), sizeof buf - sizeof(vqr_bounds)));
+  }
+
+  guard_fill(buf, sizeof buf);
+  n = sizeof(size_t) - 1;
+  memcpy(buf, &n, sizeof n);
+  CHECK_FAIL(vqr_param_bounds(VQR_PARAM_DAMP, (vqr_bounds *)(void *)buf), VQR_ERR_INVALID_ARGUMENT);
+  CHECK(memcmp(buf, &n, sizeof n) == 0 && guard_intact(buf + sizeof n, sizeof buf - sizeof n));
+}
+
+/* The NULL-handle rule of the header: getters that cannot fail return what an empty object
+ * would (0, NULL); functions returning a status refuse with VQR_ERR_INVALID_ARGUMENT; void
+ * functions do nothing. */
+static void test_null_handles(void) {
+  int64_t count = -5, rows = -5;
+  vqr_report rep = {.struct_size = sizeof(vqr_report)};
+  vqr_bounds b = {.struct_size = sizeof(vqr_bounds)};
+  size_t size = 7;
+  CHECK(vqr_context_get_threads(NULL) == 0);
+  CHECK(vqr_hessian_width(NULL) == 0);
+  CHECK(vqr_hessian_token_count(NULL) == 0);
+  CHECK(vqr_hessian_flags(NULL) == 0u);
+  CHECK(vqr_result_codes(NULL) == NULL && vqr_result_scales(NULL) == NULL);
+  CHECK(vqr_result_zeros(NULL) == NULL && vqr_result_g_idx(NULL) == NULL);
+  CHECK(vqr_result_history(NULL, VQR_HISTORY_LOSS, &count) == NULL && count == 0);
+  CHECK(vqr_model_layer_count(NULL) == 0);
+  CHECK(vqr_model_linear_count(NULL) == 0);
+  CHECK(vqr_sequences_count(NULL) == 0 && vqr_sequences_total_tokens(NULL) == 0);
+  CHECK(vqr_sequences_tokens(NULL) == NULL && vqr_sequences_lengths(NULL) == NULL);
+  vqr_model_clear_overrides(NULL);
+  vqr_model_free(NULL);
+  vqr_sequences_free(NULL);
+  CHECK_FAIL(vqr_context_set_seed(NULL, 1), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_context_set_threads(NULL, 1), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_hessian_serialized_size(NULL, &size), VQR_ERR_INVALID_ARGUMENT);
+  CHECK(size == 7);
+  CHECK_FAIL(vqr_result_shape(NULL, &rows, NULL, NULL, NULL), VQR_ERR_INVALID_ARGUMENT);
+  CHECK(rows == -5);
+  CHECK_FAIL(vqr_result_report(NULL, &rep), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_config_get_int(NULL, VQR_PARAM_BITS, &count), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_model_layer_report(NULL, 0, NULL, &rep), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_model_skip_layers(NULL, "*"), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_model_set_metadata(NULL, "k", "v"), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_model_linear(NULL, 0, NULL, NULL, NULL), VQR_ERR_INVALID_ARGUMENT);
+  CHECK_FAIL(vqr_param_bounds(VQR_PARAM_BITS, NULL), VQR_ERR_INVALID_ARGUMENT);
+  CHECK(b.struct_size == sizeof(vqr_bounds));
+}
+
 static void test_config(void) {
   vqr_config *cfg = NULL, *clone = NULL, *sentinel = (vqr_config *)&clone;
   size_t i;
@@ -282,7 +369,7 @@ static void test_config(void) {
   for (i = 0; i < N_PARAMS; ++i) {
     const param_spec *p = &k_params[i];
     double v = -12345.0, probe;
-    vqr_bounds b;
+    vqr_bounds b = {.struct_size = sizeof(vqr_bounds)};
     int64_t iv = -777;
     double fv = -777.0;
     if (!CHECK_OK(vqr_param_bounds(p->param, &b))) continue;
@@ -392,6 +479,8 @@ int main(void) {
   test_free_null();
   test_context();
   test_param_bounds_and_names();
+  test_bounds_struct_size();
+  test_null_handles();
   test_config();
   CHECK_DONE();
 }

@@ -53,6 +53,7 @@ static void check_pack(const vqr_result *res, vqr_pack_format format, int64_t m,
   int64_t r, j, g;
   int ok;
   memset(&ps, 0, sizeof ps);
+  ps.struct_size = sizeof ps;
   if (!CHECK_OK(vqr_result_packed_shape(res, format, &ps))) return;
   ok = CHECK(ps.struct_size == sizeof ps);
   ok &= CHECK(ps.qweight_rows == packed_words(n, bits) && ps.qweight_cols == m);
@@ -197,8 +198,63 @@ done:
   vqr_result_free(res5);
 }
 
+/* The struct_size rule for vqr_packed_shape (0.5.0), as for vqr_bounds in test_capi_basics: an
+ * older, shorter struct gets its prefix and nothing after it; struct_size 0 (a zero-initialized
+ * struct of a 0.4 caller) the 0.4 layout; a too small struct_size is refused without writing. */
+static void test_packed_shape_struct_size(void) {
+  enum { M = 8, N = 32 };
+  const size_t prefix = offsetof(vqr_packed_shape, qzeros_rows); /* up to qweight_rows, qweight_cols */
+  float w[M * N];
+  unsigned char buf[sizeof(vqr_packed_shape) + 16];
+  vqr_packed_shape full = {.struct_size = sizeof(vqr_packed_shape)}, got;
+  vqr_result *res;
+  size_t n;
+  make_weights(w, M, N);
+  res = quantize(w, M, N, 4, -1, 0);
+  if (!res) return;
+  if (!CHECK_OK(vqr_result_packed_shape(res, VQR_PACK_GPTQ_V2, &full))) goto done;
+
+  guard_fill(buf, sizeof buf);
+  n = prefix;
+  memcpy(buf, &n, sizeof n);
+  if (CHECK_OK(vqr_result_packed_shape(res, VQR_PACK_GPTQ_V2, (vqr_packed_shape *)(void *)buf))) {
+    memcpy(&got, buf, prefix);
+    CHECK(got.struct_size == prefix && got.qweight_rows == full.qweight_rows &&
+          got.qweight_cols == full.qweight_cols);
+    CHECK(guard_intact(buf + prefix, sizeof buf - prefix));
+  }
+
+  guard_fill(buf, sizeof buf);
+  n = 0;
+  memcpy(buf, &n, sizeof n);
+  if (CHECK_OK(vqr_result_packed_shape(res, VQR_PACK_GPTQ_V2, (vqr_packed_shape *)(void *)buf))) {
+    memcpy(&got, buf, sizeof got);
+    CHECK(memcmp(&got, &full, sizeof got) == 0); /* the 0.4 size: every field of this header */
+    CHECK(guard_intact(buf + sizeof got, sizeof buf - sizeof got));
+  }
+
+  guard_fill(buf, sizeof buf);
+  n = sizeof buf; /* a newer, longer struct */
+  memcpy(buf, &n, sizeof n);
+  if (CHECK_OK(vqr_result_packed_shape(res, VQR_PACK_GPTQ_V2, (vqr_packed_shape *)(void *)buf))) {
+    memcpy(&got, buf, sizeof got);
+    CHECK(memcmp(&got, &full, sizeof got) == 0);
+    CHECK(guard_intact(buf + sizeof got, sizeof buf - sizeof got));
+  }
+
+  guard_fill(buf, sizeof buf);
+  n = 1;
+  memcpy(buf, &n, sizeof n);
+  CHECK_FAIL(vqr_result_packed_shape(res, VQR_PACK_GPTQ_V2, (vqr_packed_shape *)(void *)buf),
+             VQR_ERR_INVALID_ARGUMENT);
+  CHECK(memcmp(buf, &n, sizeof n) == 0 && guard_intact(buf + sizeof n, sizeof buf - sizeof n));
+done:
+  vqr_result_free(res);
+}
+
 int main(void) {
   test_pack_shapes_and_contents();
   test_pack_refusals();
+  test_packed_shape_struct_size();
   CHECK_DONE();
 }

@@ -77,8 +77,9 @@ class VersionTest(unittest.TestCase):
             vqround.param_bounds("nonsense")
 
     def test_struct_layouts_match_library(self):
-        # The library fills struct_size with its own sizeof (vqround.h): a layout drift between
-        # the header and _lib.py shows up here.
+        # The caller sets struct_size (the binding's structs do on creation) and the library
+        # stores the bytes it wrote, min(its sizeof, ours): a layout drift between the header and
+        # _lib.py shows up here.
         b = _lib.Bounds()
         self.assertEqual(_lib.lib.vqr_param_bounds(200, ctypes.byref(b)), 0)
         self.assertEqual(b.struct_size, ctypes.sizeof(_lib.Bounds))
@@ -88,6 +89,72 @@ class VersionTest(unittest.TestCase):
             self.assertEqual(s.struct_size, ctypes.sizeof(_lib.PackedShape))
         self.assertEqual(ctypes.sizeof(_lib.Tensor), 40)  # frozen layout on LP64
         self.assertEqual(ctypes.sizeof(_lib.Report), 168)  # 72 in 0.1.0, 104 in 0.2.0, + the 0.3.0 fields
+
+    def _write_into(self, call, struct_type, struct_size, extra=16):
+        """Calls `call(pointer)` on a buffer of sizeof(struct_type) + extra bytes, all 0xA5 except
+        a struct_size of `struct_size`; returns (status, the buffer's bytes)."""
+        n = ctypes.sizeof(struct_type) + extra
+        buf = (ctypes.c_ubyte * n)(*([0xA5] * n))
+        ctypes.c_size_t.from_buffer(buf).value = struct_size
+        status = call(ctypes.cast(buf, ctypes.POINTER(struct_type)))
+        return status, bytes(buf)
+
+    def _check_struct_size_rule(self, call, struct_type, prefix_field):
+        full = ctypes.sizeof(struct_type)
+        guard = b"\xa5"
+        # An older, shorter struct (up to prefix_field): its prefix only, nothing after it.
+        prefix = getattr(struct_type, prefix_field).offset
+        status, raw = self._write_into(call, struct_type, prefix)
+        self.assertEqual(status, 0)
+        self.assertEqual(ctypes.c_size_t.from_buffer_copy(raw).value, prefix)
+        self.assertEqual(raw[prefix:], guard * (len(raw) - prefix))
+        # struct_size 0, a zero-initialized struct of a 0.4 caller: the 0.4 layout, all of today's.
+        status, raw0 = self._write_into(call, struct_type, 0)
+        self.assertEqual(status, 0)
+        self.assertEqual(ctypes.c_size_t.from_buffer_copy(raw0).value, full)
+        self.assertEqual(raw0[full:], guard * (len(raw0) - full))
+        # A newer, longer struct: what the library has, the rest untouched.
+        status, rawn = self._write_into(call, struct_type, full + 16)
+        self.assertEqual(status, 0)
+        self.assertEqual(rawn, raw0)
+        self.assertEqual(raw[ctypes.sizeof(ctypes.c_size_t):prefix],
+                         raw0[ctypes.sizeof(ctypes.c_size_t):prefix])
+        # Too small to hold struct_size itself: refused, nothing written.
+        status, rawbad = self._write_into(call, struct_type, 3)
+        self.assertEqual(status, vqround.Status.INVALID_ARGUMENT)
+        self.assertEqual(ctypes.c_size_t.from_buffer_copy(rawbad).value, 3)
+        z = ctypes.sizeof(ctypes.c_size_t)
+        self.assertEqual(rawbad[z:], guard * (len(rawbad) - z))
+
+    def test_bounds_follow_the_struct_size_rule(self):
+        damp = _lib.PARAM["damp"]
+        self._check_struct_size_rule(lambda p: _lib.lib.vqr_param_bounds(damp, p), _lib.Bounds, "lower")
+
+    def test_packed_shape_follows_the_struct_size_rule(self):
+        with vqround.quantize(W) as r:
+            self._check_struct_size_rule(lambda p: _lib.lib.vqr_result_packed_shape(r._h, 2, p),
+                                         _lib.PackedShape, "qzeros_rows")
+
+
+class NullHandleTest(unittest.TestCase):
+    """The header's one rule: getters return what an empty object would (0, NULL); calls that
+    return a status refuse with VQR_ERR_INVALID_ARGUMENT."""
+
+    def test_getters_return_empty_values(self):
+        L = _lib.lib
+        self.assertEqual(L.vqr_context_get_threads(None), 0)
+        self.assertEqual(L.vqr_hessian_width(None), 0)
+        self.assertEqual(L.vqr_hessian_token_count(None), 0)
+        self.assertEqual(L.vqr_hessian_flags(None), 0)
+        self.assertEqual(L.vqr_model_layer_count(None), 0)
+        self.assertEqual(L.vqr_model_linear_count(None), 0)
+        self.assertEqual(L.vqr_sequences_count(None), 0)
+
+    def test_status_calls_refuse(self):
+        size = ctypes.c_size_t(7)
+        self.assertEqual(_lib.lib.vqr_hessian_serialized_size(None, ctypes.byref(size)),
+                         vqround.Status.INVALID_ARGUMENT)
+        self.assertEqual(size.value, 7)
 
 
 if __name__ == "__main__":

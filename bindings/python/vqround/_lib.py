@@ -111,8 +111,17 @@ class Tensor(ctypes.Structure):
                 ("row_stride", i64)]
 
 
-class Bounds(ctypes.Structure):
-    """vqr_bounds (the library fills struct_size)."""
+class _Sized(ctypes.Structure):
+    """An output struct of the struct_size rule: created with struct_size = its own size, so the
+    library writes exactly this layout's fields (and stores the bytes it wrote in struct_size)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.struct_size = ctypes.sizeof(self)
+
+
+class Bounds(_Sized):
+    """vqr_bounds (struct_size set on creation; the struct_size rule since 0.5.0)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("is_float", ctypes.c_int),
                 ("lower", ctypes.c_double), ("upper", ctypes.c_double),
                 ("default_value", ctypes.c_double)]
@@ -152,8 +161,8 @@ class Report(ctypes.Structure):
                 ("kmeans_seconds", ctypes.c_double)]
 
 
-class PackedShape(ctypes.Structure):
-    """vqr_packed_shape (the library fills struct_size)."""
+class PackedShape(_Sized):
+    """vqr_packed_shape (struct_size set on creation; the struct_size rule since 0.5.0)."""
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("qweight_rows", i64), ("qweight_cols", i64),
                 ("qzeros_rows", i64), ("qzeros_cols", i64),
@@ -223,6 +232,7 @@ _PROTOTYPES = {
     "vqr_hessian_add": (_S, [vp, P(Tensor)]),
     "vqr_hessian_add_pair": (_S, [vp, P(Tensor), P(Tensor)]),
     "vqr_hessian_merge": (_S, [vp, vp]),
+    "vqr_context_get_threads": (ctypes.c_int, [vp]),
     "vqr_hessian_width": (i64, [vp]),
     "vqr_hessian_token_count": (i64, [vp]),
     "vqr_hessian_flags": (ctypes.c_uint, [vp]),
