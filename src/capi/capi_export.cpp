@@ -11,35 +11,7 @@
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
 
-namespace vqr::capi {
-
-pipeline::FolderMetadata folder_metadata(const vqr_model &m) {
-  pipeline::FolderMetadata meta;
-  meta.source_model = m.source.model_file;
-  meta.calibration_samples = m.calibration_samples;
-  meta.calibration_seqlen = m.calibration_seqlen;
-  meta.seed = m.seed;
-  meta.overrides = overrides_text(m.options.overrides);
-  meta.extra = m.metadata;
-  for (const auto &[key, value] : m.metadata)
-    if (key == "calibration_file") meta.calibration_file = value;
-  return meta;
-}
-
-}  // namespace vqr::capi
-
 namespace {
-
-vqr::pipeline::ExportSubject subject_of(const vqr_model &m) {
-  vqr::pipeline::ExportSubject s;
-  s.model = &m.model;
-  s.source = &m.source;
-  s.tokenizer = m.tokenizer ? &*m.tokenizer : nullptr;
-  s.options = &m.options;
-  s.result = &m.last;
-  s.metadata = vqr::capi::folder_metadata(m);
-  return s;
-}
 
 const char *dtype_name(vqr_dtype dtype) {
   switch (dtype) {
@@ -58,8 +30,7 @@ VQR_API vqr_status vqr_model_save(const vqr_model *m, const char *dir) {
   return guarded(__func__, [&] {
     require_arg(m != nullptr, "model is NULL");
     require_arg(dir != nullptr && *dir, "dir is NULL or empty");
-    const vqr::pipeline::ExportSubject s = subject_of(*m);
-    vqr::pipeline::write_model_folder(m->model, m->source, m->options, m->last, s.metadata, dir);
+    m->session.save(dir);
   });
 }
 
@@ -76,7 +47,7 @@ VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *m, const 
     r.max_shard_bytes = max_shard_bytes;
     std::vector<std::string> log;
     try {
-      vqr::pipeline::export_model(subject_of(*m), r, path, &log);
+      m->session.export_to(r, path, &log);
     } catch (...) {
       for (const std::string &line : log) vqr::log_message(ctx, VQR_LOG_INFO, line);
       throw;
