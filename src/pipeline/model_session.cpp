@@ -213,8 +213,8 @@ void ModelSession::save(const std::string &dir) const {
 }
 
 void ModelSession::export_to(const ExportRequest &request, const std::string &path,
-                             std::vector<std::string> *log) const {
-  export_model(subject(), request, path, log);
+                             ExportNotes *notes) const {
+  export_model(subject(), request, path, notes);
 }
 
 std::string overrides_text(const std::vector<LayerOverride> &rules) {

@@ -101,7 +101,7 @@ class ModelSession {
 
   // The native folder (model_folder.h) and any export format (export.h), with this session's provenance.
   void save(const std::string &dir) const;
-  void export_to(const ExportRequest &request, const std::string &path, std::vector<std::string> *log) const;
+  void export_to(const ExportRequest &request, const std::string &path, ExportNotes *notes) const;
 
   // vqround.json's provenance: source, calibration, seed, overrides, metadata.
   FolderMetadata folder_metadata() const;
