@@ -83,9 +83,13 @@ ModelSession ModelSession::load(const std::string &path, const std::optional<std
   return ModelSession(std::move(m), std::move(t), std::move(problem), src);
 }
 
-std::vector<int32_t> ModelSession::tokenize(const std::string &text, bool bos) const {
+const model::Tokenizer &ModelSession::require_tokenizer() const {
   require(tokenizer_.has_value(), VQR_ERR_UNSUPPORTED, tokenizer_problem_);
-  return tokenizer_->encode(text, bos, false);
+  return *tokenizer_;
+}
+
+std::vector<int32_t> ModelSession::tokenize(const std::string &text, bool bos) const {
+  return require_tokenizer().encode(text, bos, false);
 }
 
 void ModelSession::add_override(const std::string &pattern, vqr_param param, double value, bool as_float) {
@@ -169,8 +173,7 @@ model::SamplingRequest ModelSession::sampling_request(vqr_sampling sampling, int
 }
 
 model::Sequences ModelSession::sample_text(const std::string &text, const model::SamplingRequest &r) const {
-  require(tokenizer_.has_value(), VQR_ERR_UNSUPPORTED, tokenizer_problem_);
-  return model::sample_text(*tokenizer_, text, r);
+  return model::sample_text(require_tokenizer(), text, r);
 }
 
 model::Sequences ModelSession::sample_ids(const std::vector<int32_t> &ids, const model::SamplingRequest &r) const {

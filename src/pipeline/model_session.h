@@ -109,6 +109,8 @@ class ModelSession {
  private:
   ModelSession(model::Model m, std::optional<model::Tokenizer> t, std::string problem, model::ModelSource src);
   ExportSubject subject() const;
+  // The tokenizer, or Error(VQR_ERR_UNSUPPORTED) saying why there is none.
+  const model::Tokenizer &require_tokenizer() const;
 
   model::Model model_;
   std::optional<model::Tokenizer> tokenizer_;  // absent: none found or given
