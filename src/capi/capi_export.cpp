@@ -1,56 +1,14 @@
 // C API: writing a vqr_model — vqr_model_save (the native folder) and vqr_model_export (any
 // format of pipeline/export.h), with the model's provenance in vqround.json.
-#include <string>
-#include <vector>
-
 #include "capi/guard.h"
 #include "capi/model_handle.h"
 #include "core/context.h"
+#include "core/dtype.h"
+#include "core/export_note.h"
 #include "pipeline/export.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
-
-namespace vqr::capi {
-
-pipeline::FolderMetadata folder_metadata(const vqr_model &m) {
-  pipeline::FolderMetadata meta;
-  meta.source_model = m.source.model_file;
-  meta.calibration_samples = m.calibration_samples;
-  meta.calibration_seqlen = m.calibration_seqlen;
-  meta.seed = m.seed;
-  meta.overrides = overrides_text(m.options.overrides);
-  meta.extra = m.metadata;
-  for (const auto &[key, value] : m.metadata)
-    if (key == "calibration_file") meta.calibration_file = value;
-  return meta;
-}
-
-}  // namespace vqr::capi
-
-namespace {
-
-vqr::pipeline::ExportSubject subject_of(const vqr_model &m) {
-  vqr::pipeline::ExportSubject s;
-  s.model = &m.model;
-  s.source = &m.source;
-  s.tokenizer = m.tokenizer ? &*m.tokenizer : nullptr;
-  s.options = &m.options;
-  s.result = &m.last;
-  s.metadata = vqr::capi::folder_metadata(m);
-  return s;
-}
-
-const char *dtype_name(vqr_dtype dtype) {
-  switch (dtype) {
-    case VQR_DTYPE_F32: return "F32";
-    case VQR_DTYPE_F16: return "F16";
-    case VQR_DTYPE_BF16: return "BF16";
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -58,8 +16,7 @@ VQR_API vqr_status vqr_model_save(const vqr_model *m, const char *dir) {
   return guarded(__func__, [&] {
     require_arg(m != nullptr, "model is NULL");
     require_arg(dir != nullptr && *dir, "dir is NULL or empty");
-    const vqr::pipeline::ExportSubject s = subject_of(*m);
-    vqr::pipeline::write_model_folder(m->model, m->source, m->options, m->last, s.metadata, dir);
+    m->session.save(dir);
   });
 }
 
@@ -68,21 +25,21 @@ VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *m, const 
   return guarded(__func__, [&] {
     require_arg(m != nullptr, "model is NULL");
     require_arg(path != nullptr && *path, "path is NULL or empty");
-    require_arg(dtype_name(dtype) != nullptr, "dtype is not a vqr_dtype");
+    require_arg(vqr::dtype_name(dtype) != nullptr, "dtype is not a vqr_dtype");
     require_arg(max_shard_bytes >= 0, "max_shard_bytes is negative");
     vqr::pipeline::ExportRequest r;
     r.format = format;
-    r.dtype = dtype_name(dtype);
+    r.dtype = dtype;
     r.max_shard_bytes = max_shard_bytes;
-    std::vector<std::string> log;
+    vqr::ExportNotes notes;
     try {
-      vqr::pipeline::export_model(subject_of(*m), r, path, &log);
+      m->session.export_to(r, path, &notes);
     } catch (...) {
-      for (const std::string &line : log) vqr::log_message(ctx, VQR_LOG_INFO, line);
+      // Nothing was written, so no note warns of anything: they only give the error its context.
+      for (const vqr::ExportNote &n : notes) vqr::log_message(ctx, VQR_LOG_INFO, n.text);
       throw;
     }
-    for (const std::string &line : log)
-      vqr::log_message(ctx, line.find("lossy") != std::string::npos ? VQR_LOG_WARN : VQR_LOG_INFO, line);
+    for (const vqr::ExportNote &n : notes) vqr::log_message(ctx, n.level, n.text);
   });
 }
 

@@ -53,6 +53,15 @@ uint16_t f32_to_bf16(float f) {
 
 size_t dtype_size(vqr_dtype dtype) { return dtype == VQR_DTYPE_F32 ? 4 : 2; }
 
+const char *dtype_name(vqr_dtype dtype) {
+  switch (dtype) {
+    case VQR_DTYPE_F32: return "F32";
+    case VQR_DTYPE_F16: return "F16";
+    case VQR_DTYPE_BF16: return "BF16";
+  }
+  return nullptr;
+}
+
 int64_t validate_view(const vqr_tensor *view, const std::string &what) {
   require(view != nullptr, VQR_ERR_INVALID_ARGUMENT, what + " is NULL");
   require(view->dtype == VQR_DTYPE_F32 || view->dtype == VQR_DTYPE_F16 || view->dtype == VQR_DTYPE_BF16,

@@ -41,6 +41,9 @@ inline float bf16_to_f32(uint16_t h) {
 uint16_t f32_to_bf16(float f);  // round to nearest even; NaN stays NaN
 
 size_t dtype_size(vqr_dtype dtype);
+// "F32", "F16" or "BF16": the spelling safetensors and GGUF headers use; nullptr for a value
+// outside the enum.
+const char *dtype_name(vqr_dtype dtype);
 
 // Checks a view's pointer, dtype, shape and stride; `what` names the argument in the message.
 // Throws Error(VQR_ERR_INVALID_ARGUMENT) when something is off. Returns the effective row stride.

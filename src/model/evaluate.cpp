@@ -92,9 +92,9 @@ NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tok
           "eval_gptq_protocol: seqlen " + std::to_string(seqlen) + " is outside [2, seq_len " + std::to_string(L) +
               "]");
   require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_gptq_protocol: threads must be >= 0");
-  const int64_t windows = static_cast<int64_t>(tokens.size()) / seqlen;  // the tail is dropped
+  const std::vector<std::vector<int32_t>> windows = consecutive_windows(tokens, 0, seqlen);  // the tail is dropped
   std::vector<TokenSpan> spans;
-  for (int64_t k = 0; k < windows; ++k) spans.push_back({tokens.data() + k * seqlen, seqlen});
+  for (const auto &w : windows) spans.push_back({w.data(), static_cast<int64_t>(w.size())});
   return eval_spans(model, spans, threads, progress);
 }
 

@@ -148,8 +148,8 @@ struct Encoded {
 
 // `count` floats (rows already in output order) as F32 or F16; `borrowable`: x outlives the write,
 // so F32 need not be copied. F16 falls back to F32 when a finite value would overflow to Inf.
-// *how says what was done ("stored as F16 (lossy: ...)").
-void encode_dense(Encoded *e, const float *x, int64_t count, bool f16, bool borrowable, std::string *how) {
+// *how says what was done ("stored as F16 (lossy: ...)"), a warning when values round.
+void encode_dense(Encoded *e, const float *x, int64_t count, bool f16, bool borrowable, ExportNote *how) {
   if (f16) {
     int64_t lossy = 0;
     bool overflow = false;
@@ -164,13 +164,14 @@ void encode_dense(Encoded *e, const float *x, int64_t count, bool f16, bool borr
       io::encode_f16(e->owned.data(), x, count);
       e->data = e->owned.data();
       e->nbytes = count * 2;
-      *how = lossy ? "stored as F16 (lossy: " + std::to_string(lossy) + " of " + std::to_string(count) + " values round)"
-                   : "stored as F16 (exact)";
+      *how = lossy ? ExportNote{VQR_LOG_WARN, "stored as F16 (lossy: " + std::to_string(lossy) + " of " +
+                                                  std::to_string(count) + " values round)"}
+                   : ExportNote{VQR_LOG_INFO, "stored as F16 (exact)"};
       return;
     }
-    *how = "values outside the F16 range; stored as F32";
+    *how = {VQR_LOG_INFO, "values outside the F16 range; stored as F32"};
   } else {
-    *how = "stored as F32";
+    *how = {VQR_LOG_INFO, "stored as F32"};
   }
   e->type = GgmlType::kF32;
   e->nbytes = count * 4;
@@ -277,7 +278,7 @@ uint32_t file_type(const std::map<GgmlType, int64_t> &elements_by_type, bool f16
 }  // namespace
 
 void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
-               std::vector<std::string> *notes) {
+               ExportNotes *notes) {
   require(options.dtype == "F32" || options.dtype == "F16", VQR_ERR_INVALID_ARGUMENT,
           "save_gguf: dtype must be F32 or F16, not " + options.dtype);
   const ModelConfig &c = model.config();
@@ -285,8 +286,8 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
   const bool f16 = options.dtype == "F16";
   const int64_t HS = c.head_size();
   const bool permute = c.rope_layout != arch.layout;
-  auto note = [&](const std::string &line) {
-    if (notes) notes->push_back(line);
+  auto note = [&](vqr_log_level level, const std::string &line) {
+    if (notes) notes->push_back({level, line});
   };
 
   // Grid codes first: a bad argument must not cost the encoding of the whole model.
@@ -311,7 +312,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
     // 1-D tensors (norms, biases) permute element-wise: they are one column.
     const int64_t map_rows = s.shape.size() == 1 ? count : rows, map_cols = s.shape.size() == 1 ? 1 : cols;
     const auto it = s.role == Role::kLinear ? grids.find({s.layer, static_cast<int>(s.kind)}) : grids.end();
-    std::string how;
+    ExportNote how;
     if (it != grids.end()) {
       const GridCodes &g = *it->second;
       std::string why_not;
@@ -321,7 +322,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
       } else {
         const std::vector<float> w = gather_rows(grid_values(g).data(), rows, cols, map);
         encode_dense(&e, w.data(), count, f16, false, &how);
-        note(s.name + ": " + why_not + "; " + how);
+        note(how.level, s.name + ": " + why_not + "; " + how.text);
       }
     } else if (s.role == Role::kNorm) {
       if (map.empty()) {
@@ -337,7 +338,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
         const std::vector<float> w = gather_rows(s.data, rows, cols, map);
         encode_dense(&e, w.data(), count, f16, false, &how);
       }
-      if (how != "stored as F32" && how != "stored as F16 (exact)") note(s.name + ": " + how);
+      if (how.text != "stored as F32" && how.text != "stored as F16 (exact)") note(how.level, s.name + ": " + how.text);
     }
     elements_by_type[e.type] += count;
     encoded.push_back(std::move(e));
@@ -372,8 +373,9 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
   write_gguf_vocab(tokenizer, &w);
   for (const Encoded &e : encoded) w.add_tensor(e.name, e.ne, e.type, e.data, e.nbytes);
   if (permute)
-    note(std::string("q/k rows permuted from the ") + (c.rope_layout == RopeLayout::kHalf ? "half" : "interleaved") +
-         " RoPE layout to " + a + "'s " + (arch.layout == RopeLayout::kHalf ? "half" : "interleaved") + " one");
+    note(VQR_LOG_INFO, std::string("q/k rows permuted from the ") +
+                           (c.rope_layout == RopeLayout::kHalf ? "half" : "interleaved") + " RoPE layout to " + a +
+                           "'s " + (arch.layout == RopeLayout::kHalf ? "half" : "interleaved") + " one");
   w.write(path);
 }
 

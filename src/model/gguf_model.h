@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/export_note.h"
 #include "io/ggml_blocks.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
@@ -45,7 +46,8 @@ struct GgufWriteOptions {
 // F32 (as llama.cpp's converter keeps 1-D tensors). F16 storage that rounds some value gets a note
 // saying it is lossy. The tokenizer's vocabulary becomes tokenizer.ggml.* (model "llama").
 // notes (may be NULL) receives one human-readable line per decision worth logging, e.g.
-// "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)".
+// "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)"; lossy
+// storage is VQR_LOG_WARN, the rest VQR_LOG_INFO (core/export_note.h).
 // Everything is checked before the file is created; the file is written to path + ".tmp" and
 // renamed, so a failure leaves no file. The encoded tensors are held in memory until the write
 // (F32 tensors that need no permutation are written straight from the model's arena).
@@ -54,7 +56,7 @@ struct GgufWriteOptions {
 // GGUF/llama.cpp cannot express: llama3 RoPE scaling, a sliding window, another architecture, a
 // llama2.c tokenizer without the 3 specials + 256 byte tokens layout), VQR_ERR_IO.
 void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
-               std::vector<std::string> *notes);
+               ExportNotes *notes);
 
 // True when `path` is a readable regular file starting with the GGUF magic (io::is_gguf).
 bool is_gguf_file(const std::string &path);

@@ -101,7 +101,7 @@ void check_layer(const quant::QuantizedLayer &q, const LayerRecord &rec, const m
 }
 
 ExportPlan plan_export(const model::Model &model, const model::ModelSource &source, const QuantizedModel &result,
-                       const ExportOptions &o, std::vector<std::string> *log) {
+                       const ExportOptions &o, ExportNotes *log) {
   require(o.dtype == "F32" || o.dtype == "F16" || o.dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
           "export: dtype must be F32, F16 or BF16, not " + o.dtype);
   require(o.max_shard_bytes >= 1, VQR_ERR_INVALID_ARGUMENT, "export: max_shard_bytes must be at least 1");
@@ -141,8 +141,9 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       if (!quantized) {
         plan.dense_modules.push_back(module);
         if (log)
-          log->push_back("blk." + std::to_string(l) + "." + kind_suffix(kind) + " (" + module + "): kept in full precision (" +
-                         (it == record_of.end() ? "not quantized" : "skipped by an override") + ")");
+          log->push_back({VQR_LOG_INFO, "blk." + std::to_string(l) + "." + kind_suffix(kind) + " (" + module +
+                                            "): kept in full precision (" +
+                                            (it == record_of.end() ? "not quantized" : "skipped by an override") + ")"});
         continue;
       }
       const LayerRecord &rec = result.layers[it->second];
@@ -163,7 +164,8 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       e.sym = rec.config.sym;
       for (float z : q.zeros) e.sym = e.sym && z == mid;
       if (rec.config.sym && !e.sym && log)
-        log->push_back(rec.name + ": configured symmetric but its zero-points are not all 2^(b-1); written as asymmetric");
+        log->push_back({VQR_LOG_INFO, rec.name + ": configured symmetric but its zero-points are not all 2^(b-1); "
+                                                 "written as asymmetric"});
       for (int64_t j = 0; j < q.cols; ++j) e.plain_groups = e.plain_groups && q.g_idx[(size_t)j] == (int32_t)(j / q.group_size);
       e.group_size = rec.config.group_size > 0 ? q.group_size : -1;  // the loaders' G = ceil(in / group_size)
       plan.layers.push_back(std::move(e));
@@ -174,7 +176,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
 }
 
 // The dense tensors: everything except the quantized layers' weights. Logs the dtype outcome.
-model::HfDenseTensors dense_tensors(const model::Model &model, const ExportPlan &plan, std::vector<std::string> *log) {
+model::HfDenseTensors dense_tensors(const model::Model &model, const ExportPlan &plan, ExportNotes *log) {
   std::set<std::string> packed;
   for (const ExportLayer &e : plan.layers) packed.insert(e.module + ".weight");
   model::HfDenseTensors t =
@@ -182,15 +184,16 @@ model::HfDenseTensors dense_tensors(const model::Model &model, const ExportPlan 
   if (log && plan.dense_dtype != "F32") {
     size_t wide = 0;
     for (const io::StTensorData &x : t.tensors) wide += x.dtype == io::StDtype::kF32;
-    log->push_back("unquantized tensors: " + std::to_string(t.tensors.size() - wide) + " stored as " + plan.dense_dtype +
-                   ", " + std::to_string(wide) + " as F32 (their values are not exact in " + plan.dense_dtype + ")");
+    log->push_back({VQR_LOG_INFO, "unquantized tensors: " + std::to_string(t.tensors.size() - wide) + " stored as " +
+                                      plan.dense_dtype + ", " + std::to_string(wide) +
+                                      " as F32 (their values are not exact in " + plan.dense_dtype + ")"});
   }
   return t;
 }
 
 // Counts layers whose scales the stored dtype cannot hold exactly, refusing overflow; logs the
 // lossy conversion (the weights then differ from the quantizer's by the scale's rounding).
-void check_scales(const ExportPlan &plan, const std::string &dtype, std::vector<std::string> *log) {
+void check_scales(const ExportPlan &plan, const std::string &dtype, ExportNotes *log) {
   size_t inexact = 0;
   for (const ExportLayer &e : plan.layers) {
     for (float s : e.q->scales) {
@@ -202,10 +205,10 @@ void check_scales(const ExportPlan &plan, const std::string &dtype, std::vector<
     inexact += !scales_exact_in(*e.q, dtype);
   }
   if (inexact > 0 && log)
-    log->push_back("lossy: " + std::to_string(inexact) + " of " + std::to_string(plan.layers.size()) +
+    log->push_back({VQR_LOG_WARN, "lossy: " + std::to_string(inexact) + " of " + std::to_string(plan.layers.size()) +
                    " quantized layers have scales not exactly representable in " + dtype +
                    "; rounded to nearest even, so those weights differ slightly from the quantizer's (quantize with "
-                   "scale_dtype " + dtype + " to avoid this)");
+                   "scale_dtype " + dtype + " to avoid this)"});
 }
 
 // A module name as a regex matching exactly it (GPTQModel and vLLM match with Python re.match).
@@ -255,8 +258,8 @@ bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype) {
 
 void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                            const QuantizedModel &result, const ExportOptions &o, const std::string &dir,
-                           std::vector<std::string> *log) {
-  std::vector<std::string> lines;  // logged only once everything is validated
+                           ExportNotes *log) {
+  ExportNotes lines;  // logged only once everything is validated
   const ExportPlan plan = plan_export(model, source, result, o, &lines);
   for (const ExportLayer &e : plan.layers) {
     const int b = e.q->bits;
@@ -280,24 +283,26 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
               dir + ": " + std::to_string(zero_groups) + " groups have zero-point 0, which GPTQ v1 (zero - 1) cannot "
                     "store; hint: write gptq_v2 (or auto)");
       v1 = true;
-      lines.push_back("gptq: checkpoint_format gptq (v1), as requested");
+      lines.push_back({VQR_LOG_INFO, "gptq: checkpoint_format gptq (v1), as requested"});
       break;
     case GptqCheckpointVersion::kV2:
-      lines.push_back("gptq: checkpoint_format gptq_v2 (zero-points stored as is), as requested");
+      lines.push_back({VQR_LOG_INFO, "gptq: checkpoint_format gptq_v2 (zero-points stored as is), as requested"});
       break;
     case GptqCheckpointVersion::kAuto:
       v1 = asym == 0 && zero_groups == 0;
-      lines.push_back(v1 ? "gptq: checkpoint_format gptq (v1): every layer is symmetric (zero-point 2^(b-1)), and v1 "
+      lines.push_back({VQR_LOG_INFO,
+                       v1 ? "gptq: checkpoint_format gptq (v1): every layer is symmetric (zero-point 2^(b-1)), and v1 "
                            "is the layout every GPTQ loader reads"
                          : "gptq: checkpoint_format gptq_v2: " + std::to_string(asym) + " of " +
                                std::to_string(plan.layers.size()) + " layers are asymmetric and " +
                                std::to_string(zero_groups) + " groups have zero-point 0, which v1 (zero - 1) cannot "
                                "store; vLLM reads gptq_v2 only with recent kernels, compressed-tensors is the "
-                               "wider-supported asymmetric format");
+                               "wider-supported asymmetric format"});
       break;
   }
   if (narrow)
-    lines.push_back("gptq: 2/3-bit layers are served by vLLM's fallback gptq kernel and GPTQModel only (no Marlin)");
+    lines.push_back({VQR_LOG_INFO,
+                     "gptq: 2/3-bit layers are served by vLLM's fallback gptq kernel and GPTQModel only (no Marlin)"});
   check_scales(plan, "F16", &lines);
 
   // Tensors: dense ones, then four per quantized layer.
@@ -311,8 +316,9 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
-    lines.push_back("gptq: " + std::to_string(scattered) + " layers use act-order with dynamic groups: g_idx is not "
-                    "monotone, desc_act true (kernels gather per column or reorder rows at load)");
+    lines.push_back({VQR_LOG_INFO, "gptq: " + std::to_string(scattered) +
+                                       " layers use act-order with dynamic groups: g_idx is not monotone, desc_act "
+                                       "true (kernels gather per column or reorder rows at load)"});
 
   // quantization_config: the default configuration, with `dynamic` for every layer that differs.
   const quant::QuantConfig base = quant::resolve_presets(options.config);
@@ -356,9 +362,9 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
 
 void write_compressed_tensors_checkpoint(const model::Model &model, const model::ModelSource &source,
                                          const PipelineOptions &options, const QuantizedModel &result,
-                                         const ExportOptions &o, const std::string &dir, std::vector<std::string> *log) {
+                                         const ExportOptions &o, const std::string &dir, ExportNotes *log) {
   (void)options;  // every scheme is read off the layers themselves
-  std::vector<std::string> lines;
+  ExportNotes lines;
   const ExportPlan plan = plan_export(model, source, result, o, &lines);
   for (const ExportLayer &e : plan.layers)
     require(io::compressed_supports_bits(e.q->bits), VQR_ERR_UNSUPPORTED,
@@ -414,8 +420,8 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
   qc["ignore"] = ignore;
   qc["kv_cache_scheme"] = nullptr;
   qc["config_groups"] = groups;
-  lines.push_back("compressed-tensors: pack-quantized, " + std::to_string(scheme_order.size()) + " config group(s), scales " +
-                  scale_dtype);
+  lines.push_back({VQR_LOG_INFO, "compressed-tensors: pack-quantized, " + std::to_string(scheme_order.size()) +
+                                     " config group(s), scales " + scale_dtype});
 
   write_folder(dir, plan, qc, {}, tensors, source, o);
   if (log) log->insert(log->end(), lines.begin(), lines.end());

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/export_note.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "pipeline/sequential_quantizer.h"
@@ -48,8 +49,8 @@ bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype);
 //   options: the quantization settings (the default config; overrides appear per layer in result).
 //   result:  the records and codes; every non-skipped record's QuantizedLayer is written packed,
 //            every other linear dense (and listed as skipped in the config).
-//   log:     may be NULL; receives one line per decision (format version and why, layers kept in
-//            full precision, lossy scale conversions, dense dtype).
+//   log:     may be NULL; receives one note per decision (format version and why, layers kept in
+//            full precision, dense dtype: VQR_LOG_INFO; lossy scale conversions: VQR_LOG_WARN).
 // Per quantized linear <module> (transformers name, e.g. model.layers.0.self_attn.q_proj):
 // <module>.qweight I32 [words(in), out], .qzeros I32 [G, words(out)], .scales F16 [G, out],
 // .g_idx I32 [in], words(x) = ceil(x b / 32) (b = 3: 3 ceil(x / 32)); biases stay <module>.bias in
@@ -63,7 +64,7 @@ bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype);
 // overflows fp16), VQR_ERR_IO; all raised before anything is written except I/O errors.
 void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                            const QuantizedModel &result, const ExportOptions &export_options, const std::string &dir,
-                           std::vector<std::string> *log);
+                           ExportNotes *log);
 
 // Writes a compressed-tensors pack-quantized folder, with the same parameters and rules. Per
 // quantized linear: <module>.weight_packed I32 [out, ceil(in / (32/b))], .weight_scale [out, G]
@@ -77,6 +78,6 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
 void write_compressed_tensors_checkpoint(const model::Model &model, const model::ModelSource &source,
                                          const PipelineOptions &options, const QuantizedModel &result,
                                          const ExportOptions &export_options, const std::string &dir,
-                                         std::vector<std::string> *log);
+                                         ExportNotes *log);
 
 }  // namespace vqr::pipeline

@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/files.h"
@@ -26,7 +27,7 @@ bool plain_groups(const quant::QuantizedLayer &q) {
   return true;
 }
 
-void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, std::vector<std::string> *log) {
+void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, ExportNotes *notes) {
   require(s.tokenizer != nullptr, VQR_ERR_UNSUPPORTED,
           path + ": GGUF carries the tokenizer and this model has none; hint: load it with a tokenizer");
   std::map<std::pair<int, int>, model::GridCodes> codes;
@@ -36,19 +37,19 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
       const quant::QuantizedLayer &q = s.result->results[i];
       if (rec.skipped || q.codes.empty()) continue;
       if (!plain_groups(q)) {
-        if (log) log->push_back(rec.name + ": act-order groups have no GGUF block layout; stored dense");
+        if (notes) notes->push_back({VQR_LOG_INFO, rec.name + ": act-order groups have no GGUF block layout; stored dense"});
         continue;
       }
       codes[{rec.layer, (int)rec.kind}] = {q.bits, q.rows, q.cols, q.group_size, q.codes.data(), q.scales.data(),
                                            q.zeros.data()};
     }
   model::GgufWriteOptions o;
-  o.dtype = r.dtype == "F32" ? "F32" : "F16";
+  o.dtype = r.dtype == VQR_DTYPE_F32 ? "F32" : "F16";
   o.codes = [&](int layer, model::LinearKind kind) -> const model::GridCodes * {
     const auto it = codes.find({layer, (int)kind});
     return it == codes.end() ? nullptr : &it->second;
   };
-  model::save_gguf(*s.model, *s.tokenizer, path, o, log);
+  model::save_gguf(*s.model, *s.tokenizer, path, o, notes);
 }
 
 }  // namespace
@@ -66,12 +67,12 @@ const char *format_name(vqr_format format) {
 }
 
 void export_model(const ExportSubject &s, const ExportRequest &r, const std::string &path,
-                  std::vector<std::string> *log) {
+                  ExportNotes *notes) {
   require(s.model != nullptr && s.source != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: no model");
   require(!path.empty() && !io::path_exists(path), VQR_ERR_INVALID_ARGUMENT,
           path + ": already exists; hint: choose a new name or remove the old one");
-  require(r.dtype == "F32" || r.dtype == "F16" || r.dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
-          "export: dtype " + r.dtype + " is not F32, F16 or BF16");
+  require(dtype_name(r.dtype) != nullptr, VQR_ERR_INVALID_ARGUMENT,
+          "export: dtype " + std::to_string((int)r.dtype) + " is not F32, F16 or BF16");
   const char *name = format_name(r.format);
   require(name != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: unknown format " + std::to_string((int)r.format));
   static const PipelineOptions kNoOptions;
@@ -84,7 +85,7 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
       return;
     case VQR_FORMAT_HUGGINGFACE:  // config.json + safetensors + tokenizer files
       io::write_folder_atomically(path, [&](const std::string &tmp) {
-        write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, r.dtype, r.max_shard_bytes, tmp);
+        write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, dtype_name(r.dtype), r.max_shard_bytes, tmp);
       });
       return;
     case VQR_FORMAT_LLAMA2C:
@@ -99,19 +100,19 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
               path + ": the " + name + " format stores quantized layers and this model has not been quantized; "
                      "hint: quantize it first, or write huggingface");
       ExportOptions o;
-      o.dtype = r.dtype;
+      o.dtype = dtype_name(r.dtype);
       if (r.max_shard_bytes > 0) o.max_shard_bytes = r.max_shard_bytes;
       FolderMetadata meta = s.metadata;
       meta.format = name;
       o.metadata_json = folder_metadata_json(options, result, meta);
       if (r.format == VQR_FORMAT_GPTQ)
-        write_gptq_checkpoint(*s.model, *s.source, options, result, o, path, log);
+        write_gptq_checkpoint(*s.model, *s.source, options, result, o, path, notes);
       else
-        write_compressed_tensors_checkpoint(*s.model, *s.source, options, result, o, path, log);
+        write_compressed_tensors_checkpoint(*s.model, *s.source, options, result, o, path, notes);
       return;
     }
     case VQR_FORMAT_GGUF:
-      write_gguf(s, r, path, log);
+      write_gguf(s, r, path, notes);
       return;
   }
 }

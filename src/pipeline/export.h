@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/export_note.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "model/tokenizer.h"
@@ -20,7 +21,7 @@ namespace vqr::pipeline {
 
 struct ExportRequest {
   vqr_format format = VQR_FORMAT_NATIVE;
-  std::string dtype = "F16";        // dense tensors: F32, F16 or BF16
+  vqr_dtype dtype = VQR_DTYPE_F16;  // dense tensors (named in the file by core/dtype.h's dtype_name)
   int64_t max_shard_bytes = 0;      // 0 = 5 GB
 };
 
@@ -39,10 +40,10 @@ struct ExportSubject {
 // "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; nullptr when unknown.
 const char *format_name(vqr_format format);
 
-// Writes `subject` to `path` (must not exist). log receives one line per decision worth telling
-// the user. Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (path exists, dtype), VQR_ERR_UNSUPPORTED
+// Writes `subject` to `path` (must not exist). notes (may be NULL) receives one note per decision
+// worth telling the user, at its level (core/export_note.h). Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (path exists, dtype), VQR_ERR_UNSUPPORTED
 // (a format that cannot hold this model, or a quantized format without a quantization), VQR_ERR_IO.
 void export_model(const ExportSubject &subject, const ExportRequest &request, const std::string &path,
-                  std::vector<std::string> *log);
+                  ExportNotes *notes);
 
 }  // namespace vqr::pipeline

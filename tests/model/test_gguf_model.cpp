@@ -56,10 +56,15 @@ void expect_error(Fn &&fn, vqr_status status, const std::string &needle) {
   vqr_test::expect_error(fn, status, needle, vqr_test::Hint::kOptional);
 }
 
-bool contains(const std::vector<std::string> &notes, const std::string &needle) {
-  for (const std::string &n : notes)
-    if (n.find(needle) != std::string::npos) return true;
-  return false;
+// The level of the first note containing `needle`, or VQR_LOG_NONE when none does.
+vqr_log_level level_of(const vqr::ExportNotes &notes, const std::string &needle) {
+  for (const vqr::ExportNote &n : notes)
+    if (n.text.find(needle) != std::string::npos) return n.level;
+  return VQR_LOG_NONE;
+}
+
+bool contains(const vqr::ExportNotes &notes, const std::string &needle) {
+  return level_of(notes, needle) != VQR_LOG_NONE;
 }
 
 std::vector<float> logits_of(const Model &m, const std::vector<int32_t> &tokens) {
@@ -256,10 +261,10 @@ TEST_F(Stories, F32RoundTripIsBitIdentical) {
   const Model ref = model();
   TempDir dir("f32");
   const std::string path = dir.path() + "/stories260K.gguf";
-  std::vector<std::string> notes;
+  vqr::ExportNotes notes;
   vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{"F32", {}}, &notes);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
-  EXPECT_TRUE(notes.empty()) << notes[0];
+  EXPECT_TRUE(notes.empty()) << notes[0].text;
   EXPECT_TRUE(vqr::model::is_gguf_file(path));
   EXPECT_FALSE(vqr::model::is_gguf_file(data_ + "/models/stories260K/stories260K.bin"));
   EXPECT_FALSE(vqr::model::is_gguf_file(dir.path()));
@@ -320,10 +325,11 @@ TEST_F(Stories, F16RoundTripGivesTheRoundedWeights) {
   const Model ref = model();
   TempDir dir("f16");
   const std::string path = dir.path() + "/s.gguf";
-  std::vector<std::string> notes;
+  vqr::ExportNotes notes;
   vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{}, &notes);  // default dtype F16
   EXPECT_TRUE(contains(notes, "token_embd.weight: stored as F16 (lossy")) << notes.size();
   EXPECT_TRUE(contains(notes, "blk.0.attn_q.weight: stored as F16 (lossy"));
+  EXPECT_EQ(level_of(notes, "token_embd.weight: stored as F16 (lossy"), VQR_LOG_WARN) << "values that round warn";
   const auto types = tensor_types(path);
   EXPECT_EQ(types.at("token_embd.weight"), 1u);
   EXPECT_EQ(types.at("blk.2.ffn_gate.weight"), 1u);
@@ -406,9 +412,10 @@ TEST_P(GridBlocks, LoadBackExactlyOnTheGrid) {
   Grids gs = grids_for(m, gc.kind, 11);
   TempDir dir("grid" + std::to_string(gc.type));
   const std::string path = dir.path() + "/q.gguf";
-  std::vector<std::string> notes;
+  vqr::ExportNotes notes;
   vqr::model::save_gguf(m, tok.tok, path, gs.options("F16"), &notes);
-  for (const std::string &n : notes) EXPECT_EQ(n.find("blk."), std::string::npos) << "no linear layer falls back: " << n;
+  for (const vqr::ExportNote &n : notes)
+    EXPECT_EQ(n.text.find("blk."), std::string::npos) << "no linear layer falls back: " << n.text;
   const auto types = tensor_types(path);
   for (int l = 0; l < 2; ++l)
     for (const char *name : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"})
@@ -446,11 +453,12 @@ TEST(GridFallback, GridsWithoutABlockTypeAreStoredDenseWithANote) {
   gs.by_layer[{0, static_cast<int>(LinearKind::kW2)}] = make_grid(m, 0, LinearKind::kW2, GridKind::kSymmetric4, 32, rng);
   TempDir dir("fallback");
   const std::string path = dir.path() + "/q.gguf";
-  std::vector<std::string> notes;
+  vqr::ExportNotes notes;
   vqr::model::save_gguf(m, tok.tok, path, gs.options("F32"), &notes);
   EXPECT_TRUE(contains(notes, "blk.0.attn_q.weight: its scales and zero points are not exact as Q4_1's fp16 d and m"));
   EXPECT_TRUE(contains(notes, "blk.1.attn_output.weight: group size 64 has no GGUF block type (Q4_0, Q4_1 and Q8_0 need 32); stored as F32"));
   EXPECT_FALSE(contains(notes, "blk.0.ffn_down.weight"));
+  EXPECT_EQ(level_of(notes, "blk.1.attn_output.weight: group size 64"), VQR_LOG_INFO) << "exact F32 storage informs";
   const auto types = tensor_types(path);
   EXPECT_EQ(types.at("blk.0.attn_q.weight"), 0u);
   EXPECT_EQ(types.at("blk.1.attn_output.weight"), 0u);
@@ -497,7 +505,7 @@ TEST(GgufArchitectures, Qwen3LikeRoundTripsBitIdentically) {
   const Model m = random_model(c, 21);
   TempDir dir("qwen3");
   const std::string path = dir.path() + "/q3.gguf";
-  std::vector<std::string> notes;
+  vqr::ExportNotes notes;
   vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, &notes);
   EXPECT_TRUE(notes.empty());
   const GgufFile f = GgufFile::open(path);
@@ -555,7 +563,7 @@ TEST(GgufArchitectures, HuggingFaceLlamaIsPermutedToAdjacentPairs) {
   gs.by_layer[{1, static_cast<int>(LinearKind::kWq)}] = make_grid(m, 1, LinearKind::kWq, GridKind::kSymmetric4, 32, rng);
   TempDir dir("hfllama");
   const std::string path = dir.path() + "/l.gguf";
-  std::vector<std::string> notes;
+  vqr::ExportNotes notes;
   vqr::model::save_gguf(m, tok.tok, path, gs.options("F32"), &notes);
   EXPECT_TRUE(contains(notes, "q/k rows permuted from the half RoPE layout to llama's interleaved one"));
   EXPECT_EQ(tensor_types(path).at("blk.1.attn_q.weight"), 2u);

@@ -302,7 +302,7 @@ TEST_F(Export, GptqRoundTripsBitExactly) {
     const auto o = options_for(c);
     const QuantizedModel r = quantize(m, o);
     const std::string out = dir.path() + "/" + tc.name;
-    std::vector<std::string> log;
+    vqr::ExportNotes log;
     vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
     const json qc = config_of(out)["quantization_config"];
     EXPECT_EQ(qc["checkpoint_format"], tc.expected_format);
@@ -311,7 +311,8 @@ TEST_F(Export, GptqRoundTripsBitExactly) {
     EXPECT_EQ(qc["sym"], tc.sym);
     EXPECT_EQ(qc["desc_act"], tc.act_order);
     bool logged = false;
-    for (const std::string &line : log) logged |= line.find(std::string("checkpoint_format ") + tc.expected_format) != std::string::npos;
+    for (const vqr::ExportNote &line : log)
+      logged |= line.text.find(std::string("checkpoint_format ") + tc.expected_format) != std::string::npos;
     EXPECT_TRUE(logged) << "the log names the format chosen";
     // Act-order with dynamic groups leaves g_idx non-monotone; the file keeps it as is.
     if (tc.act_order && !tc.static_groups) {
@@ -469,11 +470,12 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
   for (const auto &e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos);
 
   // Auto picks v2 and says why; the zero-point 0 survives the round trip.
-  std::vector<std::string> log;
+  vqr::ExportNotes log;
   vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
   EXPECT_EQ(config_of(out)["quantization_config"]["checkpoint_format"], "gptq_v2");
   bool why = false;
-  for (const auto &line : log) why |= line.find("asymmetric") != std::string::npos && line.find("gptq_v2") != std::string::npos;
+  for (const auto &line : log)
+    why |= line.text.find("asymmetric") != std::string::npos && line.text.find("gptq_v2") != std::string::npos;
   EXPECT_TRUE(why);
   expect_weights_match(vqr::model::load_hf_checkpoint(out), m, r, false);
 
@@ -521,11 +523,15 @@ TEST_F(Export, InexactScalesAreRoundedAndLogged) {
   for (const auto &q : r.results) inexact += !vqr::pipeline::scales_exact_in(q, "F16");
   ASSERT_GT(inexact, 0u);
   for (const auto &q : r.results) EXPECT_TRUE(vqr::pipeline::scales_exact_in(q, "F32"));
-  std::vector<std::string> log;
+  vqr::ExportNotes log;
   const std::string out = dir.path() + "/out";
   vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
   bool lossy = false;
-  for (const auto &line : log) lossy |= line.find("lossy: " + std::to_string(inexact) + " of 35") != std::string::npos;
+  for (const auto &line : log)
+    if (line.text.find("lossy: " + std::to_string(inexact) + " of 35") != std::string::npos) {
+      lossy = true;
+      EXPECT_EQ(line.level, VQR_LOG_WARN) << "a lossy conversion warns";
+    }
   EXPECT_TRUE(lossy);
   // Loaded weights: the codes with fp16-rounded scales, nothing else.
   QuantizedModel rounded = r;
@@ -692,7 +698,7 @@ TEST_F(Export, CompressedTensorsMixedSchemesAndBf16) {
   o.overrides = {{"*.w2", {{VQR_PARAM_BITS, 8}, {VQR_PARAM_SYM, 0}}, false}, {"blk.4.*", {}, true}};
   const QuantizedModel r = quantize(m, o);
   const std::string out = dir.path() + "/out";
-  std::vector<std::string> log;
+  vqr::ExportNotes log;
   vqr::pipeline::write_compressed_tensors_checkpoint(m, source, o, r, ExportOptions{}, out, &log);
   const json qc = config_of(out)["quantization_config"];
   ASSERT_EQ(qc["config_groups"].size(), 2u);
@@ -713,7 +719,8 @@ TEST_F(Export, CompressedTensorsMixedSchemesAndBf16) {
   EXPECT_EQ(raw.at("model.layers.4.self_attn.q_proj.weight").dtype, "BF16");  // skipped: dense, source dtype
   EXPECT_EQ(raw.at("model.embed_tokens.weight").dtype, "BF16");
   bool kept = false;
-  for (const auto &line : log) kept |= line.find("blk.4.wq") != std::string::npos && line.find("full precision") != std::string::npos;
+  for (const auto &line : log)
+    kept |= line.text.find("blk.4.wq") != std::string::npos && line.text.find("full precision") != std::string::npos;
   EXPECT_TRUE(kept);
   const Model back = vqr::model::load_hf_checkpoint(out);
   expect_weights_match(back, m, r, false);

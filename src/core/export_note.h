@@ -1,0 +1,21 @@
+// A line for the user's log from a model writer, with its level chosen where the decision it
+// reports is made: a lossy conversion (values the file cannot hold exactly) is a warning, a
+// layout or precision choice that loses nothing is information. The C API passes each note to the
+// context's log callback at its level.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vqround/vqround.h"
+
+namespace vqr {
+
+struct ExportNote {
+  vqr_log_level level = VQR_LOG_INFO;
+  std::string text;
+};
+
+using ExportNotes = std::vector<ExportNote>;
+
+}  // namespace vqr

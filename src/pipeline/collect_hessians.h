@@ -1,0 +1,22 @@
+// One Hessian per distinct linear input of every block, from a full-precision forward over
+// calibration sequences (DESIGN §3.1: the statistic every layer-wise method consumes). Serves
+// vqr_model_collect_hessians, for callers that quantize layer by layer themselves.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/context.h"
+#include "hessian/hessian.h"
+#include "model/model.h"
+
+namespace vqr::pipeline {
+
+// Hessians of the unquantized model: entry layer * kLinearInputCount + input (model/linear_kinds.h),
+// width model.config().input_width(input), fp32, symmetric. Each sequence (1..seq_len tokens,
+// checked by the caller) runs with a fresh context. Progress stage "hessian", one unit per sequence.
+// Throws vqr::Error: VQR_ERR_NONFINITE (activations), VQR_ERR_OUT_OF_MEMORY, VQR_ERR_CANCELLED (ctx).
+std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
+                                               const std::vector<std::vector<int32_t>> &sequences, vqr_context *ctx);
+
+}  // namespace vqr::pipeline

@@ -1,0 +1,239 @@
+// The state behind vqr_model and the whole-model operations on it (model_session.h).
+#include "pipeline/model_session.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "model/hf_checkpoint.h"
+#include "model/linear_kinds.h"
+#include "model/text_corpus.h"
+#include "model/token_file.h"
+#include "pipeline/collect_hessians.h"
+
+namespace vqr::pipeline {
+
+namespace {
+
+bool is_file(const std::string &p) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p, ec);
+}
+
+// resolve_model_source, except that a model without a tokenizer still loads: text then needs
+// one, and tokenize() reports why there is none (`problem`).
+model::ModelSource resolve_allowing_no_tokenizer(const std::string &path,
+                                                 const std::optional<std::string> &tokenizer_path,
+                                                 std::string *problem) {
+  try {
+    return model::resolve_model_source(path, tokenizer_path.value_or(""));
+  } catch (const Error &e) {
+    if (tokenizer_path.has_value() || e.status() != VQR_ERR_IO) throw;
+    model::ModelSource s;  // only the tokenizer beside a llama2.c checkpoint can be missing here
+    std::error_code ec;
+    if (is_file(path)) {
+      s.model_file = path;
+    } else if (std::filesystem::is_directory(path, ec) && is_file(path + "/" + model::kModelFileName)) {
+      s.model_file = path + "/" + model::kModelFileName;
+      if (is_file(path + "/" + model::kMetadataFileName)) s.metadata_file = path + "/" + model::kMetadataFileName;
+    } else {
+      throw;
+    }
+    *problem = e.what();
+    return s;
+  }
+}
+
+// Bytes of the weight files: the checkpoint file, or a folder's safetensors.
+int64_t weight_file_bytes(const model::ModelSource &s) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(s.model_file, ec)) return (int64_t)std::filesystem::file_size(s.model_file, ec);
+  int64_t total = 0;
+  for (const auto &e : std::filesystem::directory_iterator(s.model_file, ec))
+    if (e.path().extension() == ".safetensors") total += (int64_t)e.file_size(ec);
+  return total;
+}
+
+void require_index(bool ok) { require(ok, VQR_ERR_INVALID_ARGUMENT, "index is out of range"); }
+
+}  // namespace
+
+ModelSession::ModelSession(model::Model m, std::optional<model::Tokenizer> t, std::string problem,
+                           model::ModelSource src)
+    : model_(std::move(m)), tokenizer_(std::move(t)), tokenizer_problem_(std::move(problem)), source_(std::move(src)) {
+  architecture_ = model_.config().architecture.empty() ? "llama2.c" : model_.config().architecture;
+  file_bytes_ = weight_file_bytes(source_);
+  if (source_.format == model::ModelFormat::kHuggingFace)
+    quantization_ = model::read_hf_quantization_info(source_.model_file).method;
+  for (int l = 0; l < model_.config().n_layers; ++l)
+    for (model::LinearKind k : model::kAllLinearKinds) linear_names_.push_back(model::Model::linear_name(l, k));
+}
+
+ModelSession ModelSession::load(const std::string &path, const std::optional<std::string> &tokenizer_path) {
+  std::string problem;
+  const model::ModelSource src = resolve_allowing_no_tokenizer(path, tokenizer_path, &problem);
+  model::Model m = model::load_model(src);
+  std::optional<model::Tokenizer> t;
+  if (!src.tokenizer_file.empty())
+    t = model::Tokenizer::load(src.tokenizer_file, m.config().vocab_size);
+  else if (problem.empty())
+    problem = src.model_file + ": no tokenizer.model or tokenizer.bin; hint: pass tokenizer_path to vqr_model_load, "
+              "or tokenize elsewhere and pass ids";
+  return ModelSession(std::move(m), std::move(t), std::move(problem), src);
+}
+
+const model::Tokenizer &ModelSession::require_tokenizer() const {
+  require(tokenizer_.has_value(), VQR_ERR_UNSUPPORTED, tokenizer_problem_);
+  return *tokenizer_;
+}
+
+std::vector<int32_t> ModelSession::tokenize(const std::string &text, bool bos) const {
+  return require_tokenizer().encode(text, bos, false);
+}
+
+void ModelSession::add_override(const std::string &pattern, vqr_param param, double value, bool as_float) {
+  quant::check_param_value(param, value, as_float);
+  overrides_.push_back({pattern, {{param, value}}, false});
+}
+
+void ModelSession::skip_layers(const std::string &pattern) { overrides_.push_back({pattern, {}, true}); }
+
+void ModelSession::set_metadata(const std::string &key, const char *value) {
+  metadata_.erase(std::remove_if(metadata_.begin(), metadata_.end(), [&](const auto &kv) { return kv.first == key; }),
+                  metadata_.end());
+  if (value) metadata_.emplace_back(key, value);
+}
+
+void ModelSession::quantize(vqr_context *ctx, const quant::QuantConfig &config, const model::Sequences &windows) {
+  PipelineOptions options;
+  options.config = config;
+  options.overrides = overrides_;
+  options.threads = thread_count(ctx);
+  // Records become visible as layers finish, so a progress callback can read them.
+  last_ = {};
+  options.on_layer = [this](const LayerRecord &r, int64_t, int64_t) { last_.layers.push_back(r); };
+  options_ = options;
+  options_.on_layer = nullptr;
+  QuantizedModel done = quantize_sequential(model_, windows, options, ctx);
+  last_ = std::move(done);
+  quantized_layers_ = 0;
+  for (const auto &r : last_.layers) quantized_layers_ += r.skipped ? 0 : 1;
+  calibration_samples_ = (int64_t)windows.size();
+  calibration_seqlen_ = 0;
+  for (const auto &w : windows) calibration_seqlen_ = std::max<int64_t>(calibration_seqlen_, (int64_t)w.size());
+  seed_ = ctx ? ctx->seed : 0;
+}
+
+const LayerRecord &ModelSession::layer(int64_t index) const {
+  require_index(index >= 0 && index < (int64_t)last_.layers.size());
+  return last_.layers[(size_t)index];
+}
+
+LayerSummary ModelSession::layer_summary(int64_t index) const {
+  LayerSummary s;
+  s.record = &layer(index);
+  s.config = quant::resolve_presets(s.record->config);
+  const model::LinearWeight w = model_.linear(s.record->layer, s.record->kind);
+  s.rows = w.rows;
+  s.cols = w.cols;
+  return s;
+}
+
+LinearEntry ModelSession::linear(int64_t index) const {
+  require_index(index >= 0 && index < linear_count());
+  const int layer = (int)(index / model::kLinearKindCount);
+  const model::LinearKind kind = model::kAllLinearKinds[index % model::kLinearKindCount];
+  LinearEntry e;
+  e.name = &linear_names_[(size_t)index];
+  e.weight = model_.linear(layer, kind);
+  e.hessian_index = (int64_t)layer * model::kLinearInputCount + (int64_t)model::input_of(kind);
+  return e;
+}
+
+int64_t ModelSession::hessian_count() const { return (int64_t)model_.config().n_layers * model::kLinearInputCount; }
+
+std::vector<hessian::Hessian> ModelSession::collect_hessians(vqr_context *ctx, const model::Sequences &sequences) const {
+  return pipeline::collect_hessians(model_, sequences, ctx);
+}
+
+model::NllResult ModelSession::evaluate(vqr_context *ctx, const model::Sequences &sequences) const {
+  std::vector<model::TokenSpan> spans;
+  for (const auto &seq : sequences) spans.push_back({seq.data(), (int64_t)seq.size()});
+  const int64_t total = (int64_t)sequences.size();
+  Progress progress(ctx, "eval", total);
+  const model::NllResult r = model::eval_spans(model_, spans, thread_count(ctx), &progress);
+  progress.checkpoint(total, true);
+  return r;
+}
+
+model::SamplingRequest ModelSession::sampling_request(vqr_sampling sampling, int64_t count, int64_t length,
+                                                      uint64_t seed) const {
+  return model::sampling_request(sampling, count, length, seed, seq_len());
+}
+
+model::Sequences ModelSession::sample_text(const std::string &text, const model::SamplingRequest &r) const {
+  return model::sample_text(require_tokenizer(), text, r);
+}
+
+model::Sequences ModelSession::sample_ids(const std::vector<int32_t> &ids, const model::SamplingRequest &r) const {
+  return model::sample_ids(ids, model_.config().vocab_size, r);
+}
+
+model::Sequences ModelSession::sample_file(const std::string &path, bool is_ids, const model::SamplingRequest &r) const {
+  if (!is_ids) return sample_text(model::read_text_file(path), r);
+  require(r.sampling != VQR_SAMPLE_PARAGRAPHS, VQR_ERR_INVALID_ARGUMENT,
+          path + ": ids carry no paragraph boundaries; use windows or random windows");
+  return sample_ids(model::read_token_file(path, model_.config().vocab_size), r);
+}
+
+FolderMetadata ModelSession::folder_metadata() const {
+  FolderMetadata meta;
+  meta.source_model = source_.model_file;
+  meta.calibration_samples = calibration_samples_;
+  meta.calibration_seqlen = calibration_seqlen_;
+  meta.seed = seed_;
+  meta.overrides = overrides_text(options_.overrides);
+  meta.extra = metadata_;
+  for (const auto &[key, value] : metadata_)
+    if (key == "calibration_file") meta.calibration_file = value;
+  return meta;
+}
+
+ExportSubject ModelSession::subject() const {
+  ExportSubject s;
+  s.model = &model_;
+  s.source = &source_;
+  s.tokenizer = tokenizer();
+  s.options = &options_;
+  s.result = &last_;
+  s.metadata = folder_metadata();
+  return s;
+}
+
+void ModelSession::save(const std::string &dir) const {
+  write_model_folder(model_, source_, options_, last_, folder_metadata(), dir);
+}
+
+void ModelSession::export_to(const ExportRequest &request, const std::string &path,
+                             ExportNotes *notes) const {
+  export_model(subject(), request, path, notes);
+}
+
+std::string overrides_text(const std::vector<LayerOverride> &rules) {
+  std::string out;
+  for (const auto &r : rules) {
+    std::string fields;
+    for (const auto &[param, value] : r.params) {
+      const int i = quant::param_index(param);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g", value);
+      fields += (fields.empty() ? "" : ",") + std::string(i >= 0 ? quant::param_table()[i].name : "?") + "=" + buf;
+    }
+    if (r.skip) fields += fields.empty() ? "skip" : ",skip";
+    out += (out.empty() ? "" : ";") + r.pattern + ":" + fields;
+  }
+  return out;
+}
+
+}  // namespace vqr::pipeline
