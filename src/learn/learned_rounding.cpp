@@ -65,7 +65,7 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   require(!ste_method || c.init == VQR_INIT_RTN, VQR_ERR_UNSUPPORTED,
           std::string(stage_name(c.method)) + " starts from its own round-to-nearest grid; VQR_INIT_GPTQ is "
                                               "available for adaround and vqround");
-  LayerObjective<float> objective(W, m, n, H, threads);
+  LayerObjective<float> objective(backend_of(ctx), W, m, n, H, threads);
 
   // The initialization as a result, and the parameterization that starts from it.
   quant::QuantizedLayer result(m, n, c.group_size, c.bits);
@@ -81,7 +81,7 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
     else if (c.method == VQR_METHOD_VQROUND)
       rounding = make_vqround<float>(init, c, ctx, threads, &vq);
     else
-      rounding = make_loraround<float>(W, init, c, ctx ? ctx->seed : 0, threads);
+      rounding = make_loraround<float>(backend_of(ctx), W, init, c, ctx ? ctx->seed : 0, threads);
     result = std::move(init.layer);
   }
   const quant::QuantizedLayer initial = result;

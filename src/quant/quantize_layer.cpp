@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/buffer.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "learn/learned_rounding.h"
-#include "linalg/blas.h"
 #include "quant/gptq.h"
 #include "quant/proxy_loss.h"
 #include "quant/rtn.h"
@@ -36,11 +36,11 @@ static Buffer<float> dense_weights(const vqr_tensor &w, int64_t stride) {
 }
 
 // (W D) for the asymmetric objective: tr(dW D^T W^T) = sum(dW .* (W D)) (DESIGN §3.1).
-static Buffer<float> weights_times_d(const float *W, int64_t m, int64_t n, const hessian::Hessian &h) {
+static Buffer<float> weights_times_d(backend::Backend &be, const float *W, int64_t m, int64_t n,
+                                     const hessian::Hessian &h) {
   Buffer<float> D((size_t)(n * n)), WD((size_t)(m * n));
   h.read_d(D.data(), n);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0f, W, (int)n, D.data(), (int)n,
-              0.0f, WD.data(), (int)n);
+  be.gemm(backend::Op::None, backend::Op::None, m, n, n, 1.0f, W, n, D.data(), n, 0.0f, WD.data(), n);
   return WD;
 }
 
@@ -76,12 +76,13 @@ QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &requested, co
   const bool report = config.report_loss && h != nullptr;
 
   const hessian::HessianView H = h ? h->view() : hessian::HessianView{};
-  const Buffer<float> WD = report && h->is_asymmetric() ? weights_times_d(W.data(), m, n, *h) : Buffer<float>();
+  const Buffer<float> WD =
+      report && h->is_asymmetric() ? weights_times_d(backend_of(ctx), W.data(), m, n, *h) : Buffer<float>();
   Buffer<float> deq((size_t)(report ? m * n : 0));
   // Proxy loss of q; with D also its asymmetric objective (the report's asym_loss).
   auto losses_of = [&](const QuantizedLayer &q, const HessianFactor &f, double *asym_loss) {
     q.dequantize(deq.data(), threads);
-    const double loss = proxy_loss(deq.data(), W.data(), m, n, f, threads);
+    const double loss = proxy_loss(backend_of(ctx), deq.data(), W.data(), m, n, f, threads);
     if (asym_loss && !WD.empty()) {
       double cross = 0;
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) reduction(+ : cross)
