@@ -38,6 +38,21 @@ std::vector<T> random_matrix(int64_t rows, int64_t ld, uint64_t seed) {
   return a;
 }
 
+// sum_p term(p) in double, and sum_p |term(p)|, the magnitude the error bounds scale with.
+struct Dot {
+  double sum = 0, mag = 0;
+};
+template <typename Term>
+Dot dot(int64_t len, Term term) {
+  Dot d;
+  for (int64_t p = 0; p < len; ++p) {
+    const double t = term(p);
+    d.sum += t;
+    d.mag += std::fabs(t);
+  }
+  return d;
+}
+
 struct Shape {
   int64_t m, n, k, pad;  // pad: extra columns of every leading dimension
 };
@@ -67,14 +82,9 @@ void check_gemm(Op op_a, Op op_b, const Shape &s) {
         ASSERT_EQ(c[ij], c0[ij]) << "padding column " << j << " written";
         continue;
       }
-      double ref = 0, mag = 0;
-      for (int64_t p = 0; p < k; ++p) {
-        const double t = at(a, lda, op_a, i, p) * at(b, ldb, op_b, p, j);
-        ref += t;
-        mag += std::fabs(t);
-      }
-      ref = alpha * ref + beta * (double)c0[ij];
-      const double bound = (double)(k + 2) * unit_roundoff<T>() * (std::fabs(alpha) * mag + std::fabs(beta * c0[ij]));
+      const Dot d = dot(k, [&](int64_t p) { return at(a, lda, op_a, i, p) * at(b, ldb, op_b, p, j); });
+      const double ref = alpha * d.sum + beta * (double)c0[ij];
+      const double bound = (double)(k + 2) * unit_roundoff<T>() * (std::fabs(alpha) * d.mag + std::fabs(beta * c0[ij]));
       ASSERT_NEAR((double)c[ij], ref, bound) << "c[" << i << "][" << j << "], m n k " << m << " " << n << " " << k;
     }
 }
@@ -105,14 +115,10 @@ void check_syrk(Triangle uplo, Op op, const Shape &s) {
         ASSERT_EQ(c[ij], c0[ij]) << "c[" << i << "][" << j << "] is outside the triangle but was written";
         continue;
       }
-      double ref = 0, mag = 0;
-      for (int64_t p = 0; p < k; ++p) {  // op(A) is n x k: row i of op(A) times row j of op(A)
-        const double t = at(a, lda, op, i, p) * at(a, lda, op, j, p);
-        ref += t;
-        mag += std::fabs(t);
-      }
-      ref = alpha * ref + beta * (double)c0[ij];
-      const double bound = (double)(k + 2) * unit_roundoff<T>() * (std::fabs(alpha) * mag + std::fabs(beta * c0[ij]));
+      // op(A) is n x k: row i of op(A) times row j of op(A).
+      const Dot d = dot(k, [&](int64_t p) { return at(a, lda, op, i, p) * at(a, lda, op, j, p); });
+      const double ref = alpha * d.sum + beta * (double)c0[ij];
+      const double bound = (double)(k + 2) * unit_roundoff<T>() * (std::fabs(alpha) * d.mag + std::fabs(beta * c0[ij]));
       ASSERT_NEAR((double)c[ij], ref, bound) << "c[" << i << "][" << j << "]";
     }
 }
@@ -147,15 +153,12 @@ void check_trmm(Side side, Triangle uplo, Op op_a, Diag diag, const Shape &s) {
   };
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      double ref = 0, mag = 0;
-      for (int64_t p = 0; p < na; ++p) {
-        const double t = side == Side::Left ? op_at(i, p) * b0[(size_t)(p * ldb + j)]
-                                            : (double)b0[(size_t)(i * ldb + p)] * op_at(p, j);
-        ref += t;
-        mag += std::fabs(t);
-      }
-      const double bound = (double)(na + 2) * unit_roundoff<float>() * std::fabs(alpha) * mag;
-      ASSERT_NEAR((double)b[(size_t)(i * ldb + j)], alpha * ref, bound) << "b[" << i << "][" << j << "]";
+      const Dot d = dot(na, [&](int64_t p) {
+        return side == Side::Left ? op_at(i, p) * b0[(size_t)(p * ldb + j)]
+                                  : (double)b0[(size_t)(i * ldb + p)] * op_at(p, j);
+      });
+      const double bound = (double)(na + 2) * unit_roundoff<float>() * std::fabs(alpha) * d.mag;
+      ASSERT_NEAR((double)b[(size_t)(i * ldb + j)], alpha * d.sum, bound) << "b[" << i << "][" << j << "]";
     }
 }
 
@@ -201,14 +204,10 @@ TEST(CpuBackend, PotrfAndTrtriWorkOnTheRowMajorTriangle) {
           // Backward error of Cholesky (Higham, Accuracy and Stability, Thm 10.3): |A - F F^T| <=
           // gamma_{n+1} |F| |F^T| elementwise; 2x for the blocked factorization's ordering.
           auto fac = [&](int64_t r, int64_t c) { return tri_at(f, ld, uplo, Diag::NonUnit, r, c); };
-          double r = 0, mag = 0;
-          for (int64_t p = 0; p < n; ++p) {
-            const double t = uplo == Triangle::Lower ? fac(i, p) * fac(j, p) : fac(p, i) * fac(p, j);
-            r += t;
-            mag += std::fabs(t);
-          }
-          const double bound = 2.0 * (double)(n + 1) * unit_roundoff<float>() * mag;
-          ASSERT_NEAR(r, a0[(size_t)(i * ld + j)], bound) << "factor product at " << i << ", " << j;
+          const Dot d =
+              dot(n, [&](int64_t p) { return uplo == Triangle::Lower ? fac(i, p) * fac(j, p) : fac(p, i) * fac(p, j); });
+          const double bound = 2.0 * (double)(n + 1) * unit_roundoff<float>() * d.mag;
+          ASSERT_NEAR(d.sum, a0[(size_t)(i * ld + j)], bound) << "factor product at " << i << ", " << j;
         }
       std::vector<float> inv = f;
       ASSERT_EQ(vqr::backend::cpu().trtri(uplo, Diag::NonUnit, n, inv.data(), ld), 0);
@@ -220,14 +219,11 @@ TEST(CpuBackend, PotrfAndTrtriWorkOnTheRowMajorTriangle) {
           }
           // Residual of a triangular inverse (Higham §14.2): |X F - I| <= c_n u |X| |F|, with
           // c_n = 4 n here to cover either residual side of the blocked method.
-          double r = 0, mag = 0;
-          for (int64_t p = 0; p < n; ++p) {
-            const double t = tri_at(inv, ld, uplo, Diag::NonUnit, i, p) * tri_at(f, ld, uplo, Diag::NonUnit, p, j);
-            r += t;
-            mag += std::fabs(t);
-          }
-          const double bound = 4.0 * (double)n * unit_roundoff<float>() * mag;
-          ASSERT_NEAR(r, i == j ? 1.0 : 0.0, bound) << "inverse times factor at " << i << ", " << j;
+          const Dot d = dot(n, [&](int64_t p) {
+            return tri_at(inv, ld, uplo, Diag::NonUnit, i, p) * tri_at(f, ld, uplo, Diag::NonUnit, p, j);
+          });
+          const double bound = 4.0 * (double)n * unit_roundoff<float>() * d.mag;
+          ASSERT_NEAR(d.sum, i == j ? 1.0 : 0.0, bound) << "inverse times factor at " << i << ", " << j;
         }
     }
 }
