@@ -4,8 +4,8 @@
 //
 // Why this shape:
 // - An abstract class with virtual operations. Every call is a BLAS-3 operation on whole panels
-//   (the GPTQ cross-block GEMM runs once per block of 128 columns, the k-means SGEMM once per
-//   block of at least 64 rows x K centroids, the learned-rounding GEMMs once per step), so the
+//   (the GPTQ cross-block GEMM once per block of columns, 128 by default; the k-means SGEMM once
+//   per block of at least 64 rows x K centroids; the learned-rounding GEMMs once per step), so the
 //   indirect call (nanoseconds) is invisible next to the work (>= ~10^5 flops). No caller issues
 //   BLAS calls in a small-call loop: the GPTQ in-block column loop is the sweep's own fused kernel.
 // - Operands are row-major host pointers with leading dimensions (elements), float and, where the

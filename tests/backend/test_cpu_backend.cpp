@@ -204,8 +204,9 @@ TEST(CpuBackend, PotrfAndTrtriWorkOnTheRowMajorTriangle) {
           // Backward error of Cholesky (Higham, Accuracy and Stability, Thm 10.3): |A - F F^T| <=
           // gamma_{n+1} |F| |F^T| elementwise; 2x for the blocked factorization's ordering.
           auto fac = [&](int64_t r, int64_t c) { return tri_at(f, ld, uplo, Diag::NonUnit, r, c); };
-          const Dot d =
-              dot(n, [&](int64_t p) { return uplo == Triangle::Lower ? fac(i, p) * fac(j, p) : fac(p, i) * fac(p, j); });
+          const Dot d = dot(n, [&](int64_t p) {
+            return uplo == Triangle::Lower ? fac(i, p) * fac(j, p) : fac(p, i) * fac(p, j);
+          });
           const double bound = 2.0 * (double)(n + 1) * unit_roundoff<float>() * d.mag;
           ASSERT_NEAR(d.sum, a0[(size_t)(i * ld + j)], bound) << "factor product at " << i << ", " << j;
         }
