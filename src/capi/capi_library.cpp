@@ -3,8 +3,8 @@
 
 #include <string>
 
+#include "backend/backend.h"
 #include "capi/guard.h"
-#include "linalg/blas.h"
 
 #ifndef VQR_BUILD_COMPILER
 #define VQR_BUILD_COMPILER "unknown compiler"
@@ -35,7 +35,7 @@ VQR_API const char *vqr_build_info(void) {
   // The BLAS kernel family is chosen by OpenBLAS at load time; it is worth showing because a
   // virtual CPU it does not recognize silently gets its slowest (Prescott) kernels.
   static const std::string info = std::string("libvqround ") + VQR_VERSION_STRING + "; " + VQR_BUILD_COMPILER +
-                                  "; OpenMP " + std::to_string(_OPENMP) + "; BLAS " + openblas_get_config() + " + LAPACKE; OpenCL off";
+                                  "; OpenMP " + std::to_string(_OPENMP) + "; " + vqr::backend::cpu().description() + "; OpenCL off";
   return info.c_str();
 }
 

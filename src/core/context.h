@@ -1,7 +1,7 @@
-// The execution context behind vqr_context: thread count, seed, log and progress callbacks and
-// the cancellation flag. Callbacks are only ever invoked from the thread that made the API call
-// (DESIGN §2); long-running code calls `checkpoint()` between units of work, outside parallel
-// regions.
+// The execution context behind vqr_context: thread count, seed, log and progress callbacks, the
+// cancellation flag and the compute backend. Callbacks are only ever invoked from the thread that
+// made the API call (DESIGN §2); long-running code calls `checkpoint()` between units of work,
+// outside parallel regions.
 #pragma once
 
 #include <atomic>
@@ -12,6 +12,10 @@
 
 #include "vqround/vqround.h"
 
+namespace vqr::backend {
+class Backend;
+}
+
 struct vqr_context {
   int threads = 0;  // 0 = all available cores
   uint64_t seed = 0;
@@ -21,6 +25,9 @@ struct vqr_context {
   vqr_progress_fn progress_fn = nullptr;
   void *progress_user = nullptr;
   std::atomic<bool> cancel_requested{false};
+  // What the context computes with; nullptr = the process-wide CPU backend. Read it through
+  // vqr::backend_of(ctx) (backend/backend.h), which resolves the default.
+  vqr::backend::Backend *backend = nullptr;
 };
 
 namespace vqr {

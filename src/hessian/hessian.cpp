@@ -11,7 +11,6 @@
 #include "core/crc32.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "linalg/blas.h"
 
 namespace vqr::hessian {
 
@@ -20,7 +19,8 @@ static constexpr uint32_t kFormatVersion = 1;
 static constexpr size_t kHeaderBytes = 40;
 static constexpr char kMagic[4] = {'V', 'Q', 'R', 'H'};
 
-Hessian::Hessian(int64_t n, bool f64, bool asymmetric) : n_(n), f64_(f64), asym_(asymmetric) {
+Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
+    : n_(n), f64_(f64), asym_(asymmetric), backend_(&be) {
   require(n >= 1 && n <= kMaxWidth, VQR_ERR_INVALID_ARGUMENT,
           "hessian width n = " + std::to_string(n) + " is outside [1, 2^20]");
   if (f64)
@@ -45,15 +45,13 @@ static int64_t find_nonfinite_16(const uint16_t *x, int64_t count, uint16_t exp_
 
 void Hessian::add_f32_rows(const float *x, int64_t rows, int64_t ld) {
   if (!f64_) {
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n_, (int)rows, 1.0f, x, (int)ld, 1.0f,
-                s32_.data(), (int)n_);
+    backend_->syrk(backend::Triangle::Upper, backend::Op::Trans, n_, rows, 1.0f, x, ld, 1.0f, s32_.data(), n_);
     return;
   }
   std::vector<double> xd((size_t)(rows * n_));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < n_; ++c) xd[(size_t)(r * n_ + c)] = x[r * ld + c];
-  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n_, (int)rows, 1.0, xd.data(), (int)n_, 1.0,
-              s64_.data(), (int)n_);
+  backend_->syrk(backend::Triangle::Upper, backend::Op::Trans, n_, rows, 1.0, xd.data(), n_, 1.0, s64_.data(), n_);
 }
 
 // Validates a batch view against width n and rejects it whole when any value is NaN or Inf, so
@@ -100,8 +98,7 @@ void Hessian::add(const vqr_tensor &x) {
 void Hessian::add_d_rows(const float *dx, const float *xq, int64_t rows) {
   if (!f64_) {
     // Dsum (n x n) += dX^T (n x rows) Xq (rows x n): one SGEMM, 2 n^2 rows flops.
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_, (int)n_, (int)rows, 1.0f, dx, (int)n_, xq,
-                (int)n_, 1.0f, d32_.data(), (int)n_);
+    backend_->gemm(backend::Op::Trans, backend::Op::None, n_, n_, rows, 1.0f, dx, n_, xq, n_, 1.0f, d32_.data(), n_);
     return;
   }
   std::vector<double> a((size_t)(rows * n_)), b((size_t)(rows * n_));
@@ -109,8 +106,8 @@ void Hessian::add_d_rows(const float *dx, const float *xq, int64_t rows) {
     a[i] = dx[i];
     b[i] = xq[i];
   }
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_, (int)n_, (int)rows, 1.0, a.data(), (int)n_,
-              b.data(), (int)n_, 1.0, d64_.data(), (int)n_);
+  backend_->gemm(backend::Op::Trans, backend::Op::None, n_, n_, rows, 1.0, a.data(), n_, b.data(), n_, 1.0,
+                 d64_.data(), n_);
 }
 
 void Hessian::add_pair(const vqr_tensor &x_q, const vqr_tensor &x_fp) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/backend.h"
 #include "vqround/vqround.h"
 
 namespace vqr::hessian {
@@ -37,7 +38,9 @@ struct HessianView {
 
 class Hessian {
  public:
-  Hessian(int64_t n, bool f64, bool asymmetric = false);
+  // `be` runs the accumulation's SYRK/GEMM and must outlive the accumulator (the C API's
+  // vqr_hessian_create has no context: the CPU backend).
+  Hessian(int64_t n, bool f64, bool asymmetric = false, backend::Backend &be = backend::cpu());
 
   int64_t width() const { return n_; }
   int64_t tokens() const { return tokens_; }
@@ -59,7 +62,7 @@ class Hessian {
 
   size_t serialized_size() const;
   void serialize(void *buf) const;  // exactly serialized_size() bytes
-  static Hessian deserialize(const void *buf, size_t size);
+  static Hessian deserialize(const void *buf, size_t size);  // on the CPU backend
 
  private:
   void add_f32_rows(const float *x, int64_t rows, int64_t ld);
@@ -68,6 +71,7 @@ class Hessian {
   int64_t n_;
   bool f64_;
   bool asym_;
+  backend::Backend *backend_;
   int64_t tokens_ = 0;
   std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
   std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)

@@ -21,7 +21,6 @@
 #include "core/error.h"
 #include "core/sanitizer.h"
 #include "core/splitmix64.h"
-#include "linalg/blas.h"
 
 namespace vqr::learn {
 
@@ -185,8 +184,8 @@ int64_t argmin_scores(const float *cn, const float *g, int64_t k) {
 // Plain L2 assignment: assign[i] = argmin_j ||x_i - c_j||^2 (ties -> lowest j) through
 // ||c_j||^2 - 2 x_i.c_j, one SGEMM per block of R rows; dist2[i] = the exact squared distance
 // (double) to the chosen centroid. scores is scratch (R x K).
-void assign_l2(int32_t *assign, double *dist2, const float *x, int64_t n, const float *c, int64_t k, int d,
-               int threads, std::vector<float> &scores) {
+void assign_l2(backend::Backend &be, int32_t *assign, double *dist2, const float *x, int64_t n, const float *c,
+               int64_t k, int d, int threads, std::vector<float> &scores) {
   std::vector<float> cnorm((size_t)k);
   for (int64_t j = 0; j < k; ++j) {
     float s = 0.0f;
@@ -199,8 +198,7 @@ void assign_l2(int32_t *assign, double *dist2, const float *x, int64_t n, const 
   const float *cn = cnorm.data();
   for (int64_t i0 = 0; i0 < n; i0 += block) {
     const int64_t rows = std::min(block, n - i0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, d, 1.0f, x + i0 * d, d, c, d, 0.0f,
-                sc, (int)k);
+    be.gemm(backend::Op::None, backend::Op::Trans, rows, k, d, 1.0f, x + i0 * d, d, c, d, 0.0f, sc, k);
     check_addressable(sc, (size_t)(rows * k));
     check_addressable(cn, (size_t)k);
 #pragma omp parallel for num_threads(threads_for(threads, rows * k)) schedule(static)
@@ -282,12 +280,12 @@ struct VectorSet {
   const PatternOrder *po = nullptr;  // sign-consistent mode only
 };
 
-void assign_all(int32_t *assign, double *dist2, const VectorSet &v, const float *c, int64_t k, int d,
-                bool sign_consistent, int threads, std::vector<float> &scores) {
+void assign_all(backend::Backend &be, int32_t *assign, double *dist2, const VectorSet &v, const float *c, int64_t k,
+                int d, bool sign_consistent, int threads, std::vector<float> &scores) {
   if (sign_consistent)
     assign_sign(assign, dist2, v.x, *v.po, c, k, d, threads);
   else
-    assign_l2(assign, dist2, v.x, v.n, c, k, d, threads, scores);
+    assign_l2(be, assign, dist2, v.x, v.n, c, k, d, threads, scores);
 }
 
 // Centroid update: c_j = mean of its training points (double sums in point order, stored as
@@ -380,6 +378,7 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
   require(options.iters >= 0, VQR_ERR_INVALID_ARGUMENT, "kmeans: iters < 0");
   require(options.max_points_per_centroid >= 1, VQR_ERR_INVALID_ARGUMENT, "kmeans: max_points_per_centroid < 1");
   const int threads = std::max(1, options.threads);
+  backend::Backend &be = *options.backend;
   const bool sign = options.sign_consistent;
   SplitMix64 rng(options.seed);
 
@@ -453,7 +452,7 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
   std::vector<float> scores;
   bool converged = false;
   for (int it = 0; it < options.iters; ++it) {
-    assign_all(next.data(), dist2.data(), train, c, k, d, sign, threads, scores);
+    assign_all(be, next.data(), dist2.data(), train, c, k, d, sign, threads, scores);
     if (it > 0 && next == assign) {  // fixed point: further iterations reproduce this state
       converged = true;
       break;
@@ -473,7 +472,7 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
   } else {
     res.assign.resize((size_t)count);
     dist2.resize((size_t)count);
-    assign_all(res.assign.data(), dist2.data(), all, c, k, d, sign, threads, scores);
+    assign_all(be, res.assign.data(), dist2.data(), all, c, k, d, sign, threads, scores);
   }
   double total = 0.0;
   for (int64_t i = 0; i < count; ++i) total += dist2[(size_t)i];

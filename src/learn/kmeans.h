@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/context.h"
 
 namespace vqr::learn {
@@ -26,6 +27,7 @@ struct KMeansOptions {
   uint64_t seed = 0;                     // drives the training sample and the random seeds
   bool sign_consistent = false;
   int threads = 1;                       // OpenMP threads for the assignment (< 1 counts as 1)
+  backend::Backend *backend = &backend::cpu();  // runs the distance SGEMMs (not NULL)
 };
 
 struct KMeansResult {

@@ -2,13 +2,13 @@
 #include "learn/layer_objective.h"
 
 #include "core/context.h"
-#include "linalg/blas.h"
 
 namespace vqr::learn {
 
 template <typename T>
-LayerObjective<T>::LayerObjective(const float *W, int64_t m, int64_t n, const hessian::HessianView &H, int threads)
-    : m_(m), n_(n), threads_(threads), W_((size_t)(m * n)), H_((size_t)(n * n)), E_((size_t)(m * n)) {
+LayerObjective<T>::LayerObjective(backend::Backend &be, const float *W, int64_t m, int64_t n,
+                                  const hessian::HessianView &H, int threads)
+    : be_(&be), m_(m), n_(n), threads_(threads), W_((size_t)(m * n)), H_((size_t)(n * n)), E_((size_t)(m * n)) {
   for (int64_t i = 0; i < m * n; ++i) W_[(size_t)i] = (T)W[i];
 #pragma omp parallel for num_threads(threads_for(threads, n * n)) schedule(static)
   for (int64_t i = 0; i < n; ++i)
@@ -19,8 +19,7 @@ LayerObjective<T>::LayerObjective(const float *W, int64_t m, int64_t n, const he
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) D[(size_t)(i * n + j)] = (T)H.d_at64(i, j);
     WD_ = Buffer<T>((size_t)(m * n));
-    linalg::gemm(false, false, (int)m, (int)n, (int)n, T(1), W_.data(), (int)n, D.data(), (int)n, T(0), WD_.data(),
-                 (int)n);
+    be.gemm(backend::Op::None, backend::Op::None, m, n, n, T(1), W_.data(), n, D.data(), n, T(0), WD_.data(), n);
   }
 }
 
@@ -35,7 +34,7 @@ ObjectiveValue LayerObjective<T>::evaluate(const T *Wq, T *G) {
     if (EH_.empty()) EH_ = Buffer<T>((size_t)count);
     G = EH_.data();
   }
-  linalg::gemm(false, false, (int)m_, (int)n_, (int)n_, T(1), E, (int)n_, H_.data(), (int)n_, T(0), G, (int)n_);
+  be_->gemm(backend::Op::None, backend::Op::None, m_, n_, n_, T(1), E, n_, H_.data(), n_, T(0), G, n_);
   // tr(E H E^T) = sum(E .* (E H)); then G = 2 (E H - W D) in place.
   double proxy = 0, cross = 0;
   const T *WD = WD_.empty() ? nullptr : WD_.data();

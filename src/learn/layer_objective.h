@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "backend/backend.h"
 #include "core/buffer.h"
 #include "hessian/hessian.h"
 
@@ -21,7 +22,9 @@ template <typename T>
 class LayerObjective {
  public:
   // W: m x n fp32 weights (copied); H: the layer statistic, read once into a full n x n matrix.
-  LayerObjective(const float *W, int64_t m, int64_t n, const hessian::HessianView &H, int threads);
+  // `be` runs the GEMMs and must outlive the objective.
+  LayerObjective(backend::Backend &be, const float *W, int64_t m, int64_t n, const hessian::HessianView &H,
+                 int threads);
 
   // Evaluates at Wq (m x n). G may be NULL; otherwise it receives dL/dW' (m x n).
   ObjectiveValue evaluate(const T *Wq, T *G);
@@ -32,6 +35,7 @@ class LayerObjective {
   bool asymmetric() const { return !WD_.empty(); }
 
  private:
+  backend::Backend *be_;
   int64_t m_, n_;
   int threads_;
   Buffer<T> W_, H_, WD_;  // W, full H, W D (asymmetric only)

@@ -67,7 +67,7 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   require(traits.learned.gptq_init || c.init == VQR_INIT_RTN, VQR_ERR_UNSUPPORTED,
           std::string(traits.stage) + " starts from its own round-to-nearest grid; VQR_INIT_GPTQ is available for " +
               gptq_init_methods());
-  LayerObjective<float> objective(W, m, n, H, threads);
+  LayerObjective<float> objective(backend_of(ctx), W, m, n, H, threads);
 
   // The initialization as a result, and the parameterization that starts from it: the one place
   // that tells the learned methods apart by number, since each is its own parameterization.
@@ -86,7 +86,7 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
     else if (c.method == VQR_METHOD_VQROUND)
       rounding = make_vqround<float>(init, c, ctx, threads, &vq);
     else
-      rounding = make_loraround<float>(W, init, c, ctx ? ctx->seed : 0, threads);
+      rounding = make_loraround<float>(backend_of(ctx), W, init, c, ctx ? ctx->seed : 0, threads);
     result = std::move(init.layer);
   }
   const quant::QuantizedLayer initial = result;

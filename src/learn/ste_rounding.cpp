@@ -7,7 +7,6 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/splitmix64.h"
-#include "linalg/blas.h"
 
 namespace vqr::learn {
 
@@ -192,8 +191,9 @@ std::unique_ptr<Rounding<T>> make_autoround(const float *W, int64_t m, int64_t n
 template <typename T>
 class LoraRounding final : public Rounding<T> {
  public:
-  LoraRounding(const float *W, const RoundingInit &init, const quant::QuantConfig &c, uint64_t seed, int threads)
-      : m_(init.layer.rows), n_(init.layer.cols), r_(c.rank), threads_(threads), lr_(c.lr), grid_(init.layer),
+  LoraRounding(backend::Backend &be, const float *W, const RoundingInit &init, const quant::QuantConfig &c,
+               uint64_t seed, int threads)
+      : be_(&be), m_(init.layer.rows), n_(init.layer.cols), r_(c.rank), threads_(threads), lr_(c.lr), grid_(init.layer),
         X_((size_t)(m_ * n_)), P_((size_t)(m_ * n_)), J_((size_t)(m_ * n_)), A_((size_t)(m_ * r_)),
         B_((size_t)(n_ * r_), T(0)), gA_((size_t)(m_ * r_)), gB_((size_t)(n_ * r_)) {
     for (int64_t row = 0; row < m_; ++row)
@@ -217,7 +217,7 @@ class LoraRounding final : public Rounding<T> {
   // W' = s (clamp(rne(W / s + V) + z, 0, maxq) - z), V = 0.5 tanh(A B^T); J caches
   // dW'/d(A B^T) = s 1[in range] 0.5 (1 - tanh^2) for the backward pass.
   void forward(T *Wq) override {
-    linalg::gemm(false, true, (int)m_, (int)n_, r_, T(1), A_.data(), r_, B_.data(), r_, T(0), P_.data(), (int)n_);
+    be_->gemm(Op::None, Op::Trans, m_, n_, r_, T(1), A_.data(), r_, B_.data(), r_, T(0), P_.data(), n_);
 #pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) schedule(static)
     for (int64_t row = 0; row < m_; ++row)
       for (int64_t j = 0; j < n_; ++j) {
@@ -236,12 +236,12 @@ class LoraRounding final : public Rounding<T> {
 #pragma omp parallel for num_threads(threads_for(threads_, count)) schedule(static)
     for (int64_t i = 0; i < count; ++i) G[i] *= J_[(size_t)i];
     // dA = dP B, dB = dP^T A.
-    linalg::gemm(false, false, (int)m_, r_, (int)n_, T(1), G, (int)n_, B_.data(), r_, T(0), gA_.data(), r_);
-    linalg::gemm(true, false, (int)n_, r_, (int)m_, T(1), G, (int)n_, A_.data(), r_, T(0), gB_.data(), r_);
+    be_->gemm(Op::None, Op::None, m_, r_, n_, T(1), G, n_, B_.data(), r_, T(0), gA_.data(), r_);
+    be_->gemm(Op::Trans, Op::None, n_, r_, m_, T(1), G, n_, A_.data(), r_, T(0), gB_.data(), r_);
   }
 
   void harden(quant::QuantizedLayer &out) override {
-    linalg::gemm(false, true, (int)m_, (int)n_, r_, T(1), A_.data(), r_, B_.data(), r_, T(0), P_.data(), (int)n_);
+    be_->gemm(Op::None, Op::Trans, m_, n_, r_, T(1), A_.data(), r_, B_.data(), r_, T(0), P_.data(), n_);
     for (int64_t row = 0; row < m_; ++row)
       for (int64_t j = 0; j < n_; ++j) {
         const size_t i = (size_t)(row * n_ + j);
@@ -251,6 +251,8 @@ class LoraRounding final : public Rounding<T> {
   }
 
  private:
+  using Op = backend::Op;
+  backend::Backend *be_;
   int64_t m_, n_;
   int r_, threads_;
   double lr_;
@@ -260,18 +262,19 @@ class LoraRounding final : public Rounding<T> {
 };
 
 template <typename T>
-std::unique_ptr<Rounding<T>> make_loraround(const float *W, const RoundingInit &init, const quant::QuantConfig &config,
-                                            uint64_t seed, int threads) {
-  return std::make_unique<LoraRounding<T>>(W, init, config, seed, threads);
+std::unique_ptr<Rounding<T>> make_loraround(backend::Backend &be, const float *W, const RoundingInit &init,
+                                            const quant::QuantConfig &config, uint64_t seed, int threads) {
+  return std::make_unique<LoraRounding<T>>(be, W, init, config, seed, threads);
 }
 
 template std::unique_ptr<Rounding<float>> make_autoround<float>(const float *, int64_t, int64_t,
                                                                 const quant::QuantConfig &, int);
 template std::unique_ptr<Rounding<double>> make_autoround<double>(const float *, int64_t, int64_t,
                                                                   const quant::QuantConfig &, int);
-template std::unique_ptr<Rounding<float>> make_loraround<float>(const float *, const RoundingInit &,
+template std::unique_ptr<Rounding<float>> make_loraround<float>(backend::Backend &, const float *, const RoundingInit &,
                                                                 const quant::QuantConfig &, uint64_t, int);
-template std::unique_ptr<Rounding<double>> make_loraround<double>(const float *, const RoundingInit &,
-                                                                  const quant::QuantConfig &, uint64_t, int);
+template std::unique_ptr<Rounding<double>> make_loraround<double>(backend::Backend &, const float *,
+                                                                  const RoundingInit &, const quant::QuantConfig &,
+                                                                  uint64_t, int);
 
 }  // namespace vqr::learn

@@ -13,6 +13,7 @@
 
 #include <memory>
 
+#include "backend/backend.h"
 #include "learn/rounding.h"
 #include "learn/rounding_init.h"
 #include "quant/config.h"
@@ -25,9 +26,10 @@ template <typename T>
 std::unique_ptr<Rounding<T>> make_autoround(const float *W, int64_t m, int64_t n, const quant::QuantConfig &config,
                                             int threads);
 
-// init: the RTN initialization (its grid is kept); seed: for A's random start (B starts at 0).
+// init: the RTN initialization (its grid is kept); seed: for A's random start (B starts at 0);
+// `be` runs the low-rank GEMMs and must outlive the rounding.
 template <typename T>
-std::unique_ptr<Rounding<T>> make_loraround(const float *W, const RoundingInit &init, const quant::QuantConfig &config,
-                                            uint64_t seed, int threads);
+std::unique_ptr<Rounding<T>> make_loraround(backend::Backend &be, const float *W, const RoundingInit &init,
+                                            const quant::QuantConfig &config, uint64_t seed, int threads);
 
 }  // namespace vqr::learn

@@ -136,7 +136,7 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
 
       // One Hessian for the group's input, from every window.
       const int64_t width = mc.input_width(g.input);
-      hessian::Hessian h(width, /*f64=*/false, /*asymmetric=*/pair);
+      hessian::Hessian h(width, /*f64=*/false, /*asymmetric=*/pair, backend_of(ctx));
       for (size_t w = 0; w < windows.size(); ++w) {
         const int64_t n = (int64_t)windows[w].size();
         // Each pass stops once the group's input has been seen: the rest of the block is not needed.

@@ -19,9 +19,9 @@
 
 #include <omp.h>
 
+#include "backend/backend.h"
 #include "core/buffer.h"
 #include "core/error.h"
-#include "linalg/blas.h"
 #include "quant/asymmetry.h"
 #include "quant/grid.h"
 
@@ -204,6 +204,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   const int64_t gs = q.group_size;
   const bool grouped = config.group_size > 0;
   const bool static_groups = grouped && config.static_groups;
+  backend::Backend &be = backend_of(ctx);
 
   // Phase timings go to the log at DEBUG level: where a layer's time goes, for tuning.
   const double t_start = omp_get_wtime();
@@ -234,8 +235,8 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   Buffer<float> P, W0;
   if (asym || config.exact_target) {
     Buffer<float> Dp = permuted_d(H, f, threads);
-    if (config.exact_target) apply_exact_target(W.data(), m, Dp, f);
-    if (asym) P = asymmetry_projection(std::move(Dp), f);
+    if (config.exact_target) apply_exact_target(be, W.data(), m, Dp, f);
+    if (asym) P = asymmetry_projection(be, std::move(Dp), f);
     if (config.alpha2 != 0) W0 = W;
   }
 
@@ -316,11 +317,11 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     // Lazy cross-block update: W[:, i2:] -= E_out U[i1:i2, i2:] - V_out Phat[i1:i2, i2:].
     const double t_gemm = omp_get_wtime();
     if (i2 < n) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)(n - i2), (int)(i2 - i1), -1.0f,
-                  err.data(), (int)B, &f.U[(size_t)(i1 * n + i2)], (int)n, 1.0f, &W[(size_t)i2], (int)n);
+      be.gemm(backend::Op::None, backend::Op::None, m, n - i2, i2 - i1, -1.0f, err.data(), B,
+              &f.U[(size_t)(i1 * n + i2)], n, 1.0f, &W[(size_t)i2], n);
       if (asym)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)(n - i2), (int)(i2 - i1), 1.0f,
-                    verr.data(), (int)B, &P[(size_t)(i1 * n + i2)], (int)n, 1.0f, &W[(size_t)i2], (int)n);
+        be.gemm(backend::Op::None, backend::Op::None, m, n - i2, i2 - i1, 1.0f, verr.data(), B,
+                &P[(size_t)(i1 * n + i2)], n, 1.0f, &W[(size_t)i2], n);
     }
     gemm_seconds += omp_get_wtime() - t_gemm;
     progress.checkpoint(i2, i2 == n);

@@ -11,8 +11,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "backend/backend.h"
 #include "core/error.h"
-#include "linalg/blas.h"
 
 namespace vqr::quant {
 
@@ -67,7 +67,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
   mean_diag /= (double)n;
 
   Buffer<float> buf((size_t)(n * n));  // first touched by the parallel fill below
-  const int ni = (int)n;
+  backend::Backend &be = backend_of(ctx);
   for (int attempt = 0; attempt < config.damp_attempts; ++attempt) {
     // Doubling steps: damp, damp + inc, damp + 3 inc, damp + 7 inc, ... (our choice; GPTQModel
     // adds a constant 0.01 per failure, which needs ~100 factorizations to reach damp = 1).
@@ -81,7 +81,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
       for (int64_t j = 0; j <= i; ++j) row[j] = H.at(pi, f.perm[(size_t)(n - 1 - j)]);
       row[i] = diag[(size_t)pi] + lambda;
     }
-    const int info = linalg::cholesky_lower_rowmajor(buf.data(), ni);
+    const int info = be.potrf(backend::Triangle::Lower, n, buf.data(), n);
     if (info != 0 || !pivots_ok(buf.data(), n)) {
       std::ostringstream msg;
       msg << "Cholesky failed with damp " << damp << " (leading minor " << info << "); retrying with more damping";
@@ -100,7 +100,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
         f.L = std::move(buf);
     }
     if (need_inverse) {
-      const int tinfo = linalg::invert_lower_rowmajor(buf.data(), ni);
+      const int tinfo = be.trtri(backend::Triangle::Lower, backend::Diag::NonUnit, n, buf.data(), n);
       require(tinfo == 0, VQR_ERR_NUMERICAL, "triangular inverse failed (singular factor at " + std::to_string(tinfo) + ")");
       reverse_to_upper(buf.data(), n, threads);
       f.U = std::move(buf);

@@ -5,11 +5,11 @@
 
 #include "core/buffer.h"
 #include "core/context.h"
-#include "linalg/blas.h"
 
 namespace vqr::quant {
 
-double proxy_loss(const float *deq, const float *W, int64_t m, int64_t n, const HessianFactor &f, int threads) {
+double proxy_loss(backend::Backend &be, const float *deq, const float *W, int64_t m, int64_t n,
+                  const HessianFactor &f, int threads) {
   // E = (deq - W) with columns in reversed processing order: E[:, c] = dW[:, perm[n-1-c]].
   Buffer<float> E((size_t)(m * n));
   double correction = 0.0;
@@ -22,8 +22,8 @@ double proxy_loss(const float *deq, const float *W, int64_t m, int64_t n, const 
       E[(size_t)(r * n + c)] = e;
       correction += (double)f.shift[(size_t)q] * (double)e * (double)e;
     }
-  cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)m, (int)n, 1.0f, f.L.data(),
-              (int)n, E.data(), (int)n);
+  be.trmm(backend::Side::Right, backend::Triangle::Lower, backend::Op::None, backend::Diag::NonUnit, m, n, 1.0f,
+          f.L.data(), n, E.data(), n);
   double total = 0.0;
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) reduction(+ : total)
   for (int64_t i = 0; i < m * n; ++i) total += (double)E[(size_t)i] * (double)E[(size_t)i];

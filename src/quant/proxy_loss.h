@@ -6,11 +6,13 @@
 
 #include <cstdint>
 
+#include "backend/backend.h"
 #include "quant/hessian_factor.h"
 
 namespace vqr::quant {
 
-// deq, W: m x n dense fp32 in original column order; f must hold L (keep_cholesky).
-double proxy_loss(const float *deq, const float *W, int64_t m, int64_t n, const HessianFactor &f, int threads);
+// deq, W: m x n dense fp32 in original column order; f must hold L (keep_cholesky). `be` runs the TRMM.
+double proxy_loss(backend::Backend &be, const float *deq, const float *W, int64_t m, int64_t n,
+                  const HessianFactor &f, int threads);
 
 }  // namespace vqr::quant

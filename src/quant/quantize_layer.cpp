@@ -3,8 +3,8 @@
 
 #include <cstring>
 
+#include "backend/backend.h"
 #include "core/buffer.h"
-#include "linalg/blas.h"
 #include "quant/gptq.h"
 #include "quant/proxy_loss.h"
 #include "quant/rtn.h"
@@ -14,26 +14,25 @@ namespace vqr::quant {
 namespace {
 
 // (W D) for the asymmetric objective: tr(dW D^T W^T) = sum(dW .* (W D)) (DESIGN §3.1).
-Buffer<float> weights_times_d(const float *W, int64_t m, int64_t n, const hessian::Hessian &h) {
+Buffer<float> weights_times_d(backend::Backend &be, const float *W, int64_t m, int64_t n, const hessian::Hessian &h) {
   Buffer<float> D((size_t)(n * n)), WD((size_t)(m * n));
   h.read_d(D.data(), n);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0f, W, (int)n, D.data(), (int)n,
-              0.0f, WD.data(), (int)n);
+  be.gemm(backend::Op::None, backend::Op::None, m, n, n, 1.0f, W, n, D.data(), n, 0.0f, WD.data(), n);
   return WD;
 }
 
 // The report's losses of quantized layers of W against one Hessian.
 class LossReport {
  public:
-  LossReport(const float *W, int64_t m, int64_t n, const hessian::Hessian &h, int threads)
-      : W_(W), m_(m), n_(n), threads_(threads), deq_((size_t)(m * n)) {
-    if (h.is_asymmetric()) WD_ = weights_times_d(W, m, n, h);
+  LossReport(backend::Backend &be, const float *W, int64_t m, int64_t n, const hessian::Hessian &h, int threads)
+      : be_(be), W_(W), m_(m), n_(n), threads_(threads), deq_((size_t)(m * n)) {
+    if (h.is_asymmetric()) WD_ = weights_times_d(be, W, m, n, h);
   }
 
   // Proxy loss of q through the factor f; with D also its asymmetric objective into *asym_loss.
   double losses(const QuantizedLayer &q, const HessianFactor &f, double *asym_loss) {
     q.dequantize(deq_.data(), threads_);
-    const double loss = proxy_loss(deq_.data(), W_, m_, n_, f, threads_);
+    const double loss = proxy_loss(be_, deq_.data(), W_, m_, n_, f, threads_);
     if (asym_loss && !WD_.empty()) {
       const float *deq = deq_.data(), *W = W_, *WD = WD_.data();
       double cross = 0;
@@ -45,6 +44,7 @@ class LossReport {
   }
 
  private:
+  backend::Backend &be_;
   const float *W_;
   int64_t m_, n_;
   int threads_;
@@ -62,7 +62,7 @@ QuantizedLayer rtn_quantize_layer(vqr_context *ctx, const QuantConfig &config, c
     plain.act_order = false;
     const HessianFactor f = factor_hessian(h->view(), false, plain, /*need_inverse=*/false,
                                            /*keep_cholesky=*/true, ctx, threads);
-    q.report.proxy_loss = q.report.rtn_proxy_loss = LossReport(W, m, n, *h, threads).losses(q, f, &q.report.asym_loss);
+    q.report.proxy_loss = q.report.rtn_proxy_loss = LossReport(backend_of(ctx), W, m, n, *h, threads).losses(q, f, &q.report.asym_loss);
     q.report.dead_columns = f.dead_count;
   }
   progress.checkpoint(1, true);
@@ -75,7 +75,7 @@ QuantizedLayer sweep_quantize_layer(vqr_context *ctx, const QuantConfig &config,
   Buffer<float> work((size_t)(m * n));
   std::memcpy(work.data(), W, (size_t)(m * n) * sizeof(float));
   if (!config.report_loss) return gptq_quantize(std::move(work), m, n, h.view(), config, ctx, threads, nullptr);
-  LossReport report(W, m, n, h, threads);
+  LossReport report(backend_of(ctx), W, m, n, h, threads);
   HessianFactor f;
   QuantizedLayer q = gptq_quantize(std::move(work), m, n, h.view(), config, ctx, threads, &f);
   q.report.proxy_loss = report.losses(q, f, &q.report.asym_loss);

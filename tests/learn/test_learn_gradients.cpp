@@ -119,7 +119,7 @@ double objective_of(Rounding<double> &rounding, LayerObjective<double> &obj, int
 TEST(LearnGradients, ObjectiveMatchesActivationsAndItsGradient) {
   for (bool asym : {false, true}) {
     Layer L = make_layer(4, 12, asym, 11);
-    LayerObjective<double> obj(L.W.data(), L.m, L.n, L.h->view(), 1);
+    LayerObjective<double> obj(vqr::backend::cpu(), L.W.data(), L.m, L.n, L.h->view(), 1);
     vqrt::Rng rng(5);
     std::vector<double> Wq((size_t)(L.m * L.n)), G(Wq.size());
     for (size_t i = 0; i < Wq.size(); ++i) Wq[i] = L.W[i] + 0.2 * rng.normal();
@@ -136,7 +136,7 @@ TEST(LearnGradients, AdaRoundObjectiveAndRegularizer) {
     const auto c = small_config(VQR_METHOD_ADAROUND, 3, gs);
     const auto init = vqr::learn::make_rounding_init(L.W.data(), L.m, L.n, L.h->view(), c, nullptr, 1);
     auto rounding = vqr::learn::make_adaround<double>(init, c.lr, 1);
-    LayerObjective<double> obj(L.W.data(), L.m, L.n, L.h->view(), 1);
+    LayerObjective<double> obj(vqr::backend::cpu(), L.W.data(), L.m, L.n, L.h->view(), 1);
     const ParamGroup<double> g = rounding->groups()[0];
     ASSERT_EQ(g.size, L.m * L.n);
     randomize(g, -2.0, 2.0, 3);  // inside (-ln 11, ln 11): h is smooth there
@@ -172,7 +172,7 @@ TEST(LearnGradients, VqRoundCodebookObjectiveAndRegularizer) {
   vqr::learn::VqStats stats;
   auto rounding = vqr::learn::make_vqround<double>(init, c, nullptr, 1, &stats);
   EXPECT_EQ(stats.codebook_size, 7);
-  LayerObjective<double> obj(L.W.data(), L.m, L.n, L.h->view(), 1);
+  LayerObjective<double> obj(vqr::backend::cpu(), L.W.data(), L.m, L.n, L.h->view(), 1);
   const ParamGroup<double> g = rounding->groups()[0];
   ASSERT_EQ(g.size, 7 * 4);
   randomize(g, -2.0, 2.0, 4);
@@ -268,7 +268,7 @@ TEST(LearnGradients, AutoRoundStraightThroughAllVariants) {
     c.grid = cs.grid;
     c.sym = cs.sym;
     auto rounding = vqr::learn::make_autoround<double>(L.W.data(), L.m, L.n, c, 1);
-    LayerObjective<double> obj(L.W.data(), L.m, L.n, L.h->view(), 1);
+    LayerObjective<double> obj(vqr::backend::cpu(), L.W.data(), L.m, L.n, L.h->view(), 1);
     auto groups = rounding->groups();
     ASSERT_EQ(groups.size(), 3u);
     randomize(groups[0], -0.45, 0.45, 7);  // V
@@ -310,8 +310,8 @@ TEST(LearnGradients, LoraRoundStraightThrough) {
   auto c = small_config(VQR_METHOD_LORAROUND, 3, -1);
   c.rank = 3;
   const auto init = vqr::learn::make_rounding_init(L.W.data(), L.m, L.n, L.h->view(), c, nullptr, 1);
-  auto rounding = vqr::learn::make_loraround<double>(L.W.data(), init, c, 1, 1);
-  LayerObjective<double> obj(L.W.data(), L.m, L.n, L.h->view(), 1);
+  auto rounding = vqr::learn::make_loraround<double>(vqr::backend::cpu(), L.W.data(), init, c, 1, 1);
+  LayerObjective<double> obj(vqr::backend::cpu(), L.W.data(), L.m, L.n, L.h->view(), 1);
   auto groups = rounding->groups();
   ASSERT_EQ(groups.size(), 2u);
   ASSERT_EQ(groups[0].size, L.m * 3);

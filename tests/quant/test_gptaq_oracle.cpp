@@ -282,7 +282,7 @@ TEST(GptaqOracle, PhatRowsAreLeastSquaresCoefficients) {
     vqr::quant::QuantConfig qc;  // damp 0.01, as the reference
     vqr::quant::HessianFactor f = vqr::quant::factor_hessian(view, s.act, qc, /*need_inverse=*/true,
                                                              /*keep_cholesky=*/false, nullptr, 1);
-    vqr::Buffer<float> P = vqr::quant::asymmetry_projection(vqr::quant::permuted_d(view, f, 1), f);
+    vqr::Buffer<float> P = vqr::quant::asymmetry_projection(vqr::backend::cpu(), vqr::quant::permuted_d(view, f, 1), f);
     ASSERT_EQ(P.size(), (size_t)(n * n));
 
     AsymRefConfig rc;

@@ -1,0 +1,12 @@
+// The context's backend (backend.h).
+#include "backend/backend.h"
+
+#include "core/context.h"
+
+namespace vqr {
+
+backend::Backend &backend_of(const vqr_context *ctx) {
+  return ctx && ctx->backend ? *ctx->backend : backend::cpu();
+}
+
+}  // namespace vqr

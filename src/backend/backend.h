@@ -1,0 +1,103 @@
+// The compute seam (DESIGN §1, §4): every BLAS-3 and LAPACK call of the library goes through a
+// Backend; a context carries the one it uses (backend_of). The CPU backend (backend/cpu) is the
+// only code that includes cblas.h or lapacke.h; the OpenCL backend implements the same class.
+//
+// Why this shape:
+// - An abstract class with virtual operations. Every call is a BLAS-3 operation on whole panels
+//   (the GPTQ cross-block GEMM once per block of columns, 128 by default; the k-means SGEMM once
+//   per block of at least 64 rows x K centroids; the learned-rounding GEMMs once per step), so the
+//   indirect call (nanoseconds) is invisible next to the work (>= ~10^5 flops). No caller issues
+//   BLAS calls in a small-call loop: the GPTQ in-block column loop is the sweep's own fused kernel.
+// - Operands are row-major host pointers with leading dimensions (elements), float and, where the
+//   library needs them, double: GEMM and SYRK (fp64 Hessians; the learned-rounding engine is a
+//   template that runs in double for its gradient checks). The CPU backend passes them to
+//   OpenBLAS unchanged, so routing a call through the seam changes no result bit. A device
+//   backend stages host operands through its DeviceBuffers; operations on resident buffers are
+//   its issue's extension of this class.
+// - Triangles are named as the row-major caller sees them. LAPACK is column-major; a row-major
+//   matrix is its transpose, so the CPU backend calls LAPACK with the other triangle's name
+//   ('U' in column-major = lower in row-major) instead of letting LAPACKE copy to and from a
+//   transposed layout (backend/cpu/cpu_backend.cpp).
+//
+// Dimension letters follow BLAS: op(A) is m x k, op(B) is k x n, C is m x n; SYRK's C is n x n
+// and op(A) is n x k; TRMM's B is m x n and A is m x m (Side::Left) or n x n (Side::Right).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+struct vqr_context;
+
+namespace vqr::backend {
+
+enum class Op { None, Trans };          // op(X) = X or X^T
+enum class Triangle { Upper, Lower };   // of the row-major matrix
+enum class Side { Left, Right };        // TRMM: B := op(A) B or B op(A)
+enum class Diag { NonUnit, Unit };      // whether the triangle's diagonal is taken as ones
+
+// Memory a backend's operations can use. On the CPU a buffer is host memory and host() points at
+// it; a device buffer has no host address (host() is nullptr) and moves bytes by upload/download.
+class DeviceBuffer {
+ public:
+  virtual ~DeviceBuffer() = default;
+  virtual size_t bytes() const = 0;
+  // Copies n bytes from src to the buffer at byte `offset` (offset + n <= bytes()).
+  virtual void upload(size_t offset, const void *src, size_t n) = 0;
+  // Copies n bytes from the buffer at byte `offset` to dst (offset + n <= bytes()).
+  virtual void download(size_t offset, void *dst, size_t n) const = 0;
+  // The buffer's memory when it is host-addressable, else nullptr.
+  virtual void *host() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // What runs the operations, for vqr_build_info and logs (e.g. "OpenBLAS 0.3.21 ... + LAPACKE").
+  virtual std::string description() const = 0;
+
+  // An uninitialized buffer of `bytes` bytes. Throws std::bad_alloc on exhaustion.
+  virtual std::unique_ptr<DeviceBuffer> alloc(size_t bytes) = 0;
+
+  // c (m x n, overwritten when beta = 0, else scaled and accumulated) = alpha op(a) op(b) + beta c.
+  virtual void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc) = 0;
+  virtual void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+                    const double *b, int64_t ldb, double beta, double *c, int64_t ldc) = 0;
+
+  // The `uplo` triangle of c (n x n) = alpha op(a) op(a)^T + beta c; op(a) is n x k, so with
+  // Op::Trans a is k x n and c gets a^T a. The other triangle is not touched.
+  virtual void syrk(Triangle uplo, Op op, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                    float beta, float *c, int64_t ldc) = 0;
+  virtual void syrk(Triangle uplo, Op op, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+                    double beta, double *c, int64_t ldc) = 0;
+
+  // b (m x n, in place) = alpha op(a) b (Side::Left) or alpha b op(a) (Side::Right), a triangular;
+  // the entries outside a's `uplo` triangle are not read.
+  virtual void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
+                    int64_t lda, float *b, int64_t ldb) = 0;
+
+  // In-place Cholesky of the SPD n x n matrix a, read and written in its `uplo` triangle only:
+  // a = L L^T (Lower) or U^T U (Upper). Returns LAPACK's info: 0 = success, k > 0 = the leading
+  // minor of order k is not positive definite.
+  virtual int potrf(Triangle uplo, int64_t n, float *a, int64_t lda) = 0;
+
+  // In-place inverse of the triangular n x n matrix a (its `uplo` triangle only). Returns LAPACK's
+  // info: 0 = success, k > 0 = a[k-1][k-1] is zero (singular).
+  virtual int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) = 0;
+};
+
+// The process-wide CPU backend (OpenBLAS + LAPACKE; backend/cpu). Stateless, so shared by all
+// threads and contexts.
+Backend &cpu();
+
+}  // namespace vqr::backend
+
+namespace vqr {
+
+// The backend a context computes with: the one set on it, else the CPU backend. ctx may be NULL.
+backend::Backend &backend_of(const vqr_context *ctx);
+
+}  // namespace vqr

@@ -1,0 +1,345 @@
+// The CPU backend (src/backend): GEMM, SYRK, TRMM, POTRF and TRTRI on row-major operands against
+// plain double loops, over an aligned shape and an awkward one (odd sizes, leading dimensions
+// wider than the rows), in float and, where the library uses it, double; triangles the operations
+// must not touch stay bit-identical; buffers round-trip; a context resolves its backend, and the
+// GPTQ-family sweep and the Hessian accumulator compute through the backend they are given.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/context.h"
+#include "core/splitmix64.h"
+#include "hessian/hessian.h"
+#include "quant/gptq.h"
+
+namespace {
+
+using vqr::backend::Diag;
+using vqr::backend::Op;
+using vqr::backend::Side;
+using vqr::backend::Triangle;
+
+// Tolerances from the arithmetic: a sum of k products in precision u is within gamma_k = k u
+// (any order, blocking included) of the exact sum, relative to the sum of the products' magnitudes;
+// +2 covers the product's and alpha/beta's roundings.
+template <typename T>
+double unit_roundoff() {
+  return sizeof(T) == 4 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -53);
+}
+
+template <typename T>
+std::vector<T> random_matrix(int64_t rows, int64_t ld, uint64_t seed) {
+  vqr::SplitMix64 rng(seed);
+  std::vector<T> a((size_t)(rows * ld));
+  for (auto &v : a) v = (T)(2.0 * rng.uniform() - 1.0);
+  return a;
+}
+
+// sum_p term(p) in double, and sum_p |term(p)|, the magnitude the error bounds scale with.
+struct Dot {
+  double sum = 0, mag = 0;
+};
+template <typename Term>
+Dot dot(int64_t len, Term term) {
+  Dot d;
+  for (int64_t p = 0; p < len; ++p) {
+    const double t = term(p);
+    d.sum += t;
+    d.mag += std::fabs(t);
+  }
+  return d;
+}
+
+struct Shape {
+  int64_t m, n, k, pad;  // pad: extra columns of every leading dimension
+};
+const Shape kShapes[] = {{32, 32, 32, 0}, {13, 7, 5, 3}};
+
+// X[i][j] of op(X) for a row-major X with leading dimension ld.
+template <typename T>
+double at(const std::vector<T> &x, int64_t ld, Op op, int64_t i, int64_t j) {
+  return op == Op::Trans ? (double)x[(size_t)(j * ld + i)] : (double)x[(size_t)(i * ld + j)];
+}
+
+template <typename T>
+void check_gemm(Op op_a, Op op_b, const Shape &s) {
+  const int64_t m = s.m, n = s.n, k = s.k;
+  const int64_t lda = (op_a == Op::None ? k : m) + s.pad, ldb = (op_b == Op::None ? n : k) + s.pad,
+                ldc = n + s.pad;
+  const auto a = random_matrix<T>(op_a == Op::None ? m : k, lda, 1);
+  const auto b = random_matrix<T>(op_b == Op::None ? k : n, ldb, 2);
+  auto c = random_matrix<T>(m, ldc, 3);
+  const auto c0 = c;
+  const T alpha = (T)0.75, beta = (T)-0.5;
+  vqr::backend::cpu().gemm(op_a, op_b, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t ij = (size_t)(i * ldc + j);
+      if (j >= n) {
+        ASSERT_EQ(c[ij], c0[ij]) << "padding column " << j << " written";
+        continue;
+      }
+      const Dot d = dot(k, [&](int64_t p) { return at(a, lda, op_a, i, p) * at(b, ldb, op_b, p, j); });
+      const double ref = alpha * d.sum + beta * (double)c0[ij];
+      const double bound = (double)(k + 2) * unit_roundoff<T>() * (std::fabs(alpha) * d.mag + std::fabs(beta * c0[ij]));
+      ASSERT_NEAR((double)c[ij], ref, bound) << "c[" << i << "][" << j << "], m n k " << m << " " << n << " " << k;
+    }
+}
+
+TEST(CpuBackend, GemmEveryTransposeFloatAndDouble) {
+  for (const Shape &s : kShapes)
+    for (Op op_a : {Op::None, Op::Trans})
+      for (Op op_b : {Op::None, Op::Trans}) {
+        check_gemm<float>(op_a, op_b, s);
+        check_gemm<double>(op_a, op_b, s);
+      }
+}
+
+template <typename T>
+void check_syrk(Triangle uplo, Op op, const Shape &s) {
+  const int64_t n = s.n, k = s.k;
+  const int64_t lda = (op == Op::None ? k : n) + s.pad, ldc = n + s.pad;
+  const auto a = random_matrix<T>(op == Op::None ? n : k, lda, 4);
+  auto c = random_matrix<T>(n, ldc, 5);
+  const auto c0 = c;
+  const T alpha = (T)1.25, beta = (T)0.5;
+  vqr::backend::cpu().syrk(uplo, op, n, k, alpha, a.data(), lda, beta, c.data(), ldc);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t ij = (size_t)(i * ldc + j);
+      const bool in = j < n && (uplo == Triangle::Upper ? j >= i : j <= i);
+      if (!in) {
+        ASSERT_EQ(c[ij], c0[ij]) << "c[" << i << "][" << j << "] is outside the triangle but was written";
+        continue;
+      }
+      // op(A) is n x k: row i of op(A) times row j of op(A).
+      const Dot d = dot(k, [&](int64_t p) { return at(a, lda, op, i, p) * at(a, lda, op, j, p); });
+      const double ref = alpha * d.sum + beta * (double)c0[ij];
+      const double bound = (double)(k + 2) * unit_roundoff<T>() * (std::fabs(alpha) * d.mag + std::fabs(beta * c0[ij]));
+      ASSERT_NEAR((double)c[ij], ref, bound) << "c[" << i << "][" << j << "]";
+    }
+}
+
+TEST(CpuBackend, SyrkTouchesOnlyItsTriangle) {
+  for (const Shape &s : kShapes)
+    for (Triangle uplo : {Triangle::Upper, Triangle::Lower})
+      for (Op op : {Op::None, Op::Trans}) {
+        check_syrk<float>(uplo, op, s);
+        check_syrk<double>(uplo, op, s);
+      }
+}
+
+// Element (i, j) of the triangular matrix a as TRMM/TRTRI read it: zero outside the triangle, one
+// on a unit diagonal.
+double tri_at(const std::vector<float> &a, int64_t lda, Triangle uplo, Diag diag, int64_t i, int64_t j) {
+  if (i == j) return diag == Diag::Unit ? 1.0 : (double)a[(size_t)(i * lda + j)];
+  const bool in = uplo == Triangle::Upper ? j > i : j < i;
+  return in ? (double)a[(size_t)(i * lda + j)] : 0.0;
+}
+
+void check_trmm(Side side, Triangle uplo, Op op_a, Diag diag, const Shape &s) {
+  const int64_t m = s.m, n = s.n, na = side == Side::Left ? m : n;
+  const int64_t lda = na + s.pad, ldb = n + s.pad;
+  const auto a = random_matrix<float>(na, lda, 6);
+  auto b = random_matrix<float>(m, ldb, 7);
+  const auto b0 = b;
+  const float alpha = 0.625f;
+  vqr::backend::cpu().trmm(side, uplo, op_a, diag, m, n, alpha, a.data(), lda, b.data(), ldb);
+  auto op_at = [&](int64_t i, int64_t j) {
+    return op_a == Op::Trans ? tri_at(a, lda, uplo, diag, j, i) : tri_at(a, lda, uplo, diag, i, j);
+  };
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const Dot d = dot(na, [&](int64_t p) {
+        return side == Side::Left ? op_at(i, p) * b0[(size_t)(p * ldb + j)]
+                                  : (double)b0[(size_t)(i * ldb + p)] * op_at(p, j);
+      });
+      const double bound = (double)(na + 2) * unit_roundoff<float>() * std::fabs(alpha) * d.mag;
+      ASSERT_NEAR((double)b[(size_t)(i * ldb + j)], alpha * d.sum, bound) << "b[" << i << "][" << j << "]";
+    }
+}
+
+TEST(CpuBackend, TrmmEverySideTriangleTransposeAndDiagonal) {
+  for (const Shape &s : kShapes)
+    for (Side side : {Side::Left, Side::Right})
+      for (Triangle uplo : {Triangle::Upper, Triangle::Lower})
+        for (Op op : {Op::None, Op::Trans})
+          for (Diag diag : {Diag::NonUnit, Diag::Unit}) check_trmm(side, uplo, op, diag, s);
+}
+
+// A well-conditioned SPD matrix: B B^T / k + I, row-major with leading dimension ld.
+std::vector<float> spd(int64_t n, int64_t ld) {
+  const auto b = random_matrix<double>(n, n, 8);
+  std::vector<float> a((size_t)(n * ld), 7.0f);  // 7 marks the padding
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = i == j ? 1.0 : 0.0;
+      for (int64_t p = 0; p < n; ++p) s += b[(size_t)(i * n + p)] * b[(size_t)(j * n + p)] / (double)n;
+      a[(size_t)(i * ld + j)] = (float)s;
+    }
+  return a;
+}
+
+// POTRF in the caller's row-major triangle (the CPU backend names LAPACK's other one), then TRTRI
+// of the factor: the product of the factor and the original, and of the inverse and the factor,
+// reproduce A and I; the other triangle and the padding are untouched by both.
+TEST(CpuBackend, PotrfAndTrtriWorkOnTheRowMajorTriangle) {
+  for (const Shape &s : kShapes)
+    for (Triangle uplo : {Triangle::Lower, Triangle::Upper}) {
+      const int64_t n = s.m, ld = n + s.pad;
+      const std::vector<float> a0 = spd(n, ld);
+      std::vector<float> f = a0;
+      ASSERT_EQ(vqr::backend::cpu().potrf(uplo, n, f.data(), ld), 0);
+      auto in_tri = [&](int64_t i, int64_t j) { return j < n && (uplo == Triangle::Lower ? j <= i : j >= i); };
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < ld; ++j) {
+          if (!in_tri(i, j)) {
+            ASSERT_EQ(f[(size_t)(i * ld + j)], a0[(size_t)(i * ld + j)]) << "potrf wrote outside its triangle";
+            continue;
+          }
+          // A = L L^T (Lower) or U^T U (Upper): entry (i, j) is sum_p F[i][p] F[j][p] or F[p][i] F[p][j].
+          // Backward error of Cholesky (Higham, Accuracy and Stability, Thm 10.3): |A - F F^T| <=
+          // gamma_{n+1} |F| |F^T| elementwise; 2x for the blocked factorization's ordering.
+          auto fac = [&](int64_t r, int64_t c) { return tri_at(f, ld, uplo, Diag::NonUnit, r, c); };
+          const Dot d = dot(n, [&](int64_t p) {
+            return uplo == Triangle::Lower ? fac(i, p) * fac(j, p) : fac(p, i) * fac(p, j);
+          });
+          const double bound = 2.0 * (double)(n + 1) * unit_roundoff<float>() * d.mag;
+          ASSERT_NEAR(d.sum, a0[(size_t)(i * ld + j)], bound) << "factor product at " << i << ", " << j;
+        }
+      std::vector<float> inv = f;
+      ASSERT_EQ(vqr::backend::cpu().trtri(uplo, Diag::NonUnit, n, inv.data(), ld), 0);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < ld; ++j) {
+          if (!in_tri(i, j)) {
+            ASSERT_EQ(inv[(size_t)(i * ld + j)], f[(size_t)(i * ld + j)]) << "trtri wrote outside its triangle";
+            continue;
+          }
+          // Residual of a triangular inverse (Higham §14.2): |X F - I| <= c_n u |X| |F|, with
+          // c_n = 4 n here to cover either residual side of the blocked method.
+          const Dot d = dot(n, [&](int64_t p) {
+            return tri_at(inv, ld, uplo, Diag::NonUnit, i, p) * tri_at(f, ld, uplo, Diag::NonUnit, p, j);
+          });
+          const double bound = 4.0 * (double)n * unit_roundoff<float>() * d.mag;
+          ASSERT_NEAR(d.sum, i == j ? 1.0 : 0.0, bound) << "inverse times factor at " << i << ", " << j;
+        }
+    }
+}
+
+TEST(CpuBackend, PotrfReportsTheFailingMinor) {
+  // Leading 2 x 2 minor [[1, 2], [2, 1]] is indefinite: LAPACK's info is 2.
+  std::vector<float> a = {1, 2, 0, 2, 1, 0, 0, 0, 1};
+  EXPECT_EQ(vqr::backend::cpu().potrf(Triangle::Lower, 3, a.data(), 3), 2);
+}
+
+TEST(CpuBackend, BuffersAreHostMemoryThatRoundTrips) {
+  auto buf = vqr::backend::cpu().alloc(64);
+  ASSERT_EQ(buf->bytes(), 64u);
+  ASSERT_NE(buf->host(), nullptr);
+  const char text[] = "the compute seam";
+  buf->upload(8, text, sizeof(text));
+  EXPECT_EQ(std::memcmp((const char *)buf->host() + 8, text, sizeof(text)), 0);
+  char back[sizeof(text)] = {};
+  buf->download(8, back, sizeof(text));
+  EXPECT_STREQ(back, text);
+}
+
+// Forwards every operation to the CPU backend and counts it: the calls the library routes.
+class CountingBackend final : public vqr::backend::Backend {
+ public:
+  int gemm_calls = 0, syrk_calls = 0, trmm_calls = 0, potrf_calls = 0, trtri_calls = 0;
+
+  std::string description() const override { return "counting " + cpu_.description(); }
+  std::unique_ptr<vqr::backend::DeviceBuffer> alloc(size_t bytes) override { return cpu_.alloc(bytes); }
+  void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+            const float *b, int64_t ldb, float beta, float *c, int64_t ldc) override {
+    ++gemm_calls;
+    cpu_.gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+            const double *b, int64_t ldb, double beta, double *c, int64_t ldc) override {
+    ++gemm_calls;
+    cpu_.gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void syrk(Triangle uplo, Op op, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, float beta,
+            float *c, int64_t ldc) override {
+    ++syrk_calls;
+    cpu_.syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
+  }
+  void syrk(Triangle uplo, Op op, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, double beta,
+            double *c, int64_t ldc) override {
+    ++syrk_calls;
+    cpu_.syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
+  }
+  void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
+            int64_t lda, float *b, int64_t ldb) override {
+    ++trmm_calls;
+    cpu_.trmm(side, uplo, op_a, diag, m, n, alpha, a, lda, b, ldb);
+  }
+  int potrf(Triangle uplo, int64_t n, float *a, int64_t lda) override {
+    ++potrf_calls;
+    return cpu_.potrf(uplo, n, a, lda);
+  }
+  int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) override {
+    ++trtri_calls;
+    return cpu_.trtri(uplo, diag, n, a, lda);
+  }
+
+ private:
+  vqr::backend::Backend &cpu_ = vqr::backend::cpu();
+};
+
+TEST(CpuBackend, ContextResolvesItsBackend) {
+  EXPECT_EQ(&vqr::backend_of(nullptr), &vqr::backend::cpu());
+  vqr_context ctx;
+  EXPECT_EQ(&vqr::backend_of(&ctx), &vqr::backend::cpu());
+  CountingBackend counting;
+  ctx.backend = &counting;
+  EXPECT_EQ(&vqr::backend_of(&ctx), &counting);
+  EXPECT_NE(vqr::backend::cpu().description().find("LAPACKE"), std::string::npos);
+}
+
+// An asymmetric GPTQ sweep (alpha > 0: POTRF, TRTRI, the TRMMs of the projection, the cross-block
+// GEMMs) with a context that carries the counting backend gives the same codes and scales, bit for
+// bit, as with the default CPU backend, and every one of its operations went through the backend.
+TEST(CpuBackend, GptqSweepAndHessianComputeThroughTheContextsBackend) {
+  const int64_t m = 24, n = 160, t = 400;  // n > the block width 128: one cross-block GEMM
+  const auto xq = random_matrix<float>(t, n, 9), xf = random_matrix<float>(t, n, 10);
+  const auto w = random_matrix<float>(m, n, 11);
+  CountingBackend counting;
+  vqr::hessian::Hessian h(n, /*f64=*/false, /*asymmetric=*/true, counting);
+  h.add_pair(vqr_tensor_2d(xq.data(), VQR_DTYPE_F32, t, n, 0), vqr_tensor_2d(xf.data(), VQR_DTYPE_F32, t, n, 0));
+  EXPECT_EQ(counting.syrk_calls, 1);
+  EXPECT_EQ(counting.gemm_calls, 1);
+
+  vqr::quant::QuantConfig qc;
+  qc.method = VQR_METHOD_GPTAQ;
+  qc.group_size = 32;
+  qc.alpha = 0.25;
+  qc.alpha2 = 0;
+  qc.outer = VQR_OUTER_QUANTIZED;
+  auto sweep = [&](vqr_context *ctx) {
+    vqr::Buffer<float> W((size_t)(m * n));
+    std::memcpy(W.data(), w.data(), W.size() * sizeof(float));
+    return vqr::quant::gptq_quantize(std::move(W), m, n, h.view(), qc, ctx, 1, nullptr);
+  };
+  CountingBackend sweep_counter;
+  vqr_context plain, routed;
+  routed.backend = &sweep_counter;
+  const vqr::quant::QuantizedLayer a = sweep(&plain);
+  const vqr::quant::QuantizedLayer b = sweep(&routed);
+  EXPECT_EQ(sweep_counter.potrf_calls, 1);
+  EXPECT_EQ(sweep_counter.trtri_calls, 1);
+  EXPECT_EQ(sweep_counter.trmm_calls, 2);
+  EXPECT_EQ(sweep_counter.gemm_calls, 2);  // the cross-block update and its asymmetric twin
+  EXPECT_EQ(sweep_counter.syrk_calls, 0);
+  ASSERT_EQ(a.codes.size(), b.codes.size());
+  EXPECT_TRUE(a.codes == b.codes);
+  ASSERT_EQ(a.scales.size(), b.scales.size());
+  EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.size() * sizeof(a.scales[0])), 0);
+}
+
+}  // namespace
