@@ -7,17 +7,17 @@
 
 namespace vqr {
 
-int thread_count(const vqr_context *ctx) {
+int thread_count(const Context *ctx) {
   const int requested = ctx ? ctx->threads : 0;
   return requested > 0 ? requested : omp_get_max_threads();
 }
 
-void log_message(const vqr_context *ctx, vqr_log_level level, const std::string &message) {
-  if (ctx && ctx->log_fn && level >= ctx->log_level && ctx->log_level != VQR_LOG_NONE)
-    ctx->log_fn(ctx->log_user, level, message.c_str());
+void log_message(const Context *ctx, LogLevel level, const std::string &message) {
+  if (ctx && ctx->log_fn && level >= ctx->log_level && ctx->log_level != LogLevel::None)
+    ctx->log_fn(level, message.c_str());
 }
 
-Progress::Progress(vqr_context *ctx, const char *stage, int64_t total)
+Progress::Progress(Context *ctx, const char *stage, int64_t total)
     : ctx_(ctx), stage_(stage), total_(total), start_(std::chrono::steady_clock::now()), last_report_(start_) {
   checkpoint(0);
 }
@@ -30,20 +30,19 @@ void Progress::checkpoint(int64_t done, bool force, double loss) {
   if (!ctx_) return;
   // exchange() both observes and clears the request, so one cancel stops exactly one call.
   if (ctx_->cancel_requested.exchange(false))
-    throw Error(VQR_ERR_CANCELLED, std::string(stage_) + ": cancelled by vqr_context_cancel");
+    throw Error(Status::Cancelled, std::string(stage_) + ": cancelled by vqr_context_cancel");
   if (!ctx_->progress_fn) return;
   const auto now = std::chrono::steady_clock::now();
   if (!force && done != 0 && now - last_report_ < std::chrono::milliseconds(100)) return;
   last_report_ = now;
-  vqr_progress p;
-  p.struct_size = sizeof(p);
+  ProgressInfo p;
   p.stage = stage_;
   p.done = done;
   p.total = total_;
   p.elapsed_seconds = elapsed_seconds();
   p.loss = loss;
-  if (ctx_->progress_fn(ctx_->progress_user, &p) != 0)
-    throw Error(VQR_ERR_CANCELLED, std::string(stage_) + ": cancelled by the progress callback");
+  if (ctx_->progress_fn(p) != 0)
+    throw Error(Status::Cancelled, std::string(stage_) + ": cancelled by the progress callback");
 }
 
 }  // namespace vqr

@@ -1,5 +1,6 @@
-// Element types of vqr_tensor views: fp16/bf16 <-> fp32 conversion (round to nearest even) and
-// the validation + conversion of a borrowed view into a dense fp32 matrix.
+// Element types and borrowed 2-D views (the internal form of the public vqr_tensor): fp16/bf16 <->
+// fp32 conversion (round to nearest even) and the validation + conversion of a view into a dense
+// fp32 matrix.
 #pragma once
 
 #include <cstdint>
@@ -7,9 +8,28 @@
 #include <string>
 #include <vector>
 
-#include "vqround/vqround.h"
-
 namespace vqr {
+
+// Element type of a view; the numbers equal the public vqr_dtype ones (capi/enum_mirror.cpp).
+enum class DType : int {
+  F32 = 0,   // IEEE binary32
+  F16 = 1,   // IEEE binary16, stored as uint16_t
+  BF16 = 2,  // bfloat16 (upper half of a binary32), stored as uint16_t
+};
+
+// A borrowed row-major matrix: `rows` x `cols` elements of `dtype`, rows `row_stride` elements
+// apart (0 = contiguous). Read only during the call it is passed to.
+struct TensorView {
+  const void *data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_stride = 0;
+};
+
+inline TensorView tensor_2d(const void *data, DType dtype, int64_t rows, int64_t cols, int64_t row_stride) {
+  return TensorView{data, dtype, rows, cols, row_stride};
+}
 
 // Inline: the conversions run per element inside widening loops that must vectorize.
 inline float f16_to_f32(uint16_t h) {
@@ -40,22 +60,22 @@ inline float bf16_to_f32(uint16_t h) {
 }
 uint16_t f32_to_bf16(float f);  // round to nearest even; NaN stays NaN
 
-size_t dtype_size(vqr_dtype dtype);
+size_t dtype_size(DType dtype);
 // "F32", "F16" or "BF16": the spelling safetensors and GGUF headers use; nullptr for a value
 // outside the enum.
-const char *dtype_name(vqr_dtype dtype);
+const char *dtype_name(DType dtype);
 
 // Checks a view's pointer, dtype, shape and stride; `what` names the argument in the message.
-// Throws Error(VQR_ERR_INVALID_ARGUMENT) when something is off. Returns the effective row stride.
-int64_t validate_view(const vqr_tensor *view, const std::string &what);
+// Throws Error(Status::InvalidArgument) when something is off. Returns the effective row stride.
+int64_t validate_view(const TensorView *view, const std::string &what);
 
 // Converts rows [r0, r0 + rows) of a validated view into dst (rows x cols, dense fp32).
-void view_rows_to_f32(float *dst, const vqr_tensor &view, int64_t stride, int64_t r0, int64_t rows);
+void view_rows_to_f32(float *dst, const TensorView &view, int64_t stride, int64_t r0, int64_t rows);
 
 // Index of the first non-finite value of a dense fp32 array, or -1.
 int64_t find_nonfinite(const float *x, int64_t count);
 
 // Writes a dense fp32 matrix (rows x cols) into `out` as `dtype` with row stride `stride`.
-void f32_to_dtype_rows(void *out, vqr_dtype dtype, int64_t stride, const float *src, int64_t rows, int64_t cols);
+void f32_to_dtype_rows(void *out, DType dtype, int64_t stride, const float *src, int64_t rows, int64_t cols);
 
 }  // namespace vqr
