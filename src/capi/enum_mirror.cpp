@@ -117,9 +117,9 @@ MIRROR(VQR_PARAM_RANK, quant::Param::Rank);
 MIRROR(VQR_PARAM_MINMAX_TUNING, quant::Param::MinmaxTuning);
 MIRROR(VQR_PARAM_MINMAX_LR, quant::Param::MinmaxLr);
 
-// vqr_pack_format <-> quant::PackFormat: 2 enumerators.
-MIRROR(VQR_PACK_GPTQ_V1, quant::PackFormat::GptqV1);
-MIRROR(VQR_PACK_GPTQ_V2, quant::PackFormat::GptqV2);
+// vqr_pack_format <-> io::PackFormat: 2 enumerators.
+MIRROR(VQR_PACK_GPTQ_V1, io::PackFormat::GptqV1);
+MIRROR(VQR_PACK_GPTQ_V2, io::PackFormat::GptqV2);
 
 // vqr_format <-> pipeline::Format: 6 enumerators.
 MIRROR(VQR_FORMAT_NATIVE, pipeline::Format::Native);

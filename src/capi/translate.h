@@ -12,7 +12,7 @@
 #include "pipeline/format.h"
 #include "quant/layer_report.h"
 #include "quant/options.h"
-#include "quant/pack_format.h"
+#include "io/pack_format.h"
 #include "vqround/vqround.h"
 
 namespace vqr::capi {
@@ -28,7 +28,7 @@ inline vqr_status to_public(Status s) { return mirror<vqr_status>(s); }
 inline quant::Param to_internal(vqr_param p) { return mirror<quant::Param>(p); }
 inline DType to_internal(vqr_dtype d) { return mirror<DType>(d); }
 inline LogLevel to_internal(vqr_log_level l) { return mirror<LogLevel>(l); }
-inline quant::PackFormat to_internal(vqr_pack_format f) { return mirror<quant::PackFormat>(f); }
+inline io::PackFormat to_internal(vqr_pack_format f) { return mirror<io::PackFormat>(f); }
 inline pipeline::Format to_internal(vqr_format f) { return mirror<pipeline::Format>(f); }
 inline quant::Method to_internal(vqr_method m) { return mirror<quant::Method>(m); }
 inline quant::Grid to_internal(vqr_grid g) { return mirror<quant::Grid>(g); }
