@@ -5,7 +5,7 @@
 
 namespace vqr {
 
-backend::Backend &backend_of(const vqr_context *ctx) {
+backend::Backend &backend_of(const Context *ctx) {
   return ctx && ctx->backend ? *ctx->backend : backend::cpu();
 }
 

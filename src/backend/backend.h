@@ -28,7 +28,7 @@
 #include <memory>
 #include <string>
 
-struct vqr_context;
+struct Context;
 
 namespace vqr::backend {
 
@@ -98,6 +98,6 @@ Backend &cpu();
 namespace vqr {
 
 // The backend a context computes with: the one set on it, else the CPU backend. ctx may be NULL.
-backend::Backend &backend_of(const vqr_context *ctx);
+backend::Backend &backend_of(const Context *ctx);
 
 }  // namespace vqr

@@ -15,7 +15,7 @@ namespace {
 // The table entry of `param` or Error(VQR_ERR_UNSUPPORTED).
 const vqr::quant::ParamInfo &lookup(vqr_param param) {
   const int i = param_index(param);
-  vqr::require(i >= 0, VQR_ERR_UNSUPPORTED, "unknown parameter " + std::to_string((int)param));
+  vqr::require(i >= 0, vqr::Status::Unsupported, "unknown parameter " + std::to_string((int)param));
   return param_table()[i];
 }
 
@@ -28,7 +28,7 @@ void set_value(vqr_config *config, vqr_param param, double value, bool as_float)
 double get_value(const vqr_config *config, vqr_param param, bool as_float) {
   require_arg(config != nullptr, "config is NULL");
   const auto &info = lookup(param);
-  vqr::require(info.is_float == as_float, VQR_ERR_INVALID_ARGUMENT,
+  vqr::require(info.is_float == as_float, vqr::Status::InvalidArgument,
                std::string("parameter ") + info.name + (info.is_float ? " is a float" : " is an integer"));
   return config->values[param_index(param)];
 }

@@ -19,7 +19,7 @@ VQR_API void vqr_context_free(vqr_context *ctx) { delete ctx; }
 VQR_API vqr_status vqr_context_set_threads(vqr_context *ctx, int threads) {
   return guarded(__func__, [&] {
     require_arg(ctx != nullptr, "ctx is NULL");
-    vqr::require(threads >= 0 && threads <= 4096, VQR_ERR_OUT_OF_RANGE,
+    vqr::require(threads >= 0 && threads <= 4096, vqr::Status::OutOfRange,
                  "threads = " + std::to_string(threads) + " is outside [0, 4096]");
     ctx->threads = threads;
   });

@@ -85,7 +85,7 @@ VQR_API vqr_status vqr_hessian_serialize(const vqr_hessian *h, void *buf, size_t
     require_arg(h != nullptr, "h is NULL");
     require_arg(buf != nullptr, "buf is NULL");
     const size_t need = h->serialized_size();
-    vqr::require(capacity >= need, VQR_ERR_BUFFER_TOO_SMALL,
+    vqr::require(capacity >= need, vqr::Status::BufferTooSmall,
                  "buffer holds " + std::to_string(capacity) + " bytes; " + std::to_string(need) + " needed");
     h->serialize(buf);
     if (written) *written = need;

@@ -77,7 +77,7 @@ VQR_API vqr_status vqr_model_tokenize(const vqr_model *m, const char *text, int 
     require_arg(capacity >= 0 && (capacity == 0 || tokens != nullptr), "tokens is NULL with a positive capacity");
     const std::vector<int32_t> ids = m->session.tokenize(text, bos != 0);
     *count = (int64_t)ids.size();
-    vqr::require((int64_t)ids.size() <= capacity, VQR_ERR_BUFFER_TOO_SMALL,
+    vqr::require((int64_t)ids.size() <= capacity, vqr::Status::BufferTooSmall,
                  "capacity " + std::to_string(capacity) + " < " + std::to_string(ids.size()) + " tokens");
     if (!ids.empty()) std::memcpy(tokens, ids.data(), ids.size() * sizeof(int32_t));
   });

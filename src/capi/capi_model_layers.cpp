@@ -96,7 +96,7 @@ VQR_API vqr_status vqr_model_collect_hessians(vqr_context *ctx, const vqr_model 
     require_arg(m != nullptr, "model is NULL");
     require_arg(hessians != nullptr, "hessians is NULL");
     const int64_t count = m->session.hessian_count();
-    vqr::require(capacity >= count, VQR_ERR_BUFFER_TOO_SMALL,
+    vqr::require(capacity >= count, vqr::Status::BufferTooSmall,
                  "capacity " + std::to_string(capacity) + " < " + std::to_string(count) + " Hessians (n_layers * 4)");
     const auto seqs = vqr::model::split_sequences(tokens, lengths, sequences, m->session.seq_len());
     std::vector<vqr::hessian::Hessian> collected = m->session.collect_hessians(ctx, seqs);

@@ -84,7 +84,7 @@ VQR_API vqr_status vqr_result_packed_shape(const vqr_result *r, vqr_pack_format 
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
     require_arg(out != nullptr, "out is NULL");
-    vqr::require(format == VQR_PACK_GPTQ_V1 || format == VQR_PACK_GPTQ_V2, VQR_ERR_UNSUPPORTED,
+    vqr::require(format == VQR_PACK_GPTQ_V1 || format == VQR_PACK_GPTQ_V2, vqr::Status::Unsupported,
                  "unknown pack format " + std::to_string((int)format));
     vqr_packed_shape s{};
     s.qweight_rows = vqr::io::gptq_packed_words(r->cols, r->bits);

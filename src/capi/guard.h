@@ -32,7 +32,7 @@ vqr_status guarded(const char *function, Body &&body) noexcept {
 
 // Argument check used at the top of every entry point.
 inline void require_arg(bool ok, const char *what) {
-  if (!ok) throw Error(VQR_ERR_INVALID_ARGUMENT, what);
+  if (!ok) throw Error(vqr::Status::InvalidArgument, what);
 }
 
 // Writes a versioned output struct (DESIGN §2: output structs start with size_t struct_size, set by

@@ -51,28 +51,28 @@ uint16_t f32_to_bf16(float f) {
   return (uint16_t)((u + 0x7fffu + lsb) >> 16);
 }
 
-size_t dtype_size(vqr_dtype dtype) { return dtype == VQR_DTYPE_F32 ? 4 : 2; }
+size_t dtype_size(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
 
-const char *dtype_name(vqr_dtype dtype) {
+const char *dtype_name(DType dtype) {
   switch (dtype) {
-    case VQR_DTYPE_F32: return "F32";
-    case VQR_DTYPE_F16: return "F16";
-    case VQR_DTYPE_BF16: return "BF16";
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
   }
   return nullptr;
 }
 
-int64_t validate_view(const vqr_tensor *view, const std::string &what) {
-  require(view != nullptr, VQR_ERR_INVALID_ARGUMENT, what + " is NULL");
-  require(view->dtype == VQR_DTYPE_F32 || view->dtype == VQR_DTYPE_F16 || view->dtype == VQR_DTYPE_BF16,
-          VQR_ERR_INVALID_ARGUMENT, what + ": unknown dtype " + std::to_string((int)view->dtype));
-  require(view->rows >= 0 && view->cols >= 0, VQR_ERR_INVALID_ARGUMENT,
+int64_t validate_view(const TensorView *view, const std::string &what) {
+  require(view != nullptr, Status::InvalidArgument, what + " is NULL");
+  require(view->dtype == DType::F32 || view->dtype == DType::F16 || view->dtype == DType::BF16,
+          Status::InvalidArgument, what + ": unknown dtype " + std::to_string((int)view->dtype));
+  require(view->rows >= 0 && view->cols >= 0, Status::InvalidArgument,
           what + ": negative shape " + std::to_string(view->rows) + " x " + std::to_string(view->cols));
   const int64_t stride = view->row_stride == 0 ? view->cols : view->row_stride;
-  require(stride >= view->cols, VQR_ERR_INVALID_ARGUMENT,
+  require(stride >= view->cols, Status::InvalidArgument,
           what + ": row_stride " + std::to_string(view->row_stride) + " is smaller than cols " +
               std::to_string(view->cols));
-  require(view->rows == 0 || view->cols == 0 || view->data != nullptr, VQR_ERR_INVALID_ARGUMENT,
+  require(view->rows == 0 || view->cols == 0 || view->data != nullptr, Status::InvalidArgument,
           what + ": data is NULL");
   return stride;
 }
@@ -95,15 +95,15 @@ static void f16_row_to_f32(float *d, const uint16_t *s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) d[i] = f16_to_f32(s[i]);
 }
 
-void view_rows_to_f32(float *dst, const vqr_tensor &view, int64_t stride, int64_t r0, int64_t rows) {
+void view_rows_to_f32(float *dst, const TensorView &view, int64_t stride, int64_t r0, int64_t rows) {
   const int64_t cols = view.cols;
   for (int64_t r = 0; r < rows; ++r) {
     float *d = dst + r * cols;
-    if (view.dtype == VQR_DTYPE_F32) {
+    if (view.dtype == DType::F32) {
       std::memcpy(d, (const float *)view.data + (r0 + r) * stride, (size_t)cols * 4);
     } else {
       const uint16_t *s = (const uint16_t *)view.data + (r0 + r) * stride;
-      if (view.dtype == VQR_DTYPE_F16)
+      if (view.dtype == DType::F16)
         f16_row_to_f32(d, s, cols);
       else
         for (int64_t c = 0; c < cols; ++c) d[c] = bf16_to_f32(s[c]);
@@ -121,14 +121,14 @@ int64_t find_nonfinite(const float *x, int64_t count) {
   return -1;
 }
 
-void f32_to_dtype_rows(void *out, vqr_dtype dtype, int64_t stride, const float *src, int64_t rows, int64_t cols) {
+void f32_to_dtype_rows(void *out, DType dtype, int64_t stride, const float *src, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float *s = src + r * cols;
-    if (dtype == VQR_DTYPE_F32) {
+    if (dtype == DType::F32) {
       std::memcpy((float *)out + r * stride, s, (size_t)cols * 4);
     } else {
       uint16_t *d = (uint16_t *)out + r * stride;
-      if (dtype == VQR_DTYPE_F16)
+      if (dtype == DType::F16)
         for (int64_t c = 0; c < cols; ++c) d[c] = f32_to_f16(s[c]);
       else
         for (int64_t c = 0; c < cols; ++c) d[c] = f32_to_bf16(s[c]);

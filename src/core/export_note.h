@@ -7,12 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "vqround/vqround.h"
-
 namespace vqr {
 
 struct ExportNote {
-  vqr_log_level level = VQR_LOG_INFO;
+  LogLevel level = LogLevel::Info;
   std::string text;
 };
 

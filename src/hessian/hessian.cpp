@@ -21,7 +21,7 @@ static constexpr char kMagic[4] = {'V', 'Q', 'R', 'H'};
 
 Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
     : n_(n), f64_(f64), asym_(asymmetric), backend_(&be) {
-  require(n >= 1 && n <= kMaxWidth, VQR_ERR_INVALID_ARGUMENT,
+  require(n >= 1 && n <= kMaxWidth, Status::InvalidArgument,
           "hessian width n = " + std::to_string(n) + " is outside [1, 2^20]");
   if (f64)
     s64_.assign((size_t)(n * n), 0.0);
@@ -31,7 +31,7 @@ Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
   if (asym_ && !f64) d32_.assign((size_t)(n * n), 0.0f);
 }
 
-unsigned Hessian::flags() const { return (f64_ ? VQR_HESSIAN_F64 : 0u) | (asym_ ? VQR_HESSIAN_ASYMMETRIC : 0u); }
+unsigned Hessian::flags() const { return (f64_ ? kFlagF64 : 0u) | (asym_ ? kFlagAsymmetric : 0u); }
 
 // Rows per widening chunk: about 16 MiB of fp32 staging, never fewer than 256 rows.
 static int64_t chunk_rows(int64_t n) { return std::max<int64_t>(256, (int64_t(1) << 22) / n); }
@@ -56,32 +56,32 @@ void Hessian::add_f32_rows(const float *x, int64_t rows, int64_t ld) {
 
 // Validates a batch view against width n and rejects it whole when any value is NaN or Inf, so
 // that a failed add leaves the accumulator unchanged. Returns the effective row stride.
-static int64_t check_batch(const vqr_tensor &x, int64_t n, const char *name) {
+static int64_t check_batch(const TensorView &x, int64_t n, const char *name) {
   const int64_t stride = validate_view(&x, name);
-  require(x.cols == n, VQR_ERR_INVALID_ARGUMENT,
+  require(x.cols == n, Status::InvalidArgument,
           std::string(name) + " has " + std::to_string(x.cols) + " columns but the hessian width is " +
               std::to_string(n));
-  require(x.rows <= (int64_t(1) << 31) - 1, VQR_ERR_INVALID_ARGUMENT,
+  require(x.rows <= (int64_t(1) << 31) - 1, Status::InvalidArgument,
           std::string(name) + ": more than 2^31-1 rows in one batch");
   for (int64_t r = 0; r < x.rows; ++r) {
     int64_t bad;
-    if (x.dtype == VQR_DTYPE_F32)
+    if (x.dtype == DType::F32)
       bad = find_nonfinite((const float *)x.data + r * stride, n);
     else
-      bad = find_nonfinite_16((const uint16_t *)x.data + r * stride, n, x.dtype == VQR_DTYPE_F16 ? 0x7c00 : 0x7f80);
-    require(bad < 0, VQR_ERR_NONFINITE,
+      bad = find_nonfinite_16((const uint16_t *)x.data + r * stride, n, x.dtype == DType::F16 ? 0x7c00 : 0x7f80);
+    require(bad < 0, Status::NonFinite,
             std::string(name) + "[" + std::to_string(r) + ", " + std::to_string(bad) +
                 "] is NaN or Inf; batch rejected");
   }
   return stride;
 }
 
-void Hessian::add(const vqr_tensor &x) {
+void Hessian::add(const TensorView &x) {
   const int64_t stride = check_batch(x, n_, "x");
   const int64_t T = x.rows;
   if (T == 0) return;
 
-  if (x.dtype == VQR_DTYPE_F32 && !f64_) {
+  if (x.dtype == DType::F32 && !f64_) {
     add_f32_rows((const float *)x.data, T, stride);
   } else {
     const int64_t chunk = std::min(T, chunk_rows(n_));
@@ -110,12 +110,12 @@ void Hessian::add_d_rows(const float *dx, const float *xq, int64_t rows) {
                  d64_.data(), n_);
 }
 
-void Hessian::add_pair(const vqr_tensor &x_q, const vqr_tensor &x_fp) {
-  require(asym_, VQR_ERR_INVALID_ARGUMENT,
+void Hessian::add_pair(const TensorView &x_q, const TensorView &x_fp) {
+  require(asym_, Status::InvalidArgument,
           "add_pair needs an asymmetric hessian (create it with VQR_HESSIAN_ASYMMETRIC)");
   const int64_t sq = check_batch(x_q, n_, "x_q");
   const int64_t sf = check_batch(x_fp, n_, "x_fp");
-  require(x_q.rows == x_fp.rows, VQR_ERR_INVALID_ARGUMENT,
+  require(x_q.rows == x_fp.rows, Status::InvalidArgument,
           "x_q has " + std::to_string(x_q.rows) + " rows but x_fp has " + std::to_string(x_fp.rows) +
               "; pairs must hold the same tokens");
   const int64_t T = x_q.rows;
@@ -135,11 +135,11 @@ void Hessian::add_pair(const vqr_tensor &x_q, const vqr_tensor &x_fp) {
 }
 
 void Hessian::merge(const Hessian &other) {
-  require(&other != this, VQR_ERR_INVALID_ARGUMENT, "cannot merge a hessian into itself");
-  require(other.n_ == n_, VQR_ERR_INVALID_ARGUMENT,
+  require(&other != this, Status::InvalidArgument, "cannot merge a hessian into itself");
+  require(other.n_ == n_, Status::InvalidArgument,
           "merge: widths differ (" + std::to_string(n_) + " vs " + std::to_string(other.n_) + ")");
-  require(other.f64_ == f64_, VQR_ERR_INVALID_ARGUMENT, "merge: one hessian is fp64, the other fp32");
-  require(other.asym_ == asym_, VQR_ERR_INVALID_ARGUMENT, "merge: one hessian is asymmetric, the other is not");
+  require(other.f64_ == f64_, Status::InvalidArgument, "merge: one hessian is fp64, the other fp32");
+  require(other.asym_ == asym_, Status::InvalidArgument, "merge: one hessian is asymmetric, the other is not");
   auto add_all = [](auto &dst, const auto &src) {
     for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
   };
@@ -169,7 +169,7 @@ void Hessian::read(float *out, int64_t ld) const {
 }
 
 void Hessian::read_d(float *out, int64_t ld) const {
-  require(asym_, VQR_ERR_INVALID_ARGUMENT, "hessian is not asymmetric: it holds no D");
+  require(asym_, Status::InvalidArgument, "hessian is not asymmetric: it holds no D");
   const HessianView v = view();
   for (int64_t i = 0; i < n_; ++i)
     for (int64_t j = 0; j < n_; ++j) out[i * ld + j] = v.d_at(i, j);
@@ -226,30 +226,30 @@ void Hessian::serialize(void *buf) const {
 }
 
 Hessian Hessian::deserialize(const void *buf, size_t size) {
-  require(buf != nullptr, VQR_ERR_INVALID_ARGUMENT, "buf is NULL");
-  require(size >= kHeaderBytes + 4, VQR_ERR_CORRUPT,
+  require(buf != nullptr, Status::InvalidArgument, "buf is NULL");
+  require(size >= kHeaderBytes + 4, Status::Corrupt,
           "serialized hessian: " + std::to_string(size) + " bytes is shorter than the header");
   const unsigned char *p = static_cast<const unsigned char *>(buf);
-  require(std::memcmp(p, kMagic, 4) == 0, VQR_ERR_CORRUPT, "serialized hessian: bad magic (expected \"VQRH\")");
+  require(std::memcmp(p, kMagic, 4) == 0, Status::Corrupt, "serialized hessian: bad magic (expected \"VQRH\")");
   p += 4;
   const uint32_t version = get<uint32_t>(p), flags = get<uint32_t>(p), reserved = get<uint32_t>(p);
   const int64_t n = get<int64_t>(p), tokens = get<int64_t>(p);
   const uint64_t payload = get<uint64_t>(p);
-  require(version == kFormatVersion, VQR_ERR_CORRUPT,
+  require(version == kFormatVersion, Status::Corrupt,
           "serialized hessian: format version " + std::to_string(version) + " is not supported");
-  require((flags & ~(VQR_HESSIAN_F64 | VQR_HESSIAN_ASYMMETRIC)) == 0 && reserved == 0, VQR_ERR_CORRUPT,
+  require((flags & ~(kFlagF64 | kFlagAsymmetric)) == 0 && reserved == 0, Status::Corrupt,
           "serialized hessian: unknown flags");
-  require(n >= 1 && n <= kMaxWidth, VQR_ERR_CORRUPT, "serialized hessian: width " + std::to_string(n) + " is invalid");
-  require(tokens >= 0, VQR_ERR_CORRUPT, "serialized hessian: negative token count");
-  const bool f64 = (flags & VQR_HESSIAN_F64) != 0;
-  const bool asym = (flags & VQR_HESSIAN_ASYMMETRIC) != 0;
-  require(payload == payload_bytes(n, f64, asym) && size == kHeaderBytes + payload + 4, VQR_ERR_CORRUPT,
+  require(n >= 1 && n <= kMaxWidth, Status::Corrupt, "serialized hessian: width " + std::to_string(n) + " is invalid");
+  require(tokens >= 0, Status::Corrupt, "serialized hessian: negative token count");
+  const bool f64 = (flags & kFlagF64) != 0;
+  const bool asym = (flags & kFlagAsymmetric) != 0;
+  require(payload == payload_bytes(n, f64, asym) && size == kHeaderBytes + payload + 4, Status::Corrupt,
           "serialized hessian: size " + std::to_string(size) + " does not match width " + std::to_string(n));
   const uint32_t stored_crc = [&] {
     const unsigned char *q = static_cast<const unsigned char *>(buf) + size - 4;
     return get<uint32_t>(q);
   }();
-  require(crc32_update(0, buf, size - 4) == stored_crc, VQR_ERR_CORRUPT, "serialized hessian: checksum mismatch");
+  require(crc32_update(0, buf, size - 4) == stored_crc, Status::Corrupt, "serialized hessian: checksum mismatch");
 
   Hessian h(n, f64, asym);
   h.tokens_ = tokens;
@@ -259,11 +259,11 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
       std::memcpy(&h.s64_[(size_t)(i * n + i)], p, count * 8);
       p += count * 8;
       for (size_t k = 0; k < count; ++k)
-        require(std::isfinite(h.s64_[(size_t)(i * n + i) + k]), VQR_ERR_CORRUPT, "serialized hessian: non-finite value");
+        require(std::isfinite(h.s64_[(size_t)(i * n + i) + k]), Status::Corrupt, "serialized hessian: non-finite value");
     } else {
       std::memcpy(&h.s32_[(size_t)(i * n + i)], p, count * 4);
       p += count * 4;
-      require(find_nonfinite(&h.s32_[(size_t)(i * n + i)], (int64_t)count) < 0, VQR_ERR_CORRUPT,
+      require(find_nonfinite(&h.s32_[(size_t)(i * n + i)], (int64_t)count) < 0, Status::Corrupt,
               "serialized hessian: non-finite value");
     }
   }
@@ -271,10 +271,10 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
     const size_t count = (size_t)(n * n);
     if (f64) {
       std::memcpy(h.d64_.data(), p, count * 8);
-      for (double v : h.d64_) require(std::isfinite(v), VQR_ERR_CORRUPT, "serialized hessian: non-finite value");
+      for (double v : h.d64_) require(std::isfinite(v), Status::Corrupt, "serialized hessian: non-finite value");
     } else {
       std::memcpy(h.d32_.data(), p, count * 4);
-      require(find_nonfinite(h.d32_.data(), (int64_t)count) < 0, VQR_ERR_CORRUPT, "serialized hessian: non-finite value");
+      require(find_nonfinite(h.d32_.data(), (int64_t)count) < 0, Status::Corrupt, "serialized hessian: non-finite value");
     }
   }
   return h;

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "vqround/vqround.h"
 
 namespace vqr::hessian {
 
@@ -49,9 +48,9 @@ class Hessian {
   unsigned flags() const;
 
   // S += X^T X for a T x n batch; validates the view and rejects non-finite batches whole.
-  void add(const vqr_tensor &x);
+  void add(const TensorView &x);
   // Asymmetric only: S += Xq^T Xq, Dsum += (Xf - Xq)^T Xq for paired T x n batches.
-  void add_pair(const vqr_tensor &x_q, const vqr_tensor &x_fp);
+  void add_pair(const TensorView &x_q, const TensorView &x_fp);
   // S += other.S, T += other.T (same width and precision).
   void merge(const Hessian &other);
   // H = (2/T) S as a full symmetric matrix (zeros when T = 0); ld >= n.

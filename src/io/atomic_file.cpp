@@ -15,7 +15,7 @@ namespace vqr::io {
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
   file_ = std::fopen(tmp_.c_str(), "wb");
   if (!file_)
-    fail(VQR_ERR_IO, path_, "cannot create " + tmp_ + ": " + std::strerror(errno),
+    fail(Status::Io, path_, "cannot create " + tmp_ + ": " + std::strerror(errno),
          "check the folder exists and is writable");
 }
 
@@ -58,12 +58,12 @@ void AtomicFile::commit() {
   file_ = nullptr;
   if (failed_) {
     std::remove(tmp_.c_str());
-    fail(VQR_ERR_IO, path_, std::string("write failed: ") + std::strerror(first_errno_), "check free disk space");
+    fail(Status::Io, path_, std::string("write failed: ") + std::strerror(first_errno_), "check free disk space");
   }
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp_.c_str());
-    fail(VQR_ERR_IO, path_, std::string("cannot rename the temporary file: ") + std::strerror(err),
+    fail(Status::Io, path_, std::string("cannot rename the temporary file: ") + std::strerror(err),
          "check the destination is not a folder and is writable");
   }
 }
@@ -71,17 +71,17 @@ void AtomicFile::commit() {
 void write_folder_atomically(const std::string &dir, const std::function<void(const std::string &tmp)> &fill) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  require(!dir.empty(), VQR_ERR_INVALID_ARGUMENT, "output folder: the name is empty; hint: name the folder to write");
-  require(!fs::exists(fs::symlink_status(dir, ec)), VQR_ERR_INVALID_ARGUMENT,
+  require(!dir.empty(), Status::InvalidArgument, "output folder: the name is empty; hint: name the folder to write");
+  require(!fs::exists(fs::symlink_status(dir, ec)), Status::InvalidArgument,
           dir + ": already exists; hint: choose a new folder name or remove the old one");
   const std::string tmp = dir + ".partial-" + std::to_string(getpid());
   fs::remove_all(tmp, ec);  // a leftover of an earlier run of this process id
   if (!fs::create_directory(tmp, ec))
-    fail(VQR_ERR_IO, tmp, "cannot create: " + (ec ? ec.message() : std::string("it exists")), "check the parent folder");
+    fail(Status::Io, tmp, "cannot create: " + (ec ? ec.message() : std::string("it exists")), "check the parent folder");
   try {
     fill(tmp);
     fs::rename(tmp, dir, ec);
-    if (ec) fail(VQR_ERR_IO, dir, "cannot rename the finished folder: " + ec.message(), "check the parent folder");
+    if (ec) fail(Status::Io, dir, "cannot rename the finished folder: " + ec.message(), "check the parent folder");
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

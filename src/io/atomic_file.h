@@ -14,7 +14,7 @@ namespace vqr::io {
 
 class AtomicFile {
  public:
-  // Creates "<path>.tmp"; throws Error(VQR_ERR_IO) when it cannot.
+  // Creates "<path>.tmp"; throws Error(Status::Io) when it cannot.
   explicit AtomicFile(std::string path);
   ~AtomicFile();
   AtomicFile(const AtomicFile &) = delete;
@@ -24,7 +24,7 @@ class AtomicFile {
   void write(const void *data, size_t bytes);
   // Appends `bytes` zero bytes (alignment padding).
   void write_zeros(size_t bytes);
-  // Flushes, fsyncs, closes and renames over the final path; throws Error(VQR_ERR_IO) with the
+  // Flushes, fsyncs, closes and renames over the final path; throws Error(Status::Io) with the
   // first failure's reason (the temporary file is removed first).
   void commit();
 
@@ -41,8 +41,8 @@ class AtomicFile {
 
 // Creates "<dir>.partial-<pid>", calls fill(tmp) to write into it, then renames it to `dir`.
 // `dir` must not exist. When fill or the rename throws, the temporary folder and everything in it
-// is removed and the exception propagates. Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT ("<dir>:
-// already exists; hint: ...", or an empty name), VQR_ERR_IO (cannot create or rename), and
+// is removed and the exception propagates. Throws vqr::Error: Status::InvalidArgument ("<dir>:
+// already exists; hint: ...", or an empty name), Status::Io (cannot create or rename), and
 // whatever fill throws.
 void write_folder_atomically(const std::string &dir, const std::function<void(const std::string &tmp)> &fill);
 

@@ -12,7 +12,7 @@ namespace vqr::io {
 bool compressed_supports_bits(int bits) { return bits == 4 || bits == 8; }
 
 int64_t compressed_packed_words(int64_t count, int bits) {
-  require(compressed_supports_bits(bits), VQR_ERR_UNSUPPORTED,
+  require(compressed_supports_bits(bits), Status::Unsupported,
           "compressed-tensors pack-quantized holds 4- and 8-bit codes, not " + std::to_string(bits) +
               "-bit; hint: write the gptq format for 2- and 3-bit layers");
   return code_stream_words(count, bits);
@@ -26,7 +26,7 @@ void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *
   const float maxq = (float)((1 << b) - 1);
   for (int64_t i = 0; i < G * m; ++i) {
     const float z = q.zeros[(size_t)i];
-    require(z >= 0.0f && z <= maxq && z == (float)(int)z, VQR_ERR_INVALID_ARGUMENT,
+    require(z >= 0.0f && z <= maxq && z == (float)(int)z, Status::InvalidArgument,
             "zero-point " + std::to_string(z) + " (group " + std::to_string(i / m) + ", row " + std::to_string(i % m) +
                 ") is not an integer in [0, " + std::to_string((int)maxq) + "]");
   }
@@ -55,7 +55,7 @@ void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, 
   const int64_t words = compressed_packed_words(n, bits);
   const int64_t bad = unpack_code_streams(packed, m, words, 1, words, n, bits, codes);  // row o of weight_packed
   if (bad >= 0)
-    fail(VQR_ERR_FORMAT, subject,
+    fail(Status::Format, subject,
          "row " + std::to_string(bad) + " has bits set past its " + std::to_string(n) + " " + std::to_string(bits) +
              "-bit values",
          kPackedTensorHint);
@@ -67,7 +67,7 @@ void unpack_compressed_zero_point(float *zeros, const int32_t *zero_point, int64
   std::vector<uint8_t> z((size_t)(G * m));
   const int64_t bad = unpack_code_streams(zero_point, G, 1, G, words, m, bits, z.data());  // column k of zero_point
   if (bad >= 0)
-    fail(VQR_ERR_FORMAT, subject, "column " + std::to_string(bad) + " has bits set past its " + std::to_string(m) + " zero-points",
+    fail(Status::Format, subject, "column " + std::to_string(bad) + " has bits set past its " + std::to_string(m) + " zero-points",
          kPackedTensorHint);
   for (size_t i = 0; i < z.size(); ++i) zeros[i] = (float)z[i];
 }

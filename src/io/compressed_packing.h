@@ -23,7 +23,7 @@ namespace vqr::io {
 // True for 4 and 8 bits, the widths pack-quantized supports.
 bool compressed_supports_bits(int bits);
 
-// Words holding `count` b-bit values, ceil(count / (32 / b)). Throws Error(VQR_ERR_UNSUPPORTED)
+// Words holding `count` b-bit values, ceil(count / (32 / b)). Throws Error(Status::Unsupported)
 // with a hint to use the GPTQ format for widths other than 4 and 8.
 int64_t compressed_packed_words(int64_t count, int bits);
 
@@ -33,14 +33,14 @@ int64_t compressed_packed_words(int64_t count, int bits);
 //   scales:        m x G (output-major, the transpose of QuantizedLayer::scales), as bf16 when
 //                  bf16_scales else fp16, rounded to nearest even (written)
 //   g_idx:         n (written)
-// Throws Error(VQR_ERR_UNSUPPORTED) for other widths, VQR_ERR_INVALID_ARGUMENT for a zero outside
+// Throws Error(Status::Unsupported) for other widths, Status::InvalidArgument for a zero outside
 // [0, 2^b) (nothing is written then).
 void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
                      uint16_t *scales, int32_t *g_idx);
 
 // The inverse of weight_packed: [m, compressed_packed_words(n)] -> codes m x n (written): the
 // stored value is the signed code + 2^(b-1), i.e. our unsigned code. Throws
-// vqr::Error(VQR_ERR_FORMAT) "<subject>: row <o> has bits set past ...; hint: ..." for a set
+// vqr::Error(Status::Format) "<subject>: row <o> has bits set past ...; hint: ..." for a set
 // padding bit.
 void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,
                               const std::string &subject);

@@ -26,16 +26,16 @@ bool drain(std::FILE *f, Sink sink) {
 }
 
 [[noreturn]] void read_failed(const std::string &path) {
-  fail(VQR_ERR_IO, path, std::string("read failed: ") + std::strerror(errno), "check the file and the disk");
+  fail(Status::Io, path, std::string("read failed: ") + std::strerror(errno), "check the file and the disk");
 }
 
-[[noreturn]] void cannot_write(const std::string &path) { fail(VQR_ERR_IO, path, "cannot write", "is the disk full?"); }
+[[noreturn]] void cannot_write(const std::string &path) { fail(Status::Io, path, "cannot write", "is the disk full?"); }
 
 }  // namespace
 
 FilePtr open_for_reading(const std::string &path, const std::string &open_hint) {
   FilePtr f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), open_hint);
+  if (!f) fail(Status::Io, path, std::string("cannot open: ") + std::strerror(errno), open_hint);
   return f;
 }
 
@@ -44,7 +44,7 @@ std::string read_file(const std::string &path, const std::string &open_hint, con
   std::string bytes;
   const bool ok = drain(f.get(), [&](const char *p, size_t n) {
     bytes.append(p, n);
-    if (limit && bytes.size() > limit->bytes) fail(VQR_ERR_FORMAT, path, limit->problem, limit->hint);
+    if (limit && bytes.size() > limit->bytes) fail(Status::Format, path, limit->problem, limit->hint);
     return true;
   });
   if (!ok) read_failed(path);

@@ -16,12 +16,12 @@ struct FileCloser {
 };
 using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
-// Opens `path` for reading ("rb"). Throws vqr::Error(VQR_ERR_IO)
+// Opens `path` for reading ("rb"). Throws vqr::Error(Status::Io)
 // "<path>: cannot open: <strerror>; hint: <open_hint>".
 FilePtr open_for_reading(const std::string &path, const std::string &open_hint);
 
 // A size limit for read_file: a file of more than `bytes` bytes is refused with
-// vqr::Error(VQR_ERR_FORMAT) "<path>: <problem>; hint: <hint>" once that many have been read, so
+// vqr::Error(Status::Format) "<path>: <problem>; hint: <hint>" once that many have been read, so
 // a wrong file passed where a small one belongs (a checkpoint as a tokenizer) is never held whole.
 struct ReadLimit {
   size_t bytes;
@@ -29,16 +29,16 @@ struct ReadLimit {
   const char *hint;
 };
 
-// The whole content of `path`. Throws vqr::Error: VQR_ERR_IO "<path>: cannot open: <strerror>;
+// The whole content of `path`. Throws vqr::Error: Status::Io "<path>: cannot open: <strerror>;
 // hint: <open_hint>" or "<path>: read failed: <strerror>; hint: check the file and the disk" (a
-// folder, a device error), VQR_ERR_FORMAT past *limit (NULL: no limit).
+// folder, a device error), Status::Format past *limit (NULL: no limit).
 std::string read_file(const std::string &path, const std::string &open_hint, const ReadLimit *limit = nullptr);
 
-// Writes `text` to `path` (created or truncated). Throws vqr::Error(VQR_ERR_IO)
+// Writes `text` to `path` (created or truncated). Throws vqr::Error(Status::Io)
 // "<path>: cannot write; hint: is the disk full?".
 void write_text_file(const std::string &path, const std::string &text);
 
-// Copies the file `from` to `to` (created or truncated). Throws vqr::Error(VQR_ERR_IO):
+// Copies the file `from` to `to` (created or truncated). Throws vqr::Error(Status::Io):
 // read_file's errors for `from` (with open_hint), write_text_file's for `to`.
 void copy_file(const std::string &from, const std::string &to, const std::string &open_hint);
 

@@ -73,7 +73,7 @@ class Reader {
   Reader(const std::string &path, const uint8_t *p, uint64_t size) : path_(path), p_(p), size_(size) {}
 
   [[noreturn]] void bad(const std::string &problem, const char *hint = kCorruptHint) const {
-    fail(VQR_ERR_FORMAT, path_, problem, hint);
+    fail(Status::Format, path_, problem, hint);
   }
   uint64_t at() const { return at_; }
   uint64_t left() const { return size_ - at_; }
@@ -225,7 +225,7 @@ GgufFile GgufFile::open(const std::string &path) {
   f.bytes_ = f.file_.data();
   const uint64_t size = f.file_.size();
   if (size < static_cast<uint64_t>(kHeaderBytes))
-    fail(VQR_ERR_FORMAT, path, "only " + std::to_string(size) + " bytes, shorter than a GGUF header", kCorruptHint);
+    fail(Status::Format, path, "only " + std::to_string(size) + " bytes, shorter than a GGUF header", kCorruptHint);
 
   Reader r(path, f.bytes_, size);
   const uint32_t magic = r.read<uint32_t>("the magic");
@@ -307,9 +307,9 @@ const GgufTensorInfo *GgufFile::find_tensor(const std::string &name) const {
 
 const GgufKv &GgufFile::typed(const std::string &key, GgufType type) const {
   const GgufKv *kv = find(key);
-  if (!kv) fail(VQR_ERR_FORMAT, path_, "missing metadata key " + show(key), kMetadataHint);
+  if (!kv) fail(Status::Format, path_, "missing metadata key " + show(key), kMetadataHint);
   if (kv->type != type)
-    fail(VQR_ERR_FORMAT, path_,
+    fail(Status::Format, path_,
          "metadata key " + show(key) + " has type " + type_text(kv->type, kv->elem_type) + ", expected " + gguf_type_name(type),
          kMetadataHint);
   return *kv;
@@ -317,9 +317,9 @@ const GgufKv &GgufFile::typed(const std::string &key, GgufType type) const {
 
 const GgufKv &GgufFile::typed_array(const std::string &key, GgufType elem) const {
   const GgufKv *kv = find(key);
-  if (!kv) fail(VQR_ERR_FORMAT, path_, "missing metadata key " + show(key), kMetadataHint);
+  if (!kv) fail(Status::Format, path_, "missing metadata key " + show(key), kMetadataHint);
   if (kv->type != GgufType::kArray || kv->elem_type != elem)
-    fail(VQR_ERR_FORMAT, path_,
+    fail(Status::Format, path_,
          "metadata key " + show(key) + " has type " + type_text(kv->type, kv->elem_type) + ", expected " +
              type_text(GgufType::kArray, elem),
          kMetadataHint);
@@ -383,9 +383,9 @@ std::vector<int32_t> GgufFile::get_i32s(const std::string &key) const {
 
 uint64_t GgufFile::array_count(const std::string &key) const {
   const GgufKv *kv = find(key);
-  if (!kv) fail(VQR_ERR_FORMAT, path_, "missing metadata key " + show(key), kMetadataHint);
+  if (!kv) fail(Status::Format, path_, "missing metadata key " + show(key), kMetadataHint);
   if (kv->type != GgufType::kArray)
-    fail(VQR_ERR_FORMAT, path_, "metadata key " + show(key) + " has type " + gguf_type_name(kv->type) + ", expected an array",
+    fail(Status::Format, path_, "metadata key " + show(key) + " has type " + gguf_type_name(kv->type) + ", expected an array",
          kMetadataHint);
   return kv->count;
 }
@@ -404,7 +404,7 @@ void GgufFile::read_f32(const GgufTensorInfo &t, float *out) const {
   require(info && elements == t.elements && !t.ne.empty() && t.ne[0] % info->block_weights == 0 &&
               t.nbytes == elements / info->block_weights * info->block_bytes && data <= size &&
               t.offset <= size - data && static_cast<uint64_t>(t.nbytes) <= size - data - t.offset,
-          VQR_ERR_INVALID_ARGUMENT, path_ + ": tensor " + show(t.name) + " does not belong to this file");
+          Status::InvalidArgument, path_ + ": tensor " + show(t.name) + " does not belong to this file");
   const uint8_t *p = tensor_data(t);
   switch (static_cast<GgmlType>(t.type)) {
     case GgmlType::kF32: return decode_f32(out, p, elements);
@@ -414,7 +414,7 @@ void GgufFile::read_f32(const GgufTensorInfo &t, float *out) const {
     case GgmlType::kQ4_0: return decode_q4_0(out, p, elements);
     case GgmlType::kQ4_1: return decode_q4_1(out, p, elements);
     default:
-      fail(VQR_ERR_UNSUPPORTED, path_, "tensor " + show(t.name) + " has type " + ggml_type_name(t.type) + ", which this library does not dequantize",
+      fail(Status::Unsupported, path_, "tensor " + show(t.name) + " has type " + ggml_type_name(t.type) + ", which this library does not dequantize",
            "supported tensor types: F32, F16, BF16, Q8_0, Q4_0, Q4_1; re-quantize the model with llama-quantize to one of them");
   }
 }
@@ -426,7 +426,7 @@ void GgufFile::read_f32(const GgufTensorInfo &t, float *out) const {
 namespace {
 
 [[noreturn]] void bad_arg(const std::string &problem) {
-  throw Error(VQR_ERR_INVALID_ARGUMENT, "GGUF writer: " + problem);
+  throw Error(Status::InvalidArgument, "GGUF writer: " + problem);
 }
 
 void put_u32(std::string *s, uint32_t v) { s->append(reinterpret_cast<const char *>(&v), 4); }

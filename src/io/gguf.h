@@ -93,8 +93,8 @@ class GgufFile {
   // size, offsets aligned, every tensor's bytes inside the file and no two tensors overlapping.
   // A file without tensors may end right after its metadata (no padding), as llama.cpp's
   // vocabulary files do.
-  // Throws vqr::Error: VQR_ERR_IO when the file cannot be opened, is not a regular file or cannot
-  // be mapped; VQR_ERR_FORMAT "<path>: <problem>; hint: <fix>" for everything else.
+  // Throws vqr::Error: Status::Io when the file cannot be opened, is not a regular file or cannot
+  // be mapped; Status::Format "<path>: <problem>; hint: <fix>" for everything else.
   static GgufFile open(const std::string &path);
 
   GgufFile(GgufFile &&other) noexcept;
@@ -115,7 +115,7 @@ class GgufFile {
   const GgufKv *find(const std::string &key) const;
   bool has(const std::string &key) const { return find(key) != nullptr; }
 
-  // Typed values. Each throws VQR_ERR_FORMAT "<path>: metadata key "<key>" ..." when the key is
+  // Typed values. Each throws Status::Format "<path>: metadata key "<key>" ..." when the key is
   // missing (the overloads without a fallback) or has another type; types must match exactly, as
   // llama.cpp requires (a u32 is not an i32). The overloads with a fallback return it when the key
   // is absent.
@@ -144,7 +144,7 @@ class GgufFile {
   const uint8_t *tensor_data(const GgufTensorInfo &t) const;
   // Writes t.elements fp32 values to `out` (caller-allocated): F32 copied, F16 / BF16 widened,
   // Q8_0 / Q4_0 / Q4_1 dequantized exactly as ggml does (io/ggml_blocks.h). Throws
-  // VQR_ERR_UNSUPPORTED naming the tensor for any other type, VQR_ERR_INVALID_ARGUMENT when `t`
+  // Status::Unsupported naming the tensor for any other type, Status::InvalidArgument when `t`
   // does not describe a range of this file.
   void read_f32(const GgufTensorInfo &t, float *out) const;
 
@@ -171,11 +171,11 @@ class GgufFile {
 // Tensor data is borrowed: it must stay valid until write() returns.
 class GgufWriter {
  public:
-  // alignment: a power of two >= 8 (VQR_ERR_INVALID_ARGUMENT otherwise); any value other than 32
+  // alignment: a power of two >= 8 (Status::InvalidArgument otherwise); any value other than 32
   // is recorded as general.alignment (u32), appended after the caller's metadata.
   explicit GgufWriter(uint32_t alignment = kGgufDefaultAlignment);
 
-  // Metadata setters. Each throws VQR_ERR_INVALID_ARGUMENT for an empty key, a key over 65535
+  // Metadata setters. Each throws Status::InvalidArgument for an empty key, a key over 65535
   // bytes, a key already set, or "general.alignment" (pass the alignment to the constructor).
   void set_u8(const std::string &key, uint8_t value);
   void set_u32(const std::string &key, uint32_t value);
@@ -190,13 +190,13 @@ class GgufWriter {
 
   // Adds a tensor. `ne` as the file stores it (innermost first, 1..4 entries, each > 0); `data`
   // holds exactly `nbytes` bytes of the ggml encoding (read at write(), not copied).
-  // Throws VQR_ERR_INVALID_ARGUMENT: empty name, name over 63 bytes, duplicate name, bad ne,
+  // Throws Status::InvalidArgument: empty name, name over 63 bytes, duplicate name, bad ne,
   // unknown type, ne[0] not a multiple of the block size, nbytes not the encoding's size, NULL data.
   void add_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, const void *data,
                   int64_t nbytes);
 
   // Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temporary file is
-  // removed and `path` is untouched. Throws VQR_ERR_IO.
+  // removed and `path` is untouched. Throws Status::Io.
   void write(const std::string &path) const;
 
  private:

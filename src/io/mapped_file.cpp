@@ -29,16 +29,16 @@ MappedFile MappedFile::open(const std::string &path, const std::string &not_regu
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; regular files ignore it.
   const FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (fd.fd < 0)
-    fail(VQR_ERR_IO, path, std::string("cannot open: ") + std::strerror(errno), "check the path and its permissions");
+    fail(Status::Io, path, std::string("cannot open: ") + std::strerror(errno), "check the path and its permissions");
   struct stat st;
   if (::fstat(fd.fd, &st) != 0)
-    fail(VQR_ERR_IO, path, std::string("cannot stat: ") + std::strerror(errno), "check the path and its permissions");
-  if (!S_ISREG(st.st_mode)) fail(VQR_ERR_IO, path, "not a regular file", not_regular_hint);
+    fail(Status::Io, path, std::string("cannot stat: ") + std::strerror(errno), "check the path and its permissions");
+  if (!S_ISREG(st.st_mode)) fail(Status::Io, path, "not a regular file", not_regular_hint);
   MappedFile f;
   f.size_ = static_cast<uint64_t>(st.st_size);
   if (f.size_ == 0) return f;  // mmap refuses a length of 0; the readers report the size themselves
   void *map = ::mmap(nullptr, static_cast<size_t>(f.size_), PROT_READ, MAP_PRIVATE, fd.fd, 0);
-  if (map == MAP_FAILED) fail(VQR_ERR_IO, path, std::string("cannot map: ") + std::strerror(errno), "check the file");
+  if (map == MAP_FAILED) fail(Status::Io, path, std::string("cannot map: ") + std::strerror(errno), "check the file");
   f.map_ = map;
   return f;
 }

@@ -14,7 +14,7 @@ class MappedFile {
  public:
   // Opens `path` without blocking (a FIFO would otherwise wait for a writer), checks it is a
   // regular file and maps all of it; an empty file maps to data() == nullptr, size() == 0.
-  // Throws vqr::Error(VQR_ERR_IO): "<path>: cannot open: <strerror>; hint: check the path and its
+  // Throws vqr::Error(Status::Io): "<path>: cannot open: <strerror>; hint: check the path and its
   // permissions", "<path>: cannot stat: ...", "<path>: not a regular file; hint: <not_regular_hint>"
   // (a folder, a FIFO, a device), "<path>: cannot map: <strerror>; hint: check the file".
   static MappedFile open(const std::string &path, const std::string &not_regular_hint);

@@ -28,7 +28,7 @@ std::string shape_text(const std::vector<int64_t> &shape) {
 }
 
 [[noreturn]] void bad(const std::string &subject, const std::string &problem) {
-  fail(VQR_ERR_FORMAT, subject, problem, kPackedTensorHint);
+  fail(Status::Format, subject, problem, kPackedTensorHint);
 }
 
 // The tensor `name`, checked for one of `dtypes` and `shape`; *file gets its shard.
@@ -167,11 +167,11 @@ using ojson = nlohmann::ordered_json;
 const char *const kConfigHint = "fix config.json's quantization_config, or re-export the checkpoint";
 
 [[noreturn]] void config_bad(const std::string &path, const std::string &problem) {
-  fail(VQR_ERR_FORMAT, path, "quantization_config: " + problem, kConfigHint);
+  fail(Status::Format, path, "quantization_config: " + problem, kConfigHint);
 }
 
 [[noreturn]] void config_unsupported(const std::string &path, const std::string &problem, const std::string &hint) {
-  fail(VQR_ERR_UNSUPPORTED, path, "quantization_config: " + problem, hint);
+  fail(Status::Unsupported, path, "quantization_config: " + problem, hint);
 }
 
 // Typed access to one JSON object's keys; `where` prefixes key names in messages.
@@ -257,7 +257,7 @@ QuantizationConfig QuantizationConfig::parse(const std::string &text, const std:
                                              bool accept_other_methods) {
   QuantizationConfig c;
   const ojson root = ojson::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded() || !root.is_object()) fail(VQR_ERR_FORMAT, path, "is not a JSON object", kConfigHint);
+  if (root.is_discarded() || !root.is_object()) fail(Status::Format, path, "is not a JSON object", kConfigHint);
   if (!root.contains("quantization_config") || root.at("quantization_config").is_null()) return c;
   const Keys q(root.at("quantization_config"), path, "quantization_config.");
   c.method_ = q.string("quant_method", "", /*required=*/true);
@@ -415,7 +415,7 @@ std::string quantized_marker_name(const std::string &prefix, QuantizedLinearForm
   return prefix + (kind == QuantizedLinearFormat::Kind::kGptq ? ".qweight" : ".weight_packed");
 }
 
-void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, vqr_pack_format format,
+void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, PackFormat format,
                          PackedTensorStore *store, std::vector<StTensorData> *tensors) {
   const int64_t m = q.rows, n = q.cols, G = q.groups;
   const int64_t wrows = gptq_packed_words(n, q.bits), zcols = gptq_packed_words(m, q.bits);
@@ -463,7 +463,7 @@ void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string 
                            std::vector<std::string> *used) {
   const bool gptq = f.kind == QuantizedLinearFormat::Kind::kGptq;
   if (!(gptq ? gptq_supports_bits(f.bits) : compressed_supports_bits(f.bits)))
-    fail(VQR_ERR_UNSUPPORTED, ckpt.dir(), prefix + ": " + std::to_string(f.bits) + "-bit " + (gptq ? "GPTQ" : "pack-quantized"),
+    fail(Status::Unsupported, ckpt.dir(), prefix + ": " + std::to_string(f.bits) + "-bit " + (gptq ? "GPTQ" : "pack-quantized"),
          gptq ? "GPTQ checkpoints hold 2, 3, 4 or 8 bits" : "pack-quantized holds 4 or 8 bits");
   const int64_t gs = f.group_size > 0 ? f.group_size : n;
   const int64_t G = n == 0 ? 0 : (n + gs - 1) / gs;

@@ -10,7 +10,7 @@
 // evaluates, so a layer written from a QuantizedLayer with exactly stored scales loads back
 // bit-identical.
 //
-// Every function that reads a file's data throws vqr::Error(VQR_ERR_FORMAT,
+// Every function that reads a file's data throws vqr::Error(Status::Format,
 // "<subject>: <problem>; hint: <fix>") for malformed data: wrong dtype or shape, a g_idx entry
 // outside [0, G), a zero-point outside [0, 2^b), set bits in the padding past the last value.
 #pragma once
@@ -56,8 +56,8 @@ struct QuantizedLinearFormat {
 class QuantizationConfig {
  public:
   // Parses the config.json text (path names it in messages). Without a quantization_config the
-  // result has method() "". Throws vqr::Error: VQR_ERR_FORMAT (bad JSON, a missing or mistyped
-  // key, an invalid regex), VQR_ERR_UNSUPPORTED (a quant_method other than the two, naming it,
+  // result has method() "". Throws vqr::Error: Status::Format (bad JSON, a missing or mistyped
+  // key, an invalid regex), Status::Unsupported (a quant_method other than the two, naming it,
   // unless accept_other_methods, which returns it by name only; a width, strategy, type, format or
   // option those methods have but this library does not read).
   static QuantizationConfig parse(const std::string &config_json_text, const std::string &path,
@@ -110,7 +110,7 @@ struct PackedTensorStore {
 // Appends the four GPTQ tensors of quantized linear `module` (format VQR_PACK_GPTQ_V1 or _V2; the
 // layout read_quantized_linear reads, below): .qweight, .qzeros, .g_idx, .scales (F16). Throws as
 // pack_gptq.
-void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, vqr_pack_format format,
+void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, PackFormat format,
                          PackedTensorStore *store, std::vector<StTensorData> *tensors);
 // Appends the compressed-tensors tensors of quantized linear `module`: .weight_packed,
 // .weight_scale (BF16 when bf16_scales, else F16), .weight_shape, .weight_zero_point unless
@@ -127,8 +127,8 @@ void append_compressed_tensors(const std::string &module, const quant::Quantized
 //                       F16/BF16/F32 [m, G], .weight_shape I64/I32 [2] = (m, n),
 //                       .weight_zero_point I32 [compressed_packed_words(m), G] (asymmetric only),
 //                       .weight_g_idx I32 [n] (optional unless g_idx_required)
-// with G = ceil(n / group_size), or 1 per row. Throws VQR_ERR_FORMAT (see above; a missing tensor
-// too), VQR_ERR_UNSUPPORTED for a width the format does not define.
+// with G = ceil(n / group_size), or 1 per row. Throws Status::Format (see above; a missing tensor
+// too), Status::Unsupported for a width the format does not define.
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                            const QuantizedLinearFormat &format, int64_t m, int64_t n, float *out,
                            std::vector<std::string> *used);

@@ -98,9 +98,9 @@ json parse_strict(const char *begin, const char *end, const std::string &path, c
   try {
     return json::parse(begin, end, callback);
   } catch (const JsonAbort &a) {
-    fail(VQR_ERR_FORMAT, path, a.problem, hint);
+    fail(Status::Format, path, a.problem, hint);
   } catch (const json::exception &e) {
-    fail(VQR_ERR_FORMAT, path, std::string("invalid JSON (") + e.what() + ")", hint);
+    fail(Status::Format, path, std::string("invalid JSON (") + e.what() + ")", hint);
   }
 }
 
@@ -122,46 +122,46 @@ bool json_int64(const json &v, int64_t *out) {
 // Validates one header entry (everything that does not involve other tensors).
 StTensor parse_entry(const std::string &path, const std::string &name, const json &v, int64_t data_size) {
   const std::string where = "tensor " + show(name) + ": ";
-  if (name.empty()) fail(VQR_ERR_FORMAT, path, "a tensor has an empty name", kCorruptHint);
-  if (!v.is_object()) fail(VQR_ERR_FORMAT, path, where + "entry is not a JSON object", kCorruptHint);
+  if (name.empty()) fail(Status::Format, path, "a tensor has an empty name", kCorruptHint);
+  if (!v.is_object()) fail(Status::Format, path, where + "entry is not a JSON object", kCorruptHint);
   for (const char *k : {"dtype", "shape", "data_offsets"})
-    if (!v.contains(k)) fail(VQR_ERR_FORMAT, path, where + "missing \"" + k + "\"", kCorruptHint);
+    if (!v.contains(k)) fail(Status::Format, path, where + "missing \"" + k + "\"", kCorruptHint);
   for (const auto &item : v.items())
     if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
-      fail(VQR_ERR_FORMAT, path, where + "unexpected key " + show(item.key()) + " (expected dtype, shape, data_offsets)",
+      fail(Status::Format, path, where + "unexpected key " + show(item.key()) + " (expected dtype, shape, data_offsets)",
            kCorruptHint);
 
   StTensor t;
   t.name = name;
   const json &dtype = v["dtype"];
   if (!dtype.is_string() || !st_dtype_from_name(dtype.get_ref<const std::string &>(), &t.dtype))
-    fail(VQR_ERR_FORMAT, path, where + "unknown dtype " + (dtype.is_string() ? show(dtype.get<std::string>()) : dtype.dump()),
+    fail(Status::Format, path, where + "unknown dtype " + (dtype.is_string() ? show(dtype.get<std::string>()) : dtype.dump()),
          "supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL U16 U32 U64 F8_E4M3 F8_E5M2");
 
   const json &shape = v["shape"];
-  if (!shape.is_array()) fail(VQR_ERR_FORMAT, path, where + "shape is not an array", kCorruptHint);
+  if (!shape.is_array()) fail(Status::Format, path, where + "shape is not an array", kCorruptHint);
   for (const json &d : shape) {
     int64_t n = 0;
     if (!json_int64(d, &n))
-      fail(VQR_ERR_FORMAT, path, where + "shape entry " + d.dump() + " is not a non-negative integer", kCorruptHint);
+      fail(Status::Format, path, where + "shape entry " + d.dump() + " is not a non-negative integer", kCorruptHint);
     t.shape.push_back(n);
   }
   int64_t elements = 0, nbytes = 0;
   if (!checked_elements(t.shape, &elements) || __builtin_mul_overflow(elements, st_dtype_size(t.dtype), &nbytes))
-    fail(VQR_ERR_FORMAT, path, where + "shape " + shape_text(t.shape) + " overflows the element count", kCorruptHint);
+    fail(Status::Format, path, where + "shape " + shape_text(t.shape) + " overflows the element count", kCorruptHint);
 
   const json &offsets = v["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !json_int64(offsets[0], &t.begin) || !json_int64(offsets[1], &t.end))
-    fail(VQR_ERR_FORMAT, path, where + "data_offsets " + offsets.dump() + " is not [begin, end] with non-negative integers",
+    fail(Status::Format, path, where + "data_offsets " + offsets.dump() + " is not [begin, end] with non-negative integers",
          kCorruptHint);
   const std::string range = "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
-  if (t.begin > t.end) fail(VQR_ERR_FORMAT, path, where + range + " are reversed (begin > end)", kCorruptHint);
+  if (t.begin > t.end) fail(Status::Format, path, where + range + " are reversed (begin > end)", kCorruptHint);
   if (t.end > data_size)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          where + range + " out of range: the data section has " + std::to_string(data_size) + " bytes",
          "the file looks truncated; re-download it");
   if (t.end - t.begin != nbytes)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          where + "size mismatch: " + range + " span " + std::to_string(t.end - t.begin) + " bytes but " +
              dtype.get<std::string>() + " " + shape_text(t.shape) + " needs " + std::to_string(nbytes),
          kCorruptHint);
@@ -179,12 +179,12 @@ void check_tiling(const std::string &path, const std::vector<StTensor> &tensors,
   const StTensor *prev = nullptr;
   for (const StTensor *t : ranges) {
     if (t->begin < cursor)
-      fail(VQR_ERR_FORMAT, path,
+      fail(Status::Format, path,
            "tensors " + show(prev->name) + " and " + show(t->name) + " overlap (bytes " + std::to_string(t->begin) +
                " to " + std::to_string(cursor) + ")",
            kCorruptHint);
     if (t->begin > cursor)
-      fail(VQR_ERR_FORMAT, path,
+      fail(Status::Format, path,
            "gap: data bytes [" + std::to_string(cursor) + ", " + std::to_string(t->begin) +
                ") before tensor " + show(t->name) + " belong to no tensor",
            "safetensors forbids holes in the data section; the file is corrupt or crafted");
@@ -192,7 +192,7 @@ void check_tiling(const std::string &path, const std::vector<StTensor> &tensors,
     prev = t;
   }
   if (cursor != data_size)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          std::to_string(data_size - cursor) + " trailing bytes after the last tensor (data section " +
              std::to_string(data_size) + " bytes, tensors end at " + std::to_string(cursor) + ")",
          "safetensors forbids unindexed bytes; the file is corrupt or has data appended");
@@ -236,34 +236,34 @@ SafetensorsFile SafetensorsFile::open(const std::string &path) {
   f.file_ = MappedFile::open(path, "pass the path of a .safetensors file");
   const uint64_t size = f.file_.size();
   if (size < 8)
-    fail(VQR_ERR_FORMAT, path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length",
+    fail(Status::Format, path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length",
          "the file is truncated or not a safetensors file");
   const uint8_t *bytes = f.file_.data();
 
   uint64_t n = 0;  // little-endian u64 header length
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
   if (n > kMaxHeaderBytes)
-    fail(VQR_ERR_FORMAT, path, "header length " + std::to_string(n) + " exceeds the 100 MB limit",
+    fail(Status::Format, path, "header length " + std::to_string(n) + " exceeds the 100 MB limit",
          "the file is corrupt or not a safetensors file");
   if (n > size - 8)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "header length " + std::to_string(n) + " is larger than the file (" + std::to_string(size) + " bytes)",
          "the file is truncated or not a safetensors file");
   const char *header = reinterpret_cast<const char *>(bytes + 8);
   if (n == 0 || header[0] != '{')
-    fail(VQR_ERR_FORMAT, path, "header does not start with '{'", "the file is corrupt or not a safetensors file");
+    fail(Status::Format, path, "header does not start with '{'", "the file is corrupt or not a safetensors file");
   f.data_ = bytes + 8 + n;
   f.data_size_ = static_cast<int64_t>(size - 8 - n);
 
   const json root = parse_strict(header, header + n, path, kCorruptHint);
-  if (!root.is_object()) fail(VQR_ERR_FORMAT, path, "header JSON is not an object", kCorruptHint);
+  if (!root.is_object()) fail(Status::Format, path, "header JSON is not an object", kCorruptHint);
   for (const auto &item : root.items()) {
     if (item.key() == "__metadata__") {
       if (!item.value().is_object())
-        fail(VQR_ERR_FORMAT, path, "__metadata__ is not an object of strings", kCorruptHint);
+        fail(Status::Format, path, "__metadata__ is not an object of strings", kCorruptHint);
       for (const auto &m : item.value().items()) {
         if (!m.value().is_string())
-          fail(VQR_ERR_FORMAT, path, "__metadata__ value of " + show(m.key()) + " is not a string", kCorruptHint);
+          fail(Status::Format, path, "__metadata__ value of " + show(m.key()) + " is not a string", kCorruptHint);
         f.metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -296,7 +296,7 @@ void SafetensorsFile::read_f32(const StTensor &t, float *out) const {
   // Cheap guard against a StTensor from another file: never read outside this mapping.
   require(n >= 0 && !__builtin_mul_overflow(n, st_dtype_size(t.dtype), &nbytes) && t.begin >= 0 &&
               t.begin <= t.end && t.end <= data_size_ && t.end - t.begin == nbytes,
-          VQR_ERR_INVALID_ARGUMENT, path_ + ": tensor " + show(t.name) + " does not belong to this file");
+          Status::InvalidArgument, path_ + ": tensor " + show(t.name) + " does not belong to this file");
   const uint8_t *p = data(t);
   switch (t.dtype) {
     case StDtype::kF32:
@@ -313,7 +313,7 @@ void SafetensorsFile::read_f32(const StTensor &t, float *out) const {
       return;
     }
     default:
-      fail(VQR_ERR_UNSUPPORTED, path_, "tensor " + show(t.name) + " has dtype " + st_dtype_name(t.dtype) + ", not a float type",
+      fail(Status::Unsupported, path_, "tensor " + show(t.name) + " has dtype " + st_dtype_name(t.dtype) + ", not a float type",
            "only F32, F16 and BF16 tensors convert to fp32");
   }
 }
@@ -330,7 +330,7 @@ struct Prepared {
 };
 
 [[noreturn]] void bad_arg(const std::string &path, const std::string &problem) {
-  fail(VQR_ERR_INVALID_ARGUMENT, path, problem, "fix the tensors passed to the safetensors writer");
+  fail(Status::InvalidArgument, path, problem, "fix the tensors passed to the safetensors writer");
 }
 
 // A JSON string literal; invalid UTF-8 is the caller's error (no reader would accept the file).
@@ -469,10 +469,10 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   const std::string single = join_path(dir, kSingleName), index_path = join_path(dir, kIndexName);
   const bool has_single = path_exists(single), has_index = path_exists(index_path);
   if (has_single && has_index)
-    fail(VQR_ERR_FORMAT, dir, std::string("both ") + kSingleName + " and " + kIndexName + " exist",
+    fail(Status::Format, dir, std::string("both ") + kSingleName + " and " + kIndexName + " exist",
          "remove the stale one so the checkpoint is unambiguous");
   if (!has_single && !has_index)
-    fail(VQR_ERR_IO, dir, std::string("no ") + kSingleName + " or " + kIndexName,
+    fail(Status::Io, dir, std::string("no ") + kSingleName + " or " + kIndexName,
          "pass a folder holding a safetensors checkpoint");
   if (has_single) {
     c.files_.push_back(SafetensorsFile::open(single));
@@ -485,21 +485,21 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   const std::string text = read_file(index_path, "check permissions", &kIndexLimit);
   const std::string hint = "the index is corrupt; re-download the checkpoint";
   const json root = parse_strict(text.data(), text.data() + text.size(), index_path, hint);
-  if (!root.is_object()) fail(VQR_ERR_FORMAT, index_path, "index JSON is not an object", hint);
+  if (!root.is_object()) fail(Status::Format, index_path, "index JSON is not an object", hint);
   if (!root.contains("weight_map") || !root["weight_map"].is_object())
-    fail(VQR_ERR_FORMAT, index_path, "\"weight_map\" is missing or not an object", hint);
+    fail(Status::Format, index_path, "\"weight_map\" is missing or not an object", hint);
   if (root.contains("metadata") && !root["metadata"].is_object())
-    fail(VQR_ERR_FORMAT, index_path, "\"metadata\" is not an object", hint);
+    fail(Status::Format, index_path, "\"metadata\" is not an object", hint);
 
   std::map<std::string, std::string> listed;  // tensor -> shard
   std::set<std::string> shards;
   for (const auto &item : root["weight_map"].items()) {
     if (!item.value().is_string())
-      fail(VQR_ERR_FORMAT, index_path, "weight_map entry of " + show(item.key()) + " is not a string", hint);
+      fail(Status::Format, index_path, "weight_map entry of " + show(item.key()) + " is not a string", hint);
     const std::string shard = item.value().get<std::string>();
     if (shard.empty() || shard == "." || shard.find('/') != std::string::npos ||
         shard.find('\\') != std::string::npos || shard.find("..") != std::string::npos)
-      fail(VQR_ERR_FORMAT, index_path, "shard name " + show(shard) + " of tensor " + show(item.key()) + " is not a plain file name",
+      fail(Status::Format, index_path, "shard name " + show(shard) + " of tensor " + show(item.key()) + " is not a plain file name",
            "shards must sit next to the index; the index is corrupt or malicious");
     listed[item.key()] = shard;
     shards.insert(shard);
@@ -509,14 +509,14 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   for (const std::string &shard : shards) {
     const std::string path = join_path(dir, shard);
     if (!path_exists(path))
-      fail(VQR_ERR_FORMAT, index_path, "weight_map names shard " + show(shard) + " which does not exist",
+      fail(Status::Format, index_path, "weight_map names shard " + show(shard) + " which does not exist",
            "the checkpoint is incomplete; download every shard");
     file_of_shard[shard] = c.files_.size();
     c.files_.push_back(SafetensorsFile::open(path));
     for (const StTensor &t : c.files_.back().tensors()) {
       auto [it, inserted] = c.where_.emplace(t.name, c.files_.size() - 1);
       if (!inserted)
-        fail(VQR_ERR_FORMAT, index_path,
+        fail(Status::Format, index_path,
              "tensor " + show(t.name) + " is in two shards, " + show(c.files_[it->second].path()) + " and " + show(path),
              "the checkpoint mixes files from different saves; re-download it");
     }
@@ -524,7 +524,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_dir(const std::string &dir) {
   for (const auto &[name, shard] : listed) {
     auto it = c.where_.find(name);
     if (it == c.where_.end() || it->second != file_of_shard[shard])
-      fail(VQR_ERR_FORMAT, index_path, "tensor " + show(name) + " is listed in shard " + show(shard) + " but absent from it",
+      fail(Status::Format, index_path, "tensor " + show(name) + " is listed in shard " + show(shard) + " but absent from it",
            "the index and the shards come from different saves; re-download the checkpoint");
   }
   return c;
@@ -547,9 +547,9 @@ std::vector<std::string> SafetensorsCheckpoint::names() const {
 void SafetensorsCheckpoint::read_f32(const std::string &name, const std::vector<int64_t> &shape, float *out) const {
   const SafetensorsFile *file = nullptr;
   const StTensor *t = find(name, &file);
-  if (!t) fail(VQR_ERR_FORMAT, dir_, "missing tensor " + name, "the checkpoint does not match the model configuration");
+  if (!t) fail(Status::Format, dir_, "missing tensor " + name, "the checkpoint does not match the model configuration");
   if (t->shape != shape)
-    fail(VQR_ERR_FORMAT, file->path(),
+    fail(Status::Format, file->path(),
          "tensor " + name + " has shape " + shape_text(t->shape) + ", expected " + shape_text(shape),
          "the checkpoint does not match the model configuration");
   file->read_f32(*t, out);

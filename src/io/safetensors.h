@@ -46,8 +46,8 @@ class SafetensorsFile {
   // begin <= end <= data size, end - begin == elements * dtype size), non-empty unique names,
   // __metadata__ an object of strings, and the data section tiled exactly by the non-empty
   // tensors (no overlap, no gap, no trailing bytes; zero-size tensors only need begin <= data size).
-  // Throws vqr::Error: VQR_ERR_IO when the file cannot be opened, is not a regular file or cannot
-  // be mapped; VQR_ERR_FORMAT "<path>: <problem>; hint: <fix>" for everything else.
+  // Throws vqr::Error: Status::Io when the file cannot be opened, is not a regular file or cannot
+  // be mapped; Status::Format "<path>: <problem>; hint: <fix>" for everything else.
   static SafetensorsFile open(const std::string &path);
 
   SafetensorsFile(SafetensorsFile &&other) noexcept;
@@ -69,8 +69,8 @@ class SafetensorsFile {
   // guarantee). `t` must come from tensors() or find() of this object.
   const uint8_t *data(const StTensor &t) const;
   // Writes t.elements() floats to `out` (caller-allocated, not NULL unless t has no elements):
-  // F32 copied, F16 and BF16 widened exactly. Throws VQR_ERR_UNSUPPORTED for other dtypes and
-  // VQR_ERR_INVALID_ARGUMENT when `t`'s range lies outside this file's data section.
+  // F32 copied, F16 and BF16 widened exactly. Throws Status::Unsupported for other dtypes and
+  // Status::InvalidArgument when `t`'s range lies outside this file's data section.
   void read_f32(const StTensor &t, float *out) const;
 
  private:
@@ -101,9 +101,9 @@ struct StTensorData {
 // (The reference writer orders tensors by dtype alignment, then name; any order is valid.)
 // __metadata__ is {"format": "pt"} (transformers requires it) merged with `metadata`.
 // Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temp file is removed.
-// Throws VQR_ERR_INVALID_ARGUMENT (empty, duplicate or "__metadata__" name; names or metadata not
+// Throws Status::InvalidArgument (empty, duplicate or "__metadata__" name; names or metadata not
 // valid UTF-8; negative or overflowing shape; NULL data with elements; nbytes mismatch;
-// metadata "format" other than "pt"; header over kMaxHeaderBytes), VQR_ERR_IO (open/write/rename).
+// metadata "format" other than "pt"; header over kMaxHeaderBytes), Status::Io (open/write/rename).
 void write_safetensors(const std::string &path, const std::vector<StTensorData> &tensors,
                        const std::map<std::string, std::string> &metadata = {});
 
@@ -114,7 +114,7 @@ void write_safetensors(const std::string &path, const std::vector<StTensorData> 
 // "model.safetensors.index.json" {"metadata": {"total_size": <tensor bytes>}, "weight_map":
 // {name: shard}} written last, with sorted keys and 2-space indent like transformers. Files of
 // another layout already in `dir` are left alone. Returns the file names written (shards first).
-// Throws as write_safetensors; VQR_ERR_INVALID_ARGUMENT also for max_shard_bytes < 1.
+// Throws as write_safetensors; Status::InvalidArgument also for max_shard_bytes < 1.
 std::vector<std::string> write_safetensors_sharded(const std::string &dir, const std::vector<StTensorData> &tensors,
                                                    int64_t max_shard_bytes,
                                                    const std::map<std::string, std::string> &metadata = {});
@@ -126,8 +126,8 @@ class SafetensorsCheckpoint {
   // Opens `dir`. With an index: the JSON must be an object whose "weight_map" is an object of
   // strings; shard names must be non-empty without '/', '\\' or ".."; every listed tensor must be
   // in its shard and no tensor may be in two shards (tensors of a shard that the index does not
-  // list are still found). Throws VQR_ERR_IO (neither file present, a file unreadable) and
-  // VQR_ERR_FORMAT (a broken index, a missing shard, both layouts present, any shard's errors).
+  // list are still found). Throws Status::Io (neither file present, a file unreadable) and
+  // Status::Format (a broken index, a missing shard, both layouts present, any shard's errors).
   static SafetensorsCheckpoint open_dir(const std::string &dir);
 
   // The tensor called `name` or nullptr; when found and `file` is not NULL, *file is its shard.
@@ -135,7 +135,7 @@ class SafetensorsCheckpoint {
   // All tensor names, sorted.
   std::vector<std::string> names() const;
   // Writes the tensor as fp32 into `out` (caller-allocated, product(shape) floats) after checking
-  // its shape. Throws VQR_ERR_FORMAT "<dir>: missing tensor <name>; ..." or "<file>: tensor <name>
+  // its shape. Throws Status::Format "<dir>: missing tensor <name>; ..." or "<file>: tensor <name>
   // has shape [a, b], expected [c, d]; ...", and SafetensorsFile::read_f32's errors.
   void read_f32(const std::string &name, const std::vector<int64_t> &shape, float *out) const;
 

@@ -369,14 +369,14 @@ void update_centroids(float *c, const int32_t *assign, const VectorSet &v, int64
 
 KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &options, Progress *progress) {
   const int64_t k = options.k;
-  require(x != nullptr, VQR_ERR_INVALID_ARGUMENT, "kmeans: x is NULL");
-  require(d >= 1 && d <= kMaxDim, VQR_ERR_INVALID_ARGUMENT,
+  require(x != nullptr, Status::InvalidArgument, "kmeans: x is NULL");
+  require(d >= 1 && d <= kMaxDim, Status::InvalidArgument,
           "kmeans: dimension " + std::to_string(d) + " outside 1.." + std::to_string(kMaxDim));
-  require(count >= 1 && k >= 1 && k <= count, VQR_ERR_INVALID_ARGUMENT,
+  require(count >= 1 && k >= 1 && k <= count, Status::InvalidArgument,
           "kmeans: need 1 <= k <= count, got k = " + std::to_string(k) + ", count = " + std::to_string(count));
-  require(k <= std::numeric_limits<int32_t>::max(), VQR_ERR_INVALID_ARGUMENT, "kmeans: k exceeds int32");
-  require(options.iters >= 0, VQR_ERR_INVALID_ARGUMENT, "kmeans: iters < 0");
-  require(options.max_points_per_centroid >= 1, VQR_ERR_INVALID_ARGUMENT, "kmeans: max_points_per_centroid < 1");
+  require(k <= std::numeric_limits<int32_t>::max(), Status::InvalidArgument, "kmeans: k exceeds int32");
+  require(options.iters >= 0, Status::InvalidArgument, "kmeans: iters < 0");
+  require(options.max_points_per_centroid >= 1, Status::InvalidArgument, "kmeans: max_points_per_centroid < 1");
   const int threads = std::max(1, options.threads);
   backend::Backend &be = *options.backend;
   const bool sign = options.sign_consistent;

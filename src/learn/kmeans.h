@@ -53,8 +53,8 @@ struct KMeansResult {
 //
 // Deterministic for a given seed, and independent of `threads`. `progress` (may be NULL) gets
 // checkpoint(iteration, false, training-set inertia) once per iteration. Throws vqr::Error:
-// VQR_ERR_INVALID_ARGUMENT (x NULL, d, k, count, iters < 0 or max_points_per_centroid < 1 out of
-// range), VQR_ERR_CANCELLED (from the progress checkpoint); std::bad_alloc on exhaustion.
+// Status::InvalidArgument (x NULL, d, k, count, iters < 0 or max_points_per_centroid < 1 out of
+// range), Status::Cancelled (from the progress checkpoint); std::bad_alloc on exhaustion.
 KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &options, Progress *progress);
 
 }  // namespace vqr::learn

@@ -61,10 +61,10 @@ static ObjectiveValue evaluate_layer(LayerObjective<float> &objective, const qua
   return objective.evaluate(deq.data(), nullptr);
 }
 
-quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfig &c, const float *W, int64_t m,
+quant::QuantizedLayer learned_quantize(Context *ctx, const quant::QuantConfig &c, const float *W, int64_t m,
                                        int64_t n, const hessian::HessianView &H, int threads) {
   const quant::MethodTraits &traits = quant::method_traits(c.method);
-  require(traits.learned.gptq_init || c.init == VQR_INIT_RTN, VQR_ERR_UNSUPPORTED,
+  require(traits.learned.gptq_init || c.init == quant::Init::Rtn, Status::Unsupported,
           std::string(traits.stage) + " starts from its own round-to-nearest grid; VQR_INIT_GPTQ is available for " +
               gptq_init_methods());
   LayerObjective<float> objective(backend_of(ctx), W, m, n, H, threads);
@@ -74,16 +74,16 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
   quant::QuantizedLayer result(m, n, c.group_size, c.bits);
   std::unique_ptr<Rounding<float>> rounding;
   VqStats vq;
-  bool init_is_rtn = c.init == VQR_INIT_RTN;  // the library's RTN, so its proxy loss is the report's rtn_proxy_loss
-  if (c.method == VQR_METHOD_AUTOROUND) {
+  bool init_is_rtn = c.init == quant::Init::Rtn;  // the library's RTN, so its proxy loss is the report's rtn_proxy_loss
+  if (c.method == quant::Method::AutoRound) {
     rounding = make_autoround<float>(W, m, n, c, threads);
     rounding->harden(result);  // V = 0, multipliers 1: AutoRound's own round-to-nearest
     init_is_rtn = false;
   } else {
     RoundingInit init = make_rounding_init(W, m, n, H, c, ctx, threads);
-    if (c.method == VQR_METHOD_ADAROUND)
+    if (c.method == quant::Method::AdaRound)
       rounding = make_adaround<float>(init, c.lr, threads);
-    else if (c.method == VQR_METHOD_VQROUND)
+    else if (c.method == quant::Method::VqRound)
       rounding = make_vqround<float>(init, c, ctx, threads, &vq);
     else
       rounding = make_loraround<float>(backend_of(ctx), W, init, c, ctx ? ctx->seed : 0, threads);
@@ -104,7 +104,7 @@ quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfi
     final_value = init_value;
   }
 
-  vqr_report &rep = result.report;
+  quant::LayerReport &rep = result.report;
   rep.method = c.method;
   rep.alpha = rep.alpha2 = 0;
   rep.outer_mode = 0;

@@ -14,7 +14,7 @@
 namespace vqr::learn {
 
 // config: presets resolved, a learned method. W: m x n fp32 (finite). H: the layer statistic (D used if present).
-quant::QuantizedLayer learned_quantize(vqr_context *ctx, const quant::QuantConfig &config, const float *W, int64_t m,
+quant::QuantizedLayer learned_quantize(Context *ctx, const quant::QuantConfig &config, const float *W, int64_t m,
                                        int64_t n, const hessian::HessianView &H, int threads);
 
 }  // namespace vqr::learn

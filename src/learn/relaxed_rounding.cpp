@@ -120,7 +120,7 @@ class VqRounding final : public RelaxedRounding<T> {
   using Base = RelaxedRounding<T>;
 
  public:
-  VqRounding(const RoundingInit &init, const quant::QuantConfig &c, vqr_context *ctx, int threads, VqStats *stats)
+  VqRounding(const RoundingInit &init, const quant::QuantConfig &c, Context *ctx, int threads, VqStats *stats)
       : Base(init, c.lr, threads), D_(c.vq_dim) {
     const int64_t count = this->m_ * this->n_;
     L_ = (count + D_ - 1) / D_;
@@ -241,7 +241,7 @@ class VqRounding final : public RelaxedRounding<T> {
 
 template <typename T>
 std::unique_ptr<RelaxedRounding<T>> make_vqround(const RoundingInit &init, const quant::QuantConfig &config,
-                                                 vqr_context *ctx, int threads, VqStats *stats) {
+                                                 Context *ctx, int threads, VqStats *stats) {
   return std::make_unique<VqRounding<T>>(init, config, ctx, threads, stats);
 }
 
@@ -250,9 +250,9 @@ template class RelaxedRounding<double>;
 template std::unique_ptr<RelaxedRounding<float>> make_adaround<float>(const RoundingInit &, double, int);
 template std::unique_ptr<RelaxedRounding<double>> make_adaround<double>(const RoundingInit &, double, int);
 template std::unique_ptr<RelaxedRounding<float>> make_vqround<float>(const RoundingInit &, const quant::QuantConfig &,
-                                                                     vqr_context *, int, VqStats *);
+                                                                     Context *, int, VqStats *);
 template std::unique_ptr<RelaxedRounding<double>> make_vqround<double>(const RoundingInit &,
-                                                                       const quant::QuantConfig &, vqr_context *, int,
+                                                                       const quant::QuantConfig &, Context *, int,
                                                                        VqStats *);
 
 }  // namespace vqr::learn

@@ -50,6 +50,6 @@ struct VqStats {
 };
 template <typename T>
 std::unique_ptr<RelaxedRounding<T>> make_vqround(const RoundingInit &init, const quant::QuantConfig &config,
-                                                 vqr_context *ctx, int threads, VqStats *stats);
+                                                 Context *ctx, int threads, VqStats *stats);
 
 }  // namespace vqr::learn

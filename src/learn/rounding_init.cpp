@@ -11,11 +11,11 @@
 namespace vqr::learn {
 
 RoundingInit make_rounding_init(const float *W, int64_t m, int64_t n, const hessian::HessianView &H,
-                                const quant::QuantConfig &config, vqr_context *ctx, int threads) {
+                                const quant::QuantConfig &config, Context *ctx, int threads) {
   const int64_t count = m * n;
-  if (config.init == VQR_INIT_GPTQ) {
+  if (config.init == quant::Init::Gptq) {
     quant::QuantConfig gptq = config;
-    gptq.method = VQR_METHOD_GPTQ;
+    gptq.method = quant::Method::Gptq;
     gptq.alpha = gptq.alpha2 = 0;
     quant::RoundingSplit split;
     Buffer<float> work((size_t)count);

@@ -30,7 +30,7 @@ struct RoundingInit {
 
 // W: m x n fp32. config.init selects RTN or GPTQ (which needs H).
 RoundingInit make_rounding_init(const float *W, int64_t m, int64_t n, const hessian::HessianView &H,
-                                const quant::QuantConfig &config, vqr_context *ctx, int threads);
+                                const quant::QuantConfig &config, Context *ctx, int threads);
 
 // A = h^-1(residual) with sign(A) = the decision in `up` (A >= 0 exactly when up), m x n.
 Buffer<float> initial_latents(const RoundingInit &init, int threads);

@@ -27,9 +27,9 @@ class AutoRounding final : public Rounding<T> {
       : m_(m), n_(n), threads_(threads), bits_(c.bits), maxq_((T)((1 << c.bits) - 1)),
         half_((T)(1 << (c.bits - 1))), gs_(c.group_size > 0 ? c.group_size : n), minmax_(c.minmax_tuning),
         lr_(c.lr), minmax_lr_(c.minmax_lr), W_((size_t)(m * n)), V_((size_t)(m * n)), gV_((size_t)(m * n)) {
-    require(c.grid != VQR_GRID_QUAROT, VQR_ERR_UNSUPPORTED,
+    require(c.grid != quant::Grid::QuaRot, Status::Unsupported,
             "autoround defines the GPTQ grid (asymmetric or symmetric) and VQR_GRID_FULL_RANGE, not QuaRot's");
-    variant_ = c.grid == VQR_GRID_FULL_RANGE ? kFullRange : (c.sym ? kGptqSym : kAsym);
+    variant_ = c.grid == quant::Grid::FullRange ? kFullRange : (c.sym ? kGptqSym : kAsym);
     G_ = (n + gs_ - 1) / gs_;
     wmin_.assign((size_t)(m * G_), T(0));
     wmax_.assign((size_t)(m * G_), T(0));

@@ -21,7 +21,7 @@
 namespace vqr::learn {
 
 // W: m x n fp32. config: bits, group_size, grid/sym (variant), minmax_tuning, lr, minmax_lr.
-// Throws VQR_ERR_UNSUPPORTED for a grid AutoRound does not define (QuaRot).
+// Throws Status::Unsupported for a grid AutoRound does not define (QuaRot).
 template <typename T>
 std::unique_ptr<Rounding<T>> make_autoround(const float *W, int64_t m, int64_t n, const quant::QuantConfig &config,
                                             int threads);

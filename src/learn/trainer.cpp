@@ -16,15 +16,15 @@ constexpr int64_t kHardEvaluations = 20;
 double beta_at(const TrainSchedule &s, int64_t t) {
   const double T = (double)std::max<int64_t>(s.steps, 1);
   switch (s.beta_schedule) {
-    case VQR_BETA_HOLD_LINEAR:  // spec vqround §1.7: hold, then start - (start - end) t / T
+    case quant::BetaSchedule::HoldLinear:  // spec vqround §1.7: hold, then start - (start - end) t / T
       return (double)t <= s.beta_hold * T ? s.beta_start : s.beta_start - (s.beta_start - s.beta_end) * (double)t / T;
-    case VQR_BETA_LINEAR:
-    case VQR_BETA_COSINE:
+    case quant::BetaSchedule::Linear:
+    case quant::BetaSchedule::Cosine:
     default: {
       const double span = std::max((1.0 - s.warmup) * T, 1.0);
       double r = ((double)t - s.warmup * T) / span;
       r = r < 0 ? 0 : (r > 1 ? 1 : r);
-      if (s.beta_schedule == VQR_BETA_LINEAR) return s.beta_end + (s.beta_start - s.beta_end) * (1.0 - r);
+      if (s.beta_schedule == quant::BetaSchedule::Linear) return s.beta_end + (s.beta_start - s.beta_end) * (1.0 - r);
       return s.beta_end + 0.5 * (s.beta_start - s.beta_end) * (1.0 + std::cos(M_PI * r));
     }
   }
@@ -35,7 +35,7 @@ bool regularizer_on(const TrainSchedule &s, int64_t t) {
 }
 
 template <typename T>
-TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &s, vqr_context *ctx,
+TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &s, Context *ctx,
                    int threads) {
   const int64_t count = objective.rows() * objective.cols();
   Buffer<T> Wq((size_t)count), G((size_t)count);
@@ -95,9 +95,9 @@ TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const Tr
   return out;
 }
 
-template TrainOutcome train<float>(Rounding<float> &, LayerObjective<float> &, const TrainSchedule &, vqr_context *,
+template TrainOutcome train<float>(Rounding<float> &, LayerObjective<float> &, const TrainSchedule &, Context *,
                                    int);
 template TrainOutcome train<double>(Rounding<double> &, LayerObjective<double> &, const TrainSchedule &,
-                                    vqr_context *, int);
+                                    Context *, int);
 
 }  // namespace vqr::learn

@@ -24,7 +24,7 @@ struct TrainSchedule {
   // while t < warmup * steps, exponent beta(t) by vqr_beta_schedule.
   double reg_weight = 0;
   double warmup = 0;
-  int beta_schedule = VQR_BETA_COSINE;
+  quant::BetaSchedule beta_schedule = quant::BetaSchedule::Cosine;
   double beta_start = 20, beta_end = 2, beta_hold = 0.1;
   // Straight-through methods: keep the parameters of the lowest-loss step. Relaxed methods: keep
   // the parameters whose hard rounding scored best among 20 evenly spaced evaluations.
@@ -46,6 +46,6 @@ struct TrainOutcome {
 
 template <typename T>
 TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &schedule,
-                   vqr_context *ctx, int threads);
+                   Context *ctx, int threads);
 
 }  // namespace vqr::learn

@@ -29,7 +29,7 @@ std::vector<float> logits_buffer(int64_t max_tokens, int64_t vocab) {
   try {
     return std::vector<float>(static_cast<size_t>(max_tokens * vocab));
   } catch (const std::bad_alloc &) {
-    throw Error(VQR_ERR_OUT_OF_MEMORY, "evaluate: cannot allocate " + std::to_string(max_tokens * vocab * 4) +
+    throw Error(Status::OutOfMemory, "evaluate: cannot allocate " + std::to_string(max_tokens * vocab * 4) +
                                            " bytes of logits (" + std::to_string(max_tokens) + " tokens x vocab " +
                                            std::to_string(vocab) + ")");
   }
@@ -38,11 +38,11 @@ std::vector<float> logits_buffer(int64_t max_tokens, int64_t vocab) {
 }  // namespace
 
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress) {
-  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "evaluate: threads must be >= 0");
+  require(threads >= 0, Status::InvalidArgument, "evaluate: threads must be >= 0");
   const int64_t L = model.config().seq_len, V = model.config().vocab_size;
   int64_t longest = 1;
   for (const TokenSpan &s : spans) {
-    require(s.tokens != nullptr && s.count >= 1 && s.count <= L, VQR_ERR_INVALID_ARGUMENT,
+    require(s.tokens != nullptr && s.count >= 1 && s.count <= L, Status::InvalidArgument,
             "evaluate: a sequence has " + std::to_string(s.count) + " tokens; each needs 1.." + std::to_string(L) +
                 " (the model's context)");
     longest = std::max(longest, s.count);
@@ -66,8 +66,8 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
 
 NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
                           int64_t limit, int threads, Progress *progress) {
-  require(limit >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: limit " + std::to_string(limit) + " is negative");
-  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_paragraphs: threads must be >= 0");
+  require(limit >= 0, Status::InvalidArgument, "eval_paragraphs: limit " + std::to_string(limit) + " is negative");
+  require(threads >= 0, Status::InvalidArgument, "eval_paragraphs: threads must be >= 0");
   const int64_t count = limit == 0 ? static_cast<int64_t>(paragraphs.size())
                                    : std::min<int64_t>(limit, static_cast<int64_t>(paragraphs.size()));
   const int64_t L = model.config().seq_len;
@@ -88,10 +88,10 @@ std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::stri
 NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
                              Progress *progress) {
   const int64_t L = model.config().seq_len;
-  require(seqlen >= 2 && seqlen <= L, VQR_ERR_INVALID_ARGUMENT,
+  require(seqlen >= 2 && seqlen <= L, Status::InvalidArgument,
           "eval_gptq_protocol: seqlen " + std::to_string(seqlen) + " is outside [2, seq_len " + std::to_string(L) +
               "]");
-  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "eval_gptq_protocol: threads must be >= 0");
+  require(threads >= 0, Status::InvalidArgument, "eval_gptq_protocol: threads must be >= 0");
   const std::vector<std::vector<int32_t>> windows = consecutive_windows(tokens, 0, seqlen);  // the tail is dropped
   std::vector<TokenSpan> spans;
   for (const auto &w : windows) spans.push_back({w.data(), static_cast<int64_t>(w.size())});

@@ -33,8 +33,8 @@ struct TokenSpan {
 
 // The loop both protocols share: each span (1..seq_len tokens) runs with a fresh context and its
 // tokens 1..n-1 are scored from positions 0..n-2; sums in double, in span order. progress: may be
-// NULL; checkpoint(done_spans) after each. Throws VQR_ERR_INVALID_ARGUMENT (a span's length or
-// tokens), VQR_ERR_OUT_OF_MEMORY, VQR_ERR_CANCELLED.
+// NULL; checkpoint(done_spans) after each. Throws Status::InvalidArgument (a span's length or
+// tokens), Status::OutOfMemory, Status::Cancelled.
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress);
 
 // Paragraph protocol (data/models/stories260K/reference_nll_tinystories_val.txt): each paragraph
@@ -47,9 +47,9 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
 //   threads:    OpenMP threads of the forward pass; 0 = all cores. The result does not depend on it.
 //   progress:   may be NULL; checkpoint(done_paragraphs) after each paragraph. Its total should be
 //               the number of paragraphs evaluated.
-// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (limit < 0, threads < 0, a token outside the
-// model's vocabulary: a tokenizer from another model), VQR_ERR_OUT_OF_MEMORY, and
-// VQR_ERR_CANCELLED from the progress checkpoint (propagated unchanged).
+// Throws vqr::Error: Status::InvalidArgument (limit < 0, threads < 0, a token outside the
+// model's vocabulary: a tokenizer from another model), Status::OutOfMemory, and
+// Status::Cancelled from the progress checkpoint (propagated unchanged).
 NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
                           int64_t limit, int threads, Progress *progress);
 
@@ -73,8 +73,8 @@ std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::stri
 //   tokens:   read during the call (usually encode_document()).
 //   seqlen:   window length, in [2, model seq_len].
 //   threads:  as for eval_paragraphs. progress: may be NULL; checkpoint(done_windows) per window.
-// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (seqlen out of range, threads < 0, a token outside
-// the vocabulary), VQR_ERR_OUT_OF_MEMORY, VQR_ERR_CANCELLED (from the progress checkpoint).
+// Throws vqr::Error: Status::InvalidArgument (seqlen out of range, threads < 0, a token outside
+// the vocabulary), Status::OutOfMemory, Status::Cancelled (from the progress checkpoint).
 NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
                              Progress *progress);
 

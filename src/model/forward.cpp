@@ -165,10 +165,10 @@ std::vector<float> rope_inverse_frequencies(const ModelConfig &c) {
 
 Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(model), max_tokens_(max_tokens) {
   const ModelConfig &c = model.config();
-  require(max_tokens >= 1 && max_tokens <= c.seq_len, VQR_ERR_INVALID_ARGUMENT,
+  require(max_tokens >= 1 && max_tokens <= c.seq_len, Status::InvalidArgument,
           "forward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
               std::to_string(c.seq_len) + "]");
-  require(threads >= 0, VQR_ERR_INVALID_ARGUMENT, "forward: threads must be >= 0");
+  require(threads >= 0, Status::InvalidArgument, "forward: threads must be >= 0");
   threads_ = threads > 0 ? threads : omp_get_max_threads();
   const int64_t T = max_tokens, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
   const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
@@ -179,7 +179,7 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(m
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   arena_.reset(new (std::nothrow) float[static_cast<size_t>(total)]);
-  require(arena_ != nullptr, VQR_ERR_OUT_OF_MEMORY,
+  require(arena_ != nullptr, Status::OutOfMemory,
           "forward: cannot allocate " + std::to_string(total * 4) + " bytes of activations");
   float *p = arena_.get();
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); ++i) {
@@ -205,11 +205,11 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
 
 void Forward::embed(const int32_t *tokens, int64_t n) {
   const ModelConfig &c = model_.config();
-  require(tokens != nullptr, VQR_ERR_INVALID_ARGUMENT, "forward: tokens is NULL");
-  require(n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
+  require(tokens != nullptr, Status::InvalidArgument, "forward: tokens is NULL");
+  require(n >= 1 && n <= max_tokens_, Status::InvalidArgument,
           "forward: " + std::to_string(n) + " tokens, outside [1, " + std::to_string(max_tokens_) + "]");
   for (int64_t t = 0; t < n; ++t)
-    require(tokens[t] >= 0 && tokens[t] < c.vocab_size, VQR_ERR_INVALID_ARGUMENT,
+    require(tokens[t] >= 0 && tokens[t] < c.vocab_size, Status::InvalidArgument,
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                 " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   const int64_t C = c.dim;
@@ -219,7 +219,7 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
   const ModelConfig &c = model_.config();
-  require(l >= 0 && l < c.n_layers && n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT,
+  require(l >= 0 && l < c.n_layers && n >= 1 && n <= max_tokens_, Status::InvalidArgument,
           "forward: block " + std::to_string(l) + " on " + std::to_string(n) + " tokens is out of range");
   const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
                 NKV = c.n_kv_heads, HS = c.head_size();
@@ -262,7 +262,7 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
 
 void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
-  require(logits != nullptr && n >= 1 && n <= max_tokens_, VQR_ERR_INVALID_ARGUMENT, "forward: bad head call");
+  require(logits != nullptr && n >= 1 && n <= max_tokens_, Status::InvalidArgument, "forward: bad head call");
   rmsnorm_forward(x_, x_, model_.rms_final(), n, c.dim, c.norm_eps);
   matmul_forward(logits, mm_, x_, model_.classifier(), n, c.dim, c.vocab_size, threads_);
 }

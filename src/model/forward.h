@@ -42,7 +42,7 @@ class Forward {
   // Scratch for sequences of up to max_tokens (1..seq_len) tokens, from one allocation.
   // threads: OpenMP threads for the row loops (0 = omp_get_max_threads()); set per parallel
   // region, never globally. The model must outlive this object.
-  // Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT, VQR_ERR_OUT_OF_MEMORY).
+  // Throws vqr::Error(Status::InvalidArgument, Status::OutOfMemory).
   Forward(const Model &model, int64_t max_tokens, int threads = 0);
   ~Forward();
   Forward(const Forward &) = delete;
@@ -53,7 +53,7 @@ class Forward {
   // Runs tokens[0..n) at positions 0..n-1 with a fresh context (no state is carried between
   // calls). logits: n x vocab, overwritten; nullptr skips the classifier (calibration only needs
   // the linear inputs). sink: may be empty.
-  // Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT) for n outside [1, max_tokens] or a token id
+  // Throws vqr::Error(Status::InvalidArgument) for n outside [1, max_tokens] or a token id
   // outside [0, vocab_size).
   void run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink = {});
 

@@ -164,14 +164,14 @@ void encode_dense(Encoded *e, const float *x, int64_t count, bool f16, bool borr
       io::encode_f16(e->owned.data(), x, count);
       e->data = e->owned.data();
       e->nbytes = count * 2;
-      *how = lossy ? ExportNote{VQR_LOG_WARN, "stored as F16 (lossy: " + std::to_string(lossy) + " of " +
+      *how = lossy ? ExportNote{LogLevel::Warn, "stored as F16 (lossy: " + std::to_string(lossy) + " of " +
                                                   std::to_string(count) + " values round)"}
-                   : ExportNote{VQR_LOG_INFO, "stored as F16 (exact)"};
+                   : ExportNote{LogLevel::Info, "stored as F16 (exact)"};
       return;
     }
-    *how = {VQR_LOG_INFO, "values outside the F16 range; stored as F32"};
+    *how = {LogLevel::Info, "values outside the F16 range; stored as F32"};
   } else {
-    *how = {VQR_LOG_INFO, "stored as F32"};
+    *how = {LogLevel::Info, "stored as F32"};
   }
   e->type = GgmlType::kF32;
   e->nbytes = count * 4;
@@ -196,17 +196,17 @@ std::vector<float> gather_rows(const float *src, int64_t rows, int64_t cols, con
 
 void check_codes(const GridCodes &g, const Model &m, int layer, LinearKind kind) {
   const std::string where = "save_gguf: codes of " + Model::linear_name(layer, kind) + ": ";
-  require(g.rows == m.linear_rows(kind) && g.cols == m.linear_cols(kind), VQR_ERR_INVALID_ARGUMENT,
+  require(g.rows == m.linear_rows(kind) && g.cols == m.linear_cols(kind), Status::InvalidArgument,
           where + "shape " + std::to_string(g.rows) + " x " + std::to_string(g.cols) + " differs from the layer's " +
               std::to_string(m.linear_rows(kind)) + " x " + std::to_string(m.linear_cols(kind)));
-  require(g.bits >= 1 && g.bits <= 8 && g.group_size >= 1 && g.codes && g.scales && g.zeros, VQR_ERR_INVALID_ARGUMENT,
+  require(g.bits >= 1 && g.bits <= 8 && g.group_size >= 1 && g.codes && g.scales && g.zeros, Status::InvalidArgument,
           where + "bits must be 1..8, group_size >= 1 and codes, scales and zeros set");
   const int64_t groups = (g.cols + g.group_size - 1) / g.group_size;
   for (int64_t i = 0; i < groups * g.rows; ++i)
-    require(std::isfinite(g.scales[i]) && std::isfinite(g.zeros[i]), VQR_ERR_INVALID_ARGUMENT, where + "non-finite scale or zero");
+    require(std::isfinite(g.scales[i]) && std::isfinite(g.zeros[i]), Status::InvalidArgument, where + "non-finite scale or zero");
   const int limit = 1 << g.bits;
   for (int64_t i = 0; i < g.rows * g.cols; ++i)
-    require(g.codes[i] < limit, VQR_ERR_INVALID_ARGUMENT,
+    require(g.codes[i] < limit, Status::InvalidArgument,
             where + "code " + std::to_string(g.codes[i]) + " does not fit " + std::to_string(g.bits) + " bits");
 }
 
@@ -233,19 +233,19 @@ std::vector<float> grid_values(const GridCodes &g) {
 const Arch &check_expressible(const ModelConfig &c, const Tokenizer &tok) {
   const Arch *a = arch_of_model(c);
   if (!a)
-    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "architecture \"" + c.architecture + "\" has no GGUF mapping here",
+    fail(Status::Unsupported, "save_gguf", "architecture \"" + c.architecture + "\" has no GGUF mapping here",
          "GGUF export supports LlamaForCausalLM, MistralForCausalLM (no sliding window), Qwen2ForCausalLM, Qwen3ForCausalLM and llama2.c models");
   const std::string arch = a->gguf;
   if (c.sliding_window > 0)
-    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "a sliding attention window of " + std::to_string(c.sliding_window) + " has no " + arch + " GGUF key",
+    fail(Status::Unsupported, "save_gguf", "a sliding attention window of " + std::to_string(c.sliding_window) + " has no " + arch + " GGUF key",
          "llama.cpp's " + arch + " architecture attends to the whole context; export huggingface instead");
   if (c.rope_scaling == RopeScaling::kLlama3)
-    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "llama3 RoPE scaling needs a rope_freqs tensor whose per-frequency factors this library cannot read back",
+    fail(Status::Unsupported, "save_gguf", "llama3 RoPE scaling needs a rope_freqs tensor whose per-frequency factors this library cannot read back",
          "export huggingface instead");
   if (c.qkv_bias != (arch == "qwen2") || c.qk_norm != (arch == "qwen3"))
-    fail(VQR_ERR_UNSUPPORTED, "save_gguf", "q/k/v biases or q/k norms do not match the " + arch + " architecture",
+    fail(Status::Unsupported, "save_gguf", "q/k/v biases or q/k norms do not match the " + arch + " architecture",
          "only Qwen2 has q/k/v biases and only Qwen3 q/k norms in GGUF");
-  require(tok.vocab_size() == c.vocab_size, VQR_ERR_INVALID_ARGUMENT,
+  require(tok.vocab_size() == c.vocab_size, Status::InvalidArgument,
           "save_gguf: the tokenizer has " + std::to_string(tok.vocab_size()) + " pieces but the model's vocabulary has " +
               std::to_string(c.vocab_size) + "; hint: pass the model's own tokenizer");
   return *a;
@@ -279,14 +279,14 @@ uint32_t file_type(const std::map<GgmlType, int64_t> &elements_by_type, bool f16
 
 void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
                ExportNotes *notes) {
-  require(options.dtype == "F32" || options.dtype == "F16", VQR_ERR_INVALID_ARGUMENT,
+  require(options.dtype == "F32" || options.dtype == "F16", Status::InvalidArgument,
           "save_gguf: dtype must be F32 or F16, not " + options.dtype);
   const ModelConfig &c = model.config();
   const Arch &arch = check_expressible(c, tokenizer);
   const bool f16 = options.dtype == "F16";
   const int64_t HS = c.head_size();
   const bool permute = c.rope_layout != arch.layout;
-  auto note = [&](vqr_log_level level, const std::string &line) {
+  auto note = [&](LogLevel level, const std::string &line) {
     if (notes) notes->push_back({level, line});
   };
 
@@ -373,7 +373,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
   write_gguf_vocab(tokenizer, &w);
   for (const Encoded &e : encoded) w.add_tensor(e.name, e.ne, e.type, e.data, e.nbytes);
   if (permute)
-    note(VQR_LOG_INFO, std::string("q/k rows permuted from the ") +
+    note(LogLevel::Info, std::string("q/k rows permuted from the ") +
                            (c.rope_layout == RopeLayout::kHalf ? "half" : "interleaved") + " RoPE layout to " + a +
                            "'s " + (arch.layout == RopeLayout::kHalf ? "half" : "interleaved") + " one");
   w.write(path);
@@ -390,7 +390,7 @@ namespace {
 int read_size(const io::GgufFile &f, const std::string &key, int64_t lo, int64_t hi) {
   const uint32_t v = f.get_u32(key);
   if (v < lo || v > hi)
-    fail(VQR_ERR_FORMAT, f.path(), key + " = " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
+    fail(Status::Format, f.path(), key + " = " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
          kLoadHint);
   return static_cast<int>(v);
 }
@@ -410,30 +410,30 @@ ModelConfig gguf_config(const io::GgufFile &f, const Arch &arch) {
   c.norm_eps = f.get_f32(a + ".attention.layer_norm_rms_epsilon");
   c.rope_theta = f.get_f32(a + ".rope.freq_base", 10000.0f);
   if (c.n_heads % c.n_kv_heads != 0)
-    fail(VQR_ERR_FORMAT, f.path(), "head_count " + std::to_string(c.n_heads) + " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads), kLoadHint);
+    fail(Status::Format, f.path(), "head_count " + std::to_string(c.n_heads) + " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads), kLoadHint);
   const bool has_k = f.has(a + ".attention.key_length"), has_v = f.has(a + ".attention.value_length");
   int head = 0;
   if (has_k || has_v) {
     const int k = has_k ? read_size(f, a + ".attention.key_length", 2, 1 << 16) : 0;
     const int v = has_v ? read_size(f, a + ".attention.value_length", 2, 1 << 16) : 0;
     if (has_k && has_v && k != v)
-      fail(VQR_ERR_UNSUPPORTED, f.path(), "key_length " + std::to_string(k) + " differs from value_length " + std::to_string(v),
+      fail(Status::Unsupported, f.path(), "key_length " + std::to_string(k) + " differs from value_length " + std::to_string(v),
            "attention with different key and value head sizes is not implemented");
     head = has_k ? k : v;
   }
   if (head == 0) {
     if (c.dim % c.n_heads != 0)
-      fail(VQR_ERR_FORMAT, f.path(), "embedding_length is not a multiple of head_count and there is no key_length", kLoadHint);
+      fail(Status::Format, f.path(), "embedding_length is not a multiple of head_count and there is no key_length", kLoadHint);
     head = c.dim / c.n_heads;
   }
   if (head != c.dim / c.n_heads || c.dim % c.n_heads != 0) c.head_dim = head;
-  if (head % 2 != 0) fail(VQR_ERR_FORMAT, f.path(), "head size " + std::to_string(head) + " is odd", kLoadHint);
+  if (head % 2 != 0) fail(Status::Format, f.path(), "head size " + std::to_string(head) + " is odd", kLoadHint);
   const uint32_t rot = f.get_u32(a + ".rope.dimension_count", static_cast<uint32_t>(head));
   if (rot != static_cast<uint32_t>(head))
-    fail(VQR_ERR_UNSUPPORTED, f.path(), "rope.dimension_count " + std::to_string(rot) + " differs from the head size " + std::to_string(head),
+    fail(Status::Unsupported, f.path(), "rope.dimension_count " + std::to_string(rot) + " differs from the head size " + std::to_string(head),
          "partial rotary embeddings are not implemented");
   if (!std::isfinite(c.norm_eps) || !(c.norm_eps > 0.0f) || !std::isfinite(c.rope_theta) || !(c.rope_theta > 1.0f))
-    fail(VQR_ERR_FORMAT, f.path(), "layer_norm_rms_epsilon must be > 0 and rope.freq_base > 1", kLoadHint);
+    fail(Status::Format, f.path(), "layer_norm_rms_epsilon must be > 0 and rope.freq_base > 1", kLoadHint);
 
   const std::string scaling = f.get_string(a + ".rope.scaling.type", "none");
   if (scaling == "linear") {
@@ -446,18 +446,18 @@ ModelConfig gguf_config(const io::GgufFile &f, const Arch &arch) {
       c.rope_factor = legacy;
     }
   } else {
-    fail(VQR_ERR_UNSUPPORTED, f.path(), "RoPE scaling type \"" + scaling + "\"", "supported: none and linear");
+    fail(Status::Unsupported, f.path(), "RoPE scaling type \"" + scaling + "\"", "supported: none and linear");
   }
   if (c.rope_scaling == RopeScaling::kLinear && !(std::isfinite(c.rope_factor) && c.rope_factor > 0.0f))
-    fail(VQR_ERR_FORMAT, f.path(), "rope.scaling.factor must be > 0", kLoadHint);
+    fail(Status::Format, f.path(), "rope.scaling.factor must be > 0", kLoadHint);
 
   const io::GgufTensorInfo *embd = f.find_tensor("token_embd.weight");
-  if (!embd) fail(VQR_ERR_FORMAT, f.path(), "missing tensor token_embd.weight", kLoadHint);
+  if (!embd) fail(Status::Format, f.path(), "missing tensor token_embd.weight", kLoadHint);
   if (embd->ne.size() != 2 || embd->ne[1] > kMax)
-    fail(VQR_ERR_FORMAT, f.path(), "tensor token_embd.weight has ne " + shape_text(embd->ne) + ", expected [dim, vocab]", kLoadHint);
+    fail(Status::Format, f.path(), "tensor token_embd.weight has ne " + shape_text(embd->ne) + ", expected [dim, vocab]", kLoadHint);
   c.vocab_size = static_cast<int>(embd->ne[1]);
   if (f.has(a + ".vocab_size") && f.get_u32(a + ".vocab_size") != static_cast<uint32_t>(c.vocab_size))
-    fail(VQR_ERR_FORMAT, f.path(), a + ".vocab_size " + std::to_string(f.get_u32(a + ".vocab_size")) + " differs from token_embd.weight's " +
+    fail(Status::Format, f.path(), a + ".vocab_size " + std::to_string(f.get_u32(a + ".vocab_size")) + " differs from token_embd.weight's " +
                                        std::to_string(c.vocab_size) + " rows", kLoadHint);
   c.shared_classifier = f.find_tensor("output.weight") == nullptr;
   c.qkv_bias = a == "qwen2";
@@ -472,17 +472,17 @@ Model load_gguf(const std::string &path) {
   const std::string name = f.get_string("general.architecture");
   const Arch *arch = arch_by_gguf(name);
   if (!arch)
-    fail(VQR_ERR_UNSUPPORTED, path, "GGUF architecture \"" + name + "\" is not supported", "supported: llama, qwen2, qwen3");
+    fail(Status::Unsupported, path, "GGUF architecture \"" + name + "\" is not supported", "supported: llama, qwen2, qwen3");
   if (f.find_tensor("rope_freqs.weight"))
-    fail(VQR_ERR_UNSUPPORTED, path, "tensor rope_freqs.weight (per-frequency RoPE factors, e.g. llama3 scaling) is not implemented",
+    fail(Status::Unsupported, path, "tensor rope_freqs.weight (per-frequency RoPE factors, e.g. llama3 scaling) is not implemented",
          "load the Hugging Face checkpoint instead");
   const ModelConfig config = gguf_config(f, *arch);
   Model model = [&] {
     try {
       return Model(config);
     } catch (const Error &e) {
-      if (e.status() != VQR_ERR_INVALID_ARGUMENT) throw;
-      fail(VQR_ERR_FORMAT, path, std::string("inconsistent hyperparameters (") + e.what() + ")", kLoadHint);
+      if (e.status() != Status::InvalidArgument) throw;
+      fail(Status::Format, path, std::string("inconsistent hyperparameters (") + e.what() + ")", kLoadHint);
     }
   }();
 
@@ -490,19 +490,19 @@ Model load_gguf(const std::string &path) {
   for (const Slot &s : gguf_slots(model)) {
     expected.insert(s.name);
     const io::GgufTensorInfo *t = f.find_tensor(s.name);
-    if (!t) fail(VQR_ERR_FORMAT, path, "missing tensor " + s.name, kLoadHint);
+    if (!t) fail(Status::Format, path, "missing tensor " + s.name, kLoadHint);
     const std::vector<int64_t> ne = reversed(s.shape);
     if (t->ne != ne)
-      fail(VQR_ERR_FORMAT, path, "tensor " + s.name + " has ne " + shape_text(t->ne) + ", expected " + shape_text(ne), kLoadHint);
+      fail(Status::Format, path, "tensor " + s.name + " has ne " + shape_text(t->ne) + ", expected " + shape_text(ne), kLoadHint);
     f.read_f32(*t, s.data);
     const int64_t bad = find_nonfinite(s.data, count_of(s.shape));
     if (bad >= 0)
-      fail(VQR_ERR_FORMAT, path, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
+      fail(Status::Format, path, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
            "the file is damaged or was exported from a diverged run");
   }
   for (const io::GgufTensorInfo &t : f.tensors())
     if (!expected.count(t.name))
-      fail(VQR_ERR_FORMAT, path, "unexpected tensor \"" + t.name + "\" for " + name,
+      fail(Status::Format, path, "unexpected tensor \"" + t.name + "\" for " + name,
            "the file holds tensors this loader does not know; it may be another model variant");
   return model;
 }

@@ -51,10 +51,10 @@ struct GgufWriteOptions {
 // Everything is checked before the file is created; the file is written to path + ".tmp" and
 // renamed, so a failure leaves no file. The encoded tensors are held in memory until the write
 // (F32 tensors that need no permutation are written straight from the model's arena).
-// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (dtype, codes that do not fit the layer, a tokenizer
-// whose vocabulary size differs from the model's), VQR_ERR_UNSUPPORTED (an architecture or feature
+// Throws vqr::Error: Status::InvalidArgument (dtype, codes that do not fit the layer, a tokenizer
+// whose vocabulary size differs from the model's), Status::Unsupported (an architecture or feature
 // GGUF/llama.cpp cannot express: llama3 RoPE scaling, a sliding window, another architecture, a
-// llama2.c tokenizer without the 3 specials + 256 byte tokens layout), VQR_ERR_IO.
+// llama2.c tokenizer without the 3 specials + 256 byte tokens layout), Status::Io.
 void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
                ExportNotes *notes);
 
@@ -64,10 +64,10 @@ bool is_gguf_file(const std::string &path);
 // Loads a "llama", "qwen2" or "qwen3" GGUF file: hyperparameters from <arch>.* metadata, tensors
 // F32 / F16 / BF16 / Q8_0 / Q4_0 / Q4_1 dequantized to fp32 into the model's arena. Every tensor
 // the metadata implies must be present with its exact shape; other tensors are refused; weights
-// must be finite. Throws vqr::Error: VQR_ERR_IO, VQR_ERR_FORMAT (container, missing or mistyped
+// must be finite. Throws vqr::Error: Status::Io, Status::Format (container, missing or mistyped
 // metadata, missing / extra / wrong-shape tensor, non-finite weight, inconsistent sizes),
-// VQR_ERR_UNSUPPORTED (another architecture, a tensor type not listed above, naming the tensor;
-// rope_freqs, partial rotary or a RoPE scaling other than linear), VQR_ERR_OUT_OF_MEMORY.
+// Status::Unsupported (another architecture, a tensor type not listed above, naming the tensor;
+// rope_freqs, partial rotary or a RoPE scaling other than linear), Status::OutOfMemory.
 Model load_gguf(const std::string &path);
 
 }  // namespace vqr::model

@@ -17,7 +17,7 @@ int32_t special_id(const io::GgufFile &file, const char *key, int32_t fallback, 
   if (!file.has(key)) return fallback;
   const uint32_t id = file.get_u32(key);
   if (id >= n_tokens)
-    fail(VQR_ERR_FORMAT, file.path(), std::string(key) + " = " + std::to_string(id) + " is outside the vocabulary of " +
+    fail(Status::Format, file.path(), std::string(key) + " = " + std::to_string(id) + " is outside the vocabulary of " +
                                          std::to_string(n_tokens) + " tokens", kVocabHint);
   return static_cast<int32_t>(id);
 }
@@ -35,12 +35,12 @@ GgufVocab read_gguf_vocab(const io::GgufFile &file) {
   v.model = file.get_string("tokenizer.ggml.model");
   v.tokens = file.get_strings("tokenizer.ggml.tokens");
   const size_t n = v.tokens.size();
-  if (n == 0) fail(VQR_ERR_FORMAT, file.path(), "tokenizer.ggml.tokens is empty", kVocabHint);
+  if (n == 0) fail(Status::Format, file.path(), "tokenizer.ggml.tokens is empty", kVocabHint);
   v.scores.assign(n, 0.0f);
   if (file.has("tokenizer.ggml.scores")) {
     v.scores = file.get_f32s("tokenizer.ggml.scores");
     if (v.scores.size() != n)
-      fail(VQR_ERR_FORMAT, file.path(),
+      fail(Status::Format, file.path(),
            "tokenizer.ggml.scores has " + std::to_string(v.scores.size()) + " entries for " + std::to_string(n) + " tokens",
            kVocabHint);
   }
@@ -48,12 +48,12 @@ GgufVocab read_gguf_vocab(const io::GgufFile &file) {
   if (file.has("tokenizer.ggml.token_type")) {
     const std::vector<int32_t> types = file.get_i32s("tokenizer.ggml.token_type");
     if (types.size() != n)
-      fail(VQR_ERR_FORMAT, file.path(),
+      fail(Status::Format, file.path(),
            "tokenizer.ggml.token_type has " + std::to_string(types.size()) + " entries for " + std::to_string(n) + " tokens",
            kVocabHint);
     for (size_t i = 0; i < n; ++i) {
       if (types[i] < 0 || types[i] > static_cast<int32_t>(TokenType::kByte))
-        fail(VQR_ERR_FORMAT, file.path(),
+        fail(Status::Format, file.path(),
              "token " + std::to_string(i) + " has type " + std::to_string(types[i]) + ", outside 0..6", kVocabHint);
       v.types[i] = static_cast<TokenType>(types[i]);
     }
@@ -81,7 +81,7 @@ void write_gguf_vocab(const Tokenizer &tok, io::GgufWriter *out) {
     bool layout = n >= 3 + 256 && tok.piece(0) == "<unk>";
     for (int b = 0; b < 256 && layout; ++b) layout = tok.piece(3 + b) == byte_piece(b);
     if (!layout)
-      fail(VQR_ERR_UNSUPPORTED, "tokenizer", "this llama2.c vocabulary does not have <unk>, <s>, </s> and the 256 byte pieces at ids 0..258",
+      fail(Status::Unsupported, "tokenizer", "this llama2.c vocabulary does not have <unk>, <s>, </s> and the 256 byte pieces at ids 0..258",
            "write GGUF from the model's SentencePiece tokenizer.model instead");
   }
   for (int i = 0; i < n; ++i) {

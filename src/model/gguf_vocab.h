@@ -23,7 +23,7 @@ struct GgufVocab {
   bool add_space_prefix = true;     // tokenizer.ggml.add_space_prefix (default true for "llama")
 };
 
-// Reads tokenizer.ggml.* of `file`. Throws vqr::Error(VQR_ERR_FORMAT) "<path>: <problem>; hint: ..."
+// Reads tokenizer.ggml.* of `file`. Throws vqr::Error(Status::Format) "<path>: <problem>; hint: ..."
 // when tokenizer.ggml.model or .tokens is missing, a key has the wrong type, scores or token types
 // do not have one entry per token, a token type is outside 0..6, or a special id is outside the
 // vocabulary.
@@ -33,7 +33,7 @@ GgufVocab read_gguf_vocab(const io::GgufFile &file);
 // eos_token_id, unknown_token_id, add_space_prefix, add_bos_token = true, add_eos_token = false} for `tok` to `out`.
 // Pieces are spelled as SentencePiece does ("\u2581" for a space). A llama2.c vocabulary must have
 // the layout of its exporter: ids 0, 1, 2 = <unk>, <s>, </s> and 3..258 = the byte pieces
-// <0x00>..<0xFF> (throws VQR_ERR_UNSUPPORTED otherwise). `out` is not written to disk here.
+// <0x00>..<0xFF> (throws Status::Unsupported otherwise). `out` is not written to disk here.
 void write_gguf_vocab(const Tokenizer &tok, io::GgufWriter *out);
 
 }  // namespace vqr::model

@@ -47,13 +47,13 @@ class Fields {
   bool has(const char *key) const { return j_.contains(key) && !j_.at(key).is_null(); }
 
   int64_t integer(const char *key, int64_t lo, int64_t hi) const {
-    if (!has(key)) fail(VQR_ERR_FORMAT, path_, "missing field \"" + prefix_ + key + "\"", kHint);
+    if (!has(key)) fail(Status::Format, path_, "missing field \"" + prefix_ + key + "\"", kHint);
     const json &v = j_.at(key);
     if (!v.is_number_integer())
-      fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not an integer (" + v.dump() + ")", kHint);
+      fail(Status::Format, path_, "field \"" + prefix_ + key + "\" is not an integer (" + v.dump() + ")", kHint);
     const int64_t x = v.get<int64_t>();
     if (x < lo || x > hi)
-      fail(VQR_ERR_FORMAT, path_,
+      fail(Status::Format, path_,
            "field \"" + prefix_ + key + "\" = " + std::to_string(x) + " is outside [" + std::to_string(lo) + ", " +
                std::to_string(hi) + "]",
            kHint);
@@ -67,25 +67,25 @@ class Fields {
     if (!has(key)) return fallback;
     const json &v = j_.at(key);
     if (!v.is_number() || !std::isfinite(v.get<double>()))
-      fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not a finite number (" + v.dump() + ")", kHint);
+      fail(Status::Format, path_, "field \"" + prefix_ + key + "\" is not a finite number (" + v.dump() + ")", kHint);
     return v.get<double>();
   }
   double number(const char *key) const {
-    if (!has(key)) fail(VQR_ERR_FORMAT, path_, "missing field \"" + prefix_ + key + "\"", kHint);
+    if (!has(key)) fail(Status::Format, path_, "missing field \"" + prefix_ + key + "\"", kHint);
     return number(key, 0.0);
   }
 
   bool boolean(const char *key, bool fallback) const {
     if (!has(key)) return fallback;
     const json &v = j_.at(key);
-    if (!v.is_boolean()) fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not true/false", kHint);
+    if (!v.is_boolean()) fail(Status::Format, path_, "field \"" + prefix_ + key + "\" is not true/false", kHint);
     return v.get<bool>();
   }
 
   std::string string(const char *key, const std::string &fallback) const {
     if (!has(key)) return fallback;
     const json &v = j_.at(key);
-    if (!v.is_string()) fail(VQR_ERR_FORMAT, path_, "field \"" + prefix_ + key + "\" is not a string", kHint);
+    if (!v.is_string()) fail(Status::Format, path_, "field \"" + prefix_ + key + "\" is not a string", kHint);
     return v.get<std::string>();
   }
 
@@ -97,7 +97,7 @@ class Fields {
 };
 
 [[noreturn]] void unsupported(const std::string &path, const std::string &problem) {
-  fail(VQR_ERR_UNSUPPORTED, path, problem, "supported: " + supported_list() + " with SiLU MLPs and default, linear or llama3 RoPE");
+  fail(Status::Unsupported, path, problem, "supported: " + supported_list() + " with SiLU MLPs and default, linear or llama3 RoPE");
 }
 
 void parse_rope(const Fields &f, const json &root, const std::string &path, ModelConfig *c) {
@@ -108,7 +108,7 @@ void parse_rope(const Fields &f, const json &root, const std::string &path, Mode
   if (root.contains("rope_parameters") && root.at("rope_parameters").is_object()) scaling = &root.at("rope_parameters");
   else if (f.has("rope_scaling")) scaling = &root.at("rope_scaling");
   if (scaling == nullptr) return;
-  if (!scaling->is_object()) fail(VQR_ERR_FORMAT, path, "field \"rope_scaling\" is not an object", "fix config.json");
+  if (!scaling->is_object()) fail(Status::Format, path, "field \"rope_scaling\" is not an object", "fix config.json");
   const Fields s(*scaling, path, "rope_scaling.");
   if (s.has("rope_theta")) c->rope_theta = static_cast<float>(s.number("rope_theta"));
   const std::string type = s.string("rope_type", s.string("type", "default"));
@@ -253,8 +253,8 @@ std::string hf_linear_module(int layer, LinearKind kind) { return layer_prefix(l
 
 ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   const json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) fail(VQR_ERR_FORMAT, path, "is not valid JSON", "restore the checkpoint's config.json");
-  if (!root.is_object()) fail(VQR_ERR_FORMAT, path, "is not a JSON object", "restore the checkpoint's config.json");
+  if (root.is_discarded()) fail(Status::Format, path, "is not valid JSON", "restore the checkpoint's config.json");
+  if (!root.is_object()) fail(Status::Format, path, "is not a JSON object", "restore the checkpoint's config.json");
   const Fields f(root, path);
 
   ModelConfig c;
@@ -262,7 +262,7 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   if (f.has("architectures")) {
     const json &a = root.at("architectures");
     if (!a.is_array() || a.empty() || !a.at(0).is_string())
-      fail(VQR_ERR_FORMAT, path, "field \"architectures\" is not a list of class names", "fix config.json");
+      fail(Status::Format, path, "field \"architectures\" is not a list of class names", "fix config.json");
     arch = a.at(0).get<std::string>();
   } else {
     const std::string type = f.string("model_type", "");
@@ -286,7 +286,7 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   c.seq_len = static_cast<int>(f.integer("max_position_embeddings", 1, kMax, 2048));
   // Qwen3Config's head_dim defaults to 128; the others derive it.
   c.head_dim = static_cast<int>(f.integer("head_dim", 1, 1 << 16, qwen3 ? 128 : (c.dim % c.n_heads ? 0 : c.dim / c.n_heads)));
-  if (c.head_dim == 0) fail(VQR_ERR_FORMAT, path, "hidden_size is not a multiple of num_attention_heads and there is no head_dim", "fix config.json");
+  if (c.head_dim == 0) fail(Status::Format, path, "hidden_size is not a multiple of num_attention_heads and there is no head_dim", "fix config.json");
   c.norm_eps = static_cast<float>(f.number("rms_norm_eps", 1e-6));
   c.shared_classifier = f.boolean("tie_word_embeddings", false);
   c.rope_layout = RopeLayout::kHalf;
@@ -305,11 +305,11 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   }
 
   if (c.n_heads % c.n_kv_heads != 0)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "num_attention_heads " + std::to_string(c.n_heads) + " is not a multiple of num_key_value_heads " +
              std::to_string(c.n_kv_heads),
          "fix config.json");
-  if (c.head_dim % 2 != 0) fail(VQR_ERR_FORMAT, path, "head_dim " + std::to_string(c.head_dim) + " is odd", "fix config.json");
+  if (c.head_dim % 2 != 0) fail(Status::Format, path, "head_dim " + std::to_string(c.head_dim) + " is odd", "fix config.json");
   return c;
 }
 
@@ -321,7 +321,7 @@ void refuse_quantized_head(const io::SafetensorsCheckpoint &ckpt, const std::str
   for (const char *name : {"lm_head.qweight", "lm_head.weight_packed", "model.embed_tokens.qweight",
                            "model.embed_tokens.weight_packed"})
     if (ckpt.find(name, nullptr) != nullptr)
-      fail(VQR_ERR_UNSUPPORTED, dir, std::string("quantized ") + name, "only decoder-layer linears may be quantized");
+      fail(Status::Unsupported, dir, std::string("quantized ") + name, "only decoder-layer linears may be quantized");
 }
 
 // Reads a linear layer's weight: dequantized when the checkpoint holds it quantized, else dense.
@@ -335,14 +335,14 @@ void load_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationCo
       module, gptq ? io::QuantizedLinearFormat::Kind::kGptq : io::QuantizedLinearFormat::Kind::kCompressed);
   if (ckpt.find(marker, nullptr) != nullptr) {
     if (!configured)
-      fail(VQR_ERR_FORMAT, dir, "tensor " + marker + " is quantized but quantization_config leaves " + module + " unquantized",
+      fail(Status::Format, dir, "tensor " + marker + " is quantized but quantization_config leaves " + module + " unquantized",
            "the config and the weights disagree; re-export the checkpoint");
     io::read_quantized_linear(ckpt, module, f, s.shape[0], s.shape[1], s.data, used);
     return;
   }
   // Dense: a skipped / ignored layer, or one a partial quantization left alone.
   if (configured && ckpt.find(s.name, nullptr) == nullptr)
-    fail(VQR_ERR_FORMAT, dir, "missing tensor " + marker + " (the config quantizes " + module + ")",
+    fail(Status::Format, dir, "missing tensor " + marker + " (the config quantizes " + module + ")",
          "the checkpoint is incomplete; re-download or re-export it");
   ckpt.read_f32(s.name, s.shape, s.data);
 }
@@ -371,14 +371,14 @@ Model load_hf_checkpoint(const std::string &dir) {
     for (int64_t d : s.shape) count *= d;
     const int64_t bad = find_nonfinite(s.data, count);
     if (bad >= 0)
-      fail(VQR_ERR_FORMAT, dir, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
+      fail(Status::Format, dir, "non-finite weight in " + s.name + " at element " + std::to_string(bad),
            "the checkpoint is damaged or was exported from a diverged run");
   }
   expected.insert(used.begin(), used.end());
   // After the expected ones, so a config that disagrees with the weights reports a shape first.
   for (const std::string &name : ckpt.names())
     if (expected.count(name) == 0 && !ignorable(name, config.shared_classifier))
-      fail(VQR_ERR_FORMAT, dir, "unexpected tensor \"" + name + "\" for " + config.architecture,
+      fail(Status::Format, dir, "unexpected tensor \"" + name + "\" for " + config.architecture,
            qc.quantized() ? "the checkpoint has tensors its quantization_config does not explain; re-export it"
                           : "quantized checkpoints need a quantization_config; otherwise config.json does not match the weights");
   return model;
@@ -401,7 +401,7 @@ HfQuantizationInfo read_hf_quantization_info(const std::string &dir) {
 
 HfDenseTensors hf_dense_tensors(const Model &model, const std::string &dtype,
                                 const std::function<bool(const std::string &)> &keep) {
-  require(dtype == "F32" || dtype == "F16" || dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
+  require(dtype == "F32" || dtype == "F16" || dtype == "BF16", Status::InvalidArgument,
           "save: dtype must be F32, F16 or BF16, not " + dtype);
   const ModelConfig &c = model.config();
   const std::vector<TensorSlot> slots = tensor_slots(const_cast<Model &>(model));  // read-only below

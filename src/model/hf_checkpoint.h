@@ -37,8 +37,8 @@ bool is_hf_checkpoint_dir(const std::string &dir);
 
 // Parses config.json text into a ModelConfig (architecture, sizes, head_dim, GQA, rms_norm_eps,
 // rope_theta, rope_scaling linear/llama3, Qwen2 biases, Qwen3 q/k norms, Mistral sliding_window,
-// tie_word_embeddings). Throws vqr::Error "<path>: <problem>; hint: <fix>": VQR_ERR_FORMAT for bad
-// JSON or a missing / mistyped / out-of-range field, VQR_ERR_UNSUPPORTED for an architecture or
+// tie_word_embeddings). Throws vqr::Error "<path>: <problem>; hint: <fix>": Status::Format for bad
+// JSON or a missing / mistyped / out-of-range field, Status::Unsupported for an architecture or
 // feature this library does not implement (e.g. yarn RoPE, attention_bias on Llama, non-SiLU).
 ModelConfig parse_hf_config(const std::string &json_text, const std::string &path);
 
@@ -55,12 +55,12 @@ std::string hf_linear_module(int layer, LinearKind kind);
 // layer whose quantized tensors (GPTQ .qweight, compressed-tensors .weight_packed) are present is
 // dequantized (s * (q - z), one fp32 rounding, io/quantized_tensors.h), bit-identical to
 // QuantizedLayer::dequantize of the codes that were written; the others load dense. Throws
-// vqr::Error: VQR_ERR_IO (missing files), VQR_ERR_FORMAT (config, safetensors, missing tensor,
+// vqr::Error: Status::Io (missing files), Status::Format (config, safetensors, missing tensor,
 // wrong shape or dtype, malformed quantized tensors, a quantized layer the config says is not
-// quantized, non-finite value), VQR_ERR_UNSUPPORTED (architecture; a quant_method other than gptq
+// quantized, non-finite value), Status::Unsupported (architecture; a quant_method other than gptq
 // and compressed-tensors pack-quantized, naming it; a width or option those formats define but
 // this loader does not read: bits 5, float or activation quantization, a quantized lm_head),
-// VQR_ERR_OUT_OF_MEMORY.
+// Status::OutOfMemory.
 Model load_hf_checkpoint(const std::string &dir);
 
 // What a folder's quantization_config declares, for reports (`vqround inspect`).
@@ -74,8 +74,8 @@ struct HfQuantizationInfo {
 
 // Reads `dir`/config.json. A gptq or compressed-tensors config is validated as the loader does
 // (same errors); another quant_method is returned by name only (method set, other fields zero),
-// so a report can say what it is without this library loading it. Throws VQR_ERR_IO (no config),
-// VQR_ERR_FORMAT, VQR_ERR_UNSUPPORTED.
+// so a report can say what it is without this library loading it. Throws Status::Io (no config),
+// Status::Format, Status::Unsupported.
 HfQuantizationInfo read_hf_quantization_info(const std::string &dir);
 
 // The dense tensors of `model` as a Hugging Face folder stores them: names and shapes of
@@ -105,7 +105,7 @@ std::string hf_declared_dtype(const std::string &config_json_text);
 // sharded above max_shard_bytes. Each tensor is stored as `dtype` (F32, F16 or BF16) when every
 // value converts exactly, else as F32, so the written model loads back bit-identical. A model in
 // the interleaved RoPE layout (llama2.c) gets its q/k rows permuted into the half layout. `dir`
-// must exist. Throws vqr::Error (VQR_ERR_IO, VQR_ERR_INVALID_ARGUMENT for dtype).
+// must exist. Throws vqr::Error (Status::Io, Status::InvalidArgument for dtype).
 void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
                         const std::string &dtype = "F32", int64_t max_shard_bytes = int64_t{5} << 30);
 

@@ -31,9 +31,9 @@ const char *const kFormatHint =
     "expected a llama2.c legacy v0 checkpoint (export.py --version 0, the format run.c reads)";
 
 int64_t file_size(std::FILE *f, const std::string &path) {
-  if (std::fseek(f, 0, SEEK_END) != 0) fail(VQR_ERR_IO, path, "cannot seek", "is it a regular file?");
+  if (std::fseek(f, 0, SEEK_END) != 0) fail(Status::Io, path, "cannot seek", "is it a regular file?");
   const long size = std::ftell(f);
-  if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) fail(VQR_ERR_IO, path, "cannot seek", "is it a regular file?");
+  if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) fail(Status::Io, path, "cannot seek", "is it a regular file?");
   return static_cast<int64_t>(size);
 }
 
@@ -45,14 +45,14 @@ std::string header_text(const int32_t h[7]) {
 
 ModelConfig config_from_header(const int32_t h[7], const std::string &path) {
   if (static_cast<uint32_t>(h[0]) == kVersionedMagic)
-    fail(VQR_ERR_UNSUPPORTED, path, "this is a versioned llama2.c export (magic \"ak42\"), not legacy v0",
+    fail(Status::Unsupported, path, "this is a versioned llama2.c export (magic \"ak42\"), not legacy v0",
          "re-export with `python export.py --version 0 ...`");
   const bool in_range = h[0] > 0 && h[0] <= kMaxDim && h[1] > 0 && h[1] <= 8 * kMaxDim && h[2] > 0 &&
                         h[2] <= kMaxLayers && h[3] > 0 && h[3] <= h[0] && h[4] > 0 && h[4] <= h[3] &&
                         h[5] != 0 && h[5] >= -kMaxVocab && h[5] <= kMaxVocab && h[6] > 0 && h[6] <= kMaxSeqLen;
-  if (!in_range) fail(VQR_ERR_FORMAT, path, "implausible header (" + header_text(h) + ")", kFormatHint);
+  if (!in_range) fail(Status::Format, path, "implausible header (" + header_text(h) + ")", kFormatHint);
   if (h[0] % h[3] != 0 || h[3] % h[4] != 0 || (h[0] / h[3]) % 2 != 0)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "inconsistent header (" + header_text(h) +
              "): dim must be a multiple of n_heads, n_heads of n_kv_heads, and the head size even",
          kFormatHint);
@@ -71,7 +71,7 @@ ModelConfig config_from_header(const int32_t h[7], const std::string &path) {
 void read_floats(std::FILE *f, float *dst, int64_t count, const std::string &path, const char *what) {
   if (count == 0) return;
   if (std::fread(dst, sizeof(float), static_cast<size_t>(count), f) != static_cast<size_t>(count))
-    fail(VQR_ERR_IO, path, std::string("read failed in tensor ") + what, "is the file still being written?");
+    fail(Status::Io, path, std::string("read failed in tensor ") + what, "is the file still being written?");
 }
 
 const char *tensor_name(int i) {
@@ -95,17 +95,17 @@ Model load_llama2c(const std::string &path) {
   const io::FilePtr f = io::open_for_reading(path, "check the --model path");
   const int64_t size = file_size(f.get(), path);
   if (size < kLlama2cHeaderBytes)
-    fail(VQR_ERR_FORMAT, path, "file is " + std::to_string(size) + " bytes, shorter than the 28-byte header",
+    fail(Status::Format, path, "file is " + std::to_string(size) + " bytes, shorter than the 28-byte header",
          kFormatHint);
 
   int32_t header[7];
   if (std::fread(header, sizeof(int32_t), 7, f.get()) != 7)
-    fail(VQR_ERR_IO, path, "cannot read the header", "is the file readable?");
+    fail(Status::Io, path, "cannot read the header", "is the file readable?");
   const ModelConfig config = config_from_header(header, path);
 
   const int64_t expected = llama2c_file_bytes(config);
   if (size != expected)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "size " + std::to_string(size) + " bytes does not match the header (" + header_text(header) +
              ") which needs " + std::to_string(expected) + " bytes",
          size < expected ? "the file looks truncated; download or export it again"
@@ -119,7 +119,7 @@ Model load_llama2c(const std::string &path) {
       // freq_cis_real and freq_cis_imag (seq_len * head_size / 2 floats each) sit between
       // rms_final and wcls; run.c recomputes RoPE, so they are skipped.
       const long skip = 2L * config.seq_len * (config.head_size() / 2) * 4;
-      if (std::fseek(f.get(), skip, SEEK_CUR) != 0) fail(VQR_ERR_IO, path, "cannot seek past freq_cis", kFormatHint);
+      if (std::fseek(f.get(), skip, SEEK_CUR) != 0) fail(Status::Io, path, "cannot seek past freq_cis", kFormatHint);
     }
     read_floats(f.get(), model.tensor(id), model.tensor_floats(id), path, tensor_name(i));
   }
@@ -130,7 +130,7 @@ Model load_llama2c(const std::string &path) {
     const float *t = model.tensor(id);
     for (int64_t k = 0; k < model.tensor_floats(id); ++k)
       if (!std::isfinite(t[k]))
-        fail(VQR_ERR_FORMAT, path,
+        fail(Status::Format, path,
              std::string("non-finite weight in tensor ") + tensor_name(i) + " at element " + std::to_string(k),
              "the checkpoint is damaged or was exported from a diverged run");
   }
@@ -147,7 +147,7 @@ bool llama2c_can_store(const ModelConfig &c) {
 void save_llama2c(const Model &model, const std::string &path) {
   const ModelConfig &c = model.config();
   if (!llama2c_can_store(c))
-    fail(VQR_ERR_UNSUPPORTED, path, "this model's architecture (biases, q/k norms, RoPE variant or epsilon) has no llama2.c v0 form",
+    fail(Status::Unsupported, path, "this model's architecture (biases, q/k norms, RoPE variant or epsilon) has no llama2.c v0 form",
          "save it as a Hugging Face folder instead");
   io::AtomicFile out(path);
   const int32_t header[7] = {c.dim,       c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,

@@ -18,8 +18,8 @@ int64_t llama2c_file_bytes(const ModelConfig &config);
 
 // Loads a checkpoint. Validates the header and that the file size matches it exactly, and that
 // every weight is finite. Throws vqr::Error with a message "<path>: <problem>; hint: <fix>":
-// VQR_ERR_IO (cannot open or read), VQR_ERR_FORMAT (header or size inconsistent, non-finite
-// weights), VQR_ERR_UNSUPPORTED (a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
+// Status::Io (cannot open or read), Status::Format (header or size inconsistent, non-finite
+// weights), Status::Unsupported (a versioned llama2.c export), Status::OutOfMemory.
 Model load_llama2c(const std::string &path);
 
 // Whether a config is expressible in a v0 file: run.c's fixed RoPE (theta 10000, no scaling),
@@ -30,7 +30,7 @@ bool llama2c_can_store(const ModelConfig &config);
 // Writes `model` as a legacy v0 checkpoint that load_llama2c and run.c read: the header, the
 // tensors in llama2.c order, and the freq_cis tables (cos / sin of position x frequency, which
 // run.c skips but other v0 readers expect). Writes to `path` + ".tmp" and renames, so a failure
-// leaves no partial file. Throws vqr::Error(VQR_ERR_UNSUPPORTED) when !llama2c_can_store, VQR_ERR_IO "<path>: <problem>; hint: <fix>".
+// leaves no partial file. Throws vqr::Error(Status::Unsupported) when !llama2c_can_store, Status::Io "<path>: <problem>; hint: <fix>".
 void save_llama2c(const Model &model, const std::string &path);
 
 }  // namespace vqr::model

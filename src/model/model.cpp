@@ -22,33 +22,33 @@ TensorId linear_tensor(LinearKind kind) {
     case LinearKind::kW2: return TensorId::kW2;
     case LinearKind::kW3: return TensorId::kW3;
   }
-  throw Error(VQR_ERR_INVALID_ARGUMENT, "unknown linear kind");
+  throw Error(Status::InvalidArgument, "unknown linear kind");
 }
 
 void check_config(const ModelConfig &c) {
   const std::string where = "model config: ";
   require(c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 && c.n_kv_heads > 0 &&
               c.vocab_size > 0 && c.seq_len > 0,
-          VQR_ERR_INVALID_ARGUMENT, where + "every size must be positive");
-  require(c.head_dim >= 0 && c.sliding_window >= 0, VQR_ERR_INVALID_ARGUMENT,
+          Status::InvalidArgument, where + "every size must be positive");
+  require(c.head_dim >= 0 && c.sliding_window >= 0, Status::InvalidArgument,
           where + "head_dim and sliding_window must be >= 0");
-  require(c.head_dim > 0 || c.dim % c.n_heads == 0, VQR_ERR_INVALID_ARGUMENT,
+  require(c.head_dim > 0 || c.dim % c.n_heads == 0, Status::InvalidArgument,
           where + "dim " + std::to_string(c.dim) + " is not a multiple of n_heads " + std::to_string(c.n_heads));
   require(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f && std::isfinite(c.rope_theta) && c.rope_theta > 1.0f,
-          VQR_ERR_INVALID_ARGUMENT, where + "norm_eps must be > 0 and rope_theta > 1");
+          Status::InvalidArgument, where + "norm_eps must be > 0 and rope_theta > 1");
   if (c.rope_scaling != RopeScaling::kNone)
-    require(std::isfinite(c.rope_factor) && c.rope_factor > 0.0f, VQR_ERR_INVALID_ARGUMENT,
+    require(std::isfinite(c.rope_factor) && c.rope_factor > 0.0f, Status::InvalidArgument,
             where + "rope scaling factor must be > 0");
   if (c.rope_scaling == RopeScaling::kLlama3)
     require(c.rope_high_freq_factor > c.rope_low_freq_factor && c.rope_low_freq_factor > 0.0f &&
                 c.rope_original_context > 0,
-            VQR_ERR_INVALID_ARGUMENT,
+            Status::InvalidArgument,
             where + "llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0");
-  require(c.n_kv_heads <= c.n_heads && c.n_heads % c.n_kv_heads == 0, VQR_ERR_INVALID_ARGUMENT,
+  require(c.n_kv_heads <= c.n_heads && c.n_heads % c.n_kv_heads == 0, Status::InvalidArgument,
           where + "n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " +
               std::to_string(c.n_kv_heads));
   // RoPE rotates pairs of coordinates inside a head.
-  require(c.head_size() % 2 == 0, VQR_ERR_INVALID_ARGUMENT,
+  require(c.head_size() % 2 == 0, Status::InvalidArgument,
           where + "head size " + std::to_string(c.head_size()) + " is odd; RoPE needs pairs");
 }
 
@@ -79,7 +79,7 @@ Model::Model(const ModelConfig &config) : config_(config) {
   for (int64_t s : sizes_) total_floats_ += s;
 
   arena_.reset(new (std::nothrow) float[static_cast<size_t>(total_floats_)]());
-  require(arena_ != nullptr, VQR_ERR_OUT_OF_MEMORY,
+  require(arena_ != nullptr, Status::OutOfMemory,
           "model weights: cannot allocate " + std::to_string(total_floats_ * 4) + " bytes");
   float *p = arena_.get();
   for (int i = 0; i < kTensorCount; ++i) {
@@ -89,7 +89,7 @@ Model::Model(const ModelConfig &config) : config_(config) {
 }
 
 void Model::check_layer(int layer) const {
-  require(layer >= 0 && layer < config_.n_layers, VQR_ERR_INVALID_ARGUMENT,
+  require(layer >= 0 && layer < config_.n_layers, Status::InvalidArgument,
           "layer " + std::to_string(layer) + " is outside [0, " + std::to_string(config_.n_layers) + ")");
 }
 

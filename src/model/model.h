@@ -89,8 +89,8 @@ inline constexpr int kTensorCount = 17;
 class Model {
  public:
   // Validates the config (positive sizes, dim divisible by n_heads, n_heads by n_kv_heads, even
-  // head size) and allocates the zero-filled arena. Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT)
-  // on a bad config, VQR_ERR_OUT_OF_MEMORY when the allocation fails.
+  // head size) and allocates the zero-filled arena. Throws vqr::Error(Status::InvalidArgument)
+  // on a bad config, Status::OutOfMemory when the allocation fails.
   explicit Model(const ModelConfig &config);
 
   const ModelConfig &config() const { return config_; }
@@ -104,7 +104,7 @@ class Model {
   const float *tensor(TensorId id) const { return ptrs_[static_cast<int>(id)]; }
   int64_t total_floats() const { return total_floats_; }
 
-  // Per-layer views. layer must be in [0, n_layers); throws VQR_ERR_INVALID_ARGUMENT otherwise.
+  // Per-layer views. layer must be in [0, n_layers); throws Status::InvalidArgument otherwise.
   const float *rms_att(int layer) const;  // dim
   const float *rms_ffn(int layer) const;  // dim
   const float *rms_final() const { return tensor(TensorId::kRmsFinal); }

@@ -17,7 +17,7 @@ namespace vqr::model {
 namespace {
 
 [[noreturn]] void fail(const std::string &subject, const std::string &problem, const std::string &hint) {
-  throw Error(VQR_ERR_IO, subject + ": " + problem + "; hint: " + hint);
+  throw Error(Status::Io, subject + ": " + problem + "; hint: " + hint);
 }
 
 std::string parent_of(const std::string &path) {

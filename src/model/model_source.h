@@ -31,7 +31,7 @@ inline constexpr const char *kTokenizerFileName = "tokenizer.bin";
 inline constexpr const char *kSentencePieceFileName = "tokenizer.model";
 inline constexpr const char *kMetadataFileName = "vqround.json";
 
-// tokenizer_path may be empty. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: <fix>" when
+// tokenizer_path may be empty. Throws vqr::Error(Status::Io) "<path>: <problem>; hint: <fix>" when
 // nothing usable is found.
 ModelSource resolve_model_source(const std::string &model_path, const std::string &tokenizer_path);
 

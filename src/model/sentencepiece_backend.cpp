@@ -38,7 +38,7 @@ bool parse(const std::string &bytes, Loaded *out, std::string *problem) {
 std::vector<int32_t> encode(const Processor &processor, const std::string &text) {
   std::vector<int> ids;
   const sentencepiece::util::Status st = processor.Encode(text, &ids);
-  if (!st.ok()) throw Error(VQR_ERR_INTERNAL, std::string("SentencePiece encode failed: ") + st.message());
+  if (!st.ok()) throw Error(Status::Internal, std::string("SentencePiece encode failed: ") + st.message());
   return std::vector<int32_t>(ids.begin(), ids.end());
 }
 

@@ -27,7 +27,7 @@ struct Loaded {
 // usable SentencePiece model (not a protobuf, truncated, no pieces, no unk piece).
 bool parse(const std::string &bytes, Loaded *out, std::string *problem);
 
-// The model's ids of `text` (read), without BOS/EOS. Throws vqr::Error(VQR_ERR_INTERNAL) if
+// The model's ids of `text` (read), without BOS/EOS. Throws vqr::Error(Status::Internal) if
 // libsentencepiece reports a failure, which a parsed model does not.
 std::vector<int32_t> encode(const Processor &processor, const std::string &text);
 

@@ -13,7 +13,7 @@ namespace {
 
 // Windows of a token stream (the ids, or the encoded text).
 Sequences windows_of(const std::vector<int32_t> &stream, const SamplingRequest &r) {
-  if (r.sampling == VQR_SAMPLE_WINDOWS) return consecutive_windows(stream, r.count, r.length);
+  if (r.sampling == Sampling::Windows) return consecutive_windows(stream, r.count, r.length);
   if (stream.size() < 2) return {};  // nothing to predict
   return random_windows(stream, r.count, r.length, r.seed);
 }
@@ -30,12 +30,12 @@ PackedSequences pack_sequences(const Sequences &seqs) {
 }
 
 Sequences split_sequences(const int32_t *tokens, const int64_t *lengths, int64_t count, int64_t seq_len) {
-  require(count >= 1, VQR_ERR_INVALID_ARGUMENT, "sequences must be >= 1");
-  require(tokens != nullptr && lengths != nullptr, VQR_ERR_INVALID_ARGUMENT, "tokens or lengths is NULL");
+  require(count >= 1, Status::InvalidArgument, "sequences must be >= 1");
+  require(tokens != nullptr && lengths != nullptr, Status::InvalidArgument, "tokens or lengths is NULL");
   Sequences out;
   int64_t at = 0;
   for (int64_t i = 0; i < count; ++i) {
-    require(lengths[i] >= 1 && lengths[i] <= seq_len, VQR_ERR_INVALID_ARGUMENT,
+    require(lengths[i] >= 1 && lengths[i] <= seq_len, Status::InvalidArgument,
             "sequence " + std::to_string(i) + " has " + std::to_string(lengths[i]) + " tokens; each needs 1.." +
                 std::to_string(seq_len) + " (the model's context)");
     out.emplace_back(tokens + at, tokens + at + lengths[i]);
@@ -44,32 +44,32 @@ Sequences split_sequences(const int32_t *tokens, const int64_t *lengths, int64_t
   return out;
 }
 
-SamplingRequest sampling_request(vqr_sampling sampling, int64_t count, int64_t length, uint64_t seed,
+SamplingRequest sampling_request(Sampling sampling, int64_t count, int64_t length, uint64_t seed,
                                  int64_t seq_len) {
-  require(length >= 0 && length <= seq_len, VQR_ERR_OUT_OF_RANGE,
+  require(length >= 0 && length <= seq_len, Status::OutOfRange,
           "length " + std::to_string(length) + " is outside 0.." + std::to_string(seq_len) +
               " (0 = min(2048, the model's context))");
-  const bool random = sampling == VQR_SAMPLE_RANDOM_WINDOWS;
-  require(count >= (random ? 1 : 0), VQR_ERR_OUT_OF_RANGE,
+  const bool random = sampling == Sampling::RandomWindows;
+  require(count >= (random ? 1 : 0), Status::OutOfRange,
           "count " + std::to_string(count) + (random ? " must be >= 1 for random windows" : " must be >= 0"));
   return {sampling, count, length > 0 ? length : std::min<int64_t>(2048, seq_len), seed};
 }
 
 Sequences sample_text(const Tokenizer &tokenizer, const std::string &text, const SamplingRequest &r) {
-  if (r.sampling == VQR_SAMPLE_PARAGRAPHS) return paragraph_sequences(tokenizer, split_paragraphs(text), r.count, r.length);
+  if (r.sampling == Sampling::Paragraphs) return paragraph_sequences(tokenizer, split_paragraphs(text), r.count, r.length);
   // Evaluation encodes the document once (BOS at its start); calibration samples the paragraphs,
   // each with its BOS (spec gptq_family §5).
-  const std::vector<int32_t> stream = r.sampling == VQR_SAMPLE_WINDOWS
+  const std::vector<int32_t> stream = r.sampling == Sampling::Windows
                                           ? encode_document(tokenizer, text)
                                           : encode_paragraphs(tokenizer, split_paragraphs(text));
   return windows_of(stream, r);
 }
 
 Sequences sample_ids(const std::vector<int32_t> &ids, int vocab_size, const SamplingRequest &r) {
-  require(r.sampling != VQR_SAMPLE_PARAGRAPHS, VQR_ERR_INVALID_ARGUMENT,
+  require(r.sampling != Sampling::Paragraphs, Status::InvalidArgument,
           "ids carry no paragraph boundaries; use VQR_SAMPLE_WINDOWS or VQR_SAMPLE_RANDOM_WINDOWS");
   for (size_t i = 0; i < ids.size(); ++i)
-    require(ids[i] >= 0 && ids[i] < vocab_size, VQR_ERR_INVALID_ARGUMENT,
+    require(ids[i] >= 0 && ids[i] < vocab_size, Status::InvalidArgument,
             "id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside [0, " +
                 std::to_string(vocab_size) + ")");
   return windows_of(ids, r);

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "model/tokenizer.h"
-#include "vqround/vqround.h"
 
 namespace vqr::model {
 
@@ -24,21 +23,21 @@ struct PackedSequences {
 PackedSequences pack_sequences(const Sequences &seqs);
 
 // Splits a flat token array into `count` sequences of lengths[i] tokens, each 1..seq_len (the
-// model's context). Throws Error(VQR_ERR_INVALID_ARGUMENT): count < 1, a NULL array, a length
+// model's context). Throws Error(Status::InvalidArgument): count < 1, a NULL array, a length
 // outside 1..seq_len (the message names the sequence).
 Sequences split_sequences(const int32_t *tokens, const int64_t *lengths, int64_t count, int64_t seq_len);
 
 // One sampling request, checked against the model's context by sampling_request().
 struct SamplingRequest {
-  vqr_sampling sampling = VQR_SAMPLE_PARAGRAPHS;
+  Sampling sampling = Sampling::Paragraphs;
   int64_t count = 0;   // sequences to keep (0 = all; >= 1 for random windows)
   int64_t length = 0;  // tokens per sequence, resolved (never 0)
   uint64_t seed = 0;   // random windows only
 };
 
 // Checks count and length (0..seq_len; 0 = min(2048, seq_len)) and resolves the length.
-// `sampling` must already be one of the three protocols. Throws Error(VQR_ERR_OUT_OF_RANGE).
-SamplingRequest sampling_request(vqr_sampling sampling, int64_t count, int64_t length, uint64_t seed,
+// `sampling` must already be one of the three protocols. Throws Error(Status::OutOfRange).
+SamplingRequest sampling_request(Sampling sampling, int64_t count, int64_t length, uint64_t seed,
                                  int64_t seq_len);
 
 // Sequences of a text. Paragraphs: each paragraph with its BOS, truncated. Windows (evaluation):
@@ -47,7 +46,7 @@ SamplingRequest sampling_request(vqr_sampling sampling, int64_t count, int64_t l
 Sequences sample_text(const Tokenizer &tokenizer, const std::string &text, const SamplingRequest &r);
 
 // Sequences of pre-tokenized ids (windows or random windows; ids carry no paragraph boundaries).
-// Throws Error(VQR_ERR_INVALID_ARGUMENT): paragraphs requested, an id outside [0, vocab_size).
+// Throws Error(Status::InvalidArgument): paragraphs requested, an id outside [0, vocab_size).
 Sequences sample_ids(const std::vector<int32_t> &ids, int vocab_size, const SamplingRequest &r);
 
 }  // namespace vqr::model

@@ -26,7 +26,7 @@ std::vector<std::string> split_paragraphs(const std::string &text) {
 std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer,
                                                       const std::vector<std::string> &paragraphs,
                                                       int64_t max_tokens, int64_t window) {
-  require(max_tokens >= 1 && window >= 1, VQR_ERR_INVALID_ARGUMENT,
+  require(max_tokens >= 1 && window >= 1, Status::InvalidArgument,
           "calibration_windows: max_tokens and window must be >= 1");
   std::vector<int32_t> stream;
   for (const std::string &p : paragraphs) {
@@ -54,7 +54,7 @@ std::vector<int32_t> encode_paragraphs(const Tokenizer &tokenizer, const std::ve
 
 std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tokens, int64_t count, int64_t length,
                                                  uint64_t seed) {
-  require(!tokens.empty() && count >= 1 && length >= 1, VQR_ERR_INVALID_ARGUMENT,
+  require(!tokens.empty() && count >= 1 && length >= 1, Status::InvalidArgument,
           "random_windows: needs a non-empty token stream and count, length >= 1");
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n <= length) return {tokens};

@@ -10,7 +10,7 @@
 
 namespace vqr::model {
 
-// Whole file as bytes. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: <fix>".
+// Whole file as bytes. Throws vqr::Error(Status::Io) "<path>: <problem>; hint: <fix>".
 std::string read_text_file(const std::string &path);
 
 // Splits on every "\n\n" and drops empty pieces (the protocol of the reference NLL files; a
@@ -28,7 +28,7 @@ std::vector<std::vector<int32_t>> calibration_windows(const Tokenizer &tokenizer
 // The GPTQ calibration protocol (spec gptq_family §5): `count` windows of `length` tokens, each
 // starting at a position drawn uniformly from [0, tokens.size() - length] by a seeded generator
 // (windows may overlap). A stream no longer than `length` gives one window: the whole stream.
-// Throws vqr::Error(VQR_ERR_INVALID_ARGUMENT) for an empty stream or count/length < 1.
+// Throws vqr::Error(Status::InvalidArgument) for an empty stream or count/length < 1.
 std::vector<std::vector<int32_t>> random_windows(const std::vector<int32_t> &tokens, int64_t count, int64_t length,
                                                  uint64_t seed);
 

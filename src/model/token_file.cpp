@@ -35,29 +35,29 @@ std::vector<int32_t> read_token_file(const std::string &path, int vocab_size) {
   const io::FilePtr f = io::open_for_reading(path, "check the token file path");
   struct stat st;
   if (fstat(fileno(f.get()), &st) != 0)
-    fail(VQR_ERR_IO, path, std::string("cannot stat: ") + std::strerror(errno), "check the token file path");
-  if (!S_ISREG(st.st_mode)) fail(VQR_ERR_IO, path, "not a regular file", "pass a token file, not a folder or device");
+    fail(Status::Io, path, std::string("cannot stat: ") + std::strerror(errno), "check the token file path");
+  if (!S_ISREG(st.st_mode)) fail(Status::Io, path, "not a regular file", "pass a token file, not a folder or device");
   const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size == 0) fail(VQR_ERR_FORMAT, path, "empty file (no token ids)", kFormatHint);
+  if (size == 0) fail(Status::Format, path, "empty file (no token ids)", kFormatHint);
   if (size % 4 != 0)
-    fail(VQR_ERR_FORMAT, path, "size " + std::to_string(size) + " bytes is not a multiple of 4", kFormatHint);
+    fail(Status::Format, path, "size " + std::to_string(size) + " bytes is not a multiple of 4", kFormatHint);
 
   std::vector<int32_t> ids;
   try {
     ids.resize(static_cast<size_t>(size / 4));
   } catch (const std::bad_alloc &) {
-    fail(VQR_ERR_OUT_OF_MEMORY, path, "cannot hold " + std::to_string(size / 4) + " token ids in memory",
+    fail(Status::OutOfMemory, path, "cannot hold " + std::to_string(size / 4) + " token ids in memory",
          "split the token file");
   }
   if (std::fread(ids.data(), 4, ids.size(), f.get()) != ids.size())
-    fail(VQR_ERR_IO, path, std::string("read failed: ") + (std::ferror(f.get()) ? std::strerror(errno) : "file shrank"),
+    fail(Status::Io, path, std::string("read failed: ") + (std::ferror(f.get()) ? std::strerror(errno) : "file shrank"),
          "is the file being written?");
   uint32_t *raw = reinterpret_cast<uint32_t *>(ids.data());
   from_little_endian(raw, ids.size());
   const uint64_t limit = vocab_size > 0 ? static_cast<uint64_t>(vocab_size) : (uint64_t{1} << 31);
   for (size_t i = 0; i < ids.size(); ++i)
     if (raw[i] >= limit)
-      fail(VQR_ERR_FORMAT, path,
+      fail(Status::Format, path,
            "token " + std::to_string(i) + " has id " + std::to_string(raw[i]) +
                (vocab_size > 0 ? ", outside the vocabulary of " + std::to_string(vocab_size)
                                : std::string(", above the int32 range")),
@@ -68,7 +68,7 @@ std::vector<int32_t> read_token_file(const std::string &path, int vocab_size) {
 void write_token_file(const std::string &path, const std::vector<int32_t> &ids) {
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] < 0)
-      throw Error(VQR_ERR_INVALID_ARGUMENT,
+      throw Error(Status::InvalidArgument,
                   path + ": token " + std::to_string(i) + " has negative id " + std::to_string(ids[i]));
   io::AtomicFile out(path);
   // Through a fixed buffer: little-endian conversion without a copy of the whole vector.

@@ -55,18 +55,18 @@ Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
   std::optional<Tokenizer> loaded = try_kind(bin_name);
   if (!loaded) loaded = try_kind(!bin_name);
   if (!loaded) {
-    if (bin_name) fail(VQR_ERR_FORMAT, path, bin_problem, kTokHint);
+    if (bin_name) fail(Status::Format, path, bin_problem, kTokHint);
     if (ends_with(path, ".model"))
-      fail(VQR_ERR_FORMAT, path, sp_problem,
+      fail(Status::Format, path, sp_problem,
            "expected the SentencePiece tokenizer.model that belongs to the model, complete");
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "neither a SentencePiece tokenizer.model (" + sp_problem + ") nor a llama2.c tokenizer.bin (" +
              bin_problem + ")",
          "pass the model's tokenizer.model or tokenizer.bin");
   }
   Tokenizer &t = *loaded;
   if (t.sp_ && vocab_size > 0 && t.vocab_size() != vocab_size)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "SentencePiece model has " + std::to_string(t.vocab_size()) + " pieces but the model's vocabulary has " +
              std::to_string(vocab_size),
          "use the tokenizer.model that belongs to the model");
@@ -78,11 +78,11 @@ void Tokenizer::read_gguf(const std::string &path, int vocab_size) {
   const io::GgufFile file = io::GgufFile::open(path);
   const std::string model = file.get_string("tokenizer.ggml.model");
   if (model != "llama")
-    fail(VQR_ERR_UNSUPPORTED, path, "tokenizer.ggml.model is \"" + model + "\"; only the SentencePiece-style \"llama\" vocabulary is supported",
+    fail(Status::Unsupported, path, "tokenizer.ggml.model is \"" + model + "\"; only the SentencePiece-style \"llama\" vocabulary is supported",
          "pass a SentencePiece tokenizer.model or a llama2.c tokenizer.bin with --tokenizer, or pre-tokenized ids");
   GgufVocab v = read_gguf_vocab(file);
   if (vocab_size > 0 && static_cast<int64_t>(v.tokens.size()) != vocab_size)
-    fail(VQR_ERR_FORMAT, path,
+    fail(Status::Format, path,
          "GGUF vocabulary has " + std::to_string(v.tokens.size()) + " tokens but the model's has " + std::to_string(vocab_size),
          "use the tokenizer that belongs to the model");
   kind_ = Kind::kGguf;

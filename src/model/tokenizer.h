@@ -42,8 +42,8 @@ class Tokenizer {
 
   // Reads a tokenizer file. A file starting with the GGUF magic is read as GGUF (its metadata
   // only, memory-mapped, so a whole model file is fine): tokenizer.ggml.model must be "llama"
-  // (VQR_ERR_UNSUPPORTED otherwise, e.g. "gpt2"), and its vocabulary must be consistent
-  // (VQR_ERR_FORMAT). Otherwise two layouts:
+  // (Status::Unsupported otherwise, e.g. "gpt2"), and its vocabulary must be consistent
+  // (Status::Format). Otherwise two layouts:
   //  - llama2.c tokenizer.bin: int32 max_token_length, then per token {float score, int32 len,
   //    bytes}. It does not store its vocabulary size; vocab_size <= 0 reads entries to the end.
   //  - SentencePiece tokenizer.model: a serialized ModelProto (protobuf).
@@ -54,8 +54,8 @@ class Tokenizer {
   // parse as a protobuf.) When both fail, the error is the first reading's (".bin": the llama2.c
   // problem; ".model": the SentencePiece one; other names: both).
   // vocab_size > 0 must equal the file's vocabulary (a tokenizer of another model is refused).
-  // Throws vqr::Error with "<path>: <problem>; hint: <fix>": VQR_ERR_IO (cannot open or read),
-  // VQR_ERR_FORMAT (neither format, truncated, wrong vocabulary size, over 256 MiB).
+  // Throws vqr::Error with "<path>: <problem>; hint: <fix>": Status::Io (cannot open or read),
+  // Status::Format (neither format, truncated, wrong vocabulary size, over 256 MiB).
   static Tokenizer load(const std::string &path, int vocab_size);
 
   Kind kind() const { return kind_; }

@@ -81,31 +81,31 @@ std::unique_ptr<quant::QuantizedLayer> permute_rows(const quant::QuantizedLayer 
 void check_layer(const quant::QuantizedLayer &q, const LayerRecord &rec, const model::Model &model) {
   const std::string who = "export: layer " + rec.name + ": ";
   const int64_t m = model.linear_rows(rec.kind), n = model.linear_cols(rec.kind);
-  require(q.rows == m && q.cols == n, VQR_ERR_INVALID_ARGUMENT,
+  require(q.rows == m && q.cols == n, Status::InvalidArgument,
           who + "codes are " + std::to_string(q.rows) + " x " + std::to_string(q.cols) + ", the model's weight is " +
               std::to_string(m) + " x " + std::to_string(n));
   require(q.bits >= 2 && q.bits <= 8 && q.groups >= 1 && q.group_size >= 1 && q.groups == (n + q.group_size - 1) / q.group_size &&
               q.codes.size() == (size_t)(m * n) && q.scales.size() == (size_t)(q.groups * m) &&
               q.zeros.size() == q.scales.size() && q.g_idx.size() == (size_t)n,
-          VQR_ERR_INVALID_ARGUMENT, who + "inconsistent sizes of codes, scales, zeros or g_idx");
+          Status::InvalidArgument, who + "inconsistent sizes of codes, scales, zeros or g_idx");
   const int maxq = (1 << q.bits) - 1;
-  for (uint8_t c : q.codes) require(c <= maxq, VQR_ERR_INVALID_ARGUMENT, who + "a code exceeds 2^bits - 1");
+  for (uint8_t c : q.codes) require(c <= maxq, Status::InvalidArgument, who + "a code exceeds 2^bits - 1");
   for (size_t i = 0; i < q.zeros.size(); ++i) {
     const float z = q.zeros[i];
-    require(z >= 0.0f && z <= (float)maxq && z == std::floor(z), VQR_ERR_INVALID_ARGUMENT,
+    require(z >= 0.0f && z <= (float)maxq && z == std::floor(z), Status::InvalidArgument,
             who + "zero-point " + std::to_string(z) + " is not an integer in [0, 2^bits - 1]");
-    require(std::isfinite(q.scales[i]), VQR_ERR_INVALID_ARGUMENT, who + "a scale is not finite");
+    require(std::isfinite(q.scales[i]), Status::InvalidArgument, who + "a scale is not finite");
   }
   for (int32_t g : q.g_idx)
-    require(g >= 0 && g < q.groups, VQR_ERR_INVALID_ARGUMENT, who + "g_idx entry outside [0, groups)");
+    require(g >= 0 && g < q.groups, Status::InvalidArgument, who + "g_idx entry outside [0, groups)");
 }
 
 ExportPlan plan_export(const model::Model &model, const model::ModelSource &source, const QuantizedModel &result,
                        const ExportOptions &o, ExportNotes *log) {
-  require(o.dtype == "F32" || o.dtype == "F16" || o.dtype == "BF16", VQR_ERR_INVALID_ARGUMENT,
+  require(o.dtype == "F32" || o.dtype == "F16" || o.dtype == "BF16", Status::InvalidArgument,
           "export: dtype must be F32, F16 or BF16, not " + o.dtype);
-  require(o.max_shard_bytes >= 1, VQR_ERR_INVALID_ARGUMENT, "export: max_shard_bytes must be at least 1");
-  require(result.layers.size() == result.results.size(), VQR_ERR_INVALID_ARGUMENT,
+  require(o.max_shard_bytes >= 1, Status::InvalidArgument, "export: max_shard_bytes must be at least 1");
+  require(result.layers.size() == result.results.size(), Status::InvalidArgument,
           "export: the quantization result has " + std::to_string(result.layers.size()) + " records but " +
               std::to_string(result.results.size()) + " layers");
   const model::ModelConfig &c = model.config();
@@ -123,14 +123,14 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
   }
   plan.config = ojson::parse(config_text, nullptr, /*allow_exceptions=*/false);
   if (plan.config.is_discarded() || !plan.config.is_object())
-    fail(VQR_ERR_FORMAT, source.model_file + "/" + model::kHfConfigFileName, "is not a JSON object",
+    fail(Status::Format, source.model_file + "/" + model::kHfConfigFileName, "is not a JSON object",
          "restore the source model's config.json");
   plan.config.erase("quantization_config");
 
   std::map<std::pair<int, int>, size_t> record_of;  // (block, kind) -> index into result
   for (size_t i = 0; i < result.layers.size(); ++i) {
     const LayerRecord &r = result.layers[i];
-    require(r.layer >= 0 && r.layer < c.n_layers, VQR_ERR_INVALID_ARGUMENT, "export: record " + r.name + " names no block of this model");
+    require(r.layer >= 0 && r.layer < c.n_layers, Status::InvalidArgument, "export: record " + r.name + " names no block of this model");
     record_of[{r.layer, (int)r.kind}] = i;
   }
   for (int l = 0; l < c.n_layers; ++l)
@@ -141,14 +141,14 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       if (!quantized) {
         plan.dense_modules.push_back(module);
         if (log)
-          log->push_back({VQR_LOG_INFO, "blk." + std::to_string(l) + "." + kind_suffix(kind) + " (" + module +
+          log->push_back({LogLevel::Info, "blk." + std::to_string(l) + "." + kind_suffix(kind) + " (" + module +
                                             "): kept in full precision (" +
                                             (it == record_of.end() ? "not quantized" : "skipped by an override") + ")"});
         continue;
       }
       const LayerRecord &rec = result.layers[it->second];
       const quant::QuantizedLayer &q = result.results[it->second];
-      require(!q.codes.empty(), VQR_ERR_INVALID_ARGUMENT, "export: layer " + rec.name + " has no codes");
+      require(!q.codes.empty(), Status::InvalidArgument, "export: layer " + rec.name + " has no codes");
       check_layer(q, rec, model);
       ExportLayer e;
       e.record = &rec;
@@ -164,13 +164,13 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       e.sym = rec.config.sym;
       for (float z : q.zeros) e.sym = e.sym && z == mid;
       if (rec.config.sym && !e.sym && log)
-        log->push_back({VQR_LOG_INFO, rec.name + ": configured symmetric but its zero-points are not all 2^(b-1); "
+        log->push_back({LogLevel::Info, rec.name + ": configured symmetric but its zero-points are not all 2^(b-1); "
                                                  "written as asymmetric"});
       for (int64_t j = 0; j < q.cols; ++j) e.plain_groups = e.plain_groups && q.g_idx[(size_t)j] == (int32_t)(j / q.group_size);
       e.group_size = rec.config.group_size > 0 ? q.group_size : -1;  // the loaders' G = ceil(in / group_size)
       plan.layers.push_back(std::move(e));
     }
-  require(!plan.layers.empty(), VQR_ERR_UNSUPPORTED,
+  require(!plan.layers.empty(), Status::Unsupported,
           "export: no layer is quantized; hint: quantize the model first, or write the huggingface format");
   return plan;
 }
@@ -184,7 +184,7 @@ model::HfDenseTensors dense_tensors(const model::Model &model, const ExportPlan 
   if (log && plan.dense_dtype != "F32") {
     size_t wide = 0;
     for (const io::StTensorData &x : t.tensors) wide += x.dtype == io::StDtype::kF32;
-    log->push_back({VQR_LOG_INFO, "unquantized tensors: " + std::to_string(t.tensors.size() - wide) + " stored as " +
+    log->push_back({LogLevel::Info, "unquantized tensors: " + std::to_string(t.tensors.size() - wide) + " stored as " +
                                       plan.dense_dtype + ", " + std::to_string(wide) +
                                       " as F32 (their values are not exact in " + plan.dense_dtype + ")"});
   }
@@ -198,14 +198,14 @@ void check_scales(const ExportPlan &plan, const std::string &dtype, ExportNotes 
   for (const ExportLayer &e : plan.layers) {
     for (float s : e.q->scales) {
       const uint16_t h = dtype == "BF16" ? f32_to_bf16(s) : f32_to_f16(s);
-      require(std::isfinite(dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h)), VQR_ERR_UNSUPPORTED,
+      require(std::isfinite(dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h)), Status::Unsupported,
               "export: layer " + e.record->name + " has a scale (" + std::to_string(s) + ") that overflows " + dtype +
                   "; hint: this layer's weights are far outside the usual range; skip it with an override");
     }
     inexact += !scales_exact_in(*e.q, dtype);
   }
   if (inexact > 0 && log)
-    log->push_back({VQR_LOG_WARN, "lossy: " + std::to_string(inexact) + " of " + std::to_string(plan.layers.size()) +
+    log->push_back({LogLevel::Warn, "lossy: " + std::to_string(inexact) + " of " + std::to_string(plan.layers.size()) +
                    " quantized layers have scales not exactly representable in " + dtype +
                    "; rounded to nearest even, so those weights differ slightly from the quantizer's (quantize with "
                    "scale_dtype " + dtype + " to avoid this)"});
@@ -221,7 +221,7 @@ std::string exact_regex(const std::string &module) {
   return r + "$";
 }
 
-std::string quantizer_tag() { return std::string("vqround:") + VQR_VERSION_STRING; }
+std::string quantizer_tag() { return std::string("vqround:") + kVersionString; }
 
 // Writes the folder: config.json (+ extra JSON files), the safetensors, tokenizer files, vqround.json.
 void write_folder(const std::string &dir, const ExportPlan &plan, const ojson &quantization_config,
@@ -243,7 +243,7 @@ void write_folder(const std::string &dir, const ExportPlan &plan, const ojson &q
 
 bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype) {
   if (dtype == "F32") return true;
-  require(dtype == "F16" || dtype == "BF16", VQR_ERR_INVALID_ARGUMENT, "scales_exact_in: dtype must be F32, F16 or BF16, not " + dtype);
+  require(dtype == "F16" || dtype == "BF16", Status::InvalidArgument, "scales_exact_in: dtype must be F32, F16 or BF16, not " + dtype);
   const bool bf16 = dtype == "BF16";
   for (float s : q.scales) {
     const float back = bf16 ? bf16_to_f32(f32_to_bf16(s)) : f16_to_f32(f32_to_f16(s));
@@ -263,7 +263,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   const ExportPlan plan = plan_export(model, source, result, o, &lines);
   for (const ExportLayer &e : plan.layers) {
     const int b = e.q->bits;
-    require(io::gptq_supports_bits(b), VQR_ERR_UNSUPPORTED,
+    require(io::gptq_supports_bits(b), Status::Unsupported,
             dir + ": layer " + e.record->name + " is " + std::to_string(b) +
                 "-bit and GPTQ packs 2, 3, 4 and 8 bits; hint: quantize it with one of those widths, or skip it");
   }
@@ -279,18 +279,18 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   bool v1 = false;
   switch (o.gptq_version) {
     case GptqCheckpointVersion::kV1:
-      require(zero_groups == 0, VQR_ERR_UNSUPPORTED,
+      require(zero_groups == 0, Status::Unsupported,
               dir + ": " + std::to_string(zero_groups) + " groups have zero-point 0, which GPTQ v1 (zero - 1) cannot "
                     "store; hint: write gptq_v2 (or auto)");
       v1 = true;
-      lines.push_back({VQR_LOG_INFO, "gptq: checkpoint_format gptq (v1), as requested"});
+      lines.push_back({LogLevel::Info, "gptq: checkpoint_format gptq (v1), as requested"});
       break;
     case GptqCheckpointVersion::kV2:
-      lines.push_back({VQR_LOG_INFO, "gptq: checkpoint_format gptq_v2 (zero-points stored as is), as requested"});
+      lines.push_back({LogLevel::Info, "gptq: checkpoint_format gptq_v2 (zero-points stored as is), as requested"});
       break;
     case GptqCheckpointVersion::kAuto:
       v1 = asym == 0 && zero_groups == 0;
-      lines.push_back({VQR_LOG_INFO,
+      lines.push_back({LogLevel::Info,
                        v1 ? "gptq: checkpoint_format gptq (v1): every layer is symmetric (zero-point 2^(b-1)), and v1 "
                            "is the layout every GPTQ loader reads"
                          : "gptq: checkpoint_format gptq_v2: " + std::to_string(asym) + " of " +
@@ -301,7 +301,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
       break;
   }
   if (narrow)
-    lines.push_back({VQR_LOG_INFO,
+    lines.push_back({LogLevel::Info,
                      "gptq: 2/3-bit layers are served by vLLM's fallback gptq kernel and GPTQModel only (no Marlin)"});
   check_scales(plan, "F16", &lines);
 
@@ -309,14 +309,14 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
   std::vector<io::StTensorData> tensors = std::move(dense.tensors);
   io::PackedTensorStore store;
-  const vqr_pack_format format = v1 ? VQR_PACK_GPTQ_V1 : VQR_PACK_GPTQ_V2;
+  const io::PackFormat format = v1 ? io::PackFormat::GptqV1 : io::PackFormat::GptqV2;
   size_t scattered = 0;
   for (const ExportLayer &e : plan.layers) {
     io::append_gptq_tensors(e.module, *e.q, format, &store, &tensors);
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
-    lines.push_back({VQR_LOG_INFO, "gptq: " + std::to_string(scattered) +
+    lines.push_back({LogLevel::Info, "gptq: " + std::to_string(scattered) +
                                        " layers use act-order with dynamic groups: g_idx is not monotone, desc_act "
                                        "true (kernels gather per column or reorder rows at load)"});
 
@@ -367,7 +367,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
   ExportNotes lines;
   const ExportPlan plan = plan_export(model, source, result, o, &lines);
   for (const ExportLayer &e : plan.layers)
-    require(io::compressed_supports_bits(e.q->bits), VQR_ERR_UNSUPPORTED,
+    require(io::compressed_supports_bits(e.q->bits), Status::Unsupported,
             dir + ": layer " + e.record->name + " is " + std::to_string(e.q->bits) +
                 "-bit and compressed-tensors pack-quantized holds 4- and 8-bit layers only; hint: use --format gptq");
   // Scales in the model dtype (spec §4.3): BF16 for a BF16 checkpoint, else F16.
@@ -420,7 +420,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
   qc["ignore"] = ignore;
   qc["kv_cache_scheme"] = nullptr;
   qc["config_groups"] = groups;
-  lines.push_back({VQR_LOG_INFO, "compressed-tensors: pack-quantized, " + std::to_string(scheme_order.size()) +
+  lines.push_back({LogLevel::Info, "compressed-tensors: pack-quantized, " + std::to_string(scheme_order.size()) +
                                      " config group(s), scales " + scale_dtype});
 
   write_folder(dir, plan, qc, {}, tensors, source, o);

@@ -59,9 +59,9 @@ bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype);
 // symmetry / act-order differ from the default and "-:<module regex>" for dense ones. A model in
 // the interleaved RoPE layout (llama2.c) is written in the Hugging Face half layout: the q/k rows
 // of the codes, scales and zeros are permuted as save_hf_checkpoint permutes dense weights.
-// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (dir exists, dtype, result inconsistent with the
-// model), VQR_ERR_UNSUPPORTED (a width GPTQ cannot pack, kV1 with a zero-point 0, a scale that
-// overflows fp16), VQR_ERR_IO; all raised before anything is written except I/O errors.
+// Throws vqr::Error: Status::InvalidArgument (dir exists, dtype, result inconsistent with the
+// model), Status::Unsupported (a width GPTQ cannot pack, kV1 with a zero-point 0, a scale that
+// overflows fp16), Status::Io; all raised before anything is written except I/O errors.
 void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                            const QuantizedModel &result, const ExportOptions &export_options, const std::string &dir,
                            ExportNotes *log);
@@ -73,7 +73,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
 // .weight_g_idx I32 [in] when act-order made the groups non-contiguous. config.json gets a
 // quantization_config with one config group per distinct scheme (targets "Linear" when there is one
 // scheme, else the module names) and ignore = lm_head plus the dense linears. Only 4- and 8-bit
-// layers: any other width throws VQR_ERR_UNSUPPORTED (hint: the gptq format) before anything is
+// layers: any other width throws Status::Unsupported (hint: the gptq format) before anything is
 // written. Other errors as write_gptq_checkpoint.
 void write_compressed_tensors_checkpoint(const model::Model &model, const model::ModelSource &source,
                                          const PipelineOptions &options, const QuantizedModel &result,

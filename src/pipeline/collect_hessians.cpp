@@ -9,7 +9,7 @@
 namespace vqr::pipeline {
 
 std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
-                                               const std::vector<std::vector<int32_t>> &sequences, vqr_context *ctx) {
+                                               const std::vector<std::vector<int32_t>> &sequences, Context *ctx) {
   const model::ModelConfig &c = model.config();
   int64_t longest = 0;
   for (const auto &s : sequences) longest = std::max<int64_t>(longest, (int64_t)s.size());
@@ -20,7 +20,7 @@ std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
   model::Forward fwd(model, longest, thread_count(ctx));
   const model::ActivationSink sink = [&](int layer, model::LinearInput input, const float *x, int64_t n,
                                          int64_t width) {
-    hs[(size_t)(layer * model::kLinearInputCount + (int)input)].add(vqr_tensor_2d(x, VQR_DTYPE_F32, n, width, 0));
+    hs[(size_t)(layer * model::kLinearInputCount + (int)input)].add(tensor_2d(x, DType::F32, n, width, 0));
   };
   Progress progress(ctx, "hessian", (int64_t)sequences.size());
   for (size_t i = 0; i < sequences.size(); ++i) {

@@ -15,8 +15,8 @@ namespace vqr::pipeline {
 // Hessians of the unquantized model: entry layer * kLinearInputCount + input (model/linear_kinds.h),
 // width model.config().input_width(input), fp32, symmetric. Each sequence (1..seq_len tokens,
 // checked by the caller) runs with a fresh context. Progress stage "hessian", one unit per sequence.
-// Throws vqr::Error: VQR_ERR_NONFINITE (activations), VQR_ERR_OUT_OF_MEMORY, VQR_ERR_CANCELLED (ctx).
+// Throws vqr::Error: Status::NonFinite (activations), Status::OutOfMemory, Status::Cancelled (ctx).
 std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
-                                               const std::vector<std::vector<int32_t>> &sequences, vqr_context *ctx);
+                                               const std::vector<std::vector<int32_t>> &sequences, Context *ctx);
 
 }  // namespace vqr::pipeline

@@ -28,7 +28,7 @@ bool plain_groups(const quant::QuantizedLayer &q) {
 }
 
 void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, ExportNotes *notes) {
-  require(s.tokenizer != nullptr, VQR_ERR_UNSUPPORTED,
+  require(s.tokenizer != nullptr, Status::Unsupported,
           path + ": GGUF carries the tokenizer and this model has none; hint: load it with a tokenizer");
   std::map<std::pair<int, int>, model::GridCodes> codes;
   if (has_codes(s))
@@ -37,14 +37,14 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
       const quant::QuantizedLayer &q = s.result->results[i];
       if (rec.skipped || q.codes.empty()) continue;
       if (!plain_groups(q)) {
-        if (notes) notes->push_back({VQR_LOG_INFO, rec.name + ": act-order groups have no GGUF block layout; stored dense"});
+        if (notes) notes->push_back({LogLevel::Info, rec.name + ": act-order groups have no GGUF block layout; stored dense"});
         continue;
       }
       codes[{rec.layer, (int)rec.kind}] = {q.bits, q.rows, q.cols, q.group_size, q.codes.data(), q.scales.data(),
                                            q.zeros.data()};
     }
   model::GgufWriteOptions o;
-  o.dtype = r.dtype == VQR_DTYPE_F32 ? "F32" : "F16";
+  o.dtype = r.dtype == DType::F32 ? "F32" : "F16";
   o.codes = [&](int layer, model::LinearKind kind) -> const model::GridCodes * {
     const auto it = codes.find({layer, (int)kind});
     return it == codes.end() ? nullptr : &it->second;
@@ -54,49 +54,49 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
 
 }  // namespace
 
-const char *format_name(vqr_format format) {
+const char *format_name(Format format) {
   switch (format) {
-    case VQR_FORMAT_NATIVE: return "native";
-    case VQR_FORMAT_HUGGINGFACE: return "huggingface";
-    case VQR_FORMAT_LLAMA2C: return "llama2c";
-    case VQR_FORMAT_GPTQ: return "gptq";
-    case VQR_FORMAT_COMPRESSED_TENSORS: return "compressed-tensors";
-    case VQR_FORMAT_GGUF: return "gguf";
+    case Format::Native: return "native";
+    case Format::HuggingFace: return "huggingface";
+    case Format::Llama2c: return "llama2c";
+    case Format::Gptq: return "gptq";
+    case Format::CompressedTensors: return "compressed-tensors";
+    case Format::Gguf: return "gguf";
   }
   return nullptr;
 }
 
 void export_model(const ExportSubject &s, const ExportRequest &r, const std::string &path,
                   ExportNotes *notes) {
-  require(s.model != nullptr && s.source != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: no model");
-  require(!path.empty() && !io::path_exists(path), VQR_ERR_INVALID_ARGUMENT,
+  require(s.model != nullptr && s.source != nullptr, Status::InvalidArgument, "export: no model");
+  require(!path.empty() && !io::path_exists(path), Status::InvalidArgument,
           path + ": already exists; hint: choose a new name or remove the old one");
-  require(dtype_name(r.dtype) != nullptr, VQR_ERR_INVALID_ARGUMENT,
+  require(dtype_name(r.dtype) != nullptr, Status::InvalidArgument,
           "export: dtype " + std::to_string((int)r.dtype) + " is not F32, F16 or BF16");
   const char *name = format_name(r.format);
-  require(name != nullptr, VQR_ERR_INVALID_ARGUMENT, "export: unknown format " + std::to_string((int)r.format));
+  require(name != nullptr, Status::InvalidArgument, "export: unknown format " + std::to_string((int)r.format));
   static const PipelineOptions kNoOptions;
   static const QuantizedModel kNothing;
   const PipelineOptions &options = s.options ? *s.options : kNoOptions;
   const QuantizedModel &result = s.result ? *s.result : kNothing;
   switch (r.format) {
-    case VQR_FORMAT_NATIVE:
+    case Format::Native:
       write_model_folder(*s.model, *s.source, options, result, s.metadata, path);
       return;
-    case VQR_FORMAT_HUGGINGFACE:  // config.json + safetensors + tokenizer files
+    case Format::HuggingFace:  // config.json + safetensors + tokenizer files
       io::write_folder_atomically(path, [&](const std::string &tmp) {
         write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, dtype_name(r.dtype), r.max_shard_bytes, tmp);
       });
       return;
-    case VQR_FORMAT_LLAMA2C:
-      require(model::llama2c_can_store(s.model->config()), VQR_ERR_UNSUPPORTED,
+    case Format::Llama2c:
+      require(model::llama2c_can_store(s.model->config()), Status::Unsupported,
               path + ": this model has features llama2.c v0 cannot hold (biases, q/k norms, a RoPE variant, its "
                      "epsilon or head size); hint: use the huggingface format");
       model::save_llama2c(*s.model, path);
       return;
-    case VQR_FORMAT_GPTQ:
-    case VQR_FORMAT_COMPRESSED_TENSORS: {
-      require(has_codes(s), VQR_ERR_UNSUPPORTED,
+    case Format::Gptq:
+    case Format::CompressedTensors: {
+      require(has_codes(s), Status::Unsupported,
               path + ": the " + name + " format stores quantized layers and this model has not been quantized; "
                      "hint: quantize it first, or write huggingface");
       ExportOptions o;
@@ -105,13 +105,13 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
       FolderMetadata meta = s.metadata;
       meta.format = name;
       o.metadata_json = folder_metadata_json(options, result, meta);
-      if (r.format == VQR_FORMAT_GPTQ)
+      if (r.format == Format::Gptq)
         write_gptq_checkpoint(*s.model, *s.source, options, result, o, path, notes);
       else
         write_compressed_tensors_checkpoint(*s.model, *s.source, options, result, o, path, notes);
       return;
     }
-    case VQR_FORMAT_GGUF:
+    case Format::Gguf:
       write_gguf(s, r, path, notes);
       return;
   }

@@ -15,13 +15,12 @@
 #include "model/tokenizer.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/sequential_quantizer.h"
-#include "vqround/vqround.h"
 
 namespace vqr::pipeline {
 
 struct ExportRequest {
-  vqr_format format = VQR_FORMAT_NATIVE;
-  vqr_dtype dtype = VQR_DTYPE_F16;  // dense tensors (named in the file by core/dtype.h's dtype_name)
+  Format format = Format::Native;
+  DType dtype = DType::F16;  // dense tensors (named in the file by core/dtype.h's dtype_name)
   int64_t max_shard_bytes = 0;      // 0 = 5 GB
 };
 
@@ -38,11 +37,11 @@ struct ExportSubject {
 };
 
 // "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; nullptr when unknown.
-const char *format_name(vqr_format format);
+const char *format_name(Format format);
 
 // Writes `subject` to `path` (must not exist). notes (may be NULL) receives one note per decision
-// worth telling the user, at its level (core/export_note.h). Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (path exists, dtype), VQR_ERR_UNSUPPORTED
-// (a format that cannot hold this model, or a quantized format without a quantization), VQR_ERR_IO.
+// worth telling the user, at its level (core/export_note.h). Throws vqr::Error: Status::InvalidArgument (path exists, dtype), Status::Unsupported
+// (a format that cannot hold this model, or a quantized format without a quantization), Status::Io.
 void export_model(const ExportSubject &subject, const ExportRequest &request, const std::string &path,
                   ExportNotes *notes);
 

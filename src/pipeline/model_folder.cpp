@@ -39,7 +39,7 @@ std::string folder_metadata_json(const PipelineOptions &options, const Quantized
     if (!r.skipped) total += r.report.proxy_loss;
   }
   std::string s = "{\n  \"format\": " + json_string(meta.format) + ",\n  \"format_version\": 1,\n  \"library\": " +
-                  json_string(VQR_VERSION_STRING) + ",\n  \"source_model\": " + json_string(meta.source_model) +
+                  json_string(kVersionString) + ",\n  \"source_model\": " + json_string(meta.source_model) +
                   ",\n  \"method\": " + json_string(quant::method_name(c.method)) +
                   ",\n  \"bits\": " + std::to_string(c.bits) + ",\n  \"group_size\": " + std::to_string(c.group_size) +
                   ",\n  \"sym\": " + (c.sym ? "true" : "false") + ",\n  \"grid\": " + json_string(quant::grid_name(c.grid)) +

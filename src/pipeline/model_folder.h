@@ -50,8 +50,8 @@ void write_checkpoint_payload(const model::Model &model, const model::ModelSourc
 // tokenizer (under the name resolve_model_source looks for) into `tmp`.
 void copy_tokenizer_files(const model::ModelSource &source, const std::string &tmp);
 
-// Writes the folder. `dir` must not exist. Throws vqr::Error(VQR_ERR_IO) "<path>: <problem>; hint: ..."
-// or VQR_ERR_INVALID_ARGUMENT (dir exists).
+// Writes the folder. `dir` must not exist. Throws vqr::Error(Status::Io) "<path>: <problem>; hint: ..."
+// or Status::InvalidArgument (dir exists).
 void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                         const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir);
 

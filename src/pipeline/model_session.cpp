@@ -29,7 +29,7 @@ model::ModelSource resolve_allowing_no_tokenizer(const std::string &path,
   try {
     return model::resolve_model_source(path, tokenizer_path.value_or(""));
   } catch (const Error &e) {
-    if (tokenizer_path.has_value() || e.status() != VQR_ERR_IO) throw;
+    if (tokenizer_path.has_value() || e.status() != Status::Io) throw;
     model::ModelSource s;  // only the tokenizer beside a llama2.c checkpoint can be missing here
     std::error_code ec;
     if (is_file(path)) {
@@ -55,7 +55,7 @@ int64_t weight_file_bytes(const model::ModelSource &s) {
   return total;
 }
 
-void require_index(bool ok) { require(ok, VQR_ERR_INVALID_ARGUMENT, "index is out of range"); }
+void require_index(bool ok) { require(ok, Status::InvalidArgument, "index is out of range"); }
 
 }  // namespace
 
@@ -84,7 +84,7 @@ ModelSession ModelSession::load(const std::string &path, const std::optional<std
 }
 
 const model::Tokenizer &ModelSession::require_tokenizer() const {
-  require(tokenizer_.has_value(), VQR_ERR_UNSUPPORTED, tokenizer_problem_);
+  require(tokenizer_.has_value(), Status::Unsupported, tokenizer_problem_);
   return *tokenizer_;
 }
 
@@ -92,7 +92,7 @@ std::vector<int32_t> ModelSession::tokenize(const std::string &text, bool bos) c
   return require_tokenizer().encode(text, bos, false);
 }
 
-void ModelSession::add_override(const std::string &pattern, vqr_param param, double value, bool as_float) {
+void ModelSession::add_override(const std::string &pattern, quant::Param param, double value, bool as_float) {
   quant::check_param_value(param, value, as_float);
   overrides_.push_back({pattern, {{param, value}}, false});
 }
@@ -105,7 +105,7 @@ void ModelSession::set_metadata(const std::string &key, const char *value) {
   if (value) metadata_.emplace_back(key, value);
 }
 
-void ModelSession::quantize(vqr_context *ctx, const quant::QuantConfig &config, const model::Sequences &windows) {
+void ModelSession::quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows) {
   PipelineOptions options;
   options.config = config;
   options.overrides = overrides_;
@@ -153,11 +153,11 @@ LinearEntry ModelSession::linear(int64_t index) const {
 
 int64_t ModelSession::hessian_count() const { return (int64_t)model_.config().n_layers * model::kLinearInputCount; }
 
-std::vector<hessian::Hessian> ModelSession::collect_hessians(vqr_context *ctx, const model::Sequences &sequences) const {
+std::vector<hessian::Hessian> ModelSession::collect_hessians(Context *ctx, const model::Sequences &sequences) const {
   return pipeline::collect_hessians(model_, sequences, ctx);
 }
 
-model::NllResult ModelSession::evaluate(vqr_context *ctx, const model::Sequences &sequences) const {
+model::NllResult ModelSession::evaluate(Context *ctx, const model::Sequences &sequences) const {
   std::vector<model::TokenSpan> spans;
   for (const auto &seq : sequences) spans.push_back({seq.data(), (int64_t)seq.size()});
   const int64_t total = (int64_t)sequences.size();
@@ -167,7 +167,7 @@ model::NllResult ModelSession::evaluate(vqr_context *ctx, const model::Sequences
   return r;
 }
 
-model::SamplingRequest ModelSession::sampling_request(vqr_sampling sampling, int64_t count, int64_t length,
+model::SamplingRequest ModelSession::sampling_request(model::Sampling sampling, int64_t count, int64_t length,
                                                       uint64_t seed) const {
   return model::sampling_request(sampling, count, length, seed, seq_len());
 }
@@ -182,7 +182,7 @@ model::Sequences ModelSession::sample_ids(const std::vector<int32_t> &ids, const
 
 model::Sequences ModelSession::sample_file(const std::string &path, bool is_ids, const model::SamplingRequest &r) const {
   if (!is_ids) return sample_text(model::read_text_file(path), r);
-  require(r.sampling != VQR_SAMPLE_PARAGRAPHS, VQR_ERR_INVALID_ARGUMENT,
+  require(r.sampling != model::Sampling::Paragraphs, Status::InvalidArgument,
           path + ": ids carry no paragraph boundaries; use windows or random windows");
   return sample_ids(model::read_token_file(path, model_.config().vocab_size), r);
 }

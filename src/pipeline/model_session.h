@@ -57,12 +57,12 @@ class ModelSession {
 
   // The tokenizer, or nullptr when there is none.
   const model::Tokenizer *tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
-  // text as ids (with BOS when bos). Throws Error(VQR_ERR_UNSUPPORTED) naming why there is no tokenizer.
+  // text as ids (with BOS when bos). Throws Error(Status::Unsupported) naming why there is no tokenizer.
   std::vector<int32_t> tokenize(const std::string &text, bool bos) const;
 
   // Override rules (sequential_quantizer.h), applied in order by the next quantize().
   // add_override checks the value (quant::check_param_value); the caller checks the pattern.
-  void add_override(const std::string &pattern, vqr_param param, double value, bool as_float);
+  void add_override(const std::string &pattern, quant::Param param, double value, bool as_float);
   void skip_layers(const std::string &pattern);
   void clear_overrides() { overrides_.clear(); }
 
@@ -72,27 +72,27 @@ class ModelSession {
   // Quantizes the model in place on calibration sequences (1..seq_len tokens each) with `config`
   // and the override rules; the records grow while it runs, so a progress callback may read them.
   // Throws the errors of quantize_sequential.
-  void quantize(vqr_context *ctx, const quant::QuantConfig &config, const model::Sequences &windows);
+  void quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows);
 
   // Records of the last quantization, in processing order (empty before one).
   const std::vector<LayerRecord> &layers() const { return last_.layers; }
-  // Throws Error(VQR_ERR_INVALID_ARGUMENT) "index is out of range".
+  // Throws Error(Status::InvalidArgument) "index is out of range".
   const LayerRecord &layer(int64_t index) const;
   LayerSummary layer_summary(int64_t index) const;
 
   int64_t linear_count() const { return (int64_t)linear_names_.size(); }
-  // Throws Error(VQR_ERR_INVALID_ARGUMENT) "index is out of range".
+  // Throws Error(Status::InvalidArgument) "index is out of range".
   LinearEntry linear(int64_t index) const;
   // How many Hessians collect_hessians() gives: n_layers * kLinearInputCount.
   int64_t hessian_count() const;
   // One Hessian per distinct linear input (pipeline/collect_hessians.h).
-  std::vector<hessian::Hessian> collect_hessians(vqr_context *ctx, const model::Sequences &sequences) const;
+  std::vector<hessian::Hessian> collect_hessians(Context *ctx, const model::Sequences &sequences) const;
 
   // Sum of NLL and predicted tokens over sequences (each with a fresh context). Progress "eval".
-  model::NllResult evaluate(vqr_context *ctx, const model::Sequences &sequences) const;
+  model::NllResult evaluate(Context *ctx, const model::Sequences &sequences) const;
 
   // Sequences by a sampling protocol (model/sequences.h); the request is checked against seq_len.
-  model::SamplingRequest sampling_request(vqr_sampling sampling, int64_t count, int64_t length,
+  model::SamplingRequest sampling_request(model::Sampling sampling, int64_t count, int64_t length,
                                           uint64_t seed) const;
   model::Sequences sample_text(const std::string &text, const model::SamplingRequest &r) const;
   model::Sequences sample_ids(const std::vector<int32_t> &ids, const model::SamplingRequest &r) const;
@@ -109,7 +109,7 @@ class ModelSession {
  private:
   ModelSession(model::Model m, std::optional<model::Tokenizer> t, std::string problem, model::ModelSource src);
   ExportSubject subject() const;
-  // The tokenizer, or Error(VQR_ERR_UNSUPPORTED) saying why there is none.
+  // The tokenizer, or Error(Status::Unsupported) saying why there is none.
   const model::Tokenizer &require_tokenizer() const;
 
   model::Model model_;

@@ -20,45 +20,45 @@ using quant::QuantConfig;
 namespace {
 
 void validate_groups(const QuantConfig &c, int64_t n) {
-  require(c.group_size == -1 || c.group_size >= 1, VQR_ERR_INVALID_ARGUMENT,
+  require(c.group_size == -1 || c.group_size >= 1, Status::InvalidArgument,
           "group_size " + std::to_string(c.group_size) + " is invalid (use -1 or a positive size)");
   if (c.group_size > 0 && n % c.group_size != 0)
-    require(c.allow_partial_group, VQR_ERR_INVALID_ARGUMENT,
+    require(c.allow_partial_group, Status::InvalidArgument,
             "group_size " + std::to_string(c.group_size) + " does not divide in_features " + std::to_string(n) +
                 "; set VQR_PARAM_ALLOW_PARTIAL_GROUP to accept a shorter last group");
 }
 
 // What the method needs from the Hessian (the traits' needs_hessian / needs_d / exact_target).
 void validate_hessian(const QuantConfig &c, const MethodTraits &t, int64_t n, const hessian::Hessian *h) {
-  require(h != nullptr || !t.needs_hessian, VQR_ERR_INVALID_ARGUMENT,
+  require(h != nullptr || !t.needs_hessian, Status::InvalidArgument,
           t.family == MethodFamily::kLearnedRounding
               ? "learned-rounding methods train against the layer's hessian (got NULL)"
               : "GPTQ-family methods need a hessian (got NULL)");
   if (h) {
-    require(h->width() == n, VQR_ERR_INVALID_ARGUMENT,
+    require(h->width() == n, Status::InvalidArgument,
             "hessian width " + std::to_string(h->width()) + " does not match in_features " + std::to_string(n));
-    require(h->tokens() > 0, VQR_ERR_INVALID_ARGUMENT, "hessian has no tokens; add calibration activations first");
+    require(h->tokens() > 0, Status::InvalidArgument, "hessian has no tokens; add calibration activations first");
   }
-  require(!t.needs_d || h->is_asymmetric(), VQR_ERR_INVALID_ARGUMENT,
+  require(!t.needs_d || h->is_asymmetric(), Status::InvalidArgument,
           "GPTAQ and ResComp need D: create the hessian with VQR_HESSIAN_ASYMMETRIC and feed it with "
           "vqr_hessian_add_pair");
-  require(!c.exact_target || (t.exact_target && h != nullptr && h->is_asymmetric()), VQR_ERR_INVALID_ARGUMENT,
+  require(!c.exact_target || (t.exact_target && h != nullptr && h->is_asymmetric()), Status::InvalidArgument,
           "VQR_PARAM_EXACT_TARGET runs with method GPTQ on an asymmetric hessian");
 }
 
 }  // namespace
 
-quant::QuantizedLayer quantize_layer(vqr_context *ctx, const QuantConfig &requested, const float *W, int64_t m,
+quant::QuantizedLayer quantize_layer(Context *ctx, const QuantConfig &requested, const float *W, int64_t m,
                                      int64_t n, const hessian::Hessian *h) {
   const auto start = std::chrono::steady_clock::now();
   const QuantConfig config = quant::resolve_presets(requested);
-  require(m >= 1 && n >= 1, VQR_ERR_INVALID_ARGUMENT,
+  require(m >= 1 && n >= 1, Status::InvalidArgument,
           "w must have at least one row and column (got " + std::to_string(m) + " x " + std::to_string(n) + ")");
   validate_groups(config, n);
   const MethodTraits &traits = quant::method_traits(config.method);
   validate_hessian(config, traits, n, h);
   const int64_t bad = find_nonfinite(W, m * n);
-  require(bad < 0, VQR_ERR_NONFINITE,
+  require(bad < 0, Status::NonFinite,
           "w[" + std::to_string(bad / n) + ", " + std::to_string(bad % n) + "] is NaN or Inf");
 
   const int threads = thread_count(ctx);

@@ -14,11 +14,11 @@
 namespace vqr::pipeline {
 
 // W: m x n dense fp32 (row stride n), read only during the call; trusted as a view, but its
-// values are checked (VQR_ERR_NONFINITE names the first NaN/Inf). h: may be NULL for RTN.
-// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (empty W, bad groups, a missing or mismatched
-// Hessian), VQR_ERR_UNSUPPORTED (unknown method, an initialization the method lacks),
-// VQR_ERR_NONFINITE, VQR_ERR_NUMERICAL, VQR_ERR_CANCELLED.
-quant::QuantizedLayer quantize_layer(vqr_context *ctx, const quant::QuantConfig &config, const float *W, int64_t m,
+// values are checked (Status::NonFinite names the first NaN/Inf). h: may be NULL for RTN.
+// Throws vqr::Error: Status::InvalidArgument (empty W, bad groups, a missing or mismatched
+// Hessian), Status::Unsupported (unknown method, an initialization the method lacks),
+// Status::NonFinite, Status::Numerical, Status::Cancelled.
+quant::QuantizedLayer quantize_layer(Context *ctx, const quant::QuantConfig &config, const float *W, int64_t m,
                                      int64_t n, const hessian::Hessian *h);
 
 }  // namespace vqr::pipeline

@@ -57,13 +57,13 @@ quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::s
 }
 
 QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::vector<int32_t>> &windows,
-                                   const PipelineOptions &options, vqr_context *ctx) {
+                                   const PipelineOptions &options, Context *ctx) {
   const auto start = std::chrono::steady_clock::now();
   const model::ModelConfig &mc = model.config();
-  require(!windows.empty(), VQR_ERR_INVALID_ARGUMENT, "quantize: no calibration sequences");
+  require(!windows.empty(), Status::InvalidArgument, "quantize: no calibration sequences");
   int64_t longest = 0;
   for (const auto &w : windows) {
-    require(!w.empty() && (int64_t)w.size() <= mc.seq_len, VQR_ERR_INVALID_ARGUMENT,
+    require(!w.empty() && (int64_t)w.size() <= mc.seq_len, Status::InvalidArgument,
             "quantize: a calibration sequence has " + std::to_string(w.size()) + " tokens; each needs 1.." +
                 std::to_string(mc.seq_len) + " (the model's context)");
     longest = std::max<int64_t>(longest, (int64_t)w.size());
@@ -153,9 +153,9 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
         load(q.hidden[w]);
         fwd.block(l, n, [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
           if (input != g.input) return model::SinkAction::kContinue;
-          const vqr_tensor xq = vqr_tensor_2d(x, VQR_DTYPE_F32, t, width_, 0);
+          const TensorView xq = tensor_2d(x, DType::F32, t, width_, 0);
           if (pair) {
-            const vqr_tensor xf = vqr_tensor_2d(x_fp.data(), VQR_DTYPE_F32, t, width_, 0);
+            const TensorView xf = tensor_2d(x_fp.data(), DType::F32, t, width_, 0);
             h.add_pair(xq, xf);
           } else {
             h.add(xq);

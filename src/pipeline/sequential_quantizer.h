@@ -28,7 +28,7 @@ namespace vqr::pipeline {
 // earlier ones parameter by parameter (vqr_model_override_int / _float, --override).
 struct LayerOverride {
   std::string pattern;
-  std::vector<std::pair<vqr_param, double>> params;  // values checked by quant::check_param_value
+  std::vector<std::pair<quant::Param, double>> params;  // values checked by quant::check_param_value
   bool skip = false;                                 // keep the layer in full precision
 };
 
@@ -38,7 +38,7 @@ struct LayerRecord {
   model::LinearKind kind = model::LinearKind::kWq;
   bool skipped = false;
   quant::QuantConfig config;  // what ran (presets resolved)
-  vqr_report report{};
+  quant::LayerReport report{};
 };
 
 struct QuantizedModel {
@@ -62,10 +62,10 @@ quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::s
 
 // Quantizes `model` in place (its linear weights become the dequantized quantized weights) on
 // calibration sequences `windows` (each run with a fresh context, at most seq_len tokens).
-// Throws vqr::Error: VQR_ERR_INVALID_ARGUMENT (no windows, a window longer than seq_len, bad
-// tokens, a bad override), the per-layer errors of quantize_layer, VQR_ERR_CANCELLED (ctx).
+// Throws vqr::Error: Status::InvalidArgument (no windows, a window longer than seq_len, bad
+// tokens, a bad override), the per-layer errors of quantize_layer, Status::Cancelled (ctx).
 // On an exception the model is left partly quantized: callers that need it intact keep a copy.
 QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::vector<int32_t>> &windows,
-                                   const PipelineOptions &options, vqr_context *ctx);
+                                   const PipelineOptions &options, Context *ctx);
 
 }  // namespace vqr::pipeline

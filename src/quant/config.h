@@ -8,12 +8,11 @@
 #include <string>
 
 #include "quant/method_traits.h"  // QuantConfig::method indexes that table; its users read both
-#include "vqround/vqround.h"
 
 namespace vqr::quant {
 
 struct ParamInfo {
-  vqr_param id;
+  Param id;
   const char *name;
   bool is_float;
   double lower, upper, default_value;
@@ -22,26 +21,26 @@ struct ParamInfo {
 constexpr int kParamCount = 42;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
-int param_index(vqr_param id);
+int param_index(Param id);
 
 // Checks a value for a parameter as vqr_config_set_int / _float do. Throws vqr::Error:
-// VQR_ERR_UNSUPPORTED (unknown parameter), VQR_ERR_INVALID_ARGUMENT (an integer parameter set as a
-// float or the reverse), VQR_ERR_OUT_OF_RANGE.
-void check_param_value(vqr_param param, double value, bool as_float);
+// Status::Unsupported (unknown parameter), Status::InvalidArgument (an integer parameter set as a
+// float or the reverse), Status::OutOfRange.
+void check_param_value(Param param, double value, bool as_float);
 
 // Typed view of a configuration, read by the algorithms.
 struct QuantConfig {
-  int method = VQR_METHOD_RTN;
+  Method method = Method::Rtn;
   int bits = 4;
   int64_t group_size = -1;
   bool allow_partial_group = false;
   bool sym = false;
-  int grid = VQR_GRID_GPTQ;
+  Grid grid = Grid::Gptq;
   bool mse = false;
   double mse_norm = 2.4;
   int mse_grid = 100;
   double mse_maxshrink = 0.8;
-  int scale_dtype = VQR_DTYPE_F32;  // grid scales rounded to this type (VQR_PARAM_SCALE_DTYPE)
+  DType scale_dtype = DType::F32;  // grid scales rounded to this type (VQR_PARAM_SCALE_DTYPE)
   bool act_order = false;
   bool static_groups = false;
   double damp = 0.01;
@@ -53,17 +52,17 @@ struct QuantConfig {
   // Asymmetric calibration (spec gptq §9); -1 = the method's preset, resolved by resolve_presets.
   double alpha = -1;
   double alpha2 = -1;
-  int outer = VQR_OUTER_PRESET;
+  OuterMode outer = OuterMode::Preset;
   bool exact_target = false;
   // Learned rounding (spec learned_rounding, spec vqround); -1 = preset, resolved by
   // resolve_presets for the learned methods.
   int64_t steps = -1;
   double lr = -1;
-  int init = VQR_INIT_RTN;
+  Init init = Init::Rtn;
   double reg_weight = -1;
   bool reg_mean = false;
   double beta_start = 20, beta_end = 2;
-  int beta_schedule = VQR_BETA_PRESET;
+  BetaSchedule beta_schedule = BetaSchedule::Preset;
   double warmup = -1;
   double beta_hold = 0.1;
   bool keep_best = true;
@@ -84,7 +83,7 @@ int grid_from_name(const std::string &name);
 
 struct QuantConfig;
 // Sets the field of `param` (already checked) in a typed configuration.
-void set_typed(QuantConfig &config, vqr_param param, double value);
+void set_typed(QuantConfig &config, Param param, double value);
 
 // Replaces preset markers (-1) by the method's values from the method-traits table: alpha,
 // alpha2 and the outer mode for the methods that need D (spec gptq §9 reference presets; 0, 0,

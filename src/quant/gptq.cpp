@@ -154,8 +154,8 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
         e_in[r] = e[r] + s.alpha2 * (w0 - w) / d;
         v_in[r] = s.alpha * w + s.alpha2 * (w0 - w);
         float y = Q;
-        if (s.outer == VQR_OUTER_PREQUANT) y = w;
-        if (s.outer == VQR_OUTER_PREQUANT_CLAMPED) {
+        if (s.outer == OuterMode::Prequant) y = w;
+        if (s.outer == OuterMode::PrequantClamped) {
           const float lo = -scale[r] * zero[r], hi = scale[r] * (maxq - zero[r]);
           y = w < lo ? lo : (w > hi ? hi : w);
         }
@@ -197,7 +197,7 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
 }  // namespace
 
 QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
-                             const QuantConfig &config, vqr_context *ctx, int threads, HessianFactor *factor_out,
+                             const QuantConfig &config, Context *ctx, int threads, HessianFactor *factor_out,
                              RoundingSplit *split) {
   QuantizedLayer q(m, n, config.group_size, config.bits);
   const GridSpec spec = grid_spec(config);
@@ -345,13 +345,13 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
       }
   }
 
-  if (ctx && ctx->log_fn && ctx->log_level <= VQR_LOG_DEBUG) {
+  if (ctx && ctx->log_fn && ctx->log_level <= LogLevel::Debug) {
     char line[256];
     std::snprintf(line, sizeof line,
                   "gptq %lld x %lld: factor+setup %.3f s, in-block %.3f s, cross-block GEMM %.3f s, finish %.3f s",
                   (long long)m, (long long)n, t_sweep - t_start, t_end_sweep - t_sweep - gemm_seconds, gemm_seconds,
                   omp_get_wtime() - t_end_sweep);
-    log_message(ctx, VQR_LOG_DEBUG, line);
+    log_message(ctx, LogLevel::Debug, line);
   }
   q.report.method = config.method;
   q.report.alpha = config.alpha;

@@ -27,7 +27,7 @@ struct RoundingSplit {
 // When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses); when
 // `split` is not NULL it receives the rounding decisions as latents.
 QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
-                             const QuantConfig &config, vqr_context *ctx, int threads, HessianFactor *factor_out,
+                             const QuantConfig &config, Context *ctx, int threads, HessianFactor *factor_out,
                              RoundingSplit *split = nullptr);
 
 }  // namespace vqr::quant

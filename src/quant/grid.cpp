@@ -54,8 +54,8 @@ static GroupParams params_full_range(float xmin, float xmax, const GridSpec &spe
 }
 
 static GroupParams params_in_f32(float xmin, float xmax, const GridSpec &spec) {
-  if (spec.grid == VQR_GRID_QUAROT) return params_quarot(xmin, xmax, spec);
-  if (spec.grid == VQR_GRID_FULL_RANGE) return params_full_range(xmin, xmax, spec);
+  if (spec.grid == Grid::QuaRot) return params_quarot(xmin, xmax, spec);
+  if (spec.grid == Grid::FullRange) return params_full_range(xmin, xmax, spec);
   return params_gptq(xmin, xmax, spec);
 }
 
@@ -65,8 +65,8 @@ static GroupParams params_in_f32(float xmin, float xmax, const GridSpec &spec) {
 // a scale that would round to zero keeps the type's smallest positive normal value.
 static GroupParams params_for_range(float xmin, float xmax, const GridSpec &spec) {
   GroupParams p = params_in_f32(xmin, xmax, spec);
-  if (spec.scale_dtype == VQR_DTYPE_F32 || p.scale == 0.0f || !std::isfinite(p.scale)) return p;
-  const bool f16 = spec.scale_dtype == VQR_DTYPE_F16;
+  if (spec.scale_dtype == DType::F32 || p.scale == 0.0f || !std::isfinite(p.scale)) return p;
+  const bool f16 = spec.scale_dtype == DType::F16;
   float s = f16 ? f16_to_f32(f32_to_f16(p.scale)) : bf16_to_f32(f32_to_bf16(p.scale));
   const float smallest = f16 ? 6.103515625e-05f : 1.17549435e-38f;
   if (!std::isfinite(s)) return p;  // beyond the type's range: nothing exact to store (the exporter says so)
@@ -82,7 +82,7 @@ GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spe
     xmin = std::min(xmin, x[j]);
     xmax = std::max(xmax, x[j]);
   }
-  if (spec.grid == VQR_GRID_GPTQ) {
+  if (spec.grid == Grid::Gptq) {
     if (spec.sym) {
       xmax = std::max(-xmin, xmax);
       if (xmin < 0.0f) xmin = -xmax;  // all-non-negative rows keep xmin = 0 (spec quirk)
@@ -91,7 +91,7 @@ GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spe
       xmin = -1.0f;
       xmax = 1.0f;
     }
-  } else if (spec.grid == VQR_GRID_QUAROT && spec.sym) {
+  } else if (spec.grid == Grid::QuaRot && spec.sym) {
     xmax = std::max(-xmin, xmax);
     xmin = -xmax;
   }

@@ -19,12 +19,12 @@ struct GridSpec {
   int bits = 4;
   int maxq = 15;  // 2^bits - 1: the largest code
   bool sym = false;
-  int grid = VQR_GRID_GPTQ;
+  Grid grid = Grid::Gptq;
   bool mse = false;
   float mse_norm = 2.4f;
   int mse_grid = 100;
   float mse_maxshrink = 0.8f;
-  int scale_dtype = VQR_DTYPE_F32;  // scales rounded to this storage type (VQR_PARAM_SCALE_DTYPE)
+  DType scale_dtype = DType::F32;  // scales rounded to this storage type (VQR_PARAM_SCALE_DTYPE)
 };
 
 GridSpec grid_spec(const QuantConfig &config);

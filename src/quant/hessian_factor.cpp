@@ -42,7 +42,7 @@ static void reverse_to_upper(float *a, int64_t n, int threads) {
 }
 
 HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, const QuantConfig &config,
-                             bool need_inverse, bool keep_cholesky, const vqr_context *ctx, int threads) {
+                             bool need_inverse, bool keep_cholesky, const Context *ctx, int threads) {
   const int64_t n = H.n;
   HessianFactor f;
   f.n = n;
@@ -85,7 +85,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
     if (info != 0 || !pivots_ok(buf.data(), n)) {
       std::ostringstream msg;
       msg << "Cholesky failed with damp " << damp << " (leading minor " << info << "); retrying with more damping";
-      log_message(ctx, VQR_LOG_WARN, msg.str());
+      log_message(ctx, LogLevel::Warn, msg.str());
       continue;
     }
     f.damp = damp;
@@ -101,7 +101,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
     }
     if (need_inverse) {
       const int tinfo = be.trtri(backend::Triangle::Lower, backend::Diag::NonUnit, n, buf.data(), n);
-      require(tinfo == 0, VQR_ERR_NUMERICAL, "triangular inverse failed (singular factor at " + std::to_string(tinfo) + ")");
+      require(tinfo == 0, Status::Numerical, "triangular inverse failed (singular factor at " + std::to_string(tinfo) + ")");
       reverse_to_upper(buf.data(), n, threads);
       f.U = std::move(buf);
     }
@@ -111,7 +111,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
   msg << "Cholesky of the damped Hessian failed after " << config.damp_attempts << " attempts (last damp "
       << config.damp + config.damp_increment * (std::ldexp(1.0, config.damp_attempts - 1) - 1.0)
       << "); raise VQR_PARAM_DAMP or check the calibration data";
-  throw Error(VQR_ERR_NUMERICAL, msg.str());
+  throw Error(Status::Numerical, msg.str());
 }
 
 }  // namespace vqr::quant

@@ -33,8 +33,8 @@ struct HessianFactor {
 // H: the layer statistic (read through its upper triangle). With `act_order` the columns are ordered by
 // descending diag(H) (stable). Damping starts at config.damp and grows by damp_increment,
 // 3x, 7x, ... on failure. need_inverse = false skips U (then keep_cholesky must be true).
-// Throws Error(VQR_ERR_NUMERICAL) when every attempt fails.
+// Throws Error(Status::Numerical) when every attempt fails.
 HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, const QuantConfig &config,
-                             bool need_inverse, bool keep_cholesky, const vqr_context *ctx, int threads);
+                             bool need_inverse, bool keep_cholesky, const Context *ctx, int threads);
 
 }  // namespace vqr::quant

@@ -19,31 +19,31 @@ constexpr MethodFamily kLearned = MethodFamily::kLearnedRounding;
 // sweep presets {alpha, alpha2, outer, outer at 2 bits}, learned presets {steps, lr, warmup,
 // beta schedule, reg_weight, sign_sgd, adam_beta2, gptq_init}.
 constexpr MethodTraits kTable[] = {
-    {VQR_METHOD_RTN, "rtn", kRtn, false, false, false, false, "rtn", {}, {}},
-    {VQR_METHOD_GPTQ, "gptq", kSweep, true, false, false, true, "gptq", {}, {}},
+    {Method::Rtn, "rtn", kRtn, false, false, false, false, "rtn", {}, {}},
+    {Method::Gptq, "gptq", kSweep, true, false, false, true, "gptq", {}, {}},
     // GPTAQ as the official code runs it (spec gptq §2, §9).
-    {VQR_METHOD_GPTAQ, "gptaq", kSweep, true, true, true, false, "gptq",
-     {0.25, 0.0, VQR_OUTER_QUANTIZED, VQR_OUTER_QUANTIZED}, {}},
+    {Method::Gptaq, "gptaq", kSweep, true, true, true, false, "gptq",
+     {0.25, 0.0, OuterMode::Quantized, OuterMode::Quantized}, {}},
     // ResComp (spec gptq §3, §9): "allw" (prequant_clamped) diverges at 2 bits.
-    {VQR_METHOD_RESCOMP, "rescomp", kSweep, true, true, true, false, "gptq",
-     {0.25, 0.25, VQR_OUTER_PREQUANT_CLAMPED, VQR_OUTER_QUANTIZED}, {}},
+    {Method::ResComp, "rescomp", kSweep, true, true, true, false, "gptq",
+     {0.25, 0.25, OuterMode::PrequantClamped, OuterMode::Quantized}, {}},
     // GPTAQ as the paper writes it (spec gptq §2.4).
-    {VQR_METHOD_GPTAQ_PAPER, "gptaq_paper", kSweep, true, true, true, false, "gptq",
-     {1.0, 0.0, VQR_OUTER_PREQUANT, VQR_OUTER_PREQUANT}, {}},
+    {Method::GptaqPaper, "gptaq_paper", kSweep, true, true, true, false, "gptq",
+     {1.0, 0.0, OuterMode::Prequant, OuterMode::Prequant}, {}},
     // AdaRound (spec learned_rounding §3.3-3.4): AIMET's 10k steps, Adam 1e-3, 20 % warm-up, cosine beta.
-    {VQR_METHOD_ADAROUND, "adaround", kLearned, true, false, false, false, "adaround", {},
-     {10000, 1e-3, 0.2, VQR_BETA_COSINE, 0.01, false, 0.999, true}},
+    {Method::AdaRound, "adaround", kLearned, true, false, false, false, "adaround", {},
+     {10000, 1e-3, 0.2, BetaSchedule::Cosine, 0.01, false, 0.999, true}},
     // AutoRound (spec learned_rounding §1.5-1.6): 200 steps of SignSGD at 1/steps.
-    {VQR_METHOD_AUTOROUND, "autoround", kLearned, true, false, true, false, "autoround", {},
-     {200, 0.0, 0.0, VQR_BETA_COSINE, 0.01, true, 0.999, false}},
+    {Method::AutoRound, "autoround", kLearned, true, false, true, false, "autoround", {},
+     {200, 0.0, 0.0, BetaSchedule::Cosine, 0.01, true, 0.999, false}},
     // VQRound (spec vqround §1.7, §3.5): 5000 steps, Adam (0.9, 0.99) 1e-2, warm-up 0.1,
     // hold-then-linear beta.
-    {VQR_METHOD_VQROUND, "vqround", kLearned, true, false, false, false, "vqround", {},
-     {5000, 1e-2, 0.1, VQR_BETA_HOLD_LINEAR, 0.01, false, 0.99, true}},
+    {Method::VqRound, "vqround", kLearned, true, false, false, false, "vqround", {},
+     {5000, 1e-2, 0.1, BetaSchedule::HoldLinear, 0.01, false, 0.99, true}},
     // Our LoRA-rounding baseline (spec learned_rounding §4): 1000 steps, Adam 1e-2 (it moves few
     // parameters, each a long way).
-    {VQR_METHOD_LORAROUND, "loraround", kLearned, true, false, false, false, "loraround", {},
-     {1000, 1e-2, 0.0, VQR_BETA_COSINE, 0.01, false, 0.999, false}},
+    {Method::LoraRound, "loraround", kLearned, true, false, false, false, "loraround", {},
+     {1000, 1e-2, 0.0, BetaSchedule::Cosine, 0.01, false, 0.999, false}},
 };
 static_assert(sizeof kTable / sizeof kTable[0] == kMethodCount, "one row per method");
 
@@ -63,7 +63,7 @@ const MethodTraits *find_method_traits(int method) {
 
 const MethodTraits &method_traits(int method) {
   const MethodTraits *t = find_method_traits(method);
-  require(t != nullptr, VQR_ERR_UNSUPPORTED, "method " + std::to_string(method) + " is not available in this version");
+  require(t != nullptr, Status::Unsupported, "method " + std::to_string(method) + " is not available in this version");
   return *t;
 }
 

@@ -11,8 +11,6 @@
 
 #include <cstdint>
 
-#include "vqround/vqround.h"
-
 namespace vqr::quant {
 
 enum class MethodFamily {
@@ -26,8 +24,8 @@ enum class MethodFamily {
 // at 2 bits).
 struct SweepPresets {
   double alpha = 0, alpha2 = 0;
-  int outer = VQR_OUTER_QUANTIZED;         // at >= 3 bits
-  int outer_2_bits = VQR_OUTER_QUANTIZED;  // at 2 bits
+  OuterMode outer = OuterMode::Quantized;         // at >= 3 bits
+  OuterMode outer_2_bits = OuterMode::Quantized;  // at 2 bits
 };
 
 // Learned-rounding presets (spec learned_rounding §1.6, §3.3-3.4; spec vqround §1.7, §3.5).
@@ -35,7 +33,7 @@ struct LearnedPresets {
   int64_t steps = 0;
   double lr = 0;  // Adam's rate; unused with sign_sgd (AutoRound's 1/steps rule instead)
   double warmup = 0;
-  int beta_schedule = VQR_BETA_COSINE;
+  BetaSchedule beta_schedule = BetaSchedule::Cosine;
   double reg_weight = 0;  // in units of tr(dW H dW^T)
   // SignSGD with a linearly decaying rate whose preset is AutoRound's rule
   // (SignRoundConfig._lr_for_bits): 1/steps, 2/steps from 1000 steps at <= 3 bits.
@@ -48,7 +46,7 @@ struct MethodTraits {
   int method;        // the vqr_method value; the table is indexed by it
   const char *name;  // vqr_method_name, the tool's --method, the model folder's metadata
   MethodFamily family;
-  bool needs_hessian;    // fails with VQR_ERR_INVALID_ARGUMENT without one
+  bool needs_hessian;    // fails with Status::InvalidArgument without one
   bool needs_d;          // fails unless the Hessian is asymmetric (carries D)
   bool needs_fp_stream;  // the sequential pipeline feeds it (X_q, X_fp) pairs; AutoRound's
                          // reference reconstructs the fp block's output from the quantized
@@ -64,7 +62,7 @@ constexpr int kMethodCount = 9;
 
 // The row of `method`; nullptr when the method is unknown to this version.
 const MethodTraits *find_method_traits(int method);
-// The row of `method`; throws vqr::Error(VQR_ERR_UNSUPPORTED) when it is unknown.
+// The row of `method`; throws vqr::Error(Status::Unsupported) when it is unknown.
 const MethodTraits &method_traits(int method);
 
 // The short lowercase name ("gptq", "vqround", ...) used by the tool, the Python binding and the

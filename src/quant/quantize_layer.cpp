@@ -53,7 +53,7 @@ class LossReport {
 
 }  // namespace
 
-QuantizedLayer rtn_quantize_layer(vqr_context *ctx, const QuantConfig &config, const float *W, int64_t m, int64_t n,
+QuantizedLayer rtn_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m, int64_t n,
                                   const hessian::Hessian *h, int threads) {
   Progress progress(ctx, method_traits(config.method).stage, 1);
   QuantizedLayer q = rtn_quantize(W, m, n, config, threads);
@@ -69,7 +69,7 @@ QuantizedLayer rtn_quantize_layer(vqr_context *ctx, const QuantConfig &config, c
   return q;
 }
 
-QuantizedLayer sweep_quantize_layer(vqr_context *ctx, const QuantConfig &config, const float *W, int64_t m,
+QuantizedLayer sweep_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m,
                                     int64_t n, const hessian::Hessian &h, int threads) {
   // The sweep consumes its own copy of the weights; the report reads the original.
   Buffer<float> work((size_t)(m * n));

@@ -15,12 +15,12 @@ namespace vqr::quant {
 
 // config: presets resolved, method of the round-to-nearest family. W: m x n dense fp32, finite,
 // read only. h: may be NULL (then no proxy losses); when given, its width is n.
-QuantizedLayer rtn_quantize_layer(vqr_context *ctx, const QuantConfig &config, const float *W, int64_t m, int64_t n,
+QuantizedLayer rtn_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m, int64_t n,
                                   const hessian::Hessian *h, int threads);
 
 // config: presets resolved, method of the GPTQ-sweep family. W as above. h: width n, with tokens,
 // with D when the method needs it.
-QuantizedLayer sweep_quantize_layer(vqr_context *ctx, const QuantConfig &config, const float *W, int64_t m,
+QuantizedLayer sweep_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m,
                                     int64_t n, const hessian::Hessian &h, int threads);
 
 }  // namespace vqr::quant

@@ -5,8 +5,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "vqround/vqround.h"
-
 namespace vqr::quant {
 
 struct QuantizedLayer {
@@ -19,7 +17,7 @@ struct QuantizedLayer {
   std::vector<float> scales;   // G x m
   std::vector<float> zeros;    // G x m
   std::vector<int32_t> g_idx;  // n
-  vqr_report report{};
+  LayerReport report{};
   // Learned methods: per-step objective and weighted regularizer (vqr_result_history).
   std::vector<double> loss_history, reg_history;
 

@@ -23,7 +23,7 @@ QuantizedLayer rtn_quantize(const float *W, int64_t m, int64_t n, const QuantCon
       for (int64_t j = j0; j < j1; ++j) q.codes[(size_t)(r * n + j)] = (uint8_t)quantize_code(w[j], p, spec.maxq);
     }
   }
-  q.report.method = VQR_METHOD_RTN;
+  q.report.method = Method::Rtn;
   return q;
 }
 

@@ -294,7 +294,7 @@ class CountingBackend final : public vqr::backend::Backend {
 
 TEST(CpuBackend, ContextResolvesItsBackend) {
   EXPECT_EQ(&vqr::backend_of(nullptr), &vqr::backend::cpu());
-  vqr_context ctx;
+  vqr::Context ctx;
   EXPECT_EQ(&vqr::backend_of(&ctx), &vqr::backend::cpu());
   CountingBackend counting;
   ctx.backend = &counting;
@@ -311,23 +311,23 @@ TEST(CpuBackend, GptqSweepAndHessianComputeThroughTheContextsBackend) {
   const auto w = random_matrix<float>(m, n, 11);
   CountingBackend counting;
   vqr::hessian::Hessian h(n, /*f64=*/false, /*asymmetric=*/true, counting);
-  h.add_pair(vqr_tensor_2d(xq.data(), VQR_DTYPE_F32, t, n, 0), vqr_tensor_2d(xf.data(), VQR_DTYPE_F32, t, n, 0));
+  h.add_pair(vqr::tensor_2d(xq.data(), vqr::DType::F32, t, n, 0), vqr::tensor_2d(xf.data(), vqr::DType::F32, t, n, 0));
   EXPECT_EQ(counting.syrk_calls, 1);
   EXPECT_EQ(counting.gemm_calls, 1);
 
   vqr::quant::QuantConfig qc;
-  qc.method = VQR_METHOD_GPTAQ;
+  qc.method = vqr::quant::Method::Gptaq;
   qc.group_size = 32;
   qc.alpha = 0.25;
   qc.alpha2 = 0;
-  qc.outer = VQR_OUTER_QUANTIZED;
-  auto sweep = [&](vqr_context *ctx) {
+  qc.outer = vqr::quant::OuterMode::Quantized;
+  auto sweep = [&](vqr::Context *ctx) {
     vqr::Buffer<float> W((size_t)(m * n));
     std::memcpy(W.data(), w.data(), W.size() * sizeof(float));
     return vqr::quant::gptq_quantize(std::move(W), m, n, h.view(), qc, ctx, 1, nullptr);
   };
   CountingBackend sweep_counter;
-  vqr_context plain, routed;
+  vqr::Context plain, routed;
   routed.backend = &sweep_counter;
   const vqr::quant::QuantizedLayer a = sweep(&plain);
   const vqr::quant::QuantizedLayer b = sweep(&routed);

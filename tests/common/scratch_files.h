@@ -56,7 +56,7 @@ enum class Hint { kRequired, kOptional };
 
 // Expects fn() to throw vqr::Error with `status` and a message containing `needle`.
 template <class Fn>
-void expect_error(Fn &&fn, vqr_status status, const std::string &needle, Hint hint = Hint::kRequired) {
+void expect_error(Fn &&fn, vqr::Status status, const std::string &needle, Hint hint = Hint::kRequired) {
   try {
     fn();
     ADD_FAILURE() << "no error; expected one mentioning \"" << needle << "\"";

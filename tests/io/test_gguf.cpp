@@ -2,7 +2,7 @@
 // independent of the code under test: files built byte by byte here from the spec's layout
 // (spec §4.4), block bytes and decodes written out as plain loops, fp16 values as exact literals.
 // Corrupted inputs (each field broken in turn, every truncation, seeded byte mutations) must fail
-// with VQR_ERR_FORMAT or open with every range inside the file; they run under ASan/UBSan in CI.
+// with Status::Format or open with every range inside the file; they run under ASan/UBSan in CI.
 // The GGUF tokenizer and llama.cpp's vocabulary-only files are in test_gguf_vocab.cpp.
 #include "io/gguf.h"
 
@@ -151,7 +151,7 @@ class Gguf : public ::testing::Test {
     SCOPED_TRACE(needle);
     const std::string p = path("bad.gguf");
     write_file(p, bytes);
-    expect_error([&] { GgufFile::open(p); }, VQR_ERR_FORMAT, needle);
+    expect_error([&] { GgufFile::open(p); }, vqr::Status::Format, needle);
   }
   // Opens `bytes` if it is a valid file: every tensor range must then lie inside the file, and
   // every tensor must decode (or be refused as an unsupported type). Returns whether it opened.
@@ -166,14 +166,14 @@ class Gguf : public ::testing::Test {
         try {
           f.read_f32(t, out.data());
         } catch (const vqr::Error &e) {
-          EXPECT_EQ(e.status(), VQR_ERR_UNSUPPORTED) << e.what();
+          EXPECT_EQ(e.status(), vqr::Status::Unsupported) << e.what();
         }
       }
       for (const vqr::io::GgufKv &kv : f.kvs())
         if (kv.type == GgufType::kArray && kv.elem_type == GgufType::kString) f.get_strings(kv.key);
       return true;
     } catch (const vqr::Error &e) {
-      EXPECT_EQ(e.status(), VQR_ERR_FORMAT) << e.what();
+      EXPECT_EQ(e.status(), vqr::Status::Format) << e.what();
       return false;
     }
   }
@@ -232,12 +232,12 @@ TEST_F(Gguf, HandBuiltFileReadsExactValues) {
   EXPECT_EQ(f.find_tensor("nope"), nullptr);
 
   // Typed access names the key and both types.
-  expect_error([&] { f.get_u32("general.architecture"); }, VQR_ERR_FORMAT, "\"general.architecture\" has type string, expected u32");
-  expect_error([&] { f.get_i32("t.count"); }, VQR_ERR_FORMAT, "\"t.count\" has type u32, expected i32");
-  expect_error([&] { f.get_strings("t.scale"); }, VQR_ERR_FORMAT, "\"t.scale\" has type array of f32, expected array of string");
-  expect_error([&] { f.get_f32("t.scale"); }, VQR_ERR_FORMAT, "expected f32");
-  expect_error([&] { f.get_string("absent.key"); }, VQR_ERR_FORMAT, "missing metadata key \"absent.key\"");
-  expect_error([&] { f.array_count("t.count"); }, VQR_ERR_FORMAT, "expected an array");
+  expect_error([&] { f.get_u32("general.architecture"); }, vqr::Status::Format, "\"general.architecture\" has type string, expected u32");
+  expect_error([&] { f.get_i32("t.count"); }, vqr::Status::Format, "\"t.count\" has type u32, expected i32");
+  expect_error([&] { f.get_strings("t.scale"); }, vqr::Status::Format, "\"t.scale\" has type array of f32, expected array of string");
+  expect_error([&] { f.get_f32("t.scale"); }, vqr::Status::Format, "expected f32");
+  expect_error([&] { f.get_string("absent.key"); }, vqr::Status::Format, "missing metadata key \"absent.key\"");
+  expect_error([&] { f.array_count("t.count"); }, vqr::Status::Format, "expected an array");
 
   // A GgufTensorInfo that does not describe this file is refused, not read.
   GgufTensorInfo foreign = *bt;
@@ -247,7 +247,7 @@ TEST_F(Gguf, HandBuiltFileReadsExactValues) {
     f.read_f32(foreign, sink.data());
     ADD_FAILURE() << "a range outside the file was read";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(e.status(), vqr::Status::InvalidArgument);
   }
 
   // Moving keeps the mapping alive.
@@ -377,8 +377,8 @@ TEST_F(Gguf, RejectsBadTensorInfos) {
 }
 
 TEST_F(Gguf, OpenFailuresAreIoErrors) {
-  expect_error([&] { GgufFile::open(path("absent.gguf")); }, VQR_ERR_IO, "cannot open");
-  expect_error([&] { GgufFile::open(tmp_.path()); }, VQR_ERR_IO, "not a regular file");
+  expect_error([&] { GgufFile::open(path("absent.gguf")); }, vqr::Status::Io, "cannot open");
+  expect_error([&] { GgufFile::open(tmp_.path()); }, vqr::Status::Io, "not a regular file");
 }
 
 TEST_F(Gguf, EveryTruncationFailsOrKeepsRangesInside) {
@@ -509,7 +509,7 @@ TEST_F(Gguf, WriterRejectsBadArgumentsAndLeavesNoFile) {
       fn();
       ADD_FAILURE() << "no error; expected " << needle;
     } catch (const vqr::Error &e) {
-      EXPECT_EQ(e.status(), VQR_ERR_INVALID_ARGUMENT) << e.what();
+      EXPECT_EQ(e.status(), vqr::Status::InvalidArgument) << e.what();
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
@@ -532,7 +532,7 @@ TEST_F(Gguf, WriterRejectsBadArgumentsAndLeavesNoFile) {
   invalid([&] { w.add_tensor("t", {1}, GgmlType::kF32, x, 4); }, "duplicate tensor name");
   // A failed write leaves neither the file nor the temporary.
   const std::string p = path("no/such/dir.gguf");
-  expect_error([&] { w.write(p); }, VQR_ERR_IO, "cannot create");
+  expect_error([&] { w.write(p); }, vqr::Status::Io, "cannot create");
   EXPECT_FALSE(fs::exists(p));
   EXPECT_FALSE(fs::exists(p + ".tmp"));
 }
@@ -675,7 +675,7 @@ TEST_F(Gguf, EveryReadableTypeThroughAFileAndOthersRefused) {
   EXPECT_EQ(out[2], 3.140625f);
   EXPECT_EQ(f.find_tensor("q4_k")->nbytes, 144);
   out.resize(256);
-  expect_error([&] { f.read_f32(*f.find_tensor("q4_k"), out.data()); }, VQR_ERR_UNSUPPORTED, "tensor \"q4_k\" has type Q4_K");
+  expect_error([&] { f.read_f32(*f.find_tensor("q4_k"), out.data()); }, vqr::Status::Unsupported, "tensor \"q4_k\" has type Q4_K");
 }
 
 TEST(GgmlTypes, TableMatchesGgml) {

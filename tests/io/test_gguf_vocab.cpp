@@ -77,7 +77,7 @@ TEST(GgufTokenizer, SpmOnAHandWrittenVocabulary) {
   EXPECT_EQ(t.decode(1, kSpA), "a");
   EXPECT_EQ(t.decode(kA, kSpA), " a");
   EXPECT_EQ(t.decode(kA, 3 + 'x'), "x");
-  expect_error([&] { Tokenizer::load(path("vocab.gguf"), 100); }, VQR_ERR_FORMAT, "has " + std::to_string(tokens.size()) + " tokens");
+  expect_error([&] { Tokenizer::load(path("vocab.gguf"), 100); }, vqr::Status::Format, "has " + std::to_string(tokens.size()) + " tokens");
 
   // Inconsistent vocabularies are FORMAT errors.
   GgufWriter bad;
@@ -85,7 +85,7 @@ TEST(GgufTokenizer, SpmOnAHandWrittenVocabulary) {
   bad.set_strings("tokenizer.ggml.tokens", tokens);
   bad.set_f32s("tokenizer.ggml.scores", {1.0f});
   bad.write(path("bad_vocab.gguf"));
-  expect_error([&] { Tokenizer::load(path("bad_vocab.gguf"), 0); }, VQR_ERR_FORMAT, "tokenizer.ggml.scores has 1 entries");
+  expect_error([&] { Tokenizer::load(path("bad_vocab.gguf"), 0); }, vqr::Status::Format, "tokenizer.ggml.scores has 1 entries");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ TEST(GgufVocabFiles, Gpt2VocabularyIsRefusedByTheTokenizer) {
     Tokenizer::load(p, 0);
     ADD_FAILURE() << "a gpt2 vocabulary loaded";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_UNSUPPORTED) << e.what();
+    EXPECT_EQ(e.status(), vqr::Status::Unsupported) << e.what();
     EXPECT_NE(std::string(e.what()).find("\"gpt2\""), std::string::npos) << e.what();
   }
 }

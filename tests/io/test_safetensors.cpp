@@ -61,7 +61,7 @@ class Safetensors : public ::testing::Test {
     SCOPED_TRACE(needle);
     const std::string p = path("bad.safetensors");
     write_file(p, bytes);
-    expect_error([&] { SafetensorsFile::open(p); }, VQR_ERR_FORMAT, needle);
+    expect_error([&] { SafetensorsFile::open(p); }, vqr::Status::Format, needle);
   }
   vqr_test::TempDir tmp_{"st"};
 };
@@ -155,7 +155,7 @@ TEST_F(Safetensors, RoundTripKeepsEveryFieldAndByte) {
   f.read_f32(*f.find("layer.f32"), got.data());
   EXPECT_EQ(std::memcmp(got.data(), fx.f32.data(), 24), 0);  // bitwise: keeps -0.0
   f.read_f32(*f.find("empty"), nullptr);                      // no elements, no writes
-  expect_error([&] { f.read_f32(*f.find("layer.i32"), got.data()); }, VQR_ERR_UNSUPPORTED, "I32");
+  expect_error([&] { f.read_f32(*f.find("layer.i32"), got.data()); }, vqr::Status::Unsupported, "I32");
   StTensor foreign = *f.find("layer.f32");
   foreign.begin += 1000;
   foreign.end += 1000;
@@ -163,7 +163,7 @@ TEST_F(Safetensors, RoundTripKeepsEveryFieldAndByte) {
     f.read_f32(foreign, got.data());
     ADD_FAILURE() << "a range outside the file was read";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(e.status(), vqr::Status::InvalidArgument);
   }
 }
 
@@ -278,7 +278,7 @@ TEST_F(Safetensors, HandBuiltFileReadsExactValues) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Corrupted inputs: each fails with VQR_ERR_FORMAT naming the problem
+// Corrupted inputs: each fails with Status::Format naming the problem
 // ------------------------------------------------------------------------------------------------
 
 TEST_F(Safetensors, RejectsBrokenHeaderFraming) {
@@ -352,10 +352,10 @@ TEST_F(Safetensors, RejectsBadMetadata) {
 }
 
 TEST_F(Safetensors, OpenFailuresAreIoErrors) {
-  expect_error([&] { SafetensorsFile::open(path("absent.safetensors")); }, VQR_ERR_IO, "cannot open");
-  expect_error([&] { SafetensorsFile::open(tmp_.path()); }, VQR_ERR_IO, "not a regular file");
+  expect_error([&] { SafetensorsFile::open(path("absent.safetensors")); }, vqr::Status::Io, "cannot open");
+  expect_error([&] { SafetensorsFile::open(tmp_.path()); }, vqr::Status::Io, "not a regular file");
   ASSERT_EQ(mkfifo(path("fifo").c_str(), 0600), 0);
-  expect_error([&] { SafetensorsFile::open(path("fifo")); }, VQR_ERR_IO, "not a regular file");  // no hang
+  expect_error([&] { SafetensorsFile::open(path("fifo")); }, vqr::Status::Io, "not a regular file");  // no hang
 }
 
 TEST_F(Safetensors, EveryTruncationThrows) {
@@ -373,7 +373,7 @@ TEST_F(Safetensors, EveryTruncationThrows) {
       SafetensorsFile::open(p);
       ADD_FAILURE() << "a file cut to " << len << " of " << bytes.size() << " bytes opened";
     } catch (const vqr::Error &e) {
-      EXPECT_EQ(e.status(), VQR_ERR_FORMAT) << len << ": " << e.what();
+      EXPECT_EQ(e.status(), vqr::Status::Format) << len << ": " << e.what();
     }
   }
 }
@@ -448,7 +448,7 @@ TEST_F(Safetensors, WriterRejectsBadArguments) {
   auto expect_bad = [&](const std::vector<StTensorData> &t, const std::map<std::string, std::string> &md,
                         const std::string &needle) {
     SCOPED_TRACE(needle);
-    expect_error([&] { vqr::io::write_safetensors(p, t, md); }, VQR_ERR_INVALID_ARGUMENT, needle);
+    expect_error([&] { vqr::io::write_safetensors(p, t, md); }, vqr::Status::InvalidArgument, needle);
     EXPECT_FALSE(fs::exists(p));
     EXPECT_FALSE(fs::exists(p + ".tmp"));
   };
@@ -470,11 +470,11 @@ TEST_F(Safetensors, WriterRejectsBadArguments) {
 TEST_F(Safetensors, WriterFailuresLeaveNoTempFile) {
   const float x[2] = {1, 2};
   const std::string missing = path("no/such/dir/w.safetensors");
-  expect_error([&] { vqr::io::write_safetensors(missing, {{"a", StDtype::kF32, {2}, x}}); }, VQR_ERR_IO, "cannot create");
+  expect_error([&] { vqr::io::write_safetensors(missing, {{"a", StDtype::kF32, {2}, x}}); }, vqr::Status::Io, "cannot create");
   // Renaming onto a folder fails after the temp file was written: it must be removed.
   const std::string folder = path("occupied");
   fs::create_directory(folder);
-  expect_error([&] { vqr::io::write_safetensors(folder, {{"a", StDtype::kF32, {2}, x}}); }, VQR_ERR_IO, "rename");
+  expect_error([&] { vqr::io::write_safetensors(folder, {{"a", StDtype::kF32, {2}, x}}); }, vqr::Status::Io, "rename");
   EXPECT_FALSE(fs::exists(folder + ".tmp"));
   // Overwriting an existing file replaces it whole.
   const std::string p = path("w.safetensors");
@@ -546,9 +546,9 @@ TEST_F(Safetensors, ShardedWriteAndCheckpointRead) {
     EXPECT_EQ(got.back(), -1.0f) << "wrote past the tensor";
   }
   EXPECT_EQ(ck.find("zzz", nullptr), nullptr);
-  expect_error([&] { ck.read_f32("zzz", {1}, nullptr); }, VQR_ERR_FORMAT, "missing tensor zzz");
+  expect_error([&] { ck.read_f32("zzz", {1}, nullptr); }, vqr::Status::Format, "missing tensor zzz");
   std::vector<float> buf(16);
-  expect_error([&] { ck.read_f32("a", {2, 8}, buf.data()); }, VQR_ERR_FORMAT, "tensor a has shape [4, 4], expected [2, 8]");
+  expect_error([&] { ck.read_f32("a", {2, 8}, buf.data()); }, vqr::Status::Format, "tensor a has shape [4, 4], expected [2, 8]");
 }
 
 TEST_F(Safetensors, SingleFileFolder) {
@@ -560,12 +560,12 @@ TEST_F(Safetensors, SingleFileFolder) {
   std::vector<float> got(50);
   ck.read_f32("c", {5, 10}, got.data());
   EXPECT_EQ(got, fx.c);
-  expect_error([&] { vqr::io::write_safetensors_sharded(tmp_.path(), fx.tensors(), 0); }, VQR_ERR_INVALID_ARGUMENT,
+  expect_error([&] { vqr::io::write_safetensors_sharded(tmp_.path(), fx.tensors(), 0); }, vqr::Status::InvalidArgument,
                "max_shard_bytes");
 }
 
 TEST_F(Safetensors, CheckpointFolderErrors) {
-  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_IO, "no model.safetensors");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, vqr::Status::Io, "no model.safetensors");
   const ShardFixture fx;
   vqr::io::write_safetensors_sharded(tmp_.path(), fx.tensors(), 128);
   const std::string index_path = path("model.safetensors.index.json");
@@ -573,7 +573,7 @@ TEST_F(Safetensors, CheckpointFolderErrors) {
   auto with_index = [&](const std::string &text, const std::string &needle) {
     SCOPED_TRACE(needle);
     write_file(index_path, text);
-    expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, needle);
+    expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, vqr::Status::Format, needle);
   };
   const std::string s1 = "model-00001-of-00003.safetensors", s3 = "model-00003-of-00003.safetensors";
   with_index("[]", "not an object");
@@ -598,13 +598,13 @@ TEST_F(Safetensors, CheckpointFolderErrors) {
   write_file(index_path, good_index);
   EXPECT_NO_THROW(SafetensorsCheckpoint::open_dir(tmp_.path()));
   write_file(path(s3), "short");
-  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, "shorter than the 8-byte");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, vqr::Status::Format, "shorter than the 8-byte");
   // A missing shard.
   fs::remove(path(s3));
-  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, "does not exist");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, vqr::Status::Format, "does not exist");
   // Both layouts at once are ambiguous.
   vqr::io::write_safetensors(path("model.safetensors"), {{"a", StDtype::kF32, {2}, x}});
-  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, VQR_ERR_FORMAT, "both");
+  expect_error([&] { SafetensorsCheckpoint::open_dir(tmp_.path()); }, vqr::Status::Format, "both");
 }
 
 }  // namespace

@@ -479,7 +479,7 @@ void expect_invalid(const float *x, int64_t count, int d, const KMeansOptions &o
     (void)kmeans(x, count, d, o, nullptr);
     ADD_FAILURE() << what << ": no exception";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_INVALID_ARGUMENT) << what << ": " << e.what();
+    EXPECT_EQ(e.status(), vqr::Status::InvalidArgument) << what << ": " << e.what();
   }
 }
 
@@ -604,7 +604,7 @@ TEST(KMeans, CancellationPropagates) {
   const int64_t count = 400, k = 8;
   vqrt::Rng rng(101);
   const std::vector<float> x = vqrt::normal_matrix(rng, count, d);
-  vqr_context *raw = nullptr;
+  vqr::Context *raw = nullptr;
   VQRT_ASSERT_OK(vqr_context_create(&raw));
   vqrt::ContextPtr ctx(raw);
   vqr::Progress progress(ctx.get(), "kmeans", 50);
@@ -615,7 +615,7 @@ TEST(KMeans, CancellationPropagates) {
     (void)kmeans(x.data(), count, d, opts(k, 50), &progress);
     ADD_FAILURE() << "no exception";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_CANCELLED);
+    EXPECT_EQ(e.status(), vqr::Status::Cancelled);
   }
 }
 

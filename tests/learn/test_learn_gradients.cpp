@@ -48,7 +48,7 @@ Layer make_layer(int64_t m, int64_t n, bool asymmetric, uint64_t seed) {
     L.Xf[i] = L.Xq[i] + 0.3f * (float)rng.normal();
   }
   L.h = std::make_unique<vqr::hessian::Hessian>(n, /*f64=*/true, asymmetric);
-  vqr_tensor xq{L.Xq.data(), VQR_DTYPE_F32, L.T, n, 0}, xf{L.Xf.data(), VQR_DTYPE_F32, L.T, n, 0};
+  vqr::TensorView xq{L.Xq.data(), vqr::DType::F32, L.T, n, 0}, xf{L.Xf.data(), vqr::DType::F32, L.T, n, 0};
   if (asymmetric)
     L.h->add_pair(xq, xf);
   else
@@ -133,7 +133,7 @@ TEST(LearnGradients, ObjectiveMatchesActivationsAndItsGradient) {
 TEST(LearnGradients, AdaRoundObjectiveAndRegularizer) {
   for (int64_t gs : {-1, 4}) {
     Layer L = make_layer(5, 16, true, 21);
-    const auto c = small_config(VQR_METHOD_ADAROUND, 3, gs);
+    const auto c = small_config(vqr::quant::Method::AdaRound, 3, gs);
     const auto init = vqr::learn::make_rounding_init(L.W.data(), L.m, L.n, L.h->view(), c, nullptr, 1);
     auto rounding = vqr::learn::make_adaround<double>(init, c.lr, 1);
     LayerObjective<double> obj(vqr::backend::cpu(), L.W.data(), L.m, L.n, L.h->view(), 1);
@@ -164,7 +164,7 @@ TEST(LearnGradients, AdaRoundObjectiveAndRegularizer) {
 
 TEST(LearnGradients, VqRoundCodebookObjectiveAndRegularizer) {
   Layer L = make_layer(6, 20, false, 31);  // 120 weights: 30 vectors of D = 4, K = 7
-  auto c = small_config(VQR_METHOD_VQROUND, 2, -1);
+  auto c = small_config(vqr::quant::Method::VqRound, 2, -1);
   c.vq_dim = 4;
   c.codebook_size = 7;
   c.kmeans_iters = 5;
@@ -261,10 +261,10 @@ struct AutoRoundSurrogate {
 TEST(LearnGradients, AutoRoundStraightThroughAllVariants) {
   struct Case {
     int grid, sym, variant;
-  } cases[] = {{VQR_GRID_GPTQ, 0, 0}, {VQR_GRID_GPTQ, 1, 1}, {VQR_GRID_FULL_RANGE, 0, 2}};
+  } cases[] = {{vqr::quant::Grid::Gptq, 0, 0}, {vqr::quant::Grid::Gptq, 1, 1}, {vqr::quant::Grid::FullRange, 0, 2}};
   for (const Case &cs : cases) {
     Layer L = make_layer(4, 16, false, 41 + cs.variant);
-    auto c = small_config(VQR_METHOD_AUTOROUND, 3, 8);
+    auto c = small_config(vqr::quant::Method::AutoRound, 3, 8);
     c.grid = cs.grid;
     c.sym = cs.sym;
     auto rounding = vqr::learn::make_autoround<double>(L.W.data(), L.m, L.n, c, 1);
@@ -307,7 +307,7 @@ TEST(LearnGradients, AutoRoundStraightThroughAllVariants) {
 
 TEST(LearnGradients, LoraRoundStraightThrough) {
   Layer L = make_layer(6, 16, true, 51);
-  auto c = small_config(VQR_METHOD_LORAROUND, 3, -1);
+  auto c = small_config(vqr::quant::Method::LoraRound, 3, -1);
   c.rank = 3;
   const auto init = vqr::learn::make_rounding_init(L.W.data(), L.m, L.n, L.h->view(), c, nullptr, 1);
   auto rounding = vqr::learn::make_loraround<double>(vqr::backend::cpu(), L.W.data(), init, c, 1, 1);

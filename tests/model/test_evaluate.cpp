@@ -140,13 +140,13 @@ std::vector<int32_t> token_stream(int64_t n, int32_t vocab) {
   return out;
 }
 
-vqr_status status_of(const std::function<void()> &f) {
+vqr::Status status_of(const std::function<void()> &f) {
   try {
     f();
   } catch (const vqr::Error &e) {
     return e.status();
   }
-  return VQR_OK;
+  return vqr::Status::Ok;
 }
 
 }  // namespace
@@ -195,7 +195,7 @@ TEST(EvalParagraphs, LimitAndShortParagraphs) {
   EXPECT_TRUE(std::isnan(none.mean_nll()));
   EXPECT_TRUE(std::isnan(none.perplexity()));
   EXPECT_EQ(status_of([&] { vqr::model::eval_paragraphs(s.model, s.tok, ps, -1, 1, nullptr); }),
-            VQR_ERR_INVALID_ARGUMENT);
+            vqr::Status::InvalidArgument);
 }
 
 TEST(EvalParagraphs, TruncatesToSeqLen) {
@@ -287,14 +287,14 @@ TEST(EvalGptq, RejectsBadArguments) {
   const std::vector<int32_t> tokens = token_stream(200, s.model.config().vocab_size);
   for (int64_t seqlen : {int64_t{-1}, int64_t{0}, int64_t{1}, int64_t{65}})
     EXPECT_EQ(status_of([&] { vqr::model::eval_gptq_protocol(s.model, tokens, seqlen, 1, nullptr); }),
-              VQR_ERR_INVALID_ARGUMENT)
+              vqr::Status::InvalidArgument)
         << "seqlen " << seqlen;
   EXPECT_EQ(status_of([&] { vqr::model::eval_gptq_protocol(s.model, tokens, 16, -1, nullptr); }),
-            VQR_ERR_INVALID_ARGUMENT);
+            vqr::Status::InvalidArgument);
   std::vector<int32_t> bad = tokens;
   bad[5] = s.model.config().vocab_size;  // a token of another tokenizer
   EXPECT_EQ(status_of([&] { vqr::model::eval_gptq_protocol(s.model, bad, 16, 1, nullptr); }),
-            VQR_ERR_INVALID_ARGUMENT);
+            vqr::Status::InvalidArgument);
 }
 
 // ---- progress and cancellation ------------------------------------------------------------------
@@ -306,8 +306,8 @@ TEST(EvalProgress, ReportsAndCancels) {
     int64_t last_done = -1, total = -1;
     int calls = 0;
   } seen;
-  vqr_context ctx;
-  ctx.progress_fn = [](void *user, const vqr_progress *p) {
+  vqr::Context ctx;
+  ctx.progress_fn = [](void *user, const vqr::ProgressInfo *p) {
     auto *sn = static_cast<Seen *>(user);
     sn->last_done = p->done;
     sn->total = p->total;
@@ -326,12 +326,12 @@ TEST(EvalProgress, ReportsAndCancels) {
     vqr::Progress progress(&ctx, "eval", 3);
     ctx.cancel_requested = true;
     EXPECT_EQ(status_of([&] { vqr::model::eval_paragraphs(s.model, s.tok, {"abc", "ab", "c"}, 0, 1, &progress); }),
-              VQR_ERR_CANCELLED);
+              vqr::Status::Cancelled);
   }
   {
     vqr::Progress progress(&ctx, "eval", 10);
     ctx.cancel_requested = true;
     EXPECT_EQ(status_of([&] { vqr::model::eval_gptq_protocol(s.model, tokens, 16, 1, &progress); }),
-              VQR_ERR_CANCELLED);
+              vqr::Status::Cancelled);
   }
 }

@@ -541,7 +541,7 @@ void expect_invalid(Fn fn, const char *what) {
     fn();
     ADD_FAILURE() << what << ": no error thrown";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_INVALID_ARGUMENT) << what << ": " << e.what();
+    EXPECT_EQ(e.status(), vqr::Status::InvalidArgument) << what << ": " << e.what();
   }
 }
 

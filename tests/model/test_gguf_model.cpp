@@ -52,19 +52,19 @@ namespace fs = std::filesystem;
 
 // save_gguf's argument errors (bad codes, dtype) carry no file hint: the hint is optional here.
 template <class Fn>
-void expect_error(Fn &&fn, vqr_status status, const std::string &needle) {
+void expect_error(Fn &&fn, vqr::Status status, const std::string &needle) {
   vqr_test::expect_error(fn, status, needle, vqr_test::Hint::kOptional);
 }
 
 // The level of the first note containing `needle`, or VQR_LOG_NONE when none does.
-vqr_log_level level_of(const vqr::ExportNotes &notes, const std::string &needle) {
+vqr::LogLevel level_of(const vqr::ExportNotes &notes, const std::string &needle) {
   for (const vqr::ExportNote &n : notes)
     if (n.text.find(needle) != std::string::npos) return n.level;
-  return VQR_LOG_NONE;
+  return vqr::LogLevel::None;
 }
 
 bool contains(const vqr::ExportNotes &notes, const std::string &needle) {
-  return level_of(notes, needle) != VQR_LOG_NONE;
+  return level_of(notes, needle) != vqr::LogLevel::None;
 }
 
 std::vector<float> logits_of(const Model &m, const std::vector<int32_t> &tokens) {
@@ -329,7 +329,7 @@ TEST_F(Stories, F16RoundTripGivesTheRoundedWeights) {
   vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{}, &notes);  // default dtype F16
   EXPECT_TRUE(contains(notes, "token_embd.weight: stored as F16 (lossy")) << notes.size();
   EXPECT_TRUE(contains(notes, "blk.0.attn_q.weight: stored as F16 (lossy"));
-  EXPECT_EQ(level_of(notes, "token_embd.weight: stored as F16 (lossy"), VQR_LOG_WARN) << "values that round warn";
+  EXPECT_EQ(level_of(notes, "token_embd.weight: stored as F16 (lossy"), vqr::LogLevel::Warn) << "values that round warn";
   const auto types = tensor_types(path);
   EXPECT_EQ(types.at("token_embd.weight"), 1u);
   EXPECT_EQ(types.at("blk.2.ffn_gate.weight"), 1u);
@@ -458,7 +458,7 @@ TEST(GridFallback, GridsWithoutABlockTypeAreStoredDenseWithANote) {
   EXPECT_TRUE(contains(notes, "blk.0.attn_q.weight: its scales and zero points are not exact as Q4_1's fp16 d and m"));
   EXPECT_TRUE(contains(notes, "blk.1.attn_output.weight: group size 64 has no GGUF block type (Q4_0, Q4_1 and Q8_0 need 32); stored as F32"));
   EXPECT_FALSE(contains(notes, "blk.0.ffn_down.weight"));
-  EXPECT_EQ(level_of(notes, "blk.1.attn_output.weight: group size 64"), VQR_LOG_INFO) << "exact F32 storage informs";
+  EXPECT_EQ(level_of(notes, "blk.1.attn_output.weight: group size 64"), vqr::LogLevel::Info) << "exact F32 storage informs";
   const auto types = tensor_types(path);
   EXPECT_EQ(types.at("blk.0.attn_q.weight"), 0u);
   EXPECT_EQ(types.at("blk.1.attn_output.weight"), 0u);
@@ -481,12 +481,12 @@ TEST(GridFallback, BadCodesAreRefusedBeforeAnyFileExists) {
   const std::string path = dir.path() + "/q.gguf";
   Grid &g = gs.by_layer[{0, 0}];
   g.codes[5] = 16;  // does not fit 4 bits
-  expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, gs.options("F16"), nullptr); }, VQR_ERR_INVALID_ARGUMENT,
+  expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, gs.options("F16"), nullptr); }, vqr::Status::InvalidArgument,
                "code 16 does not fit 4 bits");
   g.codes[5] = 3;
   const GgufWriteOptions o = gs.options("F16");
   g.g.rows = 7;  // after options(), which sets only the pointers
-  expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, o, nullptr); }, VQR_ERR_INVALID_ARGUMENT,
+  expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, o, nullptr); }, vqr::Status::InvalidArgument,
                "codes of blk.0.wq: shape 7 x 64 differs from the layer's 64 x 64");
   EXPECT_FALSE(fs::exists(path));
   EXPECT_FALSE(fs::exists(path + ".tmp"));
@@ -607,19 +607,19 @@ TEST(GgufArchitectures, InexpressibleModelsAreRefusedBeforeAnyFileExists) {
   const std::string path = dir.path() + "/x.gguf";
   ModelConfig mistral = small_config("MistralForCausalLM");
   mistral.sliding_window = 16;
-  expect_error([&] { vqr::model::save_gguf(random_model(mistral, 1), tok.tok, path, {}, nullptr); }, VQR_ERR_UNSUPPORTED,
+  expect_error([&] { vqr::model::save_gguf(random_model(mistral, 1), tok.tok, path, {}, nullptr); }, vqr::Status::Unsupported,
                "sliding attention window");
   ModelConfig l3 = small_config("LlamaForCausalLM");
   l3.rope_scaling = vqr::model::RopeScaling::kLlama3;
   l3.rope_factor = 8.0f;
-  expect_error([&] { vqr::model::save_gguf(random_model(l3, 1), tok.tok, path, {}, nullptr); }, VQR_ERR_UNSUPPORTED, "llama3 RoPE");
+  expect_error([&] { vqr::model::save_gguf(random_model(l3, 1), tok.tok, path, {}, nullptr); }, vqr::Status::Unsupported, "llama3 RoPE");
   ModelConfig other = small_config("GPT2LMHeadModel");
-  expect_error([&] { vqr::model::save_gguf(Model(other), tok.tok, path, {}, nullptr); }, VQR_ERR_UNSUPPORTED, "GPT2LMHeadModel");
+  expect_error([&] { vqr::model::save_gguf(Model(other), tok.tok, path, {}, nullptr); }, vqr::Status::Unsupported, "GPT2LMHeadModel");
   ModelConfig big = small_config("");
   big.vocab_size = 300;
-  expect_error([&] { vqr::model::save_gguf(Model(big), tok.tok, path, {}, nullptr); }, VQR_ERR_INVALID_ARGUMENT, "275 pieces");
+  expect_error([&] { vqr::model::save_gguf(Model(big), tok.tok, path, {}, nullptr); }, vqr::Status::InvalidArgument, "275 pieces");
   expect_error([&] { vqr::model::save_gguf(Model(small_config("")), tok.tok, path, GgufWriteOptions{"BF16", {}}, nullptr); },
-               VQR_ERR_INVALID_ARGUMENT, "F32 or F16");
+               vqr::Status::InvalidArgument, "F32 or F16");
   EXPECT_FALSE(fs::exists(path));
   EXPECT_FALSE(fs::exists(path + ".tmp"));
   // Mistral without a window is plain llama.
@@ -690,7 +690,7 @@ TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
   EXPECT_EQ(back.config().rope_theta, 10000.0f);  // llama.cpp's default when rope.freq_base is absent
   EXPECT_FALSE(back.config().shared_classifier);
 
-  auto broken = [&](const std::function<void(std::vector<HandTensor> *)> &edit, vqr_status status, const std::string &needle) {
+  auto broken = [&](const std::function<void(std::vector<HandTensor> *)> &edit, vqr::Status status, const std::string &needle) {
     SCOPED_TRACE(needle);
     write_hand_llama(path, m, edit);
     expect_error([&] { vqr::model::load_gguf(path); }, status, needle);
@@ -707,37 +707,37 @@ TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
         return;
       }
   };
-  broken([&](std::vector<HandTensor> *t) { erase(t, "blk.1.ffn_up.weight"); }, VQR_ERR_FORMAT, "missing tensor blk.1.ffn_up.weight");
-  broken([&](std::vector<HandTensor> *t) { find(t, "blk.1.attn_k.weight").ne = {32, 64}; }, VQR_ERR_FORMAT,
+  broken([&](std::vector<HandTensor> *t) { erase(t, "blk.1.ffn_up.weight"); }, vqr::Status::Format, "missing tensor blk.1.ffn_up.weight");
+  broken([&](std::vector<HandTensor> *t) { find(t, "blk.1.attn_k.weight").ne = {32, 64}; }, vqr::Status::Format,
          "tensor blk.1.attn_k.weight has ne [32, 64], expected [64, 32]");
   broken([&](std::vector<HandTensor> *t) { t->push_back({"blk.0.attn_q.bias", {64}, GgmlType::kF32, std::vector<float>(64)}); },
-         VQR_ERR_FORMAT, "unexpected tensor \"blk.0.attn_q.bias\"");
-  broken([&](std::vector<HandTensor> *t) { find(t, "blk.0.ffn_norm.weight").type = GgmlType::kI32; }, VQR_ERR_UNSUPPORTED,
+         vqr::Status::Format, "unexpected tensor \"blk.0.attn_q.bias\"");
+  broken([&](std::vector<HandTensor> *t) { find(t, "blk.0.ffn_norm.weight").type = GgmlType::kI32; }, vqr::Status::Unsupported,
          "tensor \"blk.0.ffn_norm.weight\" has type I32");
-  broken([&](std::vector<HandTensor> *t) { find(t, "blk.1.ffn_up.weight").data[17] = NAN; }, VQR_ERR_FORMAT,
+  broken([&](std::vector<HandTensor> *t) { find(t, "blk.1.ffn_up.weight").data[17] = NAN; }, vqr::Status::Format,
          "non-finite weight in blk.1.ffn_up.weight at element 17");
   broken([&](std::vector<HandTensor> *t) { t->push_back({"rope_freqs.weight", {4}, GgmlType::kF32, std::vector<float>(4, 1.0f)}); },
-         VQR_ERR_UNSUPPORTED, "rope_freqs.weight");
-  broken([&](std::vector<HandTensor> *t) { erase(t, "token_embd.weight"); }, VQR_ERR_FORMAT, "missing tensor token_embd.weight");
+         vqr::Status::Unsupported, "rope_freqs.weight");
+  broken([&](std::vector<HandTensor> *t) { erase(t, "token_embd.weight"); }, vqr::Status::Format, "missing tensor token_embd.weight");
   // Without output.weight the classifier is the embedding.
   write_hand_llama(path, m, [&](std::vector<HandTensor> *t) { erase(t, "output.weight"); });
   EXPECT_TRUE(vqr::model::load_gguf(path).config().shared_classifier);
 
-  auto bad_metadata = [&](const std::function<void(GgufWriter *)> &md, vqr_status status, const std::string &needle) {
+  auto bad_metadata = [&](const std::function<void(GgufWriter *)> &md, vqr::Status status, const std::string &needle) {
     SCOPED_TRACE(needle);
     write_hand_llama(path, m, {}, md);
     expect_error([&] { vqr::model::load_gguf(path); }, status, needle);
   };
-  bad_metadata([](GgufWriter *) {}, VQR_ERR_FORMAT, "missing metadata key \"general.architecture\"");
-  bad_metadata([](GgufWriter *w) { w->set_string("general.architecture", "gpt2"); }, VQR_ERR_UNSUPPORTED, "\"gpt2\"");
-  bad_metadata([](GgufWriter *w) { w->set_string("general.architecture", "llama"); }, VQR_ERR_FORMAT,
+  bad_metadata([](GgufWriter *) {}, vqr::Status::Format, "missing metadata key \"general.architecture\"");
+  bad_metadata([](GgufWriter *w) { w->set_string("general.architecture", "gpt2"); }, vqr::Status::Unsupported, "\"gpt2\"");
+  bad_metadata([](GgufWriter *w) { w->set_string("general.architecture", "llama"); }, vqr::Status::Format,
                "missing metadata key \"llama.embedding_length\"");
   bad_metadata(
       [](GgufWriter *w) {
         w->set_string("general.architecture", "llama");
         w->set_f32("llama.embedding_length", 64.0f);
       },
-      VQR_ERR_FORMAT, "\"llama.embedding_length\" has type f32, expected u32");
+      vqr::Status::Format, "\"llama.embedding_length\" has type f32, expected u32");
   const auto full = [](GgufWriter *w, uint32_t heads_kv, const char *scaling) {
     w->set_string("general.architecture", "llama");
     w->set_u32("llama.context_length", 32);
@@ -749,21 +749,21 @@ TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
     w->set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
     if (scaling) w->set_string("llama.rope.scaling.type", scaling);
   };
-  bad_metadata([&](GgufWriter *w) { full(w, 3, nullptr); }, VQR_ERR_FORMAT, "not a multiple of head_count_kv 3");
-  bad_metadata([&](GgufWriter *w) { full(w, 4, nullptr); }, VQR_ERR_FORMAT, "tensor blk.0.attn_k.weight has ne [64, 32], expected [64, 64]");
-  bad_metadata([&](GgufWriter *w) { full(w, 2, "yarn"); }, VQR_ERR_UNSUPPORTED, "RoPE scaling type \"yarn\"");
+  bad_metadata([&](GgufWriter *w) { full(w, 3, nullptr); }, vqr::Status::Format, "not a multiple of head_count_kv 3");
+  bad_metadata([&](GgufWriter *w) { full(w, 4, nullptr); }, vqr::Status::Format, "tensor blk.0.attn_k.weight has ne [64, 32], expected [64, 64]");
+  bad_metadata([&](GgufWriter *w) { full(w, 2, "yarn"); }, vqr::Status::Unsupported, "RoPE scaling type \"yarn\"");
   bad_metadata(
       [&](GgufWriter *w) {
         full(w, 2, nullptr);
         w->set_u32("llama.rope.dimension_count", 8);
       },
-      VQR_ERR_UNSUPPORTED, "partial rotary");
+      vqr::Status::Unsupported, "partial rotary");
   bad_metadata(
       [&](GgufWriter *w) {
         full(w, 2, nullptr);
         w->set_u32("llama.vocab_size", 100);
       },
-      VQR_ERR_FORMAT, "llama.vocab_size 100 differs");
+      vqr::Status::Format, "llama.vocab_size 100 differs");
 }
 
 }  // namespace

@@ -192,13 +192,13 @@ std::vector<int32_t> some_tokens(int vocab, int n) {
 }
 
 // The status and message of what `f` throws (VQR_OK when it does not throw).
-std::pair<vqr_status, std::string> error_of(const std::function<void()> &f) {
+std::pair<vqr::Status, std::string> error_of(const std::function<void()> &f) {
   try {
     f();
   } catch (const vqr::Error &e) {
     return {e.status(), e.what()};
   }
-  return {VQR_OK, ""};
+  return {vqr::Status::Ok, ""};
 }
 
 // A minimal valid config, modified by `extra` (a JSON fragment of fields to add or override).
@@ -345,22 +345,22 @@ TEST(HfConfig, BadConfigsFailClearly) {
   using vqr::model::parse_hf_config;
   struct Case {
     std::string text;
-    vqr_status status;
+    vqr::Status status;
     std::string needle;
   } cases[] = {
-      {"{\"hidden_size\": ", VQR_ERR_FORMAT, "not valid JSON"},
-      {"[1, 2]", VQR_ERR_FORMAT, "not a JSON object"},
-      {config_text("GPT2LMHeadModel"), VQR_ERR_UNSUPPORTED, "GPT2LMHeadModel"},
-      {config_text("LlamaForCausalLM", "\"hidden_act\": \"gelu\""), VQR_ERR_UNSUPPORTED, "gelu"},
-      {config_text("LlamaForCausalLM", "\"attention_bias\": true"), VQR_ERR_UNSUPPORTED, "attention_bias"},
-      {config_text("LlamaForCausalLM", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"), VQR_ERR_UNSUPPORTED, "yarn"},
-      {config_text("LlamaForCausalLM", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}"), VQR_ERR_FORMAT, "low_freq_factor"},
-      {config_text("Qwen2ForCausalLM", "\"use_sliding_window\": true"), VQR_ERR_UNSUPPORTED, "use_sliding_window"},
-      {"{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 32}", VQR_ERR_FORMAT, "intermediate_size"},
-      {config_text("LlamaForCausalLM", "\"num_key_value_heads\": 3"), VQR_ERR_FORMAT, "num_key_value_heads"},
-      {config_text("LlamaForCausalLM", "\"vocab_size\": -5"), VQR_ERR_FORMAT, "vocab_size"},
-      {config_text("LlamaForCausalLM", "\"hidden_size\": \"32\""), VQR_ERR_FORMAT, "not an integer"},
-      {config_text("LlamaForCausalLM", "\"rms_norm_eps\": \"small\""), VQR_ERR_FORMAT, "rms_norm_eps"},
+      {"{\"hidden_size\": ", vqr::Status::Format, "not valid JSON"},
+      {"[1, 2]", vqr::Status::Format, "not a JSON object"},
+      {config_text("GPT2LMHeadModel"), vqr::Status::Unsupported, "GPT2LMHeadModel"},
+      {config_text("LlamaForCausalLM", "\"hidden_act\": \"gelu\""), vqr::Status::Unsupported, "gelu"},
+      {config_text("LlamaForCausalLM", "\"attention_bias\": true"), vqr::Status::Unsupported, "attention_bias"},
+      {config_text("LlamaForCausalLM", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"), vqr::Status::Unsupported, "yarn"},
+      {config_text("LlamaForCausalLM", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}"), vqr::Status::Format, "low_freq_factor"},
+      {config_text("Qwen2ForCausalLM", "\"use_sliding_window\": true"), vqr::Status::Unsupported, "use_sliding_window"},
+      {"{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 32}", vqr::Status::Format, "intermediate_size"},
+      {config_text("LlamaForCausalLM", "\"num_key_value_heads\": 3"), vqr::Status::Format, "num_key_value_heads"},
+      {config_text("LlamaForCausalLM", "\"vocab_size\": -5"), vqr::Status::Format, "vocab_size"},
+      {config_text("LlamaForCausalLM", "\"hidden_size\": \"32\""), vqr::Status::Format, "not an integer"},
+      {config_text("LlamaForCausalLM", "\"rms_norm_eps\": \"small\""), vqr::Status::Format, "rms_norm_eps"},
   };
   for (const Case &c : cases) {
     const auto [status, message] = error_of([&] { parse_hf_config(c.text, "cfg.json"); });
@@ -388,11 +388,11 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
   };
 
   fresh();
-  EXPECT_EQ(load().first, VQR_OK);
+  EXPECT_EQ(load().first, vqr::Status::Ok);
 
   rewrite([](std::vector<RawTensor> &t) { t.erase(t.begin() + 3); });
   auto [status, message] = load();
-  EXPECT_EQ(status, VQR_ERR_FORMAT);
+  EXPECT_EQ(status, vqr::Status::Format);
   EXPECT_NE(message.find("missing tensor"), std::string::npos) << message;
 
   rewrite([](std::vector<RawTensor> &t) {
@@ -402,12 +402,12 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
       }
   });
   std::tie(status, message) = load();
-  EXPECT_EQ(status, VQR_ERR_FORMAT);
+  EXPECT_EQ(status, vqr::Status::Format);
   EXPECT_NE(message.find("model.norm.weight"), std::string::npos) << message;
 
   rewrite([](std::vector<RawTensor> &t) { t.push_back({"model.layers.0.self_attn.q_proj.qweight", "F32", {1}, {0, 0, 0, 0}}); });
   std::tie(status, message) = load();
-  EXPECT_EQ(status, VQR_ERR_FORMAT);
+  EXPECT_EQ(status, vqr::Status::Format);
   EXPECT_NE(message.find("unexpected tensor"), std::string::npos) << message;
 
   rewrite([](std::vector<RawTensor> &t) {
@@ -415,7 +415,7 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
     std::memcpy(t.back().bytes.data(), &nan, 4);
   });
   std::tie(status, message) = load();
-  EXPECT_EQ(status, VQR_ERR_FORMAT);
+  EXPECT_EQ(status, vqr::Status::Format);
   EXPECT_NE(message.find("non-finite"), std::string::npos) << message;
 
   // Truncated weights file: every cut fails cleanly.
@@ -425,24 +425,24 @@ TEST_F(Stories, MalformedFoldersFailClearly) {
   for (uintmax_t cut : {uintmax_t{0}, uintmax_t{5}, uintmax_t{100}, full / 2, full - 1}) {
     fresh();
     fs::resize_file(st, cut);
-    EXPECT_EQ(load().first, VQR_ERR_FORMAT) << "cut at " << cut;
+    EXPECT_EQ(load().first, vqr::Status::Format) << "cut at " << cut;
   }
 
   // Config problems surface through the loader too; a missing weights file is an I/O error.
   fresh();
   write_file(dir.path() + "/config.json", config_text("FalconForCausalLM"));
-  EXPECT_EQ(load().first, VQR_ERR_UNSUPPORTED);
+  EXPECT_EQ(load().first, vqr::Status::Unsupported);
   fresh();
   write_file(dir.path() + "/config.json", "{not json");
-  EXPECT_EQ(load().first, VQR_ERR_FORMAT);
+  EXPECT_EQ(load().first, vqr::Status::Format);
   fresh();
   fs::remove(st);
-  EXPECT_NE(load().first, VQR_OK);
+  EXPECT_NE(load().first, vqr::Status::Ok);
   // A config that disagrees with the weights (another head count) names the tensor.
   fresh();
   write_file(dir.path() + "/config.json", config_text("LlamaForCausalLM"));
   std::tie(status, message) = load();
-  EXPECT_EQ(status, VQR_ERR_FORMAT);
+  EXPECT_EQ(status, vqr::Status::Format);
   EXPECT_NE(message.find("shape"), std::string::npos) << message;
 }
 
@@ -461,5 +461,5 @@ TEST_F(Stories, ResolvesFoldersAndTokenizers) {
   EXPECT_EQ(vqr::model::resolve_model_source(dir.path(), "").tokenizer_file, dir.path() + "/tokenizer.model");
   // A folder with neither model.bin nor config.json.
   fs::remove(dir.path() + "/config.json");
-  EXPECT_EQ(error_of([&] { vqr::model::resolve_model_source(dir.path(), ""); }).first, VQR_ERR_IO);
+  EXPECT_EQ(error_of([&] { vqr::model::resolve_model_source(dir.path(), ""); }).first, vqr::Status::Io);
 }

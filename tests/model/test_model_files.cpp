@@ -33,7 +33,7 @@ const Header kGqaHeader = {32, 40, 2, 8, 4, -300, 24};
 
 // Expects `fn` to throw vqr::Error with `status` and a message containing every string of `parts`.
 template <class Fn>
-void expect_error(Fn fn, vqr_status status, const std::vector<std::string> &parts) {
+void expect_error(Fn fn, vqr::Status status, const std::vector<std::string> &parts) {
   try {
     fn();
     ADD_FAILURE() << "no error thrown";
@@ -106,50 +106,50 @@ TEST(Llama2cFormat, BadFilesFailCleanly) {
   TempFile f("bad.bin");
   auto load = [&] { vqr::model::load_llama2c(f.path()); };
 
-  expect_error(load, VQR_ERR_IO, {f.path(), "cannot open", "hint:"});  // not written yet
+  expect_error(load, vqr::Status::Io, {f.path(), "cannot open", "hint:"});  // not written yet
 
   f.write(std::vector<char>(good.begin(), good.end() - 4));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "does not match", "truncated"});
+  expect_error(load, vqr::Status::Format, {f.path(), "does not match", "truncated"});
 
   f.write(std::vector<char>(good.begin(), good.begin() + 12));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "28-byte header"});
+  expect_error(load, vqr::Status::Format, {f.path(), "28-byte header"});
 
   f.write({});
-  expect_error(load, VQR_ERR_FORMAT, {f.path()});
+  expect_error(load, vqr::Status::Format, {f.path()});
 
   std::vector<char> longer = good;
   longer.push_back(0);
   f.write(longer);
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "does not match", "hint:"});
+  expect_error(load, vqr::Status::Format, {f.path(), "does not match", "hint:"});
 
   Header bad = kGqaHeader;
   bad.n_heads = 0;
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "implausible header", "n_heads=0"});
+  expect_error(load, vqr::Status::Format, {f.path(), "implausible header", "n_heads=0"});
 
   bad = kGqaHeader;
   bad.n_kv_heads = 3;  // 8 heads are not a multiple of 3 KV heads
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "inconsistent header"});
+  expect_error(load, vqr::Status::Format, {f.path(), "inconsistent header"});
 
   bad = kGqaHeader;
   bad.dim = 0x616b3432;  // "ak42", the versioned export
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_UNSUPPORTED, {f.path(), "--version 0"});
+  expect_error(load, vqr::Status::Unsupported, {f.path(), "--version 0"});
 
   bad = kGqaHeader;
   bad.hidden_dim = 41;  // header of another model: sizes no longer match
   f.write(vqr_test::checkpoint_bytes(bad, w));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "does not match"});
+  expect_error(load, vqr::Status::Format, {f.path(), "does not match"});
 
   std::vector<float> nan_w = w;
   nan_w[100] = std::nanf("");
   f.write(vqr_test::checkpoint_bytes(kGqaHeader, nan_w));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "non-finite", "token_embedding"});
+  expect_error(load, vqr::Status::Format, {f.path(), "non-finite", "token_embedding"});
 
   const std::string text = "Once upon a time there was a text file that was not a model at all.\n";
   f.write(std::vector<char>(text.begin(), text.end()));
-  expect_error(load, VQR_ERR_FORMAT, {f.path(), "hint:"});
+  expect_error(load, vqr::Status::Format, {f.path(), "hint:"});
 }
 
 TEST(Tokenizer, SyntheticVocabMatchesRunC) {
@@ -194,17 +194,17 @@ TEST(Tokenizer, BadFilesFailCleanly) {
   const int n = static_cast<int>(vocab.size());
   auto load = [&](int v) { return [&f, v] { Tokenizer::load(f.path(), v); }; };
 
-  expect_error(load(n), VQR_ERR_IO, {f.path(), "cannot open"});
+  expect_error(load(n), vqr::Status::Io, {f.path(), "cannot open"});
   f.write(good);
-  expect_error(load(n - 1), VQR_ERR_FORMAT, {f.path(), "more entries"});
-  expect_error(load(n + 1), VQR_ERR_FORMAT, {f.path(), "holds " + std::to_string(n) + " tokens"});
+  expect_error(load(n - 1), vqr::Status::Format, {f.path(), "more entries"});
+  expect_error(load(n + 1), vqr::Status::Format, {f.path(), "holds " + std::to_string(n) + " tokens"});
   EXPECT_EQ(Tokenizer::load(f.path(), 0).vocab_size(), n);  // read to the end
   f.write(std::vector<char>(good.begin(), good.end() - 2));
-  expect_error(load(n), VQR_ERR_FORMAT, {f.path(), "truncated"});
+  expect_error(load(n), vqr::Status::Format, {f.path(), "truncated"});
   f.write(vqr_test::tokenizer_bytes(vocab, 3));  // pieces longer than max_token_length
-  expect_error(load(n), VQR_ERR_FORMAT, {f.path(), "max_token_length"});
+  expect_error(load(n), vqr::Status::Format, {f.path(), "max_token_length"});
   f.write({});
-  expect_error(load(n), VQR_ERR_FORMAT, {f.path(), "empty"});
+  expect_error(load(n), vqr::Status::Format, {f.path(), "empty"});
 }
 
 TEST(TextCorpus, ParagraphsAndWindows) {
@@ -316,10 +316,10 @@ TEST(Forward, RejectsBadArguments) {
   EXPECT_THROW(Forward(m, m.config().seq_len + 1), vqr::Error);
   Forward fwd(m, 4, 1);
   const int32_t bad[] = {1, 300};
-  expect_error([&] { fwd.run(bad, 2, nullptr); }, VQR_ERR_INVALID_ARGUMENT, {"position 1"});
+  expect_error([&] { fwd.run(bad, 2, nullptr); }, vqr::Status::InvalidArgument, {"position 1"});
   const int32_t ok[] = {1, 2, 3, 4, 5};
-  expect_error([&] { fwd.run(ok, 5, nullptr); }, VQR_ERR_INVALID_ARGUMENT, {"5 tokens"});
+  expect_error([&] { fwd.run(ok, 5, nullptr); }, vqr::Status::InvalidArgument, {"5 tokens"});
   // An exception thrown by the sink leaves run().
-  EXPECT_THROW(fwd.run(ok, 2, nullptr, [](int, LinearInput, const float *, int64_t, int64_t) { throw vqr::Error(VQR_ERR_CANCELLED, "stop"); }),
+  EXPECT_THROW(fwd.run(ok, 2, nullptr, [](int, LinearInput, const float *, int64_t, int64_t) { throw vqr::Error(vqr::Status::Cancelled, "stop"); }),
                vqr::Error);
 }

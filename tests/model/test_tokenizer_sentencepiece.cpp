@@ -25,7 +25,7 @@ namespace {
 
 // Expects `fn` to throw vqr::Error with `status` and a message containing every string of `parts`.
 template <class Fn>
-void expect_error(Fn fn, vqr_status status, const std::vector<std::string> &parts) {
+void expect_error(Fn fn, vqr::Status status, const std::vector<std::string> &parts) {
   try {
     fn();
     ADD_FAILURE() << "no error thrown";
@@ -283,10 +283,10 @@ TEST(SentencePiece, BadFilesFailCleanly) {
   VQR_DATA_DIR_OR_SKIP(data);
   const std::string model = data + "/models/gutenberg4M/tokenizer.model";
   // A tokenizer of another model: the message names both sizes.
-  expect_error([&] { Tokenizer::load(model, 32000); }, VQR_ERR_FORMAT, {model, "4096", "32000", "hint:"});
-  expect_error([&] { Tokenizer::load(data + "/models/llama2c-tokenizer/tokenizer.model", 4096); }, VQR_ERR_FORMAT,
+  expect_error([&] { Tokenizer::load(model, 32000); }, vqr::Status::Format, {model, "4096", "32000", "hint:"});
+  expect_error([&] { Tokenizer::load(data + "/models/llama2c-tokenizer/tokenizer.model", 4096); }, vqr::Status::Format,
                {"32000", "4096"});
-  expect_error([&] { Tokenizer::load(model + ".missing", 4096); }, VQR_ERR_IO, {"cannot open"});
+  expect_error([&] { Tokenizer::load(model + ".missing", 4096); }, vqr::Status::Io, {"cannot open"});
 
   // Truncated: the first 1000 bytes of a real model, under each kind of name.
   const std::vector<char> bytes = file_bytes(model);
@@ -295,27 +295,27 @@ TEST(SentencePiece, BadFilesFailCleanly) {
   for (const char *name : {"trunc.model", "trunc.bin", "trunc"}) {
     TempFile f(name);
     f.write(head);
-    expect_error([&] { Tokenizer::load(f.path(), 4096); }, VQR_ERR_FORMAT, {f.path(), "hint:"});
-    expect_error([&] { Tokenizer::load(f.path(), 0); }, VQR_ERR_FORMAT, {f.path(), "hint:"});
+    expect_error([&] { Tokenizer::load(f.path(), 4096); }, vqr::Status::Format, {f.path(), "hint:"});
+    expect_error([&] { Tokenizer::load(f.path(), 0); }, vqr::Status::Format, {f.path(), "hint:"});
   }
   {
     TempFile f("trunc.model");
     f.write(head);
-    expect_error([&] { Tokenizer::load(f.path(), 4096); }, VQR_ERR_FORMAT, {"SentencePiece", "truncated"});
+    expect_error([&] { Tokenizer::load(f.path(), 4096); }, vqr::Status::Format, {"SentencePiece", "truncated"});
   }
   // Garbage (text), empty: neither format, whatever the name.
   const std::string text = "Once upon a time there was a text file that was not a tokenizer at all.\n";
   for (const char *name : {"garbage.model", "garbage.bin", "garbage.txt"}) {
     TempFile f(name);
     f.write(std::vector<char>(text.begin(), text.end()));
-    expect_error([&] { Tokenizer::load(f.path(), 4096); }, VQR_ERR_FORMAT, {f.path(), "hint:"});
+    expect_error([&] { Tokenizer::load(f.path(), 4096); }, vqr::Status::Format, {f.path(), "hint:"});
     f.write({});
-    expect_error([&] { Tokenizer::load(f.path(), 0); }, VQR_ERR_FORMAT, {f.path(), "hint:"});
+    expect_error([&] { Tokenizer::load(f.path(), 0); }, vqr::Status::Format, {f.path(), "hint:"});
   }
   {
     TempFile f("garbage.txt");
     f.write(std::vector<char>(text.begin(), text.end()));
-    expect_error([&] { Tokenizer::load(f.path(), 4096); }, VQR_ERR_FORMAT, {"neither", "SentencePiece", "llama2.c"});
+    expect_error([&] { Tokenizer::load(f.path(), 4096); }, vqr::Status::Format, {"neither", "SentencePiece", "llama2.c"});
   }
 }
 
@@ -344,20 +344,20 @@ TEST(TokenFile, RoundTrip) {
 TEST(TokenFile, BadFilesFailCleanly) {
   using vqr::model::read_token_file;
   TempFile f("bad.u32");
-  expect_error([&] { read_token_file(f.path(), 10); }, VQR_ERR_IO, {f.path(), "cannot open"});
+  expect_error([&] { read_token_file(f.path(), 10); }, vqr::Status::Io, {f.path(), "cannot open"});
   f.write({});
-  expect_error([&] { read_token_file(f.path(), 10); }, VQR_ERR_FORMAT, {f.path(), "empty", "hint:"});
+  expect_error([&] { read_token_file(f.path(), 10); }, vqr::Status::Format, {f.path(), "empty", "hint:"});
   f.write({1, 0, 0, 0, 2, 0});
-  expect_error([&] { read_token_file(f.path(), 10); }, VQR_ERR_FORMAT, {f.path(), "6 bytes", "multiple of 4"});
+  expect_error([&] { read_token_file(f.path(), 10); }, vqr::Status::Format, {f.path(), "6 bytes", "multiple of 4"});
   f.write({1, 0, 0, 0, 9, 0, 0, 0, 10, 0, 0, 0});
-  expect_error([&] { read_token_file(f.path(), 10); }, VQR_ERR_FORMAT,
+  expect_error([&] { read_token_file(f.path(), 10); }, vqr::Status::Format,
                {f.path(), "token 2", "id 10", "another tokenizer"});
   EXPECT_EQ(read_token_file(f.path(), 11), (std::vector<int32_t>{1, 9, 10}));
   f.write({0, 0, 0, static_cast<char>(0x80)});  // 2^31 does not fit an int32 id
-  expect_error([&] { read_token_file(f.path(), 0); }, VQR_ERR_FORMAT, {"id 2147483648"});
-  expect_error([&] { read_token_file("/tmp", 10); }, VQR_ERR_IO, {"/tmp"});
+  expect_error([&] { read_token_file(f.path(), 0); }, vqr::Status::Format, {"id 2147483648"});
+  expect_error([&] { read_token_file("/tmp", 10); }, vqr::Status::Io, {"/tmp"});
 
-  expect_error([] { vqr::model::write_token_file("/nonexistent-dir/ids.u32", {1, 2}); }, VQR_ERR_IO,
+  expect_error([] { vqr::model::write_token_file("/nonexistent-dir/ids.u32", {1, 2}); }, vqr::Status::Io,
                {"/nonexistent-dir/ids.u32"});
-  expect_error([&] { vqr::model::write_token_file(f.path(), {1, -2}); }, VQR_ERR_INVALID_ARGUMENT, {"-2"});
+  expect_error([&] { vqr::model::write_token_file(f.path(), {1, -2}); }, vqr::Status::InvalidArgument, {"-2"});
 }

@@ -52,13 +52,13 @@ using vqr::pipeline::QuantizedModel;
 using vqr::quant::QuantizedLayer;
 
 template <class F>
-std::pair<vqr_status, std::string> error_of(F &&f) {
+std::pair<vqr::Status, std::string> error_of(F &&f) {
   try {
     f();
   } catch (const vqr::Error &e) {
     return {e.status(), e.what()};
   }
-  return {VQR_OK, ""};
+  return {vqr::Status::Ok, ""};
 }
 
 // ---- the test's own safetensors reading (spec api_formats §4.1) -------------------------------
@@ -173,7 +173,7 @@ vqr::quant::QuantConfig make_config(int method, int bits, int64_t group_size, bo
   c.group_size = group_size;
   c.allow_partial_group = true;     // stories260K's FFN width 172 is not a multiple of 16 or 32
   c.sym = sym;
-  c.scale_dtype = VQR_DTYPE_F16;    // scales exact in fp16, so the checkpoints are bit-exact
+  c.scale_dtype = vqr::DType::F16;    // scales exact in fp16, so the checkpoints are bit-exact
   return c;
 }
 
@@ -282,13 +282,13 @@ struct GptqCase {
 
 TEST_F(Export, GptqRoundTripsBitExactly) {
   const GptqCase cases[] = {
-      {"v1_sym4_g32", VQR_METHOD_GPTQ, 4, 32, true, false, false, "gptq"},
-      {"v2_asym3_channel", VQR_METHOD_GPTQ, 3, -1, false, false, false, "gptq_v2"},
-      {"sym2_g4", VQR_METHOD_GPTQ, 2, 4, true, false, false, "gptq"},
-      {"asym2_g16", VQR_METHOD_RTN, 2, 16, false, false, false, "gptq_v2"},
-      {"asym8_g32", VQR_METHOD_GPTQ, 8, 32, false, false, false, "gptq_v2"},
-      {"actorder_asym4_g16", VQR_METHOD_GPTQ, 4, 16, false, true, false, "gptq_v2"},
-      {"actorder_static_sym4_g32", VQR_METHOD_GPTQ, 4, 32, true, true, true, "gptq"},
+      {"v1_sym4_g32", vqr::quant::Method::Gptq, 4, 32, true, false, false, "gptq"},
+      {"v2_asym3_channel", vqr::quant::Method::Gptq, 3, -1, false, false, false, "gptq_v2"},
+      {"sym2_g4", vqr::quant::Method::Gptq, 2, 4, true, false, false, "gptq"},
+      {"asym2_g16", vqr::quant::Method::Rtn, 2, 16, false, false, false, "gptq_v2"},
+      {"asym8_g32", vqr::quant::Method::Gptq, 8, 32, false, false, false, "gptq_v2"},
+      {"actorder_asym4_g16", vqr::quant::Method::Gptq, 4, 16, false, true, false, "gptq_v2"},
+      {"actorder_static_sym4_g32", vqr::quant::Method::Gptq, 4, 32, true, true, true, "gptq"},
   };
   TempDir dir("gptq_rt");
   Model source_model(llama2c_->config());
@@ -340,8 +340,8 @@ TEST_F(Export, GptqHeadersConfigAndFilesFollowTheSpec) {
   TempDir dir("gptq_spec");
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "F32", &m);
-  auto o = options_for(make_config(VQR_METHOD_GPTQ, 4, 32, true));
-  o.overrides = {{"blk.0.*", {{VQR_PARAM_BITS, 8}}, false}, {"*.w2", {}, true}};
+  auto o = options_for(make_config(vqr::quant::Method::Gptq, 4, 32, true));
+  o.overrides = {{"blk.0.*", {{vqr::quant::Param::Bits, 8}}, false}, {"*.w2", {}, true}};
   QuantizedModel r = quantize(m, o);
   // A hand-checked word (spec learned_rounding §2.2 worked example): the first 8 codes of blk.1.wq's
   // row 0 set to u = [11, 0, 9, 15, 7, 13, 6, 15], packed LSB first = 0xF6D7F90B. The model's
@@ -426,7 +426,7 @@ TEST_F(Export, GptqHeadersConfigAndFilesFollowTheSpec) {
   EXPECT_EQ(qc["checkpoint_format"], "gptq");
   EXPECT_EQ(qc["pack_dtype"], "int32");
   EXPECT_EQ(qc["lm_head"], false);
-  EXPECT_EQ(qc["meta"]["quantizer"], json::array({std::string("vqround:") + VQR_VERSION_STRING}));
+  EXPECT_EQ(qc["meta"]["quantizer"], json::array({std::string("vqround:") + vqr::kVersionString}));
   json dynamic = json::object();
   for (int l = 0; l < c.n_layers; ++l) dynamic["-:model\\.layers\\." + std::to_string(l) + "\\.mlp\\.down_proj$"] = json::object();
   for (const char *m0 : {"self_attn\\.q_proj", "self_attn\\.k_proj", "self_attn\\.v_proj", "self_attn\\.o_proj",
@@ -454,7 +454,7 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
   TempDir dir("gptq_version");
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "F32", &m);
-  const auto o = options_for(make_config(VQR_METHOD_RTN, 2, 16, false));
+  const auto o = options_for(make_config(vqr::quant::Method::Rtn, 2, 16, false));
   QuantizedModel r = quantize(m, o);
   // Make sure some group has zero-point 0 (2-bit asymmetric groups often do; force one).
   r.results[0].zeros[0] = 0.0f;
@@ -464,7 +464,7 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
   v1.gptq_version = GptqCheckpointVersion::kV1;
   const std::string out = dir.path() + "/v1";
   auto [status, message] = error_of([&] { vqr::pipeline::write_gptq_checkpoint(m, source, o, r, v1, out, nullptr); });
-  EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
+  EXPECT_EQ(status, vqr::Status::Unsupported);
   EXPECT_NE(message.find("zero-point 0"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(out));
   for (const auto &e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos);
@@ -482,22 +482,22 @@ TEST_F(Export, GptqVersionChoiceAndRefusals) {
   // A width GPTQ does not pack is refused before anything is written.
   {
     Model m5 = vqr::model::load_hf_checkpoint(source.model_file);
-    const auto o5 = options_for(make_config(VQR_METHOD_RTN, 5, 32, true));
+    const auto o5 = options_for(make_config(vqr::quant::Method::Rtn, 5, 32, true));
     const QuantizedModel r5 = quantize(m5, o5);
     const std::string out5 = dir.path() + "/five";
     std::tie(status, message) =
         error_of([&] { vqr::pipeline::write_gptq_checkpoint(m5, source, o5, r5, ExportOptions{}, out5, nullptr); });
-    EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
+    EXPECT_EQ(status, vqr::Status::Unsupported);
     EXPECT_NE(message.find("5-bit"), std::string::npos) << message;
     EXPECT_FALSE(fs::exists(out5));
   }
 
   // An existing folder is refused.
   std::tie(status, message) = error_of([&] { vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, out, nullptr); });
-  EXPECT_EQ(status, VQR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(status, vqr::Status::InvalidArgument);
 
   // Explicit v2 for a symmetric model, and sharding.
-  const auto os = options_for(make_config(VQR_METHOD_RTN, 4, 32, true));
+  const auto os = options_for(make_config(vqr::quant::Method::Rtn, 4, 32, true));
   Model fresh = vqr::model::load_hf_checkpoint(source.model_file);
   const QuantizedModel rs = quantize(fresh, os);
   ExportOptions v2;
@@ -515,8 +515,8 @@ TEST_F(Export, InexactScalesAreRoundedAndLogged) {
   TempDir dir("lossy");
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "F32", &m);
-  auto c = make_config(VQR_METHOD_RTN, 4, 32, true);
-  c.scale_dtype = VQR_DTYPE_F32;
+  auto c = make_config(vqr::quant::Method::Rtn, 4, 32, true);
+  c.scale_dtype = vqr::DType::F32;
   const auto o = options_for(c);
   const QuantizedModel r = quantize(m, o);
   size_t inexact = 0;
@@ -530,7 +530,7 @@ TEST_F(Export, InexactScalesAreRoundedAndLogged) {
   for (const auto &line : log)
     if (line.text.find("lossy: " + std::to_string(inexact) + " of 35") != std::string::npos) {
       lossy = true;
-      EXPECT_EQ(line.level, VQR_LOG_WARN) << "a lossy conversion warns";
+      EXPECT_EQ(line.level, vqr::LogLevel::Warn) << "a lossy conversion warns";
     }
   EXPECT_TRUE(lossy);
   // Loaded weights: the codes with fp16-rounded scales, nothing else.
@@ -576,7 +576,7 @@ TEST_F(Export, CompressedTensorsRoundTripsAndFollowsTheSpec) {
   for (const CtCase &tc : cases) {
     SCOPED_TRACE(tc.name);
     Model m = source_model.clone();
-    auto c = make_config(VQR_METHOD_GPTQ, tc.bits, tc.group_size, tc.sym);
+    auto c = make_config(vqr::quant::Method::Gptq, tc.bits, tc.group_size, tc.sym);
     c.act_order = tc.act_order;
     const auto o = options_for(c);
     QuantizedModel r = quantize(m, o);
@@ -692,10 +692,10 @@ TEST_F(Export, CompressedTensorsMixedSchemesAndBf16) {
   TempDir dir("ct_mixed");
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "BF16", &m);
-  auto c = make_config(VQR_METHOD_RTN, 4, 32, true);
-  c.scale_dtype = VQR_DTYPE_BF16;
+  auto c = make_config(vqr::quant::Method::Rtn, 4, 32, true);
+  c.scale_dtype = vqr::DType::BF16;
   auto o = options_for(c);
-  o.overrides = {{"*.w2", {{VQR_PARAM_BITS, 8}, {VQR_PARAM_SYM, 0}}, false}, {"blk.4.*", {}, true}};
+  o.overrides = {{"*.w2", {{vqr::quant::Param::Bits, 8}, {vqr::quant::Param::Sym, 0}}, false}, {"blk.4.*", {}, true}};
   const QuantizedModel r = quantize(m, o);
   const std::string out = dir.path() + "/out";
   vqr::ExportNotes log;
@@ -731,12 +731,12 @@ TEST_F(Export, CompressedTensorsRefusesOtherWidthsBeforeWriting) {
   TempDir dir("ct_3bit");
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "F32", &m);
-  const auto o = options_for(make_config(VQR_METHOD_RTN, 3, 32, true));
+  const auto o = options_for(make_config(vqr::quant::Method::Rtn, 3, 32, true));
   const QuantizedModel r = quantize(m, o);
   const std::string out = dir.path() + "/out";
   const auto [status, message] =
       error_of([&] { vqr::pipeline::write_compressed_tensors_checkpoint(m, source, o, r, ExportOptions{}, out, nullptr); });
-  EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
+  EXPECT_EQ(status, vqr::Status::Unsupported);
   EXPECT_NE(message.find("gptq"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(out));
   for (const auto &e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename().string().find("out"), std::string::npos);
@@ -750,7 +750,7 @@ TEST_F(Export, Llama2cSourceIsWrittenInTheHalfLayout) {
   for (const char *format : {"gptq", "compressed-tensors"}) {
     SCOPED_TRACE(format);
     Model m = llama2c_->clone();
-    const auto o = options_for(make_config(VQR_METHOD_GPTQ, 4, 32, false));
+    const auto o = options_for(make_config(vqr::quant::Method::Gptq, 4, 32, false));
     const QuantizedModel r = quantize(m, o);
     const std::string out = dir.path() + "/" + format;
     if (std::string(format) == "gptq")
@@ -785,7 +785,7 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
   TempDir dir("corrupt");
   Model m(llama2c_->config());
   const auto source = hf_source(dir, "F32", &m);
-  const auto o = options_for(make_config(VQR_METHOD_RTN, 4, 32, true));
+  const auto o = options_for(make_config(vqr::quant::Method::Rtn, 4, 32, true));
   const QuantizedModel r = quantize(m, o);
   const std::string good = dir.path() + "/good", ct_good = dir.path() + "/ct_good", bad = dir.path() + "/bad";
   vqr::pipeline::write_gptq_checkpoint(m, source, o, r, ExportOptions{}, good, nullptr);
@@ -809,14 +809,14 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
     }
     return error_of([&] { vqr::model::load_hf_checkpoint(bad); });
   };
-  auto expect_error = [](const std::pair<vqr_status, std::string> &got, vqr_status status, const std::string &needle) {
+  auto expect_error = [](const std::pair<vqr::Status, std::string> &got, vqr::Status status, const std::string &needle) {
     EXPECT_EQ(got.first, status) << got.second;
     EXPECT_NE(got.second.find(needle), std::string::npos) << got.second;
     EXPECT_NE(got.second.find("hint:"), std::string::npos) << got.second;
   };
 
-  EXPECT_EQ(load_edited(good, nullptr, nullptr).first, VQR_OK);
-  EXPECT_EQ(load_edited(ct_good, nullptr, nullptr).first, VQR_OK);
+  EXPECT_EQ(load_edited(good, nullptr, nullptr).first, vqr::Status::Ok);
+  EXPECT_EQ(load_edited(ct_good, nullptr, nullptr).first, vqr::Status::Ok);
 
   // qweight with a word row missing.
   expect_error(load_edited(good,
@@ -826,9 +826,9 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
                              x.bytes.resize(x.bytes.size() - (size_t)x.shape[1] * 4);
                            },
                            nullptr),
-               VQR_ERR_FORMAT, q + ".qweight has shape");
+               vqr::Status::Format, q + ".qweight has shape");
   // fp16 scales relabelled as I16.
-  expect_error(load_edited(good, [&](auto &t) { t.at(q + ".scales").dtype = "I16"; }, nullptr), VQR_ERR_FORMAT,
+  expect_error(load_edited(good, [&](auto &t) { t.at(q + ".scales").dtype = "I16"; }, nullptr), vqr::Status::Format,
                "has dtype I16");
   // A g_idx entry past the last group.
   expect_error(load_edited(good,
@@ -837,7 +837,7 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
                              std::memcpy(t.at(q + ".g_idx").bytes.data() + 4 * 5, &G, 4);
                            },
                            nullptr),
-               VQR_ERR_FORMAT, "outside [0, 2)");
+               vqr::Status::Format, "outside [0, 2)");
   // A set bit in the padding of down_proj's last qweight word (172 4-bit inputs = 21.5 words).
   expect_error(load_edited(good,
                            [&](auto &t) {
@@ -846,49 +846,49 @@ TEST_F(Export, CorruptedQuantizedCheckpointsFailCleanly) {
                              x.bytes[(size_t)(21 * x.shape[1]) * 4 + 3] |= 0x80;
                            },
                            nullptr),
-               VQR_ERR_FORMAT, "bits set past");
+               vqr::Status::Format, "bits set past");
   // v1 qzeros holding 15 (zero 16): out of range.
-  expect_error(load_edited(good, [&](auto &t) { t.at(q + ".qzeros").bytes[0] = 0x7F; }, nullptr), VQR_ERR_FORMAT,
+  expect_error(load_edited(good, [&](auto &t) { t.at(q + ".qzeros").bytes[0] = 0x7F; }, nullptr), vqr::Status::Format,
                "zero-point 16");
   // A missing qzeros.
-  expect_error(load_edited(good, [&](auto &t) { t.erase(q + ".qzeros"); }, nullptr), VQR_ERR_FORMAT, "missing tensor");
+  expect_error(load_edited(good, [&](auto &t) { t.erase(q + ".qzeros"); }, nullptr), vqr::Status::Format, "missing tensor");
   // Config problems: another quant_method, a width GPTQ does not define, a skip that contradicts
   // the tensors, a broken regex.
   expect_error(load_edited(good, nullptr, [](json &c) { c["quantization_config"]["quant_method"] = "awq"; }),
-               VQR_ERR_UNSUPPORTED, "awq");
-  expect_error(load_edited(good, nullptr, [](json &c) { c["quantization_config"]["bits"] = 5; }), VQR_ERR_UNSUPPORTED,
+               vqr::Status::Unsupported, "awq");
+  expect_error(load_edited(good, nullptr, [](json &c) { c["quantization_config"]["bits"] = 5; }), vqr::Status::Unsupported,
                "bits 5");
   expect_error(load_edited(good, nullptr,
                            [&](json &c) { c["quantization_config"]["dynamic"] = {{"-:model\\.layers\\.2\\.", json::object()}}; }),
-               VQR_ERR_FORMAT, "leaves " + std::string("model.layers.2"));
+               vqr::Status::Format, "leaves " + std::string("model.layers.2"));
   expect_error(load_edited(good, nullptr, [](json &c) { c["quantization_config"]["dynamic"] = {{"+:(", json::object()}}; }),
-               VQR_ERR_FORMAT, "invalid regular expression");
+               vqr::Status::Format, "invalid regular expression");
   expect_error(load_edited(good, nullptr, [](json &c) { c["quantization_config"]["checkpoint_format"] = "marlin"; }),
-               VQR_ERR_UNSUPPORTED, "marlin");
+               vqr::Status::Unsupported, "marlin");
   // compressed-tensors: another format, 3-bit, a weight_shape that disagrees, an unexplained tensor.
   expect_error(load_edited(ct_good, nullptr, [](json &c) { c["quantization_config"]["format"] = "float-quantized"; }),
-               VQR_ERR_UNSUPPORTED, "float-quantized");
+               vqr::Status::Unsupported, "float-quantized");
   expect_error(load_edited(ct_good, nullptr,
                            [](json &c) { c["quantization_config"]["config_groups"]["group_0"]["weights"]["num_bits"] = 3; }),
-               VQR_ERR_UNSUPPORTED, "num_bits 3");
+               vqr::Status::Unsupported, "num_bits 3");
   expect_error(load_edited(ct_good,
                            [&](auto &t) {
                              const int64_t wrong = 7;
                              std::memcpy(t.at(q + ".weight_shape").bytes.data(), &wrong, 8);
                            },
                            nullptr),
-               VQR_ERR_FORMAT, "weight_shape");
+               vqr::Status::Format, "weight_shape");
   // A zero-point tensor on a symmetric layer: nothing in the config explains it.
   expect_error(load_edited(ct_good, [&](auto &t) { t[q + ".weight_zero_point"] = RawTensor{"I32", {1, 1}, {0, 0, 0, 0}}; },
                            nullptr),
-               VQR_ERR_FORMAT, "unexpected tensor");
+               vqr::Status::Format, "unexpected tensor");
   // Truncated safetensors: every cut fails cleanly.
   for (double frac : {0.0, 0.001, 0.5, 0.999}) {
     fs::remove_all(bad);
     fs::copy(good, bad);
     const std::string st = bad + "/model.safetensors";
     fs::resize_file(st, (uintmax_t)(frac * (double)fs::file_size(st)));
-    EXPECT_EQ(error_of([&] { vqr::model::load_hf_checkpoint(bad); }).first, VQR_ERR_FORMAT) << frac;
+    EXPECT_EQ(error_of([&] { vqr::model::load_hf_checkpoint(bad); }).first, vqr::Status::Format) << frac;
   }
 }
 
@@ -904,7 +904,7 @@ TEST_F(Export, QuantizationInfoOfOtherFolders) {
   EXPECT_EQ(info.method, "awq");
   EXPECT_EQ(info.bits, 0);
   const auto [status, message] = error_of([&] { vqr::model::load_hf_checkpoint(source.model_file); });
-  EXPECT_EQ(status, VQR_ERR_UNSUPPORTED);
+  EXPECT_EQ(status, vqr::Status::Unsupported);
   EXPECT_NE(message.find("awq"), std::string::npos) << message;
 }
 

@@ -38,22 +38,22 @@ TEST(ModelSession, LoadsWithoutATokenizerAndSaysWhy) {
   EXPECT_EQ(s.tokenizer(), nullptr);
   EXPECT_EQ(s.architecture(), "llama2.c");
   EXPECT_GT(s.file_bytes(), 0);
-  expect_error([&] { s.tokenize("Once", true); }, VQR_ERR_UNSUPPORTED, "tokenizer");
-  expect_error([&] { ModelSession::load(dir.path(), std::string(dir.path() + "/none.bin")); }, VQR_ERR_IO, "none.bin",
+  expect_error([&] { s.tokenize("Once", true); }, vqr::Status::Unsupported, "tokenizer");
+  expect_error([&] { ModelSession::load(dir.path(), std::string(dir.path() + "/none.bin")); }, vqr::Status::Io, "none.bin",
                Hint::kOptional);
 }
 
 TEST(ModelSession, ProvenanceRecordsRulesMetadataAndCalibration) {
   VQR_DATA_DIR_OR_SKIP(data);
   ModelSession s = load(data);
-  s.add_override("blk.0.*", VQR_PARAM_BITS, 8, false);
+  s.add_override("blk.0.*", vqr::quant::Param::Bits, 8, false);
   s.skip_layers("*.w2");
-  expect_error([&] { s.add_override("*", VQR_PARAM_BITS, 99, false); }, VQR_ERR_OUT_OF_RANGE, "bits", Hint::kOptional);
+  expect_error([&] { s.add_override("*", vqr::quant::Param::Bits, 99, false); }, vqr::Status::OutOfRange, "bits", Hint::kOptional);
   s.set_metadata("calibration_file", "a.txt");
   s.set_metadata("note", "x");
   s.set_metadata("note", nullptr);  // removed
   const std::vector<int32_t> ids = s.tokenize("Once upon a time there was a cat.", true);
-  vqr_context *ctx = nullptr;
+  vqr::Context *ctx = nullptr;
   vqr::quant::QuantConfig config;
   s.quantize(ctx, config, {ids, ids});
   const vqr::pipeline::FolderMetadata meta = s.folder_metadata();
@@ -68,7 +68,7 @@ TEST(ModelSession, ProvenanceRecordsRulesMetadataAndCalibration) {
   const vqr::pipeline::LayerSummary first = s.layer_summary(0);
   EXPECT_EQ(first.record->name, "blk.0.wq");
   EXPECT_EQ(first.config.bits, 8);
-  expect_error([&] { s.layer((int64_t)s.layers().size()); }, VQR_ERR_INVALID_ARGUMENT, "index is out of range",
+  expect_error([&] { s.layer((int64_t)s.layers().size()); }, vqr::Status::InvalidArgument, "index is out of range",
                Hint::kOptional);
 }
 
@@ -89,7 +89,7 @@ TEST(ModelSession, HessiansMatchTheForwardsActivations) {
     fwd.run(seq.data(), (int64_t)seq.size(), nullptr,
             [&](int layer, vqr::model::LinearInput input, const float *x, int64_t n, int64_t width) {
               ref[(size_t)(layer * vqr::model::kLinearInputCount + (int)input)].add(
-                  vqr_tensor_2d(x, VQR_DTYPE_F32, n, width, 0));
+                  vqr::tensor_2d(x, vqr::DType::F32, n, width, 0));
             });
   }
   for (size_t i = 0; i < hs.size(); ++i) {
@@ -106,7 +106,7 @@ TEST(ModelSession, HessiansMatchTheForwardsActivations) {
     const vqr::pipeline::LinearEntry e = s.linear(i);
     EXPECT_EQ(hs[(size_t)e.hessian_index].width(), e.weight.cols) << *e.name;
   }
-  expect_error([&] { s.linear(s.linear_count()); }, VQR_ERR_INVALID_ARGUMENT, "index is out of range", Hint::kOptional);
+  expect_error([&] { s.linear(s.linear_count()); }, vqr::Status::InvalidArgument, "index is out of range", Hint::kOptional);
 }
 
 }  // namespace

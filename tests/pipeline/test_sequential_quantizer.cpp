@@ -80,7 +80,7 @@ void reference_sequential(vqr::model::Model &model, const std::vector<std::vecto
       for (const auto &w : windows)
         fwd.run(w.data(), (int64_t)w.size(), nullptr,
                 [&](int layer, LinearInput in, const float *x, int64_t t, int64_t wd) {
-                  if (layer == l && in == input) h.add(vqr_tensor_2d(x, VQR_DTYPE_F32, t, wd, 0));
+                  if (layer == l && in == input) h.add(vqr::tensor_2d(x, vqr::DType::F32, t, wd, 0));
                 });
       for (; i < 7 && vqr::model::input_of(kOrder[i]) == input; ++i) {
         const auto w = model.linear(l, kOrder[i]);
@@ -99,7 +99,7 @@ TEST(SequentialQuantizer, MatchesFullForwardReferenceBitForBit) {
   VQR_DATA_DIR_OR_SKIP(data);
   Fixture f = load(data, 6, 96);
   vqr::model::Model ref = f.model.clone();
-  const auto c = config(VQR_METHOD_GPTQ, 3);
+  const auto c = config(vqr::quant::Method::Gptq, 3);
   reference_sequential(ref, f.windows, c);
   vqr::pipeline::PipelineOptions o;
   o.config = c;
@@ -123,8 +123,8 @@ TEST(SequentialQuantizer, OverridesAndSkips) {
   Fixture f = load(data, 4, 64);
   const vqr::model::Model original = f.model.clone();
   vqr::pipeline::PipelineOptions o;
-  o.config = config(VQR_METHOD_RTN, 3);
-  o.overrides = {{"blk.0.*", {{VQR_PARAM_BITS, 8}}, false}, {"*.w2", {}, true}};
+  o.config = config(vqr::quant::Method::Rtn, 3);
+  o.overrides = {{"blk.0.*", {{vqr::quant::Param::Bits, 8}}, false}, {"*.w2", {}, true}};
   const auto out = vqr::pipeline::quantize_sequential(f.model, f.windows, o, nullptr);
   for (const auto &r : out.layers) {
     if (r.kind == LinearKind::kW2) {
@@ -145,15 +145,15 @@ TEST(SequentialQuantizer, GptaqRunsTheFullPrecisionStream) {
   Fixture f = load(data, 4, 64);
   vqr::model::Model gptq_model = f.model.clone();
   vqr::pipeline::PipelineOptions o;
-  o.config = config(VQR_METHOD_GPTAQ, 3);
+  o.config = config(vqr::quant::Method::Gptaq, 3);
   o.threads = 1;
   const auto out = vqr::pipeline::quantize_sequential(f.model, f.windows, o, nullptr);
   for (const auto &r : out.layers) {
-    EXPECT_EQ(r.report.method, VQR_METHOD_GPTAQ) << r.name;
+    EXPECT_EQ(r.report.method, vqr::quant::Method::Gptaq) << r.name;
     EXPECT_TRUE(std::isfinite(r.report.asym_loss)) << r.name;  // only with D, i.e. the fp stream
   }
   // Block 0's first group sees identical streams (D = 0), so GPTAQ equals GPTQ there.
-  o.config = config(VQR_METHOD_GPTQ, 3);
+  o.config = config(vqr::quant::Method::Gptq, 3);
   vqr::pipeline::quantize_sequential(gptq_model, f.windows, o, nullptr);
   const auto a = f.model.linear(0, LinearKind::kWq), b = gptq_model.linear(0, LinearKind::kWq);
   EXPECT_TRUE(std::equal(a.data, a.data + a.rows * a.cols, b.data));
@@ -199,7 +199,7 @@ TEST(SequentialQuantizer, EveryArchitectureVariantMatchesTheReference) {
     windows.emplace_back();
     for (int t = 0; t < 40; ++t) windows.back().push_back((w * 31 + t * 17 + 3) % m.config().vocab_size);
   }
-  for (const int method : {VQR_METHOD_GPTQ, VQR_METHOD_GPTAQ}) {
+  for (const int method : {vqr::quant::Method::Gptq, vqr::quant::Method::Gptaq}) {
     vqr::model::Model ours = m.clone();
     vqr::pipeline::PipelineOptions o;
     o.config = config(method, 4);
@@ -215,7 +215,7 @@ TEST(SequentialQuantizer, EveryArchitectureVariantMatchesTheReference) {
         EXPECT_LE(std::unique(row.begin(), row.end()) - row.begin(), 16) << vqr::model::Model::linear_name(1, k);
       }
     }
-    if (method == VQR_METHOD_GPTQ) {  // GPTAQ's reference needs the fp stream; its D is tested above
+    if (method == vqr::quant::Method::Gptq) {  // GPTAQ's reference needs the fp stream; its D is tested above
       vqr::model::Model ref = m.clone();
       reference_sequential(ref, windows, o.config);
       for (int l = 0; l < 2; ++l)
@@ -235,8 +235,8 @@ TEST(SequentialQuantizer, NllEightBitKeepsFp32AndGptqBeatsRtnAtThreeBits) {
     EXPECT_NEAR(fp32, 1.439589, 1e-4);
   }
   std::map<std::string, double> nll;
-  for (auto [name, method, bits] : {std::tuple{"rtn8", VQR_METHOD_RTN, 8}, std::tuple{"rtn3", VQR_METHOD_RTN, 3},
-                                    std::tuple{"gptq3", VQR_METHOD_GPTQ, 3}}) {
+  for (auto [name, method, bits] : {std::tuple{"rtn8", vqr::quant::Method::Rtn, 8}, std::tuple{"rtn3", vqr::quant::Method::Rtn, 3},
+                                    std::tuple{"gptq3", vqr::quant::Method::Gptq, 3}}) {
     vqr::model::Model m = f.model.clone();
     vqr::pipeline::PipelineOptions o;
     o.config = config(method, bits);
@@ -252,16 +252,16 @@ TEST(SequentialQuantizer, NllEightBitKeepsFp32AndGptqBeatsRtnAtThreeBits) {
 TEST(SequentialQuantizer, CancelStopsIt) {
   VQR_DATA_DIR_OR_SKIP(data);
   Fixture f = load(data, 2, 32);
-  vqr_context *ctx = nullptr;
-  ASSERT_EQ(vqr_context_create(&ctx), VQR_OK);
+  vqr::Context *ctx = nullptr;
+  ASSERT_EQ(vqr_context_create(&ctx), vqr::Status::Ok);
   vqr_context_cancel(ctx);
   vqr::pipeline::PipelineOptions o;
-  o.config = config(VQR_METHOD_RTN, 4);
+  o.config = config(vqr::quant::Method::Rtn, 4);
   try {
     vqr::pipeline::quantize_sequential(f.model, f.windows, o, ctx);
     ADD_FAILURE() << "no exception";
   } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), VQR_ERR_CANCELLED);
+    EXPECT_EQ(e.status(), vqr::Status::Cancelled);
   }
   vqr_context_free(ctx);
 }

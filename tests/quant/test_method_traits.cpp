@@ -36,7 +36,7 @@ TEST(MethodTraits, OneRowPerMethodWithTheCApiNames) {
       vqr::quant::method_traits(m);
       ADD_FAILURE() << "method " << m << " accepted";
     } catch (const vqr::Error &e) {
-      EXPECT_EQ(e.status(), VQR_ERR_UNSUPPORTED);
+      EXPECT_EQ(e.status(), vqr::Status::Unsupported);
     }
   }
   vqr_bounds b{};
