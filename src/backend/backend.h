@@ -28,7 +28,9 @@
 #include <memory>
 #include <string>
 
+namespace vqr {
 struct Context;
+}
 
 namespace vqr::backend {
 

@@ -3,26 +3,28 @@
 #include <cstddef>
 
 #include "capi/guard.h"
+#include "capi/handles.h"
 #include "quant/config.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
 using vqr::quant::param_index;
 using vqr::quant::param_table;
+using vqr::capi::to_internal;
 
 namespace {
 
 // The table entry of `param` or Error(VQR_ERR_UNSUPPORTED).
 const vqr::quant::ParamInfo &lookup(vqr_param param) {
-  const int i = param_index(param);
+  const int i = param_index(to_internal(param));
   vqr::require(i >= 0, vqr::Status::Unsupported, "unknown parameter " + std::to_string((int)param));
   return param_table()[i];
 }
 
 void set_value(vqr_config *config, vqr_param param, double value, bool as_float) {
   require_arg(config != nullptr, "config is NULL");
-  vqr::quant::check_param_value(param, value, as_float);
-  config->values[param_index(param)] = value;
+  vqr::quant::check_param_value(to_internal(param), value, as_float);
+  config->values[param_index(to_internal(param))] = value;
 }
 
 double get_value(const vqr_config *config, vqr_param param, bool as_float) {
@@ -30,7 +32,7 @@ double get_value(const vqr_config *config, vqr_param param, bool as_float) {
   const auto &info = lookup(param);
   vqr::require(info.is_float == as_float, vqr::Status::InvalidArgument,
                std::string("parameter ") + info.name + (info.is_float ? " is a float" : " is an integer"));
-  return config->values[param_index(param)];
+  return config->values[param_index(to_internal(param))];
 }
 
 }  // namespace
@@ -51,13 +53,13 @@ VQR_API vqr_status vqr_param_bounds(vqr_param param, vqr_bounds *out) {
 }
 
 VQR_API const char *vqr_param_name(vqr_param param) {
-  const int i = param_index(param);
+  const int i = param_index(to_internal(param));
   return i >= 0 ? param_table()[i].name : nullptr;
 }
 
-VQR_API const char *vqr_method_name(vqr_method method) { return vqr::quant::method_name((int)method); }
+VQR_API const char *vqr_method_name(vqr_method method) { return vqr::quant::method_name(to_internal(method)); }
 
-VQR_API const char *vqr_grid_name(vqr_grid grid) { return vqr::quant::grid_name((int)grid); }
+VQR_API const char *vqr_grid_name(vqr_grid grid) { return vqr::quant::grid_name(to_internal(grid)); }
 
 VQR_API vqr_status vqr_config_create(vqr_config **out) {
   return guarded(__func__, [&] {

@@ -1,6 +1,6 @@
-// C API: vqr_context.
+// C API: vqr_context (capi/handles.h wraps a vqr::Context; the callbacks are adapted here).
 #include "capi/guard.h"
-#include "core/context.h"
+#include "capi/handles.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
@@ -38,17 +38,24 @@ VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *us
   return guarded(__func__, [&] {
     require_arg(ctx != nullptr, "ctx is NULL");
     require_arg(min_level >= VQR_LOG_DEBUG && min_level <= VQR_LOG_NONE, "min_level is not a vqr_log_level");
-    ctx->log_fn = fn;
-    ctx->log_user = user_data;
-    ctx->log_level = min_level;
+    ctx->log_fn = nullptr;
+    if (fn)
+      ctx->log_fn = [fn, user_data](vqr::LogLevel level, const char *message) {
+        fn(user_data, vqr::capi::mirror<vqr_log_level>(level), message);
+      };
+    ctx->log_level = vqr::capi::to_internal(min_level);
   });
 }
 
 VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data) {
   return guarded(__func__, [&] {
     require_arg(ctx != nullptr, "ctx is NULL");
-    ctx->progress_fn = fn;
-    ctx->progress_user = user_data;
+    ctx->progress_fn = nullptr;
+    if (fn)
+      ctx->progress_fn = [fn, user_data](const vqr::ProgressInfo &info) {
+        const vqr_progress p = vqr::capi::to_public(info);
+        return fn(user_data, &p);
+      };
   });
 }
 

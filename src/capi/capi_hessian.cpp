@@ -1,6 +1,6 @@
 // C API: vqr_hessian.
 #include "capi/guard.h"
-#include "hessian/hessian.h"
+#include "capi/handles.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
@@ -21,7 +21,7 @@ VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x) {
   return guarded(__func__, [&] {
     require_arg(h != nullptr, "h is NULL");
     require_arg(x != nullptr, "x is NULL");
-    h->add(*x);
+    h->add(vqr::capi::to_internal(*x));
   });
 }
 
@@ -30,7 +30,7 @@ VQR_API vqr_status vqr_hessian_add_pair(vqr_hessian *h, const vqr_tensor *x_q, c
     require_arg(h != nullptr, "h is NULL");
     require_arg(x_q != nullptr, "x_q is NULL");
     require_arg(x_fp != nullptr, "x_fp is NULL");
-    h->add_pair(*x_q, *x_fp);
+    h->add_pair(vqr::capi::to_internal(*x_q), vqr::capi::to_internal(*x_fp));
   });
 }
 

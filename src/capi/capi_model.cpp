@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "capi/guard.h"
+#include "capi/handles.h"
 #include "capi/model_handle.h"
 #include "model/model_source.h"
 #include "model/sequences.h"
@@ -101,7 +102,7 @@ VQR_API vqr_status vqr_model_layer_report(const vqr_model *m, int64_t index, con
     const vqr::pipeline::LayerRecord &rec = m->session.layer(index);
     if (name) *name = rec.name.c_str();
     if (out) {
-      vqr::capi::write_versioned(out, rec.report);
+      vqr::capi::write_versioned(out, vqr::capi::to_public(rec.report));
     }
   });
 }

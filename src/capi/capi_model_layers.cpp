@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "capi/guard.h"
+#include "capi/handles.h"
 #include "capi/model_handle.h"
 #include "hessian/hessian.h"
 #include "model/sequences.h"
@@ -18,7 +19,7 @@ namespace {
 void add_rule(vqr_model *m, const char *pattern, vqr_param param, double value, bool as_float) {
   require_arg(m != nullptr, "model is NULL");
   require_arg(pattern != nullptr && *pattern, "pattern is NULL or empty");
-  m->session.add_override(pattern, param, value, as_float);
+  m->session.add_override(pattern, vqr::capi::to_internal(param), value, as_float);
 }
 
 }  // namespace
@@ -56,7 +57,7 @@ VQR_API vqr_status vqr_model_layer_info(const vqr_model *m, int64_t index, vqr_l
     info.name = r.name.c_str();
     info.block = r.layer;
     info.skipped = r.skipped ? 1 : 0;
-    info.method = c.method;
+    info.method = static_cast<int>(c.method);
     info.bits = c.bits;
     info.group_size = c.group_size;
     info.sym = c.sym ? 1 : 0;

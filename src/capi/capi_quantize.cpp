@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "capi/guard.h"
+#include "capi/handles.h"
 #include "core/buffer.h"
 #include "core/dtype.h"
 #include "io/gptq_packing.h"
@@ -11,6 +12,7 @@
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
+using vqr::capi::to_internal;
 
 extern "C" {
 
@@ -22,15 +24,16 @@ VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config
     require_arg(out != nullptr, "out is NULL");
     // The caller's view is untrusted: check it once here and widen it to a dense fp32 matrix (a
     // dense fp32 view is read in place); the dispatch below reads plain memory.
-    const int64_t stride = vqr::validate_view(w, "w");
+    const vqr::TensorView view = to_internal(*w);
+    const int64_t stride = vqr::validate_view(&view, "w");
     vqr::Buffer<float> widened;
-    const float *W = static_cast<const float *>(w->data);
-    if (w->dtype != VQR_DTYPE_F32 || stride != w->cols) {
-      widened = vqr::Buffer<float>((size_t)(w->rows * w->cols));
-      vqr::view_rows_to_f32(widened.data(), *w, stride, 0, w->rows);
+    const float *W = static_cast<const float *>(view.data);
+    if (view.dtype != vqr::DType::F32 || stride != view.cols) {
+      widened = vqr::Buffer<float>((size_t)(view.rows * view.cols));
+      vqr::view_rows_to_f32(widened.data(), view, stride, 0, view.rows);
       W = widened.data();
     }
-    *out = new vqr_result(vqr::pipeline::quantize_layer(ctx, config->typed(), W, w->rows, w->cols, hessian));
+    *out = new vqr_result(vqr::pipeline::quantize_layer(ctx, config->typed(), W, view.rows, view.cols, hessian));
   });
 }
 
@@ -60,7 +63,7 @@ VQR_API vqr_status vqr_result_dequantize(const vqr_result *r, vqr_dtype dtype, v
     require_arg(stride >= r->cols, "row_stride is smaller than the number of columns");
     std::vector<float> deq((size_t)(r->rows * r->cols));
     r->dequantize(deq.data(), vqr::thread_count(nullptr));
-    vqr::f32_to_dtype_rows(out, dtype, stride, deq.data(), r->rows, r->cols);
+    vqr::f32_to_dtype_rows(out, to_internal(dtype), stride, deq.data(), r->rows, r->cols);
   });
 }
 
@@ -76,7 +79,7 @@ VQR_API vqr_status vqr_result_report(const vqr_result *r, vqr_report *out) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
     require_arg(out != nullptr, "out is NULL");
-    vqr::capi::write_versioned(out, r->report);
+    vqr::capi::write_versioned(out, vqr::capi::to_public(r->report));
   });
 }
 
@@ -102,7 +105,7 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *r, vqr_pack_format for
                                         int32_t *qzeros, uint16_t *scales, int32_t *g_idx) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
-    vqr::io::pack_gptq(*r, format, qweight, qzeros, scales, g_idx);
+    vqr::io::pack_gptq(*r, to_internal(format), qweight, qzeros, scales, g_idx);
   });
 }
 

@@ -24,7 +24,7 @@ vqr::model::SamplingRequest checked(const vqr_model *m, vqr_sampling sampling, i
   require_arg(sampling == VQR_SAMPLE_PARAGRAPHS || sampling == VQR_SAMPLE_WINDOWS ||
                   sampling == VQR_SAMPLE_RANDOM_WINDOWS,
               "sampling is not a vqr_sampling");
-  return m->session.sampling_request(sampling, count, length, seed);
+  return m->session.sampling_request(vqr::capi::to_internal(sampling), count, length, seed);
 }
 
 void emit(const vqr::model::Sequences &seqs, vqr_sequences **out) {

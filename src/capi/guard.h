@@ -6,6 +6,7 @@
 #include <new>
 #include <string>
 
+#include "capi/translate.h"
 #include "core/error.h"
 #include "vqround/vqround.h"
 
@@ -20,7 +21,7 @@ vqr_status guarded(const char *function, Body &&body) noexcept {
     body();
     return VQR_OK;
   } catch (const Error &e) {
-    return set_error(e.status(), std::string(function) + ": " + e.what());
+    return set_error(to_public(e.status()), std::string(function) + ": " + e.what());
   } catch (const std::bad_alloc &) {
     return set_error(VQR_ERR_OUT_OF_MEMORY, std::string(function) + ": out of memory");
   } catch (const std::exception &e) {

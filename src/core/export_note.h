@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/context.h"  // LogLevel
+
 namespace vqr {
 
 struct ExportNote {

@@ -9,8 +9,13 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/dtype.h"
 
 namespace vqr::hessian {
+
+// flags(): what an accumulator keeps (the same bits as the public VQR_HESSIAN_* flags).
+constexpr unsigned kFlagF64 = 1u;         // fp64 sums
+constexpr unsigned kFlagAsymmetric = 2u;  // also Dsum
 
 // Read-only element access to H = scale * S without materializing the full matrix: the
 // algorithms gather the (permuted) entries they need straight from the upper triangle of S.
@@ -79,9 +84,3 @@ class Hessian {
 };
 
 }  // namespace vqr::hessian
-
-// The C handle is the C++ object.
-struct vqr_hessian : vqr::hessian::Hessian {
-  using vqr::hessian::Hessian::Hessian;
-  vqr_hessian(vqr::hessian::Hessian &&h) : vqr::hessian::Hessian(std::move(h)) {}
-};

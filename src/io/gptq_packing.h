@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "io/pack_format.h"
 #include "quant/quantized_layer.h"
 
 namespace vqr::io {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "io/pack_format.h"
 #include "io/safetensors.h"
 #include "quant/quantized_layer.h"
 

@@ -47,8 +47,10 @@ static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::Meth
 // "adaround and vqround": the methods that accept VQR_INIT_GPTQ, for the message that refuses it.
 static std::string gptq_init_methods() {
   std::vector<std::string> names;
-  for (int method = 0; method < quant::kMethodCount; ++method)
-    if (quant::method_traits(method).learned.gptq_init) names.push_back(quant::method_name(method));
+  for (int i = 0; i < quant::kMethodCount; ++i) {
+    const quant::MethodTraits &t = quant::method_traits((quant::Method)i);
+    if (t.learned.gptq_init) names.push_back(t.name);
+  }
   std::string out;
   for (size_t i = 0; i < names.size(); ++i)
     out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
@@ -107,7 +109,7 @@ quant::QuantizedLayer learned_quantize(Context *ctx, const quant::QuantConfig &c
   quant::LayerReport &rep = result.report;
   rep.method = c.method;
   rep.alpha = rep.alpha2 = 0;
-  rep.outer_mode = 0;
+  rep.outer_mode = quant::OuterMode::Quantized;
   rep.proxy_loss = final_value.proxy;
   rep.asym_loss = objective.asymmetric() ? final_value.loss : NAN;
   rep.init_proxy_loss = init_value.proxy;

@@ -47,7 +47,7 @@ struct GgufWriteOptions {
 // saying it is lossy. The tokenizer's vocabulary becomes tokenizer.ggml.* (model "llama").
 // notes (may be NULL) receives one human-readable line per decision worth logging, e.g.
 // "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)"; lossy
-// storage is VQR_LOG_WARN, the rest VQR_LOG_INFO (core/export_note.h).
+// storage is LogLevel::Warn, the rest LogLevel::Info (core/export_note.h).
 // Everything is checked before the file is created; the file is written to path + ".tmp" and
 // renamed, so a failure leaves no file. The encoded tensors are held in memory until the write
 // (F32 tensors that need no permutation are written straight from the model's arena).

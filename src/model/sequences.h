@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/sampling.h"
 #include "model/tokenizer.h"
 
 namespace vqr::model {

@@ -18,6 +18,7 @@
 #include "io/files.h"
 #include "io/gptq_packing.h"
 #include "io/quantized_tensors.h"
+#include "core/version.h"
 #include "model/hf_checkpoint.h"
 #include "model/rope_layout.h"
 #include "pipeline/model_folder.h"

@@ -50,7 +50,7 @@ bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype);
 //   result:  the records and codes; every non-skipped record's QuantizedLayer is written packed,
 //            every other linear dense (and listed as skipped in the config).
 //   log:     may be NULL; receives one note per decision (format version and why, layers kept in
-//            full precision, dense dtype: VQR_LOG_INFO; lossy scale conversions: VQR_LOG_WARN).
+//            full precision, dense dtype: LogLevel::Info; lossy scale conversions: LogLevel::Warn).
 // Per quantized linear <module> (transformers name, e.g. model.layers.0.self_attn.q_proj):
 // <module>.qweight I32 [words(in), out], .qzeros I32 [G, words(out)], .scales F16 [G, out],
 // .g_idx I32 [in], words(x) = ceil(x b / 32) (b = 3: 3 ceil(x / 32)); biases stay <module>.bias in

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "model/model_source.h"
 #include "model/tokenizer.h"
+#include "pipeline/format.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/sequential_quantizer.h"
 

@@ -2,6 +2,7 @@
 #include "pipeline/model_folder.h"
 
 #include "core/error.h"
+#include "core/version.h"
 #include "core/json_text.h"
 #include "io/atomic_file.h"
 #include "io/files.h"

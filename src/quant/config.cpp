@@ -13,12 +13,12 @@ namespace vqr::quant {
 // A plain array, so that the static_assert below catches a list shorter than kParamCount (a
 // std::array would silently value-initialize the missing entries).
 static const ParamInfo kTable[] = {
-      {Param::Method, "method", false, 0, kMethodCount - 1, Method::Rtn},
+      {Param::Method, "method", false, 0, kMethodCount - 1, (int)Method::Rtn},
       {Param::Bits, "bits", false, 2, 8, 4},
       {Param::GroupSize, "group_size", false, -1, 1 << 30, -1},
       {Param::AllowPartialGroup, "allow_partial_group", false, 0, 1, 0},
       {Param::Sym, "sym", false, 0, 1, 0},
-      {Param::Grid, "grid", false, 0, Grid::FullRange, Grid::Gptq},
+      {Param::Grid, "grid", false, 0, (int)Grid::FullRange, (int)Grid::Gptq},
       {Param::Mse, "mse", false, 0, 1, 0},
       {Param::MseNorm, "mse_norm", true, 1.0, 8.0, 2.4},
       {Param::MseGrid, "mse_grid", false, 1, 10000, 100},
@@ -34,16 +34,16 @@ static const ParamInfo kTable[] = {
       {Param::ReportLoss, "report_loss", false, 0, 1, 1},
       {Param::Alpha, "alpha", true, -1.0, 100.0, -1.0},
       {Param::Alpha2, "alpha2", true, -1.0, 100.0, -1.0},
-      {Param::Outer, "outer", false, OuterMode::Preset, OuterMode::PrequantClamped, OuterMode::Preset},
+      {Param::Outer, "outer", false, (int)OuterMode::Preset, (int)OuterMode::PrequantClamped, (int)OuterMode::Preset},
       {Param::ExactTarget, "exact_target", false, 0, 1, 0},
       {Param::Steps, "steps", false, -1, 1e7, -1},
       {Param::Lr, "lr", true, -1.0, 100.0, -1.0},
-      {Param::Init, "init", false, Init::Rtn, Init::Gptq, Init::Rtn},
+      {Param::Init, "init", false, (int)Init::Rtn, (int)Init::Gptq, (int)Init::Rtn},
       {Param::RegWeight, "reg_weight", true, -1.0, 1e6, -1.0},
       {Param::RegMean, "reg_mean", false, 0, 1, 0},
       {Param::BetaStart, "beta_start", true, 1.0, 1000.0, 20.0},
       {Param::BetaEnd, "beta_end", true, 1.0, 1000.0, 2.0},
-      {Param::BetaSchedule, "beta_schedule", false, BetaSchedule::Preset, BetaSchedule::HoldLinear, BetaSchedule::Preset},
+      {Param::BetaSchedule, "beta_schedule", false, (int)BetaSchedule::Preset, (int)BetaSchedule::HoldLinear, (int)BetaSchedule::Preset},
       {Param::Warmup, "warmup", true, -1.0, 1.0, -1.0},
       {Param::BetaHold, "beta_hold", true, 0.0, 1.0, 0.1},
       {Param::KeepBest, "keep_best", false, 0, 1, 1},
@@ -88,7 +88,7 @@ QuantConfig resolve_presets(QuantConfig c) {
   // GPTQ objective whatever was set.
   const bool asym_method = t != nullptr && t->needs_d;
   const SweepPresets p = asym_method ? t->sweep : SweepPresets{};
-  const int outer = c.bits >= 3 ? p.outer : p.outer_2_bits;
+  const OuterMode outer = c.bits >= 3 ? p.outer : p.outer_2_bits;
   if (c.alpha < 0 || !asym_method) c.alpha = p.alpha;
   if (c.alpha2 < 0 || !asym_method) c.alpha2 = p.alpha2;
   if (c.outer == OuterMode::Preset || !asym_method) c.outer = outer;
@@ -97,8 +97,9 @@ QuantConfig resolve_presets(QuantConfig c) {
 
 static const char *const kGridNames[] = {"gptq", "quarot", "full_range"};
 
-const char *grid_name(int grid) {
-  return grid >= 0 && grid < (int)(sizeof kGridNames / sizeof *kGridNames) ? kGridNames[grid] : nullptr;
+const char *grid_name(Grid grid) {
+  const int i = (int)grid;
+  return i >= 0 && i < (int)(sizeof kGridNames / sizeof *kGridNames) ? kGridNames[i] : nullptr;
 }
 int grid_from_name(const std::string &name) {
   for (int i = 0; i < (int)(sizeof kGridNames / sizeof *kGridNames); ++i)
@@ -113,14 +114,10 @@ int param_index(Param id) {
   return -1;
 }
 
-}  // namespace vqr::quant
-
-vqr_config::vqr_config() {
-  const auto &t = vqr::quant::param_table();
-  for (int i = 0; i < vqr::quant::kParamCount; ++i) values[i] = t[i].default_value;
+ParamValues::ParamValues() {
+  const auto &t = param_table();
+  for (int i = 0; i < kParamCount; ++i) values[i] = t[i].default_value;
 }
-
-namespace vqr::quant {
 
 void check_param_value(Param param, double value, bool as_float) {
   const int i = param_index(param);
@@ -141,13 +138,13 @@ void check_param_value(Param param, double value, bool as_float) {
 
 void set_typed(QuantConfig &c, Param param, double v) {
   switch (param) {
-    case Param::Method: c.method = (int)v; break;
+    case Param::Method: c.method = (Method)(int)v; break;
     case Param::Bits: c.bits = (int)v; break;
     case Param::GroupSize: c.group_size = (int64_t)v; break;
     case Param::AllowPartialGroup: c.allow_partial_group = v != 0; break;
     case Param::Sym: c.sym = v != 0; break;
-    case Param::Grid: c.grid = (int)v; break;
-    case Param::ScaleDtype: c.scale_dtype = (int)v; break;
+    case Param::Grid: c.grid = (Grid)(int)v; break;
+    case Param::ScaleDtype: c.scale_dtype = (DType)(int)v; break;
     case Param::Mse: c.mse = v != 0; break;
     case Param::MseNorm: c.mse_norm = v; break;
     case Param::MseGrid: c.mse_grid = (int)v; break;
@@ -162,16 +159,16 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::ReportLoss: c.report_loss = v != 0; break;
     case Param::Alpha: c.alpha = v; break;
     case Param::Alpha2: c.alpha2 = v; break;
-    case Param::Outer: c.outer = (int)v; break;
+    case Param::Outer: c.outer = (OuterMode)(int)v; break;
     case Param::ExactTarget: c.exact_target = v != 0; break;
     case Param::Steps: c.steps = (int64_t)v; break;
     case Param::Lr: c.lr = v; break;
-    case Param::Init: c.init = (int)v; break;
+    case Param::Init: c.init = (Init)(int)v; break;
     case Param::RegWeight: c.reg_weight = v; break;
     case Param::RegMean: c.reg_mean = v != 0; break;
     case Param::BetaStart: c.beta_start = v; break;
     case Param::BetaEnd: c.beta_end = v; break;
-    case Param::BetaSchedule: c.beta_schedule = (int)v; break;
+    case Param::BetaSchedule: c.beta_schedule = (BetaSchedule)(int)v; break;
     case Param::Warmup: c.warmup = v; break;
     case Param::BetaHold: c.beta_hold = v; break;
     case Param::KeepBest: c.keep_best = v != 0; break;
@@ -186,11 +183,11 @@ void set_typed(QuantConfig &c, Param param, double v) {
   }
 }
 
-}  // namespace vqr::quant
-
-vqr::quant::QuantConfig vqr_config::typed() const {
-  vqr::quant::QuantConfig c;
-  const auto &t = vqr::quant::param_table();
-  for (int i = 0; i < vqr::quant::kParamCount; ++i) vqr::quant::set_typed(c, t[i].id, values[i]);
+QuantConfig ParamValues::typed() const {
+  QuantConfig c;
+  const auto &t = param_table();
+  for (int i = 0; i < kParamCount; ++i) set_typed(c, t[i].id, values[i]);
   return c;
 }
+
+}  // namespace vqr::quant

@@ -1,12 +1,14 @@
-// Quantization parameters: the table behind vqr_config (names, types, bounds, defaults — the
-// header's vqr_param comments and vqr_param_bounds() both come from here) and the typed
-// QuantConfig that the algorithms read.
+// Quantization parameters: the table behind the C API's vqr_config (names, types, bounds, defaults
+// — the header's vqr_param comments and vqr_param_bounds() both come from here), the values of
+// one configuration (ParamValues) and the typed QuantConfig that the algorithms read.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
 
+#include "core/dtype.h"
+#include "quant/options.h"
 #include "quant/method_traits.h"  // QuantConfig::method indexes that table; its users read both
 
 namespace vqr::quant {
@@ -78,7 +80,7 @@ struct QuantConfig {
 
 // Short lowercase grid names ("gptq", "quarot", "full_range") used by the tool, the Python binding
 // and the model folder's metadata; NULL / -1 when unknown. Method names: method_traits.h.
-const char *grid_name(int grid);
+const char *grid_name(Grid grid);
 int grid_from_name(const std::string &name);
 
 struct QuantConfig;
@@ -92,11 +94,12 @@ void set_typed(QuantConfig &config, Param param, double value);
 // unknown method gets no presets (quantize_layer rejects it).
 QuantConfig resolve_presets(QuantConfig c);
 
-}  // namespace vqr::quant
-
-// The C handle: one value per parameter, in param_table() order.
-struct vqr_config {
-  std::array<double, vqr::quant::kParamCount> values;
-  vqr_config();
-  vqr::quant::QuantConfig typed() const;
+// One configuration as set through the C API: one value per parameter, in param_table() order,
+// starting from the defaults.
+struct ParamValues {
+  std::array<double, kParamCount> values;
+  ParamValues();
+  QuantConfig typed() const;
 };
+
+}  // namespace vqr::quant

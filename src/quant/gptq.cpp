@@ -48,7 +48,7 @@ struct SweepState {
   const float *W0;        // m x n original weights, processing order (only when alpha2 != 0)
   float *verr;            // m x B: V_out, the weights the cross-block update multiplies by Phat
   float alpha, alpha2;
-  int outer;              // vqr_outer_mode
+  OuterMode outer;
   // Rounding split (spec vqround §2.2), m x n processing order; nullptr when not requested.
   float *base, *residual;
 };
@@ -356,7 +356,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   q.report.method = config.method;
   q.report.alpha = config.alpha;
   q.report.alpha2 = config.alpha2;
-  q.report.outer_mode = asym ? config.outer : 0;
+  q.report.outer_mode = asym ? config.outer : OuterMode::Quantized;
   q.report.damp = f.damp;
   q.report.damp_lambda = f.lambda;
   q.report.damp_attempts = f.attempts;

@@ -49,25 +49,26 @@ static_assert(sizeof kTable / sizeof kTable[0] == kMethodCount, "one row per met
 
 constexpr bool rows_in_method_order() {
   for (int i = 0; i < kMethodCount; ++i)
-    if (kTable[i].method != i) return false;
+    if ((int)kTable[i].method != i) return false;
   return true;
 }
 static_assert(rows_in_method_order(), "row i must describe method i");
 
 }  // namespace
 
-const MethodTraits *find_method_traits(int method) {
-  if (method < 0 || method >= kMethodCount) return nullptr;
-  return &kTable[method];
+const MethodTraits *find_method_traits(Method method) {
+  const int i = (int)method;
+  if (i < 0 || i >= kMethodCount) return nullptr;
+  return &kTable[i];
 }
 
-const MethodTraits &method_traits(int method) {
+const MethodTraits &method_traits(Method method) {
   const MethodTraits *t = find_method_traits(method);
-  require(t != nullptr, Status::Unsupported, "method " + std::to_string(method) + " is not available in this version");
+  require(t != nullptr, Status::Unsupported, "method " + std::to_string((int)method) + " is not available in this version");
   return *t;
 }
 
-const char *method_name(int method) {
+const char *method_name(Method method) {
   const MethodTraits *t = find_method_traits(method);
   return t ? t->name : nullptr;
 }

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "quant/options.h"
+
 namespace vqr::quant {
 
 enum class MethodFamily {
@@ -43,7 +45,7 @@ struct LearnedPresets {
 };
 
 struct MethodTraits {
-  int method;        // the vqr_method value; the table is indexed by it
+  Method method;     // the table is indexed by its number
   const char *name;  // vqr_method_name, the tool's --method, the model folder's metadata
   MethodFamily family;
   bool needs_hessian;    // fails with Status::InvalidArgument without one
@@ -61,15 +63,15 @@ struct MethodTraits {
 constexpr int kMethodCount = 9;
 
 // The row of `method`; nullptr when the method is unknown to this version.
-const MethodTraits *find_method_traits(int method);
+const MethodTraits *find_method_traits(Method method);
 // The row of `method`; throws vqr::Error(Status::Unsupported) when it is unknown.
-const MethodTraits &method_traits(int method);
+const MethodTraits &method_traits(Method method);
 
 // The short lowercase name ("gptq", "vqround", ...) used by the tool, the Python binding and the
 // model folder's metadata; NULL when unknown.
-const char *method_name(int method);
+const char *method_name(Method method);
 
-inline bool is_learned_method(int method) {
+inline bool is_learned_method(Method method) {
   const MethodTraits *t = find_method_traits(method);
   return t != nullptr && t->family == MethodFamily::kLearnedRounding;
 }

@@ -15,7 +15,6 @@ QuantizedLayer::QuantizedLayer(int64_t m, int64_t n, int64_t gs, int b)
   zeros.assign((size_t)(groups * m), 0.0f);
   g_idx.assign((size_t)n, 0);
   for (int64_t j = 0; j < n; ++j) g_idx[(size_t)j] = (int32_t)(j / group_size);
-  report.struct_size = sizeof(LayerReport);
   report.proxy_loss = NAN;
   report.rtn_proxy_loss = NAN;
   report.asym_loss = NAN;

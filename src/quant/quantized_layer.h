@@ -1,9 +1,11 @@
 // The outcome of quantizing one linear layer: integer codes as the algorithm produced them,
-// per-group scales and zeros, g_idx, and the report (spec gptq §1.7). Backs vqr_result.
+// per-group scales and zeros, g_idx, and the report (spec gptq §1.7). The C API's vqr_result wraps one.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "quant/layer_report.h"
 
 namespace vqr::quant {
 
@@ -27,7 +29,3 @@ struct QuantizedLayer {
 };
 
 }  // namespace vqr::quant
-
-struct vqr_result : vqr::quant::QuantizedLayer {
-  explicit vqr_result(vqr::quant::QuantizedLayer &&q) : vqr::quant::QuantizedLayer(std::move(q)) {}
-};

@@ -604,13 +604,11 @@ TEST(KMeans, CancellationPropagates) {
   const int64_t count = 400, k = 8;
   vqrt::Rng rng(101);
   const std::vector<float> x = vqrt::normal_matrix(rng, count, d);
-  vqr::Context *raw = nullptr;
-  VQRT_ASSERT_OK(vqr_context_create(&raw));
-  vqrt::ContextPtr ctx(raw);
-  vqr::Progress progress(ctx.get(), "kmeans", 50);
+  vqr::Context ctx;
+  vqr::Progress progress(&ctx, "kmeans", 50);
   // Without a cancel request the progress object is passed through harmlessly.
   EXPECT_NO_THROW((void)kmeans(x.data(), count, d, opts(k, 50), &progress));
-  vqr_context_cancel(ctx.get());
+  ctx.cancel_requested.store(true);  // what vqr_context_cancel does
   try {
     (void)kmeans(x.data(), count, d, opts(k, 50), &progress);
     ADD_FAILURE() << "no exception";

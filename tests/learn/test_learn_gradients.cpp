@@ -91,7 +91,7 @@ void expect_fd_gradient(double *p, const double *grad, int64_t size, const std::
   EXPECT_GT(checked, 0);
 }
 
-vqr::quant::QuantConfig small_config(int method, int bits, int64_t group_size) {
+vqr::quant::QuantConfig small_config(vqr::quant::Method method, int bits, int64_t group_size) {
   vqr::quant::QuantConfig c;
   c.method = method;
   c.bits = bits;
@@ -260,7 +260,8 @@ struct AutoRoundSurrogate {
 
 TEST(LearnGradients, AutoRoundStraightThroughAllVariants) {
   struct Case {
-    int grid, sym, variant;
+    vqr::quant::Grid grid;
+    int sym, variant;
   } cases[] = {{vqr::quant::Grid::Gptq, 0, 0}, {vqr::quant::Grid::Gptq, 1, 1}, {vqr::quant::Grid::FullRange, 0, 2}};
   for (const Case &cs : cases) {
     Layer L = make_layer(4, 16, false, 41 + cs.variant);

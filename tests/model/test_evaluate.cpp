@@ -307,14 +307,12 @@ TEST(EvalProgress, ReportsAndCancels) {
     int calls = 0;
   } seen;
   vqr::Context ctx;
-  ctx.progress_fn = [](void *user, const vqr::ProgressInfo *p) {
-    auto *sn = static_cast<Seen *>(user);
-    sn->last_done = p->done;
-    sn->total = p->total;
-    ++sn->calls;
+  ctx.progress_fn = [&seen](const vqr::ProgressInfo &p) {
+    seen.last_done = p.done;
+    seen.total = p.total;
+    ++seen.calls;
     return 0;
   };
-  ctx.progress_user = &seen;
   {
     vqr::Progress progress(&ctx, "eval", 10);
     const NllResult r = vqr::model::eval_gptq_protocol(s.model, tokens, 16, 1, &progress);

@@ -24,6 +24,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/version.h"
 #include "io/safetensors.h"
 #include "model/data_dir.h"
 #include "model/evaluate.h"
@@ -166,7 +167,7 @@ double sum_nll(const Model &m, const std::vector<std::vector<int32_t>> &seqs) {
   return vqr::model::eval_spans(m, spans, 1, nullptr).sum_nll;
 }
 
-vqr::quant::QuantConfig make_config(int method, int bits, int64_t group_size, bool sym) {
+vqr::quant::QuantConfig make_config(vqr::quant::Method method, int bits, int64_t group_size, bool sym) {
   vqr::quant::QuantConfig c;
   c.method = method;
   c.bits = bits;
@@ -274,7 +275,8 @@ std::set<std::string> keys_of(const json &j) {
 
 struct GptqCase {
   const char *name;
-  int method, bits;
+  vqr::quant::Method method;
+  int bits;
   int64_t group_size;
   bool sym, act_order, static_groups;
   const char *expected_format;

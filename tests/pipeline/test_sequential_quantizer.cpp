@@ -52,7 +52,7 @@ Fixture load(const std::string &data, int64_t samples, int64_t seqlen) {
   return {std::move(m), std::move(t), std::move(windows), std::move(paras)};
 }
 
-vqr::quant::QuantConfig config(int method, int bits) {
+vqr::quant::QuantConfig config(vqr::quant::Method method, int bits) {
   vqr::quant::QuantConfig c;
   c.method = method;
   c.bits = bits;
@@ -199,7 +199,7 @@ TEST(SequentialQuantizer, EveryArchitectureVariantMatchesTheReference) {
     windows.emplace_back();
     for (int t = 0; t < 40; ++t) windows.back().push_back((w * 31 + t * 17 + 3) % m.config().vocab_size);
   }
-  for (const int method : {vqr::quant::Method::Gptq, vqr::quant::Method::Gptaq}) {
+  for (const vqr::quant::Method method : {vqr::quant::Method::Gptq, vqr::quant::Method::Gptaq}) {
     vqr::model::Model ours = m.clone();
     vqr::pipeline::PipelineOptions o;
     o.config = config(method, 4);
@@ -252,18 +252,16 @@ TEST(SequentialQuantizer, NllEightBitKeepsFp32AndGptqBeatsRtnAtThreeBits) {
 TEST(SequentialQuantizer, CancelStopsIt) {
   VQR_DATA_DIR_OR_SKIP(data);
   Fixture f = load(data, 2, 32);
-  vqr::Context *ctx = nullptr;
-  ASSERT_EQ(vqr_context_create(&ctx), vqr::Status::Ok);
-  vqr_context_cancel(ctx);
+  vqr::Context ctx;
+  ctx.cancel_requested.store(true);  // what vqr_context_cancel does
   vqr::pipeline::PipelineOptions o;
   o.config = config(vqr::quant::Method::Rtn, 4);
   try {
-    vqr::pipeline::quantize_sequential(f.model, f.windows, o, ctx);
+    vqr::pipeline::quantize_sequential(f.model, f.windows, o, &ctx);
     ADD_FAILURE() << "no exception";
   } catch (const vqr::Error &e) {
     EXPECT_EQ(e.status(), vqr::Status::Cancelled);
   }
-  vqr_context_free(ctx);
 }
 
 }  // namespace

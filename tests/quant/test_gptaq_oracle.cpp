@@ -21,6 +21,7 @@
 #include "quant/ref_gptq.h"
 
 // Library internals for oracle 1 (tests link vqround_static).
+#include "capi/handles.h"  // the vqr_hessian handles of the C API are vqr::hessian::Hessian objects
 #include "hessian/hessian.h"
 #include "quant/asymmetry.h"
 #include "quant/config.h"

@@ -15,25 +15,26 @@
 
 namespace {
 
+using vqr::quant::Method;
 using vqr::quant::MethodFamily;
 using vqr::quant::MethodTraits;
 
 TEST(MethodTraits, OneRowPerMethodWithTheCApiNames) {
   std::set<std::string> names;
   for (int m = 0; m < vqr::quant::kMethodCount; ++m) {
-    const MethodTraits *t = vqr::quant::find_method_traits(m);
+    const MethodTraits *t = vqr::quant::find_method_traits((Method)m);
     ASSERT_NE(t, nullptr) << m;
-    EXPECT_EQ(t->method, m);
+    EXPECT_EQ((int)t->method, m);
     ASSERT_NE(vqr_method_name((vqr_method)m), nullptr);
     EXPECT_STREQ(t->name, vqr_method_name((vqr_method)m));
     EXPECT_TRUE(names.insert(t->name).second) << "duplicate name " << t->name;
     EXPECT_GT(std::strlen(t->stage), 0u);
   }
   for (int m : {-1, vqr::quant::kMethodCount}) {
-    EXPECT_EQ(vqr::quant::find_method_traits(m), nullptr);
+    EXPECT_EQ(vqr::quant::find_method_traits((Method)m), nullptr);
     EXPECT_EQ(vqr_method_name((vqr_method)m), nullptr);
     try {
-      vqr::quant::method_traits(m);
+      vqr::quant::method_traits((Method)m);
       ADD_FAILURE() << "method " << m << " accepted";
     } catch (const vqr::Error &e) {
       EXPECT_EQ(e.status(), vqr::Status::Unsupported);
@@ -48,10 +49,10 @@ TEST(MethodTraits, OneRowPerMethodWithTheCApiNames) {
 
 TEST(MethodTraits, FactsAgree) {
   for (int m = 0; m < vqr::quant::kMethodCount; ++m) {
-    const MethodTraits &t = vqr::quant::method_traits(m);
+    const MethodTraits &t = vqr::quant::method_traits((Method)m);
     SCOPED_TRACE(t.name);
     EXPECT_EQ(t.needs_hessian, t.family != MethodFamily::kRoundToNearest);
-    EXPECT_EQ(vqr::quant::is_learned_method(m), t.family == MethodFamily::kLearnedRounding);
+    EXPECT_EQ(vqr::quant::is_learned_method((Method)m), t.family == MethodFamily::kLearnedRounding);
     if (t.needs_d) {  // D comes only from the (X_q, X_fp) pairs of the fp stream, and only the sweep reads alpha
       EXPECT_TRUE(t.needs_fp_stream);
       EXPECT_EQ(t.family, MethodFamily::kGptqSweep);
@@ -70,15 +71,15 @@ TEST(MethodTraits, FactsAgree) {
 TEST(MethodTraits, PresetsComeFromTheTable) {
   for (int bits : {2, 4})
     for (int m = 0; m < vqr::quant::kMethodCount; ++m) {
-      const MethodTraits &t = vqr::quant::method_traits(m);
+      const MethodTraits &t = vqr::quant::method_traits((Method)m);
       SCOPED_TRACE(std::string(t.name) + " at " + std::to_string(bits) + " bits");
       vqr::quant::QuantConfig c;
-      c.method = m;
+      c.method = (Method)m;
       c.bits = bits;
       const vqr::quant::QuantConfig r = vqr::quant::resolve_presets(c);
       EXPECT_EQ(r.alpha, t.needs_d ? t.sweep.alpha : 0.0);
       EXPECT_EQ(r.alpha2, t.needs_d ? t.sweep.alpha2 : 0.0);
-      EXPECT_EQ(r.outer, !t.needs_d ? VQR_OUTER_QUANTIZED : bits >= 3 ? t.sweep.outer : t.sweep.outer_2_bits);
+      EXPECT_EQ(r.outer, !t.needs_d ? vqr::quant::OuterMode::Quantized : bits >= 3 ? t.sweep.outer : t.sweep.outer_2_bits);
       if (t.family != MethodFamily::kLearnedRounding) {
         EXPECT_EQ(r.steps, -1);
         continue;
