@@ -60,7 +60,8 @@ for f in config.json model.safetensors vqround.json tokenizer.bin; do [ -f "$tmp
 # each attention logit in another order), so near-tie decisions may flip and cascade: the codes,
 # Hessians and NLLs agree within the bounds gptq_agreement.py derives, and exactly when nothing flipped.
 "$exe" eval --model "$m/stories260K.bin" --text "$text" --limit $nq --json > "$tmp/fp.json" 2> "$tmp/err" || fail "eval of the fp32 original"
-"$py" "$(dirname "$0")/gptq_agreement.py" "$tmp/qhf" "$tmp/qorig" "$tmp/qhf.json" "$tmp/qorig.json" "$tmp/fp.json" > "$tmp/out" 2>&1 ||
+"$py" "$(dirname "$0")/gptq_agreement.py" "$tmp/qhf" "$tmp/qorig" "$m/stories260K.bin" "$tmp/qhf.json" "$tmp/qorig.json" \
+  "$tmp/fp.json" > "$tmp/out" 2>&1 ||
   fail "GPTQ of the Hugging Face copy and of the original disagree"
 cat "$tmp/out"
 
