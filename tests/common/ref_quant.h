@@ -4,6 +4,7 @@
 // half-to-even (std::nearbyint under the default FE_TONEAREST).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -33,6 +34,31 @@ inline int quant_code(X x, QParams p, int bits) {
   const double r = std::nearbyint((double)(x / (X)p.scale)) + (double)p.zero;
   const double maxq = (double)maxq_unsigned(bits);
   return (int)std::min(std::max(r, 0.0), maxq);
+}
+
+// Near-tie replay for the double references of the GPTQ family (ref_gptq.h, ref_gptaq.h), which
+// the library (fp32, BLAS) must match code for code. The code of x on grid p; where x / s lies
+// within tie_eps scale units of a rounding boundary and `hint` (the library's code of this entry,
+// -1 for none) is one of the two neighbouring codes, that code instead. fp32 and double may round
+// such a value apart (which way depends on the BLAS kernels' summation order), and one flip
+// changes every later column of the row; replaying it keeps the comparison exact everywhere else.
+// min_margin: the closest approach to a boundary (scale units) over entries whose neighbouring
+// codes differ; replayed: how many replays changed the double rounding's code.
+inline int replayable_code(double x, QParams p, int bits, int hint, double tie_eps, double &min_margin,
+                           int64_t &replayed) {
+  int c = quant_code(x, p, bits);
+  const double t = x / (double)p.scale;
+  const double maxq = (double)maxq_unsigned(bits);
+  const double lo = std::min(std::max(std::floor(t) + p.zero, 0.0), maxq);
+  const double hi = std::min(std::max(std::ceil(t) + p.zero, 0.0), maxq);
+  if (lo == hi) return c;  // both neighbours clamp to the same code: no tie can matter
+  const double margin = std::fabs(t - std::floor(t) - 0.5);
+  min_margin = std::min(min_margin, margin);
+  if (hint >= 0 && margin < tie_eps && (hint == (int)lo || hint == (int)hi) && hint != c) {
+    c = hint;
+    ++replayed;
+  }
+  return c;
 }
 
 inline float dequant(int code, QParams p) { return p.scale * ((float)code - p.zero); }

@@ -56,8 +56,14 @@ for pair in "hf:$tmp/hf" "orig:$m/stories260K.bin"; do
   "$exe" eval --model "$out" --text "$text" --limit $nq --json > "$out.json" 2> "$tmp/err" || fail "eval of $out"
 done
 for f in config.json model.safetensors vqround.json tokenizer.bin; do [ -f "$tmp/qhf/$f" ] || fail "quantized folder lacks $f"; done
-[ "$(json_get "$tmp/qhf.json" "abs(j['mean_nll'] - json.load(open('$tmp/qorig.json'))['mean_nll']) < 1e-4")" = True ] ||
+# The two runs are GPTQ on Hessians that differ in fp32 rounding (the copy's half RoPE layout sums
+# each attention logit in another order), so near-tie decisions may flip and cascade: the codes,
+# Hessians and NLLs agree within the bounds gptq_agreement.py derives, and exactly when nothing flipped.
+"$exe" eval --model "$m/stories260K.bin" --text "$text" --limit $nq --json > "$tmp/fp.json" 2> "$tmp/err" || fail "eval of the fp32 original"
+"$py" "$(dirname "$0")/gptq_agreement.py" "$tmp/qhf" "$tmp/qorig" "$m/stories260K.bin" "$tmp/qhf.json" "$tmp/qorig.json" \
+  "$tmp/fp.json" > "$tmp/out" 2>&1 ||
   fail "GPTQ of the Hugging Face copy and of the original disagree"
+cat "$tmp/out"
 
 # --- SentencePiece tokenizer.model: gutenberg4M scores the same with it as with its llama2.c
 # tok4096.bin (whose 200-paragraph reference test_model_real_data checks) ---

@@ -131,27 +131,12 @@ inline AsymPrep asym_prepare(const std::vector<float> &w_in, const std::vector<f
 
 namespace detail {
 
-// The code of w, with the margin bookkeeping and the near-tie replay of AsymRefConfig::hint.
-// r, j: row and ORIGINAL column of the entry.
+// The code of w, with the margin bookkeeping and the near-tie replay of AsymRefConfig::hint
+// (ref_quant.h replayable_code). r, j: row and ORIGINAL column of the entry.
 inline int ref_code(AsymRefResult &out, const AsymRefConfig &cfg, double w, const QParams &qp, int64_t r, int64_t j,
                     int64_t n) {
-  const int bits = cfg.grid.bits;
-  int c = quant_code(w, qp, bits);
-  const double t = w / (double)qp.scale;
-  const double maxq = (double)maxq_unsigned(bits);
-  const double lo = std::min(std::max(std::floor(t) + qp.zero, 0.0), maxq);
-  const double hi = std::min(std::max(std::ceil(t) + qp.zero, 0.0), maxq);
-  if (lo == hi) return c;  // both neighbours clamp to the same code: no tie can matter
-  const double margin = std::fabs(t - std::floor(t) - 0.5);
-  out.min_tie_margin = std::min(out.min_tie_margin, margin);
-  if (cfg.hint && margin < cfg.tie_eps) {
-    const int h = (*cfg.hint)[(size_t)(r * n + j)];
-    if ((h == (int)lo || h == (int)hi) && h != c) {
-      c = h;
-      ++out.replayed;
-    }
-  }
-  return c;
+  const int hint = cfg.hint ? (*cfg.hint)[(size_t)(r * n + j)] : -1;
+  return replayable_code(w, qp, cfg.grid.bits, hint, cfg.tie_eps, out.min_tie_margin, out.replayed);
 }
 
 // Parameters of column q for every row; dynamic groups call `dyn_slice(r, q, len, buf)` at group

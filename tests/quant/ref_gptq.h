@@ -25,6 +25,10 @@ struct GptqRefConfig {
   bool static_groups = false;
   double damp = 0.01;
   int64_t stale_block = 0;  // > 0: dynamic groups read the snapshot taken at each block start
+  // Near-tie replay (ref_quant.h replayable_code): the library's codes, m x n in original column
+  // order, taken where w / s lies within tie_eps scale units of a rounding boundary. nullptr: none.
+  const std::vector<uint8_t> *hint = nullptr;
+  double tie_eps = 1e-3;
 };
 
 struct GptqRefResult {
@@ -35,6 +39,8 @@ struct GptqRefResult {
   std::vector<int32_t> g_idx;  // n
   std::vector<int64_t> perm;   // processing position -> original column
   int64_t dead = 0;
+  double min_tie_margin = INFINITY;  // closest approach to a rounding boundary, scale units
+  int64_t replayed = 0;              // near-tie decisions taken from the hint
 };
 
 // w: m x n fp32 weights; h: n x n Hessian as vqr_hessian_read returns it.
@@ -106,7 +112,9 @@ inline GptqRefResult gptq_reference(const std::vector<float> &w_in, const std::v
       }
     }
     for (int64_t r = 0; r < m; ++r) {
-      const int c = quant_code(wp[r * n + q], col_params[(size_t)r], bits);
+      const int hint = cfg.hint ? (*cfg.hint)[(size_t)(r * n + perm[(size_t)q])] : -1;
+      const int c = replayable_code(wp[r * n + q], col_params[(size_t)r], bits, hint, cfg.tie_eps, out.min_tie_margin,
+                                    out.replayed);
       codes_p[r * n + q] = (uint8_t)c;
       const double qv = (double)col_params[(size_t)r].scale * ((double)c - (double)col_params[(size_t)r].zero);
       err[(size_t)r] = wp[r * n + q] - qv;

@@ -4,6 +4,7 @@
 // retry) and dead columns.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <numeric>
 
 #include "common/ref_quant.h"
@@ -14,7 +15,8 @@ namespace {
 
 using namespace vqrt;
 
-// Tolerances. Codes, zeros and g_idx are compared exactly everywhere.
+// Tolerances. Codes, zeros and g_idx are compared exactly everywhere, against the double reference
+// up to near-tie replay (reference_for below).
 // Scales of dynamic groups are computed from compensated weights, whose fp32 values carry the
 // accumulated rounding of up to n rank-1/GEMM updates: about n u relative with u = 2^-24, i.e.
 // 1.3e-5 for n = 224 and 1e-5 for n = 160. Tolerances are 2-3x that.
@@ -145,6 +147,35 @@ TEST(GptqOracle, IdentityHessianGivesRtn) {
   }
 }
 
+// The double reference's configuration for a library case (default damping 0.01).
+GptqRefConfig ref_config_of(const GptqCase &c) {
+  GptqRefConfig rc;
+  rc.grid = {c.bits, c.sym, c.grid};
+  rc.group = c.group;
+  rc.act_order = c.act_order;
+  rc.static_groups = c.static_groups;
+  rc.damp = 0.01;
+  rc.stale_block = c.stale ? 128 : 0;
+  return rc;
+}
+
+// The double reference for the library's result d (section 3 derives the near-tie bound): taken
+// plainly and, only if the codes differ, again replaying d's decisions at near ties (recorded as a
+// test property, near_tie_replays_<k>).
+GptqRefResult reference_for(const ResultData &d, const std::vector<float> &w, const std::vector<float> &hm, int64_t m,
+                            int64_t n, GptqRefConfig rc) {
+  GptqRefResult plain = gptq_reference(w, hm, m, n, rc);
+  if (plain.codes == d.codes) return plain;
+  rc.hint = &d.codes;
+  GptqRefResult again = gptq_reference(w, hm, m, n, rc);
+  static int replay_events = 0;
+  ::testing::Test::RecordProperty("near_tie_replays_" + std::to_string(++replay_events),
+                                  std::to_string(again.replayed));
+  std::printf("near-tie replay: %lld decisions taken from the library (smallest margin %.3g scale units)\n",
+              (long long)again.replayed, again.min_tie_margin);
+  return again;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. Block-size invariance (spec §1.4, §8 check 1): block sizes 1, 4, 7, 128 give the same codes;
 // with STALE_GROUPS = 0 this holds for groups smaller than the block too. Scales fixed before the
@@ -184,23 +215,43 @@ TEST(GptqOracle, BlockSizeInvariance) {
             ref = d;
             continue;
           }
-          EXPECT_TRUE(vectors_equal("codes", d.codes, ref.codes, s.n));
           EXPECT_TRUE(vectors_equal("g_idx", d.g_idx, ref.g_idx));
-          EXPECT_TRUE(vectors_equal("zeros", d.zeros, ref.zeros, m));
+          // Two blockings are two fp32 summation orders: where a compensated weight sits within
+          // their rounding of a boundary, each may round its own way, and the flip moves the rest
+          // of its row (and, with dynamic groups, later groups' parameters). Then each run must be
+          // the double reference's answer up to near-tie replay (section 3's bound, n <= 224).
+          const ResultData *want = &ref;
+          ResultData replayed;
+          if (d.codes != ref.codes) {
+            const std::vector<float> hm = read_hessian(h.get());
+            const GptqRefResult a = reference_for(ref, w, hm, m, s.n, ref_config_of(c));
+            EXPECT_TRUE(vectors_equal("codes (block 128) vs reference", ref.codes, a.codes, s.n));
+            const GptqRefResult b = reference_for(d, w, hm, m, s.n, ref_config_of(c));
+            replayed.codes = b.codes;
+            replayed.zeros = b.zeros;
+            replayed.scales = b.scales;
+            want = &replayed;
+          }
+          EXPECT_TRUE(vectors_equal("codes", d.codes, want->codes, s.n));
+          EXPECT_TRUE(vectors_equal("zeros", d.zeros, want->zeros, m));
           if (s.group < 0 || stat)
             EXPECT_TRUE(vectors_equal("scales", d.scales, ref.scales, m));
           else
-            EXPECT_TRUE(vectors_near("scales", d.scales, ref.scales, kBlockScaleRtol, 0.0, m));
+            EXPECT_TRUE(vectors_near("scales", d.scales, want->scales, kBlockScaleRtol, 0.0, m));
         }
       }
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3. GPTQ equals the unblocked per-column OBS reference in double (quant/ref_gptq.h).
-// Codes must be identical: fixed seeds; the reference runs in double and the library in fp32, so
-// an exact tie could in principle flip a code, but none occurs on these seeds (checked), and a
-// flip would change the downstream columns visibly. Scales: kRefScaleRtol; dequantized weights:
-// NMSE < kRefDeqNmse.
+// Codes must be identical up to near ties: the reference runs in double and the library in fp32
+// with BLAS, whose kernels (OpenBLAS Haswell, SkylakeX, ...) sum in different orders, so a weight
+// that lands within those rounding errors of a rounding boundary may go either way, and a flip
+// changes every later column of its row. reference_for replays the library's decision there.
+// Bound of a legitimate disagreement, in scale units: w / s with |w / s| <= 2^b = 16 carries the
+// scale's relative error (kRefScaleRtol, 2e-5: 3.2e-4) plus the compensated weight's (n u, 1e-5
+// for n <= 160: 1.6e-4), together < 5e-4 < tie_eps = 1e-3. Every other code must match.
+// Scales: kRefScaleRtol; dequantized weights: NMSE < kRefDeqNmse.
 // ---------------------------------------------------------------------------------------------
 void check_against_reference(const GptqCase &c, int64_t m, int64_t n, uint64_t seed, int64_t t = 256) {
   SCOPED_TRACE("m " + std::to_string(m) + " n " + std::to_string(n) + " seed " + std::to_string(seed) + " " +
@@ -213,14 +264,7 @@ void check_against_reference(const GptqCase &c, int64_t m, int64_t n, uint64_t s
   const std::vector<float> hm = read_hessian(h.get());
   ResultData d;
   ASSERT_TRUE(run_gptq(c, w, m, n, h.get(), &d));
-  GptqRefConfig rc;
-  rc.grid = {c.bits, c.sym, c.grid};
-  rc.group = c.group;
-  rc.act_order = c.act_order;
-  rc.static_groups = c.static_groups;
-  rc.damp = 0.01;
-  rc.stale_block = c.stale ? 128 : 0;
-  GptqRefResult ref = gptq_reference(w, hm, m, n, rc);
+  GptqRefResult ref = reference_for(d, w, hm, m, n, ref_config_of(c));
   if (c.act_order) {
     // The premise of the act-order cases: the permutation is not the identity.
     bool moved = false;
@@ -411,7 +455,7 @@ TEST(GptqOracle, SingularHessianUsesDampingRetry) {
     EXPECT_NEAR(d.report.damp_lambda, 0.04, 1e-7) << "0.01 x mean diag (4)";
     GptqRefConfig rc;
     rc.damp = d.report.damp;
-    GptqRefResult ref = gptq_reference(w, hm, m, n, rc);
+    GptqRefResult ref = reference_for(d, w, hm, m, n, rc);
     EXPECT_TRUE(vectors_equal("codes vs reference at the final damping", d.codes, ref.codes, n));
   }
   {
@@ -473,7 +517,7 @@ TEST(GptqOracle, DeadColumnsQuantizeToZero) {
           rc.grid = {4, sym, 0};
           rc.group = g;
           rc.act_order = act;
-          GptqRefResult ref = gptq_reference(w, hm, m, n, rc);
+          GptqRefResult ref = reference_for(d, w, hm, m, n, rc);
           EXPECT_EQ(ref.dead, 3);
           EXPECT_TRUE(vectors_equal("codes vs reference", d.codes, ref.codes, n));
         }
