@@ -463,15 +463,20 @@ class Result(_Handle):
                 f"groups={self.groups} proxy_loss={self.proxy_loss:.6g}>")
 
 
-_METHODS = {"rtn": _lib.METHOD_RTN, "gptq": _lib.METHOD_GPTQ, "gptaq": _lib.METHOD_GPTAQ,
-            "rescomp": _lib.METHOD_RESCOMP, "gptaq_paper": _lib.METHOD_GPTAQ_PAPER,
-            "adaround": _lib.METHOD_ADAROUND, "autoround": _lib.METHOD_AUTOROUND,
-            "vqround": _lib.METHOD_VQROUND, "loraround": _lib.METHOD_LORAROUND}
+def _library_names(param, name_of):
+    """{name: number} for every value of an enum parameter, named by the library itself
+    (vqr_param_bounds for the range, vqr_method_name / vqr_grid_name for the names), so the
+    binding keeps no copy of the library's method table."""
+    b = param_bounds(param)
+    return {name_of(v): v for v in range(int(b["lower"]), int(b["upper"]) + 1) if name_of(v) is not None}
+
+
+_METHODS = _library_names("method", method_name)
 _METHOD_NAMES = {v: k for k, v in _METHODS.items()}
 _OUTERS = {"quantized": _lib.OUTER_QUANTIZED, "prequant": _lib.OUTER_PREQUANT,
            "prequant_clamped": _lib.OUTER_PREQUANT_CLAMPED}
 _OUTER_NAMES = {v: k for k, v in _OUTERS.items()}
-_GRIDS = {"gptq": _lib.GRID_GPTQ, "quarot": _lib.GRID_QUAROT, "full_range": _lib.GRID_FULL_RANGE}
+_GRIDS = _library_names("grid", grid_name)
 _INITS = {"rtn": _lib.INIT_RTN, "gptq": _lib.INIT_GPTQ}
 _BETA_SCHEDULES = {"cosine": _lib.BETA_COSINE, "linear": _lib.BETA_LINEAR,
                    "hold_linear": _lib.BETA_HOLD_LINEAR}
