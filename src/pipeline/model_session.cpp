@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/files.h"
 #include "model/hf_checkpoint.h"
 #include "model/linear_kinds.h"
 #include "model/text_corpus.h"
@@ -15,11 +16,6 @@
 namespace vqr::pipeline {
 
 namespace {
-
-bool is_file(const std::string &p) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(p, ec);
-}
 
 // resolve_model_source, except that a model without a tokenizer still loads: text then needs
 // one, and tokenize() reports why there is none (`problem`).
@@ -31,12 +27,11 @@ model::ModelSource resolve_allowing_no_tokenizer(const std::string &path,
   } catch (const Error &e) {
     if (tokenizer_path.has_value() || e.status() != Status::Io) throw;
     model::ModelSource s;  // only the tokenizer beside a llama2.c checkpoint can be missing here
-    std::error_code ec;
-    if (is_file(path)) {
+    if (io::is_regular_file(path)) {
       s.model_file = path;
-    } else if (std::filesystem::is_directory(path, ec) && is_file(path + "/" + model::kModelFileName)) {
+    } else if (io::is_directory(path) && io::is_regular_file(path + "/" + model::kModelFileName)) {
       s.model_file = path + "/" + model::kModelFileName;
-      if (is_file(path + "/" + model::kMetadataFileName)) s.metadata_file = path + "/" + model::kMetadataFileName;
+      if (io::is_regular_file(path + "/" + model::kMetadataFileName)) s.metadata_file = path + "/" + model::kMetadataFileName;
     } else {
       throw;
     }
