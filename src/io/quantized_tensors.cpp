@@ -13,6 +13,7 @@
 #pragma GCC diagnostic pop
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "io/code_stream.h"
 #include "io/compressed_packing.h"
 #include "io/gptq_packing.h"
@@ -20,12 +21,6 @@
 namespace vqr::io {
 
 namespace {
-
-std::string shape_text(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 [[noreturn]] void bad(const std::string &subject, const std::string &problem) {
   fail(Status::Format, subject, problem, kPackedTensorHint);

@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "io/atomic_file.h"
 #include "io/files.h"
 
@@ -59,12 +60,6 @@ bool checked_elements(const std::vector<int64_t> &shape, int64_t *out) {
     if (d < 0 || __builtin_mul_overflow(n, d, &n)) return false;
   *out = n;
   return true;
-}
-
-std::string shape_text(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 // Thrown from the parser callback to stop parsing at the first duplicate key or excess nesting.

@@ -11,9 +11,11 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "io/ggml_blocks.h"
 #include "io/gguf.h"
 #include "model/gguf_vocab.h"
+#include "model/rope_layout.h"
 
 namespace vqr::model {
 
@@ -109,12 +111,6 @@ int64_t count_of(const std::vector<int64_t> &shape) {
   return n;
 }
 
-std::string shape_text(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::vector<int64_t> reversed(const std::vector<int64_t> &v) { return std::vector<int64_t>(v.rbegin(), v.rend()); }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
@@ -122,19 +118,6 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 
 // ---------------------------------------------------------------------------------------------
 // Writing
 // ---------------------------------------------------------------------------------------------
-
-// Source row of each output row when a tensor of `heads` heads x HS rows changes RoPE layout
-// (rope_layout.h: interleaved row 2j + p is half-layout row p * HS/2 + j).
-std::vector<int64_t> rope_row_map(int64_t heads, int64_t HS, bool to_half) {
-  std::vector<int64_t> map(static_cast<size_t>(heads * HS));
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t j = 0; j < HS / 2; ++j)
-      for (int64_t p = 0; p < 2; ++p) {
-        const int64_t interleaved = h * HS + 2 * j + p, half = h * HS + p * (HS / 2) + j;
-        map[static_cast<size_t>(to_half ? half : interleaved)] = to_half ? interleaved : half;
-      }
-  return map;
-}
 
 // One tensor ready for the writer: its bytes are either owned or borrowed from the model.
 struct Encoded {
@@ -308,7 +291,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
     e.ne = reversed(s.shape);
     const int64_t count = count_of(s.shape), rows = s.shape[0], cols = count / rows;
     const std::vector<int64_t> map =
-        permute && s.rope_heads > 0 ? rope_row_map(s.rope_heads, HS, arch.layout == RopeLayout::kHalf) : std::vector<int64_t>();
+        permute && s.rope_heads > 0 ? rope_row_sources(s.rope_heads, HS, arch.layout == RopeLayout::kHalf) : std::vector<int64_t>();
     // 1-D tensors (norms, biases) permute element-wise: they are one column.
     const int64_t map_rows = s.shape.size() == 1 ? count : rows, map_cols = s.shape.size() == 1 ? 1 : cols;
     const auto it = s.role == Role::kLinear ? grids.find({s.layer, static_cast<int>(s.kind)}) : grids.end();

@@ -9,16 +9,25 @@
 
 namespace vqr::model {
 
-// Rows of w (heads * HS rows of `cols` floats) reordered from one layout to the other.
-inline std::vector<float> permute_rope_rows(const float *w, int64_t heads, int64_t HS, int64_t cols, bool to_half) {
-  std::vector<float> out(static_cast<size_t>(heads * HS * cols));
+// The row map of the reordering: destination row r (of heads * HS rows) takes source row
+// map[r]. One map serves dense rows (permute_rope_rows), packed codes and GGUF blocks alike.
+inline std::vector<int64_t> rope_row_sources(int64_t heads, int64_t HS, bool to_half) {
+  std::vector<int64_t> map(static_cast<size_t>(heads * HS));
   for (int64_t h = 0; h < heads; ++h)
     for (int64_t j = 0; j < HS / 2; ++j)
       for (int64_t p = 0; p < 2; ++p) {
         const int64_t interleaved = h * HS + 2 * j + p, half = h * HS + p * (HS / 2) + j;
-        const int64_t from = to_half ? interleaved : half, to = to_half ? half : interleaved;
-        std::memcpy(&out[static_cast<size_t>(to * cols)], w + from * cols, static_cast<size_t>(cols) * sizeof(float));
+        map[static_cast<size_t>(to_half ? half : interleaved)] = to_half ? interleaved : half;
       }
+  return map;
+}
+
+// Rows of w (heads * HS rows of `cols` floats) reordered from one layout to the other.
+inline std::vector<float> permute_rope_rows(const float *w, int64_t heads, int64_t HS, int64_t cols, bool to_half) {
+  const std::vector<int64_t> src = rope_row_sources(heads, HS, to_half);
+  std::vector<float> out(static_cast<size_t>(heads * HS * cols));
+  for (size_t r = 0; r < src.size(); ++r)
+    std::memcpy(&out[r * static_cast<size_t>(cols)], w + src[r] * cols, static_cast<size_t>(cols) * sizeof(float));
   return out;
 }
 

@@ -52,15 +52,6 @@ struct ExportPlan {
 
 const char *kind_suffix(model::LinearKind kind) { return model::linear_kind_name(kind); }
 
-// Row r of the half layout holds row src[r] of the interleaved one. Derived from
-// permute_rope_rows itself so that codes move exactly as save_hf_checkpoint moves dense rows.
-std::vector<int64_t> half_layout_sources(int64_t heads, int64_t head_size) {
-  std::vector<float> index((size_t)(heads * head_size));
-  for (size_t r = 0; r < index.size(); ++r) index[r] = (float)r;  // exact below 2^24
-  const std::vector<float> moved = model::permute_rope_rows(index.data(), heads, head_size, 1, /*to_half=*/true);
-  return std::vector<int64_t>(moved.begin(), moved.end());
-}
-
 // q with its output rows reordered: codes rows, and the output column of scales and zeros.
 std::unique_ptr<quant::QuantizedLayer> permute_rows(const quant::QuantizedLayer &q, const std::vector<int64_t> &src) {
   auto p = std::make_unique<quant::QuantizedLayer>(q.rows, q.cols, q.group_size, q.bits);
@@ -158,7 +149,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       if (c.rope_layout == model::RopeLayout::kInterleaved &&
           (kind == model::LinearKind::kWq || kind == model::LinearKind::kWk)) {
         const int64_t heads = kind == model::LinearKind::kWq ? c.n_heads : c.n_kv_heads;
-        e.permuted = permute_rows(q, half_layout_sources(heads, c.head_size()));
+        e.permuted = permute_rows(q, model::rope_row_sources(heads, c.head_size(), /*to_half=*/true));
         e.q = e.permuted.get();
       }
       const float mid = (float)(1 << (q.bits - 1));
