@@ -467,17 +467,9 @@ TEST_F(Stories, ResolvesFoldersAndTokenizers) {
 
 // A config.json that claims more than the safetensors hold is refused from the file's index, before
 // the model's fp32 arrays exist: each load runs under a 1 GiB address-space budget, where the
-// claimed model (tens of GB to TB) cannot be allocated.
+// claimed model (2 GB to terabytes; 2^32-wide queries overflow int) cannot be allocated.
 TEST(HfHostile, ClaimedShapesTheFileDoesNotHoldAreRefusedBeforeAllocating) {
-  ModelConfig c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.vocab_size = 512;
-  c.seq_len = 32;
-  const Model small(c);
+  const Model small(vqr::model::parse_hf_config(config_text("LlamaForCausalLM"), "c.json"));  // zero weights, 19 KB as F32
   TempDir dir("hostile");
   write_hf_copy(small, dir.path(), "F32");
   const std::string honest = vqr_test::read_file(dir.path() + "/config.json");
@@ -490,10 +482,10 @@ TEST(HfHostile, ClaimedShapesTheFileDoesNotHoldAreRefusedBeforeAllocating) {
     write_file(dir.path() + "/config.json", text);
     vqr_test::expect_error_within_memory([&] { vqr::model::load_hf_checkpoint(dir.path()); }, vqr::Status::Format, needle);
   };
-  claim("vocab_size", "1000000000", "config.json claims vocab_size 1000000000 but model.embed_tokens.weight has shape [512, 64]");
-  claim("hidden_size", "1000000", "config.json claims hidden_size 1000000 but model.embed_tokens.weight has shape [512, 64]");
-  claim("intermediate_size", "1000000", "config.json claims intermediate_size 1000000 but model.layers.0.mlp.gate_proj.weight has shape [96, 64]");
-  claim("num_hidden_layers", "10000", "missing tensor model.layers.2.input_layernorm.weight");
+  claim("vocab_size", "1000000000", "config.json claims vocab_size 1000000000 but model.embed_tokens.weight has shape [40, 32]");
+  claim("hidden_size", "1000000", "config.json claims hidden_size 1000000 but model.embed_tokens.weight has shape [40, 32]");
+  claim("intermediate_size", "10000000", "config.json claims intermediate_size 10000000 but model.layers.0.mlp.gate_proj.weight has shape [48, 32]");
+  claim("num_hidden_layers", "65536", "missing tensor model.layers.2.input_layernorm.weight");
   // 65536 heads of 65536: a query width of 2^32 overflows the int sizes of the config.
   claim("num_attention_heads", "65536, \"head_dim\": 65536", "num_attention_heads * head_dim");
 }
