@@ -70,11 +70,25 @@ std::vector<int32_t> default_g_idx(int64_t n, int64_t group_size) {
   return g;
 }
 
+// The marker tensor's shape for an m x n layer (see check_quantized_linear).
+std::vector<int64_t> marker_shape(const QuantizedLinearFormat &f, int64_t m, int64_t n) {
+  return f.kind == QuantizedLinearFormat::Kind::kGptq ? std::vector<int64_t>{gptq_packed_words(n, f.bits), m}
+                                                      : std::vector<int64_t>{m, compressed_packed_words(n, f.bits)};
+}
+
+// Refuses a width the format does not define, before any shape depending on it is computed.
+void check_width(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f) {
+  const bool gptq = f.kind == QuantizedLinearFormat::Kind::kGptq;
+  if (!(gptq ? gptq_supports_bits(f.bits) : compressed_supports_bits(f.bits)))
+    fail(Status::Unsupported, ckpt.dir(), prefix + ": " + std::to_string(f.bits) + "-bit " + (gptq ? "GPTQ" : "pack-quantized"),
+         gptq ? "GPTQ checkpoints hold 2, 3, 4 or 8 bits" : "pack-quantized holds 4 or 8 bits");
+}
+
 void read_gptq(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f, int64_t m,
                int64_t n, int64_t G, int64_t gs, std::vector<uint8_t> *codes, std::vector<float> *scales,
                std::vector<float> *zeros, std::vector<int32_t> *g_idx, std::vector<std::string> *used) {
   std::string subject;
-  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", {gptq_packed_words(n, f.bits), m}, used, &subject);
+  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", marker_shape(f, m, n), used, &subject);
   unpack_gptq_qweight(codes->data(), qweight.data(), m, n, f.bits, subject);
   const std::vector<int32_t> qzeros = read_i32(ckpt, prefix + ".qzeros", {G, gptq_packed_words(m, f.bits)}, used, &subject);
   unpack_gptq_qzeros(zeros->data(), qzeros.data(), G, m, f.bits, f.gptq_v1, subject);
@@ -112,7 +126,7 @@ void read_compressed(const SafetensorsCheckpoint &ckpt, const std::string &prefi
               std::to_string(m) + ", " + std::to_string(n) + "]");
   }
   const std::vector<int32_t> packed =
-      read_i32(ckpt, prefix + ".weight_packed", {m, compressed_packed_words(n, f.bits)}, used, &subject);
+      read_i32(ckpt, prefix + ".weight_packed", marker_shape(f, m, n), used, &subject);
   unpack_compressed_weight(codes->data(), packed.data(), m, n, f.bits, subject);
   const std::vector<float> s = read_float(ckpt, prefix + ".weight_scale", {m, G}, used);
   for (int64_t o = 0; o < m; ++o)
@@ -456,10 +470,8 @@ void append_compressed_tensors(const std::string &module, const quant::Quantized
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                            const QuantizedLinearFormat &f, int64_t m, int64_t n, float *out,
                            std::vector<std::string> *used) {
+  check_width(ckpt, prefix, f);
   const bool gptq = f.kind == QuantizedLinearFormat::Kind::kGptq;
-  if (!(gptq ? gptq_supports_bits(f.bits) : compressed_supports_bits(f.bits)))
-    fail(Status::Unsupported, ckpt.dir(), prefix + ": " + std::to_string(f.bits) + "-bit " + (gptq ? "GPTQ" : "pack-quantized"),
-         gptq ? "GPTQ checkpoints hold 2, 3, 4 or 8 bits" : "pack-quantized holds 4 or 8 bits");
   const int64_t gs = f.group_size > 0 ? f.group_size : n;
   const int64_t G = n == 0 ? 0 : (n + gs - 1) / gs;
   std::vector<uint8_t> codes((size_t)(m * n));
@@ -470,6 +482,14 @@ void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string 
   else
     read_compressed(ckpt, prefix, f, m, n, G, gs, &codes, &scales, &zeros, &g_idx, used);
   dequantize_groups(out, codes.data(), scales.data(), zeros.data(), g_idx.data(), m, n);
+}
+
+void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
+                            const QuantizedLinearFormat &format, int64_t m, int64_t n) {
+  check_width(ckpt, prefix, format);
+  const SafetensorsFile *file = nullptr;
+  std::vector<std::string> unused;
+  need(ckpt, quantized_marker_name(prefix, format.kind), {StDtype::kI32}, marker_shape(format, m, n), &file, &unused);
 }
 
 }  // namespace vqr::io

@@ -101,6 +101,14 @@ class QuantizationConfig {
 // has: prefix + ".qweight" (GPTQ) or ".weight_packed" (compressed-tensors).
 std::string quantized_marker_name(const std::string &prefix, QuantizedLinearFormat::Kind kind);
 
+// Checks, from the index alone, that `ckpt` holds layer `prefix` as an m x n layer of `format`:
+// its marker tensor (above) exists with dtype I32 and shape [gptq_packed_words(n), m] (GPTQ) or
+// [m, compressed_packed_words(n)] (compressed-tensors). A loader calls it before allocating the
+// layer, so a config claiming more than the file holds fails first. Throws as
+// read_quantized_linear (the same messages).
+void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
+                            const QuantizedLinearFormat &format, int64_t m, int64_t n);
+
 // The packed arrays a checkpoint's StTensorData entries point into; they must outlive the write.
 struct PackedTensorStore {
   std::vector<std::vector<int32_t>> ints;

@@ -539,15 +539,20 @@ std::vector<std::string> SafetensorsCheckpoint::names() const {
   return out;
 }
 
+const StTensor &SafetensorsCheckpoint::find_required(const std::string &name, const SafetensorsFile **file) const {
+  const StTensor *t = find(name, file);
+  if (!t) fail(Status::Format, dir_, "missing tensor " + name, "the checkpoint does not match the model configuration");
+  return *t;
+}
+
 void SafetensorsCheckpoint::read_f32(const std::string &name, const std::vector<int64_t> &shape, float *out) const {
   const SafetensorsFile *file = nullptr;
-  const StTensor *t = find(name, &file);
-  if (!t) fail(Status::Format, dir_, "missing tensor " + name, "the checkpoint does not match the model configuration");
-  if (t->shape != shape)
+  const StTensor &t = find_required(name, &file);
+  if (t.shape != shape)
     fail(Status::Format, file->path(),
-         "tensor " + name + " has shape " + shape_text(t->shape) + ", expected " + shape_text(shape),
+         "tensor " + name + " has shape " + shape_text(t.shape) + ", expected " + shape_text(shape),
          "the checkpoint does not match the model configuration");
-  file->read_f32(*t, out);
+  file->read_f32(t, out);
 }
 
 }  // namespace vqr::io

@@ -132,6 +132,9 @@ class SafetensorsCheckpoint {
 
   // The tensor called `name` or nullptr; when found and `file` is not NULL, *file is its shard.
   const StTensor *find(const std::string &name, const SafetensorsFile **file) const;
+  // As find, but a missing tensor throws Status::Format "<dir>: missing tensor <name>; ...".
+  // `file` may be NULL.
+  const StTensor &find_required(const std::string &name, const SafetensorsFile **file) const;
   // All tensor names, sorted.
   std::vector<std::string> names() const;
   // Writes the tensor as fp32 into `out` (caller-allocated, product(shape) floats) after checking

@@ -79,29 +79,32 @@ struct Slot {
   int64_t rope_heads = 0;
 };
 
-std::vector<Slot> gguf_slots(Model &m) {
-  const ModelConfig &c = m.config();
+// Every tensor the config implies. With m NULL the data pointers are NULL: the names and shapes
+// alone, checked against the file's tensor infos before the model is allocated.
+std::vector<Slot> gguf_slots(const ModelConfig &c, Model *m) {
   const int64_t C = c.dim, V = c.vocab_size, HS = c.head_size();
+  auto at = [&](TensorId id, int64_t offset) { return m ? m->tensor(id) + offset : nullptr; };
   std::vector<Slot> s;
-  s.push_back({"token_embd.weight", {V, C}, m.tensor(TensorId::kTokenEmbedding), Role::kDense});
+  s.push_back({"token_embd.weight", {V, C}, at(TensorId::kTokenEmbedding, 0), Role::kDense});
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    s.push_back({p + "attn_norm.weight", {C}, m.tensor(TensorId::kRmsAtt) + l * C, Role::kNorm});
+    s.push_back({p + "attn_norm.weight", {C}, at(TensorId::kRmsAtt, l * C), Role::kNorm});
     for (LinearKind k : kAllLinearKinds) {
       const int64_t heads = k == LinearKind::kWq ? c.n_heads : k == LinearKind::kWk ? c.n_kv_heads : 0;
-      s.push_back({p + gguf_linear_name(k) + ".weight", {m.linear_rows(k), m.linear_cols(k)}, m.linear_data(l, k),
+      const int64_t rows = c.linear_rows(k);
+      s.push_back({p + gguf_linear_name(k) + ".weight", {rows, c.input_width(input_of(k))}, m ? m->linear_data(l, k) : nullptr,
                    Role::kLinear, l, k, heads});
-      if (const float *b = m.bias(l, k))
-        s.push_back({p + gguf_linear_name(k) + ".bias", {m.linear_rows(k)}, const_cast<float *>(b), Role::kNorm, l, k, heads});
+      if (c.qkv_bias && (k == LinearKind::kWq || k == LinearKind::kWk || k == LinearKind::kWv))
+        s.push_back({p + gguf_linear_name(k) + ".bias", {rows}, m ? const_cast<float *>(m->bias(l, k)) : nullptr, Role::kNorm, l, k, heads});
       if (k == LinearKind::kWk && c.qk_norm) {
-        s.push_back({p + "attn_q_norm.weight", {HS}, const_cast<float *>(m.q_norm(l)), Role::kNorm, l, k, 1});
-        s.push_back({p + "attn_k_norm.weight", {HS}, const_cast<float *>(m.k_norm(l)), Role::kNorm, l, k, 1});
+        s.push_back({p + "attn_q_norm.weight", {HS}, m ? const_cast<float *>(m->q_norm(l)) : nullptr, Role::kNorm, l, k, 1});
+        s.push_back({p + "attn_k_norm.weight", {HS}, m ? const_cast<float *>(m->k_norm(l)) : nullptr, Role::kNorm, l, k, 1});
       }
     }
-    s.push_back({p + "ffn_norm.weight", {C}, m.tensor(TensorId::kRmsFfn) + l * C, Role::kNorm});
+    s.push_back({p + "ffn_norm.weight", {C}, at(TensorId::kRmsFfn, l * C), Role::kNorm});
   }
-  s.push_back({"output_norm.weight", {C}, m.tensor(TensorId::kRmsFinal), Role::kNorm});
-  if (!c.shared_classifier) s.push_back({"output.weight", {V, C}, m.tensor(TensorId::kClassifier), Role::kDense});
+  s.push_back({"output_norm.weight", {C}, at(TensorId::kRmsFinal, 0), Role::kNorm});
+  if (!c.shared_classifier) s.push_back({"output.weight", {V, C}, at(TensorId::kClassifier, 0), Role::kDense});
   return s;
 }
 
@@ -285,7 +288,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
 
   std::vector<Encoded> encoded;
   std::map<GgmlType, int64_t> elements_by_type;
-  for (const Slot &s : gguf_slots(const_cast<Model &>(model))) {  // read-only below
+  for (const Slot &s : gguf_slots(c, &const_cast<Model &>(model))) {  // read-only below
     Encoded e;
     e.name = s.name;
     e.ne = reversed(s.shape);
@@ -448,6 +451,16 @@ ModelConfig gguf_config(const io::GgufFile &f, const Arch &arch) {
   return c;
 }
 
+// The file's tensor for slot s, after checking that it exists with the slot's shape (ne reversed).
+const io::GgufTensorInfo &checked_tensor(const io::GgufFile &f, const Slot &s) {
+  const io::GgufTensorInfo *t = f.find_tensor(s.name);
+  if (!t) fail(Status::Format, f.path(), "missing tensor " + s.name, kLoadHint);
+  const std::vector<int64_t> ne = reversed(s.shape);
+  if (t->ne != ne)
+    fail(Status::Format, f.path(), "tensor " + s.name + " has ne " + shape_text(t->ne) + ", expected " + shape_text(ne), kLoadHint);
+  return *t;
+}
+
 }  // namespace
 
 Model load_gguf(const std::string &path) {
@@ -460,24 +473,22 @@ Model load_gguf(const std::string &path) {
     fail(Status::Unsupported, path, "tensor rope_freqs.weight (per-frequency RoPE factors, e.g. llama3 scaling) is not implemented",
          "load the Hugging Face checkpoint instead");
   const ModelConfig config = gguf_config(f, *arch);
-  Model model = [&] {
-    try {
-      return Model(config);
-    } catch (const Error &e) {
-      if (e.status() != Status::InvalidArgument) throw;
-      fail(Status::Format, path, std::string("inconsistent hyperparameters (") + e.what() + ")", kLoadHint);
-    }
-  }();
+  try {
+    check_model_config(config);
+  } catch (const Error &e) {
+    if (e.status() != Status::InvalidArgument) throw;
+    fail(Status::Format, path, std::string("inconsistent hyperparameters (") + e.what() + ")", kLoadHint);
+  }
+  // Every tensor the metadata implies is checked against the tensor infos (whose data ranges the
+  // reader validated) before the model's fp32 arrays, sized by the metadata's claims, exist: a
+  // small file claiming a width of 8192 fails here instead of committing gigabytes first.
+  for (const Slot &s : gguf_slots(config, nullptr)) checked_tensor(f, s);
+  Model model(config);
 
   std::set<std::string> expected;
-  for (const Slot &s : gguf_slots(model)) {
+  for (const Slot &s : gguf_slots(config, &model)) {
     expected.insert(s.name);
-    const io::GgufTensorInfo *t = f.find_tensor(s.name);
-    if (!t) fail(Status::Format, path, "missing tensor " + s.name, kLoadHint);
-    const std::vector<int64_t> ne = reversed(s.shape);
-    if (t->ne != ne)
-      fail(Status::Format, path, "tensor " + s.name + " has ne " + shape_text(t->ne) + ", expected " + shape_text(ne), kLoadHint);
-    f.read_f32(*t, s.data);
+    f.read_f32(checked_tensor(f, s), s.data);
     const int64_t bad = find_nonfinite(s.data, count_of(s.shape));
     if (bad >= 0)
       fail(Status::Format, path, "non-finite weight in " + s.name + " at element " + std::to_string(bad),

@@ -11,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "io/files.h"
 #include "io/quantized_tensors.h"
 #include "io/safetensors.h"
@@ -143,37 +144,69 @@ const char *hf_linear_suffix(LinearKind kind) {
   return "?";
 }
 
-// One tensor of the model as the checkpoint names and shapes it.
+// config.json's names for the widths a tensor's dimensions take (the pre-allocation check names
+// the claim a file contradicts).
+const char *const kVocab = "vocab_size";
+const char *const kHidden = "hidden_size";
+const char *const kFfn = "intermediate_size";
+const char *const kHead = "head_dim";
+const char *const kQWidth = "num_attention_heads * head_dim";
+const char *const kKvWidth = "num_key_value_heads * head_dim";
+
+const char *rows_field(LinearKind kind) {
+  switch (kind) {
+    case LinearKind::kWq: return kQWidth;
+    case LinearKind::kWk:
+    case LinearKind::kWv: return kKvWidth;
+    case LinearKind::kWo:
+    case LinearKind::kW2: return kHidden;
+    case LinearKind::kW1:
+    case LinearKind::kW3: return kFfn;
+  }
+  return "?";
+}
+
+const char *cols_field(LinearKind kind) {
+  const LinearInput in = input_of(kind);
+  return in == LinearInput::kFfnHidden ? kFfn : in == LinearInput::kAttnOut ? kQWidth : kHidden;
+}
+
+// One tensor of the model as the checkpoint names and shapes it; `fields` names the config.json
+// width of each dimension.
 struct TensorSlot {
   std::string name;
   std::vector<int64_t> shape;
-  float *data;
+  std::vector<const char *> fields;
+  float *data;  // NULL when the slots were listed before the model exists
   int layer = -1;  // a linear layer's weight: its block and kind; -1 for every other tensor
   LinearKind kind = LinearKind::kWq;
 };
 
-// Every tensor the config implies, in a fixed order (the loader's expectations, the writer's output).
-std::vector<TensorSlot> tensor_slots(Model &m) {
-  const ModelConfig &c = m.config();
+// Every tensor the config implies, in a fixed order (the loader's expectations, the writer's
+// output). With m NULL the data pointers are NULL: the shapes alone, checked before allocating.
+std::vector<TensorSlot> tensor_slots(const ModelConfig &c, Model *m) {
   const int64_t C = c.dim, V = c.vocab_size, HS = c.head_size();
+  auto at = [&](TensorId id, int64_t offset) { return m ? m->tensor(id) + offset : nullptr; };
   std::vector<TensorSlot> slots;
-  slots.push_back({"model.embed_tokens.weight", {V, C}, m.tensor(TensorId::kTokenEmbedding)});
+  slots.push_back({"model.embed_tokens.weight", {V, C}, {kVocab, kHidden}, at(TensorId::kTokenEmbedding, 0)});
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string p = layer_prefix(l);
-    slots.push_back({p + "input_layernorm.weight", {C}, m.tensor(TensorId::kRmsAtt) + l * C});
-    slots.push_back({p + "post_attention_layernorm.weight", {C}, m.tensor(TensorId::kRmsFfn) + l * C});
+    slots.push_back({p + "input_layernorm.weight", {C}, {kHidden}, at(TensorId::kRmsAtt, l * C)});
+    slots.push_back({p + "post_attention_layernorm.weight", {C}, {kHidden}, at(TensorId::kRmsFfn, l * C)});
     for (LinearKind k : kAllLinearKinds) {
-      slots.push_back({hf_linear_name(l, k), {m.linear_rows(k), m.linear_cols(k)}, m.linear_data(l, k), l, k});
-      if (const float *b = m.bias(l, k))
-        slots.push_back({p + hf_linear_suffix(k) + ".bias", {m.linear_rows(k)}, const_cast<float *>(b)});
+      const int64_t rows = c.linear_rows(k);
+      slots.push_back({hf_linear_name(l, k), {rows, c.input_width(input_of(k))}, {rows_field(k), cols_field(k)},
+                       m ? m->linear_data(l, k) : nullptr, l, k});
+      if (c.qkv_bias && (k == LinearKind::kWq || k == LinearKind::kWk || k == LinearKind::kWv))
+        slots.push_back({p + hf_linear_suffix(k) + ".bias", {rows}, {rows_field(k)}, m ? const_cast<float *>(m->bias(l, k)) : nullptr});
     }
     if (c.qk_norm) {
-      slots.push_back({p + "self_attn.q_norm.weight", {HS}, const_cast<float *>(m.q_norm(l))});
-      slots.push_back({p + "self_attn.k_norm.weight", {HS}, const_cast<float *>(m.k_norm(l))});
+      slots.push_back({p + "self_attn.q_norm.weight", {HS}, {kHead}, m ? const_cast<float *>(m->q_norm(l)) : nullptr});
+      slots.push_back({p + "self_attn.k_norm.weight", {HS}, {kHead}, m ? const_cast<float *>(m->k_norm(l)) : nullptr});
     }
   }
-  slots.push_back({"model.norm.weight", {C}, m.tensor(TensorId::kRmsFinal)});
-  if (!c.shared_classifier) slots.push_back({"lm_head.weight", {V, C}, m.tensor(TensorId::kClassifier)});
+  slots.push_back({"model.norm.weight", {C}, {kHidden}, at(TensorId::kRmsFinal, 0)});
+  if (!c.shared_classifier) slots.push_back({"lm_head.weight", {V, C}, {kVocab, kHidden}, at(TensorId::kClassifier, 0)});
   return slots;
 }
 
@@ -287,6 +320,10 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   // Qwen3Config's head_dim defaults to 128; the others derive it.
   c.head_dim = static_cast<int>(f.integer("head_dim", 1, 1 << 16, qwen3 ? 128 : (c.dim % c.n_heads ? 0 : c.dim / c.n_heads)));
   if (c.head_dim == 0) fail(Status::Format, path, "hidden_size is not a multiple of num_attention_heads and there is no head_dim", "fix config.json");
+  const int64_t q_width = static_cast<int64_t>(c.head_dim) * c.n_heads;  // in int64: 2^16 * 2^16 overflows int
+  if (q_width > kMax)
+    fail(Status::Format, path, "num_attention_heads * head_dim = " + std::to_string(q_width) + " is outside [1, " + std::to_string(kMax) + "]",
+         "fix config.json");
   c.norm_eps = static_cast<float>(f.number("rms_norm_eps", 1e-6));
   c.shared_classifier = f.boolean("tie_word_embeddings", false);
   c.rope_layout = RopeLayout::kHalf;
@@ -324,12 +361,32 @@ void refuse_quantized_head(const io::SafetensorsCheckpoint &ckpt, const std::str
       fail(Status::Unsupported, dir, std::string("quantized ") + name, "only decoder-layer linears may be quantized");
 }
 
-// Reads a linear layer's weight: dequantized when the checkpoint holds it quantized, else dense.
-void load_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationConfig &qc, const TensorSlot &s,
-                 const std::string &dir, std::vector<std::string> *used) {
+// A dense tensor's shape against the config's claim: "config.json claims vocab_size 1000000000
+// but model.embed_tokens.weight has shape [512, 64]", naming the widths that differ.
+void check_dense(const io::SafetensorsCheckpoint &ckpt, const TensorSlot &s, const ModelConfig &c, const std::string &dir) {
+  const io::StTensor &t = ckpt.find_required(s.name, nullptr);
+  if (t.shape == s.shape) return;
+  std::string claims;
+  for (size_t i = 0; i < s.shape.size(); ++i)
+    if (t.shape.size() != s.shape.size() || t.shape[i] != s.shape[i])
+      claims += (claims.empty() ? "" : " and ") + std::string(s.fields[i]) + " " + std::to_string(s.shape[i]);
+  fail(Status::Format, dir, std::string(kHfConfigFileName) + " claims " + claims + " but " + s.name + " has shape " + shape_text(t.shape),
+       "the config does not match the weights (" + c.architecture + " expects " + s.name + " " + shape_text(s.shape) +
+           "); restore the checkpoint's own config.json");
+}
+
+// Where a linear layer's weight is: quantized (with its format) when its marker tensor is there,
+// else dense. Checks its shape from the index (the same messages as reading it would give).
+struct LinearSource {
+  bool quantized = false;
+  io::QuantizedLinearFormat format;
+};
+
+LinearSource locate_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationConfig &qc, const TensorSlot &s,
+                           const ModelConfig &c, const std::string &dir) {
   const std::string module = hf_linear_module(s.layer, s.kind);
-  io::QuantizedLinearFormat f;
-  const bool configured = qc.format_of(module, &f);
+  LinearSource src;
+  const bool configured = qc.format_of(module, &src.format);
   const bool gptq = qc.method() == "gptq";
   const std::string marker = io::quantized_marker_name(
       module, gptq ? io::QuantizedLinearFormat::Kind::kGptq : io::QuantizedLinearFormat::Kind::kCompressed);
@@ -337,14 +394,16 @@ void load_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationCo
     if (!configured)
       fail(Status::Format, dir, "tensor " + marker + " is quantized but quantization_config leaves " + module + " unquantized",
            "the config and the weights disagree; re-export the checkpoint");
-    io::read_quantized_linear(ckpt, module, f, s.shape[0], s.shape[1], s.data, used);
-    return;
+    io::check_quantized_linear(ckpt, module, src.format, s.shape[0], s.shape[1]);
+    src.quantized = true;
+    return src;
   }
   // Dense: a skipped / ignored layer, or one a partial quantization left alone.
   if (configured && ckpt.find(s.name, nullptr) == nullptr)
     fail(Status::Format, dir, "missing tensor " + marker + " (the config quantizes " + module + ")",
          "the checkpoint is incomplete; re-download or re-export it");
-  ckpt.read_f32(s.name, s.shape, s.data);
+  check_dense(ckpt, s, c, dir);
+  return src;
 }
 
 }  // namespace
@@ -357,14 +416,28 @@ Model load_hf_checkpoint(const std::string &dir) {
   const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open_dir(dir);
   if (qc.quantized()) refuse_quantized_head(ckpt, dir);
 
+  // Every tensor the config implies is checked against the files' index before the model's fp32
+  // arrays (sized by the config's claims) are allocated: a small folder whose config.json claims
+  // a huge vocabulary or width fails here instead of committing gigabytes first.
+  check_model_config(config);
+  std::vector<TensorSlot> slots = tensor_slots(config, nullptr);
+  std::vector<LinearSource> sources(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (qc.quantized() && slots[i].layer >= 0)
+      sources[i] = locate_linear(ckpt, qc, slots[i], config, dir);
+    else
+      check_dense(ckpt, slots[i], config, dir);
+  }
+
   Model model(config);
-  const std::vector<TensorSlot> slots = tensor_slots(model);
+  slots = tensor_slots(config, &model);
   std::set<std::string> expected;
   std::vector<std::string> used;
-  for (const TensorSlot &s : slots) {
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const TensorSlot &s = slots[i];
     expected.insert(s.name);
-    if (qc.quantized() && s.layer >= 0)
-      load_linear(ckpt, qc, s, dir, &used);
+    if (sources[i].quantized)
+      io::read_quantized_linear(ckpt, hf_linear_module(s.layer, s.kind), sources[i].format, s.shape[0], s.shape[1], s.data, &used);
     else
       ckpt.read_f32(s.name, s.shape, s.data);
     int64_t count = 1;
@@ -404,7 +477,7 @@ HfDenseTensors hf_dense_tensors(const Model &model, const std::string &dtype,
   require(dtype == "F32" || dtype == "F16" || dtype == "BF16", Status::InvalidArgument,
           "save: dtype must be F32, F16 or BF16, not " + dtype);
   const ModelConfig &c = model.config();
-  const std::vector<TensorSlot> slots = tensor_slots(const_cast<Model &>(model));  // read-only below
+  const std::vector<TensorSlot> slots = tensor_slots(c, &const_cast<Model &>(model));  // read-only below
   HfDenseTensors out;
   // Moving the outer vectors never moves the inner buffers the tensors point into.
   const std::string q = hf_linear_suffix(LinearKind::kWq), k = hf_linear_suffix(LinearKind::kWk);

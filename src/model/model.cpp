@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include <new>
@@ -25,7 +26,49 @@ TensorId linear_tensor(LinearKind kind) {
   throw Error(Status::InvalidArgument, "unknown linear kind");
 }
 
-void check_config(const ModelConfig &c) {
+// a * b, or -1 when the product of these non-negative sizes overflows int64.
+int64_t checked_mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? -1 : r;
+}
+
+// The size table: floats of each stacked tensor. Returns false when a size, their sum or the
+// arena's bytes would overflow int64 (a config no file can hold; caught before any allocation).
+bool tensor_sizes(const ModelConfig &c, int64_t sizes[kTensorCount], int64_t *total) {
+  const int64_t d = c.dim, h = c.hidden_dim, L = c.n_layers;
+  const int64_t v = c.vocab_size, kv = c.kv_dim(), qd = c.q_dim(), hs = c.head_size();
+  auto mul3 = [](int64_t a, int64_t b, int64_t e) {
+    const int64_t ab = checked_mul(a, b);
+    return ab < 0 ? -1 : checked_mul(ab, e);
+  };
+  const int64_t bias = c.qkv_bias ? 1 : 0, norm = c.qk_norm ? 1 : 0;
+  auto set = [&](TensorId id, int64_t n) { sizes[static_cast<int>(id)] = n; };
+  set(TensorId::kTokenEmbedding, checked_mul(v, d));
+  set(TensorId::kRmsAtt, L * d);
+  set(TensorId::kWq, mul3(L, qd, d));
+  set(TensorId::kWk, mul3(L, kv, d));
+  set(TensorId::kWv, mul3(L, kv, d));
+  set(TensorId::kWo, mul3(L, d, qd));
+  set(TensorId::kRmsFfn, L * d);
+  set(TensorId::kW1, mul3(L, h, d));
+  set(TensorId::kW2, mul3(L, d, h));
+  set(TensorId::kW3, mul3(L, h, d));
+  set(TensorId::kRmsFinal, d);
+  set(TensorId::kClassifier, c.shared_classifier ? 0 : checked_mul(v, d));
+  set(TensorId::kBq, bias * L * qd);
+  set(TensorId::kBk, bias * L * kv);
+  set(TensorId::kBv, bias * L * kv);
+  set(TensorId::kQNorm, norm * L * hs);
+  set(TensorId::kKNorm, norm * L * hs);
+  *total = 0;
+  for (int i = 0; i < kTensorCount; ++i)
+    if (sizes[i] < 0 || __builtin_add_overflow(*total, sizes[i], total)) return false;
+  return checked_mul(*total, static_cast<int64_t>(sizeof(float))) >= 0;
+}
+
+}  // namespace
+
+void check_model_config(const ModelConfig &c) {
   const std::string where = "model config: ";
   require(c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 && c.n_kv_heads > 0 &&
               c.vocab_size > 0 && c.seq_len > 0,
@@ -50,34 +93,33 @@ void check_config(const ModelConfig &c) {
   // RoPE rotates pairs of coordinates inside a head.
   require(c.head_size() % 2 == 0, Status::InvalidArgument,
           where + "head size " + std::to_string(c.head_size()) + " is odd; RoPE needs pairs");
+  // q_dim() and kv_dim() are ints (kv_dim <= q_dim since n_kv_heads <= n_heads).
+  const int64_t q_dim = static_cast<int64_t>(c.head_size()) * c.n_heads;
+  require(q_dim <= INT32_MAX, Status::InvalidArgument,
+          where + "n_heads * head size = " + std::to_string(q_dim) + " does not fit a 32-bit int");
+  int64_t sizes[kTensorCount], total = 0;
+  require(tensor_sizes(c, sizes, &total), Status::InvalidArgument,
+          where + "the weights' size overflows 64-bit arithmetic (dim " + std::to_string(c.dim) + ", hidden_dim " +
+              std::to_string(c.hidden_dim) + ", n_layers " + std::to_string(c.n_layers) + ", vocab_size " +
+              std::to_string(c.vocab_size) + ")");
 }
 
-}  // namespace
+int ModelConfig::linear_rows(LinearKind kind) const {
+  switch (kind) {
+    case LinearKind::kWq: return q_dim();
+    case LinearKind::kWo:
+    case LinearKind::kW2: return dim;
+    case LinearKind::kWk:
+    case LinearKind::kWv: return kv_dim();
+    case LinearKind::kW1:
+    case LinearKind::kW3: return hidden_dim;
+  }
+  return 0;
+}
 
 Model::Model(const ModelConfig &config) : config_(config) {
-  check_config(config_);
-  const int64_t d = config_.dim, h = config_.hidden_dim, L = config_.n_layers;
-  const int64_t v = config_.vocab_size, kv = config_.kv_dim(), qd = config_.q_dim(), hs = config_.head_size();
-  sizes_[static_cast<int>(TensorId::kTokenEmbedding)] = v * d;
-  sizes_[static_cast<int>(TensorId::kRmsAtt)] = L * d;
-  sizes_[static_cast<int>(TensorId::kWq)] = L * qd * d;
-  sizes_[static_cast<int>(TensorId::kWk)] = L * kv * d;
-  sizes_[static_cast<int>(TensorId::kWv)] = L * kv * d;
-  sizes_[static_cast<int>(TensorId::kWo)] = L * d * qd;
-  sizes_[static_cast<int>(TensorId::kRmsFfn)] = L * d;
-  sizes_[static_cast<int>(TensorId::kW1)] = L * h * d;
-  sizes_[static_cast<int>(TensorId::kW2)] = L * d * h;
-  sizes_[static_cast<int>(TensorId::kW3)] = L * h * d;
-  sizes_[static_cast<int>(TensorId::kRmsFinal)] = d;
-  sizes_[static_cast<int>(TensorId::kClassifier)] = config_.shared_classifier ? 0 : v * d;
-  const int64_t bias = config_.qkv_bias ? 1 : 0, norm = config_.qk_norm ? 1 : 0;
-  sizes_[static_cast<int>(TensorId::kBq)] = bias * L * qd;
-  sizes_[static_cast<int>(TensorId::kBk)] = bias * L * kv;
-  sizes_[static_cast<int>(TensorId::kBv)] = bias * L * kv;
-  sizes_[static_cast<int>(TensorId::kQNorm)] = norm * L * hs;
-  sizes_[static_cast<int>(TensorId::kKNorm)] = norm * L * hs;
-  for (int64_t s : sizes_) total_floats_ += s;
-
+  check_model_config(config_);
+  tensor_sizes(config_, sizes_, &total_floats_);
   arena_.reset(new (std::nothrow) float[static_cast<size_t>(total_floats_)]());
   require(arena_ != nullptr, Status::OutOfMemory,
           "model weights: cannot allocate " + std::to_string(total_floats_ * 4) + " bytes");
@@ -128,18 +170,7 @@ const float *Model::k_norm(int layer) const {
   return config_.qk_norm ? tensor(TensorId::kKNorm) + static_cast<int64_t>(layer) * config_.head_size() : nullptr;
 }
 
-int64_t Model::linear_rows(LinearKind kind) const {
-  switch (kind) {
-    case LinearKind::kWq: return config_.q_dim();
-    case LinearKind::kWo:
-    case LinearKind::kW2: return config_.dim;
-    case LinearKind::kWk:
-    case LinearKind::kWv: return config_.kv_dim();
-    case LinearKind::kW1:
-    case LinearKind::kW3: return config_.hidden_dim;
-  }
-  return 0;
-}
+int64_t Model::linear_rows(LinearKind kind) const { return config_.linear_rows(kind); }
 
 int64_t Model::linear_cols(LinearKind kind) const { return config_.input_width(input_of(kind)); }
 

@@ -53,7 +53,15 @@ struct ModelConfig {
   int input_width(LinearInput input) const {
     return input == LinearInput::kFfnHidden ? hidden_dim : input == LinearInput::kAttnOut ? q_dim() : dim;
   }
+  // out_features of a linear kind (its in_features are input_width(input_of(kind))).
+  int linear_rows(LinearKind kind) const;
 };
+
+// Validates a config as Model's constructor does (positive sizes, dim divisible by n_heads,
+// n_heads by n_kv_heads, even head size, q_dim() and kv_dim() within int, every tensor size and
+// their sum within int64 bytes), without allocating: loaders call it before they compare the
+// config's tensor shapes with a file's index. Throws vqr::Error(Status::InvalidArgument).
+void check_model_config(const ModelConfig &config);
 
 // A linear layer's weight y = W x: rows = out_features (m), cols = in_features (n), row-major.
 struct LinearWeight {
@@ -88,9 +96,9 @@ inline constexpr int kTensorCount = 17;
 
 class Model {
  public:
-  // Validates the config (positive sizes, dim divisible by n_heads, n_heads by n_kv_heads, even
-  // head size) and allocates the zero-filled arena. Throws vqr::Error(Status::InvalidArgument)
-  // on a bad config, Status::OutOfMemory when the allocation fails.
+  // Validates the config (check_model_config) and allocates the zero-filled arena. Throws
+  // vqr::Error(Status::InvalidArgument) on a bad config, Status::OutOfMemory when the allocation
+  // fails.
   explicit Model(const ModelConfig &config);
 
   const ModelConfig &config() const { return config_; }

@@ -30,6 +30,7 @@
 #include "model/text_corpus.h"
 #include "model/tokenizer.h"
 #include "synthetic_files.h"
+#include "common/memory_limit.h"
 #include "common/scratch_files.h"
 
 using vqr::io::GgmlType;
@@ -767,3 +768,28 @@ TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
 }
 
 }  // namespace
+
+// Metadata that claims more than the tensor infos hold is refused from the tensor table, before the
+// model's fp32 arrays exist: each load runs under a 1 GiB address-space budget, where the claimed
+// model (2 GB to 400 GB) cannot be allocated.
+TEST(GgufLoad, ClaimedWidthsTheTensorsDoNotHoldAreRefusedBeforeAllocating) {
+  const Model m = random_model(small_config(""), 37);
+  TempDir dir("hostile");
+  const std::string path = dir.path() + "/h.gguf";
+  auto claim = [&](uint32_t width, uint32_t ffn, const std::string &needle) {
+    SCOPED_TRACE(needle);
+    write_hand_llama(path, m, {}, [&](GgufWriter *w) {
+      w->set_string("general.architecture", "llama");
+      w->set_u32("llama.context_length", 32);
+      w->set_u32("llama.embedding_length", width);
+      w->set_u32("llama.block_count", 2);
+      w->set_u32("llama.feed_forward_length", ffn);
+      w->set_u32("llama.attention.head_count", 4);
+      w->set_u32("llama.attention.head_count_kv", 2);
+      w->set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    });
+    vqr_test::expect_error_within_memory([&] { vqr::model::load_gguf(path); }, vqr::Status::Format, needle);
+  };
+  claim(8192, 96, "tensor token_embd.weight has ne [64, 275], expected [8192, 275]");
+  claim(64, 1u << 28, "tensor blk.0.ffn_gate.weight has ne [64, 96], expected [64, 268435456]");
+}

@@ -26,6 +26,7 @@
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
 #include "model/model_source.h"
+#include "common/memory_limit.h"
 #include "common/scratch_files.h"
 
 using vqr::model::Forward;
@@ -462,4 +463,29 @@ TEST_F(Stories, ResolvesFoldersAndTokenizers) {
   // A folder with neither model.bin nor config.json.
   fs::remove(dir.path() + "/config.json");
   EXPECT_EQ(error_of([&] { vqr::model::resolve_model_source(dir.path(), ""); }).first, vqr::Status::Io);
+}
+
+// A config.json that claims more than the safetensors hold is refused from the file's index, before
+// the model's fp32 arrays exist: each load runs under a 1 GiB address-space budget, where the
+// claimed model (2 GB to terabytes; 2^32-wide queries overflow int) cannot be allocated.
+TEST(HfHostile, ClaimedShapesTheFileDoesNotHoldAreRefusedBeforeAllocating) {
+  const Model small(vqr::model::parse_hf_config(config_text("LlamaForCausalLM"), "c.json"));  // zero weights, 19 KB as F32
+  TempDir dir("hostile");
+  write_hf_copy(small, dir.path(), "F32");
+  const std::string honest = vqr_test::read_file(dir.path() + "/config.json");
+  auto claim = [&](const std::string &field, const std::string &value, const std::string &needle) {
+    SCOPED_TRACE(field + " " + value);
+    const std::string from = "\"" + field + "\": ";
+    std::string text = honest;
+    const size_t at = text.find(from) + from.size();
+    text.replace(at, text.find(',', at) - at, value);
+    write_file(dir.path() + "/config.json", text);
+    vqr_test::expect_error_within_memory([&] { vqr::model::load_hf_checkpoint(dir.path()); }, vqr::Status::Format, needle);
+  };
+  claim("vocab_size", "1000000000", "config.json claims vocab_size 1000000000 but model.embed_tokens.weight has shape [40, 32]");
+  claim("hidden_size", "1000000", "config.json claims hidden_size 1000000 but model.embed_tokens.weight has shape [40, 32]");
+  claim("intermediate_size", "10000000", "config.json claims intermediate_size 10000000 but model.layers.0.mlp.gate_proj.weight has shape [48, 32]");
+  claim("num_hidden_layers", "65536", "missing tensor model.layers.2.input_layernorm.weight");
+  // 65536 heads of 65536: a query width of 2^32 overflows the int sizes of the config.
+  claim("num_attention_heads", "65536, \"head_dim\": 65536", "num_attention_heads * head_dim");
 }

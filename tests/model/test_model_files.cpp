@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "capture_check.h"
+#include "common/memory_limit.h"
 #include "core/error.h"
 #include "model/forward.h"
 #include "model/llama2c_format.h"
@@ -150,6 +151,23 @@ TEST(Llama2cFormat, BadFilesFailCleanly) {
   const std::string text = "Once upon a time there was a text file that was not a model at all.\n";
   f.write(std::vector<char>(text.begin(), text.end()));
   expect_error(load, vqr::Status::Format, {f.path(), "hint:"});
+}
+
+// A header claiming the largest dims the reader accepts over a small file's payload is refused
+// from the file size, before the ~1.3 TB the header implies is allocated (1 GiB budget).
+TEST(Llama2cFormat, HeaderClaimingMoreThanTheFileHoldsIsRefusedBeforeAllocating) {
+  const std::vector<float> w = vqr_test::well_scaled_weights(kGqaHeader, 3);
+  Header bad = kGqaHeader;
+  bad.dim = 1 << 16;
+  bad.hidden_dim = 1 << 18;
+  bad.n_layers = 1 << 10;
+  bad.n_heads = 1 << 8;
+  bad.n_kv_heads = 1 << 8;
+  bad.vocab_size = -(1 << 22);
+  TempFile f("hostile.bin");
+  f.write(vqr_test::checkpoint_bytes(bad, w));
+  vqr_test::expect_error_within_memory([&] { vqr::model::load_llama2c(f.path()); }, vqr::Status::Format,
+                                       "does not match the header");
 }
 
 TEST(Tokenizer, SyntheticVocabMatchesRunC) {
