@@ -1,7 +1,7 @@
 // Forward pass, following llama2.c run.c forward() line by line but over a whole sequence:
 // each linear layer is one matmul over every position (one SGEMM, or run.c's loop order: the
-// Forward's MatmulPath), attention lets position t see positions 0..t. Dimension letters: T tokens, C = dim, KV = kv_dim, H = hidden_dim,
-// V = vocab, NH heads of size HS.
+// Forward's MatmulPath), attention lets position t see positions 0..t. Dimension letters:
+// T tokens, C = dim, KV = kv_dim, H = hidden_dim, V = vocab, NH heads of size HS.
 #include "model/forward.h"
 
 #include <omp.h>

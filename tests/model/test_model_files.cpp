@@ -249,11 +249,18 @@ TEST(Matmul, TiledEqualsReferenceBitwise) {
         }
 }
 
-TEST(Forward, CaptureIsSelfConsistentWithGqa) {
+// The GQA model (kGqaHeader, well-scaled weights of seed 4) and a 17-token sequence over its
+// vocabulary, for the forward tests below.
+Model gqa_model() {
   TempFile f("fwd.bin");
   f.write(vqr_test::checkpoint_bytes(kGqaHeader, vqr_test::well_scaled_weights(kGqaHeader, 4)));
-  const Model m = vqr::model::load_llama2c(f.path());
-  const std::vector<int32_t> tokens = {1, 17, 250, 3, 299, 42, 42, 8, 0, 123, 77, 5, 9, 200, 1, 64, 31};
+  return vqr::model::load_llama2c(f.path());
+}
+const std::vector<int32_t> kGqaTokens = {1, 17, 250, 3, 299, 42, 42, 8, 0, 123, 77, 5, 9, 200, 1, 64, 31};
+
+TEST(Forward, CaptureIsSelfConsistentWithGqa) {
+  const Model m = gqa_model();
+  const std::vector<int32_t> &tokens = kGqaTokens;
   const int64_t T = static_cast<int64_t>(tokens.size()), V = m.config().vocab_size;
 
   Forward fwd(m, m.config().seq_len, 2);
@@ -283,10 +290,8 @@ TEST(Forward, CaptureIsSelfConsistentWithGqa) {
 // In run.c's order every output is one fixed-order sum whatever the batch: a prefix's logits are
 // the full sequence's first rows bit for bit, and the BLAS path stays within the order bound of it.
 TEST(Forward, CausalityIsExactOnTheReferencePath) {
-  TempFile f("fwdref.bin");
-  f.write(vqr_test::checkpoint_bytes(kGqaHeader, vqr_test::well_scaled_weights(kGqaHeader, 4)));
-  const Model m = vqr::model::load_llama2c(f.path());
-  const std::vector<int32_t> tokens = {1, 17, 250, 3, 299, 42, 42, 8, 0, 123, 77, 5, 9, 200, 1, 64, 31};
+  const Model m = gqa_model();
+  const std::vector<int32_t> &tokens = kGqaTokens;
   const int64_t T = static_cast<int64_t>(tokens.size()), V = m.config().vocab_size;
   using vqr::model::MatmulPath;
   Forward ref(m, T, 2, MatmulPath::kReference), blas(m, T, 2, MatmulPath::kBlas);
