@@ -37,7 +37,8 @@ std::vector<float> logits_buffer(int64_t max_tokens, int64_t vocab) {
 
 }  // namespace
 
-NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress) {
+NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
+                     MatmulPath path) {
   require(threads >= 0, Status::InvalidArgument, "evaluate: threads must be >= 0");
   const int64_t L = model.config().seq_len, V = model.config().vocab_size;
   int64_t longest = 1;
@@ -49,7 +50,7 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   }
   NllResult result;
   if (spans.empty()) return result;
-  Forward fwd(model, longest, threads);
+  Forward fwd(model, longest, threads, path);
   std::vector<float> logits = logits_buffer(longest, V);
   for (const TokenSpan &s : spans) {
     if (s.count >= 2) {  // a lone token predicts nothing: skip its forward pass
@@ -65,7 +66,7 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
 }
 
 NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
-                          int64_t limit, int threads, Progress *progress) {
+                          int64_t limit, int threads, Progress *progress, MatmulPath path) {
   require(limit >= 0, Status::InvalidArgument, "eval_paragraphs: limit " + std::to_string(limit) + " is negative");
   require(threads >= 0, Status::InvalidArgument, "eval_paragraphs: threads must be >= 0");
   const int64_t count = limit == 0 ? static_cast<int64_t>(paragraphs.size())
@@ -78,7 +79,7 @@ NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const 
 
   std::vector<TokenSpan> spans;
   for (const auto &seq : ids) spans.push_back({seq.data(), static_cast<int64_t>(seq.size())});
-  return eval_spans(model, spans, threads, progress);
+  return eval_spans(model, spans, threads, progress, path);
 }
 
 std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::string &text) {
@@ -86,7 +87,7 @@ std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::stri
 }
 
 NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
-                             Progress *progress) {
+                             Progress *progress, MatmulPath path) {
   const int64_t L = model.config().seq_len;
   require(seqlen >= 2 && seqlen <= L, Status::InvalidArgument,
           "eval_gptq_protocol: seqlen " + std::to_string(seqlen) + " is outside [2, seq_len " + std::to_string(L) +
@@ -95,7 +96,7 @@ NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tok
   const std::vector<std::vector<int32_t>> windows = consecutive_windows(tokens, 0, seqlen);  // the tail is dropped
   std::vector<TokenSpan> spans;
   for (const auto &w : windows) spans.push_back({w.data(), static_cast<int64_t>(w.size())});
-  return eval_spans(model, spans, threads, progress);
+  return eval_spans(model, spans, threads, progress, path);
 }
 
 }  // namespace vqr::model

@@ -2,6 +2,8 @@
 // the paragraph protocol of the stories260K reference file (one fresh context per paragraph) and
 // the GPTQ protocol (spec/gptq_family.md §5: one token stream cut into non-overlapping windows).
 // fp32 forward (forward.h), scores accumulated in double (nll.h); sequences run one at a time.
+// path: the forward's linear-layer arithmetic (matmul.h); the default is BLAS, kReference
+// reproduces run.c-order references (the stories260K reference NLL file) to rounding.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "model/matmul.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
@@ -35,7 +38,8 @@ struct TokenSpan {
 // tokens 1..n-1 are scored from positions 0..n-2; sums in double, in span order. progress: may be
 // NULL; checkpoint(done_spans) after each. Throws Status::InvalidArgument (a span's length or
 // tokens), Status::OutOfMemory, Status::Cancelled.
-NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress);
+NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
+                     MatmulPath path = MatmulPath::kBlas);
 
 // Paragraph protocol (data/models/stories260K/reference_nll_tinystories_val.txt): each paragraph
 // (from split_paragraphs(), done by the caller) is encoded with BOS and without EOS, truncated to
@@ -51,7 +55,7 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
 // model's vocabulary: a tokenizer from another model), Status::OutOfMemory, and
 // Status::Cancelled from the progress checkpoint (propagated unchanged).
 NllResult eval_paragraphs(const Model &model, const Tokenizer &tokenizer, const std::vector<std::string> &paragraphs,
-                          int64_t limit, int threads, Progress *progress);
+                          int64_t limit, int threads, Progress *progress, MatmulPath path = MatmulPath::kBlas);
 
 // Token stream of the GPTQ protocol for one text file. The reference joins the dataset's texts
 // with "\n\n" and tokenizes the result once with the slow Llama tokenizer, which adds BOS at
@@ -76,6 +80,6 @@ std::vector<int32_t> encode_document(const Tokenizer &tokenizer, const std::stri
 // Throws vqr::Error: Status::InvalidArgument (seqlen out of range, threads < 0, a token outside
 // the vocabulary), Status::OutOfMemory, Status::Cancelled (from the progress checkpoint).
 NllResult eval_gptq_protocol(const Model &model, const std::vector<int32_t> &tokens, int64_t seqlen, int threads,
-                             Progress *progress);
+                             Progress *progress, MatmulPath path = MatmulPath::kBlas);
 
 }  // namespace vqr::model

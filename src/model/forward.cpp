@@ -1,7 +1,7 @@
 // Forward pass, following llama2.c run.c forward() line by line but over a whole sequence:
-// a matmul computes every position's outputs with run.c's loop order, attention lets position t
-// see positions 0..t. Dimension letters: T tokens, C = dim, KV = kv_dim, H = hidden_dim,
-// V = vocab, NH heads of size HS.
+// each linear layer is one matmul over every position (one SGEMM, or run.c's loop order: the
+// Forward's MatmulPath), attention lets position t see positions 0..t. Dimension letters:
+// T tokens, C = dim, KV = kv_dim, H = hidden_dim, V = vocab, NH heads of size HS.
 #include "model/forward.h"
 
 #include <omp.h>
@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "core/sanitizer.h"
 #include "model/matmul.h"
@@ -163,7 +164,8 @@ std::vector<float> rope_inverse_frequencies(const ModelConfig &c) {
   return inv;
 }
 
-Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(model), max_tokens_(max_tokens) {
+Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath path)
+    : model_(model), max_tokens_(max_tokens), path_(path) {
   const ModelConfig &c = model.config();
   require(max_tokens >= 1 && max_tokens <= c.seq_len, Status::InvalidArgument,
           "forward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
@@ -173,8 +175,8 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(m
   const int64_t T = max_tokens, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
   const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
   // Table of sizes, one allocation (in the order of the members).
-  const int64_t sizes[] = {T * C,  T * CQ, T * C,  T * QD, T * KV, T * KV, T * H, T * H, int64_t{threads_} * T,
-                           matmul_scratch_floats(T, std::max(CQ, H))};
+  const int64_t mm = path == MatmulPath::kReference ? matmul_scratch_floats(T, std::max(CQ, H)) : 0;
+  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, int64_t{threads_} * T, mm};
   float **slots[] = {&x_, &xb_, &xb2_, &q_, &k_, &v_, &hb_, &hb2_, &att_, &mm_};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
@@ -190,6 +192,16 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads) : model_(m
 }
 
 Forward::~Forward() = default;
+
+void Forward::linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC) {
+  if (path_ == MatmulPath::kBlas) {
+    // The model floor's compute goes through the seam (DESIGN §1); the activations are host
+    // memory, so the CPU backend (a context's device backend would stage them per call).
+    matmul_forward_blas(backend::cpu(), out, inp, w, T, IC, OC);
+  } else {
+    matmul_forward(out, mm_, inp, w, T, IC, OC, threads_);
+  }
+}
 
 void Forward::run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink) {
   embed(tokens, n);
@@ -231,9 +243,9 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
   // attention
   rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
   if (stop(LinearInput::kAttnNorm, xb_, C)) return;
-  matmul_forward(q_, mm_, xb_, W(LinearKind::kWq), T, C, QD, threads_);
-  matmul_forward(k_, mm_, xb_, W(LinearKind::kWk), T, C, KV, threads_);
-  matmul_forward(v_, mm_, xb_, W(LinearKind::kWv), T, C, KV, threads_);
+  linear(q_, xb_, W(LinearKind::kWq), T, C, QD);
+  linear(k_, xb_, W(LinearKind::kWk), T, C, KV);
+  linear(v_, xb_, W(LinearKind::kWv), T, C, KV);
   if (c.qkv_bias) {
     bias_forward(q_, model_.bias(l, LinearKind::kWq), T, QD);
     bias_forward(k_, model_.bias(l, LinearKind::kWk), T, KV);
@@ -246,17 +258,17 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
   rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
   attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
   if (stop(LinearInput::kAttnOut, xb_, QD)) return;
-  matmul_forward(xb2_, mm_, xb_, W(LinearKind::kWo), T, QD, C, threads_);
+  linear(xb2_, xb_, W(LinearKind::kWo), T, QD, C);
   residual_forward(x_, xb2_, T * C);
 
   // feed-forward
   rmsnorm_forward(xb_, x_, model_.rms_ffn(l), T, C, c.norm_eps);
   if (stop(LinearInput::kFfnNorm, xb_, C)) return;
-  matmul_forward(hb_, mm_, xb_, W(LinearKind::kW1), T, C, H, threads_);
-  matmul_forward(hb2_, mm_, xb_, W(LinearKind::kW3), T, C, H, threads_);
+  linear(hb_, xb_, W(LinearKind::kW1), T, C, H);
+  linear(hb2_, xb_, W(LinearKind::kW3), T, C, H);
   swiglu_forward(hb_, hb2_, T * H);
   if (stop(LinearInput::kFfnHidden, hb_, H)) return;
-  matmul_forward(xb_, mm_, hb_, W(LinearKind::kW2), T, H, C, threads_);
+  linear(xb_, hb_, W(LinearKind::kW2), T, H, C);
   residual_forward(x_, xb_, T * C);
 }
 
@@ -264,7 +276,7 @@ void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
   require(logits != nullptr && n >= 1 && n <= max_tokens_, Status::InvalidArgument, "forward: bad head call");
   rmsnorm_forward(x_, x_, model_.rms_final(), n, c.dim, c.norm_eps);
-  matmul_forward(logits, mm_, x_, model_.classifier(), n, c.dim, c.vocab_size, threads_);
+  linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);
 }
 
 }  // namespace vqr::model

@@ -1,6 +1,8 @@
 // fp32 forward pass of a LLaMA-architecture model over one token sequence, written llm.c-style as
-// plain loops that compute exactly what llama2.c run.c computes (same RMSNorm, RoPE, attention
-// softmax, SwiGLU and per-output accumulation order), so its logits match run.c's.
+// plain loops that compute what llama2.c run.c computes (same RMSNorm, RoPE, attention softmax and
+// SwiGLU). The linear layers run as one SGEMM each on the token batch (MatmulPath::kBlas, the
+// default) or in run.c's per-output accumulation order (kReference), whose logits match run.c's
+// bit for bit.
 // It can also hand the real input of every linear layer to a caller-supplied sink, one
 // sequence at a time, so calibration memory does not grow with the number of tokens.
 #pragma once
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "model/linear_kinds.h"
+#include "model/matmul.h"
 #include "model/model.h"
 
 namespace vqr::model {
@@ -41,14 +44,17 @@ class Forward {
  public:
   // Scratch for sequences of up to max_tokens (1..seq_len) tokens, from one allocation.
   // threads: OpenMP threads for the row loops (0 = omp_get_max_threads()); set per parallel
-  // region, never globally. The model must outlive this object.
+  // region, never globally; the BLAS path's SGEMMs use the BLAS library's own threads. path: the
+  // linear layers' arithmetic (matmul.h); two Forwards agree bit for bit only on the same path.
+  // The model must outlive this object.
   // Throws vqr::Error(Status::InvalidArgument, Status::OutOfMemory).
-  Forward(const Model &model, int64_t max_tokens, int threads = 0);
+  Forward(const Model &model, int64_t max_tokens, int threads = 0, MatmulPath path = MatmulPath::kBlas);
   ~Forward();
   Forward(const Forward &) = delete;
   Forward &operator=(const Forward &) = delete;
 
   int64_t max_tokens() const { return max_tokens_; }
+  MatmulPath path() const { return path_; }
 
   // Runs tokens[0..n) at positions 0..n-1 with a fresh context (no state is carried between
   // calls). logits: n x vocab, overwritten; nullptr skips the classifier (calibration only needs
@@ -72,9 +78,13 @@ class Forward {
   float *hidden() { return x_; }
 
  private:
+  // out (T x OC, overwrite) = inp (T x IC) w^T on this Forward's path.
+  void linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC);
+
   const Model &model_;
   int64_t max_tokens_;
   int threads_;
+  MatmulPath path_;
   std::unique_ptr<float[]> arena_;
   // Views into arena_ (per-token rows):
   float *x_;    // T x dim, residual stream
@@ -86,7 +96,7 @@ class Forward {
   float *hb_;   // T x hidden, w1 output, then silu(w1 x) * w3 x
   float *hb2_;  // T x hidden, w3 output
   float *att_;  // threads x T, attention weights of one (position, head)
-  float *mm_;   // matmul scratch: the transposed input of the current matmul
+  float *mm_;   // reference-path matmul scratch: the transposed input of the current matmul
   std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
 };
 

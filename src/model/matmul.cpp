@@ -1,10 +1,12 @@
-// out = inp W^T for the forward pass. The tiled kernel transposes the input once (IC x T, tokens
+// out = inp W^T for the forward pass: one SGEMM through the backend (the default), or the
+// reference order. The tiled kernel transposes the input once (IC x T, tokens
 // padded to the tile width) so that kTileT consecutive tokens sit in one SIMD register; each of
 // the kTileO x kTileT accumulators then runs over j in order, exactly the reference's arithmetic.
 // (Requires no floating-point contraction or reassociation: the project builds with ISO C++,
 // where GCC's default is -ffp-contract=off, and without -ffast-math.)
 #include "model/matmul.h"
 
+#include "backend/backend.h"
 #include "core/sanitizer.h"
 
 namespace vqr::model {
@@ -53,6 +55,12 @@ void matmul_forward_ref(float *out, const float *inp, const float *w, int64_t T,
       out[t * OC + o] = val;
     }
   }
+}
+
+void matmul_forward_blas(backend::Backend &backend, float *out, const float *inp, const float *w, int64_t T,
+                         int64_t IC, int64_t OC) {
+  // C (T x OC) = A (T x IC) B^T with B = w (OC x IC): w's rows are read as they lie, no copy.
+  backend.gemm(backend::Op::None, backend::Op::Trans, T, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
 }
 
 int64_t matmul_scratch_floats(int64_t T, int64_t IC) { return padded_tokens(T) * IC; }

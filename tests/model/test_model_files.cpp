@@ -10,6 +10,7 @@
 
 #include "capture_check.h"
 #include "common/memory_limit.h"
+#include "forward_paths.h"
 #include "core/error.h"
 #include "model/forward.h"
 #include "model/llama2c_format.h"
@@ -266,11 +267,18 @@ TEST(Matmul, TiledEqualsReferenceBitwise) {
         }
 }
 
-TEST(Forward, CaptureIsSelfConsistentWithGqa) {
+// The GQA model (kGqaHeader, well-scaled weights of seed 4) and a 17-token sequence over its
+// vocabulary, for the forward tests below.
+Model gqa_model() {
   TempFile f("fwd.bin");
   f.write(vqr_test::checkpoint_bytes(kGqaHeader, vqr_test::well_scaled_weights(kGqaHeader, 4)));
-  const Model m = vqr::model::load_llama2c(f.path());
-  const std::vector<int32_t> tokens = {1, 17, 250, 3, 299, 42, 42, 8, 0, 123, 77, 5, 9, 200, 1, 64, 31};
+  return vqr::model::load_llama2c(f.path());
+}
+const std::vector<int32_t> kGqaTokens = {1, 17, 250, 3, 299, 42, 42, 8, 0, 123, 77, 5, 9, 200, 1, 64, 31};
+
+TEST(Forward, CaptureIsSelfConsistentWithGqa) {
+  const Model m = gqa_model();
+  const std::vector<int32_t> &tokens = kGqaTokens;
   const int64_t T = static_cast<int64_t>(tokens.size()), V = m.config().vocab_size;
 
   Forward fwd(m, m.config().seq_len, 2);
@@ -283,15 +291,35 @@ TEST(Forward, CaptureIsSelfConsistentWithGqa) {
   Forward one(m, T, 1);
   one.run(tokens.data(), T, plain.data());
   EXPECT_EQ(plain, logits);
-  // A prefix gives the prefix's logits (causality).
+  // A prefix gives the prefix's logits (causality). On the BLAS path the SGEMM's blocking depends
+  // on the number of tokens (rows), so a row's sums may be ordered differently: within the
+  // summation-order bound; bit for bit in run.c's order (CausalityIsExactOnTheReferencePath).
   std::vector<float> prefix(static_cast<size_t>(5 * V));
   one.run(tokens.data(), 5, prefix.data());
-  EXPECT_EQ(prefix, std::vector<float>(logits.begin(), logits.begin() + 5 * V));
+  vqr_test::expect_logits_near(prefix, std::vector<float>(logits.begin(), logits.begin() + 5 * V),
+                               vqr_test::forward_order_tolerance(m.config()));
   // Calibration mode: no logits, same captures.
   vqr_test::CaptureLog log2;
   fwd.run(tokens.data(), T, nullptr, log2.sink());
   ASSERT_EQ(log2.entries.size(), log.entries.size());
   for (size_t i = 0; i < log.entries.size(); ++i) EXPECT_EQ(log2.entries[i].x, log.entries[i].x);
+}
+
+// In run.c's order every output is one fixed-order sum whatever the batch: a prefix's logits are
+// the full sequence's first rows bit for bit, and the BLAS path stays within the order bound of it.
+TEST(Forward, CausalityIsExactOnTheReferencePath) {
+  const Model m = gqa_model();
+  const std::vector<int32_t> &tokens = kGqaTokens;
+  const int64_t T = static_cast<int64_t>(tokens.size()), V = m.config().vocab_size;
+  using vqr::model::MatmulPath;
+  Forward ref(m, T, 2, MatmulPath::kReference), blas(m, T, 2, MatmulPath::kBlas);
+  EXPECT_EQ(ref.path(), MatmulPath::kReference);
+  std::vector<float> whole(static_cast<size_t>(T * V)), prefix(static_cast<size_t>(5 * V)), fast(whole.size());
+  ref.run(tokens.data(), T, whole.data());
+  ref.run(tokens.data(), 5, prefix.data());
+  EXPECT_EQ(prefix, std::vector<float>(whole.begin(), whole.begin() + 5 * V));
+  blas.run(tokens.data(), T, fast.data());
+  vqr_test::expect_logits_near(fast, whole, vqr_test::forward_order_tolerance(m.config()));
 }
 
 // Forward::block in pieces equals run(); a sink that returns kStopBlock ends the block right after

@@ -4,11 +4,14 @@
 // text; captured activations are consistent with the forward pass.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "capture_check.h"
+#include "forward_paths.h"
 #include "core/error.h"
 #include "data_dir.h"
 #include "model/evaluate.h"
@@ -74,13 +77,14 @@ TEST(Stories260K, LoadsWithTheDocumentedShape) {
 
 // The reference protocol (split on "\n\n", skip empty pieces, encode with BOS, truncate to
 // seq_len, fresh context per paragraph, score tokens 1..n-1 in double) is eval_paragraphs().
-// Returns the mean NLL of the first `paragraphs` paragraphs and their predicted-token count.
+// Returns the mean NLL of the first `paragraphs` paragraphs and their predicted-token count. The
+// references follow run.c's summation order: the reference path by default.
 double mean_nll(const Model &m, const Tokenizer &tok, const std::string &text_path, size_t paragraphs, int threads,
-                int64_t *predicted) {
+                int64_t *predicted, vqr::model::MatmulPath path = vqr::model::MatmulPath::kReference) {
   const auto ps = vqr::model::split_paragraphs(vqr::model::read_text_file(text_path));
   EXPECT_GE(ps.size(), paragraphs);
   const vqr::model::NllResult r =
-      vqr::model::eval_paragraphs(m, tok, ps, static_cast<int64_t>(paragraphs), threads, nullptr);
+      vqr::model::eval_paragraphs(m, tok, ps, static_cast<int64_t>(paragraphs), threads, nullptr, path);
   *predicted = r.predicted_tokens;
   return r.mean_nll();
 }
@@ -123,6 +127,39 @@ TEST(Gutenberg4M, ReferenceNllFirst200Paragraphs) {
   EXPECT_NEAR(mean, ref_nll, 2e-5);
 }
 
+// The default BLAS path against the reference path on a real model: one full 256-token window's
+// logits within the summation-order bound (forward_paths.h), and the mean NLL of 50 paragraphs
+// within 2x that bound in absolute logit units (d(-log softmax)/d logits has l1 norm <= 2).
+TEST(Gutenberg4M, BlasPathWithinOrderBoundOfReference) {
+  VQR_DATA_DIR_OR_SKIP(data);
+  const std::string dir = data + "/models/gutenberg4M/";
+  const Model m = vqr::model::load_llama2c(dir + "gutenberg4M.bin");
+  const Tokenizer tok = Tokenizer::load(dir + "tok4096.bin", m.config().vocab_size);
+  const std::string text_path = data + "/text/gutenberg/gutenberg_heldout.txt";
+  const auto ps = vqr::model::split_paragraphs(vqr::model::read_text_file(text_path));
+  std::string doc;
+  for (size_t p = 0; p < 20; ++p) doc += (p ? "\n\n" : "") + ps[p];
+  std::vector<int32_t> ids = vqr::model::encode_document(tok, doc);
+  const int64_t T = m.config().seq_len, V = m.config().vocab_size;
+  ASSERT_GE(static_cast<int64_t>(ids.size()), T);
+  ids.resize(static_cast<size_t>(T));
+  using vqr::model::MatmulPath;
+  std::vector<float> ref(static_cast<size_t>(T * V)), blas(ref.size());
+  Forward(m, T, 2, MatmulPath::kReference).run(ids.data(), T, ref.data());
+  Forward(m, T, 2, MatmulPath::kBlas).run(ids.data(), T, blas.data());
+  const double tol = vqr_test::forward_order_tolerance(m.config());
+  vqr_test::expect_logits_near(blas, ref, tol);
+
+  double scale = 0;
+  for (float v : ref) scale = std::max(scale, (double)std::fabs(v));
+  int64_t pr = 0, pb = 0;
+  const double nll_ref = mean_nll(m, tok, text_path, 50, 2, &pr, MatmulPath::kReference);
+  const double nll_blas = mean_nll(m, tok, text_path, 50, 2, &pb, MatmulPath::kBlas);
+  std::printf("gutenberg4M 50 paragraphs: mean_nll reference %.8f, BLAS %.8f\n", nll_ref, nll_blas);
+  EXPECT_EQ(pr, pb);
+  EXPECT_LE(std::fabs(nll_blas - nll_ref), 2 * tol * scale);
+}
+
 // run.c `run stories260K.bin -z tok512.bin -t 0.0 -n 200`: empty prompt -> {BOS}; 200 forward
 // steps; argmax (first maximum); stop at BOS; each piece printed through safe_printf; final "\n".
 TEST(Stories260K, GreedyDecodeMatchesRunC) {
@@ -130,7 +167,7 @@ TEST(Stories260K, GreedyDecodeMatchesRunC) {
   const Stories s = load_stories(data);
   const std::string expected = vqr::model::read_text_file(data + "/models/stories260K/reference_greedy_t0_n200.txt");
   const int64_t V = s.model.config().vocab_size, steps = 200;
-  Forward fwd(s.model, steps, kThreads);
+  Forward fwd(s.model, steps, kThreads, vqr::model::MatmulPath::kReference);  // run.c's arithmetic: argmax ties too
   std::vector<int32_t> seq = {Tokenizer::kBos};
   std::vector<float> logits(static_cast<size_t>(steps * V));
   std::string out;

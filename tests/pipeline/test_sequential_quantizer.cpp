@@ -65,6 +65,8 @@ const LinearKind kOrder[] = {LinearKind::kWq, LinearKind::kWk, LinearKind::kWv, 
 
 // The reference: for every group, a full forward pass of the current (partly quantized) model
 // over every window collects the group's Hessian; then the group is quantized and written back.
+// Bit identity holds because both sides run the forward's default (BLAS) path on the same windows:
+// the same SGEMM shape per call, so the same arithmetic (model/matmul.h MatmulPath).
 void reference_sequential(vqr::model::Model &model, const std::vector<std::vector<int32_t>> &windows,
                           const vqr::quant::QuantConfig &c) {
   int64_t longest = 0;

@@ -1,0 +1,51 @@
+// How far two forwards that differ only in the summation order of their linear layers (the BLAS
+// and reference MatmulPaths, model/matmul.h) may disagree, derived from fp32 arithmetic, and the
+// check that applies it to two logit tables.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+#include "model/model.h"
+
+namespace vqr_test {
+
+// Bound on max|a - b| / max|logit| between the two paths' logits.
+// - One linear output is a dot product of length n; any fp32 summation order gives
+//   |fl(s) - s| <= n u sum|w||x| (u = 2^-24, Higham Thm 3.1 to first order), so two orders differ
+//   by at most 2 n u sum|w||x| per output.
+// - sum|w||x| stays within a small factor of the layer's output scale on these well-scaled
+//   models (RMS-normed inputs, rows of norm ~1), and RMSNorm, RoPE, softmax, SwiGLU and the
+//   residual adds pass a perturbation on with gain ~1, so the relative perturbations of the
+//   sequential linears add: D = 4 per block (q/k/v, wo, w1/w3, w2) plus the classifier.
+// - kGain = 4 covers that small factor (sum|w||x| / |y| and the gains above), measured on the
+//   test models at well under 1 (the observed differences are ~1e-3 of this bound).
+// n is the widest input (dim, q_dim or hidden_dim).
+inline double forward_order_tolerance(const vqr::model::ModelConfig &c) {
+  constexpr double u = 1.0 / (1 << 24), kGain = 4.0;
+  const double n = static_cast<double>(std::max({c.dim, c.q_dim(), c.hidden_dim}));
+  const double D = 4.0 * c.n_layers + 1.0;
+  return kGain * D * 2.0 * n * u;
+}
+
+// Expects max|got - want| <= tol_rel * max|want| (same sizes); prints the largest difference.
+inline void expect_logits_near(const std::vector<float> &got, const std::vector<float> &want, double tol_rel) {
+  ASSERT_EQ(got.size(), want.size());
+  double scale = 0, worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    scale = std::max(scale, (double)std::fabs(want[i]));
+    const double d = std::fabs((double)got[i] - (double)want[i]);
+    if (!(d <= worst)) worst = d, at = i;  // NaN counts as the worst
+  }
+  std::printf("logits: max |diff| %.3g at %zu, %.3g of the bound %.3g x max|logit| %.3g\n", worst, at,
+              worst / (tol_rel * scale), tol_rel, scale);
+  EXPECT_LE(worst, tol_rel * scale) << "at " << at << ": " << got[at] << " vs " << want[at];
+}
+
+}  // namespace vqr_test
