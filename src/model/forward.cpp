@@ -1,6 +1,7 @@
 // Forward pass, following llama2.c run.c forward() line by line but over a whole sequence:
 // each linear layer is one matmul over every position (one SGEMM, or run.c's loop order: the
-// Forward's MatmulPath), attention lets position t see positions 0..t. Dimension letters:
+// Forward's MatmulPath), attention lets position t see positions 0..t (per-tile GEMMs, or run.c's
+// loops: attention.h). Dimension letters:
 // T tokens, C = dim, KV = kv_dim, H = hidden_dim, V = vocab, NH heads of size HS.
 #include "model/forward.h"
 
@@ -13,16 +14,12 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
-#include "core/sanitizer.h"
+#include "model/attention.h"
 #include "model/matmul.h"
 
 namespace vqr::model {
 
 namespace {
-
-// Below this many multiply-adds a parallel region costs more than it saves: forking a team takes
-// microseconds, and far longer when the machine is oversubscribed and workers are descheduled.
-constexpr int64_t kMinParallelWork = int64_t{1} << 18;
 
 // out = rmsnorm(inp) * weight, per row. out: T x C (overwrite; may alias inp), inp: T x C,
 // weight: C. Same float operation order as run.c rmsnorm().
@@ -68,55 +65,6 @@ void rope_forward(float *q, float *k, int64_t T, int64_t NH, int64_t NKV, int64_
 void bias_forward(float *y, const float *bias, int64_t T, int64_t n) {
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
-}
-
-// Causal multi-head attention with grouped KV heads. out: T x C (overwrite), q: T x C,
-// k, v: T x KV, att: threads x T scratch (C = NH * HS, KV = NKV * HS). Head h reads KV head
-// h / (NH / NKV). window > 0: position t sees only t - window + 1 .. t (Mistral's sliding window).
-// Unchecked under the sanitizers (core/sanitizer.h): the extents it reaches are checked first.
-VQR_UNCHECKED_KERNEL void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                                            int64_t T, int64_t HS, int64_t NH, int64_t NKV, int64_t window,
-                                            int threads) {
-  const int64_t C = NH * HS, KV = NKV * HS;
-  check_addressable(out, (size_t)(T * C));
-  check_addressable(att, (size_t)(threads * T));
-  check_addressable(q, (size_t)(T * C));
-  check_addressable(k, (size_t)(T * KV));
-  check_addressable(v, (size_t)(T * KV));
-  const int64_t kv_mul = NH / NKV;
-  const float scale = std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (T * T * C >= kMinParallelWork)
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t h = 0; h < NH; ++h) {
-      float *a = att + static_cast<int64_t>(omp_get_thread_num()) * T;
-      const float *qh = q + t * C + h * HS;
-      const int64_t kv_off = (h / kv_mul) * HS;
-      const int64_t first = window > 0 && t >= window ? t - window + 1 : 0;
-      for (int64_t s = first; s <= t; ++s) {
-        const float *kh = k + s * KV + kv_off;
-        float score = 0.0f;
-        for (int64_t i = 0; i < HS; ++i) score += qh[i] * kh[i];
-        a[s] = score / scale;
-      }
-      // softmax over first..t, as run.c softmax()
-      float max_val = a[first];
-      for (int64_t s = first + 1; s <= t; ++s)
-        if (a[s] > max_val) max_val = a[s];
-      float sum = 0.0f;
-      for (int64_t s = first; s <= t; ++s) {
-        a[s] = std::exp(a[s] - max_val);
-        sum += a[s];
-      }
-      for (int64_t s = first; s <= t; ++s) a[s] /= sum;
-      float *oh = out + t * C + h * HS;
-      for (int64_t i = 0; i < HS; ++i) oh[i] = 0.0f;
-      for (int64_t s = first; s <= t; ++s) {
-        const float *vh = v + s * KV + kv_off;
-        const float w = a[s];
-        for (int64_t i = 0; i < HS; ++i) oh[i] += w * vh[i];
-      }
-    }
-  }
 }
 
 // hb = silu(hb) * hb2, elementwise over n values, as run.c.
@@ -176,7 +124,7 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath
   const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
   // Table of sizes, one allocation (in the order of the members).
   const int64_t mm = path == MatmulPath::kReference ? matmul_scratch_floats(T, std::max(CQ, H)) : 0;
-  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, int64_t{threads_} * T, mm};
+  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, attention_scratch_floats(path, T, threads_), mm};
   float **slots[] = {&x_, &xb_, &xb2_, &q_, &k_, &v_, &hb_, &hb2_, &att_, &mm_};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
@@ -256,7 +204,11 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
     rmsnorm_forward(k_, k_, model_.k_norm(l), T * NKV, HS, c.norm_eps);
   }
   rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
-  attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
+  if (path_ == MatmulPath::kBlas) {
+    attention_forward_blas(backend::cpu(), xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
+  } else {
+    attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
+  }
   if (stop(LinearInput::kAttnOut, xb_, QD)) return;
   linear(xb2_, xb_, W(LinearKind::kWo), T, QD, C);
   residual_forward(x_, xb2_, T * C);

@@ -1,8 +1,8 @@
 // fp32 forward pass of a LLaMA-architecture model over one token sequence, written llm.c-style as
 // plain loops that compute what llama2.c run.c computes (same RMSNorm, RoPE, attention softmax and
-// SwiGLU). The linear layers run as one SGEMM each on the token batch (MatmulPath::kBlas, the
-// default) or in run.c's per-output accumulation order (kReference), whose logits match run.c's
-// bit for bit.
+// SwiGLU). The linear layers run as one SGEMM each on the token batch and attention as per-head
+// GEMMs over query tiles (MatmulPath::kBlas, the default), or both in run.c's per-output
+// accumulation order (kReference), whose logits match run.c's bit for bit.
 // It can also hand the real input of every linear layer to a caller-supplied sink, one
 // sequence at a time, so calibration memory does not grow with the number of tokens.
 #pragma once
@@ -45,7 +45,8 @@ class Forward {
   // Scratch for sequences of up to max_tokens (1..seq_len) tokens, from one allocation.
   // threads: OpenMP threads for the row loops (0 = omp_get_max_threads()); set per parallel
   // region, never globally; the BLAS path's SGEMMs use the BLAS library's own threads. path: the
-  // linear layers' arithmetic (matmul.h); two Forwards agree bit for bit only on the same path.
+  // linear layers' and attention's arithmetic (matmul.h, attention.h); two Forwards agree bit for
+  // bit only on the same path.
   // The model must outlive this object.
   // Throws vqr::Error(Status::InvalidArgument, Status::OutOfMemory).
   Forward(const Model &model, int64_t max_tokens, int threads = 0, MatmulPath path = MatmulPath::kBlas);
@@ -95,7 +96,7 @@ class Forward {
   float *v_;    // T x kv_dim
   float *hb_;   // T x hidden, w1 output, then silu(w1 x) * w3 x
   float *hb2_;  // T x hidden, w3 output
-  float *att_;  // threads x T, attention weights of one (position, head)
+  float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or one score tile
   float *mm_;   // reference-path matmul scratch: the transposed input of the current matmul
   std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
 };

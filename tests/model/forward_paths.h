@@ -1,6 +1,6 @@
-// How far two forwards that differ only in the summation order of their linear layers (the BLAS
-// and reference MatmulPaths, model/matmul.h) may disagree, derived from fp32 arithmetic, and the
-// check that applies it to two logit tables.
+// How far two forwards that differ only in the summation order of their linear layers and
+// attention sums (the BLAS and reference MatmulPaths, model/matmul.h, model/attention.h) may
+// disagree, derived from fp32 arithmetic, and the check that applies it to two logit tables.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,7 +15,8 @@
 
 namespace vqr_test {
 
-// Bound on max|a - b| / max|logit| between the two paths' logits.
+// Bound on max|a - b| / max|logit| between the two paths' logits (linear layers as SGEMMs and
+// attention as per-tile GEMMs, or both in run.c's order).
 // - One linear output is a dot product of length n; any fp32 summation order gives
 //   |fl(s) - s| <= n u sum|w||x| (u = 2^-24, Higham Thm 3.1 to first order), so two orders differ
 //   by at most 2 n u sum|w||x| per output.
@@ -23,6 +24,11 @@ namespace vqr_test {
 //   models (RMS-normed inputs, rows of norm ~1), and RMSNorm, RoPE, softmax, SwiGLU and the
 //   residual adds pass a perturbation on with gain ~1, so the relative perturbations of the
 //   sequential linears add: D = 4 per block (q/k/v, wo, w1/w3, w2) plus the classifier.
+// - Attention adds two sums per block. A score q.k is a dot product of length HS: two orders
+//   differ by 2 HS u sum|q||k| / sqrt(HS), an absolute perturbation of O(1)-sized scores that the
+//   softmax turns into a relative one of the weights of at most twice that (d p_s / p_s =
+//   d s_s - sum p d s), so 2 x 2 HS u. The output sum_s p_s v_s has at most T terms (T <= seq_len)
+//   of weights summing to 1: 2 T u max|v|. Per block: 2 u (2 HS + seq_len).
 // - kGain = 4 covers that small factor (sum|w||x| / |y| and the gains above), measured on the
 //   test models at well under 1 (the observed differences are ~1e-3 of this bound).
 // n is the widest input (dim, q_dim or hidden_dim).
@@ -30,7 +36,8 @@ inline double forward_order_tolerance(const vqr::model::ModelConfig &c) {
   constexpr double u = 1.0 / (1 << 24), kGain = 4.0;
   const double n = static_cast<double>(std::max({c.dim, c.q_dim(), c.hidden_dim}));
   const double D = 4.0 * c.n_layers + 1.0;
-  return kGain * D * 2.0 * n * u;
+  const double attention = c.n_layers * (2.0 * static_cast<double>(c.head_size()) + c.seq_len);
+  return kGain * 2.0 * u * (D * n + attention);
 }
 
 // Expects max|got - want| <= tol_rel * max|want| (same sizes); prints the largest difference.

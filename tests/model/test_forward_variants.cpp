@@ -10,9 +10,12 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "forward_paths.h"
+#include "model/attention.h"
 #include "model/forward.h"
 #include "model/model.h"
 
@@ -459,6 +462,35 @@ TEST(ForwardVariants, EverythingCombined) {
     for (int b = 0; b < 3; ++b) EXPECT_NE(std::count(bands.begin(), bands.end(), b), 0) << "band " << b;
     EXPECT_GT(edge, 1e-3);
     check_case(c, 8, layout == RopeLayout::kHalf ? "everything, half" : "everything, interleaved", 2);
+  }
+}
+
+// The BLAS path's attention (per-head GEMMs over query tiles of kAttentionTile rows, attention.h)
+// on sequences of several tiles, the last one partial: GQA (4 query heads on 2 KV heads, head_dim
+// != dim / n_heads) with no window, a window shorter than a tile (a tile's keys then start inside
+// the sequence) and one longer than a tile. Against the fp64 reference, against the reference
+// path within the summation-order bound (forward_paths.h), and bit for bit across thread counts.
+TEST(ForwardVariants, TiledAttentionMatchesTheReferencePath) {
+  using vqr::model::kAttentionTile;
+  using vqr::model::MatmulPath;
+  for (int window : {0, 50, 150}) {
+    ModelConfig c = everything_config(RopeLayout::kHalf);
+    c.seq_len = static_cast<int>(2 * kAttentionTile + 37);
+    c.sliding_window = window;
+    ModelConfig full = c;
+    full.sliding_window = 0;
+    const std::string what = "tiled attention, window " + std::to_string(window);
+    check_case(c, 11, what.c_str(), 2, window > 0 ? &full : nullptr);
+    Model m(c);
+    fill_random(m, 11);
+    const std::vector<int32_t> tokens = random_tokens(c.seq_len, c.vocab_size, 11 + 1000);
+    const int64_t T = c.seq_len, V = c.vocab_size;
+    std::vector<float> ref(static_cast<size_t>(T * V)), blas1(ref.size()), blas2(ref.size());
+    Forward(m, T, 2, MatmulPath::kReference).run(tokens.data(), T, ref.data());
+    Forward(m, T, 1, MatmulPath::kBlas).run(tokens.data(), T, blas1.data());
+    Forward(m, T, 2, MatmulPath::kBlas).run(tokens.data(), T, blas2.data());
+    vqr_test::expect_logits_near(blas2, ref, vqr_test::forward_order_tolerance(c));
+    EXPECT_EQ(blas1, blas2) << what << ": the thread count changed the BLAS path's logits";
   }
 }
 

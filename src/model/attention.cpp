@@ -1,0 +1,119 @@
+// Causal attention with grouped KV heads in run.c's order and as per-tile GEMMs (attention.h).
+// Dimension letters: T tokens, NH query heads and NKV KV heads of size HS, C = NH HS, KV = NKV HS.
+#include "model/attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/backend.h"
+#include "core/sanitizer.h"
+
+namespace vqr::model {
+
+namespace {
+
+// Below this many multiply-adds a parallel region costs more than it saves: forking a team takes
+// microseconds, and far longer when the machine is oversubscribed and workers are descheduled.
+constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+
+// The first position query t sees: 0, or t - window + 1 under a sliding window.
+inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
+
+// a[0..n) = softmax(a[0..n)) in place, n >= 1, as run.c softmax(): max, exp and sum in order,
+// then one division per value.
+inline void softmax_in_place(float *a, int64_t n) {
+  float max_val = a[0];
+  for (int64_t s = 1; s < n; ++s)
+    if (a[s] > max_val) max_val = a[s];
+  float sum = 0.0f;
+  for (int64_t s = 0; s < n; ++s) {
+    a[s] = std::exp(a[s] - max_val);
+    sum += a[s];
+  }
+  for (int64_t s = 0; s < n; ++s) a[s] /= sum;
+}
+
+}  // namespace
+
+int64_t attention_scratch_floats(MatmulPath path, int64_t T, int threads) {
+  // Reference: one row of weights per thread. BLAS: one tile of scores, shared by the row loops.
+  return path == MatmulPath::kReference ? int64_t{threads} * T : std::min(T, kAttentionTile) * T;
+}
+
+// Unchecked under the sanitizers (core/sanitizer.h): the extents it reaches are checked first.
+VQR_UNCHECKED_KERNEL void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                                            int64_t T, int64_t HS, int64_t NH, int64_t NKV, int64_t window,
+                                            int threads) {
+  const int64_t C = NH * HS, KV = NKV * HS;
+  check_addressable(out, (size_t)(T * C));
+  check_addressable(att, (size_t)(threads * T));
+  check_addressable(q, (size_t)(T * C));
+  check_addressable(k, (size_t)(T * KV));
+  check_addressable(v, (size_t)(T * KV));
+  const int64_t kv_mul = NH / NKV;
+  const float scale = std::sqrt(static_cast<float>(HS));
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (T * T * C >= kMinParallelWork)
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t h = 0; h < NH; ++h) {
+      float *a = att + static_cast<int64_t>(omp_get_thread_num()) * T;
+      const float *qh = q + t * C + h * HS;
+      const int64_t kv_off = (h / kv_mul) * HS;
+      const int64_t first = first_visible(t, window);
+      for (int64_t s = first; s <= t; ++s) {
+        const float *kh = k + s * KV + kv_off;
+        float score = 0.0f;
+        for (int64_t i = 0; i < HS; ++i) score += qh[i] * kh[i];
+        a[s] = score / scale;
+      }
+      softmax_in_place(a + first, t - first + 1);
+      float *oh = out + t * C + h * HS;
+      for (int64_t i = 0; i < HS; ++i) oh[i] = 0.0f;
+      for (int64_t s = first; s <= t; ++s) {
+        const float *vh = v + s * KV + kv_off;
+        const float w = a[s];
+        for (int64_t i = 0; i < HS; ++i) oh[i] += w * vh[i];
+      }
+    }
+  }
+}
+
+// Per head h and query tile [t0, t1): the keys any of its rows sees are [k0, t1), k0 the tile's
+// first row's first visible position. S (rows x nk, ld nk) = Q_h[t0..t1) K_g[k0..t1)^T; row r
+// (position t) keeps [first_visible(t), t], divided by sqrt(HS) as run.c does, softmaxed, and the
+// rest set to 0 (exact zeros: they add nothing to P V); then out_h[t0..t1) = P V_g[k0..t1).
+VQR_UNCHECKED_KERNEL void attention_forward_blas(backend::Backend &backend, float *out, float *scores, const float *q,
+                                                 const float *k, const float *v, int64_t T, int64_t HS, int64_t NH,
+                                                 int64_t NKV, int64_t window, int threads) {
+  const int64_t C = NH * HS, KV = NKV * HS;
+  check_addressable(out, (size_t)(T * C));
+  check_addressable(scores, (size_t)attention_scratch_floats(MatmulPath::kBlas, T, threads));
+  check_addressable(q, (size_t)(T * C));
+  check_addressable(k, (size_t)(T * KV));
+  check_addressable(v, (size_t)(T * KV));
+  const int64_t kv_mul = NH / NKV;
+  const float scale = std::sqrt(static_cast<float>(HS));
+  for (int64_t h = 0; h < NH; ++h) {
+    const int64_t kv_off = (h / kv_mul) * HS;
+    for (int64_t t0 = 0; t0 < T; t0 += kAttentionTile) {
+      const int64_t t1 = std::min(T, t0 + kAttentionTile), rows = t1 - t0;
+      const int64_t k0 = first_visible(t0, window), nk = t1 - k0;
+      backend.gemm(backend::Op::None, backend::Op::Trans, rows, nk, HS, 1.0f, q + t0 * C + h * HS, C,
+                   k + k0 * KV + kv_off, KV, 0.0f, scores, nk);
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * nk * HS >= kMinParallelWork)
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t t = t0 + r, first = first_visible(t, window) - k0, last = t - k0;
+        float *a = scores + r * nk;
+        for (int64_t s = 0; s < first; ++s) a[s] = 0.0f;
+        for (int64_t s = first; s <= last; ++s) a[s] /= scale;
+        softmax_in_place(a + first, last - first + 1);
+        for (int64_t s = last + 1; s < nk; ++s) a[s] = 0.0f;
+      }
+      backend.gemm(backend::Op::None, backend::Op::None, rows, HS, nk, 1.0f, scores, nk, v + k0 * KV + kv_off, KV,
+                   0.0f, out + t0 * C + h * HS, C);
+    }
+  }
+}
+
+}  // namespace vqr::model
