@@ -7,6 +7,7 @@
 // from the files' index before the model's fp32 arrays are allocated.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -151,14 +152,14 @@ TEST_F(QuantizedHostile, HonestFoldersLoad) {
 TEST_F(QuantizedHostile, ConfigClaimsBeyondThePackedTensorsAreRefusedBeforeAllocating) {
   for (const std::string &folder : {gptq(), ct()}) {
     SCOPED_TRACE(folder);
-    const std::string marker = folder == gptq() ? ".qweight" : ".weight_packed";
-    const std::string gate_shape = folder == gptq() ? "[4, 48]" : "[48, 4]";
+    // GPTQ's qweight holds the in x out codes; compressed-tensors' weight_shape says out x in first.
+    const std::string gate = folder == gptq() ? "tensor " + kGate + ".qweight has shape [4, 48], expected [4, 10000000]"
+                                              : kGate + ".weight_shape: says [48, 32], the model needs [10000000, 32]";
     expect_refused(folder, claim({{"vocab_size", 1000000000}}), nullptr, Status::Format,
                    "config.json claims vocab_size 1000000000 but model.embed_tokens.weight has shape [40, 32]");
     expect_refused(folder, claim({{"hidden_size", 1000000}}), nullptr, Status::Format,
                    "config.json claims hidden_size 1000000 but model.embed_tokens.weight has shape [40, 32]");
-    expect_refused(folder, claim({{"intermediate_size", 10000000}}), nullptr, Status::Format,
-                   "tensor " + kGate + marker + " has shape " + gate_shape);
+    expect_refused(folder, claim({{"intermediate_size", 10000000}}), nullptr, Status::Format, gate);
     expect_refused(folder, claim({{"num_hidden_layers", 65536}}), nullptr, Status::Format, "missing tensor model.layers.2.");
     // Everything at once (a 10^6-wide model of 65536 layers): the first claim checked fails.
     expect_refused(folder,
@@ -187,6 +188,15 @@ TEST_F(QuantizedHostile, GptqTensorsInconsistentWithTheConfigAreRefused) {
   // scales claiming 10^6 groups.
   expect_refused(gptq(), nullptr, reshape(kQ + ".scales", {1000000, 32}), Status::Format,
                  kQ + ".scales has shape [1000000, 32], expected [2, 32]");
+  // Every layer's tensors are checked from the index before anything is read: the last layer's
+  // g_idx is reported, not the damaged (NaN) first norm that reading would meet first.
+  expect_refused(gptq(), nullptr,
+                 [](Tensors &t) {
+                   Owned &norm = t.at("model.layers.0.input_layernorm.weight");
+                   std::fill(norm.bytes.begin(), norm.bytes.end(), 0xFF);  // NaN in F32, F16 and BF16
+                   reshape("model.layers.1.self_attn.q_proj.g_idx", {33})(t);
+                 },
+                 Status::Format, "model.layers.1.self_attn.q_proj.g_idx has shape [33], expected [32]");
 }
 
 // The same for a compressed-tensors pack-quantized layer: weight_shape's values, weight_packed,
