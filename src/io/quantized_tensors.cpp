@@ -84,65 +84,118 @@ void check_width(const SafetensorsCheckpoint &ckpt, const std::string &prefix, c
          gptq ? "GPTQ checkpoints hold 2, 3, 4 or 8 bits" : "pack-quantized holds 4 or 8 bits");
 }
 
-void read_gptq(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f, int64_t m,
-               int64_t n, int64_t G, int64_t gs, std::vector<uint8_t> *codes, std::vector<float> *scales,
-               std::vector<float> *zeros, std::vector<int32_t> *g_idx, std::vector<std::string> *used) {
-  std::string subject;
-  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", marker_shape(f, m, n), used, &subject);
-  unpack_gptq_qweight(codes->data(), qweight.data(), m, n, f.bits, subject);
-  const std::vector<int32_t> qzeros = read_i32(ckpt, prefix + ".qzeros", {G, gptq_packed_words(m, f.bits)}, used, &subject);
-  unpack_gptq_qzeros(zeros->data(), qzeros.data(), G, m, f.bits, f.gptq_v1, subject);
-  *scales = read_float(ckpt, prefix + ".scales", {G, m}, used);
-  if (ckpt.find(prefix + ".g_idx", nullptr) != nullptr) {
-    *g_idx = read_i32(ckpt, prefix + ".g_idx", {n}, used, &subject);
-    check_g_idx(g_idx->data(), n, G, subject);
+// The shapes every tensor of an m x n layer of format f must have (the layouts of
+// read_quantized_linear), computed once for checking the index and for reading.
+struct LayerShapes {
+  int64_t group_size = 0, groups = 0;  // groups of in_features; one group per row when f.group_size <= 0
+  std::vector<int64_t> marker, zeros, scales, g_idx;
+};
+
+LayerShapes layer_shapes(const QuantizedLinearFormat &f, int64_t m, int64_t n) {
+  LayerShapes s;
+  s.group_size = f.group_size > 0 ? f.group_size : n;
+  s.groups = n == 0 ? 0 : (n + s.group_size - 1) / s.group_size;
+  const int64_t G = s.groups;
+  s.marker = marker_shape(f, m, n);
+  if (f.kind == QuantizedLinearFormat::Kind::kGptq) {
+    s.zeros = {G, gptq_packed_words(m, f.bits)};
+    s.scales = {G, m};
   } else {
-    *g_idx = default_g_idx(n, gs);  // AutoRound's auto_gptq packer omits g_idx (spec learned_rounding §2.2)
+    s.zeros = {compressed_packed_words(m, f.bits), G};
+    s.scales = {m, G};
+  }
+  s.g_idx = {n};
+  return s;
+}
+
+// A compressed-tensors layer's weight_shape values against the m x n the model needs.
+void check_weight_shape(const SafetensorsCheckpoint &ckpt, const std::string &prefix, int64_t m, int64_t n,
+                        std::vector<std::string> *used) {
+  const SafetensorsFile *file = nullptr;
+  const std::string name = prefix + ".weight_shape";
+  const StTensor &t = need(ckpt, name, {StDtype::kI64, StDtype::kI32}, {2}, &file, used);
+  int64_t shape[2];
+  for (int i = 0; i < 2; ++i) {
+    if (t.dtype == StDtype::kI64) {
+      std::memcpy(&shape[i], file->data(t) + 8 * i, 8);
+    } else {
+      int32_t v;
+      std::memcpy(&v, file->data(t) + 4 * i, 4);
+      shape[i] = v;
+    }
+  }
+  if (shape[0] != m || shape[1] != n)
+    bad(file->path() + ": tensor " + name,
+        "says [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "], the model needs [" + std::to_string(m) +
+            ", " + std::to_string(n) + "]");
+}
+
+// Checks every tensor of layer `prefix` from the index alone (its width first, then each tensor's
+// dtype and shape and weight_shape's two values, in the order the layer is read) and returns the
+// shapes. Appends the names to *used.
+LayerShapes check_layer_index(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f,
+                              int64_t m, int64_t n, std::vector<std::string> *used) {
+  check_width(ckpt, prefix, f);  // before any shape depending on the width is computed
+  const LayerShapes s = layer_shapes(f, m, n);
+  const SafetensorsFile *file = nullptr;
+  const std::initializer_list<StDtype> floats = {StDtype::kF16, StDtype::kBF16, StDtype::kF32};
+  if (f.kind == QuantizedLinearFormat::Kind::kGptq) {
+    need(ckpt, prefix + ".qweight", {StDtype::kI32}, s.marker, &file, used);
+    need(ckpt, prefix + ".qzeros", {StDtype::kI32}, s.zeros, &file, used);
+    need(ckpt, prefix + ".scales", floats, s.scales, &file, used);
+    if (ckpt.find(prefix + ".g_idx", nullptr) != nullptr) need(ckpt, prefix + ".g_idx", {StDtype::kI32}, s.g_idx, &file, used);
+    return s;
+  }
+  check_weight_shape(ckpt, prefix, m, n, used);
+  need(ckpt, prefix + ".weight_packed", {StDtype::kI32}, s.marker, &file, used);
+  need(ckpt, prefix + ".weight_scale", floats, s.scales, &file, used);
+  if (!f.symmetric) need(ckpt, prefix + ".weight_zero_point", {StDtype::kI32}, s.zeros, &file, used);
+  if (f.g_idx_required || ckpt.find(prefix + ".weight_g_idx", nullptr) != nullptr)
+    need(ckpt, prefix + ".weight_g_idx", {StDtype::kI32}, s.g_idx, &file, used);
+  return s;
+}
+
+// The readers below run after check_layer_index: the shapes they ask for are the ones it checked.
+void read_gptq(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f, int64_t m,
+               int64_t n, const LayerShapes &s, std::vector<uint8_t> *codes, std::vector<float> *scales,
+               std::vector<float> *zeros, std::vector<int32_t> *g_idx) {
+  std::string subject;
+  std::vector<std::string> names;  // already listed by check_layer_index
+  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", s.marker, &names, &subject);
+  unpack_gptq_qweight(codes->data(), qweight.data(), m, n, f.bits, subject);
+  const std::vector<int32_t> qzeros = read_i32(ckpt, prefix + ".qzeros", s.zeros, &names, &subject);
+  unpack_gptq_qzeros(zeros->data(), qzeros.data(), s.groups, m, f.bits, f.gptq_v1, subject);
+  *scales = read_float(ckpt, prefix + ".scales", s.scales, &names);
+  if (ckpt.find(prefix + ".g_idx", nullptr) != nullptr) {
+    *g_idx = read_i32(ckpt, prefix + ".g_idx", s.g_idx, &names, &subject);
+    check_g_idx(g_idx->data(), n, s.groups, subject);
+  } else {
+    *g_idx = default_g_idx(n, s.group_size);  // AutoRound's auto_gptq packer omits g_idx (spec learned_rounding §2.2)
   }
 }
 
 void read_compressed(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f,
-                     int64_t m, int64_t n, int64_t G, int64_t gs, std::vector<uint8_t> *codes,
-                     std::vector<float> *scales, std::vector<float> *zeros, std::vector<int32_t> *g_idx,
-                     std::vector<std::string> *used) {
+                     int64_t m, int64_t n, const LayerShapes &s, std::vector<uint8_t> *codes, std::vector<float> *scales,
+                     std::vector<float> *zeros, std::vector<int32_t> *g_idx) {
   std::string subject;
-  {
-    const SafetensorsFile *file = nullptr;
-    const std::string name = prefix + ".weight_shape";
-    const StTensor &t = need(ckpt, name, {StDtype::kI64, StDtype::kI32}, {2}, &file, used);
-    int64_t shape[2];
-    for (int i = 0; i < 2; ++i) {
-      if (t.dtype == StDtype::kI64) {
-        std::memcpy(&shape[i], file->data(t) + 8 * i, 8);
-      } else {
-        int32_t v;
-        std::memcpy(&v, file->data(t) + 4 * i, 4);
-        shape[i] = v;
-      }
-    }
-    if (shape[0] != m || shape[1] != n)
-      bad(file->path() + ": tensor " + name,
-          "says [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "], the model needs [" +
-              std::to_string(m) + ", " + std::to_string(n) + "]");
-  }
-  const std::vector<int32_t> packed =
-      read_i32(ckpt, prefix + ".weight_packed", marker_shape(f, m, n), used, &subject);
+  std::vector<std::string> names;  // already listed by check_layer_index
+  const int64_t G = s.groups;
+  const std::vector<int32_t> packed = read_i32(ckpt, prefix + ".weight_packed", s.marker, &names, &subject);
   unpack_compressed_weight(codes->data(), packed.data(), m, n, f.bits, subject);
-  const std::vector<float> s = read_float(ckpt, prefix + ".weight_scale", {m, G}, used);
+  const std::vector<float> sc = read_float(ckpt, prefix + ".weight_scale", s.scales, &names);
   for (int64_t o = 0; o < m; ++o)
-    for (int64_t k = 0; k < G; ++k) (*scales)[(size_t)(k * m + o)] = s[(size_t)(o * G + k)];
+    for (int64_t k = 0; k < G; ++k) (*scales)[(size_t)(k * m + o)] = sc[(size_t)(o * G + k)];
   if (f.symmetric) {
     zeros->assign((size_t)(G * m), (float)(1 << (f.bits - 1)));
   } else {
-    const std::vector<int32_t> zp =
-        read_i32(ckpt, prefix + ".weight_zero_point", {compressed_packed_words(m, f.bits), G}, used, &subject);
+    const std::vector<int32_t> zp = read_i32(ckpt, prefix + ".weight_zero_point", s.zeros, &names, &subject);
     unpack_compressed_zero_point(zeros->data(), zp.data(), G, m, f.bits, subject);
   }
   if (f.g_idx_required || ckpt.find(prefix + ".weight_g_idx", nullptr) != nullptr) {
-    *g_idx = read_i32(ckpt, prefix + ".weight_g_idx", {n}, used, &subject);
+    *g_idx = read_i32(ckpt, prefix + ".weight_g_idx", s.g_idx, &names, &subject);
     check_g_idx(g_idx->data(), n, G, subject);
   } else {
-    *g_idx = default_g_idx(n, gs);
+    *g_idx = default_g_idx(n, s.group_size);
   }
 }
 
@@ -470,26 +523,21 @@ void append_compressed_tensors(const std::string &module, const quant::Quantized
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                            const QuantizedLinearFormat &f, int64_t m, int64_t n, float *out,
                            std::vector<std::string> *used) {
-  check_width(ckpt, prefix, f);
-  const bool gptq = f.kind == QuantizedLinearFormat::Kind::kGptq;
-  const int64_t gs = f.group_size > 0 ? f.group_size : n;
-  const int64_t G = n == 0 ? 0 : (n + gs - 1) / gs;
+  const LayerShapes s = check_layer_index(ckpt, prefix, f, m, n, used);
   std::vector<uint8_t> codes((size_t)(m * n));
-  std::vector<float> scales((size_t)(G * m)), zeros((size_t)(G * m));
+  std::vector<float> scales((size_t)(s.groups * m)), zeros((size_t)(s.groups * m));
   std::vector<int32_t> g_idx;
-  if (gptq)
-    read_gptq(ckpt, prefix, f, m, n, G, gs, &codes, &scales, &zeros, &g_idx, used);
+  if (f.kind == QuantizedLinearFormat::Kind::kGptq)
+    read_gptq(ckpt, prefix, f, m, n, s, &codes, &scales, &zeros, &g_idx);
   else
-    read_compressed(ckpt, prefix, f, m, n, G, gs, &codes, &scales, &zeros, &g_idx, used);
+    read_compressed(ckpt, prefix, f, m, n, s, &codes, &scales, &zeros, &g_idx);
   dequantize_groups(out, codes.data(), scales.data(), zeros.data(), g_idx.data(), m, n);
 }
 
 void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                             const QuantizedLinearFormat &format, int64_t m, int64_t n) {
-  check_width(ckpt, prefix, format);
-  const SafetensorsFile *file = nullptr;
   std::vector<std::string> unused;
-  need(ckpt, quantized_marker_name(prefix, format.kind), {StDtype::kI32}, marker_shape(format, m, n), &file, &unused);
+  check_layer_index(ckpt, prefix, format, m, n, &unused);
 }
 
 }  // namespace vqr::io

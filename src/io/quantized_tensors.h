@@ -102,10 +102,13 @@ class QuantizationConfig {
 std::string quantized_marker_name(const std::string &prefix, QuantizedLinearFormat::Kind kind);
 
 // Checks, from the index alone, that `ckpt` holds layer `prefix` as an m x n layer of `format`:
-// its marker tensor (above) exists with dtype I32 and shape [gptq_packed_words(n), m] (GPTQ) or
-// [m, compressed_packed_words(n)] (compressed-tensors). A loader calls it before allocating the
-// layer, so a config claiming more than the file holds fails first. Throws as
-// read_quantized_linear (the same messages).
+// the width is one the format defines, and every tensor read_quantized_linear (below) reads exists
+// with its dtype and shape (its marker tensor above, [gptq_packed_words(n), m] for GPTQ or
+// [m, compressed_packed_words(n)] for compressed-tensors, and the zeros, scales, g_idx), and a
+// compressed-tensors weight_shape says (m, n). A loader calls it before allocating the layer, so a
+// config claiming more than the file holds, or a packed tensor claiming a shape the config does not
+// imply, fails first. Throws as read_quantized_linear (the same messages), which checks the same
+// before it reads the data (the codes' padding, the g_idx and zero-point ranges).
 void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                             const QuantizedLinearFormat &format, int64_t m, int64_t n);
 
