@@ -2,7 +2,8 @@
 // any method of the library, and write it in one of the checkpoint formats — all through the C API
 // (vqr_sequences_from_file, vqr_model_override_*, vqr_model_quantize, vqr_model_export). The
 // output appears only when complete; Ctrl-C cancels the run through vqr_context_cancel and leaves
-// nothing behind.
+// nothing behind. --dry-run prints the plan instead (quantize_plan.h); the summary carries the
+// tool's own peak resident set (memory_usage.h).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,11 @@
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "cli/memory_usage.h"
 #include "cli/model_inputs.h"
 #include "cli/names.h"
+#include "cli/quantize_plan.h"
+#include "cli/units.h"
 #include "core/json_text.h"
 
 namespace vqr::cli {
@@ -64,12 +68,6 @@ void set_param(vqr_config *cfg, vqr_param p, double v, const std::string &option
   const vqr_status st = b.is_float ? vqr_config_set_float(cfg, p, v) : vqr_config_set_int(cfg, p, (int64_t)v);
   if (st != VQR_OK) throw usage_error(kCommand, option + ": " + vqr_last_error());
 }
-
-struct OverrideRule {
-  std::string pattern;
-  std::vector<std::pair<vqr_param, int64_t>> params;
-  bool skip = false;
-};
 
 // "PATTERN:key=value,key=value;PATTERN:skip" with keys method, bits, group-size.
 std::vector<OverrideRule> parse_overrides(const std::string &text) {
@@ -123,8 +121,6 @@ void print_log_line(void *, vqr_log_level level, const char *message) {
   std::fprintf(stderr, "%s%s\n", level >= VQR_LOG_WARN ? "warning: " : "", message);
 }
 
-std::string format_seconds(double s);
-
 // Per-layer progress from the library: one line per finished layer, or a bar with ETA on a
 // terminal. Layer records become readable while vqr_model_quantize runs; each progress callback
 // prints the ones finished since the last.
@@ -155,25 +151,20 @@ struct LayerPrinter {
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const int width = 30, filled = all > 0 ? (int)(width * n / all) : 0;
         const double eta = elapsed * (double)(all - n) / (double)n;
-        std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld %-12s ETA %s   ", filled, "##############################",
-                     width - filled, "", n, all, li.name, format_seconds(eta).c_str());
+        std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld %-12s ETA %s RSS %s   ", filled,
+                     "##############################", width - filled, "", n, all, li.name, format_seconds(eta).c_str(),
+                     format_bytes((double)current_rss_bytes()).c_str());
       } else if (li.skipped) {
         std::fprintf(stderr, "%lld/%lld %s skipped (full precision)\n", n, all, li.name);
       } else {
-        std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs\n", n, all, li.name,
-                     vqr_method_name((vqr_method)li.method), li.bits, rep.proxy_loss, rep.rtn_proxy_loss, rep.seconds);
+        std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs RSS %s\n", n, all, li.name,
+                     vqr_method_name((vqr_method)li.method), li.bits, rep.proxy_loss, rep.rtn_proxy_loss, rep.seconds,
+                     format_bytes((double)current_rss_bytes()).c_str());
       }
     }
     if (final && tty && printed > 0) std::fputc('\n', stderr);
   }
 };
-
-std::string format_seconds(double s) {
-  char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-  else std::snprintf(buf, sizeof buf, "%dm%02ds", (int)(s / 60), (int)s % 60);
-  return buf;
-}
 
 }  // namespace
 
@@ -223,17 +214,20 @@ int run_quantize(const std::vector<std::string> &argv) {
            "PATTERN:skip; PATTERN globs layer names like blk.0.wq, *.w2");
   args.add("threads", "N", "0", "threads (0 = all cores)");
   args.add_flag("json", "print a JSON summary on stdout");
+  args.add_flag("dry-run", "load the model and print the plan (layers, settings, estimated time and memory) "
+                           "without quantizing or writing anything; --out is then optional");
   if (!args.parse(argv)) {
     std::fputs(args.usage().c_str(), stdout);
     return 0;
   }
-  if (args.get("out").empty()) throw usage_error(kCommand, "--out DIR is required");
+  const bool dry_run = args.flag("dry-run");
+  if (args.get("out").empty() && !dry_run) throw usage_error(kCommand, "--out DIR is required");
   const std::string calib_text = args.get("calib"), calib_tokens = args.get("calib-tokens");
   if (calib_text.empty() == calib_tokens.empty())
     throw usage_error(kCommand, "pass exactly one of --calib FILE (text) and --calib-tokens FILE (uint32 ids)");
   const std::string out_dir = args.get("out");
   struct stat st;
-  if (stat(out_dir.c_str(), &st) == 0)
+  if (!out_dir.empty() && stat(out_dir.c_str(), &st) == 0)
     throw CliError("--out", out_dir + " already exists", "choose a new folder name or remove the old one");
 
   const std::string format = args.get("format");
@@ -317,6 +311,12 @@ int run_quantize(const std::vector<std::string> &argv) {
   if (count == 0)
     throw CliError(calib_text.empty() ? "--calib-tokens" : "--calib", calib_path + " has too little to calibrate on",
                    "pass a longer text or id file");
+  if (dry_run) {
+    print_quantize_plan({model, &loaded.info, cfg.get(), &overrides, args.get("override"), count,
+                         vqr_sequences_total_tokens(seqs.get())},
+                        json);
+    return 0;
+  }
   check(vqr_model_set_metadata(model, "calibration_file", calib_path.c_str()));
 
   const ContextPtr ctx = make_context(threads, seed);
@@ -354,15 +354,17 @@ int run_quantize(const std::vector<std::string> &argv) {
   int64_t method = 0, bits = 0;
   check(vqr_config_get_int(cfg.get(), VQR_PARAM_METHOD, &method));
   check(vqr_config_get_int(cfg.get(), VQR_PARAM_BITS, &bits));
+  const int64_t peak = peak_rss_bytes();
   if (json)
     std::printf("{\"out\": %s, \"format\": %s, \"method\": %s, \"bits\": %lld, \"layers\": %lld, \"seconds\": %s, "
-                "\"proxy_loss_total\": %s}\n",
+                "\"proxy_loss_total\": %s, \"peak_rss_bytes\": %lld}\n",
                 json_string(out_dir).c_str(), json_string(vqr_format_name(out_format)).c_str(),
                 json_string(vqr_method_name((vqr_method)method)).c_str(), (long long)bits, (long long)layers,
-                json_number(seconds).c_str(), json_number(total_proxy).c_str());
+                json_number(seconds).c_str(), json_number(total_proxy).c_str(), (long long)peak);
   else
-    std::printf("wrote %s (%s): %lld layers, %s, total proxy loss %.4e\n", out_dir.c_str(),
-                vqr_format_name(out_format), (long long)layers, format_seconds(seconds).c_str(), total_proxy);
+    std::printf("wrote %s (%s): %lld layers, %s, total proxy loss %.4e, peak RSS %s\n", out_dir.c_str(),
+                vqr_format_name(out_format), (long long)layers, format_seconds(seconds).c_str(), total_proxy,
+                format_bytes((double)peak).c_str());
   return 0;
 }
 

@@ -2,7 +2,8 @@
 # End-to-end test of `vqround quantize` on stories260K: a GPTQ 4-bit run writes the model folder
 # (model.bin, tokenizer.bin, vqround.json with 35 layer records), `vqround eval` reads it and its
 # NLL lies between fp32's and RTN 3-bit's; overrides reach the metadata; an existing --out, bad
-# options and Ctrl-C fail cleanly: one error line plus a hint, and no folder (partial or not).
+# options and Ctrl-C fail cleanly: one error line plus a hint, and no folder (partial or not). The
+# --json summary reports the peak RSS; --dry-run prints the plan and estimates and writes nothing.
 # Usage: cli_quantize_test.sh <vqround binary> <source dir>. Exit 77 = skipped (no data).
 . "$(dirname "$0")/cli_test_lib.sh"
 json_get() { "$py" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
@@ -23,6 +24,30 @@ for f in model.bin tokenizer.bin vqround.json; do [ -s "$tmp/gptq4/$f" ] || fail
 [ "$(json_get "$tmp/gptq4/vqround.json" "len(j['layers'])")" = 35 ] || fail "vqround.json does not list 35 layers"
 [ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][0]['bits']")" = 8 ] || fail "override of blk.0.wq not applied"
 [ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][1]['bits']")" = 4 ] || fail "blk.0.wk should be 4-bit"
+[ "$(json_get "$tmp/out" "int(j['peak_rss_bytes'] > 0)")" = 1 ] || fail "the --json summary has no peak_rss_bytes > 0"
+
+# --dry-run: the plan of 5 blocks x 7 layers with the override and the skip applied, estimates in
+# --json, exit 0, and no output folder.
+$q --method gptq --bits 4 --out "$tmp/dry" --override 'blk.0.wq:bits=8;*.w2:skip' --dry-run >"$tmp/out" 2>"$tmp/err" ||
+  fail "dry run failed"
+[ -e "$tmp/dry" ] && fail "a dry run created its --out"
+[ "$(grep -c '^block [0-4]:' "$tmp/out")" = 5 ] || fail "the plan does not list 5 blocks"
+grep -q '^block 0: wq 64x64 gptq 8-bit' "$tmp/out" || fail "the plan does not show blk.0.wq's override"
+grep -q 'w2 64x172 skip' "$tmp/out" || fail "the plan does not show the skip"
+grep -q '^time: ' "$tmp/out" && grep -q '^memory: ' "$tmp/out" || fail "the plan has no time or memory estimate"
+$q --method gptq --bits 4 --override 'blk.0.wq:bits=8;*.w2:skip' --dry-run --json >"$tmp/out" 2>"$tmp/err" ||
+  fail "dry run --json failed"
+"$py" - "$tmp/out" <<'PY' || fail "the dry-run JSON plan is wrong"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert len(j["blocks"]) == 5 and all(len(b["layers"]) == 7 for b in j["blocks"]), j["blocks"]
+assert j["blocks"][0]["layers"][0]["bits"] == 8 and j["blocks"][1]["layers"][0]["bits"] == 4
+assert all(b["layers"][5]["skip"] for b in j["blocks"])
+t, e = j["totals"], j["estimate"]
+assert t["quantized_layers"] == 30 and t["calibration_tokens"] == 8 * 128, t
+assert all(e["flops"][k] > 0 for k in ("forward", "hessian", "sweep")), e
+assert e["rate_flops_per_s"] > 0 and e["seconds"] > 0 and e["memory_bytes"]["total"] > 0, e
+PY
 $q --method rtn --bits 3 --out "$tmp/rtn3" >"$tmp/out" 2>"$tmp/err" || fail "rtn 3-bit run failed"
 $q --method rtn --bits 4 --calib-mode paragraphs --out "$tmp/par" >"$tmp/out" 2>"$tmp/err" || fail "paragraph calibration failed"
 [ "$(json_get "$tmp/par/vqround.json" "j['calibration']['samples']")" = 8 ] || fail "paragraph mode did not take 8 paragraphs"
