@@ -7,6 +7,7 @@
 #include "core/buffer.h"
 #include "core/dtype.h"
 #include "io/gptq_packing.h"
+#include "pipeline/layer_codes.h"
 #include "pipeline/quantize_layer.h"
 #include "quant/config.h"
 
@@ -105,7 +106,7 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *r, vqr_pack_format for
                                         int32_t *qzeros, uint16_t *scales, int32_t *g_idx) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
-    vqr::io::pack_gptq(*r, to_internal(format), qweight, qzeros, scales, g_idx);
+    vqr::io::pack_gptq(vqr::pipeline::grid_codes_of(*r), to_internal(format), qweight, qzeros, scales, g_idx);
   });
 }
 

@@ -18,7 +18,7 @@ int64_t compressed_packed_words(int64_t count, int bits) {
   return code_stream_words(count, bits);
 }
 
-void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
+void pack_compressed(const GridCodes &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
                      uint16_t *scales, int32_t *g_idx) {
   const int b = q.bits;
   const int64_t m = q.rows, n = q.cols, G = q.groups;
@@ -47,7 +47,7 @@ void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *
         scales[o * G + k] = bf16_scales ? f32_to_bf16(s) : f32_to_f16(s);
       }
   if (g_idx)
-    for (int64_t j = 0; j < n; ++j) g_idx[j] = q.g_idx[(size_t)j];
+    for (int64_t j = 0; j < n; ++j) g_idx[j] = group_of(q, j);
 }
 
 void unpack_compressed_weight(uint8_t *codes, const int32_t *packed, int64_t m, int64_t n, int bits,

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string>
 
-#include "quant/quantized_layer.h"
+#include "io/grid_codes.h"
 
 namespace vqr::io {
 
@@ -35,7 +35,7 @@ int64_t compressed_packed_words(int64_t count, int bits);
 //   g_idx:         n (written)
 // Throws Error(Status::Unsupported) for other widths, Status::InvalidArgument for a zero outside
 // [0, 2^b) (nothing is written then).
-void pack_compressed(const quant::QuantizedLayer &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
+void pack_compressed(const GridCodes &q, bool bf16_scales, int32_t *weight_packed, int32_t *zero_point,
                      uint16_t *scales, int32_t *g_idx);
 
 // The inverse of weight_packed: [m, compressed_packed_words(n)] -> codes m x n (written): the

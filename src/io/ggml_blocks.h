@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "io/grid_codes.h"
+
 #include "io/gguf.h"
 
 namespace vqr::io {
@@ -53,18 +55,6 @@ void encode_q8_0_block(uint8_t *dst, uint16_t d, const int8_t *q);
 void encode_f16(uint8_t *dst, const float *src, int64_t n);
 void encode_bf16(uint8_t *dst, const float *src, int64_t n);
 void encode_f32(uint8_t *dst, const float *src, int64_t n);
-
-// A linear layer whose weights sit exactly on a uniform grid:
-//   W[o][i] = scales[g*rows + o] * (codes[o*cols + i] - zeros[g*rows + o]),  g = i / group_size,
-// computed in fp32 as quant/grid.h dequantize_code does (no act-order permutation). The arrays are
-// borrowed and read only during the calls that take it.
-struct GridCodes {
-  int bits = 0;
-  int64_t rows = 0, cols = 0, group_size = 0;
-  const uint8_t *codes = nullptr;  // rows x cols
-  const float *scales = nullptr;   // groups x rows, groups = ceil(cols / group_size)
-  const float *zeros = nullptr;    // groups x rows
-};
 
 // The ggml block type that stores `g` bit for bit under ggml's decoding:
 //   Q4_0  bits 4, group 32, every zero == 8, every scale exact in fp16          (w = d (q - 8))

@@ -19,7 +19,7 @@ int64_t gptq_packed_words(int64_t count, int bits) {
   return code_stream_words(count, bits);
 }
 
-void pack_gptq(const quant::QuantizedLayer &q, PackFormat format, int32_t *qweight, int32_t *qzeros,
+void pack_gptq(const GridCodes &q, PackFormat format, int32_t *qweight, int32_t *qzeros,
                uint16_t *scales_f16, int32_t *g_idx) {
   require(format == PackFormat::GptqV1 || format == PackFormat::GptqV2, Status::Unsupported,
           "unknown pack format " + std::to_string((int)format));
@@ -50,7 +50,7 @@ void pack_gptq(const quant::QuantizedLayer &q, PackFormat format, int32_t *qweig
   if (scales_f16)
     for (int64_t i = 0; i < G * m; ++i) scales_f16[i] = f32_to_f16(q.scales[(size_t)i]);
   if (g_idx)
-    for (int64_t j = 0; j < n; ++j) g_idx[j] = q.g_idx[(size_t)j];
+    for (int64_t j = 0; j < n; ++j) g_idx[j] = group_of(q, j);
 }
 
 void unpack_gptq_qweight(uint8_t *codes, const int32_t *qweight, int64_t m, int64_t n, int bits,

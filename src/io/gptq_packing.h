@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "io/grid_codes.h"
 #include "io/pack_format.h"
-#include "quant/quantized_layer.h"
 
 namespace vqr::io {
 
@@ -27,7 +27,7 @@ int64_t gptq_packed_words(int64_t count, int bits);
 //   qzeros:     G x gptq_packed_words(m, b) (written)
 //   scales_f16: G x m, fp16 rounded to nearest even (written)
 //   g_idx:      n (written)
-void pack_gptq(const quant::QuantizedLayer &q, PackFormat format, int32_t *qweight, int32_t *qzeros,
+void pack_gptq(const GridCodes &q, PackFormat format, int32_t *qweight, int32_t *qzeros,
                uint16_t *scales_f16, int32_t *g_idx);
 
 // The inverse of pack_gptq's qweight: [gptq_packed_words(n), m] -> codes m x n (written).

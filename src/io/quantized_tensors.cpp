@@ -477,7 +477,7 @@ std::string quantized_marker_name(const std::string &prefix, QuantizedLinearForm
   return prefix + (kind == QuantizedLinearFormat::Kind::kGptq ? ".qweight" : ".weight_packed");
 }
 
-void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, PackFormat format,
+void append_gptq_tensors(const std::string &module, const GridCodes &q, PackFormat format,
                          PackedTensorStore *store, std::vector<StTensorData> *tensors) {
   const int64_t m = q.rows, n = q.cols, G = q.groups;
   const int64_t wrows = gptq_packed_words(n, q.bits), zcols = gptq_packed_words(m, q.bits);
@@ -495,7 +495,7 @@ void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer 
   tensors->push_back({module + ".scales", StDtype::kF16, {G, m}, store->halves.back().data()});
 }
 
-void append_compressed_tensors(const std::string &module, const quant::QuantizedLayer &q, bool symmetric,
+void append_compressed_tensors(const std::string &module, const GridCodes &q, bool symmetric,
                                bool bf16_scales, bool with_g_idx, PackedTensorStore *store,
                                std::vector<StTensorData> *tensors) {
   const int64_t m = q.rows, n = q.cols, G = q.groups;

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "io/grid_codes.h"
 #include "io/pack_format.h"
 #include "io/safetensors.h"
-#include "quant/quantized_layer.h"
 
 namespace vqr::io {
 
@@ -122,12 +122,12 @@ struct PackedTensorStore {
 // Appends the four GPTQ tensors of quantized linear `module` (format VQR_PACK_GPTQ_V1 or _V2; the
 // layout read_quantized_linear reads, below): .qweight, .qzeros, .g_idx, .scales (F16). Throws as
 // pack_gptq.
-void append_gptq_tensors(const std::string &module, const quant::QuantizedLayer &q, PackFormat format,
+void append_gptq_tensors(const std::string &module, const GridCodes &q, PackFormat format,
                          PackedTensorStore *store, std::vector<StTensorData> *tensors);
 // Appends the compressed-tensors tensors of quantized linear `module`: .weight_packed,
 // .weight_scale (BF16 when bf16_scales, else F16), .weight_shape, .weight_zero_point unless
 // `symmetric`, .weight_g_idx when `with_g_idx`. Throws as pack_compressed.
-void append_compressed_tensors(const std::string &module, const quant::QuantizedLayer &q, bool symmetric,
+void append_compressed_tensors(const std::string &module, const GridCodes &q, bool symmetric,
                                bool bf16_scales, bool with_g_idx, PackedTensorStore *store,
                                std::vector<StTensorData> *tensors);
 

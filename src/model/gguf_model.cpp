@@ -209,7 +209,7 @@ std::vector<float> grid_values(const GridCodes &g) {
   std::vector<float> w(static_cast<size_t>(g.rows * g.cols));
   for (int64_t o = 0; o < g.rows; ++o)
     for (int64_t i = 0; i < g.cols; ++i) {
-      const int64_t k = (i / g.group_size) * g.rows + o;
+      const int64_t k = io::group_of(g, i) * g.rows + o;
       w[static_cast<size_t>(o * g.cols + i)] = g.scales[k] * (static_cast<float>(g.codes[o * g.cols + i]) - g.zeros[k]);
     }
   return w;

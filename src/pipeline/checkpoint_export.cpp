@@ -13,14 +13,15 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/version.h"
 #include "io/atomic_file.h"
 #include "io/compressed_packing.h"
 #include "io/files.h"
 #include "io/gptq_packing.h"
 #include "io/quantized_tensors.h"
-#include "core/version.h"
 #include "model/hf_checkpoint.h"
 #include "model/rope_layout.h"
+#include "pipeline/layer_codes.h"
 #include "pipeline/model_folder.h"
 #include "quant/config.h"
 
@@ -304,7 +305,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   const io::PackFormat format = v1 ? io::PackFormat::GptqV1 : io::PackFormat::GptqV2;
   size_t scattered = 0;
   for (const ExportLayer &e : plan.layers) {
-    io::append_gptq_tensors(e.module, *e.q, format, &store, &tensors);
+    io::append_gptq_tensors(e.module, grid_codes_of(*e.q), format, &store, &tensors);
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
@@ -377,7 +378,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
     const quant::QuantizedLayer &q = *e.q;
     // actorder "group": g_idx needed; "weight": act-order with static (contiguous) groups.
     const std::string actorder = !e.plain_groups ? "group" : e.record->config.act_order ? "weight" : "";
-    io::append_compressed_tensors(e.module, q, e.sym, scale_dtype == "BF16", actorder == "group", &store, &tensors);
+    io::append_compressed_tensors(e.module, grid_codes_of(q), e.sym, scale_dtype == "BF16", actorder == "group", &store, &tensors);
     const Scheme s{q.bits, e.sym, e.group_size, actorder};
     if (schemes.count(s) == 0) scheme_order.push_back(s);
     schemes[s].push_back(e.module);

@@ -10,6 +10,7 @@
 #include "model/gguf_model.h"
 #include "model/llama2c_format.h"
 #include "pipeline/checkpoint_export.h"
+#include "pipeline/layer_codes.h"
 
 namespace vqr::pipeline {
 
@@ -40,8 +41,7 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
         if (notes) notes->push_back({LogLevel::Info, rec.name + ": act-order groups have no GGUF block layout; stored dense"});
         continue;
       }
-      codes[{rec.layer, (int)rec.kind}] = {q.bits, q.rows, q.cols, q.group_size, q.codes.data(), q.scales.data(),
-                                           q.zeros.data()};
+      codes[{rec.layer, (int)rec.kind}] = grid_codes_of(q);
     }
   model::GgufWriteOptions o;
   o.dtype = r.dtype == DType::F32 ? "F32" : "F16";
