@@ -172,9 +172,7 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
     require(tokens[t] >= 0 && tokens[t] < c.vocab_size, Status::InvalidArgument,
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                 " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
-  const int64_t C = c.dim;
-  for (int64_t t = 0; t < n; ++t)
-    std::memcpy(x_ + t * C, model_.token_embedding() + static_cast<int64_t>(tokens[t]) * C, C * sizeof(float));
+  model_.gather_embedding(tokens, n, x_);  // row-wise: a streamed embedding is never widened whole
 }
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
@@ -228,7 +226,32 @@ void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
   require(logits != nullptr && n >= 1 && n <= max_tokens_, Status::InvalidArgument, "forward: bad head call");
   rmsnorm_forward(x_, x_, model_.rms_final(), n, c.dim, c.norm_eps);
-  linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);
+  if (!model_.streamed()) {
+    linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);
+    return;
+  }
+  // A streamed classifier (vocab x dim, e.g. 2 GB in fp32 for Llama-3-8B) is widened in row chunks
+  // of kClassifierChunkRows; each chunk's logits are columns [r0, r1) of the n x vocab output. Each
+  // logit is still one dot product of length dim, so the values equal the resident BLAS path's up
+  // to the GEMM's blocking order (matmul.h).
+  const int64_t V = c.vocab_size, C = c.dim;
+  if (classifier_chunk_.empty()) classifier_chunk_.resize(static_cast<size_t>(std::min(V, kClassifierChunkRows) * C));
+  for (int64_t r0 = 0; r0 < V; r0 += kClassifierChunkRows) {
+    const int64_t r1 = std::min(V, r0 + kClassifierChunkRows);
+    model_.read_classifier_rows(r0, r1, classifier_chunk_.data());
+    if (path_ == MatmulPath::kBlas) {
+      backend::cpu().gemm(backend::Op::None, backend::Op::Trans, n, r1 - r0, C, 1.0f, x_, C, classifier_chunk_.data(),
+                          C, 0.0f, logits + r0, V);
+    } else {
+      for (int64_t t = 0; t < n; ++t)  // run.c's order per logit
+        for (int64_t r = r0; r < r1; ++r) {
+          const float *w = classifier_chunk_.data() + (r - r0) * C;
+          float val = 0.0f;
+          for (int64_t j = 0; j < C; ++j) val += w[j] * x_[t * C + j];
+          logits[t * V + r] = val;
+        }
+    }
+  }
 }
 
 }  // namespace vqr::model

@@ -99,6 +99,9 @@ class Forward {
   float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or one score tile
   float *mm_;   // reference-path matmul scratch: the transposed input of the current matmul
   std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
+  // A streamed model's classifier rows, widened kClassifierChunkRows at a time (head()).
+  static constexpr int64_t kClassifierChunkRows = 4096;
+  std::vector<float> classifier_chunk_;
 };
 
 }  // namespace vqr::model

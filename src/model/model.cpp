@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include <algorithm>
 #include <new>
 
 #include "core/error.h"
@@ -117,17 +118,125 @@ int ModelConfig::linear_rows(LinearKind kind) const {
   return 0;
 }
 
-Model::Model(const ModelConfig &config) : config_(config) {
+bool is_streamable(TensorId id) {
+  switch (id) {
+    case TensorId::kTokenEmbedding:
+    case TensorId::kWq:
+    case TensorId::kWk:
+    case TensorId::kWv:
+    case TensorId::kWo:
+    case TensorId::kW1:
+    case TensorId::kW2:
+    case TensorId::kW3:
+    case TensorId::kClassifier: return true;
+    default: return false;
+  }
+}
+
+// One block's seven linear weights widened to fp32 (streamed storage), one allocation.
+struct Model::CachedBlock {
+  int layer = -1;
+  int64_t bytes = 0;
+  std::unique_ptr<float[]> data;
+  float *weights[kLinearKindCount] = {};
+};
+
+Model::Model(const ModelConfig &config, Storage storage) : config_(config), storage_(storage) {
   check_model_config(config_);
   tensor_sizes(config_, sizes_, &total_floats_);
-  arena_.reset(new (std::nothrow) float[static_cast<size_t>(total_floats_)]());
+  const bool streamed = storage_ == Storage::kStreamed;
+  for (int i = 0; i < kTensorCount; ++i)
+    if (!(streamed && is_streamable(static_cast<TensorId>(i)))) arena_floats_ += sizes_[i];
+  arena_.reset(new (std::nothrow) float[static_cast<size_t>(std::max<int64_t>(arena_floats_, 1))]());
   require(arena_ != nullptr, Status::OutOfMemory,
-          "model weights: cannot allocate " + std::to_string(total_floats_ * 4) + " bytes");
+          "model weights: cannot allocate " + std::to_string(arena_floats_ * 4) + " bytes");
   float *p = arena_.get();
   for (int i = 0; i < kTensorCount; ++i) {
+    if (streamed && is_streamable(static_cast<TensorId>(i))) continue;  // ptrs_[i] stays NULL
     ptrs_[i] = p;
     p += sizes_[i];
   }
+  if (streamed) linear_sources_.resize(static_cast<size_t>(config_.n_layers) * kLinearKindCount);
+}
+
+void Model::require_streamed(const char *what) const {
+  require(streamed(), Status::InvalidArgument, std::string(what) + ": only a streamed model has sources");
+}
+
+const TensorSource &Model::source_of(int layer, LinearKind kind) const {
+  const auto &s = linear_sources_[static_cast<size_t>(layer) * kLinearKindCount + static_cast<int>(kind)];
+  require(s != nullptr, Status::Internal, "streamed model: no source attached for " + linear_name(layer, kind));
+  return *s;
+}
+
+int64_t Model::block_bytes() const {
+  int64_t floats = 0;
+  for (LinearKind k : kAllLinearKinds) floats += linear_rows(k) * linear_cols(k);
+  return floats * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t Model::resident_bytes() const {
+  int64_t bytes = arena_floats_ * static_cast<int64_t>(sizeof(float));
+  for (const auto &b : cache_) bytes += b->bytes;
+  return bytes;
+}
+
+int64_t Model::source_bytes() const {
+  int64_t bytes = 0;
+  for (const auto &s : linear_sources_) bytes += s ? s->stored_bytes() : 0;
+  if (embedding_source_) bytes += embedding_source_->stored_bytes();
+  if (classifier_source_) bytes += classifier_source_->stored_bytes();
+  return bytes;
+}
+
+void Model::evict_to(int64_t bytes) const {
+  int64_t held = 0;
+  for (const auto &b : cache_) held += b->bytes;
+  while (!cache_.empty() && held > bytes) {  // least recently used first
+    held -= cache_.front()->bytes;
+    cache_.erase(cache_.begin());
+  }
+}
+
+void Model::set_cache_budget(int64_t bytes) {
+  require(bytes >= 0, Status::InvalidArgument, "model: cache budget must be >= 0");
+  cache_budget_ = bytes;
+  evict_to(std::max(bytes, block_bytes()));
+}
+
+void Model::release_cache() const {
+  cache_.clear();
+  for (const auto &s : linear_sources_)
+    if (s) s->release();
+  if (embedding_source_) embedding_source_->release();
+  if (classifier_source_) classifier_source_->release();
+}
+
+const Model::CachedBlock &Model::cached_block(int layer) const {
+  for (size_t i = 0; i < cache_.size(); ++i) {
+    if (cache_[i]->layer != layer) continue;
+    std::rotate(cache_.begin() + static_cast<std::ptrdiff_t>(i), cache_.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                cache_.end());  // most recently used last
+    return *cache_.back();
+  }
+  const int64_t bytes = block_bytes();
+  evict_to(std::max<int64_t>(cache_budget_ - bytes, 0));  // room for the new block; it is always kept
+  auto block = std::make_shared<CachedBlock>();
+  block->layer = layer;
+  block->bytes = bytes;
+  block->data.reset(new (std::nothrow) float[static_cast<size_t>(bytes / static_cast<int64_t>(sizeof(float)))]);
+  require(block->data != nullptr, Status::OutOfMemory,
+          "model: cannot allocate " + std::to_string(bytes) + " bytes to widen block " + std::to_string(layer));
+  float *p = block->data.get();
+  for (LinearKind k : kAllLinearKinds) {
+    const TensorSource &s = source_of(layer, k);
+    s.read_rows(0, s.rows(), p);
+    s.release();  // the fp32 copy is what the forward reads; the source's pages can go
+    block->weights[static_cast<int>(k)] = p;
+    p += linear_rows(k) * linear_cols(k);
+  }
+  cache_.push_back(std::move(block));
+  return *cache_.back();
 }
 
 void Model::check_layer(int layer) const {
@@ -179,13 +288,116 @@ LinearWeight Model::linear(int layer, LinearKind kind) const {
   LinearWeight w;
   w.rows = linear_rows(kind);
   w.cols = linear_cols(kind);
-  w.data = tensor(linear_tensor(kind)) + static_cast<int64_t>(layer) * w.rows * w.cols;
+  w.data = streamed() ? cached_block(layer).weights[static_cast<int>(kind)]
+                      : tensor(linear_tensor(kind)) + static_cast<int64_t>(layer) * w.rows * w.cols;
   return w;
 }
 
 float *Model::linear_data(int layer, LinearKind kind) {
   check_layer(layer);
+  require(!streamed(), Status::InvalidArgument,
+          "model: " + linear_name(layer, kind) + " is streamed from its source; replace it with set_linear_source");
   return tensor(linear_tensor(kind)) + static_cast<int64_t>(layer) * linear_rows(kind) * linear_cols(kind);
+}
+
+namespace {
+
+void check_rows(int64_t r0, int64_t r1, int64_t rows, const char *what) {
+  require(r0 >= 0 && r0 <= r1 && r1 <= rows, Status::InvalidArgument,
+          std::string(what) + ": rows [" + std::to_string(r0) + ", " + std::to_string(r1) + ") outside [0, " +
+              std::to_string(rows) + ")");
+}
+
+}  // namespace
+
+void Model::read_linear_rows(int layer, LinearKind kind, int64_t r0, int64_t r1, float *out) const {
+  check_layer(layer);
+  const int64_t rows = linear_rows(kind), cols = linear_cols(kind);
+  check_rows(r0, r1, rows, "read_linear_rows");
+  if (r0 == r1) return;
+  const float *dense = nullptr;
+  if (!streamed()) {
+    dense = tensor(linear_tensor(kind)) + static_cast<int64_t>(layer) * rows * cols;
+  } else {
+    for (const auto &b : cache_)
+      if (b->layer == layer) dense = b->weights[static_cast<int>(kind)];
+  }
+  if (dense != nullptr) {
+    std::memcpy(out, dense + r0 * cols, static_cast<size_t>((r1 - r0) * cols) * sizeof(float));
+  } else {
+    source_of(layer, kind).read_rows(r0, r1, out);
+  }
+}
+
+void Model::read_embedding_rows(int64_t r0, int64_t r1, float *out) const {
+  const int64_t C = config_.dim;
+  check_rows(r0, r1, config_.vocab_size, "read_embedding_rows");
+  if (r0 == r1) return;
+  if (!streamed()) {
+    std::memcpy(out, token_embedding() + r0 * C, static_cast<size_t>((r1 - r0) * C) * sizeof(float));
+    return;
+  }
+  require(embedding_source_ != nullptr, Status::Internal, "streamed model: no source attached for the embedding");
+  embedding_source_->read_rows(r0, r1, out);
+}
+
+void Model::gather_embedding(const int32_t *ids, int64_t n, float *out) const {
+  for (int64_t t = 0; t < n; ++t) {
+    require(ids[t] >= 0 && ids[t] < config_.vocab_size, Status::InvalidArgument,
+            "token " + std::to_string(ids[t]) + " at position " + std::to_string(t) +
+                " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
+    read_embedding_rows(ids[t], static_cast<int64_t>(ids[t]) + 1, out + t * config_.dim);
+  }
+}
+
+void Model::read_classifier_rows(int64_t r0, int64_t r1, float *out) const {
+  if (config_.shared_classifier) return read_embedding_rows(r0, r1, out);
+  const int64_t C = config_.dim;
+  check_rows(r0, r1, config_.vocab_size, "read_classifier_rows");
+  if (r0 == r1) return;
+  if (!streamed()) {
+    std::memcpy(out, tensor(TensorId::kClassifier) + r0 * C, static_cast<size_t>((r1 - r0) * C) * sizeof(float));
+    return;
+  }
+  require(classifier_source_ != nullptr, Status::Internal, "streamed model: no source attached for the classifier");
+  classifier_source_->read_rows(r0, r1, out);
+}
+
+void Model::set_linear_source(int layer, LinearKind kind, std::shared_ptr<const TensorSource> source) {
+  check_layer(layer);
+  const int64_t rows = linear_rows(kind), cols = linear_cols(kind);
+  require(source != nullptr && source->rows() == rows && source->cols() == cols, Status::InvalidArgument,
+          "model: a source for " + linear_name(layer, kind) + " must be " + std::to_string(rows) + " x " +
+              std::to_string(cols));
+  if (!streamed()) {
+    source->read_rows(0, rows, linear_data(layer, kind));
+    return;
+  }
+  linear_sources_[static_cast<size_t>(layer) * kLinearKindCount + static_cast<int>(kind)] = source;
+  // A cached copy of the block is refreshed in place, so the block's other pointers stay valid.
+  for (const auto &b : cache_)
+    if (b->layer == layer) source->read_rows(0, rows, b->weights[static_cast<int>(kind)]);
+}
+
+void Model::set_embedding_source(std::shared_ptr<const TensorSource> source) {
+  require_streamed("set_embedding_source");
+  require(source != nullptr && source->rows() == config_.vocab_size && source->cols() == config_.dim,
+          Status::InvalidArgument, "model: the embedding's source must be vocab x dim");
+  embedding_source_ = std::move(source);
+}
+
+void Model::set_classifier_source(std::shared_ptr<const TensorSource> source) {
+  require_streamed("set_classifier_source");
+  require(!config_.shared_classifier, Status::InvalidArgument, "model: the classifier is shared with the embedding");
+  require(source != nullptr && source->rows() == config_.vocab_size && source->cols() == config_.dim,
+          Status::InvalidArgument, "model: the classifier's source must be vocab x dim");
+  classifier_source_ = std::move(source);
+}
+
+const TensorSource *Model::linear_source(int layer, LinearKind kind) const {
+  check_layer(layer);
+  if (!streamed()) return nullptr;
+  return linear_sources_[static_cast<size_t>(layer) * kLinearKindCount + static_cast<int>(kind)].get();
 }
 
 std::string Model::linear_name(int layer, LinearKind kind) {
@@ -193,9 +405,24 @@ std::string Model::linear_name(int layer, LinearKind kind) {
 }
 
 Model Model::clone() const {
-  Model copy(config_);
-  std::memcpy(copy.arena_.get(), arena_.get(), static_cast<size_t>(total_floats_) * sizeof(float));
+  Model copy(config_, storage_);
+  std::memcpy(copy.arena_.get(), arena_.get(), static_cast<size_t>(arena_floats_) * sizeof(float));
+  copy.linear_sources_ = linear_sources_;
+  copy.embedding_source_ = embedding_source_;
+  copy.classifier_source_ = classifier_source_;
+  copy.cache_budget_ = cache_budget_;
   return copy;
+}
+
+DenseSource::DenseSource(std::vector<float> values, int64_t rows, int64_t cols)
+    : values_(std::move(values)), rows_(rows), cols_(cols) {
+  require(rows >= 0 && cols >= 0 && static_cast<int64_t>(values_.size()) == rows * cols, Status::InvalidArgument,
+          "DenseSource: values do not hold rows x cols");
+}
+
+void DenseSource::read_rows(int64_t r0, int64_t r1, float *out) const {
+  check_rows(r0, r1, rows_, "DenseSource");
+  std::memcpy(out, values_.data() + r0 * cols_, static_cast<size_t>((r1 - r0) * cols_) * sizeof(float));
 }
 
 }  // namespace vqr::model

@@ -1,13 +1,25 @@
-// The weights of a LLaMA-architecture decoder (RMSNorm, RoPE, GQA attention, SwiGLU FFN) held in
-// one arena: a table of tensor sizes computed from the config, one allocation, pointers into it.
-// Loaders (llama2c_format.h) fill the arena; the forward pass (forward.h) reads it.
+// The weights of a LLaMA-architecture decoder (RMSNorm, RoPE, GQA attention, SwiGLU FFN), in one
+// of two storages (issue 16, DESIGN §3):
+// - resident: every tensor in one fp32 arena (a table of sizes from the config, one allocation,
+//   pointers into it); what tests build and small checkpoints may use;
+// - streamed: only the small tensors (norms, biases) in the arena; each linear weight, the token
+//   embedding and an untied classifier are TensorSources (tensor_source.h) read on demand, e.g.
+//   from the mapped checkpoint in its own dtype. linear() widens a whole block into a small LRU
+//   cache bounded in bytes, so a model larger than memory runs one block at a time.
+// Both storages answer the same row readers (read_linear_rows, gather_embedding, ...), which is
+// what the forward, the pipeline and the writers use; the raw tensor() pointers of the large
+// tensors exist only in resident storage.
+// Loaders (llama2c_format.h, hf_checkpoint.h, gguf_model.h) fill the model; the forward pass
+// (forward.h) reads it. One thread uses a model at a time (its block cache is not locked).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/linear_kinds.h"
+#include "model/tensor_source.h"
 
 namespace vqr::model {
 
@@ -94,28 +106,48 @@ enum class TensorId : int {
 inline constexpr int kLlama2cTensorCount = 12;  // kTokenEmbedding .. kClassifier
 inline constexpr int kTensorCount = 17;
 
+enum class Storage : int { kResident = 0, kStreamed = 1 };
+
+// True for the tensors a streamed model keeps as TensorSources rather than in its arena: the seven
+// linear weights, the token embedding and the classifier.
+bool is_streamable(TensorId id);
+
 class Model {
  public:
-  // Validates the config (check_model_config) and allocates the zero-filled arena. Throws
-  // vqr::Error(Status::InvalidArgument) on a bad config, Status::OutOfMemory when the allocation
-  // fails.
-  explicit Model(const ModelConfig &config);
+  // Validates the config (check_model_config) and allocates the zero-filled arena: every tensor
+  // (resident), or only the small ones (streamed; the loader then attaches a source for each large
+  // tensor with set_linear_source / set_embedding_source / set_classifier_source, and every one must
+  // be attached before the model is used). Throws vqr::Error(Status::InvalidArgument) on a bad
+  // config, Status::OutOfMemory when the allocation fails.
+  explicit Model(const ModelConfig &config, Storage storage = Storage::kResident);
 
   const ModelConfig &config() const { return config_; }
+  Storage storage() const { return storage_; }
+  bool streamed() const { return storage_ == Storage::kStreamed; }
 
-  // A deep copy (the arena duplicated): e.g. the original weights kept beside a quantized copy.
+  // A copy: resident, the arena duplicated (e.g. the original weights kept beside a quantized
+  // copy); streamed, the small tensors duplicated and the sources shared (they are immutable), with
+  // an empty block cache of the same budget.
   Model clone() const;
 
-  // Number of floats of a stacked tensor (the size table) and its storage.
+  // Number of floats of a stacked tensor (the size table; the logical size in either storage) and
+  // its arena storage. In streamed storage tensor() returns NULL for the large tensors
+  // (is_streamable): read them with the row readers below.
   int64_t tensor_floats(TensorId id) const { return sizes_[static_cast<int>(id)]; }
   float *tensor(TensorId id) { return ptrs_[static_cast<int>(id)]; }
   const float *tensor(TensorId id) const { return ptrs_[static_cast<int>(id)]; }
   int64_t total_floats() const { return total_floats_; }
+  // Bytes of fp32 held now: the arena plus the block cache (what this object adds to the RSS; the
+  // sources' own memory, e.g. quantized codes, is in source_bytes()).
+  int64_t resident_bytes() const;
+  // Sum of the sources' stored_bytes() (0 for a resident model).
+  int64_t source_bytes() const;
 
   // Per-layer views. layer must be in [0, n_layers); throws Status::InvalidArgument otherwise.
   const float *rms_att(int layer) const;  // dim
   const float *rms_ffn(int layer) const;  // dim
   const float *rms_final() const { return tensor(TensorId::kRmsFinal); }
+  // Resident storage only (NULL when streamed: use gather_embedding / read_classifier_rows).
   const float *token_embedding() const { return tensor(TensorId::kTokenEmbedding); }
   const float *classifier() const;        // vocab x dim (the embedding when shared)
   // Optional per-layer tensors; NULL when the config does not have them.
@@ -126,21 +158,70 @@ class Model {
   // out_features x in_features of a linear kind (the same for every layer).
   int64_t linear_rows(LinearKind kind) const;
   int64_t linear_cols(LinearKind kind) const;
+  // The fp32 weight. Resident: a pointer into the arena, valid for the model's life. Streamed: the
+  // block's seven weights are widened together into the block cache; the pointer stays valid until
+  // a linear() call for another block evicts this one (the cache keeps the most recently used
+  // blocks within its budget, at least one), set_linear_source on this block, or
+  // release_cache(). Throws vqr::Error(Status::OutOfMemory) when a block cannot be allocated, and
+  // the sources' errors.
   LinearWeight linear(int layer, LinearKind kind) const;
-  // Writable storage of the same weight, so a pipeline can swap in dequantized weights.
+  // Writable arena storage of the same weight: resident storage only (throws
+  // Status::InvalidArgument for a streamed model). Loaders and tests fill weights through it.
   float *linear_data(int layer, LinearKind kind);
+
+  // Row readers, valid in both storages (fp32 out, row-major, rows [r0, r1) of rows x cols):
+  // a linear weight (its current source: after set_linear_source, the new one);
+  void read_linear_rows(int layer, LinearKind kind, int64_t r0, int64_t r1, float *out) const;
+  // embedding rows ids[0..n) (each checked in [0, vocab)), e.g. a sequence's tokens;
+  void gather_embedding(const int32_t *ids, int64_t n, float *out) const;
+  // consecutive rows of the token embedding and of the classifier (the embedding when shared).
+  void read_embedding_rows(int64_t r0, int64_t r1, float *out) const;
+  void read_classifier_rows(int64_t r0, int64_t r1, float *out) const;
+
+  // Replaces a linear weight's values (rows x cols must match): resident, the source is read into
+  // the arena at once and not kept; streamed, the source is kept (e.g. a quantized layer's codes,
+  // dequantized whenever the block is widened) and the block's cached copy is dropped.
+  void set_linear_source(int layer, LinearKind kind, std::shared_ptr<const TensorSource> source);
+  // Streamed storage only (the loaders): the embedding's and an untied classifier's source.
+  void set_embedding_source(std::shared_ptr<const TensorSource> source);
+  void set_classifier_source(std::shared_ptr<const TensorSource> source);
+  // The current source of a streamed linear weight (NULL in resident storage).
+  const TensorSource *linear_source(int layer, LinearKind kind) const;
+
+  // The block cache's budget in bytes (streamed storage): blocks stay widened while their sum fits;
+  // one block is always kept. Default kDefaultCacheBytes. Lowering it evicts at once.
+  static constexpr int64_t kDefaultCacheBytes = int64_t{1} << 30;
+  void set_cache_budget(int64_t bytes);
+  int64_t cache_budget() const { return cache_budget_; }
+  // Bytes of fp32 one block's seven linear weights take (the cache's unit).
+  int64_t block_bytes() const;
+  // Drops every cached block (and asks the sources to release their pages).
+  void release_cache() const;
 
   // "blk.<layer>.<wq|wk|...>", the name used in messages and reports.
   static std::string linear_name(int layer, LinearKind kind);
 
  private:
+  struct CachedBlock;
   void check_layer(int layer) const;
+  void require_streamed(const char *what) const;
+  const TensorSource &source_of(int layer, LinearKind kind) const;
+  const CachedBlock &cached_block(int layer) const;
+  void evict_to(int64_t bytes) const;
 
   ModelConfig config_;
+  Storage storage_ = Storage::kResident;
   int64_t sizes_[kTensorCount] = {};
   float *ptrs_[kTensorCount] = {};
   int64_t total_floats_ = 0;
+  int64_t arena_floats_ = 0;
   std::unique_ptr<float[]> arena_;
+  // Streamed storage: the large tensors' sources ([layer * 7 + kind] for the linears).
+  std::vector<std::shared_ptr<const TensorSource>> linear_sources_;
+  std::shared_ptr<const TensorSource> embedding_source_, classifier_source_;
+  // The block cache, most recently used last.
+  mutable std::vector<std::shared_ptr<CachedBlock>> cache_;
+  int64_t cache_budget_ = kDefaultCacheBytes;
 };
 
 }  // namespace vqr::model
