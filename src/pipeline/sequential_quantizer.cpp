@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 
 #include "core/error.h"
 #include "hessian/hessian.h"
 #include "model/forward.h"
+#include "pipeline/hidden_states.h"
 #include "pipeline/quantize_layer.h"
+#include "pipeline/quantized_source.h"
 #include "quant/method_traits.h"
 
 namespace vqr::pipeline {
@@ -38,10 +41,22 @@ bool needs_fp_stream(const quant::QuantConfig &c) {
   return (t != nullptr && t->needs_fp_stream) || c.exact_target;
 }
 
-// Hidden states of every calibration window at the current block boundary.
-struct Stream {
-  std::vector<std::vector<float>> hidden;
-};
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The phases of one block, in PhaseEvent order.
+void report_block(const PipelineOptions &o, const model::Model &model, int block, int64_t hidden_bytes,
+                  const QuantizedModel::PhaseSeconds &t, QuantizedModel::PhaseSeconds *total) {
+  total->load += t.load;
+  total->forward += t.forward;
+  total->hessian += t.hessian;
+  total->sweep += t.sweep;
+  if (!o.on_phase) return;
+  const std::pair<const char *, double> phases[] = {
+      {"load", t.load}, {"forward", t.forward}, {"hessian", t.hessian}, {"sweep", t.sweep}};
+  for (const auto &[name, seconds] : phases)
+    o.on_phase(PhaseEvent{block, model.config().n_layers, name, seconds, hidden_bytes, model.resident_bytes()});
+}
 
 }  // namespace
 
@@ -58,16 +73,21 @@ quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::s
 
 QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::vector<int32_t>> &windows,
                                    const PipelineOptions &options, Context *ctx) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   const model::ModelConfig &mc = model.config();
   require(!windows.empty(), Status::InvalidArgument, "quantize: no calibration sequences");
-  int64_t longest = 0;
+  std::vector<int64_t> lengths;
   for (const auto &w : windows) {
     require(!w.empty() && (int64_t)w.size() <= mc.seq_len, Status::InvalidArgument,
             "quantize: a calibration sequence has " + std::to_string(w.size()) + " tokens; each needs 1.." +
                 std::to_string(mc.seq_len) + " (the model's context)");
-    longest = std::max<int64_t>(longest, (int64_t)w.size());
+    lengths.push_back((int64_t)w.size());
   }
+  const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  require(options.calib_dtype == DType::F32 || options.calib_dtype == DType::BF16 || options.calib_dtype == DType::F16,
+          Status::InvalidArgument, "quantize: the calibration dtype must be F32, BF16 or F16");
+  require(options.max_memory_bytes >= 0, Status::InvalidArgument,
+          "quantize: the memory budget must be >= 0 bytes (0 = no limit)");
 
   // Which layers run what, and whether any needs the full-precision stream.
   const int64_t total = (int64_t)mc.n_layers * model::kLinearKindCount;
@@ -80,30 +100,45 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
     }
 
   model::Forward fwd(model, longest, options.threads);
-  const int64_t dim = mc.dim;
-  Stream q, fp;
-  for (const auto &w : windows) {
-    fwd.embed(w.data(), (int64_t)w.size());
-    q.hidden.emplace_back(fwd.hidden(), fwd.hidden() + w.size() * dim);
-  }
-  if (fp_stream) fp = q;
-
   QuantizedModel out;
+  // The hidden states of both streams start as the embeddings; the two sets share the budget.
+  const int64_t budget = options.max_memory_bytes == 0 ? kNoMemoryLimit : options.max_memory_bytes / (fp_stream ? 2 : 1);
+  HiddenStates q(lengths, mc.dim, options.calib_dtype, budget, options.spill_dir);
+  std::unique_ptr<HiddenStates> fp;
+  if (fp_stream) fp = std::make_unique<HiddenStates>(lengths, mc.dim, options.calib_dtype, budget, options.spill_dir);
+  out.peak_hidden_bytes = q.memory_bytes() + (fp ? fp->memory_bytes() : 0);
+  const auto embedding = Clock::now();
+  for (size_t w = 0; w < windows.size(); ++w) {
+    fwd.embed(windows[w].data(), lengths[w]);
+    q.store(w, fwd.hidden());
+    if (fp) fp->store(w, fwd.hidden());
+  }
+  out.phases.forward += seconds_since(embedding);
+
   Progress progress(ctx, "model", total);  // cancellation between layers, and the caller's callback
   std::vector<float> x_fp;  // one window's fp input of the group being calibrated
-  auto load = [&](const std::vector<float> &h) { std::memcpy(fwd.hidden(), h.data(), h.size() * sizeof(float)); };
+  std::vector<float> original;  // the block's original weights, for the fp stream
 
   for (int l = 0; l < mc.n_layers; ++l) {
-    // The block's original weights, for the fp stream (the model's own get quantized).
-    std::vector<std::vector<float>> original;
+    if (options.on_phase)
+      options.on_phase(PhaseEvent{l, mc.n_layers, "block", 0.0, out.peak_hidden_bytes, model.resident_bytes()});
+    QuantizedModel::PhaseSeconds t;  // this block's
+    const auto loading = Clock::now();
+    // A streamed model widens the whole block on its first linear() (model.h); the forwards and
+    // the sweeps below read that copy, which install_quantized refreshes layer by layer.
+    if (model.streamed()) model.linear(l, LinearKind::kWq);
+    // The block's original weights for the fp stream, read before any is replaced.
     const float *orig_ptrs[model::kLinearKindCount] = {};
     if (fp_stream) {
+      original.resize((size_t)(model.block_bytes() / (int64_t)sizeof(float)));
+      float *p = original.data();
       for (LinearKind k : model::kAllLinearKinds) {
-        const model::LinearWeight w = model.linear(l, k);
-        original.emplace_back(w.data, w.data + w.rows * w.cols);
+        model.read_linear_rows(l, k, 0, model.linear_rows(k), p);
+        orig_ptrs[(int)k] = p;
+        p += model.linear_rows(k) * model.linear_cols(k);
       }
-      for (int k = 0; k < model::kLinearKindCount; ++k) orig_ptrs[k] = original[(size_t)k].data();
     }
+    t.load += seconds_since(loading);
 
     for (const Group &g : kGroups) {
       std::vector<std::string> names;
@@ -137,32 +172,38 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
       // One Hessian for the group's input, from every window.
       const int64_t width = mc.input_width(g.input);
       hessian::Hessian h(width, /*f64=*/false, /*asymmetric=*/pair, backend_of(ctx));
+      const auto calibrating = Clock::now();
+      double accumulating = 0;  // the part of the passes spent in the Hessian
       for (size_t w = 0; w < windows.size(); ++w) {
-        const int64_t n = (int64_t)windows[w].size();
+        const int64_t n = lengths[w];
         // Each pass stops once the group's input has been seen: the rest of the block is not needed.
         if (pair) {
-          load(fp.hidden[w]);
+          fp->load(w, fwd.hidden());
           fwd.block(l, n,
-                    [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
+                    [&](int, LinearInput input, const float *x, int64_t t_, int64_t width_) {
                       if (input != g.input) return model::SinkAction::kContinue;
-                      x_fp.assign(x, x + t * width_);
+                      x_fp.assign(x, x + t_ * width_);
                       return model::SinkAction::kStopBlock;
                     },
                     orig_ptrs);
         }
-        load(q.hidden[w]);
-        fwd.block(l, n, [&](int, LinearInput input, const float *x, int64_t t, int64_t width_) {
+        q.load(w, fwd.hidden());
+        fwd.block(l, n, [&](int, LinearInput input, const float *x, int64_t t_, int64_t width_) {
           if (input != g.input) return model::SinkAction::kContinue;
-          const TensorView xq = tensor_2d(x, DType::F32, t, width_, 0);
+          const auto adding = Clock::now();
+          const TensorView xq = tensor_2d(x, DType::F32, t_, width_, 0);
           if (pair) {
-            const TensorView xf = tensor_2d(x_fp.data(), DType::F32, t, width_, 0);
+            const TensorView xf = tensor_2d(x_fp.data(), DType::F32, t_, width_, 0);
             h.add_pair(xq, xf);
           } else {
             h.add(xq);
           }
+          accumulating += seconds_since(adding);
           return model::SinkAction::kStopBlock;
         });
       }
+      t.hessian += accumulating;
+      t.forward += seconds_since(calibrating) - accumulating;
 
       for (size_t i = 0; i < g.kinds.size(); ++i) {
         LayerRecord rec;
@@ -174,10 +215,12 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
         if (skips[i]) {
           out.results.emplace_back(0, 0, -1, rec.config.bits);
         } else {
+          const auto sweeping = Clock::now();
           // The model's own dense fp32 weights: no untrusted view to validate (DESIGN §1).
           const model::LinearWeight w = model.linear(l, g.kinds[i]);
           quant::QuantizedLayer result = quantize_layer(ctx, configs[i], w.data, w.rows, w.cols, &h);
-          result.dequantize(model.linear_data(l, g.kinds[i]), thread_count(ctx));
+          install_quantized(model, l, g.kinds[i], result, thread_count(ctx));
+          t.sweep += seconds_since(sweeping);
           rec.report = result.report;
           out.results.push_back(std::move(result));
         }
@@ -188,19 +231,22 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
     }
 
     // Both streams through the finished block: quantized weights, and the original ones.
+    const auto forwarding = Clock::now();
     for (size_t w = 0; w < windows.size(); ++w) {
-      const int64_t n = (int64_t)windows[w].size();
-      load(q.hidden[w]);
+      const int64_t n = lengths[w];
+      q.load(w, fwd.hidden());
       fwd.block(l, n);
-      std::memcpy(q.hidden[w].data(), fwd.hidden(), (size_t)(n * dim) * sizeof(float));
-      if (fp_stream) {
-        load(fp.hidden[w]);
+      q.store(w, fwd.hidden());
+      if (fp) {
+        fp->load(w, fwd.hidden());
         fwd.block(l, n, {}, orig_ptrs);
-        std::memcpy(fp.hidden[w].data(), fwd.hidden(), (size_t)(n * dim) * sizeof(float));
+        fp->store(w, fwd.hidden());
       }
     }
+    t.forward += seconds_since(forwarding);
+    report_block(options, model, l, out.peak_hidden_bytes, t, &out.phases);
   }
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.seconds = seconds_since(start);
   return out;
 }
 

@@ -6,7 +6,11 @@
 // needs the full-precision stream too (GPTAQ, ResComp, GPTAQ_PAPER, exact target), a second set
 // of hidden states runs alongside through the block's original weights, and the Hessian collects
 // (X_q, X_fp) pairs. Memory: the calibration hidden states at one block boundary (one set, or
-// two with the fp stream), one block's original weights and one layer's activations.
+// two with the fp stream; hidden_states.h: fp32 or BF16/F16, spilled past a budget), one block's
+// original weights and one layer's activations. A streamed model (issue 16) is never widened whole:
+// each block is widened into the model's block cache, and each quantized layer becomes the layer's
+// source (quantized_source.h, codes parked), so the weights held stay one block in fp32 plus the
+// quantized codes.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "core/dtype.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
 #include "quant/config.h"
@@ -42,9 +47,33 @@ struct LayerRecord {
 };
 
 struct QuantizedModel {
-  std::vector<LayerRecord> layers;            // in processing order
-  std::vector<quant::QuantizedLayer> results;  // the same order; empty entries for skipped layers
+  std::vector<LayerRecord> layers;  // in processing order
+  // The same order; empty entries for skipped layers. Parked (QuantizedLayer::park) when the model
+  // is streamed: read the codes through QuantizedLayer::with_codes or grid_codes_of(q, &scratch).
+  std::vector<quant::QuantizedLayer> results;
   double seconds = 0;
+  // Where the seconds went, summed over blocks (PhaseEvent names the same phases per block):
+  // load = widening the block's weights (a streamed model's sources) and copying the originals the
+  // fp stream runs on; forward = the embedding and the block forwards over every sequence, with the
+  // hidden states' loads and stores (spill I/O included); hessian = Hessian accumulation; sweep =
+  // quantize_layer and installing its weights into the model.
+  struct PhaseSeconds {
+    double load = 0, forward = 0, hessian = 0, sweep = 0;
+  } phases;
+  // Hidden-state bytes held in memory at peak (both streams, the spilled part excluded).
+  int64_t peak_hidden_bytes = 0;
+};
+
+// What PipelineOptions::on_phase hears: when block `block` starts (phase "block", seconds 0), and
+// when it ends one event per phase with that phase's seconds in this block ("load", "forward",
+// "hessian", "sweep", in this order; QuantizedModel::PhaseSeconds says what each counts).
+struct PhaseEvent {
+  int block = 0;           // 0-based
+  int blocks = 0;          // the model's n_layers
+  const char *phase = "";  // a string literal
+  double seconds = 0;
+  int64_t hidden_bytes = 0;  // hidden-state bytes in memory (QuantizedModel::peak_hidden_bytes so far)
+  int64_t model_bytes = 0;   // the model's Model::resident_bytes() now (arena + widened blocks)
 };
 
 struct PipelineOptions {
@@ -54,6 +83,16 @@ struct PipelineOptions {
   // Called after each layer (on the calling thread): its record, and how many layers of how many
   // are done. May be empty.
   std::function<void(const LayerRecord &, int64_t done, int64_t total)> on_layer;
+  // Called on the calling thread at each PhaseEvent. May be empty.
+  std::function<void(const PhaseEvent &)> on_phase;
+  // The calibration hidden states (hidden_states.h): stored as F32 (exact, the default), BF16 or
+  // F16 (half the bytes; the stream is rounded to nearest even at every block boundary);
+  // max_memory_bytes: the bytes they may take in memory (0 = no limit; with the fp stream each of
+  // the two sets gets half), the rest spills to an unlinked file in spill_dir (empty = $TMPDIR, or
+  // /tmp). quantize_sequential throws Status::InvalidArgument for another dtype or a negative budget.
+  DType calib_dtype = DType::F32;
+  int64_t max_memory_bytes = 0;
+  std::string spill_dir;
 };
 
 // The configuration a layer gets: `base` with every matching override applied; *skip set when an
@@ -62,8 +101,11 @@ quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::s
 
 // Quantizes `model` in place (its linear weights become the dequantized quantized weights) on
 // calibration sequences `windows` (each run with a fresh context, at most seq_len tokens).
+// A streamed model's layers become QuantizedSources over the results (parked); a resident model's
+// arena gets the dequantized values, as QuantizedLayer::dequantize computes them.
 // Throws vqr::Error: Status::InvalidArgument (no windows, a window longer than seq_len, bad
-// tokens, a bad override), the per-layer errors of quantize_layer, Status::Cancelled (ctx).
+// tokens, a bad override, bad hidden-state options), the per-layer errors of quantize_layer,
+// Status::Cancelled (ctx), HiddenStates' Status::OutOfMemory and Status::Io (the spill file).
 // On an exception the model is left partly quantized: callers that need it intact keep a copy.
 QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::vector<int32_t>> &windows,
                                    const PipelineOptions &options, Context *ctx);
