@@ -106,7 +106,9 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *r, vqr_pack_format for
                                         int32_t *qzeros, uint16_t *scales, int32_t *g_idx) {
   return guarded(__func__, [&] {
     require_arg(r != nullptr, "result is NULL");
-    vqr::io::pack_gptq(vqr::pipeline::grid_codes_of(*r), to_internal(format), qweight, qzeros, scales, g_idx);
+    vqr::quant::QuantizedLayer scratch;  // used only if the codes are parked
+    vqr::io::pack_gptq(vqr::pipeline::grid_codes_of(*r, &scratch), to_internal(format), qweight, qzeros, scales,
+                       g_idx);
   });
 }
 

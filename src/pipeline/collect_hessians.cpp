@@ -5,6 +5,7 @@
 
 #include "model/forward.h"
 #include "model/linear_kinds.h"
+#include "pipeline/hidden_states.h"
 
 namespace vqr::pipeline {
 
@@ -18,15 +19,43 @@ std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
     for (int i = 0; i < model::kLinearInputCount; ++i)
       hs.emplace_back(c.input_width((model::LinearInput)i), false, false);
   model::Forward fwd(model, longest, thread_count(ctx));
-  const model::ActivationSink sink = [&](int layer, model::LinearInput input, const float *x, int64_t n,
-                                         int64_t width) {
+  auto add = [&](int layer, model::LinearInput input, const float *x, int64_t n, int64_t width) {
     hs[(size_t)(layer * model::kLinearInputCount + (int)input)].add(tensor_2d(x, DType::F32, n, width, 0));
   };
-  Progress progress(ctx, "hessian", (int64_t)sequences.size());
-  for (size_t i = 0; i < sequences.size(); ++i) {
-    fwd.run(sequences[i].data(), (int64_t)sequences[i].size(), nullptr, sink);
-    progress.checkpoint((int64_t)i + 1, i + 1 == sequences.size());
+  if (!model.streamed()) {
+    // Sequence-major: each sequence's whole forward, nothing kept between sequences.
+    Progress progress(ctx, "hessian", (int64_t)sequences.size());
+    for (size_t i = 0; i < sequences.size(); ++i) {
+      fwd.run(sequences[i].data(), (int64_t)sequences[i].size(), nullptr, add);
+      progress.checkpoint((int64_t)i + 1, i + 1 == sequences.size());
+    }
+    return hs;
   }
+  // Block-major, so each block is widened once: every sequence through block l, its hidden state
+  // kept (fp32, exact) for block l + 1. Forward::run is embed then the blocks in order, so each
+  // Hessian sees the same activations in the same sequence order as the sequence-major pass: the
+  // same values, bit for bit.
+  std::vector<int64_t> lengths;
+  for (const auto &s : sequences) lengths.push_back((int64_t)s.size());
+  HiddenStates states(lengths, c.dim, DType::F32, kNoMemoryLimit, "");
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    fwd.embed(sequences[i].data(), lengths[i]);
+    states.store(i, fwd.hidden());
+  }
+  const model::BlockSink sink = [&](int layer, model::LinearInput input, const float *x, int64_t n, int64_t width) {
+    add(layer, input, x, n, width);
+    return model::SinkAction::kContinue;
+  };
+  const int64_t units = (int64_t)c.n_layers * (int64_t)sequences.size();
+  Progress progress(ctx, "hessian", units);
+  for (int l = 0; l < c.n_layers; ++l)
+    for (size_t i = 0; i < sequences.size(); ++i) {
+      states.load(i, fwd.hidden());
+      fwd.block(l, lengths[i], sink);
+      states.store(i, fwd.hidden());
+      const int64_t done = (int64_t)l * (int64_t)sequences.size() + (int64_t)i + 1;
+      progress.checkpoint(done, done == units);
+    }
   return hs;
 }
 

@@ -33,6 +33,8 @@ struct QuantizedLayer {
   std::vector<double> loss_history, reg_history;
 
   QuantizedLayer(int64_t m, int64_t n, int64_t group_size_or_minus1, int bits);
+  // An empty layer (0 x 0), e.g. the scratch of with_codes.
+  QuantizedLayer() : QuantizedLayer(0, 0, -1, 0) {}
   // Dequantized weights (m x n dense fp32): scales * (codes - zeros) per column's group.
   void dequantize(float *out, int threads) const;
   // Rows [r0, r1) of the same ((r1 - r0) x n, overwritten), from the codes or the parked stream;
