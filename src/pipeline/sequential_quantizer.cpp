@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -247,6 +248,13 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
     report_block(options, model, l, out.peak_hidden_bytes, t, &out.phases);
   }
   out.seconds = seconds_since(start);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "quantize: %d blocks in %.1f s (load %.1f, forward %.1f, hessian %.1f, sweep %.1f); hidden states "
+                "%lld bytes in memory, %lld spilled",
+                mc.n_layers, out.seconds, out.phases.load, out.phases.forward, out.phases.hessian, out.phases.sweep,
+                (long long)out.peak_hidden_bytes, (long long)(q.spilled_bytes() + (fp ? fp->spilled_bytes() : 0)));
+  log_message(ctx, LogLevel::Info, line);
   return out;
 }
 

@@ -48,6 +48,8 @@ struct QuantizedLayer {
   // Unpacks parked_codes back into codes and drops the stream. A no-op unless parked.
   void unpark();
   bool parked() const { return parked_codes != nullptr; }
+  // Whether the layer holds codes, one-byte or parked (false for a skipped layer's empty placeholder).
+  bool has_codes() const { return parked() || !codes.empty(); }
   // This layer with its one-byte codes: *this when not parked, else scratch (overwritten with an
   // unparked copy). What every reader of `codes` calls; the reference lives as long as both do.
   const QuantizedLayer &with_codes(QuantizedLayer &scratch) const;

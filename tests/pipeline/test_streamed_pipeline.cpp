@@ -106,6 +106,10 @@ void check_streamed_matches_resident(const Fixture &f, const PipelineOptions &o)
   Model streamed = vqr_test::streamed_copy(f.model);
   const QuantizedModel r = vqr::pipeline::quantize_sequential(resident, f.windows, o, nullptr);
   const QuantizedModel s = vqr::pipeline::quantize_sequential(streamed, f.windows, o, nullptr);
+  for (const QuantizedModel *q : {&r, &s})
+    std::printf("%s: %.2f s (load %.2f, forward %.2f, hessian %.2f, sweep %.2f), hidden states %lld bytes\n",
+                q == &r ? "resident" : "streamed", q->seconds, q->phases.load, q->phases.forward, q->phases.hessian,
+                q->phases.sweep, (long long)q->peak_hidden_bytes);
   expect_same_results(r, s);
   expect_same_weights(resident, streamed);
   // Only the streamed run parks its results (every layer is quantized here).

@@ -52,6 +52,7 @@ TEST(ParkedCodes, RoundTripEveryWidthAndOddSizes) {
       q.park();
       SCOPED_TRACE("bits " + std::to_string(bits) + ", " + std::to_string(sh[0]) + " x " + std::to_string(sh[1]));
       ASSERT_TRUE(q.parked());
+      EXPECT_TRUE(q.has_codes());
       EXPECT_TRUE(q.codes.empty());
       EXPECT_EQ(q.codes.capacity(), 0u);
       const int64_t count = sh[0] * sh[1];
@@ -109,6 +110,7 @@ TEST(ParkedCodes, EmptyLayerAndBadCodes) {
   QuantizedLayer empty(0, 0, -1, 4);  // a skipped layer's placeholder
   empty.park();
   EXPECT_FALSE(empty.parked());
+  EXPECT_FALSE(empty.has_codes());
   QuantizedLayer q = random_layer(2, 5, -1, 3, 1);
   q.codes[3] = 8;  // does not fit 3 bits
   try {
