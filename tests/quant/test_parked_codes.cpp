@@ -73,6 +73,13 @@ TEST(ParkedCodes, RoundTripEveryWidthAndOddSizes) {
       original.dequantize(a.data(), 2);
       q.dequantize(b.data(), 2);
       EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+      // ... and both are spec gptq §1.7's scale * (code - zero) of the column's group, computed here.
+      for (int64_t r = 0; r < sh[0]; ++r)
+        for (int64_t j = 0; j < sh[1]; ++j) {
+          const size_t g = (size_t)original.g_idx[(size_t)j] * (size_t)sh[0] + (size_t)r;
+          const float want = original.scales[g] * ((float)original.codes[(size_t)(r * sh[1] + j)] - original.zeros[g]);
+          ASSERT_EQ(0, std::memcmp(&want, &a[(size_t)(r * sh[1] + j)], sizeof(float))) << r << ", " << j;
+        }
       const int64_t r0 = sh[0] / 3, r1 = sh[0] - sh[0] / 4;
       std::vector<float> part((size_t)((r1 - r0) * sh[1]));
       q.dequantize_rows(r0, r1, part.data(), 1);
