@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "core/dtype.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
 #include "quant/config.h"
@@ -45,7 +46,12 @@ struct QuantizedModel {
   std::vector<LayerRecord> layers;            // in processing order
   std::vector<quant::QuantizedLayer> results;  // the same order; empty entries for skipped layers
   double seconds = 0;
+  struct PhaseSeconds { double load = 0, forward = 0, hessian = 0, sweep = 0; } phases;
+  int64_t peak_hidden_bytes = 0;
 };
+
+// The end of one phase of one block ("load", "forward", "hessian", "sweep"), for progress reports.
+struct PhaseEvent { int block; int blocks; const char *phase; double seconds; };
 
 struct PipelineOptions {
   quant::QuantConfig config;  // the default for every layer
@@ -54,6 +60,10 @@ struct PipelineOptions {
   // Called after each layer (on the calling thread): its record, and how many layers of how many
   // are done. May be empty.
   std::function<void(const LayerRecord &, int64_t done, int64_t total)> on_layer;
+  DType calib_dtype = DType::F32;
+  int64_t max_memory_bytes = 0;
+  std::string spill_dir;
+  std::function<void(const PhaseEvent&)> on_phase;
 };
 
 // The configuration a layer gets: `base` with every matching override applied; *skip set when an
