@@ -1,6 +1,7 @@
 // Progress lines of `vqround quantize` (quantize_progress.h).
 #include "cli/quantize_progress.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -58,7 +59,9 @@ double QuantizeProgress::eta_seconds() const {
 }
 
 std::string QuantizeProgress::memory_text() const {
-  return "RSS " + format_bytes((double)current_rss_bytes()) + " (peak " + format_bytes((double)peak_rss_bytes()) + ")";
+  // ru_maxrss and /proc/self/statm are sampled differently: the peak shown is never below the current.
+  const int64_t current = current_rss_bytes(), peak = std::max(peak_rss_bytes(), current);
+  return "RSS " + format_bytes((double)current) + " (peak " + format_bytes((double)peak) + ")";
 }
 
 void QuantizeProgress::flush_layers() {
