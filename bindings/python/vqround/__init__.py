@@ -56,6 +56,13 @@ Layer-wise work on the model's own weights and statistics:
             r = vqround.quantize(m.linear_weight(lin.index), hessians[lin.hessian_index],
                                  method="gptq", bits=4)
 
+Since 0.5.0: method facts and calibration at scale:
+
+    vqround.method_info("gptaq").needs_fp_stream           # True: a MethodFacts
+    m.quantize(calib, method="gptq", bits=4, calib_dtype="bf16", max_memory=8 << 30,
+               progress=lambda stage, done, total, value: print(stage, done, total, value))
+    print(m.quantize_stats())                              # seconds per phase, peak hidden bytes
+
 Ownership: Hessian, Result and Model own a native handle, freed by close(), by leaving a `with`
 block, or (as a safety net) by the garbage collector. Result copies every array out of the native
 object when it is created, so its arrays stay valid after close(); the handle is kept open only for
