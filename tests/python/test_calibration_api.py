@@ -4,6 +4,7 @@ Model.quantize's calib_dtype / max_memory / spill_dir keywords (checked and hand
 library), Model.quantize_stats, and the phase stages a progress callable sees. The model part runs
 on stories260K and is skipped without the shared data folder, unless VQR_REQUIRE_DATA=1.
 """
+import ctypes
 import math
 import os
 import tempfile
@@ -13,7 +14,7 @@ import numpy as np
 
 from shared_data import MODEL_FILE, require_stories260k
 import vqround
-from vqround import Error, Status
+from vqround import Error, Status, _lib
 
 # What vqround.h says of each method (vqr_method, VQR_PARAM_STEPS, _ALPHA, _ALPHA2, _OUTER).
 EXPECTED = {
@@ -80,6 +81,37 @@ class MethodInfoTest(unittest.TestCase):
         with self.assertRaises(Error) as e:
             vqround.method_info(1.0)
         self.assertEqual(e.exception.status, Status.INVALID_ARGUMENT)
+
+
+class ProgressLayoutTest(unittest.TestCase):
+    def test_library_progress_struct_is_the_bindings(self):
+        """The library's vqr_progress (with seconds since 0.5.0) has the binding's size, and stages
+        other than the phases carry seconds NaN."""
+        seen = []
+
+        @_lib.PROGRESS_FN
+        def callback(_user, p):
+            seen.append((p.contents.struct_size, p.contents.stage, p.contents.seconds))
+            return 0
+
+        lib = _lib.lib
+        ctx, cfg, res = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+        self.assertEqual(lib.vqr_context_create(ctypes.byref(ctx)), 0)
+        try:
+            self.assertEqual(lib.vqr_context_set_progress(ctx, callback, None), 0)
+            self.assertEqual(lib.vqr_config_create(ctypes.byref(cfg)), 0)
+            w = np.ones((4, 8), dtype=np.float32)
+            t = _lib.Tensor(w.ctypes.data, _lib.DTYPE_F32, 4, 8, 0)
+            self.assertEqual(lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), None,
+                                                    ctypes.byref(res)), 0)
+        finally:
+            lib.vqr_result_free(res)
+            lib.vqr_config_free(cfg)
+            lib.vqr_context_free(ctx)
+        self.assertTrue(seen)
+        for size, stage, seconds in seen:
+            self.assertEqual(size, ctypes.sizeof(_lib.Progress))
+            self.assertTrue(math.isnan(seconds), (stage, seconds))
 
 
 class CalibrationKeywordsTest(unittest.TestCase):
