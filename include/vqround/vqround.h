@@ -270,7 +270,8 @@ VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *us
                                        vqr_log_level min_level);
 
 /* Installs a progress callback (fn NULL removes it). It is called at most about ten times per
- * second, plus once when a stage completes. user_data is passed back untouched and must stay valid
+ * second, plus once when a stage completes and (since 0.5.0) once per finished phase of each
+ * block of vqr_model_quantize. user_data is passed back untouched and must stay valid
  * while installed. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL). Since 0.1.0. */
 VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data);
 
