@@ -68,6 +68,11 @@
  *    linear-layer views, Hessian collection, checkpoint export) move to the experimental tier:
  *    define VQR_EXPERIMENTAL to see them. Their symbols and behaviour are unchanged.
  *  - Every declaration states the version it appeared in and the codes it returns.
+ *  - vqr_method_info: the facts of a method (statistics it needs, fp stream, presets).
+ *  - vqr_progress.seconds, and vqr_model_quantize reports the phases of each block (stages
+ *    "load", "forward", "hessian", "sweep") beside stage "model".
+ *  - Experimental: vqr_model_set_calibration (hidden states in bf16/f16, a memory budget with a
+ *    spill file) and vqr_model_quantize_stats (per-phase seconds, peak hidden-state bytes).
  */
 #ifndef VQROUND_H
 #define VQROUND_H
@@ -225,6 +230,10 @@ typedef struct vqr_progress {
   double loss;             /* training stages ("adaround", "autoround", "vqround", "loraround"):
                               the objective at the step just done; "kmeans": its mean squared
                               distance; NaN for stages without one */
+  /* Since 0.5.0: */
+  double seconds;          /* the phase stages of vqr_model_quantize ("load", "forward",
+                              "hessian", "sweep"): seconds the block spent in that phase; NaN for
+                              every other stage */
 } vqr_progress;
 
 /* Returns 0 to continue; any other value cancels the call, which then returns
@@ -261,7 +270,8 @@ VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *us
                                        vqr_log_level min_level);
 
 /* Installs a progress callback (fn NULL removes it). It is called at most about ten times per
- * second, plus once when a stage completes. user_data is passed back untouched and must stay valid
+ * second, plus once when a stage completes and (since 0.5.0) once per finished phase of each
+ * block of vqr_model_quantize. user_data is passed back untouched and must stay valid
  * while installed. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL). Since 0.1.0. */
 VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data);
 
@@ -501,6 +511,42 @@ VQR_API const char *vqr_param_name(vqr_param param);
  * out of range. Static storage. Cannot fail. Since 0.4.0 (both). */
 VQR_API const char *vqr_method_name(vqr_method method);
 VQR_API const char *vqr_grid_name(vqr_grid grid);
+
+/* What a method needs and its presets: the facts the library itself switches on, so that a
+ * program can plan a run (which statistics to collect, whether the full-precision stream runs,
+ * how many steps a learned method takes) without a copy of the table. An output struct: set
+ * struct_size = sizeof(vqr_method_facts) before the call. Since 0.5.0. */
+typedef struct vqr_method_facts {
+  size_t struct_size;        /* in: sizeof the caller's struct; out: the bytes written */
+  const char *name;          /* vqr_method_name's; static storage */
+  const char *stage;         /* the progress stage of its main loop ("rtn", "gptq", "adaround", ...);
+                                static storage */
+  int is_sweep;              /* 1: the GPTQ-family blocked sweep (GPTQ, GPTAQ, ResComp, GPTAQ_PAPER) */
+  int is_learned;            /* 1: learned rounding (AdaRound, AutoRound, VQRound, LoRA-rounding),
+                                which trains for VQR_PARAM_STEPS steps */
+  int needs_hessian;         /* 1: vqr_quantize_layer refuses a NULL Hessian */
+  int needs_asymmetric;      /* 1: the Hessian must carry D (VQR_HESSIAN_ASYMMETRIC) */
+  int needs_fp_stream;       /* 1: vqr_model_quantize runs the full-precision stream beside the
+                                quantized one for this method (twice the calibration hidden states
+                                and the block's original weights kept); AutoRound uses D when given */
+  int accepts_exact_target;  /* 1: VQR_PARAM_EXACT_TARGET may be set (and then needs the fp stream) */
+  int accepts_gptq_init;     /* 1: VQR_PARAM_INIT = VQR_INIT_GPTQ is defined for it */
+  /* Presets that VQR_PARAM_* = -1 selects (0 where the method has none): */
+  int64_t preset_steps;      /* VQR_PARAM_STEPS */
+  double preset_lr;          /* VQR_PARAM_LR; 0 for AutoRound, whose SignSGD rate is 1/steps
+                                (2/steps from 1000 steps at <= 3 bits) */
+  double preset_warmup;      /* VQR_PARAM_WARMUP */
+  double preset_alpha;       /* VQR_PARAM_ALPHA (asymmetric sweeps) */
+  double preset_alpha2;      /* VQR_PARAM_ALPHA2 */
+  int preset_outer;          /* VQR_PARAM_OUTER at >= 3 bits, a vqr_outer_mode */
+  int preset_outer_2_bits;   /* VQR_PARAM_OUTER at 2 bits */
+} vqr_method_facts;
+
+/* Fills *out with the facts of `method`: min(out->struct_size, sizeof(vqr_method_facts)) bytes,
+ * the rest of the caller's struct untouched. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL,
+ * out->struct_size smaller than sizeof(size_t)), VQR_ERR_UNSUPPORTED (a method this version does
+ * not know). Since 0.5.0. */
+VQR_API vqr_status vqr_method_info(vqr_method method, vqr_method_facts *out);
 
 /* Creates a configuration holding every default. out: the new object, freed by
  * vqr_config_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL), VQR_ERR_OUT_OF_MEMORY.
@@ -860,8 +906,9 @@ VQR_API vqr_status vqr_model_tokenize(const vqr_model *model, const char *text, 
  * concatenated in `tokens`, sequence i having lengths[i] tokens (1..seq_len), each run with a
  * fresh context. Afterwards the model's weights are the dequantized quantized weights, so
  * vqr_model_eval_nll measures the quantized model; per-layer reports through
- * vqr_model_layer_report. Progress: stage "model" (done = layers finished), and each layer's own
- * stages; cancellation through ctx (NULL means default settings). tokens and lengths are read
+ * vqr_model_layer_report. Progress: stage "model" (done = layers finished), each layer's own
+ * stages, and since 0.5.0 the end of each block's phases ("load", "forward", "hessian", "sweep":
+ * done = the block + 1 of total blocks, vqr_progress.seconds the phase's duration); cancellation through ctx (NULL means default settings). tokens and lengths are read
  * during the call only. On failure the model may be partly quantized.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, config, tokens or lengths NULL; sequences < 1;
  * a length outside 1..seq_len; a token id outside the vocabulary), the errors of
@@ -1052,6 +1099,48 @@ VQR_API vqr_status vqr_model_linear(const vqr_model *model, int64_t index, const
 VQR_API vqr_status vqr_model_collect_hessians(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,
                                               const int64_t *lengths, int64_t sequences, vqr_hessian **hessians,
                                               int64_t capacity);
+
+/* ============================================================================================ */
+/* Calibration at scale: hidden-state storage, memory budget, per-phase figures. Since 0.5.0.    */
+/* ============================================================================================ */
+
+/* How the next vqr_model_quantize calls keep the calibration hidden states (the residual stream
+ * of every calibration token at the current block boundary, twice with the fp stream):
+ *  - calib_dtype: VQR_DTYPE_F32 (exact; the default), VQR_DTYPE_BF16 or VQR_DTYPE_F16 (half the
+ *    memory; each state is rounded to nearest even when stored and widened back to fp32 for the
+ *    forward, which changes the Hessians and so the codes slightly: bf16 keeps fp32's range with an
+ *    8-bit mantissa, f16 an 11-bit mantissa with a range of +-65504);
+ *  - max_memory_bytes: the budget of the hidden states in memory, 0 = no limit (the default); the
+ *    states beyond it are written to a temporary file and read back block by block;
+ *  - spill_dir: the folder of that file, NULL or "" = $TMPDIR, else /tmp; copied.
+ * The settings stay until changed. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model NULL,
+ * calib_dtype not one of the three, max_memory_bytes < 0, spill_dir not an existing folder).
+ * Since 0.5.0. */
+VQR_API vqr_status vqr_model_set_calibration(vqr_model *model, vqr_dtype calib_dtype, int64_t max_memory_bytes,
+                                             const char *spill_dir);
+
+/* What the last vqr_model_quantize measured, for run summaries. Phase seconds are summed over the
+ * blocks: load (the block's weights read and widened to fp32), forward (the block passes of both
+ * streams), hessian (the statistics), sweep (the per-layer quantization). The same phases reach a
+ * progress callback as they end, one report per block and phase (stages "load", "forward",
+ * "hessian", "sweep"; done = the block + 1, total = the blocks, vqr_progress.seconds the phase's
+ * duration), beside stage "model" (done = layers finished). An output struct: set struct_size =
+ * sizeof(vqr_quantize_stats). Since 0.5.0. */
+typedef struct vqr_quantize_stats {
+  size_t struct_size;          /* in: sizeof the caller's struct; out: the bytes written */
+  double seconds;              /* wall time of the whole call */
+  double load_seconds, forward_seconds, hessian_seconds, sweep_seconds;
+  int64_t peak_hidden_bytes;   /* the most bytes the calibration hidden states held in memory at
+                                  once (both streams; spilled states not counted) */
+  int64_t sequences, tokens;   /* the calibration it ran on */
+  int calib_dtype;             /* the vqr_dtype the hidden states were kept in */
+  int64_t max_memory_bytes;    /* the budget it ran with (0 = none) */
+} vqr_quantize_stats;
+
+/* Fills *out for the last vqr_model_quantize (all zero before one). Returns VQR_OK,
+ * VQR_ERR_INVALID_ARGUMENT (model or out NULL, out->struct_size smaller than sizeof(size_t)).
+ * Since 0.5.0. */
+VQR_API vqr_status vqr_model_quantize_stats(const vqr_model *model, vqr_quantize_stats *out);
 
 /* ============================================================================================ */
 /* Checkpoint formats. Since 0.4.0.                                                              */

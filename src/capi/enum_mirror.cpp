@@ -175,6 +175,7 @@ vqr_progress to_public(const ProgressInfo &i) {
   p.total = i.total;
   p.elapsed_seconds = i.elapsed_seconds;
   p.loss = i.loss;
+  p.seconds = i.seconds;
   return p;
 }
 

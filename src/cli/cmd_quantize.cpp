@@ -2,12 +2,14 @@
 // any method of the library, and write it in one of the checkpoint formats — all through the C API
 // (vqr_sequences_from_file, vqr_model_override_*, vqr_model_quantize, vqr_model_export). The
 // output appears only when complete; Ctrl-C cancels the run through vqr_context_cancel and leaves
-// nothing behind. --dry-run prints the plan instead (quantize_plan.h); the summary carries the
-// tool's own peak resident set (memory_usage.h).
+// nothing behind. --dry-run prints the plan instead (quantize_plan.h). Progress lines per layer and
+// per block phase (quantize_progress.h); the summary carries the per-phase seconds and the peak
+// hidden-state bytes from vqr_model_quantize_stats, and the tool's own peak resident set
+// (memory_usage.h).
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +26,7 @@
 #include "cli/model_inputs.h"
 #include "cli/names.h"
 #include "cli/quantize_plan.h"
+#include "cli/quantize_progress.h"
 #include "cli/units.h"
 #include "core/json_text.h"
 
@@ -121,51 +124,6 @@ void print_log_line(void *, vqr_log_level level, const char *message) {
   std::fprintf(stderr, "%s%s\n", level >= VQR_LOG_WARN ? "warning: " : "", message);
 }
 
-// Per-layer progress from the library: one line per finished layer, or a bar with ETA on a
-// terminal. Layer records become readable while vqr_model_quantize runs; each progress callback
-// prints the ones finished since the last.
-struct LayerPrinter {
-  vqr_model *model;
-  bool tty;
-  std::chrono::steady_clock::time_point start;
-  int64_t printed = 0;
-
-  static int on_progress(void *user, const vqr_progress *) {
-    static_cast<LayerPrinter *>(user)->flush(false);
-    return 0;
-  }
-
-  void flush(bool final) {
-    const int64_t count = vqr_model_layer_count(model);
-    for (; printed < count; ++printed) {
-      vqr_layer_info li{};
-      li.struct_size = sizeof li;
-      vqr_report rep{};
-      rep.struct_size = sizeof rep;
-      const char *name = nullptr;
-      if (vqr_model_layer_info(model, printed, &li) != VQR_OK ||
-          vqr_model_layer_report(model, printed, &name, &rep) != VQR_OK)
-        break;
-      const long long n = (long long)printed + 1, all = (long long)vqr_model_linear_count(model);
-      if (tty) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const int width = 30, filled = all > 0 ? (int)(width * n / all) : 0;
-        const double eta = elapsed * (double)(all - n) / (double)n;
-        std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld %-12s ETA %s RSS %s   ", filled,
-                     "##############################", width - filled, "", n, all, li.name, format_seconds(eta).c_str(),
-                     format_bytes((double)current_rss_bytes()).c_str());
-      } else if (li.skipped) {
-        std::fprintf(stderr, "%lld/%lld %s skipped (full precision)\n", n, all, li.name);
-      } else {
-        std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs RSS %s\n", n, all, li.name,
-                     vqr_method_name((vqr_method)li.method), li.bits, rep.proxy_loss, rep.rtn_proxy_loss, rep.seconds,
-                     format_bytes((double)current_rss_bytes()).c_str());
-      }
-    }
-    if (final && tty && printed > 0) std::fputc('\n', stderr);
-  }
-};
-
 }  // namespace
 
 int run_quantize(const std::vector<std::string> &argv) {
@@ -199,7 +157,17 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("calib-mode", "MODE", "windows",
            "windows: N random windows of the tokenized text (GPTQ protocol); paragraphs: the first N "
            "paragraphs, each its own sequence (truncated to --calib-seqlen)");
-  args.add("calib-seqlen", "L", "0", "tokens per window (0 = min(2048, the model's context))");
+  args.add("calib-seqlen", "L", "0",
+           "tokens per window (0 = 2048, GPTQ's 128 x 2048 protocol for real checkpoints, when the model's "
+           "context is >= 2048; else the whole context, e.g. 512 for stories260K)");
+  args.add("calib-dtype", "T", "f32",
+           "storage of the calibration hidden states between blocks: f32 (exact), bf16 or f16 (half the memory; "
+           "the stored states are rounded, which changes the Hessians and codes slightly: bf16 keeps fp32's range "
+           "with 8 mantissa bits, f16 has 11 within +-65504)");
+  args.add("max-memory", "SIZE", "0",
+           "memory budget of the calibration hidden states, e.g. 8G or 512M (0 = no limit); the states beyond it "
+           "spill to a temporary file");
+  args.add("spill-dir", "DIR", "", "folder of the spill file (default: $TMPDIR, else /tmp)");
   args.add("seed", "S", "0", "seed of the calibration windows and of the learned methods");
   args.add("steps", "N", "-1", "learned methods: optimizer steps (-1 = the method's preset)");
   args.add("lr", "X", "-1", "learned methods: learning rate (-1 = preset)");
@@ -282,6 +250,13 @@ int run_quantize(const std::vector<std::string> &argv) {
   const int64_t seqlen_arg = args.get_int("calib-seqlen", 0, 1 << 20);
   const uint64_t seed = (uint64_t)args.get_int("seed", 0, INT64_MAX);
   const bool json = args.flag("json");
+  const int calib_dtype = dtype_arg(args.get("calib-dtype"), "--calib-dtype");
+  int64_t max_memory = 0;
+  if (!parse_bytes(args.get("max-memory"), &max_memory))
+    throw usage_error(kCommand, "--max-memory: '" + args.get("max-memory") + "' is not a size (e.g. 8G, 512M, 0)");
+  const std::string spill_dir = args.get("spill-dir");
+  if (!spill_dir.empty() && (stat(spill_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+    throw CliError("--spill-dir", spill_dir + " is not an existing folder", "create it or pick another folder");
 
   const std::string mode = args.get("calib-mode");
   if (mode != "windows" && mode != "paragraphs")
@@ -311,17 +286,20 @@ int run_quantize(const std::vector<std::string> &argv) {
   if (count == 0)
     throw CliError(calib_text.empty() ? "--calib-tokens" : "--calib", calib_path + " has too little to calibrate on",
                    "pass a longer text or id file");
+  check(vqr_model_set_calibration(model, (vqr_dtype)calib_dtype, max_memory, spill_dir.c_str()));
   if (dry_run) {
+    int64_t longest = 0;
+    for (int64_t i = 0; i < count; ++i) longest = std::max(longest, vqr_sequences_lengths(seqs.get())[i]);
     print_quantize_plan({model, &loaded.info, cfg.get(), &overrides, args.get("override"), count,
-                         vqr_sequences_total_tokens(seqs.get())},
+                         vqr_sequences_total_tokens(seqs.get()), longest, calib_dtype, max_memory, spill_dir},
                         json);
     return 0;
   }
   check(vqr_model_set_metadata(model, "calibration_file", calib_path.c_str()));
 
   const ContextPtr ctx = make_context(threads, seed);
-  LayerPrinter printer{model, isatty(fileno(stderr)) != 0, std::chrono::steady_clock::now()};
-  check(vqr_context_set_progress(ctx.get(), LayerPrinter::on_progress, &printer));
+  QuantizeProgress printer(model, loaded.info.n_layers, isatty(fileno(stderr)) != 0);
+  check(vqr_context_set_progress(ctx.get(), QuantizeProgress::callback, &printer));
   check(vqr_context_set_log(ctx.get(), print_log_line, nullptr, VQR_LOG_INFO));
   vqr_status qst;
   {
@@ -329,11 +307,13 @@ int run_quantize(const std::vector<std::string> &argv) {
     qst = vqr_model_quantize(ctx.get(), model, cfg.get(), vqr_sequences_tokens(seqs.get()),
                             vqr_sequences_lengths(seqs.get()), count);
   }
-  printer.flush(true);
+  printer.finish();
   if (qst == VQR_ERR_CANCELLED) throw CliError(kCommand, "cancelled (interrupted)", "nothing was written; run it again");
   check(qst);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - printer.start).count();
+  const double seconds = printer.elapsed_seconds();
+  vqr_quantize_stats stats{};
+  stats.struct_size = sizeof stats;
+  check(vqr_model_quantize_stats(model, &stats));
 
   const int64_t layers = vqr_model_layer_count(model);
   double total_proxy = 0;
@@ -357,13 +337,23 @@ int run_quantize(const std::vector<std::string> &argv) {
   const int64_t peak = peak_rss_bytes();
   if (json)
     std::printf("{\"out\": %s, \"format\": %s, \"method\": %s, \"bits\": %lld, \"layers\": %lld, \"seconds\": %s, "
-                "\"proxy_loss_total\": %s, \"peak_rss_bytes\": %lld}\n",
+                "\"phase_seconds\": {\"load\": %s, \"forward\": %s, \"hessian\": %s, \"sweep\": %s}, "
+                "\"calibration\": {\"sequences\": %lld, \"tokens\": %lld, \"dtype\": %s, \"max_memory_bytes\": %lld}, "
+                "\"proxy_loss_total\": %s, \"peak_hidden_bytes\": %lld, \"peak_rss_bytes\": %lld}\n",
                 json_string(out_dir).c_str(), json_string(vqr_format_name(out_format)).c_str(),
                 json_string(vqr_method_name((vqr_method)method)).c_str(), (long long)bits, (long long)layers,
-                json_number(seconds).c_str(), json_number(total_proxy).c_str(), (long long)peak);
+                json_number(seconds).c_str(), json_number(stats.load_seconds).c_str(),
+                json_number(stats.forward_seconds).c_str(), json_number(stats.hessian_seconds).c_str(),
+                json_number(stats.sweep_seconds).c_str(), (long long)stats.sequences, (long long)stats.tokens,
+                json_string(dtype_name(stats.calib_dtype)).c_str(), (long long)stats.max_memory_bytes,
+                json_number(total_proxy).c_str(), (long long)stats.peak_hidden_bytes, (long long)peak);
   else
-    std::printf("wrote %s (%s): %lld layers, %s, total proxy loss %.4e, peak RSS %s\n", out_dir.c_str(),
-                vqr_format_name(out_format), (long long)layers, format_seconds(seconds).c_str(), total_proxy,
+    std::printf("wrote %s (%s): %lld layers, %s (load %s, forward %s, hessian %s, sweep %s), total proxy loss %.4e, "
+                "peak hidden states %s (%s), peak RSS %s\n",
+                out_dir.c_str(), vqr_format_name(out_format), (long long)layers, format_seconds(seconds).c_str(),
+                format_seconds(stats.load_seconds).c_str(), format_seconds(stats.forward_seconds).c_str(),
+                format_seconds(stats.hessian_seconds).c_str(), format_seconds(stats.sweep_seconds).c_str(),
+                total_proxy, format_bytes((double)stats.peak_hidden_bytes).c_str(), dtype_name(stats.calib_dtype),
                 format_bytes((double)peak).c_str());
   return 0;
 }

@@ -29,4 +29,8 @@ int grid_from_name(const std::string &name) { return index_of_name(vqr_grid_name
 std::string method_names() { return all_names(vqr_method_name); }
 std::string grid_names() { return all_names(vqr_grid_name); }
 
+const char *dtype_name(int dtype) {
+  return dtype == VQR_DTYPE_BF16 ? "bf16" : dtype == VQR_DTYPE_F16 ? "f16" : "f32";
+}
+
 }  // namespace vqr::cli

@@ -15,4 +15,7 @@ int grid_from_name(const std::string &name);
 std::string method_names();
 std::string grid_names();
 
+// The tool's name of a vqr_dtype as its options take it: "f32", "f16", "bf16" ("f32" for others).
+const char *dtype_name(int dtype);
+
 }  // namespace vqr::cli

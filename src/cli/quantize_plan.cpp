@@ -4,19 +4,26 @@
 // vqr_model_quantize (vqr_model_layer_info reads the records of a finished run), so the plan
 // applies the rules itself by the header's documented semantics: fnmatch on
 // "blk.<block>.<wq|...>", rules in the order given, a later match wins for the same parameter.
+// What each method needs (the fp stream, D, its preset step count) comes from vqr_method_info.
 //
-// Estimates (spec gptq_family §7, the dense flops of calibration):
-//  - forward: 2 x (parameters of the linear layers) x tokens, twice when a method needs the
-//    full-precision stream (the header's "Needs an asymmetric Hessian": GPTAQ, ResComp,
-//    GPTAQ_PAPER; no public accessor exposes this); attention and elementwise work are left out.
-//  - Hessians: n^2 x tokens per distinct linear input (vqr_model_linear's hessian_index), plus
-//    2 n^2 x tokens for D with the fp stream.
-//  - sweeps: ~ m n^2 per GPTQ-family layer; a learned method: 2 m n^2 per step when --steps is
-//    given (its preset step count is not public, so it is then left out and said so).
-// The rate is measured here by timing vqr_hessian_add on a 2048 x 1024 f32 batch (an SSYRK of
-// n^2 x T flops), so the time scales with this machine. Memory: the weights in fp32 as loaded,
-// the calibration hidden states (tokens x dim x 4 bytes, x2 with the fp stream), the largest
-// Hessian (n^2 x 4 bytes).
+// Time (spec gptq_family §7, the dense flops of the streamed pipeline of §1.1):
+//  - forward: per block, one pass per true-sequential group with a layer to quantize, each
+//    stopping at its group's input (q/k/v: none of the block's linears; o: q/k/v and attention;
+//    gate/up: q/k/v/o; down: all but w2), then one full pass; each again through the original
+//    weights where the fp stream runs. 2 flops per weight per token, plus attention's two
+//    matmuls, 2 x L x q_dim per token for windows of L tokens.
+//  - hessian: n^2 T per distinct input (SSYRK), plus 2 n^2 T for D where the fp stream runs (GEMM).
+//  - sweep, per GPTQ-family layer: the inverse factor 4/3 n^3, the cross-block updates m n^2
+//    (twice with D), GPTAQ's P 2 n^3 (TRMM); a learned method: 2 m n^2 per step (--steps, or the
+//    preset of vqr_method_info).
+// The rates come from a short probe through the library (~0.2 s): vqr_hessian_add on a
+// 1024 x 1024 f32 batch is an SSYRK of n^2 T flops, and vqr_hessian_add_pair on the same batch
+// adds D's GEMM of 2 n^2 T flops, timed as the difference. Loading weights, elementwise passes and
+// per-call overheads are left out: the time is a floor, which small models exceed many times.
+// Memory, the streamed pipeline's peak: one block's weights in fp32 (x2 with the fp stream: the
+// original weights stay for its pass), the calibration hidden states in their storage dtype (x2
+// with the fp stream), capped by --max-memory with the rest spilled to a file, the largest Hessian
+// (x2 with D), one window's activations, and the codes kept for the writer.
 #include "cli/quantize_plan.h"
 
 #include <fnmatch.h>
@@ -24,8 +31,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <map>
+#include <cmath>
+#include <vector>
 
+#include "cli/names.h"
 #include "cli/units.h"
 #include "core/json_text.h"
 
@@ -48,12 +57,11 @@ int64_t config_int(const vqr_config *c, vqr_param p) {
   return v;
 }
 
-bool is_sweep(int64_t method) {
-  return method == VQR_METHOD_GPTQ || method == VQR_METHOD_GPTAQ || method == VQR_METHOD_RESCOMP ||
-         method == VQR_METHOD_GPTAQ_PAPER;
-}
-bool needs_fp_stream(int64_t method) {
-  return method == VQR_METHOD_GPTAQ || method == VQR_METHOD_RESCOMP || method == VQR_METHOD_GPTAQ_PAPER;
+vqr_method_facts method_facts(int64_t method) {
+  vqr_method_facts f{};
+  f.struct_size = sizeof f;
+  check(vqr_method_info((vqr_method)method, &f));
+  return f;
 }
 
 std::vector<PlannedLayer> resolve_layers(const PlanInputs &in) {
@@ -84,68 +92,136 @@ std::vector<PlannedLayer> resolve_layers(const PlanInputs &in) {
   return out;
 }
 
-// Flops per second of this machine's SSYRK through the library: the best of three
-// vqr_hessian_add calls on a 2048 x 1024 f32 batch (n^2 x T flops each).
-double measure_rate() {
-  const int64_t t = 2048, n = 1024;
-  std::vector<float> x((size_t)(t * n));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-  vqr_hessian *raw = nullptr;
-  check(vqr_hessian_create(n, 0, &raw));
-  const HessianPtr h(raw);
-  vqr_tensor view{};
-  view.data = x.data();
-  view.dtype = VQR_DTYPE_F32;
-  view.rows = t;
-  view.cols = n;
-  view.row_stride = n;
+// Flops per second of this machine's BLAS through the library, the best of three calls each on a
+// 1024 x 1024 f32 batch: SSYRK (vqr_hessian_add, n^2 T flops) and GEMM (what
+// vqr_hessian_add_pair adds for D, 2 n^2 T flops). About 0.2 s on 2 cores.
+struct Rates {
+  double syrk = 0, gemm = 0;
+};
+
+double best_seconds(vqr_hessian *h, const vqr_tensor &x, bool pair) {
   double best = 1e30;
   for (int rep = 0; rep < 3; ++rep) {
     const auto start = std::chrono::steady_clock::now();
-    check(vqr_hessian_add(h.get(), &view));
+    check(pair ? vqr_hessian_add_pair(h, &x, &x) : vqr_hessian_add(h, &x));
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  return (double)n * (double)n * (double)t / std::max(best, 1e-9);
+  return best;
 }
 
-struct Estimate {
-  bool fp_stream = false, learned_unestimated = false;
-  double forward = 0, hessian = 0, sweep = 0, rate = 0;
-  double weights = 0, hidden = 0, largest_hessian = 0;
-  int64_t quantized = 0;
-  double flops() const { return forward + hessian + sweep; }
-  double seconds() const { return flops() / rate; }
-  double memory() const { return weights + hidden + largest_hessian; }
+Rates measure_rates() {
+  const int64_t t = 1024, n = 1024;
+  std::vector<float> x((size_t)(t * n));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  const vqr_tensor view = vqr_tensor_2d(x.data(), VQR_DTYPE_F32, t, n, 0);
+  vqr_hessian *raw = nullptr;
+  check(vqr_hessian_create(n, 0, &raw));
+  const HessianPtr h(raw);
+  check(vqr_hessian_create(n, VQR_HESSIAN_ASYMMETRIC, &raw));
+  const HessianPtr asym(raw);
+  const double syrk = best_seconds(h.get(), view, false);
+  const double pair = best_seconds(asym.get(), view, true);
+  const double flops = (double)n * (double)n * (double)t;
+  Rates r;
+  r.syrk = flops / std::max(syrk, 1e-9);
+  // The difference is noisy on a busy machine; a GEMM is never taken faster than twice the SSYRK
+  // rate (the same kernels, each flop of the symmetric half counted once).
+  r.gemm = 2 * flops / std::max(pair - syrk, syrk / 2);
+  return r;
+}
+
+// The per-phase figures of the whole run.
+struct Phases {
+  double forward = 0, hessian = 0, sweep = 0;
+  double total() const { return forward + hessian + sweep; }
 };
+
+struct Estimate {
+  bool fp_stream = false, exact_target = false;
+  int64_t quantized = 0, passes = 0;  // layers quantized; forward passes in all, both streams
+  Phases flops, seconds;
+  Rates rates;
+  double block_fp32 = 0, hidden = 0, hidden_in_memory = 0, spilled = 0, largest_hessian = 0, activations = 0,
+         codes = 0;
+  double memory() const { return block_fp32 + hidden_in_memory + largest_hessian + activations + codes; }
+};
+
+// The true-sequential groups of a block (spec gptq_family §1.1) as indices into its seven layers
+// (wq, wk, wv, wo, w1, w2, w3), in forward order.
+const std::vector<std::vector<int>> kGroups = {{0, 1, 2}, {3}, {4, 6}, {5}};
+
+int64_t dtype_bytes(int dtype) { return dtype == VQR_DTYPE_F32 ? 4 : 2; }
+
+// Sweep flops of one layer (m x n) quantized by `method` (the header comments of §7's table).
+double sweep_flops(const PlannedLayer &l, const vqr_method_facts &f, int64_t steps) {
+  const double m = (double)l.rows, n = (double)l.cols;
+  if (f.is_learned) return 2 * m * n * n * (double)(steps >= 0 ? steps : f.preset_steps);
+  if (!f.is_sweep) return 0;
+  return 4.0 / 3.0 * n * n * n + m * n * n * (f.needs_asymmetric ? 2 : 1) + (f.needs_asymmetric ? 2 * n * n * n : 0);
+}
 
 Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers) {
   Estimate e;
+  const vqr_model_info &info = *in.info;
   const double tokens = (double)in.tokens;
   const int64_t steps = config_int(in.config, VQR_PARAM_STEPS);
-  std::map<int64_t, int64_t> hessian_width;  // distinct linear inputs that a quantized layer reads
-  double linear_params = 0;
-  int64_t widest = 0;
-  for (const PlannedLayer &l : layers) {
-    linear_params += (double)l.rows * (double)l.cols;
-    if (l.skip) continue;
-    ++e.quantized;
-    e.fp_stream = e.fp_stream || needs_fp_stream(l.method);
-    hessian_width[l.hessian] = l.cols;
-    widest = std::max(widest, l.cols);
-    const double mn2 = (double)l.rows * (double)l.cols * (double)l.cols;
-    if (is_sweep(l.method)) e.sweep += mn2;
-    else if (l.method != VQR_METHOD_RTN) {
-      if (steps > 0) e.sweep += 2 * mn2 * (double)steps;
-      else e.learned_unestimated = true;
-    }
-  }
+  e.exact_target = config_int(in.config, VQR_PARAM_EXACT_TARGET) != 0;
+  auto needs_fp = [&](const PlannedLayer &l) {
+    const vqr_method_facts f = method_facts(l.method);
+    return !l.skip && (f.needs_fp_stream || (e.exact_target && f.accepts_exact_target));
+  };
+  for (const PlannedLayer &l : layers) e.fp_stream = e.fp_stream || needs_fp(l);
   const double streams = e.fp_stream ? 2 : 1;
-  e.forward = 2 * linear_params * tokens * streams;
-  for (const auto &[index, n] : hessian_width) e.hessian += (double)n * (double)n * tokens * (e.fp_stream ? 3 : 1);
-  e.rate = measure_rate();
-  e.weights = (double)in.info->parameters * 4;
-  e.hidden = tokens * (double)in.info->dim * 4 * streams;
-  e.largest_hessian = (double)widest * (double)widest * 4;
+  const double q_dim = (double)info.n_heads * (double)info.head_dim;
+  const double attention = 2 * (double)in.longest * q_dim;  // flops per token of one pass
+  double syrk = 0, gemm = 0, widest = 0;
+  for (int b = 0; b < info.n_layers; ++b) {
+    const PlannedLayer *block = &layers[(size_t)b * 7];
+    double block_params = 0, prefix = 0;
+    for (int j = 0; j < 7; ++j) block_params += (double)block[j].rows * (double)block[j].cols;
+    e.block_fp32 = std::max(e.block_fp32, block_params * 4 * streams);
+    for (size_t g = 0; g < kGroups.size(); ++g) {
+      bool active = false, pair = false;
+      double group_params = 0;
+      for (int j : kGroups[g]) {
+        const PlannedLayer &l = block[j];
+        group_params += (double)l.rows * (double)l.cols;
+        if (l.skip) continue;
+        active = true;
+        pair = pair || needs_fp(l);
+        ++e.quantized;
+        e.flops.sweep += sweep_flops(l, method_facts(l.method), steps);
+        const double scales = (l.group > 0 ? std::ceil((double)l.cols / (double)l.group) : 1) * (double)l.rows;
+        e.codes += (double)l.rows * (double)l.cols + scales * 8 + (double)l.cols * 4;
+      }
+      if (active) {
+        const double n = (double)block[kGroups[g][0]].cols;
+        e.flops.forward += tokens * (2 * prefix + (g > 0 ? attention : 0)) * (pair ? 2 : 1);
+        e.passes += pair ? 2 : 1;
+        syrk += n * n * tokens;
+        if (pair) gemm += 2 * n * n * tokens;
+        e.largest_hessian = std::max(e.largest_hessian, n * n * 4 * (pair ? 2 : 1));
+        widest = std::max(widest, n);
+      }
+      prefix += group_params;
+    }
+    e.flops.forward += tokens * (2 * block_params + attention) * streams;  // the block's full pass
+    e.passes += (int64_t)streams;
+  }
+  e.flops.hessian = syrk + gemm;
+  e.rates = measure_rates();
+  e.seconds.forward = e.flops.forward / e.rates.gemm;
+  e.seconds.hessian = syrk / e.rates.syrk + gemm / e.rates.gemm;
+  e.seconds.sweep = e.flops.sweep / e.rates.gemm;
+  e.hidden = tokens * (double)info.dim * (double)dtype_bytes(in.calib_dtype) * streams;
+  e.hidden_in_memory = in.max_memory > 0 ? std::min(e.hidden, (double)in.max_memory) : e.hidden;
+  e.spilled = e.hidden - e.hidden_in_memory;
+  // Forward scratch of one window (model/forward.h: x, xb, xb2, q, k, v, hb, hb2) in fp32, and the
+  // fp stream's copy of a group input.
+  const double kv_dim = (double)info.n_kv_heads * (double)info.head_dim, dim = (double)info.dim;
+  e.activations = (double)in.longest * 4 *
+                  (2 * dim + std::max(dim, q_dim) + q_dim + 2 * kv_dim + 2 * (double)info.hidden_dim +
+                   (e.fp_stream ? widest : 0));
   return e;
 }
 
@@ -172,15 +248,25 @@ void print_text(const PlanInputs &in, const std::vector<PlannedLayer> &layers, c
   std::printf("totals: %d blocks, %lld of %zu linear layers quantized, calibration %lld sequences = %lld tokens%s\n",
               in.info->n_layers, (long long)e.quantized, layers.size(), (long long)in.sequences,
               (long long)in.tokens, e.fp_stream ? " (with the fp stream)" : "");
-  std::printf("flops: forward %.3g, hessians %.3g, sweeps %.3g%s, total %.3g\n", e.forward, e.hessian, e.sweep,
-              e.learned_unestimated ? " (learned steps at their preset: not counted)" : "", e.flops());
-  // A floor, not a forecast: the dense flops at the SSYRK rate. Small models (width 64) run far
-  // above it on per-call overheads and attention, which the count leaves out.
-  std::printf("time: at least ~%s (the dense flops at %.1f GFLOP/s, vqr_hessian_add SSYRK measured here)\n",
-              format_seconds(e.seconds()).c_str(), e.rate / 1e9);
-  std::printf("memory: ~%s = weights fp32 %s + hidden states %s + largest hessian %s\n",
-              format_bytes(e.memory()).c_str(), format_bytes(e.weights).c_str(), format_bytes(e.hidden).c_str(),
-              format_bytes(e.largest_hessian).c_str());
+  std::printf("flops: forward %.3g (%lld block passes), hessians %.3g, sweeps %.3g, total %.3g\n", e.flops.forward,
+              (long long)e.passes, e.flops.hessian, e.flops.sweep, e.flops.total());
+  // A floor, not a forecast: small models (width 64) run far above it on per-call overheads.
+  std::printf("time: at least ~%s = forward %s + hessians %s + sweeps %s (the dense flops at SGEMM %.1f and SSYRK "
+              "%.1f GFLOP/s measured here; loading, elementwise passes and per-call overheads not counted)\n",
+              format_seconds(e.seconds.total()).c_str(), format_seconds(e.seconds.forward).c_str(),
+              format_seconds(e.seconds.hessian).c_str(), format_seconds(e.seconds.sweep).c_str(), e.rates.gemm / 1e9,
+              e.rates.syrk / 1e9);
+  std::printf("memory: ~%s = block fp32 %s%s + hidden states %s (%s%s) + largest hessian %s + activations %s + "
+              "codes %s\n",
+              format_bytes(e.memory()).c_str(), format_bytes(e.block_fp32).c_str(),
+              e.fp_stream ? " (x2, fp stream)" : "", format_bytes(e.hidden_in_memory).c_str(),
+              dtype_name(in.calib_dtype),
+              e.fp_stream ? ", x2 fp stream" : "", format_bytes(e.largest_hessian).c_str(),
+              format_bytes(e.activations).c_str(), format_bytes(e.codes).c_str());
+  if (e.spilled > 0)
+    std::printf("spill: hidden states %s capped at %s by --max-memory, %s to a file in %s\n",
+                format_bytes(e.hidden).c_str(), format_bytes((double)in.max_memory).c_str(),
+                format_bytes(e.spilled).c_str(), in.spill_dir.empty() ? "$TMPDIR or /tmp" : in.spill_dir.c_str());
 }
 
 void print_json(const PlanInputs &in, const std::vector<PlannedLayer> &layers, const Estimate &e) {
@@ -204,12 +290,21 @@ void print_json(const PlanInputs &in, const std::vector<PlannedLayer> &layers, c
               in.info->n_layers, layers.size(), (long long)e.quantized, (long long)in.sequences, (long long)in.tokens,
               e.fp_stream ? "true" : "false");
   std::printf("\"estimate\": {\"flops\": {\"forward\": %s, \"hessian\": %s, \"sweep\": %s, \"total\": %s}, "
-              "\"learned_steps_counted\": %s, \"rate_flops_per_s\": %s, \"seconds\": %s, \"memory_bytes\": "
-              "{\"weights\": %s, \"hidden_states\": %s, \"largest_hessian\": %s, \"total\": %s}}}\n",
-              json_number(e.forward).c_str(), json_number(e.hessian).c_str(), json_number(e.sweep).c_str(),
-              json_number(e.flops()).c_str(), e.learned_unestimated ? "false" : "true", json_number(e.rate).c_str(),
-              json_number(e.seconds()).c_str(), json_number(e.weights).c_str(), json_number(e.hidden).c_str(),
-              json_number(e.largest_hessian).c_str(), json_number(e.memory()).c_str());
+              "\"block_passes\": %lld, \"rate_flops_per_s\": %s, \"rates\": {\"sgemm\": %s, \"ssyrk\": %s}, "
+              "\"seconds\": %s, \"phase_seconds\": {\"forward\": %s, \"hessian\": %s, \"sweep\": %s}, ",
+              json_number(e.flops.forward).c_str(), json_number(e.flops.hessian).c_str(),
+              json_number(e.flops.sweep).c_str(), json_number(e.flops.total()).c_str(), (long long)e.passes,
+              json_number(e.rates.gemm).c_str(), json_number(e.rates.gemm).c_str(), json_number(e.rates.syrk).c_str(),
+              json_number(e.seconds.total()).c_str(), json_number(e.seconds.forward).c_str(),
+              json_number(e.seconds.hessian).c_str(), json_number(e.seconds.sweep).c_str());
+  std::printf("\"memory_bytes\": {\"block_fp32\": %s, \"hidden_states\": %s, \"hidden_states_in_memory\": %s, "
+              "\"spilled\": %s, \"largest_hessian\": %s, \"activations\": %s, \"codes\": %s, \"total\": %s}, "
+              "\"calib_dtype\": %s, \"max_memory_bytes\": %lld}}\n",
+              json_number(e.block_fp32).c_str(), json_number(e.hidden).c_str(), json_number(e.hidden_in_memory).c_str(),
+              json_number(e.spilled).c_str(), json_number(e.largest_hessian).c_str(),
+              json_number(e.activations).c_str(), json_number(e.codes).c_str(), json_number(e.memory()).c_str(),
+              json_string(dtype_name(in.calib_dtype)).c_str(),
+              (long long)in.max_memory);
 }
 
 }  // namespace

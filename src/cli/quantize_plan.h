@@ -1,6 +1,7 @@
 // `vqround quantize --dry-run`: the plan of a run — per block its linear layers with the method,
 // bits and group size each would get (or "skip"), the calibration tokens, and estimates of the
-// dense flops, the time at a rate measured on this machine, and the memory — without quantizing.
+// dense flops and time per phase at BLAS rates measured on this machine, and of the streamed
+// pipeline's peak memory — without quantizing.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,10 @@ struct PlanInputs {
   const std::vector<OverrideRule> *rules;   // in the order given
   std::string rules_text;                   // --override as given
   int64_t sequences, tokens;                // calibration
+  int64_t longest;                          // tokens of the longest calibration sequence
+  int calib_dtype;                          // vqr_dtype of the stored hidden states
+  int64_t max_memory;                       // their budget in bytes, 0 = none (--max-memory)
+  std::string spill_dir;                    // --spill-dir as given ("" = $TMPDIR or /tmp)
 };
 
 // Prints the plan on stdout, as text or as one JSON object.

@@ -26,11 +26,30 @@ double Progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+namespace {
+
+// exchange() both observes and clears the request, so one cancel stops exactly one call.
+void check_cancel(Context *ctx, const char *stage) {
+  if (ctx->cancel_requested.exchange(false))
+    throw Error(Status::Cancelled, std::string(stage) + ": cancelled by vqr_context_cancel");
+}
+
+void deliver(Context *ctx, const ProgressInfo &info) {
+  if (ctx->progress_fn(info) != 0)
+    throw Error(Status::Cancelled, std::string(info.stage) + ": cancelled by the progress callback");
+}
+
+}  // namespace
+
+void report_progress(Context *ctx, const ProgressInfo &info) {
+  if (!ctx) return;
+  check_cancel(ctx, info.stage);
+  if (ctx->progress_fn) deliver(ctx, info);
+}
+
 void Progress::checkpoint(int64_t done, bool force, double loss) {
   if (!ctx_) return;
-  // exchange() both observes and clears the request, so one cancel stops exactly one call.
-  if (ctx_->cancel_requested.exchange(false))
-    throw Error(Status::Cancelled, std::string(stage_) + ": cancelled by vqr_context_cancel");
+  check_cancel(ctx_, stage_);
   if (!ctx_->progress_fn) return;
   const auto now = std::chrono::steady_clock::now();
   if (!force && done != 0 && now - last_report_ < std::chrono::milliseconds(100)) return;
@@ -41,8 +60,7 @@ void Progress::checkpoint(int64_t done, bool force, double loss) {
   p.total = total_;
   p.elapsed_seconds = elapsed_seconds();
   p.loss = loss;
-  if (ctx_->progress_fn(p) != 0)
-    throw Error(Status::Cancelled, std::string(stage_) + ": cancelled by the progress callback");
+  deliver(ctx_, p);
 }
 
 }  // namespace vqr

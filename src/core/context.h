@@ -28,6 +28,7 @@ struct ProgressInfo {
   int64_t total = 0;
   double elapsed_seconds = 0;
   double loss = std::numeric_limits<double>::quiet_NaN();  // NaN when the stage has none
+  double seconds = std::numeric_limits<double>::quiet_NaN();  // the unit just finished (a phase of a block); NaN when none
 };
 
 struct Context {
@@ -53,6 +54,11 @@ inline int threads_for(int threads, int64_t work) { return work < (int64_t(1) <<
 
 // Sends a log line to the context's callback when its level passes the filter. ctx may be NULL.
 void log_message(const Context *ctx, LogLevel level, const std::string &message);
+
+// Sends `info` to the context's progress callback at once (no throttle: for events that come at a
+// bounded rate of their own, such as the end of a block's phase). Throws Error(Status::Cancelled)
+// naming info.stage when cancellation was requested or the callback returned non-zero. ctx may be NULL.
+void report_progress(Context *ctx, const ProgressInfo &info);
 
 // Progress reporting and cancellation for one long call. Rate-limited to ~10 callbacks/second.
 class Progress {

@@ -12,6 +12,7 @@
 #include "model/text_corpus.h"
 #include "model/token_file.h"
 #include "pipeline/collect_hessians.h"
+#include "pipeline/phase_progress.h"
 
 namespace vqr::pipeline {
 
@@ -100,9 +101,25 @@ void ModelSession::set_metadata(const std::string &key, const char *value) {
   if (value) metadata_.emplace_back(key, value);
 }
 
+void ModelSession::set_calibration(DType calib_dtype, int64_t max_memory_bytes, const std::string &spill_dir) {
+  require(calib_dtype == DType::F32 || calib_dtype == DType::BF16 || calib_dtype == DType::F16,
+          Status::InvalidArgument, "calib_dtype " + std::to_string((int)calib_dtype) + " is not F32, BF16 or F16");
+  require(max_memory_bytes >= 0, Status::InvalidArgument,
+          "max_memory_bytes " + std::to_string(max_memory_bytes) + " is negative (0 = no limit)");
+  require(spill_dir.empty() || io::is_directory(spill_dir), Status::InvalidArgument,
+          "spill_dir " + spill_dir + " is not an existing folder");
+  calibration_.calib_dtype = calib_dtype;
+  calibration_.max_memory_bytes = max_memory_bytes;
+  calibration_.spill_dir = spill_dir;
+}
+
 void ModelSession::quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows) {
   PipelineOptions options;
   options.config = config;
+  options.calib_dtype = calibration_.calib_dtype;
+  options.max_memory_bytes = calibration_.max_memory_bytes;
+  options.spill_dir = calibration_.spill_dir;
+  options.on_phase = phase_progress(ctx);
   options.overrides = overrides_;
   options.threads = thread_count(ctx);
   // Records become visible as layers finish, so a progress callback can read them.
@@ -110,13 +127,18 @@ void ModelSession::quantize(Context *ctx, const quant::QuantConfig &config, cons
   options.on_layer = [this](const LayerRecord &r, int64_t, int64_t) { last_.layers.push_back(r); };
   options_ = options;
   options_.on_layer = nullptr;
+  options_.on_phase = nullptr;
   QuantizedModel done = quantize_sequential(model_, windows, options, ctx);
   last_ = std::move(done);
   quantized_layers_ = 0;
   for (const auto &r : last_.layers) quantized_layers_ += r.skipped ? 0 : 1;
   calibration_samples_ = (int64_t)windows.size();
   calibration_seqlen_ = 0;
-  for (const auto &w : windows) calibration_seqlen_ = std::max<int64_t>(calibration_seqlen_, (int64_t)w.size());
+  calibration_tokens_ = 0;
+  for (const auto &w : windows) {
+    calibration_seqlen_ = std::max<int64_t>(calibration_seqlen_, (int64_t)w.size());
+    calibration_tokens_ += (int64_t)w.size();
+  }
   seed_ = ctx ? ctx->seed : 0;
 }
 

@@ -69,10 +69,22 @@ class ModelSession {
   // Sets (value non-NULL) or removes (NULL) a provenance key for vqround.json.
   void set_metadata(const std::string &key, const char *value);
 
+  // How the next quantize() stores the calibration hidden states (PipelineOptions: calib_dtype F32,
+  // BF16 or F16; max_memory_bytes >= 0, 0 = no limit; spill_dir "" = TMPDIR or /tmp, else an
+  // existing folder). Throws Error(Status::InvalidArgument) naming the bad argument.
+  void set_calibration(DType calib_dtype, int64_t max_memory_bytes, const std::string &spill_dir);
+
   // Quantizes the model in place on calibration sequences (1..seq_len tokens each) with `config`
   // and the override rules; the records grow while it runs, so a progress callback may read them.
   // Throws the errors of quantize_sequential.
   void quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows);
+
+  // The last quantization whole: records, per-phase seconds, peak hidden-state bytes; the
+  // options it ran with; its calibration sequences and tokens (0 before one).
+  const QuantizedModel &last_run() const { return last_; }
+  const PipelineOptions &last_options() const { return options_; }
+  int64_t calibration_sequences() const { return calibration_samples_; }
+  int64_t calibration_tokens() const { return calibration_tokens_; }
 
   // Records of the last quantization, in processing order (empty before one).
   const std::vector<LayerRecord> &layers() const { return last_.layers; }
@@ -122,10 +134,11 @@ class ModelSession {
   std::vector<std::string> linear_names_;  // "blk.L.wq", ... in linear()'s index order
   std::vector<LayerOverride> overrides_;
   std::vector<std::pair<std::string, std::string>> metadata_;
+  PipelineOptions calibration_;  // set_calibration's fields, for the next quantize
   PipelineOptions options_;  // of the last quantize
   QuantizedModel last_;      // its records (growing while it runs) and codes
   int64_t quantized_layers_ = 0;
-  int64_t calibration_samples_ = 0, calibration_seqlen_ = 0;
+  int64_t calibration_samples_ = 0, calibration_seqlen_ = 0, calibration_tokens_ = 0;
   uint64_t seed_ = 0;
 };
 

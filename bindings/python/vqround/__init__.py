@@ -56,6 +56,13 @@ Layer-wise work on the model's own weights and statistics:
             r = vqround.quantize(m.linear_weight(lin.index), hessians[lin.hessian_index],
                                  method="gptq", bits=4)
 
+Since 0.5.0: method facts and calibration at scale:
+
+    vqround.method_info("gptaq").needs_fp_stream           # True: a MethodFacts
+    m.quantize(calib, method="gptq", bits=4, calib_dtype="bf16", max_memory=8 << 30,
+               progress=lambda stage, done, total, value: print(stage, done, total, value))
+    print(m.quantize_stats())                              # seconds per phase, peak hidden bytes
+
 Ownership: Hessian, Result and Model own a native handle, freed by close(), by leaving a `with`
 block, or (as a safety net) by the garbage collector. Result copies every array out of the native
 object when it is created, so its arrays stay valid after close(); the handle is kept open only for
@@ -81,7 +88,9 @@ __all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "Mod
            "LayerReport", "version", "build_info", "param_bounds", "__version__",
            # since 0.4.0
            "Sequences", "LayerInfo", "LinearInfo", "LogLevel", "method_name", "grid_name",
-           "format_name"]
+           "format_name",
+           # since 0.5.0
+           "method_info", "MethodFacts", "QuantizeStats"]
 
 
 class Status(enum.IntEnum):
@@ -181,6 +190,39 @@ def format_name(fmt):
     """The library's name of a vqr_format number ("native", "huggingface", "llama2c", "gptq",
     "compressed-tensors", "gguf"), or None (vqr_format_name). Since 0.4.0."""
     return _name_or_none(lib.vqr_format_name(int(fmt)))
+
+
+MethodFacts = collections.namedtuple("MethodFacts", [
+    "name", "stage", "is_sweep", "is_learned", "needs_hessian", "needs_asymmetric",
+    "needs_fp_stream", "accepts_exact_target", "accepts_gptq_init", "preset_steps", "preset_lr",
+    "preset_warmup", "preset_alpha", "preset_alpha2", "preset_outer", "preset_outer_2_bits"])
+MethodFacts.__doc__ = """What a method needs and its presets (vqr_method_facts): name, stage (its
+progress stage), is_sweep (the GPTQ-family sweep), is_learned (learned rounding), needs_hessian,
+needs_asymmetric (a Hessian with D: Hessian(n, asymmetric=True)), needs_fp_stream (Model.quantize
+runs the full-precision stream for it), accepts_exact_target, accepts_gptq_init (booleans);
+preset_steps, preset_lr (0 for AutoRound, whose rate is 1/steps), preset_warmup, preset_alpha,
+preset_alpha2 and preset_outer / preset_outer_2_bits ("quantized", "prequant",
+"prequant_clamped"): what the keywords' None selects. Since 0.5.0."""
+
+
+def method_info(method):
+    """The facts of a method, by name ("gptq", ...) or vqr_method number: a MethodFacts
+    (vqr_method_info). Error(INVALID_ARGUMENT) for an unknown name, UNSUPPORTED for an unknown
+    number. Since 0.5.0."""
+    if isinstance(method, str):
+        method = _choice("method", method, _METHODS)
+    elif isinstance(method, bool) or not isinstance(method, (int, np.integer)):
+        raise _invalid(f"method must be a name or a vqr_method number; got {method!r}")
+    f = _lib.MethodFacts()
+    _check(lib.vqr_method_info(int(method), ctypes.byref(f)))
+    outer = _OUTER_NAMES.get
+    return MethodFacts(_name_or_none(f.name), _name_or_none(f.stage), bool(f.is_sweep),
+                       bool(f.is_learned), bool(f.needs_hessian), bool(f.needs_asymmetric),
+                       bool(f.needs_fp_stream), bool(f.accepts_exact_target),
+                       bool(f.accepts_gptq_init), int(f.preset_steps), float(f.preset_lr),
+                       float(f.preset_warmup), float(f.preset_alpha), float(f.preset_alpha2),
+                       outer(f.preset_outer, int(f.preset_outer)),
+                       outer(f.preset_outer_2_bits, int(f.preset_outer_2_bits)))
 
 
 def _tensor(a, name):
@@ -519,12 +561,17 @@ def _dtype_choice(kind, value):
 
 
 _LOSS_END = _lib.Progress.loss.offset + ctypes.sizeof(ctypes.c_double)
+_SECONDS_END = _lib.Progress.seconds.offset + ctypes.sizeof(ctypes.c_double)
+# The stages Model.quantize reports at the end of each block's phases (since 0.5.0).
+_PHASE_STAGES = frozenset(("load", "forward", "hessian", "sweep"))
 
 
 class _ProgressBridge:
-    """Calls a Python progress(stage, done, total, loss) from vqr_context_set_progress. The ctypes
-    callback object must outlive the native call (quantize keeps this bridge alive). An exception
-    raised by the Python callable is kept and cancels the call; quantize re-raises it afterwards."""
+    """Calls a Python progress(stage, done, total, value) from vqr_context_set_progress: value is
+    the stage's loss, or for the phase stages of Model.quantize ("load", "forward", "hessian",
+    "sweep") the phase's seconds. The ctypes callback object must outlive the native call
+    (quantize keeps this bridge alive). An exception raised by the Python callable is kept and
+    cancels the call; quantize re-raises it afterwards."""
 
     def __init__(self, fn):
         self.fn = fn
@@ -537,6 +584,8 @@ class _ProgressBridge:
             stage = (p.stage or b"").decode("utf-8", "replace")
             # A library older than 0.3.0 fills a shorter struct: no loss field.
             loss = p.loss if p.struct_size >= _LOSS_END else math.nan
+            if stage in _PHASE_STAGES:
+                loss = p.seconds if p.struct_size >= _SECONDS_END else math.nan
             return 1 if self.fn(stage, int(p.done), int(p.total), float(loss)) else 0
         except BaseException as e:  # noqa: BLE001 - re-raised by quantize after the C call
             self.error = e
@@ -847,6 +896,13 @@ LinearInfo.__doc__ = """One linear layer of a model (vqr_model_linear): index (b
 wq, wk, wv, wo, w1, w2, w3 order), name ("blk.<block>.<kind>"), block, kind ("wq", ...), rows x
 cols (out_features x in_features) and hessian_index, the entry of Model.collect_hessians() holding
 the statistics of this layer's input (layers reading the same input share one). Since 0.4.0."""
+
+
+QuantizeStats = collections.namedtuple("QuantizeStats", [
+    "seconds", "load_seconds", "forward_seconds", "hessian_seconds", "sweep_seconds",
+    "peak_hidden_bytes", "sequences", "tokens", "calib_dtype", "max_memory_bytes"])
+QuantizeStats.__doc__ = """What the last Model.quantize measured (vqr_quantize_stats); see
+Model.quantize_stats. Since 0.5.0."""
 
 
 class LayerReport:
@@ -1183,7 +1239,8 @@ class Model(_Handle):
         return out[:count.value].copy()
 
     def quantize(self, calibration, method="gptq", bits=4, group_size=-1, *, seed=0,
-                 threads=None, progress=None, **options):
+                 threads=None, progress=None, calib_dtype="f32", max_memory=0, spill_dir=None,
+                 **options):
         """Quantizes every linear layer in place, block by block (vqr_model_quantize), and returns
         the per-layer reports (a list of LayerReport, in processing order). Afterwards the model's
         weights are the dequantized quantized ones: eval_nll measures the quantized model and
@@ -1197,14 +1254,27 @@ class Model(_Handle):
         hidden_dim unless allow_partial_group=True. The rules of override() and skip() change
         this per layer (layer_infos() tells what ran). seed, threads and progress as for quantize();
         progress sees stage "model" (done = layers finished of 7 n_layers) besides each layer's
-        own stages. On an error (Error CANCELLED included) the model may be partly quantized."""
+        own stages, and since 0.5.0 the end of each block's phases: stages "load", "forward",
+        "hessian", "sweep" with done = the block + 1 of total blocks and the phase's seconds as
+        the fourth argument. On an error (Error CANCELLED included) the model may be partly
+        quantized.
+
+        Calibration storage (since 0.5.0, vqr_model_set_calibration; each call applies its own):
+        calib_dtype "f32" (exact, default), "bf16" or "f16" keeps the hidden states between blocks
+        in half the memory, rounded (the Hessians and codes change slightly); max_memory: their
+        budget in bytes (0 = no limit), the rest spilled to a temporary file in spill_dir (None =
+        $TMPDIR or /tmp; an existing folder). quantize_stats() tells what the run measured."""
         unknown = sorted(set(options) - _CONFIG_KEYWORDS)
         if unknown:
             raise TypeError(f"Model.quantize() got an unexpected keyword argument {unknown[0]!r}")
         ints, floats = _config_values(method=method, bits=bits, group_size=group_size, **options)
         _check_call_args(seed, progress)
         tokens, lengths = _sequences(calibration, "calibration")
+        dtype = _dtype_choice("calib_dtype", calib_dtype)
+        max_memory = _integer("max_memory", max_memory, 0)
+        spill = None if spill_dir is None else os.fsencode(spill_dir)
         h = self._handle()
+        _check(lib.vqr_model_set_calibration(h, dtype, max_memory, spill))
         bridge = _ProgressBridge(progress) if progress is not None else None
         cfg = _new_config(ints, floats)
         try:
@@ -1219,6 +1289,20 @@ class Model(_Handle):
         _raise_callback_error(bridge)
         _check(status)
         return self.layer_reports()
+
+    def quantize_stats(self):
+        """What the last quantize() measured (vqr_model_quantize_stats), a QuantizeStats: seconds,
+        load_seconds, forward_seconds, hessian_seconds, sweep_seconds (summed over the blocks),
+        peak_hidden_bytes (the calibration hidden states' most bytes in memory at once),
+        sequences, tokens, calib_dtype ("f32", "bf16", "f16") and max_memory_bytes it ran with;
+        all zero (calib_dtype "f32") before one. Since 0.5.0."""
+        st = _lib.QuantizeStats()
+        _check(lib.vqr_model_quantize_stats(self._handle(), ctypes.byref(st)))
+        names = {v: k for k, v in _DTYPES.items()}
+        return QuantizeStats(st.seconds, st.load_seconds, st.forward_seconds, st.hessian_seconds,
+                             st.sweep_seconds, int(st.peak_hidden_bytes), int(st.sequences),
+                             int(st.tokens), names.get(st.calib_dtype, int(st.calib_dtype)),
+                             int(st.max_memory_bytes))
 
     def layer_reports(self):
         """The per-layer reports of the last quantize() (an empty list before one)."""

@@ -129,11 +129,14 @@ class Bounds(_Sized):
 
 class Progress(ctypes.Structure):
     """vqr_progress (the library fills struct_size with its own sizeof; read only the fields
-    that fit). `loss` since 0.3.0: NaN for stages without an objective."""
+    that fit). `loss` since 0.3.0: NaN for stages without an objective. `seconds` since 0.5.0: the
+    phase stages' duration, NaN for the other stages."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("stage", ctypes.c_char_p),
                 ("done", i64), ("total", i64), ("elapsed_seconds", ctypes.c_double),
                 # since 0.3.0
-                ("loss", ctypes.c_double)]
+                ("loss", ctypes.c_double),
+                # since 0.5.0
+                ("seconds", ctypes.c_double)]
 
 
 # int (*vqr_progress_fn)(void *user_data, const vqr_progress *progress)
@@ -201,6 +204,28 @@ class LayerInfo(ctypes.Structure):
                 ("block", ctypes.c_int), ("skipped", ctypes.c_int), ("method", ctypes.c_int),
                 ("bits", ctypes.c_int), ("group_size", i64), ("sym", ctypes.c_int),
                 ("rows", i64), ("cols", i64)]
+
+
+class MethodFacts(_Sized):
+    """vqr_method_facts (struct_size set on creation). Since 0.5.0."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p),
+                ("stage", ctypes.c_char_p), ("is_sweep", ctypes.c_int),
+                ("is_learned", ctypes.c_int), ("needs_hessian", ctypes.c_int),
+                ("needs_asymmetric", ctypes.c_int), ("needs_fp_stream", ctypes.c_int),
+                ("accepts_exact_target", ctypes.c_int), ("accepts_gptq_init", ctypes.c_int),
+                ("preset_steps", i64), ("preset_lr", ctypes.c_double),
+                ("preset_warmup", ctypes.c_double), ("preset_alpha", ctypes.c_double),
+                ("preset_alpha2", ctypes.c_double), ("preset_outer", ctypes.c_int),
+                ("preset_outer_2_bits", ctypes.c_int)]
+
+
+class QuantizeStats(_Sized):
+    """vqr_quantize_stats (struct_size set on creation). Since 0.5.0."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("seconds", ctypes.c_double),
+                ("load_seconds", ctypes.c_double), ("forward_seconds", ctypes.c_double),
+                ("hessian_seconds", ctypes.c_double), ("sweep_seconds", ctypes.c_double),
+                ("peak_hidden_bytes", i64), ("sequences", i64), ("tokens", i64),
+                ("calib_dtype", ctypes.c_int), ("max_memory_bytes", i64)]
 
 
 # --- prototypes ------------------------------------------------------------------------------------
@@ -287,6 +312,10 @@ _PROTOTYPES = {
     # checkpoint formats, since 0.4.0
     "vqr_model_export": (_S, [vp, vp, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, i64]),
     "vqr_format_name": (ctypes.c_char_p, [ctypes.c_int]),
+    # since 0.5.0
+    "vqr_method_info": (_S, [ctypes.c_int, P(MethodFacts)]),
+    "vqr_model_set_calibration": (_S, [vp, ctypes.c_int, i64, ctypes.c_char_p]),
+    "vqr_model_quantize_stats": (_S, [vp, P(QuantizeStats)]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
