@@ -54,6 +54,7 @@ struct Options {
   int64_t tokens = 2048;
   int64_t window = 2048;           // capped by the model's context
   int64_t model_tokens = 128 * kModelWindow;
+  int blocks = 0;                  // the whole model's blocks for the extrapolation; 0 = the config's
   uint64_t seed = 0;
   std::string json_path;           // default $VQR_BENCH_OUT/scale.json when VQR_BENCH_OUT is set
   std::string scratch;             // folder for the written block; default the system's temp folder
@@ -61,12 +62,14 @@ struct Options {
 
 const char *kUsage =
     "usage: vqround_bench_scale [--model DIR [--layer L] | --preset NAME] [--tokens T] [--window W]\n"
-    "                           [--model-tokens N] [--seed S] [--json PATH] [--scratch DIR] [--quick]\n"
+    "                           [--model-tokens N] [--blocks N] [--seed S] [--json PATH] [--scratch DIR] [--quick]\n"
     "  --model DIR      a Hugging Face folder (bf16/f16/f32 safetensors); block L (default 0) is measured\n"
     "  --preset NAME    a synthetic in-memory block of that shape (default llama-3-8b)\n"
     "  --tokens T       calibration tokens through the block (default 2048)\n"
     "  --window W       tokens per window (default 2048, capped by the model's context)\n"
     "  --model-tokens N the extrapolation's calibration tokens (default 262144 = 128 x 2048)\n"
+    "  --blocks N       the whole model's decoder blocks (default: the config's, e.g. 32 for Llama-3-8B;\n"
+    "                   set it for a folder written with fewer layers)\n"
     "  --quick          --preset llama-3.2-1b --tokens 512 (later options still apply)\n"
     "  --json PATH      also write the report as JSON (default $VQR_BENCH_OUT/scale.json if set)\n";
 
@@ -93,6 +96,7 @@ Options parse(int argc, char **argv) {
     else if (a == "--tokens") o.tokens = count();
     else if (a == "--window") o.window = count();
     else if (a == "--model-tokens") o.model_tokens = count();
+    else if (a == "--blocks") o.blocks = static_cast<int>(std::min<int64_t>(count(), INT32_MAX));
     else if (a == "--seed") o.seed = static_cast<uint64_t>(count(0));
     else if (a == "--json") o.json_path = value();
     else if (a == "--scratch") o.scratch = value();
@@ -135,6 +139,7 @@ int run(const Options &o) {
                                                     : vqrbench::ScaleBlock::from_folder(o.folder, o.layer);
   vqr::model::Model &model = block->model();
   r.config = block->full_config();
+  if (o.blocks > 0) r.config.n_layers = o.blocks;
   r.source = block->description();
   r.stored_dtype = block->stored_dtype();
   r.tokens = o.tokens;
