@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,9 @@ const char *kUsage =
     "  --blocks N       the whole model's decoder blocks (default: the config's, e.g. 32 for Llama-3-8B;\n"
     "                   set it for a folder written with fewer layers)\n"
     "  --quick          --preset llama-3.2-1b --tokens 512 (later options still apply)\n"
-    "  --json PATH      also write the report as JSON (default $VQR_BENCH_OUT/scale.json if set)\n";
+    "  --seed S         synthetic weights and calibration tokens (default 0)\n"
+    "  --json PATH      also write the report as JSON (default $VQR_BENCH_OUT/scale.json if set)\n"
+    "  --scratch DIR    where the block's codes are written (and removed); default the temp folder\n";
 
 Options parse(int argc, char **argv) {
   Options o;
