@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds libvqround in Release (own build folder), runs the Google Benchmark programs in three groups
-# (Hessian; GPTQ 4096 x 4096 + RTN; GPTQ 4096 x 11008; GPTAQ/ResComp; learned rounding), writes one JSON file per group and prints the
-# ratio summary (bench/summarize.py). Usage: bench/run.sh [--quick]  (--quick skips the 11008 group).
+# (Hessian; GPTQ 4096 x 4096 + RTN; GPTQ 4096 x 11008; GPTAQ/ResComp; learned rounding) and the scale
+# benchmark (one Llama-3-8B block), writes one JSON file per group and prints the ratio summary
+# (bench/summarize.py). Usage: bench/run.sh [--quick]  (--quick skips the 11008 group and measures a
+# Llama-3.2-1B block on 512 tokens instead).
 # Environment: VQR_BENCH_BUILD_DIR (default <repo>/build-bench), VQR_BENCH_OUT (default
 # <build>/bench-results), VQR_BENCH_JOBS (default 2), VQR_BENCH_TOKENS (fixture Hessian tokens),
-# OPENBLAS_CORETYPE (kept when set; see the check below), VQR_BENCH_KEEP_BLAS_CORE=1 (skip the check).
+# OPENBLAS_CORETYPE (kept when set; see the check below), VQR_BENCH_KEEP_BLAS_CORE=1 (skip the check),
+# VQR_BENCH_SCALE_ARGS (the scale benchmark's options, e.g. "--model /work/synth/llama-3-8b --tokens 4096").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +20,7 @@ quick=0
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVQR_BUILD_BENCH=ON -DVQR_BUILD_TESTS=OFF \
   -DVQR_BUILD_CLI=OFF >/dev/null
-cmake --build "$build" --target vqround_bench -j "$jobs"
+cmake --build "$build" --target vqround_bench vqround_bench_scale -j "$jobs"
 bin=$build/bench/vqround_bench
 mkdir -p "$out"
 
@@ -63,6 +66,14 @@ run gptaq --benchmark_min_time=0.01 --benchmark_repetitions=2 \
 
 # Learned rounding: one VQRound step vs one SGEMM, and k-means on 2M vectors.
 run learned --benchmark_filter='^BM_(VqRoundStep|KMeans)/'
+
+# The scale benchmark: every phase of quantizing one decoder block against its dense floor, and the
+# whole model extrapolated to 128 x 2048 tokens (a Llama-3-8B block on 2048 tokens takes ~1.5 min on
+# 2 quiet cores; --quick a Llama-3.2-1B block on 512 tokens, ~15 s).
+echo "== scale" >&2
+# shellcheck disable=SC2086  # VQR_BENCH_SCALE_ARGS is a list of options
+"$build/bench/vqround_bench_scale" $( ((quick)) && echo --quick) ${VQR_BENCH_SCALE_ARGS:-} --json "$out/scale.json" \
+  >"$out/scale.txt"
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 echo

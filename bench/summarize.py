@@ -6,6 +6,7 @@ With --benchmark_repetitions the median aggregates are used; "runs" is then the 
 (else the iteration count).
 Headline figures are ratios to the machine's own kernels measured in the same run (DESIGN §4):
 vqr_hessian_add vs SSYRK (target >= 0.90) and GPTQ vs SPOTRF + cross-block SGEMMs (target <= 1.5).
+The scale benchmark's JSON (vqround_bench_scale, its own format) gets its phase table and targets.
 """
 import json
 import re
@@ -39,6 +40,24 @@ def verdict(ok):
     return "ok" if ok else "MISS"
 
 
+def scale_tables(data):
+    """The per-phase table and the targets of one vqround_bench_scale JSON file."""
+    m, x = data["model"], data["extrapolation"]
+    rows = [[p["phase"], "%.2f" % p["block_s"], "%.0f" % p["gflop"] if p["gflop"] else "-",
+             "%.2f" % p["ratio_to_floor"] if p["ratio_to_floor"] is not None else "-",
+             "%.1f" % p["model_s_at_model_tokens"], "%.2f" % (p["peak_rss_bytes_after"] / 1e9)] for p in data["phases"]]
+    table("Scale: one block of %s (dim %d, hidden %d, %d blocks), %d tokens; model at %d tokens: %.0f s (%.2f h)"
+          % (m["architecture"], m["dim"], m["hidden_dim"], m["n_layers"], data["tokens"], data["model_tokens"],
+             x["model_s"], x["model_s"] / 3600),
+          ["phase", "block s", "GFLOP", "x floor", "model s", "peak RSS GB"], rows)
+    t = data["targets"]
+    table("Scale targets", ["measure", "value", "target", "verdict"],
+          [["forward rate / SGEMM rate", "%.2f" % t["forward_vs_sgemm"], ">= %.1f" % t["forward_target"],
+            verdict(t["forward_vs_sgemm"] >= t["forward_target"])],
+           ["block at model tokens / dense floor", "%.2f" % t["block_vs_floor"], "<= %.1f" % t["block_target"],
+            verdict(t["block_vs_floor"] <= t["block_target"])]])
+
+
 def main(paths):
     runs, errors, context = [], [], {}
     for p in paths:
@@ -47,6 +66,9 @@ def main(paths):
             continue
         with open(p) as f:
             data = json.load(f)
+        if data.get("bench") == "vqround_bench_scale":
+            scale_tables(data)
+            continue
         context.update(data.get("context", {}))
         for b in data.get("benchmarks", []):
             if b.get("error_occurred"):
