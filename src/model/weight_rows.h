@@ -40,7 +40,8 @@ bool linear_kind_of(TensorId id, LinearKind *kind);
 // then t.release() when set. Output row r is source row map[r] (r itself when map is empty; else
 // map has t.rows entries in [0, t.rows)). A chunk reads the span of source rows its rows come from,
 // [min, max] of map over the chunk: for q/k rows permuted inside heads (rope_layout.h) that is the
-// chunk plus at most one head. Memory: that span plus the chunk, in fp32. Throws
+// heads the chunk's rows fall in, at most head_size - 1 rows more at each end. Memory: that span
+// plus the chunk, in fp32. Throws
 // vqr::Error(Status::InvalidArgument) for chunk_rows < 1 or a map of the wrong size or range, and
 // what t.read throws.
 void for_each_row_chunk(const TensorRows &t, const std::vector<int64_t> &map,
