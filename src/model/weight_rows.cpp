@@ -20,21 +20,22 @@ TensorRows linear_tensor_rows(const Model &m, int layer, LinearKind kind) {
   return t;
 }
 
-TensorRows embedding_tensor_rows(const Model &m) {
+namespace {
+
+// A vocab x dim tensor read by one of the model's row readers.
+TensorRows vocab_rows(const Model &m, void (Model::*read)(int64_t, int64_t, float *) const) {
   TensorRows t;
   t.rows = m.config().vocab_size;
   t.cols = m.config().dim;
-  t.read = [&m](int64_t r0, int64_t r1, float *out) { m.read_embedding_rows(r0, r1, out); };
+  t.read = [&m, read](int64_t r0, int64_t r1, float *out) { (m.*read)(r0, r1, out); };
   return t;
 }
 
-TensorRows classifier_tensor_rows(const Model &m) {
-  TensorRows t;
-  t.rows = m.config().vocab_size;
-  t.cols = m.config().dim;
-  t.read = [&m](int64_t r0, int64_t r1, float *out) { m.read_classifier_rows(r0, r1, out); };
-  return t;
-}
+}  // namespace
+
+TensorRows embedding_tensor_rows(const Model &m) { return vocab_rows(m, &Model::read_embedding_rows); }
+
+TensorRows classifier_tensor_rows(const Model &m) { return vocab_rows(m, &Model::read_classifier_rows); }
 
 TensorRows memory_tensor_rows(const float *data, int64_t rows, int64_t cols) {
   TensorRows t;

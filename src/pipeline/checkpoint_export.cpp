@@ -185,17 +185,6 @@ std::vector<io::StTensorData> dense_tensors(const model::Model &model, const Exp
   return t;
 }
 
-// The layer's bits, sizes and groups for sizing its packed tensors (no arrays).
-io::GridCodes grid_shape(const quant::QuantizedLayer &q) {
-  io::GridCodes g;
-  g.bits = q.bits;
-  g.rows = q.rows;
-  g.cols = q.cols;
-  g.group_size = q.group_size;
-  g.groups = q.groups;
-  return g;
-}
-
 // Lends e's codes in the Hugging Face row order: the result's own arrays, or for q/k of an
 // interleaved-RoPE model a permuted copy that lives for the call only.
 io::GridCodesLender lend_codes(const ExportLayer &e) {
@@ -325,7 +314,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   const io::PackFormat format = v1 ? io::PackFormat::GptqV1 : io::PackFormat::GptqV2;
   size_t scattered = 0;
   for (const ExportLayer &e : plan.layers) {
-    io::append_gptq_tensors(e.module, grid_shape(*e.q), lend_codes(e), format, &tensors);
+    io::append_gptq_tensors(e.module, grid_codes_of(*e.q), lend_codes(e), format, &tensors);
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
@@ -396,7 +385,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
     const quant::QuantizedLayer &q = *e.q;
     // actorder "group": g_idx needed; "weight": act-order with static (contiguous) groups.
     const std::string actorder = !e.plain_groups ? "group" : e.record->config.act_order ? "weight" : "";
-    io::append_compressed_tensors(e.module, grid_shape(q), lend_codes(e), e.sym, scale_dtype == "BF16", actorder == "group",
+    io::append_compressed_tensors(e.module, grid_codes_of(q), lend_codes(e), e.sym, scale_dtype == "BF16", actorder == "group",
                                   &tensors);
     const Scheme s{q.bits, e.sym, e.group_size, actorder};
     if (schemes.count(s) == 0) scheme_order.push_back(s);

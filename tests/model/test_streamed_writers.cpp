@@ -30,6 +30,7 @@
 #include "model/rope_layout.h"
 #include "model/tokenizer.h"
 #include "model/weight_rows.h"
+#include "small_models.h"
 #include "streamed_copy.h"
 #include "synthetic_files.h"
 
@@ -101,22 +102,10 @@ TEST(RowChunks, ChunksFollowTheMapAndReadOnlyTheSpanTheyNeed) {
 
 // ---- byte-identical files from a streamed copy ------------------------------------------------
 
+// small_models.h's shapes, the classifier tied for llama2.c, Qwen2's biases and Qwen3's q/k norms.
 ModelConfig shape_of(const std::string &arch) {
-  ModelConfig c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 275;  // synthetic_files.h's small_vocab, for the GGUF tokenizer
-  c.seq_len = 32;
-  c.architecture = arch;
+  ModelConfig c = vqr_test::small_config(arch);
   c.shared_classifier = arch.empty();
-  if (!arch.empty()) {
-    c.rope_layout = RopeLayout::kHalf;
-    c.norm_eps = 1e-6f;
-    c.rope_theta = 1000000.0f;
-  }
   c.qkv_bias = arch == "Qwen2ForCausalLM";
   c.qk_norm = arch == "Qwen3ForCausalLM";
   return c;
@@ -125,16 +114,7 @@ ModelConfig shape_of(const std::string &arch) {
 // Random weights; the embedding and the first layer's wq rounded to fp16 and the wv to bf16, so
 // the F16 / BF16 writers meet exact and inexact tensors alike.
 Model random_weights(const ModelConfig &c, uint32_t seed) {
-  Model m(c);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (int i = 0; i < vqr::model::kTensorCount; ++i) {
-    const TensorId id = static_cast<TensorId>(i);
-    const bool gain = id == TensorId::kRmsAtt || id == TensorId::kRmsFfn || id == TensorId::kRmsFinal ||
-                      id == TensorId::kQNorm || id == TensorId::kKNorm;
-    float *p = m.tensor(id);
-    for (int64_t k = 0; k < m.tensor_floats(id); ++k) p[k] = gain ? 1.0f + 0.1f * nd(rng) : 0.125f * nd(rng);
-  }
+  Model m = vqr_test::random_model(c, seed);
   auto round = [](float *p, int64_t n, bool bf16) {
     for (int64_t k = 0; k < n; ++k) p[k] = bf16 ? vqr::bf16_to_f32(vqr::f32_to_bf16(p[k])) : vqr::f16_to_f32(vqr::f32_to_f16(p[k]));
   };

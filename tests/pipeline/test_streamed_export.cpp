@@ -17,6 +17,7 @@
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
 #include "model/model_source.h"
+#include "model/small_models.h"
 #include "model/streamed_copy.h"
 #include "model/synthetic_files.h"
 #include "model/tokenizer.h"
@@ -31,36 +32,14 @@ using vqr::pipeline::Format;
 using vqr_test::TempDir;
 namespace fs = std::filesystem;
 
-ModelConfig small_config(bool hf) {
-  ModelConfig c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 275;  // synthetic_files.h's small_vocab
-  c.seq_len = 32;
+// small_models.h's shapes with llama2.c's epsilon and theta, so the llama2c format can hold both the
+// interleaved (llama2.c, tied classifier) and the half-layout (Hugging Face Llama) model.
+ModelConfig export_config(bool hf) {
+  ModelConfig c = vqr_test::small_config(hf ? "LlamaForCausalLM" : "");
   c.shared_classifier = !hf;
-  if (hf) {
-    c.architecture = "LlamaForCausalLM";
-    c.rope_layout = vqr::model::RopeLayout::kHalf;  // llama2.c's epsilon: the llama2c format can hold it too
-  }
+  c.norm_eps = 1e-5f;
+  c.rope_theta = 10000.0f;
   return c;
-}
-
-// Matrices N(0, 1/n) and RMSNorm gains 1 + N(0, 0.1^2): a well-conditioned forward for calibration.
-Model random_model(const ModelConfig &c, uint32_t seed) {
-  Model m(c);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  using vqr::model::TensorId;
-  for (int i = 0; i < vqr::model::kTensorCount; ++i) {
-    const TensorId id = static_cast<TensorId>(i);
-    const bool gain = id == TensorId::kRmsAtt || id == TensorId::kRmsFfn || id == TensorId::kRmsFinal;
-    float *p = m.tensor(id);
-    for (int64_t k = 0; k < m.tensor_floats(id); ++k) p[k] = gain ? 1.0f + 0.1f * nd(rng) : 0.125f * nd(rng);
-  }
-  return m;
 }
 
 vqr::pipeline::PipelineOptions options(vqr::quant::Method method, int bits, bool sym, bool act_order) {
@@ -100,7 +79,7 @@ TEST(StreamedExport, EveryFormatWritesTheSameBytesFromAStreamedCopy) {
     SCOPED_TRACE(tc.name);
     const std::string root = dir.path() + "/" + tc.name;
     fs::create_directories(root + "/source");
-    Model m = random_model(small_config(tc.hf), 11);
+    Model m = vqr_test::random_model(export_config(tc.hf), 11);
     // The source the exporters copy from: a llama2.c file, or a Hugging Face folder.
     vqr::model::ModelSource source;
     if (tc.hf) {
