@@ -504,6 +504,18 @@ void GgufWriter::set_i32s(const std::string &key, const std::vector<int32_t> &va
 
 void GgufWriter::add_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, const void *data,
                             int64_t nbytes) {
+  check_tensor(name, ne, type, data != nullptr, nbytes);
+  tensors_.push_back({name, ne, type, data, nbytes, {}});
+}
+
+void GgufWriter::add_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, ByteProducer produce,
+                            int64_t nbytes) {
+  check_tensor(name, ne, type, static_cast<bool>(produce), nbytes);
+  tensors_.push_back({name, ne, type, nullptr, nbytes, std::move(produce)});
+}
+
+void GgufWriter::check_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, bool has_data,
+                              int64_t nbytes) {
   if (name.empty()) bad_arg("empty tensor name");
   if (name.size() > kGgufMaxTensorNameWrite) bad_arg("tensor name " + show(name) + " is over 63 bytes");
   if (ne.empty() || ne.size() > static_cast<size_t>(kMaxDims)) bad_arg("tensor " + show(name) + " needs 1..4 dimensions");
@@ -518,9 +530,8 @@ void GgufWriter::add_tensor(const std::string &name, const std::vector<int64_t> 
   if (__builtin_mul_overflow(elements / info->block_weights, info->block_bytes, &expected) || expected != nbytes)
     bad_arg("tensor " + show(name) + " has " + std::to_string(nbytes) + " bytes, its " + info->name + " encoding needs " +
             std::to_string(expected));
-  if (!data) bad_arg("tensor " + show(name) + " has no data");
+  if (!has_data) bad_arg("tensor " + show(name) + " has no data");
   if (!names_.emplace(name, 0).second) bad_arg("duplicate tensor name " + show(name));
-  tensors_.push_back({name, ne, type, data, nbytes});
 }
 
 void GgufWriter::write(const std::string &path) const {
@@ -550,7 +561,19 @@ void GgufWriter::write(const std::string &path) const {
   out.write(head.data(), head.size());
   for (const Tensor &t : tensors_) {
     const size_t n = static_cast<size_t>(t.nbytes);
-    out.write(t.data, n);
+    if (t.produce) {
+      size_t written = 0;
+      t.produce([&](const void *data, size_t bytes) {
+        written += bytes;
+        if (written <= n) out.write(data, bytes);
+      });
+      // The tensor infos already promised n bytes: anything else would misplace every later tensor.
+      if (written != n)
+        bad_arg("tensor " + show(t.name) + ": its producer wrote " + std::to_string(written) + " bytes, its encoding needs " +
+                std::to_string(n));
+    } else {
+      out.write(t.data, n);
+    }
     out.write_zeros(static_cast<size_t>(align_up(n, alignment_) - n));
   }
   out.commit();

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/byte_sink.h"
 #include "io/mapped_file.h"
 
 namespace vqr::io {
@@ -168,7 +169,9 @@ class GgufFile {
 
 // Builds one GGUF v3 file: metadata in insertion order, then tensors in insertion order, each at
 // the next multiple of the alignment (zero padding, the last tensor padded too, as ggml writes).
-// Tensor data is borrowed: it must stay valid until write() returns.
+// Tensor data is borrowed (it must stay valid until write() returns) or produced when write()
+// reaches the tensor (byte_sink.h). The writer's own memory is the metadata and tensor infos; the
+// tensor bytes go straight to the file (peak: that plus whatever one producer holds).
 class GgufWriter {
  public:
   // alignment: a power of two >= 8 (Status::InvalidArgument otherwise); any value other than 32
@@ -194,9 +197,15 @@ class GgufWriter {
   // unknown type, ne[0] not a multiple of the block size, nbytes not the encoding's size, NULL data.
   void add_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, const void *data,
                   int64_t nbytes);
+  // The same for a tensor whose `nbytes` bytes `produce` writes when write() reaches it (once per
+  // write()). Throws as above (an empty producer counts as NULL data); write() throws
+  // Status::InvalidArgument when the producer writes another number of bytes.
+  void add_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, ByteProducer produce,
+                  int64_t nbytes);
 
   // Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temporary file is
-  // removed and `path` is untouched. Throws Status::Io.
+  // removed and `path` is untouched. Throws Status::Io, Status::InvalidArgument (a producer's byte
+  // count) and what a producer throws.
   void write(const std::string &path) const;
 
  private:
@@ -206,7 +215,10 @@ class GgufWriter {
     GgmlType type;
     const void *data;
     int64_t nbytes;
+    ByteProducer produce;  // when set, data is NULL
   };
+  void check_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, bool has_data,
+                    int64_t nbytes);
   void begin_kv(const std::string &key, GgufType type);
 
   uint32_t alignment_;

@@ -477,47 +477,63 @@ std::string quantized_marker_name(const std::string &prefix, QuantizedLinearForm
   return prefix + (kind == QuantizedLinearFormat::Kind::kGptq ? ".qweight" : ".weight_packed");
 }
 
-void append_gptq_tensors(const std::string &module, const GridCodes &q, PackFormat format,
-                         PackedTensorStore *store, std::vector<StTensorData> *tensors) {
-  const int64_t m = q.rows, n = q.cols, G = q.groups;
-  const int64_t wrows = gptq_packed_words(n, q.bits), zcols = gptq_packed_words(m, q.bits);
-  std::vector<int32_t> qweight((size_t)(wrows * m)), qzeros((size_t)(G * zcols)), g_idx((size_t)n);
-  std::vector<uint16_t> scales((size_t)(G * m));
-  pack_gptq(q, format, qweight.data(), qzeros.data(), scales.data(), g_idx.data());
-  // Moving a vector into the store keeps its buffer, so the pointers stay valid as the store grows.
-  store->ints.push_back(std::move(qweight));
-  tensors->push_back({module + ".qweight", StDtype::kI32, {wrows, m}, store->ints.back().data()});
-  store->ints.push_back(std::move(qzeros));
-  tensors->push_back({module + ".qzeros", StDtype::kI32, {G, zcols}, store->ints.back().data()});
-  store->ints.push_back(std::move(g_idx));
-  tensors->push_back({module + ".g_idx", StDtype::kI32, {n}, store->ints.back().data()});
-  store->halves.push_back(std::move(scales));
-  tensors->push_back({module + ".scales", StDtype::kF16, {G, m}, store->halves.back().data()});
+namespace {
+
+// A tensor whose bytes one pack call writes into a fresh array of `count` T when the file reaches it.
+template <class T>
+StTensorData packed_tensor(std::string name, StDtype dtype, std::vector<int64_t> shape, int64_t count,
+                           const GridCodesLender &lend, std::function<void(const GridCodes &, T *)> pack) {
+  StTensorData t{std::move(name), dtype, std::move(shape)};
+  t.produce = [count, lend, pack = std::move(pack)](const ByteSink &sink) {
+    lend([&](const GridCodes &q) {
+      std::vector<T> out(static_cast<size_t>(count));
+      pack(q, out.data());
+      sink(out.data(), out.size() * sizeof(T));
+    });
+  };
+  return t;
 }
 
-void append_compressed_tensors(const std::string &module, const GridCodes &q, bool symmetric,
-                               bool bf16_scales, bool with_g_idx, PackedTensorStore *store,
-                               std::vector<StTensorData> *tensors) {
-  const int64_t m = q.rows, n = q.cols, G = q.groups;
-  const int64_t wcols = compressed_packed_words(n, q.bits), zrows = compressed_packed_words(m, q.bits);
-  std::vector<int32_t> packed((size_t)(m * wcols)), zp(symmetric ? 0 : (size_t)(zrows * G)), g_idx((size_t)n);
-  std::vector<uint16_t> scales((size_t)(m * G));
-  pack_compressed(q, bf16_scales, packed.data(), symmetric ? nullptr : zp.data(), scales.data(), g_idx.data());
-  store->ints.push_back(std::move(packed));
-  tensors->push_back({module + ".weight_packed", StDtype::kI32, {m, wcols}, store->ints.back().data()});
-  store->halves.push_back(std::move(scales));
-  tensors->push_back({module + ".weight_scale", bf16_scales ? StDtype::kBF16 : StDtype::kF16, {m, G},
-                      store->halves.back().data()});
-  store->shapes.push_back({m, n});
-  tensors->push_back({module + ".weight_shape", StDtype::kI64, {2}, store->shapes.back().data()});
-  if (!symmetric) {
-    store->ints.push_back(std::move(zp));
-    tensors->push_back({module + ".weight_zero_point", StDtype::kI32, {zrows, G}, store->ints.back().data()});
-  }
-  if (with_g_idx) {
-    store->ints.push_back(std::move(g_idx));
-    tensors->push_back({module + ".weight_g_idx", StDtype::kI32, {n}, store->ints.back().data()});
-  }
+}  // namespace
+
+void append_gptq_tensors(const std::string &module, const GridCodes &shape, const GridCodesLender &lend,
+                         PackFormat format, std::vector<StTensorData> *tensors) {
+  const int64_t m = shape.rows, n = shape.cols, G = shape.groups;
+  const int64_t wrows = gptq_packed_words(n, shape.bits), zcols = gptq_packed_words(m, shape.bits);
+  tensors->push_back(packed_tensor<int32_t>(module + ".qweight", StDtype::kI32, {wrows, m}, wrows * m, lend,
+                                            [format](const GridCodes &q, int32_t *o) { pack_gptq(q, format, o, nullptr, nullptr, nullptr); }));
+  tensors->push_back(packed_tensor<int32_t>(module + ".qzeros", StDtype::kI32, {G, zcols}, G * zcols, lend,
+                                            [format](const GridCodes &q, int32_t *o) { pack_gptq(q, format, nullptr, o, nullptr, nullptr); }));
+  tensors->push_back(packed_tensor<int32_t>(module + ".g_idx", StDtype::kI32, {n}, n, lend,
+                                            [format](const GridCodes &q, int32_t *o) { pack_gptq(q, format, nullptr, nullptr, nullptr, o); }));
+  tensors->push_back(packed_tensor<uint16_t>(module + ".scales", StDtype::kF16, {G, m}, G * m, lend,
+                                             [format](const GridCodes &q, uint16_t *o) { pack_gptq(q, format, nullptr, nullptr, o, nullptr); }));
+}
+
+void append_compressed_tensors(const std::string &module, const GridCodes &shape, const GridCodesLender &lend,
+                               bool symmetric, bool bf16_scales, bool with_g_idx, std::vector<StTensorData> *tensors) {
+  const int64_t m = shape.rows, n = shape.cols, G = shape.groups;
+  const int64_t wcols = compressed_packed_words(n, shape.bits), zrows = compressed_packed_words(m, shape.bits);
+  tensors->push_back(packed_tensor<int32_t>(
+      module + ".weight_packed", StDtype::kI32, {m, wcols}, m * wcols, lend,
+      [bf16_scales](const GridCodes &q, int32_t *o) { pack_compressed(q, bf16_scales, o, nullptr, nullptr, nullptr); }));
+  tensors->push_back(packed_tensor<uint16_t>(
+      module + ".weight_scale", bf16_scales ? StDtype::kBF16 : StDtype::kF16, {m, G}, m * G, lend,
+      [bf16_scales](const GridCodes &q, uint16_t *o) { pack_compressed(q, bf16_scales, nullptr, nullptr, o, nullptr); }));
+  StTensorData weight_shape{module + ".weight_shape", StDtype::kI64, {2}};
+  weight_shape.produce = [m, n](const ByteSink &sink) {
+    const int64_t mn[2] = {m, n};
+    sink(mn, sizeof mn);
+  };
+  tensors->push_back(std::move(weight_shape));
+  if (!symmetric)
+    tensors->push_back(packed_tensor<int32_t>(
+        module + ".weight_zero_point", StDtype::kI32, {zrows, G}, zrows * G, lend,
+        [bf16_scales](const GridCodes &q, int32_t *o) { pack_compressed(q, bf16_scales, nullptr, o, nullptr, nullptr); }));
+  if (with_g_idx)
+    tensors->push_back(packed_tensor<int32_t>(
+        module + ".weight_g_idx", StDtype::kI32, {n}, n, lend,
+        [bf16_scales](const GridCodes &q, int32_t *o) { pack_compressed(q, bf16_scales, nullptr, nullptr, nullptr, o); }));
 }
 
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,

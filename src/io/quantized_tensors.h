@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,24 +113,25 @@ std::string quantized_marker_name(const std::string &prefix, QuantizedLinearForm
 void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                             const QuantizedLinearFormat &format, int64_t m, int64_t n);
 
-// The packed arrays a checkpoint's StTensorData entries point into; they must outlive the write.
-struct PackedTensorStore {
-  std::vector<std::vector<int32_t>> ints;
-  std::vector<std::vector<uint16_t>> halves;
-  std::vector<std::vector<int64_t>> shapes;
-};
+// Lends a quantized layer's codes to `use` for the duration of the call: the view may be built
+// for that call only (codes unpacked, rows permuted) and freed after, so a checkpoint writer holds
+// one layer's codes at a time. Every call must lend the same values.
+using GridCodesLender = std::function<void(const std::function<void(const GridCodes &)> &use)>;
 
 // Appends the four GPTQ tensors of quantized linear `module` (format VQR_PACK_GPTQ_V1 or _V2; the
-// layout read_quantized_linear reads, below): .qweight, .qzeros, .g_idx, .scales (F16). Throws as
-// pack_gptq.
-void append_gptq_tensors(const std::string &module, const GridCodes &q, PackFormat format,
-                         PackedTensorStore *store, std::vector<StTensorData> *tensors);
+// layout read_quantized_linear reads, below): .qweight, .qzeros, .g_idx, .scales (F16). `shape`
+// gives bits, rows, cols and groups (its arrays are not read). Each tensor is packed from lend()
+// when the safetensors writer reaches it (StTensorData::produce), so the write holds one packed
+// tensor at a time; lend must stay callable until then. The write throws as pack_gptq: validate
+// the layer before (a v1 zero-point of 0, a width GPTQ does not pack).
+void append_gptq_tensors(const std::string &module, const GridCodes &shape, const GridCodesLender &lend,
+                         PackFormat format, std::vector<StTensorData> *tensors);
 // Appends the compressed-tensors tensors of quantized linear `module`: .weight_packed,
 // .weight_scale (BF16 when bf16_scales, else F16), .weight_shape, .weight_zero_point unless
-// `symmetric`, .weight_g_idx when `with_g_idx`. Throws as pack_compressed.
-void append_compressed_tensors(const std::string &module, const GridCodes &q, bool symmetric,
-                               bool bf16_scales, bool with_g_idx, PackedTensorStore *store,
-                               std::vector<StTensorData> *tensors);
+// `symmetric`, .weight_g_idx when `with_g_idx`; packed when written, as append_gptq_tensors. The
+// write throws as pack_compressed.
+void append_compressed_tensors(const std::string &module, const GridCodes &shape, const GridCodesLender &lend,
+                               bool symmetric, bool bf16_scales, bool with_g_idx, std::vector<StTensorData> *tensors);
 
 // Reads layer `prefix` (m x n) stored as `format` from `ckpt` and writes its dequantized weight
 // to out (m x n floats, written). Appends the names of the tensors it read to *used (not NULL).

@@ -351,7 +351,7 @@ std::vector<Prepared> prepare(const std::string &path, const std::vector<StTenso
     if (t.nbytes >= 0 && t.nbytes != nbytes)
       bad_arg(path, "size mismatch: tensor " + show(t.name) + " has " + std::to_string(t.nbytes) + " bytes but " +
                         st_dtype_name(t.dtype) + " " + shape_text(t.shape) + " needs " + std::to_string(nbytes));
-    if (nbytes > 0 && !t.data) bad_arg(path, "tensor " + show(t.name) + " has no data");
+    if (nbytes > 0 && !t.data && !t.produce) bad_arg(path, "tensor " + show(t.name) + " has no data");
     out.push_back({&t, nbytes});
   }
   std::sort(out.begin(), out.end(), [](const Prepared &a, const Prepared &b) { return a.t->name < b.t->name; });
@@ -400,7 +400,21 @@ void write_prepared(const std::string &path, const std::vector<Prepared> &tensor
   AtomicFile out(path);
   out.write(len, 8);
   out.write(header.data(), header.size());
-  for (const Prepared &p : tensors) out.write(p.t->data, static_cast<size_t>(p.nbytes));
+  for (const Prepared &p : tensors) {
+    if (!p.t->produce) {
+      out.write(p.t->data, static_cast<size_t>(p.nbytes));
+      continue;
+    }
+    int64_t written = 0;
+    p.t->produce([&](const void *data, size_t bytes) {
+      written += static_cast<int64_t>(bytes);
+      if (written <= p.nbytes) out.write(data, bytes);
+    });
+    // The header already promised nbytes: anything else would misplace every later tensor.
+    if (written != p.nbytes)
+      bad_arg(path, "tensor " + show(p.t->name) + ": its producer wrote " + std::to_string(written) + " bytes, " +
+                        st_dtype_name(p.t->dtype) + " " + shape_text(p.t->shape) + " needs " + std::to_string(p.nbytes));
+  }
   out.commit();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/byte_sink.h"
 #include "io/mapped_file.h"
 
 namespace vqr::io {
@@ -84,8 +85,10 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// A tensor to write. `data` is read only during the call and may be NULL when the tensor has no
-// elements. `nbytes`, when >= 0, is the caller's size of `data` and must equal
+// A tensor to write. Its bytes come from `data` (read only during the call; may be NULL when the
+// tensor has no elements) or, when `produce` is set, from that producer, called when the file
+// reaches the tensor (byte_sink.h): a writer then holds one tensor's bytes at a time, not the
+// checkpoint. `nbytes`, when >= 0, is the caller's size of `data` and must equal
 // elements * st_dtype_size(dtype) (a check against mismatched buffers); -1 skips the check.
 struct StTensorData {
   std::string name;
@@ -93,6 +96,7 @@ struct StTensorData {
   std::vector<int64_t> shape;
   const void *data = nullptr;
   int64_t nbytes = -1;
+  ByteProducer produce = nullptr;  // when set, `data` is ignored
 };
 
 // Writes one file, byte-compatible with the reference writer's layout: 8-byte header length, then
@@ -101,9 +105,12 @@ struct StTensorData {
 // (The reference writer orders tensors by dtype alignment, then name; any order is valid.)
 // __metadata__ is {"format": "pt"} (transformers requires it) merged with `metadata`.
 // Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temp file is removed.
+// The header goes out first, then each tensor's bytes straight from `data` or its producer, so the
+// writer's own memory is the header (peak: the header plus whatever one producer holds).
 // Throws Status::InvalidArgument (empty, duplicate or "__metadata__" name; names or metadata not
-// valid UTF-8; negative or overflowing shape; NULL data with elements; nbytes mismatch;
-// metadata "format" other than "pt"; header over kMaxHeaderBytes), Status::Io (open/write/rename).
+// valid UTF-8; negative or overflowing shape; NULL data and no producer with elements; nbytes
+// mismatch; a producer writing other than the tensor's size; metadata "format" other than "pt";
+// header over kMaxHeaderBytes), Status::Io (open/write/rename), and what a producer throws.
 void write_safetensors(const std::string &path, const std::vector<StTensorData> &tensors,
                        const std::map<std::string, std::string> &metadata = {});
 

@@ -16,6 +16,7 @@
 #include "io/gguf.h"
 #include "model/gguf_vocab.h"
 #include "model/rope_layout.h"
+#include "model/weight_rows.h"
 
 namespace vqr::model {
 
@@ -92,7 +93,7 @@ std::vector<Slot> gguf_slots(const ModelConfig &c, Model *m) {
     for (LinearKind k : kAllLinearKinds) {
       const int64_t heads = k == LinearKind::kWq ? c.n_heads : k == LinearKind::kWk ? c.n_kv_heads : 0;
       const int64_t rows = c.linear_rows(k);
-      s.push_back({p + gguf_linear_name(k) + ".weight", {rows, c.input_width(input_of(k))}, m ? m->linear_data(l, k) : nullptr,
+      s.push_back({p + gguf_linear_name(k) + ".weight", {rows, c.input_width(input_of(k))}, m && !m->streamed() ? m->linear_data(l, k) : nullptr,
                    Role::kLinear, l, k, heads});
       if (c.qkv_bias && (k == LinearKind::kWq || k == LinearKind::kWk || k == LinearKind::kWv))
         s.push_back({p + gguf_linear_name(k) + ".bias", {rows}, m ? const_cast<float *>(m->bias(l, k)) : nullptr, Role::kNorm, l, k, heads});
@@ -122,62 +123,51 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-// One tensor ready for the writer: its bytes are either owned or borrowed from the model.
-struct Encoded {
-  std::string name;
-  std::vector<int64_t> ne;
-  GgmlType type = GgmlType::kF32;
-  std::vector<uint8_t> owned;
-  const void *data = nullptr;
-  int64_t nbytes = 0;
-};
-
-// `count` floats (rows already in output order) as F32 or F16; `borrowable`: x outlives the write,
-// so F32 need not be copied. F16 falls back to F32 when a finite value would overflow to Inf.
-// *how says what was done ("stored as F16 (lossy: ...)"), a warning when values round.
-void encode_dense(Encoded *e, const float *x, int64_t count, bool f16, bool borrowable, ExportNote *how) {
-  if (f16) {
-    int64_t lossy = 0;
-    bool overflow = false;
+// What F16 storage of some values does: how many round, whether a finite one overflows to Inf.
+struct F16Scan {
+  int64_t lossy = 0;
+  bool overflow = false;
+  void add(const float *x, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
       const float back = f16_to_f32(f32_to_f16(x[i]));
       lossy += !same_bits(back, x[i]);
       overflow |= std::isfinite(x[i]) && !std::isfinite(back);
     }
-    if (!overflow) {
-      e->type = GgmlType::kF16;
-      e->owned.resize(static_cast<size_t>(count) * 2);
-      io::encode_f16(e->owned.data(), x, count);
-      e->data = e->owned.data();
-      e->nbytes = count * 2;
-      *how = lossy ? ExportNote{LogLevel::Warn, "stored as F16 (lossy: " + std::to_string(lossy) + " of " +
-                                                  std::to_string(count) + " values round)"}
-                   : ExportNote{LogLevel::Info, "stored as F16 (exact)"};
-      return;
-    }
-    *how = {LogLevel::Info, "values outside the F16 range; stored as F32"};
-  } else {
-    *how = {LogLevel::Info, "stored as F32"};
   }
-  e->type = GgmlType::kF32;
-  e->nbytes = count * 4;
-  if (borrowable) {
-    e->data = x;
-    return;
+};
+
+// The storage of `count` dense values: F16 when asked and no finite value overflows (scan), else
+// F32. *how says what was done ("stored as F16 (lossy: ...)"), a warning when values round.
+GgmlType dense_type(bool f16, const F16Scan &scan, int64_t count, ExportNote *how) {
+  if (f16 && !scan.overflow) {
+    *how = scan.lossy ? ExportNote{LogLevel::Warn, "stored as F16 (lossy: " + std::to_string(scan.lossy) + " of " +
+                                                     std::to_string(count) + " values round)"}
+                      : ExportNote{LogLevel::Info, "stored as F16 (exact)"};
+    return GgmlType::kF16;
   }
-  e->owned.resize(static_cast<size_t>(count) * 4);
-  io::encode_f32(e->owned.data(), x, count);
-  e->data = e->owned.data();
+  *how = f16 ? ExportNote{LogLevel::Info, "values outside the F16 range; stored as F32"} : ExportNote{LogLevel::Info, "stored as F32"};
+  return GgmlType::kF32;
 }
 
-// Rows of src gathered through `map` (identity when empty).
-std::vector<float> gather_rows(const float *src, int64_t rows, int64_t cols, const std::vector<int64_t> &map) {
-  std::vector<float> out(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t from = map.empty() ? r : map[static_cast<size_t>(r)];
-    std::memcpy(&out[static_cast<size_t>(r * cols)], src + from * cols, static_cast<size_t>(cols) * sizeof(float));
-  }
-  return out;
+// A slot's values in either storage: linear weights, the embedding and the classifier through the
+// row readers, norms and biases from the arena as one column (a permutation moves single values).
+TensorRows slot_rows(const Model &m, const Slot &s) {
+  if (s.role == Role::kLinear) return linear_tensor_rows(m, s.layer, s.kind);
+  if (s.role == Role::kDense) return s.name == "output.weight" ? classifier_tensor_rows(m) : embedding_tensor_rows(m);
+  return memory_tensor_rows(s.data, count_of(s.shape), 1);
+}
+
+// Writes t's rows (in the order of `map`) as F32 or F16, one chunk at a time.
+void write_dense(const TensorRows &t, const std::vector<int64_t> &map, GgmlType type, const io::ByteSink &sink) {
+  const int64_t width = type == GgmlType::kF16 ? 2 : 4;
+  std::vector<uint8_t> bytes;
+  for_each_row_chunk(t, map, [&](const float *x, int64_t n) {
+    bytes.resize(static_cast<size_t>(n * t.cols * width));
+    if (type == GgmlType::kF16) io::encode_f16(bytes.data(), x, n * t.cols);
+    else io::encode_f32(bytes.data(), x, n * t.cols);
+    sink(bytes.data(), bytes.size());
+    return true;
+  });
 }
 
 void check_codes(const GridCodes &g, const Model &m, int layer, LinearKind kind) {
@@ -194,14 +184,6 @@ void check_codes(const GridCodes &g, const Model &m, int layer, LinearKind kind)
   for (int64_t i = 0; i < g.rows * g.cols; ++i)
     require(g.codes[i] < limit, Status::InvalidArgument,
             where + "code " + std::to_string(g.codes[i]) + " does not fit " + std::to_string(g.bits) + " bits");
-}
-
-// The blocks of a grid, rows in output order.
-void encode_blocks(Encoded *e, const GridCodes &g, GgmlType type, const std::vector<int64_t> &map) {
-  e->type = type;
-  e->owned = io::encode_grid_blocks(g, type, map);
-  e->data = e->owned.data();
-  e->nbytes = static_cast<int64_t>(e->owned.size());
 }
 
 // The grid's weights s (q - z) as a dense matrix (the fallback of a grid without a block type).
@@ -277,57 +259,56 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
   };
 
   // Grid codes first: a bad argument must not cost the encoding of the whole model.
-  std::map<std::pair<int, int>, const GridCodes *> grids;
+  std::set<std::pair<int, int>> gridded;
   if (options.codes)
     for (int l = 0; l < c.n_layers; ++l)
       for (LinearKind k : kAllLinearKinds)
         if (const GridCodes *g = options.codes(l, k)) {
           check_codes(*g, model, l, k);
-          grids[{l, static_cast<int>(k)}] = g;
+          gridded.insert({l, static_cast<int>(k)});
         }
 
-  std::vector<Encoded> encoded;
+  // Every tensor's type is decided before the file exists (the tensor infos precede the data):
+  // dense values are scanned here for F16 and read again when written; grids are encoded when the
+  // writer reaches them.
+  struct Planned {
+    Slot slot;
+    GgmlType type = GgmlType::kF32;
+    std::vector<int64_t> map;
+    bool grid = false;
+  };
+  std::vector<Planned> planned;
   std::map<GgmlType, int64_t> elements_by_type;
   for (const Slot &s : gguf_slots(c, &const_cast<Model &>(model))) {  // read-only below
-    Encoded e;
-    e.name = s.name;
-    e.ne = reversed(s.shape);
-    const int64_t count = count_of(s.shape), rows = s.shape[0], cols = count / rows;
-    const std::vector<int64_t> map =
-        permute && s.rope_heads > 0 ? rope_row_sources(s.rope_heads, HS, arch.layout == RopeLayout::kHalf) : std::vector<int64_t>();
-    // 1-D tensors (norms, biases) permute element-wise: they are one column.
-    const int64_t map_rows = s.shape.size() == 1 ? count : rows, map_cols = s.shape.size() == 1 ? 1 : cols;
-    const auto it = s.role == Role::kLinear ? grids.find({s.layer, static_cast<int>(s.kind)}) : grids.end();
+    Planned p;
+    p.slot = s;
+    const int64_t count = count_of(s.shape);
+    if (permute && s.rope_heads > 0) p.map = rope_row_sources(s.rope_heads, HS, arch.layout == RopeLayout::kHalf);
+    p.grid = s.role == Role::kLinear && gridded.count({s.layer, static_cast<int>(s.kind)});
     ExportNote how;
-    if (it != grids.end()) {
-      const GridCodes &g = *it->second;
+    if (p.grid) {
+      const GridCodes &g = *options.codes(s.layer, s.kind);
       std::string why_not;
-      const GgmlType type = io::grid_block_type(g, &why_not);
-      if (type != GgmlType::kF32) {
-        encode_blocks(&e, g, type, map);
-      } else {
-        const std::vector<float> w = gather_rows(grid_values(g).data(), rows, cols, map);
-        encode_dense(&e, w.data(), count, f16, false, &how);
+      p.type = io::grid_block_type(g, &why_not);
+      if (p.type == GgmlType::kF32) {
+        F16Scan scan;
+        if (f16) scan.add(grid_values(g).data(), count);
+        p.type = dense_type(f16, scan, count, &how);
         note(how.level, s.name + ": " + why_not + "; " + how.text);
       }
-    } else if (s.role == Role::kNorm) {
-      if (map.empty()) {
-        encode_dense(&e, s.data, count, false, true, &how);
-      } else {
-        const std::vector<float> w = gather_rows(s.data, map_rows, map_cols, map);
-        encode_dense(&e, w.data(), count, false, false, &how);
-      }
-    } else {
-      if (map.empty()) {
-        encode_dense(&e, s.data, count, f16, true, &how);
-      } else {
-        const std::vector<float> w = gather_rows(s.data, rows, cols, map);
-        encode_dense(&e, w.data(), count, f16, false, &how);
-      }
+    } else if (s.role != Role::kNorm) {
+      F16Scan scan;
+      const TensorRows rows = slot_rows(model, s);
+      if (f16)
+        for_each_row_chunk(rows, {}, [&](const float *x, int64_t n) {
+          scan.add(x, n * rows.cols);
+          return true;
+        });
+      p.type = dense_type(f16, scan, count, &how);
       if (how.text != "stored as F32" && how.text != "stored as F16 (exact)") note(how.level, s.name + ": " + how.text);
-    }
-    elements_by_type[e.type] += count;
-    encoded.push_back(std::move(e));
+    }  // norms and biases stay F32
+    elements_by_type[p.type] += count;
+    planned.push_back(std::move(p));
   }
   const bool quantized = elements_by_type.count(GgmlType::kQ4_0) || elements_by_type.count(GgmlType::kQ4_1) ||
                          elements_by_type.count(GgmlType::kQ8_0);
@@ -357,7 +338,27 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
   w.set_u32("general.file_type", file_type(elements_by_type, f16));
   if (quantized) w.set_u32("general.quantization_version", 2);  // GGML_QNT_VERSION
   write_gguf_vocab(tokenizer, &w);
-  for (const Encoded &e : encoded) w.add_tensor(e.name, e.ne, e.type, e.data, e.nbytes);
+  for (const Planned &p : planned) {
+    const Slot &s = p.slot;
+    const io::GgmlTypeInfo *info = io::ggml_type_info(static_cast<uint32_t>(p.type));
+    const int64_t nbytes = count_of(s.shape) / info->block_weights * info->block_bytes;
+    io::ByteProducer produce;
+    if (p.grid && p.type != GgmlType::kF32 && p.type != GgmlType::kF16) {
+      produce = [&options, &p](const io::ByteSink &sink) {
+        const std::vector<uint8_t> blocks = io::encode_grid_blocks(*options.codes(p.slot.layer, p.slot.kind), p.type, p.map);
+        sink(blocks.data(), blocks.size());
+      };
+    } else if (p.grid) {
+      produce = [&options, &p](const io::ByteSink &sink) {
+        const GridCodes &g = *options.codes(p.slot.layer, p.slot.kind);
+        const std::vector<float> values = grid_values(g);
+        write_dense(memory_tensor_rows(values.data(), g.rows, g.cols), p.map, p.type, sink);
+      };
+    } else {
+      produce = [&model, &p](const io::ByteSink &sink) { write_dense(slot_rows(model, p.slot), p.map, p.type, sink); };
+    }
+    w.add_tensor(s.name, reversed(s.shape), p.type, std::move(produce), nbytes);
+  }
   if (permute)
     note(LogLevel::Info, std::string("q/k rows permuted from the ") +
                            (c.rope_layout == RopeLayout::kHalf ? "half" : "interleaved") + " RoPE layout to " + a +

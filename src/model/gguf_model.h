@@ -35,7 +35,10 @@ using GridCodes = io::GridCodes;
 
 struct GgufWriteOptions {
   std::string dtype = "F16";  // F32 or F16: storage of the tensors that are not block-quantized
-  // The grid codes of a linear layer, or nullptr when it is not quantized. May be empty.
+  // The grid codes of a linear layer, or nullptr when it is not quantized. May be empty. save_gguf
+  // asks for a layer up to three times (to check it, to choose its encoding, to write it) and uses
+  // one answer at a time: the view need only stay valid until the next call (so the codes may be
+  // unpacked into one buffer per call), and every call must describe the same codes.
   std::function<const GridCodes *(int layer, LinearKind kind)> codes;
 };
 
@@ -49,12 +52,18 @@ struct GgufWriteOptions {
 // "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)"; lossy
 // storage is LogLevel::Warn, the rest LogLevel::Info (core/export_note.h).
 // Everything is checked before the file is created; the file is written to path + ".tmp" and
-// renamed, so a failure leaves no file. The encoded tensors are held in memory until the write
-// (F32 tensors that need no permutation are written straight from the model's arena).
+// renamed, so a failure leaves no file. Either storage (model.h): every tensor is encoded when the
+// file reaches it (io::GgufWriter's producers), dense ones from chunks of rows (model/weight_rows.h),
+// so the peak memory is the vocabulary metadata plus the largest of: one chunk of kWriteChunkRows
+// rows in fp32 and its encoding (a q/k weight permuted between RoPE layouts adds the head its rows
+// gather from), one quantized layer's blocks, or one layer's grid values (fp32, rows x cols) for a
+// grid without a block type. With dtype F16 each dense tensor is read twice (a scan decides F16
+// or F32 before the tensor infos are written).
 // Throws vqr::Error: Status::InvalidArgument (dtype, codes that do not fit the layer, a tokenizer
 // whose vocabulary size differs from the model's), Status::Unsupported (an architecture or feature
 // GGUF/llama.cpp cannot express: llama3 RoPE scaling, a sliding window, another architecture, a
-// llama2.c tokenizer without the 3 specials + 256 byte tokens layout), Status::Io.
+// llama2.c tokenizer without the 3 specials + 256 byte tokens layout), Status::Io, and the sources'
+// errors of a streamed model.
 void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
                ExportNotes *notes);
 

@@ -16,6 +16,7 @@
 #include "io/quantized_tensors.h"
 #include "io/safetensors.h"
 #include "model/rope_layout.h"
+#include "model/weight_rows.h"
 
 namespace vqr::model {
 
@@ -196,7 +197,7 @@ std::vector<TensorSlot> tensor_slots(const ModelConfig &c, Model *m) {
     for (LinearKind k : kAllLinearKinds) {
       const int64_t rows = c.linear_rows(k);
       slots.push_back({hf_linear_name(l, k), {rows, c.input_width(input_of(k))}, {rows_field(k), cols_field(k)},
-                       m ? m->linear_data(l, k) : nullptr, l, k});
+                       m && !m->streamed() ? m->linear_data(l, k) : nullptr, l, k});
       if (c.qkv_bias && (k == LinearKind::kWq || k == LinearKind::kWk || k == LinearKind::kWv))
         slots.push_back({p + hf_linear_suffix(k) + ".bias", {rows}, {rows_field(k)}, m ? const_cast<float *>(m->bias(l, k)) : nullptr});
     }
@@ -472,50 +473,80 @@ HfQuantizationInfo read_hf_quantization_info(const std::string &dir) {
   return info;
 }
 
-HfDenseTensors hf_dense_tensors(const Model &model, const std::string &dtype,
-                                const std::function<bool(const std::string &)> &keep) {
+namespace {
+
+const char *const kEmbeddingName = "model.embed_tokens.weight";
+const char *const kClassifierName = "lm_head.weight";
+
+// A slot's values in either storage: the large tensors through the row readers, the small ones
+// (norms, biases) from the arena as count x 1.
+TensorRows slot_rows(const Model &m, const TensorSlot &s) {
+  if (s.layer >= 0) return linear_tensor_rows(m, s.layer, s.kind);
+  if (s.name == kEmbeddingName) return embedding_tensor_rows(m);
+  if (s.name == kClassifierName) return classifier_tensor_rows(m);
+  int64_t count = 1;
+  for (int64_t d : s.shape) count *= d;
+  return memory_tensor_rows(s.data, count, 1);
+}
+
+// True when every value of t converts to F16 (or BF16) and back to the same bits; stops reading at
+// the first value that does not.
+bool exact_in_half(const TensorRows &t, bool bf16) {
+  bool exact = true;
+  for_each_row_chunk(t, {}, [&](const float *x, int64_t n) {
+    for (int64_t i = 0; i < n * t.cols && exact; ++i) {
+      const float back = bf16 ? bf16_to_f32(f32_to_bf16(x[i])) : f16_to_f32(f32_to_f16(x[i]));
+      exact = std::memcmp(&back, &x[i], sizeof(float)) == 0;
+    }
+    return exact;
+  });
+  return exact;
+}
+
+}  // namespace
+
+std::vector<io::StTensorData> hf_dense_tensors(const Model &model, const std::string &dtype,
+                                               const std::function<bool(const std::string &)> &keep) {
   require(dtype == "F32" || dtype == "F16" || dtype == "BF16", Status::InvalidArgument,
           "save: dtype must be F32, F16 or BF16, not " + dtype);
   const ModelConfig &c = model.config();
   const std::vector<TensorSlot> slots = tensor_slots(c, &const_cast<Model &>(model));  // read-only below
-  HfDenseTensors out;
-  // Moving the outer vectors never moves the inner buffers the tensors point into.
+  std::vector<io::StTensorData> out;
   const std::string q = hf_linear_suffix(LinearKind::kWq), k = hf_linear_suffix(LinearKind::kWk);
   for (const TensorSlot &s : slots) {
     if (keep && !keep(s.name)) continue;
-    const float *data = s.data;
-    int64_t count = 1;
-    for (int64_t d : s.shape) count *= d;
     const bool is_q = s.name.find(q) != std::string::npos, is_k = s.name.find(k) != std::string::npos;
-    if (c.rope_layout == RopeLayout::kInterleaved && (is_q || is_k)) {
-      const int64_t heads = is_q ? c.n_heads : c.n_kv_heads;
-      out.permuted.push_back(permute_rope_rows(data, heads, c.head_size(), count / (heads * c.head_size()), /*to_half=*/true));
-      data = out.permuted.back().data();
-    }
-    io::StTensorData t{s.name, io::StDtype::kF32, s.shape, data};
-    if (dtype != "F32") {
-      const bool bf16 = dtype == "BF16";
-      std::vector<uint16_t> h(static_cast<size_t>(count));
-      bool exact = true;
-      for (int64_t i = 0; i < count && exact; ++i) {
-        h[i] = bf16 ? f32_to_bf16(data[i]) : f32_to_f16(data[i]);
-        const float back = bf16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
-        exact = std::memcmp(&back, &data[i], sizeof(float)) == 0;
-      }
-      if (exact) {
-        out.halves.push_back(std::move(h));
-        t.dtype = bf16 ? io::StDtype::kBF16 : io::StDtype::kF16;
-        t.data = out.halves.back().data();
-      }
-    }
-    out.tensors.push_back(std::move(t));
+    std::vector<int64_t> map;
+    if (c.rope_layout == RopeLayout::kInterleaved && (is_q || is_k))
+      map = rope_row_sources(is_q ? c.n_heads : c.n_kv_heads, c.head_size(), /*to_half=*/true);
+    // The dtype goes into the header before any data: a first reading of the tensor decides it
+    // (the order of rows does not matter to it), the writer's producer reads it again.
+    const bool half = dtype != "F32" && exact_in_half(slot_rows(model, s), dtype == "BF16");
+    const bool bf16 = half && dtype == "BF16";
+    io::StTensorData t{s.name, half ? (bf16 ? io::StDtype::kBF16 : io::StDtype::kF16) : io::StDtype::kF32, s.shape};
+    t.produce = [&model, s, map, half, bf16](const io::ByteSink &sink) {
+      const TensorRows rows = slot_rows(model, s);
+      std::vector<uint16_t> h;
+      for_each_row_chunk(rows, map, [&](const float *x, int64_t n) {
+        const int64_t count = n * rows.cols;
+        if (!half) {
+          sink(x, static_cast<size_t>(count) * sizeof(float));
+          return true;
+        }
+        h.resize(static_cast<size_t>(count));
+        for (int64_t i = 0; i < count; ++i) h[static_cast<size_t>(i)] = bf16 ? f32_to_bf16(x[i]) : f32_to_f16(x[i]);
+        sink(h.data(), h.size() * sizeof(uint16_t));
+        return true;
+      });
+    };
+    out.push_back(std::move(t));
   }
   return out;
 }
 
 void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
                         const std::string &dtype, int64_t max_shard_bytes) {
-  const HfDenseTensors tensors = hf_dense_tensors(model, dtype);
+  const std::vector<io::StTensorData> tensors = hf_dense_tensors(model, dtype);
   std::string config_text = config_json_text.empty() ? hf_generated_config(model.config(), dtype) : config_json_text;
   // A quantized source's config would make the dense weights written here unreadable.
   const nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(config_text, nullptr, /*allow_exceptions=*/false);
@@ -525,7 +556,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
     config_text = copy.dump(2) + "\n";
   }
   io::write_text_file(dir + "/" + kHfConfigFileName, config_text);
-  io::write_safetensors_sharded(dir, tensors.tensors, max_shard_bytes);
+  io::write_safetensors_sharded(dir, tensors, max_shard_bytes);
 }
 
 }  // namespace vqr::model

@@ -81,15 +81,13 @@ HfQuantizationInfo read_hf_quantization_info(const std::string &dir);
 // The dense tensors of `model` as a Hugging Face folder stores them: names and shapes of
 // transformers, q/k rows (and biases) permuted into the half layout for an interleaved-RoPE model,
 // each stored as `dtype` (F32, F16 or BF16) when every value converts exactly, else as F32, so the
-// folder loads back bit-identical. `keep(name)`, when set, selects the tensors. The tensors point
-// into the model (which must outlive them) or into the storage this object owns.
-struct HfDenseTensors {
-  std::vector<io::StTensorData> tensors;
-  std::vector<std::vector<float>> permuted;
-  std::vector<std::vector<uint16_t>> halves;
-};
-HfDenseTensors hf_dense_tensors(const Model &model, const std::string &dtype,
-                                const std::function<bool(const std::string &)> &keep = {});
+// folder loads back bit-identical. `keep(name)`, when set, selects the tensors. Works in either
+// storage (model.h): the tensors' bytes are produced when the safetensors writer reaches them
+// (StTensorData::produce), read from the model in chunks of rows (model/weight_rows.h), so `model`
+// must outlive the write and stay unchanged until it. For F16 / BF16 the dtype of each tensor is
+// decided here by reading it once (stopping at its first inexact value); the write reads it again.
+std::vector<io::StTensorData> hf_dense_tensors(const Model &model, const std::string &dtype,
+                                               const std::function<bool(const std::string &)> &keep = {});
 
 // A config.json for `config` (architecture, sizes, RoPE, torch_dtype from `dtype`), for sources
 // that have none (llama2.c files).
@@ -105,7 +103,11 @@ std::string hf_declared_dtype(const std::string &config_json_text);
 // sharded above max_shard_bytes. Each tensor is stored as `dtype` (F32, F16 or BF16) when every
 // value converts exactly, else as F32, so the written model loads back bit-identical. A model in
 // the interleaved RoPE layout (llama2.c) gets its q/k rows permuted into the half layout. `dir`
-// must exist. Throws vqr::Error (Status::Io, Status::InvalidArgument for dtype).
+// must exist. Either storage: the shards are written tensor by tensor (hf_dense_tensors), so the
+// peak memory is one chunk of kWriteChunkRows rows in fp32 plus its F16/BF16 copy (a q/k weight
+// permuted into the half layout adds the head its rows gather from) and the shard headers; an
+// F16 / BF16 save reads each tensor twice. Throws vqr::Error (Status::Io, Status::InvalidArgument
+// for dtype, the sources' errors of a streamed model).
 void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
                         const std::string &dtype = "F32", int64_t max_shard_bytes = int64_t{5} << 30);
 

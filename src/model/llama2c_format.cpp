@@ -12,6 +12,7 @@
 #include "io/atomic_file.h"
 #include "io/files.h"
 #include "model/rope_layout.h"
+#include "model/weight_rows.h"
 
 namespace vqr::model {
 
@@ -154,6 +155,13 @@ void save_llama2c(const Model &model, const std::string &path) {
                              c.shared_classifier ? c.vocab_size : -c.vocab_size, c.seq_len};
   out.write(header, sizeof header);
   auto write = [&](const float *p, int64_t count) { out.write(p, sizeof(float) * static_cast<size_t>(count)); };
+  // The large tensors go out in chunks of rows through the readers of either storage.
+  auto write_rows = [&](const TensorRows &t, const std::vector<int64_t> &map) {
+    for_each_row_chunk(t, map, [&](const float *chunk, int64_t n) {
+      write(chunk, n * t.cols);
+      return true;
+    });
+  };
   for (int i = 0; i < kLlama2cTensorCount; ++i) {
     const TensorId id = static_cast<TensorId>(i);
     if (id == TensorId::kClassifier) {
@@ -169,13 +177,17 @@ void save_llama2c(const Model &model, const std::string &path) {
       write(re.data(), (int64_t)re.size());
       write(im.data(), (int64_t)im.size());
     }
-    if ((id == TensorId::kWq || id == TensorId::kWk) && c.rope_layout == RopeLayout::kHalf) {
+    LinearKind kind;
+    if (id == TensorId::kTokenEmbedding) {
+      write_rows(embedding_tensor_rows(model), {});
+    } else if (id == TensorId::kClassifier) {
+      if (!c.shared_classifier) write_rows(classifier_tensor_rows(model), {});
+    } else if (linear_kind_of(id, &kind)) {
       // run.c rotates interleaved pairs: a half-layout (Hugging Face) model's q/k rows go back.
-      const int64_t heads = id == TensorId::kWq ? c.n_heads : c.n_kv_heads;
-      const int64_t rows = static_cast<int64_t>(c.n_layers) * heads * c.head_size();
-      const std::vector<float> rows_back =
-          permute_rope_rows(model.tensor(id), rows / c.head_size(), c.head_size(), c.dim, /*to_half=*/false);
-      write(rows_back.data(), model.tensor_floats(id));
+      std::vector<int64_t> map;
+      if ((kind == LinearKind::kWq || kind == LinearKind::kWk) && c.rope_layout == RopeLayout::kHalf)
+        map = rope_row_sources(kind == LinearKind::kWq ? c.n_heads : c.n_kv_heads, c.head_size(), /*to_half=*/false);
+      for (int l = 0; l < c.n_layers; ++l) write_rows(linear_tensor_rows(model, l, kind), map);
     } else {
       write(model.tensor(id), model.tensor_floats(id));
     }

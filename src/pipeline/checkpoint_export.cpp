@@ -32,11 +32,12 @@ namespace {
 // Key order matters to readers of the file (and GPTQ's `dynamic` is matched in order).
 using ojson = nlohmann::ordered_json;
 
-// One quantized linear, ready to pack, in the Hugging Face row order.
+// One quantized linear, ready to pack. Its rows are brought into the Hugging Face order only when
+// its tensors are written (lend_codes), so the plan holds no copy of any layer's codes.
 struct ExportLayer {
   const LayerRecord *record = nullptr;
-  const quant::QuantizedLayer *q = nullptr;          // the result's layer, or *permuted
-  std::unique_ptr<quant::QuantizedLayer> permuted;  // q/k of an interleaved-RoPE model
+  const quant::QuantizedLayer *q = nullptr;          // the result's layer
+  std::vector<int64_t> row_map;                      // q/k of an interleaved-RoPE model: output row sources
   std::string module;                                // "model.layers.0.self_attn.q_proj"
   bool sym = false;                                  // every zero-point is 2^(b-1)
   bool plain_groups = true;                          // g_idx[j] == j / group size
@@ -150,8 +151,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       if (c.rope_layout == model::RopeLayout::kInterleaved &&
           (kind == model::LinearKind::kWq || kind == model::LinearKind::kWk)) {
         const int64_t heads = kind == model::LinearKind::kWq ? c.n_heads : c.n_kv_heads;
-        e.permuted = permute_rows(q, model::rope_row_sources(heads, c.head_size(), /*to_half=*/true));
-        e.q = e.permuted.get();
+        e.row_map = model::rope_row_sources(heads, c.head_size(), /*to_half=*/true);
       }
       const float mid = (float)(1 << (q.bits - 1));
       e.sym = rec.config.sym;
@@ -168,20 +168,31 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
   return plan;
 }
 
-// The dense tensors: everything except the quantized layers' weights. Logs the dtype outcome.
-model::HfDenseTensors dense_tensors(const model::Model &model, const ExportPlan &plan, ExportNotes *log) {
+// The dense tensors: everything except the quantized layers' weights (produced from the model
+// when written, model::hf_dense_tensors). Logs the dtype outcome.
+std::vector<io::StTensorData> dense_tensors(const model::Model &model, const ExportPlan &plan, ExportNotes *log) {
   std::set<std::string> packed;
   for (const ExportLayer &e : plan.layers) packed.insert(e.module + ".weight");
-  model::HfDenseTensors t =
+  std::vector<io::StTensorData> t =
       model::hf_dense_tensors(model, plan.dense_dtype, [&](const std::string &name) { return packed.count(name) == 0; });
   if (log && plan.dense_dtype != "F32") {
     size_t wide = 0;
-    for (const io::StTensorData &x : t.tensors) wide += x.dtype == io::StDtype::kF32;
-    log->push_back({LogLevel::Info, "unquantized tensors: " + std::to_string(t.tensors.size() - wide) + " stored as " +
+    for (const io::StTensorData &x : t) wide += x.dtype == io::StDtype::kF32;
+    log->push_back({LogLevel::Info, "unquantized tensors: " + std::to_string(t.size() - wide) + " stored as " +
                                       plan.dense_dtype + ", " + std::to_string(wide) +
                                       " as F32 (their values are not exact in " + plan.dense_dtype + ")"});
   }
   return t;
+}
+
+// Lends e's codes in the Hugging Face row order: the result's own arrays, or for q/k of an
+// interleaved-RoPE model a permuted copy that lives for the call only.
+io::GridCodesLender lend_codes(const ExportLayer &e) {
+  return [&e](const std::function<void(const io::GridCodes &)> &use) {
+    if (e.row_map.empty()) return use(grid_codes_of(*e.q));
+    const std::unique_ptr<quant::QuantizedLayer> p = permute_rows(*e.q, e.row_map);
+    use(grid_codes_of(*p));
+  };
 }
 
 // Counts layers whose scales the stored dtype cannot hold exactly, refusing overflow; logs the
@@ -299,13 +310,11 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   check_scales(plan, "F16", &lines);
 
   // Tensors: dense ones, then four per quantized layer.
-  model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
-  std::vector<io::StTensorData> tensors = std::move(dense.tensors);
-  io::PackedTensorStore store;
+  std::vector<io::StTensorData> tensors = dense_tensors(model, plan, &lines);
   const io::PackFormat format = v1 ? io::PackFormat::GptqV1 : io::PackFormat::GptqV2;
   size_t scattered = 0;
   for (const ExportLayer &e : plan.layers) {
-    io::append_gptq_tensors(e.module, grid_codes_of(*e.q), format, &store, &tensors);
+    io::append_gptq_tensors(e.module, grid_codes_of(*e.q), lend_codes(e), format, &tensors);
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
@@ -367,9 +376,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
   const std::string scale_dtype = plan.dense_dtype == "BF16" ? "BF16" : "F16";
   check_scales(plan, scale_dtype, &lines);
 
-  model::HfDenseTensors dense = dense_tensors(model, plan, &lines);
-  std::vector<io::StTensorData> tensors = std::move(dense.tensors);
-  io::PackedTensorStore store;
+  std::vector<io::StTensorData> tensors = dense_tensors(model, plan, &lines);
   // One config group per distinct scheme: (bits, symmetric, group size, actorder).
   using Scheme = std::tuple<int, bool, int64_t, std::string>;
   std::map<Scheme, std::vector<std::string>> schemes;
@@ -378,7 +385,8 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
     const quant::QuantizedLayer &q = *e.q;
     // actorder "group": g_idx needed; "weight": act-order with static (contiguous) groups.
     const std::string actorder = !e.plain_groups ? "group" : e.record->config.act_order ? "weight" : "";
-    io::append_compressed_tensors(e.module, grid_codes_of(q), e.sym, scale_dtype == "BF16", actorder == "group", &store, &tensors);
+    io::append_compressed_tensors(e.module, grid_codes_of(q), lend_codes(e), e.sym, scale_dtype == "BF16", actorder == "group",
+                                  &tensors);
     const Scheme s{q.bits, e.sym, e.group_size, actorder};
     if (schemes.count(s) == 0) scheme_order.push_back(s);
     schemes[s].push_back(e.module);

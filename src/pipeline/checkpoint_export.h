@@ -59,9 +59,17 @@ bool scales_exact_in(const quant::QuantizedLayer &q, const std::string &dtype);
 // symmetry / act-order differ from the default and "-:<module regex>" for dense ones. A model in
 // the interleaved RoPE layout (llama2.c) is written in the Hugging Face half layout: the q/k rows
 // of the codes, scales and zeros are permuted as save_hf_checkpoint permutes dense weights.
+// The model may be resident or streamed (model.h): the safetensors are written tensor by tensor,
+// each produced when the file reaches it, the dense ones from chunks of rows of the model
+// (model::hf_dense_tensors: an F16/BF16 dense dtype reads each of them twice) and the packed ones
+// from one layer's codes (q/k rows of an interleaved model permuted into a copy for that tensor
+// only). Peak memory beyond the model and the result: the larger of one chunk of
+// model::kWriteChunkRows rows in fp32 plus its 16-bit copy, and one layer's packed tensor plus,
+// for a permuted q/k layer, a copy of its codes, scales and zeros; plus the shard headers.
 // Throws vqr::Error: Status::InvalidArgument (dir exists, dtype, result inconsistent with the
 // model), Status::Unsupported (a width GPTQ cannot pack, kV1 with a zero-point 0, a scale that
-// overflows fp16), Status::Io; all raised before anything is written except I/O errors.
+// overflows fp16), Status::Io; all raised before anything is written except I/O errors and the
+// sources' errors of a streamed model.
 void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                            const QuantizedModel &result, const ExportOptions &export_options, const std::string &dir,
                            ExportNotes *log);

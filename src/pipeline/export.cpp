@@ -31,7 +31,9 @@ bool plain_groups(const quant::QuantizedLayer &q) {
 void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, ExportNotes *notes) {
   require(s.tokenizer != nullptr, Status::Unsupported,
           path + ": GGUF carries the tokenizer and this model has none; hint: load it with a tokenizer");
-  std::map<std::pair<int, int>, model::GridCodes> codes;
+  // The layers stored as blocks, by (block, kind): their views are made one at a time, when
+  // save_gguf asks (it needs one until its next call), so no copy of every layer's codes exists.
+  std::map<std::pair<int, int>, const quant::QuantizedLayer *> layers;
   if (has_codes(s))
     for (size_t i = 0; i < s.result->layers.size(); ++i) {
       const LayerRecord &rec = s.result->layers[i];
@@ -41,13 +43,16 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
         if (notes) notes->push_back({LogLevel::Info, rec.name + ": act-order groups have no GGUF block layout; stored dense"});
         continue;
       }
-      codes[{rec.layer, (int)rec.kind}] = grid_codes_of(q);
+      layers[{rec.layer, (int)rec.kind}] = &q;
     }
   model::GgufWriteOptions o;
   o.dtype = r.dtype == DType::F32 ? "F32" : "F16";
+  model::GridCodes current;
   o.codes = [&](int layer, model::LinearKind kind) -> const model::GridCodes * {
-    const auto it = codes.find({layer, (int)kind});
-    return it == codes.end() ? nullptr : &it->second;
+    const auto it = layers.find({layer, (int)kind});
+    if (it == layers.end()) return nullptr;
+    current = grid_codes_of(*it->second);
+    return &current;
   };
   model::save_gguf(*s.model, *s.tokenizer, path, o, notes);
 }

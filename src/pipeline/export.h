@@ -40,7 +40,11 @@ struct ExportSubject {
 // "native", "huggingface", "llama2c", "gptq", "compressed-tensors", "gguf"; nullptr when unknown.
 const char *format_name(Format format);
 
-// Writes `subject` to `path` (must not exist). notes (may be NULL) receives one note per decision
+// Writes `subject` to `path` (must not exist). The model may be resident or streamed (model.h):
+// every writer reads it in chunks of rows (model/weight_rows.h) and writes tensor by tensor, so
+// beyond the model and the quantization result the peak memory is one writer's: a chunk of
+// model::kWriteChunkRows rows in fp32 plus its encoding, or one quantized layer's packed tensor or
+// GGUF blocks (the headers of each writer say exactly). notes (may be NULL) receives one note per decision
 // worth telling the user, at its level (core/export_note.h). Throws vqr::Error: Status::InvalidArgument (path exists, dtype), Status::Unsupported
 // (a format that cannot hold this model, or a quantized format without a quantization), Status::Io.
 void export_model(const ExportSubject &subject, const ExportRequest &request, const std::string &path,

@@ -50,8 +50,10 @@ void write_checkpoint_payload(const model::Model &model, const model::ModelSourc
 // tokenizer (under the name resolve_model_source looks for) into `tmp`.
 void copy_tokenizer_files(const model::ModelSource &source, const std::string &tmp);
 
-// Writes the folder. `dir` must not exist. Throws vqr::Error(Status::Io) "<path>: <problem>; hint: ..."
-// or Status::InvalidArgument (dir exists).
+// Writes the folder. `dir` must not exist. The model may be resident or streamed: the weights go
+// out through model::save_llama2c or model::save_hf_checkpoint, chunk by chunk (peak memory: one
+// chunk of model::kWriteChunkRows rows in fp32 plus its 16-bit copy). Throws vqr::Error(Status::Io)
+// "<path>: <problem>; hint: ..." or Status::InvalidArgument (dir exists).
 void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
                         const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir);
 

@@ -3,6 +3,7 @@
 // (spec §4.4), block bytes and decodes written out as plain loops, fp16 values as exact literals.
 // Corrupted inputs (each field broken in turn, every truncation, seeded byte mutations) must fail
 // with Status::Format or open with every range inside the file; they run under ASan/UBSan in CI.
+// Tensors produced at write time must give the file that borrowed data gives.
 // The GGUF tokenizer and llama.cpp's vocabulary-only files are in test_gguf_vocab.cpp.
 #include "io/gguf.h"
 
@@ -699,3 +700,46 @@ TEST(GgmlTypes, TableMatchesGgml) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Produced tensors (io/byte_sink.h)
+// ------------------------------------------------------------------------------------------------
+
+// A tensor whose bytes a producer writes when write() reaches it gives the same file as borrowed
+// data (alignment padding included); a producer writing another size, or throwing, leaves no file.
+TEST_F(Gguf, ProducedTensorsWriteTheSameFileAsBorrowedOnes) {
+  const std::vector<float> f32 = {1.0f, -2.0f, 3.5f};
+  const std::vector<uint16_t> f16 = {0x3c00, 0xc000, 0x4100, 0x0001, 0x7bff};
+  GgufWriter borrowed, produced;
+  for (GgufWriter *w : {&borrowed, &produced}) w->set_string("general.architecture", "llama");
+  borrowed.add_tensor("t.f32", {3}, GgmlType::kF32, f32.data(), 12);
+  borrowed.add_tensor("t.f16", {5}, GgmlType::kF16, f16.data(), 10);
+  produced.add_tensor("t.f32", {3}, GgmlType::kF32, [&](const vqr::io::ByteSink &sink) {
+    for (float x : f32) sink(&x, sizeof x);
+  }, 12);
+  produced.add_tensor("t.f16", {5}, GgmlType::kF16, [&](const vqr::io::ByteSink &sink) { sink(f16.data(), 10); }, 10);
+  borrowed.write(path("borrowed.gguf"));
+  produced.write(path("produced.gguf"));
+  EXPECT_EQ(read_file(path("produced.gguf")), read_file(path("borrowed.gguf")));
+
+  for (size_t bytes : {size_t{8}, size_t{16}}) {
+    GgufWriter w;
+    w.add_tensor("t.f32", {3}, GgmlType::kF32, [bytes](const vqr::io::ByteSink &sink) {
+      const std::vector<char> zeros(bytes);
+      sink(zeros.data(), zeros.size());
+    }, 12);
+    expect_error([&] { w.write(path("bad.gguf")); }, vqr::Status::InvalidArgument,
+                 "tensor \"t.f32\": its producer wrote " + std::to_string(bytes) + " bytes, its encoding needs 12",
+                 vqr_test::Hint::kOptional);
+    EXPECT_FALSE(std::filesystem::exists(path("bad.gguf")));
+    EXPECT_FALSE(std::filesystem::exists(path("bad.gguf.tmp")));
+  }
+  GgufWriter w;
+  w.add_tensor("t.f32", {3}, GgmlType::kF32, [](const vqr::io::ByteSink &) {
+    vqr::fail(vqr::Status::Format, "source", "damaged", "re-download it");
+  }, 12);
+  expect_error([&] { w.write(path("bad.gguf")); }, vqr::Status::Format, "damaged");
+  EXPECT_FALSE(std::filesystem::exists(path("bad.gguf.tmp")));
+  expect_error([&] { w.add_tensor("t.none", {3}, GgmlType::kF32, vqr::io::ByteProducer(), 12); }, vqr::Status::InvalidArgument,
+               "has no data", vqr_test::Hint::kOptional);
+}

@@ -1,6 +1,7 @@
 // safetensors reader/writer tests. The references are independent of the code under test: files
 // built byte by byte here, headers parsed by hand, fp16/bf16 values written as exact literals.
 // The corrupted-input cases and the truncation / byte-flip sweeps run under ASan/UBSan in CI.
+// Tensors produced at write time must give the file that borrowed data gives.
 #include "io/safetensors.h"
 
 #include <fcntl.h>
@@ -608,3 +609,42 @@ TEST_F(Safetensors, CheckpointFolderErrors) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Produced tensors (io/byte_sink.h)
+// ------------------------------------------------------------------------------------------------
+
+// A tensor whose bytes a producer writes when the file reaches it gives the same file as borrowed
+// data, whatever the pieces; a producer writing another size, or throwing, leaves no file.
+TEST_F(Safetensors, ProducedTensorsWriteTheSameFileAsBorrowedOnes) {
+  const std::vector<float> a = {1.5f, -2.0f, 3.25f, 4.0f, -5.5f, 6.0f};
+  const std::vector<int32_t> b = {7, -8, 9};
+  vqr::io::write_safetensors(path("borrowed.safetensors"),
+                             {{"a", StDtype::kF32, {2, 3}, a.data()}, {"b", StDtype::kI32, {3}, b.data()}});
+  StTensorData pa{"a", StDtype::kF32, {2, 3}}, pb{"b", StDtype::kI32, {3}};
+  pa.produce = [&](const vqr::io::ByteSink &sink) {
+    sink(a.data(), 3);  // pieces need not be whole elements
+    sink(reinterpret_cast<const char *>(a.data()) + 3, 21);
+  };
+  pb.produce = [&](const vqr::io::ByteSink &sink) {
+    for (int32_t x : b) sink(&x, sizeof x);
+  };
+  vqr::io::write_safetensors(path("produced.safetensors"), {pb, pa});  // name order decides, as for data
+  EXPECT_EQ(read_file(path("produced.safetensors")), read_file(path("borrowed.safetensors")));
+
+  for (size_t bytes : {size_t{20}, size_t{28}}) {
+    StTensorData bad{"a", StDtype::kF32, {2, 3}};
+    bad.produce = [bytes](const vqr::io::ByteSink &sink) {
+      const std::vector<char> zeros(bytes);
+      sink(zeros.data(), zeros.size());
+    };
+    expect_error([&] { vqr::io::write_safetensors(path("bad.safetensors"), {pb, bad}); }, vqr::Status::InvalidArgument,
+                 "tensor \"a\": its producer wrote " + std::to_string(bytes) + " bytes, F32 [2, 3] needs 24");
+    EXPECT_FALSE(std::filesystem::exists(path("bad.safetensors")));
+    EXPECT_FALSE(std::filesystem::exists(path("bad.safetensors.tmp")));
+  }
+  StTensorData throwing{"a", StDtype::kF32, {2, 3}};
+  throwing.produce = [](const vqr::io::ByteSink &) { vqr::fail(vqr::Status::Format, "source", "damaged", "re-download it"); };
+  expect_error([&] { vqr::io::write_safetensors(path("bad.safetensors"), {throwing}); }, vqr::Status::Format, "damaged");
+  EXPECT_FALSE(std::filesystem::exists(path("bad.safetensors.tmp")));
+}

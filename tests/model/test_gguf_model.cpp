@@ -29,6 +29,7 @@
 #include "model/model_source.h"
 #include "model/text_corpus.h"
 #include "model/tokenizer.h"
+#include "small_models.h"
 #include "synthetic_files.h"
 #include "common/memory_limit.h"
 #include "common/scratch_files.h"
@@ -117,38 +118,8 @@ struct SmallTokenizer {
   }
 };
 
-ModelConfig small_config(const std::string &arch) {
-  ModelConfig c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 275;
-  c.seq_len = 32;
-  c.architecture = arch;
-  c.shared_classifier = false;
-  if (!arch.empty()) {
-    c.rope_layout = RopeLayout::kHalf;
-    c.norm_eps = 1e-6f;
-    c.rope_theta = 1000000.0f;
-  }
-  return c;
-}
-
-Model random_model(const ModelConfig &c, uint32_t seed) {
-  Model m(c);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (int i = 0; i < vqr::model::kTensorCount; ++i) {
-    const TensorId id = static_cast<TensorId>(i);
-    const bool norm = id == TensorId::kRmsAtt || id == TensorId::kRmsFfn || id == TensorId::kRmsFinal ||
-                      id == TensorId::kQNorm || id == TensorId::kKNorm;
-    float *p = m.tensor(id);
-    for (int64_t k = 0; k < m.tensor_floats(id); ++k) p[k] = norm ? 1.0f + 0.1f * nd(rng) : 0.125f * nd(rng);
-  }
-  return m;
-}
+using vqr_test::random_model;
+using vqr_test::small_config;
 
 enum class GridKind { kSymmetric4, kSymmetric8, kAsymmetricExact, kAsymmetricInexact };
 
