@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -219,12 +220,15 @@ int run(const Options &o) {
   const std::string path = dir + "/vqround-bench-scale-" + std::to_string(getpid()) + ".safetensors";
   t0 = vqrbench::now_seconds();
   {
-    vqr::io::PackedTensorStore store;
     std::vector<vqr::io::StTensorData> tensors;
-    for (size_t i = 0; i < quantized.size(); ++i)
-      vqr::io::append_gptq_tensors(vqr::model::hf_linear_module(o.layer, order[i]),
-                                   vqr::pipeline::grid_codes_of(quantized[i]), vqr::io::PackFormat::GptqV2, &store,
-                                   &tensors);
+    for (size_t i = 0; i < quantized.size(); ++i) {
+      const vqr::quant::QuantizedLayer &q = quantized[i];
+      // Packed when the writer reaches each tensor, as the GPTQ exporter does.
+      vqr::io::append_gptq_tensors(
+          vqr::model::hf_linear_module(o.layer, order[i]), vqr::pipeline::grid_shape_of(q),
+          [&q](const std::function<void(const vqr::io::GridCodes &)> &use) { use(vqr::pipeline::grid_codes_of(q)); },
+          vqr::io::PackFormat::GptqV2, &tensors);
+    }
     vqr::io::write_safetensors(path, tensors);
   }
   r.write_s = vqrbench::now_seconds() - t0;

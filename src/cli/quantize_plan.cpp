@@ -192,7 +192,9 @@ Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers)
         ++e.quantized;
         e.flops.sweep += sweep_flops(l, method_facts(l.method), steps);
         const double scales = (l.group > 0 ? std::ceil((double)l.cols / (double)l.group) : 1) * (double)l.rows;
-        e.codes += (double)l.rows * (double)l.cols + scales * 8 + (double)l.cols * 4;
+        // A streamed run parks each layer's codes at `bits` bits (quant::QuantizedLayer::park), with
+        // fp32 scales and zeros and the int32 g_idx, until the writer packs them.
+        e.codes += (double)l.rows * (double)l.cols * (double)l.bits / 8 + scales * 8 + (double)l.cols * 4;
       }
       if (active) {
         const double n = (double)block[kGroups[g][0]].cols;

@@ -55,7 +55,9 @@ struct ExportPlan {
 const char *kind_suffix(model::LinearKind kind) { return model::linear_kind_name(kind); }
 
 // q with its output rows reordered: codes rows, and the output column of scales and zeros.
-std::unique_ptr<quant::QuantizedLayer> permute_rows(const quant::QuantizedLayer &q, const std::vector<int64_t> &src) {
+std::unique_ptr<quant::QuantizedLayer> permute_rows(const quant::QuantizedLayer &layer, const std::vector<int64_t> &src) {
+  quant::QuantizedLayer unparked;
+  const quant::QuantizedLayer &q = layer.with_codes(unparked);
   auto p = std::make_unique<quant::QuantizedLayer>(q.rows, q.cols, q.group_size, q.bits);
   p->groups = q.groups;
   p->g_idx = q.g_idx;
@@ -72,7 +74,10 @@ std::unique_ptr<quant::QuantizedLayer> permute_rows(const quant::QuantizedLayer 
 }
 
 // Checks a result's layer against the model it claims to belong to.
-void check_layer(const quant::QuantizedLayer &q, const LayerRecord &rec, const model::Model &model) {
+// A parked layer is unpacked into a scratch copy for the check (one layer at a time).
+void check_layer(const quant::QuantizedLayer &layer, const LayerRecord &rec, const model::Model &model) {
+  quant::QuantizedLayer unparked;
+  const quant::QuantizedLayer &q = layer.with_codes(unparked);
   const std::string who = "export: layer " + rec.name + ": ";
   const int64_t m = model.linear_rows(rec.kind), n = model.linear_cols(rec.kind);
   require(q.rows == m && q.cols == n, Status::InvalidArgument,
@@ -142,7 +147,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       }
       const LayerRecord &rec = result.layers[it->second];
       const quant::QuantizedLayer &q = result.results[it->second];
-      require(!q.codes.empty(), Status::InvalidArgument, "export: layer " + rec.name + " has no codes");
+      require(q.has_codes(), Status::InvalidArgument, "export: layer " + rec.name + " has no codes");
       check_layer(q, rec, model);
       ExportLayer e;
       e.record = &rec;
@@ -189,7 +194,8 @@ std::vector<io::StTensorData> dense_tensors(const model::Model &model, const Exp
 // interleaved-RoPE model a permuted copy that lives for the call only.
 io::GridCodesLender lend_codes(const ExportLayer &e) {
   return [&e](const std::function<void(const io::GridCodes &)> &use) {
-    if (e.row_map.empty()) return use(grid_codes_of(*e.q));
+    quant::QuantizedLayer unparked;  // a parked layer's codes, unpacked for this tensor only
+    if (e.row_map.empty()) return use(grid_codes_of(*e.q, &unparked));
     const std::unique_ptr<quant::QuantizedLayer> p = permute_rows(*e.q, e.row_map);
     use(grid_codes_of(*p));
   };
@@ -314,7 +320,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   const io::PackFormat format = v1 ? io::PackFormat::GptqV1 : io::PackFormat::GptqV2;
   size_t scattered = 0;
   for (const ExportLayer &e : plan.layers) {
-    io::append_gptq_tensors(e.module, grid_codes_of(*e.q), lend_codes(e), format, &tensors);
+    io::append_gptq_tensors(e.module, grid_shape_of(*e.q), lend_codes(e), format, &tensors);
     scattered += !e.plain_groups;
   }
   if (scattered > 0)
@@ -385,7 +391,7 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
     const quant::QuantizedLayer &q = *e.q;
     // actorder "group": g_idx needed; "weight": act-order with static (contiguous) groups.
     const std::string actorder = !e.plain_groups ? "group" : e.record->config.act_order ? "weight" : "";
-    io::append_compressed_tensors(e.module, grid_codes_of(q), lend_codes(e), e.sym, scale_dtype == "BF16", actorder == "group",
+    io::append_compressed_tensors(e.module, grid_shape_of(q), lend_codes(e), e.sym, scale_dtype == "BF16", actorder == "group",
                                   &tensors);
     const Scheme s{q.bits, e.sym, e.group_size, actorder};
     if (schemes.count(s) == 0) scheme_order.push_back(s);

@@ -38,7 +38,7 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
     for (size_t i = 0; i < s.result->layers.size(); ++i) {
       const LayerRecord &rec = s.result->layers[i];
       const quant::QuantizedLayer &q = s.result->results[i];
-      if (rec.skipped || q.codes.empty()) continue;
+      if (rec.skipped || !q.has_codes()) continue;
       if (!plain_groups(q)) {
         if (notes) notes->push_back({LogLevel::Info, rec.name + ": act-order groups have no GGUF block layout; stored dense"});
         continue;
@@ -48,10 +48,11 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
   model::GgufWriteOptions o;
   o.dtype = r.dtype == DType::F32 ? "F32" : "F16";
   model::GridCodes current;
+  quant::QuantizedLayer unparked;  // the one layer whose parked codes are unpacked now
   o.codes = [&](int layer, model::LinearKind kind) -> const model::GridCodes * {
     const auto it = layers.find({layer, (int)kind});
     if (it == layers.end()) return nullptr;
-    current = grid_codes_of(*it->second);
+    current = grid_codes_of(*it->second, &unparked);
     return &current;
   };
   model::save_gguf(*s.model, *s.tokenizer, path, o, notes);

@@ -9,16 +9,23 @@
 
 namespace vqr::pipeline {
 
-// q must outlive the view, and must not be parked (a streamed run's results are: use the overload
-// below); throws vqr::Error(Status::Internal) for a parked layer.
-inline io::GridCodes grid_codes_of(const quant::QuantizedLayer &q) {
-  require(!q.parked(), Status::Internal, "grid_codes_of: the layer's codes are parked; pass a scratch layer");
+// The shape of q (bits, rows, cols, group size, groups) with no arrays: what a writer needs before
+// it packs, parked or not.
+inline io::GridCodes grid_shape_of(const quant::QuantizedLayer &q) {
   io::GridCodes g;
   g.bits = q.bits;
   g.rows = q.rows;
   g.cols = q.cols;
   g.group_size = q.group_size;
   g.groups = q.groups;
+  return g;
+}
+
+// q must outlive the view, and must not be parked (a streamed run's results are: use the overload
+// below); throws vqr::Error(Status::Internal) for a parked layer.
+inline io::GridCodes grid_codes_of(const quant::QuantizedLayer &q) {
+  require(!q.parked(), Status::Internal, "grid_codes_of: the layer's codes are parked; pass a scratch layer");
+  io::GridCodes g = grid_shape_of(q);
   g.codes = q.codes.data();
   g.scales = q.scales.data();
   g.zeros = q.zeros.data();
