@@ -55,6 +55,8 @@ class Forward {
   Forward &operator=(const Forward &) = delete;
 
   int64_t max_tokens() const { return max_tokens_; }
+  int threads() const { return threads_; }
+  const Model &model() const { return model_; }  // the OpenMP threads of the row passes (resolved: >= 1)
   MatmulPath path() const { return path_; }
 
   // Runs tokens[0..n) at positions 0..n-1 with a fresh context (no state is carried between
@@ -81,6 +83,15 @@ class Forward {
  private:
   // out (T x OC, overwrite) = inp (T x IC) w^T on this Forward's path.
   void linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC);
+  // out (T x OC, overwrite) = inp w^T + bias (OC; NULL: none): on kBlas the bias starts the SGEMM.
+  void linear_bias(float *out, const float *inp, const float *w, const float *bias, int64_t T, int64_t IC,
+                   int64_t OC);
+  // x (T x OC, accumulate) += inp w^T, the residual connection: on kBlas x starts the SGEMM; on
+  // kReference the product goes through scratch (T x OC) and is added as run.c does.
+  void linear_residual(float *x, float *scratch, const float *inp, const float *w, int64_t T, int64_t IC,
+                       int64_t OC);
+  // out (rows x width, overwrite; may alias inp) = RMSNorm(inp) * weight on this Forward's path.
+  void rmsnorm(float *out, const float *inp, const float *weight, int64_t rows, int64_t width);
 
   const Model &model_;
   int64_t max_tokens_;
@@ -99,6 +110,7 @@ class Forward {
   float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or one score tile
   float *mm_;   // reference-path matmul scratch: the transposed input of the current matmul
   std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
+  std::vector<float> rope_table_;  // kBlas: rope_table(inv_freq_, max_tokens), built once
   // A streamed model's classifier rows, widened kClassifierChunkRows at a time (head()).
   static constexpr int64_t kClassifierChunkRows = 4096;
   std::vector<float> classifier_chunk_;
