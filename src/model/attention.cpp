@@ -21,18 +21,35 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 18;
 // The first position query t sees: 0, or t - window + 1 under a sliding window.
 inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
 
-// a[0..n) = softmax(a[0..n)) in place, n >= 1, as run.c softmax(): max, exp and sum in order,
+// a[s] = exp(a[s] - max_val) / (their sum) over a[0..n): run.c softmax()'s exp and sum in order,
 // then one division per value.
-inline void softmax_in_place(float *a, int64_t n) {
-  float max_val = a[0];
-  for (int64_t s = 1; s < n; ++s)
-    if (a[s] > max_val) max_val = a[s];
+inline void exp_normalize(float *a, int64_t n, float max_val) {
   float sum = 0.0f;
   for (int64_t s = 0; s < n; ++s) {
     a[s] = std::exp(a[s] - max_val);
     sum += a[s];
   }
   for (int64_t s = 0; s < n; ++s) a[s] /= sum;
+}
+
+// a[0..n) = softmax(a[0..n)) in place, n >= 1, as run.c softmax().
+inline void softmax_in_place(float *a, int64_t n) {
+  float max_val = a[0];
+  for (int64_t s = 1; s < n; ++s)
+    if (a[s] > max_val) max_val = a[s];
+  exp_normalize(a, n, max_val);
+}
+
+// a[0..n) = softmax(a[0..n) / scale), n >= 1: the division fused into the max pass, the same
+// values as dividing first (each a[s] / scale is rounded once either way).
+inline void scaled_softmax_in_place(float *a, int64_t n, float scale) {
+  a[0] /= scale;
+  float max_val = a[0];
+  for (int64_t s = 1; s < n; ++s) {
+    a[s] /= scale;
+    if (a[s] > max_val) max_val = a[s];
+  }
+  exp_normalize(a, n, max_val);
 }
 
 }  // namespace
@@ -106,8 +123,7 @@ VQR_UNCHECKED_KERNEL void attention_forward_blas(backend::Backend &backend, floa
         const int64_t t = t0 + r, first = first_visible(t, window) - k0, last = t - k0;
         float *a = scores + r * nk;
         for (int64_t s = 0; s < first; ++s) a[s] = 0.0f;
-        for (int64_t s = first; s <= last; ++s) a[s] /= scale;
-        softmax_in_place(a + first, last - first + 1);
+        scaled_softmax_in_place(a + first, last - first + 1, scale);
         for (int64_t s = last + 1; s < nk; ++s) a[s] = 0.0f;
       }
       backend.gemm(backend::Op::None, backend::Op::None, rows, HS, nk, 1.0f, scores, nk, v + k0 * KV + kv_off, KV,

@@ -13,8 +13,11 @@ constexpr int64_t kMinParallelLogits = int64_t{1} << 16;
 
 // -log softmax(row)[target] = (max + log sum exp(row - max)) - row[target], in double.
 double token_nll(const float *row, int64_t vocab, int32_t target) {
+  // The maximum by comparison rather than std::fmax (a library call per logit): the same value for
+  // finite logits; with a NaN logit the result is NaN either way (the sum below takes exp(NaN)).
   double max_val = row[0];
-  for (int64_t i = 1; i < vocab; ++i) max_val = std::fmax(max_val, static_cast<double>(row[i]));
+  for (int64_t i = 1; i < vocab; ++i)
+    if (static_cast<double>(row[i]) > max_val) max_val = row[i];
   double sum = 0.0;
   for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(row[i]) - max_val);
   return (max_val + std::log(sum)) - static_cast<double>(row[target]);
