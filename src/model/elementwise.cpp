@@ -7,10 +7,6 @@ namespace vqr::model {
 
 namespace {
 
-// Below this many values a pass runs on the calling thread: waking a team costs microseconds
-// (far more on an oversubscribed machine), about what a pass over 64K floats costs.
-constexpr int64_t kMinParallelValues = int64_t{1} << 16;
-
 // run.c's 1 / sqrt(ss / C + eps) from a sum of squares.
 inline float rms_scale(float ss, int64_t C, float eps) {
   ss /= static_cast<float>(C);

@@ -44,6 +44,10 @@ void residual_forward(float *x, const float *y, int64_t n);
 
 // Interleaved partial sums of RMSNorm's sum of squares (two AVX2 registers).
 constexpr int64_t kNormLanes = 16;
+// Below this many values a pass runs on the calling thread: waking a team and joining it costs
+// microseconds on a quiet machine and up to a scheduler time slice on an oversubscribed one, while
+// a pass over 256K floats takes about 100 us (a 256-token window of a 256-wide model stays serial).
+constexpr int64_t kMinParallelValues = int64_t{1} << 18;
 
 // RoPE's cos and sin for positions 0..T-1: T x (HS/2) pairs {cos, sin} of the float angle
 // t * inv_freq[j], computed with the reference's expressions (so the values are the reference's).

@@ -25,14 +25,15 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-// T = 300 tokens (several OpenMP chunks, above the parallel threshold at these widths), awkward
-// widths: 1 + 16k and prime.
-constexpr int64_t kT = 300;
+// T = 1100 tokens: every pass below but the 16-wide norm has more than kMinParallelValues values,
+// so it runs in parallel; awkward widths: 1 + 16k and prime.
+constexpr int64_t kT = 1100;
 
 }  // namespace
 
 TEST(Elementwise, RopeTableMatchesReferenceBitForBit) {
-  const int64_t NH = 6, NKV = 2, HS = 22;
+  const int64_t NH = 12, NKV = 4, HS = 22;
+  ASSERT_GE(kT * (NH + NKV) * HS, vqr::model::kMinParallelValues);
   vqr::model::ModelConfig c;
   c.dim = static_cast<int>(NH * HS);
   c.n_heads = static_cast<int>(NH);
@@ -55,6 +56,7 @@ TEST(Elementwise, RopeTableMatchesReferenceBitForBit) {
 
 TEST(Elementwise, SwigluRowsMatchesReferenceBitForBit) {
   const int64_t H = 257;
+  ASSERT_GE(kT * H, vqr::model::kMinParallelValues);
   const std::vector<float> a0 = randn(kT * H, 3, 3.0f), b = randn(kT * H, 4);
   std::vector<float> ref = a0;
   vqr::model::swiglu_forward(ref.data(), b.data(), kT * H);
@@ -98,7 +100,7 @@ TEST(Elementwise, RmsNormRowsWithinOrderBoundAndDeterministic) {
 // Qwen3's per-head norm fused with RoPE equals the two reference passes within the norm's bound
 // (RoPE's rotation has norm 1 and adds its own rounding identically on both sides).
 TEST(Elementwise, QkNormFusedWithRopeWithinBound) {
-  const int64_t NH = 4, NKV = 2, HS = 32;
+  const int64_t NH = 8, NKV = 4, HS = 32;
   vqr::model::ModelConfig c;
   c.dim = static_cast<int>(NH * HS);
   c.n_heads = static_cast<int>(NH);
