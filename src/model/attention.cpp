@@ -54,9 +54,22 @@ inline void scaled_softmax_in_place(float *a, int64_t n, float scale) {
 
 }  // namespace
 
+namespace {
+
+// Heads whose score tiles (kAttentionTile x T floats each) are computed together on the BLAS path:
+// as many as fit kScoreGroupBytes, so the scores written by the GEMM are still in cache (L2) when
+// the row pass and the P V GEMM read them, and at least one.
+constexpr int64_t kScoreGroupBytes = int64_t{1} << 20;
+int64_t head_group(int64_t T, int64_t NH) {
+  const int64_t tile_bytes = std::min(T, kAttentionTile) * T * static_cast<int64_t>(sizeof(float));
+  return std::clamp<int64_t>(kScoreGroupBytes / tile_bytes, 1, NH);
+}
+
+}  // namespace
+
 int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads) {
-  // Reference: one row of weights per thread. BLAS: one tile of scores per head.
-  return path == MatmulPath::kReference ? int64_t{threads} * T : NH * std::min(T, kAttentionTile) * T;
+  // Reference: one row of weights per thread. BLAS: one tile of scores per head of a group.
+  return path == MatmulPath::kReference ? int64_t{threads} * T : head_group(T, NH) * std::min(T, kAttentionTile) * T;
 }
 
 // Unchecked under the sanitizers (core/sanitizer.h): the extents it reaches are checked first.
@@ -97,13 +110,14 @@ VQR_UNCHECKED_KERNEL void attention_forward(float *out, float *att, const float 
 }
 
 // Per query tile [t0, t1): the keys any of its rows sees are [k0, t1), k0 the tile's first row's first
-// visible position. For every head h, S_h (rows x nk, ld nk, at scores + h rows nk) = Q_h[t0..t1)
-// K_g[k0..t1)^T; then one row pass over all heads' rows: row r (position t) keeps
-// [first_visible(t), t], divided by sqrt(HS) as run.c does, softmaxed, and the rest set to 0 (exact
-// zeros: they add nothing to P V); then for every head out_h[t0..t1) = P_h V_g[k0..t1). Taking the
-// heads together per tile puts the GEMMs back to back and makes one OpenMP team per tile instead of
-// one per head, so the BLAS pool and the OpenMP team hand over the cores NH times less often
-// (each value is computed by the same calls as head by head).
+// visible position. For each group of G = head_group(T, NH) heads [h0, h1): for every head h,
+// S_h (rows x nk, ld nk, at scores + (h - h0) rows nk) = Q_h[t0..t1) K_g[k0..t1)^T; then one row
+// pass over the group's rows: row r (position t) keeps [first_visible(t), t], divided by sqrt(HS)
+// as run.c does, softmaxed, and the rest set to 0 (exact zeros: they add nothing to P V); then for
+// every head out_h[t0..t1) = P_h V_g[k0..t1). Taking heads together puts the GEMMs back to back and
+// makes one OpenMP team per group instead of one per head, so the BLAS pool and the OpenMP team
+// hand over the cores G times less often; the group's scores stay within kScoreGroupBytes (in
+// cache). Each value is computed by the same calls as head by head.
 VQR_UNCHECKED_KERNEL void attention_forward_blas(backend::Backend &backend, float *out, float *scores, const float *q,
                                                  const float *k, const float *v, int64_t T, int64_t HS, int64_t NH,
                                                  int64_t NKV, int64_t window, int threads) {
@@ -113,25 +127,28 @@ VQR_UNCHECKED_KERNEL void attention_forward_blas(backend::Backend &backend, floa
   check_addressable(q, (size_t)(T * C));
   check_addressable(k, (size_t)(T * KV));
   check_addressable(v, (size_t)(T * KV));
-  const int64_t kv_mul = NH / NKV;
+  const int64_t kv_mul = NH / NKV, G = head_group(T, NH);
   const float scale = std::sqrt(static_cast<float>(HS));
   for (int64_t t0 = 0; t0 < T; t0 += kAttentionTile) {
     const int64_t t1 = std::min(T, t0 + kAttentionTile), rows = t1 - t0;
     const int64_t k0 = first_visible(t0, window), nk = t1 - k0;
-    for (int64_t h = 0; h < NH; ++h)
-      backend.gemm(backend::Op::None, backend::Op::Trans, rows, nk, HS, 1.0f, q + t0 * C + h * HS, C,
-                   k + k0 * KV + (h / kv_mul) * HS, KV, 0.0f, scores + h * rows * nk, nk);
-#pragma omp parallel for num_threads(threads) schedule(static) if (NH * rows * nk * HS >= kMinParallelWork)
-    for (int64_t hr = 0; hr < NH * rows; ++hr) {
-      const int64_t t = t0 + hr % rows, first = first_visible(t, window) - k0, last = t - k0;
-      float *a = scores + hr * nk;
-      for (int64_t s = 0; s < first; ++s) a[s] = 0.0f;
-      scaled_softmax_in_place(a + first, last - first + 1, scale);
-      for (int64_t s = last + 1; s < nk; ++s) a[s] = 0.0f;
+    for (int64_t h0 = 0; h0 < NH; h0 += G) {
+      const int64_t h1 = std::min(NH, h0 + G);
+      for (int64_t h = h0; h < h1; ++h)
+        backend.gemm(backend::Op::None, backend::Op::Trans, rows, nk, HS, 1.0f, q + t0 * C + h * HS, C,
+                     k + k0 * KV + (h / kv_mul) * HS, KV, 0.0f, scores + (h - h0) * rows * nk, nk);
+#pragma omp parallel for num_threads(threads) schedule(static) if ((h1 - h0) * rows * nk * HS >= kMinParallelWork)
+      for (int64_t hr = 0; hr < (h1 - h0) * rows; ++hr) {
+        const int64_t t = t0 + hr % rows, first = first_visible(t, window) - k0, last = t - k0;
+        float *a = scores + hr * nk;
+        for (int64_t s = 0; s < first; ++s) a[s] = 0.0f;
+        scaled_softmax_in_place(a + first, last - first + 1, scale);
+        for (int64_t s = last + 1; s < nk; ++s) a[s] = 0.0f;
+      }
+      for (int64_t h = h0; h < h1; ++h)
+        backend.gemm(backend::Op::None, backend::Op::None, rows, HS, nk, 1.0f, scores + (h - h0) * rows * nk, nk,
+                     v + k0 * KV + (h / kv_mul) * HS, KV, 0.0f, out + t0 * C + h * HS, C);
     }
-    for (int64_t h = 0; h < NH; ++h)
-      backend.gemm(backend::Op::None, backend::Op::None, rows, HS, nk, 1.0f, scores + h * rows * nk, nk,
-                   v + k0 * KV + (h / kv_mul) * HS, KV, 0.0f, out + t0 * C + h * HS, C);
   }
 }
 

@@ -4,7 +4,7 @@
 //   sum of values), whose sums are run.c's bit for bit.
 // - kBlas: per (head, tile of query rows) two GEMMs through the compute seam, scores = Q K^T and
 //   out = P V, with the causal mask and the window applied between them and the softmax per row in
-//   fp32 as run.c computes it. Only one tile of scores per head (NH x kAttentionTile x T floats) is
+//   fp32 as run.c computes it. Only one tile of scores per head of a group (about 1 MB in all) is
 //   kept, so the attention's memory is linear in T (issue 16 item 3), and its flops run at GEMM
 //   speed (spec gptq_family.md §7: the forward is most of the flops of calibration and evaluation).
 // Layout: q, out: T x (NH HS) row-major, head h at columns h HS; k, v: T x (NKV HS). Query head h
@@ -27,8 +27,8 @@ namespace vqr::model {
 constexpr int64_t kAttentionTile = 128;
 
 // Floats of scratch attention_forward / attention_forward_blas need for up to T tokens, NH query
-// heads and `threads` OpenMP threads (the BLAS path: one tile of scores per head, NH
-// kAttentionTile T floats, still linear in T).
+// heads and `threads` OpenMP threads (the BLAS path: one tile of scores for each head of a group
+// that fits about 1 MB, at least one: linear in T).
 int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads);
 
 // Reference order. out: T x NH HS (overwrite); scratch: attention_scratch_floats(kReference, T,

@@ -107,7 +107,7 @@ class Forward {
   float *v_;    // T x kv_dim
   float *hb_;   // T x hidden, w1 output, then silu(w1 x) * w3 x
   float *hb2_;  // T x hidden, w3 output
-  float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or one score tile per head
+  float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or score tiles
   float *mm_;   // reference-path matmul scratch: the transposed input of the current matmul
   std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
   std::vector<float> rope_table_;  // kBlas: rope_table(inv_freq_, max_tokens), built once
