@@ -2,7 +2,9 @@
 // plain loops that compute what llama2.c run.c computes (same RMSNorm, RoPE, attention softmax and
 // SwiGLU). The linear layers run as one SGEMM each on the token batch and attention as per-head
 // GEMMs over query tiles (MatmulPath::kBlas, the default), or both in run.c's per-output
-// accumulation order (kReference), whose logits match run.c's bit for bit.
+// accumulation order (kReference), whose logits match run.c's bit for bit. The elementwise passes
+// (RMSNorm, RoPE, SwiGLU, bias and residual adds) are run.c's loops on kReference and OpenMP row
+// passes with the adds folded into the SGEMMs on kBlas (elementwise.h states the rounding bound).
 // It can also hand the real input of every linear layer to a caller-supplied sink, one
 // sequence at a time, so calibration memory does not grow with the number of tokens.
 #pragma once
