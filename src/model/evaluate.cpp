@@ -1,6 +1,7 @@
-// NLL evaluation under the paragraph and GPTQ protocols (evaluate.h). Sequences run one after
-// the other through one Forward, each with a fresh context; the per-sequence sums (double) are
-// added in sequence order, so the result does not depend on the thread count.
+// NLL evaluation under the paragraph and GPTQ protocols (evaluate.h). Sequences run through one
+// Forward, each with a fresh context: one after the other (resident model), or a batch at a time
+// block by block (streamed model); the per-sequence sums (double) are added in sequence order, so
+// the result depends neither on the thread count nor on the order the blocks were visited in.
 #include "model/evaluate.h"
 
 #include <algorithm>
