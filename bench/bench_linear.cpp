@@ -1,25 +1,18 @@
 // The forward's linear layers (model/matmul.h) on both MatmulPaths next to cblas_sgemm on the same
 // shape (out = X W^T, 2 T IC OC flops), timed alternately in every iteration so that a shared,
 // noisy machine slows both alike (DESIGN §4: figures are ratios to the machine's own ceiling).
-// Target (issue 16 item 2 / item 4): the BLAS path >= 0.8x the SGEMM rate. Also the whole forward
-// of gutenberg4M on one 256-token window per path (tokens/s), when $VQR_DATA_DIR (default
-// ../shared/data) holds it. Internal API: linked against vqround_static, since the forward is not
-// part of the C ABI.
+// Target (issue 16 item 2 / item 4): the BLAS path >= 0.8x the SGEMM rate. The whole forward is in
+// bench_forward.cpp (the same executable). Internal API: linked against vqround_static, since the
+// forward is not part of the C ABI.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <exception>
-#include <optional>
-#include <string>
 #include <random>
 #include <vector>
 
 #include "backend/backend.h"
-#include "model/forward.h"
-#include "model/llama2c_format.h"
 #include "model/matmul.h"
 
 namespace {
@@ -84,35 +77,6 @@ void shapes(benchmark::internal::Benchmark *b) {
 }
 
 BENCHMARK(BM_ForwardLinear)->Apply(shapes)->UseManualTime()->Unit(benchmark::kMillisecond);
-
-// Args: path (0 = kBlas, 1 = kReference). One 256-token window of gutenberg4M with logits; counter
-// tokens_per_s. The same pseudo-random tokens for both paths.
-void BM_ForwardGutenberg4M(benchmark::State &state) {
-  const char *dir = std::getenv("VQR_DATA_DIR");
-  const std::string file = std::string(dir != nullptr ? dir : "../shared/data") + "/models/gutenberg4M/gutenberg4M.bin";
-  const auto path = state.range(0) == 0 ? vqr::model::MatmulPath::kBlas : vqr::model::MatmulPath::kReference;
-  state.SetLabel(path == vqr::model::MatmulPath::kBlas ? "blas" : "reference");
-  std::optional<vqr::model::Model> loaded;
-  try {
-    loaded.emplace(vqr::model::load_llama2c(file));
-  } catch (const std::exception &e) {
-    state.SkipWithError((file + ": " + e.what()).c_str());
-    return;
-  }
-  const vqr::model::Model &m = *loaded;
-  const int64_t T = m.config().seq_len, V = m.config().vocab_size;
-  std::vector<int32_t> tokens(static_cast<size_t>(T));
-  std::mt19937 rng(3);
-  for (auto &t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
-  vqr::model::Forward fwd(m, T, 2, path);
-  std::vector<float> logits(static_cast<size_t>(T * V));
-  fwd.run(tokens.data(), T, logits.data());  // warm-up
-  for (auto _ : state) fwd.run(tokens.data(), T, logits.data());
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(T) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-}
-
-BENCHMARK(BM_ForwardGutenberg4M)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

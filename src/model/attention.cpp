@@ -21,12 +21,9 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 18;
 // The first position query t sees: 0, or t - window + 1 under a sliding window.
 inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
 
-// a[0..n) = softmax(a[0..n)) in place, n >= 1, as run.c softmax(): max, exp and sum in order,
+// a[s] = exp(a[s] - max_val) / (their sum) over a[0..n): run.c softmax()'s exp and sum in order,
 // then one division per value.
-inline void softmax_in_place(float *a, int64_t n) {
-  float max_val = a[0];
-  for (int64_t s = 1; s < n; ++s)
-    if (a[s] > max_val) max_val = a[s];
+inline void exp_normalize(float *a, int64_t n, float max_val) {
   float sum = 0.0f;
   for (int64_t s = 0; s < n; ++s) {
     a[s] = std::exp(a[s] - max_val);
@@ -35,11 +32,44 @@ inline void softmax_in_place(float *a, int64_t n) {
   for (int64_t s = 0; s < n; ++s) a[s] /= sum;
 }
 
+// a[0..n) = softmax(a[0..n)) in place, n >= 1, as run.c softmax().
+inline void softmax_in_place(float *a, int64_t n) {
+  float max_val = a[0];
+  for (int64_t s = 1; s < n; ++s)
+    if (a[s] > max_val) max_val = a[s];
+  exp_normalize(a, n, max_val);
+}
+
+// a[0..n) = softmax(a[0..n) / scale), n >= 1: the division fused into the max pass, the same
+// values as dividing first (each a[s] / scale is rounded once either way).
+inline void scaled_softmax_in_place(float *a, int64_t n, float scale) {
+  a[0] /= scale;
+  float max_val = a[0];
+  for (int64_t s = 1; s < n; ++s) {
+    a[s] /= scale;
+    if (a[s] > max_val) max_val = a[s];
+  }
+  exp_normalize(a, n, max_val);
+}
+
 }  // namespace
 
-int64_t attention_scratch_floats(MatmulPath path, int64_t T, int threads) {
-  // Reference: one row of weights per thread. BLAS: one tile of scores, shared by the row loops.
-  return path == MatmulPath::kReference ? int64_t{threads} * T : std::min(T, kAttentionTile) * T;
+namespace {
+
+// Heads whose score tiles (kAttentionTile x T floats each) are computed together on the BLAS path:
+// as many as fit kScoreGroupBytes, so the scores written by the GEMM are still in cache (L2) when
+// the row pass and the P V GEMM read them, and at least one.
+constexpr int64_t kScoreGroupBytes = int64_t{1} << 20;
+int64_t head_group(int64_t T, int64_t NH) {
+  const int64_t tile_bytes = std::min(T, kAttentionTile) * T * static_cast<int64_t>(sizeof(float));
+  return std::clamp<int64_t>(kScoreGroupBytes / tile_bytes, 1, NH);
+}
+
+}  // namespace
+
+int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads) {
+  // Reference: one row of weights per thread. BLAS: one tile of scores per head of a group.
+  return path == MatmulPath::kReference ? int64_t{threads} * T : head_group(T, NH) * std::min(T, kAttentionTile) * T;
 }
 
 // Unchecked under the sanitizers (core/sanitizer.h): the extents it reaches are checked first.
@@ -79,39 +109,45 @@ VQR_UNCHECKED_KERNEL void attention_forward(float *out, float *att, const float 
   }
 }
 
-// Per head h and query tile [t0, t1): the keys any of its rows sees are [k0, t1), k0 the tile's
-// first row's first visible position. S (rows x nk, ld nk) = Q_h[t0..t1) K_g[k0..t1)^T; row r
-// (position t) keeps [first_visible(t), t], divided by sqrt(HS) as run.c does, softmaxed, and the
-// rest set to 0 (exact zeros: they add nothing to P V); then out_h[t0..t1) = P V_g[k0..t1).
+// Per query tile [t0, t1): the keys any of its rows sees are [k0, t1), k0 the tile's first row's first
+// visible position. For each group of G = head_group(T, NH) heads [h0, h1): for every head h,
+// S_h (rows x nk, ld nk, at scores + (h - h0) rows nk) = Q_h[t0..t1) K_g[k0..t1)^T; then one row
+// pass over the group's rows: row r (position t) keeps [first_visible(t), t], divided by sqrt(HS)
+// as run.c does, softmaxed, and the rest set to 0 (exact zeros: they add nothing to P V); then for
+// every head out_h[t0..t1) = P_h V_g[k0..t1). Taking heads together puts the GEMMs back to back and
+// makes one OpenMP team per group instead of one per head, so the BLAS pool and the OpenMP team
+// hand over the cores G times less often; the group's scores stay within kScoreGroupBytes (in
+// cache). Each value is computed by the same calls as head by head.
 VQR_UNCHECKED_KERNEL void attention_forward_blas(backend::Backend &backend, float *out, float *scores, const float *q,
                                                  const float *k, const float *v, int64_t T, int64_t HS, int64_t NH,
                                                  int64_t NKV, int64_t window, int threads) {
   const int64_t C = NH * HS, KV = NKV * HS;
   check_addressable(out, (size_t)(T * C));
-  check_addressable(scores, (size_t)attention_scratch_floats(MatmulPath::kBlas, T, threads));
+  check_addressable(scores, (size_t)attention_scratch_floats(MatmulPath::kBlas, T, NH, threads));
   check_addressable(q, (size_t)(T * C));
   check_addressable(k, (size_t)(T * KV));
   check_addressable(v, (size_t)(T * KV));
-  const int64_t kv_mul = NH / NKV;
+  const int64_t kv_mul = NH / NKV, G = head_group(T, NH);
   const float scale = std::sqrt(static_cast<float>(HS));
-  for (int64_t h = 0; h < NH; ++h) {
-    const int64_t kv_off = (h / kv_mul) * HS;
-    for (int64_t t0 = 0; t0 < T; t0 += kAttentionTile) {
-      const int64_t t1 = std::min(T, t0 + kAttentionTile), rows = t1 - t0;
-      const int64_t k0 = first_visible(t0, window), nk = t1 - k0;
-      backend.gemm(backend::Op::None, backend::Op::Trans, rows, nk, HS, 1.0f, q + t0 * C + h * HS, C,
-                   k + k0 * KV + kv_off, KV, 0.0f, scores, nk);
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * nk * HS >= kMinParallelWork)
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t t = t0 + r, first = first_visible(t, window) - k0, last = t - k0;
-        float *a = scores + r * nk;
+  for (int64_t t0 = 0; t0 < T; t0 += kAttentionTile) {
+    const int64_t t1 = std::min(T, t0 + kAttentionTile), rows = t1 - t0;
+    const int64_t k0 = first_visible(t0, window), nk = t1 - k0;
+    for (int64_t h0 = 0; h0 < NH; h0 += G) {
+      const int64_t h1 = std::min(NH, h0 + G);
+      for (int64_t h = h0; h < h1; ++h)
+        backend.gemm(backend::Op::None, backend::Op::Trans, rows, nk, HS, 1.0f, q + t0 * C + h * HS, C,
+                     k + k0 * KV + (h / kv_mul) * HS, KV, 0.0f, scores + (h - h0) * rows * nk, nk);
+#pragma omp parallel for num_threads(threads) schedule(static) if ((h1 - h0) * rows * nk * HS >= kMinParallelWork)
+      for (int64_t hr = 0; hr < (h1 - h0) * rows; ++hr) {
+        const int64_t t = t0 + hr % rows, first = first_visible(t, window) - k0, last = t - k0;
+        float *a = scores + hr * nk;
         for (int64_t s = 0; s < first; ++s) a[s] = 0.0f;
-        for (int64_t s = first; s <= last; ++s) a[s] /= scale;
-        softmax_in_place(a + first, last - first + 1);
+        scaled_softmax_in_place(a + first, last - first + 1, scale);
         for (int64_t s = last + 1; s < nk; ++s) a[s] = 0.0f;
       }
-      backend.gemm(backend::Op::None, backend::Op::None, rows, HS, nk, 1.0f, scores, nk, v + k0 * KV + kv_off, KV,
-                   0.0f, out + t0 * C + h * HS, C);
+      for (int64_t h = h0; h < h1; ++h)
+        backend.gemm(backend::Op::None, backend::Op::None, rows, HS, nk, 1.0f, scores + (h - h0) * rows * nk, nk,
+                     v + k0 * KV + (h / kv_mul) * HS, KV, 0.0f, out + t0 * C + h * HS, C);
     }
   }
 }

@@ -4,9 +4,9 @@
 //   sum of values), whose sums are run.c's bit for bit.
 // - kBlas: per (head, tile of query rows) two GEMMs through the compute seam, scores = Q K^T and
 //   out = P V, with the causal mask and the window applied between them and the softmax per row in
-//   fp32 as run.c computes it. Only one tile of scores (kAttentionTile x T floats) is kept, so the
-//   attention's memory is linear in T (issue 16 item 3), and its flops run at GEMM speed (spec
-//   gptq_family.md §7: the forward is most of the flops of calibration and evaluation).
+//   fp32 as run.c computes it. Only one tile of scores per head of a group (about 1 MB in all) is
+//   kept, so the attention's memory is linear in T (issue 16 item 3), and its flops run at GEMM
+//   speed (spec gptq_family.md §7: the forward is most of the flops of calibration and evaluation).
 // Layout: q, out: T x (NH HS) row-major, head h at columns h HS; k, v: T x (NKV HS). Query head h
 // reads KV head h / (NH / NKV). window > 0: position t sees only t - window + 1 .. t (Mistral).
 #pragma once
@@ -26,17 +26,18 @@ namespace vqr::model {
 // the diagonal) stays a small part of the work at T >= 256.
 constexpr int64_t kAttentionTile = 128;
 
-// Floats of scratch attention_forward / attention_forward_blas need for up to T tokens with
-// `threads` OpenMP threads.
-int64_t attention_scratch_floats(MatmulPath path, int64_t T, int threads);
+// Floats of scratch attention_forward / attention_forward_blas need for up to T tokens, NH query
+// heads and `threads` OpenMP threads (the BLAS path: one tile of scores for each head of a group
+// that fits about 1 MB, at least one: linear in T).
+int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads);
 
 // Reference order. out: T x NH HS (overwrite); scratch: attention_scratch_floats(kReference, T,
-// threads) floats.
+// NH, threads) floats.
 void attention_forward(float *out, float *scratch, const float *q, const float *k, const float *v, int64_t T,
                        int64_t HS, int64_t NH, int64_t NKV, int64_t window, int threads);
 
 // BLAS path, the same contract with the GEMMs on `backend` (host memory) and scratch of
-// attention_scratch_floats(kBlas, T, threads) floats. The result depends on T and the inputs only,
+// attention_scratch_floats(kBlas, T, NH, threads) floats. The result depends on T and the inputs only,
 // not on threads (the row loops are per row; the GEMMs use the BLAS library's threads).
 void attention_forward_blas(backend::Backend &backend, float *out, float *scratch, const float *q, const float *k,
                             const float *v, int64_t T, int64_t HS, int64_t NH, int64_t NKV, int64_t window,

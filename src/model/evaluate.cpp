@@ -1,10 +1,12 @@
-// NLL evaluation under the paragraph and GPTQ protocols (evaluate.h). Sequences run one after
-// the other through one Forward, each with a fresh context; the per-sequence sums (double) are
-// added in sequence order, so the result does not depend on the thread count.
+// NLL evaluation under the paragraph and GPTQ protocols (evaluate.h). Sequences run through one
+// Forward, each with a fresh context: one after the other (resident model), or a batch at a time
+// block by block (streamed model); the per-sequence sums (double) are added in sequence order, so
+// the result depends neither on the thread count nor on the order the blocks were visited in.
 #include "model/evaluate.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 
@@ -37,9 +39,97 @@ std::vector<float> logits_buffer(int64_t max_tokens, int64_t vocab) {
 
 }  // namespace
 
+namespace {
+
+// Adds the NLL of a span whose logits are in `logits` to `result` (sums in double, in span order).
+void score_span(NllResult &result, const float *logits, const TokenSpan &s, int64_t vocab, int threads) {
+  int64_t predicted = 0;
+  result.sum_nll += sequence_nll(logits, s.tokens, s.count, vocab, &predicted, threads);
+  result.predicted_tokens += predicted;
+}
+
+// Sequence-major: each span through every block, then the head (a resident model: its blocks
+// cost nothing to revisit).
+void eval_sequence_major(NllResult &result, Forward &fwd, float *logits, const std::vector<TokenSpan> &spans,
+                         int64_t vocab, Progress *progress) {
+  for (const TokenSpan &s : spans) {
+    if (s.count >= 2) {  // a lone token predicts nothing: skip its forward pass
+      fwd.run(s.tokens, s.count, logits);
+      score_span(result, logits, s, vocab, fwd.threads());
+    }
+    ++result.sequences;
+    if (progress) progress->checkpoint(result.sequences, false);
+  }
+}
+
+// Block-major (a streamed model, whose block l is widened from its source whenever it is not in the
+// block cache): the spans are taken in batches whose hidden states fit hidden_budget bytes (at least
+// one span per batch); a batch goes through block 0 span by span, then block 1, ..., so each block
+// is widened at most once per batch, and then through the head. Every span meets the same
+// Forward calls on the same values as in eval_sequence_major (hidden() is saved and restored
+// exactly between them), so the sums are bit-identical.
+void eval_block_major(NllResult &result, Forward &fwd, float *logits, const std::vector<TokenSpan> &spans,
+                      int64_t vocab, int64_t hidden_budget, Progress *progress) {
+  const int64_t C = fwd.model().config().dim, L = fwd.model().config().n_layers;
+  // Floats of a span's hidden states (0 for a lone token: it has no forward pass).
+  auto floats = [&](const TokenSpan &s) { return s.count >= 2 ? s.count * C : 0; };
+  const int64_t budget_floats = hidden_budget / static_cast<int64_t>(sizeof(float));
+  std::vector<float> store;
+  std::vector<int64_t> offset;  // per span of the batch: its rows' start in store
+  for (size_t i = 0; i < spans.size();) {
+    size_t j = i;
+    int64_t used = 0;
+    offset.clear();
+    while (j < spans.size() && (j == i || used + floats(spans[j]) <= budget_floats)) {
+      offset.push_back(used);
+      used += floats(spans[j++]);
+    }
+    try {
+      store.resize(static_cast<size_t>(used));
+    } catch (const std::bad_alloc &) {
+      throw Error(Status::OutOfMemory,
+                  "evaluate: cannot allocate " + std::to_string(used * 4) + " bytes of hidden states");
+    }
+    // hidden() <-> store for span k of the batch.
+    auto save = [&](size_t k) {
+      std::memcpy(store.data() + offset[k - i], fwd.hidden(), static_cast<size_t>(floats(spans[k])) * sizeof(float));
+    };
+    auto load = [&](size_t k) {
+      std::memcpy(fwd.hidden(), store.data() + offset[k - i], static_cast<size_t>(floats(spans[k])) * sizeof(float));
+    };
+    for (size_t k = i; k < j; ++k) {
+      if (spans[k].count < 2) continue;
+      fwd.embed(spans[k].tokens, spans[k].count);
+      save(k);
+    }
+    for (int l = 0; l < L; ++l) {
+      for (size_t k = i; k < j; ++k) {
+        if (spans[k].count < 2) continue;
+        load(k);
+        fwd.block(l, spans[k].count);
+        save(k);
+      }
+      if (progress) progress->checkpoint(result.sequences, false);  // lets a long batch be cancelled
+    }
+    for (size_t k = i; k < j; ++k) {  // the heads in span order (the order of the sums)
+      if (spans[k].count >= 2) {
+        load(k);
+        fwd.head(spans[k].count, logits);
+        score_span(result, logits, spans[k], vocab, fwd.threads());
+      }
+      ++result.sequences;
+      if (progress) progress->checkpoint(result.sequences, false);
+    }
+    i = j;
+  }
+}
+
+}  // namespace
+
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
-                     MatmulPath path) {
+                     MatmulPath path, int64_t hidden_budget) {
   require(threads >= 0, Status::InvalidArgument, "evaluate: threads must be >= 0");
+  require(hidden_budget >= 1, Status::InvalidArgument, "evaluate: the hidden-state budget must be positive");
   const int64_t L = model.config().seq_len, V = model.config().vocab_size;
   int64_t longest = 1;
   for (const TokenSpan &s : spans) {
@@ -52,15 +142,10 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   if (spans.empty()) return result;
   Forward fwd(model, longest, threads, path);
   std::vector<float> logits = logits_buffer(longest, V);
-  for (const TokenSpan &s : spans) {
-    if (s.count >= 2) {  // a lone token predicts nothing: skip its forward pass
-      fwd.run(s.tokens, s.count, logits.data());
-      int64_t predicted = 0;
-      result.sum_nll += sequence_nll(logits.data(), s.tokens, s.count, V, &predicted);
-      result.predicted_tokens += predicted;
-    }
-    ++result.sequences;
-    if (progress) progress->checkpoint(result.sequences, false);
+  if (model.streamed()) {
+    eval_block_major(result, fwd, logits.data(), spans, V, hidden_budget, progress);
+  } else {
+    eval_sequence_major(result, fwd, logits.data(), spans, V, progress);
   }
   return result;
 }

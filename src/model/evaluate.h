@@ -1,7 +1,8 @@
 // Evaluation of a model's negative log-likelihood on text under the two protocols of issue 5:
 // the paragraph protocol of the stories260K reference file (one fresh context per paragraph) and
 // the GPTQ protocol (spec/gptq_family.md §5: one token stream cut into non-overlapping windows).
-// fp32 forward (forward.h), scores accumulated in double (nll.h); sequences run one at a time.
+// fp32 forward (forward.h), scores accumulated in double (nll.h); sequences run one at a time
+// (a streamed model's in batches, block by block: eval_spans).
 // path: the forward's linear-layer arithmetic (matmul.h); the default is BLAS, kReference
 // reproduces run.c-order references (the stories260K reference NLL file) to rounding.
 #pragma once
@@ -34,12 +35,21 @@ struct TokenSpan {
   int64_t count;
 };
 
+// Bytes of hidden states eval_spans keeps for a streamed model's batch of sequences (below).
+constexpr int64_t kEvalHiddenBudgetBytes = int64_t{256} << 20;
+
 // The loop both protocols share: each span (1..seq_len tokens) runs with a fresh context and its
 // tokens 1..n-1 are scored from positions 0..n-2; sums in double, in span order. progress: may be
-// NULL; checkpoint(done_spans) after each. Throws Status::InvalidArgument (a span's length or
-// tokens), Status::OutOfMemory, Status::Cancelled.
+// NULL; checkpoint(done_spans) after each (and between blocks, below). Throws
+// Status::InvalidArgument (a span's length or tokens, hidden_budget < 1), Status::OutOfMemory,
+// Status::Cancelled.
+// A resident model runs span by span. A streamed model (model.streamed()) runs block-major: as many
+// spans as their hidden states (count x dim floats each) fit in hidden_budget bytes (at least one)
+// go through block 0, then block 1, ..., then the head one by one, so each block is widened from
+// its source once per batch rather than once per span. Both orders give bit-identical sums on the
+// same MatmulPath (each span's arithmetic is the same).
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
-                     MatmulPath path = MatmulPath::kBlas);
+                     MatmulPath path = MatmulPath::kBlas, int64_t hidden_budget = kEvalHiddenBudgetBytes);
 
 // Paragraph protocol (data/models/stories260K/reference_nll_tinystories_val.txt): each paragraph
 // (from split_paragraphs(), done by the caller) is encoded with BOS and without EOS, truncated to

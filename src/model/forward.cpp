@@ -15,74 +15,10 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "model/attention.h"
+#include "model/elementwise.h"
 #include "model/matmul.h"
 
 namespace vqr::model {
-
-namespace {
-
-// out = rmsnorm(inp) * weight, per row. out: T x C (overwrite; may alias inp), inp: T x C,
-// weight: C. Same float operation order as run.c rmsnorm().
-void rmsnorm_forward(float *out, const float *inp, const float *weight, int64_t T, int64_t C, float eps) {
-  for (int64_t t = 0; t < T; ++t) {
-    const float *x = inp + t * C;
-    float *o = out + t * C;
-    float ss = 0.0f;
-    for (int64_t j = 0; j < C; ++j) ss += x[j] * x[j];
-    ss /= static_cast<float>(C);
-    ss += eps;
-    ss = 1.0f / std::sqrt(ss);
-    for (int64_t j = 0; j < C; ++j) o[j] = weight[j] * (ss * x[j]);
-  }
-}
-
-// Rotates each head of q (T x NH heads) and k (T x NKV heads) in place. Pair j of a head (frequency
-// inv_freq[j]) is (2j, 2j+1) in the interleaved layout, (j, j + HS/2) in the half layout; the
-// arithmetic per pair is run.c's (float angle t * freq, cosf/sinf).
-void rope_forward(float *q, float *k, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const float *inv_freq,
-                  RopeLayout layout) {
-  const int64_t half = HS / 2;
-  const int64_t stride = layout == RopeLayout::kInterleaved ? 2 : 1;  // step between pairs' first index
-  const int64_t partner = layout == RopeLayout::kInterleaved ? 1 : half;
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t j = 0; j < half; ++j) {
-      const float val = static_cast<float>(t) * inv_freq[j];
-      const float fcr = std::cos(val);
-      const float fci = std::sin(val);
-      const int64_t a = j * stride, b = a + partner;
-      for (int64_t h = 0; h < NH + NKV; ++h) {
-        float *vec = h < NH ? q + (t * NH + h) * HS : k + (t * NKV + (h - NH)) * HS;
-        const float v0 = vec[a];
-        const float v1 = vec[b];
-        vec[a] = v0 * fcr - v1 * fci;
-        vec[b] = v0 * fci + v1 * fcr;
-      }
-    }
-  }
-}
-
-// y[t, :] += bias over T rows of width n.
-void bias_forward(float *y, const float *bias, int64_t T, int64_t n) {
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
-}
-
-// hb = silu(hb) * hb2, elementwise over n values, as run.c.
-void swiglu_forward(float *hb, const float *hb2, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    float val = hb[i];
-    val *= (1.0f / (1.0f + std::exp(-val)));
-    val *= hb2[i];
-    hb[i] = val;
-  }
-}
-
-// x += y over n values (the residual connection).
-void residual_forward(float *x, const float *y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
-}
-
-}  // namespace
 
 std::vector<float> rope_inverse_frequencies(const ModelConfig &c) {
   const int64_t HS = c.head_size();
@@ -124,7 +60,7 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath
   const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
   // Table of sizes, one allocation (in the order of the members).
   const int64_t mm = path == MatmulPath::kReference ? matmul_scratch_floats(T, std::max(CQ, H)) : 0;
-  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, attention_scratch_floats(path, T, threads_), mm};
+  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, attention_scratch_floats(path, T, c.n_heads, threads_), mm};
   float **slots[] = {&x_, &xb_, &xb2_, &q_, &k_, &v_, &hb_, &hb2_, &att_, &mm_};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
@@ -137,6 +73,7 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath
     p += sizes[i];
   }
   inv_freq_ = rope_inverse_frequencies(c);
+  if (path == MatmulPath::kBlas) rope_table_ = rope_table(inv_freq_, T);
 }
 
 Forward::~Forward() = default;
@@ -148,6 +85,38 @@ void Forward::linear(float *out, const float *inp, const float *w, int64_t T, in
     matmul_forward_blas(backend::cpu(), out, inp, w, T, IC, OC);
   } else {
     matmul_forward(out, mm_, inp, w, T, IC, OC, threads_);
+  }
+}
+
+void Forward::linear_bias(float *out, const float *inp, const float *w, const float *bias, int64_t T, int64_t IC,
+                          int64_t OC) {
+  if (bias == nullptr) {
+    linear(out, inp, w, T, IC, OC);
+  } else if (path_ == MatmulPath::kBlas) {  // the bias is the SGEMM's start value (elementwise.h)
+    fill_rows(out, bias, T, OC, threads_);
+    matmul_accumulate_blas(backend::cpu(), out, inp, w, T, IC, OC);
+  } else {
+    linear(out, inp, w, T, IC, OC);
+    bias_forward(out, bias, T, OC);
+  }
+}
+
+void Forward::linear_residual(float *x, float *scratch, const float *inp, const float *w, int64_t T, int64_t IC,
+                              int64_t OC) {
+  if (path_ == MatmulPath::kBlas) {  // the residual stream is the SGEMM's start value (elementwise.h)
+    matmul_accumulate_blas(backend::cpu(), x, inp, w, T, IC, OC);
+  } else {
+    linear(scratch, inp, w, T, IC, OC);
+    residual_forward(x, scratch, T * OC);
+  }
+}
+
+void Forward::rmsnorm(float *out, const float *inp, const float *weight, int64_t rows, int64_t width) {
+  const float eps = model_.config().norm_eps;
+  if (path_ == MatmulPath::kBlas) {
+    rmsnorm_rows(out, inp, weight, rows, width, eps, threads_);
+  } else {
+    rmsnorm_forward(out, inp, weight, rows, width, eps);
   }
 }
 
@@ -187,45 +156,45 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
   };
 
   // attention
-  rmsnorm_forward(xb_, x_, model_.rms_att(l), T, C, c.norm_eps);
+  rmsnorm(xb_, x_, model_.rms_att(l), T, C);
   if (stop(LinearInput::kAttnNorm, xb_, C)) return;
-  linear(q_, xb_, W(LinearKind::kWq), T, C, QD);
-  linear(k_, xb_, W(LinearKind::kWk), T, C, KV);
-  linear(v_, xb_, W(LinearKind::kWv), T, C, KV);
-  if (c.qkv_bias) {
-    bias_forward(q_, model_.bias(l, LinearKind::kWq), T, QD);
-    bias_forward(k_, model_.bias(l, LinearKind::kWk), T, KV);
-    bias_forward(v_, model_.bias(l, LinearKind::kWv), T, KV);
-  }
-  if (c.qk_norm) {  // Qwen3: RMSNorm over each head's HS values, one weight vector shared by heads
-    rmsnorm_forward(q_, q_, model_.q_norm(l), T * NH, HS, c.norm_eps);
-    rmsnorm_forward(k_, k_, model_.k_norm(l), T * NKV, HS, c.norm_eps);
-  }
-  rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
+  auto bias = [&](LinearKind kind) { return c.qkv_bias ? model_.bias(l, kind) : nullptr; };
+  linear_bias(q_, xb_, W(LinearKind::kWq), bias(LinearKind::kWq), T, C, QD);
+  linear_bias(k_, xb_, W(LinearKind::kWk), bias(LinearKind::kWk), T, C, KV);
+  linear_bias(v_, xb_, W(LinearKind::kWv), bias(LinearKind::kWv), T, C, KV);
   if (path_ == MatmulPath::kBlas) {
+    qk_norm_rope_rows(q_, k_, rope_table_.data(), c.qk_norm ? model_.q_norm(l) : nullptr,
+                      c.qk_norm ? model_.k_norm(l) : nullptr, c.norm_eps, T, NH, NKV, HS, c.rope_layout, threads_);
     attention_forward_blas(backend::cpu(), xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
   } else {
+    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's HS values, one weight vector shared by heads
+      rmsnorm(q_, q_, model_.q_norm(l), T * NH, HS);
+      rmsnorm(k_, k_, model_.k_norm(l), T * NKV, HS);
+    }
+    rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
     attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
   }
   if (stop(LinearInput::kAttnOut, xb_, QD)) return;
-  linear(xb2_, xb_, W(LinearKind::kWo), T, QD, C);
-  residual_forward(x_, xb2_, T * C);
+  linear_residual(x_, xb2_, xb_, W(LinearKind::kWo), T, QD, C);
 
   // feed-forward
-  rmsnorm_forward(xb_, x_, model_.rms_ffn(l), T, C, c.norm_eps);
+  rmsnorm(xb_, x_, model_.rms_ffn(l), T, C);
   if (stop(LinearInput::kFfnNorm, xb_, C)) return;
   linear(hb_, xb_, W(LinearKind::kW1), T, C, H);
   linear(hb2_, xb_, W(LinearKind::kW3), T, C, H);
-  swiglu_forward(hb_, hb2_, T * H);
+  if (path_ == MatmulPath::kBlas) {
+    swiglu_rows(hb_, hb2_, T, H, threads_);
+  } else {
+    swiglu_forward(hb_, hb2_, T * H);
+  }
   if (stop(LinearInput::kFfnHidden, hb_, H)) return;
-  linear(xb_, hb_, W(LinearKind::kW2), T, H, C);
-  residual_forward(x_, xb_, T * C);
+  linear_residual(x_, xb_, hb_, W(LinearKind::kW2), T, H, C);
 }
 
 void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
   require(logits != nullptr && n >= 1 && n <= max_tokens_, Status::InvalidArgument, "forward: bad head call");
-  rmsnorm_forward(x_, x_, model_.rms_final(), n, c.dim, c.norm_eps);
+  rmsnorm(x_, x_, model_.rms_final(), n, c.dim);
   if (!model_.streamed()) {
     linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);
     return;

@@ -2,7 +2,9 @@
 // plain loops that compute what llama2.c run.c computes (same RMSNorm, RoPE, attention softmax and
 // SwiGLU). The linear layers run as one SGEMM each on the token batch and attention as per-head
 // GEMMs over query tiles (MatmulPath::kBlas, the default), or both in run.c's per-output
-// accumulation order (kReference), whose logits match run.c's bit for bit.
+// accumulation order (kReference), whose logits match run.c's bit for bit. The elementwise passes
+// (RMSNorm, RoPE, SwiGLU, bias and residual adds) are run.c's loops on kReference and OpenMP row
+// passes with the adds folded into the SGEMMs on kBlas (elementwise.h states the rounding bound).
 // It can also hand the real input of every linear layer to a caller-supplied sink, one
 // sequence at a time, so calibration memory does not grow with the number of tokens.
 #pragma once
@@ -55,6 +57,8 @@ class Forward {
   Forward &operator=(const Forward &) = delete;
 
   int64_t max_tokens() const { return max_tokens_; }
+  int threads() const { return threads_; }
+  const Model &model() const { return model_; }  // the OpenMP threads of the row passes (resolved: >= 1)
   MatmulPath path() const { return path_; }
 
   // Runs tokens[0..n) at positions 0..n-1 with a fresh context (no state is carried between
@@ -81,6 +85,15 @@ class Forward {
  private:
   // out (T x OC, overwrite) = inp (T x IC) w^T on this Forward's path.
   void linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC);
+  // out (T x OC, overwrite) = inp w^T + bias (OC; NULL: none): on kBlas the bias starts the SGEMM.
+  void linear_bias(float *out, const float *inp, const float *w, const float *bias, int64_t T, int64_t IC,
+                   int64_t OC);
+  // x (T x OC, accumulate) += inp w^T, the residual connection: on kBlas x starts the SGEMM; on
+  // kReference the product goes through scratch (T x OC) and is added as run.c does.
+  void linear_residual(float *x, float *scratch, const float *inp, const float *w, int64_t T, int64_t IC,
+                       int64_t OC);
+  // out (rows x width, overwrite; may alias inp) = RMSNorm(inp) * weight on this Forward's path.
+  void rmsnorm(float *out, const float *inp, const float *weight, int64_t rows, int64_t width);
 
   const Model &model_;
   int64_t max_tokens_;
@@ -96,9 +109,10 @@ class Forward {
   float *v_;    // T x kv_dim
   float *hb_;   // T x hidden, w1 output, then silu(w1 x) * w3 x
   float *hb2_;  // T x hidden, w3 output
-  float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or one score tile
+  float *att_;  // attention scratch (attention_scratch_floats): weights per thread, or score tiles
   float *mm_;   // reference-path matmul scratch: the transposed input of the current matmul
   std::vector<float> inv_freq_;  // rope_inverse_frequencies(config)
+  std::vector<float> rope_table_;  // kBlas: rope_table(inv_freq_, max_tokens), built once
   // A streamed model's classifier rows, widened kClassifierChunkRows at a time (head()).
   static constexpr int64_t kClassifierChunkRows = 4096;
   std::vector<float> classifier_chunk_;

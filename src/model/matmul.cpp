@@ -43,6 +43,13 @@ VQR_UNCHECKED_KERNEL void tile(float *out, const float *xt, const float *w, int6
     for (int ob = 0; ob < NO; ++ob) out[(t0 + k) * OC + o0 + ob] = acc[ob * kTileT + k];
 }
 
+// out (T x OC) = inp (T x IC) w^T + beta out: one SGEMM with B = w (OC x IC), w's rows read as they
+// lie, no copy.
+void xwt_gemm(backend::Backend &backend, float beta, float *out, const float *inp, const float *w, int64_t T,
+              int64_t IC, int64_t OC) {
+  backend.gemm(backend::Op::None, backend::Op::Trans, T, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
+}
+
 }  // namespace
 
 void matmul_forward_ref(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC) {
@@ -59,8 +66,12 @@ void matmul_forward_ref(float *out, const float *inp, const float *w, int64_t T,
 
 void matmul_forward_blas(backend::Backend &backend, float *out, const float *inp, const float *w, int64_t T,
                          int64_t IC, int64_t OC) {
-  // C (T x OC) = A (T x IC) B^T with B = w (OC x IC): w's rows are read as they lie, no copy.
-  backend.gemm(backend::Op::None, backend::Op::Trans, T, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
+  xwt_gemm(backend, 0.0f, out, inp, w, T, IC, OC);
+}
+
+void matmul_accumulate_blas(backend::Backend &backend, float *out, const float *inp, const float *w, int64_t T,
+                            int64_t IC, int64_t OC) {
+  xwt_gemm(backend, 1.0f, out, inp, w, T, IC, OC);
 }
 
 int64_t matmul_scratch_floats(int64_t T, int64_t IC) { return padded_tokens(T) * IC; }

@@ -30,6 +30,11 @@ enum class MatmulPath {
 // out (T x OC, overwrite) = inp (T x IC) w^T (w: OC x IC row-major), as one SGEMM on `backend`.
 void matmul_forward_blas(backend::Backend &backend, float *out, const float *inp, const float *w, int64_t T,
                          int64_t IC, int64_t OC);
+// out (T x OC, accumulate) += inp (T x IC) w^T, one SGEMM with beta = 1: the forward folds a bias
+// (out filled with it first) or the residual stream (out = the stream) into the product, saving a
+// pass over memory; the addend is one more term of each output's sum (the bound above with IC + 1).
+void matmul_accumulate_blas(backend::Backend &backend, float *out, const float *inp, const float *w, int64_t T,
+                            int64_t IC, int64_t OC);
 
 // Reference. out: T x OC (overwrite), inp: T x IC, w: OC x IC row-major.
 void matmul_forward_ref(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC);

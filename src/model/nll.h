@@ -8,6 +8,9 @@ namespace vqr::model {
 
 // Sum over t in [0, n-1) of -log softmax(logits[t])[tokens[t+1]], accumulated in double.
 // logits: n x vocab row-major. Returns 0 for n < 2; *predicted (may be NULL) gets max(n - 1, 0).
-double sequence_nll(const float *logits, const int32_t *tokens, int64_t n, int64_t vocab, int64_t *predicted);
+// threads: OpenMP threads over the positions (>= 1): each position's term is computed alone and
+// the terms are added in position order, so the result does not depend on it.
+double sequence_nll(const float *logits, const int32_t *tokens, int64_t n, int64_t vocab, int64_t *predicted,
+                    int threads = 1);
 
 }  // namespace vqr::model

@@ -29,6 +29,11 @@ namespace vqr_test {
 //   softmax turns into a relative one of the weights of at most twice that (d p_s / p_s =
 //   d s_s - sum p d s), so 2 x 2 HS u. The output sum_s p_s v_s has at most T terms (T <= seq_len)
 //   of weights summing to 1: 2 T u max|v|. Per block: 2 u (2 HS + seq_len).
+// - The BLAS path's elementwise passes (model/elementwise.h): RoPE, SwiGLU and the gather are the
+//   reference's bits; a bias or residual folded into the SGEMM is one more addend of the dot
+//   product (n + 1 terms above); each RMSNorm sums its width's squares in another order, which moves
+//   the norm's scale by at most width u relative: 2 per block plus the final one over dim, and
+//   with qk_norm 2 per block over head_size (same gain argument).
 // - kGain = 4 covers that small factor (sum|w||x| / |y| and the gains above), measured on the
 //   test models at well under 1 (the observed differences are ~1e-3 of this bound).
 // n is the widest input (dim, q_dim or hidden_dim).
@@ -37,7 +42,8 @@ inline double forward_order_tolerance(const vqr::model::ModelConfig &c) {
   const double n = static_cast<double>(std::max({c.dim, c.q_dim(), c.hidden_dim}));
   const double D = 4.0 * c.n_layers + 1.0;
   const double attention = c.n_layers * (2.0 * static_cast<double>(c.head_size()) + c.seq_len);
-  return kGain * 2.0 * u * (D * n + attention);
+  const double norms = (2.0 * c.n_layers + 1.0) * c.dim + (c.qk_norm ? 2.0 * c.n_layers * c.head_size() : 0.0);
+  return kGain * 2.0 * u * (D * (n + 1.0) + attention + norms);
 }
 
 // Expects max|got - want| <= tol_rel * max|want| (same sizes); prints the largest difference.

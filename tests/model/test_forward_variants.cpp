@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "forward_paths.h"
 #include "model/attention.h"
@@ -491,6 +492,43 @@ TEST(ForwardVariants, TiledAttentionMatchesTheReferencePath) {
     Forward(m, T, 2, MatmulPath::kBlas).run(tokens.data(), T, blas2.data());
     vqr_test::expect_logits_near(blas2, ref, vqr_test::forward_order_tolerance(c));
     EXPECT_EQ(blas1, blas2) << what << ": the thread count changed the BLAS path's logits";
+  }
+}
+
+// attention_forward_blas alone against attention_forward on a sequence long enough that the heads
+// are taken in several groups per tile (the last one partial: 8 heads, T 600, groups of
+// head_group = 1 MB / (128 x 600 x 4 B) = 3), GQA 4:1, with and without a window: within the
+// attention part of the order bound (forward_paths.h: scores of length HS, weights summing to 1 over
+// at most T values, 2 u (2 HS + T) max|v| with the gain 4), and bit for bit across thread counts.
+TEST(ForwardVariants, GroupedHeadsAttentionMatchesReference) {
+  using vqr::model::MatmulPath;
+  const int64_t T = 600, NH = 8, NKV = 2, HS = 16, C = NH * HS, KV = NKV * HS;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> q(static_cast<size_t>(T * C)), k(static_cast<size_t>(T * KV)), v(k.size());
+  for (float &x : q) x = nd(rng);
+  for (float &x : k) x = nd(rng);
+  for (float &x : v) x = nd(rng);
+  double vmax = 0;
+  for (float x : v) vmax = std::max(vmax, (double)std::fabs(x));
+  const double u = 1.0 / (1 << 24), bound = 4.0 * 2.0 * u * (2.0 * HS + T) * vmax;
+  for (int64_t window : {int64_t{0}, int64_t{200}}) {
+    std::vector<float> ref(q.size()), one(q.size()), two(q.size());
+    std::vector<float> scratch(static_cast<size_t>(vqr::model::attention_scratch_floats(MatmulPath::kReference, T, NH, 2)));
+    vqr::model::attention_forward(ref.data(), scratch.data(), q.data(), k.data(), v.data(), T, HS, NH, NKV, window, 2);
+    for (int threads : {1, 2}) {
+      std::vector<float> &out = threads == 1 ? one : two;
+      std::vector<float> tiles(static_cast<size_t>(vqr::model::attention_scratch_floats(MatmulPath::kBlas, T, NH, threads)));
+      ASSERT_LT(tiles.size(), static_cast<size_t>(NH * vqr::model::kAttentionTile * T)) << "one group holds every head";
+      vqr::model::attention_forward_blas(vqr::backend::cpu(), out.data(), tiles.data(), q.data(), k.data(), v.data(), T,
+                                         HS, NH, NKV, window, threads);
+    }
+    EXPECT_EQ(one, two) << "window " << window << ": the thread count changed the bits";
+    double worst = 0;
+    for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs((double)one[i] - ref[i]));
+    std::printf("grouped attention, window %lld: max |diff| %.3g, bound %.3g\n", static_cast<long long>(window), worst,
+                bound);
+    EXPECT_LE(worst, bound) << "window " << window;
   }
 }
 

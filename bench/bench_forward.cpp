@@ -1,0 +1,200 @@
+// The whole forward on the BLAS path (model/forward.h) against cblas_sgemm doing the same linear
+// layers' products, timed alternately in every iteration (DESIGN §4: figures are ratios to the
+// machine's own ceiling measured in the same run). Target (issue 16 items 2 and 4): the forward's
+// flop rate >= 0.8x the SGEMM rate. Two cases:
+// - gutenberg4M, one 256-token window with logits (needs $VQR_DATA_DIR or ../shared/data), also in
+//   tokens/s, on both MatmulPaths;
+// - one Llama-3.2-1B-shaped decoder block (dim 2048, hidden 8192, 32 heads of 64 on 8 KV heads,
+//   random weights), 512 tokens.
+// Flops counted: 2 T IC OC per linear (and the classifier), plus attention's two products over the
+// causal triangle, 2 NH HS T (T + 1). The SGEMM side runs only the linears (one call per layer on
+// the forward's shapes), so the rate ratio charges the forward for attention's lower efficiency.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/forward.h"
+#include "model/linear_kinds.h"
+#include "model/llama2c_format.h"
+
+namespace {
+
+using vqr::model::LinearKind;
+using vqr::model::MatmulPath;
+using vqr::model::Model;
+using vqr::model::ModelConfig;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The (in, out) widths of a block's seven linears.
+std::vector<std::pair<int64_t, int64_t>> block_shapes(const ModelConfig &c) {
+  std::vector<std::pair<int64_t, int64_t>> s;
+  for (LinearKind kind : vqr::model::kAllLinearKinds)
+    s.emplace_back(c.input_width(vqr::model::input_of(kind)), c.linear_rows(kind));
+  return s;
+}
+
+// Flops of one block's attention over the causal triangle: Q K^T and P V, NH HS T (T + 1) each.
+double attention_flops(const ModelConfig &c, int64_t T) {
+  return 2.0 * c.n_heads * c.head_size() * static_cast<double>(T) * (T + 1);
+}
+
+// Flops of the linears of `blocks` blocks on T tokens, plus the classifier when `head`.
+double linear_flops(const ModelConfig &c, int64_t T, int blocks, bool head) {
+  double f = 0;
+  for (const auto &[ic, oc] : block_shapes(c)) f += 2.0 * T * ic * oc;
+  f *= blocks;
+  if (head) f += 2.0 * T * c.dim * static_cast<double>(c.vocab_size);
+  return f;
+}
+
+// The SGEMM side: one cblas_sgemm per linear of `blocks` blocks (and the classifier) on T tokens,
+// out = X W^T, on scratch operands of the same shapes.
+class SgemmFloor {
+ public:
+  SgemmFloor(const ModelConfig &c, int64_t T, int blocks, bool head) : T_(T), blocks_(blocks) {
+    shapes_ = block_shapes(c);
+    if (head) head_ = {c.dim, c.vocab_size};
+    int64_t in = 0, w = 0, out = 0;
+    for (const auto &[ic, oc] : all()) {
+      in = std::max(in, ic), out = std::max(out, oc), w = std::max(w, ic * oc);
+    }
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    x_.resize(static_cast<size_t>(T * in));
+    w_.resize(static_cast<size_t>(w));
+    y_.resize(static_cast<size_t>(T * out));
+    for (float &v : x_) v = nd(rng);
+    for (float &v : w_) v = 0.02f * nd(rng);
+  }
+  void run() {
+    for (int b = 0; b < blocks_; ++b)
+      for (const auto &[ic, oc] : shapes_) gemm(ic, oc);
+    if (head_.first > 0) gemm(head_.first, head_.second);
+  }
+
+ private:
+  std::vector<std::pair<int64_t, int64_t>> all() const {
+    auto s = shapes_;
+    if (head_.first > 0) s.push_back(head_);
+    return s;
+  }
+  void gemm(int64_t ic, int64_t oc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T_, (int)oc, (int)ic, 1.0f, x_.data(), (int)ic,
+                w_.data(), (int)ic, 0.0f, y_.data(), (int)oc);
+  }
+  int64_t T_;
+  int blocks_;
+  std::vector<std::pair<int64_t, int64_t>> shapes_;
+  std::pair<int64_t, int64_t> head_{0, 0};
+  std::vector<float> x_, w_, y_;
+};
+
+// Times `lib` (after an untimed `prepare`) and the SGEMM floor alternately; sets the counters
+// fwd_GFLOPs, sgemm_GFLOPs, vs_sgemm (forward rate / SGEMM rate) and over_sgemm_time (forward time /
+// the SGEMMs' time). Returns the seconds `lib` took over all iterations.
+template <typename Prepare, typename Lib>
+double time_against_sgemm(benchmark::State &state, Prepare &&prepare, Lib &&lib, SgemmFloor &floor, double lib_flops,
+                        double sgemm_flops) {
+  prepare();
+  lib();  // warm-up: first touch, thread pools started
+  floor.run();
+  double lib_s = 0, ref_s = 0;
+  for (auto _ : state) {
+    prepare();
+    const double t0 = now_seconds();
+    lib();
+    const double t1 = now_seconds();
+    floor.run();
+    const double t2 = now_seconds();
+    state.SetIterationTime(t1 - t0);
+    lib_s += t1 - t0;
+    ref_s += t2 - t1;
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["fwd_GFLOPs"] = lib_flops * n / lib_s * 1e-9;
+  state.counters["sgemm_GFLOPs"] = sgemm_flops * n / ref_s * 1e-9;
+  state.counters["vs_sgemm"] = (lib_flops / lib_s) / (sgemm_flops / ref_s);
+  state.counters["over_sgemm_time"] = lib_s / ref_s;
+  return lib_s;
+}
+
+// Args: path (0 = kBlas, 1 = kReference). One 256-token window of gutenberg4M with logits; the
+// same pseudo-random tokens for both paths. Counters as above plus tokens_per_s.
+void BM_ForwardGutenberg4M(benchmark::State &state) {
+  const char *dir = std::getenv("VQR_DATA_DIR");
+  const std::string file = std::string(dir != nullptr ? dir : "../shared/data") + "/models/gutenberg4M/gutenberg4M.bin";
+  const auto path = state.range(0) == 0 ? MatmulPath::kBlas : MatmulPath::kReference;
+  state.SetLabel(path == MatmulPath::kBlas ? "blas" : "reference");
+  std::optional<Model> loaded;
+  try {
+    loaded.emplace(vqr::model::load_llama2c(file));
+  } catch (const std::exception &e) {
+    state.SkipWithError((file + ": " + e.what()).c_str());
+    return;
+  }
+  const Model &m = *loaded;
+  const ModelConfig &c = m.config();
+  const int64_t T = c.seq_len, V = c.vocab_size;
+  std::vector<int32_t> tokens(static_cast<size_t>(T));
+  std::mt19937 rng(3);
+  for (auto &t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+  vqr::model::Forward fwd(m, T, 2, path);
+  std::vector<float> logits(static_cast<size_t>(T * V));
+  SgemmFloor floor(c, T, c.n_layers, true);
+  const double linears = linear_flops(c, T, c.n_layers, true);
+  const double seconds = time_against_sgemm(
+      state, [] {}, [&] { fwd.run(tokens.data(), T, logits.data()); }, floor,
+      linears + c.n_layers * attention_flops(c, T), linears);
+  state.counters["tokens_per_s"] = static_cast<double>(T) * static_cast<double>(state.iterations()) / seconds;
+}
+
+BENCHMARK(BM_ForwardGutenberg4M)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseManualTime();
+
+// One Llama-3.2-1B-shaped block (rope theta 5e5, half layout), 512 tokens, on the BLAS path: the
+// block alone (Forward::block on the embedded tokens, restored before each call outside timing).
+void BM_ForwardBlockLlama1B(benchmark::State &state) {
+  ModelConfig c;
+  c.dim = 2048, c.hidden_dim = 8192, c.n_layers = 1, c.n_heads = 32, c.n_kv_heads = 8, c.vocab_size = 256;
+  c.seq_len = 512, c.rope_theta = 5e5f, c.rope_layout = vqr::model::RopeLayout::kHalf, c.shared_classifier = true;
+  const int64_t T = c.seq_len;
+  Model m(c);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (LinearKind kind : vqr::model::kAllLinearKinds) {
+    float *w = m.linear_data(0, kind);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(m.linear_cols(kind)));
+    for (int64_t i = 0; i < m.linear_rows(kind) * m.linear_cols(kind); ++i) w[i] = scale * nd(rng);
+  }
+  for (vqr::model::TensorId id : {vqr::model::TensorId::kRmsAtt, vqr::model::TensorId::kRmsFfn,
+                                  vqr::model::TensorId::kRmsFinal, vqr::model::TensorId::kTokenEmbedding}) {
+    float *p = m.tensor(id);
+    for (int64_t i = 0; i < m.tensor_floats(id); ++i) p[i] = id == vqr::model::TensorId::kTokenEmbedding ? nd(rng) : 1.0f;
+  }
+  std::vector<int32_t> tokens(static_cast<size_t>(T));
+  for (auto &t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
+  vqr::model::Forward fwd(m, T, 2, MatmulPath::kBlas);
+  fwd.embed(tokens.data(), T);
+  const std::vector<float> x0(fwd.hidden(), fwd.hidden() + T * c.dim);
+  SgemmFloor floor(c, T, 1, false);
+  const double linears = linear_flops(c, T, 1, false);
+  time_against_sgemm(
+      state, [&] { std::memcpy(fwd.hidden(), x0.data(), x0.size() * sizeof(float)); }, [&] { fwd.block(0, T); },
+      floor, linears + attention_flops(c, T), linears);
+}
+
+BENCHMARK(BM_ForwardBlockLlama1B)->Unit(benchmark::kMillisecond)->UseManualTime();
+
+}  // namespace
