@@ -52,6 +52,10 @@ int64_t weight_file_bytes(const model::ModelSource &s) {
 
 void require_index(bool ok) { require(ok, Status::InvalidArgument, "index is out of range"); }
 
+// Streamed (issue 16, DESIGN §5 "Scale"): the weights stay in the mapped file in their own dtype
+// and one block at a time is widened, so a checkpoint larger than memory loads and evaluates.
+constexpr model::Storage kSessionStorage = model::Storage::kStreamed;
+
 }  // namespace
 
 ModelSession::ModelSession(model::Model m, std::optional<model::Tokenizer> t, std::string problem,
@@ -68,9 +72,7 @@ ModelSession::ModelSession(model::Model m, std::optional<model::Tokenizer> t, st
 ModelSession ModelSession::load(const std::string &path, const std::optional<std::string> &tokenizer_path) {
   std::string problem;
   const model::ModelSource src = resolve_allowing_no_tokenizer(path, tokenizer_path, &problem);
-  // Streamed (issue 16, DESIGN §5 "Scale"): the weights stay in the mapped file in their own dtype
-  // and one block at a time is widened, so a checkpoint larger than memory loads and evaluates.
-  model::Model m = model::load_model(src, model::Storage::kStreamed);
+  model::Model m = model::load_model(src, kSessionStorage);
   std::optional<model::Tokenizer> t;
   if (!src.tokenizer_file.empty())
     t = model::Tokenizer::load(src.tokenizer_file, m.config().vocab_size);
