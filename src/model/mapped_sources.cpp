@@ -29,6 +29,12 @@ Layout layout_of(RowEncoding e) {
   return {1, 4, io::decode_f32};
 }
 
+std::shared_ptr<const TensorSource> mapped_source(std::shared_ptr<const void> owner, const io::MappedFile &file,
+                                                  uint64_t offset, int64_t rows, int64_t cols, RowEncoding encoding,
+                                                  const std::string &path, const std::string &name) {
+  return std::make_shared<MappedTensorSource>(MappedTensor{std::move(owner), &file, offset, rows, cols, encoding, path, name});
+}
+
 }  // namespace
 
 void check_finite_weights(const float *values, int64_t count, int64_t first, const std::string &path,
@@ -67,61 +73,44 @@ std::shared_ptr<const TensorSource> safetensors_source(std::shared_ptr<const io:
                                                        const std::string &name, int64_t rows, int64_t cols) {
   const io::SafetensorsFile *file = nullptr;
   const io::StTensor &t = ckpt->find_required(name, &file);
-  MappedTensor m;
+  RowEncoding e = RowEncoding::kF32;
   switch (t.dtype) {
-    case io::StDtype::kF32: m.encoding = RowEncoding::kF32; break;
-    case io::StDtype::kF16: m.encoding = RowEncoding::kF16; break;
-    case io::StDtype::kBF16: m.encoding = RowEncoding::kBF16; break;
+    case io::StDtype::kF32: e = RowEncoding::kF32; break;
+    case io::StDtype::kF16: e = RowEncoding::kF16; break;
+    case io::StDtype::kBF16: e = RowEncoding::kBF16; break;
     default:
       fail(Status::Unsupported, file->path(), "tensor " + name + " has dtype " + io::st_dtype_name(t.dtype) + ", not a float type",
            "only F32, F16 and BF16 tensors convert to fp32");
   }
-  m.file = &file->mapping();
-  m.offset = static_cast<uint64_t>(file->data(t) - file->mapping().data());
-  m.rows = rows;
-  m.cols = cols;
-  m.path = file->path();
-  m.name = name;
-  m.owner = std::move(ckpt);
-  return std::make_shared<MappedTensorSource>(std::move(m));
+  const uint64_t offset = static_cast<uint64_t>(file->data(t) - file->mapping().data());
+  return mapped_source(std::move(ckpt), file->mapping(), offset, rows, cols, e, file->path(), name);
 }
 
 std::shared_ptr<const TensorSource> gguf_source(std::shared_ptr<const io::GgufFile> file, const io::GgufTensorInfo &t,
                                                 int64_t rows, int64_t cols) {
-  MappedTensor m;
+  RowEncoding e = RowEncoding::kF32;
   switch (static_cast<io::GgmlType>(t.type)) {
-    case io::GgmlType::kF32: m.encoding = RowEncoding::kF32; break;
-    case io::GgmlType::kF16: m.encoding = RowEncoding::kF16; break;
-    case io::GgmlType::kBF16: m.encoding = RowEncoding::kBF16; break;
-    case io::GgmlType::kQ8_0: m.encoding = RowEncoding::kQ8_0; break;
-    case io::GgmlType::kQ4_0: m.encoding = RowEncoding::kQ4_0; break;
-    case io::GgmlType::kQ4_1: m.encoding = RowEncoding::kQ4_1; break;
+    case io::GgmlType::kF32: e = RowEncoding::kF32; break;
+    case io::GgmlType::kF16: e = RowEncoding::kF16; break;
+    case io::GgmlType::kBF16: e = RowEncoding::kBF16; break;
+    case io::GgmlType::kQ8_0: e = RowEncoding::kQ8_0; break;
+    case io::GgmlType::kQ4_0: e = RowEncoding::kQ4_0; break;
+    case io::GgmlType::kQ4_1: e = RowEncoding::kQ4_1; break;
     default:
       // The resident loader's message (io::GgufFile::read_f32), at load time as there.
       fail(Status::Unsupported, file->path(), "tensor \"" + t.name + "\" has type " + io::ggml_type_name(t.type) + ", which this library does not dequantize",
            "supported tensor types: F32, F16, BF16, Q8_0, Q4_0, Q4_1; re-quantize the model with llama-quantize to one of them");
   }
-  m.file = &file->mapping();
-  m.offset = static_cast<uint64_t>(file->tensor_data(t) - file->mapping().data());
-  m.rows = rows;
-  m.cols = cols;
-  m.path = file->path();
-  m.name = t.name;
-  m.owner = std::move(file);
-  return std::make_shared<MappedTensorSource>(std::move(m));
+  const uint64_t offset = static_cast<uint64_t>(file->tensor_data(t) - file->mapping().data());
+  const io::MappedFile &mapping = file->mapping();
+  const std::string path = file->path();
+  return mapped_source(std::move(file), mapping, offset, rows, cols, e, path, t.name);
 }
 
 std::shared_ptr<const TensorSource> llama2c_source(std::shared_ptr<const io::MappedFile> file, const std::string &path,
                                                    const std::string &name, uint64_t offset, int64_t rows, int64_t cols) {
-  MappedTensor m;
-  m.file = file.get();
-  m.offset = offset;
-  m.rows = rows;
-  m.cols = cols;
-  m.path = path;
-  m.name = name;
-  m.owner = std::move(file);
-  return std::make_shared<MappedTensorSource>(std::move(m));
+  const io::MappedFile &mapping = *file;
+  return mapped_source(std::move(file), mapping, offset, rows, cols, RowEncoding::kF32, path, name);
 }
 
 }  // namespace vqr::model
