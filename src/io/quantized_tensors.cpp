@@ -232,6 +232,10 @@ void check_g_idx(const int32_t *g_idx, int64_t n, int64_t G, const std::string &
                        std::to_string(G) + ") (the number of scale groups)");
 }
 
+namespace {
+
+// Rows [r0, r1) of dequantize_groups' output: out and codes are (r1 - r0) x n, scales and zeros
+// G x m for the whole layer.
 void dequantize_group_rows(float *out, const uint8_t *codes, const float *scales, const float *zeros, const int32_t *g_idx,
                            int64_t m, int64_t n, int64_t r0, int64_t r1) {
   for (int64_t o = r0; o < r1; ++o)
@@ -240,6 +244,8 @@ void dequantize_group_rows(float *out, const uint8_t *codes, const float *scales
       out[i] = scales[g] * ((float)codes[i] - zeros[g]);  // the expression of QuantizedLayer::dequantize
     }
 }
+
+}  // namespace
 
 void dequantize_groups(float *out, const uint8_t *codes, const float *scales, const float *zeros, const int32_t *g_idx,
                        int64_t m, int64_t n) {

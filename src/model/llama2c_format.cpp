@@ -103,6 +103,9 @@ bool linear_kind_of(TensorId id, LinearKind *kind) {
 // tensor a source over the mapping (model/mapped_sources.h), checked when its rows are read.
 Model map_llama2c(const std::string &path, const ModelConfig &config) {
   const auto file = std::make_shared<const io::MappedFile>(io::MappedFile::open(path, kFormatHint));
+  // The size was checked on the open stream; the mapping is a second open of the path.
+  if (static_cast<int64_t>(file->size()) != llama2c_file_bytes(config))
+    fail(Status::Io, path, "the file changed size while it was being loaded", "load it again once it is complete");
   Model model(config, Storage::kStreamed);
   const int64_t V = config.vocab_size, C = config.dim;
   uint64_t offset = kLlama2cHeaderBytes;
