@@ -90,7 +90,7 @@ const char *tensor_name(int i) {
 int64_t freq_cis_bytes(const ModelConfig &c) { return 2 * static_cast<int64_t>(c.seq_len) * (c.head_size() / 2) * 4; }
 
 // The linear kind a stacked llama2.c tensor holds, or false for the others.
-bool linear_kind_of(TensorId id, LinearKind *kind) {
+bool stacked_linear_kind(TensorId id, LinearKind *kind) {
   for (LinearKind k : kAllLinearKinds)
     if (std::string(tensor_name(static_cast<int>(id))) == linear_kind_name(k)) {
       *kind = k;
@@ -118,7 +118,7 @@ Model map_llama2c(const std::string &path, const ModelConfig &config) {
       model.set_embedding_source(llama2c_source(file, path, name, offset, V, C));
     } else if (id == TensorId::kClassifier) {
       if (!config.shared_classifier) model.set_classifier_source(llama2c_source(file, path, name, offset, V, C));
-    } else if (linear_kind_of(id, &kind)) {
+    } else if (stacked_linear_kind(id, &kind)) {
       const int64_t rows = model.linear_rows(kind), cols = model.linear_cols(kind);
       for (int l = 0; l < config.n_layers; ++l)
         model.set_linear_source(l, kind, llama2c_source(file, path, name + " of layer " + std::to_string(l),
