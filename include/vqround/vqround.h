@@ -832,8 +832,8 @@ VQR_API vqr_status vqr_result_pack_gptq(const vqr_result *result, vqr_pack_forma
 /* Whole models (LLaMA family: llama2.c and Hugging Face checkpoints). Since 0.3.0.              */
 /* ============================================================================================ */
 
-/* A loaded checkpoint: its weights (fp32), tokenizer, and the records of its last quantization.
- * Since 0.3.0. */
+/* A loaded checkpoint: its weights (read from the mapped file, see vqr_model_load), tokenizer, and
+ * the records of its last quantization. Since 0.3.0. */
 typedef struct vqr_model vqr_model;
 
 /* Loads a model. `path` is one of:
@@ -846,11 +846,18 @@ typedef struct vqr_model vqr_model;
  * tokenizer_path may be NULL: in a folder its tokenizer.model (SentencePiece) or tokenizer.bin
  * (llama2.c); beside a checkpoint file a tokenizer.bin or the single tok*.bin. A Hugging Face folder
  * without either loads without a tokenizer (vqr_model_tokenize then returns VQR_ERR_UNSUPPORTED;
- * pass token ids). The weights are held in fp32.
+ * pass token ids). The weights stay in the file, memory-mapped in their own dtype (a quantized
+ * GPTQ / compressed-tensors folder stays packed): only norms and biases are read at load time, and
+ * one decoder block at a time is widened to fp32 when the model is evaluated or quantized, so a
+ * checkpoint larger than memory loads (since 0.5.0; before, every weight was held in fp32). The
+ * files must therefore stay unchanged until vqr_model_free. Every tensor's shape is checked against
+ * the files' index during this call; the weights' values (finite, well-formed packed codes) are
+ * checked when they are first read, so a damaged weight may surface as VQR_ERR_FORMAT from a later
+ * call that reads it (vqr_model_evaluate, vqr_model_quantize, vqr_model_linear, ...).
  * out: the new model on success, freed by vqr_model_free. Paths are read during the call only.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (path or out NULL), VQR_ERR_IO (missing or unreadable
  * files, no tokenizer found beside a llama2.c file), VQR_ERR_FORMAT (a malformed checkpoint, config.json, safetensors
- * file or tokenizer; a missing tensor; a wrong shape; non-finite weights), VQR_ERR_UNSUPPORTED
+ * file or tokenizer; a missing tensor; a wrong shape; non-finite norms or biases), VQR_ERR_UNSUPPORTED
  * (an architecture or feature not implemented, a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
  * Since 0.3.0. */
 VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, vqr_model **out);
@@ -1078,11 +1085,15 @@ VQR_API vqr_status vqr_model_set_metadata(vqr_model *model, const char *key, con
 
 /* The model's linear layers for layer-wise work: there are n_layers * 7 of them, index =
  * block * 7 + j with j in wq, wk, wv, wo, w1, w2, w3 order. Writes the name (static storage of the
- * model), the current weights as a borrowed fp32 view (valid until the model is quantized or
- * freed), and the index of the Hessian the layer shares in vqr_model_collect_hessians (layers
- * reading the same input share one). name, weight or hessian_index may be NULL.
+ * model), the current weights as an fp32 view owned by the model, and the index of the Hessian the
+ * layer shares in vqr_model_collect_hessians (layers reading the same input share one). name,
+ * weight or hessian_index may be NULL. The weights stay in the file (vqr_model_load), so the view
+ * is a copy of this one layer widened to fp32, valid until the next vqr_model_linear call on the
+ * same model, vqr_model_quantize or vqr_model_free (since 0.5.0; before, it pointed into weights
+ * the model held whole and stayed valid until quantize or free).
  * vqr_model_linear_count: n_layers * 7, 0 for a NULL model; cannot fail. vqr_model_linear:
- * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL model, index out of range). Since 0.4.0 (both). */
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL model, index out of range), VQR_ERR_FORMAT (a
+ * non-finite or malformed weight in the file), VQR_ERR_OUT_OF_MEMORY. Since 0.4.0 (both). */
 VQR_API int64_t vqr_model_linear_count(const vqr_model *model);
 VQR_API vqr_status vqr_model_linear(const vqr_model *model, int64_t index, const char **name, vqr_tensor *weight,
                                     int64_t *hessian_index);

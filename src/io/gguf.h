@@ -148,6 +148,9 @@ class GgufFile {
   // Status::Unsupported naming the tensor for any other type, Status::InvalidArgument when `t`
   // does not describe a range of this file.
   void read_f32(const GgufTensorInfo &t, float *out) const;
+  // The whole file's mapping (tensor_data(t) - mapping().data() is t's file offset): what a
+  // streamed model's tensor sources read rows from and drop pages of (model/mapped_sources.h).
+  const MappedFile &mapping() const { return file_; }
 
  private:
   GgufFile() = default;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -55,6 +56,15 @@ MappedFile &MappedFile::operator=(MappedFile &&other) noexcept {
 }
 
 MappedFile::~MappedFile() { release(); }
+
+bool MappedFile::drop_pages(uint64_t offset, uint64_t bytes) const noexcept {
+  if (map_ == nullptr || offset > size_ || bytes > size_ - offset) return false;
+  if (bytes == 0) return true;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t begin = offset / page * page;  // the mapping itself starts on a page
+  const uint64_t end = std::min(size_, (offset + bytes + page - 1) / page * page);
+  return ::madvise(static_cast<uint8_t *>(map_) + begin, static_cast<size_t>(end - begin), MADV_DONTNEED) == 0;
+}
 
 void MappedFile::release() noexcept {
   if (map_) ::munmap(map_, static_cast<size_t>(size_));

@@ -29,6 +29,14 @@ class MappedFile {
   const uint8_t *data() const { return static_cast<const uint8_t *>(map_); }
   uint64_t size() const { return size_; }
 
+  // Drops the pages of bytes [offset, offset + bytes) from the process (madvise MADV_DONTNEED on
+  // the page-aligned range that covers them, clipped to the mapping): a streamed model's tensor
+  // source calls it when it is done with a tensor, so the resident set stays about one block. The
+  // mapping is private and read-only, so a later read faults the same bytes back in from the file.
+  // Returns false when madvise fails or the range lies outside the mapping (nothing to undo: the
+  // pages merely stay).
+  bool drop_pages(uint64_t offset, uint64_t bytes) const noexcept;
+
  private:
   void release() noexcept;
 

@@ -55,6 +55,21 @@ std::vector<int32_t> read_i32(const SafetensorsCheckpoint &ckpt, const std::stri
   return v;
 }
 
+// Rows [r0, r1) and columns [c0, c1) of a 2-D I32 tensor, row-major (r1 - r0) x (c1 - c0): the
+// packed words of some output rows of a layer, without copying the rest of the layer.
+std::vector<int32_t> read_i32_block(const SafetensorsCheckpoint &ckpt, const std::string &name, const std::vector<int64_t> &shape,
+                                    int64_t r0, int64_t r1, int64_t c0, int64_t c1, std::string *subject) {
+  const SafetensorsFile *file = nullptr;
+  std::vector<std::string> names;
+  const StTensor &t = need(ckpt, name, {StDtype::kI32}, shape, &file, &names);
+  const int64_t width = c1 - c0;
+  std::vector<int32_t> v((size_t)((r1 - r0) * width));
+  for (int64_t r = r0; r < r1 && width > 0; ++r)
+    std::memcpy(&v[(size_t)((r - r0) * width)], file->data(t) + (r * shape[1] + c0) * 4, (size_t)width * sizeof(int32_t));
+  *subject = file->path() + ": tensor " + name;
+  return v;
+}
+
 std::vector<float> read_float(const SafetensorsCheckpoint &ckpt, const std::string &name, const std::vector<int64_t> &shape,
                               std::vector<std::string> *used) {
   const SafetensorsFile *file = nullptr;
@@ -155,14 +170,22 @@ LayerShapes check_layer_index(const SafetensorsCheckpoint &ckpt, const std::stri
   return s;
 }
 
+// The subject of a message about the packed codes of rows [r0, r1) of an m-row layer: the
+// unpackers count rows from r0, so a partial read says where it started.
+std::string rows_subject(const std::string &subject, int64_t r0, int64_t r1, int64_t m) {
+  return r0 == 0 && r1 == m ? subject : subject + " (output rows from " + std::to_string(r0) + ")";
+}
+
 // The readers below run after check_layer_index: the shapes they ask for are the ones it checked.
+// They unpack the codes of output rows [r0, r1) ((r1 - r0) x n) and every group's scales and zeros.
 void read_gptq(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f, int64_t m,
-               int64_t n, const LayerShapes &s, std::vector<uint8_t> *codes, std::vector<float> *scales,
+               int64_t n, int64_t r0, int64_t r1, const LayerShapes &s, std::vector<uint8_t> *codes, std::vector<float> *scales,
                std::vector<float> *zeros, std::vector<int32_t> *g_idx) {
   std::string subject;
   std::vector<std::string> names;  // already listed by check_layer_index
-  const std::vector<int32_t> qweight = read_i32(ckpt, prefix + ".qweight", s.marker, &names, &subject);
-  unpack_gptq_qweight(codes->data(), qweight.data(), m, n, f.bits, subject);
+  // qweight is [words(n), m]: output row o is column o, so rows [r0, r1) are a column range.
+  const std::vector<int32_t> qweight = read_i32_block(ckpt, prefix + ".qweight", s.marker, 0, s.marker[0], r0, r1, &subject);
+  unpack_gptq_qweight(codes->data(), qweight.data(), r1 - r0, n, f.bits, rows_subject(subject, r0, r1, m));
   const std::vector<int32_t> qzeros = read_i32(ckpt, prefix + ".qzeros", s.zeros, &names, &subject);
   unpack_gptq_qzeros(zeros->data(), qzeros.data(), s.groups, m, f.bits, f.gptq_v1, subject);
   *scales = read_float(ckpt, prefix + ".scales", s.scales, &names);
@@ -175,13 +198,14 @@ void read_gptq(const SafetensorsCheckpoint &ckpt, const std::string &prefix, con
 }
 
 void read_compressed(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f,
-                     int64_t m, int64_t n, const LayerShapes &s, std::vector<uint8_t> *codes, std::vector<float> *scales,
-                     std::vector<float> *zeros, std::vector<int32_t> *g_idx) {
+                     int64_t m, int64_t n, int64_t r0, int64_t r1, const LayerShapes &s, std::vector<uint8_t> *codes,
+                     std::vector<float> *scales, std::vector<float> *zeros, std::vector<int32_t> *g_idx) {
   std::string subject;
   std::vector<std::string> names;  // already listed by check_layer_index
   const int64_t G = s.groups;
-  const std::vector<int32_t> packed = read_i32(ckpt, prefix + ".weight_packed", s.marker, &names, &subject);
-  unpack_compressed_weight(codes->data(), packed.data(), m, n, f.bits, subject);
+  // weight_packed is [m, words(n)]: output rows [r0, r1) are its rows.
+  const std::vector<int32_t> packed = read_i32_block(ckpt, prefix + ".weight_packed", s.marker, r0, r1, 0, s.marker[1], &subject);
+  unpack_compressed_weight(codes->data(), packed.data(), r1 - r0, n, f.bits, rows_subject(subject, r0, r1, m));
   const std::vector<float> sc = read_float(ckpt, prefix + ".weight_scale", s.scales, &names);
   for (int64_t o = 0; o < m; ++o)
     for (int64_t k = 0; k < G; ++k) (*scales)[(size_t)(k * m + o)] = sc[(size_t)(o * G + k)];
@@ -208,13 +232,24 @@ void check_g_idx(const int32_t *g_idx, int64_t n, int64_t G, const std::string &
                        std::to_string(G) + ") (the number of scale groups)");
 }
 
+namespace {
+
+// Rows [r0, r1) of dequantize_groups' output: out and codes are (r1 - r0) x n, scales and zeros
+// G x m for the whole layer.
+void dequantize_group_rows(float *out, const uint8_t *codes, const float *scales, const float *zeros, const int32_t *g_idx,
+                           int64_t m, int64_t n, int64_t r0, int64_t r1) {
+  for (int64_t o = r0; o < r1; ++o)
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t g = (int64_t)g_idx[j] * m + o, i = (o - r0) * n + j;
+      out[i] = scales[g] * ((float)codes[i] - zeros[g]);  // the expression of QuantizedLayer::dequantize
+    }
+}
+
+}  // namespace
+
 void dequantize_groups(float *out, const uint8_t *codes, const float *scales, const float *zeros, const int32_t *g_idx,
                        int64_t m, int64_t n) {
-  for (int64_t o = 0; o < m; ++o)
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t g = (int64_t)g_idx[j] * m + o;
-      out[o * n + j] = scales[g] * ((float)codes[o * n + j] - zeros[g]);  // the expression of QuantizedLayer::dequantize
-    }
+  dequantize_group_rows(out, codes, scales, zeros, g_idx, m, n, 0, m);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -536,24 +571,43 @@ void append_compressed_tensors(const std::string &module, const GridCodes &shape
         [bf16_scales](const GridCodes &q, int32_t *o) { pack_compressed(q, bf16_scales, nullptr, nullptr, nullptr, o); }));
 }
 
+namespace {
+
+// Output rows [r0, r1) of a layer whose index check_layer_index passed with shapes s.
+void read_layer_rows(const SafetensorsCheckpoint &ckpt, const std::string &prefix, const QuantizedLinearFormat &f,
+                     int64_t m, int64_t n, int64_t r0, int64_t r1, const LayerShapes &s, float *out) {
+  std::vector<uint8_t> codes((size_t)((r1 - r0) * n));
+  std::vector<float> scales((size_t)(s.groups * m)), zeros((size_t)(s.groups * m));
+  std::vector<int32_t> g_idx;
+  if (f.kind == QuantizedLinearFormat::Kind::kGptq)
+    read_gptq(ckpt, prefix, f, m, n, r0, r1, s, &codes, &scales, &zeros, &g_idx);
+  else
+    read_compressed(ckpt, prefix, f, m, n, r0, r1, s, &codes, &scales, &zeros, &g_idx);
+  dequantize_group_rows(out, codes.data(), scales.data(), zeros.data(), g_idx.data(), m, n, r0, r1);
+}
+
+}  // namespace
+
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                            const QuantizedLinearFormat &f, int64_t m, int64_t n, float *out,
                            std::vector<std::string> *used) {
   const LayerShapes s = check_layer_index(ckpt, prefix, f, m, n, used);
-  std::vector<uint8_t> codes((size_t)(m * n));
-  std::vector<float> scales((size_t)(s.groups * m)), zeros((size_t)(s.groups * m));
-  std::vector<int32_t> g_idx;
-  if (f.kind == QuantizedLinearFormat::Kind::kGptq)
-    read_gptq(ckpt, prefix, f, m, n, s, &codes, &scales, &zeros, &g_idx);
-  else
-    read_compressed(ckpt, prefix, f, m, n, s, &codes, &scales, &zeros, &g_idx);
-  dequantize_groups(out, codes.data(), scales.data(), zeros.data(), g_idx.data(), m, n);
+  read_layer_rows(ckpt, prefix, f, m, n, 0, m, s, out);
+}
+
+void read_quantized_linear_rows(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
+                                const QuantizedLinearFormat &f, int64_t m, int64_t n, int64_t r0, int64_t r1, float *out) {
+  std::vector<std::string> names;
+  const LayerShapes s = check_layer_index(ckpt, prefix, f, m, n, &names);
+  require(r0 >= 0 && r0 <= r1 && r1 <= m, Status::InvalidArgument,
+          prefix + ": rows [" + std::to_string(r0) + ", " + std::to_string(r1) + ") outside [0, " + std::to_string(m) + ")");
+  if (r0 < r1) read_layer_rows(ckpt, prefix, f, m, n, r0, r1, s, out);
 }
 
 void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
-                            const QuantizedLinearFormat &format, int64_t m, int64_t n) {
+                            const QuantizedLinearFormat &format, int64_t m, int64_t n, std::vector<std::string> *used) {
   std::vector<std::string> unused;
-  check_layer_index(ckpt, prefix, format, m, n, &unused);
+  check_layer_index(ckpt, prefix, format, m, n, used ? used : &unused);
 }
 
 }  // namespace vqr::io

@@ -110,8 +110,10 @@ std::string quantized_marker_name(const std::string &prefix, QuantizedLinearForm
 // config claiming more than the file holds, or a packed tensor claiming a shape the config does not
 // imply, fails first. Throws as read_quantized_linear (the same messages), which checks the same
 // before it reads the data (the codes' padding, the g_idx and zero-point ranges).
+// The names of the tensors checked are appended to *used when `used` is not NULL.
 void check_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
-                            const QuantizedLinearFormat &format, int64_t m, int64_t n);
+                            const QuantizedLinearFormat &format, int64_t m, int64_t n,
+                            std::vector<std::string> *used = nullptr);
 
 // Lends a quantized layer's codes to `use` for the duration of the call: the view may be built
 // for that call only (codes unpacked, rows permuted) and freed after, so a checkpoint writer holds
@@ -146,5 +148,14 @@ void append_compressed_tensors(const std::string &module, const GridCodes &shape
 void read_quantized_linear(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
                            const QuantizedLinearFormat &format, int64_t m, int64_t n, float *out,
                            std::vector<std::string> *used);
+
+// Output rows [r0, r1) of the same layer ((r1 - r0) x n floats, written), bit-identical to those
+// rows of read_quantized_linear: only those rows' packed codes are read (plus every group's scales,
+// zeros and the g_idx), so a streamed model dequantizes a layer without widening the checkpoint.
+// Throws as read_quantized_linear (a padding error counts rows from r0 and says so), and
+// Status::InvalidArgument for a range outside [0, m).
+void read_quantized_linear_rows(const SafetensorsCheckpoint &ckpt, const std::string &prefix,
+                                const QuantizedLinearFormat &format, int64_t m, int64_t n, int64_t r0, int64_t r1,
+                                float *out);
 
 }  // namespace vqr::io

@@ -73,6 +73,9 @@ class SafetensorsFile {
   // F32 copied, F16 and BF16 widened exactly. Throws Status::Unsupported for other dtypes and
   // Status::InvalidArgument when `t`'s range lies outside this file's data section.
   void read_f32(const StTensor &t, float *out) const;
+  // The whole file's mapping (data(t) - mapping().data() is t's file offset): what a streamed
+  // model's tensor sources read rows from and drop pages of (model/mapped_sources.h).
+  const MappedFile &mapping() const { return file_; }
 
  private:
   SafetensorsFile() = default;

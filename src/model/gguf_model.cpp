@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "core/dtype.h"
@@ -15,6 +16,7 @@
 #include "io/ggml_blocks.h"
 #include "io/gguf.h"
 #include "model/gguf_vocab.h"
+#include "model/mapped_sources.h"
 #include "model/rope_layout.h"
 #include "model/weight_rows.h"
 
@@ -464,8 +466,10 @@ const io::GgufTensorInfo &checked_tensor(const io::GgufFile &f, const Slot &s) {
 
 }  // namespace
 
-Model load_gguf(const std::string &path) {
-  const io::GgufFile f = io::GgufFile::open(path);
+Model load_gguf(const std::string &path, Storage storage) {
+  // Shared: a streamed model's sources keep the mapping alive.
+  const auto file = std::make_shared<const io::GgufFile>(io::GgufFile::open(path));
+  const io::GgufFile &f = *file;
   const std::string name = f.get_string("general.architecture");
   const Arch *arch = arch_by_gguf(name);
   if (!arch)
@@ -484,11 +488,18 @@ Model load_gguf(const std::string &path) {
   // reader validated) before the model's fp32 arrays, sized by the metadata's claims, exist: a
   // small file claiming a width of 8192 fails here instead of committing gigabytes first.
   for (const Slot &s : gguf_slots(config, nullptr)) checked_tensor(f, s);
-  Model model(config);
+  Model model(config, storage);
 
   std::set<std::string> expected;
   for (const Slot &s : gguf_slots(config, &model)) {
     expected.insert(s.name);
+    if (s.data == nullptr) {  // streamed: a large tensor stays in the file (checked as it is read)
+      std::shared_ptr<const TensorSource> source = gguf_source(file, checked_tensor(f, s), s.shape[0], s.shape[1]);
+      if (s.role == Role::kLinear) model.set_linear_source(s.layer, s.kind, std::move(source));
+      else if (s.name == "output.weight") model.set_classifier_source(std::move(source));
+      else model.set_embedding_source(std::move(source));
+      continue;
+    }
     f.read_f32(checked_tensor(f, s), s.data);
     const int64_t bad = find_nonfinite(s.data, count_of(s.shape));
     if (bad >= 0)

@@ -77,6 +77,10 @@ bool is_gguf_file(const std::string &path);
 // metadata, missing / extra / wrong-shape tensor, non-finite weight, inconsistent sizes),
 // Status::Unsupported (another architecture, a tensor type not listed above, naming the tensor;
 // rope_freqs, partial rotary or a RoPE scaling other than linear), Status::OutOfMemory.
-Model load_gguf(const std::string &path);
+// Storage::kStreamed (issue 16): after the same checks, the norms and biases are read into the
+// arena and every linear weight, the embedding and an untied classifier stay in the mapped file in
+// their own type (model/mapped_sources.h), dequantized row by row when read, bit-identical to the
+// resident values; their finiteness check then runs when rows are read, with the same message.
+Model load_gguf(const std::string &path, Storage storage = Storage::kResident);
 
 }  // namespace vqr::model

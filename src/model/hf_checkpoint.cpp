@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "io/files.h"
 #include "io/quantized_tensors.h"
 #include "io/safetensors.h"
+#include "model/mapped_sources.h"
+#include "model/quantized_linear_source.h"
 #include "model/rope_layout.h"
 #include "model/weight_rows.h"
 
@@ -407,14 +410,27 @@ LinearSource locate_linear(const io::SafetensorsCheckpoint &ckpt, const io::Quan
   return src;
 }
 
+// A streamed model's source for the large tensor of slot s (a linear weight, the embedding or the
+// classifier), over the mapped checkpoint.
+std::shared_ptr<const TensorSource> streamed_source(const std::shared_ptr<const io::SafetensorsCheckpoint> &ckpt,
+                                                    const TensorSlot &s, const LinearSource &where,
+                                                    std::vector<std::string> *used) {
+  if (where.quantized)
+    return std::make_shared<QuantizedLinearSource>(ckpt, hf_linear_module(s.layer, s.kind), where.format, s.shape[0],
+                                                   s.shape[1], used);
+  return safetensors_source(ckpt, s.name, s.shape[0], s.shape[1]);
+}
+
 }  // namespace
 
-Model load_hf_checkpoint(const std::string &dir) {
+Model load_hf_checkpoint(const std::string &dir, Storage storage) {
   const std::string config_path = dir + "/" + kHfConfigFileName;
   const std::string config_text = io::read_file(config_path, "check the model folder");
   const ModelConfig config = parse_hf_config(config_text, config_path);
   const io::QuantizationConfig qc = io::QuantizationConfig::parse(config_text, config_path);
-  const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open_dir(dir);
+  // Shared: a streamed model's sources keep the mapped shards alive.
+  const auto shared = std::make_shared<const io::SafetensorsCheckpoint>(io::SafetensorsCheckpoint::open_dir(dir));
+  const io::SafetensorsCheckpoint &ckpt = *shared;
   if (qc.quantized()) refuse_quantized_head(ckpt, dir);
 
   // Every tensor the config implies is checked against the files' index before the model's fp32
@@ -430,13 +446,20 @@ Model load_hf_checkpoint(const std::string &dir) {
       check_dense(ckpt, slots[i], config, dir);
   }
 
-  Model model(config);
+  Model model(config, storage);
   slots = tensor_slots(config, &model);
   std::set<std::string> expected;
   std::vector<std::string> used;
   for (size_t i = 0; i < slots.size(); ++i) {
     const TensorSlot &s = slots[i];
     expected.insert(s.name);
+    if (s.data == nullptr) {  // streamed: a large tensor stays in the file (checked as it is read)
+      std::shared_ptr<const TensorSource> source = streamed_source(shared, s, sources[i], &used);
+      if (s.layer >= 0) model.set_linear_source(s.layer, s.kind, std::move(source));
+      else if (s.name == "lm_head.weight") model.set_classifier_source(std::move(source));
+      else model.set_embedding_source(std::move(source));
+      continue;
+    }
     if (sources[i].quantized)
       io::read_quantized_linear(ckpt, hf_linear_module(s.layer, s.kind), sources[i].format, s.shape[0], s.shape[1], s.data, &used);
     else

@@ -1,7 +1,8 @@
 // Hugging Face LLaMA-family checkpoint folders: config.json + model.safetensors (or a sharded
 // model.safetensors.index.json), for LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and
 // Qwen3ForCausalLM. Weights may be F32, F16 or BF16; the files are memory-mapped and each tensor
-// is widened to fp32 once, into the model's arena (io/safetensors.h).
+// is widened to fp32 once, into the model's arena (io/safetensors.h), or, for a streamed model,
+// row by row whenever it is read.
 //
 // Layout facts the loader relies on (transformers' modeling_llama / _mistral / _qwen2 / _qwen3):
 //   model.embed_tokens.weight                      [vocab, hidden]
@@ -61,7 +62,12 @@ std::string hf_linear_module(int layer, LinearKind kind);
 // and compressed-tensors pack-quantized, naming it; a width or option those formats define but
 // this loader does not read: bits 5, float or activation quantization, a quantized lm_head),
 // Status::OutOfMemory.
-Model load_hf_checkpoint(const std::string &dir);
+// Storage::kStreamed (issue 16): after the same checks from the index, the norms, biases and q/k
+// norms are read into the arena and every linear weight, the embedding and an untied classifier
+// stay in the mapped files as sources (model/mapped_sources.h; a quantized layer as
+// model/quantized_linear_source.h, still packed), bit-identical to the resident values when read;
+// their finiteness and packed-data checks then run when rows are read, with the same messages.
+Model load_hf_checkpoint(const std::string &dir, Storage storage = Storage::kResident);
 
 // What a folder's quantization_config declares, for reports (`vqround inspect`).
 struct HfQuantizationInfo {

@@ -6,11 +6,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/files.h"
+#include "io/mapped_file.h"
+#include "model/mapped_sources.h"
 #include "model/rope_layout.h"
 #include "model/weight_rows.h"
 
@@ -82,6 +86,53 @@ const char *tensor_name(int i) {
   return names[i];
 }
 
+// Bytes of the two freq_cis tables (seq_len * head_size / 2 floats each) between rms_final and
+// wcls; run.c recomputes RoPE, so every reader skips them.
+int64_t freq_cis_bytes(const ModelConfig &c) { return 2 * static_cast<int64_t>(c.seq_len) * (c.head_size() / 2) * 4; }
+
+// The linear kind a stacked llama2.c tensor holds, or false for the others.
+bool stacked_linear_kind(TensorId id, LinearKind *kind) {
+  for (LinearKind k : kAllLinearKinds)
+    if (std::string(tensor_name(static_cast<int>(id))) == linear_kind_name(k)) {
+      *kind = k;
+      return true;
+    }
+  return false;
+}
+
+// The streamed form of a validated file: the norms copied into the arena (and checked), every other
+// tensor a source over the mapping (model/mapped_sources.h), checked when its rows are read.
+Model map_llama2c(const std::string &path, const ModelConfig &config) {
+  const auto file = std::make_shared<const io::MappedFile>(io::MappedFile::open(path, kFormatHint));
+  // The size was checked on the open stream; the mapping is a second open of the path.
+  if (static_cast<int64_t>(file->size()) != llama2c_file_bytes(config))
+    fail(Status::Io, path, "the file changed size while it was being loaded", "load it again once it is complete");
+  Model model(config, Storage::kStreamed);
+  const int64_t V = config.vocab_size, C = config.dim;
+  uint64_t offset = kLlama2cHeaderBytes;
+  for (int i = 0; i < kLlama2cTensorCount; ++i) {
+    const TensorId id = static_cast<TensorId>(i);
+    const std::string name = std::string("tensor ") + tensor_name(i);
+    LinearKind kind;
+    if (id == TensorId::kClassifier) offset += static_cast<uint64_t>(freq_cis_bytes(config));
+    if (id == TensorId::kTokenEmbedding) {
+      model.set_embedding_source(llama2c_source(file, path, name, offset, V, C));
+    } else if (id == TensorId::kClassifier) {
+      if (!config.shared_classifier) model.set_classifier_source(llama2c_source(file, path, name, offset, V, C));
+    } else if (stacked_linear_kind(id, &kind)) {
+      const int64_t rows = model.linear_rows(kind), cols = model.linear_cols(kind);
+      for (int l = 0; l < config.n_layers; ++l)
+        model.set_linear_source(l, kind, llama2c_source(file, path, name + " of layer " + std::to_string(l),
+                                                        offset + static_cast<uint64_t>(l * rows * cols * 4), rows, cols));
+    } else {
+      std::memcpy(model.tensor(id), file->data() + offset, static_cast<size_t>(model.tensor_floats(id)) * sizeof(float));
+      check_finite_weights(model.tensor(id), model.tensor_floats(id), 0, path, name);
+    }
+    offset += static_cast<uint64_t>(model.tensor_floats(id) * 4);
+  }
+  return model;
+}
+
 }  // namespace
 
 int64_t llama2c_file_bytes(const ModelConfig &c) {
@@ -92,7 +143,7 @@ int64_t llama2c_file_bytes(const ModelConfig &c) {
   return kLlama2cHeaderBytes + 4 * floats;
 }
 
-Model load_llama2c(const std::string &path) {
+Model load_llama2c(const std::string &path, Storage storage) {
   const io::FilePtr f = io::open_for_reading(path, "check the --model path");
   const int64_t size = file_size(f.get(), path);
   if (size < kLlama2cHeaderBytes)
@@ -112,6 +163,7 @@ Model load_llama2c(const std::string &path) {
          size < expected ? "the file looks truncated; download or export it again"
                          : std::string("trailing data or a header from another model; ") + kFormatHint);
 
+  if (storage == Storage::kStreamed) return map_llama2c(path, config);
   Model model(config);
   const int classifier = static_cast<int>(TensorId::kClassifier);
   for (int i = 0; i < kLlama2cTensorCount; ++i) {
@@ -119,7 +171,7 @@ Model load_llama2c(const std::string &path) {
     if (i == classifier) {
       // freq_cis_real and freq_cis_imag (seq_len * head_size / 2 floats each) sit between
       // rms_final and wcls; run.c recomputes RoPE, so they are skipped.
-      const long skip = 2L * config.seq_len * (config.head_size() / 2) * 4;
+      const long skip = static_cast<long>(freq_cis_bytes(config));
       if (std::fseek(f.get(), skip, SEEK_CUR) != 0) fail(Status::Io, path, "cannot seek past freq_cis", kFormatHint);
     }
     read_floats(f.get(), model.tensor(id), model.tensor_floats(id), path, tensor_name(i));

@@ -20,7 +20,11 @@ int64_t llama2c_file_bytes(const ModelConfig &config);
 // every weight is finite. Throws vqr::Error with a message "<path>: <problem>; hint: <fix>":
 // Status::Io (cannot open or read), Status::Format (header or size inconsistent, non-finite
 // weights), Status::Unsupported (a versioned llama2.c export), Status::OutOfMemory.
-Model load_llama2c(const std::string &path);
+// Storage::kStreamed (issue 16): after the same header and size checks the file is mapped, the
+// norms are copied into the arena, and the embedding, the linear weights and an unshared
+// classifier stay in the mapping as sources (model/mapped_sources.h), checked for finite values
+// when their rows are read ("non-finite weight in tensor wq of layer 3 at element k").
+Model load_llama2c(const std::string &path, Storage storage = Storage::kResident);
 
 // Whether a config is expressible in a v0 file: run.c's fixed RoPE (theta 10000, no scaling),
 // epsilon 1e-5, no biases, no q/k norms, head size dim / n_heads, full attention. A model in the

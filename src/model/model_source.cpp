@@ -66,13 +66,13 @@ const char *tokenizer_name_in_folder(const std::string &tokenizer_file) {
   return sp ? kSentencePieceFileName : kTokenizerFileName;
 }
 
-Model load_model(const ModelSource &source) {
+Model load_model(const ModelSource &source, Storage storage) {
   switch (source.format) {
-    case ModelFormat::kHuggingFace: return load_hf_checkpoint(source.model_file);
-    case ModelFormat::kGguf: return load_gguf(source.model_file);
+    case ModelFormat::kHuggingFace: return load_hf_checkpoint(source.model_file, storage);
+    case ModelFormat::kGguf: return load_gguf(source.model_file, storage);
     case ModelFormat::kLlama2c: break;
   }
-  return load_llama2c(source.model_file);
+  return load_llama2c(source.model_file, storage);
 }
 
 ModelSource resolve_model_source(const std::string &model_arg, const std::string &tokenizer_arg) {

@@ -39,8 +39,10 @@ ModelSource resolve_model_source(const std::string &model_path, const std::strin
 // SentencePiece ".model" file, tokenizer.bin otherwise (the names resolve_model_source looks for).
 const char *tokenizer_name_in_folder(const std::string &tokenizer_file);
 
-// Loads the model a source names (load_llama2c, load_hf_checkpoint or load_gguf; their errors).
-Model load_model(const ModelSource &source);
+// Loads the model a source names (load_llama2c, load_hf_checkpoint or load_gguf; their errors), in
+// fp32 in one arena (Storage::kResident) or with its large tensors left in the mapped file
+// (Storage::kStreamed, issue 16: what a real checkpoint needs).
+Model load_model(const ModelSource &source, Storage storage = Storage::kResident);
 
 
 }  // namespace vqr::model

@@ -53,6 +53,10 @@ int64_t weight_file_bytes(const model::ModelSource &s) {
 
 void require_index(bool ok) { require(ok, Status::InvalidArgument, "index is out of range"); }
 
+// Streamed (issue 16, DESIGN §5 "Scale"): the weights stay in the mapped file in their own dtype
+// and one block at a time is widened, so a checkpoint larger than memory loads and evaluates.
+constexpr model::Storage kSessionStorage = model::Storage::kStreamed;
+
 }  // namespace
 
 ModelSession::ModelSession(model::Model m, std::optional<model::Tokenizer> t, std::string problem,
@@ -69,7 +73,7 @@ ModelSession::ModelSession(model::Model m, std::optional<model::Tokenizer> t, st
 ModelSession ModelSession::load(const std::string &path, const std::optional<std::string> &tokenizer_path) {
   std::string problem;
   const model::ModelSource src = resolve_allowing_no_tokenizer(path, tokenizer_path, &problem);
-  model::Model m = model::load_model(src);
+  model::Model m = model::load_model(src, kSessionStorage);
   std::optional<model::Tokenizer> t;
   if (!src.tokenizer_file.empty())
     t = model::Tokenizer::load(src.tokenizer_file, m.config().vocab_size);
@@ -114,6 +118,7 @@ void ModelSession::set_calibration(DType calib_dtype, int64_t max_memory_bytes, 
 }
 
 void ModelSession::quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows) {
+  std::vector<float>().swap(linear_copy_);  // linear()'s copy is documented valid until here
   PipelineOptions options;
   options.config = config;
   options.calib_dtype = calibration_.calib_dtype;
@@ -151,9 +156,8 @@ LayerSummary ModelSession::layer_summary(int64_t index) const {
   LayerSummary s;
   s.record = &layer(index);
   s.config = quant::resolve_presets(s.record->config);
-  const model::LinearWeight w = model_.linear(s.record->layer, s.record->kind);
-  s.rows = w.rows;
-  s.cols = w.cols;
+  s.rows = model_.linear_rows(s.record->kind);  // shapes only: nothing is widened
+  s.cols = model_.linear_cols(s.record->kind);
   return s;
 }
 
@@ -163,7 +167,16 @@ LinearEntry ModelSession::linear(int64_t index) const {
   const model::LinearKind kind = model::kAllLinearKinds[index % model::kLinearKindCount];
   LinearEntry e;
   e.name = &linear_names_[(size_t)index];
-  e.weight = model_.linear(layer, kind);
+  if (model_.streamed()) {
+    // A copy of this one layer (the block cache may evict its own on the next widening).
+    e.weight.rows = model_.linear_rows(kind);
+    e.weight.cols = model_.linear_cols(kind);
+    linear_copy_.assign((size_t)(e.weight.rows * e.weight.cols), 0.0f);
+    model_.read_linear_rows(layer, kind, 0, e.weight.rows, linear_copy_.data());
+    e.weight.data = linear_copy_.data();
+  } else {
+    e.weight = model_.linear(layer, kind);
+  }
   e.hessian_index = (int64_t)layer * model::kLinearInputCount + (int64_t)model::input_of(kind);
   return e;
 }

@@ -35,14 +35,16 @@ struct LayerSummary {
 // Linear layer `index` of the model (block index / 7, kind index % 7, llama2.c order).
 struct LinearEntry {
   const std::string *name = nullptr;  // "blk.L.wq", owned by the session
-  model::LinearWeight weight;         // borrowed from the model
+  model::LinearWeight weight;         // resident: borrowed from the model; streamed: the session's copy
   int64_t hessian_index = 0;          // its input's entry in collect_hessians()
 };
 
 class ModelSession {
  public:
   // Loads a llama2.c checkpoint (file or folder), a Hugging Face folder or a GGUF file, with the
-  // tokenizer at tokenizer_path (none: the one beside the model). A llama2.c model without a
+  // tokenizer at tokenizer_path (none: the one beside the model), as a streamed model
+  // (model::Storage::kStreamed): the weights stay in the mapped file and the model widens one block
+  // at a time. A llama2.c model without a
   // tokenizer beside it still loads; tokenize() then says why there is none. Throws the errors of
   // model::resolve_model_source and model::load_model.
   static ModelSession load(const std::string &path, const std::optional<std::string> &tokenizer_path);
@@ -93,7 +95,9 @@ class ModelSession {
   LayerSummary layer_summary(int64_t index) const;
 
   int64_t linear_count() const { return (int64_t)linear_names_.size(); }
-  // Throws Error(Status::InvalidArgument) "index is out of range".
+  // Throws Error(Status::InvalidArgument) "index is out of range". For a streamed model the weight
+  // is a copy owned by the session, valid until the next linear() call, quantize() or the session's
+  // end; the sources' errors (e.g. Status::Format for a non-finite weight) surface here.
   LinearEntry linear(int64_t index) const;
   // How many Hessians collect_hessians() gives: n_layers * kLinearInputCount.
   int64_t hessian_count() const;
@@ -140,6 +144,7 @@ class ModelSession {
   int64_t quantized_layers_ = 0;
   int64_t calibration_samples_ = 0, calibration_seqlen_ = 0, calibration_tokens_ = 0;
   uint64_t seed_ = 0;
+  mutable std::vector<float> linear_copy_;  // linear()'s weight of a streamed model
 };
 
 // The override rules as text, "blk.0.*:bits=8;*.w2:skip" (vqround.json's "override").

@@ -1167,7 +1167,9 @@ def _param_setting(name, value):
 
 
 class Model(_Handle):
-    """A whole LLaMA-family model (vqr_model: llama2.c or Hugging Face checkpoints), held in fp32.
+    """A whole LLaMA-family model (vqr_model: llama2.c, Hugging Face or GGUF checkpoints). Its
+    weights stay in the memory-mapped file in their own dtype; one block at a time is widened to
+    fp32 when the model runs (vqr_model_load).
 
     Model(path, tokenizer=None) loads `path`: a checkpoint file, or a folder written by save() or
     `vqround quantize`, or a Hugging Face folder (config.json + safetensors; Llama, Mistral, Qwen2,
@@ -1457,8 +1459,9 @@ class Model(_Handle):
     def linear_weight(self, layer):
         """The current weights of one linear layer (an index of linears(), or its name such as
         "blk.0.wq") as a new float32 numpy array, rows x cols (out_features x in_features). A
-        copy: the library only lends its fp32 buffer until the model is quantized or freed, so
-        the array neither changes with later quantize() calls nor writes back to the model."""
+        copy: the library only lends its fp32 buffer until the next linear_weight() call, quantize()
+        or free, so the array neither changes with later quantize() calls nor writes back to the
+        model."""
         t = _lib.Tensor()
         _check(lib.vqr_model_linear(self._handle(), self._linear_index(layer), None,
                                     ctypes.byref(t), None))
