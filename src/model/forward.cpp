@@ -142,6 +142,7 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                 " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   model_.gather_embedding(tokens, n, x_);  // row-wise: a streamed embedding is never widened whole
+  model_.release_vocab();
 }
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
@@ -221,6 +222,7 @@ void Forward::head(int64_t n, float *logits) {
         }
     }
   }
+  model_.release_vocab();  // the widened chunks are what the GEMMs read; the mapped pages can go
 }
 
 }  // namespace vqr::model

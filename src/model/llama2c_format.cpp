@@ -90,16 +90,6 @@ const char *tensor_name(int i) {
 // wcls; run.c recomputes RoPE, so every reader skips them.
 int64_t freq_cis_bytes(const ModelConfig &c) { return 2 * static_cast<int64_t>(c.seq_len) * (c.head_size() / 2) * 4; }
 
-// The linear kind a stacked llama2.c tensor holds, or false for the others.
-bool stacked_linear_kind(TensorId id, LinearKind *kind) {
-  for (LinearKind k : kAllLinearKinds)
-    if (std::string(tensor_name(static_cast<int>(id))) == linear_kind_name(k)) {
-      *kind = k;
-      return true;
-    }
-  return false;
-}
-
 // The streamed form of a validated file: the norms copied into the arena (and checked), every other
 // tensor a source over the mapping (model/mapped_sources.h), checked when its rows are read.
 Model map_llama2c(const std::string &path, const ModelConfig &config) {
@@ -119,7 +109,7 @@ Model map_llama2c(const std::string &path, const ModelConfig &config) {
       model.set_embedding_source(llama2c_source(file, path, name, offset, V, C));
     } else if (id == TensorId::kClassifier) {
       if (!config.shared_classifier) model.set_classifier_source(llama2c_source(file, path, name, offset, V, C));
-    } else if (stacked_linear_kind(id, &kind)) {
+    } else if (linear_kind_of(id, &kind)) {
       const int64_t rows = model.linear_rows(kind), cols = model.linear_cols(kind);
       for (int l = 0; l < config.n_layers; ++l)
         model.set_linear_source(l, kind, llama2c_source(file, path, name + " of layer " + std::to_string(l),

@@ -208,6 +208,10 @@ void Model::release_cache() const {
   cache_.clear();
   for (const auto &s : linear_sources_)
     if (s) s->release();
+  release_vocab();
+}
+
+void Model::release_vocab() const {
   if (embedding_source_) embedding_source_->release();
   if (classifier_source_) classifier_source_->release();
 }

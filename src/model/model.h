@@ -197,6 +197,10 @@ class Model {
   int64_t block_bytes() const;
   // Drops every cached block (and asks the sources to release their pages).
   void release_cache() const;
+  // Asks the embedding's and classifier's sources to release their pages (streamed storage; a no-op
+  // when resident): the forward calls it after each gather and head, the writers after each vocab
+  // tensor, so their row-wise reads do not leave a Llama-3-8B's 2 GB of vocab pages in the RSS.
+  void release_vocab() const;
 
   // "blk.<layer>.<wq|wk|...>", the name used in messages and reports.
   static std::string linear_name(int layer, LinearKind kind);

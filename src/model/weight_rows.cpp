@@ -28,6 +28,7 @@ TensorRows vocab_rows(const Model &m, void (Model::*read)(int64_t, int64_t, floa
   t.rows = m.config().vocab_size;
   t.cols = m.config().dim;
   t.read = [&m, read](int64_t r0, int64_t r1, float *out) { (m.*read)(r0, r1, out); };
+  t.release = [&m] { m.release_vocab(); };
   return t;
 }
 
