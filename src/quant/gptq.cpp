@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include <omp.h>
 
@@ -51,6 +52,9 @@ struct SweepState {
   OuterMode outer;
   // Rounding split (spec vqround §2.2), m x n processing order; nullptr when not requested.
   float *base, *residual;
+  // Per row tile: sum of the tile's e^2 over the blocks swept so far (plain GPTQ only; the
+  // damped proxy loss, gptq.h). One slot per tile, so the total does not depend on the threads.
+  double *err_sq;
 };
 
 // Per-thread scratch of the tile kernel.
@@ -115,8 +119,9 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
   const float *__restrict tile0 = t.tile0.data();
   if (has_w0) load_tile(t.tile0.data(), s.W0, s.n, r0, rows, i1, i2);
 
-  // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored.
+  // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored (their e is 0).
   float scale[R], zero[R], e[R], code[R], e_in[R], v_in[R], v_out[R], base[R], resid[R];
+  double e_sq[R] = {};
   for (int64_t r = 0; r < R; ++r) {
     scale[r] = 1.0f;
     zero[r] = 0.0f;
@@ -163,6 +168,7 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
         v_out[r] = s.alpha * y + s.alpha2 * (w0 - y);
       }
       x[r] = Q;
+      if (!kAsym) e_sq[r] += (double)e[r] * (double)e[r];
     }
     for (int64_t r = 0; r < rows; ++r) {
       s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
@@ -192,13 +198,24 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
       }
     }
   }
+  if (!kAsym && s.err_sq) {
+    double sum = 0;
+    for (int64_t r = 0; r < R; ++r) sum += e_sq[r];
+    s.err_sq[r0 / R] += sum;
+  }
 }
 
 }  // namespace
 
+bool sweep_gives_damped_loss(const QuantConfig &config) {
+  return config.alpha == 0 && config.alpha2 == 0 && !config.exact_target;
+}
+
 QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
                              const QuantConfig &config, Context *ctx, int threads, HessianFactor *factor_out,
-                             RoundingSplit *split) {
+                             RoundingSplit *split, double *damped_loss) {
+  require(!damped_loss || sweep_gives_damped_loss(config), Status::Internal,
+          "gptq_quantize: the damped loss needs plain GPTQ arithmetic");
   QuantizedLayer q(m, n, config.group_size, config.bits);
   const GridSpec spec = grid_spec(config);
   const int64_t gs = q.group_size;
@@ -294,13 +311,15 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   }
   s.base = split ? split->base.data() : nullptr;
   s.residual = split ? split->residual.data() : nullptr;
+  const int64_t tiles = (m + kRowTile - 1) / kRowTile;
+  std::vector<double> err_sq(damped_loss ? (size_t)tiles : 0, 0.0);
+  s.err_sq = damped_loss ? err_sq.data() : nullptr;
 
   const double t_sweep = omp_get_wtime();
   double gemm_seconds = 0;
   Progress progress(ctx, method_traits(config.method).stage, n);
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
-    const int64_t tiles = (m + kRowTile - 1) / kRowTile;
 #pragma omp parallel num_threads(threads_for(threads, m * (i2 - i1) * (i2 - i1) / 2))
     {
       TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
@@ -325,6 +344,11 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     }
     gemm_seconds += omp_get_wtime() - t_gemm;
     progress.checkpoint(i2, i2 == n);
+  }
+
+  if (damped_loss) {
+    *damped_loss = 0;
+    for (double t : err_sq) *damped_loss += t;
   }
 
   const double t_end_sweep = omp_get_wtime();
