@@ -319,9 +319,15 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   Buffer<uint8_t> codes_p(gathered ? (size_t)(m * n) : 0);  // codes in processing order
   Buffer<float> err((size_t)(m * B)), verr(asym ? (size_t)(m * B) : 0);
   // V route: A in reversed column order (first written by block 0's SGEMM with beta = 0), and
-  // per block the inverse of L's diagonal block and U's diagonal block.
-  Buffer<float> Ar(v_route && n > B ? (size_t)(m * n) : 0), Linv(v_route ? (size_t)(B * B) : 0),
-      Ublock(v_route ? (size_t)(B * B) : 0);
+  // per block the inverse of L's diagonal block and U's diagonal block, all computed up front so
+  // that the sweep alternates between one OpenMP region and the BLAS calls of one block, as the U
+  // route does (each hand-over between the two thread pools costs, bench/README.md).
+  const int64_t nblocks = (n + B - 1) / B;
+  Buffer<float> Ar(v_route && n > B ? (size_t)(m * n) : 0), Linv(v_route ? (size_t)(nblocks * B * B) : 0),
+      Ublock(v_route ? (size_t)(nblocks * B * B) : 0);
+  for (int64_t b = 0; v_route && b < nblocks; ++b)
+    diagonal_block_inverse(be, f, b * B, std::min(n, b * B + B), &Linv[(size_t)(b * B * B)],
+                           &Ublock[(size_t)(b * B * B)]);
   std::vector<TileScratch> scratch;
   for (int t = 0; t < threads; ++t) scratch.emplace_back(B, gs);
 
@@ -334,7 +340,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   s.stale_groups = config.stale_groups;
   s.spec = spec;
   s.U = v_route ? nullptr : f.U.data();
-  s.Ublock = v_route ? Ublock.data() : nullptr;
+  s.Ublock = nullptr;  // per block below
   s.Ar = v_route ? Ar.data() : nullptr;
   s.perm = f.perm.data();
   s.W = W.data();
@@ -365,15 +371,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
     const int64_t lo = n - i2;  // V route: the block's first column in reversed order
-    const double t_block = omp_get_wtime();
-    if (v_route) {
-      diagonal_block_inverse(be, f, i1, i2, Linv.data(), Ublock.data());
-      // Ar_blk := Ar_blk Linv, i.e. (A_blk U_bb) reversed; block 0 has A_blk = 0 and reads none.
-      if (i1 > 0)
-        be.trmm(backend::Side::Right, backend::Triangle::Lower, backend::Op::None, backend::Diag::NonUnit, m,
-                i2 - i1, 1.0f, Linv.data(), i2 - i1, &Ar[(size_t)lo], n);
-    }
-    gemm_seconds += omp_get_wtime() - t_block;
+    if (v_route) s.Ublock = &Ublock[(size_t)((i1 / B) * B * B)];
 #pragma omp parallel num_threads(threads_for(threads, m * (i2 - i1) * (i2 - i1) / 2))
     {
       TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
@@ -393,6 +391,10 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     if (i2 < n && v_route) {
       be.gemm(backend::Op::None, backend::Op::None, m, lo, i2 - i1, 1.0f, err.data(), B, &f.L[(size_t)(lo * n)], n,
               i1 == 0 ? 0.0f : 1.0f, Ar.data(), n);
+      // The next block [i2, i3) as GPTQ values: Ar_next := Ar_next Linv_next = (A_next U_next) reversed.
+      const int64_t i3 = std::min(n, i2 + B);
+      be.trmm(backend::Side::Right, backend::Triangle::Lower, backend::Op::None, backend::Diag::NonUnit, m, i3 - i2,
+              1.0f, &Linv[(size_t)((i2 / B) * B * B)], i3 - i2, &Ar[(size_t)(n - i3)], n);
     } else if (i2 < n) {
       be.gemm(backend::Op::None, backend::Op::None, m, n - i2, i2 - i1, -1.0f, err.data(), B,
               &f.U[(size_t)(i1 * n + i2)], n, 1.0f, &W[(size_t)i2], n);
