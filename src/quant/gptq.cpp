@@ -53,9 +53,6 @@ struct SweepState {
   const float *Ublock;    // B x B: U[i1:i2, i1:i2] of the block being swept (V route), or nullptr
   const float *Ar;        // m x n: A in reversed column order, Ar[:, n-1-j] ~ column j (V route)
   const int64_t *perm;    // processing position -> original column
-  // Where processing position q lives in W and the codes: column col[q] (V route with act-order:
-  // W stays in original order and is read through the permutation), or q itself (nullptr).
-  const int64_t *col;
   const float *W;         // m x n working weights, processing order (columns >= i1 are current
                           // up to the pending updates of the block being swept)
   uint8_t *codes;         // m x n codes, processing order
@@ -86,14 +83,11 @@ struct TileScratch {
         slice((size_t)gs) {}
 };
 
-// tile[c * R + r] = M[(r0 + r) * n + col(i1 + c)] for the tile's rows (col = identity when
-// `col` is nullptr), zeros for padding rows.
-void load_tile(float *__restrict tile, const float *M, const int64_t *col, int64_t n, int64_t r0, int64_t rows,
-               int64_t i1, int64_t i2) {
-  for (int64_t c = 0; c < i2 - i1; ++c) {
-    const int64_t j = col ? col[i1 + c] : i1 + c;
-    for (int64_t r = 0; r < kRowTile; ++r) tile[c * kRowTile + r] = r < rows ? M[(r0 + r) * n + j] : 0.0f;
-  }
+// tile[c * R + r] = M[(r0 + r) * n + i1 + c] for the tile's rows, zeros for padding rows.
+void load_tile(float *__restrict tile, const float *M, int64_t n, int64_t r0, int64_t rows, int64_t i1,
+               int64_t i2) {
+  for (int64_t c = 0; c < i2 - i1; ++c)
+    for (int64_t r = 0; r < kRowTile; ++r) tile[c * kRowTile + r] = r < rows ? M[(r0 + r) * n + i1 + c] : 0.0f;
 }
 
 // Parameters of the dynamic group starting at processing position p (inside block [i1, i2)) for
@@ -134,14 +128,14 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, int64_t i1, int64_t i2) {
   constexpr int64_t R = kRowTile;
   float *__restrict tile = t.tile.data();
-  load_tile(tile, s.W, s.col, s.n, r0, rows, i1, i2);
+  load_tile(tile, s.W, s.n, r0, rows, i1, i2);
   if (s.Ar && i1 > 0)  // V route: the block's GPTQ values W0 + A U_bb (A U_bb already in Ar)
     for (int64_t c = 0; c < i2 - i1; ++c)
       for (int64_t r = 0; r < rows; ++r) tile[c * kRowTile + r] += s.Ar[(r0 + r) * s.n + (s.n - 1 - i1 - c)];
   if (s.dynamic_groups && s.stale_groups) std::memcpy(t.block_start.data(), tile, (size_t)((i2 - i1) * R) * 4);
   const bool has_w0 = kAsym && s.W0;  // without it w0 = w: the compensation-aware term is 0
   const float *__restrict tile0 = t.tile0.data();
-  if (has_w0) load_tile(t.tile0.data(), s.W0, nullptr, s.n, r0, rows, i1, i2);
+  if (has_w0) load_tile(t.tile0.data(), s.W0, s.n, r0, rows, i1, i2);
 
   // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored (their e is 0).
   float scale[R], zero[R], e[R], code[R], e_in[R], v_in[R], v_out[R], base[R], resid[R];
@@ -195,11 +189,10 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
       x[r] = Q;
       if (!kAsym) e_sq[r] += (double)e[r] * (double)e[r];
     }
-    const int64_t jq = s.col ? s.col[q] : q;
     for (int64_t r = 0; r < rows; ++r) {
-      s.codes[(r0 + r) * s.n + jq] = (uint8_t)code[r];
+      s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
       if (s.Ar)
-        s.err[(r0 + r) * s.B + (i2 - 1 - q)] = s.W[(r0 + r) * s.n + jq] - scale[r] * (code[r] - zero[r]);
+        s.err[(r0 + r) * s.B + (i2 - 1 - q)] = s.W[(r0 + r) * s.n + q] - scale[r] * (code[r] - zero[r]);
       else
         s.err[(r0 + r) * s.B + (q - i1)] = e[r];
       if (kAsym) s.verr[(r0 + r) * s.B + (q - i1)] = v_out[r];
@@ -267,10 +260,8 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   const double t_factored = omp_get_wtime();
 
   // Working weights in processing order, dead columns zeroed (spec §1.3 step 2): in place
-  // without act-order, through one permuted copy with it on the U route (which updates W); the V
-  // route only reads W and reads it through the permutation (s.col).
-  const bool gathered = permuted && !v_route;
-  if (gathered) {
+  // without act-order, through one permuted copy with it.
+  if (permuted) {
     Buffer<float> Wp((size_t)(m * n));
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
     for (int64_t r = 0; r < m; ++r)
@@ -302,7 +293,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) firstprivate(row_orig_order)
     for (int64_t r = 0; r < m; ++r) {
       const float *row = &W[(size_t)(r * n)];
-      if (gathered) {
+      if (permuted) {
         row_orig_order.resize((size_t)n);
         for (int64_t c = 0; c < n; ++c) row_orig_order[(size_t)f.perm[(size_t)c]] = row[c];
         row = row_orig_order.data();
@@ -316,7 +307,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     }
   }
 
-  Buffer<uint8_t> codes_p(gathered ? (size_t)(m * n) : 0);  // codes in processing order
+  Buffer<uint8_t> codes_p(permuted ? (size_t)(m * n) : 0);  // codes in processing order
   Buffer<float> err((size_t)(m * B)), verr(asym ? (size_t)(m * B) : 0);
   // V route: A in reversed column order (first written by block 0's SGEMM with beta = 0), and
   // per block the inverse of L's diagonal block and U's diagonal block, all computed up front so
@@ -344,8 +335,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   s.Ar = v_route ? Ar.data() : nullptr;
   s.perm = f.perm.data();
   s.W = W.data();
-  s.codes = gathered ? codes_p.data() : q.codes.data();
-  s.col = permuted && !gathered ? f.perm.data() : nullptr;
+  s.codes = permuted ? codes_p.data() : q.codes.data();
   s.scales = q.scales.data();
   s.zeros = q.zeros.data();
   s.err = err.data();
@@ -414,10 +404,9 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   const double t_end_sweep = omp_get_wtime();
   // Back to the original column order (spec §1.7); g_idx per the group rule in use.
   if (permuted) {
-    if (gathered)  // the V route wrote them in place
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t c = 0; c < n; ++c) q.codes[(size_t)(r * n + f.perm[(size_t)c])] = codes_p[(size_t)(r * n + c)];
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) q.codes[(size_t)(r * n + f.perm[(size_t)c])] = codes_p[(size_t)(r * n + c)];
     if (s.dynamic_groups)
       for (int64_t c = 0; c < n; ++c) q.g_idx[(size_t)f.perm[(size_t)c]] = (int32_t)(c / gs);
     if (split)
