@@ -233,7 +233,7 @@ bool sweep_gives_damped_loss(const QuantConfig &config) {
   return config.alpha == 0 && config.alpha2 == 0 && !config.exact_target;
 }
 
-QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
+QuantizedLayer gptq_quantize(const float *W_in, int64_t m, int64_t n, const hessian::HessianView &H,
                              const QuantConfig &config, Context *ctx, int threads, HessianFactor *factor_out,
                              RoundingSplit *split, double *damped_loss) {
   require(!damped_loss || sweep_gives_damped_loss(config), Status::Internal,
@@ -259,22 +259,21 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   const bool permuted = config.act_order;
   const double t_factored = omp_get_wtime();
 
-  // Working weights in processing order, dead columns zeroed (spec §1.3 step 2): in place
-  // without act-order, through one permuted copy with it.
-  if (permuted) {
-    Buffer<float> Wp((size_t)(m * n));
+  // Working weights in processing order, dead columns zeroed (spec §1.3 step 2), in one parallel
+  // pass from the caller's weights. The V route only reads them: without act-order and dead
+  // columns it reads the caller's array itself, no copy.
+  Buffer<float> W;
+  const bool own_copy = permuted || !v_route || f.dead_count > 0;
+  if (own_copy) {
+    W = Buffer<float>((size_t)(m * n));
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
     for (int64_t r = 0; r < m; ++r)
       for (int64_t c = 0; c < n; ++c) {
         const int64_t j = f.perm[(size_t)c];
-        Wp[(size_t)(r * n + c)] = f.dead[(size_t)j] ? 0.0f : W[(size_t)(r * n + j)];
+        W[(size_t)(r * n + c)] = f.dead[(size_t)j] ? 0.0f : W_in[r * n + j];
       }
-    W = std::move(Wp);
-  } else if (f.dead_count > 0) {
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j)
-        if (f.dead[(size_t)j]) W[(size_t)(r * n + j)] = 0.0f;
   }
+  const float *Wr = own_copy ? W.data() : W_in;  // read-only view of the working weights
 
   // Asymmetric calibration (spec §9): Phat from D and U; W0 for the compensation-aware term.
   // The exact-target ablation (spec §3.3) instead moves the target once and runs plain GPTQ.
@@ -292,7 +291,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     std::vector<float> row_orig_order;
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) firstprivate(row_orig_order)
     for (int64_t r = 0; r < m; ++r) {
-      const float *row = &W[(size_t)(r * n)];
+      const float *row = &Wr[(size_t)(r * n)];
       if (permuted) {
         row_orig_order.resize((size_t)n);
         for (int64_t c = 0; c < n; ++c) row_orig_order[(size_t)f.perm[(size_t)c]] = row[c];
@@ -334,7 +333,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   s.Ublock = nullptr;  // per block below
   s.Ar = v_route ? Ar.data() : nullptr;
   s.perm = f.perm.data();
-  s.W = W.data();
+  s.W = Wr;
   s.codes = permuted ? codes_p.data() : q.codes.data();
   s.scales = q.scales.data();
   s.zeros = q.zeros.data();

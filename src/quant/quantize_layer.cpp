@@ -81,16 +81,12 @@ QuantizedLayer rtn_quantize_layer(Context *ctx, const QuantConfig &config, const
 // sweep (no factor kept, no TRMM); the other sweeps and the RTN reference go through the factor.
 QuantizedLayer sweep_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m,
                                     int64_t n, const hessian::Hessian &h, int threads) {
-  // The sweep consumes its own copy of the weights; the report reads the original.
-  Buffer<float> work((size_t)(m * n));
-  std::memcpy(work.data(), W, (size_t)(m * n) * sizeof(float));
-  if (config.report_loss == ReportLevel::None)
-    return gptq_quantize(std::move(work), m, n, h.view(), config, ctx, threads, nullptr);
+  if (config.report_loss == ReportLevel::None) return gptq_quantize(W, m, n, h.view(), config, ctx, threads, nullptr);
   const bool from_sweep = sweep_gives_damped_loss(config);
   const bool rtn = config.report_loss == ReportLevel::ProxyAndRtn;
   HessianFactor f;
   double damped = NAN;
-  QuantizedLayer q = gptq_quantize(std::move(work), m, n, h.view(), config, ctx, threads,
+  QuantizedLayer q = gptq_quantize(W, m, n, h.view(), config, ctx, threads,
                                    from_sweep && !rtn ? nullptr : &f, nullptr, from_sweep ? &damped : nullptr);
   if (from_sweep && !rtn && !h.is_asymmetric()) {
     q.report.proxy_loss = proxy_loss_from_sweep(damped, q, W, h.view(), threads);
