@@ -373,15 +373,18 @@ typedef VQR_ENUM(vqr_grid) {
 
 /* What vqr_report measures (VQR_PARAM_REPORT_LOSS). Since 0.5.0 (the values 0 and 1 since 0.1.0).
  * Per method, with m x n the layer and H the Hessian:
- *  - GPTQ (and GPTAQ/ResComp/GPTAQ_PAPER run with alpha = alpha2 = 0) at PROXY: proxy_loss falls out
+ *  - GPTQ (and GPTAQ/ResComp/GPTAQ_PAPER run with alpha = alpha2 = 0) on a symmetric Hessian (no
+ *    D; see the next item otherwise) at PROXY: proxy_loss falls out
  *    of the sweep at no BLAS cost. With Hd = H + lambda I the damped Hessian and U the upper Cholesky
  *    factor of Hd^-1, the OBS error of column q is err_q = (w_q - Q_q) / U_qq (w_q the compensated
  *    value when the sweep reaches q), and W - Q = err U, so sum_q err_q^2 = tr(dW Hd dW^T) exactly in
  *    exact arithmetic; the report gives tr(dW H dW^T) = sum err_q^2 - lambda ||dW||_F^2 (dead
  *    columns excluded: their weights are 0 on both sides), one O(m n) pass. In fp32 it agrees with a
  *    direct evaluation to about sqrt(n) ulps of the compensated weights (1e-5 relative typically).
- *  - GPTAQ, ResComp, GPTAQ_PAPER (the asymmetry terms break W - Q = err U) and GPTQ with
- *    VQR_PARAM_EXACT_TARGET (the sweep's errors are against the moved target) at PROXY:
+ *  - GPTAQ, ResComp, GPTAQ_PAPER (the asymmetry terms break W - Q = err U), GPTQ with
+ *    VQR_PARAM_EXACT_TARGET (the sweep's errors are against the moved target) and GPTQ on an
+ *    asymmetric Hessian (the alpha = 0 member of that family, reporting exactly what GPTAQ with
+ *    D = 0 reports) at PROXY:
  *    proxy_loss = ||(dW J) L||_F^2 - lambda ||dW||_F^2 through the Cholesky factor J Hd J = L L^T,
  *    one m x n x n triangular product (TRMM); asym_loss adds one m x n x n GEMM (W D).
  *  - RTN at PROXY: proxy_loss through the Cholesky factor as above (one n^3/3 factorization and one

@@ -29,25 +29,20 @@ class LossReport {
   LossReport(backend::Backend &be, const float *W, int64_t m, int64_t n, const hessian::Hessian &h, int threads)
       : be_(be), h_(h), W_(W), m_(m), n_(n), threads_(threads), deq_((size_t)(m * n)) {}
 
-  // Proxy loss of q through the factor f (f.L); with D also its asymmetric objective into *asym_loss.
+  // Proxy loss of q through the factor f (f.L); with D also its asymmetric objective into *asym_loss:
+  // loss - 2 tr(dW D^T W^T) (DESIGN §3.1).
   double losses(const QuantizedLayer &q, const HessianFactor &f, double *asym_loss) {
     q.dequantize(deq_.data(), threads_);
     const double loss = proxy_loss(be_, deq_.data(), W_, m_, n_, f, threads_);
-    if (asym_loss) *asym_loss = asymmetric(loss, /*dequantized=*/true, q);
-    return loss;
-  }
-
-  // The asymmetric objective of q given its proxy loss (DESIGN §3.1): loss - 2 tr(dW D^T W^T);
-  // NaN without D. `dequantized`: deq_ already holds q's weights.
-  double asymmetric(double loss, bool dequantized, const QuantizedLayer &q) {
-    if (!h_.is_asymmetric()) return NAN;
-    if (WD_.empty()) WD_ = weights_times_d(be_, W_, m_, n_, h_);
-    if (!dequantized) q.dequantize(deq_.data(), threads_);
-    const float *deq = deq_.data(), *W = W_, *WD = WD_.data();
-    double cross = 0;
+    if (asym_loss && h_.is_asymmetric()) {
+      if (WD_.empty()) WD_ = weights_times_d(be_, W_, m_, n_, h_);
+      const float *deq = deq_.data(), *W = W_, *WD = WD_.data();
+      double cross = 0;
 #pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) reduction(+ : cross)
-    for (int64_t i = 0; i < m_ * n_; ++i) cross += ((double)deq[i] - W[i]) * WD[i];
-    return loss - 2.0 * cross;
+      for (int64_t i = 0; i < m_ * n_; ++i) cross += ((double)deq[i] - W[i]) * WD[i];
+      *asym_loss = loss - 2.0 * cross;
+    }
+    return loss;
   }
 
  private:
@@ -79,26 +74,23 @@ QuantizedLayer rtn_quantize_layer(Context *ctx, const QuantConfig &config, const
 
 // The report levels (vqr_report_level in vqround.h): plain GPTQ takes its proxy loss from the
 // sweep (no factor kept, no TRMM); the other sweeps and the RTN reference go through the factor.
+// So does GPTQ on an asymmetric statistic: there it is the alpha = 0 member of the GPTAQ family and
+// reports exactly what GPTAQ with D = 0 reports (gptq.cpp runs it on the family's U route too).
 QuantizedLayer sweep_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m,
                                     int64_t n, const hessian::Hessian &h, int threads) {
   if (config.report_loss == ReportLevel::None) return gptq_quantize(W, m, n, h.view(), config, ctx, threads, nullptr);
-  const bool from_sweep = sweep_gives_damped_loss(config);
+  const bool from_sweep = sweep_gives_damped_loss(config) && !h.is_asymmetric();
   const bool rtn = config.report_loss == ReportLevel::ProxyAndRtn;
   HessianFactor f;
   double damped = NAN;
   QuantizedLayer q = gptq_quantize(W, m, n, h.view(), config, ctx, threads,
                                    from_sweep && !rtn ? nullptr : &f, nullptr, from_sweep ? &damped : nullptr);
-  if (from_sweep && !rtn && !h.is_asymmetric()) {
-    q.report.proxy_loss = proxy_loss_from_sweep(damped, q, W, h.view(), threads);
-    return q;
-  }
-  LossReport report(backend_of(ctx), W, m, n, h, threads);
   if (from_sweep) {
     q.report.proxy_loss = proxy_loss_from_sweep(damped, q, W, h.view(), threads);
-    q.report.asym_loss = report.asymmetric(q.report.proxy_loss, /*dequantized=*/false, q);
-  } else {
-    q.report.proxy_loss = report.losses(q, f, &q.report.asym_loss);
+    if (!rtn) return q;
   }
+  LossReport report(backend_of(ctx), W, m, n, h, threads);
+  if (!from_sweep) q.report.proxy_loss = report.losses(q, f, &q.report.asym_loss);
   if (rtn) q.report.rtn_proxy_loss = report.losses(rtn_quantize(W, m, n, config, threads), f, nullptr);
   return q;
 }
