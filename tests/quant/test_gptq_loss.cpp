@@ -71,25 +71,46 @@ TEST(GptqLoss, ReportedLossesMatchTraceAndGptqBeatsRtn) {
 // their rounding (n^2 u ~ 2e-12 at n = 40) and a million times below any formula slip.
 constexpr double kIdentityRtol = 1e-10;
 
+// A layer whose inputs `dead_a` and `dead_b` are always zero (H_jj = 0: dead columns, spec §1.3).
+struct DeadColumnLayer {
+  std::vector<float> w, hm;
+  HessianPtr h;
+};
+DeadColumnLayer dead_column_layer(uint64_t seed, int64_t m, int64_t n, int64_t t, int outliers, double w_scale,
+                                  int64_t dead_a, int64_t dead_b) {
+  DeadColumnLayer l;
+  Rng rng(seed);
+  std::vector<float> x = correlated_activations(rng, t, n, outliers);
+  for (int64_t r = 0; r < t; ++r) x[(size_t)(r * n + dead_a)] = x[(size_t)(r * n + dead_b)] = 0.0f;
+  l.w = student_t_matrix(rng, m, n, w_scale);
+  l.h = make_hessian(x, t, n);
+  if (l.h) l.hm = read_hessian(l.h.get());
+  return l;
+}
+
+// The sweep settings the two tests below vary. stale_block > 0: dynamic groups read the values at
+// the start of each lazy block of that many columns (the library's VQR_PARAM_STALE_GROUPS = 1 with
+// its block size).
+struct SweepCase {
+  int64_t group;
+  bool act, stat;
+  int64_t stale_block;
+  double damp;
+  std::string describe() const {
+    return "group " + std::to_string(group) + (act ? " act" : "") + (stat ? " static" : "") + " stale " +
+           std::to_string(stale_block) + " damp " + std::to_string(damp);
+  }
+};
+
 TEST(GptqLoss, ObsErrorsSumToTheDampedTrace) {
-  const int64_t m = 5, n = 40, t = 96;
-  Rng rng(4242);
-  std::vector<float> x = correlated_activations(rng, t, n, 2);
-  for (int64_t r = 0; r < t; ++r) x[(size_t)(r * n + 7)] = x[(size_t)(r * n + 23)] = 0.0f;  // dead inputs
-  std::vector<float> w = student_t_matrix(rng, m, n, 0.05);
-  auto h = make_hessian(x, t, n);
-  ASSERT_TRUE(h);
-  const std::vector<float> hm = read_hessian(h.get());
-  struct Case {
-    int64_t group;
-    bool act, stat;
-    int64_t stale_block;
-    double damp;
-  } cases[] = {{-1, false, false, 0, 0.01}, {-1, true, false, 0, 0.01}, {8, false, false, 0, 0.01},
-               {8, true, false, 0, 0.1},    {8, true, true, 0, 0.01},   {16, true, false, 12, 0.01}};
-  for (const Case &c : cases) {
-    SCOPED_TRACE("group " + std::to_string(c.group) + (c.act ? " act" : "") + (c.stat ? " static" : "") +
-                 " stale " + std::to_string(c.stale_block) + " damp " + std::to_string(c.damp));
+  const int64_t m = 5, n = 40;
+  const DeadColumnLayer l = dead_column_layer(4242, m, n, 96, 2, 0.05, 7, 23);
+  ASSERT_TRUE(l.h);
+  const std::vector<float> &w = l.w, &hm = l.hm;
+  const SweepCase cases[] = {{-1, false, false, 0, 0.01}, {-1, true, false, 0, 0.01}, {8, false, false, 0, 0.01},
+                             {8, true, false, 0, 0.1},    {8, true, true, 0, 0.01},   {16, true, false, 12, 0.01}};
+  for (const SweepCase &c : cases) {
+    SCOPED_TRACE(c.describe());
     GptqRefConfig rc;
     rc.grid = {3, false, 0};
     rc.group = c.group;
@@ -131,24 +152,15 @@ TEST(GptqLoss, ObsErrorsSumToTheDampedTrace) {
 // relative per term at 4 bits, 3e-5 per squared term, and averaging over m n terms only lowers it;
 // the subtraction of lambda ||dW||^2 (measured below 2x here) at most doubles it: 6e-5 < 1e-4.
 TEST(GptqLoss, SweepLossMatchesTheTraceAndTheLevels) {
-  const int64_t m = 37, n = 200, t = 512;
-  Rng rng(777);
-  std::vector<float> x = correlated_activations(rng, t, n, 3);
-  for (int64_t r = 0; r < t; ++r) x[(size_t)(r * n + 3)] = x[(size_t)(r * n + 150)] = 0.0f;  // dead inputs
-  std::vector<float> w = student_t_matrix(rng, m, n, 0.02);
-  auto h = make_hessian(x, t, n);
-  ASSERT_TRUE(h);
-  const std::vector<float> hm = read_hessian(h.get());
-  struct Case {
-    int64_t group;
-    bool act, stat, stale;
-    double damp;
-  } cases[] = {{-1, false, false, false, 0.01}, {-1, true, false, false, 0.1}, {40, true, false, false, 0.01},
-               {40, true, true, false, 0.1},    {20, false, false, true, 0.01}};
-  for (const Case &c : cases)
+  const int64_t m = 37, n = 200;
+  const DeadColumnLayer l = dead_column_layer(777, m, n, 512, 3, 0.02, 3, 150);
+  ASSERT_TRUE(l.h);
+  const std::vector<float> &w = l.w, &hm = l.hm;
+  const SweepCase cases[] = {{-1, false, false, 0, 0.01}, {-1, true, false, 0, 0.1}, {40, true, false, 0, 0.01},
+                             {40, true, true, 0, 0.1},    {20, false, false, 128, 0.01}};
+  for (const SweepCase &c : cases)
     for (int bits : {2, 4}) {
-      SCOPED_TRACE("bits " + std::to_string(bits) + " group " + std::to_string(c.group) + (c.act ? " act" : "") +
-                   (c.stat ? " static" : "") + (c.stale ? " stale" : "") + " damp " + std::to_string(c.damp));
+      SCOPED_TRACE("bits " + std::to_string(bits) + " " + c.describe());
       ResultData at[3];
       for (int level : {1, 2}) {
         auto cfg = make_config({{VQR_PARAM_METHOD, VQR_METHOD_GPTQ},
@@ -156,11 +168,11 @@ TEST(GptqLoss, SweepLossMatchesTheTraceAndTheLevels) {
                                 {VQR_PARAM_GROUP_SIZE, (double)c.group},
                                 {VQR_PARAM_ACT_ORDER, c.act ? 1.0 : 0.0},
                                 {VQR_PARAM_STATIC_GROUPS, c.stat ? 1.0 : 0.0},
-                                {VQR_PARAM_STALE_GROUPS, c.stale ? 1.0 : 0.0},
+                                {VQR_PARAM_STALE_GROUPS, c.stale_block > 0 ? 1.0 : 0.0},
                                 {VQR_PARAM_DAMP, c.damp},
                                 {VQR_PARAM_REPORT_LOSS, (double)level}});
         ASSERT_TRUE(cfg);
-        auto r = quantize(cfg.get(), w, m, n, h.get());
+        auto r = quantize(cfg.get(), w, m, n, l.h.get());
         ASSERT_TRUE(r);
         at[level] = read_result(r.get());
       }
