@@ -73,6 +73,9 @@
  *    "load", "forward", "hessian", "sweep") beside stage "model".
  *  - Experimental: vqr_model_set_calibration (hidden states in bf16/f16, a memory budget with a
  *    spill file) and vqr_model_quantize_stats (per-phase seconds, peak hidden-state bytes).
+ *  - VQR_PARAM_REPORT_LOSS takes a vqr_report_level: the default 1 no longer computes the GPTQ
+ *    family's rtn_proxy_loss (NaN; ask for it with 2), and GPTQ's proxy_loss now comes from its own
+ *    sweep at no extra cost (vqr_report_level gives the formulas).
  */
 #ifndef VQROUND_H
 #define VQROUND_H
@@ -378,6 +381,34 @@ typedef VQR_ENUM(vqr_grid) {
                           symmetric (VQR_PARAM_SYM is ignored). Since 0.3.0. */
 } vqr_grid;
 
+/* What vqr_report measures (VQR_PARAM_REPORT_LOSS). Since 0.5.0 (the values 0 and 1 since 0.1.0).
+ * Per method, with m x n the layer and H the Hessian:
+ *  - GPTQ (and GPTAQ/ResComp/GPTAQ_PAPER run with alpha = alpha2 = 0) on a symmetric Hessian (no
+ *    D; see the next item otherwise) at PROXY: proxy_loss falls out
+ *    of the sweep at no BLAS cost. With Hd = H + lambda I the damped Hessian and U the upper Cholesky
+ *    factor of Hd^-1, the OBS error of column q is err_q = (w_q - Q_q) / U_qq (w_q the compensated
+ *    value when the sweep reaches q), and W - Q = err U, so sum_q err_q^2 = tr(dW Hd dW^T) exactly in
+ *    exact arithmetic; the report gives tr(dW H dW^T) = sum err_q^2 - lambda ||dW||_F^2 (dead
+ *    columns excluded: their weights are 0 on both sides), one O(m n) pass. In fp32 it agrees with a
+ *    direct evaluation to about sqrt(n) ulps of the compensated weights (1e-5 relative typically).
+ *  - GPTAQ, ResComp, GPTAQ_PAPER (the asymmetry terms break W - Q = err U), GPTQ with
+ *    VQR_PARAM_EXACT_TARGET (the sweep's errors are against the moved target) and GPTQ on an
+ *    asymmetric Hessian (the alpha = 0 member of that family, reporting exactly what GPTAQ with
+ *    D = 0 reports) at PROXY:
+ *    proxy_loss = ||(dW J) L||_F^2 - lambda ||dW||_F^2 through the Cholesky factor J Hd J = L L^T,
+ *    one m x n x n triangular product (TRMM); asym_loss adds one m x n x n GEMM (W D).
+ *  - RTN at PROXY: proxy_loss through the Cholesky factor as above (one n^3/3 factorization and one
+ *    TRMM); rtn_proxy_loss is the same number.
+ *  - The GPTQ family's rtn_proxy_loss needs RTN's own dW: one RTN quantization and one more TRMM,
+ *    computed only at PROXY_AND_RTN (NaN at PROXY).
+ *  - The learned methods compute proxy_loss, init_proxy_loss and rtn_proxy_loss from their layer
+ *    objective whatever the level. */
+typedef VQR_ENUM(vqr_report_level) {
+  VQR_REPORT_NONE = 0,            /* no losses: proxy_loss, rtn_proxy_loss and asym_loss are NaN */
+  VQR_REPORT_PROXY = 1,           /* proxy_loss and asym_loss (the default) */
+  VQR_REPORT_PROXY_AND_RTN = 2    /* also rtn_proxy_loss, the RTN reference on the same grid */
+} vqr_report_level;
+
 /* Parameters, numbered explicitly and never reused. Each comment gives type, range and default;
  * vqr_param_bounds() returns the same. Integers are set with vqr_config_set_int, reals with
  * vqr_config_set_float; the other setter fails with VQR_ERR_INVALID_ARGUMENT. Since 0.1.0;
@@ -425,8 +456,9 @@ typedef VQR_ENUM(vqr_param) {
                                     read the fully updated weights (block-size invariant, better);
                                     1 = reproduce the reference quirk. */
   /* --- reporting --- */
-  VQR_PARAM_REPORT_LOSS = 400,   /* int 0/1, default 1: compute the proxy losses of vqr_report
-                                    (costs about two extra m x n x n triangular products) */
+  VQR_PARAM_REPORT_LOSS = 400,   /* int, a vqr_report_level (0..2), default 1: which losses
+                                    vqr_report carries; the levels say what each costs. Value 2
+                                    since 0.5.0; before it, 1 also computed rtn_proxy_loss. */
   /* --- asymmetric calibration: GPTAQ / ResComp; since 0.2.0 --- */
   /* ALPHA, ALPHA2 and OUTER apply to GPTAQ, RESCOMP and GPTAQ_PAPER; RTN and GPTQ ignore them
      (their report shows 0, 0, quantized), so one config can serve several methods. */
@@ -740,8 +772,11 @@ typedef struct vqr_report {
   size_t struct_size;
   int method;               /* the vqr_method that ran */
   double proxy_loss;        /* tr(dW H dW^T) with dW = Q - W and H from the Hessian (undamped);
-                               NaN without a Hessian or with VQR_PARAM_REPORT_LOSS = 0 */
-  double rtn_proxy_loss;    /* the same for RTN on the same grid and groups; NaN likewise */
+                               NaN without a Hessian or with VQR_PARAM_REPORT_LOSS = 0. How it is
+                               computed per method: vqr_report_level. */
+  double rtn_proxy_loss;    /* the same for RTN on the same grid and groups; NaN likewise, and for
+                               the GPTQ family NaN unless VQR_PARAM_REPORT_LOSS =
+                               VQR_REPORT_PROXY_AND_RTN (since 0.5.0; before, at 1) */
   double damp;              /* the relative damping finally used (GPTQ), 0 for RTN */
   double damp_lambda;       /* the absolute value added to diag(H) */
   int damp_attempts;        /* factorizations tried (1 = the first succeeded) */

@@ -57,6 +57,11 @@ MIRROR(VQR_GRID_GPTQ, quant::Grid::Gptq);
 MIRROR(VQR_GRID_QUAROT, quant::Grid::QuaRot);
 MIRROR(VQR_GRID_FULL_RANGE, quant::Grid::FullRange);
 
+// vqr_report_level <-> quant::ReportLevel: 3 enumerators.
+MIRROR(VQR_REPORT_NONE, quant::ReportLevel::None);
+MIRROR(VQR_REPORT_PROXY, quant::ReportLevel::Proxy);
+MIRROR(VQR_REPORT_PROXY_AND_RTN, quant::ReportLevel::ProxyAndRtn);
+
 // vqr_outer_mode <-> quant::OuterMode: 4 enumerators.
 MIRROR(VQR_OUTER_PRESET, quant::OuterMode::Preset);
 MIRROR(VQR_OUTER_QUANTIZED, quant::OuterMode::Quantized);

@@ -18,10 +18,8 @@ RoundingInit make_rounding_init(const float *W, int64_t m, int64_t n, const hess
     gptq.method = quant::Method::Gptq;
     gptq.alpha = gptq.alpha2 = 0;
     quant::RoundingSplit split;
-    Buffer<float> work((size_t)count);
-    std::copy(W, W + count, work.data());
     quant::QuantizedLayer layer =
-        quant::gptq_quantize(std::move(work), m, n, H, gptq, ctx, threads, /*factor_out=*/nullptr, &split);
+        quant::gptq_quantize(W, m, n, H, gptq, ctx, threads, /*factor_out=*/nullptr, &split);
     std::vector<uint8_t> up((size_t)count);
     for (int64_t i = 0; i < count; ++i) up[(size_t)i] = split.residual[(size_t)i] >= 0.5f;
     return {std::move(layer), std::move(split.base), std::move(split.residual), std::move(up)};

@@ -31,7 +31,7 @@ static const ParamInfo kTable[] = {
       {Param::DampAttempts, "damp_attempts", false, 1, 64, 12},
       {Param::BlockSize, "block_size", false, 1, 4096, 128},
       {Param::StaleGroups, "stale_groups", false, 0, 1, 0},
-      {Param::ReportLoss, "report_loss", false, 0, 1, 1},
+      {Param::ReportLoss, "report_loss", false, (int)ReportLevel::None, (int)ReportLevel::ProxyAndRtn, (int)ReportLevel::Proxy},
       {Param::Alpha, "alpha", true, -1.0, 100.0, -1.0},
       {Param::Alpha2, "alpha2", true, -1.0, 100.0, -1.0},
       {Param::Outer, "outer", false, (int)OuterMode::Preset, (int)OuterMode::PrequantClamped, (int)OuterMode::Preset},
@@ -156,7 +156,7 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::DampAttempts: c.damp_attempts = (int)v; break;
     case Param::BlockSize: c.block_size = (int)v; break;
     case Param::StaleGroups: c.stale_groups = v != 0; break;
-    case Param::ReportLoss: c.report_loss = v != 0; break;
+    case Param::ReportLoss: c.report_loss = (ReportLevel)(int)v; break;
     case Param::Alpha: c.alpha = v; break;
     case Param::Alpha2: c.alpha2 = v; break;
     case Param::Outer: c.outer = (OuterMode)(int)v; break;

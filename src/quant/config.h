@@ -50,7 +50,7 @@ struct QuantConfig {
   int damp_attempts = 12;
   int block_size = 128;
   bool stale_groups = false;
-  bool report_loss = true;
+  ReportLevel report_loss = ReportLevel::Proxy;
   // Asymmetric calibration (spec gptq §9); -1 = the method's preset, resolved by resolve_presets.
   double alpha = -1;
   double alpha2 = -1;

@@ -10,12 +10,25 @@
 // cross-block ("lazy") update W[:, i2:] -= E U[i1:i2, i2:] is one SGEMM per block. Codes are the
 // ones the sweep computes; they are never re-derived from floats. The block's own columns of W
 // are not written back: nothing reads them after their block.
+//
+// Plain GPTQ never forms U beyond its diagonal blocks ("V form"; it saves the n^3/3 TRTRI). With
+// Hp = V V^T (V = J L J upper, J Hp J = L L^T) and U = V^-1, W0 - Q = E U gives E = (W0 - Q) V, and
+// the GPTQ value of block [i1, i2) when the sweep reaches it is
+//   W0_blk - E[:, <i1] U[<i1, blk] = W0_blk + A_blk U_bb,   A = (W0 - Q)[:, <i1] V[<i1, :],
+// because V[<i1, <i1] U[<i1, blk] = -V[<i1, blk] U_bb (block (<i1, blk) of V U = I). So the sweep
+// accumulates A with the same m x B x (n - i2) SGEMMs, now against rows of L, maps the block
+// through U_bb = (V_bb)^-1 (a B x B TRTRI and an m x B x B TRMM per block) and runs the in-block
+// loop on U_bb exactly as before. A is kept in reversed column order, where V's rows are L's rows.
+// This needs every dynamic group to end inside the block it starts in (group reads beyond the
+// block would need U's off-diagonal blocks): other configurations, and the asymmetric sweeps
+// (which need U for P) and GPTQ on an asymmetric statistic, take the U route.
 #include "quant/gptq.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include <omp.h>
 
@@ -36,13 +49,16 @@ struct SweepState {
   bool dynamic_groups;  // group params recomputed as the sweep reaches each group start
   bool stale_groups;    // reproduce the reference's stale in-block reads (spec §1.5)
   GridSpec spec;
-  const float *U;         // n x n upper, processing order
+  const float *U;         // n x n upper, processing order (U route), or nullptr
+  const float *Ublock;    // B x B: U[i1:i2, i1:i2] of the block being swept (V route), or nullptr
+  const float *Ar;        // m x n: A in reversed column order, Ar[:, n-1-j] ~ column j (V route)
   const int64_t *perm;    // processing position -> original column
   const float *W;         // m x n working weights, processing order (columns >= i1 are current
                           // up to the pending updates of the block being swept)
   uint8_t *codes;         // m x n codes, processing order
   float *scales, *zeros;  // G x m
-  float *err;             // m x B: E_out, the errors the cross-block update multiplies by U
+  float *err;             // m x B: E_out, the errors the cross-block update multiplies by U; on the
+                          // V route (W0 - Q) of the block in reversed column order
   // Asymmetric calibration (spec §9); P == nullptr for plain GPTQ.
   const float *P;         // n x n Phat = triu1(D U^T) U, processing order
   const float *W0;        // m x n original weights, processing order (only when alpha2 != 0)
@@ -51,6 +67,9 @@ struct SweepState {
   OuterMode outer;
   // Rounding split (spec vqround §2.2), m x n processing order; nullptr when not requested.
   float *base, *residual;
+  // Per row tile: sum of the tile's e^2 over the blocks swept so far (plain GPTQ only; the
+  // damped proxy loss, gptq.h). One slot per tile, so the total does not depend on the threads.
+  double *err_sq;
 };
 
 // Per-thread scratch of the tile kernel.
@@ -82,7 +101,7 @@ GroupParams dynamic_group_params(const SweepState &s, const TileScratch &t, int6
   const float *in_block = s.stale_groups ? t.block_start.data() : t.tile.data();
   int64_t k = 0;
   for (int64_t j = p; j < std::min(end, i2); ++j) slice[k++] = in_block[(j - i1) * kRowTile + r];
-  for (int64_t j = i2; j < end; ++j) {
+  for (int64_t j = i2; j < end; ++j) {  // never on the V route (gptq_quantize checks)
     float v = s.W[row * s.n + j];
     if (!s.stale_groups)
       for (int64_t c = i1; c < p; ++c) {
@@ -110,13 +129,17 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
   constexpr int64_t R = kRowTile;
   float *__restrict tile = t.tile.data();
   load_tile(tile, s.W, s.n, r0, rows, i1, i2);
+  if (s.Ar && i1 > 0)  // V route: the block's GPTQ values W0 + A U_bb (A U_bb already in Ar)
+    for (int64_t c = 0; c < i2 - i1; ++c)
+      for (int64_t r = 0; r < rows; ++r) tile[c * kRowTile + r] += s.Ar[(r0 + r) * s.n + (s.n - 1 - i1 - c)];
   if (s.dynamic_groups && s.stale_groups) std::memcpy(t.block_start.data(), tile, (size_t)((i2 - i1) * R) * 4);
   const bool has_w0 = kAsym && s.W0;  // without it w0 = w: the compensation-aware term is 0
   const float *__restrict tile0 = t.tile0.data();
   if (has_w0) load_tile(t.tile0.data(), s.W0, s.n, r0, rows, i1, i2);
 
-  // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored.
+  // Padding rows quantize zeros with scale 1, zero 0: harmless, never stored (their e is 0).
   float scale[R], zero[R], e[R], code[R], e_in[R], v_in[R], v_out[R], base[R], resid[R];
+  double e_sq[R] = {};
   for (int64_t r = 0; r < R; ++r) {
     scale[r] = 1.0f;
     zero[r] = 0.0f;
@@ -135,8 +158,9 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
         zero[r] = s.zeros[k * s.m + r0 + r];
       }
     }
-    const float *__restrict u = s.U + q * s.n;
-    const float d = u[q];
+    // u[j - i1] = U_qj for j in [q, i2), from U or from the block's U_bb.
+    const float *__restrict u = s.Ublock ? s.Ublock + (q - i1) * (i2 - i1) : s.U + q * s.n + i1;
+    const float d = u[q - i1];
     float *__restrict x = tile + (q - i1) * R;
 #pragma omp simd
     for (int64_t r = 0; r < R; ++r) {
@@ -163,10 +187,14 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
         v_out[r] = s.alpha * y + s.alpha2 * (w0 - y);
       }
       x[r] = Q;
+      if (!kAsym) e_sq[r] += (double)e[r] * (double)e[r];
     }
     for (int64_t r = 0; r < rows; ++r) {
       s.codes[(r0 + r) * s.n + q] = (uint8_t)code[r];
-      s.err[(r0 + r) * s.B + (q - i1)] = e[r];
+      if (s.Ar)
+        s.err[(r0 + r) * s.B + (i2 - 1 - q)] = s.W[(r0 + r) * s.n + q] - scale[r] * (code[r] - zero[r]);
+      else
+        s.err[(r0 + r) * s.B + (q - i1)] = e[r];
       if (kAsym) s.verr[(r0 + r) * s.B + (q - i1)] = v_out[r];
       if (kSplit) {
         s.base[(r0 + r) * s.n + q] = base[r];
@@ -178,27 +206,38 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
     if (kAsym) {
       const float *__restrict pq = s.P + q * s.n;
       for (int64_t j = q + 1; j < i2; ++j) {
-        const float uj = u[j], pj = pq[j];
+        const float uj = u[j - i1], pj = pq[j];
         float *__restrict col = tile + (j - i1) * R;
 #pragma omp simd
         for (int64_t r = 0; r < R; ++r) col[r] += v_in[r] * pj - e_in[r] * uj;
       }
     } else {
       for (int64_t j = q + 1; j < i2; ++j) {
-        const float uj = u[j];
+        const float uj = u[j - i1];
         float *__restrict col = tile + (j - i1) * R;
 #pragma omp simd
         for (int64_t r = 0; r < R; ++r) col[r] -= e[r] * uj;
       }
     }
   }
+  if (!kAsym && s.err_sq) {
+    double sum = 0;
+    for (int64_t r = 0; r < R; ++r) sum += e_sq[r];
+    s.err_sq[r0 / R] += sum;
+  }
 }
 
 }  // namespace
 
-QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
+bool sweep_gives_damped_loss(const QuantConfig &config) {
+  return config.alpha == 0 && config.alpha2 == 0 && !config.exact_target;
+}
+
+QuantizedLayer gptq_quantize(const float *W_in, int64_t m, int64_t n, const hessian::HessianView &H,
                              const QuantConfig &config, Context *ctx, int threads, HessianFactor *factor_out,
-                             RoundingSplit *split) {
+                             RoundingSplit *split, double *damped_loss) {
+  require(!damped_loss || sweep_gives_damped_loss(config), Status::Internal,
+          "gptq_quantize: the damped loss needs plain GPTQ arithmetic");
   QuantizedLayer q(m, n, config.group_size, config.bits);
   const GridSpec spec = grid_spec(config);
   const int64_t gs = q.group_size;
@@ -208,30 +247,36 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
 
   // Phase timings go to the log at DEBUG level: where a layer's time goes, for tuning.
   const double t_start = omp_get_wtime();
-  HessianFactor f = factor_hessian(H, config.act_order, config, /*need_inverse=*/true,
-                                   /*keep_cholesky=*/factor_out != nullptr, ctx, threads);
+  const int64_t B = std::min<int64_t>(config.block_size, n);
+  const bool asym = config.alpha != 0 || config.alpha2 != 0;
+  // The V route (file comment): plain GPTQ whose dynamic groups never cross a block boundary, on a
+  // symmetric statistic. With D present GPTQ is the alpha = 0 member of the GPTAQ family and keeps
+  // the family's U arithmetic, so that GPTAQ with D = 0 reproduces it bit for bit.
+  const bool v_route =
+      sweep_gives_damped_loss(config) && !H.has_d() && (!grouped || static_groups || B % gs == 0);
+  HessianFactor f = factor_hessian(H, config.act_order, config, /*need_inverse=*/!v_route,
+                                   /*keep_cholesky=*/v_route || factor_out != nullptr, ctx, threads);
   const bool permuted = config.act_order;
+  const double t_factored = omp_get_wtime();
 
-  // Working weights in processing order, dead columns zeroed (spec §1.3 step 2): in place
-  // without act-order, through one permuted copy with it.
-  if (permuted) {
-    Buffer<float> Wp((size_t)(m * n));
+  // Working weights in processing order, dead columns zeroed (spec §1.3 step 2), in one parallel
+  // pass from the caller's weights. The V route only reads them: without act-order and dead
+  // columns it reads the caller's array itself, no copy.
+  Buffer<float> W;
+  const bool own_copy = permuted || !v_route || f.dead_count > 0;
+  if (own_copy) {
+    W = Buffer<float>((size_t)(m * n));
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static)
     for (int64_t r = 0; r < m; ++r)
       for (int64_t c = 0; c < n; ++c) {
         const int64_t j = f.perm[(size_t)c];
-        Wp[(size_t)(r * n + c)] = f.dead[(size_t)j] ? 0.0f : W[(size_t)(r * n + j)];
+        W[(size_t)(r * n + c)] = f.dead[(size_t)j] ? 0.0f : W_in[r * n + j];
       }
-    W = std::move(Wp);
-  } else if (f.dead_count > 0) {
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j)
-        if (f.dead[(size_t)j]) W[(size_t)(r * n + j)] = 0.0f;
   }
+  const float *Wr = own_copy ? W.data() : W_in;  // read-only view of the working weights
 
   // Asymmetric calibration (spec §9): Phat from D and U; W0 for the compensation-aware term.
   // The exact-target ablation (spec §3.3) instead moves the target once and runs plain GPTQ.
-  const bool asym = config.alpha != 0 || config.alpha2 != 0;
   Buffer<float> P, W0;
   if (asym || config.exact_target) {
     Buffer<float> Dp = permuted_d(H, f, threads);
@@ -246,7 +291,7 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     std::vector<float> row_orig_order;
 #pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) firstprivate(row_orig_order)
     for (int64_t r = 0; r < m; ++r) {
-      const float *row = &W[(size_t)(r * n)];
+      const float *row = &Wr[(size_t)(r * n)];
       if (permuted) {
         row_orig_order.resize((size_t)n);
         for (int64_t c = 0; c < n; ++c) row_orig_order[(size_t)f.perm[(size_t)c]] = row[c];
@@ -261,9 +306,18 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     }
   }
 
-  const int64_t B = std::min<int64_t>(config.block_size, n);
   Buffer<uint8_t> codes_p(permuted ? (size_t)(m * n) : 0);  // codes in processing order
   Buffer<float> err((size_t)(m * B)), verr(asym ? (size_t)(m * B) : 0);
+  // V route: A in reversed column order (first written by block 0's SGEMM with beta = 0), and
+  // per block the inverse of L's diagonal block and U's diagonal block, all computed up front so
+  // that the sweep alternates between one OpenMP region and the BLAS calls of one block, as the U
+  // route does (each hand-over between the two thread pools costs, bench/README.md).
+  const int64_t nblocks = (n + B - 1) / B;
+  Buffer<float> Ar(v_route && n > B ? (size_t)(m * n) : 0), Linv(v_route ? (size_t)(nblocks * B * B) : 0),
+      Ublock(v_route ? (size_t)(nblocks * B * B) : 0);
+  for (int64_t b = 0; v_route && b < nblocks; ++b)
+    diagonal_block_inverse(be, f, b * B, std::min(n, b * B + B), &Linv[(size_t)(b * B * B)],
+                           &Ublock[(size_t)(b * B * B)]);
   std::vector<TileScratch> scratch;
   for (int t = 0; t < threads; ++t) scratch.emplace_back(B, gs);
 
@@ -275,9 +329,11 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   s.dynamic_groups = grouped && !static_groups;
   s.stale_groups = config.stale_groups;
   s.spec = spec;
-  s.U = f.U.data();
+  s.U = v_route ? nullptr : f.U.data();
+  s.Ublock = nullptr;  // per block below
+  s.Ar = v_route ? Ar.data() : nullptr;
   s.perm = f.perm.data();
-  s.W = W.data();
+  s.W = Wr;
   s.codes = permuted ? codes_p.data() : q.codes.data();
   s.scales = q.scales.data();
   s.zeros = q.zeros.data();
@@ -294,13 +350,17 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   }
   s.base = split ? split->base.data() : nullptr;
   s.residual = split ? split->residual.data() : nullptr;
+  const int64_t tiles = (m + kRowTile - 1) / kRowTile;
+  std::vector<double> err_sq(damped_loss ? (size_t)tiles : 0, 0.0);
+  s.err_sq = damped_loss ? err_sq.data() : nullptr;
 
   const double t_sweep = omp_get_wtime();
   double gemm_seconds = 0;
   Progress progress(ctx, method_traits(config.method).stage, n);
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(n, i1 + B);
-    const int64_t tiles = (m + kRowTile - 1) / kRowTile;
+    const int64_t lo = n - i2;  // V route: the block's first column in reversed order
+    if (v_route) s.Ublock = &Ublock[(size_t)((i1 / B) * B * B)];
 #pragma omp parallel num_threads(threads_for(threads, m * (i2 - i1) * (i2 - i1) / 2))
     {
       TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
@@ -315,8 +375,16 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
       }
     }
     // Lazy cross-block update: W[:, i2:] -= E_out U[i1:i2, i2:] - V_out Phat[i1:i2, i2:].
+    // V route: Ar[:, :lo] += (W0 - Q)_blk reversed x L[lo:lo+b, :lo] (rows of V, reversed).
     const double t_gemm = omp_get_wtime();
-    if (i2 < n) {
+    if (i2 < n && v_route) {
+      be.gemm(backend::Op::None, backend::Op::None, m, lo, i2 - i1, 1.0f, err.data(), B, &f.L[(size_t)(lo * n)], n,
+              i1 == 0 ? 0.0f : 1.0f, Ar.data(), n);
+      // The next block [i2, i3) as GPTQ values: Ar_next := Ar_next Linv_next = (A_next U_next) reversed.
+      const int64_t i3 = std::min(n, i2 + B);
+      be.trmm(backend::Side::Right, backend::Triangle::Lower, backend::Op::None, backend::Diag::NonUnit, m, i3 - i2,
+              1.0f, &Linv[(size_t)((i2 / B) * B * B)], i3 - i2, &Ar[(size_t)(n - i3)], n);
+    } else if (i2 < n) {
       be.gemm(backend::Op::None, backend::Op::None, m, n - i2, i2 - i1, -1.0f, err.data(), B,
               &f.U[(size_t)(i1 * n + i2)], n, 1.0f, &W[(size_t)i2], n);
       if (asym)
@@ -325,6 +393,11 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
     }
     gemm_seconds += omp_get_wtime() - t_gemm;
     progress.checkpoint(i2, i2 == n);
+  }
+
+  if (damped_loss) {
+    *damped_loss = 0;
+    for (double t : err_sq) *damped_loss += t;
   }
 
   const double t_end_sweep = omp_get_wtime();
@@ -348,8 +421,9 @@ QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessia
   if (ctx && ctx->log_fn && ctx->log_level <= LogLevel::Debug) {
     char line[256];
     std::snprintf(line, sizeof line,
-                  "gptq %lld x %lld: factor+setup %.3f s, in-block %.3f s, cross-block GEMM %.3f s, finish %.3f s",
-                  (long long)m, (long long)n, t_sweep - t_start, t_end_sweep - t_sweep - gemm_seconds, gemm_seconds,
+                  "gptq %lld x %lld: factor %.3f s, setup %.3f s, in-block %.3f s, cross-block GEMM %.3f s, finish %.3f s",
+                  (long long)m, (long long)n, t_factored - t_start, t_sweep - t_factored,
+                  t_end_sweep - t_sweep - gemm_seconds, gemm_seconds,
                   omp_get_wtime() - t_end_sweep);
     log_message(ctx, LogLevel::Debug, line);
   }

@@ -21,13 +21,19 @@ struct RoundingSplit {
   Buffer<float> base, residual;
 };
 
-// W: m x n dense fp32 (original column order), consumed as the working buffer (pass a copy to
-// keep the original); H: the layer statistic (undamped).
+// Whether the sweep of `config` keeps GPTQ's identity W - Q = E U (E the m x n OBS errors
+// e_q = (w_q - Q_q) / U_qq), so that sum E^2 = tr(dW Hd dW^T) with Hd the damped Hessian: plain
+// GPTQ arithmetic (alpha = alpha2 = 0) on the original target (no exact-target move).
+bool sweep_gives_damped_loss(const QuantConfig &config);
+
+// W: m x n dense fp32 (original column order), read only (the sweep copies what it updates);
+// H: the layer statistic (undamped).
 // Returns the codes (in original column order), scales/zeros per group and g_idx (spec §1.7).
 // When `factor_out` is not NULL the Hessian factor is moved there (for proxy losses); when
-// `split` is not NULL it receives the rounding decisions as latents.
-QuantizedLayer gptq_quantize(Buffer<float> W, int64_t m, int64_t n, const hessian::HessianView &H,
+// `split` is not NULL it receives the rounding decisions as latents; when `damped_loss` is not
+// NULL (only if sweep_gives_damped_loss) it receives sum_q sum_rows e_q^2, accumulated in double.
+QuantizedLayer gptq_quantize(const float *W, int64_t m, int64_t n, const hessian::HessianView &H,
                              const QuantConfig &config, Context *ctx, int threads, HessianFactor *factor_out,
-                             RoundingSplit *split = nullptr);
+                             RoundingSplit *split = nullptr, double *damped_loss = nullptr);
 
 }  // namespace vqr::quant

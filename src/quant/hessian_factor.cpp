@@ -11,6 +11,8 @@
 #include <numeric>
 #include <sstream>
 
+#include <omp.h>
+
 #include "backend/backend.h"
 #include "core/error.h"
 
@@ -39,6 +41,17 @@ static void reverse_to_upper(float *a, int64_t n, int threads) {
     for (int64_t j = 0; j < i; ++j) top[j] = 0.0f;
     for (int64_t j = 0; j < n - 1 - i; ++j) bottom[j] = 0.0f;
   }
+}
+
+void diagonal_block_inverse(backend::Backend &be, const HessianFactor &f, int64_t i1, int64_t i2, float *Linv,
+                            float *Ublock) {
+  const int64_t n = f.n, b = i2 - i1, lo = n - i2;
+  for (int64_t a = 0; a < b; ++a)
+    for (int64_t c = 0; c < b; ++c) Linv[a * b + c] = c <= a ? f.L[(size_t)((lo + a) * n + lo + c)] : 0.0f;
+  const int info = be.trtri(backend::Triangle::Lower, backend::Diag::NonUnit, b, Linv, b);
+  require(info == 0, Status::Numerical, "triangular inverse of a diagonal block failed (at " + std::to_string(info) + ")");
+  for (int64_t a = 0; a < b; ++a)
+    for (int64_t c = 0; c < b; ++c) Ublock[a * b + c] = Linv[(b - 1 - a) * b + (b - 1 - c)];
 }
 
 HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, const QuantConfig &config,
@@ -73,6 +86,7 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
     // adds a constant 0.01 per failure, which needs ~100 factorizations to reach damp = 1).
     const double damp = config.damp + config.damp_increment * (std::ldexp(1.0, attempt) - 1.0);
     const float lambda = (float)(damp * mean_diag);
+    const double t_gather = omp_get_wtime();
     // buf = J (Hp + diag shift) J, with Hp[a][b] = H[perm a][perm b] and the dead diagonals at 1.
 #pragma omp parallel for num_threads(threads_for(threads, n * n)) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -81,7 +95,9 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
       for (int64_t j = 0; j <= i; ++j) row[j] = H.at(pi, f.perm[(size_t)(n - 1 - j)]);
       row[i] = diag[(size_t)pi] + lambda;
     }
+    const double t_potrf = omp_get_wtime();
     const int info = be.potrf(backend::Triangle::Lower, n, buf.data(), n);
+    const double t_potrf_end = omp_get_wtime();
     if (info != 0 || !pivots_ok(buf.data(), n)) {
       std::ostringstream msg;
       msg << "Cholesky failed with damp " << damp << " (leading minor " << info << "); retrying with more damping";
@@ -99,11 +115,23 @@ HessianFactor factor_hessian(const hessian::HessianView &H, bool act_order, cons
       else
         f.L = std::move(buf);
     }
+    double t_trtri = t_potrf_end, t_reverse = t_potrf_end;
     if (need_inverse) {
+      t_trtri = omp_get_wtime();
       const int tinfo = be.trtri(backend::Triangle::Lower, backend::Diag::NonUnit, n, buf.data(), n);
       require(tinfo == 0, Status::Numerical, "triangular inverse failed (singular factor at " + std::to_string(tinfo) + ")");
+      t_reverse = omp_get_wtime();
       reverse_to_upper(buf.data(), n, threads);
       f.U = std::move(buf);
+    }
+    // Where the factorization's time goes, for tuning (the sweep logs its own phases).
+    if (ctx && ctx->log_fn && ctx->log_level <= LogLevel::Debug) {
+      std::ostringstream line;
+      line.precision(3);
+      line << std::fixed << "factor " << n << ": gather " << t_potrf - t_gather << " s, potrf " << t_potrf_end - t_potrf
+           << " s, copy " << t_trtri - t_potrf_end << " s, trtri " << t_reverse - t_trtri << " s, reverse "
+           << omp_get_wtime() - t_reverse << " s";
+      log_message(ctx, LogLevel::Debug, line.str());
     }
     return f;
   }

@@ -8,6 +8,7 @@
 
 #include "core/buffer.h"
 #include "core/context.h"
+#include "backend/backend.h"
 #include "hessian/hessian.h"
 #include "quant/config.h"
 
@@ -29,6 +30,15 @@ struct HessianFactor {
   double lambda = 0;  // damp * mean(diag H) after the dead fix
   int attempts = 0;
 };
+
+// The diagonal block [i1, i2) of U (processing order) from L alone, for the sweep that never forms
+// U (gptq.cpp): with V = J L J (Hp = V V^T, U = V^-1) and lo = n - i2, the block of V is
+// J L[lo:lo+b, lo:lo+b] J, so U[i1:i2, i1:i2] = J Linv J with Linv = L[lo:lo+b, lo:lo+b]^-1 (the
+// diagonal block of a triangular inverse is the inverse of the diagonal block). One b x b TRTRI.
+// Writes Linv (b x b row-major lower, strict upper zero) and U's block (b x b row-major upper,
+// strict lower zero), b = i2 - i1. f must hold L.
+void diagonal_block_inverse(backend::Backend &be, const HessianFactor &f, int64_t i1, int64_t i2, float *Linv,
+                            float *Ublock);
 
 // H: the layer statistic (read through its upper triangle). With `act_order` the columns are ordered by
 // descending diag(H) (stable). Damping starts at config.damp and grows by damp_increment,

@@ -25,6 +25,9 @@ enum class Grid : int { Gptq = 0, QuaRot = 1, FullRange = 2 };
 // What the GPTAQ/ResComp outer product uses (spec gptq §9); Preset = the method's own.
 enum class OuterMode : int { Preset = -1, Quantized = 0, Prequant = 1, PrequantClamped = 2 };
 
+// What VQR_PARAM_REPORT_LOSS asks the report to measure (vqr_report_level).
+enum class ReportLevel : int { None = 0, Proxy = 1, ProxyAndRtn = 2 };
+
 // The hard rounding a learned method starts from.
 enum class Init : int { Rtn = 0, Gptq = 1 };
 

@@ -30,4 +30,26 @@ double proxy_loss(backend::Backend &be, const float *deq, const float *W, int64_
   return total - correction;
 }
 
+double proxy_loss_from_sweep(double damped_loss, const QuantizedLayer &q, const float *W,
+                             const hessian::HessianView &H, int threads) {
+  const int64_t m = q.rows, n = q.cols;
+  std::vector<uint8_t> live((size_t)n);
+  for (int64_t j = 0; j < n; ++j) live[(size_t)j] = H.at(j, j) != 0.0f;  // the dead rule of factor_hessian
+  double dw_sq = 0.0;
+#pragma omp parallel for num_threads(threads_for(threads, m * n)) schedule(static) reduction(+ : dw_sq)
+  for (int64_t r = 0; r < m; ++r) {
+    double row = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (!live[(size_t)j]) continue;
+      const size_t g = (size_t)q.g_idx[(size_t)j] * (size_t)m + (size_t)r;
+      // The same fp32 expression as QuantizedLayer::dequantize.
+      const float deq = q.scales[g] * ((float)q.codes[(size_t)(r * n + j)] - q.zeros[g]);
+      const double d = (double)deq - (double)W[r * n + j];
+      row += d * d;
+    }
+    dw_sq += row;
+  }
+  return damped_loss - q.report.damp_lambda * dw_sq;
+}
+
 }  // namespace vqr::quant

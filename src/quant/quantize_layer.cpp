@@ -1,6 +1,7 @@
 // RTN and the GPTQ-family sweep with their reports (quantize_layer.h).
 #include "quant/quantize_layer.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "backend/backend.h"
@@ -21,19 +22,20 @@ Buffer<float> weights_times_d(backend::Backend &be, const float *W, int64_t m, i
   return WD;
 }
 
-// The report's losses of quantized layers of W against one Hessian.
+// The report's losses of quantized layers of W against one Hessian, through the Cholesky factor
+// (proxy_loss.h). W D for the asymmetric objective is computed on first use.
 class LossReport {
  public:
   LossReport(backend::Backend &be, const float *W, int64_t m, int64_t n, const hessian::Hessian &h, int threads)
-      : be_(be), W_(W), m_(m), n_(n), threads_(threads), deq_((size_t)(m * n)) {
-    if (h.is_asymmetric()) WD_ = weights_times_d(be, W, m, n, h);
-  }
+      : be_(be), h_(h), W_(W), m_(m), n_(n), threads_(threads), deq_((size_t)(m * n)) {}
 
-  // Proxy loss of q through the factor f; with D also its asymmetric objective into *asym_loss.
+  // Proxy loss of q through the factor f (f.L); with D also its asymmetric objective into *asym_loss:
+  // loss - 2 tr(dW D^T W^T) (DESIGN §3.1).
   double losses(const QuantizedLayer &q, const HessianFactor &f, double *asym_loss) {
     q.dequantize(deq_.data(), threads_);
     const double loss = proxy_loss(be_, deq_.data(), W_, m_, n_, f, threads_);
-    if (asym_loss && !WD_.empty()) {
+    if (asym_loss && h_.is_asymmetric()) {
+      if (WD_.empty()) WD_ = weights_times_d(be_, W_, m_, n_, h_);
       const float *deq = deq_.data(), *W = W_, *WD = WD_.data();
       double cross = 0;
 #pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) reduction(+ : cross)
@@ -45,6 +47,7 @@ class LossReport {
 
  private:
   backend::Backend &be_;
+  const hessian::Hessian &h_;
   const float *W_;
   int64_t m_, n_;
   int threads_;
@@ -57,7 +60,7 @@ QuantizedLayer rtn_quantize_layer(Context *ctx, const QuantConfig &config, const
                                   const hessian::Hessian *h, int threads) {
   Progress progress(ctx, method_traits(config.method).stage, 1);
   QuantizedLayer q = rtn_quantize(W, m, n, config, threads);
-  if (config.report_loss && h != nullptr) {
+  if (config.report_loss != ReportLevel::None && h != nullptr) {
     QuantConfig plain = config;
     plain.act_order = false;
     const HessianFactor f = factor_hessian(h->view(), false, plain, /*need_inverse=*/false,
@@ -69,17 +72,26 @@ QuantizedLayer rtn_quantize_layer(Context *ctx, const QuantConfig &config, const
   return q;
 }
 
+// The report levels (vqr_report_level in vqround.h): plain GPTQ takes its proxy loss from the
+// sweep (no factor kept, no TRMM); the other sweeps and the RTN reference go through the factor.
+// So does GPTQ on an asymmetric statistic: there it is the alpha = 0 member of the GPTAQ family and
+// reports exactly what GPTAQ with D = 0 reports (gptq.cpp runs it on the family's U route too).
 QuantizedLayer sweep_quantize_layer(Context *ctx, const QuantConfig &config, const float *W, int64_t m,
                                     int64_t n, const hessian::Hessian &h, int threads) {
-  // The sweep consumes its own copy of the weights; the report reads the original.
-  Buffer<float> work((size_t)(m * n));
-  std::memcpy(work.data(), W, (size_t)(m * n) * sizeof(float));
-  if (!config.report_loss) return gptq_quantize(std::move(work), m, n, h.view(), config, ctx, threads, nullptr);
-  LossReport report(backend_of(ctx), W, m, n, h, threads);
+  if (config.report_loss == ReportLevel::None) return gptq_quantize(W, m, n, h.view(), config, ctx, threads, nullptr);
+  const bool from_sweep = sweep_gives_damped_loss(config) && !h.is_asymmetric();
+  const bool rtn = config.report_loss == ReportLevel::ProxyAndRtn;
   HessianFactor f;
-  QuantizedLayer q = gptq_quantize(std::move(work), m, n, h.view(), config, ctx, threads, &f);
-  q.report.proxy_loss = report.losses(q, f, &q.report.asym_loss);
-  q.report.rtn_proxy_loss = report.losses(rtn_quantize(W, m, n, config, threads), f, nullptr);
+  double damped = NAN;
+  QuantizedLayer q = gptq_quantize(W, m, n, h.view(), config, ctx, threads,
+                                   from_sweep && !rtn ? nullptr : &f, nullptr, from_sweep ? &damped : nullptr);
+  if (from_sweep) {
+    q.report.proxy_loss = proxy_loss_from_sweep(damped, q, W, h.view(), threads);
+    if (!rtn) return q;
+  }
+  LossReport report(backend_of(ctx), W, m, n, h, threads);
+  if (!from_sweep) q.report.proxy_loss = report.losses(q, f, &q.report.asym_loss);
+  if (rtn) q.report.rtn_proxy_loss = report.losses(rtn_quantize(W, m, n, config, threads), f, nullptr);
   return q;
 }
 

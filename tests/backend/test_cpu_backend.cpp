@@ -321,11 +321,7 @@ TEST(CpuBackend, GptqSweepAndHessianComputeThroughTheContextsBackend) {
   qc.alpha = 0.25;
   qc.alpha2 = 0;
   qc.outer = vqr::quant::OuterMode::Quantized;
-  auto sweep = [&](vqr::Context *ctx) {
-    vqr::Buffer<float> W((size_t)(m * n));
-    std::memcpy(W.data(), w.data(), W.size() * sizeof(float));
-    return vqr::quant::gptq_quantize(std::move(W), m, n, h.view(), qc, ctx, 1, nullptr);
-  };
+  auto sweep = [&](vqr::Context *ctx) { return vqr::quant::gptq_quantize(w.data(), m, n, h.view(), qc, ctx, 1, nullptr); };
   CountingBackend sweep_counter;
   vqr::Context plain, routed;
   routed.backend = &sweep_counter;

@@ -173,7 +173,7 @@ static const param_spec k_params[] = {
     {VQR_PARAM_DAMP_ATTEMPTS, "damp_attempts", 0, 1, 64, 12},
     {VQR_PARAM_BLOCK_SIZE, "block_size", 0, 1, 4096, 128},
     {VQR_PARAM_STALE_GROUPS, "stale_groups", 0, 0, 1, 0},
-    {VQR_PARAM_REPORT_LOSS, "report_loss", 0, 0, 1, 1},
+    {VQR_PARAM_REPORT_LOSS, "report_loss", 0, 0, 2, 1},
     {VQR_PARAM_ALPHA, "alpha", 1, -1.0, 100.0, -1.0},
     {VQR_PARAM_ALPHA2, "alpha2", 1, -1.0, 100.0, -1.0},
     {VQR_PARAM_OUTER, "outer", 0, -1, 2, VQR_OUTER_PRESET},

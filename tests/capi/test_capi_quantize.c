@@ -222,6 +222,9 @@ static void test_gptq_and_report(void) {
   vqr_config *gptq = make_config(VQR_METHOD_GPTQ, 3, 16);
   vqr_config *rtn = make_config(VQR_METHOD_RTN, 3, 16);
   vqr_result *g = NULL, *g2 = NULL, *r = NULL, *r_noh = NULL;
+  vqr_report rep1;
+  /* The RTN reference of a GPTQ report is computed on request only (vqr_report_level). */
+  if (gptq) CHECK_OK(vqr_config_set_int(gptq, VQR_PARAM_REPORT_LOSS, VQR_REPORT_PROXY_AND_RTN));
   vqr_tensor w = vqr_tensor_2d(g_w, VQR_DTYPE_F32, M, N, 0);
   vqr_report rep;
   if (!gptq || !rtn) goto done;
@@ -272,6 +275,18 @@ static void test_gptq_and_report(void) {
   if (CHECK_OK(vqr_result_report(r_noh, &rep))) {
     CHECK(rep.method == VQR_METHOD_RTN);
     CHECK(isnan(rep.proxy_loss) && isnan(rep.rtn_proxy_loss));
+  }
+  /* REPORT_LOSS = 1 (the default): the same codes and proxy loss (both from the sweep), no RTN. */
+  vqr_result_free(g2);
+  g2 = NULL;
+  CHECK_OK(vqr_config_set_int(gptq, VQR_PARAM_REPORT_LOSS, VQR_REPORT_PROXY));
+  if (CHECK_OK(vqr_quantize_layer(NULL, gptq, &w, g_hess, &g2))) {
+    CHECK(results_equal(g, g2));
+    memset(&rep1, 0, sizeof rep1);
+    rep1.struct_size = sizeof rep1;
+    rep.struct_size = sizeof rep;
+    if (CHECK_OK(vqr_result_report(g2, &rep1)) && CHECK_OK(vqr_result_report(g, &rep)))
+      CHECK(rep1.proxy_loss == rep.proxy_loss && isnan(rep1.rtn_proxy_loss));
   }
   /* REPORT_LOSS = 0: no losses. */
   vqr_result_free(g2);

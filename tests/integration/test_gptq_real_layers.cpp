@@ -85,6 +85,7 @@ void check_all_layers(const Calibrated &c, const std::vector<Setting> &settings,
   vqr_config *cfg = nullptr;
   ASSERT_EQ(vqr_config_create(&cfg), VQR_OK);
   ASSERT_EQ(vqr_config_set_int(cfg, VQR_PARAM_METHOD, VQR_METHOD_GPTQ), VQR_OK);
+  ASSERT_EQ(vqr_config_set_int(cfg, VQR_PARAM_REPORT_LOSS, VQR_REPORT_PROXY_AND_RTN), VQR_OK);  // rtn_proxy_loss
   ASSERT_EQ(vqr_config_set_int(cfg, VQR_PARAM_ALLOW_PARTIAL_GROUP, 1), VQR_OK);
   double sum_gptq = 0, sum_rtn = 0;
   for (const Setting &s : settings) {

@@ -44,7 +44,8 @@ class GptqTest(unittest.TestCase):
     def test_beats_rtn_and_reports_loss(self):
         for bits, gs in ((3, -1), (4, -1), (3, 16), (4, 32)):
             with self.subTest(bits=bits, group_size=gs):
-                r = vqround.quantize(self.w, self.h, method="gptq", bits=bits, group_size=gs)
+                r = vqround.quantize(self.w, self.h, method="gptq", bits=bits, group_size=gs,
+                                     report_loss=2)  # 2: rtn_proxy_loss too
                 self.assertEqual(r.method, "gptq")
                 self.assertLess(r.proxy_loss, 0.9 * r.rtn_proxy_loss)
                 self.assertLess(rel(r.proxy_loss, proxy_loss(r.dequantized, self.w, self.hm)), 1e-3)
@@ -81,7 +82,7 @@ class GptqTest(unittest.TestCase):
         perm = np.argsort(-d, kind="stable")  # descending, stable
         invperm = np.argsort(perm)
         gs = 16
-        r = vqround.quantize(w, h, method="gptq", bits=4, group_size=gs, act_order=True)
+        r = vqround.quantize(w, h, method="gptq", bits=4, group_size=gs, act_order=True, report_loss=2)
         np.testing.assert_array_equal(r.g_idx, invperm // gs)
         self.assertEqual(r.groups, N // gs)
         self.assertEqual(np.bincount(r.g_idx).tolist(), [gs] * (N // gs))

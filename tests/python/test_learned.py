@@ -128,7 +128,7 @@ class ZeroStepsTest(unittest.TestCase):
         for m, n, gs in self.SHAPES:
             w, h = layer(m, n, seed=m + 1)
             vectors = math.ceil(m * n / 8)
-            with h, vqround.quantize(w, h, method="gptq", bits=BITS, group_size=gs) as gptq:
+            with h, vqround.quantize(w, h, method="gptq", bits=BITS, group_size=gs, report_loss=2) as gptq:
                 for method, kw in (("adaround", {}), ("vqround", {"codebook_size": vectors})):
                     with self.subTest(shape=(m, n, gs), method=method):
                         r = vqround.quantize(w, h, method=method, bits=BITS, group_size=gs,

@@ -302,7 +302,7 @@ class ModelApiTest(unittest.TestCase):
         results = {}
         for lin in linears[:7]:
             r = vqround.quantize(m.linear_weight(lin.index), hessians[lin.hessian_index],
-                                 method="gptq", bits=4, threads=THREADS)
+                                 method="gptq", bits=4, threads=THREADS, report_loss=2)
             self.assertTrue(np.isfinite(r.proxy_loss))
             self.assertLess(r.proxy_loss, r.rtn_proxy_loss)
             results[lin.name] = r

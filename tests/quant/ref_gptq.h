@@ -41,6 +41,11 @@ struct GptqRefResult {
   int64_t dead = 0;
   double min_tie_margin = INFINITY;  // closest approach to a rounding boundary, scale units
   int64_t replayed = 0;              // near-tie decisions taken from the hint
+  // sum over rows and positions of the OBS error (w_q - Q_q)^2 / U_qq^2, with 1 / U_qq^2 the Schur
+  // complement Hd_qq - Hd_qF Hd_FF^-1 Hd_Fq of the damped, dead-fixed, permuted H (spec §1.3):
+  // the loss the sweep reports before undamping (vqr_report_level).
+  double obs_loss = 0;
+  std::vector<double> hd;  // that damped, dead-fixed, permuted H (n x n, processing order)
 };
 
 // w: m x n fp32 weights; h: n x n Hessian as vqr_hessian_read returns it.
@@ -120,8 +125,13 @@ inline GptqRefResult gptq_reference(const std::vector<float> &w_in, const std::v
       err[(size_t)r] = wp[r * n + q] - qv;
     }
     // OBS update of the free columns F = q+1..n-1: v = H_FF^{-1} H_Fq.
+    double err_sq = 0.0;
+    for (int64_t r = 0; r < m; ++r) err_sq += err[(size_t)r] * err[(size_t)r];
     const int64_t f = n - q - 1;
-    if (f == 0) break;
+    if (f == 0) {
+      out.obs_loss += err_sq * hp[q * n + q];
+      break;
+    }
     sub.assign((size_t)(f * f), 0.0);
     v.assign((size_t)f, 0.0);
     for (int64_t a = 0; a < f; ++a) {
@@ -133,10 +143,14 @@ inline GptqRefResult gptq_reference(const std::vector<float> &w_in, const std::v
       return out;
     }
     cholesky_solve(sub, f, v.data());
+    double schur = hp[q * n + q];
+    for (int64_t a = 0; a < f; ++a) schur -= hp[(q + 1 + a) * n + q] * v[(size_t)a];
+    out.obs_loss += err_sq * schur;
     for (int64_t r = 0; r < m; ++r)
       for (int64_t a = 0; a < f; ++a) wp[r * n + q + 1 + a] += err[(size_t)r] * v[(size_t)a];
   }
 
+  out.hd = hp;
   // Outputs in original column order (spec §1.7).
   const bool gather = cfg.act_order && cfg.group > 0 && !cfg.static_groups;
   std::vector<int64_t> invperm((size_t)n);

@@ -129,7 +129,7 @@ TEST(GptqOracle, IdentityHessianGivesRtn) {
             c.group = g;
             c.act_order = act;
             SCOPED_TRACE("n " + std::to_string(n) + " " + describe(c));
-            auto gcfg = gptq_config(c);
+            auto gcfg = gptq_config(c, {{VQR_PARAM_REPORT_LOSS, VQR_REPORT_PROXY_AND_RTN}});
             auto rcfg = rtn_config(c);
             ASSERT_TRUE(gcfg && rcfg);
             auto gr = quantize(gcfg.get(), w, m, n, h.get());

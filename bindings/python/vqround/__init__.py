@@ -438,7 +438,8 @@ class Result(_Handle):
     """A quantized layer (vqr_result). Arrays are copies made at creation:
     codes (uint8 m x n), scales and zeros (float32 G x m), g_idx (int32 n),
     dequantized (float32 m x n) = scales[g_idx[j], r] * (codes[r, j] - zeros[g_idx[j], r]).
-    Report: proxy_loss, rtn_proxy_loss (NaN without a Hessian or with report_loss=False), damp,
+    Report: proxy_loss, rtn_proxy_loss (NaN without a Hessian or with report_loss=False; for the
+    GPTQ family rtn_proxy_loss needs report_loss=2, vqr_report_level in vqround.h), damp,
     damp_lambda, damp_attempts, dead_columns, seconds, method (name, as quantize() takes it).
     With an asymmetric Hessian: asym_loss = tr(dW H dW^T) - 2 tr(dW D^T W^T), the asymmetric
     objective (2/T)||W' X_q - W X_fp||^2 less its constant, so possibly negative (NaN otherwise);
