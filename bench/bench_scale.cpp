@@ -199,7 +199,7 @@ int run(const Options &o) {
   qc.method = vqr::quant::Method::Gptq;
   qc.bits = 4;
   qc.group_size = 128;
-  qc.report_loss = false;
+  qc.report_loss = vqr::quant::ReportLevel::Proxy;  // the default: GPTQ's loss falls out of its sweep
   std::vector<vqr::quant::QuantizedLayer> quantized;
   const LinearKind order[] = {LinearKind::kWq, LinearKind::kWk, LinearKind::kWv, LinearKind::kWo,
                               LinearKind::kW1, LinearKind::kW3, LinearKind::kW2};
