@@ -153,6 +153,9 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add_flag("sym", "symmetric grid");
   args.add("grid", "NAME", "gptq", grid_names());
   args.add_flag("mse", "search a clipping ratio per group");
+  args.add_flag("report-rtn",
+                "also compute each GPTQ-family layer's RTN proxy loss for comparison (costs about an RTN "
+                "quantization and two triangular products per layer; without it the figure is omitted)");
   args.add("calib-samples", "N", "128", "calibration sequences");
   args.add("calib-mode", "MODE", "windows",
            "windows: N random windows of the tokenized text (GPTQ protocol); paragraphs: the first N "
@@ -222,6 +225,8 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_SYM, args.flag("sym"), "--sym");
   set_param(cfg.get(), VQR_PARAM_GRID, grid_arg(args.get("grid")), "--grid");
   set_param(cfg.get(), VQR_PARAM_MSE, args.flag("mse"), "--mse");
+  set_param(cfg.get(), VQR_PARAM_REPORT_LOSS, args.flag("report-rtn") ? VQR_REPORT_PROXY_AND_RTN : VQR_REPORT_PROXY,
+            "--report-rtn");
   set_param(cfg.get(), VQR_PARAM_SCALE_DTYPE, scale_dtype, "--scale-dtype");
   set_param(cfg.get(), VQR_PARAM_STEPS, parse_float(args.get("steps"), "--steps"), "--steps");
   set_param(cfg.get(), VQR_PARAM_LR, parse_float(args.get("lr"), "--lr"), "--lr");

@@ -85,9 +85,14 @@ void QuantizeProgress::flush_layers() {
     if (li.skipped)
       std::fprintf(stderr, "%lld/%lld %s skipped (full precision)\n", n, all, li.name);
     else
-      std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e (rtn %.4e) %.2fs RSS %s\n", n, all, li.name,
-                   vqr_method_name((vqr_method)li.method), li.bits, rep.proxy_loss, rep.rtn_proxy_loss, rep.seconds,
+    {
+      // The RTN comparison is computed only when asked (--report-rtn; vqr_report_level).
+      char rtn[48] = "";
+      if (!std::isnan(rep.rtn_proxy_loss)) std::snprintf(rtn, sizeof rtn, " (rtn %.4e)", rep.rtn_proxy_loss);
+      std::fprintf(stderr, "%lld/%lld %s %s %d-bit proxy %.4e%s %.2fs RSS %s\n", n, all, li.name,
+                   vqr_method_name((vqr_method)li.method), li.bits, rep.proxy_loss, rtn, rep.seconds,
                    format_bytes((double)current_rss_bytes()).c_str());
+    }
   }
 }
 

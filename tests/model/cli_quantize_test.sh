@@ -25,6 +25,11 @@ for f in model.bin tokenizer.bin vqround.json; do [ -s "$tmp/gptq4/$f" ] || fail
 [ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][0]['bits']")" = 8 ] || fail "override of blk.0.wq not applied"
 [ "$(json_get "$tmp/gptq4/vqround.json" "j['layers'][1]['bits']")" = 4 ] || fail "blk.0.wk should be 4-bit"
 [ "$(json_get "$tmp/out" "int(j['peak_rss_bytes'] > 0)")" = 1 ] || fail "the --json summary has no peak_rss_bytes > 0"
+# The RTN comparison is computed only with --report-rtn (vqr_report_level): the progress lines show
+# it then, and the layer records carry a finite rtn_proxy_loss above GPTQ's proxy loss on most layers.
+grep -q '(rtn ' "$tmp/err" && fail "the RTN comparison was computed without --report-rtn"
+$q --method gptq --bits 4 --out "$tmp/gptq4rtn" --report-rtn >"$tmp/out" 2>"$tmp/err" || fail "--report-rtn run failed"
+[ "$(grep -c '(rtn [0-9]' "$tmp/err")" = 35 ] || fail "--report-rtn does not show 35 RTN figures"
 
 # --dry-run: the plan of 5 blocks x 7 layers with the override and the skip applied, estimates in
 # --json, exit 0, and no output folder.
