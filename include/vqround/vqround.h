@@ -73,6 +73,11 @@
  *    "load", "forward", "hessian", "sweep") beside stage "model".
  *  - Experimental: vqr_model_set_calibration (hidden states in bf16/f16, a memory budget with a
  *    spill file) and vqr_model_quantize_stats (per-phase seconds, peak hidden-state bytes).
+ *  - vqr_model_load streams: the weights stay in their file (mapped, in their own dtype) and one
+ *    decoder block at a time is widened to fp32, so a checkpoint larger than memory loads, quantizes
+ *    and evaluates; a damaged value is reported (VQR_ERR_FORMAT) when its rows are first read.
+ *    vqr_model_linear's view is therefore a per-layer copy, valid until the next vqr_model_linear
+ *    call.
  *  - VQR_PARAM_REPORT_LOSS takes a vqr_report_level: the default 1 no longer computes the GPTQ
  *    family's rtn_proxy_loss (NaN; ask for it with 2), and GPTQ's proxy_loss now comes from its own
  *    sweep at no extra cost (vqr_report_level gives the formulas).
