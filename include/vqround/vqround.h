@@ -980,7 +980,10 @@ VQR_API vqr_status vqr_model_layer_report(const vqr_model *model, int64_t index,
  * out as in vqr_model_quantize, 1..seq_len tokens) runs with a fresh context and tokens 1..n-1
  * are scored from positions 0..n-2, accumulated in double. *sum_nll and *predicted receive the
  * total and the number of scored tokens (mean = sum / predicted, perplexity = exp(mean)). ctx may be
- * NULL (default settings). Progress: stage "eval", done = sequences finished.
+ * NULL (default settings). Consecutive sequences run packed into one pass of up to 2048 rows (each
+ * still alone in its context), so a sequence's score can differ from its score in another call by
+ * fp32 rounding (the GEMMs' summation order); the same call gives the same bits. Progress: stage
+ * "eval", done = sequences finished.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, tokens, lengths, sum_nll or predicted NULL;
  * sequences < 1; bad lengths or token ids), VQR_ERR_CANCELLED. Since 0.3.0. */
 VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,

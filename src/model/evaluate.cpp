@@ -1,7 +1,8 @@
 // NLL evaluation under the paragraph and GPTQ protocols (evaluate.h). Sequences run through one
-// Forward, each with a fresh context: one after the other (resident model), or a batch at a time
-// block by block (streamed model); the per-sequence sums (double) are added in sequence order, so
-// the result depends neither on the thread count nor on the order the blocks were visited in.
+// Forward, each with a fresh context, packed several to a pass: one pack after the other (resident
+// model), or a batch of packs at a time block by block (streamed model); the per-sequence sums
+// (double) are added in sequence order, so the result depends neither on the thread count nor on
+// the order the blocks were visited in.
 #include "model/evaluate.h"
 
 #include <algorithm>
@@ -48,41 +49,82 @@ void score_span(NllResult &result, const float *logits, const TokenSpan &s, int6
   result.predicted_tokens += predicted;
 }
 
-// Sequence-major: each span through every block, then the head (a resident model: its blocks
-// cost nothing to revisit).
-void eval_sequence_major(NllResult &result, Forward &fwd, float *logits, const std::vector<TokenSpan> &spans,
-                         int64_t vocab, Progress *progress) {
-  for (const TokenSpan &s : spans) {
-    if (s.count >= 2) {  // a lone token predicts nothing: skip its forward pass
-      fwd.run(s.tokens, s.count, logits);
-      score_span(result, logits, s, vocab, fwd.threads());
+// Spans packed into one Forward pass (Forward::set_segments): consecutive spans with a forward pass
+// (>= 2 tokens) while their tokens fit `rows`; a lone token rides along without rows. Both
+// evaluation orders use the same packs, so they meet the same arithmetic.
+struct Pack {
+  size_t first = 0, last = 0;    // spans [first, last)
+  std::vector<int64_t> lengths;  // of the spans with a forward pass
+  std::vector<int32_t> tokens;   // theirs, concatenated
+  int64_t rows = 0;              // sum of lengths
+};
+
+std::vector<Pack> pack_spans(const std::vector<TokenSpan> &spans, int64_t rows) {
+  std::vector<Pack> packs;
+  for (size_t i = 0; i < spans.size();) {
+    Pack p;
+    p.first = i;
+    while (i < spans.size() && (p.rows == 0 || spans[i].count < 2 || p.rows + spans[i].count <= rows)) {
+      if (spans[i].count >= 2) {
+        p.lengths.push_back(spans[i].count);
+        p.tokens.insert(p.tokens.end(), spans[i].tokens, spans[i].tokens + spans[i].count);
+        p.rows += spans[i].count;
+      }
+      ++i;
+    }
+    p.last = i;
+    packs.push_back(std::move(p));
+  }
+  return packs;
+}
+
+// Scores a pack whose logits (p.rows x vocab) are in `logits`, span by span in order, and counts
+// its sequences.
+void score_pack(NllResult &result, const float *logits, const Pack &p, const std::vector<TokenSpan> &spans,
+                int64_t vocab, int threads, Progress *progress) {
+  int64_t row = 0;
+  for (size_t k = p.first; k < p.last; ++k) {
+    if (spans[k].count >= 2) {
+      score_span(result, logits + row * vocab, spans[k], vocab, threads);
+      row += spans[k].count;
     }
     ++result.sequences;
     if (progress) progress->checkpoint(result.sequences, false);
   }
 }
 
+// Sequence-major (a resident model: its blocks cost nothing to revisit): each pack through every
+// block, then the head.
+void eval_sequence_major(NllResult &result, Forward &fwd, float *logits, const std::vector<Pack> &packs,
+                         const std::vector<TokenSpan> &spans, int64_t vocab, Progress *progress) {
+  for (const Pack &p : packs) {
+    if (p.rows > 0) {
+      fwd.set_segments(p.lengths);
+      fwd.run(p.tokens.data(), p.rows, logits);
+    }
+    score_pack(result, logits, p, spans, vocab, fwd.threads(), progress);
+  }
+}
+
 // Block-major (a streamed model, whose block l is widened from its source whenever it is not in the
-// block cache): the spans are taken in batches whose hidden states fit hidden_budget bytes (at least
-// one span per batch); a batch goes through block 0 span by span, then block 1, ..., so each block
-// is widened at most once per batch, and then through the head. Every span meets the same
-// Forward calls on the same values as in eval_sequence_major (hidden() is saved and restored
-// exactly between them), so the sums are bit-identical.
-void eval_block_major(NllResult &result, Forward &fwd, float *logits, const std::vector<TokenSpan> &spans,
-                      int64_t vocab, int64_t hidden_budget, Progress *progress) {
+// block cache): the packs are taken in batches whose hidden states fit hidden_budget bytes (at least
+// one pack per batch); a batch goes through block 0 pack by pack, then block 1, ..., so each block
+// is widened at most once per batch, and then through the head. Every pack meets the same Forward
+// calls on the same values as in eval_sequence_major (hidden() is saved and restored exactly
+// between them), so the sums are bit-identical.
+void eval_block_major(NllResult &result, Forward &fwd, float *logits, const std::vector<Pack> &packs,
+                      const std::vector<TokenSpan> &spans, int64_t vocab, int64_t hidden_budget, Progress *progress) {
   const int64_t C = fwd.model().config().dim, L = fwd.model().config().n_layers;
-  // Floats of a span's hidden states (0 for a lone token: it has no forward pass).
-  auto floats = [&](const TokenSpan &s) { return s.count >= 2 ? s.count * C : 0; };
   const int64_t budget_floats = hidden_budget / static_cast<int64_t>(sizeof(float));
   std::vector<float> store;
-  std::vector<int64_t> offset;  // per span of the batch: its rows' start in store
-  for (size_t i = 0; i < spans.size();) {
+  std::vector<int64_t> offset;  // per pack of the batch: its rows' start in store
+  for (size_t i = 0; i < packs.size();) {
     size_t j = i;
     int64_t used = 0;
     offset.clear();
-    while (j < spans.size() && (j == i || used + floats(spans[j]) <= budget_floats)) {
+    while (j < packs.size() && (j == i || used + packs[j].rows * C <= budget_floats)) {
       offset.push_back(used);
-      used += floats(spans[j++]);
+      used += packs[j++].rows * C;
     }
     try {
       store.resize(static_cast<size_t>(used));
@@ -90,41 +132,47 @@ void eval_block_major(NllResult &result, Forward &fwd, float *logits, const std:
       throw Error(Status::OutOfMemory,
                   "evaluate: cannot allocate " + std::to_string(used * 4) + " bytes of hidden states");
     }
-    // hidden() <-> store for span k of the batch.
+    // hidden() <-> store for pack k of the batch, after selecting its sequences.
     auto save = [&](size_t k) {
-      std::memcpy(store.data() + offset[k - i], fwd.hidden(), static_cast<size_t>(floats(spans[k])) * sizeof(float));
+      std::memcpy(store.data() + offset[k - i], fwd.hidden(), static_cast<size_t>(packs[k].rows * C) * sizeof(float));
     };
     auto load = [&](size_t k) {
-      std::memcpy(fwd.hidden(), store.data() + offset[k - i], static_cast<size_t>(floats(spans[k])) * sizeof(float));
+      fwd.set_segments(packs[k].lengths);
+      std::memcpy(fwd.hidden(), store.data() + offset[k - i], static_cast<size_t>(packs[k].rows * C) * sizeof(float));
     };
     for (size_t k = i; k < j; ++k) {
-      if (spans[k].count < 2) continue;
-      fwd.embed(spans[k].tokens, spans[k].count);
+      if (packs[k].rows == 0) continue;
+      fwd.set_segments(packs[k].lengths);
+      fwd.embed(packs[k].tokens.data(), packs[k].rows);
       save(k);
     }
     for (int l = 0; l < L; ++l) {
       for (size_t k = i; k < j; ++k) {
-        if (spans[k].count < 2) continue;
+        if (packs[k].rows == 0) continue;
         load(k);
-        fwd.block(l, spans[k].count);
+        fwd.block(l, packs[k].rows);
         save(k);
       }
       if (progress) progress->checkpoint(result.sequences, false);  // lets a long batch be cancelled
     }
-    for (size_t k = i; k < j; ++k) {  // the heads in span order (the order of the sums)
-      if (spans[k].count >= 2) {
+    for (size_t k = i; k < j; ++k) {  // the heads in pack order (the order of the sums)
+      if (packs[k].rows > 0) {
         load(k);
-        fwd.head(spans[k].count, logits);
-        score_span(result, logits, spans[k], vocab, fwd.threads());
+        fwd.head(packs[k].rows, logits);
       }
-      ++result.sequences;
-      if (progress) progress->checkpoint(result.sequences, false);
+      score_pack(result, logits, packs[k], spans, vocab, fwd.threads(), progress);
     }
     i = j;
   }
 }
 
 }  // namespace
+
+int64_t eval_pack_rows(const ModelConfig &config, int64_t longest, int64_t hidden_budget) {
+  const int64_t by_logits = kEvalPackLogitsBytes / (config.vocab_size * static_cast<int64_t>(sizeof(float)));
+  const int64_t by_hidden = hidden_budget / (config.dim * static_cast<int64_t>(sizeof(float)));
+  return std::max(longest, std::min({kEvalPackTokens, by_logits, by_hidden}));
+}
 
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
                      MatmulPath path, int64_t hidden_budget) {
@@ -140,12 +188,14 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   }
   NllResult result;
   if (spans.empty()) return result;
-  Forward fwd(model, longest, threads, path);
-  std::vector<float> logits = logits_buffer(longest, V);
+  const int64_t rows = eval_pack_rows(model.config(), longest, hidden_budget);
+  const std::vector<Pack> packs = pack_spans(spans, rows);
+  Forward fwd(model, longest, threads, path, rows);
+  std::vector<float> logits = logits_buffer(rows, V);
   if (model.streamed()) {
-    eval_block_major(result, fwd, logits.data(), spans, V, hidden_budget, progress);
+    eval_block_major(result, fwd, logits.data(), packs, spans, V, hidden_budget, progress);
   } else {
-    eval_sequence_major(result, fwd, logits.data(), spans, V, progress);
+    eval_sequence_major(result, fwd, logits.data(), packs, spans, V, progress);
   }
   return result;
 }

@@ -1,8 +1,9 @@
 // Evaluation of a model's negative log-likelihood on text under the two protocols of issue 5:
 // the paragraph protocol of the stories260K reference file (one fresh context per paragraph) and
 // the GPTQ protocol (spec/gptq_family.md §5: one token stream cut into non-overlapping windows).
-// fp32 forward (forward.h), scores accumulated in double (nll.h); sequences run one at a time
-// (a streamed model's in batches, block by block: eval_spans).
+// fp32 forward (forward.h), scores accumulated in double (nll.h); consecutive sequences are packed
+// into one forward pass of up to kEvalPackTokens rows, each still with its own fresh context (a
+// streamed model's packs in batches, block by block: eval_spans).
 // path: the forward's linear-layer arithmetic (matmul.h); the default is BLAS, kReference
 // reproduces run.c-order references (the stories260K reference NLL file) to rounding.
 #pragma once
@@ -37,6 +38,15 @@ struct TokenSpan {
 
 // Bytes of hidden states eval_spans keeps for a streamed model's batch of sequences (below).
 constexpr int64_t kEvalHiddenBudgetBytes = int64_t{256} << 20;
+// Consecutive sequences are evaluated packed into one forward pass (Forward::set_segments) of up to
+// kEvalPackTokens rows, as long as the pass's logits stay within kEvalPackLogitsBytes (a large
+// vocabulary packs fewer); a sequence longer than that runs alone.
+constexpr int64_t kEvalPackTokens = 2048;
+constexpr int64_t kEvalPackLogitsBytes = int64_t{64} << 20;
+// Rows of one packed pass: up to kEvalPackTokens, with its logits within kEvalPackLogitsBytes and its
+// hidden states (rows x dim floats) within hidden_budget bytes, and at least `longest` (the longest
+// sequence, which always runs).
+int64_t eval_pack_rows(const ModelConfig &config, int64_t longest, int64_t hidden_budget);
 
 // The loop both protocols share: each span (1..seq_len tokens) runs with a fresh context and its
 // tokens 1..n-1 are scored from positions 0..n-2; sums in double, in span order. progress: may be
@@ -47,7 +57,9 @@ constexpr int64_t kEvalHiddenBudgetBytes = int64_t{256} << 20;
 // spans as their hidden states (count x dim floats each) fit in hidden_budget bytes (at least one)
 // go through block 0, then block 1, ..., then the head one by one, so each block is widened from
 // its source once per batch rather than once per span. Both orders give bit-identical sums on the
-// same MatmulPath (each span's arithmetic is the same).
+// same MatmulPath (each pack's arithmetic is the same). Spans are packed (eval_pack_rows) the same
+// way in both orders; on kReference packing changes no bit, on kBlas a span's logits differ from
+// its lone pass by the SGEMMs' summation order only (forward.h set_segments).
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
                      MatmulPath path = MatmulPath::kBlas, int64_t hidden_budget = kEvalHiddenBudgetBytes);
 

@@ -48,19 +48,21 @@ std::vector<float> rope_inverse_frequencies(const ModelConfig &c) {
   return inv;
 }
 
-Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath path)
-    : model_(model), max_tokens_(max_tokens), path_(path) {
+Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath path, int64_t batch_tokens)
+    : model_(model), max_tokens_(max_tokens), rows_(std::max(max_tokens, batch_tokens)), path_(path) {
   const ModelConfig &c = model.config();
   require(max_tokens >= 1 && max_tokens <= c.seq_len, Status::InvalidArgument,
           "forward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
               std::to_string(c.seq_len) + "]");
   require(threads >= 0, Status::InvalidArgument, "forward: threads must be >= 0");
+  require(batch_tokens >= 0, Status::InvalidArgument, "forward: batch_tokens must be >= 0");
   threads_ = threads > 0 ? threads : omp_get_max_threads();
-  const int64_t T = max_tokens, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
+  // Row buffers hold a packed batch (rows_); attention's scratch one sequence (max_tokens).
+  const int64_t T = rows_, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
   const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
   // Table of sizes, one allocation (in the order of the members).
   const int64_t mm = path == MatmulPath::kReference ? matmul_scratch_floats(T, std::max(CQ, H)) : 0;
-  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, attention_scratch_floats(path, T, c.n_heads, threads_), mm};
+  const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, attention_scratch_floats(path, max_tokens, c.n_heads, threads_), mm};
   float **slots[] = {&x_, &xb_, &xb2_, &q_, &k_, &v_, &hb_, &hb2_, &att_, &mm_};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
@@ -73,7 +75,21 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath
     p += sizes[i];
   }
   inv_freq_ = rope_inverse_frequencies(c);
-  if (path == MatmulPath::kBlas) rope_table_ = rope_table(inv_freq_, T);
+  if (path == MatmulPath::kBlas) rope_table_ = rope_table(inv_freq_, max_tokens);
+}
+
+void Forward::set_segments(std::vector<int64_t> lengths) {
+  int64_t sum = 0;
+  for (int64_t n : lengths) {
+    require(n >= 1 && n <= max_tokens_, Status::InvalidArgument,
+            "forward: a packed sequence has " + std::to_string(n) + " tokens, outside [1, " +
+                std::to_string(max_tokens_) + "]");
+    sum += n;
+  }
+  require(sum <= rows_, Status::InvalidArgument,
+          "forward: packed sequences of " + std::to_string(sum) + " tokens exceed the " + std::to_string(rows_) +
+              " rows of this Forward");
+  segments_ = std::move(lengths);
 }
 
 Forward::~Forward() = default;
@@ -135,8 +151,9 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
 void Forward::embed(const int32_t *tokens, int64_t n) {
   const ModelConfig &c = model_.config();
   require(tokens != nullptr, Status::InvalidArgument, "forward: tokens is NULL");
-  require(n >= 1 && n <= max_tokens_, Status::InvalidArgument,
-          "forward: " + std::to_string(n) + " tokens, outside [1, " + std::to_string(max_tokens_) + "]");
+  const int64_t limit = segments_.empty() ? max_tokens_ : rows_;
+  require(n >= 1 && n <= limit, Status::InvalidArgument,
+          "forward: " + std::to_string(n) + " tokens, outside [1, " + std::to_string(limit) + "]");
   for (int64_t t = 0; t < n; ++t)
     require(tokens[t] >= 0 && tokens[t] < c.vocab_size, Status::InvalidArgument,
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
@@ -147,8 +164,17 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
   const ModelConfig &c = model_.config();
-  require(l >= 0 && l < c.n_layers && n >= 1 && n <= max_tokens_, Status::InvalidArgument,
+  require(l >= 0 && l < c.n_layers && n >= 1 && n <= (segments_.empty() ? max_tokens_ : rows_),
+          Status::InvalidArgument,
           "forward: block " + std::to_string(l) + " on " + std::to_string(n) + " tokens is out of range");
+  // The packed sequences (set_segments), or one of n tokens: RoPE and attention run per sequence.
+  int64_t packed = 0;
+  for (int64_t len : segments_) packed += len;
+  require(segments_.empty() || packed == n, Status::InvalidArgument,
+          "forward: block on " + std::to_string(n) + " tokens, but the packed sequences hold " +
+              std::to_string(packed));
+  const std::vector<int64_t> one{n};
+  const std::vector<int64_t> &seqs = segments_.empty() ? one : segments_;
   const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
                 NKV = c.n_kv_heads, HS = c.head_size();
   auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
@@ -163,17 +189,22 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
   linear_bias(q_, xb_, W(LinearKind::kWq), bias(LinearKind::kWq), T, C, QD);
   linear_bias(k_, xb_, W(LinearKind::kWk), bias(LinearKind::kWk), T, C, KV);
   linear_bias(v_, xb_, W(LinearKind::kWv), bias(LinearKind::kWv), T, C, KV);
-  if (path_ == MatmulPath::kBlas) {
-    qk_norm_rope_rows(q_, k_, rope_table_.data(), c.qk_norm ? model_.q_norm(l) : nullptr,
-                      c.qk_norm ? model_.k_norm(l) : nullptr, c.norm_eps, T, NH, NKV, HS, c.rope_layout, threads_);
-    attention_forward_blas(backend::cpu(), xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
-  } else {
-    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's HS values, one weight vector shared by heads
-      rmsnorm(q_, q_, model_.q_norm(l), T * NH, HS);
-      rmsnorm(k_, k_, model_.k_norm(l), T * NKV, HS);
+  if (path_ != MatmulPath::kBlas && c.qk_norm) {  // Qwen3: RMSNorm over each head, one weight shared by heads
+    rmsnorm(q_, q_, model_.q_norm(l), T * NH, HS);
+    rmsnorm(k_, k_, model_.k_norm(l), T * NKV, HS);
+  }
+  int64_t start = 0;
+  for (int64_t len : seqs) {  // positions restart at 0 in each packed sequence
+    float *q = q_ + start * QD, *k = k_ + start * KV, *v = v_ + start * KV, *out = xb_ + start * QD;
+    if (path_ == MatmulPath::kBlas) {
+      qk_norm_rope_rows(q, k, rope_table_.data(), c.qk_norm ? model_.q_norm(l) : nullptr,
+                        c.qk_norm ? model_.k_norm(l) : nullptr, c.norm_eps, len, NH, NKV, HS, c.rope_layout, threads_);
+      attention_forward_blas(backend::cpu(), out, att_, q, k, v, len, HS, NH, NKV, c.sliding_window, threads_);
+    } else {
+      rope_forward(q, k, len, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
+      attention_forward(out, att_, q, k, v, len, HS, NH, NKV, c.sliding_window, threads_);
     }
-    rope_forward(q_, k_, T, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
-    attention_forward(xb_, att_, q_, k_, v_, T, HS, NH, NKV, c.sliding_window, threads_);
+    start += len;
   }
   if (stop(LinearInput::kAttnOut, xb_, QD)) return;
   linear_residual(x_, xb2_, xb_, W(LinearKind::kWo), T, QD, C);
@@ -194,7 +225,8 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
 
 void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
-  require(logits != nullptr && n >= 1 && n <= max_tokens_, Status::InvalidArgument, "forward: bad head call");
+  require(logits != nullptr && n >= 1 && n <= (segments_.empty() ? max_tokens_ : rows_), Status::InvalidArgument,
+          "forward: bad head call");
   rmsnorm(x_, x_, model_.rms_final(), n, c.dim);
   if (!model_.streamed()) {
     linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);

@@ -51,12 +51,26 @@ class Forward {
   // bit only on the same path.
   // The model must outlive this object.
   // Throws vqr::Error(Status::InvalidArgument, Status::OutOfMemory).
-  Forward(const Model &model, int64_t max_tokens, int threads = 0, MatmulPath path = MatmulPath::kBlas);
+  // batch_tokens (0 = max_tokens): rows of scratch for several sequences packed together
+  // (set_segments), each still at most max_tokens long.
+  Forward(const Model &model, int64_t max_tokens, int threads = 0, MatmulPath path = MatmulPath::kBlas,
+          int64_t batch_tokens = 0);
   ~Forward();
   Forward(const Forward &) = delete;
   Forward &operator=(const Forward &) = delete;
 
   int64_t max_tokens() const { return max_tokens_; }
+  int64_t batch_tokens() const { return rows_; }
+
+  // Packs several sequences into one pass: the next embed/block/head calls take n = the sum of
+  // `lengths` rows, sequence i in rows [sum of lengths before i, + lengths[i]) at positions 0..len-1,
+  // attending only within itself. The linear layers and elementwise passes then run once on the
+  // whole batch (taller GEMMs: what makes short windows of a small model fast), RoPE and attention
+  // per sequence. Each row's arithmetic is the single sequence's except the SGEMMs' blocking order
+  // (matmul.h; the kReference path is unchanged bit for bit). An empty list (the default) is one
+  // sequence of n tokens. Throws Status::InvalidArgument for a length outside [1, max_tokens] or a
+  // sum above batch_tokens.
+  void set_segments(std::vector<int64_t> lengths);
   int threads() const { return threads_; }
   const Model &model() const { return model_; }  // the OpenMP threads of the row passes (resolved: >= 1)
   MatmulPath path() const { return path_; }
@@ -97,6 +111,8 @@ class Forward {
 
   const Model &model_;
   int64_t max_tokens_;
+  int64_t rows_;                    // scratch rows: max(max_tokens, batch_tokens)
+  std::vector<int64_t> segments_;   // set_segments; empty = one sequence
   int threads_;
   MatmulPath path_;
   std::unique_ptr<float[]> arena_;

@@ -319,7 +319,12 @@ static void test_reference_nll(const vqr_model *m) {
   /* Deterministic: the same call twice gives the same bits. */
   g_fp32_small_mean = eval_mean(m, SMALL_EVAL, NULL, NULL);
   CHECK(eval_mean(m, SMALL_EVAL, NULL, NULL) == g_fp32_small_mean);
-  /* Sequences are independent: the first two together score what they score apart. */
+  /* Sequences are independent: the first two together score what they score apart. Together they
+     run packed in one pass, whose SGEMMs sum each logit in another order than the lone passes: at
+     most ~1e-3 x max|logit| in the worst case (tests/model/forward_paths.h), observed ~1e-7 per
+     token here; -log softmax moves by at most twice the largest logit change. 1e-5 nats per token
+     keeps two orders of margin over that, while a context shared across the two sequences moves
+     the tokens it reaches by tenths of a nat (tests/model/test_forward_variants.cpp, Packed...). */
   {
     double a = NAN, b = NAN, ab = NAN;
     int64_t pa = -1, pb = -1, pab = -1;
@@ -327,7 +332,8 @@ static void test_reference_nll(const vqr_model *m) {
     CHECK_OK(vqr_model_eval_nll(g_ctx, m, g_eval_tokens + g_eval_lengths[0], g_eval_lengths + 1, 1, &b, &pb));
     CHECK_OK(vqr_model_eval_nll(g_ctx, m, g_eval_tokens, g_eval_lengths, 2, &ab, &pab));
     CHECK(pa == g_eval_lengths[0] - 1 && pb == g_eval_lengths[1] - 1 && pab == pa + pb);
-    CHECK(fabs(ab - (a + b)) <= 1e-9 * fabs(ab));
+    note("two sequences packed in one pass: %.10f nats, apart: %.10f (difference %.3g)\n", ab, a + b, ab - (a + b));
+    CHECK(fabs(ab - (a + b)) <= 1e-5 * (double)pab);
   }
 }
 

@@ -6,6 +6,7 @@
 // from ../shared/data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -86,30 +87,43 @@ StreamedCopy streamed_copy(const Model &m) {
   return s;
 }
 
-// Batches eval_spans forms that run a block: consecutive spans while their hidden states (count x
-// dim floats, none for a lone token) fit `budget` bytes, at least one per batch; a batch of lone
-// tokens runs no forward pass and widens nothing.
-int64_t expected_batches(const std::vector<TokenSpan> &spans, int64_t dim, int64_t budget) {
-  int64_t batches = 0, used = 0;
-  bool work = false;
-  for (size_t i = 0; i < spans.size(); ++i) {
-    const int64_t bytes = spans[i].count >= 2 ? spans[i].count * dim * 4 : 0;
-    if (i == 0 || used + bytes > budget) {
-      batches += work ? 1 : 0;
-      used = 0;
-      work = false;
+// Batches eval_spans forms that run a block (evaluate.h). Spans are packed first: consecutive
+// spans of >= 2 tokens while their tokens fit R rows, R = max(longest span, min(kEvalPackTokens,
+// kEvalPackLogitsBytes / (vocab x 4), budget / (dim x 4))), a lone token riding along without rows.
+// Then consecutive packs while their hidden states (rows x dim floats) fit `budget` bytes, at least
+// one per batch; a batch of lone tokens runs no forward pass and widens nothing.
+int64_t expected_batches(const std::vector<TokenSpan> &spans, const vqr::model::ModelConfig &c, int64_t budget) {
+  int64_t longest = 1;
+  for (const TokenSpan &s : spans) longest = std::max(longest, s.count);
+  const int64_t R = std::max(longest, std::min({vqr::model::kEvalPackTokens,
+                                                vqr::model::kEvalPackLogitsBytes / (c.vocab_size * 4), budget / (c.dim * 4)}));
+  std::vector<int64_t> packs;  // rows of each pack
+  for (size_t i = 0; i < spans.size();) {
+    int64_t rows = 0;
+    while (i < spans.size() && (rows == 0 || spans[i].count < 2 || rows + spans[i].count <= R)) {
+      if (spans[i].count >= 2) rows += spans[i].count;
+      ++i;
     }
-    used += bytes;
-    work = work || bytes > 0;
+    packs.push_back(rows);
   }
-  return batches + (work ? 1 : 0);
+  int64_t batches = 0;
+  for (size_t i = 0; i < packs.size();) {
+    int64_t used = 0;
+    bool work = false;
+    for (size_t j = i; i < packs.size() && (i == j || used + packs[i] * c.dim * 4 <= budget); ++i) {
+      used += packs[i] * c.dim * 4;
+      work = work || packs[i] > 0;
+    }
+    batches += work ? 1 : 0;
+  }
+  return batches;
 }
 
 // Runs the resident model and its streamed copy on `spans` on both paths and checks equal bits and
 // one widening of every block per batch.
 void check_streamed_equals_resident(const Model &m, const std::vector<TokenSpan> &spans, int64_t budget,
                                     const char *what) {
-  const int64_t batches = expected_batches(spans, m.config().dim, budget);
+  const int64_t batches = expected_batches(spans, m.config(), budget);
   ASSERT_GE(batches, 2) << what << ": the budget should split the spans into several batches";
   for (MatmulPath path : {MatmulPath::kBlas, MatmulPath::kReference}) {
     const char *path_name = path == MatmulPath::kBlas ? "blas" : "reference";
@@ -157,7 +171,7 @@ TEST(EvalStreamed, SyntheticMatchesResidentBitForBit) {
   }
   const std::vector<TokenSpan> spans = spans_of(ids, {64, 1, 37, 50, 2, 64, 13});
   check_streamed_equals_resident(m, spans, 3 * 64 * 16 * 4, "synthetic");
-  // A budget below one span still makes progress: one span per batch.
+  // A budget below one span still makes progress: one pack (of the longest span's rows) per batch.
   check_streamed_equals_resident(m, std::vector<TokenSpan>(spans.begin(), spans.begin() + 5), 4, "one per batch");
 }
 

@@ -15,6 +15,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "data_dir.h"
+#include "forward_paths.h"
 #include "model/evaluate.h"
 #include "model/forward.h"
 #include "model/llama2c_format.h"
@@ -35,14 +36,19 @@ constexpr int kThreads = 1;
 // Independent oracle of the GPTQ protocol: cut `tokens` into floor(size / seqlen) windows, run
 // each with a fresh context, and sum -log softmax(logits[t])[w[t+1]] for t = 0..seqlen-2 in
 // double, written out here rather than through nll.h.
-NllResult reference_windows(const Model &m, const std::vector<int32_t> &tokens, int64_t seqlen) {
+// Its logits come from the reference path (run.c's order), one window at a time; *max_abs_logit
+// (may be NULL) gets the largest |logit| seen, for the BLAS-path bound below.
+NllResult reference_windows(const Model &m, const std::vector<int32_t> &tokens, int64_t seqlen,
+                            double *max_abs_logit = nullptr) {
   const int64_t V = m.config().vocab_size;
   NllResult r;
-  Forward fwd(m, seqlen, kThreads);
+  double biggest = 0;
+  Forward fwd(m, seqlen, kThreads, vqr::model::MatmulPath::kReference);
   std::vector<float> logits(static_cast<size_t>(seqlen * V));
   for (size_t start = 0; start + static_cast<size_t>(seqlen) <= tokens.size(); start += static_cast<size_t>(seqlen)) {
     const int32_t *w = tokens.data() + start;
     fwd.run(w, seqlen, logits.data());
+    for (float x : logits) biggest = std::max(biggest, static_cast<double>(std::fabs(x)));
     for (int64_t t = 0; t + 1 < seqlen; ++t) {
       const float *row = logits.data() + t * V;
       double mx = -INFINITY;
@@ -54,7 +60,26 @@ NllResult reference_windows(const Model &m, const std::vector<int32_t> &tokens, 
     }
     ++r.sequences;
   }
+  if (max_abs_logit) *max_abs_logit = biggest;
   return r;
+}
+
+// Checks a sum the evaluator computed on the reference path (`exact`, the oracle's logits bit for
+// bit: packing changes no bit there, forward.h) and on the default BLAS path (`blas`, packed
+// windows whose SGEMMs sum in another order) against the oracle's sum. exact: both sums in double,
+// only the log-sum-exp formulation differs (1e-10 relative). blas: each logit moves by at most
+// forward_order_tolerance x max|logit| (forward_paths.h), and -log softmax(z)[y] = lse(z) - z_y
+// moves by at most twice the largest logit change (its gradient has l1 norm <= 2), per token.
+void expect_sums_match_oracle(const NllResult &exact, const NllResult &blas, const NllResult &oracle,
+                              double max_abs_logit, const vqr::model::ModelConfig &c, const char *what) {
+  EXPECT_EQ(exact.predicted_tokens, oracle.predicted_tokens) << what;
+  EXPECT_EQ(blas.predicted_tokens, oracle.predicted_tokens) << what;
+  EXPECT_NEAR(exact.sum_nll, oracle.sum_nll, 1e-10 * std::fabs(oracle.sum_nll)) << what << ", reference path";
+  const double bound = static_cast<double>(oracle.predicted_tokens) * 2.0 * vqr_test::forward_order_tolerance(c) *
+                       max_abs_logit;
+  std::printf("%s: blas path off the oracle by %.3g (bound %.3g)\n", what, std::fabs(blas.sum_nll - oracle.sum_nll),
+              bound);
+  EXPECT_LE(std::fabs(blas.sum_nll - oracle.sum_nll), bound) << what << ", blas path";
 }
 
 // Reads "<label> : paragraphs=P  predicted_tokens=N  mean_nll=X" from the reference file.
@@ -178,14 +203,22 @@ TEST(EvalParagraphs, LimitAndShortParagraphs) {
   const NllResult all = vqr::model::eval_paragraphs(s.model, s.tok, ps, 0, 1, nullptr);
   EXPECT_EQ(all.sequences, 4);
   int64_t expected = 0;
-  double sum = 0.0;
+  NllResult oracle;
+  double biggest = 0;
   for (const std::string &p : ps) {
     const auto ids = s.tok.encode(p, true, false);
     expected += static_cast<int64_t>(ids.size()) - 1;
-    if (ids.size() >= 2) sum += reference_windows(s.model, ids, static_cast<int64_t>(ids.size())).sum_nll;
+    if (ids.size() < 2) continue;
+    double m = 0;
+    const NllResult one = reference_windows(s.model, ids, static_cast<int64_t>(ids.size()), &m);
+    oracle.sum_nll += one.sum_nll;
+    oracle.predicted_tokens += one.predicted_tokens;
+    biggest = std::max(biggest, m);
   }
   EXPECT_EQ(all.predicted_tokens, expected);
-  EXPECT_NEAR(all.sum_nll, sum, 1e-9 * std::fabs(sum));
+  const NllResult exact =
+      vqr::model::eval_paragraphs(s.model, s.tok, ps, 0, 1, nullptr, vqr::model::MatmulPath::kReference);
+  expect_sums_match_oracle(exact, all, oracle, biggest, s.model.config(), "four paragraphs, packed");
 
   const NllResult two = vqr::model::eval_paragraphs(s.model, s.tok, ps, 2, 1, nullptr);
   EXPECT_EQ(two.sequences, 2);
@@ -210,7 +243,11 @@ TEST(EvalParagraphs, TruncatesToSeqLen) {
   EXPECT_EQ(r.predicted_tokens, 63);  // seq_len 64
   auto ids = s.tok.encode(long_text, true, false);
   ids.resize(64);
-  EXPECT_NEAR(r.sum_nll, reference_windows(s.model, ids, 64).sum_nll, 1e-9 * r.sum_nll);
+  double biggest = 0;
+  const NllResult oracle = reference_windows(s.model, ids, 64, &biggest);
+  const NllResult exact =
+      vqr::model::eval_paragraphs(s.model, s.tok, {long_text}, 0, 1, nullptr, vqr::model::MatmulPath::kReference);
+  expect_sums_match_oracle(exact, r, oracle, biggest, s.model.config(), "one paragraph, truncated");
 }
 
 // ---- GPTQ protocol -----------------------------------------------------------------------------
@@ -232,15 +269,17 @@ TEST(EvalGptq, MatchesIndependentLoopOnStories260K) {
   // A limit is the first limit * seqlen tokens; 50 extra tokens are a tail that must be dropped.
   const std::vector<int32_t> first(tokens.begin(), tokens.begin() + limit * seqlen + 50);
   const NllResult r = vqr::model::eval_gptq_protocol(s.model, first, seqlen, kThreads, nullptr);
-  const NllResult ref = reference_windows(s.model, first, seqlen);
+  double biggest = 0;
+  const NllResult ref = reference_windows(s.model, first, seqlen, &biggest);
   std::printf("stories260K GPTQ protocol, %lld windows of %lld: mean_nll=%.8f ppl=%.4f (oracle %.8f)\n",
               static_cast<long long>(r.sequences), static_cast<long long>(seqlen), r.mean_nll(), r.perplexity(),
               ref.mean_nll());
   EXPECT_EQ(r.sequences, limit);
   EXPECT_EQ(r.predicted_tokens, limit * (seqlen - 1));
   EXPECT_EQ(ref.predicted_tokens, r.predicted_tokens);
-  // Same logits, both sums in double; only the log-sum-exp formulation differs.
-  EXPECT_NEAR(r.sum_nll, ref.sum_nll, 1e-10 * ref.sum_nll);
+  const NllResult exact =
+      vqr::model::eval_gptq_protocol(s.model, first, seqlen, kThreads, nullptr, vqr::model::MatmulPath::kReference);
+  expect_sums_match_oracle(exact, r, ref, biggest, s.model.config(), "stories260K, 24 windows packed");
   // exp(mean over windows of the window mean) == exp(sum / count): every window predicts seqlen-1.
   EXPECT_NEAR(r.perplexity(), std::exp(r.sum_nll / static_cast<double>(limit * (seqlen - 1))), 1e-12);
 }
@@ -255,8 +294,11 @@ TEST(EvalGptq, DropsTheTail) {
   EXPECT_EQ(with_tail.sequences, 3);
   EXPECT_EQ(with_tail.predicted_tokens, 3 * (seqlen - 1));
   EXPECT_EQ(with_tail.sum_nll, without.sum_nll) << "the 31-token tail must not be scored";
-  const NllResult ref = reference_windows(s.model, stream, seqlen);
-  EXPECT_NEAR(with_tail.sum_nll, ref.sum_nll, 1e-10 * ref.sum_nll);
+  double biggest = 0;
+  const NllResult ref = reference_windows(s.model, stream, seqlen, &biggest);
+  const NllResult on_reference =
+      vqr::model::eval_gptq_protocol(s.model, stream, seqlen, 1, nullptr, vqr::model::MatmulPath::kReference);
+  expect_sums_match_oracle(on_reference, with_tail, ref, biggest, s.model.config(), "three windows and a tail");
 
   // Changing a tail token changes nothing; changing position 0 of a window changes only context.
   std::vector<int32_t> other_tail = stream;

@@ -495,6 +495,67 @@ TEST(ForwardVariants, TiledAttentionMatchesTheReferencePath) {
   }
 }
 
+// Forward::set_segments: sequences packed into one pass score what they score alone, each from
+// position 0 with a fresh context. On the reference path bit for bit (per-output sums do not depend
+// on the batch); on the BLAS path within the summation-order bound (forward_paths.h: only the
+// SGEMMs' blocking over the taller batch differs). Running the same rows as one sequence instead
+// moves the later sequences' logits by more than kMinEffect, so a leak across sequences (attention
+// or RoPE positions not restarting) could not pass. Bad packs are refused.
+TEST(ForwardVariants, PackedSequencesMatchLonePasses) {
+  using vqr::model::MatmulPath;
+  ModelConfig c = everything_config(RopeLayout::kHalf);  // bias, qk norm, llama3 RoPE, window 7
+  c.seq_len = 80;  // the packed rows below fit one context too (the leak check)
+  Model m(c);
+  fill_random(m, 31);
+  const std::vector<int64_t> lengths = {24, 5, 1, 17, 24};
+  int64_t total = 0;
+  for (int64_t n : lengths) total += n;
+  const std::vector<int32_t> tokens = random_tokens(static_cast<int>(total), c.vocab_size, 31 + 1000);
+  const int64_t V = c.vocab_size;
+  for (MatmulPath path : {MatmulPath::kReference, MatmulPath::kBlas}) {
+    const char *what = path == MatmulPath::kBlas ? "blas" : "reference";
+    std::vector<float> alone(static_cast<size_t>(total * V)), packed(alone.size()), joined(alone.size());
+    Forward single(m, c.seq_len, 2, path);
+    int64_t at = 0;
+    for (int64_t n : lengths) {
+      single.run(tokens.data() + at, n, alone.data() + at * V);
+      at += n;
+    }
+    Forward f(m, c.seq_len, 2, path, total);
+    EXPECT_EQ(f.batch_tokens(), std::max<int64_t>(c.seq_len, total));
+    f.set_segments(lengths);
+    f.run(tokens.data(), total, packed.data());
+    if (path == MatmulPath::kReference) {
+      EXPECT_EQ(packed, alone) << what << ": packing changed the reference path's bits";
+    } else {
+      vqr_test::expect_logits_near(packed, alone, vqr_test::forward_order_tolerance(c));
+    }
+    // The rows run as one sequence of `total` tokens: later sequences see earlier ones.
+    Forward one(m, total, 2, path);
+    one.run(tokens.data(), total, joined.data());
+    double leak = 0;
+    for (size_t i = static_cast<size_t>(lengths[0] * V); i < joined.size(); ++i)
+      leak = std::max(leak, std::fabs((double)joined[i] - (double)alone[i]));
+    EXPECT_GT(leak, kMinEffect) << what << ": a shared context would not be detected";
+
+    auto status_of = [](auto &&fn) {
+      try {
+        fn();
+      } catch (const vqr::Error &e) {
+        return e.status();
+      }
+      return vqr::Status::Ok;
+    };
+    EXPECT_EQ(status_of([&] { f.set_segments({24, 0}); }), vqr::Status::InvalidArgument) << "empty sequence";
+    EXPECT_EQ(status_of([&] { f.set_segments({c.seq_len + 1}); }), vqr::Status::InvalidArgument) << "too long";
+    EXPECT_EQ(status_of([&] { f.set_segments({24, 24, 24, 24}); }), vqr::Status::InvalidArgument) << "too many rows";
+    f.set_segments({24, 5});
+    EXPECT_EQ(status_of([&] { f.block(0, 30); }), vqr::Status::InvalidArgument) << "rows != the packed sum";
+    f.set_segments({});  // one sequence again: at most max_tokens rows
+    EXPECT_EQ(status_of([&] { f.run(tokens.data(), c.seq_len + 1, packed.data()); }), vqr::Status::InvalidArgument);
+  }
+}
+
 // attention_forward_blas alone against attention_forward on a sequence long enough that the heads
 // are taken in several groups per tile (the last one partial: 8 heads, T 600, groups of
 // head_group = 1 MB / (128 x 600 x 4 B) = 3), GQA 4:1, with and without a window: within the
