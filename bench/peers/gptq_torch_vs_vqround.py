@@ -9,9 +9,11 @@ copied from the reference code.
 
 Each side runs in its own persistent worker process, so that each has its own threading
 environment: the library's with scripts/blas_env.sh as sourced by the caller (OpenBLAS core type,
-passive OpenMP waiting), torch's with those two variables removed (its own defaults). The workers
-take turns, never overlapping: per round torch, the library with the default report
-(VQR_PARAM_REPORT_LOSS = 1), the library with report_loss=False (level 0). Each worker first runs
+passive OpenMP waiting, OpenBLAS thread timeout), torch's with those variables removed (its own
+defaults). The workers
+take turns, never overlapping, each call after an idle pause (--pause): per round torch, the
+library with the default report (VQR_PARAM_REPORT_LOSS = 1), the library with report_loss=False
+(level 0), each round starting with the next of the three. Each worker first runs
 one untimed call (page faults, thread pools, library loading). Times are wall seconds of the one
 call: torch's fasterquant from W and H tensors to dequantized weights and codes; the library's
 vqround.quantize() from numpy arrays to its Result.
@@ -38,7 +40,9 @@ except ImportError:
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 # Variables scripts/blas_env.sh sets for the library; the torch worker runs without them.
-LIBRARY_ONLY_ENV = ("OPENBLAS_CORETYPE", "OMP_WAIT_POLICY")
+# Suffix of each worker's untimed first call, the one whose output is saved for the comparison.
+WARM = "_warm"
+LIBRARY_ONLY_ENV = ("OPENBLAS_CORETYPE", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")
 
 
 # --- the data: heavy-tailed weights, activations with outlier channels -------------------------
@@ -141,8 +145,10 @@ def torch_worker(args, data):
         t0 = time.perf_counter()
         q, params, loss = fasterquant(torch, w, h, args.bits, args.group, args.block, args.damp)
         seconds = time.perf_counter() - t0
-        np.save(os.path.join(data, f"{tag}_q.npy"), q.numpy())
-        np.save(os.path.join(data, f"{tag}_codes.npy"), codes_of(torch, q, params, args.group).numpy())
+        if tag.endswith(WARM):  # saved once: 80 MB of writeback must not overlap a timed call
+            base = tag[:-len(WARM)]
+            np.save(os.path.join(data, f"{base}_q.npy"), q.numpy())
+            np.save(os.path.join(data, f"{base}_codes.npy"), codes_of(torch, q, params, args.group).numpy())
         return {"seconds": seconds, "own_loss": loss}
 
     serve(run, info)
@@ -168,8 +174,10 @@ def vqround_worker(args, data):
                              sym=False, damp=args.damp, block_size=args.block,
                              report_loss=bool(level))
         seconds = time.perf_counter() - t0
-        np.save(os.path.join(data, f"{tag}_q.npy"), r.dequantized)
-        np.save(os.path.join(data, f"{tag}_codes.npy"), r.codes)
+        if tag.endswith(WARM):  # deterministic: the warm-up call's output is every call's
+            base = tag[:-len(WARM)]
+            np.save(os.path.join(data, f"{base}_q.npy"), r.dequantized)
+            np.save(os.path.join(data, f"{base}_codes.npy"), r.codes)
         return {"seconds": seconds, "own_loss": float(r.proxy_loss)}
 
     serve(run, info)
@@ -248,17 +256,20 @@ def parent(args):
               f"torch.set_num_threads({tw.info['torch_threads']}); library {lib.info['library']}, "
               f"threads {lib.info['vqround_threads']}; library env: "
               + ", ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in LIBRARY_ONLY_ENV)
-              + "; torch env: both unset")
+              + "; torch env: those unset")
         print(f"layer {args.m} x {args.n}, Hessian of {args.tokens} tokens, {args.bits}-bit asym "
               f"g{args.group}, damp {args.damp}, block {args.block}; rounds {args.rounds} "
               f"(+1 untimed warm-up each)")
         sides = (("torch", tw, "t"), ("vqround", lib, "v"), ("vqround_noreport", lib, "v_noreport"))
         for _, worker, tag in sides:
-            worker.run(tag + "_warm")
+            worker.run(tag + WARM)
         times = {name: [] for name, _, _ in sides}
         own = {}
         for r in range(args.rounds):
-            for name, worker, tag in sides:
+            # Each round starts with another side, and every call after an idle pause: a side's
+            # threads that spin after their work (OpenMP's wait policy) then tax no one.
+            for name, worker, tag in sides[r % len(sides):] + sides[:r % len(sides)]:
+                time.sleep(args.pause)
                 out = worker.run(tag)
                 times[name].append(out["seconds"])
                 own[name] = out["own_loss"]
@@ -295,6 +306,8 @@ def parent(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pause", type=float, default=1.0,
+                   help="idle seconds before each timed call (default 1.0)")
     p.add_argument("--m", type=int, default=4096)
     p.add_argument("--n", type=int, default=4096)
     p.add_argument("--tokens", type=int, default=2048)

@@ -148,9 +148,29 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
   for (int64_t q = i1; q < i2; ++q) {
     const int64_t k = s.dynamic_groups ? q / s.gs : s.perm[q] / s.gs;
     if (!s.dynamic_groups || q % s.gs == 0 || q == i1) {
+      // A group inside the block without the MSE search: its range for all the tile's rows at
+      // once, one vector min and max per column (the same values and comparisons as
+      // find_group_params, so the same parameters); otherwise row by row.
+      const bool new_group = s.dynamic_groups && q % s.gs == 0;
+      const int64_t g_end = std::min(s.n, q + s.gs);
+      const bool tile_range = new_group && !s.spec.mse && g_end <= i2;
+      float lo[R], hi[R];
+      if (tile_range) {
+        const float *__restrict src = (s.stale_groups ? t.block_start.data() : tile) + (q - i1) * R;
+        for (int64_t r = 0; r < R; ++r) lo[r] = hi[r] = 0.0f;
+        for (int64_t j = 0; j < g_end - q; ++j) {
+#pragma omp simd
+          for (int64_t r = 0; r < R; ++r) {
+            const float v = src[j * R + r];
+            lo[r] = v < lo[r] ? v : lo[r];
+            hi[r] = hi[r] < v ? v : hi[r];
+          }
+        }
+      }
       for (int64_t r = 0; r < rows; ++r) {
-        if (s.dynamic_groups && q % s.gs == 0) {
-          const GroupParams p = dynamic_group_params(s, t, r, r0 + r, q, i1, i2, t.slice.data());
+        if (new_group) {
+          const GroupParams p = tile_range ? group_params_from_range(lo[r], hi[r], s.spec)
+                                           : dynamic_group_params(s, t, r, r0 + r, q, i1, i2, t.slice.data());
           s.scales[k * s.m + r0 + r] = p.scale;
           s.zeros[k * s.m + r0 + r] = p.zero;
         }

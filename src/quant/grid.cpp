@@ -76,12 +76,9 @@ static GroupParams params_for_range(float xmin, float xmax, const GridSpec &spec
   return p;
 }
 
-GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spec) {
-  float xmin = 0.0f, xmax = 0.0f;  // the range always contains 0
-  for (int64_t j = 0; j < count; ++j) {
-    xmin = std::min(xmin, x[j]);
-    xmax = std::max(xmax, x[j]);
-  }
+// The range the grid quantizes from the weights' range (with 0): the symmetric grids' mirroring
+// and grid (a)'s +-1 for an all-zero group.
+static void grid_range(float &xmin, float &xmax, const GridSpec &spec) {
   if (spec.grid == Grid::Gptq) {
     if (spec.sym) {
       xmax = std::max(-xmin, xmax);
@@ -95,6 +92,20 @@ GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spe
     xmax = std::max(-xmin, xmax);
     xmin = -xmax;
   }
+}
+
+GroupParams group_params_from_range(float xmin, float xmax, const GridSpec &spec) {
+  grid_range(xmin, xmax, spec);
+  return params_for_range(xmin, xmax, spec);
+}
+
+GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spec) {
+  float xmin = 0.0f, xmax = 0.0f;  // the range always contains 0
+  for (int64_t j = 0; j < count; ++j) {
+    xmin = std::min(xmin, x[j]);
+    xmax = std::max(xmax, x[j]);
+  }
+  grid_range(xmin, xmax, spec);
   GroupParams best = params_for_range(xmin, xmax, spec);
   if (!spec.mse) return best;
 

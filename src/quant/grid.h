@@ -72,4 +72,10 @@ inline float full_range_scale(float a, float c, int half) {
 // unclipped range wins ties).
 GroupParams find_group_params(const float *x, int64_t count, const GridSpec &spec);
 
+// What find_group_params chooses without the MSE search (spec.mse is ignored) for weights whose
+// running range is [xmin, xmax]: xmin = min(0, x...), xmax = max(0, x...) taken as
+// `xmin = x < xmin ? x : xmin` and `xmax = xmax < x ? x : xmax` from 0 (the order of the values does
+// not matter). For callers that find the range of many rows at once (the GPTQ sweep's tiles).
+GroupParams group_params_from_range(float xmin, float xmax, const GridSpec &spec);
+
 }  // namespace vqr::quant
