@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "core/sanitizer.h"
+#include "core/vector_exp.h"
 
 namespace vqr::model {
 
@@ -40,16 +41,37 @@ inline void softmax_in_place(float *a, int64_t n) {
   exp_normalize(a, n, max_val);
 }
 
-// a[0..n) = softmax(a[0..n) / scale), n >= 1: the division fused into the max pass, the same
-// values as dividing first (each a[s] / scale is rounded once either way).
-inline void scaled_softmax_in_place(float *a, int64_t n, float scale) {
+// The BLAS path's softmax of one score row: a[0..n) = softmax(a[0..n) / scale) in place, n >= 1.
+// Each a[s] / scale rounded once, as run.c's softmax of the divided scores, and the maximum (exact in
+// any order); exp by vqr::exp_nonpositive (a few ulps, vectorized) and its sum in kSoftmaxLanes strided
+// partial sums added pairwise, then one division per value. The weights differ from run.c's by a
+// few ulps and the sum's order, within the attention term of the paths' bound
+// (tests/model/forward_paths.h: a relative change of the weights of O(T u)). Fixed lanes, so the
+// same bits on every x86-64 (compiled for AVX-512, AVX2 and baseline, chosen at load time).
+constexpr int64_t kSoftmaxLanes = 16;
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void scaled_softmax_lanes(float *a, int64_t n, float scale) {
   a[0] /= scale;
   float max_val = a[0];
+#pragma omp simd reduction(max : max_val)
   for (int64_t s = 1; s < n; ++s) {
     a[s] /= scale;
-    if (a[s] > max_val) max_val = a[s];
+    max_val = a[s] > max_val ? a[s] : max_val;
   }
-  exp_normalize(a, n, max_val);
+#pragma omp simd
+  for (int64_t s = 0; s < n; ++s) a[s] = exp_nonpositive(a[s] - max_val);
+  float lane[kSoftmaxLanes] = {};
+  const int64_t body = n - n % kSoftmaxLanes;
+  for (int64_t s = 0; s < body; s += kSoftmaxLanes)
+    for (int64_t l = 0; l < kSoftmaxLanes; ++l) lane[l] += a[s + l];
+  for (int64_t w = kSoftmaxLanes / 2; w >= 1; w /= 2)  // pairwise: lane l += lane l + w
+    for (int64_t l = 0; l < w; ++l) lane[l] += lane[l + w];
+  float sum = lane[0];
+  for (int64_t s = body; s < n; ++s) sum += a[s];
+#pragma omp simd
+  for (int64_t s = 0; s < n; ++s) a[s] /= sum;
 }
 
 }  // namespace
@@ -113,7 +135,7 @@ VQR_UNCHECKED_KERNEL void attention_forward(float *out, float *att, const float 
 // visible position. For each group of G = head_group(T, NH) heads [h0, h1): for every head h,
 // S_h (rows x nk, ld nk, at scores + (h - h0) rows nk) = Q_h[t0..t1) K_g[k0..t1)^T; then one row
 // pass over the group's rows: row r (position t) keeps [first_visible(t), t], divided by sqrt(HS)
-// as run.c does, softmaxed, and the rest set to 0 (exact zeros: they add nothing to P V); then for
+// as run.c does, softmaxed (scaled_softmax_lanes), and the rest set to 0 (exact zeros: they add nothing to P V); then for
 // every head out_h[t0..t1) = P_h V_g[k0..t1). Taking heads together puts the GEMMs back to back and
 // makes one OpenMP team per group instead of one per head, so the BLAS pool and the OpenMP team
 // hand over the cores G times less often; the group's scores stay within kScoreGroupBytes (in
@@ -142,7 +164,7 @@ VQR_UNCHECKED_KERNEL void attention_forward_blas(backend::Backend &backend, floa
         const int64_t t = t0 + hr % rows, first = first_visible(t, window) - k0, last = t - k0;
         float *a = scores + hr * nk;
         for (int64_t s = 0; s < first; ++s) a[s] = 0.0f;
-        scaled_softmax_in_place(a + first, last - first + 1, scale);
+        scaled_softmax_lanes(a + first, last - first + 1, scale);
         for (int64_t s = last + 1; s < nk; ++s) a[s] = 0.0f;
       }
       for (int64_t h = h0; h < h1; ++h)
