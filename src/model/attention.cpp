@@ -90,8 +90,15 @@ int64_t head_group(int64_t T, int64_t NH) {
 }  // namespace
 
 int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads) {
-  // Reference: one row of weights per thread. BLAS: one tile of scores per head of a group.
-  return path == MatmulPath::kReference ? int64_t{threads} * T : head_group(T, NH) * std::min(T, kAttentionTile) * T;
+  // Reference: one row of weights per thread. BLAS: one tile of scores per head of a group, for
+  // every sequence of t <= T tokens: a call on t uses head_group(t) x tile(t) floats, which is
+  // tile(t) <= tile(T) when the group is one head, and at most kScoreGroupBytes / 4 otherwise (the
+  // group is sized to fit it), and at most NH x tile(T) either way. head_group(T) x tile(T) alone is
+  // not a bound: with the group size floored, T = 129 gives 15 x 128 x 129 floats where t = 128
+  // needs 16 x 128 x 128.
+  if (path == MatmulPath::kReference) return int64_t{threads} * T;
+  const int64_t tile = std::min(T, kAttentionTile) * T;
+  return std::min(NH * tile, std::max(kScoreGroupBytes / static_cast<int64_t>(sizeof(float)), tile));
 }
 
 // Unchecked under the sanitizers (core/sanitizer.h): the extents it reaches are checked first.

@@ -26,9 +26,9 @@ namespace vqr::model {
 // the diagonal) stays a small part of the work at T >= 256.
 constexpr int64_t kAttentionTile = 128;
 
-// Floats of scratch attention_forward / attention_forward_blas need for up to T tokens, NH query
-// heads and `threads` OpenMP threads (the BLAS path: one tile of scores for each head of a group
-// that fits about 1 MB, at least one: linear in T).
+// Floats of scratch attention_forward / attention_forward_blas need for any sequence of up to T
+// tokens (non-decreasing in T), NH query heads and `threads` OpenMP threads (the BLAS path: one
+// tile of scores for each head of a group that fits about 1 MB, at least one: linear in T).
 int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads);
 
 // Reference order. out: T x NH HS (overwrite); scratch: attention_scratch_floats(kReference, T,

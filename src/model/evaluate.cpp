@@ -50,8 +50,9 @@ void score_span(NllResult &result, const float *logits, const TokenSpan &s, int6
 }
 
 // Spans packed into one Forward pass (Forward::set_segments): consecutive spans with a forward pass
-// (>= 2 tokens) while their tokens fit `rows`; a lone token rides along without rows. Both
-// evaluation orders use the same packs, so they meet the same arithmetic.
+// (>= 2 tokens) while their tokens fit `rows` (a span longer than that gets a pass of its own); a
+// lone token rides along without rows. Both evaluation orders use the same packs, so they meet the
+// same arithmetic.
 struct Pack {
   size_t first = 0, last = 0;    // spans [first, last)
   std::vector<int64_t> lengths;  // of the spans with a forward pass
@@ -168,10 +169,10 @@ void eval_block_major(NllResult &result, Forward &fwd, float *logits, const std:
 
 }  // namespace
 
-int64_t eval_pack_rows(const ModelConfig &config, int64_t longest, int64_t hidden_budget) {
+int64_t eval_pack_rows(const ModelConfig &config, int64_t hidden_budget) {
   const int64_t by_logits = kEvalPackLogitsBytes / (config.vocab_size * static_cast<int64_t>(sizeof(float)));
   const int64_t by_hidden = hidden_budget / (config.dim * static_cast<int64_t>(sizeof(float)));
-  return std::max(longest, std::min({kEvalPackTokens, by_logits, by_hidden}));
+  return std::max<int64_t>(1, std::min({kEvalPackTokens, by_logits, by_hidden}));
 }
 
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
@@ -188,8 +189,8 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   }
   NllResult result;
   if (spans.empty()) return result;
-  const int64_t rows = eval_pack_rows(model.config(), longest, hidden_budget);
-  const std::vector<Pack> packs = pack_spans(spans, rows);
+  const std::vector<Pack> packs = pack_spans(spans, eval_pack_rows(model.config(), hidden_budget));
+  const int64_t rows = std::max(longest, eval_pack_rows(model.config(), hidden_budget));  // a lone span may be longer
   Forward fwd(model, longest, threads, path, rows);
   std::vector<float> logits = logits_buffer(rows, V);
   if (model.streamed()) {

@@ -40,13 +40,13 @@ struct TokenSpan {
 constexpr int64_t kEvalHiddenBudgetBytes = int64_t{256} << 20;
 // Consecutive sequences are evaluated packed into one forward pass (Forward::set_segments) of up to
 // kEvalPackTokens rows, as long as the pass's logits stay within kEvalPackLogitsBytes (a large
-// vocabulary packs fewer); a sequence longer than that runs alone.
+// vocabulary packs fewer) and its hidden states within the hidden-state budget; a sequence longer
+// than that runs alone (its pass then needs what it needed before packing).
 constexpr int64_t kEvalPackTokens = 2048;
 constexpr int64_t kEvalPackLogitsBytes = int64_t{64} << 20;
-// Rows of one packed pass: up to kEvalPackTokens, with its logits within kEvalPackLogitsBytes and its
-// hidden states (rows x dim floats) within hidden_budget bytes, and at least `longest` (the longest
-// sequence, which always runs).
-int64_t eval_pack_rows(const ModelConfig &config, int64_t longest, int64_t hidden_budget);
+// Rows a pass of two or more packed sequences may hold: min(kEvalPackTokens, kEvalPackLogitsBytes /
+// (vocab x 4), hidden_budget / (dim x 4)), at least 1.
+int64_t eval_pack_rows(const ModelConfig &config, int64_t hidden_budget);
 
 // The loop both protocols share: each span (1..seq_len tokens) runs with a fresh context and its
 // tokens 1..n-1 are scored from positions 0..n-2; sums in double, in span order. progress: may be

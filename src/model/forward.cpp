@@ -148,12 +148,23 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
   if (logits != nullptr) head(n, logits);
 }
 
+void Forward::require_rows(int64_t n, const char *what) const {
+  int64_t packed = 0;
+  for (int64_t len : segments_) packed += len;
+  if (segments_.empty())
+    require(n >= 1 && n <= max_tokens_, Status::InvalidArgument,
+            std::string("forward: ") + what + " on " + std::to_string(n) + " tokens, outside [1, " +
+                std::to_string(max_tokens_) + "]");
+  else
+    require(n == packed, Status::InvalidArgument,
+            std::string("forward: ") + what + " on " + std::to_string(n) + " tokens, but the packed sequences hold " +
+                std::to_string(packed));
+}
+
 void Forward::embed(const int32_t *tokens, int64_t n) {
   const ModelConfig &c = model_.config();
   require(tokens != nullptr, Status::InvalidArgument, "forward: tokens is NULL");
-  const int64_t limit = segments_.empty() ? max_tokens_ : rows_;
-  require(n >= 1 && n <= limit, Status::InvalidArgument,
-          "forward: " + std::to_string(n) + " tokens, outside [1, " + std::to_string(limit) + "]");
+  require_rows(n, "embed");
   for (int64_t t = 0; t < n; ++t)
     require(tokens[t] >= 0 && tokens[t] < c.vocab_size, Status::InvalidArgument,
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
@@ -164,15 +175,9 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
   const ModelConfig &c = model_.config();
-  require(l >= 0 && l < c.n_layers && n >= 1 && n <= (segments_.empty() ? max_tokens_ : rows_),
-          Status::InvalidArgument,
-          "forward: block " + std::to_string(l) + " on " + std::to_string(n) + " tokens is out of range");
+  require(l >= 0 && l < c.n_layers, Status::InvalidArgument, "forward: block " + std::to_string(l) + " is out of range");
+  require_rows(n, "block");
   // The packed sequences (set_segments), or one of n tokens: RoPE and attention run per sequence.
-  int64_t packed = 0;
-  for (int64_t len : segments_) packed += len;
-  require(segments_.empty() || packed == n, Status::InvalidArgument,
-          "forward: block on " + std::to_string(n) + " tokens, but the packed sequences hold " +
-              std::to_string(packed));
   const std::vector<int64_t> one{n};
   const std::vector<int64_t> &seqs = segments_.empty() ? one : segments_;
   const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
@@ -225,8 +230,8 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
 
 void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
-  require(logits != nullptr && n >= 1 && n <= (segments_.empty() ? max_tokens_ : rows_), Status::InvalidArgument,
-          "forward: bad head call");
+  require(logits != nullptr, Status::InvalidArgument, "forward: logits is NULL");
+  require_rows(n, "head");
   rmsnorm(x_, x_, model_.rms_final(), n, c.dim);
   if (!model_.streamed()) {
     linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);

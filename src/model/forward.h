@@ -76,15 +76,17 @@ class Forward {
   MatmulPath path() const { return path_; }
 
   // Runs tokens[0..n) at positions 0..n-1 with a fresh context (no state is carried between
-  // calls). logits: n x vocab, overwritten; nullptr skips the classifier (calibration only needs
-  // the linear inputs). sink: may be empty.
-  // Throws vqr::Error(Status::InvalidArgument) for n outside [1, max_tokens] or a token id
-  // outside [0, vocab_size).
+  // calls), or, after set_segments with a non-empty list, the packed sequences (n = their sum),
+  // each from position 0. logits: n x vocab, overwritten; nullptr skips the classifier
+  // (calibration only needs the linear inputs). sink: may be empty.
+  // Throws vqr::Error(Status::InvalidArgument) for n outside [1, max_tokens] (without segments),
+  // n other than the segments' sum (with them), or a token id outside [0, vocab_size).
   void run(const int32_t *tokens, int64_t n, float *logits, const ActivationSink &sink = {});
 
   // The same pass in pieces, for callers that keep hidden states between blocks (the sequential
   // quantizer runs one block at a time over many sequences). The residual stream of the current
-  // n tokens is hidden() (max_tokens x dim, rows 0..n-1 valid).
+  // n tokens is hidden() (batch_tokens() x dim, rows 0..n-1 valid). With segments set, each call's
+  // n must be their sum.
   // embed: validates the tokens (as run) and writes their embeddings into hidden().
   void embed(const int32_t *tokens, int64_t n);
   // block: hidden() = block `layer` applied to hidden() for n tokens, unless the sink (may be
@@ -97,6 +99,8 @@ class Forward {
   float *hidden() { return x_; }
 
  private:
+  // Throws Status::InvalidArgument unless n fits: [1, max_tokens] without segments, their sum with.
+  void require_rows(int64_t n, const char *what) const;
   // out (T x OC, overwrite) = inp (T x IC) w^T on this Forward's path.
   void linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC);
   // out (T x OC, overwrite) = inp w^T + bias (OC; NULL: none): on kBlas the bias starts the SGEMM.

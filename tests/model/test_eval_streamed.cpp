@@ -88,15 +88,15 @@ StreamedCopy streamed_copy(const Model &m) {
 }
 
 // Batches eval_spans forms that run a block (evaluate.h). Spans are packed first: consecutive
-// spans of >= 2 tokens while their tokens fit R rows, R = max(longest span, min(kEvalPackTokens,
-// kEvalPackLogitsBytes / (vocab x 4), budget / (dim x 4))), a lone token riding along without rows.
+// spans of >= 2 tokens while their tokens fit R rows, R = max(1, min(kEvalPackTokens,
+// kEvalPackLogitsBytes / (vocab x 4), budget / (dim x 4))), a longer span alone, a lone token riding
+// along without rows.
 // Then consecutive packs while their hidden states (rows x dim floats) fit `budget` bytes, at least
 // one per batch; a batch of lone tokens runs no forward pass and widens nothing.
 int64_t expected_batches(const std::vector<TokenSpan> &spans, const vqr::model::ModelConfig &c, int64_t budget) {
-  int64_t longest = 1;
-  for (const TokenSpan &s : spans) longest = std::max(longest, s.count);
-  const int64_t R = std::max(longest, std::min({vqr::model::kEvalPackTokens,
-                                                vqr::model::kEvalPackLogitsBytes / (c.vocab_size * 4), budget / (c.dim * 4)}));
+  const int64_t R = std::max<int64_t>(1, std::min({vqr::model::kEvalPackTokens,
+                                                    vqr::model::kEvalPackLogitsBytes / (c.vocab_size * 4),
+                                                    budget / (c.dim * 4)}));
   std::vector<int64_t> packs;  // rows of each pack
   for (size_t i = 0; i < spans.size();) {
     int64_t rows = 0;
@@ -171,7 +171,7 @@ TEST(EvalStreamed, SyntheticMatchesResidentBitForBit) {
   }
   const std::vector<TokenSpan> spans = spans_of(ids, {64, 1, 37, 50, 2, 64, 13});
   check_streamed_equals_resident(m, spans, 3 * 64 * 16 * 4, "synthetic");
-  // A budget below one span still makes progress: one pack (of the longest span's rows) per batch.
+  // A budget below one span still makes progress: one span per pass and per batch.
   check_streamed_equals_resident(m, std::vector<TokenSpan>(spans.begin(), spans.begin() + 5), 4, "one per batch");
 }
 

@@ -495,6 +495,33 @@ TEST(ForwardVariants, TiledAttentionMatchesTheReferencePath) {
   }
 }
 
+// The BLAS path's attention scratch is sized once per Forward (attention_scratch_floats at
+// max_tokens) and used by every shorter sequence, so the size must bound every t <= T: it is
+// non-decreasing in T for head counts around the group-size steps. And a 16-head model whose
+// Forward holds 129 tokens runs a 128-token sequence (the case a floored group size once
+// under-allocated: 15 x 128 x 129 < 16 x 128 x 128 floats, a heap overflow the sanitizer build
+// reports) with the bits of a Forward sized for 128.
+TEST(ForwardVariants, AttentionScratchCoversShorterSequences) {
+  using vqr::model::MatmulPath;
+  for (int64_t NH : {1, 2, 3, 8, 15, 16, 17, 32, 64}) {
+    int64_t prev = 0;
+    for (int64_t T = 1; T <= 3000; ++T) {
+      const int64_t f = vqr::model::attention_scratch_floats(MatmulPath::kBlas, T, NH, 2);
+      ASSERT_GE(f, prev) << "NH " << NH << ", T " << T;
+      ASSERT_GE(f, std::min<int64_t>(T, vqr::model::kAttentionTile) * T) << "one head's tile, T " << T;
+      prev = f;
+    }
+  }
+  ModelConfig c = base_config(64, 96, 16, 4, 37, 129);  // 16 heads of 4
+  Model m(c);
+  fill_random(m, 41);
+  const std::vector<int32_t> tokens = random_tokens(128, c.vocab_size, 41 + 1000);
+  std::vector<float> wide(static_cast<size_t>(128 * c.vocab_size)), exact(wide.size());
+  Forward(m, 129, 2, MatmulPath::kBlas).run(tokens.data(), 128, wide.data());
+  Forward(m, 128, 2, MatmulPath::kBlas).run(tokens.data(), 128, exact.data());
+  EXPECT_EQ(wide, exact);
+}
+
 // Forward::set_segments: sequences packed into one pass score what they score alone, each from
 // position 0 with a fresh context. On the reference path bit for bit (per-output sums do not depend
 // on the batch); on the BLAS path within the summation-order bound (forward_paths.h: only the
@@ -551,6 +578,8 @@ TEST(ForwardVariants, PackedSequencesMatchLonePasses) {
     EXPECT_EQ(status_of([&] { f.set_segments({24, 24, 24, 24}); }), vqr::Status::InvalidArgument) << "too many rows";
     f.set_segments({24, 5});
     EXPECT_EQ(status_of([&] { f.block(0, 30); }), vqr::Status::InvalidArgument) << "rows != the packed sum";
+    EXPECT_EQ(status_of([&] { f.embed(tokens.data(), 28); }), vqr::Status::InvalidArgument) << "embed, not the sum";
+    EXPECT_EQ(status_of([&] { f.head(24, packed.data()); }), vqr::Status::InvalidArgument) << "head, not the sum";
     f.set_segments({});  // one sequence again: at most max_tokens rows
     EXPECT_EQ(status_of([&] { f.run(tokens.data(), c.seq_len + 1, packed.data()); }), vqr::Status::InvalidArgument);
   }
