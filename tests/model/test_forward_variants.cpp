@@ -16,6 +16,7 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "forward_paths.h"
+#include "random_model.h"
 #include "model/attention.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -26,6 +27,7 @@ using vqr::model::ModelConfig;
 using vqr::model::RopeLayout;
 using vqr::model::RopeScaling;
 using vqr::model::TensorId;
+using vqr_test::fill_random;
 
 namespace {
 
@@ -204,39 +206,6 @@ std::vector<double> ref_forward(const Model &m, const ModelConfig &c, const std:
 
 // ---------------------------------------------------------------------------------------------
 // Model construction and comparison helpers.
-
-// Matrices and embeddings N(0, 1/in_features) so activations and logits stay O(1); norm gains
-// 1 + U(-0.1, 0.1); biases N(0, 0.1^2).
-void fill_random(Model &m, uint32_t seed) {
-  const ModelConfig &c = m.config();
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::uniform_real_distribution<float> ud(-0.1f, 0.1f);
-  auto normal = [&](TensorId id, float scale) {
-    for (int64_t i = 0; i < m.tensor_floats(id); ++i) m.tensor(id)[i] = scale * nd(rng);
-  };
-  auto gain = [&](TensorId id) {
-    for (int64_t i = 0; i < m.tensor_floats(id); ++i) m.tensor(id)[i] = 1.0f + ud(rng);
-  };
-  const float sd = 1.0f / std::sqrt(static_cast<float>(c.dim));
-  normal(TensorId::kTokenEmbedding, sd);  // tied logits stay O(1): rmsnorm(x) has norm sqrt(dim)
-  gain(TensorId::kRmsAtt);
-  normal(TensorId::kWq, sd);
-  normal(TensorId::kWk, sd);
-  normal(TensorId::kWv, sd);
-  normal(TensorId::kWo, 1.0f / std::sqrt(static_cast<float>(c.q_dim())));
-  gain(TensorId::kRmsFfn);
-  normal(TensorId::kW1, sd);
-  normal(TensorId::kW2, 1.0f / std::sqrt(static_cast<float>(c.hidden_dim)));
-  normal(TensorId::kW3, sd);
-  gain(TensorId::kRmsFinal);
-  normal(TensorId::kClassifier, sd);  // 0 floats when shared
-  normal(TensorId::kBq, 0.1f);
-  normal(TensorId::kBk, 0.1f);
-  normal(TensorId::kBv, 0.1f);
-  gain(TensorId::kQNorm);
-  gain(TensorId::kKNorm);
-}
 
 std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -1,0 +1,228 @@
+// Backward pass of one decoder block (block_backward.h). Products: C = A B^T is gemm(None, Trans),
+// dA = dC B is gemm(None, None), dB = dC^T A is gemm(Trans, None), all row-major on the CPU backend.
+#include "model/block_backward.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "model/attention.h"
+#include "model/elementwise.h"
+#include "model/forward.h"
+
+namespace vqr::model {
+
+namespace {
+
+using backend::Op;
+
+// The first key position query t sees (attention.cpp's rule): 0, or t - window + 1 under a window.
+inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
+
+// y (T x OC) = x (T x IC) w^T (+ bias per row).
+void linear(float *y, const float *x, const float *w, const float *bias, int64_t T, int64_t IC, int64_t OC,
+            int threads) {
+  if (bias) fill_rows(y, bias, T, OC, threads);
+  backend::cpu().gemm(Op::None, Op::Trans, T, OC, IC, 1.0f, x, IC, w, IC, bias ? 1.0f : 0.0f, y, OC);
+}
+
+// dx (T x IC, overwrite or accumulate) = dy (T x OC) w, and dw (OC x IC) = dy^T x.
+void linear_backward(float *dx, bool accumulate, float *dw, const float *dy, const float *x, const float *w, int64_t T,
+                     int64_t IC, int64_t OC) {
+  backend::cpu().gemm(Op::None, Op::None, T, IC, OC, 1.0f, dy, OC, w, IC, accumulate ? 1.0f : 0.0f, dx, IC);
+  backend::cpu().gemm(Op::Trans, Op::None, OC, IC, T, 1.0f, dy, OC, x, IC, 0.0f, dw, IC);
+}
+
+// For rows of width n: y = x r g with r = 1 / sqrt(mean(x^2) + eps), so
+// dx_i = r g_i dy_i - x_i (r^3 / n) sum_j g_j dy_j x_j. dx += that (accumulate) or = that.
+void rmsnorm_backward(float *dx, bool accumulate, const float *dy, const float *x, const float *g, int64_t rows,
+                      int64_t n, float eps, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * n >= kMinParallelValues)
+  for (int64_t t = 0; t < rows; ++t) {
+    const float *xr = x + t * n, *dyr = dy + t * n;
+    float *dxr = dx + t * n;
+    double ss = 0, dot = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      ss += (double)xr[j] * xr[j];
+      dot += (double)g[j] * dyr[j] * xr[j];
+    }
+    const double r = 1.0 / std::sqrt(ss / (double)n + (double)eps), c = r * r * r / (double)n * dot;
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = (float)(r * g[j] * dyr[j] - c * xr[j]);
+      dxr[j] = accumulate ? dxr[j] + v : v;
+    }
+  }
+}
+
+// The transpose of RoPE's rotation on each (a, b) pair of every head of q (NH heads) and k (NKV):
+// [d0, d1] = [da cos + db sin, -da sin + db cos], in place.
+void rope_backward(float *dq, float *dk, const float *table, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                   RopeLayout layout, int threads) {
+  const int64_t half = HS / 2;
+  const int64_t stride = layout == RopeLayout::kInterleaved ? 2 : 1;
+  const int64_t partner = layout == RopeLayout::kInterleaved ? 1 : half;
+#pragma omp parallel for num_threads(threads) schedule(static) if (T * (NH + NKV) * HS >= kMinParallelValues)
+  for (int64_t t = 0; t < T; ++t) {
+    const float *cs = table + t * half * 2;
+    for (int64_t h = 0; h < NH + NKV; ++h) {
+      float *vec = h < NH ? dq + (t * NH + h) * HS : dk + (t * NKV + (h - NH)) * HS;
+      for (int64_t j = 0; j < half; ++j) {
+        const int64_t a = j * stride, b = a + partner;
+        const float c = cs[2 * j], s = cs[2 * j + 1], da = vec[a], db = vec[b];
+        vec[a] = da * c + db * s;
+        vec[b] = db * c - da * s;
+      }
+    }
+  }
+}
+
+// silu(z) = z sigmoid(z); silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))).
+inline float sigmoid(float z) { return 1.0f / (1.0f + std::exp(-z)); }
+
+}  // namespace
+
+BlockBackward::BlockBackward(const Model &model, int64_t max_tokens, int threads) : model_(model), max_tokens_(max_tokens) {
+  const ModelConfig &c = model.config();
+  require(max_tokens >= 1 && max_tokens <= c.seq_len, Status::InvalidArgument,
+          "block backward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
+              std::to_string(c.seq_len) + "]");
+  require(threads >= 0, Status::InvalidArgument, "block backward: threads must be >= 0");
+  threads_ = threads > 0 ? threads : omp_get_max_threads();
+  const int64_t T = max_tokens, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
+  try {
+    rope_table_ = rope_table(rope_inverse_frequencies(c), T);
+    for (auto *v : {&xn1_, &x1_, &xn2_, &dx1_, &dxn_}) v->resize((size_t)(T * C));
+    for (auto *v : {&qpre_, &q_, &o_, &dq_, &do_}) v->resize((size_t)(T * QD));
+    for (auto *v : {&kpre_, &k_, &v_, &dk_, &dv_}) v->resize((size_t)(T * KV));
+    for (auto *v : {&h1_, &h3_, &a_, &da_, &dh1_, &dh3_}) v->resize((size_t)(T * H));
+    dw_.resize((size_t)std::max({C * QD, C * KV, C * H}));
+    probs_.resize((size_t)(T * T));
+    dprobs_.resize((size_t)(T * T));
+    att_.resize((size_t)attention_scratch_floats(MatmulPath::kBlas, T, c.n_heads, threads_));
+  } catch (const std::bad_alloc &) {
+    throw Error(Status::OutOfMemory, "block backward: cannot allocate the activations of " + std::to_string(T) +
+                                         " tokens");
+  }
+}
+
+void BlockBackward::run(int l, const float *x, int64_t T, const float *dy, float *dx, const WeightGradSink &sink,
+                        const float *const *weights) {
+  const ModelConfig &c = model_.config();
+  require(l >= 0 && l < c.n_layers, Status::InvalidArgument, "block backward: block " + std::to_string(l) + " is out of range");
+  require(T >= 1 && T <= max_tokens_, Status::InvalidArgument,
+          "block backward: " + std::to_string(T) + " tokens, outside [1, " + std::to_string(max_tokens_) + "]");
+  require(x && dy && dx && dx != x && dx != dy, Status::InvalidArgument, "block backward: bad buffers");
+  const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads,
+                HS = c.head_size(), kv_mul = NH / NKV;
+  const int th = threads_;
+  auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
+  auto bias = [&](LinearKind kind) { return c.qkv_bias ? model_.bias(l, kind) : nullptr; };
+  auto emit = [&](LinearKind kind, int64_t OC, int64_t IC) {
+    if (sink) sink(kind, dw_.data(), OC, IC);
+  };
+  const float *qn = c.qk_norm ? model_.q_norm(l) : nullptr, *kn = c.qk_norm ? model_.k_norm(l) : nullptr;
+
+  // ---- forward, as Forward::block on the BLAS path, keeping what the backward reads ----
+  rmsnorm_rows(xn1_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);
+  linear(qpre_.data(), xn1_.data(), W(LinearKind::kWq), bias(LinearKind::kWq), T, C, QD, th);
+  linear(kpre_.data(), xn1_.data(), W(LinearKind::kWk), bias(LinearKind::kWk), T, C, KV, th);
+  linear(v_.data(), xn1_.data(), W(LinearKind::kWv), bias(LinearKind::kWv), T, C, KV, th);
+  std::memcpy(q_.data(), qpre_.data(), (size_t)(T * QD) * sizeof(float));
+  std::memcpy(k_.data(), kpre_.data(), (size_t)(T * KV) * sizeof(float));
+  qk_norm_rope_rows(q_.data(), k_.data(), rope_table_.data(), qn, kn, c.norm_eps, T, NH, NKV, HS, c.rope_layout, th);
+  attention_forward_blas(backend::cpu(), o_.data(), att_.data(), q_.data(), k_.data(), v_.data(), T, HS, NH, NKV,
+                         c.sliding_window, th);
+  std::memcpy(x1_.data(), x, (size_t)(T * C) * sizeof(float));
+  backend::cpu().gemm(Op::None, Op::Trans, T, C, QD, 1.0f, o_.data(), QD, W(LinearKind::kWo), QD, 1.0f, x1_.data(), C);
+  rmsnorm_rows(xn2_.data(), x1_.data(), model_.rms_ffn(l), T, C, c.norm_eps, th);
+  linear(h1_.data(), xn2_.data(), W(LinearKind::kW1), nullptr, T, C, H, th);
+  linear(h3_.data(), xn2_.data(), W(LinearKind::kW3), nullptr, T, C, H, th);
+  std::memcpy(a_.data(), h1_.data(), (size_t)(T * H) * sizeof(float));
+  swiglu_rows(a_.data(), h3_.data(), T, H, th);
+
+  // ---- feed-forward backward: y = x1 + a W2^T ----
+  linear_backward(da_.data(), false, dw_.data(), dy, a_.data(), W(LinearKind::kW2), T, H, C);
+  emit(LinearKind::kW2, C, H);
+#pragma omp parallel for num_threads(th) schedule(static) if (T * H >= kMinParallelValues)
+  for (int64_t i = 0; i < T * H; ++i) {
+    const float z = h1_[(size_t)i], s = sigmoid(z), g = da_[(size_t)i];
+    dh1_[(size_t)i] = g * h3_[(size_t)i] * (s * (1.0f + z * (1.0f - s)));
+    dh3_[(size_t)i] = g * (z * s);
+  }
+  linear_backward(dxn_.data(), false, dw_.data(), dh1_.data(), xn2_.data(), W(LinearKind::kW1), T, C, H);
+  emit(LinearKind::kW1, H, C);
+  linear_backward(dxn_.data(), true, dw_.data(), dh3_.data(), xn2_.data(), W(LinearKind::kW3), T, C, H);
+  emit(LinearKind::kW3, H, C);
+  std::memcpy(dx1_.data(), dy, (size_t)(T * C) * sizeof(float));
+  rmsnorm_backward(dx1_.data(), true, dxn_.data(), x1_.data(), model_.rms_ffn(l), T, C, c.norm_eps, th);
+
+  // ---- attention output: x1 = x + o Wo^T ----
+  linear_backward(do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
+  emit(LinearKind::kWo, C, QD);
+
+  // ---- attention, one query head at a time: S = q k^T / sqrt(HS) on the visible keys, P = softmax(S),
+  // o = P v; dP = do v^T, dv += P^T do, dS = P (dP - rowsum(dP P)) / sqrt(HS), dq = dS k, dk += dS^T q ----
+  std::fill(dk_.begin(), dk_.begin() + T * KV, 0.0f);
+  std::fill(dv_.begin(), dv_.begin() + T * KV, 0.0f);
+  const float scale = std::sqrt(static_cast<float>(HS));
+  float *P = probs_.data(), *dP = dprobs_.data();
+  for (int64_t h = 0; h < NH; ++h) {
+    const int64_t g = h / kv_mul;
+    const float *qh = q_.data() + h * HS, *kg = k_.data() + g * HS, *vg = v_.data() + g * HS;
+    backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, qh, QD, kg, KV, 0.0f, P, T);
+    backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, do_.data() + h * HS, QD, vg, KV, 0.0f, dP, T);
+#pragma omp parallel for num_threads(th) schedule(static) if (T * T >= kMinParallelValues)
+    for (int64_t t = 0; t < T; ++t) {
+      float *p = P + t * T, *dp = dP + t * T;
+      const int64_t first = first_visible(t, c.sliding_window);
+      float mx = -INFINITY;
+      for (int64_t s = first; s <= t; ++s) {
+        p[s] /= scale;
+        mx = std::max(mx, p[s]);
+      }
+      double sum = 0;
+      for (int64_t s = first; s <= t; ++s) sum += (p[s] = std::exp(p[s] - mx));
+      double rowdot = 0;
+      for (int64_t s = first; s <= t; ++s) {
+        p[s] = (float)(p[s] / sum);
+        rowdot += (double)p[s] * dp[s];
+      }
+      for (int64_t s = 0; s < T; ++s) {
+        const bool seen = s >= first && s <= t;
+        dp[s] = seen ? (float)(p[s] * (dp[s] - rowdot)) / scale : 0.0f;  // dS, masked
+        if (!seen) p[s] = 0.0f;
+      }
+    }
+    backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, P, T, do_.data() + h * HS, QD, 1.0f, dv_.data() + g * HS,
+                        KV);
+    backend::cpu().gemm(Op::None, Op::None, T, HS, T, 1.0f, dP, T, kg, KV, 0.0f, dq_.data() + h * HS, QD);
+    backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, dP, T, qh, QD, 1.0f, dk_.data() + g * HS, KV);
+  }
+
+  // ---- RoPE and the q/k norms, backwards, to the projections' outputs ----
+  rope_backward(dq_.data(), dk_.data(), rope_table_.data(), T, NH, NKV, HS, c.rope_layout, th);
+  if (c.qk_norm) {
+    // Per head of HS values, from the projections' outputs; do_ (T x QD >= T x KV) is free now.
+    float *tmp = do_.data();
+    rmsnorm_backward(tmp, false, dq_.data(), qpre_.data(), qn, T * NH, HS, c.norm_eps, th);
+    std::memcpy(dq_.data(), tmp, (size_t)(T * QD) * sizeof(float));
+    rmsnorm_backward(tmp, false, dk_.data(), kpre_.data(), kn, T * NKV, HS, c.norm_eps, th);
+    std::memcpy(dk_.data(), tmp, (size_t)(T * KV) * sizeof(float));
+  }
+  linear_backward(dxn_.data(), false, dw_.data(), dq_.data(), xn1_.data(), W(LinearKind::kWq), T, C, QD);
+  emit(LinearKind::kWq, QD, C);
+  linear_backward(dxn_.data(), true, dw_.data(), dk_.data(), xn1_.data(), W(LinearKind::kWk), T, C, KV);
+  emit(LinearKind::kWk, KV, C);
+  linear_backward(dxn_.data(), true, dw_.data(), dv_.data(), xn1_.data(), W(LinearKind::kWv), T, C, KV);
+  emit(LinearKind::kWv, KV, C);
+  std::memcpy(dx, dx1_.data(), (size_t)(T * C) * sizeof(float));
+  rmsnorm_backward(dx, true, dxn_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);
+}
+
+}  // namespace vqr::model

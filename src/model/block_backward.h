@@ -1,0 +1,55 @@
+// Gradients through one decoder block of the BLAS-path forward (forward.h), for the end-to-end and
+// block-wise learned methods (issue 17 item 1, spec vqround §1.5-1.6, learned_rounding §1.7).
+//
+// The block is recomputed from its input (activation checkpointing: the caller keeps only the
+// block-boundary states), its activations held for one block of T tokens, then differentiated:
+//   xn1 = RMSNorm(x) g_att;  q, k, v = xn1 W^T (+ b);  q, k: per-head RMSNorm (Qwen3), RoPE;
+//   o = causal (windowed) GQA softmax(q k^T / sqrt(HS)) v;  x1 = x + o Wo^T;
+//   xn2 = RMSNorm(x1) g_ffn;  a = silu(xn2 W1^T) * (xn2 W3^T);  y = x1 + a W2^T.
+// Given dL/dy it returns dL/dx and hands dL/dW of each of the seven linears to a sink, one at a time
+// (OC x IC like the weight, valid during the call), so no block's weight gradients are kept: the
+// learned methods turn each into their own parameters' gradients at once. Norm gains and biases
+// are not trained (they get no gradient). Every product with a weight or an activation matrix is
+// one SGEMM; attention's per-head T x T probabilities are recomputed one head at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "model/linear_kinds.h"
+#include "model/model.h"
+
+namespace vqr::model {
+
+// dL/dW of linear `kind`: out_features x in_features, row-major; valid only during the call.
+using WeightGradSink = std::function<void(LinearKind kind, const float *dw, int64_t out_features, int64_t in_features)>;
+
+class BlockBackward {
+ public:
+  // Scratch for sequences of up to max_tokens (1..seq_len) tokens. threads: OpenMP threads of the
+  // row passes (0 = all). The model must outlive this object. Throws vqr::Error
+  // (Status::InvalidArgument, Status::OutOfMemory).
+  BlockBackward(const Model &model, int64_t max_tokens, int threads = 0);
+
+  // Block `layer` on x (T x dim, one sequence at positions 0..T-1): dx (T x dim, overwritten; must
+  // not alias x or dy) = dL/dx for dy = dL/dy (T x dim). sink (may be empty) receives dL/dW in the
+  // order w2, w1, w3, wo, wq, wk, wv. weights: when not NULL, the seven weights to differentiate
+  // through instead of the model's (indexed by LinearKind), e.g. a block's current soft-quantized
+  // weights. Throws vqr::Error(Status::InvalidArgument) for a bad layer or T.
+  void run(int layer, const float *x, int64_t T, const float *dy, float *dx, const WeightGradSink &sink = {},
+           const float *const *weights = nullptr);
+
+ private:
+  const Model &model_;
+  int64_t max_tokens_;
+  int threads_;
+  std::vector<float> rope_table_;  // rope_table(inv_freq, max_tokens)
+  // Activations of the recomputed forward (max_tokens rows each) and the gradients' scratch.
+  std::vector<float> xn1_, qpre_, kpre_, q_, k_, v_, o_, x1_, xn2_, h1_, h3_, a_;
+  std::vector<float> dq_, dk_, dv_, do_, dx1_, dxn_, da_, dh1_, dh3_;
+  std::vector<float> dw_;            // the largest weight gradient
+  std::vector<float> probs_, dprobs_, att_;  // one head's T x T, and the forward's attention scratch
+};
+
+}  // namespace vqr::model

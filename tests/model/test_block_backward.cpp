@@ -1,0 +1,260 @@
+// The decoder block's backward pass (model/block_backward.h) against central finite differences of
+// a double-precision block forward written here (plain loops: RMSNorm, projections with biases,
+// per-head q/k norms, RoPE in either layout from the library's cos/sin table, causal GQA attention
+// with a sliding window, SwiGLU), on tiny random configs of every variant: dL/dx and dL/dW of all
+// seven linears for L = sum(R * block(x)) with a random R.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "model/block_backward.h"
+#include "model/elementwise.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "random_model.h"
+
+namespace {
+
+using vqr::model::BlockBackward;
+using vqr::model::LinearKind;
+using vqr::model::Model;
+using vqr::model::ModelConfig;
+using vqr::model::RopeLayout;
+using vqr::model::TensorId;
+using Vec = std::vector<double>;
+
+// The block's parameters in double (the model's float values, widened).
+struct Params {
+  Vec w[7];  // by LinearKind
+  Vec bq, bk, bv, g_att, g_ffn, qn, kn;
+};
+
+Vec widen(const float *p, int64_t n) { return p ? Vec(p, p + n) : Vec(); }
+
+Params params_of(const Model &m, int l) {
+  const ModelConfig &c = m.config();
+  Params p;
+  for (LinearKind k : vqr::model::kAllLinearKinds) {
+    const auto lw = m.linear(l, k);
+    p.w[static_cast<int>(k)] = widen(lw.data, lw.rows * lw.cols);
+  }
+  if (c.qkv_bias) {
+    p.bq = widen(m.bias(l, LinearKind::kWq), c.q_dim());
+    p.bk = widen(m.bias(l, LinearKind::kWk), c.kv_dim());
+    p.bv = widen(m.bias(l, LinearKind::kWv), c.kv_dim());
+  }
+  p.g_att = widen(m.rms_att(l), c.dim);
+  p.g_ffn = widen(m.rms_ffn(l), c.dim);
+  if (c.qk_norm) {
+    p.qn = widen(m.q_norm(l), c.head_size());
+    p.kn = widen(m.k_norm(l), c.head_size());
+  }
+  return p;
+}
+
+void rmsnorm(double *y, const double *x, const double *g, int64_t n, double eps) {
+  double ss = 0;
+  for (int64_t j = 0; j < n; ++j) ss += x[j] * x[j];
+  const double r = 1.0 / std::sqrt(ss / (double)n + eps);
+  for (int64_t j = 0; j < n; ++j) y[j] = x[j] * r * g[j];
+}
+
+// y (T x OC) = x (T x IC) w^T + b.
+Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t T, int64_t IC, int64_t OC) {
+  Vec y((size_t)(T * OC));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t o = 0; o < OC; ++o) {
+      double s = b.empty() ? 0.0 : b[(size_t)o];
+      for (int64_t i = 0; i < IC; ++i) s += x[(size_t)(t * IC + i)] * w[(size_t)(o * IC + i)];
+      y[(size_t)(t * OC + o)] = s;
+    }
+  return y;
+}
+
+// L = sum(R * block(x)) in double.
+double block_loss(const ModelConfig &c, const Params &p, const Vec &x, const Vec &R, int64_t T,
+                  const std::vector<float> &table) {
+  const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads,
+                HS = c.head_size(), half = HS / 2;
+  const double eps = c.norm_eps;
+  auto W = [&](LinearKind k) -> const Vec & { return p.w[static_cast<int>(k)]; };
+  Vec xn((size_t)(T * C));
+  for (int64_t t = 0; t < T; ++t) rmsnorm(&xn[(size_t)(t * C)], &x[(size_t)(t * C)], p.g_att.data(), C, eps);
+  Vec q = linear(xn, W(LinearKind::kWq), p.bq, T, C, QD), k = linear(xn, W(LinearKind::kWk), p.bk, T, C, KV),
+      v = linear(xn, W(LinearKind::kWv), p.bv, T, C, KV);
+  const int64_t stride = c.rope_layout == RopeLayout::kInterleaved ? 2 : 1;
+  const int64_t partner = c.rope_layout == RopeLayout::kInterleaved ? 1 : half;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < NH + NKV; ++h) {
+      double *vec = h < NH ? &q[(size_t)(t * QD + h * HS)] : &k[(size_t)(t * KV + (h - NH) * HS)];
+      if (c.qk_norm) rmsnorm(vec, vec, h < NH ? p.qn.data() : p.kn.data(), HS, eps);
+      for (int64_t j = 0; j < half; ++j) {
+        const int64_t a = j * stride, b = a + partner;
+        const double cs = table[(size_t)((t * half + j) * 2)], sn = table[(size_t)((t * half + j) * 2 + 1)];
+        const double v0 = vec[a], v1 = vec[b];
+        vec[a] = v0 * cs - v1 * sn;
+        vec[b] = v0 * sn + v1 * cs;
+      }
+    }
+  const double scale = std::sqrt(static_cast<float>(HS));  // the forward's float sqrt
+  Vec o((size_t)(T * QD), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < NH; ++h) {
+      const int64_t g = h / (NH / NKV);
+      const int64_t first = c.sliding_window > 0 && t >= c.sliding_window ? t - c.sliding_window + 1 : 0;
+      Vec s((size_t)(t + 1));
+      double mx = -INFINITY, sum = 0;
+      for (int64_t u = first; u <= t; ++u) {
+        double d = 0;
+        for (int64_t i = 0; i < HS; ++i) d += q[(size_t)(t * QD + h * HS + i)] * k[(size_t)(u * KV + g * HS + i)];
+        s[(size_t)u] = d / scale;
+        mx = std::max(mx, s[(size_t)u]);
+      }
+      for (int64_t u = first; u <= t; ++u) sum += (s[(size_t)u] = std::exp(s[(size_t)u] - mx));
+      for (int64_t u = first; u <= t; ++u)
+        for (int64_t i = 0; i < HS; ++i)
+          o[(size_t)(t * QD + h * HS + i)] += s[(size_t)u] / sum * v[(size_t)(u * KV + g * HS + i)];
+    }
+  Vec x1 = linear(o, W(LinearKind::kWo), {}, T, QD, C);
+  for (size_t i = 0; i < x1.size(); ++i) x1[i] += x[i];
+  Vec xn2((size_t)(T * C));
+  for (int64_t t = 0; t < T; ++t) rmsnorm(&xn2[(size_t)(t * C)], &x1[(size_t)(t * C)], p.g_ffn.data(), C, eps);
+  Vec h1 = linear(xn2, W(LinearKind::kW1), {}, T, C, H), h3 = linear(xn2, W(LinearKind::kW3), {}, T, C, H);
+  for (size_t i = 0; i < h1.size(); ++i) h1[i] = h1[i] / (1.0 + std::exp(-h1[i])) * h3[i];
+  const Vec y2 = linear(h1, W(LinearKind::kW2), {}, T, H, C);
+  double L = 0;
+  for (size_t i = 0; i < x1.size(); ++i) L += R[i] * (x1[i] + y2[i]);
+  return L;
+}
+
+// Central difference of block_loss in coordinate `at` of `v` (x or one weight), step h.
+double central_difference(Vec &v, size_t at, double h, const std::function<double()> &loss) {
+  const double keep = v[at];
+  v[at] = keep + h;
+  const double up = loss();
+  v[at] = keep - h;
+  const double down = loss();
+  v[at] = keep;
+  return (up - down) / (2 * h);
+}
+
+// Checks `got` (the library's fp32 gradient, all entries) at `samples` random coordinates against
+// the central difference. Bound: the library runs the block and its backward in fp32, each value a
+// chain of dot products of length <= max(dim, hidden, T) with unit roundoff u = 6e-8 and gains O(1)
+// on these well-scaled models, so its gradients carry relative errors of order n u ~ 1e-5; the
+// central difference in double with h = 1e-5 errs by O(h^2) ~ 1e-10. 1e-4 of the largest sampled
+// gradient is ten times that (observed: 1e-7 to 2e-6), while a wrong term (a dropped softmax
+// Jacobian term, a RoPE sign, a missing norm derivative) moves gradients by tens of percent.
+void expect_gradient(const char *what, const std::vector<float> &got, Vec &v, int samples, uint32_t seed,
+                     const std::function<double()> &loss) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
+  std::vector<size_t> at;
+  for (int i = 0; i < samples; ++i) at.push_back(pick(rng));
+  Vec fd;
+  double scale = 0, worst = 0;
+  for (size_t i : at) {
+    fd.push_back(central_difference(v, i, 1e-5, loss));
+    scale = std::max(scale, std::fabs(fd.back()));
+  }
+  for (size_t n = 0; n < at.size(); ++n) worst = std::max(worst, std::fabs(got[at[n]] - fd[n]));
+  std::printf("  %-6s max |fd| %.3g, max |lib - fd| %.3g (%.2g of it)\n", what, scale, worst, worst / scale);
+  EXPECT_GT(scale, 1e-3) << what << ": the sampled gradients are too small to test anything";
+  EXPECT_LE(worst, 1e-4 * scale) << what;
+}
+
+void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *name) {
+  std::printf("%s\n", name);
+  Model m(c);
+  vqr_test::fill_random(m, seed);
+  const int layer = c.n_layers - 1;
+  const int64_t C = c.dim;
+  std::mt19937 rng(seed + 7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x((size_t)(T * C)), dy(x.size()), dx(x.size());
+  for (float &v : x) v = nd(rng);
+  for (float &v : dy) v = nd(rng);
+  std::vector<float> dw[7];
+  BlockBackward bb(m, T, 2);
+  std::vector<int> order;
+  bb.run(layer, x.data(), T, dy.data(), dx.data(), [&](LinearKind k, const float *g, int64_t rows, int64_t cols) {
+    const auto lw = m.linear(layer, k);
+    EXPECT_EQ(rows, lw.rows);
+    EXPECT_EQ(cols, lw.cols);
+    dw[static_cast<int>(k)].assign(g, g + rows * cols);
+    order.push_back(static_cast<int>(k));
+  });
+  EXPECT_EQ(order, (std::vector<int>{5, 4, 6, 3, 0, 1, 2})) << "w2, w1, w3, wo, wq, wk, wv";
+
+  Params p = params_of(m, layer);
+  Vec xd(x.begin(), x.end());
+  const Vec R(dy.begin(), dy.end());
+  const std::vector<float> table = vqr::model::rope_table(vqr::model::rope_inverse_frequencies(c), T);
+  auto loss = [&] { return block_loss(c, p, xd, R, T, table); };
+  expect_gradient("dx", dx, xd, 24, seed + 1, loss);
+  const char *names[7] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
+  for (int k = 0; k < 7; ++k) {
+    if (T == 1 && (k == 0 || k == 1)) {  // softmax over one key is 1 whatever q and k: no gradient
+      EXPECT_EQ(*std::max_element(dw[k].begin(), dw[k].end()), 0.0f) << names[k];
+      EXPECT_EQ(*std::min_element(dw[k].begin(), dw[k].end()), 0.0f) << names[k];
+      continue;
+    }
+    expect_gradient(names[k], dw[k], p.w[k], 16, seed + 10 + k, loss);
+  }
+}
+
+ModelConfig config(int dim, int hidden, int heads, int kv_heads, int seq) {
+  ModelConfig c;
+  c.dim = dim;
+  c.hidden_dim = hidden;
+  c.n_layers = 2;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.vocab_size = 19;
+  c.seq_len = seq;
+  return c;
+}
+
+TEST(BlockBackward, Llama2cHalfLayout) { check_config(config(32, 48, 4, 4, 16), 13, 1, "llama2.c-like, MHA, half"); }
+
+TEST(BlockBackward, GqaInterleavedWindowBiasQkNorm) {
+  ModelConfig c = config(32, 40, 4, 2, 16);
+  c.head_dim = 12;  // q_dim 48 != dim
+  c.rope_layout = RopeLayout::kInterleaved;
+  c.qkv_bias = true;
+  c.qk_norm = true;
+  c.sliding_window = 5;
+  c.norm_eps = 1e-6f;
+  c.rope_theta = 5e5f;
+  check_config(c, 14, 2, "GQA 4/2, head_dim 12, interleaved, biases, q/k norms, window 5");
+}
+
+TEST(BlockBackward, OneTokenAndRejects) {
+  const ModelConfig c = config(16, 24, 2, 1, 8);
+  check_config(c, 1, 3, "one token");
+  Model m(c);
+  vqr_test::fill_random(m, 3);
+  BlockBackward bb(m, 4, 1);
+  std::vector<float> x(5 * 16, 0.5f), dy(x.size(), 1.0f), dx(x.size());
+  auto status = [&](auto &&fn) {
+    try {
+      fn();
+    } catch (const vqr::Error &e) {
+      return e.status();
+    }
+    return vqr::Status::Ok;
+  };
+  EXPECT_EQ(status([&] { bb.run(0, x.data(), 5, dy.data(), dx.data()); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(status([&] { bb.run(2, x.data(), 4, dy.data(), dx.data()); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(status([&] { bb.run(0, x.data(), 4, dy.data(), x.data()); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(status([&] { BlockBackward(m, 9, 1); }), vqr::Status::InvalidArgument);
+}
+
+}  // namespace
