@@ -39,8 +39,8 @@ void linear_backward(float *dx, bool accumulate, float *dw, const float *dy, con
   backend::cpu().gemm(Op::Trans, Op::None, OC, IC, T, 1.0f, dy, OC, x, IC, 0.0f, dw, IC);
 }
 
-// For rows of width n: y = x r g with r = 1 / sqrt(mean(x^2) + eps), so
-// dx_i = r g_i dy_i - x_i (r^3 / n) sum_j g_j dy_j x_j. dx += that (accumulate) or = that.
+}  // namespace
+
 void rmsnorm_backward(float *dx, bool accumulate, const float *dy, const float *x, const float *g, int64_t rows,
                       int64_t n, float eps, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (rows * n >= kMinParallelValues)
@@ -59,6 +59,8 @@ void rmsnorm_backward(float *dx, bool accumulate, const float *dy, const float *
     }
   }
 }
+
+namespace {
 
 // The transpose of RoPE's rotation on each (a, b) pair of every head of q (NH heads) and k (NKV):
 // [d0, d1] = [da cos + db sin, -da sin + db cos], in place.

@@ -22,6 +22,12 @@
 
 namespace vqr::model {
 
+// RMSNorm's backward for `rows` rows of width n: y = x r g with r = 1 / sqrt(mean(x^2) + eps), so
+// dx_i = r g_i dy_i - x_i (r^3 / n) sum_j g_j dy_j x_j (the row sums in double); dx = that, or
+// dx += that with accumulate. dx must not alias x or dy. threads: OpenMP threads over the rows.
+void rmsnorm_backward(float *dx, bool accumulate, const float *dy, const float *x, const float *g, int64_t rows,
+                      int64_t n, float eps, int threads);
+
 // dL/dW of linear `kind`: out_features x in_features, row-major; valid only during the call.
 using WeightGradSink = std::function<void(LinearKind kind, const float *dw, int64_t out_features, int64_t in_features)>;
 

@@ -1,8 +1,10 @@
-// The decoder block's backward pass (model/block_backward.h) against central finite differences of
+// The decoder block's backward pass (model/block_backward.h) and the whole model's
+// (model/model_backward.h) against central finite differences of
 // a double-precision block forward written here (plain loops: RMSNorm, projections with biases,
 // per-head q/k norms, RoPE in either layout from the library's cos/sin table, causal GQA attention
-// with a sliding window, SwiGLU), on tiny random configs of every variant: dL/dx and dL/dW of all
-// seven linears for L = sum(R * block(x)) with a random R.
+// with a sliding window, SwiGLU; the model adds the embedding, final norm, classifier and NLL), on
+// tiny random configs of every variant: dL/dx and dL/dW of all seven linears for
+// L = sum(R * block(x)) with a random R, and the model's dL/dW under its next-token NLL.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 #include "core/error.h"
 #include "model/block_backward.h"
+#include "model/model_backward.h"
 #include "model/elementwise.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -78,9 +81,8 @@ Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t T, int64_t IC, int6
   return y;
 }
 
-// L = sum(R * block(x)) in double.
-double block_loss(const ModelConfig &c, const Params &p, const Vec &x, const Vec &R, int64_t T,
-                  const std::vector<float> &table) {
+// y = block(x) in double.
+Vec block_forward(const ModelConfig &c, const Params &p, const Vec &x, int64_t T, const std::vector<float> &table) {
   const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads,
                 HS = c.head_size(), half = HS / 2;
   const double eps = c.norm_eps;
@@ -129,9 +131,47 @@ double block_loss(const ModelConfig &c, const Params &p, const Vec &x, const Vec
   Vec h1 = linear(xn2, W(LinearKind::kW1), {}, T, C, H), h3 = linear(xn2, W(LinearKind::kW3), {}, T, C, H);
   for (size_t i = 0; i < h1.size(); ++i) h1[i] = h1[i] / (1.0 + std::exp(-h1[i])) * h3[i];
   const Vec y2 = linear(h1, W(LinearKind::kW2), {}, T, H, C);
+  for (size_t i = 0; i < x1.size(); ++i) x1[i] += y2[i];
+  return x1;
+}
+
+// L = sum(R * block(x)) in double.
+double block_loss(const ModelConfig &c, const Params &p, const Vec &x, const Vec &R, int64_t T,
+                  const std::vector<float> &table) {
+  const Vec y = block_forward(c, p, x, T, table);
   double L = 0;
-  for (size_t i = 0; i < x1.size(); ++i) L += R[i] * (x1[i] + y2[i]);
+  for (size_t i = 0; i < y.size(); ++i) L += R[i] * y[i];
   return L;
+}
+
+// The summed next-token NLL of the whole model in double: embedding rows, every block, the final
+// RMSNorm, the classifier, log-softmax.
+double model_nll(const Model &m, std::vector<Params> &blocks, const std::vector<int32_t> &tokens,
+                 const std::vector<float> &table) {
+  const ModelConfig &c = m.config();
+  const int64_t T = (int64_t)tokens.size(), C = c.dim, V = c.vocab_size;
+  Vec x((size_t)(T * C));
+  const float *emb = m.token_embedding();
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t j = 0; j < C; ++j) x[(size_t)(t * C + j)] = emb[tokens[(size_t)t] * C + j];
+  for (int l = 0; l < c.n_layers; ++l) x = block_forward(c, blocks[(size_t)l], x, T, table);
+  const Vec g = widen(m.rms_final(), C), wc = widen(m.classifier(), V * C);
+  double nll = 0;
+  for (int64_t t = 0; t + 1 < T; ++t) {
+    Vec xn((size_t)C);
+    rmsnorm(xn.data(), &x[(size_t)(t * C)], g.data(), C, c.norm_eps);
+    Vec z((size_t)V);
+    double mx = -INFINITY, sum = 0;
+    for (int64_t v = 0; v < V; ++v) {
+      double d = 0;
+      for (int64_t j = 0; j < C; ++j) d += xn[(size_t)j] * wc[(size_t)(v * C + j)];
+      z[(size_t)v] = d;
+      mx = std::max(mx, d);
+    }
+    for (double d : z) sum += std::exp(d - mx);
+    nll += mx + std::log(sum) - z[(size_t)tokens[(size_t)t + 1]];
+  }
+  return nll;
 }
 
 // Central difference of block_loss in coordinate `at` of `v` (x or one weight), step h.
@@ -210,6 +250,41 @@ void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *na
   }
 }
 
+// The whole model (model_backward.h) under the NLL: dL/dW of every linear of the first and the last
+// block against central differences of model_nll, on a tied and an untied classifier.
+void check_model(const ModelConfig &c, int64_t T, uint32_t seed, const char *name) {
+  std::printf("%s\n", name);
+  Model m(c);
+  vqr_test::fill_random(m, seed);
+  std::mt19937 rng(seed + 3);
+  std::uniform_int_distribution<int32_t> pick(0, c.vocab_size - 1);
+  std::vector<int32_t> tokens((size_t)T);
+  for (int32_t &t : tokens) t = pick(rng);
+  std::vector<std::vector<float>> dw((size_t)(c.n_layers * 7));
+  vqr::model::ModelBackward mb(m, T, 2);
+  const double value = mb.run(
+      tokens.data(), T,
+      [&](const float *z, int64_t n, int64_t V, float *dz) {
+        return vqr::model::nll_loss_and_gradient(z, tokens.data(), n, V, dz);
+      },
+      [&](int l, LinearKind k, const float *g, int64_t rows, int64_t cols) {
+        dw[(size_t)(l * 7 + static_cast<int>(k))].assign(g, g + rows * cols);
+      });
+  std::vector<Params> blocks;
+  for (int l = 0; l < c.n_layers; ++l) blocks.push_back(params_of(m, l));
+  const std::vector<float> table = vqr::model::rope_table(vqr::model::rope_inverse_frequencies(c), T);
+  auto loss = [&] { return model_nll(m, blocks, tokens, table); };
+  const double want = loss();
+  std::printf("  NLL %.9f (double forward %.9f)\n", value, want);
+  EXPECT_NEAR(value, want, 1e-4 * std::fabs(want));
+  const char *names[7] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
+  for (int l : {0, c.n_layers - 1})
+    for (int k = 0; k < 7; ++k) {
+      const std::string what = "b" + std::to_string(l) + "." + names[k];
+      expect_gradient(what.c_str(), dw[(size_t)(l * 7 + k)], blocks[(size_t)l].w[k], 8, seed + 20 + 7 * l + k, loss);
+    }
+}
+
 ModelConfig config(int dim, int hidden, int heads, int kv_heads, int seq) {
   ModelConfig c;
   c.dim = dim;
@@ -255,6 +330,18 @@ TEST(BlockBackward, OneTokenAndRejects) {
   EXPECT_EQ(status([&] { bb.run(2, x.data(), 4, dy.data(), dx.data()); }), vqr::Status::InvalidArgument);
   EXPECT_EQ(status([&] { bb.run(0, x.data(), 4, dy.data(), x.data()); }), vqr::Status::InvalidArgument);
   EXPECT_EQ(status([&] { BlockBackward(m, 9, 1); }), vqr::Status::InvalidArgument);
+}
+
+TEST(ModelBackward, NllGradientsTiedAndUntied) {
+  ModelConfig c = config(24, 40, 4, 2, 12);
+  c.n_layers = 3;
+  c.vocab_size = 23;
+  check_model(c, 11, 4, "3 blocks, GQA, tied classifier");
+  c.shared_classifier = false;
+  c.qk_norm = true;
+  c.sliding_window = 4;
+  c.rope_layout = RopeLayout::kInterleaved;
+  check_model(c, 11, 5, "3 blocks, untied classifier, q/k norms, window 4, interleaved");
 }
 
 }  // namespace
