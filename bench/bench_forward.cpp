@@ -23,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "model/block_backward.h"
 #include "model/forward.h"
 #include "model/linear_kinds.h"
+#include "model/model_backward.h"
 #include "model/llama2c_format.h"
 
 namespace {
@@ -163,6 +165,50 @@ void BM_ForwardGutenberg4M(benchmark::State &state) {
 
 BENCHMARK(BM_ForwardGutenberg4M)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseManualTime();
 
+// One end-to-end step on gutenberg4M (issue 17 item 8): 2048 tokens as 8 windows of 256, each
+// ModelBackward::run under the NLL (forward keeping the block states, head and block backward with
+// every dW). Flops per window: the linears and the classifier three times, each block's forward
+// attention (causal triangle) twice (forward and recompute) and the backward's five full T x T
+// products per head. The SGEMM side runs the forward GEMMs of the window once per window.
+void BM_ModelBackwardGutenberg4M(benchmark::State &state) {
+  const char *dir = std::getenv("VQR_DATA_DIR");
+  const std::string file = std::string(dir != nullptr ? dir : "../shared/data") + "/models/gutenberg4M/gutenberg4M.bin";
+  std::optional<Model> loaded;
+  try {
+    loaded.emplace(vqr::model::load_llama2c(file));
+  } catch (const std::exception &e) {
+    state.SkipWithError((file + ": " + e.what()).c_str());
+    return;
+  }
+  const Model &m = *loaded;
+  const ModelConfig &c = m.config();
+  const int64_t T = c.seq_len, V = c.vocab_size, windows = 2048 / T;
+  std::vector<int32_t> tokens(static_cast<size_t>(windows * T));
+  std::mt19937 rng(3);
+  for (auto &t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+  vqr::model::ModelBackward mb(m, T, 2);
+  SgemmFloor floor(c, T, c.n_layers, true);
+  const double linears = linear_flops(c, T, c.n_layers, true);
+  const double square = 2.0 * c.n_heads * c.head_size() * static_cast<double>(T) * T;
+  double checksum = 0;
+  const double seconds = time_against_sgemm(
+      state, [] {},
+      [&] {
+        for (int64_t w = 0; w < windows; ++w) {
+          const int32_t *ids = tokens.data() + w * T;
+          checksum += mb.run(ids, T, [&](const float *z, int64_t n, int64_t v, float *dz) {
+            return vqr::model::nll_loss_and_gradient(z, ids, n, v, dz);
+          }, [&](int, LinearKind, const float *g, int64_t, int64_t) { checksum += g[0]; });
+        }
+      },
+      floor, windows * (3 * linears + c.n_layers * (2 * attention_flops(c, T) + 5 * square)), linears);
+  state.counters["over_floor"] = 1.0 / static_cast<double>(state.counters["vs_sgemm"]);
+  state.counters["tokens_per_s"] = static_cast<double>(windows * T) * static_cast<double>(state.iterations()) / seconds;
+  benchmark::DoNotOptimize(checksum);
+}
+
+BENCHMARK(BM_ModelBackwardGutenberg4M)->Unit(benchmark::kMillisecond)->UseManualTime();
+
 // One Llama-3.2-1B-shaped block (rope theta 5e5, half layout), 512 tokens, on the BLAS path: the
 // block alone (Forward::block on the embedded tokens, restored before each call outside timing).
 void BM_ForwardBlockLlama1B(benchmark::State &state) {
@@ -196,5 +242,48 @@ void BM_ForwardBlockLlama1B(benchmark::State &state) {
 }
 
 BENCHMARK(BM_ForwardBlockLlama1B)->Unit(benchmark::kMillisecond)->UseManualTime();
+
+// One step of the end-to-end and block-wise learned methods on a Llama-3-8B-shaped block (dim 4096,
+// hidden 14336, 32 heads of 128 on 8 KV heads), 2048 tokens (issue 17 item 8): BlockBackward::run
+// recomputes the block's forward and differentiates it (dx and the seven dW). Flops: the linears
+// three times (the forward, dX = dY W, dW = dY^T X), the forward's attention over the causal
+// triangle and the backward's five T x T products per head (full squares: S, dP, dV, dQ, dK). The
+// SGEMM side runs the block's seven forward GEMMs three times (the same flops as the linears).
+void BM_BlockBackwardLlama8B(benchmark::State &state) {
+  ModelConfig c;
+  c.dim = 4096, c.hidden_dim = 14336, c.n_layers = 1, c.n_heads = 32, c.n_kv_heads = 8, c.vocab_size = 256;
+  c.seq_len = 2048, c.rope_theta = 5e5f, c.rope_layout = vqr::model::RopeLayout::kHalf, c.shared_classifier = true;
+  const int64_t T = c.seq_len;
+  Model m(c);
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (LinearKind kind : vqr::model::kAllLinearKinds) {
+    float *w = m.linear_data(0, kind);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(m.linear_cols(kind)));
+    for (int64_t i = 0; i < m.linear_rows(kind) * m.linear_cols(kind); ++i) w[i] = scale * nd(rng);
+  }
+  for (vqr::model::TensorId id : {vqr::model::TensorId::kRmsAtt, vqr::model::TensorId::kRmsFfn}) {
+    float *p = m.tensor(id);
+    for (int64_t i = 0; i < m.tensor_floats(id); ++i) p[i] = 1.0f;
+  }
+  std::vector<float> x(static_cast<size_t>(T * c.dim)), dy(x.size()), dx(x.size());
+  for (float &v : x) v = nd(rng);
+  for (float &v : dy) v = nd(rng);
+  vqr::model::BlockBackward bb(m, T, 2);
+  SgemmFloor floor(c, T, 1, false);
+  const double linears = linear_flops(c, T, 1, false);
+  const double square = 2.0 * c.n_heads * c.head_size() * static_cast<double>(T) * T;
+  double checksum = 0;
+  time_against_sgemm(
+      state, [] {}, [&] { bb.run(0, x.data(), T, dy.data(), dx.data(), [&](LinearKind, const float *g, int64_t, int64_t) { checksum += g[0]; }); },
+      floor, 3 * linears + attention_flops(c, T) + 5 * square, linears);
+  // over_floor: the step's time over all its flops at the SGEMM rate measured beside it (target
+  // <= 1.5, issue 17 item 8) = 1 / vs_sgemm.
+  state.counters["over_floor"] = 1.0 / static_cast<double>(state.counters["vs_sgemm"]);
+  state.counters.erase("over_sgemm_time");
+  benchmark::DoNotOptimize(checksum);
+}
+
+BENCHMARK(BM_BlockBackwardLlama8B)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "core/vector_exp.h"
 #include "model/attention.h"
 #include "model/elementwise.h"
 #include "model/forward.h"
@@ -189,7 +190,7 @@ void BlockBackward::run(int l, const float *x, int64_t T, const float *dy, float
         mx = std::max(mx, p[s]);
       }
       double sum = 0;
-      for (int64_t s = first; s <= t; ++s) sum += (p[s] = std::exp(p[s] - mx));
+      for (int64_t s = first; s <= t; ++s) sum += (p[s] = exp_nonpositive(p[s] - mx));
       double rowdot = 0;
       for (int64_t s = first; s <= t; ++s) {
         p[s] = (float)(p[s] / sum);

@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "core/vector_exp.h"
 #include "model/elementwise.h"
 
 namespace vqr::model {
@@ -29,14 +30,20 @@ double nll_loss_and_gradient(const float *logits, const int32_t *tokens, int64_t
       std::fill(dz, dz + vocab, 0.0f);
       continue;
     }
-    double mx = z[0];
-    for (int64_t i = 1; i < vocab; ++i) mx = std::max(mx, (double)z[i]);
+    float mx = z[0];
+#pragma omp simd reduction(max : mx)
+    for (int64_t i = 1; i < vocab; ++i) mx = z[i] > mx ? z[i] : mx;
+    // exp(z - mx) into dz first (a vectorized exp, core/vector_exp.h), summed in double; then
+    // softmax = exp(z - mx) / sum, minus the one-hot target.
+#pragma omp simd
+    for (int64_t i = 0; i < vocab; ++i) dz[i] = exp_nonpositive(z[i] - mx);
     double sum = 0;
-    for (int64_t i = 0; i < vocab; ++i) sum += std::exp((double)z[i] - mx);
-    const double lse = mx + std::log(sum);
+    for (int64_t i = 0; i < vocab; ++i) sum += dz[i];
     const int32_t y = tokens[t + 1];
-    total += lse - z[y];
-    for (int64_t i = 0; i < vocab; ++i) dz[i] = (float)std::exp((double)z[i] - lse);
+    total += (double)mx + std::log(sum) - z[y];
+    const float inv = (float)(1.0 / sum);
+#pragma omp simd
+    for (int64_t i = 0; i < vocab; ++i) dz[i] *= inv;
     dz[y] -= 1.0f;
   }
   return total;
