@@ -116,22 +116,27 @@ BlockBackward::BlockBackward(const Model &model, int64_t max_tokens, int threads
 
 void BlockBackward::run(int l, const float *x, int64_t T, const float *dy, float *dx, const WeightGradSink &sink,
                         const float *const *weights) {
+  forward(l, x, T, nullptr, weights);
+  backward(dy, dx, sink);
+}
+
+void BlockBackward::forward(int l, const float *x, int64_t T, float *y, const float *const *weights) {
   const ModelConfig &c = model_.config();
   require(l >= 0 && l < c.n_layers, Status::InvalidArgument, "block backward: block " + std::to_string(l) + " is out of range");
   require(T >= 1 && T <= max_tokens_, Status::InvalidArgument,
           "block backward: " + std::to_string(T) + " tokens, outside [1, " + std::to_string(max_tokens_) + "]");
-  require(x && dy && dx && dx != x && dx != dy, Status::InvalidArgument, "block backward: bad buffers");
+  require(x != nullptr && y != x, Status::InvalidArgument, "block backward: bad buffers");
   const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads,
-                HS = c.head_size(), kv_mul = NH / NKV;
+                HS = c.head_size();
   const int th = threads_;
-  auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
+  for (LinearKind kind : kAllLinearKinds)
+    w_[static_cast<int>(kind)] = weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data;
+  layer_ = l, tokens_ = T, x_ = x;
+  auto W = [&](LinearKind kind) { return w_[static_cast<int>(kind)]; };
   auto bias = [&](LinearKind kind) { return c.qkv_bias ? model_.bias(l, kind) : nullptr; };
-  auto emit = [&](LinearKind kind, int64_t OC, int64_t IC) {
-    if (sink) sink(kind, dw_.data(), OC, IC);
-  };
   const float *qn = c.qk_norm ? model_.q_norm(l) : nullptr, *kn = c.qk_norm ? model_.k_norm(l) : nullptr;
 
-  // ---- forward, as Forward::block on the BLAS path, keeping what the backward reads ----
+  // As Forward::block on the BLAS path, keeping what the backward reads.
   rmsnorm_rows(xn1_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);
   linear(qpre_.data(), xn1_.data(), W(LinearKind::kWq), bias(LinearKind::kWq), T, C, QD, th);
   linear(kpre_.data(), xn1_.data(), W(LinearKind::kWk), bias(LinearKind::kWk), T, C, KV, th);
@@ -148,6 +153,26 @@ void BlockBackward::run(int l, const float *x, int64_t T, const float *dy, float
   linear(h3_.data(), xn2_.data(), W(LinearKind::kW3), nullptr, T, C, H, th);
   std::memcpy(a_.data(), h1_.data(), (size_t)(T * H) * sizeof(float));
   swiglu_rows(a_.data(), h3_.data(), T, H, th);
+  if (y != nullptr) {
+    std::memcpy(y, x1_.data(), (size_t)(T * C) * sizeof(float));
+    backend::cpu().gemm(Op::None, Op::Trans, T, C, H, 1.0f, a_.data(), H, W(LinearKind::kW2), H, 1.0f, y, C);
+  }
+}
+
+void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &sink) {
+  require(layer_ >= 0, Status::InvalidArgument, "block backward: backward() before forward()");
+  require(dy && dx && dx != x_ && dx != dy, Status::InvalidArgument, "block backward: bad buffers");
+  const ModelConfig &c = model_.config();
+  const int l = layer_;
+  const int64_t T = tokens_, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
+                NKV = c.n_kv_heads, HS = c.head_size(), kv_mul = NH / NKV;
+  const int th = threads_;
+  const float *x = x_;
+  auto W = [&](LinearKind kind) { return w_[static_cast<int>(kind)]; };
+  auto emit = [&](LinearKind kind, int64_t OC, int64_t IC) {
+    if (sink) sink(kind, dw_.data(), OC, IC);
+  };
+  const float *qn = c.qk_norm ? model_.q_norm(l) : nullptr, *kn = c.qk_norm ? model_.k_norm(l) : nullptr;
 
   // ---- feed-forward backward: y = x1 + a W2^T ----
   linear_backward(da_.data(), false, dw_.data(), dy, a_.data(), W(LinearKind::kW2), T, H, C);

@@ -46,11 +46,24 @@ class BlockBackward {
   void run(int layer, const float *x, int64_t T, const float *dy, float *dx, const WeightGradSink &sink = {},
            const float *const *weights = nullptr);
 
+  // run() in two halves, for losses that need the block's output first (block-wise
+  // reconstruction): forward computes the block on x (kept by pointer until backward) with the same
+  // weights rule, keeps its activations and writes y = block(x) (T x dim; may be NULL); backward
+  // then takes dy for that output. Both throw as run does; backward before any forward throws
+  // Status::InvalidArgument. The weights must stay valid until backward returns.
+  void forward(int layer, const float *x, int64_t T, float *y, const float *const *weights = nullptr);
+  void backward(const float *dy, float *dx, const WeightGradSink &sink = {});
+
  private:
   const Model &model_;
   int64_t max_tokens_;
   int threads_;
   std::vector<float> rope_table_;  // rope_table(inv_freq, max_tokens)
+  // The last forward(): its block, tokens, input and the seven weights it used.
+  int layer_ = -1;
+  int64_t tokens_ = 0;
+  const float *x_ = nullptr;
+  const float *w_[kLinearKindCount] = {};
   // Activations of the recomputed forward (max_tokens rows each) and the gradients' scratch.
   std::vector<float> xn1_, qpre_, kpre_, q_, k_, v_, o_, x1_, xn2_, h1_, h3_, a_;
   std::vector<float> dq_, dk_, dv_, do_, dx1_, dxn_, da_, dh1_, dh3_;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -232,6 +233,18 @@ void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *na
     order.push_back(static_cast<int>(k));
   });
   EXPECT_EQ(order, (std::vector<int>{5, 4, 6, 3, 0, 1, 2})) << "w2, w1, w3, wo, wq, wk, wv";
+  // forward()'s output is Forward::block's, bit for bit (the same calls), and backward() after it
+  // gives run()'s dx.
+  {
+    std::vector<float> y(x.size()), dx2(x.size());
+    bb.forward(layer, x.data(), T, y.data());
+    vqr::model::Forward fwd(m, T, 2);
+    std::memcpy(fwd.hidden(), x.data(), x.size() * sizeof(float));
+    fwd.block(layer, T);
+    EXPECT_EQ(0, std::memcmp(y.data(), fwd.hidden(), y.size() * sizeof(float))) << "forward() vs Forward::block";
+    bb.backward(dy.data(), dx2.data());
+    EXPECT_EQ(dx2, dx);
+  }
 
   Params p = params_of(m, layer);
   Vec xd(x.begin(), x.end());
