@@ -10,16 +10,12 @@
 #include "backend/backend.h"
 #include "core/buffer.h"
 #include "hessian/hessian.h"
+#include "learn/objective.h"
 
 namespace vqr::learn {
 
-struct ObjectiveValue {
-  double loss = 0;   // L(W'), what the optimizer minimizes
-  double proxy = 0;  // tr(E H E^T), the report's proxy loss (= loss without D)
-};
-
 template <typename T>
-class LayerObjective {
+class LayerObjective : public Objective<T> {
  public:
   // W: m x n fp32 weights (copied); H: the layer statistic, read once into a full n x n matrix.
   // `be` runs the GEMMs and must outlive the objective.
@@ -27,10 +23,11 @@ class LayerObjective {
                  int threads);
 
   // Evaluates at Wq (m x n). G may be NULL; otherwise it receives dL/dW' (m x n).
-  ObjectiveValue evaluate(const T *Wq, T *G);
+  // proxy = tr(E H E^T) (= loss without D).
+  ObjectiveValue evaluate(const T *Wq, T *G) override;
 
-  int64_t rows() const { return m_; }
-  int64_t cols() const { return n_; }
+  int64_t rows() const override { return m_; }
+  int64_t cols() const override { return n_; }
   const T *weights() const { return W_.data(); }
   bool asymmetric() const { return !WD_.empty(); }
 

@@ -35,7 +35,7 @@ bool regularizer_on(const TrainSchedule &s, int64_t t) {
 }
 
 template <typename T>
-TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &s, Context *ctx,
+TrainOutcome train(Rounding<T> &rounding, Objective<T> &objective, const TrainSchedule &s, Context *ctx,
                    int threads) {
   const int64_t count = objective.rows() * objective.cols();
   Buffer<T> Wq((size_t)count), G((size_t)count);
@@ -95,9 +95,9 @@ TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const Tr
   return out;
 }
 
-template TrainOutcome train<float>(Rounding<float> &, LayerObjective<float> &, const TrainSchedule &, Context *,
+template TrainOutcome train<float>(Rounding<float> &, Objective<float> &, const TrainSchedule &, Context *,
                                    int);
-template TrainOutcome train<double>(Rounding<double> &, LayerObjective<double> &, const TrainSchedule &,
+template TrainOutcome train<double>(Rounding<double> &, Objective<double> &, const TrainSchedule &,
                                     Context *, int);
 
 }  // namespace vqr::learn

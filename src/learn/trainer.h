@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/context.h"
-#include "learn/layer_objective.h"
+#include "learn/objective.h"
 #include "learn/optimizer.h"
 #include "learn/rounding.h"
 
@@ -45,7 +45,7 @@ struct TrainOutcome {
 };
 
 template <typename T>
-TrainOutcome train(Rounding<T> &rounding, LayerObjective<T> &objective, const TrainSchedule &schedule,
+TrainOutcome train(Rounding<T> &rounding, Objective<T> &objective, const TrainSchedule &schedule,
                    Context *ctx, int threads);
 
 }  // namespace vqr::learn
