@@ -519,7 +519,14 @@ typedef VQR_ENUM(vqr_param) {
                                     so a GPTQ decision); 0 = plain nearest (the reference) */
   VQR_PARAM_RANK = 630,          /* int, 1..4096, default 8: LoRA-rounding rank r */
   VQR_PARAM_MINMAX_TUNING = 640, /* int 0/1, default 1: AutoRound trains the min/max scales */
-  VQR_PARAM_MINMAX_LR = 641      /* float, -1 or 0..100, default -1 = the learning rate */
+  VQR_PARAM_MINMAX_LR = 641,     /* float, -1 or 0..100, default -1 = the learning rate */
+  VQR_PARAM_BLOCKWISE = 642,     /* int 0/1, default 0: AutoRound reconstructs each decoder block's
+                                    output (its seven linears trained together, the block's
+                                    backward pass) instead of each layer's; vqr_model_quantize
+                                    only (a single layer has no block: VQR_ERR_UNSUPPORTED).
+                                    Since 0.5.0 */
+  VQR_PARAM_BLOCK_BATCH = 643    /* int, 1..4096, default 8: calibration sequences per block-wise
+                                    step (the reference's batch size). Since 0.5.0 */
 } vqr_param;
 
 /* Type, range and default of a parameter. An output struct: set struct_size = sizeof(vqr_bounds)

@@ -121,6 +121,8 @@ MIRROR(VQR_PARAM_SIGN_CONSISTENT, quant::Param::SignConsistent);
 MIRROR(VQR_PARAM_RANK, quant::Param::Rank);
 MIRROR(VQR_PARAM_MINMAX_TUNING, quant::Param::MinmaxTuning);
 MIRROR(VQR_PARAM_MINMAX_LR, quant::Param::MinmaxLr);
+MIRROR(VQR_PARAM_BLOCKWISE, quant::Param::Blockwise);
+MIRROR(VQR_PARAM_BLOCK_BATCH, quant::Param::BlockBatch);
 
 // vqr_pack_format <-> io::PackFormat: 2 enumerators.
 MIRROR(VQR_PACK_GPTQ_V1, io::PackFormat::GptqV1);

@@ -180,6 +180,10 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("kmeans-iters", "N", "500", "vqround: k-means iterations at most");
   args.add_flag("sign-consistent", "vqround: keep the initialization's rounding decisions in k-means");
   args.add("rank", "R", "8", "loraround: rank");
+  args.add_flag("blockwise",
+                "autoround: reconstruct each decoder block's output, its seven linears trained together (the "
+                "reference's block-wise AutoRound), instead of each layer's");
+  args.add("block-batch", "N", "8", "autoround --blockwise: calibration sequences per step");
   args.add("override", "LIST", "",
            "per-layer settings, ';'-separated PATTERN:key=value,... (keys method, bits, group-size) or "
            "PATTERN:skip; PATTERN globs layer names like blk.0.wq, *.w2");
@@ -238,6 +242,8 @@ int run_quantize(const std::vector<std::string> &argv) {
             "--kmeans-iters");
   set_param(cfg.get(), VQR_PARAM_SIGN_CONSISTENT, args.flag("sign-consistent"), "--sign-consistent");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
+  set_param(cfg.get(), VQR_PARAM_BLOCKWISE, args.flag("blockwise"), "--blockwise");
+  set_param(cfg.get(), VQR_PARAM_BLOCK_BATCH, parse_float(args.get("block-batch"), "--block-batch"), "--block-batch");
   const std::vector<OverrideRule> overrides = parse_overrides(args.get("override"));
   if (out_format == VQR_FORMAT_COMPRESSED_TENSORS) {
     // pack-quantized holds 4- and 8-bit codes only (spec api_formats §4.3): refuse before the work.

@@ -52,6 +52,8 @@ quant::QuantizedLayer quantize_layer(Context *ctx, const QuantConfig &requested,
                                      int64_t n, const hessian::Hessian *h) {
   const auto start = std::chrono::steady_clock::now();
   const QuantConfig config = quant::resolve_presets(requested);
+  require(!config.blockwise, Status::Unsupported,
+          "block-wise reconstruction trains a whole decoder block; a single layer has none (quantize the model)");
   require(m >= 1 && n >= 1, Status::InvalidArgument,
           "w must have at least one row and column (got " + std::to_string(m) + " x " + std::to_string(n) + ")");
   validate_groups(config, n);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "core/error.h"
 #include "hessian/hessian.h"
 #include "model/forward.h"
+#include "pipeline/blockwise_autoround.h"
 #include "pipeline/hidden_states.h"
 #include "pipeline/quantize_layer.h"
 #include "pipeline/quantized_source.h"
@@ -39,7 +41,7 @@ const Group kGroups[] = {{LinearInput::kAttnNorm, {LinearKind::kWq, LinearKind::
 // asks for it. An unknown method needs none; quantize_layer rejects it.
 bool needs_fp_stream(const quant::QuantConfig &c) {
   const quant::MethodTraits *t = quant::find_method_traits(c.method);
-  return (t != nullptr && t->needs_fp_stream) || c.exact_target;
+  return (t != nullptr && t->needs_fp_stream) || c.exact_target || c.blockwise;
 }
 
 using Clock = std::chrono::steady_clock;
@@ -57,6 +59,101 @@ void report_block(const PipelineOptions &o, const model::Model &model, int block
       {"load", t.load}, {"forward", t.forward}, {"hessian", t.hessian}, {"sweep", t.sweep}};
   for (const auto &[name, seconds] : phases)
     o.on_phase(PhaseEvent{block, model.config().n_layers, name, seconds, hidden_bytes, model.resident_bytes()});
+}
+
+}  // namespace
+
+namespace {
+
+// Both streams through the finished block l (quantized weights, and the original ones), then the
+// block's phase report.
+void finish_block(model::Model &model, int l, const std::vector<std::vector<int32_t>> &windows,
+                  const std::vector<int64_t> &lengths, HiddenStates &q, HiddenStates *fp, model::Forward &fwd,
+                  const float *const *orig_ptrs, const PipelineOptions &options, QuantizedModel::PhaseSeconds &t,
+                  QuantizedModel &out) {
+  const auto forwarding = Clock::now();
+  for (size_t w = 0; w < windows.size(); ++w) {
+    const int64_t n = lengths[w];
+    q.load(w, fwd.hidden());
+    fwd.block(l, n);
+    q.store(w, fwd.hidden());
+    if (fp) {
+      fp->load(w, fwd.hidden());
+      fwd.block(l, n, {}, orig_ptrs);
+      fp->store(w, fwd.hidden());
+    }
+  }
+  t.forward += seconds_since(forwarding);
+  report_block(options, model, l, out.peak_hidden_bytes, t, &out.phases);
+}
+
+// Whether block l is reconstructed as a whole (VQR_PARAM_BLOCKWISE): then the seven linears run
+// the default AutoRound configuration together, so no per-layer override may touch them.
+bool block_is_blockwise(const PipelineOptions &options, int l) {
+  bool any = false, overridden = false;
+  for (LinearKind k : model::kAllLinearKinds) {
+    bool skip;
+    const std::string name = model::Model::linear_name(l, k);
+    any |= config_for_layer(options, name, &skip).blockwise && !skip;
+    for (const LayerOverride &o : options.overrides) overridden |= fnmatch(o.pattern.c_str(), name.c_str(), 0) == 0;
+  }
+  if (!any) return false;
+  require(!overridden && options.config.blockwise && options.config.method == quant::Method::AutoRound,
+          Status::InvalidArgument,
+          "quantize: block " + std::to_string(l) +
+              ": block-wise reconstruction trains the seven linears together with the default AutoRound "
+              "configuration; per-layer overrides (skips included) cannot apply to its layers");
+  return true;
+}
+
+// Block-wise AutoRound of block l (blockwise_autoround.h) on both streams' inputs, each layer then
+// installed and recorded in the usual processing order.
+void quantize_block_jointly(model::Model &model, int l, const std::vector<std::vector<int32_t>> &windows,
+                            const std::vector<int64_t> &lengths, HiddenStates &q, HiddenStates &fp,
+                            const PipelineOptions &options, Context *ctx, int64_t total,
+                            QuantizedModel::PhaseSeconds &t, QuantizedModel &out, Progress &progress) {
+  const model::ModelConfig &mc = model.config();
+  bool skip;
+  const quant::QuantConfig config =
+      quant::resolve_presets(config_for_layer(options, model::Model::linear_name(l, LinearKind::kWq), &skip));
+  // The block's inputs on both streams, for every window (twice the hidden states of one block
+  // boundary, in memory for the training's passes).
+  const auto loading = Clock::now();
+  std::vector<std::vector<float>> xq(windows.size()), xf(windows.size());
+  BlockCalibration data;
+  for (size_t w = 0; w < windows.size(); ++w) {
+    xq[w].resize((size_t)(lengths[w] * mc.dim));
+    xf[w].resize((size_t)(lengths[w] * mc.dim));
+    q.load(w, xq[w].data());
+    fp.load(w, xf[w].data());
+    data.x_q.push_back(xq[w].data());
+    data.x_fp.push_back(xf[w].data());
+    data.tokens.push_back(lengths[w]);
+  }
+  t.load += seconds_since(loading);
+  const auto training = Clock::now();
+  BlockwiseOutcome trained = blockwise_autoround(ctx, config, model, l, data, config.block_batch, thread_count(ctx));
+  for (const Group &g : kGroups)
+    for (LinearKind k : g.kinds) {
+      quant::QuantizedLayer &result = trained.layers[(size_t)k];
+      install_quantized(model, l, k, result, thread_count(ctx));
+      LayerRecord rec;
+      rec.name = model::Model::linear_name(l, k);
+      rec.layer = l;
+      rec.kind = k;
+      rec.config = config;
+      rec.report = result.report;
+      rec.report.proxy_loss = rec.report.rtn_proxy_loss = rec.report.init_proxy_loss = NAN;  // no layer objective
+      out.results.push_back(std::move(result));
+      out.layers.push_back(rec);
+      if (options.on_layer) options.on_layer(out.layers.back(), (int64_t)out.layers.size(), total);
+      progress.checkpoint((int64_t)out.layers.size(), (int64_t)out.layers.size() == total);
+    }
+  t.sweep += seconds_since(training);
+  char line[200];
+  std::snprintf(line, sizeof line, "blk.%d: block-wise AutoRound, block output MSE %.6g -> %.6g (best step %lld)", l,
+                trained.init_mse, trained.final_mse, (long long)trained.best_step);
+  log_message(ctx, LogLevel::Info, line);
 }
 
 }  // namespace
@@ -140,6 +237,12 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
       }
     }
     t.load += seconds_since(loading);
+
+    if (block_is_blockwise(options, l)) {
+      quantize_block_jointly(model, l, windows, lengths, q, *fp, options, ctx, total, t, out, progress);
+      finish_block(model, l, windows, lengths, q, fp.get(), fwd, orig_ptrs, options, t, out);
+      continue;
+    }
 
     for (const Group &g : kGroups) {
       std::vector<std::string> names;
@@ -231,21 +334,7 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
       }
     }
 
-    // Both streams through the finished block: quantized weights, and the original ones.
-    const auto forwarding = Clock::now();
-    for (size_t w = 0; w < windows.size(); ++w) {
-      const int64_t n = lengths[w];
-      q.load(w, fwd.hidden());
-      fwd.block(l, n);
-      q.store(w, fwd.hidden());
-      if (fp) {
-        fp->load(w, fwd.hidden());
-        fwd.block(l, n, {}, orig_ptrs);
-        fp->store(w, fwd.hidden());
-      }
-    }
-    t.forward += seconds_since(forwarding);
-    report_block(options, model, l, out.peak_hidden_bytes, t, &out.phases);
+    finish_block(model, l, windows, lengths, q, fp.get(), fwd, orig_ptrs, options, t, out);
   }
   out.seconds = seconds_since(start);
   char line[320];

@@ -55,6 +55,8 @@ static const ParamInfo kTable[] = {
       {Param::Rank, "rank", false, 1, 4096, 8},
       {Param::MinmaxTuning, "minmax_tuning", false, 0, 1, 1},
       {Param::MinmaxLr, "minmax_lr", true, -1.0, 100.0, -1.0},
+      {Param::Blockwise, "blockwise", false, 0, 1, 0},
+      {Param::BlockBatch, "block_batch", false, 1, 4096, 8},
 };
 static_assert(sizeof kTable / sizeof kTable[0] == kParamCount, "kParamCount must equal the table's length");
 
@@ -180,6 +182,8 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::Rank: c.rank = (int)v; break;
     case Param::MinmaxTuning: c.minmax_tuning = v != 0; break;
     case Param::MinmaxLr: c.minmax_lr = v; break;
+    case Param::Blockwise: c.blockwise = v != 0; break;
+    case Param::BlockBatch: c.block_batch = (int64_t)v; break;
   }
 }
 

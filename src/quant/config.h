@@ -20,7 +20,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 42;
+constexpr int kParamCount = 44;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(Param id);
@@ -76,6 +76,10 @@ struct QuantConfig {
   int rank = 8;
   bool minmax_tuning = true;
   double minmax_lr = -1;
+  // Block-wise reconstruction (AutoRound, whole-model quantization only; issue 17 item 4): the seven
+  // linears of each block trained together on the block's output, block_batch sequences per step.
+  bool blockwise = false;
+  int64_t block_batch = 8;
 };
 
 // Short lowercase grid names ("gptq", "quarot", "full_range") used by the tool, the Python binding

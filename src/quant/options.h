@@ -78,6 +78,8 @@ enum class Param : int {
   Rank = 630,
   MinmaxTuning = 640,
   MinmaxLr = 641,
+  Blockwise = 642,
+  BlockBatch = 643,
 };
 
 }  // namespace vqr::quant

@@ -198,6 +198,8 @@ static const param_spec k_params[] = {
     {VQR_PARAM_RANK, "rank", 0, 1, 4096, 8},
     {VQR_PARAM_MINMAX_TUNING, "minmax_tuning", 0, 0, 1, 1},
     {VQR_PARAM_MINMAX_LR, "minmax_lr", 1, -1.0, 100.0, -1.0},
+    {VQR_PARAM_BLOCKWISE, "blockwise", 0, 0, 1, 0},
+    {VQR_PARAM_BLOCK_BATCH, "block_batch", 0, 1, 4096, 8},
 };
 #define N_PARAMS (sizeof k_params / sizeof k_params[0])
 
@@ -250,7 +252,7 @@ static void test_param_bounds_and_names(void) {
     /* Gaps between and after the numbered ranges; none of these may ever become valid by
      * accident (a new parameter gets its own number and is added to k_params). */
     static const int unknown[] = {0,   1,   99,  101, 199, 210, 299, 307, 399, 401, 499, 504, 599,
-                                  611, 619, 625, 629, 631, 639, 642, 700, -1,  100000};
+                                  611, 619, 625, 629, 631, 639, 644, 700, -1,  100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];
       b.struct_size = 12345;

@@ -707,7 +707,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
                    beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
                    codebook_size=None, kmeans_iters=None, kmeans_sample=None,
                    sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None,
-                   scale_dtype="f32"):
+                   scale_dtype="f32", blockwise=False, block_batch=None):
     """The configuration keywords of quantize() (and Model.quantize()), checked and mapped to
     VQR_PARAM_* values: (ints, floats), dicts from parameter name to value, None meaning the
     library's default or the method's preset. Names of methods, grids, ... are resolved here;
@@ -726,7 +726,8 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
             "beta_schedule": schedule_id, "reg_mean": reg_mean, "keep_best": keep_best,
             "sign_consistent": sign_consistent, "minmax_tuning": minmax_tuning, "steps": steps,
             "vq_dim": vq_dim, "codebook_size": codebook_size, "kmeans_iters": kmeans_iters,
-            "kmeans_sample": kmeans_sample, "rank": rank, "scale_dtype": scale_dtype_id}
+            "kmeans_sample": kmeans_sample, "rank": rank, "scale_dtype": scale_dtype_id,
+            "blockwise": blockwise, "block_batch": block_batch}
     floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
               "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
               "beta_hold": beta_hold, "minmax_lr": minmax_lr}
@@ -1253,7 +1254,9 @@ class Model(_Handle):
         integer arrays, each 1..seq_len tokens; or a 2-D array, one sequence per row), each run
         with a fresh context. method, bits, group_size
         and **options are quantize()'s configuration keywords (sym, act_order, damp, grid, steps,
-        lr, init, codebook_size, ...), applied to every layer; group_size must divide dim and
+        lr, init, codebook_size, ...), applied to every layer, plus (since 0.5.0) blockwise=True
+        with method="autoround": each decoder block's seven linears trained together on the
+        block's output (block_batch sequences per step, default 8); group_size must divide dim and
         hidden_dim unless allow_partial_group=True. The rules of override() and skip() change
         this per layer (layer_infos() tells what ran). seed, threads and progress as for quantize();
         progress sees stage "model" (done = layers finished of 7 n_layers) besides each layer's

@@ -96,7 +96,7 @@ PARAM = {
     "vq_dim": 620, "codebook_size": 621, "kmeans_iters": 622, "kmeans_sample": 623,
     "sign_consistent": 624,
     "rank": 630,
-    "minmax_tuning": 640, "minmax_lr": 641,
+    "minmax_tuning": 640, "minmax_lr": 641, "blockwise": 642, "block_batch": 643,
 }
 
 # --- structs -------------------------------------------------------------------------------------
