@@ -104,6 +104,22 @@ class SgemmFloor {
   std::vector<float> x_, w_, y_;
 };
 
+// Block 0's linears N(0, 1/in_features), norm gains 1, the embedding N(0, 1): a one-block model for
+// the block benchmarks.
+void fill_block(Model &m, std::mt19937 &rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (LinearKind kind : vqr::model::kAllLinearKinds) {
+    float *w = m.linear_data(0, kind);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(m.linear_cols(kind)));
+    for (int64_t i = 0; i < m.linear_rows(kind) * m.linear_cols(kind); ++i) w[i] = scale * nd(rng);
+  }
+  for (vqr::model::TensorId id : {vqr::model::TensorId::kRmsAtt, vqr::model::TensorId::kRmsFfn,
+                                  vqr::model::TensorId::kRmsFinal, vqr::model::TensorId::kTokenEmbedding}) {
+    float *p = m.tensor(id);
+    for (int64_t i = 0; i < m.tensor_floats(id); ++i) p[i] = id == vqr::model::TensorId::kTokenEmbedding ? nd(rng) : 1.0f;
+  }
+}
+
 // Times `lib` (after an untimed `prepare`) and the SGEMM floor alternately; sets the counters
 // fwd_GFLOPs, sgemm_GFLOPs, vs_sgemm (forward rate / SGEMM rate) and over_sgemm_time (forward time /
 // the SGEMMs' time). Returns the seconds `lib` took over all iterations.
@@ -219,16 +235,7 @@ void BM_ForwardBlockLlama1B(benchmark::State &state) {
   Model m(c);
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (LinearKind kind : vqr::model::kAllLinearKinds) {
-    float *w = m.linear_data(0, kind);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(m.linear_cols(kind)));
-    for (int64_t i = 0; i < m.linear_rows(kind) * m.linear_cols(kind); ++i) w[i] = scale * nd(rng);
-  }
-  for (vqr::model::TensorId id : {vqr::model::TensorId::kRmsAtt, vqr::model::TensorId::kRmsFfn,
-                                  vqr::model::TensorId::kRmsFinal, vqr::model::TensorId::kTokenEmbedding}) {
-    float *p = m.tensor(id);
-    for (int64_t i = 0; i < m.tensor_floats(id); ++i) p[i] = id == vqr::model::TensorId::kTokenEmbedding ? nd(rng) : 1.0f;
-  }
+  fill_block(m, rng);
   std::vector<int32_t> tokens(static_cast<size_t>(T));
   for (auto &t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
   vqr::model::Forward fwd(m, T, 2, MatmulPath::kBlas);
@@ -257,15 +264,7 @@ void BM_BlockBackwardLlama8B(benchmark::State &state) {
   Model m(c);
   std::mt19937 rng(13);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (LinearKind kind : vqr::model::kAllLinearKinds) {
-    float *w = m.linear_data(0, kind);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(m.linear_cols(kind)));
-    for (int64_t i = 0; i < m.linear_rows(kind) * m.linear_cols(kind); ++i) w[i] = scale * nd(rng);
-  }
-  for (vqr::model::TensorId id : {vqr::model::TensorId::kRmsAtt, vqr::model::TensorId::kRmsFfn}) {
-    float *p = m.tensor(id);
-    for (int64_t i = 0; i < m.tensor_floats(id); ++i) p[i] = 1.0f;
-  }
+  fill_block(m, rng);
   std::vector<float> x(static_cast<size_t>(T * c.dim)), dy(x.size()), dx(x.size());
   for (float &v : x) v = nd(rng);
   for (float &v : dy) v = nd(rng);
