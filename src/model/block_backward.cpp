@@ -85,12 +85,25 @@ void rope_backward(float *dq, float *dk, const float *table, int64_t T, int64_t 
   }
 }
 
+// Query heads whose T x T probabilities and their gradients the backward holds at once: as many as
+// fit `bytes` (both buffers), at least one.
+int64_t backward_head_group(int64_t T, int64_t NH, int64_t bytes) {
+  return std::clamp<int64_t>(bytes / (2 * T * T * (int64_t)sizeof(float)), 1, NH);
+}
+// Floats of each of the two buffers for any T' <= T: a group of one head holds T'^2 <= T^2, a larger
+// group at most bytes / 8, and never more than NH T^2 (backward_head_group's floor makes group x T'^2
+// non-monotone in T', so its value at T alone is no bound).
+int64_t backward_score_floats(int64_t T, int64_t NH, int64_t bytes) {
+  return std::min(NH * T * T, std::max(bytes / (2 * (int64_t)sizeof(float)), T * T));
+}
+
 // silu(z) = z sigmoid(z); silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))).
 inline float sigmoid(float z) { return 1.0f / (1.0f + std::exp(-z)); }
 
 }  // namespace
 
-BlockBackward::BlockBackward(const Model &model, int64_t max_tokens, int threads) : model_(model), max_tokens_(max_tokens) {
+BlockBackward::BlockBackward(const Model &model, int64_t max_tokens, int threads, int64_t score_bytes)
+    : model_(model), max_tokens_(max_tokens), score_bytes_(score_bytes > 0 ? score_bytes : kScoreBytes) {
   const ModelConfig &c = model.config();
   require(max_tokens >= 1 && max_tokens <= c.seq_len, Status::InvalidArgument,
           "block backward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
@@ -105,8 +118,8 @@ BlockBackward::BlockBackward(const Model &model, int64_t max_tokens, int threads
     for (auto *v : {&kpre_, &k_, &v_, &dk_, &dv_}) v->resize((size_t)(T * KV));
     for (auto *v : {&h1_, &h3_, &a_, &da_, &dh1_, &dh3_}) v->resize((size_t)(T * H));
     dw_.resize((size_t)std::max({C * QD, C * KV, C * H}));
-    probs_.resize((size_t)(T * T));
-    dprobs_.resize((size_t)(T * T));
+    probs_.resize((size_t)backward_score_floats(T, c.n_heads, score_bytes_));
+    dprobs_.resize((size_t)backward_score_floats(T, c.n_heads, score_bytes_));
     att_.resize((size_t)attention_scratch_floats(MatmulPath::kBlas, T, c.n_heads, threads_));
   } catch (const std::bad_alloc &) {
     throw Error(Status::OutOfMemory, "block backward: cannot allocate the activations of " + std::to_string(T) +
@@ -194,20 +207,28 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
   linear_backward(do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
   emit(LinearKind::kWo, C, QD);
 
-  // ---- attention, one query head at a time: S = q k^T / sqrt(HS) on the visible keys, P = softmax(S),
-  // o = P v; dP = do v^T, dv += P^T do, dS = P (dP - rowsum(dP P)) / sqrt(HS), dq = dS k, dk += dS^T q ----
+  // ---- attention, a group of query heads at a time: S = q k^T / sqrt(HS) on the visible keys,
+  // P = softmax(S), o = P v; dP = do v^T, dv += P^T do, dS = P (dP - rowsum(dP P)) / sqrt(HS),
+  // dq = dS k, dk += dS^T q. The group's S and dP are GEMMs, then one OpenMP pass over all its rows
+  // (so a small model's short rows still fill the cores), then its dv, dq, dk GEMMs. ----
   std::fill(dk_.begin(), dk_.begin() + T * KV, 0.0f);
   std::fill(dv_.begin(), dv_.begin() + T * KV, 0.0f);
   const float scale = std::sqrt(static_cast<float>(HS));
-  float *P = probs_.data(), *dP = dprobs_.data();
-  for (int64_t h = 0; h < NH; ++h) {
-    const int64_t g = h / kv_mul;
-    const float *qh = q_.data() + h * HS, *kg = k_.data() + g * HS, *vg = v_.data() + g * HS;
-    backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, qh, QD, kg, KV, 0.0f, P, T);
-    backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, do_.data() + h * HS, QD, vg, KV, 0.0f, dP, T);
-#pragma omp parallel for num_threads(th) schedule(static) if (T * T >= kMinParallelValues)
-    for (int64_t t = 0; t < T; ++t) {
-      float *p = P + t * T, *dp = dP + t * T;
+  const int64_t G = backward_head_group(T, NH, score_bytes_), square = T * T;
+  for (int64_t h0 = 0; h0 < NH; h0 += G) {
+    const int64_t h1 = std::min(NH, h0 + G);
+    for (int64_t h = h0; h < h1; ++h) {
+      const int64_t g = h / kv_mul;
+      float *P = probs_.data() + (h - h0) * square, *dP = dprobs_.data() + (h - h0) * square;
+      backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, q_.data() + h * HS, QD, k_.data() + g * HS, KV, 0.0f, P,
+                          T);
+      backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, do_.data() + h * HS, QD, v_.data() + g * HS, KV, 0.0f,
+                          dP, T);
+    }
+#pragma omp parallel for num_threads(th) schedule(static) if ((h1 - h0) * square >= kMinParallelValues)
+    for (int64_t r = 0; r < (h1 - h0) * T; ++r) {
+      const int64_t t = r % T;
+      float *p = probs_.data() + r * T, *dp = dprobs_.data() + r * T;
       const int64_t first = first_visible(t, c.sliding_window);
       float mx = -INFINITY;
       for (int64_t s = first; s <= t; ++s) {
@@ -227,10 +248,16 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
         if (!seen) p[s] = 0.0f;
       }
     }
-    backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, P, T, do_.data() + h * HS, QD, 1.0f, dv_.data() + g * HS,
-                        KV);
-    backend::cpu().gemm(Op::None, Op::None, T, HS, T, 1.0f, dP, T, kg, KV, 0.0f, dq_.data() + h * HS, QD);
-    backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, dP, T, qh, QD, 1.0f, dk_.data() + g * HS, KV);
+    for (int64_t h = h0; h < h1; ++h) {
+      const int64_t g = h / kv_mul;
+      const float *P = probs_.data() + (h - h0) * square, *dP = dprobs_.data() + (h - h0) * square;
+      backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, P, T, do_.data() + h * HS, QD, 1.0f,
+                          dv_.data() + g * HS, KV);
+      backend::cpu().gemm(Op::None, Op::None, T, HS, T, 1.0f, dP, T, k_.data() + g * HS, KV, 0.0f,
+                          dq_.data() + h * HS, QD);
+      backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, dP, T, q_.data() + h * HS, QD, 1.0f,
+                          dk_.data() + g * HS, KV);
+    }
   }
 
   // ---- RoPE and the q/k norms, backwards, to the projections' outputs ----

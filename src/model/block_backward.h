@@ -10,7 +10,8 @@
 // (OC x IC like the weight, valid during the call), so no block's weight gradients are kept: the
 // learned methods turn each into their own parameters' gradients at once. Norm gains and biases
 // are not trained (they get no gradient). Every product with a weight or an activation matrix is
-// one SGEMM; attention's per-head T x T probabilities are recomputed one head at a time.
+// one SGEMM; attention's per-head T x T probabilities are recomputed a group of heads at a time
+// (as many as fit 64 MB).
 #pragma once
 
 #include <cstdint>
@@ -36,7 +37,10 @@ class BlockBackward {
   // Scratch for sequences of up to max_tokens (1..seq_len) tokens. threads: OpenMP threads of the
   // row passes (0 = all). The model must outlive this object. Throws vqr::Error
   // (Status::InvalidArgument, Status::OutOfMemory).
-  BlockBackward(const Model &model, int64_t max_tokens, int threads = 0);
+  // score_bytes: the attention backward's probabilities and their gradients are held for as many
+  // heads at once as fit (0 = kScoreBytes); the results do not depend on it.
+  static constexpr int64_t kScoreBytes = int64_t{64} << 20;
+  BlockBackward(const Model &model, int64_t max_tokens, int threads = 0, int64_t score_bytes = 0);
 
   // Block `layer` on x (T x dim, one sequence at positions 0..T-1): dx (T x dim, overwritten; must
   // not alias x or dy) = dL/dx for dy = dL/dy (T x dim). sink (may be empty) receives dL/dW in the
@@ -57,6 +61,7 @@ class BlockBackward {
  private:
   const Model &model_;
   int64_t max_tokens_;
+  int64_t score_bytes_;
   int threads_;
   std::vector<float> rope_table_;  // rope_table(inv_freq, max_tokens)
   // The last forward(): its block, tokens, input and the seven weights it used.
@@ -68,7 +73,7 @@ class BlockBackward {
   std::vector<float> xn1_, qpre_, kpre_, q_, k_, v_, o_, x1_, xn2_, h1_, h3_, a_;
   std::vector<float> dq_, dk_, dv_, do_, dx1_, dxn_, da_, dh1_, dh3_;
   std::vector<float> dw_;            // the largest weight gradient
-  std::vector<float> probs_, dprobs_, att_;  // one head's T x T, and the forward's attention scratch
+  std::vector<float> probs_, dprobs_, att_;  // a head group's T x T each, and the forward's attention scratch
 };
 
 }  // namespace vqr::model

@@ -233,6 +233,16 @@ void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *na
     order.push_back(static_cast<int>(k));
   });
   EXPECT_EQ(order, (std::vector<int>{5, 4, 6, 3, 0, 1, 2})) << "w2, w1, w3, wo, wq, wk, wv";
+  // Heads one at a time (the smallest score budget) give the same bits as all heads at once.
+  {
+    BlockBackward one_head(m, T, 2, 1);
+    std::vector<float> dx1(x.size());
+    std::vector<std::vector<float>> dw1(7);
+    one_head.run(layer, x.data(), T, dy.data(), dx1.data(),
+                 [&](LinearKind k, const float *g, int64_t r, int64_t cc) { dw1[(size_t)k].assign(g, g + r * cc); });
+    EXPECT_EQ(dx1, dx);
+    for (int k = 0; k < 7; ++k) EXPECT_EQ(dw1[(size_t)k], dw[k]) << k;
+  }
   // forward()'s output is Forward::block's, bit for bit (the same calls), and backward() after it
   // gives run()'s dx.
   {
