@@ -517,6 +517,10 @@ typedef VQR_ENUM(vqr_param) {
                                     pattern when K allows, so the initialization keeps its
                                     rounding decisions (plain k-means can flip a latent's sign and
                                     so a GPTQ decision); 0 = plain nearest (the reference) */
+  VQR_PARAM_KMEANS_TOL = 625,    /* float, 0..1, default 0: k-means also stops once an iteration
+                                    changes fewer than this share of the training assignments
+                                    (0 = only when none changes; the reference runs all
+                                    VQR_PARAM_KMEANS_ITERS). Since 0.5.0 */
   VQR_PARAM_RANK = 630,          /* int, 1..4096, default 8: LoRA-rounding rank r */
   VQR_PARAM_MINMAX_TUNING = 640, /* int 0/1, default 1: AutoRound trains the min/max scales */
   VQR_PARAM_MINMAX_LR = 641,     /* float, -1 or 0..100, default -1 = the learning rate */

@@ -118,6 +118,7 @@ MIRROR(VQR_PARAM_CODEBOOK_SIZE, quant::Param::CodebookSize);
 MIRROR(VQR_PARAM_KMEANS_ITERS, quant::Param::KmeansIters);
 MIRROR(VQR_PARAM_KMEANS_SAMPLE, quant::Param::KmeansSample);
 MIRROR(VQR_PARAM_SIGN_CONSISTENT, quant::Param::SignConsistent);
+MIRROR(VQR_PARAM_KMEANS_TOL, quant::Param::KmeansTol);
 MIRROR(VQR_PARAM_RANK, quant::Param::Rank);
 MIRROR(VQR_PARAM_MINMAX_TUNING, quant::Param::MinmaxTuning);
 MIRROR(VQR_PARAM_MINMAX_LR, quant::Param::MinmaxLr);

@@ -178,6 +178,9 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("vq-dim", "D", "8", "vqround: latents per codebook vector");
   args.add("codebook-size", "K", "4096", "vqround: codewords (capped at the number of vectors)");
   args.add("kmeans-iters", "N", "500", "vqround: k-means iterations at most");
+  args.add("kmeans-tol", "X", "0",
+           "vqround: k-means also stops once an iteration changes fewer than this share of its assignments (0 = "
+           "only when none changes)");
   args.add_flag("sign-consistent", "vqround: keep the initialization's rounding decisions in k-means");
   args.add("rank", "R", "8", "loraround: rank");
   args.add_flag("blockwise",
@@ -241,6 +244,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_KMEANS_ITERS, parse_float(args.get("kmeans-iters"), "--kmeans-iters"),
             "--kmeans-iters");
   set_param(cfg.get(), VQR_PARAM_SIGN_CONSISTENT, args.flag("sign-consistent"), "--sign-consistent");
+  set_param(cfg.get(), VQR_PARAM_KMEANS_TOL, parse_float(args.get("kmeans-tol"), "--kmeans-tol"), "--kmeans-tol");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
   set_param(cfg.get(), VQR_PARAM_BLOCKWISE, args.flag("blockwise"), "--blockwise");
   set_param(cfg.get(), VQR_PARAM_BLOCK_BATCH, parse_float(args.get("block-batch"), "--block-batch"), "--block-batch");

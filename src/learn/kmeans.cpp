@@ -376,6 +376,8 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
           "kmeans: need 1 <= k <= count, got k = " + std::to_string(k) + ", count = " + std::to_string(count));
   require(k <= std::numeric_limits<int32_t>::max(), Status::InvalidArgument, "kmeans: k exceeds int32");
   require(options.iters >= 0, Status::InvalidArgument, "kmeans: iters < 0");
+  require(options.min_changed >= 0 && options.min_changed <= 1, Status::InvalidArgument,
+          "kmeans: min_changed must be in [0, 1]");
   require(options.max_points_per_centroid >= 1, Status::InvalidArgument, "kmeans: max_points_per_centroid < 1");
   const int threads = std::max(1, options.threads);
   backend::Backend &be = *options.backend;
@@ -457,6 +459,9 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
       converged = true;
       break;
     }
+    int64_t changed = 0;
+    for (int64_t i = 0; i < train.n; ++i) changed += next[(size_t)i] != assign[(size_t)i];
+    const bool settled = it > 0 && (double)changed < options.min_changed * (double)train.n;
     assign.swap(next);
     double inertia = 0.0;
     for (double v : dist2) inertia += v;
@@ -464,6 +469,7 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
     update_centroids(c, assign.data(), train, k, d, sign, pattern_count);
     res.iterations = it + 1;
     if (progress) progress->checkpoint(res.iterations, false, inertia);
+    if (settled) break;  // VQR_PARAM_KMEANS_TOL: the centroids moved once more; assign everything below
   }
 
   // Final assignment of every vector (the converged training assignment when it covers them all).

@@ -23,6 +23,8 @@ namespace vqr::learn {
 struct KMeansOptions {
   int64_t k = 4096;                      // centroids; the caller caps it at the vector count
   int iters = 500;                       // Lloyd iterations at most (0 = the seeds are the result)
+  double min_changed = 0;                // also stop after an iteration that changes fewer than this
+                                         // share of the training assignments (0: only none)
   int64_t max_points_per_centroid = 256; // training sample cap per centroid (>= 1)
   uint64_t seed = 0;                     // drives the training sample and the random seeds
   bool sign_consistent = false;
@@ -47,7 +49,9 @@ struct KMeansResult {
 // the fewest pattern mismatches), then moves each centroid to its cluster's mean; an empty
 // cluster is re-seeded by splitting the largest one (sign-consistent: unless it is the only
 // centroid of a pattern that occurs among the vectors). The run stops early once an iteration
-// changes no assignment, which gives the same result as running all `iters`. Finally every
+// changes no assignment, which gives the same result as running all `iters`, or (min_changed > 0)
+// after the centroid update of an iteration that changed fewer than min_changed x the training
+// points' assignments (not a fixed point: the final assignment below then runs). Finally every
 // vector is assigned with the same rule. With sign_consistent and k >= the number of distinct
 // patterns, every vector's centroid has the vector's own pattern.
 //

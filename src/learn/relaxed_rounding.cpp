@@ -134,6 +134,7 @@ class VqRounding final : public RelaxedRounding<T> {
     KMeansOptions ko;
     ko.k = K_;
     ko.iters = c.kmeans_iters;
+    ko.min_changed = c.kmeans_tol;
     ko.max_points_per_centroid = c.kmeans_sample;
     ko.seed = ctx ? ctx->seed : 0;
     ko.sign_consistent = c.sign_consistent;

@@ -52,6 +52,7 @@ static const ParamInfo kTable[] = {
       {Param::KmeansIters, "kmeans_iters", false, 0, 10000, 500},
       {Param::KmeansSample, "kmeans_sample", false, 1, 1e6, 256},
       {Param::SignConsistent, "sign_consistent", false, 0, 1, 0},
+      {Param::KmeansTol, "kmeans_tol", true, 0.0, 1.0, 0.0},
       {Param::Rank, "rank", false, 1, 4096, 8},
       {Param::MinmaxTuning, "minmax_tuning", false, 0, 1, 1},
       {Param::MinmaxLr, "minmax_lr", true, -1.0, 100.0, -1.0},
@@ -179,6 +180,7 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::KmeansIters: c.kmeans_iters = (int)v; break;
     case Param::KmeansSample: c.kmeans_sample = (int64_t)v; break;
     case Param::SignConsistent: c.sign_consistent = v != 0; break;
+    case Param::KmeansTol: c.kmeans_tol = v; break;
     case Param::Rank: c.rank = (int)v; break;
     case Param::MinmaxTuning: c.minmax_tuning = v != 0; break;
     case Param::MinmaxLr: c.minmax_lr = v; break;

@@ -20,7 +20,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 44;
+constexpr int kParamCount = 45;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(Param id);
@@ -73,6 +73,7 @@ struct QuantConfig {
   int kmeans_iters = 500;
   int64_t kmeans_sample = 256;
   bool sign_consistent = false;
+  double kmeans_tol = 0;  // k-means stops once an iteration changes fewer than this share of assignments
   int rank = 8;
   bool minmax_tuning = true;
   double minmax_lr = -1;

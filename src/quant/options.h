@@ -75,6 +75,7 @@ enum class Param : int {
   KmeansIters = 622,
   KmeansSample = 623,
   SignConsistent = 624,
+  KmeansTol = 625,
   Rank = 630,
   MinmaxTuning = 640,
   MinmaxLr = 641,

@@ -195,6 +195,7 @@ static const param_spec k_params[] = {
     {VQR_PARAM_KMEANS_ITERS, "kmeans_iters", 0, 0, 10000, 500},
     {VQR_PARAM_KMEANS_SAMPLE, "kmeans_sample", 0, 1, 1e6, 256},
     {VQR_PARAM_SIGN_CONSISTENT, "sign_consistent", 0, 0, 1, 0},
+    {VQR_PARAM_KMEANS_TOL, "kmeans_tol", 1, 0.0, 1.0, 0.0},
     {VQR_PARAM_RANK, "rank", 0, 1, 4096, 8},
     {VQR_PARAM_MINMAX_TUNING, "minmax_tuning", 0, 0, 1, 1},
     {VQR_PARAM_MINMAX_LR, "minmax_lr", 1, -1.0, 100.0, -1.0},
@@ -252,7 +253,7 @@ static void test_param_bounds_and_names(void) {
     /* Gaps between and after the numbered ranges; none of these may ever become valid by
      * accident (a new parameter gets its own number and is added to k_params). */
     static const int unknown[] = {0,   1,   99,  101, 199, 210, 299, 307, 399, 401, 499, 504, 599,
-                                  611, 619, 625, 629, 631, 639, 644, 700, -1,  100000};
+                                  611, 619, 626, 629, 631, 639, 644, 700, -1,  100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];
       b.struct_size = 12345;

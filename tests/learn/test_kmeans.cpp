@@ -272,6 +272,36 @@ TEST(KMeans, ConvergedResultIsLloydFixedPoint) {
   EXPECT_LT(r.inertia, 0.9 * seeds.inertia);
 }
 
+// min_changed (VQR_PARAM_KMEANS_TOL): stopping once fewer than a share of the assignments change
+// takes fewer iterations, still assigns every vector to its nearest centroid, and costs little
+// inertia; a share of 0 changes nothing; out-of-range shares are refused.
+TEST(KMeans, MinChangedStopsEarlyWithNearestAssignment) {
+  const int d = 8;
+  const int64_t count = 3000, k = 32;
+  vqrt::Rng rng(21);
+  const std::vector<float> x = vqrt::normal_matrix(rng, count, d, 3.0);
+  const KMeansResult full = kmeans(x.data(), count, d, opts(k, 500), nullptr);
+  KMeansOptions zero = opts(k, 500);
+  zero.min_changed = 0;
+  const KMeansResult same = kmeans(x.data(), count, d, zero, nullptr);
+  EXPECT_EQ(same.assign, full.assign);
+  EXPECT_EQ(same.iterations, full.iterations);
+  KMeansOptions loose = opts(k, 500);
+  loose.min_changed = 0.01;
+  const KMeansResult early = kmeans(x.data(), count, d, loose, nullptr);
+  ASSERT_TRUE(well_formed(early, count, d, k));
+  std::printf("k-means to a fixed point: %d iterations, inertia %.5f; stopping below 1%% changed: %d, %.5f\n",
+              full.iterations, full.inertia, early.iterations, early.inertia);
+  EXPECT_LT(early.iterations, full.iterations);
+  EXPECT_TRUE(all_nearest(x, d, early));
+  EXPECT_LT(early.inertia, 1.05 * full.inertia);
+  for (double bad : {-0.1, 1.5}) {
+    KMeansOptions o = opts(k, 5);
+    o.min_changed = bad;
+    EXPECT_THROW(kmeans(x.data(), count, d, o, nullptr), vqr::Error);
+  }
+}
+
 // An awkward shape: prime count, odd dimension, K not a power of two, several threads.
 TEST(KMeans, AwkwardShapeFixedPoint) {
   const int d = 5;

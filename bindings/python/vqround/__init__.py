@@ -707,7 +707,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
                    beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
                    codebook_size=None, kmeans_iters=None, kmeans_sample=None,
                    sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None,
-                   scale_dtype="f32", blockwise=False, block_batch=None):
+                   scale_dtype="f32", blockwise=False, block_batch=None, kmeans_tol=None):
     """The configuration keywords of quantize() (and Model.quantize()), checked and mapped to
     VQR_PARAM_* values: (ints, floats), dicts from parameter name to value, None meaning the
     library's default or the method's preset. Names of methods, grids, ... are resolved here;
@@ -730,7 +730,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
             "blockwise": blockwise, "block_batch": block_batch}
     floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
               "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
-              "beta_hold": beta_hold, "minmax_lr": minmax_lr}
+              "beta_hold": beta_hold, "minmax_lr": minmax_lr, "kmeans_tol": kmeans_tol}
     return ints, floats
 
 

@@ -94,7 +94,7 @@ PARAM = {
     "beta_start": 605, "beta_end": 606, "beta_schedule": 607, "warmup": 608, "beta_hold": 609,
     "keep_best": 610,
     "vq_dim": 620, "codebook_size": 621, "kmeans_iters": 622, "kmeans_sample": 623,
-    "sign_consistent": 624,
+    "sign_consistent": 624, "kmeans_tol": 625,
     "rank": 630,
     "minmax_tuning": 640, "minmax_lr": 641, "blockwise": 642, "block_batch": 643,
 }
