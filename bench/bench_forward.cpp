@@ -149,20 +149,25 @@ double time_against_sgemm(benchmark::State &state, Prepare &&prepare, Lib &&lib,
   return lib_s;
 }
 
+// gutenberg4M from $VQR_DATA_DIR (else ../shared/data), or nothing with the benchmark skipped.
+std::optional<Model> load_gutenberg4m(benchmark::State &state) {
+  const char *dir = std::getenv("VQR_DATA_DIR");
+  const std::string file = std::string(dir != nullptr ? dir : "../shared/data") + "/models/gutenberg4M/gutenberg4M.bin";
+  try {
+    return vqr::model::load_llama2c(file);
+  } catch (const std::exception &e) {
+    state.SkipWithError((file + ": " + e.what()).c_str());
+    return std::nullopt;
+  }
+}
+
 // Args: path (0 = kBlas, 1 = kReference). One 256-token window of gutenberg4M with logits; the
 // same pseudo-random tokens for both paths. Counters as above plus tokens_per_s.
 void BM_ForwardGutenberg4M(benchmark::State &state) {
-  const char *dir = std::getenv("VQR_DATA_DIR");
-  const std::string file = std::string(dir != nullptr ? dir : "../shared/data") + "/models/gutenberg4M/gutenberg4M.bin";
   const auto path = state.range(0) == 0 ? MatmulPath::kBlas : MatmulPath::kReference;
   state.SetLabel(path == MatmulPath::kBlas ? "blas" : "reference");
-  std::optional<Model> loaded;
-  try {
-    loaded.emplace(vqr::model::load_llama2c(file));
-  } catch (const std::exception &e) {
-    state.SkipWithError((file + ": " + e.what()).c_str());
-    return;
-  }
+  const std::optional<Model> loaded = load_gutenberg4m(state);
+  if (!loaded) return;
   const Model &m = *loaded;
   const ModelConfig &c = m.config();
   const int64_t T = c.seq_len, V = c.vocab_size;
@@ -187,15 +192,8 @@ BENCHMARK(BM_ForwardGutenberg4M)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)-
 // attention (causal triangle) twice (forward and recompute) and the backward's five full T x T
 // products per head. The SGEMM side runs the forward GEMMs of the window once per window.
 void BM_ModelBackwardGutenberg4M(benchmark::State &state) {
-  const char *dir = std::getenv("VQR_DATA_DIR");
-  const std::string file = std::string(dir != nullptr ? dir : "../shared/data") + "/models/gutenberg4M/gutenberg4M.bin";
-  std::optional<Model> loaded;
-  try {
-    loaded.emplace(vqr::model::load_llama2c(file));
-  } catch (const std::exception &e) {
-    state.SkipWithError((file + ": " + e.what()).c_str());
-    return;
-  }
+  const std::optional<Model> loaded = load_gutenberg4m(state);
+  if (!loaded) return;
   const Model &m = *loaded;
   const ModelConfig &c = m.config();
   const int64_t T = c.seq_len, V = c.vocab_size, windows = 2048 / T;

@@ -45,4 +45,17 @@ inline void fill_random(vqr::model::Model &m, uint32_t seed) {
   gain(TensorId::kKNorm);
 }
 
+// A 2-layer config of the given widths and heads (everything else at ModelConfig's defaults).
+inline vqr::model::ModelConfig base_config(int dim, int hidden, int heads, int kv_heads, int vocab, int seq) {
+  vqr::model::ModelConfig c;
+  c.dim = dim;
+  c.hidden_dim = hidden;
+  c.n_layers = 2;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.vocab_size = vocab;
+  c.seq_len = seq;
+  return c;
+}
+
 }  // namespace vqr_test

@@ -309,15 +309,7 @@ void check_model(const ModelConfig &c, int64_t T, uint32_t seed, const char *nam
 }
 
 ModelConfig config(int dim, int hidden, int heads, int kv_heads, int seq) {
-  ModelConfig c;
-  c.dim = dim;
-  c.hidden_dim = hidden;
-  c.n_layers = 2;
-  c.n_heads = heads;
-  c.n_kv_heads = kv_heads;
-  c.vocab_size = 19;
-  c.seq_len = seq;
-  return c;
+  return vqr_test::base_config(dim, hidden, heads, kv_heads, 19, seq);
 }
 
 TEST(BlockBackward, Llama2cHalfLayout) { check_config(config(32, 48, 4, 4, 16), 13, 1, "llama2.c-like, MHA, half"); }

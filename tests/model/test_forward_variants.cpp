@@ -27,6 +27,7 @@ using vqr::model::ModelConfig;
 using vqr::model::RopeLayout;
 using vqr::model::RopeScaling;
 using vqr::model::TensorId;
+using vqr_test::base_config;
 using vqr_test::fill_random;
 
 namespace {
@@ -274,17 +275,6 @@ void expect_inv_freq_close(const ModelConfig &c) {
     EXPECT_NEAR(ours[j] / ref[j], 1.0, kInvFreqTol) << "inv_freq[" << j << "]: ours " << ours[j] << " ref " << ref[j];
 }
 
-ModelConfig base_config(int dim, int hidden, int heads, int kv_heads, int vocab, int seq) {
-  ModelConfig c;
-  c.dim = dim;
-  c.hidden_dim = hidden;
-  c.n_layers = 2;
-  c.n_heads = heads;
-  c.n_kv_heads = kv_heads;
-  c.vocab_size = vocab;
-  c.seq_len = seq;
-  return c;
-}
 
 // Builds a random model of `c`, runs it over seq_len random tokens and compares with the reference.
 // `without`: the same config with the case's feature switched off; the reference must move by
