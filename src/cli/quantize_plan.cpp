@@ -15,7 +15,10 @@
 //  - hessian: n^2 T per distinct input (SSYRK), plus 2 n^2 T for D where the fp stream runs (GEMM).
 //  - sweep, per GPTQ-family layer: the inverse factor 4/3 n^3, the cross-block updates m n^2
 //    (twice with D), GPTAQ's P 2 n^3 (TRMM); a learned method: 2 m n^2 per step (--steps, or the
-//    preset of vqr_method_info).
+//    preset of vqr_method_info). Block-wise AutoRound (--blockwise) instead: no group passes and no
+//    Hessians; the fp block's outputs once (2 flops per weight per token plus attention), then per
+//    step a forward and a backward of the block on --block-batch sequences: 6 flops per weight per
+//    token (forward, dX, dW) plus attention's forward and the backward's five T x T products.
 // The rates come from a short probe through the library (~0.2 s): vqr_hessian_add on a
 // 1024 x 1024 f32 batch is an SSYRK of n^2 T flops, and vqr_hessian_add_pair on the same batch
 // adds D's GEMM of 2 n^2 T flops, timed as the difference. Loading weights, elementwise passes and
@@ -23,7 +26,8 @@
 // Memory, the streamed pipeline's peak: one block's weights in fp32 (x2 with the fp stream: the
 // original weights stay for its pass), the calibration hidden states in their storage dtype (x2
 // with the fp stream), capped by --max-memory with the rest spilled to a file, the largest Hessian
-// (x2 with D), one window's activations, and the codes kept for the writer.
+// (x2 with D), one window's activations (block-wise: plus its inputs and targets and the block
+// backward's activations), and the codes kept for the writer.
 #include "cli/quantize_plan.h"
 
 #include <fnmatch.h>
@@ -170,7 +174,8 @@ Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers)
     const vqr_method_facts f = method_facts(l.method);
     return !l.skip && (f.needs_fp_stream || (e.exact_target && f.accepts_exact_target));
   };
-  for (const PlannedLayer &l : layers) e.fp_stream = e.fp_stream || needs_fp(l);
+  const bool blockwise = config_int(in.config, VQR_PARAM_BLOCKWISE) != 0;
+  for (const PlannedLayer &l : layers) e.fp_stream = e.fp_stream || needs_fp(l) || (blockwise && !l.skip);
   const double streams = e.fp_stream ? 2 : 1;
   const double q_dim = (double)info.n_heads * (double)info.head_dim;
   const double attention = 2 * (double)in.longest * q_dim;  // flops per token of one pass
@@ -180,6 +185,24 @@ Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers)
     double block_params = 0, prefix = 0;
     for (int j = 0; j < 7; ++j) block_params += (double)block[j].rows * (double)block[j].cols;
     e.block_fp32 = std::max(e.block_fp32, block_params * 4 * streams);
+    if (blockwise) {
+      const vqr_method_facts f = method_facts(block[0].method);
+      const double step_tokens =
+          (double)std::min<int64_t>(config_int(in.config, VQR_PARAM_BLOCK_BATCH), in.sequences) * (double)in.longest;
+      const double backward_attention = 5 * 2 * (double)in.longest * q_dim;  // per token: five T x T products
+      const double block_steps = (double)(steps >= 0 ? steps : f.preset_steps);
+      e.flops.sweep += tokens * (2 * block_params + attention) +
+                       block_steps * step_tokens * (6 * block_params + attention + backward_attention);
+      for (int j = 0; j < 7; ++j) {
+        const PlannedLayer &l = block[j];
+        ++e.quantized;
+        const double scales = (l.group > 0 ? std::ceil((double)l.cols / (double)l.group) : 1) * (double)l.rows;
+        e.codes += (double)l.rows * (double)l.cols * (double)l.bits / 8 + scales * 8 + (double)l.cols * 4;
+      }
+      e.flops.forward += tokens * (2 * block_params + attention) * streams;  // the block's full pass
+      e.passes += (int64_t)streams;
+      continue;
+    }
     for (size_t g = 0; g < kGroups.size(); ++g) {
       bool active = false, pair = false;
       double group_params = 0;
@@ -224,6 +247,16 @@ Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers)
   e.activations = (double)in.longest * 4 *
                   (2 * dim + std::max(dim, q_dim) + q_dim + 2 * kv_dim + 2 * (double)info.hidden_dim +
                    (e.fp_stream ? widest : 0));
+  if (blockwise) {
+    // Block-wise AutoRound (pipeline/blockwise_autoround.h): both streams' inputs and the fp block's
+    // outputs of every window in fp32, and the block backward's activations of one window
+    // (model/block_backward.h: 5 x dim, 5 x q_dim, 5 x kv_dim, 6 x hidden per token) with its
+    // attention probabilities and their gradient (a head group's T x T, at most 64 MB).
+    const double T = (double)in.longest;
+    e.activations += 3 * tokens * dim * 4 +
+                     T * 4 * (5 * dim + 5 * q_dim + 5 * kv_dim + 6 * (double)info.hidden_dim) +
+                     std::min((double)info.n_heads * T * T * 8, std::max(64.0 * 1024 * 1024, T * T * 8));
+  }
   return e;
 }
 

@@ -31,6 +31,18 @@ grep -q '(rtn ' "$tmp/err" && fail "the RTN comparison was computed without --re
 $q --method gptq --bits 4 --out "$tmp/gptq4rtn" --report-rtn >"$tmp/out" 2>"$tmp/err" || fail "--report-rtn run failed"
 [ "$(grep -c '(rtn [0-9]' "$tmp/err")" = 35 ] || fail "--report-rtn does not show 35 RTN figures"
 
+# --blockwise: AutoRound trains each block's seven linears together (a few steps here), the log
+# shows each block's output error falling; its dry run counts no Hessians; with a per-layer rule or
+# another method it is refused.
+$q --method autoround --bits 3 --steps 4 --blockwise --block-batch 4 --out "$tmp/bw" >"$tmp/out" 2>"$tmp/err" ||
+  fail "--blockwise run failed"
+[ "$(grep -c 'block-wise AutoRound, block output MSE' "$tmp/err")" = 5 ] || fail "--blockwise did not log 5 blocks"
+$q --method autoround --bits 3 --blockwise --dry-run >"$tmp/out" 2>"$tmp/err" || fail "--blockwise --dry-run failed"
+grep -q "hessians 0," "$tmp/out" || fail "the --blockwise plan counts Hessians"
+$q --method autoround --bits 3 --steps 2 --blockwise --override 'blk.1.w2:bits=4' --out "$tmp/bwx" >"$tmp/out" 2>"$tmp/err" &&
+  fail "--blockwise with a per-layer rule accepted"
+[ -e "$tmp/bwx" ] && fail "a refused --blockwise run left its --out"
+
 # --dry-run: the plan of 5 blocks x 7 layers with the override and the skip applied, estimates in
 # --json, exit 0, and no output folder.
 $q --method gptq --bits 4 --out "$tmp/dry" --override 'blk.0.wq:bits=8;*.w2:skip' --dry-run >"$tmp/out" 2>"$tmp/err" ||
