@@ -63,28 +63,6 @@ void rmsnorm_backward(float *dx, bool accumulate, const float *dy, const float *
 
 namespace {
 
-// The transpose of RoPE's rotation on each (a, b) pair of every head of q (NH heads) and k (NKV):
-// [d0, d1] = [da cos + db sin, -da sin + db cos], in place.
-void rope_backward(float *dq, float *dk, const float *table, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
-                   RopeLayout layout, int threads) {
-  const int64_t half = HS / 2;
-  const int64_t stride = layout == RopeLayout::kInterleaved ? 2 : 1;
-  const int64_t partner = layout == RopeLayout::kInterleaved ? 1 : half;
-#pragma omp parallel for num_threads(threads) schedule(static) if (T * (NH + NKV) * HS >= kMinParallelValues)
-  for (int64_t t = 0; t < T; ++t) {
-    const float *cs = table + t * half * 2;
-    for (int64_t h = 0; h < NH + NKV; ++h) {
-      float *vec = h < NH ? dq + (t * NH + h) * HS : dk + (t * NKV + (h - NH)) * HS;
-      for (int64_t j = 0; j < half; ++j) {
-        const int64_t a = j * stride, b = a + partner;
-        const float c = cs[2 * j], s = cs[2 * j + 1], da = vec[a], db = vec[b];
-        vec[a] = da * c + db * s;
-        vec[b] = db * c - da * s;
-      }
-    }
-  }
-}
-
 // Query heads whose T x T probabilities and their gradients the backward holds at once: as many as
 // fit `bytes` (both buffers), at least one.
 int64_t backward_head_group(int64_t T, int64_t NH, int64_t bytes) {
@@ -261,7 +239,7 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
   }
 
   // ---- RoPE and the q/k norms, backwards, to the projections' outputs ----
-  rope_backward(dq_.data(), dk_.data(), rope_table_.data(), T, NH, NKV, HS, c.rope_layout, th);
+  rope_rotate_rows(dq_.data(), dk_.data(), rope_table_.data(), T, NH, NKV, HS, c.rope_layout, /*inverse=*/true, th);
   if (c.qk_norm) {
     // Per head of HS values, from the projections' outputs; do_ (T x QD >= T x KV) is free now.
     float *tmp = do_.data();

@@ -108,28 +108,47 @@ void rmsnorm_rows(float *out, const float *inp, const float *weight, int64_t T, 
   }
 }
 
-void qk_norm_rope_rows(float *q, float *k, const float *table, const float *q_norm, const float *k_norm, float eps,
-                       int64_t T, int64_t NH, int64_t NKV, int64_t HS, RopeLayout layout, int threads) {
+namespace {
+
+// One head's RoPE pairs of one token rotated by the angles cs (HS/2 {cos, sin}); sin negated when
+// inverse (-(sin) is exact, so the forward's values are the reference's bits).
+inline void rotate_pairs(float *vec, const float *cs, int64_t HS, RopeLayout layout, bool inverse) {
   const int64_t half = HS / 2;
   const int64_t stride = layout == RopeLayout::kInterleaved ? 2 : 1;
   const int64_t partner = layout == RopeLayout::kInterleaved ? 1 : half;
+  for (int64_t j = 0; j < half; ++j) {
+    const int64_t a = j * stride, b = a + partner;
+    const float fcr = cs[2 * j], fci = inverse ? -cs[2 * j + 1] : cs[2 * j + 1];
+    const float v0 = vec[a];
+    const float v1 = vec[b];
+    vec[a] = v0 * fcr - v1 * fci;
+    vec[b] = v0 * fci + v1 * fcr;
+  }
+}
+
+}  // namespace
+
+void qk_norm_rope_rows(float *q, float *k, const float *table, const float *q_norm, const float *k_norm, float eps,
+                       int64_t T, int64_t NH, int64_t NKV, int64_t HS, RopeLayout layout, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (T * (NH + NKV) * HS >= kMinParallelValues)
   for (int64_t t = 0; t < T; ++t) {
-    const float *cs = table + t * half * 2;
+    const float *cs = table + t * (HS / 2) * 2;
     for (int64_t h = 0; h < NH + NKV; ++h) {
       float *vec = h < NH ? q + (t * NH + h) * HS : k + (t * NKV + (h - NH)) * HS;
       const float *norm = h < NH ? q_norm : k_norm;
       if (norm != nullptr) scale_row(vec, vec, norm, rms_scale(sum_squares(vec, HS), HS, eps), HS);
-      for (int64_t j = 0; j < half; ++j) {
-        const int64_t a = j * stride, b = a + partner;
-        const float fcr = cs[2 * j], fci = cs[2 * j + 1];
-        const float v0 = vec[a];
-        const float v1 = vec[b];
-        vec[a] = v0 * fcr - v1 * fci;
-        vec[b] = v0 * fci + v1 * fcr;
-      }
+      rotate_pairs(vec, cs, HS, layout, false);
     }
   }
+}
+
+void rope_rotate_rows(float *q, float *k, const float *table, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                      RopeLayout layout, bool inverse, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (T * (NH + NKV) * HS >= kMinParallelValues)
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < NH + NKV; ++h)
+      rotate_pairs(h < NH ? q + (t * NH + h) * HS : k + (t * NKV + (h - NH)) * HS, table + t * (HS / 2) * 2, HS,
+                   layout, inverse);
 }
 
 void fill_rows(float *y, const float *bias, int64_t T, int64_t n, int threads) {

@@ -59,6 +59,11 @@ void rmsnorm_rows(float *out, const float *inp, const float *weight, int64_t T, 
 // from `table` (rope_table of at least T positions), in one pass over the token's q and k rows.
 void qk_norm_rope_rows(float *q, float *k, const float *table, const float *q_norm, const float *k_norm, float eps,
                        int64_t T, int64_t NH, int64_t NKV, int64_t HS, RopeLayout layout, int threads);
+// RoPE's rotation of every (a, b) pair of the q (NH heads) and k (NKV heads) rows of T tokens by the
+// table's angles, in place: [a, b] <- [a cos - b s, a s + b cos] with s = sin (forward) or -sin
+// (inverse = true: the transpose, which carries gradients back through RoPE). No q/k norms.
+void rope_rotate_rows(float *q, float *k, const float *table, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                      RopeLayout layout, bool inverse, int threads);
 // y[t, :] = bias (overwrite), T rows of width n: the start value of a bias-folded SGEMM.
 void fill_rows(float *y, const float *bias, int64_t T, int64_t n, int threads);
 // As swiglu_forward on T rows of width H.

@@ -4,6 +4,8 @@
 // teacher, the gradient against central differences, and argument errors.
 #include <gtest/gtest.h>
 
+#include "common/error_status.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -141,21 +143,13 @@ TEST(DistillLoss, StudentEqualToTeacherCostsNothing) {
 
 TEST(DistillLoss, RejectsBadArguments) {
   const std::vector<float> z = random_logits(2, 10, 7, 1.0f);
-  auto status = [](auto &&fn) {
-    try {
-      fn();
-    } catch (const vqr::Error &e) {
-      return e.status();
-    }
-    return vqr::Status::Ok;
-  };
-  EXPECT_EQ(status([&] { vqr::model::teacher_topk(z.data(), 2, 10, 0, 2.0f); }), vqr::Status::InvalidArgument);
-  EXPECT_EQ(status([&] { vqr::model::teacher_topk(z.data(), 2, 10, 11, 2.0f); }), vqr::Status::InvalidArgument);
-  EXPECT_EQ(status([&] { vqr::model::teacher_topk(z.data(), 2, 10, 3, 0.0f); }), vqr::Status::InvalidArgument);
-  EXPECT_EQ(status([&] { vqr::model::teacher_topk(z.data(), 2, 10, 3, NAN); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::model::teacher_topk(z.data(), 2, 10, 0, 2.0f); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::model::teacher_topk(z.data(), 2, 10, 11, 2.0f); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::model::teacher_topk(z.data(), 2, 10, 3, 0.0f); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::model::teacher_topk(z.data(), 2, 10, 3, NAN); }), vqr::Status::InvalidArgument);
   const TeacherTopK t = vqr::model::teacher_topk(z.data(), 2, 10, 3, 2.0f);
   std::vector<float> grad(20);
-  EXPECT_EQ(status([&] { vqr::model::distill_loss_and_gradient(z.data(), 1, 10, t, grad.data()); }),
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::model::distill_loss_and_gradient(z.data(), 1, 10, t, grad.data()); }),
             vqr::Status::InvalidArgument);
 }
 

@@ -4,6 +4,8 @@
 // the config checks of Model. Tiny random models only: the whole binary runs in well under a second.
 #include <gtest/gtest.h>
 
+#include "common/error_status.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -29,6 +31,7 @@ using vqr::model::RopeScaling;
 using vqr::model::TensorId;
 using vqr_test::base_config;
 using vqr_test::fill_random;
+using vqr_test::status_of;
 
 namespace {
 
@@ -524,14 +527,6 @@ TEST(ForwardVariants, PackedSequencesMatchLonePasses) {
       leak = std::max(leak, std::fabs((double)joined[i] - (double)alone[i]));
     EXPECT_GT(leak, kMinEffect) << what << ": a shared context would not be detected";
 
-    auto status_of = [](auto &&fn) {
-      try {
-        fn();
-      } catch (const vqr::Error &e) {
-        return e.status();
-      }
-      return vqr::Status::Ok;
-    };
     EXPECT_EQ(status_of([&] { f.set_segments({24, 0}); }), vqr::Status::InvalidArgument) << "empty sequence";
     EXPECT_EQ(status_of([&] { f.set_segments({c.seq_len + 1}); }), vqr::Status::InvalidArgument) << "too long";
     EXPECT_EQ(status_of([&] { f.set_segments({24, 24, 24, 24}); }), vqr::Status::InvalidArgument) << "too many rows";

@@ -7,6 +7,8 @@
 // layer-wise); blocks with per-layer overrides and single layers are refused.
 #include <gtest/gtest.h>
 
+#include "common/error_status.h"
+
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -102,25 +104,17 @@ TEST(BlockwiseAutoRound, TrainingLowersTheBlockError) {
 
 TEST(BlockwiseAutoRound, RejectsBadArguments) {
   BlockData s(small_config());
-  auto status = [](auto &&fn) {
-    try {
-      fn();
-    } catch (const vqr::Error &e) {
-      return e.status();
-    }
-    return vqr::Status::Ok;
-  };
   auto gptq = autoround(1);
   gptq.method = vqr::quant::Method::Gptq;
-  EXPECT_EQ(status([&] { vqr::pipeline::blockwise_autoround(nullptr, gptq, s.model, 0, s.data, 1, 1); }),
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::pipeline::blockwise_autoround(nullptr, gptq, s.model, 0, s.data, 1, 1); }),
             vqr::Status::Unsupported);
-  EXPECT_EQ(status([&] { vqr::pipeline::blockwise_autoround(nullptr, autoround(1), s.model, 2, s.data, 1, 1); }),
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::pipeline::blockwise_autoround(nullptr, autoround(1), s.model, 2, s.data, 1, 1); }),
             vqr::Status::InvalidArgument);
-  EXPECT_EQ(status([&] { vqr::pipeline::blockwise_autoround(nullptr, autoround(1), s.model, 0, s.data, 0, 1); }),
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::pipeline::blockwise_autoround(nullptr, autoround(1), s.model, 0, s.data, 0, 1); }),
             vqr::Status::InvalidArgument);
   auto longer = s.data;
   longer.tokens[0] = 17;
-  EXPECT_EQ(status([&] { vqr::pipeline::blockwise_autoround(nullptr, autoround(1), s.model, 0, longer, 1, 1); }),
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::pipeline::blockwise_autoround(nullptr, autoround(1), s.model, 0, longer, 1, 1); }),
             vqr::Status::InvalidArgument);
 }
 
@@ -159,26 +153,18 @@ TEST(BlockwiseAutoRound, PipelineBeatsLayerwiseOnStories260K) {
 TEST(BlockwiseAutoRound, PipelineRefusesMixedBlocksAndSingleLayers) {
   BlockData s(small_config());
   std::vector<std::vector<int32_t>> windows = {{1, 2, 3, 4, 5, 6}, {7, 8, 9, 10, 11, 12}};
-  auto status = [](auto &&fn) {
-    try {
-      fn();
-    } catch (const vqr::Error &e) {
-      return e.status();
-    }
-    return vqr::Status::Ok;
-  };
   vqr::pipeline::PipelineOptions o;
   o.config = autoround(2);
   o.config.blockwise = true;
   o.overrides.push_back({"blk.1.w2", {{vqr::quant::Param::Bits, 4}}, false});
   vqr::model::Model m = s.model.clone();
-  EXPECT_EQ(status([&] { vqr::pipeline::quantize_sequential(m, windows, o, nullptr); }), vqr::Status::InvalidArgument);
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::pipeline::quantize_sequential(m, windows, o, nullptr); }), vqr::Status::InvalidArgument);
   o.overrides.clear();
   vqr::model::Model m2 = s.model.clone();
   const auto out = vqr::pipeline::quantize_sequential(m2, windows, o, nullptr);
   EXPECT_EQ(out.layers.size(), 14u);
   const auto w = s.model.linear(0, LinearKind::kWq);
-  EXPECT_EQ(status([&] { vqr::pipeline::quantize_layer(nullptr, o.config, w.data, w.rows, w.cols, nullptr); }),
+  EXPECT_EQ(vqr_test::status_of([&] { vqr::pipeline::quantize_layer(nullptr, o.config, w.data, w.rows, w.cols, nullptr); }),
             vqr::Status::Unsupported);
 }
 
