@@ -189,8 +189,9 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   }
   NllResult result;
   if (spans.empty()) return result;
-  const std::vector<Pack> packs = pack_spans(spans, eval_pack_rows(model.config(), hidden_budget));
-  const int64_t rows = std::max(longest, eval_pack_rows(model.config(), hidden_budget));  // a lone span may be longer
+  const int64_t pack_rows = eval_pack_rows(model.config(), hidden_budget);
+  const std::vector<Pack> packs = pack_spans(spans, pack_rows);
+  const int64_t rows = std::max(longest, pack_rows);  // a lone span may be longer
   Forward fwd(model, longest, threads, path, rows);
   std::vector<float> logits = logits_buffer(rows, V);
   if (model.streamed()) {

@@ -90,6 +90,7 @@ void Forward::set_segments(std::vector<int64_t> lengths) {
           "forward: packed sequences of " + std::to_string(sum) + " tokens exceed the " + std::to_string(rows_) +
               " rows of this Forward");
   segments_ = std::move(lengths);
+  packed_rows_ = sum;
 }
 
 Forward::~Forward() = default;
@@ -149,16 +150,14 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
 }
 
 void Forward::require_rows(int64_t n, const char *what) const {
-  int64_t packed = 0;
-  for (int64_t len : segments_) packed += len;
   if (segments_.empty())
     require(n >= 1 && n <= max_tokens_, Status::InvalidArgument,
             std::string("forward: ") + what + " on " + std::to_string(n) + " tokens, outside [1, " +
                 std::to_string(max_tokens_) + "]");
   else
-    require(n == packed, Status::InvalidArgument,
+    require(n == packed_rows_, Status::InvalidArgument,
             std::string("forward: ") + what + " on " + std::to_string(n) + " tokens, but the packed sequences hold " +
-                std::to_string(packed));
+                std::to_string(packed_rows_));
 }
 
 void Forward::embed(const int32_t *tokens, int64_t n) {

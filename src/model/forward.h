@@ -117,6 +117,7 @@ class Forward {
   int64_t max_tokens_;
   int64_t rows_;                    // scratch rows: max(max_tokens, batch_tokens)
   std::vector<int64_t> segments_;   // set_segments; empty = one sequence
+  int64_t packed_rows_ = 0;         // the sum of segments_
   int threads_;
   MatmulPath path_;
   std::unique_ptr<float[]> arena_;

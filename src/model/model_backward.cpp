@@ -9,7 +9,6 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
-#include "core/vector_exp.h"
 #include "model/elementwise.h"
 
 namespace vqr::model {
@@ -20,34 +19,6 @@ namespace {
 constexpr int64_t kClassifierChunkRows = 4096;
 
 }  // namespace
-
-double nll_loss_and_gradient(const float *logits, const int32_t *tokens, int64_t T, int64_t vocab, float *dlogits) {
-  double total = 0;
-  for (int64_t t = 0; t < T; ++t) {
-    const float *z = logits + t * vocab;
-    float *dz = dlogits + t * vocab;
-    if (t + 1 >= T) {
-      std::fill(dz, dz + vocab, 0.0f);
-      continue;
-    }
-    float mx = z[0];
-#pragma omp simd reduction(max : mx)
-    for (int64_t i = 1; i < vocab; ++i) mx = z[i] > mx ? z[i] : mx;
-    // exp(z - mx) into dz first (a vectorized exp, core/vector_exp.h), summed in double; then
-    // softmax = exp(z - mx) / sum, minus the one-hot target.
-#pragma omp simd
-    for (int64_t i = 0; i < vocab; ++i) dz[i] = exp_nonpositive(z[i] - mx);
-    double sum = 0;
-    for (int64_t i = 0; i < vocab; ++i) sum += dz[i];
-    const int32_t y = tokens[t + 1];
-    total += (double)mx + std::log(sum) - z[y];
-    const float inv = (float)(1.0 / sum);
-#pragma omp simd
-    for (int64_t i = 0; i < vocab; ++i) dz[i] *= inv;
-    dz[y] -= 1.0f;
-  }
-  return total;
-}
 
 ModelBackward::ModelBackward(const Model &model, int64_t max_tokens, int threads)
     : model_(model),

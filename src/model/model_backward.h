@@ -15,6 +15,7 @@
 #include "model/block_backward.h"
 #include "model/forward.h"
 #include "model/model.h"
+#include "model/nll.h"  // nll_loss_and_gradient, the usual LogitsLoss
 
 namespace vqr::model {
 
@@ -24,9 +25,6 @@ using LogitsLoss = std::function<double(const float *logits, int64_t T, int64_t 
 using ModelWeightGradSink =
     std::function<void(int layer, LinearKind kind, const float *dw, int64_t out_features, int64_t in_features)>;
 
-// The summed next-token NLL of tokens[1..T) from the logits of positions 0..T-2 (log-softmax in
-// double) and its gradient, softmax(z_t) - onehot(tokens[t+1]) for t < T-1 and 0 on the last row.
-double nll_loss_and_gradient(const float *logits, const int32_t *tokens, int64_t T, int64_t vocab, float *dlogits);
 
 class ModelBackward {
  public:

@@ -14,4 +14,9 @@ namespace vqr::model {
 double sequence_nll(const float *logits, const int32_t *tokens, int64_t n, int64_t vocab, int64_t *predicted,
                     int threads = 1);
 
+// The same sum (exps in float by core/vector_exp.h, summed in double) and its gradient for the
+// backward pass: dlogits (n x vocab, overwritten) = softmax(z_t) - onehot(tokens[t+1]) for t < n-1,
+// 0 on the last row.
+double nll_loss_and_gradient(const float *logits, const int32_t *tokens, int64_t T, int64_t vocab, float *dlogits);
+
 }  // namespace vqr::model
