@@ -129,8 +129,10 @@ BlockwiseOutcome blockwise_autoround(Context *ctx, const quant::QuantConfig &con
   std::vector<std::unique_ptr<learn::Rounding<float>>> parts;
   std::vector<learn::Rounding<float> *> raw;
   std::vector<int64_t> sizes;
+  std::vector<model::LinearWeight> shapes;  // rows and cols (the data pointer is not kept)
   for (LinearKind kind : model::kAllLinearKinds) {
     const model::LinearWeight w = model.linear(layer, kind);
+    shapes.push_back({nullptr, w.rows, w.cols});
     fp.emplace_back((size_t)(w.rows * w.cols));
     std::memcpy(fp.back().data(), w.data, (size_t)(w.rows * w.cols) * sizeof(float));
     parts.push_back(learn::make_autoround<float>(fp.back().data(), w.rows, w.cols, config, threads));
@@ -159,8 +161,7 @@ BlockwiseOutcome blockwise_autoround(Context *ctx, const quant::QuantConfig &con
   joint.hard_weights(Wq.data());
   out.final_mse = objective.mse_all(Wq.data());
   for (size_t i = 0; i < parts.size(); ++i) {
-    const model::LinearWeight w = model.linear(layer, model::kAllLinearKinds[i]);
-    quant::QuantizedLayer q(w.rows, w.cols, config.group_size, config.bits);
+    quant::QuantizedLayer q(shapes[i].rows, shapes[i].cols, config.group_size, config.bits);
     parts[i]->harden(q);
     q.report.method = config.method;
     q.report.steps = config.steps;
