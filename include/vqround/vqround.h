@@ -242,6 +242,8 @@ typedef struct vqr_progress {
   double seconds;          /* the phase stages of vqr_model_quantize ("load", "forward",
                               "hessian", "sweep"): seconds the block spent in that phase; NaN for
                               every other stage */
+  int64_t tokens;          /* "distill" (VQR_PARAM_E2E): calibration tokens trained on so far, for
+                              a tokens-per-second rate; 0 for every other stage */
 } vqr_progress;
 
 /* Returns 0 to continue; any other value cancels the call, which then returns
@@ -529,8 +531,37 @@ typedef VQR_ENUM(vqr_param) {
                                     backward pass) instead of each layer's; vqr_model_quantize
                                     only (a single layer has no block: VQR_ERR_UNSUPPORTED).
                                     Since 0.5.0 */
-  VQR_PARAM_BLOCK_BATCH = 643    /* int, 1..4096, default 8: calibration sequences per block-wise
+  VQR_PARAM_BLOCK_BATCH = 643,   /* int, 1..4096, default 8: calibration sequences per block-wise
                                     step (the reference's batch size). Since 0.5.0 */
+  /* --- end-to-end distillation (ADAROUND, VQROUND; vqr_model_quantize only); since 0.5.0 --- */
+  VQR_PARAM_E2E = 644,           /* int 0/1, default 0: after every layer is initialized (VQR_PARAM_INIT,
+                                    k-means for VQRound; no layer-wise training), all layers'
+                                    rounding parameters are trained together on the output
+                                    distribution of the full-precision model: tau^2 KL(teacher ||
+                                    student) plus the rounding regularizer, Adam, VQR_PARAM_STEPS
+                                    steps (spec vqround §3). VQR_PARAM_STEPS = 0 returns the
+                                    initialization bit for bit. A single layer has no model:
+                                    vqr_quantize_layer returns VQR_ERR_UNSUPPORTED */
+  VQR_PARAM_TEACHER_TOPK = 645,  /* int, 1..2^24, default 64: the teacher is kept as its k most
+                                    probable tokens per position plus the log-mass of the rest
+                                    (capped at the vocabulary) */
+  VQR_PARAM_TEMPERATURE = 646,   /* float, 0.01..100, default 2.0: the distillation temperature tau */
+  VQR_PARAM_E2E_BATCH = 647,     /* int, 1..4096, default 1 (the reference's): calibration
+                                    sequences per step; the loss is their mean */
+  VQR_PARAM_EVAL_EVERY = 648,    /* int, 0..10^7, default 100: the hard-rounded student is scored
+                                    on the held-out sequences every this many steps (0 = only at
+                                    the end); the best scored state is kept (VQR_PARAM_KEEP_BEST),
+                                    the initialization included */
+  VQR_PARAM_HOLDOUT = 649,       /* int, -1..10^6, default -1 = an eighth of the calibration
+                                    sequences (at least one when there are two or more): the last
+                                    this many sequences are never trained on (nor calibrated on)
+                                    and score the student */
+  VQR_PARAM_KL_MEAN = 650,       /* int 0/1, default 0: the KL summed over positions (the
+                                    reference's "batchmean" of one sequence); 1 = per token */
+  VQR_PARAM_TEACHER_ONLINE = 651 /* int 0/1, default 0: the full-precision model runs beside the
+                                    student at every step (a second mapping of the checkpoint)
+                                    instead of a stored top-k teacher: no teacher memory or file,
+                                    one more forward per sequence */
 } vqr_param;
 
 /* Type, range and default of a parameter. An output struct: set struct_size = sizeof(vqr_bounds)
@@ -1206,6 +1237,62 @@ typedef struct vqr_quantize_stats {
  * VQR_ERR_INVALID_ARGUMENT (model or out NULL, out->struct_size smaller than sizeof(size_t)).
  * Since 0.5.0. */
 VQR_API vqr_status vqr_model_quantize_stats(const vqr_model *model, vqr_quantize_stats *out);
+
+/* ============================================================================================ */
+/* End-to-end distillation (VQR_PARAM_E2E). Since 0.5.0.                                        */
+/* ============================================================================================ */
+
+/* The files of the next vqr_model_quantize calls with VQR_PARAM_E2E (copied; the settings stay
+ * until changed):
+ *  - teacher_cache: NULL or "" = the teacher is kept in memory only; else the file is read when it
+ *    exists (it must have been made for the same model content, calibration tokens, top-k,
+ *    vocabulary and temperature: another is refused with VQR_ERR_INVALID_ARGUMENT naming each
+ *    difference, a damaged one with VQR_ERR_CORRUPT) and written otherwise;
+ *  - checkpoint: NULL or "" = none; else the training state is written there (atomically) at every
+ *    evaluation (VQR_PARAM_EVAL_EVERY, or every 100 steps when that is 0) and when the call is
+ *    cancelled;
+ *  - resume: 1 = continue from the checkpoint, which must exist and have been made with the same
+ *    settings, model, calibration and initialization (else VQR_ERR_INVALID_ARGUMENT naming what
+ *    differs); the result equals an uninterrupted run's bit for bit.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model NULL, resume without a checkpoint). */
+VQR_API vqr_status vqr_model_set_distill_files(vqr_model *model, const char *teacher_cache, const char *checkpoint,
+                                               int resume);
+
+/* What the last vqr_model_quantize's distillation did (ran = 0 without VQR_PARAM_E2E). An output
+ * struct: set struct_size = sizeof(vqr_distill_stats). */
+typedef struct vqr_distill_stats {
+  size_t struct_size;          /* in: sizeof the caller's struct; out: the bytes written */
+  int ran;                     /* 1 when the last quantize distilled */
+  int64_t steps;               /* optimizer steps (a resumed run's earlier ones included) */
+  int64_t best_step;           /* the state kept: after this many steps; -1 = the initialization */
+  int64_t resumed_from;        /* the checkpoint's step when resumed, else -1 */
+  int64_t train_sequences, holdout_sequences;
+  int64_t tokens;              /* calibration tokens trained on */
+  int64_t trainable_params;    /* over every trained layer (VQRound: the codebooks) */
+  int64_t quantized_weights;   /* the trained layers' weights */
+  int64_t teacher_k;           /* top-k the teacher kept */
+  int teacher_online;          /* 1: the full-precision model ran beside the student */
+  int teacher_from_cache;      /* 1: the stored teacher was read from the cache file */
+  double teacher_seconds;      /* building or reading the stored teacher */
+  double seconds;              /* the training loop with its evaluations */
+  int64_t evaluations;         /* held-out scores (vqr_model_distill_eval) */
+} vqr_distill_stats;
+
+/* Fills *out. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or out NULL, out->struct_size
+ * smaller than sizeof(size_t)). */
+VQR_API vqr_status vqr_model_distill_stats(const vqr_model *model, vqr_distill_stats *out);
+
+/* Held-out evaluation `index` (0 <= index < evaluations, in step order; the first is the
+ * initialization's, at step 0): step, tau^2 KL(teacher || hard-rounded student) per token, and the
+ * next-token NLL per predicted token. Any output pointer may be NULL. Returns VQR_OK,
+ * VQR_ERR_INVALID_ARGUMENT (model NULL, index out of range). */
+VQR_API vqr_status vqr_model_distill_eval(const vqr_model *model, int64_t index, int64_t *step, double *kl,
+                                          double *nll);
+
+/* Step `step`'s training loss (0 <= step < steps: the mean distillation loss of its sequences) and
+ * weighted rounding regularizer. Either pointer may be NULL. Returns VQR_OK,
+ * VQR_ERR_INVALID_ARGUMENT (model NULL, step out of range). */
+VQR_API vqr_status vqr_model_distill_loss(const vqr_model *model, int64_t step, double *loss, double *reg);
 
 /* ============================================================================================ */
 /* Checkpoint formats. Since 0.4.0.                                                              */

@@ -124,6 +124,14 @@ MIRROR(VQR_PARAM_MINMAX_TUNING, quant::Param::MinmaxTuning);
 MIRROR(VQR_PARAM_MINMAX_LR, quant::Param::MinmaxLr);
 MIRROR(VQR_PARAM_BLOCKWISE, quant::Param::Blockwise);
 MIRROR(VQR_PARAM_BLOCK_BATCH, quant::Param::BlockBatch);
+MIRROR(VQR_PARAM_E2E, quant::Param::E2e);
+MIRROR(VQR_PARAM_TEACHER_TOPK, quant::Param::TeacherTopk);
+MIRROR(VQR_PARAM_TEMPERATURE, quant::Param::Temperature);
+MIRROR(VQR_PARAM_E2E_BATCH, quant::Param::E2eBatch);
+MIRROR(VQR_PARAM_EVAL_EVERY, quant::Param::EvalEvery);
+MIRROR(VQR_PARAM_HOLDOUT, quant::Param::Holdout);
+MIRROR(VQR_PARAM_KL_MEAN, quant::Param::KlMean);
+MIRROR(VQR_PARAM_TEACHER_ONLINE, quant::Param::TeacherOnline);
 
 // vqr_pack_format <-> io::PackFormat: 2 enumerators.
 MIRROR(VQR_PACK_GPTQ_V1, io::PackFormat::GptqV1);
@@ -184,6 +192,7 @@ vqr_progress to_public(const ProgressInfo &i) {
   p.elapsed_seconds = i.elapsed_seconds;
   p.loss = i.loss;
   p.seconds = i.seconds;
+  p.tokens = i.tokens;
   return p;
 }
 

@@ -187,6 +187,22 @@ int run_quantize(const std::vector<std::string> &argv) {
                 "autoround: reconstruct each decoder block's output, its seven linears trained together (the "
                 "reference's block-wise AutoRound), instead of each layer's");
   args.add("block-batch", "N", "8", "autoround --blockwise: calibration sequences per step");
+  args.add_flag("e2e",
+                "adaround/vqround: train every layer's rounding together on the full-precision model's output "
+                "distribution (end-to-end distillation, tau^2 KL) after initializing each layer, instead of layer "
+                "by layer; --steps counts its steps");
+  args.add("teacher-topk", "K", "64", "--e2e: teacher tokens kept per position (the rest as one mass)");
+  args.add("temperature", "T", "2", "--e2e: distillation temperature");
+  args.add("teacher", "MODE", "stored",
+           "--e2e: stored (the teacher's top-k computed once, in memory or --teacher-cache) or online (the "
+           "full-precision model runs beside the student every step)");
+  args.add("teacher-cache", "PATH", "", "--e2e: the stored teacher's file: read when it exists, else written");
+  args.add("e2e-batch", "N", "1", "--e2e: calibration sequences per step");
+  args.add("eval-every", "N", "100", "--e2e: score the held-out sequences every N steps (0 = at the end only)");
+  args.add("holdout", "N", "-1", "--e2e: calibration sequences held out for scoring (-1 = an eighth)");
+  args.add_flag("kl-mean", "--e2e: the KL per token instead of summed over positions");
+  args.add("checkpoint", "PATH", "", "--e2e: write the training state there at every evaluation and on interrupt");
+  args.add_flag("resume", "--e2e: continue from --checkpoint (made with the same settings)");
   args.add("override", "LIST", "",
            "per-layer settings, ';'-separated PATTERN:key=value,... (keys method, bits, group-size) or "
            "PATTERN:skip; PATTERN globs layer names like blk.0.wq, *.w2");
@@ -248,6 +264,21 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
   set_param(cfg.get(), VQR_PARAM_BLOCKWISE, args.flag("blockwise"), "--blockwise");
   set_param(cfg.get(), VQR_PARAM_BLOCK_BATCH, parse_float(args.get("block-batch"), "--block-batch"), "--block-batch");
+  set_param(cfg.get(), VQR_PARAM_E2E, args.flag("e2e"), "--e2e");
+  set_param(cfg.get(), VQR_PARAM_TEACHER_TOPK, parse_float(args.get("teacher-topk"), "--teacher-topk"), "--teacher-topk");
+  set_param(cfg.get(), VQR_PARAM_TEMPERATURE, parse_float(args.get("temperature"), "--temperature"), "--temperature");
+  set_param(cfg.get(), VQR_PARAM_E2E_BATCH, parse_float(args.get("e2e-batch"), "--e2e-batch"), "--e2e-batch");
+  set_param(cfg.get(), VQR_PARAM_EVAL_EVERY, parse_float(args.get("eval-every"), "--eval-every"), "--eval-every");
+  set_param(cfg.get(), VQR_PARAM_HOLDOUT, parse_float(args.get("holdout"), "--holdout"), "--holdout");
+  set_param(cfg.get(), VQR_PARAM_KL_MEAN, args.flag("kl-mean"), "--kl-mean");
+  const std::string teacher_mode = args.get("teacher");
+  if (teacher_mode != "stored" && teacher_mode != "online")
+    throw usage_error(kCommand, "--teacher: unknown mode '" + teacher_mode + "' (known: stored, online)");
+  set_param(cfg.get(), VQR_PARAM_TEACHER_ONLINE, teacher_mode == "online", "--teacher");
+  if (args.flag("resume") && args.get("checkpoint").empty())
+    throw usage_error(kCommand, "--resume needs --checkpoint PATH");
+  if (!args.flag("e2e") && (!args.get("checkpoint").empty() || !args.get("teacher-cache").empty()))
+    throw usage_error(kCommand, "--checkpoint and --teacher-cache belong to --e2e");
   const std::vector<OverrideRule> overrides = parse_overrides(args.get("override"));
   if (out_format == VQR_FORMAT_COMPRESSED_TENSORS) {
     // pack-quantized holds 4- and 8-bit codes only (spec api_formats §4.3): refuse before the work.
@@ -302,6 +333,8 @@ int run_quantize(const std::vector<std::string> &argv) {
     throw CliError(calib_text.empty() ? "--calib-tokens" : "--calib", calib_path + " has too little to calibrate on",
                    "pass a longer text or id file");
   check(vqr_model_set_calibration(model, (vqr_dtype)calib_dtype, max_memory, spill_dir.c_str()));
+  check(vqr_model_set_distill_files(model, args.get("teacher-cache").c_str(), args.get("checkpoint").c_str(),
+                                    args.flag("resume") ? 1 : 0));
   if (dry_run) {
     int64_t longest = 0;
     for (int64_t i = 0; i < count; ++i) longest = std::max(longest, vqr_sequences_lengths(seqs.get())[i]);
@@ -323,7 +356,12 @@ int run_quantize(const std::vector<std::string> &argv) {
                             vqr_sequences_lengths(seqs.get()), count);
   }
   printer.finish();
-  if (qst == VQR_ERR_CANCELLED) throw CliError(kCommand, "cancelled (interrupted)", "nothing was written; run it again");
+  if (qst == VQR_ERR_CANCELLED)
+    throw CliError(kCommand, "cancelled (interrupted)",
+                   args.get("checkpoint").empty()
+                       ? "nothing was written; run it again"
+                       : "no model was written; " + args.get("checkpoint") +
+                             " holds the training state: run the same command with --resume to continue");
   check(qst);
   const double seconds = printer.elapsed_seconds();
   vqr_quantize_stats stats{};
@@ -339,7 +377,41 @@ int run_quantize(const std::vector<std::string> &argv) {
     rep.struct_size = sizeof rep;
     check(vqr_model_layer_info(model, i, &li));
     check(vqr_model_layer_report(model, i, nullptr, &rep));
-    if (!li.skipped) total_proxy += rep.proxy_loss;
+    if (!li.skipped && std::isfinite(rep.proxy_loss)) total_proxy += rep.proxy_loss;
+  }
+  vqr_distill_stats distill{};
+  distill.struct_size = sizeof distill;
+  check(vqr_model_distill_stats(model, &distill));
+  // --e2e: the held-out scores (the first is the initialization's) and the kept state.
+  std::string distill_json = "null";
+  if (distill.ran) {
+    std::string evals;
+    for (int64_t i = 0; i < distill.evaluations; ++i) {
+      int64_t step = 0;
+      double kl = 0, nll = 0;
+      check(vqr_model_distill_eval(model, i, &step, &kl, &nll));
+      evals += std::string(i ? ", " : "") + "{\"step\": " + std::to_string(step) + ", \"kl\": " + json_number(kl) +
+               ", \"nll\": " + json_number(nll) + "}";
+      if (!json)
+        std::fprintf(stderr, "distill: step %lld: held-out KL %.6f per token, NLL %.6f%s\n", (long long)step, kl, nll,
+                     (step == 0 && distill.best_step < 0) || step == distill.best_step ? " (kept)" : "");
+    }
+    double first_loss = NAN, last_loss = NAN;
+    if (distill.steps > 0) {
+      check(vqr_model_distill_loss(model, 0, &first_loss, nullptr));
+      check(vqr_model_distill_loss(model, distill.steps - 1, &last_loss, nullptr));
+    }
+    distill_json = "{\"steps\": " + std::to_string(distill.steps) + ", \"best_step\": " +
+                   std::to_string(distill.best_step) + ", \"resumed_from\": " + std::to_string(distill.resumed_from) +
+                   ", \"train_sequences\": " + std::to_string(distill.train_sequences) +
+                   ", \"holdout_sequences\": " + std::to_string(distill.holdout_sequences) +
+                   ", \"tokens\": " + std::to_string(distill.tokens) + ", \"seconds\": " +
+                   json_number(distill.seconds) + ", \"teacher_seconds\": " + json_number(distill.teacher_seconds) +
+                   ", \"teacher_k\": " + std::to_string(distill.teacher_k) + ", \"teacher_online\": " +
+                   (distill.teacher_online ? "true" : "false") + ", \"trainable_params\": " +
+                   std::to_string(distill.trainable_params) + ", \"quantized_weights\": " +
+                   std::to_string(distill.quantized_weights) + ", \"first_loss\": " + json_number(first_loss) +
+                   ", \"last_loss\": " + json_number(last_loss) + ", \"evals\": [" + evals + "]}";
   }
   {
     const InterruptGuard interrupt(ctx.get());
@@ -354,14 +426,15 @@ int run_quantize(const std::vector<std::string> &argv) {
     std::printf("{\"out\": %s, \"format\": %s, \"method\": %s, \"bits\": %lld, \"layers\": %lld, \"seconds\": %s, "
                 "\"phase_seconds\": {\"load\": %s, \"forward\": %s, \"hessian\": %s, \"sweep\": %s}, "
                 "\"calibration\": {\"sequences\": %lld, \"tokens\": %lld, \"dtype\": %s, \"max_memory_bytes\": %lld}, "
-                "\"proxy_loss_total\": %s, \"peak_hidden_bytes\": %lld, \"peak_rss_bytes\": %lld}\n",
+                "\"proxy_loss_total\": %s, \"peak_hidden_bytes\": %lld, \"peak_rss_bytes\": %lld, \"distill\": %s}\n",
                 json_string(out_dir).c_str(), json_string(vqr_format_name(out_format)).c_str(),
                 json_string(vqr_method_name((vqr_method)method)).c_str(), (long long)bits, (long long)layers,
                 json_number(seconds).c_str(), json_number(stats.load_seconds).c_str(),
                 json_number(stats.forward_seconds).c_str(), json_number(stats.hessian_seconds).c_str(),
                 json_number(stats.sweep_seconds).c_str(), (long long)stats.sequences, (long long)stats.tokens,
                 json_string(dtype_name(stats.calib_dtype)).c_str(), (long long)stats.max_memory_bytes,
-                json_number(total_proxy).c_str(), (long long)stats.peak_hidden_bytes, (long long)peak);
+                json_number(total_proxy).c_str(), (long long)stats.peak_hidden_bytes, (long long)peak,
+                distill_json.c_str());
   else
     std::printf("wrote %s (%s): %lld layers, %s (load %s, forward %s, hessian %s, sweep %s), total proxy loss %.4e, "
                 "peak hidden states %s (%s), peak RSS %s\n",

@@ -60,6 +60,7 @@ void Progress::checkpoint(int64_t done, bool force, double loss) {
   p.total = total_;
   p.elapsed_seconds = elapsed_seconds();
   p.loss = loss;
+  p.tokens = tokens_;
   deliver(ctx_, p);
 }
 

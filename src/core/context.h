@@ -29,6 +29,7 @@ struct ProgressInfo {
   double elapsed_seconds = 0;
   double loss = std::numeric_limits<double>::quiet_NaN();  // NaN when the stage has none
   double seconds = std::numeric_limits<double>::quiet_NaN();  // the unit just finished (a phase of a block); NaN when none
+  int64_t tokens = 0;  // training stages that count them: tokens processed so far
 };
 
 struct Context {
@@ -69,11 +70,14 @@ class Progress {
   // or the callback asked for it.
   void checkpoint(int64_t done, bool force = false, double loss = std::numeric_limits<double>::quiet_NaN());
   double elapsed_seconds() const;
+  // The tokens processed so far, sent with every later report (ProgressInfo::tokens).
+  void set_tokens(int64_t tokens) { tokens_ = tokens; }
 
  private:
   Context *ctx_;
   const char *stage_;
   int64_t total_;
+  int64_t tokens_ = 0;
   std::chrono::steady_clock::time_point start_, last_report_;
 };
 

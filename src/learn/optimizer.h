@@ -62,6 +62,13 @@ class Optimizer {
     }
   }
 
+  // The state a training checkpoint saves and restores (pipeline/distill_checkpoint.h): the steps
+  // taken (Adam's bias corrections) and each group's first and second moments (empty for SignSGD).
+  int64_t steps_taken() const { return t_; }
+  void set_steps_taken(int64_t t) { t_ = t; }
+  std::vector<std::vector<T>> &first_moments() { return m_; }
+  std::vector<std::vector<T>> &second_moments() { return v_; }
+
  private:
   OptimizerKind kind_;
   double beta1_, beta2_, eps_;

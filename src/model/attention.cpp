@@ -89,6 +89,8 @@ int64_t head_group(int64_t T, int64_t NH) {
 
 }  // namespace
 
+void scaled_softmax_row(float *a, int64_t n, float scale) { scaled_softmax_lanes(a, n, scale); }
+
 int64_t attention_scratch_floats(MatmulPath path, int64_t T, int64_t NH, int threads) {
   // Reference: one row of weights per thread. BLAS: one tile of scores per head of a group, for
   // every sequence of t <= T tokens: a call on t uses head_group(t) x tile(t) floats, which is

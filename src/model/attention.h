@@ -26,6 +26,11 @@ namespace vqr::model {
 // the diagonal) stays a small part of the work at T >= 256.
 constexpr int64_t kAttentionTile = 128;
 
+// The BLAS path's softmax of one visible score row, a[0..n) = softmax(a[0..n) / scale) in place
+// (n >= 1), bit for bit as attention_forward_blas computes it; the backward pass recomputes its
+// probabilities with it.
+void scaled_softmax_row(float *a, int64_t n, float scale);
+
 // Floats of scratch attention_forward / attention_forward_blas need for any sequence of up to T
 // tokens (non-decreasing in T), NH query heads and `threads` OpenMP threads (the BLAS path: one
 // tile of scores for each head of a group that fits about 1 MB, at least one: linear in T).

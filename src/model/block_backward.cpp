@@ -12,7 +12,6 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
-#include "core/vector_exp.h"
 #include "model/attention.h"
 #include "model/elementwise.h"
 #include "model/forward.h"
@@ -63,16 +62,35 @@ void rmsnorm_backward(float *dx, bool accumulate, const float *dy, const float *
 
 namespace {
 
-// Query heads whose T x T probabilities and their gradients the backward holds at once: as many as
-// fit `bytes` (both buffers), at least one.
-int64_t backward_head_group(int64_t T, int64_t NH, int64_t bytes) {
-  return std::clamp<int64_t>(bytes / (2 * T * T * (int64_t)sizeof(float)), 1, NH);
+// Query heads whose tile x T' probabilities and their gradients the backward holds at once (a tile
+// of query rows sees at most T' <= T keys): as many as fit `bytes` (both buffers), at least one.
+int64_t backward_head_group(int64_t tile, int64_t T, int64_t NH, int64_t bytes) {
+  return std::clamp<int64_t>(bytes / (2 * tile * T * (int64_t)sizeof(float)), 1, NH);
 }
-// Floats of each of the two buffers for any T' <= T: a group of one head holds T'^2 <= T^2, a larger
-// group at most bytes / 8, and never more than NH T^2 (backward_head_group's floor makes group x T'^2
-// non-monotone in T', so its value at T alone is no bound).
+// Floats of each of the two buffers for any T' <= T (tile' = min(T', kAttentionTile)): a group of
+// one head holds tile' T' <= tile T, a larger group at most bytes / 8, and never more than
+// NH tile T.
 int64_t backward_score_floats(int64_t T, int64_t NH, int64_t bytes) {
-  return std::min(NH * T * T, std::max(bytes / (2 * (int64_t)sizeof(float)), T * T));
+  const int64_t tile = std::min(T, kAttentionTile);
+  return std::min(NH * tile * T, std::max(bytes / (2 * (int64_t)sizeof(float)), tile * T));
+}
+
+// sum_s a[s] b[s] in kDotLanes strided partial sums added pairwise: fixed lanes, so the same bits
+// on every x86-64 whichever clone runs.
+constexpr int64_t kDotLanes = 16;
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+float dot_lanes(const float *a, const float *b, int64_t n) {
+  float lane[kDotLanes] = {};
+  const int64_t body = n - n % kDotLanes;
+  for (int64_t s = 0; s < body; s += kDotLanes)
+    for (int64_t l = 0; l < kDotLanes; ++l) lane[l] += a[s + l] * b[s + l];
+  for (int64_t w = kDotLanes / 2; w >= 1; w /= 2)
+    for (int64_t l = 0; l < w; ++l) lane[l] += lane[l + w];
+  float sum = lane[0];
+  for (int64_t s = body; s < n; ++s) sum += a[s] * b[s];
+  return sum;
 }
 
 // silu(z) = z sigmoid(z); silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))).
@@ -185,56 +203,49 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
   linear_backward(do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
   emit(LinearKind::kWo, C, QD);
 
-  // ---- attention, a group of query heads at a time: S = q k^T / sqrt(HS) on the visible keys,
-  // P = softmax(S), o = P v; dP = do v^T, dv += P^T do, dS = P (dP - rowsum(dP P)) / sqrt(HS),
-  // dq = dS k, dk += dS^T q. The group's S and dP are GEMMs, then one OpenMP pass over all its rows
-  // (so a small model's short rows still fill the cores), then its dv, dq, dk GEMMs. ----
+  // ---- attention, a tile of kAttentionTile query rows and a group of heads at a time, each tile
+  // only against its visible keys [k0, t1) (the causal upper triangle beyond the tile is never
+  // computed): S = q k^T / sqrt(HS), P = softmax(S) as the forward computes it, o = P v;
+  // dP = do v^T, dv += P^T do, dS = P (dP - rowsum(dP P)) / sqrt(HS), dq = dS k, dk += dS^T q. The
+  // group's S and dP are GEMMs, then one OpenMP pass over all its rows (so a small model's short
+  // rows still fill the cores), then its dv, dq, dk GEMMs. ----
   std::fill(dk_.begin(), dk_.begin() + T * KV, 0.0f);
   std::fill(dv_.begin(), dv_.begin() + T * KV, 0.0f);
-  const float scale = std::sqrt(static_cast<float>(HS));
-  const int64_t G = backward_head_group(T, NH, score_bytes_), square = T * T;
-  for (int64_t h0 = 0; h0 < NH; h0 += G) {
-    const int64_t h1 = std::min(NH, h0 + G);
-    for (int64_t h = h0; h < h1; ++h) {
-      const int64_t g = h / kv_mul;
-      float *P = probs_.data() + (h - h0) * square, *dP = dprobs_.data() + (h - h0) * square;
-      backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, q_.data() + h * HS, QD, k_.data() + g * HS, KV, 0.0f, P,
-                          T);
-      backend::cpu().gemm(Op::None, Op::Trans, T, T, HS, 1.0f, do_.data() + h * HS, QD, v_.data() + g * HS, KV, 0.0f,
-                          dP, T);
-    }
-#pragma omp parallel for num_threads(th) schedule(static) if ((h1 - h0) * square >= kMinParallelValues)
-    for (int64_t r = 0; r < (h1 - h0) * T; ++r) {
-      const int64_t t = r % T;
-      float *p = probs_.data() + r * T, *dp = dprobs_.data() + r * T;
-      const int64_t first = first_visible(t, c.sliding_window);
-      float mx = -INFINITY;
-      for (int64_t s = first; s <= t; ++s) {
-        p[s] /= scale;
-        mx = std::max(mx, p[s]);
+  const float scale = std::sqrt(static_cast<float>(HS)), inv_scale = 1.0f / scale;
+  const int64_t tile = std::min(T, kAttentionTile), G = backward_head_group(tile, T, NH, score_bytes_);
+  for (int64_t t0 = 0; t0 < T; t0 += tile) {
+    const int64_t t1 = std::min(T, t0 + tile), rows = t1 - t0;
+    const int64_t k0 = first_visible(t0, c.sliding_window), nk = t1 - k0, block = rows * nk;
+    for (int64_t h0 = 0; h0 < NH; h0 += G) {
+      const int64_t h1 = std::min(NH, h0 + G);
+      for (int64_t h = h0; h < h1; ++h) {
+        const int64_t g = h / kv_mul;
+        float *P = probs_.data() + (h - h0) * block, *dP = dprobs_.data() + (h - h0) * block;
+        backend::cpu().gemm(Op::None, Op::Trans, rows, nk, HS, 1.0f, q_.data() + t0 * QD + h * HS, QD,
+                            k_.data() + k0 * KV + g * HS, KV, 0.0f, P, nk);
+        backend::cpu().gemm(Op::None, Op::Trans, rows, nk, HS, 1.0f, do_.data() + t0 * QD + h * HS, QD,
+                            v_.data() + k0 * KV + g * HS, KV, 0.0f, dP, nk);
       }
-      double sum = 0;
-      for (int64_t s = first; s <= t; ++s) sum += (p[s] = exp_nonpositive(p[s] - mx));
-      double rowdot = 0;
-      for (int64_t s = first; s <= t; ++s) {
-        p[s] = (float)(p[s] / sum);
-        rowdot += (double)p[s] * dp[s];
+#pragma omp parallel for num_threads(th) schedule(static) if ((h1 - h0) * block >= kMinParallelValues)
+      for (int64_t r = 0; r < (h1 - h0) * rows; ++r) {
+        const int64_t t = t0 + r % rows, first = first_visible(t, c.sliding_window) - k0, last = t - k0;
+        float *p = probs_.data() + r * nk, *dp = dprobs_.data() + r * nk;
+        scaled_softmax_row(p + first, last - first + 1, scale);
+        const float rowdot = dot_lanes(p + first, dp + first, last - first + 1);
+        for (int64_t s = 0; s < first; ++s) p[s] = dp[s] = 0.0f;
+        for (int64_t s = first; s <= last; ++s) dp[s] = p[s] * (dp[s] - rowdot) * inv_scale;  // dS
+        for (int64_t s = last + 1; s < nk; ++s) p[s] = dp[s] = 0.0f;
       }
-      for (int64_t s = 0; s < T; ++s) {
-        const bool seen = s >= first && s <= t;
-        dp[s] = seen ? (float)(p[s] * (dp[s] - rowdot)) / scale : 0.0f;  // dS, masked
-        if (!seen) p[s] = 0.0f;
+      for (int64_t h = h0; h < h1; ++h) {
+        const int64_t g = h / kv_mul;
+        const float *P = probs_.data() + (h - h0) * block, *dP = dprobs_.data() + (h - h0) * block;
+        backend::cpu().gemm(Op::Trans, Op::None, nk, HS, rows, 1.0f, P, nk, do_.data() + t0 * QD + h * HS, QD, 1.0f,
+                            dv_.data() + k0 * KV + g * HS, KV);
+        backend::cpu().gemm(Op::None, Op::None, rows, HS, nk, 1.0f, dP, nk, k_.data() + k0 * KV + g * HS, KV, 0.0f,
+                            dq_.data() + t0 * QD + h * HS, QD);
+        backend::cpu().gemm(Op::Trans, Op::None, nk, HS, rows, 1.0f, dP, nk, q_.data() + t0 * QD + h * HS, QD, 1.0f,
+                            dk_.data() + k0 * KV + g * HS, KV);
       }
-    }
-    for (int64_t h = h0; h < h1; ++h) {
-      const int64_t g = h / kv_mul;
-      const float *P = probs_.data() + (h - h0) * square, *dP = dprobs_.data() + (h - h0) * square;
-      backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, P, T, do_.data() + h * HS, QD, 1.0f,
-                          dv_.data() + g * HS, KV);
-      backend::cpu().gemm(Op::None, Op::None, T, HS, T, 1.0f, dP, T, k_.data() + g * HS, KV, 0.0f,
-                          dq_.data() + h * HS, QD);
-      backend::cpu().gemm(Op::Trans, Op::None, T, HS, T, 1.0f, dP, T, q_.data() + h * HS, QD, 1.0f,
-                          dk_.data() + g * HS, KV);
     }
   }
 

@@ -10,8 +10,8 @@
 // (OC x IC like the weight, valid during the call), so no block's weight gradients are kept: the
 // learned methods turn each into their own parameters' gradients at once. Norm gains and biases
 // are not trained (they get no gradient). Every product with a weight or an activation matrix is
-// one SGEMM; attention's per-head T x T probabilities are recomputed a group of heads at a time
-// (as many as fit 64 MB).
+// one SGEMM; attention's probabilities are recomputed a tile of 128 query rows against its visible
+// keys at a time (never the causal triangle beyond it), for as many heads as fit 64 MB.
 #pragma once
 
 #include <cstdint>
@@ -73,7 +73,7 @@ class BlockBackward {
   std::vector<float> xn1_, qpre_, kpre_, q_, k_, v_, o_, x1_, xn2_, h1_, h3_, a_;
   std::vector<float> dq_, dk_, dv_, do_, dx1_, dxn_, da_, dh1_, dh3_;
   std::vector<float> dw_;            // the largest weight gradient
-  std::vector<float> probs_, dprobs_, att_;  // a head group's T x T each, and the forward's attention scratch
+  std::vector<float> probs_, dprobs_, att_;  // a head group's tile x T each, and the forward's attention scratch
 };
 
 }  // namespace vqr::model

@@ -41,7 +41,8 @@ ModelBackward::ModelBackward(const Model &model, int64_t max_tokens, int threads
   }
 }
 
-double ModelBackward::run(const int32_t *tokens, int64_t T, const LogitsLoss &loss, const ModelWeightGradSink &sink) {
+double ModelBackward::run(const int32_t *tokens, int64_t T, const LogitsLoss &loss, const ModelWeightGradSink &sink,
+                          const BlockWeights &weights) {
   const ModelConfig &c = model_.config();
   require(T >= 1 && T <= max_tokens_, Status::InvalidArgument,
           "model backward: " + std::to_string(T) + " tokens, outside [1, " + std::to_string(max_tokens_) + "]");
@@ -53,7 +54,7 @@ double ModelBackward::run(const int32_t *tokens, int64_t T, const LogitsLoss &lo
   forward_.embed(tokens, T);
   for (int l = 0; l < L; ++l) {
     std::memcpy(&states_[(size_t)l * state], forward_.hidden(), bytes);
-    forward_.block(l, T);
+    forward_.block(l, T, {}, weights ? weights(l) : nullptr);
   }
   std::memcpy(&states_[(size_t)L * state], forward_.hidden(), bytes);
   forward_.head(T, logits_.data());
@@ -77,7 +78,7 @@ double ModelBackward::run(const int32_t *tokens, int64_t T, const LogitsLoss &lo
     WeightGradSink block_sink;
     if (sink)
       block_sink = [&sink, l](LinearKind kind, const float *dw, int64_t out, int64_t in) { sink(l, kind, dw, out, in); };
-    block_.run(l, &states_[(size_t)l * state], T, grad, next, block_sink);
+    block_.run(l, &states_[(size_t)l * state], T, grad, next, block_sink, weights ? weights(l) : nullptr);
     std::swap(grad, next);
   }
   return value;

@@ -24,6 +24,11 @@ using LogitsLoss = std::function<double(const float *logits, int64_t T, int64_t 
 // dL/dW of linear `kind` of block `layer` (out x in, row-major, valid during the call).
 using ModelWeightGradSink =
     std::function<void(int layer, LinearKind kind, const float *dw, int64_t out_features, int64_t in_features)>;
+// The seven weights (indexed by LinearKind) block `layer` computes with instead of the model's, e.g.
+// the current soft-quantized weights of a learned rounding; NULL = the model's. Called before the
+// block's forward and again before its recomputation in the backward; the pointers must stay valid
+// until the next call.
+using BlockWeights = std::function<const float *const *(int layer)>;
 
 
 class ModelBackward {
@@ -35,8 +40,9 @@ class ModelBackward {
   // One sequence (tokens[0..T), fresh context): forward, loss(logits) -> L and dL/dlogits, backward.
   // sink (may be empty) gets every linear's dL/dW, blocks from the last to the first and within a
   // block in BlockBackward's order. Returns L. Throws vqr::Error(Status::InvalidArgument) for T or a
-  // token out of range, and what loss or sink throw.
-  double run(const int32_t *tokens, int64_t T, const LogitsLoss &loss, const ModelWeightGradSink &sink = {});
+  // token out of range, and what loss, sink or weights throw. weights (may be empty): BlockWeights.
+  double run(const int32_t *tokens, int64_t T, const LogitsLoss &loss, const ModelWeightGradSink &sink = {},
+             const BlockWeights &weights = {});
 
  private:
   const Model &model_;

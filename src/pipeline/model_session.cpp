@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "core/error.h"
 #include "io/files.h"
@@ -117,6 +118,13 @@ void ModelSession::set_calibration(DType calib_dtype, int64_t max_memory_bytes, 
   calibration_.spill_dir = spill_dir;
 }
 
+void ModelSession::set_distill_files(const std::string &teacher_cache, const std::string &checkpoint, bool resume) {
+  require(!resume || !checkpoint.empty(), Status::InvalidArgument, "resume needs a checkpoint path");
+  calibration_.teacher_cache = teacher_cache;
+  calibration_.checkpoint = checkpoint;
+  calibration_.resume = resume;
+}
+
 void ModelSession::quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows) {
   std::vector<float>().swap(linear_copy_);  // linear()'s copy is documented valid until here
   PipelineOptions options;
@@ -127,12 +135,21 @@ void ModelSession::quantize(Context *ctx, const quant::QuantConfig &config, cons
   options.on_phase = phase_progress(ctx);
   options.overrides = overrides_;
   options.threads = thread_count(ctx);
+  options.teacher_cache = calibration_.teacher_cache;
+  options.checkpoint = calibration_.checkpoint;
+  options.resume = calibration_.resume;
+  std::unique_ptr<model::Model> teacher;
+  if (config.e2e && config.teacher_online) {
+    teacher = std::make_unique<model::Model>(model::load_model(source_, kSessionStorage));
+    options.teacher_model = teacher.get();
+  }
   // Records become visible as layers finish, so a progress callback can read them.
   last_ = {};
   options.on_layer = [this](const LayerRecord &r, int64_t, int64_t) { last_.layers.push_back(r); };
   options_ = options;
   options_.on_layer = nullptr;
   options_.on_phase = nullptr;
+  options_.teacher_model = nullptr;
   QuantizedModel done = quantize_sequential(model_, windows, options, ctx);
   last_ = std::move(done);
   quantized_layers_ = 0;

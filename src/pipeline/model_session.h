@@ -75,10 +75,16 @@ class ModelSession {
   // BF16 or F16; max_memory_bytes >= 0, 0 = no limit; spill_dir "" = TMPDIR or /tmp, else an
   // existing folder). Throws Error(Status::InvalidArgument) naming the bad argument.
   void set_calibration(DType calib_dtype, int64_t max_memory_bytes, const std::string &spill_dir);
+  // The files of the next end-to-end quantize() (VQR_PARAM_E2E; end_to_end.h): the teacher cache
+  // ("" = none), the checkpoint ("" = none) and whether to resume from it (which needs one).
+  // Throws Error(Status::InvalidArgument) for resume without a checkpoint path.
+  void set_distill_files(const std::string &teacher_cache, const std::string &checkpoint, bool resume);
 
   // Quantizes the model in place on calibration sequences (1..seq_len tokens each) with `config`
   // and the override rules; the records grow while it runs, so a progress callback may read them.
-  // Throws the errors of quantize_sequential.
+  // With end-to-end distillation and an online teacher, the checkpoint is mapped a second time (as
+  // loaded, whatever an earlier quantize() did to this model) to run the full-precision teacher.
+  // Throws the errors of quantize_sequential (and of load_model for the online teacher).
   void quantize(Context *ctx, const quant::QuantConfig &config, const model::Sequences &windows);
 
   // The last quantization whole: records, per-phase seconds, peak hidden-state bytes; the

@@ -54,6 +54,9 @@ quant::QuantizedLayer quantize_layer(Context *ctx, const QuantConfig &requested,
   const QuantConfig config = quant::resolve_presets(requested);
   require(!config.blockwise, Status::Unsupported,
           "block-wise reconstruction trains a whole decoder block; a single layer has none (quantize the model)");
+  require(!config.e2e, Status::Unsupported,
+          "end-to-end distillation trains every layer on the model's output; a single layer has none (quantize the "
+          "model)");
   require(m >= 1 && n >= 1, Status::InvalidArgument,
           "w must have at least one row and column (got " + std::to_string(m) + " x " + std::to_string(n) + ")");
   validate_groups(config, n);

@@ -14,6 +14,7 @@
 #include "hessian/hessian.h"
 #include "model/forward.h"
 #include "pipeline/blockwise_autoround.h"
+#include "pipeline/end_to_end.h"
 #include "pipeline/hidden_states.h"
 #include "pipeline/quantize_layer.h"
 #include "pipeline/quantized_source.h"
@@ -171,6 +172,7 @@ quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::s
 
 QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::vector<int32_t>> &windows,
                                    const PipelineOptions &options, Context *ctx) {
+  if (options.config.e2e) return quantize_end_to_end(model, windows, options, ctx);
   const auto start = Clock::now();
   const model::ModelConfig &mc = model.config();
   require(!windows.empty(), Status::InvalidArgument, "quantize: no calibration sequences");
@@ -322,7 +324,10 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
           const auto sweeping = Clock::now();
           // The model's own dense fp32 weights: no untrusted view to validate (DESIGN §1).
           const model::LinearWeight w = model.linear(l, g.kinds[i]);
-          quant::QuantizedLayer result = quantize_layer(ctx, configs[i], w.data, w.rows, w.cols, &h);
+          quant::QuantizedLayer result =
+              options.layer_quantizer
+                  ? options.layer_quantizer(ctx, configs[i], l, g.kinds[i], w.data, w.rows, w.cols, &h)
+                  : quantize_layer(ctx, configs[i], w.data, w.rows, w.cols, &h);
           install_quantized(model, l, g.kinds[i], result, thread_count(ctx));
           t.sweep += seconds_since(sweeping);
           rec.report = result.report;

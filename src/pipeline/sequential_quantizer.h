@@ -22,7 +22,9 @@
 #include "core/context.h"
 #include "core/dtype.h"
 #include "model/linear_kinds.h"
+#include "hessian/hessian.h"
 #include "model/model.h"
+#include "pipeline/distill_report.h"
 #include "quant/config.h"
 #include "quant/quantized_layer.h"
 
@@ -62,6 +64,8 @@ struct QuantizedModel {
   } phases;
   // Hidden-state bytes held in memory at peak (both streams, the spilled part excluded).
   int64_t peak_hidden_bytes = 0;
+  // End-to-end distillation (VQR_PARAM_E2E, end_to_end.h); ran = false otherwise.
+  DistillReport distill;
 };
 
 // What PipelineOptions::on_phase hears: when block `block` starts (phase "block", seconds 0), and
@@ -93,6 +97,18 @@ struct PipelineOptions {
   DType calib_dtype = DType::F32;
   int64_t max_memory_bytes = 0;
   std::string spill_dir;
+  // End-to-end distillation (config.e2e; end_to_end.h): the teacher cache file (empty = the teacher
+  // in memory only), the checkpoint file (empty = none) and whether to resume from it; the
+  // full-precision model an online teacher runs (config.teacher_online; must outlive the call).
+  std::string teacher_cache, checkpoint;
+  bool resume = false;
+  const model::Model *teacher_model = nullptr;
+  // Replaces quantize_layer (quantize_layer.h; same arguments, contract and errors) for every
+  // quantized layer when set: end_to_end.h starts its relaxations here.
+  std::function<quant::QuantizedLayer(Context *ctx, const quant::QuantConfig &config, int layer,
+                                      model::LinearKind kind, const float *W, int64_t m, int64_t n,
+                                      const hessian::Hessian *h)>
+      layer_quantizer;
 };
 
 // The configuration a layer gets: `base` with every matching override applied; *skip set when an

@@ -58,6 +58,14 @@ static const ParamInfo kTable[] = {
       {Param::MinmaxLr, "minmax_lr", true, -1.0, 100.0, -1.0},
       {Param::Blockwise, "blockwise", false, 0, 1, 0},
       {Param::BlockBatch, "block_batch", false, 1, 4096, 8},
+      {Param::E2e, "e2e", false, 0, 1, 0},
+      {Param::TeacherTopk, "teacher_topk", false, 1, 1 << 24, 64},
+      {Param::Temperature, "temperature", true, 0.01, 100.0, 2.0},
+      {Param::E2eBatch, "e2e_batch", false, 1, 4096, 1},
+      {Param::EvalEvery, "eval_every", false, 0, 1e7, 100},
+      {Param::Holdout, "holdout", false, -1, 1e6, -1},
+      {Param::KlMean, "kl_mean", false, 0, 1, 0},
+      {Param::TeacherOnline, "teacher_online", false, 0, 1, 0},
 };
 static_assert(sizeof kTable / sizeof kTable[0] == kParamCount, "kParamCount must equal the table's length");
 
@@ -186,6 +194,14 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::MinmaxLr: c.minmax_lr = v; break;
     case Param::Blockwise: c.blockwise = v != 0; break;
     case Param::BlockBatch: c.block_batch = (int64_t)v; break;
+    case Param::E2e: c.e2e = v != 0; break;
+    case Param::TeacherTopk: c.teacher_topk = (int64_t)v; break;
+    case Param::Temperature: c.temperature = v; break;
+    case Param::E2eBatch: c.e2e_batch = (int64_t)v; break;
+    case Param::EvalEvery: c.eval_every = (int64_t)v; break;
+    case Param::Holdout: c.holdout = (int64_t)v; break;
+    case Param::KlMean: c.kl_mean = v != 0; break;
+    case Param::TeacherOnline: c.teacher_online = v != 0; break;
   }
 }
 

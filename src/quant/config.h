@@ -20,7 +20,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 45;
+constexpr int kParamCount = 53;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(Param id);
@@ -81,6 +81,20 @@ struct QuantConfig {
   // linears of each block trained together on the block's output, block_batch sequences per step.
   bool blockwise = false;
   int64_t block_batch = 8;
+  // End-to-end distillation (AdaRound, VQRound; whole-model quantization only; issue 17 item 3,
+  // pipeline/end_to_end.h): every layer's relaxation trained together on tau^2 KL(teacher || student)
+  // over the calibration sequences, e2e_batch per step; the teacher kept as its top teacher_topk
+  // tokens at temperature `temperature`; `holdout` sequences kept out of training and scored every
+  // eval_every steps (-1 = an eighth of them); kl_mean: the KL per token instead of summed;
+  // teacher_online: the full-precision model runs beside the student instead of a stored teacher.
+  bool e2e = false;
+  int64_t teacher_topk = 64;
+  double temperature = 2.0;
+  int64_t e2e_batch = 1;
+  int64_t eval_every = 100;
+  int64_t holdout = -1;
+  bool kl_mean = false;
+  bool teacher_online = false;
 };
 
 // Short lowercase grid names ("gptq", "quarot", "full_range") used by the tool, the Python binding

@@ -81,6 +81,14 @@ enum class Param : int {
   MinmaxLr = 641,
   Blockwise = 642,
   BlockBatch = 643,
+  E2e = 644,
+  TeacherTopk = 645,
+  Temperature = 646,
+  E2eBatch = 647,
+  EvalEvery = 648,
+  Holdout = 649,
+  KlMean = 650,
+  TeacherOnline = 651,
 };
 
 }  // namespace vqr::quant

@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 /* Types and enumerators of the experimental tier. */
-static int vqr_sequences, vqr_sampling, vqr_layer_info, vqr_format, vqr_quantize_stats;
+static int vqr_sequences, vqr_sampling, vqr_layer_info, vqr_format, vqr_quantize_stats, vqr_distill_stats;
 static int VQR_SAMPLE_PARAGRAPHS, VQR_SAMPLE_WINDOWS, VQR_SAMPLE_RANDOM_WINDOWS;
 static int VQR_FORMAT_NATIVE, VQR_FORMAT_HUGGINGFACE, VQR_FORMAT_LLAMA2C, VQR_FORMAT_GPTQ,
     VQR_FORMAT_COMPRESSED_TENSORS, VQR_FORMAT_GGUF;
@@ -24,7 +24,8 @@ static int vqr_sequences_from_text, vqr_sequences_from_ids, vqr_sequences_from_f
 static int vqr_model_override_int, vqr_model_override_float, vqr_model_skip_layers, vqr_model_clear_overrides,
     vqr_model_layer_info, vqr_model_set_metadata, vqr_model_linear_count, vqr_model_linear,
     vqr_model_collect_hessians, vqr_model_export, vqr_format_name, vqr_model_set_calibration,
-    vqr_model_quantize_stats;
+    vqr_model_quantize_stats, vqr_model_set_distill_files, vqr_model_distill_stats, vqr_model_distill_eval,
+    vqr_model_distill_loss;
 
 int main(void) {
   const int probes = vqr_sequences + vqr_sampling + vqr_layer_info + vqr_format + VQR_SAMPLE_PARAGRAPHS +
@@ -36,7 +37,9 @@ int main(void) {
                      vqr_model_skip_layers + vqr_model_clear_overrides + vqr_model_layer_info +
                      vqr_model_set_metadata + vqr_model_linear_count + vqr_model_linear +
                      vqr_model_collect_hessians + vqr_model_export + vqr_format_name + vqr_quantize_stats +
-                     vqr_model_set_calibration + vqr_model_quantize_stats;
+                     vqr_model_set_calibration + vqr_model_quantize_stats + vqr_distill_stats +
+                     vqr_model_set_distill_files + vqr_model_distill_stats + vqr_model_distill_eval +
+                     vqr_model_distill_loss;
   /* The stable model entries stay visible. */
   const size_t stable = sizeof(&vqr_model_load) + sizeof(&vqr_model_quantize) + sizeof(&vqr_model_layer_report) +
                         sizeof(vqr_model_info) + sizeof(vqr_bounds) + sizeof(vqr_packed_shape) +
