@@ -182,6 +182,14 @@ int run_quantize(const std::vector<std::string> &argv) {
            "vqround: k-means also stops once an iteration changes fewer than this share of its assignments (0 = "
            "only when none changes)");
   args.add_flag("sign-consistent", "vqround: keep the initialization's rounding decisions in k-means");
+  args.add("reg-weight", "X", "-1",
+           "adaround/vqround: weight of the rounding regularizer sum(1 - |2h - 1|^beta) (-1 = 0.01, the references')");
+  args.add_flag("reg-mean", "adaround/vqround: divide the regularizer by the number of weights");
+  args.add("beta-start", "X", "20", "adaround/vqround: the regularizer's exponent at the start of its schedule");
+  args.add("beta-end", "X", "2", "adaround/vqround: the exponent at the end");
+  args.add("warmup", "X", "-1", "adaround/vqround: share of the steps before the regularizer starts (-1 = preset)");
+  args.add("keep-best", "0|1", "1",
+           "learned methods: keep the best scored state (1) or the final one (0, as the references)");
   args.add("rank", "R", "8", "loraround: rank");
   args.add_flag("blockwise",
                 "autoround: reconstruct each decoder block's output, its seven linears trained together (the "
@@ -260,6 +268,12 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_KMEANS_ITERS, parse_float(args.get("kmeans-iters"), "--kmeans-iters"),
             "--kmeans-iters");
   set_param(cfg.get(), VQR_PARAM_SIGN_CONSISTENT, args.flag("sign-consistent"), "--sign-consistent");
+  set_param(cfg.get(), VQR_PARAM_REG_WEIGHT, parse_float(args.get("reg-weight"), "--reg-weight"), "--reg-weight");
+  set_param(cfg.get(), VQR_PARAM_REG_MEAN, args.flag("reg-mean"), "--reg-mean");
+  set_param(cfg.get(), VQR_PARAM_BETA_START, parse_float(args.get("beta-start"), "--beta-start"), "--beta-start");
+  set_param(cfg.get(), VQR_PARAM_BETA_END, parse_float(args.get("beta-end"), "--beta-end"), "--beta-end");
+  set_param(cfg.get(), VQR_PARAM_WARMUP, parse_float(args.get("warmup"), "--warmup"), "--warmup");
+  set_param(cfg.get(), VQR_PARAM_KEEP_BEST, parse_float(args.get("keep-best"), "--keep-best"), "--keep-best");
   set_param(cfg.get(), VQR_PARAM_KMEANS_TOL, parse_float(args.get("kmeans-tol"), "--kmeans-tol"), "--kmeans-tol");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
   set_param(cfg.get(), VQR_PARAM_BLOCKWISE, args.flag("blockwise"), "--blockwise");

@@ -23,6 +23,8 @@ bool is_phase(const char *stage) {
 
 // Layers per decoder block (wq, wk, wv, wo, w1, w2, w3).
 constexpr int64_t kLayersPerBlock = 7;
+// Seconds between two distill progress lines off a terminal.
+constexpr double kDistillLineSeconds = 10.0;
 
 }  // namespace
 
@@ -39,6 +41,9 @@ int QuantizeProgress::callback(void *user, const vqr_progress *p) {
   // vqr_progress.seconds exists since 0.5.0: read it only when the library's struct has it.
   const bool has_seconds = p->struct_size >= offsetof(vqr_progress, seconds) + sizeof p->seconds;
   if (p->stage != nullptr && is_phase(p->stage) && has_seconds) self->on_phase(*p);
+  // vqr_progress.tokens exists since 0.5.0 as well.
+  const bool has_tokens = p->struct_size >= offsetof(vqr_progress, tokens) + sizeof p->tokens;
+  if (p->stage != nullptr && std::strcmp(p->stage, "distill") == 0 && has_tokens) self->on_distill(*p);
   if (self->tty_) self->draw_status();
   return 0;
 }
@@ -104,6 +109,22 @@ void QuantizeProgress::on_phase(const vqr_progress &p) {
   if (tty_) return;
   const double eta = eta_seconds();
   std::fprintf(stderr, "%s, elapsed %s, ETA %s, %s\n", buf, format_seconds(elapsed_seconds()).c_str(),
+               std::isnan(eta) ? "?" : format_seconds(eta).c_str(), memory_text().c_str());
+}
+
+void QuantizeProgress::on_distill(const vqr_progress &p) {
+  // The stage's own clock (elapsed_seconds since the loop began): its rate excludes the setup.
+  const double rate = p.elapsed_seconds > 0 ? (double)p.tokens / p.elapsed_seconds : 0.0;
+  const double eta = p.done > 0 ? p.elapsed_seconds * (double)(p.total - p.done) / (double)p.done : NAN;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "distill step %lld/%lld loss %.4g, %.0f tokens/s", (long long)p.done,
+                (long long)p.total, p.loss, rate);
+  last_phase_ = buf;
+  if (tty_) return;
+  const double now = elapsed_seconds();
+  if (p.done != p.total && now - last_distill_line_ < kDistillLineSeconds) return;
+  last_distill_line_ = now;
+  std::fprintf(stderr, "%s, elapsed %s, ETA %s, %s\n", buf, format_seconds(now).c_str(),
                std::isnan(eta) ? "?" : format_seconds(eta).c_str(), memory_text().c_str());
 }
 

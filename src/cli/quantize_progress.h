@@ -2,6 +2,8 @@
 // callback: one line per finished layer (its method, bits, proxy loss) and one per finished phase
 // of a block (block i/N, phase, its seconds, elapsed, ETA, current and peak resident set); on a
 // terminal one redrawn status line instead. The ETA extrapolates the time per finished block.
+// End-to-end distillation (--e2e) then reports its steps: step, training loss, tokens per second
+// and the ETA from the steps' own rate, a line every kDistillLineSeconds (or the status line).
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@ class QuantizeProgress {
  private:
   void flush_layers();
   void on_phase(const vqr_progress &p);
+  void on_distill(const vqr_progress &p);
   // Seconds left: the mean time per finished block times the blocks left, less the time already
   // spent on the current one; before the first block ends, by the share of layers finished.
   double eta_seconds() const;
@@ -45,6 +48,7 @@ class QuantizeProgress {
   double last_block_end_ = 0;   // elapsed seconds when the latest of them finished
   std::string last_phase_ = "";  // "block 3/32 hessian 1.2s" for the status line
   std::string last_layer_ = "";
+  double last_distill_line_ = -1e9;  // elapsed seconds at the last distill line printed
 };
 
 }  // namespace vqr::cli

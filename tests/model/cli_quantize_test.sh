@@ -43,6 +43,28 @@ $q --method autoround --bits 3 --steps 2 --blockwise --override 'blk.1.w2:bits=4
   fail "--blockwise with a per-layer rule accepted"
 [ -e "$tmp/bwx" ] && fail "a refused --blockwise run left its --out"
 
+# --e2e: VQRound's codebooks trained end to end (a few steps): the log shows the held-out scores,
+# --json the distill summary, --checkpoint writes the state and --resume continues from it to the
+# same model; --resume without a checkpoint, an unknown --teacher and other methods are refused.
+$q --method vqround --bits 3 --e2e --steps 6 --eval-every 3 --kmeans-iters 5 --codebook-size 64 \
+  --checkpoint "$tmp/e2e.ckpt" --out "$tmp/e2e" --json >"$tmp/out" 2>"$tmp/err" || fail "--e2e run failed"
+[ "$(grep -c '^distill: step [0-9]*: held-out KL' "$tmp/err")" = 3 ] || fail "--e2e did not log 3 held-out scores"
+[ "$(json_get "$tmp/out" "j['distill']['steps']")" = 6 ] || fail "the --json summary has no distill steps"
+[ "$(json_get "$tmp/out" "len(j['distill']['evals'])")" = 3 ] || fail "the --json summary lacks the evaluations"
+[ -s "$tmp/e2e.ckpt" ] || fail "--checkpoint wrote nothing"
+$q --method vqround --bits 3 --e2e --steps 6 --eval-every 3 --kmeans-iters 5 --codebook-size 64 \
+  --checkpoint "$tmp/e2e.ckpt" --resume --out "$tmp/e2e2" --json >"$tmp/out2" 2>"$tmp/err" || fail "--resume run failed"
+[ "$(json_get "$tmp/out2" "j['distill']['resumed_from']")" = 3 ] || fail "--resume did not start from step 3"
+cmp -s "$tmp/e2e/model.bin" "$tmp/e2e2/model.bin" || fail "the resumed run wrote another model"
+$q --method vqround --bits 3 --e2e --steps 7 --eval-every 3 --kmeans-iters 5 --codebook-size 64 \
+  --checkpoint "$tmp/e2e.ckpt" --resume --out "$tmp/e2e3" >"$tmp/out" 2>"$tmp/err" && fail "a resume with other steps accepted"
+grep -q 'steps: checkpoint 6, this run 7' "$tmp/err" || fail "the refused resume does not name the steps"
+[ -e "$tmp/e2e3" ] && fail "a refused resume left its --out"
+$q --method vqround --bits 3 --e2e --resume --out "$tmp/e2e4" >"$tmp/out" 2>"$tmp/err" && fail "--resume without --checkpoint accepted"
+$q --method vqround --bits 3 --e2e --teacher bogus --out "$tmp/e2e4" >"$tmp/out" 2>"$tmp/err" && fail "--teacher bogus accepted"
+$q --method gptq --bits 3 --e2e --out "$tmp/e2e4" >"$tmp/out" 2>"$tmp/err" && fail "gptq --e2e accepted"
+[ -e "$tmp/e2e4" ] && fail "a refused --e2e run left its --out"
+
 # --dry-run: the plan of 5 blocks x 7 layers with the override and the skip applied, estimates in
 # --json, exit 0, and no output folder.
 $q --method gptq --bits 4 --out "$tmp/dry" --override 'blk.0.wq:bits=8;*.w2:skip' --dry-run >"$tmp/out" 2>"$tmp/err" ||

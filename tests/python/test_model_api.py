@@ -268,6 +268,54 @@ class ModelApiTest(unittest.TestCase):
         self.assertStatus(Status.INVALID_ARGUMENT, m.quantize, self.calib, method="autoround", bits=3,
                           steps=2, blockwise=True, threads=THREADS)
 
+    def test_end_to_end_distillation(self):
+        # End-to-end VQRound (since 0.5.0): zero steps give the initialization (GPTQ calibrated on
+        # the sequences left after the held-out one); a run reports its steps and held-out scores;
+        # a run cancelled by the progress callback resumes from its checkpoint to the
+        # uninterrupted result; a resume with other settings is refused.
+        m = self.fresh()
+        m.quantize(self.calib, method="vqround", bits=3, init="gptq", e2e=True, steps=0, holdout=1,
+                   kmeans_iters=10, threads=THREADS)
+        ref = self.fresh()
+        ref.quantize([self.calib[i] for i in range(7)], method="gptq", bits=3, threads=THREADS)
+        self.assertEqual(m.eval_nll(self.calib), ref.eval_nll(self.calib))
+        st = m.distill_stats()
+        self.assertTrue(st.ran)
+        self.assertEqual((st.steps, st.best_step, st.train_sequences, st.holdout_sequences), (0, -1, 7, 1))
+        self.assertEqual(len(st.evals), 1)
+        self.assertFalse(ref.distill_stats().ran)
+
+        options = dict(method="vqround", bits=3, e2e=True, steps=12, eval_every=4, holdout=1,
+                       kmeans_iters=10, codebook_size=64, teacher_topk=16, threads=THREADS)
+        whole = self.fresh()
+        whole.quantize(self.calib, **options)
+        st = whole.distill_stats()
+        self.assertEqual((st.steps, len(st.loss), len(st.reg)), (12, 12, 12))
+        self.assertEqual([e[0] for e in st.evals], [0, 4, 8, 12])
+        self.assertEqual(st.tokens, 12 * 128)
+        self.assertEqual(st.teacher_k, 16)
+        self.assertGreater(st.quantized_weights, st.trainable_params)
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = os.path.join(tmp, "run.ckpt")
+            seen = []
+
+            def stop_after_some_steps(stage, done, total, loss):
+                seen.append(stage)
+                return stage == "distill" and done >= 1
+
+            part = self.fresh()
+            self.assertStatus(Status.CANCELLED, part.quantize, self.calib, checkpoint=ckpt,
+                              progress=stop_after_some_steps, **options)
+            self.assertIn("distill", seen)
+            self.assertTrue(os.path.exists(ckpt))
+            other = self.fresh()
+            self.assertStatus(Status.INVALID_ARGUMENT, other.quantize, self.calib, checkpoint=ckpt,
+                              resume=True, **dict(options, lr=0.05))
+            resumed = self.fresh()
+            resumed.quantize(self.calib, checkpoint=ckpt, resume=True, **options)
+            self.assertEqual(resumed.distill_stats().loss, st.loss)
+            self.assertEqual(resumed.eval_nll(self.calib), whole.eval_nll(self.calib))
+
     # --- layer-wise access ------------------------------------------------------------------------
 
     def test_linears_weights_and_hessians(self):

@@ -90,7 +90,7 @@ __all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "Mod
            "Sequences", "LayerInfo", "LinearInfo", "LogLevel", "method_name", "grid_name",
            "format_name",
            # since 0.5.0
-           "method_info", "MethodFacts", "QuantizeStats"]
+           "method_info", "MethodFacts", "QuantizeStats", "DistillStats"]
 
 
 class Status(enum.IntEnum):
@@ -707,7 +707,9 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
                    beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
                    codebook_size=None, kmeans_iters=None, kmeans_sample=None,
                    sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None,
-                   scale_dtype="f32", blockwise=False, block_batch=None, kmeans_tol=None):
+                   scale_dtype="f32", blockwise=False, block_batch=None, kmeans_tol=None,
+                   e2e=False, teacher_topk=None, temperature=None, e2e_batch=None,
+                   eval_every=None, holdout=None, kl_mean=False, teacher="stored"):
     """The configuration keywords of quantize() (and Model.quantize()), checked and mapped to
     VQR_PARAM_* values: (ints, floats), dicts from parameter name to value, None meaning the
     library's default or the method's preset. Names of methods, grids, ... are resolved here;
@@ -718,6 +720,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
     init_id = _choice("init", init, _INITS)
     schedule_id = _choice("beta_schedule", beta_schedule, _BETA_SCHEDULES, allow_none=True)
     scale_dtype_id = _dtype_choice("scale_dtype", scale_dtype)
+    online = _choice("teacher", teacher, {"stored": 0, "online": 1})
     ints = {"method": method_id, "bits": bits, "group_size": group_size, "sym": sym,
             "act_order": act_order, "static_groups": static_groups, "block_size": block_size,
             "mse": mse, "grid": grid_id, "allow_partial_group": allow_partial_group,
@@ -727,10 +730,13 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
             "sign_consistent": sign_consistent, "minmax_tuning": minmax_tuning, "steps": steps,
             "vq_dim": vq_dim, "codebook_size": codebook_size, "kmeans_iters": kmeans_iters,
             "kmeans_sample": kmeans_sample, "rank": rank, "scale_dtype": scale_dtype_id,
-            "blockwise": blockwise, "block_batch": block_batch}
+            "blockwise": blockwise, "block_batch": block_batch, "e2e": e2e,
+            "teacher_topk": teacher_topk, "e2e_batch": e2e_batch, "eval_every": eval_every,
+            "holdout": holdout, "kl_mean": kl_mean, "teacher_online": online}
     floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
               "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
-              "beta_hold": beta_hold, "minmax_lr": minmax_lr, "kmeans_tol": kmeans_tol}
+              "beta_hold": beta_hold, "minmax_lr": minmax_lr, "kmeans_tol": kmeans_tol,
+              "temperature": temperature}
     return ints, floats
 
 
@@ -905,6 +911,13 @@ QuantizeStats = collections.namedtuple("QuantizeStats", [
     "peak_hidden_bytes", "sequences", "tokens", "calib_dtype", "max_memory_bytes"])
 QuantizeStats.__doc__ = """What the last Model.quantize measured (vqr_quantize_stats); see
 Model.quantize_stats. Since 0.5.0."""
+
+DistillStats = collections.namedtuple("DistillStats", [
+    "ran", "steps", "best_step", "resumed_from", "train_sequences", "holdout_sequences", "tokens",
+    "trainable_params", "quantized_weights", "teacher_k", "teacher_online", "teacher_from_cache",
+    "teacher_seconds", "seconds", "evals", "loss", "reg"])
+DistillStats.__doc__ = """What the last Model.quantize's end-to-end distillation did
+(vqr_distill_stats); see Model.distill_stats. Since 0.5.0."""
 
 
 class LayerReport:
@@ -1244,7 +1257,7 @@ class Model(_Handle):
 
     def quantize(self, calibration, method="gptq", bits=4, group_size=-1, *, seed=0,
                  threads=None, progress=None, calib_dtype="f32", max_memory=0, spill_dir=None,
-                 **options):
+                 teacher_cache=None, checkpoint=None, resume=False, **options):
         """Quantizes every linear layer in place, block by block (vqr_model_quantize), and returns
         the per-layer reports (a list of LayerReport, in processing order). Afterwards the model's
         weights are the dequantized quantized ones: eval_nll measures the quantized model and
@@ -1269,7 +1282,18 @@ class Model(_Handle):
         calib_dtype "f32" (exact, default), "bf16" or "f16" keeps the hidden states between blocks
         in half the memory, rounded (the Hessians and codes change slightly); max_memory: their
         budget in bytes (0 = no limit), the rest spilled to a temporary file in spill_dir (None =
-        $TMPDIR or /tmp; an existing folder). quantize_stats() tells what the run measured."""
+        $TMPDIR or /tmp; an existing folder). quantize_stats() tells what the run measured.
+
+        End-to-end distillation (since 0.5.0): e2e=True with method "vqround" or "adaround"
+        initializes every layer (init="rtn" or "gptq") and then trains all layers' rounding
+        parameters together on the full-precision model's output distribution (steps, lr; the
+        keywords teacher_topk, temperature, e2e_batch, eval_every, holdout, kl_mean and
+        teacher="stored" or "online" as VQR_PARAM_TEACHER_TOPK ... VQR_PARAM_TEACHER_ONLINE).
+        teacher_cache: a file the stored teacher is read from when it exists and written to
+        otherwise; checkpoint: a file the training state is written to at every evaluation and on
+        cancellation; resume=True continues from it (vqr_model_set_distill_files). steps=0 returns
+        the initialization bit for bit. progress sees stage "distill" (done = steps, loss =
+        training loss plus regularizer); distill_stats() tells what the run did."""
         unknown = sorted(set(options) - _CONFIG_KEYWORDS)
         if unknown:
             raise TypeError(f"Model.quantize() got an unexpected keyword argument {unknown[0]!r}")
@@ -1281,6 +1305,9 @@ class Model(_Handle):
         spill = None if spill_dir is None else os.fsencode(spill_dir)
         h = self._handle()
         _check(lib.vqr_model_set_calibration(h, dtype, max_memory, spill))
+        _check(lib.vqr_model_set_distill_files(
+            h, None if teacher_cache is None else os.fsencode(teacher_cache),
+            None if checkpoint is None else os.fsencode(checkpoint), int(bool(resume))))
         bridge = _ProgressBridge(progress) if progress is not None else None
         cfg = _new_config(ints, floats)
         try:
@@ -1309,6 +1336,34 @@ class Model(_Handle):
                              st.sweep_seconds, int(st.peak_hidden_bytes), int(st.sequences),
                              int(st.tokens), names.get(st.calib_dtype, int(st.calib_dtype)),
                              int(st.max_memory_bytes))
+
+    def distill_stats(self):
+        """What the last quantize()'s end-to-end distillation did (vqr_model_distill_stats), a
+        DistillStats: ran (False without e2e), steps, best_step (-1 = the initialization kept),
+        resumed_from, train_sequences, holdout_sequences, tokens, trainable_params,
+        quantized_weights, teacher_k, teacher_online, teacher_from_cache, teacher_seconds, seconds,
+        evals (a list of (step, kl, nll): held-out KL per token and NLL per predicted token of the
+        hard-rounded student, the first the initialization's), loss and reg (per step). Since 0.5.0."""
+        h = self._handle()
+        st = _lib.DistillStats()
+        _check(lib.vqr_model_distill_stats(h, ctypes.byref(st)))
+        evals = []
+        for i in range(int(st.evaluations)):
+            step, kl, nll = ctypes.c_int64(), ctypes.c_double(), ctypes.c_double()
+            _check(lib.vqr_model_distill_eval(h, i, ctypes.byref(step), ctypes.byref(kl),
+                                              ctypes.byref(nll)))
+            evals.append((int(step.value), kl.value, nll.value))
+        loss, reg = [], []
+        for t in range(int(st.steps) if st.ran else 0):
+            a, b = ctypes.c_double(), ctypes.c_double()
+            _check(lib.vqr_model_distill_loss(h, t, ctypes.byref(a), ctypes.byref(b)))
+            loss.append(a.value)
+            reg.append(b.value)
+        return DistillStats(bool(st.ran), int(st.steps), int(st.best_step), int(st.resumed_from),
+                            int(st.train_sequences), int(st.holdout_sequences), int(st.tokens),
+                            int(st.trainable_params), int(st.quantized_weights), int(st.teacher_k),
+                            bool(st.teacher_online), bool(st.teacher_from_cache),
+                            st.teacher_seconds, st.seconds, evals, loss, reg)
 
     def layer_reports(self):
         """The per-layer reports of the last quantize() (an empty list before one)."""

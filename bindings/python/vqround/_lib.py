@@ -97,6 +97,8 @@ PARAM = {
     "sign_consistent": 624, "kmeans_tol": 625,
     "rank": 630,
     "minmax_tuning": 640, "minmax_lr": 641, "blockwise": 642, "block_batch": 643,
+    "e2e": 644, "teacher_topk": 645, "temperature": 646, "e2e_batch": 647, "eval_every": 648,
+    "holdout": 649, "kl_mean": 650, "teacher_online": 651,
 }
 
 # --- structs -------------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ class Progress(ctypes.Structure):
                 # since 0.3.0
                 ("loss", ctypes.c_double),
                 # since 0.5.0
-                ("seconds", ctypes.c_double)]
+                ("seconds", ctypes.c_double), ("tokens", i64)]
 
 
 # int (*vqr_progress_fn)(void *user_data, const vqr_progress *progress)
@@ -228,6 +230,16 @@ class QuantizeStats(_Sized):
                 ("calib_dtype", ctypes.c_int), ("max_memory_bytes", i64)]
 
 
+class DistillStats(_Sized):
+    """vqr_distill_stats (struct_size set on creation). Since 0.5.0."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("ran", ctypes.c_int), ("steps", i64),
+                ("best_step", i64), ("resumed_from", i64), ("train_sequences", i64),
+                ("holdout_sequences", i64), ("tokens", i64), ("trainable_params", i64),
+                ("quantized_weights", i64), ("teacher_k", i64), ("teacher_online", ctypes.c_int),
+                ("teacher_from_cache", ctypes.c_int), ("teacher_seconds", ctypes.c_double),
+                ("seconds", ctypes.c_double), ("evaluations", i64)]
+
+
 # --- prototypes ------------------------------------------------------------------------------------
 
 _S = ctypes.c_int  # vqr_status
@@ -316,6 +328,10 @@ _PROTOTYPES = {
     "vqr_method_info": (_S, [ctypes.c_int, P(MethodFacts)]),
     "vqr_model_set_calibration": (_S, [vp, ctypes.c_int, i64, ctypes.c_char_p]),
     "vqr_model_quantize_stats": (_S, [vp, P(QuantizeStats)]),
+    "vqr_model_set_distill_files": (_S, [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]),
+    "vqr_model_distill_stats": (_S, [vp, P(DistillStats)]),
+    "vqr_model_distill_eval": (_S, [vp, i64, P(i64), P(ctypes.c_double), P(ctypes.c_double)]),
+    "vqr_model_distill_loss": (_S, [vp, i64, P(ctypes.c_double), P(ctypes.c_double)]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
