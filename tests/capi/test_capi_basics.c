@@ -201,6 +201,14 @@ static const param_spec k_params[] = {
     {VQR_PARAM_MINMAX_LR, "minmax_lr", 1, -1.0, 100.0, -1.0},
     {VQR_PARAM_BLOCKWISE, "blockwise", 0, 0, 1, 0},
     {VQR_PARAM_BLOCK_BATCH, "block_batch", 0, 1, 4096, 8},
+    {VQR_PARAM_E2E, "e2e", 0, 0, 1, 0},
+    {VQR_PARAM_TEACHER_TOPK, "teacher_topk", 0, 1, 1 << 24, 64},
+    {VQR_PARAM_TEMPERATURE, "temperature", 1, 0.01, 100.0, 2.0},
+    {VQR_PARAM_E2E_BATCH, "e2e_batch", 0, 1, 4096, 1},
+    {VQR_PARAM_EVAL_EVERY, "eval_every", 0, 0, 1e7, 100},
+    {VQR_PARAM_HOLDOUT, "holdout", 0, -1, 1e6, -1},
+    {VQR_PARAM_KL_MEAN, "kl_mean", 0, 0, 1, 0},
+    {VQR_PARAM_TEACHER_ONLINE, "teacher_online", 0, 0, 1, 0},
 };
 #define N_PARAMS (sizeof k_params / sizeof k_params[0])
 
@@ -253,7 +261,7 @@ static void test_param_bounds_and_names(void) {
     /* Gaps between and after the numbered ranges; none of these may ever become valid by
      * accident (a new parameter gets its own number and is added to k_params). */
     static const int unknown[] = {0,   1,   99,  101, 199, 210, 299, 307, 399, 401, 499, 504, 599,
-                                  611, 619, 626, 629, 631, 639, 644, 700, -1,  100000};
+                                  611, 619, 626, 629, 631, 639, 652, 700, -1,  100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];
       b.struct_size = 12345;
