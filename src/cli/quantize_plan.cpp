@@ -136,8 +136,8 @@ Rates measure_rates() {
 
 // The per-phase figures of the whole run.
 struct Phases {
-  double forward = 0, hessian = 0, sweep = 0;
-  double total() const { return forward + hessian + sweep; }
+  double forward = 0, hessian = 0, sweep = 0, distill = 0;
+  double total() const { return forward + hessian + sweep + distill; }
 };
 
 struct Estimate {
@@ -146,8 +146,8 @@ struct Estimate {
   Phases flops, seconds;
   Rates rates;
   double block_fp32 = 0, hidden = 0, hidden_in_memory = 0, spilled = 0, largest_hessian = 0, activations = 0,
-         codes = 0;
-  double memory() const { return block_fp32 + hidden_in_memory + largest_hessian + activations + codes; }
+         codes = 0, distill = 0;  // distill: the end-to-end run's relaxations, teacher and backward states
+  double memory() const { return block_fp32 + hidden_in_memory + largest_hessian + activations + codes + distill; }
 };
 
 // The true-sequential groups of a block (spec gptq_family §1.1) as indices into its seven layers
@@ -168,7 +168,9 @@ Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers)
   Estimate e;
   const vqr_model_info &info = *in.info;
   const double tokens = (double)in.tokens;
-  const int64_t steps = config_int(in.config, VQR_PARAM_STEPS);
+  const bool e2e = config_int(in.config, VQR_PARAM_E2E) != 0;
+  // With --e2e the layer-wise part only initializes (no layer-wise steps); --steps are the e2e steps.
+  const int64_t steps = e2e ? 0 : config_int(in.config, VQR_PARAM_STEPS);
   e.exact_target = config_int(in.config, VQR_PARAM_EXACT_TARGET) != 0;
   auto needs_fp = [&](const PlannedLayer &l) {
     const vqr_method_facts f = method_facts(l.method);
@@ -247,6 +249,37 @@ Estimate estimate(const PlanInputs &in, const std::vector<PlannedLayer> &layers)
   e.activations = (double)in.longest * 4 *
                   (2 * dim + std::max(dim, q_dim) + q_dim + 2 * kv_dim + 2 * (double)info.hidden_dim +
                    (e.fp_stream ? widest : 0));
+  if (e2e) {
+    // End-to-end distillation (pipeline/end_to_end.h): the teacher's forward over every sequence,
+    // each step's forward, recomputation and backward of e2e_batch sequences (6 flops per weight
+    // and token, attention's products twice forward and five times backward over the visible half,
+    // the classifier three times), and the held-out scoring at every evaluation.
+    const int64_t method = config_int(in.config, VQR_PARAM_METHOD);
+    const vqr_method_facts f = method_facts(method);
+    const int64_t e2e_steps = config_int(in.config, VQR_PARAM_STEPS);
+    const double S = (double)(e2e_steps >= 0 ? e2e_steps : f.preset_steps), T = (double)in.longest;
+    const double batch = (double)std::min<int64_t>(config_int(in.config, VQR_PARAM_E2E_BATCH), in.sequences);
+    const int64_t every = config_int(in.config, VQR_PARAM_EVAL_EVERY), held_arg = config_int(in.config, VQR_PARAM_HOLDOUT);
+    const double held = (double)(held_arg >= 0 ? held_arg : (in.sequences >= 2 ? std::max<int64_t>(1, in.sequences / 8) : 0));
+    const double evals = held > 0 ? (every > 0 ? std::floor(S / (double)every) : 0) + 2 : 0;
+    double params = 0, quantized = 0;
+    for (const PlannedLayer &l : layers) {
+      params += (double)l.rows * (double)l.cols;
+      if (!l.skip) quantized += (double)l.rows * (double)l.cols;
+    }
+    const double head = 2 * (double)info.vocab_size * (double)info.dim, layers_n = (double)info.n_layers;
+    const double pass = T * (2 * params + layers_n * attention / 2 + head);  // one forward of one sequence
+    const double step = batch * T * (6 * params + layers_n * (2 + 5) * attention / 2 + 3 * head);
+    e.flops.distill = (double)in.sequences * pass + S * step + evals * held * pass;
+    e.seconds.distill = e.flops.distill / e.rates.gemm;
+    // Relaxation state per weight (learn/relaxed_rounding.h): VQRound base + zero in fp32, the assignment
+    // and its index, the initial codes: ~6.5 bytes; AdaRound adds five fp32 arrays and Adam's two.
+    const bool vq = method == VQR_METHOD_VQROUND;
+    const double k = (double)std::min<int64_t>(config_int(in.config, VQR_PARAM_TEACHER_TOPK), info.vocab_size);
+    const bool online = config_int(in.config, VQR_PARAM_TEACHER_ONLINE) != 0;
+    e.distill = quantized * (vq ? 6.5 : 29.0) + (layers_n + 1) * T * (double)info.dim * 4 +
+                4 * T * (double)info.vocab_size * 4 + (online ? 0 : (double)in.tokens * (8 * k + 4));
+  }
   if (blockwise) {
     // Block-wise AutoRound (pipeline/blockwise_autoround.h): both streams' inputs and the fp block's
     // outputs of every window in fp32, and the block backward's activations of one window
@@ -283,21 +316,22 @@ void print_text(const PlanInputs &in, const std::vector<PlannedLayer> &layers, c
   std::printf("totals: %d blocks, %lld of %zu linear layers quantized, calibration %lld sequences = %lld tokens%s\n",
               in.info->n_layers, (long long)e.quantized, layers.size(), (long long)in.sequences,
               (long long)in.tokens, e.fp_stream ? " (with the fp stream)" : "");
-  std::printf("flops: forward %.3g (%lld block passes), hessians %.3g, sweeps %.3g, total %.3g\n", e.flops.forward,
-              (long long)e.passes, e.flops.hessian, e.flops.sweep, e.flops.total());
+  std::printf("flops: forward %.3g (%lld block passes), hessians %.3g, sweeps %.3g, distillation %.3g, total %.3g\n",
+              e.flops.forward, (long long)e.passes, e.flops.hessian, e.flops.sweep, e.flops.distill, e.flops.total());
   // A floor, not a forecast: small models (width 64) run far above it on per-call overheads.
-  std::printf("time: at least ~%s = forward %s + hessians %s + sweeps %s (the dense flops at SGEMM %.1f and SSYRK "
-              "%.1f GFLOP/s measured here; loading, elementwise passes and per-call overheads not counted)\n",
+  std::printf("time: at least ~%s = forward %s + hessians %s + sweeps %s + distillation %s (the dense flops at SGEMM "
+              "%.1f and SSYRK %.1f GFLOP/s measured here; loading, elementwise passes and per-call overheads not "
+              "counted)\n",
               format_seconds(e.seconds.total()).c_str(), format_seconds(e.seconds.forward).c_str(),
-              format_seconds(e.seconds.hessian).c_str(), format_seconds(e.seconds.sweep).c_str(), e.rates.gemm / 1e9,
-              e.rates.syrk / 1e9);
+              format_seconds(e.seconds.hessian).c_str(), format_seconds(e.seconds.sweep).c_str(),
+              format_seconds(e.seconds.distill).c_str(), e.rates.gemm / 1e9, e.rates.syrk / 1e9);
   std::printf("memory: ~%s = block fp32 %s%s + hidden states %s (%s%s) + largest hessian %s + activations %s + "
-              "codes %s\n",
+              "codes %s + distillation %s\n",
               format_bytes(e.memory()).c_str(), format_bytes(e.block_fp32).c_str(),
               e.fp_stream ? " (x2, fp stream)" : "", format_bytes(e.hidden_in_memory).c_str(),
               dtype_name(in.calib_dtype),
               e.fp_stream ? ", x2 fp stream" : "", format_bytes(e.largest_hessian).c_str(),
-              format_bytes(e.activations).c_str(), format_bytes(e.codes).c_str());
+              format_bytes(e.activations).c_str(), format_bytes(e.codes).c_str(), format_bytes(e.distill).c_str());
   if (e.spilled > 0)
     std::printf("spill: hidden states %s capped at %s by --max-memory, %s to a file in %s\n",
                 format_bytes(e.hidden).c_str(), format_bytes((double)in.max_memory).c_str(),
@@ -324,20 +358,24 @@ void print_json(const PlanInputs &in, const std::vector<PlannedLayer> &layers, c
               "\"calibration_sequences\": %lld, \"calibration_tokens\": %lld, \"fp_stream\": %s}, ",
               in.info->n_layers, layers.size(), (long long)e.quantized, (long long)in.sequences, (long long)in.tokens,
               e.fp_stream ? "true" : "false");
-  std::printf("\"estimate\": {\"flops\": {\"forward\": %s, \"hessian\": %s, \"sweep\": %s, \"total\": %s}, "
-              "\"block_passes\": %lld, \"rate_flops_per_s\": %s, \"rates\": {\"sgemm\": %s, \"ssyrk\": %s}, "
-              "\"seconds\": %s, \"phase_seconds\": {\"forward\": %s, \"hessian\": %s, \"sweep\": %s}, ",
+  std::printf("\"estimate\": {\"flops\": {\"forward\": %s, \"hessian\": %s, \"sweep\": %s, \"distill\": %s, "
+              "\"total\": %s}, \"block_passes\": %lld, \"rate_flops_per_s\": %s, \"rates\": {\"sgemm\": %s, "
+              "\"ssyrk\": %s}, \"seconds\": %s, \"phase_seconds\": {\"forward\": %s, \"hessian\": %s, \"sweep\": %s, "
+              "\"distill\": %s}, ",
               json_number(e.flops.forward).c_str(), json_number(e.flops.hessian).c_str(),
-              json_number(e.flops.sweep).c_str(), json_number(e.flops.total()).c_str(), (long long)e.passes,
-              json_number(e.rates.gemm).c_str(), json_number(e.rates.gemm).c_str(), json_number(e.rates.syrk).c_str(),
+              json_number(e.flops.sweep).c_str(), json_number(e.flops.distill).c_str(),
+              json_number(e.flops.total()).c_str(), (long long)e.passes, json_number(e.rates.gemm).c_str(),
+              json_number(e.rates.gemm).c_str(), json_number(e.rates.syrk).c_str(),
               json_number(e.seconds.total()).c_str(), json_number(e.seconds.forward).c_str(),
-              json_number(e.seconds.hessian).c_str(), json_number(e.seconds.sweep).c_str());
+              json_number(e.seconds.hessian).c_str(), json_number(e.seconds.sweep).c_str(),
+              json_number(e.seconds.distill).c_str());
   std::printf("\"memory_bytes\": {\"block_fp32\": %s, \"hidden_states\": %s, \"hidden_states_in_memory\": %s, "
-              "\"spilled\": %s, \"largest_hessian\": %s, \"activations\": %s, \"codes\": %s, \"total\": %s}, "
-              "\"calib_dtype\": %s, \"max_memory_bytes\": %lld}}\n",
+              "\"spilled\": %s, \"largest_hessian\": %s, \"activations\": %s, \"codes\": %s, \"distill\": %s, "
+              "\"total\": %s}, \"calib_dtype\": %s, \"max_memory_bytes\": %lld}}\n",
               json_number(e.block_fp32).c_str(), json_number(e.hidden).c_str(), json_number(e.hidden_in_memory).c_str(),
               json_number(e.spilled).c_str(), json_number(e.largest_hessian).c_str(),
-              json_number(e.activations).c_str(), json_number(e.codes).c_str(), json_number(e.memory()).c_str(),
+              json_number(e.activations).c_str(), json_number(e.codes).c_str(), json_number(e.distill).c_str(),
+              json_number(e.memory()).c_str(),
               json_string(dtype_name(in.calib_dtype)).c_str(),
               (long long)in.max_memory);
 }
