@@ -56,6 +56,15 @@ int init_arg(const std::string &name) {
   throw usage_error(kCommand, "--init: unknown initialization '" + name + "' (known: rtn, gptq)");
 }
 
+// --beta-schedule's names, in vqr_beta_schedule order from VQR_BETA_PRESET (-1).
+int beta_schedule_arg(const std::string &name) {
+  static const char *const kNames[] = {"preset", "cosine", "linear", "hold-linear"};
+  for (int i = 0; i < 4; ++i)
+    if (name == kNames[i]) return i - 1;
+  throw usage_error(kCommand, "--beta-schedule: unknown schedule '" + name +
+                                  "' (known: preset, cosine, linear, hold-linear)");
+}
+
 double parse_float(const std::string &text, const std::string &option) {
   char *end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
@@ -187,6 +196,8 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add_flag("reg-mean", "adaround/vqround: divide the regularizer by the number of weights");
   args.add("beta-start", "X", "20", "adaround/vqround: the regularizer's exponent at the start of its schedule");
   args.add("beta-end", "X", "2", "adaround/vqround: the exponent at the end");
+  args.add("beta-schedule", "NAME", "preset",
+           "adaround/vqround: preset (adaround cosine, vqround hold-linear), cosine, linear or hold-linear");
   args.add("warmup", "X", "-1", "adaround/vqround: share of the steps before the regularizer starts (-1 = preset)");
   args.add("keep-best", "0|1", "1",
            "learned methods: keep the best scored state (1) or the final one (0, as the references)");
@@ -272,6 +283,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_REG_MEAN, args.flag("reg-mean"), "--reg-mean");
   set_param(cfg.get(), VQR_PARAM_BETA_START, parse_float(args.get("beta-start"), "--beta-start"), "--beta-start");
   set_param(cfg.get(), VQR_PARAM_BETA_END, parse_float(args.get("beta-end"), "--beta-end"), "--beta-end");
+  set_param(cfg.get(), VQR_PARAM_BETA_SCHEDULE, beta_schedule_arg(args.get("beta-schedule")), "--beta-schedule");
   set_param(cfg.get(), VQR_PARAM_WARMUP, parse_float(args.get("warmup"), "--warmup"), "--warmup");
   set_param(cfg.get(), VQR_PARAM_KEEP_BEST, parse_float(args.get("keep-best"), "--keep-best"), "--keep-best");
   set_param(cfg.get(), VQR_PARAM_KMEANS_TOL, parse_float(args.get("kmeans-tol"), "--kmeans-tol"), "--kmeans-tol");
