@@ -88,7 +88,7 @@ class BindingTableTest(unittest.TestCase):
             self.assertEqual(rep.struct_size, ctypes.sizeof(_lib.Report))
             self.assertEqual(rep.trainable_params, 8 * 16)
         self.assertEqual(ctypes.sizeof(_lib.Report), 168)  # 104 in 0.2.0 + 8 fields of 0.3.0
-        self.assertEqual(ctypes.sizeof(_lib.Progress), 56)  # 40 + loss (0.3.0) + seconds (0.5.0)
+        self.assertEqual(ctypes.sizeof(_lib.Progress), 64)  # 40 + loss (0.3.0) + seconds, tokens (0.5.0)
 
 
 class ZeroStepsTest(unittest.TestCase):
