@@ -356,6 +356,17 @@ typedef VQR_ENUM(vqr_beta_schedule) {
                                 start - (start - end) t / T (it jumps at the end of the hold) */
 } vqr_beta_schedule;
 
+/* What one unit of VQR_PARAM_REG_WEIGHT is (VQR_PARAM_REG_UNITS). Since 0.5.0. */
+typedef VQR_ENUM(vqr_reg_units) {
+  VQR_REG_OBJECTIVE = 0,  /* the objective's units, tr(dW H dW^T) with H = (2/T) X X^T: the
+                             references' lambda = 0.01 (AIMET, BRECQ, VQRound), whose pull then
+                             depends on the scale of the weights and inputs; the behaviour
+                             before 0.5.0 */
+  VQR_REG_GRID_STEP = 1   /* the mean over the weights of s^2 H_jj, the cost of moving one
+                             weight by one grid step: lambda is the same share of a flip's cost
+                             on every layer (default; presets AdaRound and VQRound 10) */
+} vqr_reg_units;
+
 /* Which weights the cross-block update of the GPTAQ/ResComp sweep uses in its asymmetry terms
  * (the update of the columns after a block of 128, VQR_PARAM_BLOCK_SIZE). VQR_OUTER_PRESET lets
  * the method choose. Since 0.2.0. */
@@ -488,9 +499,10 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_LR = 601,            /* float, -1 or 0..100, default -1: learning rate (presets:
                                     AdaRound 1e-3, AutoRound 1/steps, VQRound 1e-2, LoRA 1e-2) */
   VQR_PARAM_INIT = 602,          /* int, a vqr_init, default VQR_INIT_RTN */
-  VQR_PARAM_REG_WEIGHT = 603,    /* float, -1 or 0..10^6, default -1 = 0.01: lambda of the
-                                    rounding regularizer sum(1 - |2h - 1|^beta) (AdaRound, VQRound),
-                                    in the units of tr(dW H dW^T) */
+  VQR_PARAM_REG_WEIGHT = 603,    /* float, -1 or 0..10^6, default -1 = the preset: lambda of the
+                                    rounding regularizer sum(1 - |2h - 1|^beta) (AdaRound,
+                                    VQRound), in VQR_PARAM_REG_UNITS (presets: 10 grid steps;
+                                    0.01 with VQR_REG_OBJECTIVE, the references') */
   VQR_PARAM_REG_MEAN = 604,      /* int 0/1, default 0: 1 = divide the regularizer by the number
                                     of weights, so its weight does not grow with the layer (the
                                     references sum it) */
@@ -507,6 +519,9 @@ typedef VQR_ENUM(vqr_param) {
                                     scored at 20 evenly spaced steps and the best is kept, or the
                                     initialization when none beats it (0 = the final hard
                                     rounding, as the references) */
+  VQR_PARAM_REG_UNITS = 611,     /* int, a vqr_reg_units, default VQR_REG_GRID_STEP. The
+                                    references' schedule: VQR_REG_OBJECTIVE with REG_WEIGHT -1
+                                    (= 0.01). Since 0.5.0 */
   VQR_PARAM_VQ_DIM = 620,        /* int, 1..16, default 8: D, latents per codebook vector, taken
                                     consecutively along the input dimension (row-major, padded) */
   VQR_PARAM_CODEBOOK_SIZE = 621, /* int, 1..65536, default 4096: K (capped at the vector count) */
@@ -539,7 +554,10 @@ typedef VQR_ENUM(vqr_param) {
                                     rounding parameters are trained together on the output
                                     distribution of the full-precision model: tau^2 KL(teacher ||
                                     student) plus the rounding regularizer, Adam, VQR_PARAM_STEPS
-                                    steps (spec vqround §3). VQR_PARAM_STEPS = 0 returns the
+                                    steps (spec vqround §3). The regularizer weight
+                                    VQR_PARAM_REG_WEIGHT is then in the summed KL's units
+                                    (VQR_PARAM_REG_UNITS does not apply), preset 0.01, the
+                                    reference's. VQR_PARAM_STEPS = 0 returns the
                                     initialization bit for bit. A single layer has no model:
                                     vqr_quantize_layer returns VQR_ERR_UNSUPPORTED */
   VQR_PARAM_TEACHER_TOPK = 645,  /* int, 1..2^24, default 64: the teacher is kept as its k most

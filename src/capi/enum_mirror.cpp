@@ -78,7 +78,11 @@ MIRROR(VQR_BETA_COSINE, quant::BetaSchedule::Cosine);
 MIRROR(VQR_BETA_LINEAR, quant::BetaSchedule::Linear);
 MIRROR(VQR_BETA_HOLD_LINEAR, quant::BetaSchedule::HoldLinear);
 
-// vqr_param <-> quant::Param: 42 enumerators.
+// vqr_reg_units <-> quant::RegUnits: 2 enumerators.
+MIRROR(VQR_REG_OBJECTIVE, quant::RegUnits::Objective);
+MIRROR(VQR_REG_GRID_STEP, quant::RegUnits::GridStep);
+
+// vqr_param <-> quant::Param: 46 enumerators.
 MIRROR(VQR_PARAM_METHOD, quant::Param::Method);
 MIRROR(VQR_PARAM_BITS, quant::Param::Bits);
 MIRROR(VQR_PARAM_GROUP_SIZE, quant::Param::GroupSize);
@@ -113,6 +117,7 @@ MIRROR(VQR_PARAM_BETA_SCHEDULE, quant::Param::BetaSchedule);
 MIRROR(VQR_PARAM_WARMUP, quant::Param::Warmup);
 MIRROR(VQR_PARAM_BETA_HOLD, quant::Param::BetaHold);
 MIRROR(VQR_PARAM_KEEP_BEST, quant::Param::KeepBest);
+MIRROR(VQR_PARAM_REG_UNITS, quant::Param::RegUnits);
 MIRROR(VQR_PARAM_VQ_DIM, quant::Param::VqDim);
 MIRROR(VQR_PARAM_CODEBOOK_SIZE, quant::Param::CodebookSize);
 MIRROR(VQR_PARAM_KMEANS_ITERS, quant::Param::KmeansIters);

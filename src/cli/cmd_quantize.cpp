@@ -65,6 +65,14 @@ int beta_schedule_arg(const std::string &name) {
                                   "' (known: preset, cosine, linear, hold-linear)");
 }
 
+// vqr_reg_units by name, in enum order.
+int reg_units_arg(const std::string &name) {
+  const char *const names[] = {"objective", "grid-step"};
+  for (int i = 0; i < 2; ++i)
+    if (name == names[i]) return i;
+  throw usage_error(kCommand, "--reg-units: unknown units '" + name + "' (known: objective, grid-step)");
+}
+
 double parse_float(const std::string &text, const std::string &option) {
   char *end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
@@ -184,6 +192,11 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("steps", "N", "-1", "learned methods: optimizer steps (-1 = the method's preset)");
   args.add("lr", "X", "-1", "learned methods: learning rate (-1 = preset)");
   args.add("init", "NAME", "rtn", "adaround/vqround initialization: rtn or gptq");
+  args.add("reg-weight", "X", "-1",
+           "adaround/vqround: weight lambda of the rounding regularizer sum(1 - |2h - 1|^beta) (-1 = preset)");
+  args.add("reg-units", "NAME", "grid-step",
+           "adaround/vqround: units of --reg-weight: grid-step (the mean cost of moving one weight one grid step; "
+           "preset 10) or objective (tr(dW H dW^T), the references', preset 0.01)");
   args.add("vq-dim", "D", "8", "vqround: latents per codebook vector");
   args.add("codebook-size", "K", "4096", "vqround: codewords (capped at the number of vectors)");
   args.add("kmeans-iters", "N", "500", "vqround: k-means iterations at most");
@@ -191,8 +204,6 @@ int run_quantize(const std::vector<std::string> &argv) {
            "vqround: k-means also stops once an iteration changes fewer than this share of its assignments (0 = "
            "only when none changes)");
   args.add_flag("sign-consistent", "vqround: keep the initialization's rounding decisions in k-means");
-  args.add("reg-weight", "X", "-1",
-           "adaround/vqround: weight of the rounding regularizer sum(1 - |2h - 1|^beta) (-1 = 0.01, the references')");
   args.add_flag("reg-mean", "adaround/vqround: divide the regularizer by the number of weights");
   args.add("beta-start", "X", "20", "adaround/vqround: the regularizer's exponent at the start of its schedule");
   args.add("beta-end", "X", "2", "adaround/vqround: the exponent at the end");
@@ -273,13 +284,14 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_STEPS, parse_float(args.get("steps"), "--steps"), "--steps");
   set_param(cfg.get(), VQR_PARAM_LR, parse_float(args.get("lr"), "--lr"), "--lr");
   set_param(cfg.get(), VQR_PARAM_INIT, init_arg(args.get("init")), "--init");
+  set_param(cfg.get(), VQR_PARAM_REG_WEIGHT, parse_float(args.get("reg-weight"), "--reg-weight"), "--reg-weight");
+  set_param(cfg.get(), VQR_PARAM_REG_UNITS, reg_units_arg(args.get("reg-units")), "--reg-units");
   set_param(cfg.get(), VQR_PARAM_VQ_DIM, parse_float(args.get("vq-dim"), "--vq-dim"), "--vq-dim");
   set_param(cfg.get(), VQR_PARAM_CODEBOOK_SIZE, parse_float(args.get("codebook-size"), "--codebook-size"),
             "--codebook-size");
   set_param(cfg.get(), VQR_PARAM_KMEANS_ITERS, parse_float(args.get("kmeans-iters"), "--kmeans-iters"),
             "--kmeans-iters");
   set_param(cfg.get(), VQR_PARAM_SIGN_CONSISTENT, args.flag("sign-consistent"), "--sign-consistent");
-  set_param(cfg.get(), VQR_PARAM_REG_WEIGHT, parse_float(args.get("reg-weight"), "--reg-weight"), "--reg-weight");
   set_param(cfg.get(), VQR_PARAM_REG_MEAN, args.flag("reg-mean"), "--reg-mean");
   set_param(cfg.get(), VQR_PARAM_BETA_START, parse_float(args.get("beta-start"), "--beta-start"), "--beta-start");
   set_param(cfg.get(), VQR_PARAM_BETA_END, parse_float(args.get("beta-end"), "--beta-end"), "--beta-end");

@@ -20,10 +20,11 @@ namespace vqr::learn {
 
 // Optimizer and schedules from the method's traits (spec learned_rounding §1.6, §3.3-3.4; spec
 // vqround §1.7, §3.5); the regularizer and beta annealing apply to the relaxed
-// parameterizations. The regularizer weight is in the units of tr(dW H dW^T); with reg_mean it is
-// divided by the number of weights.
+// parameterizations. The trainer's regularizer weight is in the units of tr(dW H dW^T): `unit` is
+// what one unit of c.reg_weight is worth there (reg_unit); with reg_mean it is also divided by
+// the number of weights.
 static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::MethodTraits &t, bool relaxed, int64_t m,
-                                  int64_t n) {
+                                  int64_t n, double unit) {
   TrainSchedule s;
   s.steps = c.steps;
   s.stage = t.stage;
@@ -34,7 +35,7 @@ static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::Meth
     s.linear_decay = true;
   }
   if (relaxed) {
-    s.reg_weight = c.reg_mean ? c.reg_weight / (double)(m * n) : c.reg_weight;
+    s.reg_weight = unit * (c.reg_mean ? c.reg_weight / (double)(m * n) : c.reg_weight);
     s.warmup = c.warmup;
     s.beta_schedule = c.beta_schedule;
     s.beta_start = c.beta_start;
@@ -55,6 +56,26 @@ static std::string gptq_init_methods() {
   for (size_t i = 0; i < names.size(); ++i)
     out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
   return out;
+}
+
+// One unit of the regularizer weight in the objective's units. VQR_REG_GRID_STEP: the mean over
+// the weights of s_rj^2 H_jj, what moving one weight by one grid step costs in tr(dW H dW^T) when
+// nothing compensates. The references' lambda = 0.01 assumes an objective normalized as theirs
+// (spec learned_rounding §3.3, §7); against tr(dW H dW^T) its pull depends on the scale of the
+// weights and inputs: on stories260K W3 from GPTQ's decisions it hardened nothing better than
+// GPTQ's on the attention projections (wq, wk: 0 of 10 layers), whose flips cost ~10x more than
+// the MLP's, and on the 256 x 512 outlier layer of issue 17 none of 20 hard evaluations beat the
+// start. In grid-step units lambda means the same fraction of a flip's cost on every layer.
+static double reg_unit(const quant::QuantConfig &c, const quant::QuantizedLayer &grid_of, const hessian::HessianView &H) {
+  if (c.reg_units == quant::RegUnits::Objective) return 1.0;
+  const ElementGrid<double> g(grid_of);
+  double total = 0;
+  for (int64_t j = 0; j < g.n; ++j) {
+    double s2 = 0;
+    for (int64_t r = 0; r < g.m; ++r) s2 += g.s(r, j) * g.s(r, j);
+    total += s2 * H.at64(j, j);
+  }
+  return total / (double)(g.m * g.n);
 }
 
 static ObjectiveValue evaluate_layer(LayerObjective<float> &objective, const quant::QuantizedLayer &q, int threads) {
@@ -94,7 +115,7 @@ quant::QuantizedLayer learned_quantize(Context *ctx, const quant::QuantConfig &c
   const quant::QuantizedLayer initial = result;
   const ObjectiveValue init_value = evaluate_layer(objective, initial, threads);
 
-  const TrainSchedule schedule = schedule_for(c, traits, rounding->relaxed(), m, n);
+  const TrainSchedule schedule = schedule_for(c, traits, rounding->relaxed(), m, n, reg_unit(c, initial, H));
   const TrainOutcome out = train(*rounding, objective, schedule, ctx, threads);
   rounding->harden(result);
   int64_t best_step = out.best_step;

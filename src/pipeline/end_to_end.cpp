@@ -159,7 +159,10 @@ DistillEval evaluate(const model::Model &model, model::Forward &fwd, const model
 
 QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &windows,
                                    const PipelineOptions &options, Context *ctx) {
-  const quant::QuantConfig c = quant::resolve_presets(options.config);
+  quant::QuantConfig c = quant::resolve_presets(options.config);
+  // The regularizer weighs against the summed KL here, not a layer's tr(dW H dW^T): its grid-step
+  // units do not apply, and the preset is the reference's 0.01 (spec vqround §1.7, §3 step 4).
+  c.reg_weight = options.config.reg_weight >= 0 ? options.config.reg_weight : quant::kReferenceRegWeight;
   require(c.method == quant::Method::AdaRound || c.method == quant::Method::VqRound, Status::Unsupported,
           "end-to-end distillation (VQR_PARAM_E2E) trains AdaRound's or VQRound's relaxation");
   require(!c.blockwise, Status::Unsupported, "end-to-end distillation and block-wise reconstruction exclude each other");

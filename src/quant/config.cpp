@@ -47,6 +47,7 @@ static const ParamInfo kTable[] = {
       {Param::Warmup, "warmup", true, -1.0, 1.0, -1.0},
       {Param::BetaHold, "beta_hold", true, 0.0, 1.0, 0.1},
       {Param::KeepBest, "keep_best", false, 0, 1, 1},
+      {Param::RegUnits, "reg_units", false, (int)RegUnits::Objective, (int)RegUnits::GridStep, (int)RegUnits::GridStep},
       {Param::VqDim, "vq_dim", false, 1, 16, 8},
       {Param::CodebookSize, "codebook_size", false, 1, 65536, 4096},
       {Param::KmeansIters, "kmeans_iters", false, 0, 10000, 500},
@@ -89,7 +90,7 @@ static QuantConfig resolve_learned_presets(QuantConfig c, const LearnedPresets &
   if (c.minmax_lr < 0) c.minmax_lr = c.lr;
   if (c.warmup < 0) c.warmup = p.warmup;
   if (c.beta_schedule == BetaSchedule::Preset) c.beta_schedule = p.beta_schedule;
-  if (c.reg_weight < 0) c.reg_weight = p.reg_weight;
+  if (c.reg_weight < 0) c.reg_weight = c.reg_units == RegUnits::Objective ? kReferenceRegWeight : p.reg_weight;
   return c;
 }
 
@@ -183,6 +184,7 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::Warmup: c.warmup = v; break;
     case Param::BetaHold: c.beta_hold = v; break;
     case Param::KeepBest: c.keep_best = v != 0; break;
+    case Param::RegUnits: c.reg_units = (RegUnits)(int)v; break;
     case Param::VqDim: c.vq_dim = (int)v; break;
     case Param::CodebookSize: c.codebook_size = (int64_t)v; break;
     case Param::KmeansIters: c.kmeans_iters = (int)v; break;

@@ -20,7 +20,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 53;
+constexpr int kParamCount = 54;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(Param id);
@@ -63,6 +63,7 @@ struct QuantConfig {
   Init init = Init::Rtn;
   double reg_weight = -1;
   bool reg_mean = false;
+  RegUnits reg_units = RegUnits::GridStep;
   double beta_start = 20, beta_end = 2;
   BetaSchedule beta_schedule = BetaSchedule::Preset;
   double warmup = -1;

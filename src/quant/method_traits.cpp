@@ -17,7 +17,8 @@ constexpr MethodFamily kLearned = MethodFamily::kLearnedRounding;
 // A plain array indexed by vqr_method, so that the static_assert below catches a missing row.
 // Columns: method, name, family, needs_hessian, needs_d, needs_fp_stream, exact_target, stage,
 // sweep presets {alpha, alpha2, outer, outer at 2 bits}, learned presets {steps, lr, warmup,
-// beta schedule, reg_weight, sign_sgd, adam_beta2, gptq_init}.
+// beta schedule, reg_weight (grid-step units, learned_rounding.cpp reg_unit), sign_sgd, adam_beta2,
+// gptq_init}.
 constexpr MethodTraits kTable[] = {
     {Method::Rtn, "rtn", kRtn, false, false, false, false, "rtn", {}, {}},
     {Method::Gptq, "gptq", kSweep, true, false, false, true, "gptq", {}, {}},
@@ -30,16 +31,17 @@ constexpr MethodTraits kTable[] = {
     // GPTAQ as the paper writes it (spec gptq §2.4).
     {Method::GptaqPaper, "gptaq_paper", kSweep, true, true, true, false, "gptq",
      {1.0, 0.0, OuterMode::Prequant, OuterMode::Prequant}, {}},
-    // AdaRound (spec learned_rounding §3.3-3.4): AIMET's 10k steps, Adam 1e-3, 20 % warm-up, cosine beta.
+    // AdaRound (spec learned_rounding §3.3-3.4): AIMET's 10k steps, Adam 1e-3, 20 % warm-up, cosine
+    // beta; lambda 10 grid steps (ours: the references' 0.01 of their objective hardened too weakly).
     {Method::AdaRound, "adaround", kLearned, true, false, false, false, "adaround", {},
-     {10000, 1e-3, 0.2, BetaSchedule::Cosine, 0.01, false, 0.999, true}},
+     {10000, 1e-3, 0.2, BetaSchedule::Cosine, 10, false, 0.999, true}},
     // AutoRound (spec learned_rounding §1.5-1.6): 200 steps of SignSGD at 1/steps.
     {Method::AutoRound, "autoround", kLearned, true, false, true, false, "autoround", {},
      {200, 0.0, 0.0, BetaSchedule::Cosine, 0.01, true, 0.999, false}},
     // VQRound (spec vqround §1.7, §3.5): 5000 steps, Adam (0.9, 0.99) 1e-2, warm-up 0.1,
-    // hold-then-linear beta.
+    // hold-then-linear beta; lambda 10 grid steps as AdaRound.
     {Method::VqRound, "vqround", kLearned, true, false, false, false, "vqround", {},
-     {5000, 1e-2, 0.1, BetaSchedule::HoldLinear, 0.01, false, 0.99, true}},
+     {5000, 1e-2, 0.1, BetaSchedule::HoldLinear, 10, false, 0.99, true}},
     // Our LoRA-rounding baseline (spec learned_rounding §4): 1000 steps, Adam 1e-2 (it moves few
     // parameters, each a long way).
     {Method::LoraRound, "loraround", kLearned, true, false, false, false, "loraround", {},

@@ -30,13 +30,19 @@ struct SweepPresets {
   OuterMode outer_2_bits = OuterMode::Quantized;  // at 2 bits
 };
 
+// The references' rounding-regularizer weight, in units of their objective (spec learned_rounding
+// §3.3: AIMET default_reg_param, BRECQ --weight; spec vqround §1.7: --round_weight).
+constexpr double kReferenceRegWeight = 0.01;
+
 // Learned-rounding presets (spec learned_rounding §1.6, §3.3-3.4; spec vqround §1.7, §3.5).
 struct LearnedPresets {
   int64_t steps = 0;
   double lr = 0;  // Adam's rate; unused with sign_sgd (AutoRound's 1/steps rule instead)
   double warmup = 0;
   BetaSchedule beta_schedule = BetaSchedule::Cosine;
-  double reg_weight = 0;  // in units of tr(dW H dW^T)
+  // lambda in VQR_REG_GRID_STEP units (the default VQR_PARAM_REG_UNITS); with VQR_REG_OBJECTIVE
+  // the preset is the references' kReferenceRegWeight instead.
+  double reg_weight = 0;
   // SignSGD with a linearly decaying rate whose preset is AutoRound's rule
   // (SignRoundConfig._lr_for_bits): 1/steps, 2/steps from 1000 steps at <= 3 bits.
   bool sign_sgd = false;

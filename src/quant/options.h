@@ -34,6 +34,10 @@ enum class Init : int { Rtn = 0, Gptq = 1 };
 // Temperature schedule of the rectified-sigmoid methods; Preset = the method's own.
 enum class BetaSchedule : int { Preset = -1, Cosine = 0, Linear = 1, HoldLinear = 2 };
 
+// What one unit of the rounding regularizer's weight is (vqr_reg_units): the objective's own
+// units, tr(dW H dW^T) (the references'), or the mean cost of moving one weight by one grid step.
+enum class RegUnits : int { Objective = 0, GridStep = 1 };
+
 // Parameter ids, numbered explicitly and never reused (the table in quant/config.cpp).
 enum class Param : int {
   Method = 100,
@@ -70,6 +74,7 @@ enum class Param : int {
   Warmup = 608,
   BetaHold = 609,
   KeepBest = 610,
+  RegUnits = 611,
   VqDim = 620,
   CodebookSize = 621,
   KmeansIters = 622,

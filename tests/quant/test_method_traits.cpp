@@ -90,6 +90,9 @@ TEST(MethodTraits, PresetsComeFromTheTable) {
       EXPECT_EQ(r.warmup, t.learned.warmup);
       EXPECT_EQ(r.beta_schedule, t.learned.beta_schedule);
       EXPECT_EQ(r.reg_weight, t.learned.reg_weight);
+      // In the objective's units the preset is the references' lambda (spec learned_rounding §3.3).
+      c.reg_units = vqr::quant::RegUnits::Objective;
+      EXPECT_EQ(vqr::quant::resolve_presets(c).reg_weight, vqr::quant::kReferenceRegWeight);
     }
 }
 

@@ -523,6 +523,7 @@ _GRIDS = _library_names("grid", grid_name)
 _INITS = {"rtn": _lib.INIT_RTN, "gptq": _lib.INIT_GPTQ}
 _BETA_SCHEDULES = {"cosine": _lib.BETA_COSINE, "linear": _lib.BETA_LINEAR,
                    "hold_linear": _lib.BETA_HOLD_LINEAR}
+_REG_UNITS = {"objective": _lib.REG_OBJECTIVE, "grid_step": _lib.REG_GRID_STEP}
 _DTYPES = {"f32": _lib.DTYPE_F32, "f16": _lib.DTYPE_F16, "bf16": _lib.DTYPE_BF16}
 _DTYPE_ALIASES = {"float32": "f32", "fp32": "f32", "float16": "f16", "fp16": "f16",
                   "half": "f16", "bfloat16": "bf16"}
@@ -620,9 +621,9 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
              static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
              allow_partial_group=False, stale_groups=False, report_loss=True, threads=None,
              alpha=None, alpha2=None, outer=None, exact_target=False, *, steps=None, lr=None,
-             init="rtn", reg_weight=None, reg_mean=False, beta_start=None, beta_end=None,
-             beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
-             codebook_size=None, kmeans_iters=None, kmeans_sample=None, sign_consistent=False,
+             init="rtn", reg_weight=None, reg_mean=False, reg_units=None, beta_start=None,
+             beta_end=None, beta_schedule=None, warmup=None, beta_hold=None, keep_best=True,
+             vq_dim=None, codebook_size=None, kmeans_iters=None, kmeans_sample=None, sign_consistent=False,
              rank=None, minmax_tuning=True, minmax_lr=None, scale_dtype="f32", seed=0,
              progress=None):
     """Quantizes one linear layer's weights w (m x n, out_features x in_features) and returns a
@@ -654,7 +655,9 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     (share of steps before the regularizer starts), beta_start, beta_end, beta_hold,
     beta_schedule ("cosine", "linear" or "hold_linear"), vq_dim, codebook_size (capped at the
     number of vectors), kmeans_iters, kmeans_sample, rank. init: "rtn" or "gptq" (GPTQ's rounding
-    decisions; adaround and vqround only, else Error(UNSUPPORTED)). reg_mean, keep_best,
+    decisions; adaround and vqround only, else Error(UNSUPPORTED)). reg_units (since 0.5.0):
+    "grid_step" (default; reg_weight preset 10) or "objective" (the references' units, preset
+    0.01), VQR_PARAM_REG_UNITS. reg_mean, keep_best,
     sign_consistent and minmax_tuning are booleans (VQR_PARAM_REG_MEAN, ...).
 
     scale_dtype (since 0.4.0, VQR_PARAM_SCALE_DTYPE): "f32" (default), "f16" or "bf16" (or numpy
@@ -703,7 +706,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
                    static_groups=False, damp=0.01, block_size=128, mse=False, grid="gptq",
                    allow_partial_group=False, stale_groups=False, report_loss=True, alpha=None,
                    alpha2=None, outer=None, exact_target=False, steps=None, lr=None, init="rtn",
-                   reg_weight=None, reg_mean=False, beta_start=None, beta_end=None,
+                   reg_weight=None, reg_mean=False, reg_units=None, beta_start=None, beta_end=None,
                    beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
                    codebook_size=None, kmeans_iters=None, kmeans_sample=None,
                    sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None,
@@ -719,6 +722,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
     outer_id = _choice("outer", outer, _OUTERS, allow_none=True)
     init_id = _choice("init", init, _INITS)
     schedule_id = _choice("beta_schedule", beta_schedule, _BETA_SCHEDULES, allow_none=True)
+    reg_units_id = _choice("reg_units", reg_units, _REG_UNITS, allow_none=True)
     scale_dtype_id = _dtype_choice("scale_dtype", scale_dtype)
     online = _choice("teacher", teacher, {"stored": 0, "online": 1})
     ints = {"method": method_id, "bits": bits, "group_size": group_size, "sym": sym,
@@ -726,7 +730,8 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
             "mse": mse, "grid": grid_id, "allow_partial_group": allow_partial_group,
             "stale_groups": stale_groups, "report_loss": report_loss,
             "exact_target": exact_target, "outer": outer_id, "init": init_id,
-            "beta_schedule": schedule_id, "reg_mean": reg_mean, "keep_best": keep_best,
+            "beta_schedule": schedule_id, "reg_mean": reg_mean, "reg_units": reg_units_id,
+            "keep_best": keep_best,
             "sign_consistent": sign_consistent, "minmax_tuning": minmax_tuning, "steps": steps,
             "vq_dim": vq_dim, "codebook_size": codebook_size, "kmeans_iters": kmeans_iters,
             "kmeans_sample": kmeans_sample, "rank": rank, "scale_dtype": scale_dtype_id,

@@ -71,6 +71,7 @@ OUTER_PRESET, OUTER_QUANTIZED, OUTER_PREQUANT, OUTER_PREQUANT_CLAMPED = -1, 0, 1
 GRID_GPTQ, GRID_QUAROT, GRID_FULL_RANGE = 0, 1, 2
 INIT_RTN, INIT_GPTQ = 0, 1
 BETA_PRESET, BETA_COSINE, BETA_LINEAR, BETA_HOLD_LINEAR = -1, 0, 1, 2
+REG_OBJECTIVE, REG_GRID_STEP = 0, 1
 HISTORY_LOSS, HISTORY_REGULARIZER = 0, 1
 HESSIAN_F64, HESSIAN_ASYMMETRIC = 1, 2
 PACK_GPTQ_V1, PACK_GPTQ_V2 = 1, 2
@@ -92,7 +93,7 @@ PARAM = {
     # since 0.3.0: learned rounding
     "steps": 600, "lr": 601, "init": 602, "reg_weight": 603, "reg_mean": 604,
     "beta_start": 605, "beta_end": 606, "beta_schedule": 607, "warmup": 608, "beta_hold": 609,
-    "keep_best": 610,
+    "keep_best": 610, "reg_units": 611,
     "vq_dim": 620, "codebook_size": 621, "kmeans_iters": 622, "kmeans_sample": 623,
     "sign_consistent": 624, "kmeans_tol": 625,
     "rank": 630,
