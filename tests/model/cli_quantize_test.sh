@@ -56,6 +56,10 @@ $q --method vqround --bits 3 --e2e --steps 6 --eval-every 3 --kmeans-iters 5 --c
   --checkpoint "$tmp/e2e.ckpt" --resume --out "$tmp/e2e2" --json >"$tmp/out2" 2>"$tmp/err" || fail "--resume run failed"
 [ "$(json_get "$tmp/out2" "j['distill']['resumed_from']")" = 3 ] || fail "--resume did not start from step 3"
 cmp -s "$tmp/e2e/model.bin" "$tmp/e2e2/model.bin" || fail "the resumed run wrote another model"
+$q --method vqround --bits 3 --e2e --steps 6 --eval-every 3 --kmeans-iters 5 --codebook-size 64 --teacher online \
+  --out "$tmp/e2e_online" --json >"$tmp/out3" 2>"$tmp/err" || fail "--teacher online run failed"
+[ "$(json_get "$tmp/out3" "j['distill']['teacher_online']")" = True ] || fail "--teacher online not reported"
+cmp -s "$tmp/e2e/model.bin" "$tmp/e2e_online/model.bin" || fail "the online teacher gave another model than the stored one"
 $q --method vqround --bits 3 --e2e --steps 7 --eval-every 3 --kmeans-iters 5 --codebook-size 64 \
   --checkpoint "$tmp/e2e.ckpt" --resume --out "$tmp/e2e3" >"$tmp/out" 2>"$tmp/err" && fail "a resume with other steps accepted"
 grep -q 'steps: checkpoint 6, this run 7' "$tmp/err" || fail "the refused resume does not name the steps"
