@@ -501,7 +501,7 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_INIT = 602,          /* int, a vqr_init, default VQR_INIT_RTN */
   VQR_PARAM_REG_WEIGHT = 603,    /* float, -1 or 0..10^6, default -1 = the preset: lambda of the
                                     rounding regularizer sum(1 - |2h - 1|^beta) (AdaRound,
-                                    VQRound), in VQR_PARAM_REG_UNITS (presets: 10 grid steps;
+                                    VQRound), in VQR_PARAM_REG_UNITS (presets: 3 grid steps;
                                     0.01 with VQR_REG_OBJECTIVE, the references') */
   VQR_PARAM_REG_MEAN = 604,      /* int 0/1, default 0: 1 = divide the regularizer by the number
                                     of weights, so its weight does not grow with the layer (the

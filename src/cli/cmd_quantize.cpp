@@ -196,7 +196,7 @@ int run_quantize(const std::vector<std::string> &argv) {
            "adaround/vqround: weight lambda of the rounding regularizer sum(1 - |2h - 1|^beta) (-1 = preset)");
   args.add("reg-units", "NAME", "grid-step",
            "adaround/vqround: units of --reg-weight: grid-step (the mean cost of moving one weight one grid step; "
-           "preset 10) or objective (tr(dW H dW^T), the references', preset 0.01)");
+           "preset 3) or objective (tr(dW H dW^T), the references', preset 0.01)");
   args.add("vq-dim", "D", "8", "vqround: latents per codebook vector");
   args.add("codebook-size", "K", "4096", "vqround: codewords (capped at the number of vectors)");
   args.add("kmeans-iters", "N", "500", "vqround: k-means iterations at most");

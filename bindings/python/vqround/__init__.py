@@ -656,7 +656,7 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     beta_schedule ("cosine", "linear" or "hold_linear"), vq_dim, codebook_size (capped at the
     number of vectors), kmeans_iters, kmeans_sample, rank. init: "rtn" or "gptq" (GPTQ's rounding
     decisions; adaround and vqround only, else Error(UNSUPPORTED)). reg_units (since 0.5.0):
-    "grid_step" (default; reg_weight preset 10) or "objective" (the references' units, preset
+    "grid_step" (default; reg_weight preset 3) or "objective" (the references' units, preset
     0.01), VQR_PARAM_REG_UNITS. reg_mean, keep_best,
     sign_consistent and minmax_tuning are booleans (VQR_PARAM_REG_MEAN, ...).
 
