@@ -512,6 +512,10 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_WARMUP = 608,        /* float, -1 or 0..1, default -1: share of the steps before the
                                     regularizer starts (AdaRound 0.2, VQRound 0.1) */
   VQR_PARAM_BETA_HOLD = 609,     /* float, 0..1, default 0.1: VQR_BETA_HOLD_LINEAR's hold share */
+  VQR_PARAM_BETA_FINAL_HOLD = 612, /* float, 0..0.9, default 0: the beta schedule runs over the
+                                    first (1 - this) of the steps and beta stays at
+                                    VQR_PARAM_BETA_END for the rest (0 = the references'
+                                    schedules, which end at the last step). Since 0.5.0 */
   VQR_PARAM_KEEP_BEST = 610,     /* int 0/1, default 1. AutoRound and LoRA-rounding train through
                                     the hard rounding and keep the parameters of the step with the
                                     lowest objective (AutoRound's reference rule). AdaRound and

@@ -127,6 +127,7 @@ MIRROR(VQR_PARAM_KMEANS_TOL, quant::Param::KmeansTol);
 MIRROR(VQR_PARAM_RANK, quant::Param::Rank);
 MIRROR(VQR_PARAM_MINMAX_TUNING, quant::Param::MinmaxTuning);
 MIRROR(VQR_PARAM_MINMAX_LR, quant::Param::MinmaxLr);
+MIRROR(VQR_PARAM_BETA_FINAL_HOLD, quant::Param::BetaFinalHold);
 MIRROR(VQR_PARAM_BLOCKWISE, quant::Param::Blockwise);
 MIRROR(VQR_PARAM_BLOCK_BATCH, quant::Param::BlockBatch);
 MIRROR(VQR_PARAM_E2E, quant::Param::E2e);

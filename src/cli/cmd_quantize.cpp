@@ -209,6 +209,8 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("beta-end", "X", "2", "adaround/vqround: the exponent at the end");
   args.add("beta-schedule", "NAME", "preset",
            "adaround/vqround: preset (adaround cosine, vqround hold-linear), cosine, linear or hold-linear");
+  args.add("beta-final-hold", "X", "0",
+           "adaround/vqround: share of the steps at the end held at --beta-end (the schedule runs before it)");
   args.add("warmup", "X", "-1", "adaround/vqround: share of the steps before the regularizer starts (-1 = preset)");
   args.add("keep-best", "0|1", "1",
            "learned methods: keep the best scored state (1) or the final one (0, as the references)");
@@ -295,6 +297,8 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_REG_MEAN, args.flag("reg-mean"), "--reg-mean");
   set_param(cfg.get(), VQR_PARAM_BETA_START, parse_float(args.get("beta-start"), "--beta-start"), "--beta-start");
   set_param(cfg.get(), VQR_PARAM_BETA_END, parse_float(args.get("beta-end"), "--beta-end"), "--beta-end");
+  set_param(cfg.get(), VQR_PARAM_BETA_FINAL_HOLD, parse_float(args.get("beta-final-hold"), "--beta-final-hold"),
+            "--beta-final-hold");
   set_param(cfg.get(), VQR_PARAM_BETA_SCHEDULE, beta_schedule_arg(args.get("beta-schedule")), "--beta-schedule");
   set_param(cfg.get(), VQR_PARAM_WARMUP, parse_float(args.get("warmup"), "--warmup"), "--warmup");
   set_param(cfg.get(), VQR_PARAM_KEEP_BEST, parse_float(args.get("keep-best"), "--keep-best"), "--keep-best");

@@ -41,6 +41,7 @@ static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::Meth
     s.beta_start = c.beta_start;
     s.beta_end = c.beta_end;
     s.beta_hold = c.beta_hold;
+    s.final_hold = c.beta_final_hold;
   }
   return s;
 }

@@ -13,8 +13,10 @@ namespace vqr::learn {
 // Hard evaluations of a relaxed method per run (keep_best): each costs about one step.
 constexpr int64_t kHardEvaluations = 20;
 
-double beta_at(const TrainSchedule &s, int64_t t) {
-  const double T = (double)std::max<int64_t>(s.steps, 1);
+double beta_at(const TrainSchedule &s, int64_t step) {
+  // A final hold compresses the schedule into the first (1 - final_hold) of the steps.
+  const double T = (1.0 - s.final_hold) * (double)std::max<int64_t>(s.steps, 1);
+  const double t = std::min((double)step, T);
   switch (s.beta_schedule) {
     case quant::BetaSchedule::HoldLinear:  // spec vqround §1.7: hold, then start - (start - end) t / T
       return (double)t <= s.beta_hold * T ? s.beta_start : s.beta_start - (s.beta_start - s.beta_end) * (double)t / T;

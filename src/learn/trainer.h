@@ -26,6 +26,9 @@ struct TrainSchedule {
   double warmup = 0;
   quant::BetaSchedule beta_schedule = quant::BetaSchedule::Cosine;
   double beta_start = 20, beta_end = 2, beta_hold = 0.1;
+  // The schedule runs over the first (1 - final_hold) of the steps and beta stays at beta_end for the
+  // rest (0: the references' schedules, which end at the last step).
+  double final_hold = 0;
   // Straight-through methods: keep the parameters of the lowest-loss step. Relaxed methods: keep
   // the parameters whose hard rounding scored best among 20 evenly spaced evaluations.
   bool keep_best = true;

@@ -69,6 +69,7 @@ DistillKey key_of(const quant::QuantConfig &c, int64_t holdout, uint64_t seed) {
                 {"beta_schedule", (double)(int)c.beta_schedule},
                 {"warmup", c.warmup},
                 {"beta_hold", c.beta_hold},
+                {"beta_final_hold", c.beta_final_hold},
                 {"keep_best", (double)c.keep_best},
                 {"vq_dim", (double)c.vq_dim},
                 {"codebook_size", (double)c.codebook_size},
@@ -263,6 +264,7 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   schedule.beta_start = c.beta_start;
   schedule.beta_end = c.beta_end;
   schedule.beta_hold = c.beta_hold;
+  schedule.final_hold = c.beta_final_hold;
 
   ContentHash start_hash;
   for (auto &t : trained) {

@@ -46,6 +46,7 @@ static const ParamInfo kTable[] = {
       {Param::BetaSchedule, "beta_schedule", false, (int)BetaSchedule::Preset, (int)BetaSchedule::HoldLinear, (int)BetaSchedule::Preset},
       {Param::Warmup, "warmup", true, -1.0, 1.0, -1.0},
       {Param::BetaHold, "beta_hold", true, 0.0, 1.0, 0.1},
+      {Param::BetaFinalHold, "beta_final_hold", true, 0.0, 0.9, 0.0},
       {Param::KeepBest, "keep_best", false, 0, 1, 1},
       {Param::RegUnits, "reg_units", false, (int)RegUnits::Objective, (int)RegUnits::GridStep, (int)RegUnits::GridStep},
       {Param::VqDim, "vq_dim", false, 1, 16, 8},
@@ -183,6 +184,7 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::BetaSchedule: c.beta_schedule = (BetaSchedule)(int)v; break;
     case Param::Warmup: c.warmup = v; break;
     case Param::BetaHold: c.beta_hold = v; break;
+    case Param::BetaFinalHold: c.beta_final_hold = v; break;
     case Param::KeepBest: c.keep_best = v != 0; break;
     case Param::RegUnits: c.reg_units = (RegUnits)(int)v; break;
     case Param::VqDim: c.vq_dim = (int)v; break;

@@ -20,7 +20,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 54;
+constexpr int kParamCount = 55;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(Param id);
@@ -68,6 +68,7 @@ struct QuantConfig {
   BetaSchedule beta_schedule = BetaSchedule::Preset;
   double warmup = -1;
   double beta_hold = 0.1;
+  double beta_final_hold = 0;  // share of the steps at the end held at beta_end (trainer.h)
   bool keep_best = true;
   int vq_dim = 8;
   int64_t codebook_size = 4096;

@@ -75,6 +75,7 @@ enum class Param : int {
   BetaHold = 609,
   KeepBest = 610,
   RegUnits = 611,
+  BetaFinalHold = 612,
   VqDim = 620,
   CodebookSize = 621,
   KmeansIters = 622,

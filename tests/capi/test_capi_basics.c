@@ -189,6 +189,7 @@ static const param_spec k_params[] = {
     {VQR_PARAM_BETA_SCHEDULE, "beta_schedule", 0, VQR_BETA_PRESET, VQR_BETA_HOLD_LINEAR, VQR_BETA_PRESET},
     {VQR_PARAM_WARMUP, "warmup", 1, -1.0, 1.0, -1.0},
     {VQR_PARAM_BETA_HOLD, "beta_hold", 1, 0.0, 1.0, 0.1},
+    {VQR_PARAM_BETA_FINAL_HOLD, "beta_final_hold", 1, 0.0, 0.9, 0.0},
     {VQR_PARAM_KEEP_BEST, "keep_best", 0, 0, 1, 1},
     {VQR_PARAM_REG_UNITS, "reg_units", 0, VQR_REG_OBJECTIVE, VQR_REG_GRID_STEP, VQR_REG_GRID_STEP},
     {VQR_PARAM_VQ_DIM, "vq_dim", 0, 1, 16, 8},
@@ -262,7 +263,7 @@ static void test_param_bounds_and_names(void) {
     /* Gaps between and after the numbered ranges; none of these may ever become valid by
      * accident (a new parameter gets its own number and is added to k_params). */
     static const int unknown[] = {0,   1,   99,  101, 199, 210, 299, 307, 399, 401, 499, 504, 599,
-                                  612, 619, 626, 629, 631, 639, 652, 700, -1,  100000};
+                                  613, 619, 626, 629, 631, 639, 652, 700, -1,  100000};
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
       vqr_param p = (vqr_param)unknown[i];
       b.struct_size = 12345;

@@ -707,7 +707,8 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
                    allow_partial_group=False, stale_groups=False, report_loss=True, alpha=None,
                    alpha2=None, outer=None, exact_target=False, steps=None, lr=None, init="rtn",
                    reg_weight=None, reg_mean=False, reg_units=None, beta_start=None, beta_end=None,
-                   beta_schedule=None, warmup=None, beta_hold=None, keep_best=True, vq_dim=None,
+                   beta_schedule=None, warmup=None, beta_hold=None, beta_final_hold=None,
+                   keep_best=True, vq_dim=None,
                    codebook_size=None, kmeans_iters=None, kmeans_sample=None,
                    sign_consistent=False, rank=None, minmax_tuning=True, minmax_lr=None,
                    scale_dtype="f32", blockwise=False, block_batch=None, kmeans_tol=None,
@@ -740,7 +741,7 @@ def _config_values(method="rtn", bits=4, group_size=-1, sym=False, act_order=Fal
             "holdout": holdout, "kl_mean": kl_mean, "teacher_online": online}
     floats = {"damp": damp, "alpha": alpha, "alpha2": alpha2, "lr": lr, "reg_weight": reg_weight,
               "beta_start": beta_start, "beta_end": beta_end, "warmup": warmup,
-              "beta_hold": beta_hold, "minmax_lr": minmax_lr, "kmeans_tol": kmeans_tol,
+              "beta_hold": beta_hold, "beta_final_hold": beta_final_hold, "minmax_lr": minmax_lr, "kmeans_tol": kmeans_tol,
               "temperature": temperature}
     return ints, floats
 

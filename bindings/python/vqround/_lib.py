@@ -92,7 +92,7 @@ PARAM = {
     "alpha": 500, "alpha2": 501, "outer": 502, "exact_target": 503,
     # since 0.3.0: learned rounding
     "steps": 600, "lr": 601, "init": 602, "reg_weight": 603, "reg_mean": 604,
-    "beta_start": 605, "beta_end": 606, "beta_schedule": 607, "warmup": 608, "beta_hold": 609,
+    "beta_start": 605, "beta_end": 606, "beta_schedule": 607, "warmup": 608, "beta_hold": 609, "beta_final_hold": 612,
     "keep_best": 610, "reg_units": 611,
     "vq_dim": 620, "codebook_size": 621, "kmeans_iters": 622, "kmeans_sample": 623,
     "sign_consistent": 624, "kmeans_tol": 625,
