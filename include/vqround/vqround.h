@@ -561,9 +561,10 @@ typedef VQR_ENUM(vqr_param) {
                                     steps (spec vqround §3). The regularizer weight
                                     VQR_PARAM_REG_WEIGHT is then in the summed KL's units
                                     (VQR_PARAM_REG_UNITS does not apply), preset 0.01, the
-                                    reference's. VQR_PARAM_STEPS = 0 returns the
-                                    initialization bit for bit. A single layer has no model:
-                                    vqr_quantize_layer returns VQR_ERR_UNSUPPORTED */
+                                    reference's; the preset beta schedule is VQR_BETA_COSINE
+                                    (VQR_BETA_HOLD_LINEAR is the reference's). VQR_PARAM_STEPS = 0
+                                    returns the initialization bit for bit. A single layer has no
+                                    model: vqr_quantize_layer returns VQR_ERR_UNSUPPORTED */
   VQR_PARAM_TEACHER_TOPK = 645,  /* int, 1..2^24, default 64: the teacher is kept as its k most
                                     probable tokens per position plus the log-mass of the rest
                                     (capped at the vocabulary) */
