@@ -41,7 +41,7 @@ flags_of() {
     vqround-e2e-rtn) echo "--method vqround --init rtn --e2e --steps $e2e_steps --kmeans-iters 100" ;;
     vqround-e2e-gptq) echo "--method vqround --init gptq --e2e --steps $e2e_steps --kmeans-iters 100" ;;
     vqround-e2e-gptq-k64) echo "--method vqround --init gptq --e2e --steps $e2e_steps --kmeans-iters 100 --codebook-size 64" ;;
-    adaround-e2e-gptq) echo "--method adaround --init gptq --e2e --steps $e2e_steps --lr 0.01 --beta-schedule hold-linear" ;;
+    adaround-e2e-gptq) echo "--method adaround --init gptq --e2e --steps $e2e_steps --lr 0.01" ;;
     *) echo "--method $1" ;;
   esac
 }
