@@ -64,6 +64,14 @@ double linear_flops(const ModelConfig &c, int64_t T, int blocks, bool head) {
   return f;
 }
 
+// Flops one sequence of T tokens must do in an end-to-end step (model backward with every dW): the
+// block linears three times, the untrained classifier twice, per block the forward attention over
+// the causal triangle twice (forward and recompute) and the backward's five products over it.
+double step_flops(const ModelConfig &c, int64_t T) {
+  const double head = linear_flops(c, T, 0, true);
+  return 3 * linear_flops(c, T, c.n_layers, false) + 2 * head + c.n_layers * 4.5 * attention_flops(c, T);
+}
+
 // The SGEMM side: one cblas_sgemm per linear of `blocks` blocks (and the classifier) on T tokens,
 // out = X W^T, on scratch operands of the same shapes.
 class SgemmFloor {
@@ -190,10 +198,11 @@ BENCHMARK(BM_ForwardGutenberg4M)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)-
 
 // One end-to-end step on gutenberg4M (issue 17 item 8): 2048 tokens as 8 windows of 256, each
 // ModelBackward::run under the NLL (forward keeping the block states, head and block backward with
-// every dW). Flops per window (what the step must do): the linears and the classifier three times,
-// each block's forward attention (causal triangle) twice (forward and recompute) and the backward's
-// five products per head over the same triangle (S, dP, dV, dQ, dK: 2.5 forward attentions). The
-// SGEMM side runs the forward GEMMs of the window once per window.
+// every dW). Flops per window (what the step must do): the block linears three times (forward,
+// dX, dW), the classifier twice (forward and dX: it is not trained), each block's forward attention
+// (causal triangle) twice (forward and recompute) and the backward's five products per head over
+// the same triangle (S, dP, dV, dQ, dK: 2.5 forward attentions). The SGEMM side runs the forward
+// GEMMs of the window once per window.
 void BM_ModelBackwardGutenberg4M(benchmark::State &state) {
   const std::optional<Model> loaded = load_gutenberg4m(state);
   if (!loaded) return;
@@ -217,7 +226,7 @@ void BM_ModelBackwardGutenberg4M(benchmark::State &state) {
           }, [&](int, LinearKind, const float *g, int64_t, int64_t) { checksum += g[0]; });
         }
       },
-      floor, windows * (3 * linears + c.n_layers * 4.5 * attention_flops(c, T)), linears);
+      floor, windows * step_flops(c, T), linears);
   state.counters["over_floor"] = 1.0 / static_cast<double>(state.counters["vs_sgemm"]);
   state.counters["tokens_per_s"] = static_cast<double>(windows * T) * static_cast<double>(state.iterations()) / seconds;
   benchmark::DoNotOptimize(checksum);
@@ -267,7 +276,7 @@ void BM_DistillStepGutenberg4M(benchmark::State &state) {
     state.SetIterationTime(per_step);
   }
   const double n = static_cast<double>(state.iterations());
-  const double lib_flops = windows * (3 * linears + c.n_layers * 4.5 * attention_flops(c, T));
+  const double lib_flops = windows * step_flops(c, T);
   state.counters["fwd_GFLOPs"] = lib_flops * n / lib_s * 1e-9;
   state.counters["sgemm_GFLOPs"] = windows * linears * n / ref_s * 1e-9;
   state.counters["vs_sgemm"] = (lib_flops / lib_s) / (windows * linears / ref_s);
