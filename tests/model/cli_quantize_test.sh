@@ -64,6 +64,10 @@ $q --method vqround --bits 3 --e2e --steps 7 --eval-every 3 --kmeans-iters 5 --c
   --checkpoint "$tmp/e2e.ckpt" --resume --out "$tmp/e2e3" >"$tmp/out" 2>"$tmp/err" && fail "a resume with other steps accepted"
 grep -q 'steps: checkpoint 6, this run 7' "$tmp/err" || fail "the refused resume does not name the steps"
 [ -e "$tmp/e2e3" ] && fail "a refused resume left its --out"
+# The result is integer codes on the grid: the quantized export formats take it.
+$q --method vqround --bits 4 --e2e --steps 3 --eval-every 3 --kmeans-iters 5 --codebook-size 64 --format gptq \
+  --out "$tmp/e2e_gptq" >"$tmp/out" 2>"$tmp/err" || fail "--e2e --format gptq failed"
+$exe eval --model "$tmp/e2e_gptq" --text "$text" --limit 5 >"$tmp/out" 2>"$tmp/err" || fail "the --e2e GPTQ checkpoint does not evaluate"
 $q --method vqround --bits 3 --e2e --resume --out "$tmp/e2e4" >"$tmp/out" 2>"$tmp/err" && fail "--resume without --checkpoint accepted"
 $q --method vqround --bits 3 --e2e --teacher bogus --out "$tmp/e2e4" >"$tmp/out" 2>"$tmp/err" && fail "--teacher bogus accepted"
 $q --method gptq --bits 3 --e2e --out "$tmp/e2e4" >"$tmp/out" 2>"$tmp/err" && fail "gptq --e2e accepted"
