@@ -11,8 +11,10 @@
 # of the held-out books, GPTQ protocol, windows of 256).
 # Environment: VQR_DATA_DIR, VQR_TABLE_OUT (build/method-table), VQR_TABLE_PARAGRAPHS (0 = all),
 # VQR_TABLE_E2E_STEPS (5000, VQRound's preset), VQR_TABLE_SETTINGS ("4 -1;3 -1;2 -1;3 32"),
-# VQR_TABLE_METHODS (all of the above, space-separated). Assumes build/vqround (./scripts/main.sh
-# builds it). The e2e rows dominate: 5000 steps of 512 tokens each.
+# VQR_TABLE_METHODS (all of the above, space-separated), VQR_TABLE_THREADS (0 = all cores; two
+# copies on disjoint settings with 1 thread each use two cores better on models this small, and
+# scripts/method_table.py prints their results.jsonl files as one table). Assumes build/vqround
+# (./scripts/main.sh builds it). The e2e rows dominate: 5000 steps of 512 tokens each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/blas_env.sh
@@ -24,6 +26,7 @@ out=${VQR_TABLE_OUT:-build/method-table}
 paragraphs=${VQR_TABLE_PARAGRAPHS:-0}
 e2e_steps=${VQR_TABLE_E2E_STEPS:-5000}
 settings=${VQR_TABLE_SETTINGS:-"4 -1;3 -1;2 -1;3 32"}
+threads=${VQR_TABLE_THREADS:-0}
 methods=${VQR_TABLE_METHODS:-"rtn gptq gptaq rescomp adaround autoround autoround-bw vqround vqround-e2e-rtn vqround-e2e-gptq vqround-e2e-gptq-k64 adaround-e2e-gptq"}
 rm -rf "$out"
 mkdir -p "$out"
@@ -59,7 +62,7 @@ print(json.dumps({"model": name, "method": method, "bits": int(bits), "group": i
 PY
 }
 
-ev_stories() { build/vqround eval --model "$1" --text "$text" "${limit[@]}" --json; }
+ev_stories() { build/vqround eval --threads "$threads" --model "$1" --text "$text" "${limit[@]}" --json; }
 echo "{\"model\": \"stories260K\", \"method\": \"fp32\", \"bits\": 32, \"group\": -1, \"quantize\": {\"seconds\": 0}, \"eval\": $(ev_stories "$model"), \"trainable_params\": 0}" >"$results"
 IFS=';' read -r -a setting_list <<<"$settings"
 for setting in "${setting_list[@]}"; do
@@ -68,7 +71,7 @@ for setting in "${setting_list[@]}"; do
     echo "stories260K $method W$bits g$group ..." >&2
     dir=$out/stories-$method-w$bits-g$group
     # shellcheck disable=SC2046
-    q=$(build/vqround quantize --model "$model" --calib "$calib" --calib-samples 32 $(flags_of "$method") \
+    q=$(build/vqround quantize --threads "$threads" --model "$model" --calib "$calib" --calib-samples 32 $(flags_of "$method") \
       --bits "$bits" --group-size "$group" --out "$dir" --json 2>"$dir.log")
     row stories260K "$method" "$bits" "$group" "$q" "$(ev_stories "$dir")" "$dir" >>"$results"
   done
@@ -78,14 +81,14 @@ if [ "${VQR_TABLE_GUTENBERG:-0}" = 1 ]; then
   g=$data/models/gutenberg4M
   held=$out/gutenberg_heldout_400k.txt
   head -c 409600 "$data/text/gutenberg/gutenberg_heldout.txt" >"$held"
-  ev_g() { build/vqround eval --model "$1" --tokenizer "$g/tokenizer.model" --text "$held" --protocol gptq --seqlen 256 --json; }
+  ev_g() { build/vqround eval --threads "$threads" --model "$1" --tokenizer "$g/tokenizer.model" --text "$held" --protocol gptq --seqlen 256 --json; }
   echo "{\"model\": \"gutenberg4M\", \"method\": \"fp32\", \"bits\": 32, \"group\": -1, \"quantize\": {\"seconds\": 0}, \"eval\": $(ev_g "$g/gutenberg4M.bin"), \"trainable_params\": 0}" >>"$results"
   for bits in 3 2; do
     for method in rtn gptq autoround autoround-bw vqround-e2e-gptq; do
       echo "gutenberg4M $method W$bits g128 ..." >&2
       dir=$out/gutenberg-$method-w$bits
       # shellcheck disable=SC2046
-      q=$(build/vqround quantize --model "$g/gutenberg4M.bin" --tokenizer "$g/tokenizer.model" \
+      q=$(build/vqround quantize --threads "$threads" --model "$g/gutenberg4M.bin" --tokenizer "$g/tokenizer.model" \
         --calib "$data/text/gutenberg/gutenberg_calib.txt" --calib-samples 128 --calib-seqlen 256 \
         $(flags_of "$method") --bits "$bits" --group-size 128 --out "$dir" --json 2>"$dir.log")
       row gutenberg4M "$method" "$bits" 128 "$q" "$(ev_g "$dir")" "$dir" >>"$results"
@@ -93,36 +96,4 @@ if [ "${VQR_TABLE_GUTENBERG:-0}" = 1 ]; then
   done
 fi
 
-/usr/bin/python3 - "$results" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-# Quantized weights of each model's linears, for the trainable share (llama2.c header).
-def weights(name):
-    import struct
-    path = {"stories260K": "stories260K/stories260K.bin", "gutenberg4M": "gutenberg4M/gutenberg4M.bin"}[name]
-    import os
-    data = os.environ.get("VQR_DATA_DIR", "../shared/data")
-    dim, hidden, layers, heads, kv, vocab, seq = struct.unpack("7i", open(f"{data}/models/{path}", "rb").read(28))
-    hs = dim // heads
-    return layers * (2 * dim * dim + 2 * dim * kv * hs + 3 * dim * hidden)
-for model in dict.fromkeys(r["model"] for r in rows):
-    sub = [r for r in rows if r["model"] == model]
-    fp = [r for r in sub if r["method"] == "fp32"][0]["eval"]["mean_nll"]
-    cols = sorted({(r["bits"], r["group"]) for r in sub if r["method"] != "fp32"}, key=lambda c: (-c[0], c[1] != -1, c[1]))
-    table = {}
-    for r in sub:
-        if r["method"] == "fp32":
-            continue
-        table.setdefault(r["method"], {})[(r["bits"], r["group"])] = r
-    total = weights(model)
-    print(f"{model}: mean NLL (fp32 {fp:.4f}); quantize seconds; trainable share of the linear weights")
-    print("%-18s" % "method" + "".join("%28s" % ("W%d %s" % (b, "per-channel" if g < 0 else "g%d" % g)) for b, g in cols))
-    for m, cells in table.items():
-        line = "%-18s" % m
-        for c in cols:
-            r = cells.get(c)
-            line += "%28s" % ("%.4f (%.0f s, %.1f%%)" % (r["eval"]["mean_nll"], r["quantize"]["seconds"],
-                                                          100.0 * r["trainable_params"] / total) if r else "-")
-        print(line)
-    print()
-PY
+/usr/bin/python3 scripts/method_table.py "$results"
