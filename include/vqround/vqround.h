@@ -512,10 +512,11 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_WARMUP = 608,        /* float, -1 or 0..1, default -1: share of the steps before the
                                     regularizer starts (AdaRound 0.2, VQRound 0.1) */
   VQR_PARAM_BETA_HOLD = 609,     /* float, 0..1, default 0.1: VQR_BETA_HOLD_LINEAR's hold share */
-  VQR_PARAM_BETA_FINAL_HOLD = 612, /* float, 0..0.9, default 0: the beta schedule runs over the
-                                    first (1 - this) of the steps and beta stays at
-                                    VQR_PARAM_BETA_END for the rest (0 = the references'
-                                    schedules, which end at the last step). Since 0.5.0 */
+  VQR_PARAM_BETA_FINAL_HOLD = 612, /* float, -1 or 0..0.9, default -1 = the preset: the beta
+                                    schedule runs over the first (1 - this) of the steps and beta
+                                    stays at VQR_PARAM_BETA_END for the rest (presets: 0 layer by
+                                    layer, the references' schedules, which end at the last step;
+                                    0.3 with VQR_PARAM_E2E). Since 0.5.0 */
   VQR_PARAM_KEEP_BEST = 610,     /* int 0/1, default 1. AutoRound and LoRA-rounding train through
                                     the hard rounding and keep the parameters of the step with the
                                     lowest objective (AutoRound's reference rule). AdaRound and
@@ -561,8 +562,9 @@ typedef VQR_ENUM(vqr_param) {
                                     steps (spec vqround §3). The regularizer weight
                                     VQR_PARAM_REG_WEIGHT is then in the summed KL's units
                                     (VQR_PARAM_REG_UNITS does not apply), preset 0.01, the
-                                    reference's; the preset beta schedule is VQR_BETA_COSINE
-                                    (VQR_BETA_HOLD_LINEAR is the reference's). VQR_PARAM_STEPS = 0
+                                    reference's; the preset beta schedule is VQR_BETA_COSINE over
+                                    the first 70% of the steps (VQR_PARAM_BETA_FINAL_HOLD 0.3;
+                                    VQR_BETA_HOLD_LINEAR with 0 is the reference's). VQR_PARAM_STEPS = 0
                                     returns the initialization bit for bit. A single layer has no
                                     model: vqr_quantize_layer returns VQR_ERR_UNSUPPORTED */
   VQR_PARAM_TEACHER_TOPK = 645,  /* int, 1..2^24, default 64: the teacher is kept as its k most

@@ -209,8 +209,9 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("beta-end", "X", "2", "adaround/vqround: the exponent at the end");
   args.add("beta-schedule", "NAME", "preset",
            "adaround/vqround: preset (adaround cosine, vqround hold-linear), cosine, linear or hold-linear");
-  args.add("beta-final-hold", "X", "0",
-           "adaround/vqround: share of the steps at the end held at --beta-end (the schedule runs before it)");
+  args.add("beta-final-hold", "X", "-1",
+           "adaround/vqround: share of the steps at the end held at --beta-end, the schedule running before it "
+           "(-1 = preset: 0 layer by layer, 0.3 with --e2e)");
   args.add("warmup", "X", "-1", "adaround/vqround: share of the steps before the regularizer starts (-1 = preset)");
   args.add("keep-best", "0|1", "1",
            "learned methods: keep the best scored state (1) or the final one (0, as the references)");

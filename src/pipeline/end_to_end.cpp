@@ -33,6 +33,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using model::LinearKind;
 
+// The end-to-end preset of VQR_PARAM_BETA_FINAL_HOLD.
+constexpr double kFinalHoldPreset = 0.3;
+
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // One trained linear: its relaxation, the initialization it started from (codes and grid, kept
@@ -168,6 +171,10 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   // the held-out KL per token ends at 0.729 with it and at 0.905 with the reference's hold-linear
   // (0.742 after 5000); VQR_BETA_HOLD_LINEAR keeps the reference's.
   if (options.config.beta_schedule == quant::BetaSchedule::Preset) c.beta_schedule = quant::BetaSchedule::Cosine;
+  // And the schedule ends at 70% of the steps, beta_end held for the rest (ours): the hard-rounded
+  // student's held-out KL falls fastest at the lowest beta (the same run: 0.729 -> 0.578 at 3000
+  // steps; all 4300 paragraphs 2.0271 -> 1.9680, GPTQ 2.2856, fp32 1.6818).
+  if (options.config.beta_final_hold < 0) c.beta_final_hold = kFinalHoldPreset;
   require(c.method == quant::Method::AdaRound || c.method == quant::Method::VqRound, Status::Unsupported,
           "end-to-end distillation (VQR_PARAM_E2E) trains AdaRound's or VQRound's relaxation");
   require(!c.blockwise, Status::Unsupported, "end-to-end distillation and block-wise reconstruction exclude each other");

@@ -46,7 +46,7 @@ static const ParamInfo kTable[] = {
       {Param::BetaSchedule, "beta_schedule", false, (int)BetaSchedule::Preset, (int)BetaSchedule::HoldLinear, (int)BetaSchedule::Preset},
       {Param::Warmup, "warmup", true, -1.0, 1.0, -1.0},
       {Param::BetaHold, "beta_hold", true, 0.0, 1.0, 0.1},
-      {Param::BetaFinalHold, "beta_final_hold", true, 0.0, 0.9, 0.0},
+      {Param::BetaFinalHold, "beta_final_hold", true, -1.0, 0.9, -1.0},
       {Param::KeepBest, "keep_best", false, 0, 1, 1},
       {Param::RegUnits, "reg_units", false, (int)RegUnits::Objective, (int)RegUnits::GridStep, (int)RegUnits::GridStep},
       {Param::VqDim, "vq_dim", false, 1, 16, 8},
@@ -91,6 +91,7 @@ static QuantConfig resolve_learned_presets(QuantConfig c, const LearnedPresets &
   if (c.minmax_lr < 0) c.minmax_lr = c.lr;
   if (c.warmup < 0) c.warmup = p.warmup;
   if (c.beta_schedule == BetaSchedule::Preset) c.beta_schedule = p.beta_schedule;
+  if (c.beta_final_hold < 0) c.beta_final_hold = 0;  // layer-wise: the references' schedules
   if (c.reg_weight < 0) c.reg_weight = c.reg_units == RegUnits::Objective ? kReferenceRegWeight : p.reg_weight;
   return c;
 }

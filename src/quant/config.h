@@ -68,7 +68,7 @@ struct QuantConfig {
   BetaSchedule beta_schedule = BetaSchedule::Preset;
   double warmup = -1;
   double beta_hold = 0.1;
-  double beta_final_hold = 0;  // share of the steps at the end held at beta_end (trainer.h)
+  double beta_final_hold = -1;  // share of the steps at the end held at beta_end (trainer.h); -1 = preset
   bool keep_best = true;
   int vq_dim = 8;
   int64_t codebook_size = 4096;

@@ -189,7 +189,7 @@ static const param_spec k_params[] = {
     {VQR_PARAM_BETA_SCHEDULE, "beta_schedule", 0, VQR_BETA_PRESET, VQR_BETA_HOLD_LINEAR, VQR_BETA_PRESET},
     {VQR_PARAM_WARMUP, "warmup", 1, -1.0, 1.0, -1.0},
     {VQR_PARAM_BETA_HOLD, "beta_hold", 1, 0.0, 1.0, 0.1},
-    {VQR_PARAM_BETA_FINAL_HOLD, "beta_final_hold", 1, 0.0, 0.9, 0.0},
+    {VQR_PARAM_BETA_FINAL_HOLD, "beta_final_hold", 1, -1.0, 0.9, -1.0},
     {VQR_PARAM_KEEP_BEST, "keep_best", 0, 0, 1, 1},
     {VQR_PARAM_REG_UNITS, "reg_units", 0, VQR_REG_OBJECTIVE, VQR_REG_GRID_STEP, VQR_REG_GRID_STEP},
     {VQR_PARAM_VQ_DIM, "vq_dim", 0, 1, 16, 8},
