@@ -177,8 +177,8 @@ int run_quantize(const std::vector<std::string> &argv) {
   args.add("init", "NAME", "rtn", "adaround/vqround initialization: rtn or gptq");
   args.add("vq-dim", "D", "8", "vqround: latents per codebook vector");
   args.add("codebook-size", "K", "4096", "vqround: codewords (capped at the number of vectors)");
-  args.add("kmeans-iters", "N", "500", "vqround: k-means iterations at most");
-  args.add("kmeans-tol", "X", "0",
+  args.add("kmeans-iters", "N", "5", "vqround: k-means iterations at most (the reference runs 500)");
+  args.add("kmeans-tol", "X", "0.001",
            "vqround: k-means also stops once an iteration changes fewer than this share of its assignments (0 = "
            "only when none changes)");
   args.add_flag("sign-consistent", "vqround: keep the initialization's rounding decisions in k-means");
