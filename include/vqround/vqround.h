@@ -530,19 +530,27 @@ typedef VQR_ENUM(vqr_param) {
   VQR_PARAM_VQ_DIM = 620,        /* int, 1..16, default 8: D, latents per codebook vector, taken
                                     consecutively along the input dimension (row-major, padded) */
   VQR_PARAM_CODEBOOK_SIZE = 621, /* int, 1..65536, default 4096: K (capped at the vector count) */
-  VQR_PARAM_KMEANS_ITERS = 622,  /* int, 0..10000, default 500 (the reference's); k-means stops
-                                    early when no assignment changes, which changes nothing */
-  VQR_PARAM_KMEANS_SAMPLE = 623, /* int, 1..10^6, default 256: k-means trains on at most this many
-                                    points per centroid, sampled (faiss's max_points_per_centroid) */
+  VQR_PARAM_KMEANS_ITERS = 622,  /* int, 0..10000, default 5 (since 0.5.0; before: 500, the
+                                    reference's): Lloyd iterations at most. Lloyd stops earlier
+                                    when no assignment changes (which changes nothing) or, with
+                                    VQR_PARAM_KMEANS_TOL > 0, when few change; so 500 with the
+                                    default tol runs until fewer than 0.1 % change, not 500
+                                    iterations (set tol 0 for the reference's run). Every vector is
+                                    then assigned to its nearest codeword: 2 K D flops per vector,
+                                    most of the default setup's time (spec vqround §1.4 step 5) */
+  VQR_PARAM_KMEANS_SAMPLE = 623, /* int, 1..10^6, default 32 (since 0.5.0; before: 256, faiss's
+                                    max_points_per_centroid): k-means trains on at most this many
+                                    points per centroid, a seeded sample */
   VQR_PARAM_SIGN_CONSISTENT = 624, /* int 0/1, default 0: assign each vector to the nearest codeword
                                     with its sign pattern, seeding one codeword per occurring
                                     pattern when K allows, so the initialization keeps its
                                     rounding decisions (plain k-means can flip a latent's sign and
                                     so a GPTQ decision); 0 = plain nearest (the reference) */
-  VQR_PARAM_KMEANS_TOL = 625,    /* float, 0..1, default 0: k-means also stops once an iteration
-                                    changes fewer than this share of the training assignments
-                                    (0 = only when none changes; the reference runs all
-                                    VQR_PARAM_KMEANS_ITERS). Since 0.5.0 */
+  VQR_PARAM_KMEANS_TOL = 625,    /* float, 0..1, default 0.001: k-means also stops, after moving
+                                    the centroids once more, when an iteration changes fewer than
+                                    this share of the training assignments (0 = only when none
+                                    changes; the reference runs all VQR_PARAM_KMEANS_ITERS).
+                                    Since 0.5.0 */
   VQR_PARAM_RANK = 630,          /* int, 1..4096, default 8: LoRA-rounding rank r */
   VQR_PARAM_MINMAX_TUNING = 640, /* int 0/1, default 1: AutoRound trains the min/max scales */
   VQR_PARAM_MINMAX_LR = 641,     /* float, -1 or 0..100, default -1 = the learning rate */

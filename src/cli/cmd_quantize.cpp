@@ -199,8 +199,10 @@ int run_quantize(const std::vector<std::string> &argv) {
            "preset 3) or objective (tr(dW H dW^T), the references', preset 0.01)");
   args.add("vq-dim", "D", "8", "vqround: latents per codebook vector");
   args.add("codebook-size", "K", "4096", "vqround: codewords (capped at the number of vectors)");
-  args.add("kmeans-iters", "N", "500", "vqround: k-means iterations at most");
-  args.add("kmeans-tol", "X", "0",
+  args.add("kmeans-iters", "N", "5", "vqround: k-means iterations at most (the reference runs 500)");
+  args.add("kmeans-sample", "N", "32",
+           "vqround: k-means trains on at most N points per codeword, sampled (the reference: 256)");
+  args.add("kmeans-tol", "X", "0.001",
            "vqround: k-means also stops once an iteration changes fewer than this share of its assignments (0 = "
            "only when none changes)");
   args.add_flag("sign-consistent", "vqround: keep the initialization's rounding decisions in k-means");
@@ -303,6 +305,8 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_BETA_SCHEDULE, beta_schedule_arg(args.get("beta-schedule")), "--beta-schedule");
   set_param(cfg.get(), VQR_PARAM_WARMUP, parse_float(args.get("warmup"), "--warmup"), "--warmup");
   set_param(cfg.get(), VQR_PARAM_KEEP_BEST, parse_float(args.get("keep-best"), "--keep-best"), "--keep-best");
+  set_param(cfg.get(), VQR_PARAM_KMEANS_SAMPLE, parse_float(args.get("kmeans-sample"), "--kmeans-sample"),
+            "--kmeans-sample");
   set_param(cfg.get(), VQR_PARAM_KMEANS_TOL, parse_float(args.get("kmeans-tol"), "--kmeans-tol"), "--kmeans-tol");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
   set_param(cfg.get(), VQR_PARAM_BLOCKWISE, args.flag("blockwise"), "--blockwise");

@@ -1,12 +1,11 @@
 // k-means (kmeans.h): faiss-style L2 Lloyd with seeded sampling, largest-cluster splitting of
 // empty clusters, and the sign-consistent assignment of DESIGN §3.6. Dimension letters: M all
 // vectors (`count`), N training points (M, or a sample of max_points_per_centroid * K), K
-// centroids, D dimensions (<= 16), R rows per distance block.
+// centroids, D dimensions (<= 16), P = D padded to 4, 8 or 16, R rows per work item.
 //
 // Determinism: the random choices come from a self-contained splitmix64 stream; every vector's
-// assignment is computed independently of the others (so of the thread count), and the centroid
-// sums are accumulated serially in training-point order. BLAS is never called inside an OpenMP
-// region: each block of rows gets one SGEMM, then a parallel argmin over its rows.
+// assignment is computed independently of the others, in a fixed order (so independently of the
+// thread count), and the centroid sums are accumulated serially in training-point order.
 #include "learn/kmeans.h"
 
 #include <algorithm>
@@ -29,10 +28,12 @@ namespace {
 constexpr int kMaxDim = 16;
 // faiss's relative perturbation of the two halves of a split cluster.
 constexpr float kSplitEps = 1.0f / 1024.0f;
-// Target size (floats) of one R x K block of scores: 4 MiB, so the SGEMM output is still in the
-// caches when the argmin reads it. R is at least kMinBlockRows.
-constexpr int64_t kScoreBlockFloats = int64_t(1) << 20;
-constexpr int64_t kMinBlockRows = 64;
+// The fused nearest-centroid kernel (nearest_rows): 16 centroids per vector lane group, 6 rows
+// per register block (4, 6, 8 and 12 measured on one core of this machine with D = 8: 6 ran
+// fastest, 140 GFLOP/s against 85-125), 252 rows per work item of the parallel loop.
+constexpr int kLanes = 16;
+constexpr int kRowBlock = 6;
+constexpr int64_t kRowChunk = 42 * kRowBlock;  // 252 rows: whole register blocks
 // Vectors per work item of the sign-consistent assignment.
 constexpr int64_t kSignChunk = 1024;
 
@@ -137,76 +138,121 @@ CentroidGroups group_centroids(const float *c, int64_t k, int d) {
   return g;
 }
 
-// First index of the minimum of cn[j] - 2 g[j] over j < K (cn = ||c_j||^2, g = one row of x.c
-// scores): 16 independent lanes (GCC vector extensions, so every clone vectorizes), each keeping
-// its first minimum, merged by (value, index). That is the scalar loop's answer (strict <, lowest
-// index on ties, NaN never wins) without its loop-carried compare chain.
+// Centroids packed for nearest_rows: panels of 16 centroids, each (P + 1) x 16 floats; row t < P
+// holds -2 c_j[t] (0 for t >= D), row P holds ||c_j||^2 (+inf for the padding past K, which so
+// never wins). P is D rounded up to 4, 8 or 16, a compile-time width for the kernel.
+struct Panels {
+  std::vector<float> data;  // (K / 16 rounded up) x (P + 1) x 16
+  int64_t count = 0;
+  int width = 0;            // P
+};
+
+Panels pack_centroids(const float *c, int64_t k, int d) {
+  Panels pk;
+  pk.width = d <= 4 ? 4 : (d <= 8 ? 8 : 16);
+  pk.count = (k + kLanes - 1) / kLanes;
+  const int64_t stride = (int64_t)(pk.width + 1) * kLanes;
+  pk.data.assign((size_t)(pk.count * stride), 0.0f);
+  for (int64_t j = 0; j < pk.count * kLanes; ++j) {
+    float *panel = pk.data.data() + (j / kLanes) * stride;
+    const int64_t lane = j % kLanes;
+    if (j >= k) {
+      panel[pk.width * kLanes + lane] = std::numeric_limits<float>::infinity();
+      continue;
+    }
+    float s = 0.0f;
+    for (int t = 0; t < d; ++t) {
+      const float v = c[j * d + t];
+      panel[t * kLanes + lane] = -2.0f * v;
+      s += v * v;
+    }
+    panel[pk.width * kLanes + lane] = s;
+  }
+  return pk;
+}
+
+// assign[i] = the first index of the minimum over j of ||c_j||^2 - 2 x_i.c_j, for rows i < R of
+// x (R x D). This is the SGEMM X C^T of the distance expansion with the argmin fused into its
+// register tile: a block of 6 rows x 16 centroids lives in registers, each x coordinate and each
+// packed centroid row is reused 16 resp. 6 times per load, and no R x K score matrix is written
+// (with D = 8 a separate SGEMM is bound by storing and re-reading those scores: measured 3-7x
+// slower here, bench/README.md). Each row is reduced alone, in centroid order, with a multiply
+// then an add (no contraction; CMakeLists.txt): the result does not depend on the thread count
+// or the clone. Each lane keeps its first minimum (strict <; NaN never wins) and lanes merge by
+// (value, index), so ties go to the lowest index.
 // Unchecked under the sanitizers (core/sanitizer.h): assign_l2 checks the extents it reaches.
 typedef float F16 __attribute__((vector_size(64)));
 typedef int32_t I16 __attribute__((vector_size(64)));
 
+template <int P>
 __attribute__((target_clones("avx512f", "avx2", "default"))) VQR_UNCHECKED_KERNEL
-int64_t argmin_scores(const float *cn, const float *g, int64_t k) {
-  constexpr int kLanes = 16;
-  F16 best, v, cv, gv;
-  I16 idx, lane;
-  for (int l = 0; l < kLanes; ++l) {
-    best[l] = std::numeric_limits<float>::infinity();
-    idx[l] = 0;
-    lane[l] = l;
-  }
-  int64_t j0 = 0;
-  for (; j0 + kLanes <= k; j0 += kLanes) {
-    std::memcpy(&cv, cn + j0, sizeof cv);
-    std::memcpy(&gv, g + j0, sizeof gv);
-    v = cv - 2.0f * gv;
-    const I16 lt = v < best;
-    best = lt ? v : best;
-    idx = lt ? lane + (int32_t)j0 : idx;
-  }
-  float bv = std::numeric_limits<float>::infinity();
-  int64_t bj = 0;
-  for (int l = 0; l < kLanes; ++l)
-    if (best[l] < bv || (best[l] == bv && idx[l] < bj)) {
-      bv = best[l];
-      bj = idx[l];
+void nearest_rows(int32_t *assign, const float *x, int64_t rows, int d, const float *panels, int64_t npanels) {
+  constexpr int64_t stride = (int64_t)(P + 1) * kLanes;
+  I16 lane;
+  for (int l = 0; l < kLanes; ++l) lane[l] = l;
+  for (int64_t i0 = 0; i0 < rows; i0 += kRowBlock) {
+    F16 xs[kRowBlock][P], best[kRowBlock];
+    I16 idx[kRowBlock];
+    for (int r = 0; r < kRowBlock; ++r) {
+      const int64_t i = std::min(i0 + r, rows - 1);  // a short last block repeats its last row
+      for (int t = 0; t < P; ++t) {
+        const float v = t < d ? x[i * d + t] : 0.0f;
+        for (int l = 0; l < kLanes; ++l) xs[r][t][l] = v;
+      }
+      for (int l = 0; l < kLanes; ++l) {
+        best[r][l] = std::numeric_limits<float>::infinity();
+        idx[r][l] = 0;
+      }
     }
-  for (int64_t j = j0; j < k; ++j) {
-    const float x = cn[j] - 2.0f * g[j];
-    if (x < bv) {
-      bv = x;
-      bj = j;
+    for (int64_t p = 0; p < npanels; ++p) {
+      const float *panel = panels + p * stride;
+      F16 acc[kRowBlock], cv;
+      std::memcpy(&cv, panel + P * kLanes, sizeof cv);
+      for (int r = 0; r < kRowBlock; ++r) acc[r] = cv;
+      for (int t = 0; t < P; ++t) {
+        std::memcpy(&cv, panel + t * kLanes, sizeof cv);
+        for (int r = 0; r < kRowBlock; ++r) acc[r] = acc[r] + xs[r][t] * cv;
+      }
+      const I16 j = lane + (int32_t)(p * kLanes);
+      for (int r = 0; r < kRowBlock; ++r) {
+        const I16 lt = acc[r] < best[r];
+        best[r] = lt ? acc[r] : best[r];
+        idx[r] = lt ? j : idx[r];
+      }
+    }
+    for (int r = 0; r < kRowBlock && i0 + r < rows; ++r) {
+      float bv = std::numeric_limits<float>::infinity();
+      int32_t bj = 0;
+      for (int l = 0; l < kLanes; ++l)
+        if (best[r][l] < bv || (best[r][l] == bv && idx[r][l] < bj)) {
+          bv = best[r][l];
+          bj = idx[r][l];
+        }
+      assign[i0 + r] = bj;
     }
   }
-  return bj;
 }
 
-// Plain L2 assignment: assign[i] = argmin_j ||x_i - c_j||^2 (ties -> lowest j) through
-// ||c_j||^2 - 2 x_i.c_j, one SGEMM per block of R rows; dist2[i] = the exact squared distance
-// (double) to the chosen centroid. scores is scratch (R x K).
-void assign_l2(backend::Backend &be, int32_t *assign, double *dist2, const float *x, int64_t n, const float *c,
-               int64_t k, int d, int threads, std::vector<float> &scores) {
-  std::vector<float> cnorm((size_t)k);
-  for (int64_t j = 0; j < k; ++j) {
-    float s = 0.0f;
-    for (int t = 0; t < d; ++t) s += c[j * d + t] * c[j * d + t];
-    cnorm[(size_t)j] = s;
-  }
-  const int64_t block = std::min(n, std::max(kMinBlockRows, kScoreBlockFloats / k));
-  if ((int64_t)scores.size() < block * k) scores.resize((size_t)(block * k));
-  float *sc = scores.data();
-  const float *cn = cnorm.data();
-  for (int64_t i0 = 0; i0 < n; i0 += block) {
-    const int64_t rows = std::min(block, n - i0);
-    be.gemm(backend::Op::None, backend::Op::Trans, rows, k, d, 1.0f, x + i0 * d, d, c, d, 0.0f, sc, k);
-    check_addressable(sc, (size_t)(rows * k));
-    check_addressable(cn, (size_t)k);
-#pragma omp parallel for num_threads(threads_for(threads, rows * k)) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t bj = argmin_scores(cn, sc + r * k, k);
-      assign[i0 + r] = (int32_t)bj;
-      dist2[i0 + r] = l2_double(x + (i0 + r) * d, c + bj * d, d);
+// Plain L2 assignment: assign[i] = argmin_j ||x_i - c_j||^2 (ties -> lowest j) by nearest_rows on
+// chunks of rows in parallel; memory beyond the outputs is the packed centroids, (P + 1) K
+// floats. dist2[i] = the exact squared distance (double) to the chosen centroid.
+void assign_l2(int32_t *assign, double *dist2, const float *x, int64_t n, const float *c, int64_t k, int d,
+               int threads) {
+  const Panels pk = pack_centroids(c, k, d);
+  const float *panels = pk.data.data();
+  check_addressable(panels, pk.data.size());
+  check_addressable(x, (size_t)(n * d));
+  check_addressable(assign, (size_t)n);
+  const int64_t chunks = (n + kRowChunk - 1) / kRowChunk;
+#pragma omp parallel for num_threads(threads_for(threads, n * k * d)) schedule(static)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t i0 = ch * kRowChunk, rows = std::min(kRowChunk, n - i0);
+    switch (pk.width) {
+      case 4: nearest_rows<4>(assign + i0, x + i0 * d, rows, d, panels, pk.count); break;
+      case 8: nearest_rows<8>(assign + i0, x + i0 * d, rows, d, panels, pk.count); break;
+      default: nearest_rows<16>(assign + i0, x + i0 * d, rows, d, panels, pk.count); break;
     }
+    for (int64_t i = i0; i < i0 + rows; ++i) dist2[i] = l2_double(x + i * d, c + (int64_t)assign[i] * d, d);
   }
 }
 
@@ -280,12 +326,12 @@ struct VectorSet {
   const PatternOrder *po = nullptr;  // sign-consistent mode only
 };
 
-void assign_all(backend::Backend &be, int32_t *assign, double *dist2, const VectorSet &v, const float *c, int64_t k,
-                int d, bool sign_consistent, int threads, std::vector<float> &scores) {
+void assign_all(int32_t *assign, double *dist2, const VectorSet &v, const float *c, int64_t k, int d,
+                bool sign_consistent, int threads) {
   if (sign_consistent)
     assign_sign(assign, dist2, v.x, *v.po, c, k, d, threads);
   else
-    assign_l2(be, assign, dist2, v.x, v.n, c, k, d, threads, scores);
+    assign_l2(assign, dist2, v.x, v.n, c, k, d, threads);
 }
 
 // Centroid update: c_j = mean of its training points (double sums in point order, stored as
@@ -374,13 +420,12 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
           "kmeans: dimension " + std::to_string(d) + " outside 1.." + std::to_string(kMaxDim));
   require(count >= 1 && k >= 1 && k <= count, Status::InvalidArgument,
           "kmeans: need 1 <= k <= count, got k = " + std::to_string(k) + ", count = " + std::to_string(count));
-  require(k <= std::numeric_limits<int32_t>::max(), Status::InvalidArgument, "kmeans: k exceeds int32");
+  require(k <= std::numeric_limits<int32_t>::max() - kLanes, Status::InvalidArgument, "kmeans: k exceeds int32");
   require(options.iters >= 0, Status::InvalidArgument, "kmeans: iters < 0");
   require(options.min_changed >= 0 && options.min_changed <= 1, Status::InvalidArgument,
           "kmeans: min_changed must be in [0, 1]");
   require(options.max_points_per_centroid >= 1, Status::InvalidArgument, "kmeans: max_points_per_centroid < 1");
   const int threads = std::max(1, options.threads);
-  backend::Backend &be = *options.backend;
   const bool sign = options.sign_consistent;
   SplitMix64 rng(options.seed);
 
@@ -451,10 +496,9 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
   // Lloyd iterations on the training set.
   std::vector<int32_t> assign((size_t)train.n, -1), next((size_t)train.n);
   std::vector<double> dist2((size_t)train.n);
-  std::vector<float> scores;
   bool converged = false;
   for (int it = 0; it < options.iters; ++it) {
-    assign_all(be, next.data(), dist2.data(), train, c, k, d, sign, threads, scores);
+    assign_all(next.data(), dist2.data(), train, c, k, d, sign, threads);
     if (it > 0 && next == assign) {  // fixed point: further iterations reproduce this state
       converged = true;
       break;
@@ -478,7 +522,7 @@ KMeansResult kmeans(const float *x, int64_t count, int d, const KMeansOptions &o
   } else {
     res.assign.resize((size_t)count);
     dist2.resize((size_t)count);
-    assign_all(be, res.assign.data(), dist2.data(), all, c, k, d, sign, threads, scores);
+    assign_all(res.assign.data(), dist2.data(), all, c, k, d, sign, threads);
   }
   double total = 0.0;
   for (int64_t i = 0; i < count; ++i) total += dist2[(size_t)i];

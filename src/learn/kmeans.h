@@ -2,8 +2,9 @@
 // the D-dimensional latent vectors of one layer, as faiss.Kmeans runs them: K initial centroids
 // drawn at random from the training points, at most `max_points_per_centroid` * K training
 // points (a seeded sample when there are more), empty clusters re-seeded by splitting a large
-// one, and finally the nearest-centroid assignment of every vector. Distances go through BLAS:
-// ||x||^2 - 2 x.c + ||c||^2 with one SGEMM per chunk of vectors.
+// one, and finally the nearest-centroid assignment of every vector. Distances are
+// ||c||^2 - 2 x.c (||x||^2 does not change the argmin), a GEMM with the argmin fused into its
+// register tile: about 2 K D flops per vector, no K-wide score rows in memory.
 //
 // The sign-consistent variant (DESIGN §3.6) keeps each vector's sign pattern (bit d set when
 // x[d] >= 0, which is the AdaRound hard decision 1[A >= 0]): when K is at least the number of
@@ -15,7 +16,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "backend/backend.h"
 #include "core/context.h"
 
 namespace vqr::learn {
@@ -29,7 +29,6 @@ struct KMeansOptions {
   uint64_t seed = 0;                     // drives the training sample and the random seeds
   bool sign_consistent = false;
   int threads = 1;                       // OpenMP threads for the assignment (< 1 counts as 1)
-  backend::Backend *backend = &backend::cpu();  // runs the distance SGEMMs (not NULL)
 };
 
 struct KMeansResult {

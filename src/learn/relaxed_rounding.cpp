@@ -139,7 +139,6 @@ class VqRounding final : public RelaxedRounding<T> {
     ko.seed = ctx ? ctx->seed : 0;
     ko.sign_consistent = c.sign_consistent;
     ko.threads = threads;
-    ko.backend = &backend_of(ctx);
     const auto t0 = std::chrono::steady_clock::now();
     Progress progress(ctx, "kmeans", c.kmeans_iters);
     KMeansResult km = kmeans(X.data(), L_, D_, ko, &progress);
