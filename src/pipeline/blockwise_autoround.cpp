@@ -166,6 +166,8 @@ BlockwiseOutcome blockwise_autoround(Context *ctx, const quant::QuantConfig &con
     q.report.method = config.method;
     q.report.steps = config.steps;
     q.report.best_step = trained.best_step;
+    for (const auto &g : parts[i]->groups()) q.report.trainable_params += g.size;
+    q.report.trainable_share = (double)q.report.trainable_params / (double)(shapes[i].rows * shapes[i].cols);
     out.layers.push_back(std::move(q));
   }
   return out;

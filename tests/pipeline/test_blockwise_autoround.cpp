@@ -77,9 +77,15 @@ TEST(BlockwiseAutoRound, ZeroStepsIsAutoRoundsStart) {
   for (LinearKind kind : vqr::model::kAllLinearKinds) {
     const auto w = s.model.linear(1, kind);
     vqr::quant::QuantizedLayer want(w.rows, w.cols, q.group_size, q.bits);
-    vqr::learn::make_autoround<float>(w.data, w.rows, w.cols, q, 1)->harden(want);
+    const auto layerwise = vqr::learn::make_autoround<float>(w.data, w.rows, w.cols, q, 1);
+    layerwise->harden(want);
     const auto &got = out.layers[(size_t)static_cast<int>(kind)];
     EXPECT_EQ(got.codes, want.codes) << static_cast<int>(kind);
+    // V for every weight and the min/max multipliers per row and group: what the layer-wise run trains.
+    int64_t params = 0;
+    for (const auto &g : layerwise->groups()) params += g.size;
+    EXPECT_EQ(got.report.trainable_params, params) << static_cast<int>(kind);
+    EXPECT_GT(got.report.trainable_share, 1.0);
     EXPECT_EQ(got.scales, want.scales) << static_cast<int>(kind);
   }
   EXPECT_EQ(out.init_mse, out.final_mse);
