@@ -99,18 +99,30 @@ void restore_params(const std::vector<learn::ParamGroup<float>> &groups, const s
 }
 
 // The seven weights of a block as the student computes with them: each trained layer's soft or hard
-// weights at the current parameters, the model's own for the others (skipped layers).
+// weights at the current parameters, the model's own for the others (skipped layers). The
+// parameters change only between steps, so when every block's weights fit `cache_bytes` the soft
+// ones are built once per block and step (begin_step() drops them) instead of twice per sequence
+// (forward and recompute); the values are the same either way.
 class StudentWeights {
  public:
-  StudentWeights(const model::Model &model, std::vector<std::array<TrainedLayer *, model::kLinearKindCount>> by_block)
-      : model_(model), by_block_(std::move(by_block)), data_((size_t)(model.block_bytes() / (int64_t)sizeof(float))) {
-    float *p = data_.data();
+  StudentWeights(const model::Model &model, std::vector<std::array<TrainedLayer *, model::kLinearKindCount>> by_block,
+                 int64_t cache_bytes)
+      : model_(model), by_block_(std::move(by_block)), block_floats_(model.block_bytes() / (int64_t)sizeof(float)) {
+    const int64_t blocks = (int64_t)by_block_.size();
+    const bool cache = blocks * block_floats_ * (int64_t)sizeof(float) <= cache_bytes;
+    data_.resize((size_t)(block_floats_ * (cache ? blocks + 1 : 1)));
+    if (cache) built_.assign((size_t)blocks, false);
+  }
+  void begin_step() { std::fill(built_.begin(), built_.end(), false); }
+  const float *const *fill(int l, bool hard) {
+    const bool cached = !hard && !built_.empty();
+    float *base = data_.data() + (cached ? (int64_t)(l + 1) * block_floats_ : 0);
+    float *p = base;
     for (LinearKind k : model::kAllLinearKinds) {
       ptrs_[(int)k] = p;
-      p += model.linear_rows(k) * model.linear_cols(k);
+      p += model_.linear_rows(k) * model_.linear_cols(k);
     }
-  }
-  const float *const *fill(int l, bool hard) {
+    if (cached && built_[(size_t)l]) return ptrs_;
     for (LinearKind k : model::kAllLinearKinds) {
       TrainedLayer *t = by_block_[(size_t)l][(int)k];
       float *dst = ptrs_[(int)k];
@@ -121,6 +133,7 @@ class StudentWeights {
       else
         t->rounding->forward(dst);
     }
+    if (cached) built_[(size_t)l] = true;
     return ptrs_;
   }
   TrainedLayer *trained(int l, LinearKind k) const { return by_block_[(size_t)l][(int)k]; }
@@ -128,7 +141,9 @@ class StudentWeights {
  private:
   const model::Model &model_;
   std::vector<std::array<TrainedLayer *, model::kLinearKindCount>> by_block_;
-  std::vector<float> data_;
+  int64_t block_floats_;
+  std::vector<float> data_;  // slot 0: scratch (hard weights, or everything without the cache); 1..: blocks
+  std::vector<bool> built_;  // per block, this step (empty: no cache)
   float *ptrs_[model::kLinearKindCount] = {};
 };
 
@@ -286,7 +301,7 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   std::vector<int64_t> sizes;
   for (const auto &g : groups) sizes.push_back(g.size);
 
-  StudentWeights student(model, by_block);
+  StudentWeights student(model, by_block, options.soft_cache_bytes);
   model::ModelBackward backward(model, longest, options.threads);
   model::Forward eval_fwd(model, longest, options.threads);
   std::vector<float> logits((size_t)(longest * mc.vocab_size)), dlogits(logits.size()), G((size_t)largest);
@@ -360,6 +375,7 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   };
   try {
     for (int64_t t = st.step; t < c.steps; ++t) {
+      student.begin_step();
       for (auto &a : accum) std::fill(a.begin(), a.end(), 0.0f);
       double loss = 0;
       for (int64_t b = 0; b < c.e2e_batch; ++b) {

@@ -27,8 +27,9 @@
 // tokens = tokens trained on).
 // Memory beyond the sequential pipeline's: each trained layer's relaxation (VQRound: base + zero in
 // fp32, the assignment and its CSR index: ~16.5 bytes per weight for D = 8; AdaRound: ~20 bytes per
-// weight), one block's soft weights, the backward's block-boundary states and one block's
-// activations (model_backward.h), the stored teacher, and one layer's weight gradient.
+// weight), the soft weights (every block's for the step when they fit
+// PipelineOptions::soft_cache_bytes, else one block's), the backward's block-boundary states and one
+// block's activations (model_backward.h), the stored teacher, and one layer's weight gradient.
 #pragma once
 
 #include "model/model.h"

@@ -102,6 +102,9 @@ struct PipelineOptions {
   // full-precision model an online teacher runs (config.teacher_online; must outlive the call).
   std::string teacher_cache, checkpoint;
   bool resume = false;
+  // Every block's soft weights are kept for the step when they fit this (built once per block and
+  // step instead of twice per sequence; the same values either way).
+  int64_t soft_cache_bytes = int64_t{256} << 20;
   const model::Model *teacher_model = nullptr;
   // Replaces quantize_layer (quantize_layer.h; same arguments, contract and errors) for every
   // quantized layer when set: end_to_end.h starts its relaxations here.

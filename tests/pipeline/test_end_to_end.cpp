@@ -144,6 +144,19 @@ TEST(EndToEnd, TrainingMovesTheSoftLossAndReportsEveryStep) {
   }
 }
 
+TEST(EndToEnd, SoftWeightCacheChangesNothing) {
+  const Model base = small_model();
+  const auto windows = small_windows();
+  PipelineOptions o = e2e_options(Method::VqRound, vqr::quant::Init::Rtn, 10);
+  Model a = base.clone(), b = base.clone();
+  const QuantizedModel cached = vqr::pipeline::quantize_sequential(a, windows, o, nullptr);
+  o.soft_cache_bytes = 0;  // rebuilt twice per sequence
+  const QuantizedModel rebuilt = vqr::pipeline::quantize_sequential(b, windows, o, nullptr);
+  EXPECT_EQ(codes_of(cached), codes_of(rebuilt));
+  EXPECT_EQ(cached.distill.loss, rebuilt.distill.loss);
+  EXPECT_EQ(cached.distill.reg, rebuilt.distill.reg);
+}
+
 TEST(EndToEnd, ResumeEqualsTheUninterruptedRunBitForBit) {
   const Model base = small_model();
   const auto windows = small_windows();
