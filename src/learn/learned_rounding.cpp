@@ -18,13 +18,8 @@
 
 namespace vqr::learn {
 
-// Optimizer and schedules from the method's traits (spec learned_rounding §1.6, §3.3-3.4; spec
-// vqround §1.7, §3.5); the regularizer and beta annealing apply to the relaxed
-// parameterizations. The trainer's regularizer weight is in the units of tr(dW H dW^T): `unit` is
-// what one unit of c.reg_weight is worth there (reg_unit); with reg_mean it is also divided by
-// the number of weights.
-static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::MethodTraits &t, bool relaxed, int64_t m,
-                                  int64_t n, double unit) {
+TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::MethodTraits &t, bool relaxed, int64_t weights,
+                           double unit) {
   TrainSchedule s;
   s.steps = c.steps;
   s.stage = t.stage;
@@ -35,7 +30,7 @@ static TrainSchedule schedule_for(const quant::QuantConfig &c, const quant::Meth
     s.linear_decay = true;
   }
   if (relaxed) {
-    s.reg_weight = unit * (c.reg_mean ? c.reg_weight / (double)(m * n) : c.reg_weight);
+    s.reg_weight = unit * (c.reg_mean ? c.reg_weight / (double)weights : c.reg_weight);
     s.warmup = c.warmup;
     s.beta_schedule = c.beta_schedule;
     s.beta_start = c.beta_start;
@@ -116,7 +111,7 @@ quant::QuantizedLayer learned_quantize(Context *ctx, const quant::QuantConfig &c
   const quant::QuantizedLayer initial = result;
   const ObjectiveValue init_value = evaluate_layer(objective, initial, threads);
 
-  const TrainSchedule schedule = schedule_for(c, traits, rounding->relaxed(), m, n, reg_unit(c, initial, H));
+  const TrainSchedule schedule = schedule_for(c, traits, rounding->relaxed(), m * n, reg_unit(c, initial, H));
   const TrainOutcome out = train(*rounding, objective, schedule, ctx, threads);
   rounding->harden(result);
   int64_t best_step = out.best_step;

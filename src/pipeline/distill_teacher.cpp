@@ -20,7 +20,7 @@ DistillTeacher DistillTeacher::stored(const model::Model &model, const model::Se
   t.temperature_ = temperature;
   model::TeacherCacheKey key;
   if (!cache_path.empty()) {
-    key.model_hash = model::model_content_hash(model);
+    key.model_hash = t.model_hash_ = model::model_content_hash(model);
     key.tokens_hash = model::token_data_hash(sequences);
     key.sequences = (int64_t)sequences.size();
     key.k = t.k_;

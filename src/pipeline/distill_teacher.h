@@ -41,9 +41,12 @@ class DistillTeacher {
   bool from_cache() const { return from_cache_; }
   double seconds() const { return seconds_; }  // building or reading the stored teacher
   int64_t k() const { return k_; }
+  // model_content_hash of the teacher when the stored teacher computed it (a cache path), else 0.
+  uint64_t model_hash() const { return model_hash_; }
 
  private:
   int64_t k_ = 0;
+  uint64_t model_hash_ = 0;
   float temperature_ = 0;
   bool from_cache_ = false;
   double seconds_ = 0;

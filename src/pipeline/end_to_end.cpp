@@ -13,6 +13,7 @@
 
 #include "core/content_hash.h"
 #include "core/error.h"
+#include "learn/learned_rounding.h"
 #include "learn/optimizer.h"
 #include "learn/relaxed_start.h"
 #include "learn/trainer.h"
@@ -238,7 +239,9 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   report.teacher_seconds = teacher->seconds();
   DistillKey key = key_of(c, held_count, ctx ? ctx->seed : 0);
   if (!options.checkpoint.empty()) {
-    key.model_hash = model::model_content_hash(c.teacher_online ? *options.teacher_model : model);
+    // The stored teacher's cache key already hashed the same model.
+    key.model_hash = teacher->model_hash() != 0 ? teacher->model_hash()
+                                                : model::model_content_hash(c.teacher_online ? *options.teacher_model : model);
     key.tokens_hash = model::token_data_hash(windows);
   }
 
@@ -280,17 +283,11 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   }
   for (const auto &g : groups) report.trainable_params += g.size;
   report.quantized_weights = total_weights;
-  const quant::MethodTraits &traits = quant::method_traits(c.method);
-  learn::Optimizer<float> optimizer(learn::OptimizerKind::kAdam, 0.9, traits.learned.adam_beta2, 1e-8, groups);
-  learn::TrainSchedule schedule;
-  schedule.steps = c.steps;
-  schedule.reg_weight = c.reg_mean && total_weights > 0 ? c.reg_weight / (double)total_weights : c.reg_weight;
-  schedule.warmup = c.warmup;
-  schedule.beta_schedule = c.beta_schedule;
-  schedule.beta_start = c.beta_start;
-  schedule.beta_end = c.beta_end;
-  schedule.beta_hold = c.beta_hold;
-  schedule.final_hold = c.beta_final_hold;
+  // The layer-wise engine's schedule and Adam settings; the regularizer weight is already in the
+  // summed KL's units (unit 1).
+  const learn::TrainSchedule schedule =
+      learn::schedule_for(c, quant::method_traits(c.method), true, std::max<int64_t>(total_weights, 1), 1.0);
+  learn::Optimizer<float> optimizer(schedule.optimizer, schedule.beta1, schedule.beta2, schedule.eps, groups);
 
   ContentHash start_hash;
   for (auto &t : trained) {
@@ -424,9 +421,8 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   for (auto &t : trained) {
     quant::QuantizedLayer &result = out.results[t->record];
     if (!keep_init) {
-      quant::QuantizedLayer hardened = t->start;
+      quant::QuantizedLayer hardened = t->start;  // the initialization's grid and report
       t->rounding->harden(hardened);
-      hardened.report = t->start.report;
       result = std::move(hardened);
     }
     quant::LayerReport &rep = result.report;
