@@ -78,6 +78,9 @@
  *    and evaluates; a damaged value is reported (VQR_ERR_FORMAT) when its rows are first read.
  *    vqr_model_linear's view is therefore a per-layer copy, valid until the next vqr_model_linear
  *    call.
+ *  - Backends: vqr_context_set_backend ("cpu", "opencl", "auto"; VQR_OPENCL_PLATFORM /
+ *    VQR_OPENCL_DEVICE), vqr_context_backend, vqr_device_count / vqr_device_get and
+ *    vqr_hessian_create_on; vqr_build_info lists the OpenCL devices.
  *  - VQR_PARAM_REPORT_LOSS takes a vqr_report_level: the default 1 no longer computes the GPTQ
  *    family's rtn_proxy_loss (NaN; ask for it with 2), and GPTQ's proxy_loss now comes from its own
  *    sweep at no extra cost (vqr_report_level gives the formulas).
@@ -132,8 +135,9 @@ VQR_API unsigned vqr_version_number(void);
 /* The library's VQR_VERSION_STRING ("0.5.0"); static storage; never NULL. Since 0.1.0. */
 VQR_API const char *vqr_version_string(void);
 
-/* One line describing how the library was built: version, compiler, OpenMP, BLAS, OpenCL.
- * Static storage; never NULL. Since 0.1.0. */
+/* One line describing how the library was built: version, compiler, OpenMP, BLAS, the embedded
+ * OpenCL kernels' hash and (since 0.5.0) every OpenCL device found, or why none was. Static
+ * storage, computed at the first call; never NULL. Since 0.1.0. */
 VQR_API const char *vqr_build_info(void);
 
 /* ============================================================================================ */
@@ -290,6 +294,65 @@ VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn
  * cancellable call) returns VQR_ERR_CANCELLED as soon as it reaches a check point (GPTQ checks
  * once per column block) and clears the request. NULL is a no-op. Since 0.1.0. */
 VQR_API void vqr_context_cancel(vqr_context *ctx);
+
+/* Where a context's heavy operations run: the GEMM/SYRK of the Hessian accumulation, of the
+ * GPTQ-family cross-block updates, of k-means and the learned-rounding objectives, and the model's
+ * matmuls and attention products. Since 0.5.0.
+ *  - VQR_BACKEND_CPU (the default): OpenBLAS + LAPACKE + OpenMP.
+ *  - VQR_BACKEND_OPENCL: an OpenCL device; the named one, else the first GPU, else the first
+ *    device of any type (CPU devices such as PoCL's included). Cholesky and the triangular
+ *    inverse of the damped Hessian stay on the host (LAPACKE). Results agree with the CPU's to the
+ *    rounding of a reordered fp32 sum (every kernel's parity test states its bound).
+ *  - VQR_BACKEND_AUTO: the named device or the first GPU; otherwise the CPU, with an Info log
+ *    line saying why (no platform, no GPU, kernels that do not build). */
+typedef VQR_ENUM(vqr_backend) {
+  VQR_BACKEND_CPU = 0,
+  VQR_BACKEND_OPENCL = 1,
+  VQR_BACKEND_AUTO = 2
+} vqr_backend;
+
+/* Sets the context's backend. device: NULL or "" takes the VQR_OPENCL_PLATFORM and
+ * VQR_OPENCL_DEVICE environment variables; else "D" or "P:D", where P (platform) and D (device)
+ * are each a decimal index or a case-insensitive substring of the name or vendor (D counts within
+ * platform P when P is given, else in vqr_device_get's order). The device's kernels are built on
+ * first use in the process (seconds on some drivers) and shared with every context that picks it.
+ * Log lines go to the context's log callback: install it first to see the choice.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL, backend not a vqr_backend),
+ * VQR_ERR_UNSUPPORTED (VQR_BACKEND_OPENCL with no usable device, or kernels that fail to build:
+ * the message names the reason and carries the compiler's log); on error the backend is unchanged.
+ * Since 0.5.0. */
+VQR_API vqr_status vqr_context_set_backend(vqr_context *ctx, vqr_backend backend, const char *device);
+
+/* What the context computes with, e.g. "cpu: BLAS OpenBLAS 0.3.21 ... + LAPACKE" or
+ * "opencl: OpenCL NVIDIA H100 (NVIDIA CUDA, gpu)". Valid until the backend changes or the context
+ * is freed; NULL ctx describes the default. Never NULL. Since 0.5.0. */
+VQR_API const char *vqr_context_backend(const vqr_context *ctx);
+
+/* One OpenCL device, as vqr_device_get describes it. Output struct (struct_size rule above).
+ * Since 0.5.0. */
+typedef struct vqr_device_info {
+  size_t struct_size;
+  int index;                 /* position in vqr_device_get's order */
+  int platform;              /* platform index */
+  int device;                /* index within its platform */
+  char platform_name[128];   /* NUL-terminated, truncated to fit */
+  char name[128];
+  char vendor[128];
+  char version[64];          /* "OpenCL 3.0 ..." */
+  char type[16];             /* "gpu", "cpu", "accelerator" or "other" */
+  uint64_t global_mem_bytes;
+  uint64_t max_alloc_bytes;
+  int compute_units;
+  int max_clock_mhz;
+  int fp64;                  /* 1 when the device computes in double (cl_khr_fp64) */
+} vqr_device_info;
+
+/* Number of OpenCL devices of every platform; 0 when there is no OpenCL driver. Since 0.5.0. */
+VQR_API int vqr_device_count(void);
+
+/* Describes device `index` (0 <= index < vqr_device_count()). Returns VQR_OK,
+ * VQR_ERR_INVALID_ARGUMENT (out NULL), VQR_ERR_OUT_OF_RANGE (index). Since 0.5.0. */
+VQR_API vqr_status vqr_device_get(int index, vqr_device_info *out);
 
 /* ============================================================================================ */
 /* Configuration                                                                                 */
@@ -718,6 +781,11 @@ typedef struct vqr_hessian vqr_hessian;
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (out NULL, n < 1 or n > 2^20, unknown flags),
  * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_create(int64_t n, unsigned flags, vqr_hessian **out);
+
+/* vqr_hessian_create on the backend of `ctx` (vqr_context_set_backend; NULL ctx = the CPU): its
+ * additions run there. The accumulator keeps no reference to ctx. Returns as vqr_hessian_create.
+ * Since 0.5.0. */
+VQR_API vqr_status vqr_hessian_create_on(vqr_context *ctx, int64_t n, unsigned flags, vqr_hessian **out);
 
 /* Frees an accumulator; NULL is a no-op. Since 0.1.0. */
 VQR_API void vqr_hessian_free(vqr_hessian *h);

@@ -28,6 +28,8 @@
 #include <memory>
 #include <string>
 
+#include "core/dtype.h"
+
 namespace vqr {
 struct Context;
 }
@@ -80,6 +82,12 @@ class Backend {
   // the entries outside a's `uplo` triangle are not read.
   virtual void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
                     int64_t lda, float *b, int64_t ldb) = 0;
+
+  // The upper triangle of c (x.cols x x.cols, fp32) += x^T x for a batch `x` of any dtype with
+  // row stride `stride` (elements): the Hessian's statistic. fp32 batches go to syrk as they are;
+  // the default widens 16-bit ones on the host in chunks of about 16 MiB and calls syrk per chunk;
+  // a device backend widens them on the device.
+  virtual void syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc);
 
   // In-place Cholesky of the SPD n x n matrix a, read and written in its `uplo` triangle only:
   // a = L L^T (Lower) or U^T U (Upper). Returns LAPACK's info: 0 = success, k > 0 = the leading

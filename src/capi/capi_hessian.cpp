@@ -1,6 +1,7 @@
 // C API: vqr_hessian.
 #include "capi/guard.h"
 #include "capi/handles.h"
+#include "backend/backend.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
@@ -8,10 +9,15 @@ using vqr::capi::require_arg;
 extern "C" {
 
 VQR_API vqr_status vqr_hessian_create(int64_t n, unsigned flags, vqr_hessian **out) {
+  return vqr_hessian_create_on(nullptr, n, flags, out);
+}
+
+VQR_API vqr_status vqr_hessian_create_on(vqr_context *ctx, int64_t n, unsigned flags, vqr_hessian **out) {
   return guarded(__func__, [&] {
     require_arg(out != nullptr, "out is NULL");
     require_arg((flags & ~(VQR_HESSIAN_F64 | VQR_HESSIAN_ASYMMETRIC)) == 0, "unknown flags");
-    *out = new vqr_hessian(n, (flags & VQR_HESSIAN_F64) != 0, (flags & VQR_HESSIAN_ASYMMETRIC) != 0);
+    *out = new vqr_hessian(n, (flags & VQR_HESSIAN_F64) != 0, (flags & VQR_HESSIAN_ASYMMETRIC) != 0,
+                           vqr::backend_of(ctx));
   });
 }
 

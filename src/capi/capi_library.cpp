@@ -4,6 +4,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "backend/select.h"
 #include "capi/guard.h"
 
 #ifndef VQR_BUILD_COMPILER
@@ -34,8 +35,10 @@ VQR_API const char *vqr_version_string(void) { return VQR_VERSION_STRING; }
 VQR_API const char *vqr_build_info(void) {
   // The BLAS kernel family is chosen by OpenBLAS at load time; it is worth showing because a
   // virtual CPU it does not recognize silently gets its slowest (Prescott) kernels.
+  // The OpenCL part enumerates the devices (once per process).
   static const std::string info = std::string("libvqround ") + VQR_VERSION_STRING + "; " + VQR_BUILD_COMPILER +
-                                  "; OpenMP " + std::to_string(_OPENMP) + "; " + vqr::backend::cpu().description() + "; OpenCL off";
+                                  "; OpenMP " + std::to_string(_OPENMP) + "; " + vqr::backend::cpu().description() +
+                                  "; " + vqr::backend::opencl_summary();
   return info.c_str();
 }
 

@@ -3,6 +3,7 @@
 // NULL pointer) and the internal floors never see a public type (DESIGN §1).
 #pragma once
 
+#include <string>
 #include <utility>
 
 #include "core/context.h"
@@ -11,7 +12,9 @@
 #include "quant/quantized_layer.h"
 #include "vqround/vqround.h"
 
-struct vqr_context : vqr::Context {};
+struct vqr_context : vqr::Context {
+  std::string backend_text;  // vqr_context_backend's answer, rebuilt when the backend changes
+};
 
 struct vqr_config : vqr::quant::ParamValues {};
 

@@ -81,8 +81,8 @@ void Hessian::add(const TensorView &x) {
   const int64_t T = x.rows;
   if (T == 0) return;
 
-  if (x.dtype == DType::F32 && !f64_) {
-    add_f32_rows((const float *)x.data, T, stride);
+  if (!f64_) {
+    backend_->syrk_upper_view(x, stride, s32_.data(), n_);
   } else {
     const int64_t chunk = std::min(T, chunk_rows(n_));
     std::vector<float> staging((size_t)(chunk * n_));

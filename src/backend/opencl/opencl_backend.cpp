@@ -1,0 +1,306 @@
+// The OpenCL backend (opencl_backend.h).
+#include "backend/opencl/opencl_backend.h"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "backend/opencl/cl_headers.h"
+#include "backend/opencl/cl_program.h"
+#include "core/error.h"
+
+namespace vqr::backend::opencl {
+
+namespace {
+
+constexpr int kTile = 64;   // gemm.cl's TILE: rows/columns of C per work-group
+constexpr int kItems = 16;  // gemm.cl's ITEMS: work-items per tile side
+// Most bytes one staged operand slice may take; the device limit (CL_DEVICE_MAX_MEM_ALLOC_SIZE)
+// may lower it. Bounds what an operation holds on the device besides its C.
+constexpr uint64_t kSliceBytes = uint64_t(256) << 20;
+
+class ClBuffer final : public DeviceBuffer {
+ public:
+  ClBuffer(cl_context ctx, cl_command_queue queue, size_t bytes) : queue_(queue), bytes_(bytes) {
+    cl_int err = CL_SUCCESS;
+    mem_ = clCreateBuffer(ctx, CL_MEM_READ_WRITE, std::max<size_t>(bytes, 1), nullptr, &err);
+    check(err, "clCreateBuffer");
+  }
+  ~ClBuffer() override { clReleaseMemObject(mem_); }
+  size_t bytes() const override { return bytes_; }
+  void upload(size_t offset, const void *src, size_t n) override {
+    if (n) check(clEnqueueWriteBuffer(queue_, mem_, CL_TRUE, offset, n, src, 0, nullptr, nullptr), "clEnqueueWriteBuffer");
+  }
+  void download(size_t offset, void *dst, size_t n) const override {
+    if (n) check(clEnqueueReadBuffer(queue_, mem_, CL_TRUE, offset, n, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
+  }
+  void *host() override { return nullptr; }
+
+ private:
+  cl_mem mem_;
+  cl_command_queue queue_;
+  size_t bytes_;
+};
+
+// A device buffer that grows to the largest size asked of it and is reused between operations.
+struct Scratch {
+  cl_mem mem = nullptr;
+  size_t bytes = 0;
+  cl_mem get(cl_context ctx, size_t need) {
+    if (need <= bytes) return mem;
+    reset();
+    cl_int err = CL_SUCCESS;
+    mem = clCreateBuffer(ctx, CL_MEM_READ_WRITE, need, nullptr, &err);
+    check(err, "clCreateBuffer");
+    bytes = need;
+    return mem;
+  }
+  void reset() {
+    if (mem) clReleaseMemObject(mem);
+    mem = nullptr;
+    bytes = 0;
+  }
+  ~Scratch() { reset(); }
+};
+
+// Copies a rows x cols rectangle of `elem`-byte values between host memory (row stride `ld`
+// elements) and a dense device buffer.
+void write_rect(cl_command_queue q, cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem) {
+  if (rows == 0 || cols == 0) return;
+  const size_t zero[3] = {0, 0, 0};
+  const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
+  check(clEnqueueWriteBufferRect(q, dst, CL_FALSE, zero, zero, region, (size_t)cols * elem, 0, (size_t)ld * elem, 0,
+                                 src, 0, nullptr, nullptr),
+        "clEnqueueWriteBufferRect");
+}
+void read_rect(cl_command_queue q, cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem) {
+  if (rows == 0 || cols == 0) return;
+  const size_t zero[3] = {0, 0, 0};
+  const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
+  check(clEnqueueReadBufferRect(q, src, CL_TRUE, zero, zero, region, (size_t)cols * elem, 0, (size_t)ld * elem, 0,
+                                dst, 0, nullptr, nullptr),
+        "clEnqueueReadBufferRect");
+}
+
+template <typename T>
+void set_arg(cl_kernel k, cl_uint i, const T &v) {
+  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
+}
+
+class OpenClBackend final : public Backend {
+ public:
+  OpenClBackend(const DeviceInfo &d, const std::string &kernels_dir, uint64_t slice_bytes) : info_(d) {
+    device_ = (cl_device_id)d.device_id;
+    cl_int err = CL_SUCCESS;
+    const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)d.platform_id, 0};
+    context_ = clCreateContext(props, 1, &device_, nullptr, nullptr, &err);
+    check(err, "clCreateContext");
+    queue_ = clCreateCommandQueue(context_, device_, 0, &err);
+    if (err != CL_SUCCESS) {
+      clReleaseContext(context_);
+      check(err, "clCreateCommandQueue");
+    }
+    try {
+      const std::string gemm = kernel_source("gemm", kernels_dir);
+      program32_ = build_program(context_, device_, gemm, "", "gemm.cl (float)");
+      gemm32_ = make_kernel(program32_, "gemm_tiled");
+      if (d.fp64) {
+        program64_ = build_program(context_, device_, gemm, "-DVQR_F64", "gemm.cl (double)");
+        gemm64_ = make_kernel(program64_, "gemm_tiled");
+      }
+      program_widen_ = build_program(context_, device_, kernel_source("widen", kernels_dir), "", "widen.cl");
+      widen_f16_ = make_kernel(program_widen_, "widen_f16");
+      widen_bf16_ = make_kernel(program_widen_, "widen_bf16");
+    } catch (...) {
+      release();
+      throw;
+    }
+    slice_bytes_ = std::min<uint64_t>(slice_bytes ? slice_bytes : kSliceBytes, d.max_alloc_bytes ? d.max_alloc_bytes : kSliceBytes);
+  }
+  ~OpenClBackend() override { release(); }
+
+  std::string description() const override {
+    return "OpenCL " + info_.name + " (" + info_.platform_name + ", " + device_type_name(info_.type) + ")";
+  }
+
+  std::unique_ptr<DeviceBuffer> alloc(size_t bytes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::make_unique<ClBuffer>(context_, queue_, bytes);
+  }
+
+  void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+            const float *b, int64_t ldb, float beta, float *c, int64_t ldc) override {
+    run(gemm32_, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
+  }
+  void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+            const double *b, int64_t ldb, double beta, double *c, int64_t ldc) override {
+    if (!gemm64_) return cpu().gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    run(gemm64_, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
+  }
+
+  // op(a) op(a)^T: a^T a (Trans, a is k x n) or a a^T (None, a is n x k).
+  void syrk(Triangle uplo, Op op, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, float beta,
+            float *c, int64_t ldc) override {
+    run(gemm32_, op, op == Op::Trans ? Op::None : Op::Trans, n, n, k, alpha, a, lda, a, lda, beta, c, ldc,
+        uplo == Triangle::Upper ? 1 : 2);
+  }
+  void syrk(Triangle uplo, Op op, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, double beta,
+            double *c, int64_t ldc) override {
+    if (!gemm64_) return cpu().syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
+    run(gemm64_, op, op == Op::Trans ? Op::None : Op::Trans, n, n, k, alpha, a, lda, a, lda, beta, c, ldc,
+        uplo == Triangle::Upper ? 1 : 2);
+  }
+
+  void syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) override;
+
+  void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
+            int64_t lda, float *b, int64_t ldb) override {
+    cpu().trmm(side, uplo, op_a, diag, m, n, alpha, a, lda, b, ldb);
+  }
+  int potrf(Triangle uplo, int64_t n, float *a, int64_t lda) override { return cpu().potrf(uplo, n, a, lda); }
+  int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) override {
+    return cpu().trtri(uplo, diag, n, a, lda);
+  }
+
+ private:
+  cl_kernel make_kernel(cl_program p, const char *name) {
+    cl_int err = CL_SUCCESS;
+    cl_kernel k = clCreateKernel(p, name, &err);
+    check(err, "clCreateKernel");
+    return k;
+  }
+
+  void release() {
+    for (cl_kernel k : {gemm32_, gemm64_, widen_f16_, widen_bf16_})
+      if (k) clReleaseKernel(k);
+    for (cl_program p : {program32_, program64_, program_widen_})
+      if (p) clReleaseProgram(p);
+    gemm32_ = gemm64_ = widen_f16_ = widen_bf16_ = nullptr;
+    program32_ = program64_ = program_widen_ = nullptr;
+    slot_a_.reset();
+    slot_b_.reset();
+    slot_c_.reset();
+    if (queue_) clReleaseCommandQueue(queue_);
+    if (context_) clReleaseContext(context_);
+    queue_ = nullptr;
+    context_ = nullptr;
+  }
+
+  // Enqueues gemm.cl on device operands: C (dense m x n, ldc = n) = alpha op(A) op(B) + beta C.
+  template <typename T>
+  void enqueue_gemm(cl_kernel kern, bool ta, bool tb, int m, int n, int k, T alpha, cl_mem a, int lda, cl_mem b,
+                    int ldb, T beta, cl_mem c, int ldc, int tri) {
+    const cl_ulong zero = 0;
+    const int ita = ta, itb = tb;
+    set_arg(kern, 0, m);
+    set_arg(kern, 1, n);
+    set_arg(kern, 2, k);
+    set_arg(kern, 3, alpha);
+    set_arg(kern, 4, a);
+    set_arg(kern, 5, zero);
+    set_arg(kern, 6, lda);
+    set_arg(kern, 7, ita);
+    set_arg(kern, 8, b);
+    set_arg(kern, 9, zero);
+    set_arg(kern, 10, ldb);
+    set_arg(kern, 11, itb);
+    set_arg(kern, 12, beta);
+    set_arg(kern, 13, c);
+    set_arg(kern, 14, zero);
+    set_arg(kern, 15, ldc);
+    set_arg(kern, 16, tri);
+    const size_t global[2] = {(size_t)((n + kTile - 1) / kTile) * kItems, (size_t)((m + kTile - 1) / kTile) * kItems};
+    const size_t local[2] = {kItems, kItems};
+    check(clEnqueueNDRangeKernel(queue_, kern, 2, nullptr, global, local, 0, nullptr, nullptr), "clEnqueueNDRangeKernel");
+  }
+
+  // Host-operand GEMM/SYRK: stages C (when it is read or only a triangle is written), then op(A)
+  // and op(B) slice by slice along k, accumulating in the device's C, and reads C back.
+  template <typename T>
+  void run(cl_kernel kern, Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t lda,
+           const T *b, int64_t ldb, T beta, T *c, int64_t ldc, int tri) {
+    if (m == 0 || n == 0) return;
+    const size_t es = sizeof(T);
+    require(m < (int64_t(1) << 31) && n < (int64_t(1) << 31) && k < (int64_t(1) << 31), Status::OutOfRange,
+            "OpenCL GEMM dimensions must be below 2^31");
+    std::lock_guard<std::mutex> lock(mu_);
+    cl_mem dc = slot_c_.get(context_, (size_t)(m * n) * es);
+    const bool read_c = (beta != T(0)) || tri != 0;
+    if (read_c) write_rect(queue_, dc, c, m, n, ldc, es);
+    const bool ta = op_a == Op::Trans, tb = op_b == Op::Trans;
+    const bool same = a == b && lda == ldb && ta != tb;  // SYRK: op(B) = op(A)^T, one upload
+    if (k == 0 || alpha == T(0)) {
+      // C = beta C: the kernel with k = 0 scales (and, for beta = 0, zeroes) without reading A/B.
+      enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, 0, alpha, dc, 1, dc, 1, beta, dc, (int)n, tri);
+    } else {
+      const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(k, (int64_t)(slice_bytes_ / (es * std::max(m, n)))));
+      cl_mem da = slot_a_.get(context_, (size_t)(m * kc) * es);
+      cl_mem db = same ? da : slot_b_.get(context_, (size_t)(kc * n) * es);
+      for (int64_t p0 = 0; p0 < k; p0 += kc) {
+        const int64_t kk = std::min(kc, k - p0);
+        // op(A) slice: columns p0.. of A (m x k) or rows p0.. of A (k x m); stored densely.
+        if (ta) write_rect(queue_, da, a + p0 * lda, kk, m, lda, es);
+        else write_rect(queue_, da, a + p0, m, kk, lda, es);
+        if (!same) {
+          if (tb) write_rect(queue_, db, b + p0, n, kk, ldb, es);
+          else write_rect(queue_, db, b + p0 * ldb, kk, n, ldb, es);
+        }
+        enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, (int)kk, alpha, da, (int)(ta ? m : kk), db,
+                        (int)(tb ? kk : n), p0 == 0 ? beta : T(1), dc, (int)n, tri);
+      }
+    }
+    read_rect(queue_, dc, c, m, n, ldc, es);
+  }
+
+  DeviceInfo info_;
+  cl_device_id device_ = nullptr;
+  cl_context context_ = nullptr;
+  cl_command_queue queue_ = nullptr;
+  cl_program program32_ = nullptr, program64_ = nullptr, program_widen_ = nullptr;
+  cl_kernel gemm32_ = nullptr, gemm64_ = nullptr, widen_f16_ = nullptr, widen_bf16_ = nullptr;
+  uint64_t slice_bytes_ = kSliceBytes;
+  std::mutex mu_;
+  Scratch slot_a_, slot_b_, slot_c_;
+};
+
+// The Hessian's statistic from a 16-bit batch: rows cross as 16-bit values into slot B, are widened
+// into slot A, and the SYRK accumulates into the device's S, slice by slice.
+void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) {
+  if (x.dtype == DType::F32) {
+    syrk(Triangle::Upper, Op::Trans, x.cols, x.rows, 1.0f, (const float *)x.data, stride, 1.0f, c, ldc);
+    return;
+  }
+  const int64_t n = x.cols, rows = x.rows;
+  if (n == 0 || rows == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  cl_mem dc = slot_c_.get(context_, (size_t)(n * n) * 4);
+  write_rect(queue_, dc, c, n, n, ldc, 4);
+  const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t)(slice_bytes_ / (4 * n))));
+  cl_mem raw = slot_b_.get(context_, (size_t)(kc * n) * 2);
+  cl_mem wide = slot_a_.get(context_, (size_t)(kc * n) * 4);
+  cl_kernel widen = x.dtype == DType::F16 ? widen_f16_ : widen_bf16_;
+  const uint16_t *src = (const uint16_t *)x.data;
+  for (int64_t r0 = 0; r0 < rows; r0 += kc) {
+    const int kk = (int)std::min(kc, rows - r0);
+    write_rect(queue_, raw, src + r0 * stride, kk, n, stride, 2);
+    const int ld = (int)n, cols = (int)n;
+    set_arg(widen, 0, raw);
+    set_arg(widen, 1, ld);
+    set_arg(widen, 2, kk);
+    set_arg(widen, 3, cols);
+    set_arg(widen, 4, wide);
+    const size_t local[2] = {16, 16};
+    const size_t global[2] = {(size_t)((n + 15) / 16) * 16, (size_t)((kk + 15) / 16) * 16};
+    check(clEnqueueNDRangeKernel(queue_, widen, 2, nullptr, global, local, 0, nullptr, nullptr), "clEnqueueNDRangeKernel");
+    enqueue_gemm<float>(gemm32_, true, false, (int)n, (int)n, kk, 1.0f, wide, (int)n, wide, (int)n, 1.0f, dc, (int)n, 1);
+  }
+  read_rect(queue_, dc, c, n, n, ldc, 4);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(const DeviceInfo &device, const std::string &kernels_dir, uint64_t slice_bytes) {
+  return std::make_unique<OpenClBackend>(device, kernels_dir, slice_bytes);
+}
+
+}  // namespace vqr::backend::opencl

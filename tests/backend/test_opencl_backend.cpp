@@ -1,0 +1,280 @@
+// The OpenCL backend (src/backend/opencl) against the CPU reference, on whatever OpenCL device the
+// machine has (PoCL's CPU device in CI; the setup script installs it).
+//
+// Tolerance: every GEMM/SYRK element must lie within (k + 2) u sum_p |a_ip b_pj| (+ the alpha/beta
+// terms) of the exact product computed in double (backend_checks.h). That is the standard bound of
+// a k-term fp32 dot product in any order (Higham, Accuracy and Stability §3.1), so it holds for the
+// device's tiled, fma-accumulated order as it does for OpenBLAS's; it is not a fit to one machine.
+//
+// Without an OpenCL device the tests skip, unless VQR_REQUIRE_OPENCL=1 (CI), where they fail.
+// The no-platform fallback runs as its own ctest with OCL_ICD_VENDORS pointing at an empty folder
+// (the device list is read once per process).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backend/opencl/cl_devices.h"
+#include "backend/opencl/opencl_backend.h"
+#include "backend/select.h"
+#include "backend_checks.h"
+#include "core/context.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/splitmix64.h"
+#include "hessian/hessian.h"
+#include "model/data_dir.h"
+#include "quant/config.h"
+#include "quant/gptq.h"
+#include "vqround/vqround.h"
+
+namespace {
+
+using namespace backend_checks;
+using vqr::backend::Kind;
+
+bool opencl_required() {
+  const char *v = std::getenv("VQR_REQUIRE_OPENCL");
+  return v && std::string(v) == "1";
+}
+
+// The backend "opencl" selects (the first GPU, else the first device), or nullptr.
+vqr::backend::Backend *device_backend() {
+  try {
+    return vqr::backend::select(Kind::OpenCl, "", "", nullptr);
+  } catch (const vqr::Error &) {
+    return nullptr;
+  }
+}
+
+#define OPENCL_OR_SKIP(VAR)                                                                     \
+  vqr::backend::Backend *VAR = device_backend();                                                \
+  if (!VAR) {                                                                                   \
+    if (opencl_required()) FAIL() << "VQR_REQUIRE_OPENCL=1 but no OpenCL device is usable";     \
+    GTEST_SKIP() << "no OpenCL device; skipping";                                               \
+  }
+
+// Tiny, odd, tile-straddling (the kernel's tile is 64 x 64, depth 16) and padded shapes.
+const Shape kShapes[] = {{1, 1, 1, 0},    {13, 7, 5, 3},   {64, 64, 16, 0}, {65, 63, 17, 1},
+                         {130, 70, 33, 2}, {3, 129, 200, 0}, {200, 2, 64, 5}, {96, 160, 1, 0}};
+
+TEST(OpenClBackend, GemmEveryTransposeAndShapeFloatAndDouble) {
+  OPENCL_OR_SKIP(be);
+  for (const Shape &s : kShapes)
+    for (Op op_a : {Op::None, Op::Trans})
+      for (Op op_b : {Op::None, Op::Trans}) {
+        check_gemm<float>(*be, op_a, op_b, s);
+        check_gemm<double>(*be, op_a, op_b, s);
+        if (HasFatalFailure()) return;
+      }
+}
+
+TEST(OpenClBackend, SyrkComputesOnlyItsTriangle) {
+  OPENCL_OR_SKIP(be);
+  for (const Shape &s : kShapes)
+    for (Triangle uplo : {Triangle::Upper, Triangle::Lower})
+      for (Op op : {Op::None, Op::Trans}) {
+        check_syrk<float>(*be, uplo, op, s);
+        check_syrk<double>(*be, uplo, op, s);
+        if (HasFatalFailure()) return;
+      }
+}
+
+// BLAS semantics: beta = 0 never reads C (NaN there stays out), k = 0 scales C by beta.
+TEST(OpenClBackend, BetaZeroIgnoresCAndEmptyKScales) {
+  OPENCL_OR_SKIP(be);
+  const int64_t m = 70, n = 9, k = 4;
+  const auto a = random_matrix<float>(m, k, 1), b = random_matrix<float>(k, n, 2);
+  std::vector<float> c((size_t)(m * n), NAN), ref((size_t)(m * n), NAN);
+  be->gemm(Op::None, Op::None, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+  vqr::backend::cpu().gemm(Op::None, Op::None, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, ref.data(), n);
+  for (size_t i = 0; i < c.size(); ++i) ASSERT_TRUE(std::isfinite(c[i])) << i;
+  std::vector<float> d((size_t)(m * n), 2.0f);
+  be->gemm(Op::None, Op::None, m, n, 0, 1.0f, a.data(), k, b.data(), n, 0.5f, d.data(), n);
+  for (float v : d) ASSERT_EQ(v, 1.0f);
+}
+
+// Long k split into slices that accumulate in the device's C (a tiny slice limit forces ~10 slices).
+TEST(OpenClBackend, KSlicesAccumulateLikeOneProduct) {
+  OPENCL_OR_SKIP(be);
+  std::string why;
+  const auto *dev = vqr::backend::opencl::choose("", "", false, &why);
+  ASSERT_NE(dev, nullptr) << why;
+  auto sliced = vqr::backend::opencl::make_backend(*dev, "", /*slice_bytes=*/4 * 70 * 50);
+  check_gemm<float>(*sliced, Op::Trans, Op::None, Shape{70, 33, 517, 2});
+  check_gemm<float>(*sliced, Op::None, Op::Trans, Shape{33, 70, 517, 1});
+  check_syrk<float>(*sliced, Triangle::Upper, Op::Trans, Shape{70, 70, 517, 3});
+  check_gemm<double>(*sliced, Op::None, Op::None, Shape{20, 70, 300, 0});
+}
+
+// The Hessian statistic from 16-bit batches is widened on the device; the widening is exact, so
+// the result meets the fp32 SYRK bound against the same values widened on the host.
+TEST(OpenClBackend, HessianFromF16AndBf16MatchesTheCpu) {
+  OPENCL_OR_SKIP(be);
+  const int64_t t = 300, n = 77, ld = 80;
+  vqr::SplitMix64 rng(5);
+  for (vqr::DType dt : {vqr::DType::F16, vqr::DType::BF16, vqr::DType::F32}) {
+    std::vector<uint16_t> x16((size_t)(t * ld));
+    std::vector<float> x32((size_t)(t * ld)), xw((size_t)(t * n));
+    for (int64_t r = 0; r < t; ++r)
+      for (int64_t c = 0; c < ld; ++c) {
+        const float v = (float)(2.0 * rng.uniform() - 1.0);
+        x16[(size_t)(r * ld + c)] = dt == vqr::DType::F16 ? vqr::f32_to_f16(v) : vqr::f32_to_bf16(v);
+        x32[(size_t)(r * ld + c)] = v;
+      }
+    const void *data = dt == vqr::DType::F32 ? (const void *)x32.data() : (const void *)x16.data();
+    const vqr::TensorView view = vqr::tensor_2d(data, dt, t, n, ld);
+    vqr::view_rows_to_f32(xw.data(), view, ld, 0, t);
+    vqr::hessian::Hessian on_device(n, false, false, *be), on_cpu(n, false, false, vqr::backend::cpu());
+    on_device.add(view);
+    on_cpu.add(view);
+    std::vector<float> hd((size_t)(n * n)), hc((size_t)(n * n));
+    on_device.read(hd.data(), n);
+    on_cpu.read(hc.data(), n);
+    const double u = std::ldexp(1.0, -24);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double mag = 0;
+        for (int64_t p = 0; p < t; ++p) mag += std::fabs((double)xw[(size_t)(p * n + i)] * xw[(size_t)(p * n + j)]);
+        // Each side within (t + 2) u mag of the exact sum, times the scale 2/T (exact power of 2 here
+        // would need T a power of 2; the extra rounding of the scale is one more u).
+        const double bound = 2.0 * (double)(t + 3) * u * mag * 2.0 / (double)t;
+        ASSERT_NEAR(hd[(size_t)(i * n + j)], hc[(size_t)(i * n + j)], bound) << "dtype " << (int)dt << " at " << i << ", " << j;
+      }
+  }
+}
+
+// GPTQ on the same Hessian: the sweep's cross-block GEMMs run on the device, so the weights the
+// later blocks quantize differ from the CPU's by reordered-sum roundings; a code may then differ
+// only where the value sat at a rounding tie of the grid. Measured here: every differing code is
+// one grid step away, and they are rare.
+TEST(OpenClBackend, GptqCodesMatchTheCpuExceptAtTies) {
+  OPENCL_OR_SKIP(be);
+  const int64_t m = 96, n = 384, t = 1024;  // three 128-column blocks: two cross-block GEMMs
+  const auto x = random_matrix<float>(t, n, 9);
+  const auto w = random_matrix<float>(m, n, 11);
+  vqr::hessian::Hessian h(n, false);
+  h.add(vqr::tensor_2d(x.data(), vqr::DType::F32, t, n, 0));
+  for (int64_t group : {int64_t(-1), int64_t(32)}) {
+    vqr::quant::QuantConfig qc;
+    qc.method = vqr::quant::Method::Gptq;
+    qc.bits = 3;
+    qc.group_size = group;
+    qc = vqr::quant::resolve_presets(qc);
+    vqr::Context cpu_ctx, cl_ctx;
+    cl_ctx.backend = be;
+    const auto a = vqr::quant::gptq_quantize(w.data(), m, n, h.view(), qc, &cpu_ctx, 1, nullptr);
+    const auto b = vqr::quant::gptq_quantize(w.data(), m, n, h.view(), qc, &cl_ctx, 1, nullptr);
+    ASSERT_EQ(a.codes.size(), b.codes.size());
+    int64_t differ = 0;
+    for (size_t i = 0; i < a.codes.size(); ++i)
+      if (a.codes[i] != b.codes[i]) {
+        ++differ;
+        ASSERT_EQ(std::abs((int)a.codes[i] - (int)b.codes[i]), 1) << "code " << i << " moved more than one step";
+      }
+    // The first block sees no device arithmetic at all: identical codes there.
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < 128; ++c) ASSERT_EQ(a.codes[(size_t)(r * n + c)], b.codes[(size_t)(r * n + c)]);
+    EXPECT_LE(differ, (int64_t)a.codes.size() / 200) << "group " << group;
+    std::printf("gptq group %lld: %lld of %zu codes differ from the cpu\n", (long long)group, (long long)differ,
+                a.codes.size());
+  }
+}
+
+// A kernel folder whose gemm.cl does not compile: selecting "opencl" fails with Unsupported and the
+// compiler's log; "auto" falls back to the CPU; a folder without the file is an I/O error; the
+// built-in kernels still work afterwards.
+TEST(OpenClBackend, KernelBuildFailureIsAStatusWithTheLog) {
+  OPENCL_OR_SKIP(be);
+  const std::string broken = std::string(VQR_SOURCE_DIR) + "/tests/backend/broken_kernels";
+  setenv("VQR_OPENCL_KERNELS_DIR", broken.c_str(), 1);
+  try {
+    vqr::backend::select(Kind::OpenCl, "", "", nullptr);
+    ADD_FAILURE() << "a broken kernel built";
+  } catch (const vqr::Error &e) {
+    EXPECT_EQ(e.status(), vqr::Status::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("build log"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("undeclared_identifier_vqr"), std::string::npos) << e.what();
+  }
+  std::string logged;
+  vqr::Context ctx;
+  ctx.log_fn = [&](vqr::LogLevel, const char *m) { logged += m; };
+  EXPECT_EQ(vqr::backend::select(Kind::Auto, "", "0", &ctx), nullptr);
+  EXPECT_NE(logged.find("computing on the CPU"), std::string::npos) << logged;
+  setenv("VQR_OPENCL_KERNELS_DIR", (broken + "/missing").c_str(), 1);
+  try {
+    vqr::backend::select(Kind::OpenCl, "", "", nullptr);
+    ADD_FAILURE() << "a missing kernel folder was accepted";
+  } catch (const vqr::Error &e) {
+    EXPECT_EQ(e.status(), vqr::Status::Io) << e.what();
+  }
+  unsetenv("VQR_OPENCL_KERNELS_DIR");
+  EXPECT_EQ(vqr::backend::select(Kind::OpenCl, "", "", nullptr), be);  // built once, shared
+}
+
+// Device specs: an index, a name substring, "P:D"; out-of-range and unmatched specs are errors for
+// "opencl" with the reason in the message.
+TEST(OpenClBackend, DeviceSpecsChooseAndRefuse) {
+  OPENCL_OR_SKIP(be);
+  const auto &all = vqr::backend::opencl::devices();
+  ASSERT_FALSE(all.empty());
+  std::string why;
+  EXPECT_EQ(vqr::backend::opencl::choose("", "0", false, &why), &all[0]);
+  EXPECT_EQ(vqr::backend::opencl::choose("0", "0", false, &why), &all[0]);
+  const std::string part = all[0].name.substr(0, std::min<size_t>(6, all[0].name.size()));
+  EXPECT_EQ(vqr::backend::opencl::choose("", part, false, &why), &all[0]);
+  EXPECT_EQ(vqr::backend::opencl::choose("", "9999", false, &why), nullptr);
+  EXPECT_NE(why.find("out of range"), std::string::npos) << why;
+  EXPECT_EQ(vqr::backend::opencl::choose("no-such-platform-xyz", "", false, &why), nullptr);
+  EXPECT_NE(why.find("no-such-platform-xyz"), std::string::npos) << why;
+
+  vqr_context *ctx = nullptr;
+  ASSERT_EQ(vqr_context_create(&ctx), VQR_OK);
+  EXPECT_EQ(vqr_context_set_backend(ctx, VQR_BACKEND_OPENCL, "no-such-device-xyz"), VQR_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(vqr_last_error()).find("no-such-device-xyz"), std::string::npos) << vqr_last_error();
+  EXPECT_EQ(std::string(vqr_context_backend(ctx)).rfind("cpu: ", 0), 0u);  // unchanged on error
+  ASSERT_EQ(vqr_context_set_backend(ctx, VQR_BACKEND_OPENCL, "0:0"), VQR_OK);
+  EXPECT_EQ(std::string(vqr_context_backend(ctx)).rfind("opencl: ", 0), 0u) << vqr_context_backend(ctx);
+  EXPECT_EQ(vqr_context_set_backend(ctx, (vqr_backend)7, nullptr), VQR_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(vqr_context_set_backend(ctx, VQR_BACKEND_CPU, nullptr), VQR_OK);
+  EXPECT_EQ(std::string(vqr_context_backend(ctx)).rfind("cpu: ", 0), 0u);
+  vqr_context_free(ctx);
+
+  ASSERT_EQ(vqr_device_count(), (int)all.size());
+  vqr_device_info info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  ASSERT_EQ(vqr_device_get(0, &info), VQR_OK);
+  EXPECT_EQ(std::string(info.name), all[0].name.substr(0, 127));
+  EXPECT_GT(info.global_mem_bytes, 0u);
+  EXPECT_GT(info.compute_units, 0);
+  EXPECT_EQ(vqr_device_get((int)all.size(), &info), VQR_ERR_OUT_OF_RANGE);
+  EXPECT_EQ(vqr_device_get(0, nullptr), VQR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(vqr_build_info()).find(all[0].name), std::string::npos) << vqr_build_info();
+}
+
+// With no OpenCL platform (ctest runs this with OCL_ICD_VENDORS at an empty folder): no device,
+// "auto" computes on the CPU with a log line, "opencl" is an error with a message, "cpu" is fine.
+TEST(NoOpenClPlatform, FallsBackToTheCpu) {
+  if (!std::getenv("VQR_TEST_NO_PLATFORM")) GTEST_SKIP() << "run by the no-platform ctest only";
+  EXPECT_TRUE(vqr::backend::opencl::devices().empty());
+  EXPECT_EQ(vqr_device_count(), 0);
+  EXPECT_NE(std::string(vqr_build_info()).find("OpenCL devices: none"), std::string::npos) << vqr_build_info();
+  vqr_context *ctx = nullptr;
+  ASSERT_EQ(vqr_context_create(&ctx), VQR_OK);
+  std::string logged;
+  vqr_context_set_log(
+      ctx, [](void *user, vqr_log_level, const char *m) { *(std::string *)user += m; }, &logged, VQR_LOG_INFO);
+  EXPECT_EQ(vqr_context_set_backend(ctx, VQR_BACKEND_AUTO, nullptr), VQR_OK);
+  EXPECT_NE(logged.find("computing on the CPU"), std::string::npos) << logged;
+  EXPECT_EQ(std::string(vqr_context_backend(ctx)).rfind("cpu: ", 0), 0u);
+  EXPECT_EQ(vqr_context_set_backend(ctx, VQR_BACKEND_OPENCL, nullptr), VQR_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(vqr_last_error()).find("no OpenCL platform"), std::string::npos) << vqr_last_error();
+  EXPECT_EQ(vqr_context_set_backend(ctx, VQR_BACKEND_CPU, nullptr), VQR_OK);
+  vqr_context_free(ctx);
+}
+
+}  // namespace
