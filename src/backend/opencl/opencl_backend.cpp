@@ -5,19 +5,21 @@
 #include <mutex>
 #include <vector>
 
-#include "backend/opencl/cl_headers.h"
-#include "backend/opencl/cl_program.h"
+#include "backend/opencl/cl_device.h"
 #include "core/error.h"
 
 namespace vqr::backend::opencl {
 
 namespace {
 
-constexpr int kTile = 64;   // gemm.cl's TILE: rows/columns of C per work-group
-constexpr int kItems = 16;  // gemm.cl's ITEMS: work-items per tile side
+constexpr size_t kTile = 64;   // gemm.cl's TILE: rows/columns of C per work-group
+constexpr size_t kItems = 16;  // gemm.cl's ITEMS: work-items per tile side
 // Most bytes one staged operand slice may take; the device limit (CL_DEVICE_MAX_MEM_ALLOC_SIZE)
 // may lower it. Bounds what an operation holds on the device besides its C.
 constexpr uint64_t kSliceBytes = uint64_t(256) << 20;
+
+// Staging slots of ClDevice used here.
+enum Slot { kSlotA = 0, kSlotB = 1, kSlotC = 2 };
 
 class ClBuffer final : public DeviceBuffer {
  public:
@@ -42,90 +44,27 @@ class ClBuffer final : public DeviceBuffer {
   size_t bytes_;
 };
 
-// A device buffer that grows to the largest size asked of it and is reused between operations.
-struct Scratch {
-  cl_mem mem = nullptr;
-  size_t bytes = 0;
-  cl_mem get(cl_context ctx, size_t need) {
-    if (need <= bytes) return mem;
-    reset();
-    cl_int err = CL_SUCCESS;
-    mem = clCreateBuffer(ctx, CL_MEM_READ_WRITE, need, nullptr, &err);
-    check(err, "clCreateBuffer");
-    bytes = need;
-    return mem;
-  }
-  void reset() {
-    if (mem) clReleaseMemObject(mem);
-    mem = nullptr;
-    bytes = 0;
-  }
-  ~Scratch() { reset(); }
-};
-
-// Copies a rows x cols rectangle of `elem`-byte values between host memory (row stride `ld`
-// elements) and a dense device buffer.
-void write_rect(cl_command_queue q, cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem) {
-  if (rows == 0 || cols == 0) return;
-  const size_t zero[3] = {0, 0, 0};
-  const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
-  check(clEnqueueWriteBufferRect(q, dst, CL_FALSE, zero, zero, region, (size_t)cols * elem, 0, (size_t)ld * elem, 0,
-                                 src, 0, nullptr, nullptr),
-        "clEnqueueWriteBufferRect");
-}
-void read_rect(cl_command_queue q, cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem) {
-  if (rows == 0 || cols == 0) return;
-  const size_t zero[3] = {0, 0, 0};
-  const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
-  check(clEnqueueReadBufferRect(q, src, CL_TRUE, zero, zero, region, (size_t)cols * elem, 0, (size_t)ld * elem, 0,
-                                dst, 0, nullptr, nullptr),
-        "clEnqueueReadBufferRect");
-}
-
-template <typename T>
-void set_arg(cl_kernel k, cl_uint i, const T &v) {
-  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
-}
-
 class OpenClBackend final : public Backend {
  public:
-  OpenClBackend(const DeviceInfo &d, const std::string &kernels_dir, uint64_t slice_bytes) : info_(d) {
-    device_ = (cl_device_id)d.device_id;
-    cl_int err = CL_SUCCESS;
-    const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)d.platform_id, 0};
-    context_ = clCreateContext(props, 1, &device_, nullptr, nullptr, &err);
-    check(err, "clCreateContext");
-    queue_ = clCreateCommandQueue(context_, device_, 0, &err);
-    if (err != CL_SUCCESS) {
-      clReleaseContext(context_);
-      check(err, "clCreateCommandQueue");
-    }
-    try {
-      const std::string gemm = kernel_source("gemm", kernels_dir);
-      program32_ = build_program(context_, device_, gemm, "", "gemm.cl (float)");
-      gemm32_ = make_kernel(program32_, "gemm_tiled");
-      if (d.fp64) {
-        program64_ = build_program(context_, device_, gemm, "-DVQR_F64", "gemm.cl (double)");
-        gemm64_ = make_kernel(program64_, "gemm_tiled");
-      }
-      program_widen_ = build_program(context_, device_, kernel_source("widen", kernels_dir), "", "widen.cl");
-      widen_f16_ = make_kernel(program_widen_, "widen_f16");
-      widen_bf16_ = make_kernel(program_widen_, "widen_bf16");
-    } catch (...) {
-      release();
-      throw;
-    }
-    slice_bytes_ = std::min<uint64_t>(slice_bytes ? slice_bytes : kSliceBytes, d.max_alloc_bytes ? d.max_alloc_bytes : kSliceBytes);
+  OpenClBackend(const DeviceInfo &d, const std::string &kernels_dir, uint64_t slice_bytes)
+      : dev_(d, kernels_dir),
+        slice_bytes_(std::min<uint64_t>(slice_bytes ? slice_bytes : kSliceBytes,
+                                        d.max_alloc_bytes ? d.max_alloc_bytes : kSliceBytes)) {
+    // Every kernel is built now, so that a compile error surfaces when the backend is chosen.
+    gemm32_ = dev_.kernel("gemm", "", "gemm_tiled");
+    if (d.fp64) gemm64_ = dev_.kernel("gemm", "-DVQR_F64", "gemm_tiled");
+    widen_f16_ = dev_.kernel("widen", "", "widen_f16");
+    widen_bf16_ = dev_.kernel("widen", "", "widen_bf16");
   }
-  ~OpenClBackend() override { release(); }
 
   std::string description() const override {
-    return "OpenCL " + info_.name + " (" + info_.platform_name + ", " + device_type_name(info_.type) + ")";
+    const DeviceInfo &d = dev_.info();
+    return "OpenCL " + d.name + " (" + d.platform_name + ", " + device_type_name(d.type) + ")";
   }
 
   std::unique_ptr<DeviceBuffer> alloc(size_t bytes) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::make_unique<ClBuffer>(context_, queue_, bytes);
+    std::lock_guard<std::mutex> lock(dev_.mutex());
+    return std::make_unique<ClBuffer>(dev_.context(), dev_.queue(), bytes);
   }
 
   void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
@@ -163,55 +102,15 @@ class OpenClBackend final : public Backend {
   }
 
  private:
-  cl_kernel make_kernel(cl_program p, const char *name) {
-    cl_int err = CL_SUCCESS;
-    cl_kernel k = clCreateKernel(p, name, &err);
-    check(err, "clCreateKernel");
-    return k;
-  }
-
-  void release() {
-    for (cl_kernel k : {gemm32_, gemm64_, widen_f16_, widen_bf16_})
-      if (k) clReleaseKernel(k);
-    for (cl_program p : {program32_, program64_, program_widen_})
-      if (p) clReleaseProgram(p);
-    gemm32_ = gemm64_ = widen_f16_ = widen_bf16_ = nullptr;
-    program32_ = program64_ = program_widen_ = nullptr;
-    slot_a_.reset();
-    slot_b_.reset();
-    slot_c_.reset();
-    if (queue_) clReleaseCommandQueue(queue_);
-    if (context_) clReleaseContext(context_);
-    queue_ = nullptr;
-    context_ = nullptr;
-  }
-
-  // Enqueues gemm.cl on device operands: C (dense m x n, ldc = n) = alpha op(A) op(B) + beta C.
+  // Enqueues gemm.cl on device operands: C (dense, ldc) = alpha op(A) op(B) + beta C on `tri`.
   template <typename T>
   void enqueue_gemm(cl_kernel kern, bool ta, bool tb, int m, int n, int k, T alpha, cl_mem a, int lda, cl_mem b,
                     int ldb, T beta, cl_mem c, int ldc, int tri) {
     const cl_ulong zero = 0;
-    const int ita = ta, itb = tb;
-    set_arg(kern, 0, m);
-    set_arg(kern, 1, n);
-    set_arg(kern, 2, k);
-    set_arg(kern, 3, alpha);
-    set_arg(kern, 4, a);
-    set_arg(kern, 5, zero);
-    set_arg(kern, 6, lda);
-    set_arg(kern, 7, ita);
-    set_arg(kern, 8, b);
-    set_arg(kern, 9, zero);
-    set_arg(kern, 10, ldb);
-    set_arg(kern, 11, itb);
-    set_arg(kern, 12, beta);
-    set_arg(kern, 13, c);
-    set_arg(kern, 14, zero);
-    set_arg(kern, 15, ldc);
-    set_arg(kern, 16, tri);
+    set_args(kern, m, n, k, alpha, a, zero, lda, (int)ta, b, zero, ldb, (int)tb, beta, c, zero, ldc, tri);
     const size_t global[2] = {(size_t)((n + kTile - 1) / kTile) * kItems, (size_t)((m + kTile - 1) / kTile) * kItems};
     const size_t local[2] = {kItems, kItems};
-    check(clEnqueueNDRangeKernel(queue_, kern, 2, nullptr, global, local, 0, nullptr, nullptr), "clEnqueueNDRangeKernel");
+    dev_.launch(kern, 2, global, local);
   }
 
   // Host-operand GEMM/SYRK: stages C (when it is read or only a triangle is written), then op(A)
@@ -223,10 +122,9 @@ class OpenClBackend final : public Backend {
     const size_t es = sizeof(T);
     require(m < (int64_t(1) << 31) && n < (int64_t(1) << 31) && k < (int64_t(1) << 31), Status::OutOfRange,
             "OpenCL GEMM dimensions must be below 2^31");
-    std::lock_guard<std::mutex> lock(mu_);
-    cl_mem dc = slot_c_.get(context_, (size_t)(m * n) * es);
-    const bool read_c = (beta != T(0)) || tri != 0;
-    if (read_c) write_rect(queue_, dc, c, m, n, ldc, es);
+    std::lock_guard<std::mutex> lock(dev_.mutex());
+    cl_mem dc = dev_.scratch(kSlotC, (size_t)(m * n) * es);
+    if (beta != T(0) || tri != 0) dev_.write_rect(dc, c, m, n, ldc, es);
     const bool ta = op_a == Op::Trans, tb = op_b == Op::Trans;
     const bool same = a == b && lda == ldb && ta != tb;  // SYRK: op(B) = op(A)^T, one upload
     if (k == 0 || alpha == T(0)) {
@@ -234,33 +132,27 @@ class OpenClBackend final : public Backend {
       enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, 0, alpha, dc, 1, dc, 1, beta, dc, (int)n, tri);
     } else {
       const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(k, (int64_t)(slice_bytes_ / (es * std::max(m, n)))));
-      cl_mem da = slot_a_.get(context_, (size_t)(m * kc) * es);
-      cl_mem db = same ? da : slot_b_.get(context_, (size_t)(kc * n) * es);
+      cl_mem da = dev_.scratch(kSlotA, (size_t)(m * kc) * es);
+      cl_mem db = same ? da : dev_.scratch(kSlotB, (size_t)(kc * n) * es);
       for (int64_t p0 = 0; p0 < k; p0 += kc) {
         const int64_t kk = std::min(kc, k - p0);
         // op(A) slice: columns p0.. of A (m x k) or rows p0.. of A (k x m); stored densely.
-        if (ta) write_rect(queue_, da, a + p0 * lda, kk, m, lda, es);
-        else write_rect(queue_, da, a + p0, m, kk, lda, es);
+        if (ta) dev_.write_rect(da, a + p0 * lda, kk, m, lda, es);
+        else dev_.write_rect(da, a + p0, m, kk, lda, es);
         if (!same) {
-          if (tb) write_rect(queue_, db, b + p0, n, kk, ldb, es);
-          else write_rect(queue_, db, b + p0 * ldb, kk, n, ldb, es);
+          if (tb) dev_.write_rect(db, b + p0, n, kk, ldb, es);
+          else dev_.write_rect(db, b + p0 * ldb, kk, n, ldb, es);
         }
-        enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, (int)kk, alpha, da, (int)(ta ? m : kk), db,
-                        (int)(tb ? kk : n), p0 == 0 ? beta : T(1), dc, (int)n, tri);
+        enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, (int)kk, alpha, da, (int)(ta ? m : kk), db, (int)(tb ? kk : n),
+                        p0 == 0 ? beta : T(1), dc, (int)n, tri);
       }
     }
-    read_rect(queue_, dc, c, m, n, ldc, es);
+    dev_.read_rect(dc, c, m, n, ldc, es);
   }
 
-  DeviceInfo info_;
-  cl_device_id device_ = nullptr;
-  cl_context context_ = nullptr;
-  cl_command_queue queue_ = nullptr;
-  cl_program program32_ = nullptr, program64_ = nullptr, program_widen_ = nullptr;
+  ClDevice dev_;
+  uint64_t slice_bytes_;
   cl_kernel gemm32_ = nullptr, gemm64_ = nullptr, widen_f16_ = nullptr, widen_bf16_ = nullptr;
-  uint64_t slice_bytes_ = kSliceBytes;
-  std::mutex mu_;
-  Scratch slot_a_, slot_b_, slot_c_;
 };
 
 // The Hessian's statistic from a 16-bit batch: rows cross as 16-bit values into slot B, are widened
@@ -272,29 +164,24 @@ void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, float *
   }
   const int64_t n = x.cols, rows = x.rows;
   if (n == 0 || rows == 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  cl_mem dc = slot_c_.get(context_, (size_t)(n * n) * 4);
-  write_rect(queue_, dc, c, n, n, ldc, 4);
+  std::lock_guard<std::mutex> lock(dev_.mutex());
+  cl_mem dc = dev_.scratch(kSlotC, (size_t)(n * n) * 4);
+  dev_.write_rect(dc, c, n, n, ldc, 4);
   const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t)(slice_bytes_ / (4 * n))));
-  cl_mem raw = slot_b_.get(context_, (size_t)(kc * n) * 2);
-  cl_mem wide = slot_a_.get(context_, (size_t)(kc * n) * 4);
+  cl_mem raw = dev_.scratch(kSlotB, (size_t)(kc * n) * 2);
+  cl_mem wide = dev_.scratch(kSlotA, (size_t)(kc * n) * 4);
   cl_kernel widen = x.dtype == DType::F16 ? widen_f16_ : widen_bf16_;
   const uint16_t *src = (const uint16_t *)x.data;
   for (int64_t r0 = 0; r0 < rows; r0 += kc) {
     const int kk = (int)std::min(kc, rows - r0);
-    write_rect(queue_, raw, src + r0 * stride, kk, n, stride, 2);
-    const int ld = (int)n, cols = (int)n;
-    set_arg(widen, 0, raw);
-    set_arg(widen, 1, ld);
-    set_arg(widen, 2, kk);
-    set_arg(widen, 3, cols);
-    set_arg(widen, 4, wide);
+    dev_.write_rect(raw, src + r0 * stride, kk, n, stride, 2);
+    set_args(widen, raw, (int)n, kk, (int)n, wide);
     const size_t local[2] = {16, 16};
-    const size_t global[2] = {(size_t)((n + 15) / 16) * 16, (size_t)((kk + 15) / 16) * 16};
-    check(clEnqueueNDRangeKernel(queue_, widen, 2, nullptr, global, local, 0, nullptr, nullptr), "clEnqueueNDRangeKernel");
+    const size_t global[2] = {(size_t)n, (size_t)kk};
+    dev_.launch(widen, 2, global, local);
     enqueue_gemm<float>(gemm32_, true, false, (int)n, (int)n, kk, 1.0f, wide, (int)n, wide, (int)n, 1.0f, dc, (int)n, 1);
   }
-  read_rect(queue_, dc, c, n, n, ldc, 4);
+  dev_.read_rect(dc, c, n, n, ldc, 4);
 }
 
 }  // namespace

@@ -1,0 +1,82 @@
+// One OpenCL device in use (DESIGN §4): its context and in-order queue, the kernels built for it
+// (each kernels_cl file and option set compiled once, then cached), reusable staging buffers and
+// the helpers every kernel family's host code shares (rectangle copies, argument setting, launch).
+//
+// Not thread-safe by itself: the backend holds mutex() for the whole of each operation, so
+// contexts on several threads may share one device.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/opencl/cl_devices.h"
+#include "backend/opencl/cl_headers.h"
+#include "backend/opencl/cl_program.h"
+
+namespace vqr::backend::opencl {
+
+class ClDevice {
+ public:
+  // Creates the context and queue. Throws Error on an OpenCL failure.
+  ClDevice(const DeviceInfo &info, const std::string &kernels_dir);
+  ~ClDevice();
+  ClDevice(const ClDevice &) = delete;
+  ClDevice &operator=(const ClDevice &) = delete;
+
+  const DeviceInfo &info() const { return info_; }
+  cl_context context() const { return context_; }
+  cl_command_queue queue() const { return queue_; }
+  std::mutex &mutex() { return mu_; }
+
+  // Kernel `name` of kernels_cl/<file>.cl built with `options`; built on first request and kept.
+  // Throws Error(Status::Unsupported) with the build log when the file does not compile.
+  cl_kernel kernel(const std::string &file, const std::string &options, const char *name);
+
+  // Staging slot `slot` (0..7) grown to at least `bytes`; its contents are undefined after growth.
+  cl_mem scratch(int slot, size_t bytes);
+
+  // rows x cols rectangles of `elem`-byte values between host memory (row stride `ld` elements)
+  // and a dense device buffer. Writes are queued (the queue is in order), so their source must stay
+  // valid until the next blocking read or finish(); reads block.
+  void write_rect(cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem);
+  void read_rect(cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem);
+  void write(cl_mem dst, const void *src, size_t bytes);  // queued
+  void read(cl_mem src, void *dst, size_t bytes);         // blocks
+  void finish();                                          // waits for everything queued
+
+  // Enqueues `k` over global x local items (1-3 dimensions; global is rounded up to a multiple of
+  // local here, so kernels bound-check their own ids).
+  void launch(cl_kernel k, int dims, const size_t *global, const size_t *local);
+
+ private:
+  DeviceInfo info_;
+  std::string kernels_dir_;
+  cl_device_id device_ = nullptr;
+  cl_context context_ = nullptr;
+  cl_command_queue queue_ = nullptr;
+  std::map<std::string, cl_program> programs_;  // by file + options
+  std::map<std::string, cl_kernel> kernels_;    // by file + options + name
+  cl_mem slots_[8] = {};
+  size_t slot_bytes_[8] = {};
+  std::mutex mu_;
+};
+
+// clSetKernelArg for each argument in order: set_args(k, m, n, buffer, ...).
+template <typename T>
+void set_arg(cl_kernel k, cl_uint i, const T &v) {
+  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
+}
+inline void set_args_from(cl_kernel, cl_uint) {}
+template <typename T, typename... Rest>
+void set_args_from(cl_kernel k, cl_uint i, const T &v, const Rest &...rest) {
+  set_arg(k, i, v);
+  set_args_from(k, i + 1, rest...);
+}
+template <typename... Args>
+void set_args(cl_kernel k, const Args &...args) {
+  set_args_from(k, 0, args...);
+}
+
+}  // namespace vqr::backend::opencl
