@@ -176,7 +176,7 @@ int64_t eval_pack_rows(const ModelConfig &config, int64_t hidden_budget) {
 }
 
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
-                     MatmulPath path, int64_t hidden_budget) {
+                     MatmulPath path, int64_t hidden_budget, backend::Backend *backend) {
   require(threads >= 0, Status::InvalidArgument, "evaluate: threads must be >= 0");
   require(hidden_budget >= 1, Status::InvalidArgument, "evaluate: the hidden-state budget must be positive");
   const int64_t L = model.config().seq_len, V = model.config().vocab_size;
@@ -193,6 +193,7 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   const std::vector<Pack> packs = pack_spans(spans, pack_rows);
   const int64_t rows = std::max(longest, pack_rows);  // a lone span may be longer
   Forward fwd(model, longest, threads, path, rows);
+  if (backend) fwd.set_backend(*backend);
   std::vector<float> logits = logits_buffer(rows, V);
   if (model.streamed()) {
     eval_block_major(result, fwd, logits.data(), packs, spans, V, hidden_budget, progress);

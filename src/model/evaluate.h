@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/context.h"
 #include "model/matmul.h"
 #include "model/model.h"
@@ -59,9 +60,11 @@ int64_t eval_pack_rows(const ModelConfig &config, int64_t hidden_budget);
 // its source once per batch rather than once per span. Both orders give bit-identical sums on the
 // same MatmulPath (each pack's arithmetic is the same). Spans are packed (eval_pack_rows) the same
 // way in both orders; on kReference packing changes no bit, on kBlas a span's logits differ from
-// its lone pass by the SGEMMs' summation order only (forward.h set_segments).
+// its lone pass by the SGEMMs' summation order only (forward.h set_segments). `backend` (nullptr =
+// the CPU) runs the kBlas path's SGEMMs (a context's backend_of).
 NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, int threads, Progress *progress,
-                     MatmulPath path = MatmulPath::kBlas, int64_t hidden_budget = kEvalHiddenBudgetBytes);
+                     MatmulPath path = MatmulPath::kBlas, int64_t hidden_budget = kEvalHiddenBudgetBytes,
+                     backend::Backend *backend = nullptr);
 
 // Paragraph protocol (data/models/stories260K/reference_nll_tinystories_val.txt): each paragraph
 // (from split_paragraphs(), done by the caller) is encoded with BOS and without EOS, truncated to

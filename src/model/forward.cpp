@@ -49,7 +49,7 @@ std::vector<float> rope_inverse_frequencies(const ModelConfig &c) {
 }
 
 Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath path, int64_t batch_tokens)
-    : model_(model), max_tokens_(max_tokens), rows_(std::max(max_tokens, batch_tokens)), path_(path) {
+    : model_(model), max_tokens_(max_tokens), rows_(std::max(max_tokens, batch_tokens)), path_(path), backend_(&backend::cpu()) {
   const ModelConfig &c = model.config();
   require(max_tokens >= 1 && max_tokens <= c.seq_len, Status::InvalidArgument,
           "forward: max_tokens " + std::to_string(max_tokens) + " is outside [1, seq_len " +
@@ -97,9 +97,8 @@ Forward::~Forward() = default;
 
 void Forward::linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC) {
   if (path_ == MatmulPath::kBlas) {
-    // The model floor's compute goes through the seam (DESIGN §1); the activations are host
-    // memory, so the CPU backend (a context's device backend would stage them per call).
-    matmul_forward_blas(backend::cpu(), out, inp, w, T, IC, OC);
+    // The model floor's compute goes through the seam (DESIGN §1): the context's backend.
+    matmul_forward_blas(*backend_, out, inp, w, T, IC, OC);
   } else {
     matmul_forward(out, mm_, inp, w, T, IC, OC, threads_);
   }
@@ -111,7 +110,7 @@ void Forward::linear_bias(float *out, const float *inp, const float *w, const fl
     linear(out, inp, w, T, IC, OC);
   } else if (path_ == MatmulPath::kBlas) {  // the bias is the SGEMM's start value (elementwise.h)
     fill_rows(out, bias, T, OC, threads_);
-    matmul_accumulate_blas(backend::cpu(), out, inp, w, T, IC, OC);
+    matmul_accumulate_blas(*backend_, out, inp, w, T, IC, OC);
   } else {
     linear(out, inp, w, T, IC, OC);
     bias_forward(out, bias, T, OC);
@@ -121,7 +120,7 @@ void Forward::linear_bias(float *out, const float *inp, const float *w, const fl
 void Forward::linear_residual(float *x, float *scratch, const float *inp, const float *w, int64_t T, int64_t IC,
                               int64_t OC) {
   if (path_ == MatmulPath::kBlas) {  // the residual stream is the SGEMM's start value (elementwise.h)
-    matmul_accumulate_blas(backend::cpu(), x, inp, w, T, IC, OC);
+    matmul_accumulate_blas(*backend_, x, inp, w, T, IC, OC);
   } else {
     linear(scratch, inp, w, T, IC, OC);
     residual_forward(x, scratch, T * OC);
@@ -203,7 +202,7 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
     if (path_ == MatmulPath::kBlas) {
       qk_norm_rope_rows(q, k, rope_table_.data(), c.qk_norm ? model_.q_norm(l) : nullptr,
                         c.qk_norm ? model_.k_norm(l) : nullptr, c.norm_eps, len, NH, NKV, HS, c.rope_layout, threads_);
-      attention_forward_blas(backend::cpu(), out, att_, q, k, v, len, HS, NH, NKV, c.sliding_window, threads_);
+      attention_forward_blas(*backend_, out, att_, q, k, v, len, HS, NH, NKV, c.sliding_window, threads_);
     } else {
       rope_forward(q, k, len, NH, NKV, HS, inv_freq_.data(), c.rope_layout);
       attention_forward(out, att_, q, k, v, len, HS, NH, NKV, c.sliding_window, threads_);
@@ -246,7 +245,7 @@ void Forward::head(int64_t n, float *logits) {
     const int64_t r1 = std::min(V, r0 + kClassifierChunkRows);
     model_.read_classifier_rows(r0, r1, classifier_chunk_.data());
     if (path_ == MatmulPath::kBlas) {
-      backend::cpu().gemm(backend::Op::None, backend::Op::Trans, n, r1 - r0, C, 1.0f, x_, C, classifier_chunk_.data(),
+      backend_->gemm(backend::Op::None, backend::Op::Trans, n, r1 - r0, C, 1.0f, x_, C, classifier_chunk_.data(),
                           C, 0.0f, logits + r0, V);
     } else {
       for (int64_t t = 0; t < n; ++t)  // run.c's order per logit

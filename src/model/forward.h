@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/backend.h"
 #include "model/linear_kinds.h"
 #include "model/matmul.h"
 #include "model/model.h"
@@ -71,6 +72,9 @@ class Forward {
   // sequence of n tokens. Throws Status::InvalidArgument for a length outside [1, max_tokens] or a
   // sum above batch_tokens.
   void set_segments(std::vector<int64_t> lengths);
+  // The backend the kBlas path's SGEMMs run on (default: the CPU backend). A device backend stages
+  // each call's activations (backend.h); the results differ from the CPU's by summation order only.
+  void set_backend(backend::Backend &be) { backend_ = &be; }
   int threads() const { return threads_; }
   const Model &model() const { return model_; }  // the OpenMP threads of the row passes (resolved: >= 1)
   MatmulPath path() const { return path_; }
@@ -120,6 +124,7 @@ class Forward {
   int64_t packed_rows_ = 0;         // the sum of segments_
   int threads_;
   MatmulPath path_;
+  backend::Backend *backend_;
   std::unique_ptr<float[]> arena_;
   // Views into arena_ (per-token rows):
   float *x_;    // T x dim, residual stream

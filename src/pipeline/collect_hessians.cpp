@@ -1,5 +1,6 @@
 // Hessian collection over a full-precision forward (collect_hessians.h).
 #include "pipeline/collect_hessians.h"
+#include "backend/backend.h"
 
 #include <algorithm>
 
@@ -19,6 +20,7 @@ std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
     for (int i = 0; i < model::kLinearInputCount; ++i)
       hs.emplace_back(c.input_width((model::LinearInput)i), false, false);
   model::Forward fwd(model, longest, thread_count(ctx));
+  fwd.set_backend(backend_of(ctx));
   auto add = [&](int layer, model::LinearInput input, const float *x, int64_t n, int64_t width) {
     hs[(size_t)(layer * model::kLinearInputCount + (int)input)].add(tensor_2d(x, DType::F32, n, width, 0));
   };

@@ -1,5 +1,6 @@
 // The stored or online teacher of end-to-end distillation (distill_teacher.h).
 #include "pipeline/distill_teacher.h"
+#include "backend/backend.h"
 
 #include <algorithm>
 #include <chrono>
@@ -36,6 +37,7 @@ DistillTeacher DistillTeacher::stored(const model::Model &model, const model::Se
   int64_t longest = 1;
   for (const auto &s : sequences) longest = std::max<int64_t>(longest, (int64_t)s.size());
   model::Forward fwd(model, longest);
+  fwd.set_backend(backend_of(ctx));
   std::vector<float> logits;
   try {
     logits.resize((size_t)(longest * V));

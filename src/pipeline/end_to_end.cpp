@@ -1,5 +1,6 @@
 // End-to-end distillation (end_to_end.h).
 #include "pipeline/end_to_end.h"
+#include "backend/backend.h"
 
 #include <algorithm>
 #include <array>
@@ -301,6 +302,7 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
   StudentWeights student(model, by_block, options.soft_cache_bytes);
   model::ModelBackward backward(model, longest, options.threads);
   model::Forward eval_fwd(model, longest, options.threads);
+  eval_fwd.set_backend(backend_of(ctx));
   std::vector<float> logits((size_t)(longest * mc.vocab_size)), dlogits(logits.size()), G((size_t)largest);
   std::vector<std::vector<float>> accum;
   for (const auto &g : groups) accum.emplace_back((size_t)g.size, 0.0f);

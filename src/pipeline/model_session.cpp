@@ -1,5 +1,6 @@
 // The state behind vqr_model and the whole-model operations on it (model_session.h).
 #include "pipeline/model_session.h"
+#include "backend/backend.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -209,7 +210,8 @@ model::NllResult ModelSession::evaluate(Context *ctx, const model::Sequences &se
   for (const auto &seq : sequences) spans.push_back({seq.data(), (int64_t)seq.size()});
   const int64_t total = (int64_t)sequences.size();
   Progress progress(ctx, "eval", total);
-  const model::NllResult r = model::eval_spans(model_, spans, thread_count(ctx), &progress);
+  const model::NllResult r = model::eval_spans(model_, spans, thread_count(ctx), &progress, model::MatmulPath::kBlas,
+                                                    model::kEvalHiddenBudgetBytes, &backend_of(ctx));
   progress.checkpoint(total, true);
   return r;
 }

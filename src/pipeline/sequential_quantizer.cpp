@@ -1,5 +1,6 @@
 // Block-by-block, true-sequential quantization of a whole model (sequential_quantizer.h).
 #include "pipeline/sequential_quantizer.h"
+#include "backend/backend.h"
 
 #include <fnmatch.h>
 
@@ -200,6 +201,7 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
     }
 
   model::Forward fwd(model, longest, options.threads);
+  fwd.set_backend(backend_of(ctx));
   QuantizedModel out;
   // The hidden states of both streams start as the embeddings; the two sets share the budget.
   const int64_t budget = options.max_memory_bytes == 0 ? kNoMemoryLimit : options.max_memory_bytes / (fp_stream ? 2 : 1);
