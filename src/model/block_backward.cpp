@@ -1,5 +1,5 @@
 // Backward pass of one decoder block (block_backward.h). Products: C = A B^T is gemm(None, Trans),
-// dA = dC B is gemm(None, None), dB = dC^T A is gemm(Trans, None), all row-major on the CPU backend.
+// dA = dC B is gemm(None, None), dB = dC^T A is gemm(Trans, None), all row-major on the block's backend (the CPU unless set_backend).
 #include "model/block_backward.h"
 
 #include <omp.h>
@@ -26,17 +26,17 @@ using backend::Op;
 inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
 
 // y (T x OC) = x (T x IC) w^T (+ bias per row).
-void linear(float *y, const float *x, const float *w, const float *bias, int64_t T, int64_t IC, int64_t OC,
-            int threads) {
+void linear(backend::Backend &be, float *y, const float *x, const float *w, const float *bias, int64_t T, int64_t IC,
+            int64_t OC, int threads) {
   if (bias) fill_rows(y, bias, T, OC, threads);
-  backend::cpu().gemm(Op::None, Op::Trans, T, OC, IC, 1.0f, x, IC, w, IC, bias ? 1.0f : 0.0f, y, OC);
+  be.gemm(Op::None, Op::Trans, T, OC, IC, 1.0f, x, IC, w, IC, bias ? 1.0f : 0.0f, y, OC);
 }
 
 // dx (T x IC, overwrite or accumulate) = dy (T x OC) w, and dw (OC x IC) = dy^T x.
-void linear_backward(float *dx, bool accumulate, float *dw, const float *dy, const float *x, const float *w, int64_t T,
-                     int64_t IC, int64_t OC) {
-  backend::cpu().gemm(Op::None, Op::None, T, IC, OC, 1.0f, dy, OC, w, IC, accumulate ? 1.0f : 0.0f, dx, IC);
-  backend::cpu().gemm(Op::Trans, Op::None, OC, IC, T, 1.0f, dy, OC, x, IC, 0.0f, dw, IC);
+void linear_backward(backend::Backend &be, float *dx, bool accumulate, float *dw, const float *dy, const float *x,
+                     const float *w, int64_t T, int64_t IC, int64_t OC) {
+  be.gemm(Op::None, Op::None, T, IC, OC, 1.0f, dy, OC, w, IC, accumulate ? 1.0f : 0.0f, dx, IC);
+  be.gemm(Op::Trans, Op::None, OC, IC, T, 1.0f, dy, OC, x, IC, 0.0f, dw, IC);
 }
 
 }  // namespace
@@ -147,24 +147,24 @@ void BlockBackward::forward(int l, const float *x, int64_t T, float *y, const fl
 
   // As Forward::block on the BLAS path, keeping what the backward reads.
   rmsnorm_rows(xn1_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);
-  linear(qpre_.data(), xn1_.data(), W(LinearKind::kWq), bias(LinearKind::kWq), T, C, QD, th);
-  linear(kpre_.data(), xn1_.data(), W(LinearKind::kWk), bias(LinearKind::kWk), T, C, KV, th);
-  linear(v_.data(), xn1_.data(), W(LinearKind::kWv), bias(LinearKind::kWv), T, C, KV, th);
+  linear(*backend_, qpre_.data(), xn1_.data(), W(LinearKind::kWq), bias(LinearKind::kWq), T, C, QD, th);
+  linear(*backend_, kpre_.data(), xn1_.data(), W(LinearKind::kWk), bias(LinearKind::kWk), T, C, KV, th);
+  linear(*backend_, v_.data(), xn1_.data(), W(LinearKind::kWv), bias(LinearKind::kWv), T, C, KV, th);
   std::memcpy(q_.data(), qpre_.data(), (size_t)(T * QD) * sizeof(float));
   std::memcpy(k_.data(), kpre_.data(), (size_t)(T * KV) * sizeof(float));
   qk_norm_rope_rows(q_.data(), k_.data(), rope_table_.data(), qn, kn, c.norm_eps, T, NH, NKV, HS, c.rope_layout, th);
-  attention_forward_blas(backend::cpu(), o_.data(), att_.data(), q_.data(), k_.data(), v_.data(), T, HS, NH, NKV,
+  attention_forward_blas(*backend_, o_.data(), att_.data(), q_.data(), k_.data(), v_.data(), T, HS, NH, NKV,
                          c.sliding_window, th);
   std::memcpy(x1_.data(), x, (size_t)(T * C) * sizeof(float));
-  backend::cpu().gemm(Op::None, Op::Trans, T, C, QD, 1.0f, o_.data(), QD, W(LinearKind::kWo), QD, 1.0f, x1_.data(), C);
+  backend_->gemm(Op::None, Op::Trans, T, C, QD, 1.0f, o_.data(), QD, W(LinearKind::kWo), QD, 1.0f, x1_.data(), C);
   rmsnorm_rows(xn2_.data(), x1_.data(), model_.rms_ffn(l), T, C, c.norm_eps, th);
-  linear(h1_.data(), xn2_.data(), W(LinearKind::kW1), nullptr, T, C, H, th);
-  linear(h3_.data(), xn2_.data(), W(LinearKind::kW3), nullptr, T, C, H, th);
+  linear(*backend_, h1_.data(), xn2_.data(), W(LinearKind::kW1), nullptr, T, C, H, th);
+  linear(*backend_, h3_.data(), xn2_.data(), W(LinearKind::kW3), nullptr, T, C, H, th);
   std::memcpy(a_.data(), h1_.data(), (size_t)(T * H) * sizeof(float));
   swiglu_rows(a_.data(), h3_.data(), T, H, th);
   if (y != nullptr) {
     std::memcpy(y, x1_.data(), (size_t)(T * C) * sizeof(float));
-    backend::cpu().gemm(Op::None, Op::Trans, T, C, H, 1.0f, a_.data(), H, W(LinearKind::kW2), H, 1.0f, y, C);
+    backend_->gemm(Op::None, Op::Trans, T, C, H, 1.0f, a_.data(), H, W(LinearKind::kW2), H, 1.0f, y, C);
   }
 }
 
@@ -184,7 +184,7 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
   const float *qn = c.qk_norm ? model_.q_norm(l) : nullptr, *kn = c.qk_norm ? model_.k_norm(l) : nullptr;
 
   // ---- feed-forward backward: y = x1 + a W2^T ----
-  linear_backward(da_.data(), false, dw_.data(), dy, a_.data(), W(LinearKind::kW2), T, H, C);
+  linear_backward(*backend_, da_.data(), false, dw_.data(), dy, a_.data(), W(LinearKind::kW2), T, H, C);
   emit(LinearKind::kW2, C, H);
 #pragma omp parallel for num_threads(th) schedule(static) if (T * H >= kMinParallelValues)
   for (int64_t i = 0; i < T * H; ++i) {
@@ -192,15 +192,15 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
     dh1_[(size_t)i] = g * h3_[(size_t)i] * (s * (1.0f + z * (1.0f - s)));
     dh3_[(size_t)i] = g * (z * s);
   }
-  linear_backward(dxn_.data(), false, dw_.data(), dh1_.data(), xn2_.data(), W(LinearKind::kW1), T, C, H);
+  linear_backward(*backend_, dxn_.data(), false, dw_.data(), dh1_.data(), xn2_.data(), W(LinearKind::kW1), T, C, H);
   emit(LinearKind::kW1, H, C);
-  linear_backward(dxn_.data(), true, dw_.data(), dh3_.data(), xn2_.data(), W(LinearKind::kW3), T, C, H);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dh3_.data(), xn2_.data(), W(LinearKind::kW3), T, C, H);
   emit(LinearKind::kW3, H, C);
   std::memcpy(dx1_.data(), dy, (size_t)(T * C) * sizeof(float));
   rmsnorm_backward(dx1_.data(), true, dxn_.data(), x1_.data(), model_.rms_ffn(l), T, C, c.norm_eps, th);
 
   // ---- attention output: x1 = x + o Wo^T ----
-  linear_backward(do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
+  linear_backward(*backend_, do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
   emit(LinearKind::kWo, C, QD);
 
   // ---- attention, a tile of kAttentionTile query rows and a group of heads at a time, each tile
@@ -221,9 +221,9 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
       for (int64_t h = h0; h < h1; ++h) {
         const int64_t g = h / kv_mul;
         float *P = probs_.data() + (h - h0) * block, *dP = dprobs_.data() + (h - h0) * block;
-        backend::cpu().gemm(Op::None, Op::Trans, rows, nk, HS, 1.0f, q_.data() + t0 * QD + h * HS, QD,
+        backend_->gemm(Op::None, Op::Trans, rows, nk, HS, 1.0f, q_.data() + t0 * QD + h * HS, QD,
                             k_.data() + k0 * KV + g * HS, KV, 0.0f, P, nk);
-        backend::cpu().gemm(Op::None, Op::Trans, rows, nk, HS, 1.0f, do_.data() + t0 * QD + h * HS, QD,
+        backend_->gemm(Op::None, Op::Trans, rows, nk, HS, 1.0f, do_.data() + t0 * QD + h * HS, QD,
                             v_.data() + k0 * KV + g * HS, KV, 0.0f, dP, nk);
       }
 #pragma omp parallel for num_threads(th) schedule(static) if ((h1 - h0) * block >= kMinParallelValues)
@@ -239,11 +239,11 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
       for (int64_t h = h0; h < h1; ++h) {
         const int64_t g = h / kv_mul;
         const float *P = probs_.data() + (h - h0) * block, *dP = dprobs_.data() + (h - h0) * block;
-        backend::cpu().gemm(Op::Trans, Op::None, nk, HS, rows, 1.0f, P, nk, do_.data() + t0 * QD + h * HS, QD, 1.0f,
+        backend_->gemm(Op::Trans, Op::None, nk, HS, rows, 1.0f, P, nk, do_.data() + t0 * QD + h * HS, QD, 1.0f,
                             dv_.data() + k0 * KV + g * HS, KV);
-        backend::cpu().gemm(Op::None, Op::None, rows, HS, nk, 1.0f, dP, nk, k_.data() + k0 * KV + g * HS, KV, 0.0f,
+        backend_->gemm(Op::None, Op::None, rows, HS, nk, 1.0f, dP, nk, k_.data() + k0 * KV + g * HS, KV, 0.0f,
                             dq_.data() + t0 * QD + h * HS, QD);
-        backend::cpu().gemm(Op::Trans, Op::None, nk, HS, rows, 1.0f, dP, nk, q_.data() + t0 * QD + h * HS, QD, 1.0f,
+        backend_->gemm(Op::Trans, Op::None, nk, HS, rows, 1.0f, dP, nk, q_.data() + t0 * QD + h * HS, QD, 1.0f,
                             dk_.data() + k0 * KV + g * HS, KV);
       }
     }
@@ -259,11 +259,11 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
     rmsnorm_backward(tmp, false, dk_.data(), kpre_.data(), kn, T * NKV, HS, c.norm_eps, th);
     std::memcpy(dk_.data(), tmp, (size_t)(T * KV) * sizeof(float));
   }
-  linear_backward(dxn_.data(), false, dw_.data(), dq_.data(), xn1_.data(), W(LinearKind::kWq), T, C, QD);
+  linear_backward(*backend_, dxn_.data(), false, dw_.data(), dq_.data(), xn1_.data(), W(LinearKind::kWq), T, C, QD);
   emit(LinearKind::kWq, QD, C);
-  linear_backward(dxn_.data(), true, dw_.data(), dk_.data(), xn1_.data(), W(LinearKind::kWk), T, C, KV);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dk_.data(), xn1_.data(), W(LinearKind::kWk), T, C, KV);
   emit(LinearKind::kWk, KV, C);
-  linear_backward(dxn_.data(), true, dw_.data(), dv_.data(), xn1_.data(), W(LinearKind::kWv), T, C, KV);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dv_.data(), xn1_.data(), W(LinearKind::kWv), T, C, KV);
   emit(LinearKind::kWv, KV, C);
   std::memcpy(dx, dx1_.data(), (size_t)(T * C) * sizeof(float));
   rmsnorm_backward(dx, true, dxn_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);

@@ -18,6 +18,7 @@
 #include <functional>
 #include <vector>
 
+#include "backend/backend.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
 
@@ -58,11 +59,15 @@ class BlockBackward {
   void forward(int layer, const float *x, int64_t T, float *y, const float *const *weights = nullptr);
   void backward(const float *dy, float *dx, const WeightGradSink &sink = {});
 
+  // The backend of the block's GEMMs (default: the CPU backend); a context's backend_of.
+  void set_backend(backend::Backend &be) { backend_ = &be; }
+
  private:
   const Model &model_;
   int64_t max_tokens_;
   int64_t score_bytes_;
   int threads_;
+  backend::Backend *backend_ = &backend::cpu();
   std::vector<float> rope_table_;  // rope_table(inv_freq, max_tokens)
   // The last forward(): its block, tokens, input and the seven weights it used.
   int layer_ = -1;

@@ -75,6 +75,7 @@ class Forward {
   // The backend the kBlas path's SGEMMs run on (default: the CPU backend). A device backend stages
   // each call's activations (backend.h); the results differ from the CPU's by summation order only.
   void set_backend(backend::Backend &be) { backend_ = &be; }
+  backend::Backend &backend() const { return *backend_; }
   int threads() const { return threads_; }
   const Model &model() const { return model_; }  // the OpenMP threads of the row passes (resolved: >= 1)
   MatmulPath path() const { return path_; }

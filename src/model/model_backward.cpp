@@ -66,7 +66,7 @@ double ModelBackward::run(const int32_t *tokens, int64_t T, const LogitsLoss &lo
   for (int64_t r0 = 0; r0 < V; r0 += kClassifierChunkRows) {
     const int64_t r1 = std::min(V, r0 + kClassifierChunkRows);
     model_.read_classifier_rows(r0, r1, classifier_chunk_.data());
-    backend::cpu().gemm(backend::Op::None, backend::Op::None, T, C, r1 - r0, 1.0f, dlogits_.data() + r0, V,
+    forward_.backend().gemm(backend::Op::None, backend::Op::None, T, C, r1 - r0, 1.0f, dlogits_.data() + r0, V,
                         classifier_chunk_.data(), C, r0 == 0 ? 0.0f : 1.0f, dxn, C);
   }
   model_.release_vocab();

@@ -44,6 +44,12 @@ class ModelBackward {
   double run(const int32_t *tokens, int64_t T, const LogitsLoss &loss, const ModelWeightGradSink &sink = {},
              const BlockWeights &weights = {});
 
+  // The backend of every GEMM of the forward and backward (default: the CPU backend).
+  void set_backend(backend::Backend &be) {
+    forward_.set_backend(be);
+    block_.set_backend(be);
+  }
+
  private:
   const Model &model_;
   int64_t max_tokens_;

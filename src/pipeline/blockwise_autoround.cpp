@@ -1,5 +1,6 @@
 // Block-wise AutoRound (blockwise_autoround.h): a block-output objective over the seven layers'
 // concatenated weights, and the layers' SignRound parameterizations joined for the trainer.
+#include "backend/backend.h"
 #include "pipeline/blockwise_autoround.h"
 
 #include <algorithm>
@@ -27,8 +28,10 @@ using model::LinearKind;
 // Each training evaluation (G given) takes the next batch of batch_sequences sequences, cyclically.
 class BlockObjective : public learn::Objective<float> {
  public:
-  BlockObjective(const model::Model &m, int layer, const BlockCalibration &data, int64_t batch, int threads)
+  BlockObjective(backend::Backend &be, const model::Model &m, int layer, const BlockCalibration &data, int64_t batch,
+                 int threads)
       : model_(m), layer_(layer), data_(data), batch_(batch), backward_(m, longest(data), threads) {
+    backward_.set_backend(be);
     const model::ModelConfig &c = m.config();
     for (LinearKind kind : model::kAllLinearKinds) {
       offsets_[static_cast<int>(kind)] = total_;
@@ -140,7 +143,7 @@ BlockwiseOutcome blockwise_autoround(Context *ctx, const quant::QuantConfig &con
     sizes.push_back(w.rows * w.cols);
   }
   learn::JointRounding joint(raw, sizes);
-  BlockObjective objective(model, layer, data, batch_sequences, threads);
+  BlockObjective objective(backend_of(ctx), model, layer, data, batch_sequences, threads);
   Buffer<float> Wq((size_t)joint.size());
   BlockwiseOutcome out;
   joint.hard_weights(Wq.data());

@@ -301,6 +301,7 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
 
   StudentWeights student(model, by_block, options.soft_cache_bytes);
   model::ModelBackward backward(model, longest, options.threads);
+  backward.set_backend(backend_of(ctx));
   model::Forward eval_fwd(model, longest, options.threads);
   eval_fwd.set_backend(backend_of(ctx));
   std::vector<float> logits((size_t)(longest * mc.vocab_size)), dlogits(logits.size()), G((size_t)largest);
