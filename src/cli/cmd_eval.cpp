@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/backend_options.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/interrupt.h"
@@ -71,6 +72,10 @@ int run_eval(const std::vector<std::string> &argv) {
   args.add("seqlen", "N", "", "window length of --protocol gptq (default min(2048, model seq_len))");
   args.add("limit", "N", "0", "evaluate only the first N paragraphs (paragraph) or windows (gptq); 0 = all");
   args.add("threads", "N", "0", "threads for the forward pass (0 = all cores)");
+  // The library's forward pass calls the CPU backend directly in this version (src/model/forward.cpp),
+  // so the choice is accepted and reported but does not change eval's numbers yet.
+  add_backend_options(args, "the matrix products",
+                      "; eval's forward pass runs on the CPU whatever the choice in this version");
   args.add_flag("json", "print one JSON object on stdout instead of the summary line");
   if (!args.parse(argv)) {
     std::fputs(args.usage().c_str(), stdout);
@@ -92,10 +97,12 @@ int run_eval(const std::vector<std::string> &argv) {
   const int64_t limit = args.get_int("limit", 0, int64_t{1} << 40);
   const int threads = static_cast<int>(args.get_int("threads", 0, 4096));
   const bool json = args.flag("json");
+  const BackendChoice backend = backend_choice(args, kCommand);
 
   const std::string text_path = text_arg.empty() ? tokens_arg : text_arg;
   if (access(text_path.c_str(), R_OK) != 0)  // before the (longer) model load
     throw CliError(text_path, std::string("cannot read: ") + std::strerror(errno), "check the path");
+  const ContextPtr ctx = make_context(threads, 0, backend);  // a missing device fails before the load
   const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
   if (!text_arg.empty()) require_tokenizer(loaded, kCommand, "--tokens");
   const int64_t seq_len = loaded.info.seq_len;
@@ -118,7 +125,6 @@ int run_eval(const std::vector<std::string> &argv) {
                    gptq ? "use a longer text or a smaller --seqlen"
                         : "pass a non-empty UTF-8 text file with paragraphs separated by blank lines");
 
-  const ContextPtr ctx = make_context(threads, 0);
   ProgressLine line{gptq ? "windows" : "paragraphs"};
   if (isatty(STDERR_FILENO)) check(vqr_context_set_progress(ctx.get(), draw_progress, &line));
 
@@ -142,11 +148,13 @@ int run_eval(const std::vector<std::string> &argv) {
 
   if (json) {
     std::printf("{\"mean_nll\": %s, \"perplexity\": %s, \"predicted_tokens\": %lld, \"sequences\": %lld, "
-                "\"protocol\": %s, \"seqlen\": %lld, \"seconds\": %s, \"model\": %s, \"text\": %s}\n",
+                "\"protocol\": %s, \"seqlen\": %lld, \"seconds\": %s, \"model\": %s, \"text\": %s, "
+                "\"backend\": %s}\n",
                 json_number(mean).c_str(), json_number(ppl).c_str(),
                 static_cast<long long>(predicted), static_cast<long long>(count),
                 json_string(protocol).c_str(), static_cast<long long>(seqlen),
-                fmt("%.3f", seconds).c_str(), json_string(args.get("model")).c_str(), json_string(text_path).c_str());
+                fmt("%.3f", seconds).c_str(), json_string(args.get("model")).c_str(), json_string(text_path).c_str(),
+                json_string(vqr_context_backend(ctx.get())).c_str());
   } else {
     const std::string what = gptq ? std::to_string(count) + " windows of " + std::to_string(seqlen)
                                   : std::to_string(count) + " paragraphs";

@@ -2,6 +2,7 @@
 // checkpoint or of a model directory written by `vqround quantize`, plus that directory's
 // vqround.json (printed verbatim, or inlined as "quantization" with --json). The checkpoint is
 // loaded in full, so a damaged file is reported here rather than at evaluation time.
+// `vqround inspect --devices` lists the OpenCL devices instead (devices.h).
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "cli/args.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
+#include "cli/devices.h"
 #include "cli/model_inputs.h"
 #include "core/json_text.h"
 
@@ -75,8 +77,11 @@ std::string rope_text(const vqr_model_info &c) {
 }  // namespace
 
 int run_inspect(const std::vector<std::string> &argv) {
-  ArgParser args(kCommand, "PATH [--json]   (PATH: a llama2.c checkpoint or a `vqround quantize` directory)");
+  ArgParser args(kCommand,
+                 "PATH [--json]   (PATH: a llama2.c checkpoint or a `vqround quantize` directory)\n"
+                 "       vqround inspect --devices [--json]");
   args.add_flag("json", "print one JSON object on stdout");
+  args.add_flag("devices", "list the OpenCL devices (for --backend / --device) instead of a model");
   // The parser takes options only; the one positional argument is picked out first.
   std::vector<std::string> options;
   std::vector<std::string> positional;
@@ -85,9 +90,13 @@ int run_inspect(const std::vector<std::string> &argv) {
     std::fputs(args.usage().c_str(), stdout);
     return 0;
   }
+  const bool json = args.flag("json");
+  if (args.flag("devices")) {
+    if (!positional.empty()) throw usage_error(kCommand, "--devices takes no model path");
+    return print_devices(json);
+  }
   if (positional.size() != 1)
     throw usage_error(kCommand, positional.empty() ? "no model path given" : "give exactly one model path");
-  const bool json = args.flag("json");
   std::error_code ec;
 
   const std::string &path = positional[0];

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/backend_options.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/model_inputs.h"
@@ -97,6 +98,8 @@ int run_layer_loss(const std::vector<std::string> &argv) {
   args.add("bits", "LIST", "4,3", "comma-separated bit widths, 2..8");
   args.add("group-size", "G", "-1", "quantization group size along the input (-1 = one group per row)");
   args.add("threads", "N", "0", "threads for the forward pass and the quantizer (0 = all cores)");
+  add_backend_options(args, "the quantizers' updates and proxy losses",
+                      "; the calibration forward pass and its Hessians run on the CPU in this version");
   if (!args.parse(argv)) {
     std::fputs(args.usage().c_str(), stdout);
     return 0;
@@ -107,9 +110,12 @@ int run_layer_loss(const std::vector<std::string> &argv) {
   const int64_t group_size = args.get_int("group-size", -1, int64_t{1} << 30);
   if (group_size == 0) throw usage_error(kCommand, "--group-size: 0 is not a group size (use -1 or >= 1)");
   const int threads = static_cast<int>(args.get_int("threads", 0, 4096));
+  const BackendChoice backend = backend_choice(args, kCommand);
   // Validate the quantizer settings before the (longer) calibration pass.
   for (const MethodSpec &m : methods)
     for (int64_t b : bits) make_config(m.method, b, group_size);
+
+  const ContextPtr ctx = make_context(threads, 0, backend);  // a missing device fails before the load
 
   // --- model, tokenizer, calibration windows (the GPTQ protocol's random windows) ---
   const std::string model_path = args.get("model"), text_path = args.get("text");
@@ -137,7 +143,6 @@ int run_layer_loss(const std::vector<std::string> &argv) {
               static_cast<long long>(windows), static_cast<long long>(window), text_path.c_str());
 
   // --- one Hessian per (block, distinct input), filled by the library's forward pass ---
-  const ContextPtr ctx = make_context(threads, 0);
   std::vector<vqr_hessian *> raw_h(static_cast<size_t>(c.n_layers) * 4, nullptr);
   check(vqr_model_collect_hessians(ctx.get(), loaded.model.get(), vqr_sequences_tokens(seqs.get()),
                                    vqr_sequences_lengths(seqs.get()), windows, raw_h.data(),

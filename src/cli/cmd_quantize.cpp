@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/backend_options.h"
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/interrupt.h"
@@ -242,6 +243,8 @@ int run_quantize(const std::vector<std::string> &argv) {
            "per-layer settings, ';'-separated PATTERN:key=value,... (keys method, bits, group-size) or "
            "PATTERN:skip; PATTERN globs layer names like blk.0.wq, *.w2");
   args.add("threads", "N", "0", "threads (0 = all cores)");
+  add_backend_options(args, "the Hessians, the GPTQ-family updates and the learned-rounding objectives",
+                      "; the model's forward and backward passes run on the CPU in this version");
   args.add_flag("json", "print a JSON summary on stdout");
   args.add_flag("dry-run", "load the model and print the plan (layers, settings, estimated time and memory) "
                            "without quantizing or writing anything; --out is then optional");
@@ -343,6 +346,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   const int64_t seqlen_arg = args.get_int("calib-seqlen", 0, 1 << 20);
   const uint64_t seed = (uint64_t)args.get_int("seed", 0, INT64_MAX);
   const bool json = args.flag("json");
+  const BackendChoice backend = backend_choice(args, kCommand);
   const int calib_dtype = dtype_arg(args.get("calib-dtype"), "--calib-dtype");
   int64_t max_memory = 0;
   if (!parse_bytes(args.get("max-memory"), &max_memory))
@@ -357,6 +361,9 @@ int run_quantize(const std::vector<std::string> &argv) {
   if (mode == "paragraphs" && !calib_tokens.empty())
     throw usage_error(kCommand, "--calib-mode paragraphs needs text (--calib); ids have no paragraph boundaries");
 
+  // Before the model load and calibration: a backend that cannot be used fails in seconds (also
+  // under --dry-run, which checks that the run would start).
+  const ContextPtr ctx = make_context(threads, seed, backend);
   const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
   vqr_model *model = loaded.model.get();
   if (!calib_text.empty()) require_tokenizer(loaded, kCommand, "--calib-tokens");
@@ -392,7 +399,6 @@ int run_quantize(const std::vector<std::string> &argv) {
   }
   check(vqr_model_set_metadata(model, "calibration_file", calib_path.c_str()));
 
-  const ContextPtr ctx = make_context(threads, seed);
   QuantizeProgress printer(model, loaded.info.n_layers, isatty(fileno(stderr)) != 0);
   check(vqr_context_set_progress(ctx.get(), QuantizeProgress::callback, &printer));
   check(vqr_context_set_log(ctx.get(), print_log_line, nullptr, VQR_LOG_INFO));
@@ -473,7 +479,8 @@ int run_quantize(const std::vector<std::string> &argv) {
     std::printf("{\"out\": %s, \"format\": %s, \"method\": %s, \"bits\": %lld, \"layers\": %lld, \"seconds\": %s, "
                 "\"phase_seconds\": {\"load\": %s, \"forward\": %s, \"hessian\": %s, \"sweep\": %s}, "
                 "\"calibration\": {\"sequences\": %lld, \"tokens\": %lld, \"dtype\": %s, \"max_memory_bytes\": %lld}, "
-                "\"proxy_loss_total\": %s, \"peak_hidden_bytes\": %lld, \"peak_rss_bytes\": %lld, \"distill\": %s}\n",
+                "\"proxy_loss_total\": %s, \"peak_hidden_bytes\": %lld, \"peak_rss_bytes\": %lld, \"distill\": %s, "
+                "\"backend\": %s}\n",
                 json_string(out_dir).c_str(), json_string(vqr_format_name(out_format)).c_str(),
                 json_string(vqr_method_name((vqr_method)method)).c_str(), (long long)bits, (long long)layers,
                 json_number(seconds).c_str(), json_number(stats.load_seconds).c_str(),
@@ -481,7 +488,7 @@ int run_quantize(const std::vector<std::string> &argv) {
                 json_number(stats.sweep_seconds).c_str(), (long long)stats.sequences, (long long)stats.tokens,
                 json_string(dtype_name(stats.calib_dtype)).c_str(), (long long)stats.max_memory_bytes,
                 json_number(total_proxy).c_str(), (long long)stats.peak_hidden_bytes, (long long)peak,
-                distill_json.c_str());
+                distill_json.c_str(), json_string(vqr_context_backend(ctx.get())).c_str());
   else
     std::printf("wrote %s (%s): %lld layers, %s (load %s, forward %s, hessian %s, sweep %s), total proxy loss %.4e, "
                 "peak hidden states %s (%s), peak RSS %s\n",

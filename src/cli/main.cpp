@@ -25,7 +25,7 @@ const Subcommand kSubcommands[] = {
     {"quantize", "quantize a whole model block by block with any method; write a model folder",
      vqr::cli::run_quantize},
     {"eval", "mean NLL and perplexity of a model on a text file (paragraph or GPTQ protocol)", vqr::cli::run_eval},
-    {"inspect", "print a model's configuration (llama2.c file, Hugging Face or quantized model folder)",
+    {"inspect", "print a model's configuration (llama2.c, Hugging Face, quantized folder) or the OpenCL devices",
      vqr::cli::run_inspect},
     {"convert", "rewrite a model as a llama2.c file or a Hugging Face folder, weights unchanged", vqr::cli::run_convert},
     {"layer-loss", "calibrate on text, quantize every linear layer, print RTN vs GPTQ proxy losses",

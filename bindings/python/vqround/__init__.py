@@ -63,6 +63,19 @@ Since 0.5.0: method facts and calibration at scale:
                progress=lambda stage, done, total, value: print(stage, done, total, value))
     print(m.quantize_stats())                              # seconds per phase, peak hidden bytes
 
+Since 0.5.0: OpenCL backends. backend="cpu" (default), "opencl" or "auto" with device=None or
+"D" / "P:D" (index or name substring; None = $VQR_OPENCL_PLATFORM / $VQR_OPENCL_DEVICE) on
+Hessian(), quantize() and Model(); a Model keeps its backend for all its calls. "opencl" without a
+usable device raises Error(UNSUPPORTED) with the library's reason, "auto" without a GPU computes on
+the CPU; an unknown backend raises ValueError. The model's forward pass runs on the CPU whatever
+the backend in this version.
+
+    print([(d["index"], d["name"], d["type"]) for d in vqround.devices()])
+    h = vqround.Hessian(n, backend="opencl", device="0")   # additions on the device
+    r = vqround.quantize(w, h, method="gptq", bits=4, backend="opencl")
+    with vqround.Model("stories260K.bin", backend="auto") as m:
+        print(m.backend)                       # "opencl: OpenCL <device> (...)" or "cpu: ..."
+
 Ownership: Hessian, Result and Model own a native handle, freed by close(), by leaving a `with`
 block, or (as a safety net) by the garbage collector. Result copies every array out of the native
 object when it is created, so its arrays stay valid after close(); the handle is kept open only for
@@ -90,7 +103,7 @@ __all__ = ["Error", "Status", "Hessian", "Result", "quantize", "pack_gptq", "Mod
            "Sequences", "LayerInfo", "LinearInfo", "LogLevel", "method_name", "grid_name",
            "format_name",
            # since 0.5.0
-           "method_info", "MethodFacts", "QuantizeStats", "DistillStats"]
+           "method_info", "MethodFacts", "QuantizeStats", "DistillStats", "devices"]
 
 
 class Status(enum.IntEnum):
@@ -225,6 +238,65 @@ def method_info(method):
                        outer(f.preset_outer_2_bits, int(f.preset_outer_2_bits)))
 
 
+# --- backends, since 0.5.0 ------------------------------------------------------------------------
+
+_BACKENDS = {"cpu": _lib.BACKEND_CPU, "opencl": _lib.BACKEND_OPENCL, "auto": _lib.BACKEND_AUTO}
+
+
+class _BadBackendArgument(Error, ValueError):
+    """An unknown backend name or a misplaced device: both a ValueError, as Python code expects for
+    a bad argument value, and a vqround.Error(INVALID_ARGUMENT), like the binding's other bad
+    names."""
+
+    def __init__(self, message):
+        super().__init__(Status.INVALID_ARGUMENT, message)
+
+
+def _backend_choice(backend, device):
+    """(vqr_backend, device bytes or None) from the backend= and device= keywords; ValueError for
+    an unknown backend, a device that is not a str, or a device with backend "cpu"."""
+    if not isinstance(backend, str) or backend not in _BACKENDS:
+        raise _BadBackendArgument("backend must be one of 'cpu', 'opencl', 'auto'; "
+                                  f"got {backend!r}")
+    if device is not None and not isinstance(device, str):
+        raise _BadBackendArgument(f"device must be None or a str (\"D\" or \"P:D\"); "
+                                  f"got {device!r}")
+    if backend == "cpu" and device:
+        # The CPU backend has no device: silently ignoring one would hide a forgotten backend=.
+        raise _BadBackendArgument(f"device {device!r} applies to backend 'opencl' or 'auto', "
+                                  "not 'cpu'")
+    return _BACKENDS[backend], (None if device is None else device.encode("utf-8"))
+
+
+def _set_backend(ctx, choice):
+    """vqr_context_set_backend with a _backend_choice; Error(UNSUPPORTED) with the library's reason
+    when backend "opencl" finds no usable device."""
+    if choice[0] != _lib.BACKEND_CPU:
+        _check(lib.vqr_context_set_backend(ctx, choice[0], choice[1]))
+
+
+def devices():
+    """The OpenCL devices the library sees, in the order device specs count them (vqr_device_get):
+    a list of dicts with keys index, platform, device (its index within the platform),
+    platform_name, name, vendor, version, type ("gpu", "cpu", "accelerator" or "other"),
+    global_mem_bytes, max_alloc_bytes, compute_units, max_clock_mhz and fp64 (bool). Empty when
+    there is no OpenCL driver or device (build_info() then says why). Pass device=str(d["index"])
+    with backend="opencl" to pick one. Since 0.5.0."""
+    out = []
+    for i in range(int(lib.vqr_device_count())):
+        d = _lib.DeviceInfo()
+        _check(lib.vqr_device_get(i, ctypes.byref(d)))
+        text = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+        out.append({"index": int(d.index), "platform": int(d.platform), "device": int(d.device),
+                    "platform_name": text(d.platform_name), "name": text(d.name),
+                    "vendor": text(d.vendor), "version": text(d.version), "type": text(d.type),
+                    "global_mem_bytes": int(d.global_mem_bytes),
+                    "max_alloc_bytes": int(d.max_alloc_bytes),
+                    "compute_units": int(d.compute_units), "max_clock_mhz": int(d.max_clock_mhz),
+                    "fp64": bool(d.fp64)})
+    return out
+
+
 def _tensor(a, name):
     """A vqr_tensor view of a 2-D array: float32/float16 passed as is, other dtypes converted to
     float32; a row stride is passed when the last axis is contiguous, otherwise the array is
@@ -282,14 +354,32 @@ class Hessian(_Handle):
     (vqr_hessian). f64=True accumulates in float64 (VQR_HESSIAN_F64). asymmetric=True
     (VQR_HESSIAN_ASYMMETRIC) also accumulates D = (2/T) sum_t (x_fp,t - x_q,t) x_q,t^T from paired
     batches, for methods "gptaq", "rescomp", "gptaq_paper" and exact_target; H then comes from the
-    quantized stream x_q."""
+    quantized stream x_q.
+
+    backend (since 0.5.0): where add() accumulates, "cpu" (default), "opencl" or "auto"
+    (vqr_hessian_create_on); device: None (VQR_OPENCL_PLATFORM / VQR_OPENCL_DEVICE, else the first
+    GPU, else for "opencl" the first device) or a spec "D" / "P:D" (index or name substring, see
+    devices()). An unknown backend raises ValueError; "opencl" without a usable device raises
+    Error(UNSUPPORTED) with the library's reason; "auto" without a GPU accumulates on the CPU. The
+    two agree to the rounding of a reordered fp32 sum."""
     _free = staticmethod(lib.vqr_hessian_free)
 
-    def __init__(self, n, f64=False, asymmetric=False, *, _handle=None):
+    def __init__(self, n, f64=False, asymmetric=False, *, backend="cpu", device=None,
+                 _handle=None):
         if _handle is None:
+            choice = _backend_choice(backend, device)
             flags = (_lib.HESSIAN_F64 if f64 else 0) | (_lib.HESSIAN_ASYMMETRIC if asymmetric else 0)
             _handle = ctypes.c_void_p()
-            _check(lib.vqr_hessian_create(int(n), flags, ctypes.byref(_handle)))
+            if choice[0] == _lib.BACKEND_CPU:
+                _check(lib.vqr_hessian_create(int(n), flags, ctypes.byref(_handle)))
+            else:
+                # The accumulator keeps the backend, not the context: the context lives for
+                # this call only.
+                ctx = _new_context(None, 0, None, backend=choice)
+                try:
+                    _check(lib.vqr_hessian_create_on(ctx, int(n), flags, ctypes.byref(_handle)))
+                finally:
+                    lib.vqr_context_free(ctx)
         self._h = _handle.value if isinstance(_handle, ctypes.c_void_p) else _handle
 
     def add(self, x_q, x_fp=None):
@@ -625,7 +715,7 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
              beta_end=None, beta_schedule=None, warmup=None, beta_hold=None, keep_best=True,
              vq_dim=None, codebook_size=None, kmeans_iters=None, kmeans_sample=None, sign_consistent=False,
              rank=None, minmax_tuning=True, minmax_lr=None, scale_dtype="f32", seed=0,
-             progress=None):
+             progress=None, backend="cpu", device=None):
     """Quantizes one linear layer's weights w (m x n, out_features x in_features) and returns a
     Result. hessian: a Hessian of the layer's inputs (width n); required except for "rtn" (then it
     only feeds the proxy losses). grid: "gptq" (grid a), "quarot" (grid b), spec gptq §1.6, or
@@ -671,13 +761,17 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     the call (stage "gptq", "rtn", "adaround", "kmeans", ...; loss is the training objective, the
     k-means mean squared distance, or NaN); a truthy return cancels the call, which then raises
     Error(CANCELLED). An exception raised by progress also cancels the call and is re-raised here.
+    backend, device (since 0.5.0): where the GPTQ-family updates, the proxy losses and the
+    learned-rounding objectives run, as for Hessian(); the codes equal the CPU's except where a
+    weight sits within a reordered fp32 sum's rounding of a grid boundary.
     The other keywords map to the VQR_PARAM_* of vqround.h with the same names. Raises Error on
     invalid arguments, non-finite weights or a failed factorization."""
     # locals() holds exactly the parameters here: everything but the call's own arguments is a
     # configuration keyword of _config_values (shared with Model.quantize).
     options = {k: v for k, v in locals().items() if k not in ("w", "hessian", "threads", "seed",
-                                                               "progress")}
+                                                               "progress", "backend", "device")}
     ints, floats = _config_values(**options)
+    choice = _backend_choice(backend, device)
     if hessian is not None and not isinstance(hessian, Hessian):
         raise _invalid("hessian must be a vqround.Hessian or None")
     _check_call_args(seed, progress)
@@ -686,7 +780,7 @@ def quantize(w, hessian=None, method="rtn", bits=4, group_size=-1, sym=False, ac
     res = ctypes.c_void_p()
     cfg = _new_config(ints, floats)
     try:
-        ctx = _new_context(threads, seed, bridge)
+        ctx = _new_context(threads, seed, bridge, backend=choice)
         try:
             hh = hessian._handle() if hessian is not None else None
             status = lib.vqr_quantize_layer(ctx, cfg, ctypes.byref(t), hh, ctypes.byref(res))
@@ -779,23 +873,37 @@ def _check_call_args(seed, progress):
         raise Error(Status.OUT_OF_RANGE, f"seed {seed} is outside 0..2^64-1")
 
 
-def _new_context(threads, seed, bridge, log=None):
+def _new_context(threads, seed, bridge, log=None, backend=None):
     """A native vqr_context with the thread count (None = all cores), seed, progress bridge (or
-    None) and log bridge (or None; INFO and above); the caller frees it with vqr_context_free."""
+    None), log bridge (or None; INFO and above) and backend (a _backend_choice, or None = the
+    CPU); the caller frees it with vqr_context_free."""
     ctx = ctypes.c_void_p()
     _check(lib.vqr_context_create(ctypes.byref(ctx)))
     try:
-        if threads is not None:
-            _check(lib.vqr_context_set_threads(ctx, int(threads)))
-        _check(lib.vqr_context_set_seed(ctx, int(seed)))
-        if bridge is not None:
-            _check(lib.vqr_context_set_progress(ctx, bridge.c_fn, None))
-        if log is not None:
-            _check(lib.vqr_context_set_log(ctx, log.c_fn, None, _lib.LOG_INFO))
+        _configure_context(ctx, threads, seed, bridge, log)
+        if backend is not None:
+            _set_backend(ctx, backend)  # after the log bridge, which then sees the choice
     except BaseException:
         lib.vqr_context_free(ctx)
         raise
     return ctx
+
+
+def _configure_context(ctx, threads, seed, bridge, log):
+    """Sets (or, for None, resets to the defaults) a context's per-call settings: threads (None =
+    all cores), seed, progress bridge and log bridge. A Model's context is reused across calls, so
+    every call sets all four."""
+    _check(lib.vqr_context_set_threads(ctx, 0 if threads is None else int(threads)))
+    _check(lib.vqr_context_set_seed(ctx, int(seed)))
+    _check(lib.vqr_context_set_progress(ctx, bridge.c_fn if bridge is not None else _NO_PROGRESS,
+                                        None))
+    _check(lib.vqr_context_set_log(ctx, log.c_fn if log is not None else _NO_LOG, None,
+                                   _lib.LOG_INFO))
+
+
+# NULL callbacks (a CFUNCTYPE called without arguments is a NULL pointer): "remove it".
+_NO_PROGRESS = _lib.PROGRESS_FN()
+_NO_LOG = _lib.LOG_FN()
 
 
 def _raise_callback_error(bridge):
@@ -1203,15 +1311,51 @@ class Model(_Handle):
     Since 0.4.0: sequences_from_text / _ids / _file (calibration and evaluation Sequences),
     override / skip / clear_overrides (per-layer rules for quantize) and layer_infos (what ran),
     linears / linear_weight / collect_hessians (layer-wise work), set_metadata and export
-    (checkpoint formats); info carries the source's format, paths and RoPE/attention details."""
-    _free = staticmethod(lib.vqr_model_free)
+    (checkpoint formats); info carries the source's format, paths and RoPE/attention details.
 
-    def __init__(self, path, tokenizer=None):
+    Since 0.5.0: backend ("cpu", "opencl" or "auto") and device (None or "D" / "P:D") choose where
+    the model's calls compute, as for Hessian(): the model keeps one context with that backend for
+    all its calls (the Hessians, GPTQ-family updates and learned-rounding objectives of quantize();
+    the forward and backward passes run on the CPU in this version). The `backend` property says
+    what was chosen ("auto" without a GPU: "cpu: ..."). An unknown backend raises ValueError,
+    "opencl" without a usable device Error(UNSUPPORTED), before the model is loaded."""
+    _free = staticmethod(lib.vqr_model_free)
+    _ctx = None
+
+    def __init__(self, path, tokenizer=None, *, backend="cpu", device=None):
+        choice = _backend_choice(backend, device)
+        # The context first: a backend that cannot be used fails before a (long) load.
+        self._ctx = _new_context(None, 0, None, backend=choice)
         h = ctypes.c_void_p()
         tok = None if tokenizer is None else os.fsencode(tokenizer)
         _check(lib.vqr_model_load(os.fsencode(path), tok, ctypes.byref(h)))
         self._h = h.value
         self.path = os.fspath(path)
+
+    def close(self):
+        """Frees the native model and its context now; further calls raise Error. Idempotent."""
+        super().close()
+        ctx, self._ctx = self._ctx, None
+        if ctx and lib is not None:
+            lib.vqr_context_free(ctx)
+
+    def _context(self, threads, seed, bridge, log=None):
+        """The model's context with this call's settings (they are reset every call)."""
+        if not self._ctx:
+            raise _invalid("Model is closed")
+        _configure_context(self._ctx, threads, seed, bridge, log)
+        # The native context points at the bridges' C callbacks until the next call resets it:
+        # keep them alive that long.
+        self._callbacks = (bridge, log)
+        return self._ctx
+
+    @property
+    def backend(self):
+        """What the model's calls compute with (vqr_context_backend): "cpu: ..." or
+        "opencl: OpenCL <device> (<platform>, <type>)". Since 0.5.0."""
+        if not self._ctx:
+            raise _invalid("Model is closed")
+        return lib.vqr_context_backend(self._ctx).decode("utf-8", "replace")
 
     @property
     def info(self):
@@ -1317,12 +1461,8 @@ class Model(_Handle):
         bridge = _ProgressBridge(progress) if progress is not None else None
         cfg = _new_config(ints, floats)
         try:
-            ctx = _new_context(threads, seed, bridge)
-            try:
-                status = lib.vqr_model_quantize(ctx, h, cfg, tokens.ctypes.data,
-                                                lengths.ctypes.data, lengths.size)
-            finally:
-                lib.vqr_context_free(ctx)
+            status = lib.vqr_model_quantize(self._context(threads, seed, bridge), h, cfg,
+                                            tokens.ctypes.data, lengths.ctypes.data, lengths.size)
         finally:
             lib.vqr_config_free(cfg)
         _raise_callback_error(bridge)
@@ -1393,13 +1533,9 @@ class Model(_Handle):
         h = self._handle()
         bridge = _ProgressBridge(progress) if progress is not None else None
         total, predicted = ctypes.c_double(), ctypes.c_int64()
-        ctx = _new_context(threads, 0, bridge)
-        try:
-            status = lib.vqr_model_eval_nll(ctx, h, tokens.ctypes.data, lengths.ctypes.data,
-                                            lengths.size, ctypes.byref(total),
-                                            ctypes.byref(predicted))
-        finally:
-            lib.vqr_context_free(ctx)
+        status = lib.vqr_model_eval_nll(self._context(threads, 0, bridge), h, tokens.ctypes.data,
+                                        lengths.ctypes.data, lengths.size, ctypes.byref(total),
+                                        ctypes.byref(predicted))
         _raise_callback_error(bridge)
         _check(status)
         return float(total.value), int(predicted.value)
@@ -1552,12 +1688,9 @@ class Model(_Handle):
         capacity = self.info.n_layers * 4
         out = (ctypes.c_void_p * max(1, capacity))()
         bridge = _ProgressBridge(progress) if progress is not None else None
-        ctx = _new_context(threads, 0, bridge)
-        try:
-            status = lib.vqr_model_collect_hessians(ctx, h, tokens.ctypes.data, lengths.ctypes.data,
-                                                    lengths.size, out, capacity)
-        finally:
-            lib.vqr_context_free(ctx)
+        status = lib.vqr_model_collect_hessians(self._context(threads, 0, bridge), h,
+                                                tokens.ctypes.data, lengths.ctypes.data,
+                                                lengths.size, out, capacity)
         if status == 0:
             hessians = [Hessian(0, _handle=out[i]) for i in range(capacity)]
         _raise_callback_error(bridge)  # the Hessians made above free themselves
@@ -1591,11 +1724,8 @@ class Model(_Handle):
             raise _invalid(f"log must be None or a callable (level, message); got {log!r}")
         h = self._handle()
         bridge = _LogBridge(log) if log is not None else None
-        ctx = _new_context(None, 0, None, bridge)
-        try:
-            status = lib.vqr_model_export(ctx, h, raw, fmt, dtype_id, shard)
-        finally:
-            lib.vqr_context_free(ctx)
+        status = lib.vqr_model_export(self._context(None, 0, None, bridge), h, raw, fmt, dtype_id,
+                                      shard)
         _raise_callback_error(bridge)
         _check(status)
 

@@ -80,6 +80,8 @@ LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NONE = 0, 1, 2, 3, 4
 SAMPLE_PARAGRAPHS, SAMPLE_WINDOWS, SAMPLE_RANDOM_WINDOWS = 0, 1, 2
 FORMAT_NATIVE, FORMAT_HUGGINGFACE, FORMAT_LLAMA2C, FORMAT_GPTQ = 0, 1, 2, 3
 FORMAT_COMPRESSED_TENSORS, FORMAT_GGUF = 4, 5
+# since 0.5.0
+BACKEND_CPU, BACKEND_OPENCL, BACKEND_AUTO = 0, 1, 2
 
 PARAM = {
     "method": 100,
@@ -241,6 +243,17 @@ class DistillStats(_Sized):
                 ("seconds", ctypes.c_double), ("evaluations", i64)]
 
 
+class DeviceInfo(_Sized):
+    """vqr_device_info (struct_size set on creation): one OpenCL device. Since 0.5.0."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("index", ctypes.c_int),
+                ("platform", ctypes.c_int), ("device", ctypes.c_int),
+                ("platform_name", ctypes.c_char * 128), ("name", ctypes.c_char * 128),
+                ("vendor", ctypes.c_char * 128), ("version", ctypes.c_char * 64),
+                ("type", ctypes.c_char * 16), ("global_mem_bytes", ctypes.c_uint64),
+                ("max_alloc_bytes", ctypes.c_uint64), ("compute_units", ctypes.c_int),
+                ("max_clock_mhz", ctypes.c_int), ("fp64", ctypes.c_int)]
+
+
 # --- prototypes ------------------------------------------------------------------------------------
 
 _S = ctypes.c_int  # vqr_status
@@ -333,6 +346,12 @@ _PROTOTYPES = {
     "vqr_model_distill_stats": (_S, [vp, P(DistillStats)]),
     "vqr_model_distill_eval": (_S, [vp, i64, P(i64), P(ctypes.c_double), P(ctypes.c_double)]),
     "vqr_model_distill_loss": (_S, [vp, i64, P(ctypes.c_double), P(ctypes.c_double)]),
+    # backends, since 0.5.0
+    "vqr_context_set_backend": (_S, [vp, ctypes.c_int, ctypes.c_char_p]),
+    "vqr_context_backend": (ctypes.c_char_p, [vp]),
+    "vqr_device_count": (ctypes.c_int, []),
+    "vqr_device_get": (_S, [ctypes.c_int, P(DeviceInfo)]),
+    "vqr_hessian_create_on": (_S, [vp, i64, ctypes.c_uint, P(vp)]),
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
