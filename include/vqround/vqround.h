@@ -338,7 +338,7 @@ typedef struct vqr_device_info {
   char platform_name[128];   /* NUL-terminated, truncated to fit */
   char name[128];
   char vendor[128];
-  char version[64];          /* "OpenCL 3.0 ..." */
+  char version[128];         /* "OpenCL 3.0 ..." */
   char type[16];             /* "gpu", "cpu", "accelerator" or "other" */
   uint64_t global_mem_bytes;
   uint64_t max_alloc_bytes;

@@ -72,10 +72,7 @@ int run_eval(const std::vector<std::string> &argv) {
   args.add("seqlen", "N", "", "window length of --protocol gptq (default min(2048, model seq_len))");
   args.add("limit", "N", "0", "evaluate only the first N paragraphs (paragraph) or windows (gptq); 0 = all");
   args.add("threads", "N", "0", "threads for the forward pass (0 = all cores)");
-  // The library's forward pass calls the CPU backend directly in this version (src/model/forward.cpp),
-  // so the choice is accepted and reported but does not change eval's numbers yet.
-  add_backend_options(args, "the matrix products",
-                      "; eval's forward pass runs on the CPU whatever the choice in this version");
+  add_backend_options(args, "the forward pass's matrix products", "");
   args.add_flag("json", "print one JSON object on stdout instead of the summary line");
   if (!args.parse(argv)) {
     std::fputs(args.usage().c_str(), stdout);

@@ -98,8 +98,7 @@ int run_layer_loss(const std::vector<std::string> &argv) {
   args.add("bits", "LIST", "4,3", "comma-separated bit widths, 2..8");
   args.add("group-size", "G", "-1", "quantization group size along the input (-1 = one group per row)");
   args.add("threads", "N", "0", "threads for the forward pass and the quantizer (0 = all cores)");
-  add_backend_options(args, "the quantizers' updates and proxy losses",
-                      "; the calibration forward pass and its Hessians run on the CPU in this version");
+  add_backend_options(args, "the calibration forward pass, the Hessians, the quantizers' updates and proxy losses", "");
   if (!args.parse(argv)) {
     std::fputs(args.usage().c_str(), stdout);
     return 0;

@@ -211,8 +211,8 @@ class ModelBackendTest(unittest.TestCase):
         self.assertTrue(cpu_backend.startswith("cpu: "), cpu_backend)
         self.assertTrue(cl_backend.startswith("opencl: OpenCL "), cl_backend)
         self.assertIn(vqround.devices()[0]["name"], cl_backend)
-        # The forward pass: 1e-4 on the mean NLL (fp32 sums reordered move it near 1e-6; in this
-        # version the forward runs on the CPU whatever the backend, so it is exact).
+        # The forward pass runs on the device: 1e-4 on the mean NLL (fp32 sums reordered move it
+        # near 1e-6).
         self.assertEqual(cl_fp[1], cpu_fp[1])
         self.assertAlmostEqual(cl_fp[0] / cl_fp[1], cpu_fp[0] / cpu_fp[1], delta=1e-4)
         # Quantized on the device: the weights are the CPU's but for rare grid ties (<= 0.1% of

@@ -67,8 +67,8 @@ Since 0.5.0: OpenCL backends. backend="cpu" (default), "opencl" or "auto" with d
 "D" / "P:D" (index or name substring; None = $VQR_OPENCL_PLATFORM / $VQR_OPENCL_DEVICE) on
 Hessian(), quantize() and Model(); a Model keeps its backend for all its calls. "opencl" without a
 usable device raises Error(UNSUPPORTED) with the library's reason, "auto" without a GPU computes on
-the CPU; an unknown backend raises ValueError. The model's forward pass runs on the CPU whatever
-the backend in this version.
+the CPU; an unknown backend raises ValueError. A Model's forward passes (evaluation, calibration)
+and the quantizers' products run on the backend.
 
     print([(d["index"], d["name"], d["type"]) for d in vqround.devices()])
     h = vqround.Hessian(n, backend="opencl", device="0")   # additions on the device

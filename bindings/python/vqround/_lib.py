@@ -248,7 +248,7 @@ class DeviceInfo(_Sized):
     _fields_ = [("struct_size", ctypes.c_size_t), ("index", ctypes.c_int),
                 ("platform", ctypes.c_int), ("device", ctypes.c_int),
                 ("platform_name", ctypes.c_char * 128), ("name", ctypes.c_char * 128),
-                ("vendor", ctypes.c_char * 128), ("version", ctypes.c_char * 64),
+                ("vendor", ctypes.c_char * 128), ("version", ctypes.c_char * 128),
                 ("type", ctypes.c_char * 16), ("global_mem_bytes", ctypes.c_uint64),
                 ("max_alloc_bytes", ctypes.c_uint64), ("compute_units", ctypes.c_int),
                 ("max_clock_mhz", ctypes.c_int), ("fp64", ctypes.c_int)]
