@@ -25,6 +25,10 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int
   }
 }
 
+void Backend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) {
+  syrk_upper_view(x, stride, static_cast<float *>(c.host()), x.cols);
+}
+
 }  // namespace backend
 
 backend::Backend &backend_of(const Context *ctx) {

@@ -88,6 +88,13 @@ class Backend {
   // the default widens 16-bit ones on the host in chunks of about 16 MiB and calls syrk per chunk;
   // a device backend widens them on the device.
   virtual void syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc);
+  // The same into a dense n x n fp32 matrix held in a buffer of this backend (an accumulator that
+  // stays on the device between batches). The default works on the buffer's host memory.
+  virtual void syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c);
+
+  // Whether this backend's buffers are host memory (the CPU) or device memory that operations
+  // reach only through upload/download.
+  virtual bool host_memory() const { return true; }
 
   // In-place Cholesky of the SPD n x n matrix a, read and written in its `uplo` triangle only:
   // a = L L^T (Lower) or U^T U (Upper). Returns LAPACK's info: 0 = success, k > 0 = the leading

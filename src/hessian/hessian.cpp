@@ -27,6 +27,10 @@ Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
     s64_.assign((size_t)(n * n), 0.0);
   else
     s32_.assign((size_t)(n * n), 0.0f);
+  if (!f64 && !asymmetric && !be.host_memory()) {
+    s_dev_ = be.alloc((size_t)(n * n) * sizeof(float));
+    s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
+  }
   if (asym_ && f64) d64_.assign((size_t)(n * n), 0.0);
   if (asym_ && !f64) d32_.assign((size_t)(n * n), 0.0f);
 }
@@ -81,7 +85,10 @@ void Hessian::add(const TensorView &x) {
   const int64_t T = x.rows;
   if (T == 0) return;
 
-  if (!f64_) {
+  if (s_dev_) {
+    backend_->syrk_upper_view(x, stride, *s_dev_);
+    host_stale_ = true;
+  } else if (!f64_) {
     backend_->syrk_upper_view(x, stride, s32_.data(), n_);
   } else {
     const int64_t chunk = std::min(T, chunk_rows(n_));
@@ -143,14 +150,24 @@ void Hessian::merge(const Hessian &other) {
   auto add_all = [](auto &dst, const auto &src) {
     for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
   };
+  sync();
+  other.sync();
   add_all(s32_, other.s32_);
+  if (s_dev_) s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
   add_all(s64_, other.s64_);
   add_all(d32_, other.d32_);
   add_all(d64_, other.d64_);
   tokens_ += other.tokens_;
 }
 
+void Hessian::sync() const {
+  if (!host_stale_) return;
+  s_dev_->download(0, s32_.data(), s32_.size() * sizeof(float));
+  host_stale_ = false;
+}
+
 HessianView Hessian::view() const {
+  sync();
   HessianView v;
   v.n = n_;
   v.s32 = f64_ ? nullptr : s32_.data();
@@ -197,6 +214,7 @@ static T get(const unsigned char *&p) {
 }
 
 void Hessian::serialize(void *buf) const {
+  sync();
   unsigned char *p = static_cast<unsigned char *>(buf);
   std::memcpy(p, kMagic, 4);
   p += 4;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "backend/backend.h"
@@ -77,7 +78,13 @@ class Hessian {
   bool asym_;
   backend::Backend *backend_;
   int64_t tokens_ = 0;
-  std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
+  // fp32 mode on a backend whose memory is not the host's (an OpenCL device), without Dsum: S lives
+  // in s_dev_ between additions, so a batch moves only its activations to the device; s32_ is then
+  // a copy refreshed by sync() before anything reads it.
+  std::unique_ptr<backend::DeviceBuffer> s_dev_;
+  mutable bool host_stale_ = false;
+  void sync() const;
+  mutable std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
   std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)
   std::vector<float> d32_;   // n x n Dsum (asymmetric, fp32 mode)
   std::vector<double> d64_;  // n x n Dsum (asymmetric, fp64 mode)

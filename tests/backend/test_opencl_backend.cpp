@@ -132,8 +132,15 @@ TEST(OpenClBackend, HessianFromF16AndBf16MatchesTheCpu) {
     on_device.add(view);
     on_cpu.add(view);
     std::vector<float> hd((size_t)(n * n)), hc((size_t)(n * n));
-    on_device.read(hd.data(), n);
+    on_device.read(hd.data(), n);  // S accumulated in device memory (Hessian's resident mode)
     on_cpu.read(hc.data(), n);
+    // The host-matrix form of the same operation, into a padded matrix whose lower triangle and
+    // padding must stay untouched.
+    const int64_t lds = n + 3;
+    std::vector<float> direct((size_t)(n * lds), 7.0f);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = i; j < n; ++j) direct[(size_t)(i * lds + j)] = 0.0f;
+    be->syrk_upper_view(view, ld, direct.data(), lds);
     const double u = std::ldexp(1.0, -24);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) {
@@ -143,8 +150,44 @@ TEST(OpenClBackend, HessianFromF16AndBf16MatchesTheCpu) {
         // would need T a power of 2; the extra rounding of the scale is one more u).
         const double bound = 2.0 * (double)(t + 3) * u * mag * 2.0 / (double)t;
         ASSERT_NEAR(hd[(size_t)(i * n + j)], hc[(size_t)(i * n + j)], bound) << "dtype " << (int)dt << " at " << i << ", " << j;
+        if (j >= i)
+          ASSERT_NEAR(direct[(size_t)(i * lds + j)] * 2.0 / (double)t, hc[(size_t)(i * n + j)], bound) << i << ", " << j;
+        else
+          ASSERT_EQ(direct[(size_t)(i * lds + j)], 7.0f) << "below the diagonal: " << i << ", " << j;
       }
   }
+}
+
+// An accumulator whose S lives on the device: merging and serializing read it back first, and a
+// merged accumulator keeps accumulating on the device.
+TEST(OpenClBackend, ResidentHessianMergesAndSerializes) {
+  OPENCL_OR_SKIP(be);
+  const int64_t n = 70, t = 50;
+  const auto x1 = random_matrix<float>(t, n, 21), x2 = random_matrix<float>(t, n, 22), x3 = random_matrix<float>(t, n, 23);
+  auto view = [&](const std::vector<float> &x) { return vqr::tensor_2d(x.data(), vqr::DType::F32, t, n, 0); };
+  vqr::hessian::Hessian a(n, false, false, *be), b(n, false, false, *be), ref(n, false);
+  a.add(view(x1));
+  b.add(view(x2));
+  a.merge(b);
+  a.add(view(x3));
+  for (const auto *x : {&x1, &x2, &x3}) ref.add(view(*x));
+  ASSERT_EQ(a.tokens(), 3 * t);
+  std::vector<float> ha((size_t)(n * n)), hr((size_t)(n * n));
+  a.read(ha.data(), n);
+  ref.read(hr.data(), n);
+  for (size_t i = 0; i < ha.size(); ++i) {
+    const int64_t r = (int64_t)i / n, c = (int64_t)i % n;
+    double mag = 0;
+    for (const auto *x : {&x1, &x2, &x3})
+      for (int64_t p = 0; p < t; ++p) mag += std::fabs((double)(*x)[(size_t)(p * n + r)] * (*x)[(size_t)(p * n + c)]);
+    ASSERT_NEAR(ha[i], hr[i], 2.0 * (3 * t + 3) * std::ldexp(1.0, -24) * mag * 2.0 / (3.0 * t)) << r << ", " << c;
+  }
+  std::vector<unsigned char> bytes(a.serialized_size());
+  a.serialize(bytes.data());
+  const vqr::hessian::Hessian back = vqr::hessian::Hessian::deserialize(bytes.data(), bytes.size());
+  std::vector<float> hb((size_t)(n * n));
+  back.read(hb.data(), n);
+  EXPECT_EQ(std::memcmp(hb.data(), ha.data(), ha.size() * sizeof(float)), 0);
 }
 
 // GPTQ on the same Hessian: the sweep's cross-block GEMMs run on the device, so the weights the

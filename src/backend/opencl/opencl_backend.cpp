@@ -37,6 +37,7 @@ class ClBuffer final : public DeviceBuffer {
     if (n) check(clEnqueueReadBuffer(queue_, mem_, CL_TRUE, offset, n, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
   }
   void *host() override { return nullptr; }
+  cl_mem mem() const { return mem_; }
 
  private:
   cl_mem mem_;
@@ -91,6 +92,8 @@ class OpenClBackend final : public Backend {
   }
 
   void syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) override;
+  void syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) override;
+  bool host_memory() const override { return false; }
 
   void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
             int64_t lda, float *b, int64_t ldb) override {
@@ -102,6 +105,8 @@ class OpenClBackend final : public Backend {
   }
 
  private:
+  void accumulate_gram(const TensorView &x, int64_t stride, cl_mem dc);
+
   // Enqueues gemm.cl on device operands: C (dense, ldc) = alpha op(A) op(B) + beta C on `tri`.
   template <typename T>
   void enqueue_gemm(cl_kernel kern, bool ta, bool tb, int m, int n, int k, T alpha, cl_mem a, int lda, cl_mem b,
@@ -155,33 +160,46 @@ class OpenClBackend final : public Backend {
   cl_kernel gemm32_ = nullptr, gemm64_ = nullptr, widen_f16_ = nullptr, widen_bf16_ = nullptr;
 };
 
-// The Hessian's statistic from a 16-bit batch: rows cross as 16-bit values into slot B, are widened
-// into slot A, and the SYRK accumulates into the device's S, slice by slice.
-void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) {
-  if (x.dtype == DType::F32) {
-    syrk(Triangle::Upper, Op::Trans, x.cols, x.rows, 1.0f, (const float *)x.data, stride, 1.0f, c, ldc);
-    return;
-  }
+// The Hessian's statistic into device memory `dc` (dense n x n): the batch crosses the bus slice by
+// slice as it is stored (16-bit batches as 16-bit values, widened on the device into slot A), and
+// the SYRK kernel accumulates each slice into dc's upper triangle. The caller holds the mutex.
+void OpenClBackend::accumulate_gram(const TensorView &x, int64_t stride, cl_mem dc) {
   const int64_t n = x.cols, rows = x.rows;
   if (n == 0 || rows == 0) return;
+  const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t)(slice_bytes_ / (4 * n))));
+  cl_mem wide = dev_.scratch(kSlotA, (size_t)(kc * n) * 4);
+  const bool f32 = x.dtype == DType::F32;
+  cl_mem raw = f32 ? nullptr : dev_.scratch(kSlotB, (size_t)(kc * n) * 2);
+  cl_kernel widen = x.dtype == DType::F16 ? widen_f16_ : widen_bf16_;
+  for (int64_t r0 = 0; r0 < rows; r0 += kc) {
+    const int kk = (int)std::min(kc, rows - r0);
+    if (f32) {
+      dev_.write_rect(wide, (const float *)x.data + r0 * stride, kk, n, stride, 4);
+    } else {
+      dev_.write_rect(raw, (const uint16_t *)x.data + r0 * stride, kk, n, stride, 2);
+      set_args(widen, raw, (int)n, kk, (int)n, wide);
+      const size_t local[2] = {16, 16};
+      const size_t global[2] = {(size_t)n, (size_t)kk};
+      dev_.launch(widen, 2, global, local);
+    }
+    enqueue_gemm<float>(gemm32_, true, false, (int)n, (int)n, kk, 1.0f, wide, (int)n, wide, (int)n, 1.0f, dc, (int)n, 1);
+  }
+}
+
+void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) {
+  const int64_t n = x.cols;
+  if (n == 0 || x.rows == 0) return;
   std::lock_guard<std::mutex> lock(dev_.mutex());
   cl_mem dc = dev_.scratch(kSlotC, (size_t)(n * n) * 4);
   dev_.write_rect(dc, c, n, n, ldc, 4);
-  const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t)(slice_bytes_ / (4 * n))));
-  cl_mem raw = dev_.scratch(kSlotB, (size_t)(kc * n) * 2);
-  cl_mem wide = dev_.scratch(kSlotA, (size_t)(kc * n) * 4);
-  cl_kernel widen = x.dtype == DType::F16 ? widen_f16_ : widen_bf16_;
-  const uint16_t *src = (const uint16_t *)x.data;
-  for (int64_t r0 = 0; r0 < rows; r0 += kc) {
-    const int kk = (int)std::min(kc, rows - r0);
-    dev_.write_rect(raw, src + r0 * stride, kk, n, stride, 2);
-    set_args(widen, raw, (int)n, kk, (int)n, wide);
-    const size_t local[2] = {16, 16};
-    const size_t global[2] = {(size_t)n, (size_t)kk};
-    dev_.launch(widen, 2, global, local);
-    enqueue_gemm<float>(gemm32_, true, false, (int)n, (int)n, kk, 1.0f, wide, (int)n, wide, (int)n, 1.0f, dc, (int)n, 1);
-  }
+  accumulate_gram(x, stride, dc);
   dev_.read_rect(dc, c, n, n, ldc, 4);
+}
+
+void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) {
+  std::lock_guard<std::mutex> lock(dev_.mutex());
+  accumulate_gram(x, stride, static_cast<ClBuffer &>(c).mem());
+  dev_.finish();  // the batch is the caller's memory: every queued copy of it must be done
 }
 
 }  // namespace
