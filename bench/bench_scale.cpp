@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
+#include "backend/select.h"
 #include "bench_common.h"
 #include "core/context.h"
 #include "core/dtype.h"
@@ -60,11 +62,14 @@ struct Options {
   uint64_t seed = 0;
   std::string json_path;           // default $VQR_BENCH_OUT/scale.json when VQR_BENCH_OUT is set
   std::string scratch;             // folder for the written block; default the system's temp folder
+  std::string backend = "cpu";     // cpu, opencl or auto (backend/select.h)
+  std::string device;              // the OpenCL device spec ("D" or "P:D")
 };
 
 const char *kUsage =
     "usage: vqround_bench_scale [--model DIR [--layer L] | --preset NAME] [--tokens T] [--window W]\n"
     "                           [--model-tokens N] [--blocks N] [--seed S] [--json PATH] [--scratch DIR] [--quick]\n"
+    "                           [--backend cpu|opencl|auto] [--device SPEC]\n"
     "  --model DIR      a Hugging Face folder (bf16/f16/f32 safetensors); block L (default 0) is measured\n"
     "  --preset NAME    a synthetic in-memory block of that shape (default llama-3-8b)\n"
     "  --tokens T       calibration tokens through the block (default 2048)\n"
@@ -75,7 +80,9 @@ const char *kUsage =
     "  --quick          --preset llama-3.2-1b --tokens 512 (later options still apply)\n"
     "  --seed S         synthetic weights and calibration tokens (default 0)\n"
     "  --json PATH      also write the report as JSON (default $VQR_BENCH_OUT/scale.json if set)\n"
-    "  --scratch DIR    where the block's codes are written (and removed); default the temp folder\n";
+    "  --scratch DIR    where the block's codes are written (and removed); default the temp folder\n"
+    "  --backend B      where the forward, the Hessians and the sweeps' products run (default cpu)\n"
+    "  --device SPEC    the OpenCL device (D or P:D, index or name substring)\n";
 
 Options parse(int argc, char **argv) {
   Options o;
@@ -105,6 +112,8 @@ Options parse(int argc, char **argv) {
     else if (a == "--json") o.json_path = value();
     else if (a == "--scratch") o.scratch = value();
     else if (a == "--quick") o.preset = "llama-3.2-1b", o.tokens = 512;
+    else if (a == "--backend") o.backend = value();
+    else if (a == "--device") o.device = value();
     else throw std::invalid_argument("unknown option " + a);
   }
   return o;
@@ -138,6 +147,17 @@ int run(const Options &o) {
           " cores";
   r.blas_core = openblas_get_corename();
   r.load_before = loadavg();
+  vqr::Context ctx;
+  {
+    const vqr::backend::Kind kind = o.backend == "cpu"      ? vqr::backend::Kind::Cpu
+                                    : o.backend == "opencl" ? vqr::backend::Kind::OpenCl
+                                    : o.backend == "auto"   ? vqr::backend::Kind::Auto
+                                                            : throw std::invalid_argument("--backend: cpu, opencl or auto");
+    std::string platform, device;
+    vqr::backend::split_device_spec(o.device, &platform, &device);
+    ctx.backend = vqr::backend::select(kind, platform, device, nullptr);
+    r.backend = vqr::backend_of(&ctx).description();
+  }
   std::unique_ptr<vqrbench::ScaleBlock> block = o.folder.empty()
                                                     ? vqrbench::ScaleBlock::synthetic(vqrbench::preset_config(o.preset), o.seed)
                                                     : vqrbench::ScaleBlock::from_folder(o.folder, o.layer);
@@ -169,9 +189,11 @@ int run(const Options &o) {
   std::fprintf(stderr, "scale: forward + Hessians\n");
   std::vector<vqr::hessian::Hessian> hessians;
   for (int i = 0; i < vqr::model::kLinearInputCount; ++i)
-    hessians.emplace_back(r.config.input_width(static_cast<LinearInput>(i)), /*f64=*/false);
+    hessians.emplace_back(r.config.input_width(static_cast<LinearInput>(i)), /*f64=*/false, /*asymmetric=*/false,
+                          vqr::backend_of(&ctx));
   for (const auto &h : hessians) r.hessian_bytes += h.width() * h.width() * static_cast<int64_t>(sizeof(float));
   vqr::model::Forward fwd(model, r.window);
+  fwd.set_backend(vqr::backend_of(&ctx));
   for (int64_t start = 0, w = 0; start < r.tokens; start += r.window, ++w) {
     const int64_t n = std::min(r.window, r.tokens - start);
     block->fill_input(fwd.hidden(), n, o.seed * 1000003u + static_cast<uint64_t>(w));
@@ -194,7 +216,6 @@ int run(const Options &o) {
 
   // GPTQ g128 (4 bits, asymmetric, no proxy-loss report: the pure sweep, bench/README's target).
   std::fprintf(stderr, "scale: GPTQ\n");
-  vqr::Context ctx;
   vqr::quant::QuantConfig qc;
   qc.method = vqr::quant::Method::Gptq;
   qc.bits = 4;

@@ -123,6 +123,7 @@ void report(const ScaleRun &run, const std::string &json_path) {
               params * 1e-6);
   std::printf("machine: %s; OpenBLAS %s; load %s -> %s\n", run.cpu.c_str(), run.blas_core.c_str(),
               run.load_before.c_str(), run.load_after.c_str());
+  std::printf("backend: %s\n", run.backend.c_str());
   std::printf("tokens: %lld in windows of %lld, extrapolated to %lld in windows of %lld (@Tm)\n",
               static_cast<long long>(run.tokens), static_cast<long long>(run.window),
               static_cast<long long>(run.model_tokens), static_cast<long long>(run.model_window));
@@ -198,6 +199,7 @@ void report(const ScaleRun &run, const std::string &json_path) {
                       {"forward_reach_s", run.reach_s[i]}});
   const json out = {
       {"bench", "vqround_bench_scale"},
+      {"backend", run.backend},
       {"machine", {{"cpu", run.cpu}, {"openblas_core", run.blas_core}, {"load_before", run.load_before},
                    {"load_after", run.load_after}}},
       {"source", run.source},

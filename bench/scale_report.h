@@ -25,6 +25,7 @@ struct LayerTiming {
 struct ScaleRun {
   // The machine and the source.
   std::string cpu, blas_core, load_before, load_after, source, stored_dtype;
+  std::string backend;  // what the forward, Hessians and sweeps ran on (Backend::description)
   vqr::model::ModelConfig config;  // the whole model's
   int64_t tokens = 0;              // calibration tokens run through the block
   int64_t window = 0;              // tokens per window (the attention length)
