@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/opencl/cl_device.h"
+#include "backend/opencl/clblast_gemm.h"
 #include "core/error.h"
 
 namespace vqr::backend::opencl {
@@ -60,7 +61,8 @@ class OpenClBackend final : public Backend {
 
   std::string description() const override {
     const DeviceInfo &d = dev_.info();
-    return "OpenCL " + d.name + " (" + d.platform_name + ", " + device_type_name(d.type) + ")";
+    return "OpenCL " + d.name + " (" + d.platform_name + ", " + device_type_name(d.type) +
+           (clblast_enabled() ? ", CLBlast GEMM/SYRK" : "") + ")";
   }
 
   std::unique_ptr<DeviceBuffer> alloc(size_t bytes) override {
@@ -111,6 +113,10 @@ class OpenClBackend final : public Backend {
   template <typename T>
   void enqueue_gemm(cl_kernel kern, bool ta, bool tb, int m, int n, int k, T alpha, cl_mem a, int lda, cl_mem b,
                     int ldb, T beta, cl_mem c, int ldc, int tri) {
+    // CLBlast when built in and asked for (clblast_gemm.h); SYRK only as one (a == b, a triangle).
+    if (k > 0 && clblast_enabled() && (tri == 0 || a == b) &&
+        clblast_gemm<T>(dev_.queue(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tri))
+      return;
     const cl_ulong zero = 0;
     set_args(kern, m, n, k, alpha, a, zero, lda, (int)ta, b, zero, ldb, (int)tb, beta, c, zero, ldc, tri);
     const size_t global[2] = {(size_t)((n + kTile - 1) / kTile) * kItems, (size_t)((m + kTile - 1) / kTile) * kItems};
