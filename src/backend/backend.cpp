@@ -25,6 +25,8 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int
   }
 }
 
+bool Backend::gptq_sweep_block(const GptqBlockJob &) { return false; }
+
 }  // namespace backend
 
 backend::Backend &backend_of(const Context *ctx) {
