@@ -29,6 +29,8 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer 
   syrk_upper_view(x, stride, static_cast<float *>(c.host()), x.cols);
 }
 
+bool Backend::gptq_sweep_block(const GptqBlockJob &) { return false; }
+
 }  // namespace backend
 
 backend::Backend &backend_of(const Context *ctx) {

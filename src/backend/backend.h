@@ -7,7 +7,8 @@
 //   (the GPTQ cross-block GEMM once per block of columns, 128 by default; the k-means SGEMM once
 //   per block of at least 64 rows x K centroids; the learned-rounding GEMMs once per step), so the
 //   indirect call (nanoseconds) is invisible next to the work (>= ~10^5 flops). No caller issues
-//   BLAS calls in a small-call loop: the GPTQ in-block column loop is the sweep's own fused kernel.
+//   BLAS calls in a small-call loop: the GPTQ in-block column loop is one fused operation per
+//   block (gptq_sweep_block, at the end of the class).
 // - Operands are row-major host pointers with leading dimensions (elements), float and, where the
 //   library needs them, double: GEMM and SYRK (fp64 Hessians; the learned-rounding engine is a
 //   template that runs in double for its gradient checks). The CPU backend passes them to
@@ -28,6 +29,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/gptq_block_job.h"
 #include "core/dtype.h"
 
 namespace vqr {
@@ -104,6 +106,17 @@ class Backend {
   // In-place inverse of the triangular n x n matrix a (its `uplo` triangle only). Returns LAPACK's
   // info: 0 = success, k > 0 = a[k-1][k-1] is zero (singular).
   virtual int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) = 0;
+
+  // ---- The GPTQ-family sweep (issue 18 item 3) --------------------------------------------------
+  // This family's virtuals stay in this block, at the end of the class.
+
+  // The in-block column loop of one block of the GPTQ-family sweep (gptq_block_job.h): every row
+  // quantizes the block's columns in order, e = (w_c - Q_c) / U_cc, and updates the rest of the
+  // block. Returns true when this backend ran the job, every output bit for bit as quant/gptq.cpp's
+  // CPU tile loop computes it; false when it does not run such jobs (nothing is written), and the
+  // caller runs that tile loop itself. The default returns false: on the CPU backend the sweep is
+  // the tile loop, unchanged.
+  virtual bool gptq_sweep_block(const GptqBlockJob &job);
 };
 
 // The process-wide CPU backend (OpenBLAS + LAPACKE; backend/cpu). Stateless, so shared by all

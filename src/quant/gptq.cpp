@@ -22,6 +22,11 @@
 // This needs every dynamic group to end inside the block it starts in (group reads beyond the
 // block would need U's off-diagonal blocks): other configurations, and the asymmetric sweeps
 // (which need U for P) and GPTQ on an asymmetric statistic, take the U route.
+//
+// Each block's column loop is first offered to the context's backend (Backend::gptq_sweep_block,
+// backend/gptq_block_job.h), which runs it fused on its device, bit-identical to sweep_tile below.
+// The CPU backend declines, and so does any backend for a block whose job cannot be expressed
+// (block_job): then the tile loop runs here, as it always did.
 #include "quant/gptq.h"
 
 #include <algorithm>
@@ -247,6 +252,94 @@ void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, i
   }
 }
 
+// The backend job of block [i1, i2) (backend/gptq_block_job.h): the same inputs, outputs and
+// arithmetic as the sweep_tile calls of the block. `group` and `start` (B entries each) receive the
+// per-column group indices. Returns false when the block needs what a job cannot express: the MSE
+// search of a dynamic group, or a dynamic group that reads columns beyond the block.
+bool block_job(const SweepState &s, int64_t i1, int64_t i2, int32_t *group, int32_t *start, float *e_out,
+               backend::GptqBlockJob &job) {
+  const int64_t b = i2 - i1;
+  bool starts = false;
+  for (int64_t q = i1; q < i2; ++q) {
+    group[q - i1] = (int32_t)(s.dynamic_groups ? q / s.gs : s.perm[q] / s.gs);
+    start[q - i1] = 0;
+    if (s.dynamic_groups && q % s.gs == 0) {
+      const int64_t len = std::min(s.n, q + s.gs) - q;
+      if (s.spec.mse || q + len > i2) return false;
+      start[q - i1] = (int32_t)len;
+      starts = true;
+    }
+  }
+  job = backend::GptqBlockJob{};
+  job.m = s.m;
+  job.b = b;
+  job.maxq = s.spec.maxq;
+  job.sym = s.spec.sym;
+  job.grid = (backend::SweepGrid)s.spec.grid;
+  job.scale_dtype = s.spec.scale_dtype;
+  job.w = s.W + i1;
+  job.ldw = s.n;
+  if (s.Ar && i1 > 0) {
+    job.add = s.Ar + (s.n - i2);
+    job.ld_add = s.n;
+  }
+  job.u = s.Ublock ? s.Ublock : s.U + i1 * s.n + i1;
+  job.ldu = s.Ublock ? b : s.n;
+  job.group = group;
+  job.group_start = starts ? start : nullptr;
+  job.stale = s.stale_groups;
+  job.scales = s.scales;
+  job.zeros = s.zeros;
+  job.groups = (s.n + s.gs - 1) / s.gs;
+  if (s.P) {
+    job.p = s.P + i1 * s.n + i1;
+    job.ldp = s.n;
+    if (s.W0) {
+      job.w0 = s.W0 + i1;
+      job.ldw0 = s.n;
+    }
+    job.alpha = s.alpha;
+    job.alpha2 = s.alpha2;
+    job.outer = s.outer == OuterMode::Prequant          ? backend::SweepOuter::Prequant
+                : s.outer == OuterMode::PrequantClamped ? backend::SweepOuter::PrequantClamped
+                                                        : backend::SweepOuter::Quantized;
+    job.verr = s.verr;
+    job.ldv = s.B;
+  }
+  job.codes = s.codes + i1;
+  job.ldc = s.n;
+  job.err = s.err;
+  job.lde = s.B;
+  job.err_residual = s.Ar != nullptr;
+  if (e_out) {
+    job.e = e_out;
+    job.ld_e = s.B;
+  }
+  if (s.base) {
+    job.base = s.base + i1;
+    job.residual = s.residual + i1;
+    job.ld_split = s.n;
+  }
+  return true;
+}
+
+// sweep_tile's err_sq for a block the backend swept: per row tile, the rows' sums of e^2 over the
+// block's columns in column order, added up in row order (padding rows add exact zeros there).
+// e: m x b, ld B.
+void add_block_err_sq(const SweepState &s, const float *e, int64_t b, int threads) {
+  const int64_t tiles = (s.m + kRowTile - 1) / kRowTile;
+#pragma omp parallel for num_threads(threads_for(threads, s.m * b)) schedule(static)
+  for (int64_t tix = 0; tix < tiles; ++tix) {
+    double sum = 0;
+    for (int64_t r = tix * kRowTile; r < std::min(s.m, (tix + 1) * kRowTile); ++r) {
+      double e_sq = 0;
+      for (int64_t c = 0; c < b; ++c) e_sq += (double)e[r * s.B + c] * (double)e[r * s.B + c];
+      sum += e_sq;
+    }
+    s.err_sq[tix] += sum;
+  }
+}
+
 }  // namespace
 
 bool sweep_gives_damped_loss(const QuantConfig &config) {
@@ -374,6 +467,12 @@ QuantizedLayer gptq_quantize(const float *W_in, int64_t m, int64_t n, const hess
   std::vector<double> err_sq(damped_loss ? (size_t)tiles : 0, 0.0);
   s.err_sq = damped_loss ? err_sq.data() : nullptr;
 
+  // The backend's fused block sweep: per-column group indices, and on the V route the errors e
+  // that the damped loss sums (err holds W0 - Q there).
+  std::vector<int32_t> job_group((size_t)B), job_start((size_t)B);
+  Buffer<float> job_e(v_route && damped_loss ? (size_t)(m * B) : 0);
+  int64_t device_blocks = 0;
+
   const double t_sweep = omp_get_wtime();
   double gemm_seconds = 0;
   Progress progress(ctx, method_traits(config.method).stage, n);
@@ -381,17 +480,26 @@ QuantizedLayer gptq_quantize(const float *W_in, int64_t m, int64_t n, const hess
     const int64_t i2 = std::min(n, i1 + B);
     const int64_t lo = n - i2;  // V route: the block's first column in reversed order
     if (v_route) s.Ublock = &Ublock[(size_t)((i1 / B) * B * B)];
+    // The block's column loop: the backend's fused sweep when it takes the job, else the tiles.
+    backend::GptqBlockJob job;
+    float *job_e_out = job_e.empty() ? nullptr : job_e.data();
+    if (block_job(s, i1, i2, job_group.data(), job_start.data(), job_e_out, job) && be.gptq_sweep_block(job)) {
+      ++device_blocks;
+      if (s.err_sq) add_block_err_sq(s, job_e_out ? job_e_out : err.data(), i2 - i1, threads);
+    } else {
 #pragma omp parallel num_threads(threads_for(threads, m * (i2 - i1) * (i2 - i1) / 2))
-    {
-      TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
+      {
+        TileScratch &mine = scratch[(size_t)omp_get_thread_num()];
 #pragma omp for schedule(static)
-      for (int64_t tix = 0; tix < tiles; ++tix) {
-        const int64_t r0 = tix * kRowTile, rows = std::min(kRowTile, m - r0);
-        if (asym)
-          split ? sweep_tile<true, true>(s, mine, r0, rows, i1, i2) : sweep_tile<true, false>(s, mine, r0, rows, i1, i2);
-        else
-          split ? sweep_tile<false, true>(s, mine, r0, rows, i1, i2)
-                : sweep_tile<false, false>(s, mine, r0, rows, i1, i2);
+        for (int64_t tix = 0; tix < tiles; ++tix) {
+          const int64_t r0 = tix * kRowTile, rows = std::min(kRowTile, m - r0);
+          if (asym)
+            split ? sweep_tile<true, true>(s, mine, r0, rows, i1, i2)
+                  : sweep_tile<true, false>(s, mine, r0, rows, i1, i2);
+          else
+            split ? sweep_tile<false, true>(s, mine, r0, rows, i1, i2)
+                  : sweep_tile<false, false>(s, mine, r0, rows, i1, i2);
+        }
       }
     }
     // Lazy cross-block update: W[:, i2:] -= E_out U[i1:i2, i2:] - V_out Phat[i1:i2, i2:].
@@ -441,9 +549,10 @@ QuantizedLayer gptq_quantize(const float *W_in, int64_t m, int64_t n, const hess
   if (ctx && ctx->log_fn && ctx->log_level <= LogLevel::Debug) {
     char line[256];
     std::snprintf(line, sizeof line,
-                  "gptq %lld x %lld: factor %.3f s, setup %.3f s, in-block %.3f s, cross-block GEMM %.3f s, finish %.3f s",
+                  "gptq %lld x %lld: factor %.3f s, setup %.3f s, in-block %.3f s (%lld of %lld blocks on the "
+                  "backend's fused sweep), cross-block GEMM %.3f s, finish %.3f s",
                   (long long)m, (long long)n, t_factored - t_start, t_sweep - t_factored,
-                  t_end_sweep - t_sweep - gemm_seconds, gemm_seconds,
+                  t_end_sweep - t_sweep - gemm_seconds, (long long)device_blocks, (long long)nblocks, gemm_seconds,
                   omp_get_wtime() - t_end_sweep);
     log_message(ctx, LogLevel::Debug, line);
   }

@@ -7,6 +7,7 @@
 
 #include "backend/opencl/cl_device.h"
 #include "backend/opencl/clblast_gemm.h"
+#include "backend/opencl/cl_gptq_sweep.h"
 #include "core/error.h"
 
 namespace vqr::backend::opencl {
@@ -57,6 +58,7 @@ class OpenClBackend final : public Backend {
     if (d.fp64) gemm64_ = dev_.kernel("gemm", "-DVQR_F64", "gemm_tiled");
     widen_f16_ = dev_.kernel("widen", "", "widen_f16");
     widen_bf16_ = dev_.kernel("widen", "", "widen_bf16");
+    sweep_ = std::make_unique<ClGptqSweep>(dev_);
   }
 
   std::string description() const override {
@@ -104,6 +106,13 @@ class OpenClBackend final : public Backend {
   int potrf(Triangle uplo, int64_t n, float *a, int64_t lda) override { return cpu().potrf(uplo, n, a, lda); }
   int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) override {
     return cpu().trtri(uplo, diag, n, a, lda);
+  }
+
+  // ---- The GPTQ-family sweep (issue 18 item 3) --------------------------------------------------
+  // The in-block column loop fused per block (kernels_cl/gptq_sweep.cl, cl_gptq_sweep.h).
+  bool gptq_sweep_block(const GptqBlockJob &job) override {
+    std::lock_guard<std::mutex> lock(dev_.mutex());
+    return sweep_->run(job);
   }
 
  private:
@@ -164,6 +173,7 @@ class OpenClBackend final : public Backend {
   ClDevice dev_;
   uint64_t slice_bytes_;
   cl_kernel gemm32_ = nullptr, gemm64_ = nullptr, widen_f16_ = nullptr, widen_bf16_ = nullptr;
+  std::unique_ptr<ClGptqSweep> sweep_;  // the GPTQ-family in-block sweep
 };
 
 // The Hessian's statistic into device memory `dc` (dense n x n): the batch crosses the bus slice by

@@ -10,6 +10,8 @@
 // - POTRF and TRTRI of the damped Hessian run on the host through LAPACKE (spec gptq §7: n^3/3 once
 //   per layer, small next to the accumulation and the sweep), with the damping retry unchanged;
 //   TRMM, which only the per-block m x B x B maps of the sweep use, stays on the host too.
+// - The GPTQ-family sweep's in-block column loop runs fused per block (kernels_cl/gptq_sweep.cl,
+//   cl_gptq_sweep.h), bit-identical to the CPU's; its cross-block update is the GEMM above.
 // Operands are host pointers (the Backend contract): each operation stages its operands into
 // device buffers it keeps between calls (rectangles, so leading dimensions cost nothing), runs,
 // and reads the result back. Long k dimensions are split into slices that fit the device's
