@@ -36,6 +36,20 @@ struct Context;
 
 namespace vqr::backend {
 
+// The learned-rounding kernels (backend/rounding_kernels.h).
+template <typename T>
+struct RelaxedLayout;
+template <typename T>
+struct VqLayout;
+template <typename T>
+struct SignRoundLayout;
+template <typename T>
+class AdaRoundKernels;
+template <typename T>
+class VqRoundKernels;
+template <typename T>
+class SignRoundKernels;
+
 enum class Op { None, Trans };          // op(X) = X or X^T
 enum class Triangle { Upper, Lower };   // of the row-major matrix
 enum class Side { Left, Right };        // TRMM: B := op(A) B or B op(A)
@@ -97,6 +111,17 @@ class Backend {
   // In-place inverse of the triangular n x n matrix a (its `uplo` triangle only). Returns LAPACK's
   // info: 0 = success, k > 0 = a[k-1][k-1] is zero (singular).
   virtual int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) = 0;
+
+  // --- Learned rounding's elementwise kernels (issue 18 item 3; backend/rounding_kernels.h) -----
+  // One object per layer, made once, holding the layer's constant data where this backend
+  // computes; its per-step calls take and return host arrays. Float only: the engine's double
+  // instantiation (gradient checks) uses the CPU implementation directly. The defaults are the
+  // CPU implementation (backend/cpu/cpu_rounding.cpp); the layouts' ownership rules are in
+  // rounding_kernels.h. Throws Error on a device failure.
+  virtual std::unique_ptr<AdaRoundKernels<float>> make_adaround_kernels(const RelaxedLayout<float> &layout);
+  virtual std::unique_ptr<VqRoundKernels<float>> make_vqround_kernels(const RelaxedLayout<float> &layout,
+                                                                      const VqLayout<float> &vq);
+  virtual std::unique_ptr<SignRoundKernels<float>> make_signround_kernels(const SignRoundLayout<float> &layout);
 };
 
 // The process-wide CPU backend (OpenBLAS + LAPACKE; backend/cpu). Stateless, so shared by all

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/opencl/cl_device.h"
+#include "backend/opencl/cl_rounding.h"
 #include "core/error.h"
 
 namespace vqr::backend::opencl {
@@ -55,6 +56,7 @@ class OpenClBackend final : public Backend {
     if (d.fp64) gemm64_ = dev_.kernel("gemm", "-DVQR_F64", "gemm_tiled");
     widen_f16_ = dev_.kernel("widen", "", "widen_f16");
     widen_bf16_ = dev_.kernel("widen", "", "widen_bf16");
+    build_rounding_kernels(dev_);
   }
 
   std::string description() const override {
@@ -99,6 +101,18 @@ class OpenClBackend final : public Backend {
   int potrf(Triangle uplo, int64_t n, float *a, int64_t lda) override { return cpu().potrf(uplo, n, a, lda); }
   int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) override {
     return cpu().trtri(uplo, diag, n, a, lda);
+  }
+
+  // --- Learned rounding's elementwise kernels (cl_rounding.h) -----------------------------------
+  std::unique_ptr<AdaRoundKernels<float>> make_adaround_kernels(const RelaxedLayout<float> &layout) override {
+    return opencl::make_adaround_kernels(dev_, layout);
+  }
+  std::unique_ptr<VqRoundKernels<float>> make_vqround_kernels(const RelaxedLayout<float> &layout,
+                                                              const VqLayout<float> &vq) override {
+    return opencl::make_vqround_kernels(dev_, layout, vq);
+  }
+  std::unique_ptr<SignRoundKernels<float>> make_signround_kernels(const SignRoundLayout<float> &layout) override {
+    return opencl::make_signround_kernels(dev_, layout);
   }
 
  private:
