@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/rounding_kernels.h"
 #include "core/context.h"
 
 namespace vqr {
@@ -30,6 +31,47 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer 
 }
 
 bool Backend::gptq_sweep_block(const GptqBlockJob &) { return false; }
+
+std::unique_ptr<AdaRoundKernels<float>> Backend::make_adaround_kernels(const RelaxedLayout<float> &layout) {
+  return cpu_adaround_kernels<float>(layout);
+}
+std::unique_ptr<VqRoundKernels<float>> Backend::make_vqround_kernels(const RelaxedLayout<float> &layout,
+                                                                     const VqLayout<float> &vq) {
+  return cpu_vqround_kernels<float>(layout, vq);
+}
+std::unique_ptr<SignRoundKernels<float>> Backend::make_signround_kernels(const SignRoundLayout<float> &layout) {
+  return cpu_signround_kernels<float>(layout);
+}
+
+// The engine's entry points (rounding_kernels.h): float through the backend, double on the CPU.
+template <>
+std::unique_ptr<AdaRoundKernels<float>> adaround_kernels_on<float>(Backend &be, const RelaxedLayout<float> &layout) {
+  return be.make_adaround_kernels(layout);
+}
+template <>
+std::unique_ptr<AdaRoundKernels<double>> adaround_kernels_on<double>(Backend &, const RelaxedLayout<double> &layout) {
+  return cpu_adaround_kernels<double>(layout);
+}
+template <>
+std::unique_ptr<VqRoundKernels<float>> vqround_kernels_on<float>(Backend &be, const RelaxedLayout<float> &layout,
+                                                                 const VqLayout<float> &vq) {
+  return be.make_vqround_kernels(layout, vq);
+}
+template <>
+std::unique_ptr<VqRoundKernels<double>> vqround_kernels_on<double>(Backend &, const RelaxedLayout<double> &layout,
+                                                                   const VqLayout<double> &vq) {
+  return cpu_vqround_kernels<double>(layout, vq);
+}
+template <>
+std::unique_ptr<SignRoundKernels<float>> signround_kernels_on<float>(Backend &be,
+                                                                     const SignRoundLayout<float> &layout) {
+  return be.make_signround_kernels(layout);
+}
+template <>
+std::unique_ptr<SignRoundKernels<double>> signround_kernels_on<double>(Backend &,
+                                                                       const SignRoundLayout<double> &layout) {
+  return cpu_signround_kernels<double>(layout);
+}
 
 }  // namespace backend
 

@@ -38,6 +38,20 @@ struct Context;
 
 namespace vqr::backend {
 
+// The learned-rounding kernels (backend/rounding_kernels.h).
+template <typename T>
+struct RelaxedLayout;
+template <typename T>
+struct VqLayout;
+template <typename T>
+struct SignRoundLayout;
+template <typename T>
+class AdaRoundKernels;
+template <typename T>
+class VqRoundKernels;
+template <typename T>
+class SignRoundKernels;
+
 enum class Op { None, Trans };          // op(X) = X or X^T
 enum class Triangle { Upper, Lower };   // of the row-major matrix
 enum class Side { Left, Right };        // TRMM: B := op(A) B or B op(A)
@@ -117,6 +131,17 @@ class Backend {
   // caller runs that tile loop itself. The default returns false: on the CPU backend the sweep is
   // the tile loop, unchanged.
   virtual bool gptq_sweep_block(const GptqBlockJob &job);
+
+  // --- Learned rounding's elementwise kernels (issue 18 item 3; backend/rounding_kernels.h) -----
+  // One object per layer, made once, holding the layer's constant data where this backend
+  // computes; its per-step calls take and return host arrays. Float only: the engine's double
+  // instantiation (gradient checks) uses the CPU implementation directly. The defaults are the
+  // CPU implementation (backend/cpu/cpu_rounding.cpp); the layouts' ownership rules are in
+  // rounding_kernels.h. Throws Error on a device failure.
+  virtual std::unique_ptr<AdaRoundKernels<float>> make_adaround_kernels(const RelaxedLayout<float> &layout);
+  virtual std::unique_ptr<VqRoundKernels<float>> make_vqround_kernels(const RelaxedLayout<float> &layout,
+                                                                      const VqLayout<float> &vq);
+  virtual std::unique_ptr<SignRoundKernels<float>> make_signround_kernels(const SignRoundLayout<float> &layout);
 };
 
 // The process-wide CPU backend (OpenBLAS + LAPACKE; backend/cpu). Stateless, so shared by all

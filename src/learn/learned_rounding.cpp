@@ -95,13 +95,13 @@ quant::QuantizedLayer learned_quantize(Context *ctx, const quant::QuantConfig &c
   VqStats vq;
   bool init_is_rtn = c.init == quant::Init::Rtn;  // the library's RTN, so its proxy loss is the report's rtn_proxy_loss
   if (c.method == quant::Method::AutoRound) {
-    rounding = make_autoround<float>(W, m, n, c, threads);
+    rounding = make_autoround<float>(W, m, n, c, threads, backend_of(ctx));
     rounding->harden(result);  // V = 0, multipliers 1: AutoRound's own round-to-nearest
     init_is_rtn = false;
   } else {
     RoundingInit init = make_rounding_init(W, m, n, H, c, ctx, threads);
     if (c.method == quant::Method::AdaRound)
-      rounding = make_adaround<float>(init, c.lr, threads);
+      rounding = make_adaround<float>(init, c.lr, threads, backend_of(ctx));
     else if (c.method == quant::Method::VqRound)
       rounding = make_vqround<float>(init, c, ctx, threads, &vq);
     else

@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "learn/kmeans.h"
-#include "learn/rectified_sigmoid.h"
 
 namespace vqr::learn {
 
@@ -42,12 +41,19 @@ void RelaxedRounding<T>::harden(quant::QuantizedLayer &out) {
   }
 }
 
-// Soft weight of one element for latent value h; `in` = the clamp passes the gradient.
 template <typename T>
-static inline T soft_weight(T bz, T h, T s, T z, T maxq, bool *in) {
-  const T v = bz + h;
-  *in = v >= T(0) && v <= maxq;
-  return s * ((v < T(0) ? T(0) : (v > maxq ? maxq : v)) - z);
+backend::RelaxedLayout<T> RelaxedRounding<T>::layout() const {
+  backend::RelaxedLayout<T> l;
+  l.m = m_;
+  l.n = n_;
+  l.groups = grid_.groups;
+  l.maxq = grid_.maxq;
+  l.bz = bz_.data();
+  l.scale = grid_.scale.data();
+  l.zero = grid_.zero.data();
+  l.g_idx = grid_.g_idx.data();
+  l.threads = threads_;
+  return l;
 }
 
 // --- AdaRound ------------------------------------------------------------------------------------
@@ -57,60 +63,31 @@ class AdaRounding final : public RelaxedRounding<T> {
   using Base = RelaxedRounding<T>;
 
  public:
-  AdaRounding(const RoundingInit &init, double lr, int threads)
-      : Base(init, lr, threads), A_(init.base.size()), grad_(init.base.size()), h_(init.base.size()),
-        hp_(init.base.size()) {
+  AdaRounding(const RoundingInit &init, double lr, int threads, backend::Backend &be)
+      : Base(init, lr, threads), A_(init.base.size()), grad_(init.base.size()) {
     const Buffer<float> A = initial_latents(init, threads);
     for (size_t i = 0; i < A.size(); ++i) A_[i] = (T)A[i];
+    kernels_ = backend::adaround_kernels_on<T>(be, this->layout());
   }
   std::vector<ParamGroup<T>> groups() override {
     return {{A_.data(), grad_.data(), (int64_t)A_.size(), this->lr_, false}};
   }
-  void forward(T *Wq) override {
-    const int64_t m = this->m_, n = this->n_;
-#pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        const size_t i = (size_t)(r * n + j);
-        bool in;
-        rsig_and_grad(A_[i], &h_[i], &hp_[i]);
-        Wq[i] = soft_weight(this->bz_[i], h_[i], this->grid_.s(r, j), this->grid_.z(r, j), this->grid_.maxq, &in);
-      }
-  }
-  void backward(T *G) override {
-    const int64_t m = this->m_, n = this->n_;
-#pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        const size_t i = (size_t)(r * n + j);
-        const T v = this->bz_[i] + h_[i];
-        const bool in = v >= T(0) && v <= this->grid_.maxq;
-        grad_[i] = in ? G[i] * this->grid_.s(r, j) * hp_[i] : T(0);
-      }
-  }
-  double regularize(double beta, double weight) override {
-    const int64_t count = this->m_ * this->n_;
-    const T b = (T)beta, w = (T)weight;
-    double total = 0;
-#pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(static) reduction(+ : total)
-    for (int64_t i = 0; i < count; ++i) {
-      T dh;
-      total += (double)round_reg(h_[(size_t)i], b, &dh);
-      grad_[(size_t)i] += w * dh * hp_[(size_t)i];
-    }
-    return weight * total;
-  }
+  void forward(T *Wq) override { kernels_->forward(Wq, A_.data()); }
+  void backward(T *G) override { kernels_->backward(grad_.data(), G); }
+  double regularize(double beta, double weight) override { return kernels_->regularize(grad_.data(), beta, weight); }
 
  protected:
   void latents(T *A) const override { std::copy(A_.data(), A_.data() + A_.size(), A); }
 
  private:
-  Buffer<T> A_, grad_, h_, hp_;  // latents, their gradient, cached h(A) and h'(A)
+  Buffer<T> A_, grad_;  // latents and their gradient
+  std::unique_ptr<backend::AdaRoundKernels<T>> kernels_;
 };
 
 template <typename T>
-std::unique_ptr<RelaxedRounding<T>> make_adaround(const RoundingInit &init, double lr, int threads) {
-  return std::make_unique<AdaRounding<T>>(init, lr, threads);
+std::unique_ptr<RelaxedRounding<T>> make_adaround(const RoundingInit &init, double lr, int threads,
+                                                  backend::Backend &be) {
+  return std::make_unique<AdaRounding<T>>(init, lr, threads, be);
 }
 
 // --- VQRound -------------------------------------------------------------------------------------
@@ -149,8 +126,6 @@ class VqRounding final : public RelaxedRounding<T> {
     C_.assign(km.centroids.begin(), km.centroids.end());
     idx_ = std::move(km.assign);
     grad_.assign(C_.size(), T(0));
-    h_.assign(C_.size(), T(0));
-    hp_.assign(C_.size(), T(0));
     // CSR of the vectors of each codeword, ascending (counting sort: stable), built once; and the
     // number of real (unpadded) weights behind each codebook entry, for the regularizer.
     offsets_.assign((size_t)K_ + 1, 0);
@@ -168,60 +143,27 @@ class VqRounding final : public RelaxedRounding<T> {
     stats->codebook_size = K_;
     stats->vectors = L_;
     stats->flip_rate = (double)flips / (double)count;
+
+    backend::VqLayout<T> vq;
+    vq.K = K_;
+    vq.L = L_;
+    vq.D = D_;
+    vq.idx = idx_.data();
+    vq.offsets = offsets_.data();
+    vq.members = members_.data();
+    vq.weight_count = weight_count_.data();
+    kernels_ = backend::vqround_kernels_on<T>(backend_of(ctx), this->layout(), vq);
   }
 
   std::vector<ParamGroup<T>> groups() override {
     return {{C_.data(), grad_.data(), (int64_t)C_.size(), this->lr_, false}};
   }
 
-  void forward(T *Wq) override {
-    for (size_t i = 0; i < C_.size(); ++i) rsig_and_grad(C_[i], &h_[i], &hp_[i]);
-    const int64_t m = this->m_, n = this->n_;
-#pragma omp parallel for num_threads(threads_for(this->threads_, m * n)) schedule(static)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t e = r * n + j;
-        bool in;
-        Wq[e] = soft_weight(this->bz_[(size_t)e], h_[entry(e)], this->grid_.s(r, j), this->grid_.z(r, j),
-                            this->grid_.maxq, &in);
-      }
-  }
-
-  // dL/dC[k, d] = h'(C[k, d]) * sum over the vectors l of codeword k of (G s 1[in])[l D + d]:
-  // first G is scaled in place (sequential pass), then each codeword sums its own vectors in
-  // ascending order (deterministic for any thread count; spec vqround §1.6).
-  void backward(T *G) override {
-    const int64_t m = this->m_, n = this->n_, count = m * n;
-#pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(static)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t e = r * n + j;
-        const T v = this->bz_[(size_t)e] + h_[entry(e)];
-        G[e] = (v >= T(0) && v <= this->grid_.maxq) ? G[e] * this->grid_.s(r, j) : T(0);
-      }
-    const int D = D_;
-#pragma omp parallel for num_threads(threads_for(this->threads_, count)) schedule(dynamic, 64)
-    for (int64_t k = 0; k < K_; ++k) {
-      T acc[16] = {};
-      for (int64_t p = offsets_[(size_t)k]; p < offsets_[(size_t)k + 1]; ++p) {
-        const int64_t e0 = members_[(size_t)p] * D;
-        const int dmax = (int)std::min<int64_t>(D, count - e0);  // the padded tail of the last vector
-        for (int d = 0; d < dmax; ++d) acc[d] += G[e0 + d];
-      }
-      for (int d = 0; d < D; ++d) grad_[(size_t)(k * D + d)] = acc[d] * hp_[(size_t)(k * D + d)];
-    }
-  }
-
-  double regularize(double beta, double weight) override {
-    const T b = (T)beta, w = (T)weight;
-    double total = 0;
-    for (size_t i = 0; i < C_.size(); ++i) {
-      T dh;
-      total += (double)weight_count_[i] * (double)round_reg(h_[i], b, &dh);
-      grad_[i] += w * weight_count_[i] * dh * hp_[i];
-    }
-    return weight * total;
-  }
+  void forward(T *Wq) override { kernels_->forward(Wq, C_.data()); }
+  // dL/dC[k, d] = h'(C[k, d]) * sum over the vectors l of codeword k of (G s 1[in])[l D + d],
+  // summed in ascending order (spec vqround §1.6).
+  void backward(T *G) override { kernels_->backward(grad_.data(), G); }
+  double regularize(double beta, double weight) override { return kernels_->regularize(grad_.data(), beta, weight); }
 
  protected:
   void latents(T *A) const override {
@@ -234,9 +176,10 @@ class VqRounding final : public RelaxedRounding<T> {
 
   int D_;
   int64_t L_ = 0, K_ = 0;
-  std::vector<T> C_, grad_, h_, hp_, weight_count_;  // K x D each
-  std::vector<int32_t> idx_;                        // L
-  std::vector<int64_t> offsets_, members_;          // CSR: K + 1, L
+  std::vector<T> C_, grad_, weight_count_;  // K x D each
+  std::vector<int32_t> idx_;               // L
+  std::vector<int64_t> offsets_, members_; // CSR: K + 1, L
+  std::unique_ptr<backend::VqRoundKernels<T>> kernels_;
 };
 
 template <typename T>
@@ -247,8 +190,10 @@ std::unique_ptr<RelaxedRounding<T>> make_vqround(const RoundingInit &init, const
 
 template class RelaxedRounding<float>;
 template class RelaxedRounding<double>;
-template std::unique_ptr<RelaxedRounding<float>> make_adaround<float>(const RoundingInit &, double, int);
-template std::unique_ptr<RelaxedRounding<double>> make_adaround<double>(const RoundingInit &, double, int);
+template std::unique_ptr<RelaxedRounding<float>> make_adaround<float>(const RoundingInit &, double, int,
+                                                                      backend::Backend &);
+template std::unique_ptr<RelaxedRounding<double>> make_adaround<double>(const RoundingInit &, double, int,
+                                                                        backend::Backend &);
 template std::unique_ptr<RelaxedRounding<float>> make_vqround<float>(const RoundingInit &, const quant::QuantConfig &,
                                                                      Context *, int, VqStats *);
 template std::unique_ptr<RelaxedRounding<double>> make_vqround<double>(const RoundingInit &,

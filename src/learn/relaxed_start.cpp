@@ -19,7 +19,7 @@ RelaxedStart start_relaxed(Context *ctx, const quant::QuantConfig &c, const floa
   RelaxedStart out;
   VqStats vq;
   if (c.method == quant::Method::AdaRound)
-    out.rounding = make_adaround<float>(init, c.lr, threads);
+    out.rounding = make_adaround<float>(init, c.lr, threads, backend_of(ctx));
   else
     out.rounding = make_vqround<float>(init, c, ctx, threads, &vq);
   out.layer = std::move(init.layer);

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "learn/rectified_sigmoid.h"
+#include "backend/rectified_sigmoid.h"
 #include "quant/gptq.h"
 #include "quant/grid.h"
 #include "quant/rtn.h"
@@ -45,7 +45,7 @@ Buffer<float> initial_latents(const RoundingInit &init, int threads) {
   Buffer<float> A(count);
 #pragma omp parallel for num_threads(threads_for(threads, (int64_t)count)) schedule(static)
   for (size_t i = 0; i < count; ++i) {
-    const float a = rsig_inverse(init.residual[i]);
+    const float a = backend::rsig_inverse(init.residual[i]);
     // A tiny negative value still gives h(A) = 0.5 in the soft weights but hardens downwards.
     A[i] = init.up[i] ? (a >= 0.0f ? a : 0.0f) : (a < 0.0f ? a : -1e-20f);
   }

@@ -1,10 +1,11 @@
 // AutoRound and LoRA-rounding parameterizations (ste_rounding.h).
 #include "learn/ste_rounding.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "backend/rounding_kernels.h"
 #include "core/buffer.h"
-#include "core/dtype.h"
 #include "core/error.h"
 #include "core/splitmix64.h"
 
@@ -21,21 +22,19 @@ static inline T rne(T x) {
 template <typename T>
 class AutoRounding final : public Rounding<T> {
  public:
-  enum Variant { kAsym, kGptqSym, kFullRange };
-
-  AutoRounding(const float *W, int64_t m, int64_t n, const quant::QuantConfig &c, int threads)
-      : m_(m), n_(n), threads_(threads), bits_(c.bits), maxq_((T)((1 << c.bits) - 1)),
-        half_((T)(1 << (c.bits - 1))), gs_(c.group_size > 0 ? c.group_size : n), minmax_(c.minmax_tuning),
-        lr_(c.lr), minmax_lr_(c.minmax_lr), W_((size_t)(m * n)), V_((size_t)(m * n)), gV_((size_t)(m * n)) {
+  AutoRounding(const float *W, int64_t m, int64_t n, const quant::QuantConfig &c, int threads, backend::Backend &be)
+      : m_(m), n_(n), lr_(c.lr), minmax_lr_(c.minmax_lr), W_((size_t)(m * n)), V_((size_t)(m * n)),
+        gV_((size_t)(m * n)) {
     require(c.grid != quant::Grid::QuaRot, Status::Unsupported,
             "autoround defines the GPTQ grid (asymmetric or symmetric) and VQR_GRID_FULL_RANGE, not QuaRot's");
-    variant_ = c.grid == quant::Grid::FullRange ? kFullRange : (c.sym ? kGptqSym : kAsym);
-    G_ = (n + gs_ - 1) / gs_;
+    using Variant = backend::SignRoundVariant;
+    const int64_t gs = c.group_size > 0 ? c.group_size : n;
+    G_ = (n + gs - 1) / gs;
     wmin_.assign((size_t)(m * G_), T(0));
     wmax_.assign((size_t)(m * G_), T(0));
     for (int64_t r = 0; r < m; ++r)
       for (int64_t j = 0; j < n; ++j) {
-        const size_t g = (size_t)(r * G_ + j / gs_);
+        const size_t g = (size_t)(r * G_ + j / gs);
         const T w = (T)W[r * n + j];
         W_[(size_t)(r * n + j)] = w;
         V_[(size_t)(r * n + j)] = T(0);
@@ -46,144 +45,68 @@ class AutoRounding final : public Rounding<T> {
     mx_.assign(wmin_.size(), T(1));
     gmn_.assign(wmin_.size(), T(0));
     gmx_.assign(wmin_.size(), T(0));
+
+    layout_.m = m;
+    layout_.n = n;
+    layout_.group_size = gs;
+    layout_.groups = G_;
+    layout_.variant =
+        c.grid == quant::Grid::FullRange ? Variant::FullRange : (c.sym ? Variant::GptqSym : Variant::Asym);
+    layout_.maxq = (T)((1 << c.bits) - 1);
+    layout_.half = (T)(1 << (c.bits - 1));
+    layout_.minmax = c.minmax_tuning;
+    layout_.W = W_.data();
+    layout_.wmin = wmin_.data();
+    layout_.wmax = wmax_.data();
+    layout_.threads = threads;
+    kernels_ = backend::signround_kernels_on<T>(be, layout_);
   }
 
   bool relaxed() const override { return false; }
 
   std::vector<ParamGroup<T>> groups() override {
     std::vector<ParamGroup<T>> g = {{V_.data(), gV_.data(), (int64_t)V_.size(), lr_, false}};
-    if (minmax_) {
+    if (layout_.minmax) {
       g.push_back({mn_.data(), gmn_.data(), (int64_t)mn_.size(), minmax_lr_, true});
       g.push_back({mx_.data(), gmx_.data(), (int64_t)mx_.size(), minmax_lr_, true});
     }
     return g;
   }
 
-  void forward(T *Wq) override { sweep(Wq, nullptr); }
-  void hard_weights(T *Wq) override { sweep(Wq, nullptr); }
-  void backward(T *G) override { sweep(nullptr, G); }
+  void forward(T *Wq) override { kernels_->forward(Wq, V_.data(), mn_.data(), mx_.data()); }
+  void hard_weights(T *Wq) override { forward(Wq); }
+  void backward(T *G) override { kernels_->backward(gV_.data(), gmn_.data(), gmx_.data(), G); }
 
   void harden(quant::QuantizedLayer &out) override {
+    const int64_t gs = layout_.group_size;
+    const T maxq = layout_.maxq;
     for (int64_t r = 0; r < m_; ++r)
       for (int64_t g = 0; g < G_; ++g) {
-        const GroupQ p = group_params(r, g);
+        const size_t k = (size_t)(r * G_ + g);
+        const backend::SignRoundGroup<T> p = backend::signround_group(layout_, r, g, mn_[k], mx_[k]);
         out.scales[(size_t)(g * m_ + r)] = (float)p.s;
         out.zeros[(size_t)(g * m_ + r)] = (float)p.zp;
-        for (int64_t j = g * gs_; j < std::min(n_, (g + 1) * gs_); ++j) {
+        for (int64_t j = g * gs; j < std::min(n_, (g + 1) * gs); ++j) {
           const size_t i = (size_t)(r * n_ + j);
           const T q = rne(W_[i] / p.s + V_[i]) + p.zp;
-          out.codes[i] = (uint8_t)(q < T(0) ? T(0) : (q > maxq_ ? maxq_ : q));
+          out.codes[i] = (uint8_t)(q < T(0) ? T(0) : (q > maxq ? maxq : q));
         }
       }
   }
 
  private:
-  // The group's quantizer at the current min/max multipliers, with the partial derivatives of s
-  // with respect to them (0 where the 1e-5 floor holds s).
-  struct GroupQ {
-    T s, zp, lo;
-    T ds_dmn, ds_dmx;
-  };
-
-  static T to_f16(T s) { return (T)f16_to_f32(f32_to_f16((float)s)); }
-
-  GroupQ group_params(int64_t r, int64_t g) const {
-    const size_t k = (size_t)(r * G_ + g);
-    const T wmin = wmin_[k], wmax = wmax_[k], mn = mn_[k], mx = mx_[k];
-    const T lo = wmin * mn, hi = wmax * mx;
-    GroupQ p{};
-    p.lo = lo;
-    if (variant_ == kFullRange) {
-      const T a = -lo, c = hi;
-      const T s16 = to_f16((c < a ? a : -c) / half_);
-      const bool pass = std::fabs(s16) >= T(1e-5);
-      p.s = pass ? s16 : (std::signbit(s16) ? T(-1e-5) : T(1e-5));
-      p.zp = half_;
-      if (pass) {
-        if (c < a)
-          p.ds_dmn = -wmin / half_;
-        else
-          p.ds_dmx = -wmax / half_;
-      }
-      return p;
-    }
-    T s_raw;
-    if (variant_ == kGptqSym) {
-      const bool neg_wins = lo < T(0) && -lo > hi;
-      s_raw = lo < T(0) ? T(2) * std::max(-lo, hi) / maxq_ : hi / maxq_;
-      p.zp = half_;
-      if (neg_wins)
-        p.ds_dmn = T(-2) * wmin / maxq_;
-      else
-        p.ds_dmx = (lo < T(0) ? T(2) : T(1)) * wmax / maxq_;
-    } else {
-      s_raw = (hi - lo) / maxq_;
-      p.ds_dmx = wmax / maxq_;
-      p.ds_dmn = -wmin / maxq_;
-    }
-    const T s16 = to_f16(s_raw);
-    if (s16 < T(1e-5)) {
-      p.s = T(1e-5);
-      p.ds_dmn = p.ds_dmx = T(0);
-    } else {
-      p.s = s16;
-    }
-    if (variant_ == kAsym) p.zp = rne(-lo / p.s);
-    return p;
-  }
-
-  // Forward (Wq != NULL): fake-quantized weights. Backward (G != NULL): the straight-through
-  // gradients of spec §1.3 — in range dW'/dV = s, dW'/ds = (q - zp) - W/s; clamped at bound B
-  // dW'/dV = 0, dW'/ds = (B - zp) - lo/s (variant A; B - zp otherwise) and, for A, dW'/dlo = 1
-  // through the zero-point. The clamp passes the gradient at its bounds (PyTorch).
-  void sweep(T *Wq, const T *G) {
-#pragma omp parallel for num_threads(threads_for(threads_, m_ * n_)) schedule(static)
-    for (int64_t r = 0; r < m_; ++r)
-      for (int64_t g = 0; g < G_; ++g) {
-        const GroupQ p = group_params(r, g);
-        T dS = 0, dLo = 0;
-        for (int64_t j = g * gs_; j < std::min(n_, (g + 1) * gs_); ++j) {
-          const size_t i = (size_t)(r * n_ + j);
-          const T x = W_[i] / p.s;
-          const T qv = rne(x + V_[i]) + p.zp;
-          const bool low = qv < T(0), high = qv > maxq_;
-          const T q = low ? T(0) : (high ? maxq_ : qv);
-          if (Wq) {
-            Wq[i] = p.s * (q - p.zp);
-            continue;
-          }
-          if (!low && !high) {
-            gV_[i] = G[i] * p.s;
-            dS += G[i] * ((q - p.zp) - x);
-          } else {
-            gV_[i] = T(0);
-            dS += G[i] * ((q - p.zp) - (variant_ == kAsym ? p.lo / p.s : T(0)));
-            if (variant_ == kAsym) dLo += G[i];
-          }
-        }
-        if (!Wq && minmax_) {
-          const size_t k = (size_t)(r * G_ + g);
-          gmn_[k] = dS * p.ds_dmn + dLo * wmin_[k];
-          gmx_[k] = dS * p.ds_dmx;
-        }
-      }
-  }
-
-  int64_t m_, n_;
-  int threads_, bits_;
-  T maxq_, half_;
-  int64_t gs_, G_ = 0;
-  bool minmax_;
+  int64_t m_, n_, G_ = 0;
   double lr_, minmax_lr_;
-  Variant variant_ = kAsym;
   Buffer<T> W_, V_, gV_;
   std::vector<T> wmin_, wmax_, mn_, mx_, gmn_, gmx_;  // m x G
+  backend::SignRoundLayout<T> layout_;
+  std::unique_ptr<backend::SignRoundKernels<T>> kernels_;
 };
 
 template <typename T>
 std::unique_ptr<Rounding<T>> make_autoround(const float *W, int64_t m, int64_t n, const quant::QuantConfig &config,
-                                            int threads) {
-  return std::make_unique<AutoRounding<T>>(W, m, n, config, threads);
+                                            int threads, backend::Backend &be) {
+  return std::make_unique<AutoRounding<T>>(W, m, n, config, threads, be);
 }
 
 // --- LoRA-rounding -------------------------------------------------------------------------------
@@ -268,9 +191,9 @@ std::unique_ptr<Rounding<T>> make_loraround(backend::Backend &be, const float *W
 }
 
 template std::unique_ptr<Rounding<float>> make_autoround<float>(const float *, int64_t, int64_t,
-                                                                const quant::QuantConfig &, int);
+                                                                const quant::QuantConfig &, int, backend::Backend &);
 template std::unique_ptr<Rounding<double>> make_autoround<double>(const float *, int64_t, int64_t,
-                                                                  const quant::QuantConfig &, int);
+                                                                  const quant::QuantConfig &, int, backend::Backend &);
 template std::unique_ptr<Rounding<float>> make_loraround<float>(backend::Backend &, const float *, const RoundingInit &,
                                                                 const quant::QuantConfig &, uint64_t, int);
 template std::unique_ptr<Rounding<double>> make_loraround<double>(backend::Backend &, const float *,

@@ -7,6 +7,8 @@
 //       B  full range (VQR_GRID_FULL_RANGE): s = m / 2^(b-1) with m the signed larger extreme;
 //     lo = w_min min_scale, hi = w_max max_scale from the ORIGINAL group's range (containing 0),
 //     s cast to fp16 inside the forward pass and floored at 1e-5 (its sign kept for B).
+//     The quantizer's elementwise passes run in the layer's kernels from the backend
+//     (backend/rounding_kernels.h); the parameters and SignSGD stay on the host.
 //   LoRA-rounding, our own baseline (spec learned_rounding §4): V = 0.5 tanh(A B^T), rank r, on
 //     the fixed RTN grid.
 #pragma once
@@ -21,10 +23,11 @@
 namespace vqr::learn {
 
 // W: m x n fp32. config: bits, group_size, grid/sym (variant), minmax_tuning, lr, minmax_lr.
-// Throws Status::Unsupported for a grid AutoRound does not define (QuaRot).
+// `be` makes the layer's kernels (float; double always computes on the CPU) and must outlive the
+// rounding. Throws Status::Unsupported for a grid AutoRound does not define (QuaRot).
 template <typename T>
 std::unique_ptr<Rounding<T>> make_autoround(const float *W, int64_t m, int64_t n, const quant::QuantConfig &config,
-                                            int threads);
+                                            int threads, backend::Backend &be = backend::cpu());
 
 // init: the RTN initialization (its grid is kept); seed: for A's random start (B starts at 0);
 // `be` runs the low-rank GEMMs and must outlive the rounding.

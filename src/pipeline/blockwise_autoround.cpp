@@ -138,7 +138,8 @@ BlockwiseOutcome blockwise_autoround(Context *ctx, const quant::QuantConfig &con
     shapes.push_back({nullptr, w.rows, w.cols});
     fp.emplace_back((size_t)(w.rows * w.cols));
     std::memcpy(fp.back().data(), w.data, (size_t)(w.rows * w.cols) * sizeof(float));
-    parts.push_back(learn::make_autoround<float>(fp.back().data(), w.rows, w.cols, config, threads));
+    parts.push_back(
+        learn::make_autoround<float>(fp.back().data(), w.rows, w.cols, config, threads, backend_of(ctx)));
     raw.push_back(parts.back().get());
     sizes.push_back(w.rows * w.cols);
   }

@@ -8,6 +8,8 @@
 #include "backend/opencl/cl_device.h"
 #include "backend/opencl/clblast_gemm.h"
 #include "backend/opencl/cl_gptq_sweep.h"
+
+#include "backend/opencl/cl_rounding.h"
 #include "core/error.h"
 
 namespace vqr::backend::opencl {
@@ -59,6 +61,7 @@ class OpenClBackend final : public Backend {
     widen_f16_ = dev_.kernel("widen", "", "widen_f16");
     widen_bf16_ = dev_.kernel("widen", "", "widen_bf16");
     sweep_ = std::make_unique<ClGptqSweep>(dev_);
+    build_rounding_kernels(dev_);
   }
 
   std::string description() const override {
@@ -113,6 +116,18 @@ class OpenClBackend final : public Backend {
   bool gptq_sweep_block(const GptqBlockJob &job) override {
     std::lock_guard<std::mutex> lock(dev_.mutex());
     return sweep_->run(job);
+  }
+
+  // --- Learned rounding's elementwise kernels (cl_rounding.h) -----------------------------------
+  std::unique_ptr<AdaRoundKernels<float>> make_adaround_kernels(const RelaxedLayout<float> &layout) override {
+    return opencl::make_adaround_kernels(dev_, layout);
+  }
+  std::unique_ptr<VqRoundKernels<float>> make_vqround_kernels(const RelaxedLayout<float> &layout,
+                                                              const VqLayout<float> &vq) override {
+    return opencl::make_vqround_kernels(dev_, layout, vq);
+  }
+  std::unique_ptr<SignRoundKernels<float>> make_signround_kernels(const SignRoundLayout<float> &layout) override {
+    return opencl::make_signround_kernels(dev_, layout);
   }
 
  private:

@@ -7,6 +7,8 @@
 //   GPTQ cross-block update, the k-means distances, the layer objectives and the model's matmuls.
 // - The Hessian's f16/bf16 batches cross the bus as 16-bit values and are widened on the device
 //   (kernels_cl/widen.cl) before the SYRK.
+// - The learned-rounding engine's elementwise passes and VQRound's per-codeword reduction
+//   (kernels_cl/relaxed_rounding.cl and signround.cl, float; cl_rounding.h).
 // - POTRF and TRTRI of the damped Hessian run on the host through LAPACKE (spec gptq §7: n^3/3 once
 //   per layer, small next to the accumulation and the sweep), with the damping retry unchanged;
 //   TRMM, which only the per-block m x B x B maps of the sweep use, stays on the host too.

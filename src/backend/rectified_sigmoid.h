@@ -2,13 +2,15 @@
 // rounding regularizer (§3.3, spec vqround §1.7): h(a) = clip(sigmoid(a) (zeta - gamma) + gamma,
 // 0, 1) with gamma = -0.1, zeta = 1.1, so h reaches 0 and 1 at finite a (+-ln 11) and its
 // gradient vanishes once a weight is decided. Templated so tests can run the whole learned
-// objective in double for finite differences.
+// objective in double for finite differences. Here, below the learning engine, because the CPU
+// implementation of the rounding kernels (backend/rounding_kernels.h) is built on it; it is the
+// reference twin of kernels_cl/relaxed_rounding.cl.
 #pragma once
 
 #include <cmath>
 #include <limits>
 
-namespace vqr::learn {
+namespace vqr::backend {
 
 constexpr double kGamma = -0.1, kZeta = 1.1;
 
@@ -65,4 +67,4 @@ inline T round_reg(T h, T beta, T *dh) {
   return T(1) - p;
 }
 
-}  // namespace vqr::learn
+}  // namespace vqr::backend
