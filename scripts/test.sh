@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (ctest: C++ gtest, the C11 API program, ABI checks, Python),
 # then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the whole suite a
-# second time. Under CI (CI=true) a missing ../shared/data folder fails the data tests instead of
+# second time. Under CI (CI=true) a missing ../shared/data folder, or no OpenCL device (PoCL is
+# installed by the setup script), fails the data and OpenCL tests instead of
 # skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ phase() {
 
 phase "setup" ./scripts/setup.sh
 source scripts/blas_env.sh
-[[ ${CI:-} == true ]] && export VQR_REQUIRE_DATA=1
+[[ ${CI:-} == true ]] && export VQR_REQUIRE_DATA=1 VQR_REQUIRE_OPENCL=1
 jobs=$(nproc)
 
 echo "== release build + tests"

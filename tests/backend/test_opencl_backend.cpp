@@ -30,32 +30,12 @@
 #include "quant/config.h"
 #include "quant/gptq.h"
 #include "vqround/vqround.h"
+#include "opencl_device.h"
 
 namespace {
 
 using namespace backend_checks;
 using vqr::backend::Kind;
-
-bool opencl_required() {
-  const char *v = std::getenv("VQR_REQUIRE_OPENCL");
-  return v && std::string(v) == "1";
-}
-
-// The backend "opencl" selects (the first GPU, else the first device), or nullptr.
-vqr::backend::Backend *device_backend() {
-  try {
-    return vqr::backend::select(Kind::OpenCl, "", "", nullptr);
-  } catch (const vqr::Error &) {
-    return nullptr;
-  }
-}
-
-#define OPENCL_OR_SKIP(VAR)                                                                     \
-  vqr::backend::Backend *VAR = device_backend();                                                \
-  if (!VAR) {                                                                                   \
-    if (opencl_required()) FAIL() << "VQR_REQUIRE_OPENCL=1 but no OpenCL device is usable";     \
-    GTEST_SKIP() << "no OpenCL device; skipping";                                               \
-  }
 
 // Tiny, odd, tile-straddling (the kernel's tile is 64 x 64, depth 16) and padded shapes.
 const Shape kShapes[] = {{1, 1, 1, 0},    {13, 7, 5, 3},   {64, 64, 16, 0}, {65, 63, 17, 1},

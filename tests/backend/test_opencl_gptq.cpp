@@ -34,6 +34,7 @@
 #include "hessian/hessian.h"
 #include "quant/config.h"
 #include "quant/gptq.h"
+#include "opencl_device.h"
 
 namespace {
 
@@ -48,31 +49,6 @@ using vqr::quant::OuterMode;
 using vqr::quant::QuantConfig;
 using vqr::quant::QuantizedLayer;
 
-bool opencl_required() {
-  const char *v = std::getenv("VQR_REQUIRE_OPENCL");
-  return v && std::string(v) == "1";
-}
-
-// The backend "opencl" selects; with a device present, a failure to build it (a kernel that does
-// not compile) is a test failure, not a skip.
-Backend *device_backend(std::string *error) {
-  if (vqr::backend::opencl::devices().empty()) return nullptr;
-  try {
-    return vqr::backend::select(vqr::backend::Kind::OpenCl, "", "", nullptr);
-  } catch (const vqr::Error &e) {
-    *error = e.what();
-    return nullptr;
-  }
-}
-
-#define OPENCL_OR_SKIP(VAR)                                                                 \
-  std::string VAR##_error;                                                                  \
-  Backend *VAR = device_backend(&VAR##_error);                                              \
-  if (!VAR) {                                                                               \
-    if (!VAR##_error.empty()) FAIL() << VAR##_error;                                        \
-    if (opencl_required()) FAIL() << "VQR_REQUIRE_OPENCL=1 but no OpenCL device is usable"; \
-    GTEST_SKIP() << "no OpenCL device; skipping";                                           \
-  }
 
 // Everything on the CPU backend except the in-block sweep, which goes to `device`; counts the
 // blocks the device ran.

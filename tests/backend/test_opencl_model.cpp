@@ -16,14 +16,10 @@
 #include <vector>
 
 #include "model/data_dir.h"
+#include "opencl_device.h"
 #include "vqround/vqround.h"
 
 namespace {
-
-bool opencl_required() {
-  const char *v = std::getenv("VQR_REQUIRE_OPENCL");
-  return v && std::string(v) == "1";
-}
 
 struct Tokens {
   std::vector<int32_t> ids;
@@ -79,7 +75,7 @@ TEST(OpenClModel, Stories260KQuantizesAndEvaluatesLikeTheCpu) {
     const std::string why = vqr_last_error();
     vqr_context_free(cpu);
     vqr_context_free(cl);
-    if (opencl_required()) FAIL() << "VQR_REQUIRE_OPENCL=1 but: " << why;
+    if (vqr_test::opencl_required()) FAIL() << "VQR_REQUIRE_OPENCL=1 but: " << why;
     GTEST_SKIP() << "no OpenCL device: " << why;
   }
   std::printf("opencl context: %s\n", vqr_context_backend(cl));

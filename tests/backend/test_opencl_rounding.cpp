@@ -49,30 +49,12 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/splitmix64.h"
+#include "opencl_device.h"
 
 namespace {
 
 using namespace vqr::backend;
 
-bool opencl_required() {
-  const char *v = std::getenv("VQR_REQUIRE_OPENCL");
-  return v && std::string(v) == "1";
-}
-
-Backend *device_backend() {
-  try {
-    return select(Kind::OpenCl, "", "", nullptr);
-  } catch (const vqr::Error &) {
-    return nullptr;
-  }
-}
-
-#define OPENCL_OR_SKIP(VAR)                                                                 \
-  Backend *VAR = device_backend();                                                          \
-  if (!VAR) {                                                                               \
-    if (opencl_required()) FAIL() << "VQR_REQUIRE_OPENCL=1 but no OpenCL device is usable"; \
-    GTEST_SKIP() << "no OpenCL device; skipping";                                           \
-  }
 
 constexpr double kU = 0x1p-24;
 constexpr double kHBound = 24 * kU;
