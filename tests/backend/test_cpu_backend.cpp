@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/forwarding_backend.h"
 #include "core/context.h"
 #include "core/splitmix64.h"
 #include "hessian/hessian.h"
@@ -160,48 +161,45 @@ TEST(CpuBackend, BuffersAreHostMemoryThatRoundTrips) {
 }
 
 // Forwards every operation to the CPU backend and counts it: the calls the library routes.
-class CountingBackend final : public vqr::backend::Backend {
+class CountingBackend final : public vqr::backend::ForwardingBackend {
  public:
+  CountingBackend() : vqr::backend::ForwardingBackend(vqr::backend::cpu()) {}
   int gemm_calls = 0, syrk_calls = 0, trmm_calls = 0, potrf_calls = 0, trtri_calls = 0;
 
-  std::string description() const override { return "counting " + cpu_.description(); }
-  std::unique_ptr<vqr::backend::DeviceBuffer> alloc(size_t bytes) override { return cpu_.alloc(bytes); }
+  std::string description() const override { return "counting " + to_.description(); }
   void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
             const float *b, int64_t ldb, float beta, float *c, int64_t ldc) override {
     ++gemm_calls;
-    cpu_.gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    ForwardingBackend::gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   void gemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
             const double *b, int64_t ldb, double beta, double *c, int64_t ldc) override {
     ++gemm_calls;
-    cpu_.gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    ForwardingBackend::gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   void syrk(Triangle uplo, Op op, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, float beta,
             float *c, int64_t ldc) override {
     ++syrk_calls;
-    cpu_.syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
+    ForwardingBackend::syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
   }
   void syrk(Triangle uplo, Op op, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, double beta,
             double *c, int64_t ldc) override {
     ++syrk_calls;
-    cpu_.syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
+    ForwardingBackend::syrk(uplo, op, n, k, alpha, a, lda, beta, c, ldc);
   }
   void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
             int64_t lda, float *b, int64_t ldb) override {
     ++trmm_calls;
-    cpu_.trmm(side, uplo, op_a, diag, m, n, alpha, a, lda, b, ldb);
+    ForwardingBackend::trmm(side, uplo, op_a, diag, m, n, alpha, a, lda, b, ldb);
   }
   int potrf(Triangle uplo, int64_t n, float *a, int64_t lda) override {
     ++potrf_calls;
-    return cpu_.potrf(uplo, n, a, lda);
+    return ForwardingBackend::potrf(uplo, n, a, lda);
   }
   int trtri(Triangle uplo, Diag diag, int64_t n, float *a, int64_t lda) override {
     ++trtri_calls;
-    return cpu_.trtri(uplo, diag, n, a, lda);
+    return ForwardingBackend::trtri(uplo, diag, n, a, lda);
   }
-
- private:
-  vqr::backend::Backend &cpu_ = vqr::backend::cpu();
 };
 
 TEST(CpuBackend, ContextResolvesItsBackend) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/forwarding_backend.h"
 #include "backend/opencl/cl_devices.h"
 #include "backend/opencl/opencl_backend.h"
 #include "backend/select.h"
@@ -52,35 +53,12 @@ using vqr::quant::QuantizedLayer;
 
 // Everything on the CPU backend except the in-block sweep, which goes to `device`; counts the
 // blocks the device ran.
-class SweepOnDevice final : public Backend {
+class SweepOnDevice final : public vqr::backend::ForwardingBackend {
  public:
-  explicit SweepOnDevice(Backend &device) : device_(device) {}
+  explicit SweepOnDevice(vqr::backend::Backend &device)
+      : vqr::backend::ForwardingBackend(vqr::backend::cpu()), device_(device) {}
   int64_t device_blocks = 0;
-
   std::string description() const override { return "cpu + device in-block sweep"; }
-  std::unique_ptr<vqr::backend::DeviceBuffer> alloc(size_t bytes) override { return cpu().alloc(bytes); }
-  void gemm(Op a, Op b, int64_t m, int64_t n, int64_t k, float alpha, const float *x, int64_t lda, const float *y,
-            int64_t ldb, float beta, float *c, int64_t ldc) override {
-    cpu().gemm(a, b, m, n, k, alpha, x, lda, y, ldb, beta, c, ldc);
-  }
-  void gemm(Op a, Op b, int64_t m, int64_t n, int64_t k, double alpha, const double *x, int64_t lda, const double *y,
-            int64_t ldb, double beta, double *c, int64_t ldc) override {
-    cpu().gemm(a, b, m, n, k, alpha, x, lda, y, ldb, beta, c, ldc);
-  }
-  void syrk(Triangle t, Op op, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, float beta, float *c,
-            int64_t ldc) override {
-    cpu().syrk(t, op, n, k, alpha, a, lda, beta, c, ldc);
-  }
-  void syrk(Triangle t, Op op, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, double beta,
-            double *c, int64_t ldc) override {
-    cpu().syrk(t, op, n, k, alpha, a, lda, beta, c, ldc);
-  }
-  void trmm(Side s, Triangle t, Op op, Diag d, int64_t m, int64_t n, float alpha, const float *a, int64_t lda,
-            float *b, int64_t ldb) override {
-    cpu().trmm(s, t, op, d, m, n, alpha, a, lda, b, ldb);
-  }
-  int potrf(Triangle t, int64_t n, float *a, int64_t lda) override { return cpu().potrf(t, n, a, lda); }
-  int trtri(Triangle t, Diag d, int64_t n, float *a, int64_t lda) override { return cpu().trtri(t, d, n, a, lda); }
   bool gptq_sweep_block(const vqr::backend::GptqBlockJob &job) override {
     const bool ran = device_.gptq_sweep_block(job);
     device_blocks += ran;
@@ -88,8 +66,7 @@ class SweepOnDevice final : public Backend {
   }
 
  private:
-  static Backend &cpu() { return vqr::backend::cpu(); }
-  Backend &device_;
+  vqr::backend::Backend &device_;
 };
 
 std::vector<float> uniform(int64_t count, uint64_t seed, double scale) {
