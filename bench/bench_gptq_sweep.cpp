@@ -36,23 +36,6 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Everything on the CPU backend except the in-block sweep, which goes to `device`.
-class SweepOnDevice final : public vqr::backend::ForwardingBackend {
- public:
-  explicit SweepOnDevice(vqr::backend::Backend &device)
-      : vqr::backend::ForwardingBackend(vqr::backend::cpu()), device_(device) {}
-  int64_t device_blocks = 0;
-  std::string description() const override { return "cpu + device in-block sweep"; }
-  bool gptq_sweep_block(const vqr::backend::GptqBlockJob &job) override {
-    const bool ran = device_.gptq_sweep_block(job);
-    device_blocks += ran;
-    return ran;
-  }
-
- private:
-  vqr::backend::Backend &device_;
-};
-
 struct Layer {
   int64_t m, n;
   std::vector<float> w;
@@ -109,7 +92,7 @@ void BM_GptqInBlockSweep(benchmark::State &state) {
     state.SkipWithError((std::string("no OpenCL device: ") + e.what()).c_str());
     return;
   }
-  SweepOnDevice hybrid(*device);
+  vqr::backend::SplitSweepBackend hybrid(vqr::backend::cpu(), *device);
   state.SetLabel(device->description());
   vqr::quant::QuantConfig c;
   c.method = vqr::quant::Method::Gptq;
@@ -122,7 +105,7 @@ void BM_GptqInBlockSweep(benchmark::State &state) {
   for (auto _ : state) {
     const double t0 = now_seconds();
     cpu_s += inblock_seconds(nullptr, l, c);
-    hybrid.device_blocks = 0;
+    hybrid.sweep_blocks = 0;
     dev_s += inblock_seconds(&hybrid, l, c);
     state.SetIterationTime(now_seconds() - t0);
   }
@@ -130,7 +113,7 @@ void BM_GptqInBlockSweep(benchmark::State &state) {
   state.counters["cpu_inblock_s"] = cpu_s / it;
   state.counters["dev_inblock_s"] = dev_s / it;
   state.counters["ratio"] = dev_s / cpu_s;
-  state.counters["dev_blocks"] = (double)hybrid.device_blocks;
+  state.counters["dev_blocks"] = (double)hybrid.sweep_blocks;
 }
 
 BENCHMARK(BM_GptqInBlockSweep)

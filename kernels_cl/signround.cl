@@ -78,16 +78,25 @@ __kernel void signround_groups(__global float *params, __global const float *wmi
   p[4] = ds_dmx;
 }
 
+// rint(W / s + V) + zp of weight i before the clamp, with its group's scale and zero point.
+inline float unclamped_code(const long i, __global const float *w, __global const float *v,
+                            __global const float *params, const int n, const int gs, const int groups, float *s,
+                            float *zp) {
+  const int r = (int)(i / n), j = (int)(i % n);
+  __global const float *p = params + 5 * ((long)r * groups + j / gs);
+  *s = p[0];
+  *zp = p[1];
+  return rint(w[i] / *s + v[i]) + *zp;
+}
+
 // wq (m x n, overwritten) = s (clamp(rint(W / s + V) + zp, 0, maxq) - zp). One item per weight.
 __kernel void signround_forward(__global float *wq, __global const float *w, __global const float *v,
                                 __global const float *params, const float maxq, const int m, const int n,
                                 const int gs, const int groups) {
   const long i = get_global_id(0);
   if (i >= (long)m * n) return;
-  const int r = (int)(i / n), j = (int)(i % n);
-  __global const float *p = params + 5 * ((long)r * groups + j / gs);
-  const float s = p[0], zp = p[1];
-  const float qv = rint(w[i] / s + v[i]) + zp;
+  float s, zp;
+  const float qv = unclamped_code(i, w, v, params, n, gs, groups, &s, &zp);
   const float q = qv < 0.0f ? 0.0f : (qv > maxq ? maxq : qv);
   wq[i] = s * (q - zp);
 }
@@ -98,10 +107,8 @@ __kernel void signround_backward(__global float *gv, __global const float *g, __
                                  const int m, const int n, const int gs, const int groups) {
   const long i = get_global_id(0);
   if (i >= (long)m * n) return;
-  const int r = (int)(i / n), j = (int)(i % n);
-  __global const float *p = params + 5 * ((long)r * groups + j / gs);
-  const float s = p[0], zp = p[1];
-  const float qv = rint(w[i] / s + v[i]) + zp;
+  float s, zp;
+  const float qv = unclamped_code(i, w, v, params, n, gs, groups, &s, &zp);
   gv[i] = (qv < 0.0f || qv > maxq) ? 0.0f : g[i] * s;
 }
 

@@ -1,7 +1,7 @@
 // A Backend that hands every operation to another one. Derive from it and override what to
 // intercept: the tests count the operations the library routes (tests/backend/test_cpu_backend.cpp)
-// or send one fused step to a device while the rest stays on the CPU (test_opencl_gptq.cpp,
-// bench/bench_gptq_sweep.cpp), without restating the whole interface each time.
+// or send one fused step to a device while the rest stays on the CPU (SplitSweepBackend below, for
+// test_opencl_gptq.cpp and bench/bench_gptq_sweep.cpp), without restating the whole interface.
 #pragma once
 
 #include <memory>
@@ -46,6 +46,24 @@ class ForwardingBackend : public Backend {
 
  protected:
   Backend &to_;
+};
+
+// Every operation on `rest` except the fused GPTQ-family in-block sweep, which goes to `sweep`:
+// compares one device kernel against the CPU with everything around it unchanged. Counts the
+// blocks `sweep` ran.
+class SplitSweepBackend final : public ForwardingBackend {
+ public:
+  SplitSweepBackend(Backend &rest, Backend &sweep) : ForwardingBackend(rest), sweep_(sweep) {}
+  int64_t sweep_blocks = 0;
+  std::string description() const override { return to_.description() + " + in-block sweep on " + sweep_.description(); }
+  bool gptq_sweep_block(const GptqBlockJob &job) override {
+    const bool ran = sweep_.gptq_sweep_block(job);
+    sweep_blocks += ran;
+    return ran;
+  }
+
+ private:
+  Backend &sweep_;
 };
 
 }  // namespace vqr::backend

@@ -51,24 +51,6 @@ using vqr::quant::QuantConfig;
 using vqr::quant::QuantizedLayer;
 
 
-// Everything on the CPU backend except the in-block sweep, which goes to `device`; counts the
-// blocks the device ran.
-class SweepOnDevice final : public vqr::backend::ForwardingBackend {
- public:
-  explicit SweepOnDevice(vqr::backend::Backend &device)
-      : vqr::backend::ForwardingBackend(vqr::backend::cpu()), device_(device) {}
-  int64_t device_blocks = 0;
-  std::string description() const override { return "cpu + device in-block sweep"; }
-  bool gptq_sweep_block(const vqr::backend::GptqBlockJob &job) override {
-    const bool ran = device_.gptq_sweep_block(job);
-    device_blocks += ran;
-    return ran;
-  }
-
- private:
-  vqr::backend::Backend &device_;
-};
-
 std::vector<float> uniform(int64_t count, uint64_t seed, double scale) {
   vqr::SplitMix64 rng(seed);
   std::vector<float> v((size_t)count);
@@ -160,7 +142,7 @@ struct Variant {
 
 // The blocks the device runs, by the documented rule (backend/gptq_block_job.h, quant/gptq.cpp):
 // all but those where a dynamic group needs the MSE search or ends beyond its block.
-int64_t expected_device_blocks(const QuantConfig &c, int64_t n) {
+int64_t expected_sweep_blocks(const QuantConfig &c, int64_t n) {
   const int64_t B = std::min<int64_t>(c.block_size, n);
   const bool dynamic = c.group_size > 0 && !c.static_groups;
   int64_t count = 0;
@@ -273,8 +255,8 @@ const int64_t kShapes[][2] = {{1, 1}, {37, 45}, {100, 128}, {13, 7}, {70, 200}, 
 
 TEST(OpenClGptqSweep, KernelIsBitIdenticalToTheTileLoop) {
   OPENCL_OR_SKIP(be);
-  SweepOnDevice hybrid(*be);
-  int64_t cases = 0, device_blocks = 0, all_blocks = 0;
+  vqr::backend::SplitSweepBackend hybrid(vqr::backend::cpu(), *be);
+  int64_t cases = 0, sweep_blocks = 0, all_blocks = 0;
   uint64_t seed = 100;
   for (const auto &shape : kShapes) {
     const int64_t m = shape[0], n = shape[1];
@@ -287,19 +269,19 @@ TEST(OpenClGptqSweep, KernelIsBitIdenticalToTheTileLoop) {
       const std::string what = v.name + " on " + std::to_string(m) + " x " + std::to_string(n);
       const bool split = cases % 3 == 0;
       const Outcome ref = quantize(nullptr, L, v.config, split);
-      hybrid.device_blocks = 0;
+      hybrid.sweep_blocks = 0;
       const Outcome dev = quantize(&hybrid, L, v.config, split);
       expect_identical(ref, dev, what);
       if (HasFatalFailure()) return;
       const int64_t B = std::min<int64_t>(v.config.block_size, n), blocks = (n + B - 1) / B;
-      ASSERT_EQ(hybrid.device_blocks, expected_device_blocks(v.config, n)) << what << " (" << blocks << " blocks)";
-      device_blocks += hybrid.device_blocks;
+      ASSERT_EQ(hybrid.sweep_blocks, expected_sweep_blocks(v.config, n)) << what << " (" << blocks << " blocks)";
+      sweep_blocks += hybrid.sweep_blocks;
       all_blocks += blocks;
       ++cases;
     }
   }
   std::printf("%lld configurations x shapes bit-identical; %lld of %lld blocks ran on the device\n", (long long)cases,
-              (long long)device_blocks, (long long)all_blocks);
+              (long long)sweep_blocks, (long long)all_blocks);
 }
 
 // The work-group shapes of other devices (several items per row, with per-column barriers) on this
@@ -314,7 +296,7 @@ TEST(OpenClGptqSweep, SeveralItemsPerRowAreBitIdenticalToo) {
     const char *kernels_dir = std::getenv("VQR_OPENCL_KERNELS_DIR");  // as select() reads it
     std::unique_ptr<Backend> shaped = vqr::backend::opencl::make_backend(*dev, kernels_dir ? kernels_dir : "");
     unsetenv("VQR_OPENCL_SWEEP_ROW_THREADS");
-    SweepOnDevice hybrid(*shaped);
+    vqr::backend::SplitSweepBackend hybrid(vqr::backend::cpu(), *shaped);
     const Layer sym_layer(70, 200, false, 7), asym_layer(70, 200, true, 8);
     std::vector<Variant> variants;
     for (const Variant &v : gptq_variants(200))
@@ -328,7 +310,7 @@ TEST(OpenClGptqSweep, SeveralItemsPerRowAreBitIdenticalToo) {
       expect_identical(ref, got, what);
       if (HasFatalFailure()) return;
     }
-    EXPECT_GT(hybrid.device_blocks, 0);
+    EXPECT_GT(hybrid.sweep_blocks, 0);
   }
 }
 
