@@ -56,21 +56,23 @@ cl_mem ClDevice::scratch(int slot, size_t bytes) {
   return slots_[slot];
 }
 
-void ClDevice::write_rect(cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem) {
+void ClDevice::write_rect(cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem,
+                          size_t offset) {
   if (rows == 0 || cols == 0) return;
-  const size_t zero[3] = {0, 0, 0};
+  const size_t origin[3] = {offset, 0, 0}, host_origin[3] = {0, 0, 0};
   const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
-  check(clEnqueueWriteBufferRect(queue_, dst, CL_FALSE, zero, zero, region, (size_t)cols * elem, 0, (size_t)ld * elem,
-                                 0, src, 0, nullptr, nullptr),
+  check(clEnqueueWriteBufferRect(queue_, dst, CL_FALSE, origin, host_origin, region, (size_t)cols * elem, 0,
+                                 (size_t)ld * elem, 0, src, 0, nullptr, nullptr),
         "clEnqueueWriteBufferRect");
 }
 
-void ClDevice::read_rect(cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem) {
+void ClDevice::read_rect(cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem, size_t offset,
+                         bool blocking) {
   if (rows == 0 || cols == 0) return;
-  const size_t zero[3] = {0, 0, 0};
+  const size_t origin[3] = {offset, 0, 0}, host_origin[3] = {0, 0, 0};
   const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
-  check(clEnqueueReadBufferRect(queue_, src, CL_TRUE, zero, zero, region, (size_t)cols * elem, 0, (size_t)ld * elem,
-                                0, dst, 0, nullptr, nullptr),
+  check(clEnqueueReadBufferRect(queue_, src, blocking ? CL_TRUE : CL_FALSE, origin, host_origin, region,
+                                (size_t)cols * elem, 0, (size_t)ld * elem, 0, dst, 0, nullptr, nullptr),
         "clEnqueueReadBufferRect");
 }
 

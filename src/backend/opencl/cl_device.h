@@ -38,10 +38,12 @@ class ClDevice {
   cl_mem scratch(int slot, size_t bytes);
 
   // rows x cols rectangles of `elem`-byte values between host memory (row stride `ld` elements)
-  // and a dense device buffer. Writes are queued (the queue is in order), so their source must stay
-  // valid until the next blocking read or finish(); reads block.
-  void write_rect(cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem);
-  void read_rect(cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem);
+  // and a dense rectangle of a device buffer starting at byte `offset`. Writes are queued (the queue
+  // is in order), so their source must stay valid until the next blocking read or finish(); reads
+  // block unless `blocking` is false (then the destination is valid after finish()).
+  void write_rect(cl_mem dst, const void *src, int64_t rows, int64_t cols, int64_t ld, size_t elem, size_t offset = 0);
+  void read_rect(cl_mem src, void *dst, int64_t rows, int64_t cols, int64_t ld, size_t elem, size_t offset = 0,
+                 bool blocking = true);
   void write(cl_mem dst, const void *src, size_t bytes);  // queued
   void read(cl_mem src, void *dst, size_t bytes);         // blocks
   void finish();                                          // waits for everything queued

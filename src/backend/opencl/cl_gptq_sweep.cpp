@@ -42,26 +42,6 @@ struct Layout {
   }
 };
 
-// rows x cols elements of `elem` bytes between host memory (row stride ld elements) and a dense
-// rectangle of a device buffer starting at byte `offset`. Writes are queued; reads are queued too
-// (the caller finishes the queue before using them).
-void write_at(cl_command_queue q, cl_mem dst, size_t offset, const void *src, int64_t rows, int64_t cols, int64_t ld,
-              size_t elem) {
-  const size_t origin[3] = {offset, 0, 0}, host_origin[3] = {0, 0, 0};
-  const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
-  check(clEnqueueWriteBufferRect(q, dst, CL_FALSE, origin, host_origin, region, (size_t)cols * elem, 0,
-                                 (size_t)ld * elem, 0, src, 0, nullptr, nullptr),
-        "clEnqueueWriteBufferRect");
-}
-void read_at(cl_command_queue q, cl_mem src, size_t offset, void *dst, int64_t rows, int64_t cols, int64_t ld,
-             size_t elem) {
-  const size_t origin[3] = {offset, 0, 0}, host_origin[3] = {0, 0, 0};
-  const size_t region[3] = {(size_t)cols * elem, (size_t)rows, 1};
-  check(clEnqueueReadBufferRect(q, src, CL_FALSE, origin, host_origin, region, (size_t)cols * elem, 0,
-                                (size_t)ld * elem, 0, dst, 0, nullptr, nullptr),
-        "clEnqueueReadBufferRect");
-}
-
 }  // namespace
 
 ClGptqSweep::ClGptqSweep(ClDevice &dev) : dev_(dev) {
@@ -135,19 +115,18 @@ bool ClGptqSweep::run(const GptqBlockJob &job) {
   const size_t codes_off = out.used * 4;  // bytes
   const size_t out_bytes = codes_off + mb;
 
-  cl_command_queue q = dev_.queue();
   cl_mem d_in = dev_.scratch(kSlotIn, in.used * 4);
   cl_mem d_tables = dev_.scratch(kSlotTables, tables.used * 4);
   cl_mem d_out = dev_.scratch(kSlotOut, out_bytes);
-  write_at(q, d_in, group_off * 4, job.group, 1, b, b, 4);
-  if (job.group_start) write_at(q, d_in, start_off * 4, job.group_start, 1, b, b, 4);
-  write_at(q, d_in, w_off * 4, job.w, m, b, job.ldw, 4);
-  if (job.add) write_at(q, d_in, add_off * 4, job.add, m, b, job.ld_add, 4);
-  if (flags & kHasW0) write_at(q, d_in, w0_off * 4, job.w0, m, b, job.ldw0, 4);
-  write_at(q, d_in, u_off * 4, job.u, b, b, job.ldu, 4);
-  if (job.p) write_at(q, d_in, p_off * 4, job.p, b, b, job.ldp, 4);
-  write_at(q, d_tables, 0, job.scales + kmin * m, 1, table_rows * m, table_rows * m, 4);
-  write_at(q, d_tables, zeros_off * 4, job.zeros + kmin * m, 1, table_rows * m, table_rows * m, 4);
+  dev_.write_rect(d_in, job.group, 1, b, b, 4, group_off * 4);
+  if (job.group_start) dev_.write_rect(d_in, job.group_start, 1, b, b, 4, start_off * 4);
+  dev_.write_rect(d_in, job.w, m, b, job.ldw, 4, w_off * 4);
+  if (job.add) dev_.write_rect(d_in, job.add, m, b, job.ld_add, 4, add_off * 4);
+  if (flags & kHasW0) dev_.write_rect(d_in, job.w0, m, b, job.ldw0, 4, w0_off * 4);
+  dev_.write_rect(d_in, job.u, b, b, job.ldu, 4, u_off * 4);
+  if (job.p) dev_.write_rect(d_in, job.p, b, b, job.ldp, 4, p_off * 4);
+  dev_.write_rect(d_tables, job.scales + kmin * m, 1, table_rows * m, table_rows * m, 4, 0);
+  dev_.write_rect(d_tables, job.zeros + kmin * m, 1, table_rows * m, table_rows * m, 4, zeros_off * 4);
 
   set_args(kernel_, d_out, d_out, (cl_ulong)err_off, (cl_ulong)verr_off, (cl_ulong)e_off, (cl_ulong)base_off,
            (cl_ulong)res_off, (cl_ulong)codes_off, d_tables, (cl_ulong)zeros_off, (int)kmin, d_in, d_in,
@@ -160,20 +139,20 @@ bool ClGptqSweep::run(const GptqBlockJob &job) {
   const size_t global[2] = {(size_t)m, (size_t)T}, local[2] = {(size_t)R, (size_t)T};
   dev_.launch(kernel_, 2, global, local);
 
-  read_at(q, d_out, err_off * 4, job.err, m, b, job.lde, 4);
-  if (job.p) read_at(q, d_out, verr_off * 4, job.verr, m, b, job.ldv, 4);
-  if (job.e) read_at(q, d_out, e_off * 4, job.e, m, b, job.ld_e, 4);
+  dev_.read_rect(d_out, job.err, m, b, job.lde, 4, err_off * 4, false);
+  if (job.p) dev_.read_rect(d_out, job.verr, m, b, job.ldv, 4, verr_off * 4, false);
+  if (job.e) dev_.read_rect(d_out, job.e, m, b, job.ld_e, 4, e_off * 4, false);
   if (job.base) {
-    read_at(q, d_out, base_off * 4, job.base, m, b, job.ld_split, 4);
-    read_at(q, d_out, res_off * 4, job.residual, m, b, job.ld_split, 4);
+    dev_.read_rect(d_out, job.base, m, b, job.ld_split, 4, base_off * 4, false);
+    dev_.read_rect(d_out, job.residual, m, b, job.ld_split, 4, res_off * 4, false);
   }
-  read_at(q, d_out, codes_off, job.codes, m, b, job.ldc, 1);
+  dev_.read_rect(d_out, job.codes, m, b, job.ldc, 1, codes_off, false);
   if (job.group_start)
     for (int64_t c = 0; c < b; ++c)
       if (job.group_start[c] > 0) {
         const int64_t k = job.group[c];
-        read_at(q, d_tables, (size_t)((k - kmin) * m) * 4, job.scales + k * m, 1, m, m, 4);
-        read_at(q, d_tables, (zeros_off + (size_t)((k - kmin) * m)) * 4, job.zeros + k * m, 1, m, m, 4);
+        dev_.read_rect(d_tables, job.scales + k * m, 1, m, m, 4, (size_t)((k - kmin) * m) * 4, false);
+        dev_.read_rect(d_tables, job.zeros + k * m, 1, m, m, 4, (zeros_off + (size_t)((k - kmin) * m)) * 4, false);
       }
   dev_.finish();
   return true;
