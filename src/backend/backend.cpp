@@ -30,6 +30,11 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer 
   syrk_upper_view(x, stride, static_cast<float *>(c.host()), x.cols);
 }
 
+void Backend::gemm_accumulate(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                              int64_t lda, const float *b, int64_t ldb, DeviceBuffer &c) {
+  gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, static_cast<float *>(c.host()), n);
+}
+
 bool Backend::gptq_sweep_block(const GptqBlockJob &) { return false; }
 
 std::unique_ptr<AdaRoundKernels<float>> Backend::make_adaround_kernels(const RelaxedLayout<float> &layout) {

@@ -107,6 +107,10 @@ class Backend {
   // The same into a dense n x n fp32 matrix held in a buffer of this backend (an accumulator that
   // stays on the device between batches). The default works on the buffer's host memory.
   virtual void syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c);
+  // c (a dense m x n fp32 matrix in a buffer of this backend) += alpha op(a) op(b), host a and b:
+  // the asymmetric Hessian's D accumulating on the device. The default works on host memory.
+  virtual void gemm_accumulate(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                               int64_t lda, const float *b, int64_t ldb, DeviceBuffer &c);
 
   // Whether this backend's buffers are host memory (the CPU) or device memory that operations
   // reach only through upload/download.

@@ -27,12 +27,16 @@ Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
     s64_.assign((size_t)(n * n), 0.0);
   else
     s32_.assign((size_t)(n * n), 0.0f);
-  if (!f64 && !asymmetric && !be.host_memory()) {
-    s_dev_ = be.alloc((size_t)(n * n) * sizeof(float));
-    s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
-  }
   if (asym_ && f64) d64_.assign((size_t)(n * n), 0.0);
   if (asym_ && !f64) d32_.assign((size_t)(n * n), 0.0f);
+  if (!f64 && !be.host_memory()) {
+    s_dev_ = be.alloc((size_t)(n * n) * sizeof(float));
+    s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
+    if (asym_) {
+      d_dev_ = be.alloc((size_t)(n * n) * sizeof(float));
+      d_dev_->upload(0, d32_.data(), d32_.size() * sizeof(float));
+    }
+  }
 }
 
 unsigned Hessian::flags() const { return (f64_ ? kFlagF64 : 0u) | (asym_ ? kFlagAsymmetric : 0u); }
@@ -48,6 +52,11 @@ static int64_t find_nonfinite_16(const uint16_t *x, int64_t count, uint16_t exp_
 }
 
 void Hessian::add_f32_rows(const float *x, int64_t rows, int64_t ld) {
+  if (s_dev_) {
+    backend_->syrk_upper_view(tensor_2d(x, DType::F32, rows, n_, ld), ld, *s_dev_);
+    host_stale_ = true;
+    return;
+  }
   if (!f64_) {
     backend_->syrk(backend::Triangle::Upper, backend::Op::Trans, n_, rows, 1.0f, x, ld, 1.0f, s32_.data(), n_);
     return;
@@ -103,6 +112,11 @@ void Hessian::add(const TensorView &x) {
 }
 
 void Hessian::add_d_rows(const float *dx, const float *xq, int64_t rows) {
+  if (d_dev_) {
+    backend_->gemm_accumulate(backend::Op::Trans, backend::Op::None, n_, n_, rows, 1.0f, dx, n_, xq, n_, *d_dev_);
+    host_stale_ = true;
+    return;
+  }
   if (!f64_) {
     // Dsum (n x n) += dX^T (n x rows) Xq (rows x n): one SGEMM, 2 n^2 rows flops.
     backend_->gemm(backend::Op::Trans, backend::Op::None, n_, n_, rows, 1.0f, dx, n_, xq, n_, 1.0f, d32_.data(), n_);
@@ -156,6 +170,7 @@ void Hessian::merge(const Hessian &other) {
   if (s_dev_) s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
   add_all(s64_, other.s64_);
   add_all(d32_, other.d32_);
+  if (d_dev_) d_dev_->upload(0, d32_.data(), d32_.size() * sizeof(float));
   add_all(d64_, other.d64_);
   tokens_ += other.tokens_;
 }
@@ -163,6 +178,7 @@ void Hessian::merge(const Hessian &other) {
 void Hessian::sync() const {
   if (!host_stale_) return;
   s_dev_->download(0, s32_.data(), s32_.size() * sizeof(float));
+  if (d_dev_) d_dev_->download(0, d32_.data(), d32_.size() * sizeof(float));
   host_stale_ = false;
 }
 

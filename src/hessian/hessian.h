@@ -78,15 +78,15 @@ class Hessian {
   bool asym_;
   backend::Backend *backend_;
   int64_t tokens_ = 0;
-  // fp32 mode on a backend whose memory is not the host's (an OpenCL device), without Dsum: S lives
-  // in s_dev_ between additions, so a batch moves only its activations to the device; s32_ is then
-  // a copy refreshed by sync() before anything reads it.
-  std::unique_ptr<backend::DeviceBuffer> s_dev_;
+  // fp32 mode on a backend whose memory is not the host's (an OpenCL device): S (and Dsum) live in
+  // s_dev_ (d_dev_) between additions, so a batch moves only its activations to the device; s32_
+  // and d32_ are then copies refreshed by sync() before anything reads them.
+  std::unique_ptr<backend::DeviceBuffer> s_dev_, d_dev_;
   mutable bool host_stale_ = false;
   void sync() const;
   mutable std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
   std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)
-  std::vector<float> d32_;   // n x n Dsum (asymmetric, fp32 mode)
+  mutable std::vector<float> d32_;   // n x n Dsum (asymmetric, fp32 mode)
   std::vector<double> d64_;  // n x n Dsum (asymmetric, fp64 mode)
 };
 

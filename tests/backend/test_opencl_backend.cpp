@@ -170,6 +170,45 @@ TEST(OpenClBackend, ResidentHessianMergesAndSerializes) {
   EXPECT_EQ(std::memcmp(hb.data(), ha.data(), ha.size() * sizeof(float)), 0);
 }
 
+// The asymmetric accumulator (GPTAQ/ResComp) on the device: S and Dsum both stay resident; H and
+// D against the CPU accumulator's within the bound of a (2 batches x t)-term fp32 sum, after a merge.
+TEST(OpenClBackend, ResidentAsymmetricHessianMatchesTheCpu) {
+  OPENCL_OR_SKIP(be);
+  const int64_t n = 45, t = 60;
+  const auto q1 = random_matrix<float>(t, n, 31), f1 = random_matrix<float>(t, n, 32);
+  const auto q2 = random_matrix<float>(t, n, 33), f2 = random_matrix<float>(t, n, 34);
+  auto view = [&](const std::vector<float> &x) { return vqr::tensor_2d(x.data(), vqr::DType::F32, t, n, 0); };
+  vqr::hessian::Hessian a(n, false, true, *be), b(n, false, true, *be), ref(n, false, true);
+  a.add_pair(view(q1), view(f1));
+  b.add_pair(view(q2), view(f2));
+  a.merge(b);
+  ref.add_pair(view(q1), view(f1));
+  ref.add_pair(view(q2), view(f2));
+  std::vector<float> ha((size_t)(n * n)), hr((size_t)(n * n)), da((size_t)(n * n)), dr((size_t)(n * n));
+  a.read(ha.data(), n);
+  ref.read(hr.data(), n);
+  a.read_d(da.data(), n);
+  ref.read_d(dr.data(), n);
+  const double u = std::ldexp(1.0, -24), scale = 2.0 / (2.0 * t);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double mag_h = 0, mag_d = 0;
+      for (const auto *pr : {&q1, &q2}) {
+        const auto &q = *pr;
+        const auto &f = pr == &q1 ? f1 : f2;
+        for (int64_t p = 0; p < t; ++p) {
+          const size_t pi = (size_t)(p * n + i), pj = (size_t)(p * n + j);
+          mag_h += std::fabs((double)q[pi] * q[pj]);
+          mag_d += std::fabs(((double)f[pi] - q[pi]) * q[pj]);
+        }
+      }
+      const size_t ij = (size_t)(i * n + j);
+      ASSERT_NEAR(ha[ij], hr[ij], 2.0 * (2 * t + 3) * u * mag_h * scale) << "H " << i << ", " << j;
+      // dX = Xf - Xq is formed on the host in both (one rounding each, 2u relative more).
+      ASSERT_NEAR(da[ij], dr[ij], 2.0 * (2 * t + 5) * u * mag_d * scale) << "D " << i << ", " << j;
+    }
+}
+
 // GPTQ on the same Hessian: the sweep's cross-block GEMMs run on the device, so the weights the
 // later blocks quantize differ from the CPU's by reordered-sum roundings; a code may then differ
 // only where the value sat at a rounding tie of the grid. Measured here: every differing code is

@@ -100,6 +100,13 @@ class OpenClBackend final : public Backend {
 
   void syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) override;
   void syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) override;
+  void gemm_accumulate(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, DeviceBuffer &c) override {
+    if (m == 0 || n == 0) return;
+    std::lock_guard<std::mutex> lock(dev_.mutex());
+    accumulate_products(gemm32_, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, static_cast<ClBuffer &>(c).mem(), 0);
+    dev_.finish();  // a and b are the caller's memory
+  }
   bool host_memory() const override { return false; }
 
   void trmm(Side side, Triangle uplo, Op op_a, Diag diag, int64_t m, int64_t n, float alpha, const float *a,
@@ -148,41 +155,51 @@ class OpenClBackend final : public Backend {
     dev_.launch(kern, 2, global, local);
   }
 
-  // Host-operand GEMM/SYRK: stages C (when it is read or only a triangle is written), then op(A)
-  // and op(B) slice by slice along k, accumulating in the device's C, and reads C back.
+  // Host-operand GEMM/SYRK: stages C (when it is read or only a triangle is written) into slot C,
+  // accumulates there (accumulate_products) and reads C back.
   template <typename T>
   void run(cl_kernel kern, Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t lda,
            const T *b, int64_t ldb, T beta, T *c, int64_t ldc, int tri) {
     if (m == 0 || n == 0) return;
     const size_t es = sizeof(T);
-    require(m < (int64_t(1) << 31) && n < (int64_t(1) << 31) && k < (int64_t(1) << 31), Status::OutOfRange,
-            "OpenCL GEMM dimensions must be below 2^31");
     std::lock_guard<std::mutex> lock(dev_.mutex());
     cl_mem dc = dev_.scratch(kSlotC, (size_t)(m * n) * es);
     if (beta != T(0) || tri != 0) dev_.write_rect(dc, c, m, n, ldc, es);
+    accumulate_products(kern, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, dc, tri);
+    dev_.read_rect(dc, c, m, n, ldc, es);
+  }
+
+  // Device C (dense m x n) = alpha op(A) op(B) + beta C for host A and B: op(A) and op(B) cross slice
+  // by slice along k (slots A and B), each slice accumulating into C. The caller holds the mutex
+  // and reads or finishes the queue before A and B may change.
+  template <typename T>
+  void accumulate_products(cl_kernel kern, Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
+                           int64_t lda, const T *b, int64_t ldb, T beta, cl_mem dc, int tri) {
+    const size_t es = sizeof(T);
+    require(m < (int64_t(1) << 31) && n < (int64_t(1) << 31) && k < (int64_t(1) << 31), Status::OutOfRange,
+            "OpenCL GEMM dimensions must be below 2^31");
     const bool ta = op_a == Op::Trans, tb = op_b == Op::Trans;
     const bool same = a == b && lda == ldb && ta != tb;  // SYRK: op(B) = op(A)^T, one upload
     if (k == 0 || alpha == T(0)) {
       // C = beta C: the kernel with k = 0 scales (and, for beta = 0, zeroes) without reading A/B.
       enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, 0, alpha, dc, 1, dc, 1, beta, dc, (int)n, tri);
-    } else {
-      const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(k, (int64_t)(slice_bytes_ / (es * std::max(m, n)))));
-      cl_mem da = dev_.scratch(kSlotA, (size_t)(m * kc) * es);
-      cl_mem db = same ? da : dev_.scratch(kSlotB, (size_t)(kc * n) * es);
-      for (int64_t p0 = 0; p0 < k; p0 += kc) {
-        const int64_t kk = std::min(kc, k - p0);
-        // op(A) slice: columns p0.. of A (m x k) or rows p0.. of A (k x m); stored densely.
-        if (ta) dev_.write_rect(da, a + p0 * lda, kk, m, lda, es);
-        else dev_.write_rect(da, a + p0, m, kk, lda, es);
-        if (!same) {
-          if (tb) dev_.write_rect(db, b + p0, n, kk, ldb, es);
-          else dev_.write_rect(db, b + p0 * ldb, kk, n, ldb, es);
-        }
-        enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, (int)kk, alpha, da, (int)(ta ? m : kk), db, (int)(tb ? kk : n),
-                        p0 == 0 ? beta : T(1), dc, (int)n, tri);
-      }
+      return;
     }
-    dev_.read_rect(dc, c, m, n, ldc, es);
+    const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(k, (int64_t)(slice_bytes_ / (es * std::max(m, n)))));
+    cl_mem da = dev_.scratch(kSlotA, (size_t)(m * kc) * es);
+    cl_mem db = same ? da : dev_.scratch(kSlotB, (size_t)(kc * n) * es);
+    for (int64_t p0 = 0; p0 < k; p0 += kc) {
+      const int64_t kk = std::min(kc, k - p0);
+      // op(A) slice: columns p0.. of A (m x k) or rows p0.. of A (k x m); stored densely.
+      if (ta) dev_.write_rect(da, a + p0 * lda, kk, m, lda, es);
+      else dev_.write_rect(da, a + p0, m, kk, lda, es);
+      if (!same) {
+        if (tb) dev_.write_rect(db, b + p0, n, kk, ldb, es);
+        else dev_.write_rect(db, b + p0 * ldb, kk, n, ldb, es);
+      }
+      enqueue_gemm<T>(kern, ta, tb, (int)m, (int)n, (int)kk, alpha, da, (int)(ta ? m : kk), db, (int)(tb ? kk : n),
+                      p0 == 0 ? beta : T(1), dc, (int)n, tri);
+    }
   }
 
   ClDevice dev_;
