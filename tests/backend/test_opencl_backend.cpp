@@ -26,7 +26,10 @@
 #include "core/error.h"
 #include "core/splitmix64.h"
 #include "hessian/hessian.h"
+#include "model/block_backward.h"
 #include "model/data_dir.h"
+#include "model/model.h"
+#include "model/random_model.h"
 #include "quant/config.h"
 #include "quant/gptq.h"
 #include "vqround/vqround.h"
@@ -244,6 +247,45 @@ TEST(OpenClBackend, GptqCodesMatchTheCpuExceptAtTies) {
     std::printf("gptq group %lld: %lld of %zu codes differ from the cpu\n", (long long)group, (long long)differ,
                 a.codes.size());
   }
+}
+
+// The block backward (end-to-end distillation, block-wise AutoRound) on the device: dL/dx and every
+// dL/dW against the CPU's. Each output is a chain of at most a dozen products of length <= 48 (the
+// widest here), each within k u of its magnitudes (backend_checks.h), so 1e-4 of the largest
+// magnitude bounds the difference with room (48 x 12 x 2^-24 is about 3.4e-5).
+TEST(OpenClBackend, BlockBackwardMatchesTheCpu) {
+  OPENCL_OR_SKIP(be);
+  vqr::model::ModelConfig c;
+  c.dim = 32, c.hidden_dim = 48, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.vocab_size = 17, c.seq_len = 16;
+  vqr::model::Model m(c);
+  vqr_test::fill_random(m, 5);
+  const int64_t T = 13;
+  const auto x = random_matrix<float>(T, c.dim, 41), dy = random_matrix<float>(T, c.dim, 42);
+  auto run = [&](vqr::backend::Backend &b, std::vector<float> &dx, std::vector<std::vector<float>> &dw) {
+    vqr::model::BlockBackward bb(m, T, 1);
+    bb.set_backend(b);
+    dx.assign(x.size(), 0.0f);
+    dw.assign(7, {});
+    bb.run(1, x.data(), T, dy.data(), dx.data(), [&](vqr::model::LinearKind k, const float *g, int64_t rows, int64_t cols) {
+      dw[static_cast<int>(k)].assign(g, g + rows * cols);
+    });
+  };
+  std::vector<float> dx_cpu, dx_cl;
+  std::vector<std::vector<float>> dw_cpu, dw_cl;
+  run(vqr::backend::cpu(), dx_cpu, dw_cpu);
+  run(*be, dx_cl, dw_cl);
+  auto expect_close = [](const std::vector<float> &a, const std::vector<float> &b, const char *what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      scale = std::max(scale, (double)std::fabs(a[i]));
+      worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
+    }
+    EXPECT_GT(scale, 0.0) << what;
+    EXPECT_LE(worst, 1e-4 * scale) << what << ": max |diff| " << worst << " of max |value| " << scale;
+  };
+  expect_close(dx_cpu, dx_cl, "dx");
+  for (int k = 0; k < 7; ++k) expect_close(dw_cpu[k], dw_cl[k], vqr::model::linear_kind_name((vqr::model::LinearKind)k));
 }
 
 // A kernel folder whose gemm.cl does not compile: selecting "opencl" fails with Unsupported and the
