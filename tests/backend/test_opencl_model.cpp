@@ -75,11 +75,8 @@ using Settings = std::vector<std::pair<vqr_param, int64_t>>;
 class OpenClModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_ = vqr_test::data_dir();
-    if (data_.empty()) {
-      if (vqr_test::data_required()) FAIL() << "VQR_REQUIRE_DATA=1 but the shared data folder is missing";
-      GTEST_SKIP() << "shared data folder not found (set VQR_DATA_DIR); skipping";
-    }
+    VQR_DATA_DIR_OR_SKIP(data);
+    data_ = data;
     ASSERT_EQ(vqr_context_create(&cpu_), VQR_OK);
     ASSERT_EQ(vqr_context_create(&cl_), VQR_OK);
     vqr_context_set_threads(cpu_, 1);
