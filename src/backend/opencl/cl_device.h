@@ -6,7 +6,9 @@
 // contexts on several threads may share one device.
 #pragma once
 
+#include <algorithm>
 #include <map>
+#include <utility>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -63,6 +65,34 @@ class ClDevice {
   cl_mem slots_[8] = {};
   size_t slot_bytes_[8] = {};
   std::mutex mu_;
+};
+
+// Device memory owned by one object (a DeviceBuffer, a per-layer kernels object); filled from `src`
+// when given.
+class ClMem {
+ public:
+  ClMem() = default;
+  ClMem(cl_context ctx, size_t bytes, const void *src = nullptr) {
+    cl_int err = CL_SUCCESS;
+    const bool copy = src && bytes;
+    mem_ = clCreateBuffer(ctx, CL_MEM_READ_WRITE | (copy ? CL_MEM_COPY_HOST_PTR : 0), std::max<size_t>(bytes, 4),
+                          copy ? const_cast<void *>(src) : nullptr, &err);
+    check(err, "clCreateBuffer");
+  }
+  ~ClMem() {
+    if (mem_) clReleaseMemObject(mem_);
+  }
+  ClMem(const ClMem &) = delete;
+  ClMem &operator=(const ClMem &) = delete;
+  ClMem(ClMem &&o) noexcept : mem_(o.mem_) { o.mem_ = nullptr; }
+  ClMem &operator=(ClMem &&o) noexcept {
+    std::swap(mem_, o.mem_);
+    return *this;
+  }
+  const cl_mem &get() const { return mem_; }
+
+ private:
+  cl_mem mem_ = nullptr;
 };
 
 // clSetKernelArg for each argument in order: set_args(k, m, n, buffer, ...).

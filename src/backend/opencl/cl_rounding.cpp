@@ -47,33 +47,6 @@ size_t elementwise_local(const ClDevice &dev, cl_kernel k) {
   return std::max<size_t>(1, std::min<size_t>(256, most));
 }
 
-// A device buffer owned by one per-layer object; filled from `src` when given.
-class ClMem {
- public:
-  ClMem() = default;
-  ClMem(cl_context ctx, size_t bytes, const void *src = nullptr) {
-    cl_int err = CL_SUCCESS;
-    const bool copy = src && bytes;
-    mem_ = clCreateBuffer(ctx, CL_MEM_READ_WRITE | (copy ? CL_MEM_COPY_HOST_PTR : 0), std::max<size_t>(bytes, 4),
-                          copy ? const_cast<void *>(src) : nullptr, &err);
-    check(err, "clCreateBuffer");
-  }
-  ~ClMem() {
-    if (mem_) clReleaseMemObject(mem_);
-  }
-  ClMem(const ClMem &) = delete;
-  ClMem &operator=(const ClMem &) = delete;
-  ClMem(ClMem &&o) noexcept : mem_(o.mem_) { o.mem_ = nullptr; }
-  ClMem &operator=(ClMem &&o) noexcept {
-    std::swap(mem_, o.mem_);
-    return *this;
-  }
-  const cl_mem &get() const { return mem_; }
-
- private:
-  cl_mem mem_ = nullptr;
-};
-
 void launch_1d(ClDevice &dev, cl_kernel k, size_t items, size_t local) { dev.launch(k, 1, &items, &local); }
 
 // The regularizer's kernel over `count` entries already set up (h, hp, wc on the device): grad

@@ -27,24 +27,19 @@ enum Slot { kSlotA = 0, kSlotB = 1, kSlotC = 2 };
 
 class ClBuffer final : public DeviceBuffer {
  public:
-  ClBuffer(cl_context ctx, cl_command_queue queue, size_t bytes) : queue_(queue), bytes_(bytes) {
-    cl_int err = CL_SUCCESS;
-    mem_ = clCreateBuffer(ctx, CL_MEM_READ_WRITE, std::max<size_t>(bytes, 1), nullptr, &err);
-    check(err, "clCreateBuffer");
-  }
-  ~ClBuffer() override { clReleaseMemObject(mem_); }
+  ClBuffer(cl_context ctx, cl_command_queue queue, size_t bytes) : mem_(ctx, bytes), queue_(queue), bytes_(bytes) {}
   size_t bytes() const override { return bytes_; }
   void upload(size_t offset, const void *src, size_t n) override {
-    if (n) check(clEnqueueWriteBuffer(queue_, mem_, CL_TRUE, offset, n, src, 0, nullptr, nullptr), "clEnqueueWriteBuffer");
+    if (n) check(clEnqueueWriteBuffer(queue_, mem_.get(), CL_TRUE, offset, n, src, 0, nullptr, nullptr), "clEnqueueWriteBuffer");
   }
   void download(size_t offset, void *dst, size_t n) const override {
-    if (n) check(clEnqueueReadBuffer(queue_, mem_, CL_TRUE, offset, n, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
+    if (n) check(clEnqueueReadBuffer(queue_, mem_.get(), CL_TRUE, offset, n, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
   }
   void *host() override { return nullptr; }
-  cl_mem mem() const { return mem_; }
+  cl_mem mem() const { return mem_.get(); }
 
  private:
-  cl_mem mem_;
+  ClMem mem_;
   cl_command_queue queue_;
   size_t bytes_;
 };
