@@ -17,7 +17,7 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int
     syrk(Triangle::Upper, Op::Trans, n, rows, 1.0f, (const float *)x.data, stride, 1.0f, c, ldc);
     return;
   }
-  const int64_t chunk = std::min(rows, std::max<int64_t>(256, (int64_t(1) << 22) / n));
+  const int64_t chunk = std::min(rows, widening_chunk_rows(n));
   std::vector<float> staging((size_t)(chunk * n));
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t count = std::min(chunk, rows - r0);

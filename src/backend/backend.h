@@ -24,6 +24,7 @@
 // and op(A) is n x k; TRMM's B is m x n and A is m x m (Side::Left) or n x n (Side::Right).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -147,6 +148,11 @@ class Backend {
                                                                       const VqLayout<float> &vq);
   virtual std::unique_ptr<SignRoundKernels<float>> make_signround_kernels(const SignRoundLayout<float> &layout);
 };
+
+// Rows per chunk when 16-bit batches of width n are widened to fp32 on the host: about 16 MiB of
+// staging, never fewer than 256 rows (the default syrk_upper_view and the Hessian's fp64 and
+// paired additions).
+inline int64_t widening_chunk_rows(int64_t n) { return std::max<int64_t>(256, (int64_t(1) << 22) / n); }
 
 // The process-wide CPU backend (OpenBLAS + LAPACKE; backend/cpu). Stateless, so shared by all
 // threads and contexts.

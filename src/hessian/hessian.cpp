@@ -41,9 +41,6 @@ Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
 
 unsigned Hessian::flags() const { return (f64_ ? kFlagF64 : 0u) | (asym_ ? kFlagAsymmetric : 0u); }
 
-// Rows per widening chunk: about 16 MiB of fp32 staging, never fewer than 256 rows.
-static int64_t chunk_rows(int64_t n) { return std::max<int64_t>(256, (int64_t(1) << 22) / n); }
-
 // Non-finite test on the raw 16-bit patterns: all exponent bits set.
 static int64_t find_nonfinite_16(const uint16_t *x, int64_t count, uint16_t exp_mask) {
   for (int64_t i = 0; i < count; ++i)
@@ -100,7 +97,7 @@ void Hessian::add(const TensorView &x) {
   } else if (!f64_) {
     backend_->syrk_upper_view(x, stride, s32_.data(), n_);
   } else {
-    const int64_t chunk = std::min(T, chunk_rows(n_));
+    const int64_t chunk = std::min(T, backend::widening_chunk_rows(n_));
     std::vector<float> staging((size_t)(chunk * n_));
     for (int64_t r0 = 0; r0 < T; r0 += chunk) {
       const int64_t rows = std::min(chunk, T - r0);
@@ -142,7 +139,7 @@ void Hessian::add_pair(const TensorView &x_q, const TensorView &x_fp) {
   const int64_t T = x_q.rows;
   if (T == 0) return;
   // Both streams are widened chunk by chunk: dX = Xf - Xq feeds the D GEMM, Xq the SYRK.
-  const int64_t chunk = std::min(T, chunk_rows(n_));
+  const int64_t chunk = std::min(T, backend::widening_chunk_rows(n_));
   std::vector<float> q((size_t)(chunk * n_)), dx((size_t)(chunk * n_));
   for (int64_t r0 = 0; r0 < T; r0 += chunk) {
     const int64_t rows = std::min(chunk, T - r0);
