@@ -12,13 +12,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "model/data_dir.h"
+#include "model/text_corpus.h"
 #include "opencl_device.h"
 #include "vqround/vqround.h"
 
@@ -29,23 +28,12 @@ struct Tokens {
   std::vector<int64_t> lengths;
 };
 
-std::string read_text(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The first `count` paragraphs ("\n\n"-separated, empty ones skipped), BOS first, at most `cap` tokens.
+// The first `count` paragraphs (model::split_paragraphs) tokenized with BOS, at most `cap` tokens
+// each, those of fewer than 2 tokens skipped.
 Tokens paragraphs(const vqr_model *m, const std::string &text, int count, int64_t cap) {
   Tokens t;
-  size_t pos = 0;
-  while ((int)t.lengths.size() < count && pos < text.size()) {
-    size_t end = text.find("\n\n", pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string para = text.substr(pos, end - pos);
-    pos = end + 2;
-    if (para.empty()) continue;
+  for (const std::string &para : vqr::model::split_paragraphs(text)) {
+    if ((int)t.lengths.size() == count) break;
     int64_t n = 0;
     vqr_model_tokenize(m, para.c_str(), 1, nullptr, 0, &n);
     std::vector<int32_t> ids((size_t)n);
@@ -89,7 +77,7 @@ class OpenClModel : public ::testing::Test {
     dir_ = data_ + "/models/stories260K/";
     vqr_model *m = load();
     ASSERT_NE(m, nullptr);
-    const std::string text = read_text(data_ + "/text/tinystories/tinystories_val.txt");
+    const std::string text = vqr::model::read_text_file(data_ + "/text/tinystories/tinystories_val.txt");
     eval_ = paragraphs(m, text, 50, 512);
     // Calibration: 8 windows of 128 tokens from paragraphs 1000 on (not evaluated).
     const Tokens pool = paragraphs(m, text, 1400, 512);
