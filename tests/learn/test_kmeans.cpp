@@ -15,8 +15,12 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "learn/kmeans.h"
+#include "squared_distance.h"
 
 namespace {
+
+using kmeans_test::dist2;
+using kmeans_test::norm2;
 
 using vqr::learn::kmeans;
 using vqr::learn::KMeansOptions;
@@ -32,21 +36,6 @@ constexpr double kNearestAtolPerNorm = 1e-5;
 // plus 1e-6 absolute leaves margin.
 constexpr double kMeanRtol = 1e-6;
 constexpr double kMeanAtol = 1e-6;
-
-double dist2(const float *a, const float *b, int d) {
-  double s = 0.0;
-  for (int t = 0; t < d; ++t) {
-    const double v = (double)a[t] - (double)b[t];
-    s += v * v;
-  }
-  return s;
-}
-
-double norm2(const float *a, int d) {
-  double s = 0.0;
-  for (int t = 0; t < d; ++t) s += (double)a[t] * (double)a[t];
-  return s;
-}
 
 uint32_t pattern(const float *v, int d) {
   uint32_t p = 0;

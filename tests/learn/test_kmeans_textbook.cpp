@@ -14,8 +14,12 @@
 
 #include "common/test_util.h"
 #include "learn/kmeans.h"
+#include "squared_distance.h"
 
 namespace {
+
+using kmeans_test::dist2;
+using kmeans_test::norm2;
 
 using vqr::learn::kmeans;
 using vqr::learn::KMeansOptions;
@@ -25,17 +29,6 @@ using vqr::learn::KMeansResult;
 // of ||x||^2 + ||c||^2: the library compares ||c||^2 - 2 x.c in fp32, about 2 D + 1 roundings of
 // at most 2^-24 of that scale each (17 x 6e-8 = 1e-6 for D = 8), so 4e-6 leaves a factor 4.
 constexpr double kClearMargin = 4e-6;
-
-double dist2(const float *a, const float *b, int d) {
-  double s = 0.0;
-  for (int t = 0; t < d; ++t) {
-    const double v = (double)a[t] - (double)b[t];
-    s += v * v;
-  }
-  return s;
-}
-
-double norm2(const float *a, int d) { return dist2(a, std::vector<float>((size_t)d, 0.0f).data(), d); }
 
 struct Textbook {
   std::vector<float> centroids;
