@@ -11,23 +11,18 @@ namespace vqr::backend::opencl {
 
 namespace {
 
-std::string platform_string(cl_platform_id p, cl_platform_info what) {
+// A string property through its two-call query (size, then bytes); "" when the driver fails.
+template <typename Object, typename Info, typename Query>
+std::string info_string(Object object, Info what, Query query) {
   size_t size = 0;
-  if (clGetPlatformInfo(p, what, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
+  if (query(object, what, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
   std::string s(size, '\0');
-  if (clGetPlatformInfo(p, what, size, &s[0], nullptr) != CL_SUCCESS) return "";
+  if (query(object, what, size, &s[0], nullptr) != CL_SUCCESS) return "";
   s.resize(std::strlen(s.c_str()));
   return s;
 }
-
-std::string device_string(cl_device_id d, cl_device_info what) {
-  size_t size = 0;
-  if (clGetDeviceInfo(d, what, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
-  std::string s(size, '\0');
-  if (clGetDeviceInfo(d, what, size, &s[0], nullptr) != CL_SUCCESS) return "";
-  s.resize(std::strlen(s.c_str()));
-  return s;
-}
+std::string platform_string(cl_platform_id p, cl_platform_info what) { return info_string(p, what, clGetPlatformInfo); }
+std::string device_string(cl_device_id d, cl_device_info what) { return info_string(d, what, clGetDeviceInfo); }
 
 template <typename T>
 T device_value(cl_device_id d, cl_device_info what) {
