@@ -253,11 +253,11 @@ std::vector<Variant> other_variants(int64_t n) {
 
 const int64_t kShapes[][2] = {{1, 1}, {37, 45}, {100, 128}, {13, 7}, {70, 200}, {45, 300}, {129, 384}};
 
-TEST(OpenClGptqSweep, KernelIsBitIdenticalToTheTileLoop) {
-  OPENCL_OR_SKIP(be);
-  vqr::backend::SplitSweepBackend hybrid(vqr::backend::cpu(), *be);
-  int64_t cases = 0, sweep_blocks = 0, all_blocks = 0;
-  uint64_t seed = 100;
+// Every shape x every variant (GPTQ's and the rest): one symmetric-statistic and one asymmetric
+// layer per shape (seeds from `seed`), handed to `check` with the case's name; a fatal failure
+// (an ASSERT in `check`) ends the enumeration.
+template <typename Check>
+void for_each_case(uint64_t seed, const Check &check) {
   for (const auto &shape : kShapes) {
     const int64_t m = shape[0], n = shape[1];
     const Layer sym_layer(m, n, false, seed), asym_layer(m, n, true, seed + 10);
@@ -266,20 +266,29 @@ TEST(OpenClGptqSweep, KernelIsBitIdenticalToTheTileLoop) {
     for (const Variant &v : other_variants(n)) variants.push_back(v);
     for (const Variant &v : variants) {
       const Layer &L = v.asymmetric_statistic ? asym_layer : sym_layer;
-      const std::string what = v.name + " on " + std::to_string(m) + " x " + std::to_string(n);
-      const bool split = cases % 3 == 0;
-      const Outcome ref = quantize(nullptr, L, v.config, split);
-      hybrid.sweep_blocks = 0;
-      const Outcome dev = quantize(&hybrid, L, v.config, split);
-      expect_identical(ref, dev, what);
-      if (HasFatalFailure()) return;
-      const int64_t B = std::min<int64_t>(v.config.block_size, n), blocks = (n + B - 1) / B;
-      ASSERT_EQ(hybrid.sweep_blocks, expected_sweep_blocks(v.config, n)) << what << " (" << blocks << " blocks)";
-      sweep_blocks += hybrid.sweep_blocks;
-      all_blocks += blocks;
-      ++cases;
+      check(L, v, m, n, v.name + " on " + std::to_string(m) + " x " + std::to_string(n));
+      if (::testing::Test::HasFatalFailure()) return;
     }
   }
+}
+
+TEST(OpenClGptqSweep, KernelIsBitIdenticalToTheTileLoop) {
+  OPENCL_OR_SKIP(be);
+  vqr::backend::SplitSweepBackend hybrid(vqr::backend::cpu(), *be);
+  int64_t cases = 0, sweep_blocks = 0, all_blocks = 0;
+  for_each_case(100, [&](const Layer &L, const Variant &v, int64_t, int64_t n, const std::string &what) {
+    const bool split = cases % 3 == 0;
+    const Outcome ref = quantize(nullptr, L, v.config, split);
+    hybrid.sweep_blocks = 0;
+    const Outcome dev = quantize(&hybrid, L, v.config, split);
+    expect_identical(ref, dev, what);
+    if (::testing::Test::HasFatalFailure()) return;
+    const int64_t B = std::min<int64_t>(v.config.block_size, n), blocks = (n + B - 1) / B;
+    ASSERT_EQ(hybrid.sweep_blocks, expected_sweep_blocks(v.config, n)) << what << " (" << blocks << " blocks)";
+    sweep_blocks += hybrid.sweep_blocks;
+    all_blocks += blocks;
+    ++cases;
+  });
   std::printf("%lld configurations x shapes bit-identical; %lld of %lld blocks ran on the device\n", (long long)cases,
               (long long)sweep_blocks, (long long)all_blocks);
 }
@@ -343,45 +352,34 @@ constexpr double kMaxDifferingShare = 0.002;
 
 TEST(OpenClGptqSweep, WholeRunsMatchTheCpuExceptAtTies) {
   OPENCL_OR_SKIP(be);
-  uint64_t seed = 500;
   int64_t total = 0, total_differ = 0;
-  for (const auto &shape : kShapes) {
-    const int64_t m = shape[0], n = shape[1];
-    const Layer sym_layer(m, n, false, seed), asym_layer(m, n, true, seed + 10);
-    seed += 20;
-    std::vector<Variant> variants = gptq_variants(n);
-    for (const Variant &v : other_variants(n)) variants.push_back(v);
-    for (const Variant &v : variants) {
-      const Layer &L = v.asymmetric_statistic ? asym_layer : sym_layer;
-      const std::string what = v.name + " on " + std::to_string(m) + " x " + std::to_string(n);
-      const Outcome ref = quantize(nullptr, L, v.config, false);
-      const Outcome dev = quantize(be, L, v.config, false);
-      if (n <= v.config.block_size) {
-        expect_identical(ref, dev, what + " (one block: no cross-block GEMM)");
-        if (HasFatalFailure()) return;
-        continue;
-      }
-      ASSERT_EQ(ref.q.codes.size(), dev.q.codes.size());
-      int64_t differ = 0, far = 0;
-      for (size_t i = 0; i < ref.q.codes.size(); ++i)
-        if (ref.q.codes[i] != dev.q.codes[i]) {
-          ++differ;
-          far += std::abs((int)ref.q.codes[i] - (int)dev.q.codes[i]) > 1;
-        }
-      // The first block's codes see no device arithmetic before them: identical.
-      const int64_t first = std::min<int64_t>(n, v.config.block_size);
-      for (int64_t r = 0; r < m && !v.config.act_order; ++r)
-        for (int64_t c = 0; c < first; ++c)
-          ASSERT_EQ(ref.q.codes[(size_t)(r * n + c)], dev.q.codes[(size_t)(r * n + c)]) << what << " row " << r;
-      if (differ)
-        std::printf("%-40s %4lld x %-4lld %5lld of %6zu codes differ (%lld by more than one step)\n", what.c_str(),
-                    (long long)m, (long long)n, (long long)differ, ref.q.codes.size(), (long long)far);
-      EXPECT_EQ(far, 0) << what << ": codes moved by more than one grid step";
-      EXPECT_LE((double)differ, kMaxDifferingShare * (double)ref.q.codes.size()) << what;
-      total += (int64_t)ref.q.codes.size();
-      total_differ += differ;
+  for_each_case(500, [&](const Layer &L, const Variant &v, int64_t m, int64_t n, const std::string &what) {
+    const Outcome ref = quantize(nullptr, L, v.config, false);
+    const Outcome dev = quantize(be, L, v.config, false);
+    if (n <= v.config.block_size) {
+      expect_identical(ref, dev, what + " (one block: no cross-block GEMM)");
+      return;
     }
-  }
+    ASSERT_EQ(ref.q.codes.size(), dev.q.codes.size());
+    int64_t differ = 0, far = 0;
+    for (size_t i = 0; i < ref.q.codes.size(); ++i)
+      if (ref.q.codes[i] != dev.q.codes[i]) {
+        ++differ;
+        far += std::abs((int)ref.q.codes[i] - (int)dev.q.codes[i]) > 1;
+      }
+    // The first block's codes see no device arithmetic before them: identical.
+    const int64_t first = std::min<int64_t>(n, v.config.block_size);
+    for (int64_t r = 0; r < m && !v.config.act_order; ++r)
+      for (int64_t c = 0; c < first; ++c)
+        ASSERT_EQ(ref.q.codes[(size_t)(r * n + c)], dev.q.codes[(size_t)(r * n + c)]) << what << " row " << r;
+    if (differ)
+      std::printf("%-40s %4lld x %-4lld %5lld of %6zu codes differ (%lld by more than one step)\n", what.c_str(),
+                  (long long)m, (long long)n, (long long)differ, ref.q.codes.size(), (long long)far);
+    EXPECT_EQ(far, 0) << what << ": codes moved by more than one grid step";
+    EXPECT_LE((double)differ, kMaxDifferingShare * (double)ref.q.codes.size()) << what;
+    total += (int64_t)ref.q.codes.size();
+    total_differ += differ;
+  });
   std::printf("multi-block runs: %lld of %lld codes differ from the cpu\n", (long long)total_differ, (long long)total);
 }
 
