@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/forward_kernels.h"
 #include "backend/rounding_kernels.h"
 #include "core/context.h"
 
@@ -29,6 +30,24 @@ void Backend::syrk_upper_view(const TensorView &x, int64_t stride, float *c, int
 void Backend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) {
   syrk_upper_view(x, stride, static_cast<float *>(c.host()), x.cols);
 }
+
+void Backend::syrk_upper_resident(const DeviceBuffer &x, int64_t offset, int64_t rows, int64_t n, DeviceBuffer &c) {
+  if (rows == 0 || n == 0) return;
+  const void *host = const_cast<DeviceBuffer &>(x).host();
+  if (host) {
+    syrk_upper_view(tensor_2d(static_cast<const float *>(host) + offset, DType::F32, rows, n, 0), n, c);
+    return;
+  }
+  const int64_t chunk = std::min(rows, widening_chunk_rows(n));
+  std::vector<float> staging((size_t)(chunk * n));
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t count = std::min(chunk, rows - r0);
+    x.download((size_t)(offset + r0 * n) * sizeof(float), staging.data(), (size_t)(count * n) * sizeof(float));
+    syrk_upper_view(tensor_2d(staging.data(), DType::F32, count, n, 0), n, c);
+  }
+}
+
+std::unique_ptr<ForwardKernels> Backend::make_forward_kernels() { return nullptr; }
 
 void Backend::gemm_accumulate(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                               int64_t lda, const float *b, int64_t ldb, DeviceBuffer &c) {

@@ -52,6 +52,7 @@ template <typename T>
 class VqRoundKernels;
 template <typename T>
 class SignRoundKernels;
+class ForwardKernels;  // backend/forward_kernels.h
 
 enum class Op { None, Trans };          // op(X) = X or X^T
 enum class Triangle { Upper, Lower };   // of the row-major matrix
@@ -108,6 +109,10 @@ class Backend {
   // The same into a dense n x n fp32 matrix held in a buffer of this backend (an accumulator that
   // stays on the device between batches). The default works on the buffer's host memory.
   virtual void syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c);
+  // The same from a batch resident in a buffer of this backend: rows x n dense fp32 at element
+  // `offset` of x (a device forward's linear input, model/resident_forward.h), so it never crosses
+  // the bus. The default works on x's host memory, or downloads it in chunks when it has none.
+  virtual void syrk_upper_resident(const DeviceBuffer &x, int64_t offset, int64_t rows, int64_t n, DeviceBuffer &c);
   // c (a dense m x n fp32 matrix in a buffer of this backend) += alpha op(a) op(b), host a and b:
   // the asymmetric Hessian's D accumulating on the device. The default works on host memory.
   virtual void gemm_accumulate(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
@@ -147,6 +152,11 @@ class Backend {
   virtual std::unique_ptr<VqRoundKernels<float>> make_vqround_kernels(const RelaxedLayout<float> &layout,
                                                                       const VqLayout<float> &vq);
   virtual std::unique_ptr<SignRoundKernels<float>> make_signround_kernels(const SignRoundLayout<float> &layout);
+
+  // --- The model forward's passes on resident activations (backend/forward_kernels.h) -------------
+  // One object per Forward. nullptr (the default) when this backend's buffers are host memory: the
+  // forward then runs its host passes with this backend's GEMMs.
+  virtual std::unique_ptr<ForwardKernels> make_forward_kernels();
 };
 
 // Rows per chunk when 16-bit batches of width n are widened to fp32 on the host: about 16 MiB of

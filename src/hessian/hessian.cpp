@@ -177,6 +177,30 @@ void Hessian::sync() const {
   s_dev_->download(0, s32_.data(), s32_.size() * sizeof(float));
   if (d_dev_) d_dev_->download(0, d32_.data(), d32_.size() * sizeof(float));
   host_stale_ = false;
+  if (unchecked_) {
+    unchecked_ = false;
+    for (int64_t i = 0; i < n_; ++i)
+      require(std::isfinite(s32_[(size_t)(i * n_ + i)]), Status::NonFinite,
+              "hessian: a calibration batch added on the device held a non-finite value (column " +
+                  std::to_string(i) + " of S has a non-finite sum of squares)");
+  }
+}
+
+void Hessian::add_resident(const backend::DeviceBuffer &x, int64_t offset, int64_t rows) {
+  require(rows >= 0 && rows <= (int64_t(1) << 31) - 1, Status::InvalidArgument,
+          "x: a resident batch must have 0 to 2^31-1 rows");
+  require(offset >= 0 && (uint64_t)(offset + rows * n_) * sizeof(float) <= x.bytes(), Status::InvalidArgument,
+          "x: the resident batch lies outside its buffer");
+  if (rows == 0) return;
+  if (s_dev_) {
+    backend_->syrk_upper_resident(x, offset, rows, n_, *s_dev_);
+    host_stale_ = unchecked_ = true;
+    tokens_ += rows;
+    return;
+  }
+  std::vector<float> host((size_t)(rows * n_));
+  x.download((size_t)offset * sizeof(float), host.data(), host.size() * sizeof(float));
+  add(tensor_2d(host.data(), DType::F32, rows, n_, 0));
 }
 
 HessianView Hessian::view() const {

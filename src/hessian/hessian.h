@@ -55,6 +55,13 @@ class Hessian {
 
   // S += X^T X for a T x n batch; validates the view and rejects non-finite batches whole.
   void add(const TensorView &x);
+  // S += X^T X for a rows x n fp32 batch resident at element `offset` of `x`, a dense batch in a
+  // buffer of this Hessian's backend (a device forward's linear input, model/resident_forward.h):
+  // the SYRK reads it where it lies. Its finiteness is checked when S is next read (the diagonal of
+  // S is finite exactly when every value was, barring overflow): read(), view() and serialize()
+  // then throw Status::NonFinite. fp64 mode downloads the batch and adds it as add() does.
+  void add_resident(const backend::DeviceBuffer &x, int64_t offset, int64_t rows);
+  backend::Backend &backend() const { return *backend_; }
   // Asymmetric only: S += Xq^T Xq, Dsum += (Xf - Xq)^T Xq for paired T x n batches.
   void add_pair(const TensorView &x_q, const TensorView &x_fp);
   // S += other.S, T += other.T (same width and precision).
@@ -83,6 +90,7 @@ class Hessian {
   // and d32_ are then copies refreshed by sync() before anything reads them.
   std::unique_ptr<backend::DeviceBuffer> s_dev_, d_dev_;
   mutable bool host_stale_ = false;
+  mutable bool unchecked_ = false;  // a resident batch's finiteness is still to be checked (sync)
   void sync() const;
   mutable std::vector<float> s32_;   // n x n, upper triangle valid (fp32 mode)
   std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)

@@ -135,11 +135,11 @@ void eval_block_major(NllResult &result, Forward &fwd, float *logits, const std:
     }
     // hidden() <-> store for pack k of the batch, after selecting its sequences.
     auto save = [&](size_t k) {
-      std::memcpy(store.data() + offset[k - i], fwd.hidden(), static_cast<size_t>(packs[k].rows * C) * sizeof(float));
+      std::memcpy(store.data() + offset[k - i], fwd.read_hidden(), static_cast<size_t>(packs[k].rows * C) * sizeof(float));
     };
     auto load = [&](size_t k) {
       fwd.set_segments(packs[k].lengths);
-      std::memcpy(fwd.hidden(), store.data() + offset[k - i], static_cast<size_t>(packs[k].rows * C) * sizeof(float));
+      std::memcpy(fwd.load_hidden(), store.data() + offset[k - i], static_cast<size_t>(packs[k].rows * C) * sizeof(float));
     };
     for (size_t k = i; k < j; ++k) {
       if (packs[k].rows == 0) continue;

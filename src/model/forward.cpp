@@ -17,6 +17,7 @@
 #include "model/attention.h"
 #include "model/elementwise.h"
 #include "model/matmul.h"
+#include "model/resident_forward.h"
 
 namespace vqr::model {
 
@@ -95,6 +96,42 @@ void Forward::set_segments(std::vector<int64_t> lengths) {
 
 Forward::~Forward() = default;
 
+void Forward::set_backend(backend::Backend &be, bool resident) {
+  if (resident_) resident_->sync_to_host(x_);  // the stream stays the caller's across the switch
+  resident_.reset();
+  backend_ = &be;
+  if (!resident || path_ != MatmulPath::kBlas || be.host_memory()) return;
+  std::unique_ptr<backend::ForwardKernels> kernels = be.make_forward_kernels();
+  if (kernels)
+    resident_ = std::make_unique<ResidentForward>(model_, be, std::move(kernels), rows_, max_tokens_, rope_table_);
+}
+
+float *Forward::hidden() {
+  if (resident_) {
+    resident_->sync_to_host(x_);
+    resident_->host_changed();
+  }
+  return x_;
+}
+
+float *Forward::load_hidden() {
+  if (resident_) resident_->host_changed();
+  return x_;
+}
+
+const float *Forward::read_hidden() {
+  if (resident_) resident_->sync_to_host(x_);
+  return x_;
+}
+
+const float *LinearBatch::host() const {
+  if (!host_) {
+    device_->download((size_t)offset_ * sizeof(float), staging_, (size_t)(rows_ * width_) * sizeof(float));
+    host_ = staging_;
+  }
+  return host_;
+}
+
 void Forward::linear(float *out, const float *inp, const float *w, int64_t T, int64_t IC, int64_t OC) {
   if (path_ == MatmulPath::kBlas) {
     // The model floor's compute goes through the seam (DESIGN §1): the context's backend.
@@ -140,8 +177,8 @@ void Forward::run(const int32_t *tokens, int64_t n, float *logits, const Activat
   embed(tokens, n);
   BlockSink observe;  // the whole pass runs: the caller's sink only observes
   if (sink)
-    observe = [&sink](int layer, LinearInput input, const float *x, int64_t rows, int64_t width) {
-      sink(layer, input, x, rows, width);
+    observe = [&sink](int layer, LinearInput input, const LinearBatch &x) {
+      sink(layer, input, x.host(), x.rows(), x.width());
       return SinkAction::kContinue;
     };
   for (int l = 0; l < model_.config().n_layers; ++l) block(l, n, observe);
@@ -169,6 +206,7 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
                 " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   model_.gather_embedding(tokens, n, x_);  // row-wise: a streamed embedding is never widened whole
   model_.release_vocab();
+  if (resident_) resident_->host_changed();
 }
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
@@ -178,11 +216,18 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
   // The packed sequences (set_segments), or one of n tokens: RoPE and attention run per sequence.
   const std::vector<int64_t> one{n};
   const std::vector<int64_t> &seqs = segments_.empty() ? one : segments_;
+  if (resident_) {
+    // A sink's host() downloads into xb2_ and the buffers after it: xb2_, q_, k_, v_, hb_ and hb2_
+    // are contiguous in the arena (rows_ x (dim + q_dim + 2 kv_dim + 2 hidden) floats), which the
+    // device path does not use, and hold any linear input (at most max(dim, q_dim, hidden) wide).
+    resident_->block(l, n, seqs, x_, xb2_, sink, weights);
+    return;
+  }
   const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
                 NKV = c.n_kv_heads, HS = c.head_size();
   auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
   auto stop = [&](LinearInput input, const float *x, int64_t width) {
-    return sink && sink(l, input, x, T, width) == SinkAction::kStopBlock;
+    return sink && sink(l, input, LinearBatch(x, T, width)) == SinkAction::kStopBlock;
   };
 
   // attention
@@ -230,7 +275,8 @@ void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
   require(logits != nullptr, Status::InvalidArgument, "forward: logits is NULL");
   require_rows(n, "head");
-  rmsnorm(x_, x_, model_.rms_final(), n, c.dim);
+  float *x = hidden();  // on a device forward, downloaded first
+  rmsnorm(x, x, model_.rms_final(), n, c.dim);
   if (!model_.streamed()) {
     linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);
     return;

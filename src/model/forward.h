@@ -28,6 +28,39 @@ namespace vqr::model {
 using ActivationSink =
     std::function<void(int layer, LinearInput input, const float *x, int64_t tokens, int64_t width)>;
 
+// One linear layer's input as Forward::block hands it to a sink: rows x width fp32, row-major,
+// valid during the call only. On a device backend (resident_forward.h) the values are in device
+// memory, and host() downloads them on its first call; a sink that can work where they are (the
+// Hessian's SYRK, pipeline/resident_batch.h) reads device() instead and nothing crosses the bus.
+class LinearBatch {
+ public:
+  // Host values (the host path).
+  LinearBatch(const float *host, int64_t rows, int64_t width) : host_(host), rows_(rows), width_(width) {}
+  // Device values at element `offset` of `buffer` (dense), owned by `backend`; host() downloads
+  // them into `staging` (rows x width floats).
+  LinearBatch(const backend::DeviceBuffer &buffer, int64_t offset, backend::Backend &backend, float *staging,
+              int64_t rows, int64_t width)
+      : rows_(rows), width_(width), device_(&buffer), offset_(offset), backend_(&backend), staging_(staging) {}
+
+  int64_t rows() const { return rows_; }
+  int64_t width() const { return width_; }
+  // The values in host memory. Throws vqr::Error on a device failure.
+  const float *host() const;
+  // The device buffer that holds them (NULL on the host path), their element offset in it, and the
+  // backend that owns it.
+  const backend::DeviceBuffer *device() const { return device_; }
+  int64_t device_offset() const { return offset_; }
+  backend::Backend *device_backend() const { return backend_; }
+
+ private:
+  mutable const float *host_ = nullptr;
+  int64_t rows_, width_;
+  const backend::DeviceBuffer *device_ = nullptr;
+  int64_t offset_ = 0;
+  backend::Backend *backend_ = nullptr;
+  float *staging_ = nullptr;
+};
+
 // What a block sink tells Forward::block after it has seen one linear input.
 enum class SinkAction {
   kContinue,   // compute the rest of the block
@@ -36,12 +69,13 @@ enum class SinkAction {
 // The sink of one Forward::block call: as ActivationSink, and it may end the block early (a
 // calibration pass that needs one layer's input stops there). After a stop hidden() holds a
 // partly updated residual stream that the caller must not use.
-using BlockSink =
-    std::function<SinkAction(int layer, LinearInput input, const float *x, int64_t tokens, int64_t width)>;
+using BlockSink = std::function<SinkAction(int layer, LinearInput input, const LinearBatch &x)>;
 
 // RoPE's per-pair inverse frequencies (head_size / 2 values): theta^(-2j/HS) computed in float as
 // run.c does, then the config's linear or llama3 scaling.
 std::vector<float> rope_inverse_frequencies(const ModelConfig &config);
+
+class ResidentForward;
 
 class Forward {
  public:
@@ -72,9 +106,14 @@ class Forward {
   // sequence of n tokens. Throws Status::InvalidArgument for a length outside [1, max_tokens] or a
   // sum above batch_tokens.
   void set_segments(std::vector<int64_t> lengths);
-  // The backend the kBlas path's SGEMMs run on (default: the CPU backend). A device backend stages
-  // each call's activations (backend.h); the results differ from the CPU's by summation order only.
-  void set_backend(backend::Backend &be) { backend_ = &be; }
+  // The backend the kBlas path's SGEMMs run on (default: the CPU backend). On a device backend
+  // (one whose buffers are not host memory, backend.h) the blocks run on resident activations
+  // (resident_forward.h): the residual stream stays on the device from block to block and is
+  // downloaded only when hidden(), read_hidden() or head() needs it; the results differ from the
+  // CPU's by summation order and the device's exp only. resident = false keeps the host passes and
+  // stages each product's operands instead (what bench/ compares the resident blocks against).
+  // Throws vqr::Error on a device failure.
+  void set_backend(backend::Backend &be, bool resident = true);
   backend::Backend &backend() const { return *backend_; }
   int threads() const { return threads_; }
   const Model &model() const { return model_; }  // the OpenMP threads of the row passes (resolved: >= 1)
@@ -101,7 +140,15 @@ class Forward {
   void block(int layer, int64_t n, const BlockSink &sink = {}, const float *const *weights = nullptr);
   // head: final RMSNorm and classifier on hidden(); logits n x vocab.
   void head(int64_t n, float *logits);
-  float *hidden() { return x_; }
+  // The residual stream in host memory, for writing (a caller loading hidden states) or reading; on
+  // a device forward it is downloaded first when the device's copy is newer, and uploaded again
+  // before the next block.
+  float *hidden();
+  // The same for reading only: a device forward keeps its copy (no upload before the next block).
+  const float *read_hidden();
+  // The host buffer for writing a new stream (rows x dim) before the next block, without fetching
+  // the current one: what a caller that loads saved hidden states uses.
+  float *load_hidden();
 
  private:
   // Throws Status::InvalidArgument unless n fits: [1, max_tokens] without segments, their sum with.
@@ -126,6 +173,7 @@ class Forward {
   int threads_;
   MatmulPath path_;
   backend::Backend *backend_;
+  std::unique_ptr<ResidentForward> resident_;  // set_backend on a device backend, kBlas path
   std::unique_ptr<float[]> arena_;
   // Views into arena_ (per-token rows):
   float *x_;    // T x dim, residual stream

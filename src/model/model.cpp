@@ -369,6 +369,7 @@ void Model::read_classifier_rows(int64_t r0, int64_t r1, float *out) const {
 
 void Model::set_linear_source(int layer, LinearKind kind, std::shared_ptr<const TensorSource> source) {
   check_layer(layer);
+  ++weights_version_;
   const int64_t rows = linear_rows(kind), cols = linear_cols(kind);
   require(source != nullptr && source->rows() == rows && source->cols() == cols, Status::InvalidArgument,
           "model: a source for " + linear_name(layer, kind) + " must be " + std::to_string(rows) + " x " +

@@ -134,8 +134,16 @@ class Model {
   // its arena storage. In streamed storage tensor() returns NULL for the large tensors
   // (is_streamable): read them with the row readers below.
   int64_t tensor_floats(TensorId id) const { return sizes_[static_cast<int>(id)]; }
-  float *tensor(TensorId id) { return ptrs_[static_cast<int>(id)]; }
+  float *tensor(TensorId id) {
+    ++weights_version_;
+    return ptrs_[static_cast<int>(id)];
+  }
   const float *tensor(TensorId id) const { return ptrs_[static_cast<int>(id)]; }
+  // Changes with every way to change a value: a writable tensor() or linear_data() pointer handed
+  // out, set_linear_source. A device forward keeps the weights it uploaded while this is unchanged
+  // (model/resident_forward.h), so a writable pointer is for writing before the next forward:
+  // values written through a pointer fetched before a forward ran must be fetched again.
+  uint64_t weights_version() const { return weights_version_; }
   int64_t total_floats() const { return total_floats_; }
   // Bytes of fp32 held now: the arena plus the block cache (what this object adds to the RSS; the
   // sources' own memory, e.g. quantized codes, is in source_bytes()).
@@ -226,6 +234,7 @@ class Model {
   // The block cache, most recently used last.
   mutable std::vector<std::shared_ptr<CachedBlock>> cache_;
   int64_t cache_budget_ = kDefaultCacheBytes;
+  uint64_t weights_version_ = 0;
 };
 
 }  // namespace vqr::model

@@ -53,10 +53,10 @@ double ModelBackward::run(const int32_t *tokens, int64_t T, const LogitsLoss &lo
   // Forward, keeping each block's input and the head's.
   forward_.embed(tokens, T);
   for (int l = 0; l < L; ++l) {
-    std::memcpy(&states_[(size_t)l * state], forward_.hidden(), bytes);
+    std::memcpy(&states_[(size_t)l * state], forward_.read_hidden(), bytes);
     forward_.block(l, T, {}, weights ? weights(l) : nullptr);
   }
-  std::memcpy(&states_[(size_t)L * state], forward_.hidden(), bytes);
+  std::memcpy(&states_[(size_t)L * state], forward_.read_hidden(), bytes);
   forward_.head(T, logits_.data());
   const double value = loss(logits_.data(), T, V, dlogits_.data());
 

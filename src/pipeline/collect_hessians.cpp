@@ -7,6 +7,7 @@
 #include "model/forward.h"
 #include "model/linear_kinds.h"
 #include "pipeline/hidden_states.h"
+#include "pipeline/resident_batch.h"
 
 namespace vqr::pipeline {
 
@@ -21,14 +22,19 @@ std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
       hs.emplace_back(c.input_width((model::LinearInput)i), false, false);
   model::Forward fwd(model, longest, thread_count(ctx));
   fwd.set_backend(backend_of(ctx));
-  auto add = [&](int layer, model::LinearInput input, const float *x, int64_t n, int64_t width) {
-    hs[(size_t)(layer * model::kLinearInputCount + (int)input)].add(tensor_2d(x, DType::F32, n, width, 0));
+  // The accumulators stay on the CPU backend (they are the API's vqr_hessian objects, one per linear
+  // input and layer, all of them held at once); a device forward's batches are downloaded once each.
+  const model::BlockSink sink = [&](int layer, model::LinearInput input, const model::LinearBatch &x) {
+    add_linear_batch(hs[(size_t)(layer * model::kLinearInputCount + (int)input)], x);
+    return model::SinkAction::kContinue;
   };
   if (!model.streamed()) {
-    // Sequence-major: each sequence's whole forward, nothing kept between sequences.
+    // Sequence-major: each sequence's whole forward (no classifier), nothing kept between sequences.
     Progress progress(ctx, "hessian", (int64_t)sequences.size());
     for (size_t i = 0; i < sequences.size(); ++i) {
-      fwd.run(sequences[i].data(), (int64_t)sequences[i].size(), nullptr, add);
+      const int64_t n = (int64_t)sequences[i].size();
+      fwd.embed(sequences[i].data(), n);
+      for (int l = 0; l < c.n_layers; ++l) fwd.block(l, n, sink);
       progress.checkpoint((int64_t)i + 1, i + 1 == sequences.size());
     }
     return hs;
@@ -42,19 +48,15 @@ std::vector<hessian::Hessian> collect_hessians(const model::Model &model,
   HiddenStates states(lengths, c.dim, DType::F32, kNoMemoryLimit, "");
   for (size_t i = 0; i < sequences.size(); ++i) {
     fwd.embed(sequences[i].data(), lengths[i]);
-    states.store(i, fwd.hidden());
+    states.store(i, fwd.read_hidden());
   }
-  const model::BlockSink sink = [&](int layer, model::LinearInput input, const float *x, int64_t n, int64_t width) {
-    add(layer, input, x, n, width);
-    return model::SinkAction::kContinue;
-  };
   const int64_t units = (int64_t)c.n_layers * (int64_t)sequences.size();
   Progress progress(ctx, "hessian", units);
   for (int l = 0; l < c.n_layers; ++l)
     for (size_t i = 0; i < sequences.size(); ++i) {
-      states.load(i, fwd.hidden());
+      states.load(i, fwd.load_hidden());
       fwd.block(l, lengths[i], sink);
-      states.store(i, fwd.hidden());
+      states.store(i, fwd.read_hidden());
       const int64_t done = (int64_t)l * (int64_t)sequences.size() + (int64_t)i + 1;
       progress.checkpoint(done, done == units);
     }

@@ -17,6 +17,7 @@
 #include "pipeline/blockwise_autoround.h"
 #include "pipeline/end_to_end.h"
 #include "pipeline/hidden_states.h"
+#include "pipeline/resident_batch.h"
 #include "pipeline/quantize_layer.h"
 #include "pipeline/quantized_source.h"
 #include "quant/method_traits.h"
@@ -76,13 +77,13 @@ void finish_block(model::Model &model, int l, const std::vector<std::vector<int3
   const auto forwarding = Clock::now();
   for (size_t w = 0; w < windows.size(); ++w) {
     const int64_t n = lengths[w];
-    q.load(w, fwd.hidden());
+    q.load(w, fwd.load_hidden());
     fwd.block(l, n);
-    q.store(w, fwd.hidden());
+    q.store(w, fwd.read_hidden());
     if (fp) {
-      fp->load(w, fwd.hidden());
+      fp->load(w, fwd.load_hidden());
       fwd.block(l, n, {}, orig_ptrs);
-      fp->store(w, fwd.hidden());
+      fp->store(w, fwd.read_hidden());
     }
   }
   t.forward += seconds_since(forwarding);
@@ -212,8 +213,8 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
   const auto embedding = Clock::now();
   for (size_t w = 0; w < windows.size(); ++w) {
     fwd.embed(windows[w].data(), lengths[w]);
-    q.store(w, fwd.hidden());
-    if (fp) fp->store(w, fwd.hidden());
+    q.store(w, fwd.read_hidden());
+    if (fp) fp->store(w, fwd.read_hidden());
   }
   out.phases.forward += seconds_since(embedding);
 
@@ -286,25 +287,25 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
         const int64_t n = lengths[w];
         // Each pass stops once the group's input has been seen: the rest of the block is not needed.
         if (pair) {
-          fp->load(w, fwd.hidden());
+          fp->load(w, fwd.load_hidden());
           fwd.block(l, n,
-                    [&](int, LinearInput input, const float *x, int64_t t_, int64_t width_) {
+                    [&](int, LinearInput input, const model::LinearBatch &x) {
                       if (input != g.input) return model::SinkAction::kContinue;
-                      x_fp.assign(x, x + t_ * width_);
+                      x_fp.assign(x.host(), x.host() + x.rows() * x.width());
                       return model::SinkAction::kStopBlock;
                     },
                     orig_ptrs);
         }
-        q.load(w, fwd.hidden());
-        fwd.block(l, n, [&](int, LinearInput input, const float *x, int64_t t_, int64_t width_) {
+        q.load(w, fwd.load_hidden());
+        fwd.block(l, n, [&](int, LinearInput input, const model::LinearBatch &x) {
           if (input != g.input) return model::SinkAction::kContinue;
           const auto adding = Clock::now();
-          const TensorView xq = tensor_2d(x, DType::F32, t_, width_, 0);
           if (pair) {
-            const TensorView xf = tensor_2d(x_fp.data(), DType::F32, t_, width_, 0);
+            const TensorView xq = tensor_2d(x.host(), DType::F32, x.rows(), x.width(), 0);
+            const TensorView xf = tensor_2d(x_fp.data(), DType::F32, x.rows(), x.width(), 0);
             h.add_pair(xq, xf);
           } else {
-            h.add(xq);
+            add_linear_batch(h, x);  // on a device forward, where the batch lies
           }
           accumulating += seconds_since(adding);
           return model::SinkAction::kStopBlock;

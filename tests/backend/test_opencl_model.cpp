@@ -5,8 +5,9 @@
 // GEMMs, the evaluation forward — differs from the CPU by the summation order of fp32 dot products
 // only (relative error <= K u per product, K <= 768 here), which moves a mean NLL near 1.7 by about
 // 1e-6; the bound is 1e-4, and it is asserted for the full-precision and quantized models.
-// Then VQRound W3 layer-wise and end-to-end (the model's backward on the device), within the same
-// bound, and block-wise AutoRound (its case says why its trained runs are held to less).
+// Then VQRound W3 layer-wise and end-to-end (the model's backward on the device), and block-wise
+// AutoRound; the learned methods' trained runs end in hard rounding decisions that a rounding-level
+// perturbation can flip, so those are held to what their cases derive.
 // Through the public C API, as an embedding program would do it.
 #include <gtest/gtest.h>
 
@@ -102,18 +103,23 @@ class OpenClModel : public ::testing::Test {
     return m;
   }
 
-  // The mean NLL of the model quantized with `settings` (none: full precision) on `ctx`.
-  double quantized_nll(vqr_context *ctx, const Settings &settings) const {
+  // The model quantized with `settings` (none: full precision) on `ctx`; NULL when it did not load.
+  vqr_model *quantized(vqr_context *ctx, const Settings &settings) const {
     vqr_model *m = load();
+    if (!m || settings.empty()) return m;
+    vqr_config *cfg = nullptr;
+    EXPECT_EQ(vqr_config_create(&cfg), VQR_OK);
+    for (const auto &kv : settings) EXPECT_EQ(vqr_config_set_int(cfg, kv.first, kv.second), VQR_OK) << kv.first;
+    EXPECT_EQ(vqr_model_quantize(ctx, m, cfg, calib_.ids.data(), calib_.lengths.data(), 8), VQR_OK)
+        << vqr_last_error();
+    vqr_config_free(cfg);
+    return m;
+  }
+
+  // Its mean NLL, evaluated on `ctx` too.
+  double quantized_nll(vqr_context *ctx, const Settings &settings) const {
+    vqr_model *m = quantized(ctx, settings);
     if (!m) return NAN;
-    if (!settings.empty()) {
-      vqr_config *cfg = nullptr;
-      EXPECT_EQ(vqr_config_create(&cfg), VQR_OK);
-      for (const auto &kv : settings) EXPECT_EQ(vqr_config_set_int(cfg, kv.first, kv.second), VQR_OK) << kv.first;
-      EXPECT_EQ(vqr_model_quantize(ctx, m, cfg, calib_.ids.data(), calib_.lengths.data(), 8), VQR_OK)
-          << vqr_last_error();
-      vqr_config_free(cfg);
-    }
     const double nll = mean_nll(ctx, m, eval_);
     vqr_model_free(m);
     return nll;
@@ -148,11 +154,44 @@ TEST_F(OpenClModel, Gptq) {
                       1e-4);
 }
 
-// The layer objectives' GEMMs and the codebook kernels on the device too: training follows a
-// trajectory perturbed at the rounding level (measured on PoCL: 4e-8 on the mean NLL).
+// The layer objectives' GEMMs and the codebook kernels on the device too. Its start (GPTQ's
+// decisions, no steps) and one step are held to the 1e-4. A trained run ends in hard
+// decisions h(a) >= 1/2 of latents that a codebook shares: a latent within rounding of 1/2 flips
+// every weight of its codeword component at once, and a flipped layer changes the next blocks'
+// inputs, so later blocks flip more. Measured on PoCL (100 steps): the first flip in block 3 of 5
+// (one component, 9 weights of w2), 219 of 226,560 weights differing in all (0.1%), the mean NLL
+// 6.8e-3 apart (1% of the W3 model's gap to fp32); the same run with the activations staged per
+// product happened to meet no near-tie (4e-8). Held to: at most 1% of the weights differ, and the
+// NLL within 5% of the gap.
 TEST_F(OpenClModel, LayerwiseVqRound) {
-  expect_like_the_cpu("vqround w3", {{VQR_PARAM_METHOD, VQR_METHOD_VQROUND}, {VQR_PARAM_BITS, 3}, {VQR_PARAM_STEPS, 100}},
-                      1e-4);
+  const Settings vq = {{VQR_PARAM_METHOD, VQR_METHOD_VQROUND}, {VQR_PARAM_BITS, 3}};
+  for (int64_t steps : {0, 1}) {
+    Settings s = vq;
+    s.push_back({VQR_PARAM_STEPS, steps});
+    expect_like_the_cpu(steps == 0 ? "vqround w3, 0 steps" : "vqround w3, 1 step", s, 1e-4);
+  }
+  Settings trained = vq;
+  trained.push_back({VQR_PARAM_STEPS, 100});
+  vqr_model *q[2] = {quantized(cpu_, trained), quantized(cl_, trained)};
+  ASSERT_TRUE(q[0] && q[1]);
+  int64_t differ = 0, total = 0;
+  for (int64_t j = 0; j < vqr_model_linear_count(q[0]); ++j) {
+    vqr_tensor a{}, b{};
+    ASSERT_EQ(vqr_model_linear(q[0], j, nullptr, &a, nullptr), VQR_OK);
+    const std::vector<float> wa((const float *)a.data, (const float *)a.data + a.rows * a.cols);
+    ASSERT_EQ(vqr_model_linear(q[1], j, nullptr, &b, nullptr), VQR_OK);
+    for (int64_t k = 0; k < a.rows * a.cols; ++k) differ += wa[(size_t)k] != ((const float *)b.data)[k];
+    total += a.rows * a.cols;
+  }
+  const double on_cpu = mean_nll(cpu_, q[0], eval_), on_cl = mean_nll(cl_, q[1], eval_);
+  vqr_model_free(q[0]);
+  vqr_model_free(q[1]);
+  std::printf("vqround w3, 100 steps: %lld of %lld weights differ; cpu %.8f opencl %.8f (diff %.2e, %.2f%% of the gap)\n",
+              (long long)differ, (long long)total, on_cpu, on_cl, on_cl - on_cpu,
+              100 * std::fabs(on_cl - on_cpu) / (on_cpu - fp32_));
+  EXPECT_LE(differ, total / 100);
+  EXPECT_LE(std::fabs(on_cl - on_cpu), 0.05 * (on_cpu - fp32_));
+  EXPECT_GT(on_cpu, fp32_ + 0.01);
 }
 
 // The whole model's backward (ModelBackward) on the device: end-to-end distillation, the trained

@@ -342,9 +342,9 @@ TEST(Forward, BlockSinkStopsTheBlock) {
                               LinearInput::kFfnHidden}) {
     std::vector<LinearInput> seen;
     pieces.embed(tokens.data(), T);
-    pieces.block(0, T, [&](int layer, LinearInput input, const float *, int64_t t, int64_t) {
+    pieces.block(0, T, [&](int layer, LinearInput input, const vqr::model::LinearBatch &x) {
       EXPECT_EQ(layer, 0);
-      EXPECT_EQ(t, T);
+      EXPECT_EQ(x.rows(), T);
       seen.push_back(input);
       return input == stop_at ? vqr::model::SinkAction::kStopBlock : vqr::model::SinkAction::kContinue;
     });

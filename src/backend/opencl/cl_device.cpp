@@ -86,6 +86,19 @@ void ClDevice::read(cl_mem src, void *dst, size_t bytes) {
 
 void ClDevice::finish() { check(clFinish(queue_), "clFinish"); }
 
+std::string ClDevice::correctly_rounded_option() const {
+  cl_device_fp_config fp = 0;
+  check(clGetDeviceInfo(device_, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, nullptr), "clGetDeviceInfo");
+  return (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt" : "";
+}
+
+size_t ClDevice::local_size(cl_kernel k, size_t want) const {
+  size_t most = 0;
+  check(clGetKernelWorkGroupInfo(k, device_, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most, nullptr),
+        "clGetKernelWorkGroupInfo");
+  return std::max<size_t>(1, std::min<size_t>(want, most));
+}
+
 void ClDevice::launch(cl_kernel k, int dims, const size_t *global, const size_t *local) {
   size_t g[3];
   for (int d = 0; d < dims; ++d) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/opencl/cl_devices.h"
 #include "backend/opencl/cl_headers.h"
 #include "backend/opencl/cl_program.h"
@@ -35,6 +36,13 @@ class ClDevice {
   // Kernel `name` of kernels_cl/<file>.cl built with `options`; built on first request and kept.
   // Throws Error(Status::Unsupported) with the build log when the file does not compile.
   cl_kernel kernel(const std::string &file, const std::string &options, const char *name);
+
+  // " -cl-fp32-correctly-rounded-divide-sqrt" when the device offers it (CL_DEVICE_SINGLE_FP_CONFIG),
+  // else "": OpenCL's default float division may be off by 2.5 ulp and sqrt by 3, so kernels that
+  // must divide as the host does build with it.
+  std::string correctly_rounded_option() const;
+  // Work-items per work-group for a one-item-per-element kernel: `want`, or the kernel's limit.
+  size_t local_size(cl_kernel k, size_t want = 256) const;
 
   // Staging slot `slot` (0..7) grown to at least `bytes`; its contents are undefined after growth.
   cl_mem scratch(int slot, size_t bytes);
@@ -94,6 +102,34 @@ class ClMem {
  private:
   cl_mem mem_ = nullptr;
 };
+
+// The OpenCL backend's DeviceBuffer: one device allocation, copied by blocking transfers on the
+// device's queue (so after every queued kernel that writes it).
+class ClBuffer final : public DeviceBuffer {
+ public:
+  ClBuffer(cl_context ctx, cl_command_queue queue, size_t bytes) : mem_(ctx, bytes), queue_(queue), bytes_(bytes) {}
+  size_t bytes() const override { return bytes_; }
+  void upload(size_t offset, const void *src, size_t n) override {
+    if (n)
+      check(clEnqueueWriteBuffer(queue_, mem_.get(), CL_TRUE, offset, n, src, 0, nullptr, nullptr),
+            "clEnqueueWriteBuffer");
+  }
+  void download(size_t offset, void *dst, size_t n) const override {
+    if (n)
+      check(clEnqueueReadBuffer(queue_, mem_.get(), CL_TRUE, offset, n, dst, 0, nullptr, nullptr),
+            "clEnqueueReadBuffer");
+  }
+  void *host() override { return nullptr; }
+  cl_mem mem() const { return mem_.get(); }
+
+ private:
+  ClMem mem_;
+  cl_command_queue queue_;
+  size_t bytes_;
+};
+
+// The cl_mem of a buffer this backend allocated.
+inline cl_mem mem_of(const DeviceBuffer &b) { return static_cast<const ClBuffer &>(b).mem(); }
 
 // clSetKernelArg for each argument in order: set_args(k, m, n, buffer, ...).
 template <typename T>

@@ -30,21 +30,7 @@ std::string rounding_options(const ClDevice &dev) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "-DRS_SCALE=%af -DRS_GAMMA=(%af)", (double)(float)(kZeta - kGamma),
                 (double)(float)kGamma);
-  std::string opts = buf;
-  cl_device_fp_config fp = 0;
-  check(clGetDeviceInfo((cl_device_id)dev.info().device_id, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, nullptr),
-        "clGetDeviceInfo");
-  if (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) opts += " -cl-fp32-correctly-rounded-divide-sqrt";
-  return opts;
-}
-
-// Work-items per work-group for the one-item-per-element kernels: 256, or the kernel's limit.
-size_t elementwise_local(const ClDevice &dev, cl_kernel k) {
-  size_t most = 0;
-  check(clGetKernelWorkGroupInfo(k, (cl_device_id)dev.info().device_id, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most,
-                                 nullptr),
-        "clGetKernelWorkGroupInfo");
-  return std::max<size_t>(1, std::min<size_t>(256, most));
+  return buf + dev.correctly_rounded_option();
 }
 
 void launch_1d(ClDevice &dev, cl_kernel k, size_t items, size_t local) { dev.launch(k, 1, &items, &local); }
@@ -119,7 +105,7 @@ class ClAdaRound final : public AdaRoundKernels<float> {
     forward_ = dev_.kernel("relaxed_rounding", opt, "adaround_forward");
     backward_ = dev_.kernel("relaxed_rounding", opt, "adaround_backward");
     regularize_ = dev_.kernel("relaxed_rounding", opt, "relaxed_regularize");
-    local_ = std::min(elementwise_local(dev_, forward_), elementwise_local(dev_, backward_));
+    local_ = std::min(dev_.local_size(forward_), dev_.local_size(backward_));
   }
 
   void forward(float *Wq, const float *A) override {
@@ -176,8 +162,8 @@ class ClVqRound final : public VqRoundKernels<float> {
     forward_ = dev_.kernel("relaxed_rounding", opt, "vq_forward");
     backward_ = dev_.kernel("relaxed_rounding", opt, "vq_backward");
     regularize_ = dev_.kernel("relaxed_rounding", opt, "relaxed_regularize");
-    local_ = std::min({elementwise_local(dev_, rsig_), elementwise_local(dev_, forward_),
-                       elementwise_local(dev_, backward_)});
+    local_ = std::min({dev_.local_size(rsig_), dev_.local_size(forward_),
+                       dev_.local_size(backward_)});
   }
 
   void forward(float *Wq, const float *C) override {
@@ -238,8 +224,8 @@ class ClSignRound final : public SignRoundKernels<float> {
     forward_ = dev_.kernel("signround", opt, "signround_forward");
     backward_ = dev_.kernel("signround", opt, "signround_backward");
     minmax_k_ = dev_.kernel("signround", opt, "signround_minmax_grad");
-    local_ = std::min({elementwise_local(dev_, groups_k_), elementwise_local(dev_, forward_),
-                       elementwise_local(dev_, backward_), elementwise_local(dev_, minmax_k_)});
+    local_ = std::min({dev_.local_size(groups_k_), dev_.local_size(forward_),
+                       dev_.local_size(backward_), dev_.local_size(minmax_k_)});
   }
 
   void forward(float *Wq, const float *V, const float *mn, const float *mx) override {

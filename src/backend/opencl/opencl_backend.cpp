@@ -7,8 +7,9 @@
 
 #include "backend/opencl/cl_device.h"
 #include "backend/opencl/clblast_gemm.h"
+#include "backend/opencl/cl_forward.h"
+#include "backend/opencl/cl_gemm.h"
 #include "backend/opencl/cl_gptq_sweep.h"
-
 #include "backend/opencl/cl_rounding.h"
 #include "core/error.h"
 
@@ -16,33 +17,12 @@ namespace vqr::backend::opencl {
 
 namespace {
 
-constexpr size_t kTile = 64;   // gemm.cl's TILE: rows/columns of C per work-group
-constexpr size_t kItems = 16;  // gemm.cl's ITEMS: work-items per tile side
 // Most bytes one staged operand slice may take; the device limit (CL_DEVICE_MAX_MEM_ALLOC_SIZE)
 // may lower it. Bounds what an operation holds on the device besides its C.
 constexpr uint64_t kSliceBytes = uint64_t(256) << 20;
 
 // Staging slots of ClDevice used here.
 enum Slot { kSlotA = 0, kSlotB = 1, kSlotC = 2 };
-
-class ClBuffer final : public DeviceBuffer {
- public:
-  ClBuffer(cl_context ctx, cl_command_queue queue, size_t bytes) : mem_(ctx, bytes), queue_(queue), bytes_(bytes) {}
-  size_t bytes() const override { return bytes_; }
-  void upload(size_t offset, const void *src, size_t n) override {
-    if (n) check(clEnqueueWriteBuffer(queue_, mem_.get(), CL_TRUE, offset, n, src, 0, nullptr, nullptr), "clEnqueueWriteBuffer");
-  }
-  void download(size_t offset, void *dst, size_t n) const override {
-    if (n) check(clEnqueueReadBuffer(queue_, mem_.get(), CL_TRUE, offset, n, dst, 0, nullptr, nullptr), "clEnqueueReadBuffer");
-  }
-  void *host() override { return nullptr; }
-  cl_mem mem() const { return mem_.get(); }
-
- private:
-  ClMem mem_;
-  cl_command_queue queue_;
-  size_t bytes_;
-};
 
 class OpenClBackend final : public Backend {
  public:
@@ -57,6 +37,7 @@ class OpenClBackend final : public Backend {
     widen_bf16_ = dev_.kernel("widen", "", "widen_bf16");
     sweep_ = std::make_unique<ClGptqSweep>(dev_);
     build_rounding_kernels(dev_);
+    build_forward_kernels(dev_);
   }
 
   std::string description() const override {
@@ -95,11 +76,21 @@ class OpenClBackend final : public Backend {
 
   void syrk_upper_view(const TensorView &x, int64_t stride, float *c, int64_t ldc) override;
   void syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) override;
+  // A resident batch: the SYRK kernel reads it where it is.
+  void syrk_upper_resident(const DeviceBuffer &x, int64_t offset, int64_t rows, int64_t n, DeviceBuffer &c) override {
+    if (rows == 0 || n == 0) return;
+    require(rows < (int64_t(1) << 31) && n < (int64_t(1) << 31), Status::OutOfRange,
+            "OpenCL SYRK dimensions must be below 2^31");
+    std::lock_guard<std::mutex> lock(dev_.mutex());
+    opencl::enqueue_gemm<float>(dev_, gemm32_, true, false, (int)n, (int)n, (int)rows, 1.0f, mem_of(x),
+                                (cl_ulong)offset, (int)n, mem_of(x), (cl_ulong)offset, (int)n, 1.0f, mem_of(c), 0,
+                                (int)n, 1);
+  }
   void gemm_accumulate(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                        const float *b, int64_t ldb, DeviceBuffer &c) override {
     if (m == 0 || n == 0) return;
     std::lock_guard<std::mutex> lock(dev_.mutex());
-    accumulate_products(gemm32_, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, static_cast<ClBuffer &>(c).mem(), 0);
+    accumulate_products(gemm32_, op_a, op_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, mem_of(c), 0);
     dev_.finish();  // a and b are the caller's memory
   }
   bool host_memory() const override { return false; }
@@ -132,22 +123,16 @@ class OpenClBackend final : public Backend {
     return opencl::make_signround_kernels(dev_, layout);
   }
 
+  // --- The forward's passes on resident activations (cl_forward.h) ------------------------------
+  std::unique_ptr<ForwardKernels> make_forward_kernels() override { return opencl::make_forward_kernels(dev_); }
+
  private:
   void accumulate_gram(const TensorView &x, int64_t stride, cl_mem dc);
 
-  // Enqueues gemm.cl on device operands: C (dense, ldc) = alpha op(A) op(B) + beta C on `tri`.
   template <typename T>
   void enqueue_gemm(cl_kernel kern, bool ta, bool tb, int m, int n, int k, T alpha, cl_mem a, int lda, cl_mem b,
                     int ldb, T beta, cl_mem c, int ldc, int tri) {
-    // CLBlast when built in and asked for (clblast_gemm.h); SYRK only as one (a == b, a triangle).
-    if (k > 0 && clblast_enabled() && (tri == 0 || a == b) &&
-        clblast_gemm<T>(dev_.queue(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tri))
-      return;
-    const cl_ulong zero = 0;
-    set_args(kern, m, n, k, alpha, a, zero, lda, (int)ta, b, zero, ldb, (int)tb, beta, c, zero, ldc, tri);
-    const size_t global[2] = {(size_t)((n + kTile - 1) / kTile) * kItems, (size_t)((m + kTile - 1) / kTile) * kItems};
-    const size_t local[2] = {kItems, kItems};
-    dev_.launch(kern, 2, global, local);
+    opencl::enqueue_gemm<T>(dev_, kern, ta, tb, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, tri);
   }
 
   // Host-operand GEMM/SYRK: stages C (when it is read or only a triangle is written) into slot C,
@@ -241,7 +226,7 @@ void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, float *
 
 void OpenClBackend::syrk_upper_view(const TensorView &x, int64_t stride, DeviceBuffer &c) {
   std::lock_guard<std::mutex> lock(dev_.mutex());
-  accumulate_gram(x, stride, static_cast<ClBuffer &>(c).mem());
+  accumulate_gram(x, stride, mem_of(c));
   dev_.finish();  // the batch is the caller's memory: every queued copy of it must be done
 }
 
