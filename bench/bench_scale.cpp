@@ -158,6 +158,9 @@ int run(const Options &o) {
     vqr::backend::split_device_spec(o.device, &platform, &device);
     ctx.backend = vqr::backend::select(kind, platform, device, nullptr);
     r.backend = vqr::backend_of(&ctx).description();
+    // A device queues the forward's passes and the Hessians' SYRKs (on the resident batches) and the
+    // host waits only when it reads the stream back: the forward phase then holds both.
+    if (!vqr::backend_of(&ctx).host_memory()) r.backend += "; forward includes the Hessians (queued on the device)";
   }
   std::unique_ptr<vqrbench::ScaleBlock> block = o.folder.empty()
                                                     ? vqrbench::ScaleBlock::synthetic(vqrbench::preset_config(o.preset), o.seed)

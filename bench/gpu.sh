@@ -3,7 +3,8 @@
 # OpenCL) GPU: Hessian accumulation TFLOP/s for n = 4096 over 262,144 tokens against the card's fp32
 # peak, GPTQ W4 g128 sweeps of 4096 x 4096 and 14336 x 4096, and one synthetic Llama-3-8B-shaped
 # block (dim 4096, hidden 14336) calibrated on 128 x 2048 tokens end to end (forward, Hessians, seven
-# sweeps) on the device. Finishes in a few minutes; writes JSON and a log under $OUT (default
+# sweeps) on the device, and that block's forward over 2048 tokens with resident activations
+# against staged products. Finishes in a few minutes; writes JSON and a log under $OUT (default
 # ./gpu-results). Targets on an H100/H200: Hessian >= 40% of fp32 peak; the block in < 10 s.
 #
 # NVIDIA drivers ship their OpenCL library (libnvidia-opencl.so.1) but a container may lack the
@@ -61,7 +62,7 @@ if [[ ${VQR_GPU_QUICK:-0} == 1 ]]; then
   filter='.*'
 else
   export VQR_BENCH_GPU=1
-  filter='BM_Hessian/n:4096|BM_GptqSweep/m:(4096|14336)|BM_Sgemm/m:(4096|8192)'
+  filter='BM_Hessian/n:4096|BM_GptqSweep/m:(4096|14336)|BM_Sgemm/m:(4096|8192)|BM_BlockForward/C:4096'
 fi
 "$build/bench/vqround_bench_opencl" --benchmark_filter="$filter" --benchmark_min_time=0.01 \
   --benchmark_out="$out/opencl.json" --benchmark_out_format=json 2>&1 | tee -a "$log"

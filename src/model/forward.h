@@ -6,7 +6,8 @@
 // (RMSNorm, RoPE, SwiGLU, bias and residual adds) are run.c's loops on kReference and OpenMP row
 // passes with the adds folded into the SGEMMs on kBlas (elementwise.h states the rounding bound).
 // It can also hand the real input of every linear layer to a caller-supplied sink, one
-// sequence at a time, so calibration memory does not grow with the number of tokens.
+// sequence at a time, so calibration memory does not grow with the number of tokens. On a device
+// backend the kBlas blocks run on resident activations (resident_forward.h).
 #pragma once
 
 #include <cstdint>
