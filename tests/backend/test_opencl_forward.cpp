@@ -23,11 +23,11 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "backend/backend.h"
 #include "backend/forward_kernels.h"
+#include "common/test_util.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "hessian/hessian.h"
@@ -56,12 +56,10 @@ using vqr::model::SinkAction;
 constexpr double kU = 0x1p-24;
 constexpr double kSwigluRel = 20 * kU;
 
-std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v) x = nd(rng);
-  return v;
+// n values N(0, scale^2), the same on every standard library (common/test_util.h).
+std::vector<float> random_values(size_t n, uint64_t seed, float scale = 1.0f) {
+  vqrt::Rng rng(seed);
+  return vqrt::normal_matrix(rng, 1, (int64_t)n, scale);
 }
 
 std::unique_ptr<DeviceBuffer> upload(Backend &be, const std::vector<float> &v) {
