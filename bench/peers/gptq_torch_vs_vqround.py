@@ -18,9 +18,9 @@ one untimed call (page faults, thread pools, library loading). Times are wall se
 call: torch's fasterquant from W and H tensors to dequantized weights and codes; the library's
 vqround.quantize() from numpy arrays to its Result.
 
-Usage (an interpreter with torch, e.g. the one scripts/peers_torch.sh prints):
+Usage (an interpreter with torch, e.g. the one scripts/peers.sh prints):
   source scripts/blas_env.sh
-  $(scripts/peers_torch.sh | tail -1) bench/peers/gptq_torch_vs_vqround.py [--rounds 3]
+  $(scripts/peers.sh | tail -1) bench/peers/gptq_torch_vs_vqround.py [--rounds 3]
 """
 import argparse
 import json
@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-NEEDS = ("run scripts/peers_torch.sh and use the interpreter it prints on its last line")
+NEEDS = ("run scripts/peers.sh and use the interpreter it prints on its last line")
 try:
     import numpy as np
 except ImportError:
