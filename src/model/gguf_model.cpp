@@ -3,6 +3,7 @@
 // dense), the metadata llama.cpp reads, and the loader.
 #include "model/gguf_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "core/shape_text.h"
 #include "io/ggml_blocks.h"
 #include "io/gguf.h"
+#include "model/forward.h"
 #include "model/gguf_vocab.h"
 #include "model/mapped_sources.h"
 #include "model/rope_layout.h"
@@ -121,6 +123,38 @@ std::vector<int64_t> reversed(const std::vector<int64_t> &v) { return std::vecto
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
+// llama3 RoPE scaling (spec: transformers' _compute_llama3_parameters) as llama.cpp stores it: one
+// factor per rotation pair in the tensor rope_freqs.weight, by which llama.cpp divides that pair's
+// frequency (ggml_rope_ext's freq_factors). Pair j of base frequency f (theta^(-2j/HS)) and wave
+// length 2 pi / f gets 1 below the high-frequency wave length, `factor` above the low-frequency one,
+// and 1 / ((1 - s) / factor + s) between, s the smoothing ramp: the same divisor our forward
+// applies (rope_inverse_frequencies), in float as llama.cpp's converter computes it.
+constexpr char kRopeFreqs[] = "rope_freqs.weight";
+// Keys with which our files also name the llama3 parameters (llama.cpp ignores them): the factors
+// alone do not determine the smoothing band's parameters.
+constexpr char kLlama3Keys[] = "vqround.rope.llama3.";
+
+std::vector<float> llama3_rope_factors(const ModelConfig &c) {
+  ModelConfig base = c;
+  base.rope_scaling = RopeScaling::kNone;
+  const std::vector<float> freq = rope_inverse_frequencies(base);
+  const float pi = 3.14159265358979323846f, ctx = static_cast<float>(c.rope_original_context);
+  const float low_wavelen = ctx / c.rope_low_freq_factor, high_wavelen = ctx / c.rope_high_freq_factor;
+  std::vector<float> factors;
+  for (float f : freq) {
+    const float wavelen = 2.0f * pi / f;
+    if (wavelen < high_wavelen) {
+      factors.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      factors.push_back(c.rope_factor);
+    } else {
+      const float smooth = (ctx / wavelen - c.rope_low_freq_factor) / (c.rope_high_freq_factor - c.rope_low_freq_factor);
+      factors.push_back(1.0f / ((1.0f - smooth) / c.rope_factor + smooth));
+    }
+  }
+  return factors;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing
 // ---------------------------------------------------------------------------------------------
@@ -209,9 +243,6 @@ const Arch &check_expressible(const ModelConfig &c, const Tokenizer &tok) {
   if (c.sliding_window > 0)
     fail(Status::Unsupported, "save_gguf", "a sliding attention window of " + std::to_string(c.sliding_window) + " has no " + arch + " GGUF key",
          "llama.cpp's " + arch + " architecture attends to the whole context; export huggingface instead");
-  if (c.rope_scaling == RopeScaling::kLlama3)
-    fail(Status::Unsupported, "save_gguf", "llama3 RoPE scaling needs a rope_freqs tensor whose per-frequency factors this library cannot read back",
-         "export huggingface instead");
   if (c.qkv_bias != (arch == "qwen2") || c.qk_norm != (arch == "qwen3"))
     fail(Status::Unsupported, "save_gguf", "q/k/v biases or q/k norms do not match the " + arch + " architecture",
          "only Qwen2 has q/k/v biases and only Qwen3 q/k norms in GGUF");
@@ -336,6 +367,17 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
     w.set_string(a + ".rope.scaling.type", "linear");
     w.set_f32(a + ".rope.scaling.factor", c.rope_factor);
   }
+  std::vector<float> rope_factors;
+  if (c.rope_scaling == RopeScaling::kLlama3) {  // llama.cpp reads the tensor; the keys are ours
+    rope_factors = llama3_rope_factors(c);
+    const std::string k = kLlama3Keys;
+    w.set_f32(k + "factor", c.rope_factor);
+    w.set_f32(k + "low_freq_factor", c.rope_low_freq_factor);
+    w.set_f32(k + "high_freq_factor", c.rope_high_freq_factor);
+    w.set_u32(k + "original_context_length", static_cast<uint32_t>(c.rope_original_context));
+    w.add_tensor(kRopeFreqs, {static_cast<int64_t>(rope_factors.size())}, GgmlType::kF32, rope_factors.data(),
+                 4 * static_cast<int64_t>(rope_factors.size()));
+  }
   w.set_u32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
   w.set_u32("general.file_type", file_type(elements_by_type, f16));
   if (quantized) w.set_u32("general.quantization_version", 2);  // GGML_QNT_VERSION
@@ -454,6 +496,41 @@ ModelConfig gguf_config(const io::GgufFile &f, const Arch &arch) {
   return c;
 }
 
+// rope_freqs.weight as llama3 scaling (llama3_rope_factors): the parameters from our keys, else
+// the values every Llama-3.1/3.2 release uses (low 1, high 4, original context 8192) with the
+// largest factor as `factor`; the tensor must hold exactly those factors (to float rounding:
+// llama.cpp's converter computes them in its own float order). Anything else is refused.
+void read_rope_freqs(const io::GgufFile &f, const io::GgufTensorInfo &t, ModelConfig *c) {
+  const int64_t pairs = c->head_size() / 2;
+  if (t.ne != std::vector<int64_t>{pairs})
+    fail(Status::Format, f.path(), std::string("tensor ") + kRopeFreqs + " has ne " + shape_text(t.ne) + ", expected [" +
+                                       std::to_string(pairs) + "] (one factor per RoPE pair)", kLoadHint);
+  std::vector<float> got(static_cast<size_t>(pairs));
+  f.read_f32(t, got.data());
+  if (c->rope_scaling != RopeScaling::kNone)
+    fail(Status::Unsupported, f.path(), std::string(kRopeFreqs) + " together with another RoPE scaling type", "");
+  const std::string k = kLlama3Keys;
+  ModelConfig l3 = *c;
+  l3.rope_scaling = RopeScaling::kLlama3;
+  l3.rope_factor = f.has(k + "factor") ? f.get_f32(k + "factor") : *std::max_element(got.begin(), got.end());
+  l3.rope_low_freq_factor = f.get_f32(k + "low_freq_factor", 1.0f);
+  l3.rope_high_freq_factor = f.get_f32(k + "high_freq_factor", 4.0f);
+  l3.rope_original_context = static_cast<int>(f.get_u32(k + "original_context_length", 8192));
+  const bool sane = std::isfinite(l3.rope_factor) && l3.rope_factor >= 1.0f && std::isfinite(l3.rope_low_freq_factor) &&
+                    std::isfinite(l3.rope_high_freq_factor) && l3.rope_low_freq_factor > 0.0f &&
+                    l3.rope_high_freq_factor > l3.rope_low_freq_factor && l3.rope_original_context > 0;
+  bool match = sane;
+  if (sane) {
+    const std::vector<float> want = llama3_rope_factors(l3);
+    for (int64_t j = 0; j < pairs && match; ++j)
+      match = std::fabs(got[static_cast<size_t>(j)] - want[static_cast<size_t>(j)]) <= 1e-5f * want[static_cast<size_t>(j)];
+  }
+  if (!match)
+    fail(Status::Unsupported, f.path(), std::string(kRopeFreqs) + " holds per-frequency RoPE factors that are not llama3 scaling",
+         "only llama3 scaling (Llama-3.1/3.2) is implemented; load the Hugging Face checkpoint instead");
+  *c = l3;
+}
+
 // The file's tensor for slot s, after checking that it exists with the slot's shape (ne reversed).
 const io::GgufTensorInfo &checked_tensor(const io::GgufFile &f, const Slot &s) {
   const io::GgufTensorInfo *t = f.find_tensor(s.name);
@@ -474,10 +551,8 @@ Model load_gguf(const std::string &path, Storage storage) {
   const Arch *arch = arch_by_gguf(name);
   if (!arch)
     fail(Status::Unsupported, path, "GGUF architecture \"" + name + "\" is not supported", "supported: llama, qwen2, qwen3");
-  if (f.find_tensor("rope_freqs.weight"))
-    fail(Status::Unsupported, path, "tensor rope_freqs.weight (per-frequency RoPE factors, e.g. llama3 scaling) is not implemented",
-         "load the Hugging Face checkpoint instead");
-  const ModelConfig config = gguf_config(f, *arch);
+  ModelConfig config = gguf_config(f, *arch);
+  if (const io::GgufTensorInfo *freqs = f.find_tensor(kRopeFreqs)) read_rope_freqs(f, *freqs, &config);
   try {
     check_model_config(config);
   } catch (const Error &e) {
@@ -491,6 +566,7 @@ Model load_gguf(const std::string &path, Storage storage) {
   Model model(config, storage);
 
   std::set<std::string> expected;
+  if (config.rope_scaling == RopeScaling::kLlama3) expected.insert(kRopeFreqs);
   for (const Slot &s : gguf_slots(config, &model)) {
     expected.insert(s.name);
     if (s.data == nullptr) {  // streamed: a large tensor stays in the file (checked as it is read)

@@ -61,7 +61,7 @@ struct GgufWriteOptions {
 // or F32 before the tensor infos are written).
 // Throws vqr::Error: Status::InvalidArgument (dtype, codes that do not fit the layer, a tokenizer
 // whose vocabulary size differs from the model's), Status::Unsupported (an architecture or feature
-// GGUF/llama.cpp cannot express: llama3 RoPE scaling, a sliding window, another architecture, a
+// GGUF/llama.cpp cannot express: a sliding window, another architecture, a
 // llama2.c tokenizer without the 3 specials + 256 byte tokens layout), Status::Io, and the sources'
 // errors of a streamed model.
 void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string &path, const GgufWriteOptions &options,
@@ -76,7 +76,10 @@ bool is_gguf_file(const std::string &path);
 // must be finite. Throws vqr::Error: Status::Io, Status::Format (container, missing or mistyped
 // metadata, missing / extra / wrong-shape tensor, non-finite weight, inconsistent sizes),
 // Status::Unsupported (another architecture, a tensor type not listed above, naming the tensor;
-// rope_freqs, partial rotary or a RoPE scaling other than linear), Status::OutOfMemory.
+// partial rotary, a RoPE scaling other than linear or llama3, a rope_freqs.weight that is not
+// llama3's factors), Status::OutOfMemory. llama3 RoPE scaling is written, as llama.cpp reads it,
+// as the per-pair factors rope_freqs.weight (and our vqround.rope.llama3.* keys, so the parameters
+// read back exactly); a file with that tensor loads as llama3 scaling when the factors are llama3's.
 // Storage::kStreamed (issue 16): after the same checks, the norms and biases are read into the
 // arena and every linear weight, the embedding and an untied classifier stay in the mapped file in
 // their own type (model/mapped_sources.h), dequantized row by row when read, bit-identical to the

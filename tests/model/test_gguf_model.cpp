@@ -581,10 +581,6 @@ TEST(GgufArchitectures, InexpressibleModelsAreRefusedBeforeAnyFileExists) {
   mistral.sliding_window = 16;
   expect_error([&] { vqr::model::save_gguf(random_model(mistral, 1), tok.tok, path, {}, nullptr); }, vqr::Status::Unsupported,
                "sliding attention window");
-  ModelConfig l3 = small_config("LlamaForCausalLM");
-  l3.rope_scaling = vqr::model::RopeScaling::kLlama3;
-  l3.rope_factor = 8.0f;
-  expect_error([&] { vqr::model::save_gguf(random_model(l3, 1), tok.tok, path, {}, nullptr); }, vqr::Status::Unsupported, "llama3 RoPE");
   ModelConfig other = small_config("GPT2LMHeadModel");
   expect_error([&] { vqr::model::save_gguf(Model(other), tok.tok, path, {}, nullptr); }, vqr::Status::Unsupported, "GPT2LMHeadModel");
   ModelConfig big = small_config("");
@@ -652,6 +648,92 @@ void write_hand_llama(const std::string &path, const Model &m, const std::functi
   w.write(path);
 }
 
+// llama3 RoPE scaling (Llama-3.1/3.2) as llama.cpp reads it: one factor per rotation pair in
+// rope_freqs.weight, by which it divides that pair's frequency. Head size 64 with theta 500000 and
+// an original context of 64 put pairs in all three bands (factor 1, the ramp, `factor`); the
+// tensor's values are checked against the transformers formula written here in double, the
+// parameters read back exactly, and the reloaded model's logits equal the original's.
+TEST(GgufArchitectures, Llama3RopeRoundTripsThroughRopeFreqs) {
+  const SmallTokenizer tok;
+  ModelConfig c = small_config("LlamaForCausalLM");
+  c.n_heads = 1;
+  c.n_kv_heads = 1;  // head size 64: 32 pairs
+  c.rope_theta = 500000.0f;
+  c.rope_scaling = vqr::model::RopeScaling::kLlama3;
+  c.rope_factor = 8.0f;
+  c.rope_low_freq_factor = 1.0f;
+  c.rope_high_freq_factor = 4.0f;
+  c.rope_original_context = 64;
+  c.rope_layout = RopeLayout::kInterleaved;  // llama's: no permutation, so the same logits bits
+  const Model m = random_model(c, 25);
+  TempDir dir("llama3");
+  const std::string path = dir.path() + "/l3.gguf";
+  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, nullptr);
+  const GgufFile f = GgufFile::open(path);
+  const auto *t = f.find_tensor("rope_freqs.weight");
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->ne, (std::vector<int64_t>{32}));
+  std::vector<float> factors(32);
+  f.read_f32(*t, factors.data());
+  int bands[3] = {0, 0, 0};
+  for (int j = 0; j < 32; ++j) {
+    const double freq = std::pow(500000.0, -2.0 * j / 64), wavelen = 2 * M_PI / freq;
+    double want;
+    if (wavelen < 64.0 / 4) {
+      want = 1, ++bands[0];
+    } else if (wavelen > 64.0) {
+      want = 8, ++bands[2];
+    } else {
+      const double smooth = (64.0 / wavelen - 1) / (4 - 1);
+      want = 1 / ((1 - smooth) / 8 + smooth), ++bands[1];
+    }
+    EXPECT_NEAR(factors[(size_t)j], want, 1e-5 * want) << "pair " << j;
+  }
+  EXPECT_GT(bands[0], 0);
+  EXPECT_GT(bands[1], 0);
+  EXPECT_GT(bands[2], 0);
+  const Model back = vqr::model::load_gguf(path);
+  EXPECT_EQ(back.config().rope_scaling, vqr::model::RopeScaling::kLlama3);
+  EXPECT_EQ(back.config().rope_factor, 8.0f);
+  EXPECT_EQ(back.config().rope_original_context, 64);
+  const std::vector<int32_t> tokens = some_tokens(275, 20);
+  EXPECT_EQ(logits_of(m, tokens), logits_of(back, tokens));
+
+  // As llama.cpp's converter writes it (the tensor, none of our keys): Llama-3.1's parameters
+  // (factor 8, low 1, high 4, original context 8192) are recognized from the factors.
+  ModelConfig c31 = c;
+  c31.rope_original_context = 8192;
+  c31.n_heads = 4;
+  c31.n_kv_heads = 2;
+  const Model m31 = random_model(c31, 26);
+  vqr::model::save_gguf(m31, tok.tok, path, GgufWriteOptions{"F32", {}}, nullptr);
+  const std::string stripped = dir.path() + "/l31.gguf";
+  {
+    const GgufFile full = GgufFile::open(path);
+    std::vector<float> rf(8);
+    full.read_f32(*full.find_tensor("rope_freqs.weight"), rf.data());
+    const Model interleaved = vqr::model::load_gguf(path);
+    const ModelConfig &ic = interleaved.config();
+    write_hand_llama(
+        stripped, interleaved, [&](std::vector<HandTensor> *ts) { ts->push_back({"rope_freqs.weight", {8}, GgmlType::kF32, rf}); },
+        [&](GgufWriter *w) {
+          w->set_string("general.architecture", "llama");
+          w->set_u32("llama.context_length", static_cast<uint32_t>(ic.seq_len));
+          w->set_u32("llama.embedding_length", static_cast<uint32_t>(ic.dim));
+          w->set_u32("llama.block_count", static_cast<uint32_t>(ic.n_layers));
+          w->set_u32("llama.feed_forward_length", static_cast<uint32_t>(ic.hidden_dim));
+          w->set_u32("llama.attention.head_count", static_cast<uint32_t>(ic.n_heads));
+          w->set_u32("llama.attention.head_count_kv", static_cast<uint32_t>(ic.n_kv_heads));
+          w->set_f32("llama.attention.layer_norm_rms_epsilon", ic.norm_eps);
+          w->set_f32("llama.rope.freq_base", ic.rope_theta);
+        });
+  }
+  const Model back31 = vqr::model::load_gguf(stripped);
+  EXPECT_EQ(back31.config().rope_scaling, vqr::model::RopeScaling::kLlama3);
+  EXPECT_EQ(back31.config().rope_factor, 8.0f);
+  EXPECT_EQ(back31.config().rope_original_context, 8192);
+}
+
 TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
   const Model m = random_model(small_config(""), 31);
   TempDir dir("hand");
@@ -689,7 +771,9 @@ TEST(GgufLoad, HandWrittenFileLoadsAndBrokenOnesFail) {
   broken([&](std::vector<HandTensor> *t) { find(t, "blk.1.ffn_up.weight").data[17] = NAN; }, vqr::Status::Format,
          "non-finite weight in blk.1.ffn_up.weight at element 17");
   broken([&](std::vector<HandTensor> *t) { t->push_back({"rope_freqs.weight", {4}, GgmlType::kF32, std::vector<float>(4, 1.0f)}); },
-         vqr::Status::Unsupported, "rope_freqs.weight");
+         vqr::Status::Format, "tensor rope_freqs.weight has ne [4], expected [8]");
+  broken([&](std::vector<HandTensor> *t) { t->push_back({"rope_freqs.weight", {8}, GgmlType::kF32, std::vector<float>(8, 2.0f)}); },
+         vqr::Status::Unsupported, "not llama3 scaling");
   broken([&](std::vector<HandTensor> *t) { erase(t, "token_embd.weight"); }, vqr::Status::Format, "missing tensor token_embd.weight");
   // Without output.weight the classifier is the embedding.
   write_hand_llama(path, m, [&](std::vector<HandTensor> *t) { erase(t, "output.weight"); });
