@@ -1133,6 +1133,16 @@ VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, 
                                       const int64_t *lengths, int64_t sequences, double *sum_nll,
                                       int64_t *predicted);
 
+/* The logits of one sequence under the model's current weights: tokens[0..n) at positions 0..n-1
+ * with a fresh context (1 <= n <= seq_len), computed as vqr_model_eval_nll computes them (ctx's
+ * backend and threads; ctx may be NULL). logits receives n x vocab_size floats, row-major: row t
+ * scores the token that follows position t. capacity: the floats logits can hold.
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, tokens or logits NULL; n outside 1..seq_len; a
+ * token id outside the vocabulary), VQR_ERR_BUFFER_TOO_SMALL (capacity < n x vocab_size; nothing
+ * is written), VQR_ERR_OUT_OF_MEMORY. Since 0.5.0. */
+VQR_API vqr_status vqr_model_logits(vqr_context *ctx, const vqr_model *model, const int32_t *tokens, int64_t n,
+                                    float *logits, int64_t capacity);
+
 /* Writes the model as a folder `dir` (which must not exist) in its source's format with the current
  * weights: model.bin (llama2.c v0) for a llama2.c source, or config.json + model.safetensors (each
  * tensor in the source dtype where exact, else F32; quantized layers usually F32) for a Hugging Face

@@ -119,4 +119,18 @@ VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *m, cons
   });
 }
 
+VQR_API vqr_status vqr_model_logits(vqr_context *ctx, const vqr_model *m, const int32_t *tokens, int64_t n,
+                                    float *logits, int64_t capacity) {
+  return guarded(__func__, [&] {
+    require_arg(m != nullptr, "model is NULL");
+    require_arg(tokens != nullptr && logits != nullptr, "tokens or logits is NULL");
+    const int64_t seq_len = m->session.seq_len(), vocab = m->session.model().config().vocab_size;
+    vqr::require(n >= 1 && n <= seq_len, vqr::Status::InvalidArgument,
+                 "n = " + std::to_string(n) + " is outside [1, seq_len " + std::to_string(seq_len) + "]");
+    vqr::require(capacity >= n * vocab, vqr::Status::BufferTooSmall,
+                 "logits: capacity " + std::to_string(capacity) + " < n x vocab_size = " + std::to_string(n * vocab));
+    m->session.logits(ctx, tokens, n, logits);
+  });
+}
+
 }  // extern "C"

@@ -1,5 +1,7 @@
 // The state behind vqr_model and the whole-model operations on it (model_session.h).
 #include "pipeline/model_session.h"
+
+#include "model/forward.h"
 #include "backend/backend.h"
 
 #include <algorithm>
@@ -214,6 +216,15 @@ model::NllResult ModelSession::evaluate(Context *ctx, const model::Sequences &se
                                                     model::kEvalHiddenBudgetBytes, &backend_of(ctx));
   progress.checkpoint(total, true);
   return r;
+}
+
+void ModelSession::logits(Context *ctx, const int32_t *tokens, int64_t n, float *out) const {
+  require(n >= 1 && n <= seq_len(), Status::InvalidArgument,
+          "logits: " + std::to_string(n) + " tokens, outside [1, seq_len " + std::to_string(seq_len()) + "]");
+  model::Forward fwd(model_, n, thread_count(ctx));
+  fwd.set_backend(backend_of(ctx));
+  fwd.run(tokens, n, out);  // validates the token ids
+  model_.release_vocab();
 }
 
 model::SamplingRequest ModelSession::sampling_request(model::Sampling sampling, int64_t count, int64_t length,

@@ -112,6 +112,8 @@ class ModelSession {
 
   // Sum of NLL and predicted tokens over sequences (each with a fresh context). Progress "eval".
   model::NllResult evaluate(Context *ctx, const model::Sequences &sequences) const;
+  // logits (n x vocab) of tokens[0..n) with a fresh context, on ctx's backend (vqr_model_logits).
+  void logits(Context *ctx, const int32_t *tokens, int64_t n, float *out) const;
 
   // Sequences by a sampling protocol (model/sequences.h); the request is checked against seq_len.
   model::SamplingRequest sampling_request(model::Sampling sampling, int64_t count, int64_t length,

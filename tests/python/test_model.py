@@ -187,6 +187,29 @@ class ModelTest(unittest.TestCase):
 
     # --- quantization -----------------------------------------------------------------------------
 
+    def test_logits_score_what_eval_nll_scores(self):
+        # The log-softmax of each row at the next token, summed in double, is eval_nll's sum over the
+        # same sequence (both score tokens 1..n-1 from one forward; only the NLL's own log-sum-exp
+        # arithmetic differs: a relative 1e-6 covers it at this length).
+        ids = self.eval_set[0]
+        logits = self.model.logits(ids, threads=THREADS)
+        self.assertEqual(logits.shape, (ids.size, self.model.info.vocab_size))
+        self.assertEqual(logits.dtype, np.float32)
+        z = logits.astype(np.float64)
+        lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+        nll = float(np.sum(lse[:-1] - z[np.arange(ids.size - 1), ids[1:]]))
+        total, predicted = self.model.eval_nll([ids], threads=THREADS)
+        self.assertEqual(predicted, ids.size - 1)
+        self.assertAlmostEqual(nll, total, delta=1e-6 * abs(total))
+        # A second call gives the same bits; the rows depend only on their prefix (causality).
+        np.testing.assert_array_equal(self.model.logits(ids, threads=THREADS), logits)
+        np.testing.assert_allclose(self.model.logits(ids[:5], threads=THREADS), logits[:5], rtol=1e-5, atol=1e-5)
+        with self.assertRaises(vqround.Error) as e:
+            self.model.logits([])
+        self.assertEqual(e.exception.status, vqround.Status.INVALID_ARGUMENT)
+        with self.assertRaises(vqround.Error):
+            self.model.logits([1, self.model.info.vocab_size])
+
     def test_rtn8_keeps_the_nll(self):
         m, reports = self.quantized("rtn", 8)
         self.assertEqual(len(reports), 35)

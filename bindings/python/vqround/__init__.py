@@ -1540,6 +1540,18 @@ class Model(_Handle):
         _check(status)
         return float(total.value), int(predicted.value)
 
+    def logits(self, ids, threads=None):
+        """The logits of one sequence of token ids (1..seq_len of them, a fresh context) under the
+        current weights: a float32 array of shape (len(ids), vocab_size), row t scoring the token
+        after position t. Error INVALID_ARGUMENT for an empty or too long sequence or a bad id.
+        Since 0.5.0."""
+        ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int32).reshape(-1))
+        vocab = self.info.vocab_size
+        out = np.empty((ids.size, vocab), dtype=np.float32)
+        _check(lib.vqr_model_logits(self._context(threads, 0, None), self._handle(), ids.ctypes.data, ids.size,
+                                    out.ctypes.data, out.size))
+        return out
+
     def save(self, dir):
         """Writes the model as a new folder `dir` (model.bin with the current weights,
         tokenizer.bin, vqround.json with the last quantize()'s settings and reports), which

@@ -313,6 +313,7 @@ _PROTOTYPES = {
     "vqr_model_layer_count": (i64, [vp]),
     "vqr_model_layer_report": (_S, [vp, i64, P(ctypes.c_char_p), P(Report)]),
     "vqr_model_eval_nll": (_S, [vp, vp, vp, vp, i64, P(ctypes.c_double), P(i64)]),
+    "vqr_model_logits": (_S, [vp, vp, vp, i64, vp, i64]),
     "vqr_model_save": (_S, [vp, ctypes.c_char_p]),
     # token sequences, since 0.4.0
     "vqr_sequences_from_text": (_S, [vp, ctypes.c_char_p, ctypes.c_int, i64, i64, ctypes.c_uint64,
