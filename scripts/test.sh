@@ -20,6 +20,20 @@ source scripts/blas_env.sh
 [[ ${CI:-} == true ]] && export VQR_REQUIRE_DATA=1 VQR_REQUIRE_OPENCL=1
 jobs=$(nproc)
 
+# The peers' environment (scripts/peers.sh, outside the tree): tokenizers always (a few MB), and
+# transformers with PyTorch (about 5 GB from PyPI) when they install within 10 minutes; the peers
+# tests skip, saying why, for whatever is missing.
+peers_python=""
+if peers_python=$(timeout 600 ./scripts/peers.sh 2>/dev/null | tail -1) && [[ -x $peers_python ]]; then
+  echo "== peers: $peers_python (transformers, torch, tokenizers)"
+elif peers_python=$(timeout 300 ./scripts/peers.sh --tokenizers-only 2>/dev/null | tail -1) && [[ -x $peers_python ]]; then
+  echo "== peers: $peers_python (tokenizers only: the transformers oracle will skip)"
+else
+  peers_python=""
+  echo "== peers: no environment could be built (PyPI unreachable?): the peers tests will skip"
+fi
+[[ -n $peers_python ]] && export VQR_PEERS_PYTHON=$peers_python
+
 echo "== release build + tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVQR_BUILD_TESTS=ON -DVQR_BUILD_BENCH=ON -DVQR_BUILD_CLI=ON >/dev/null
 phase "release build" cmake --build build -j"$jobs"
