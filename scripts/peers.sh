@@ -2,7 +2,8 @@
 # Sets up the Python environment of the peers the library is compared with: a virtual environment
 # OUTSIDE the source tree (default /work/.venv-peers, or $VQR_PEERS_VENV) with pinned PyPI versions
 # of tokenizers (the BPE tokenizer oracle), transformers and PyTorch (the forward oracle of every
-# architecture, bench/peers/gptq_torch_vs_vqround.py), safetensors and numpy. None of them is a
+# architecture, bench/peers/gptq_torch_vs_vqround.py), compressed-tensors (transformers' loader of
+# our compressed-tensors exports), safetensors and numpy. None of them is a
 # dependency of the library or its build. --tokenizers-only installs just tokenizers and numpy
 # (a few MB; what the tokenizer tests need). Idempotent: a second run with the same pins installs
 # nothing. Prints the interpreter to use on its last line; the versions go to
@@ -19,7 +20,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${VQR_PEERS_VENV:-/work/.venv-peers}
 torch_spec=${VQR_PEERS_TORCH:-torch==2.15.0}
 pins_light=(tokenizers==0.23.3 numpy==2.3.5)
-pins_full=("$torch_spec" transformers==5.25.0 safetensors==0.8.0)
+pins_full=("$torch_spec" transformers==5.25.0 safetensors==0.8.0 compressed-tensors==0.20.1)
 light=0
 [[ ${1:-} == --tokenizers-only ]] && light=1
 python=${VQR_PEERS_PYTHON:-python3}
@@ -53,6 +54,9 @@ print(f"tokenizers {tokenizers.__version__}")
 if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
     import torch, transformers
     print(f"transformers {transformers.__version__}")
+    if importlib.util.find_spec("compressed_tensors"):
+        import compressed_tensors
+        print(f"compressed-tensors {compressed_tensors.__version__}")
     print(f"torch {torch.__version__} (cuda build {torch.version.cuda}; run on the CPU)")
     print(f"torch threads default {torch.get_num_threads()}")
     print(torch.__config__.parallel_info().splitlines()[-1].strip())

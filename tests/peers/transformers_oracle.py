@@ -6,8 +6,12 @@ For each architecture: a random-weight model built by transformers from a small 
 download) beside a real byte-level BPE tokenizer trained here with `tokenizers` on the shared text;
 then the library (through the Python binding) loads the folder, and
   - its tokenization of fixed text must equal the tokenizer's, id for id (when the library reads
-    tokenizer.json; otherwise the line says so), and
-  - its logits on those ids must match transformers' within the fp32 bound below.
+    tokenizer.json; otherwise the line says so),
+  - its logits on those ids must match transformers' within the fp32 bound below, and
+  - after GPTQ W4 g32 (symmetric, fp16 scales, so the checkpoint holds exactly the quantized model)
+    its compressed-tensors export, loaded by transformers with the compressed-tensors package, must
+    give the logits of our quantized model within the same bound: the checkpoint layout (names,
+    packing, scales, zero points, config) is the one transformers and vLLM read.
 
 Bound (the one tests/model/forward_paths.h derives for two fp32 forwards that differ in summation
 order): any two orders of a dot product of n terms differ by at most 2 n u sum|w||x| (u = 2^-24);
@@ -153,6 +157,34 @@ def bound(cfg, tokens):
     return GAIN * 2 * U * (products * (n + 1) + attention + norms)
 
 
+def compare(ours, theirs, rel):
+    """(ok, text): max|ours - theirs| <= rel * max|theirs|."""
+    scale = float(np.abs(theirs).max())
+    worst = float(np.abs(ours.astype(np.float64) - theirs).max())
+    ok = worst <= rel * scale
+    return ok, (f"max|diff| {worst:.3g} ({worst / (rel * scale):.2g} of the bound {rel:.3g} x max|logit| "
+                f"{scale:.3g}) {'ok' if ok else 'FAIL'}")
+
+
+def check_export(ours_model, folder, ids, rel, vocab):
+    """Quantizes ours_model (GPTQ W4 g32 on 8 random 64-token sequences), exports compressed-tensors,
+    loads the export with transformers and compares its logits with ours. (ok, text)."""
+    try:
+        import compressed_tensors  # noqa: F401  (transformers' loader needs it)
+    except ImportError:
+        return True, "not checked (no compressed-tensors package: run scripts/peers.sh)"
+    calib = np.random.default_rng(7).integers(0, vocab, size=(8, 64)).astype(np.int32)
+    ours_model.quantize(list(calib), method="gptq", bits=4, group_size=32, sym=True, scale_dtype="f16", threads=1)
+    out = os.path.join(folder, "ct-w4")
+    ours_model.export(out, format="compressed-tensors")
+    ours = ours_model.logits(ids, threads=1)
+    loaded = transformers.AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    loaded.eval()
+    with torch.no_grad():
+        theirs = loaded(torch.tensor(ids[None, :].astype(np.int64))).logits[0].float().numpy()
+    return compare(ours, theirs, rel)
+
+
 def main():
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -199,13 +231,13 @@ def main():
                 except vqround.Error as e:
                     tok_line = f"tokens not compared (the library does not tokenize this folder: {e})"
                 ours = ours_model.logits(ids, threads=1)
-            scale = float(np.abs(theirs).max())
-            worst = float(np.abs(ours.astype(np.float64) - theirs).max())
-            rel = bound(cfg, len(ids))
-            ok = worst <= rel * scale
-            failures += not ok
-            print(f"{name:15s} logits max|diff| {worst:.3g} ({worst / (rel * scale):.2g} of the bound "
-                  f"{rel:.3g} x max|logit| {scale:.3g}) {'ok' if ok else 'FAIL'}; {tok_line}")
+                rel = bound(cfg, len(ids))
+                ok, line = compare(ours, theirs, rel)
+                failures += not ok
+                print(f"{name:15s} logits {line}; {tok_line}")
+                ok, line = check_export(ours_model, folder, ids, rel, cfg.vocab_size)
+                failures += not ok
+                print(f"{'':15s} compressed-tensors W4 g32 through transformers: {line}")
     return 1 if failures else 0
 
 
