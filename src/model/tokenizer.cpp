@@ -49,7 +49,9 @@ Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
   }
   const std::string bytes = io::read_file(path, "check the --tokenizer path", &kTokenizerLimit);
   const size_t first = bytes.find_first_not_of(" \t\r\n");
-  if (ends_with(path, ".json") || (first != std::string::npos && bytes[first] == '{')) {
+  // By name, else by content for names of no known kind (a tokenizer.bin may start with '{').
+  const bool other_name = !ends_with(path, ".bin") && !ends_with(path, ".model");
+  if (ends_with(path, ".json") || (other_name && first != std::string::npos && bytes[first] == '{')) {
     Tokenizer t;
     t.read_hf_json(path, bytes, vocab_size);
     return t;

@@ -50,7 +50,7 @@ class Tokenizer {
   // only, memory-mapped, so a whole model file is fine): tokenizer.ggml.model must be "llama" or
   // "gpt2" with a known tokenizer.ggml.pre (Status::Unsupported otherwise), and its vocabulary
   // must be consistent (Status::Format). A name ending in ".json", or a file whose first non-blank
-  // byte is '{', is read as a Hugging Face tokenizer.json of a byte-level BPE model, with the
+  // byte is '{' and whose name ends in neither ".bin" nor ".model", is read as a Hugging Face tokenizer.json of a byte-level BPE model, with the
   // tokenizer_config.json beside it when there is one (bpe_hf_json.h: Status::Format for broken
   // files, Status::Unsupported for other tokenizer kinds); vocab_size > 0 must then be at least its
   // id count (Hugging Face models pad their embeddings), and the vocabulary is padded to it with

@@ -15,6 +15,7 @@
 #include "model/byte_level.h"
 #include "model/model_source.h"
 #include "model/tokenizer.h"
+#include "vqround/vqround.h"
 
 using nlohmann::json;
 using vqr::Status;
@@ -96,6 +97,11 @@ TEST(BpeTokenizerJson, LoadsEncodesAndFollowsTheTemplatesBos) {
   EXPECT_EQ(padded.token_type(299), vqr::model::TokenType::kUnused);
   EXPECT_EQ(padded.decode(0, 299), "");
   vqr_test::expect_error([&] { Tokenizer::load(dir.file("tokenizer.json"), 100); }, Status::Format, "ids up to 261");
+  // Recognized by content under a name of no known kind; a ".model" name stays SentencePiece's.
+  vqr_test::write_file(dir.file("tok_noext"), "\n  " + llama3_like().dump());
+  EXPECT_EQ(Tokenizer::load(dir.file("tok_noext"), 0).kind(), Tokenizer::Kind::kBpe);
+  vqr_test::write_file(dir.file("tok.model"), llama3_like().dump());
+  vqr_test::expect_error([&] { Tokenizer::load(dir.file("tok.model"), 0); }, Status::Format, "SentencePiece", Hint::kOptional);
 }
 
 TEST(BpeTokenizerJson, TokenizerConfigDecidesBosAndEos) {
@@ -189,6 +195,25 @@ TEST(BpeTokenizerJson, AModelFolderPrefersAByteLevelTokenizerJson) {
   EXPECT_EQ(vqr::model::resolve_model_source(dir.path(), "").tokenizer_file, dir.file("tokenizer.json"));
   EXPECT_STREQ(vqr::model::tokenizer_name_in_folder("/x/my.json"), "tokenizer.json");
   EXPECT_STREQ(vqr::model::tokenizer_name_in_folder("/x/t.model"), "tokenizer.model");
+}
+
+// Through the C ABI: vqr_model_load with a tokenizer.json as tokenizer_path (what `vqround
+// --tokenizer` passes), then vqr_model_tokenize, on stories260K (512 ids: the BPE's 262 fit).
+TEST(BpeTokenizerJson, TheCApiTokenizesWithAnExplicitTokenizerJson) {
+  VQR_DATA_DIR_OR_SKIP(data);
+  TempDir dir("bpe_capi");
+  const Tokenizer t = load_json(dir, llama3_like());
+  vqr_model *m = nullptr;
+  ASSERT_EQ(vqr_model_load((data + "/models/stories260K/stories260K.bin").c_str(), dir.file("tokenizer.json").c_str(), &m), VQR_OK)
+      << vqr_last_error();
+  const char *text = "hi thi 12345<|eot|>";
+  int64_t count = 0;
+  std::vector<int32_t> ids(64);
+  ASSERT_EQ(vqr_model_tokenize(m, text, 1, ids.data(), static_cast<int64_t>(ids.size()), &count), VQR_OK) << vqr_last_error();
+  ids.resize(static_cast<size_t>(count));
+  EXPECT_EQ(ids, t.encode(text, true, false));
+  EXPECT_EQ(ids.front(), 260);  // the template's BOS
+  vqr_model_free(m);
 }
 
 // llama.cpp's test vectors (tests/io/test_gguf_vocab.cpp reads the same layout for the SPM file).
