@@ -159,6 +159,19 @@ TEST(SplitRegex, InvalidUtf8BytesBecomePiecesOfTheirOwn) {
   EXPECT_NE(std::find(p.begin(), p.end(), " cd"), p.end());
 }
 
+// Megabyte-long runs must be split, not cut short by a JIT stack or match limit (which would leave
+// the rest of the text as one piece).
+TEST(SplitRegex, LongRunsSplitLikeShortOnes) {
+  const std::string letters(1 << 20, 'a'), spaces(1 << 20, ' '), digits(3 << 18, '7');
+  for (const char *pattern : {bpe::kGpt2Pattern, bpe::kLlama3Pattern, bpe::kQwen2Pattern}) {
+    EXPECT_EQ(split(pattern, letters + " b"), (Pieces{letters, " b"})) << pattern;
+    EXPECT_EQ(split(pattern, spaces + "b"), (Pieces{spaces.substr(1), " b"})) << pattern;
+  }
+  EXPECT_EQ(split(bpe::kGpt2Pattern, "x" + digits), (Pieces{"x", digits}));
+  const Pieces threes = split(bpe::kLlama3Pattern, digits);
+  EXPECT_EQ(threes.size(), digits.size() / 3);
+}
+
 TEST(SplitRegex, ABadPatternIsAFormatError) {
   try {
     bpe::SplitRegex re("(unclosed", false, "tok.json");

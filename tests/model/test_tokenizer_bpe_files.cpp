@@ -150,9 +150,11 @@ TEST(BpeTokenizerJson, MalformedFilesAreFormatErrors) {
     vqr_test::expect_error([&] { load_json(dir, j); }, Status::Format, c.needle);
     SCOPED_TRACE(c.what);
   }
-  // Not JSON at all, truncated, deeply nested, empty.
+  // Not JSON at all, truncated, deeply nested (unclosed, and valid), empty.
   const std::string text = llama3_like().dump();
-  for (const std::string &bytes : {std::string("{\"model\": "), text.substr(0, text.size() / 2), std::string(100000, '[') , std::string("{")}) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string &bytes : {std::string("{\"model\": "), text.substr(0, text.size() / 2), std::string(100000, '['), deep,
+                                   std::string("{")}) {
     vqr_test::write_file(dir.file("tokenizer.json"), bytes);
     vqr_test::expect_error([&] { Tokenizer::load(dir.file("tokenizer.json"), 0); }, Status::Format, "JSON");
   }
