@@ -251,16 +251,12 @@ HfBpe parse_hf_bpe(const std::string &json_text, const std::string &config_text,
 }
 
 bool is_byte_level_bpe(const std::string &json_text) {
-  const json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (!root.is_object() || !root.contains("model") || !root.contains("pre_tokenizer")) return false;
-  const json &model = root.at("model");
-  if (!model.is_object() || !model.contains("merges") || (model.contains("type") && type_of(model) != "BPE")) return false;
-  const json &pre = root.at("pre_tokenizer");
-  if (type_of(pre) == "ByteLevel") return true;
-  if (type_of(pre) != "Sequence" || !pre.contains("pretokenizers") || !pre.at("pretokenizers").is_array()) return false;
-  for (const json &p : pre.at("pretokenizers"))
-    if (type_of(p) == "ByteLevel") return true;
-  return false;
+  try {
+    parse_hf_bpe(json_text, "", "tokenizer.json");
+    return true;
+  } catch (const Error &) {
+    return false;
+  }
 }
 
 }  // namespace vqr::model::bpe

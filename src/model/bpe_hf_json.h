@@ -29,8 +29,8 @@ struct HfBpe {
 // dropout, an unsupported normalizer or pre-tokenizer step).
 HfBpe parse_hf_bpe(const std::string &json_text, const std::string &config_text, const std::string &path);
 
-// Whether `json_text` is a tokenizer.json parse_hf_bpe reads: model type BPE with a ByteLevel
-// pre-tokenizer. Never throws for bad input (false).
+// Whether parse_hf_bpe reads `json_text` without an error (a byte-level BPE of a supported shape).
+// Never throws for bad input (false).
 bool is_byte_level_bpe(const std::string &json_text);
 
 }  // namespace vqr::model::bpe

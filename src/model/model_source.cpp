@@ -22,8 +22,9 @@ namespace {
 }
 
 // A folder's tokenizer.json that this library tokenizes with (byte-level BPE); a Llama 2 style
-// tokenizer.json (Metaspace BPE) beside tokenizer.model is not, and a broken one is left alone
-// here (the folder then loads as before, without it).
+// tokenizer.json (Metaspace BPE) beside tokenizer.model is not, and an unsupported or broken one
+// is left alone here (the folder then loads as before, without it). The JSON is parsed twice, here
+// and by Tokenizer::load.
 bool byte_level_tokenizer_json(const std::string &path) {
   if (!io::is_regular_file(path)) return false;
   try {

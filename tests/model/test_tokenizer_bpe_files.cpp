@@ -13,6 +13,7 @@
 #include "data_dir.h"
 #include "model/bpe_tokenizer.h"
 #include "model/byte_level.h"
+#include "model/gguf_vocab.h"
 #include "model/model_source.h"
 #include "model/tokenizer.h"
 #include "vqround/vqround.h"
@@ -195,6 +196,13 @@ TEST(BpeTokenizerJson, AModelFolderPrefersAByteLevelTokenizerJson) {
   EXPECT_EQ(vqr::model::resolve_model_source(dir.path(), "").tokenizer_file, dir.file("tokenizer.model"));
   vqr_test::write_file(dir.file("tokenizer.json"), llama3_like().dump());
   EXPECT_EQ(vqr::model::resolve_model_source(dir.path(), "").tokenizer_file, dir.file("tokenizer.json"));
+  // A byte-level tokenizer.json of a shape not supported here is not chosen: without
+  // tokenizer.model the folder has no tokenizer (it loads, text needs ids), as before.
+  json removed = llama3_like();
+  removed["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
+  vqr_test::write_file(dir.file("tokenizer.json"), removed.dump());
+  std::remove(dir.file("tokenizer.model").c_str());
+  EXPECT_EQ(vqr::model::resolve_model_source(dir.path(), "").tokenizer_file, "");
   EXPECT_STREQ(vqr::model::tokenizer_name_in_folder("/x/my.json"), "tokenizer.json");
   EXPECT_STREQ(vqr::model::tokenizer_name_in_folder("/x/t.model"), "tokenizer.model");
 }
@@ -216,6 +224,32 @@ TEST(BpeTokenizerJson, TheCApiTokenizesWithAnExplicitTokenizerJson) {
   EXPECT_EQ(ids, t.encode(text, true, false));
   EXPECT_EQ(ids.front(), 260);  // the template's BOS
   vqr_model_free(m);
+}
+
+// GGUF export of a byte-level BPE (what `vqround quantize --format gguf` writes for a Llama 3
+// folder): model "gpt2", pre "llama-bpe", the merges; read back, it encodes the same ids.
+TEST(BpeGguf, WrittenVocabularyReadsBackAsTheSameTokenizer) {
+  TempDir dir("bpe_gguf");
+  const Tokenizer t = load_json(dir, llama3_like(), "", 300);
+  vqr::io::GgufWriter w;
+  vqr::model::write_gguf_vocab(t, &w);
+  w.write(dir.file("vocab.gguf"));
+  const vqr::io::GgufFile f = vqr::io::GgufFile::open(dir.file("vocab.gguf"));
+  EXPECT_EQ(f.get_string("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(f.get_string("tokenizer.ggml.pre"), "llama-bpe");
+  EXPECT_EQ(f.get_strings("tokenizer.ggml.merges").size(), 4u);
+  EXPECT_EQ(f.get_strings("tokenizer.ggml.tokens").size(), 300u);
+  const Tokenizer back = Tokenizer::load(dir.file("vocab.gguf"), 300);
+  EXPECT_EQ(back.kind(), Tokenizer::Kind::kGguf);
+  EXPECT_EQ(back.bos_id(), 260);
+  for (const std::string text : {"hi thi 12345<|eot|>", "I'M 1234567 \xf0\x9f\xa6\x99 thiiis\n\n", ""})
+    EXPECT_EQ(back.encode(text, true, false), t.encode(text, true, false)) << text;
+  // A pre-tokenizer llama.cpp has no name for cannot be written.
+  json other = llama3_like();
+  other["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\s+|\\S+";
+  const Tokenizer o = load_json(dir, other);
+  vqr::io::GgufWriter w2;
+  vqr_test::expect_error([&] { vqr::model::write_gguf_vocab(o, &w2); }, Status::Unsupported, "no llama.cpp name");
 }
 
 // llama.cpp's test vectors (tests/io/test_gguf_vocab.cpp reads the same layout for the SPM file).
