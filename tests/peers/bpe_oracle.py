@@ -5,7 +5,9 @@ Trains real byte-level BPE tokenizers with `tokenizers` on the shared calibratio
 multilingual, technical, wiki), configured as the tokenizer.json files of GPT-2 (ByteLevel with its
 built-in regex), Llama 3 (Split with its regex, ignore_merges, <|begin_of_text|> as the template's
 BOS) and Qwen2 (Split with its regex, NFC normalizer, ChatML special tokens), plus a RoBERTa-like
-variant (add_prefix_space, an lstrip <mask> token). Each is saved as tokenizer.json and
+variant (add_prefix_space, an lstrip <mask> token); and GPT-2's real 50257-piece vocabulary, read
+from llama.cpp's ggml-vocab-gpt-2.gguf into `tokenizers`, which our side reads both as the saved
+tokenizer.json and straight from the GGUF file. Each is saved as tokenizer.json and
 tokenizer_config.json; the calibration files (cut into chunks of 64 lines) and a set of hand-written
 edge cases are encoded by `tokenizers` (add_special_tokens=True) and by our bpe_encode driver, and
 every id must match, and our decoded tokens must equal tokenizers' decode of the same ids (and,
@@ -93,6 +95,58 @@ def families():
     ]
 
 
+def read_gguf_vocab(path):
+    """tokenizer.ggml.tokens and .merges of a GGUF v3 file (a minimal reader of its metadata)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = 0
+
+    def take(fmt):
+        nonlocal at
+        v = struct.unpack_from("<" + fmt, data, at)
+        at += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def string():
+        nonlocal at
+        n = take("Q")
+        at += n
+        return data[at - n:at].decode("utf-8")
+
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+    def value(t):
+        if t == 8:
+            return string()
+        if t == 9:
+            et, n = take("I"), take("Q")
+            return [value(et) for _ in range(n)]
+        return take(scalar[t])
+
+    assert data[:4] == b"GGUF"
+    at = 4
+    take("I")  # version
+    take("Q")  # tensor count
+    kvs = {}
+    for _ in range(take("Q")):
+        key = string()
+        kvs[key] = value(take("I"))
+    return kvs
+
+
+def gguf_gpt2_tokenizer(path):
+    """The real GPT-2 vocabulary of llama.cpp's ggml-vocab-gpt-2.gguf as a tokenizers BPE."""
+    kv = read_gguf_vocab(path)
+    tokens, merges = kv["tokenizer.ggml.tokens"], kv["tokenizer.ggml.merges"]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m.split(" ", 1)) for m in merges]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.add_special_tokens(["<|endoftext|>"])
+    return tok
+
+
 def chunks(text, lines_per_chunk=64):
     lines = text.splitlines(keepends=True)
     return ["".join(lines[i:i + lines_per_chunk]) for i in range(0, len(lines), lines_per_chunk)]
@@ -143,7 +197,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--driver", required=True, help="the bpe_encode executable")
     ap.add_argument("--data", required=True, help="the shared data folder")
-    ap.add_argument("--families", default="gpt2,llama3,qwen2,roberta_like")
+    ap.add_argument("--families", default="gpt2,llama3,qwen2,roberta_like,gpt2_real,gpt2_real_gguf")
     ap.add_argument("--keep", help="write the tokenizers here and keep them (default: a temporary folder)")
     args = ap.parse_args()
     text_dir = pathlib.Path(args.data) / "text" / "exllamav2-calibration"
@@ -160,11 +214,26 @@ def main():
     wanted = args.families.split(",")
     ok = True
     totals = {"texts": 0, "tokens": 0}
-    for name, pre, post, specials, config, ignore_merges in families():
+    runs = [(f[0], f) for f in families()]
+    gguf = pathlib.Path(args.data) / "models" / "gguf-vocab-only" / "ggml-vocab-gpt-2.gguf"
+    # GPT-2's real vocabulary, twice: as a tokenizer.json, and the GGUF file itself on our side.
+    runs += [("gpt2_real", None), ("gpt2_real_gguf", None)]
+    for name, family in runs:
         if name not in wanted:
             continue
-        tok, folder = build(name, pre, post, specials, ignore_merges, files, work)
+        if family:
+            _, pre, post, specials, config, ignore_merges = family
+            tok, folder = build(name, pre, post, specials, ignore_merges, files, work)
+        else:
+            if not gguf.is_file():
+                print(f"{name}: skipped, {gguf} not found")
+                continue
+            tok, folder = gguf_gpt2_tokenizer(gguf), work / name
+            folder.mkdir(parents=True, exist_ok=True)
+            tok.save(str(folder / "tokenizer.json"))
+            config = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}
         (folder / "tokenizer_config.json").write_text(json.dumps(config))
+        ours_file = gguf if name == "gpt2_real_gguf" else folder / "tokenizer.json"
         edge = [t for t in EDGE_CASES + NOT_NFC if name != "qwen2" or unicodedata.is_normalized("NFC", t)]
         # C strings end at NUL: our side encodes the text before it (tokenizer.h).
         edge = [t.split("\0")[0] for t in edge]
@@ -179,7 +248,7 @@ def main():
         t_batch = time.perf_counter() - t0
         assert batch == single
 
-        run = subprocess.run([args.driver, str(folder / "tokenizer.json"), str(folder / "texts.bin"), str(folder / "ids.bin"),
+        run = subprocess.run([args.driver, str(ours_file), str(folder / "texts.bin"), str(folder / "ids.bin"),
                               str(folder / "decoded.bin")], capture_output=True, text=True)
         sys.stderr.write(run.stderr)
         fields = run.stdout.split()
