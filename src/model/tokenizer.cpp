@@ -106,6 +106,7 @@ void Tokenizer::read_gguf(const std::string &path, int vocab_size) {
     unk_id_ = v.unk_id;
     types_ = std::move(v.types);  // the file's own types (control, user-defined, ...)
     types_.resize(pieces_.size(), TokenType::kUnused);
+    for (size_t i = 0; i < pieces_.size(); ++i) index_[pieces_[i]] = static_cast<int32_t>(i);  // llama.cpp: the last id
     return;
   }
   if (vocab_size > 0 && static_cast<int64_t>(v.tokens.size()) != vocab_size)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <thread>
 #include <map>
 #include <random>
 #include <set>
@@ -284,6 +285,28 @@ TEST(BpeTokenizer, HostileTextNeverCrashesAndRoundTrips) {
   std::mt19937 rng(7);
   for (int i = 0; i < 4096; ++i) bytes.push_back(static_cast<char>(rng() & 0xFF));
   EXPECT_EQ(decode(t, encode(t, bytes)), bytes);
+}
+
+// encode() is const and keeps its scratch per thread: one tokenizer serves several threads.
+TEST(BpeTokenizer, ConcurrentEncodesAgreeWithASerialOne) {
+  const bpe::BpeTokenizer t(small_spec(), "test");
+  std::vector<std::string> texts;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 64; ++i) {
+    std::string s;
+    for (int k = 0; k < 2000; ++k) s.push_back("he llo the aa<|end|>\n\xc3\xa9"[rng() % 23]);
+    texts.push_back(s);
+  }
+  std::vector<std::vector<int32_t>> serial;
+  for (const auto &s : texts) serial.push_back(encode(t, s));
+  std::vector<std::vector<std::vector<int32_t>>> per_thread(4, std::vector<std::vector<int32_t>>(texts.size()));
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < per_thread.size(); ++k)
+    threads.emplace_back([&, k] {
+      for (size_t i = 0; i < texts.size(); ++i) per_thread[k][i] = encode(t, texts[i]);
+    });
+  for (auto &th : threads) th.join();
+  for (const auto &r : per_thread) EXPECT_EQ(r, serial);
 }
 
 TEST(BpeTokenizer, InconsistentSpecsAreFormatErrors) {
