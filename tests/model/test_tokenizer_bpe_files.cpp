@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -159,6 +160,49 @@ TEST(BpeTokenizerJson, MalformedFilesAreFormatErrors) {
     vqr_test::write_file(dir.file("tokenizer.json"), bytes);
     vqr_test::expect_error([&] { Tokenizer::load(dir.file("tokenizer.json"), 0); }, Status::Format, "JSON");
   }
+}
+
+// Random damage, structural (a node replaced by a value of another type) and textual (bytes
+// overwritten, the file cut): every load either succeeds or throws vqr::Error with Format or
+// Unsupported; anything else (another exception, a crash under the sanitizers) fails.
+TEST(BpeTokenizerJson, RandomDamageGivesAnErrorOrATokenizerNeverACrash) {
+  TempDir dir("bpe_damage");
+  std::mt19937 rng(2026);
+  const json base = llama3_like();
+  const std::vector<json> replacements = {nullptr, -1, 0, 4000000000LL, 1.5, "", "x", json::array(), json::object(),
+                                          true, json::array({1, "a"})};
+  int loaded = 0, refused = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string bytes;
+    if (round % 2 == 0) {
+      json j = base;
+      json *node = &j;
+      for (int depth = 0; depth < 6 && (node->is_object() || node->is_array()) && !node->empty(); ++depth) {
+        auto it = node->begin();
+        std::advance(it, static_cast<long>(rng() % node->size()));
+        node = &*it;
+        if (rng() % 3 == 0) break;
+      }
+      *node = replacements[rng() % replacements.size()];
+      bytes = j.dump();
+    } else {
+      bytes = base.dump();
+      for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = "{}[]\",:0-9az \\"[rng() % 18];
+      if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
+    }
+    vqr_test::write_file(dir.file("tokenizer.json"), bytes);
+    try {
+      const Tokenizer t = Tokenizer::load(dir.file("tokenizer.json"), 0);
+      t.encode("hi thi 12345<|eot|> \xff", true, true);
+      ++loaded;
+    } catch (const vqr::Error &e) {
+      EXPECT_TRUE(e.status() == Status::Format || e.status() == Status::Unsupported) << e.what();
+      ++refused;
+    }
+  }
+  std::printf("%d damaged files loaded, %d refused\n", loaded, refused);
+  EXPECT_GT(refused, 100);  // the damage does break files...
+  EXPECT_GT(loaded, 20);    // ...and some survive (a changed piece or flag): both paths are exercised
 }
 
 TEST(BpeTokenizerJson, OtherTokenizerKindsAreUnsupported) {
