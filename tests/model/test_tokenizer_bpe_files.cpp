@@ -296,6 +296,31 @@ TEST(BpeGguf, WrittenVocabularyReadsBackAsTheSameTokenizer) {
   vqr_test::expect_error([&] { vqr::model::write_gguf_vocab(o, &w2); }, Status::Unsupported, "no llama.cpp name");
 }
 
+// Broken or unknown GGUF "gpt2" vocabularies: no merges, a merge without a space, a merge of
+// pieces that are not tokens (Format); a pre name with no regex here (Unsupported).
+TEST(BpeGguf, BrokenVocabulariesAreErrors) {
+  TempDir dir("bpe_gguf_bad");
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.push_back(byte_level::spell(std::string(1, static_cast<char>(b))));
+  tokens.push_back("hi");
+  auto write = [&](const char *pre, const std::vector<std::string> *merges) {
+    vqr::io::GgufWriter w;
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    if (pre) w.set_string("tokenizer.ggml.pre", pre);
+    w.set_strings("tokenizer.ggml.tokens", tokens);
+    if (merges) w.set_strings("tokenizer.ggml.merges", *merges);
+    w.write(dir.file("v.gguf"));
+    return dir.file("v.gguf");
+  };
+  const std::vector<std::string> good = {"h i"}, no_space = {"hi"}, unknown = {"h q"};
+  EXPECT_EQ(Tokenizer::load(write("gpt-2", &good), 0).encode("hi hi", false, false), (std::vector<int32_t>{256, ' ', 256}));
+  vqr_test::expect_error([&] { Tokenizer::load(write("gpt-2", nullptr), 0); }, Status::Format, "tokenizer.ggml.merges", Hint::kOptional);
+  vqr_test::expect_error([&] { Tokenizer::load(write("gpt-2", &no_space), 0); }, Status::Format, "not two pieces");
+  vqr_test::expect_error([&] { Tokenizer::load(write("gpt-2", &unknown), 0); }, Status::Format, "not in the vocabulary");
+  vqr_test::expect_error([&] { Tokenizer::load(write("deepseek-v3", &good), 0); }, Status::Unsupported, "\"deepseek-v3\"");
+  vqr_test::expect_error([&] { Tokenizer::load(write(nullptr, &good), 0); }, Status::Unsupported, "\"default\"");
+}
+
 // llama.cpp's test vectors (tests/io/test_gguf_vocab.cpp reads the same layout for the SPM file).
 TEST(BpeGguf, Gpt2VocabularyMatchesLlamaCppTestVectors) {
   VQR_DATA_DIR_OR_SKIP(data);
