@@ -36,12 +36,15 @@ std::string type_of(const json &j) {
   return j.is_object() && j.contains("type") && j.at("type").is_string() ? j.at("type").get<std::string>() : "";
 }
 
-void read_normalizer(const json &n, const std::string &path) {
+void read_normalizer(const json &n, Spec *spec, const std::string &path) {
   if (n.is_null()) return;
   const std::string t = type_of(n);
-  if (t == "NFC") return;
+  if (t == "NFC") {
+    spec->nfc = true;  // NFC twice is NFC once
+    return;
+  }
   if (t == "Sequence" && n.contains("normalizers") && n.at("normalizers").is_array()) {
-    for (const json &m : n.at("normalizers")) read_normalizer(m, path);
+    for (const json &m : n.at("normalizers")) read_normalizer(m, spec, path);
     return;
   }
   fail(Status::Unsupported, path, "normalizer \"" + t + "\" is not supported (none or NFC are)", kUnsupportedHint);
@@ -145,7 +148,7 @@ HfBpe parse(const json &root, const json &config, const std::string &path) {
     fail(Status::Unsupported, path, "BPE byte_fallback is set (a SentencePiece-style BPE, not a byte-level one)", kUnsupportedHint);
   spec.ignore_merges = bool_or(model, "ignore_merges", false);
 
-  read_normalizer(root.contains("normalizer") ? root.at("normalizer") : json(), path);
+  read_normalizer(root.contains("normalizer") ? root.at("normalizer") : json(), &spec, path);
   const json &pre = root.contains("pre_tokenizer") ? root.at("pre_tokenizer") : json();
   if (pre.is_null()) fail(Status::Unsupported, path, "the file has no pre-tokenizer (not a byte-level BPE)", kUnsupportedHint);
   read_pre_tokenizer(pre, &spec, path);

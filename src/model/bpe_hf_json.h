@@ -1,6 +1,6 @@
 // Hugging Face tokenizer.json (with tokenizer_config.json beside it) read as a byte-level BPE
-// tokenizer (bpe_tokenizer.h). Accepted: model type "BPE"; normalizer none or NFC (not applied,
-// see bpe_tokenizer.h); pre-tokenizer ByteLevel, or a Sequence of Split steps (a Regex or String
+// tokenizer (bpe_tokenizer.h). Accepted: model type "BPE"; normalizer none or NFC (alone or in a
+// Sequence); pre-tokenizer ByteLevel, or a Sequence of Split steps (a Regex or String
 // pattern, behavior "Isolated", not inverted) ending in ByteLevel; added tokens; any post-processor
 // and decoder (only the BOS rule below is taken from them).
 // The BOS a model puts before a text: tokenizer_config.json's add_bos_token with its bos_token when

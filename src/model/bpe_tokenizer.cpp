@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "model/bpe_nfc.h"
 #include "model/byte_level.h"
 
 namespace vqr::model::bpe {
@@ -166,6 +167,15 @@ void BpeTokenizer::encode(const std::string &text, std::vector<int32_t> *out) co
 }
 
 void BpeTokenizer::encode_segment(const std::string &text, Span seg, std::vector<int32_t> *out) const {
+  if (spec_.nfc && nfc_may_change(text.data() + seg.begin, seg.end - seg.begin)) {
+    const std::string normalized = nfc(text.substr(seg.begin, seg.end - seg.begin));
+    encode_normalized(normalized, Span{0, normalized.size()}, out);
+  } else {
+    encode_normalized(text, seg, out);
+  }
+}
+
+void BpeTokenizer::encode_normalized(const std::string &text, Span seg, std::vector<int32_t> *out) const {
   std::vector<Span> cur{seg}, next;
   auto split_all = [&](const std::string &subject, size_t from, size_t to) {
     for (size_t r = from; r < to; ++r) {

@@ -3,15 +3,14 @@
 //  1. added tokens are cut out of the text first, leftmost-longest, and become their own ids
 //     (lstrip / rstrip absorb the white space beside a match; single_word needs no letter or digit
 //     beside it);
-//  2. each remaining segment is split by the pre-tokenizer's regexes in turn (pretokenize_regex.h),
+//  2. each remaining segment is normalized to NFC when the tokenizer says so (bpe_nfc.h), then split by the pre-tokenizer's regexes in turn (pretokenize_regex.h),
 //     then, for a ByteLevel pre-tokenizer with add_prefix_space, each piece not starting with " "
 //     gets one, and with use_regex the GPT-2 pattern splits again;
 //  3. each piece ("word") is looked up whole when ignore_merges is set, else starts as one symbol
 //     per byte (the byte's single-character piece) and goes through the merge loop (bpe_merge.h).
 // Everything works on raw bytes; byte_level.h's spelling only matters when reading vocabularies.
 // Not supported (the loaders refuse them): dropout, continuing_subword_prefix, end_of_word_suffix,
-// byte_fallback, Split behaviors other than Isolated, inverted splits. A normalizer is not applied
-// (the loaders accept only none and NFC; NFC text passes NFC unchanged).
+// byte_fallback, Split behaviors other than Isolated, inverted splits, normalizers other than NFC.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +41,7 @@ struct Spec {
   bool add_prefix_space = false;            // ByteLevel's
   bool byte_level_regex = false;            // ByteLevel's use_regex: the GPT-2 pattern splits last
   bool ignore_merges = false;               // a word that is a piece is taken whole (Llama 3)
+  bool nfc = false;                         // the NFC normalizer (Qwen2)
   int32_t unk_id = -1;                      // a byte without a piece: this id, or dropped when -1
 };
 
@@ -67,6 +67,7 @@ class BpeTokenizer {
  private:
   void split_added(const std::string &text, std::vector<Span> *segments, std::vector<int32_t> *added_ids) const;
   void encode_segment(const std::string &text, Span seg, std::vector<int32_t> *out) const;
+  void encode_normalized(const std::string &text, Span seg, std::vector<int32_t> *out) const;
 
   Spec spec_;
   MergeTable merges_;

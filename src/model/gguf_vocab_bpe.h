@@ -3,7 +3,8 @@
 // llama.cpp: "gpt-2" (also "gpt2"), "llama-bpe" (also "llama3", "llama-v3"; these take a word that
 // is a token whole, as llama.cpp's ignore_merges does) and "qwen2"; other names are refused.
 // Control and user-defined tokens are matched in the text as added tokens (what the Hugging Face
-// tokenizer the vocabulary was converted from does).
+// tokenizer the vocabulary was converted from does). No normalizer: llama.cpp applies none, not
+// even NFC for "qwen2" (whose tokenizer.json has one).
 #pragma once
 
 #include "io/gguf.h"

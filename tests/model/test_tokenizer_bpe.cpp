@@ -14,6 +14,8 @@
 
 #include "core/error.h"
 #include "model/bpe_merge.h"
+#include "model/bpe_nfc.h"
+#include "model/bpe_nfc_tables.h"
 #include "model/bpe_tokenizer.h"
 #include "model/byte_level.h"
 #include "model/pretokenize_regex.h"
@@ -181,6 +183,29 @@ TEST(SplitRegex, ABadPatternIsAFormatError) {
     EXPECT_EQ(e.status(), vqr::Status::Format);
     EXPECT_NE(std::string(e.what()).find("tok.json"), std::string::npos) << e.what();
   }
+}
+
+// NFC on cases worked by hand from the Unicode data (the oracle compares whole texts with
+// tokenizers' NFC): composition, singletons, Hangul arithmetic, canonical ordering, blocking.
+TEST(Nfc, ComposesOrdersAndBlocksAsUax15Says) {
+  EXPECT_EQ(bpe::nfc("e\xcc\x81"), "\xc3\xa9");                          // e + U+0301 -> U+00E9
+  EXPECT_EQ(bpe::nfc("\xe2\x84\xab"), "\xc3\x85");                      // U+212B ANGSTROM SIGN -> U+00C5
+  EXPECT_EQ(bpe::nfc("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"), "\xea\xb0\x81");  // L V T -> U+AC01
+  EXPECT_EQ(bpe::nfc("\xea\xb0\x80\xe1\x86\xa8"), "\xea\xb0\x81");    // LV + T -> LVT
+  // a + U+0301 (class 230) + U+0323 (class 220): reordered, a + dot below composes (U+1EA1),
+  // the acute stays; the other order gives the same.
+  EXPECT_EQ(bpe::nfc("a\xcc\x81\xcc\xa3"), "\xe1\xba\xa1\xcc\x81");
+  EXPECT_EQ(bpe::nfc("a\xcc\xa3\xcc\x81"), "\xe1\xba\xa1\xcc\x81");
+  // Two acutes: the first composes, the second is blocked by nothing but has no composite.
+  EXPECT_EQ(bpe::nfc("e\xcc\x81\xcc\x81"), "\xc3\xa9\xcc\x81");
+  // An invalid byte between them blocks composition and survives; NFC text is unchanged.
+  EXPECT_EQ(bpe::nfc("e\xff\xcc\x81"), "e\xff\xcc\x81");
+  const std::string nfc_text = "Amélie, 日本語, Привет, ὁ λόγος, 한국어";
+  EXPECT_EQ(bpe::nfc(nfc_text), nfc_text);
+  EXPECT_FALSE(bpe::nfc_may_change("plain ASCII and Latin-1: \xc3\xa9\xc3\xbf", 30));
+  EXPECT_TRUE(bpe::nfc_may_change("e\xcc\x81", 3));
+  // nfc_may_change's byte test stands for "every code point below U+0300" (lead byte 0xCC).
+  EXPECT_EQ(bpe::nfc_tables::kUnchangedBelow, 0x300u);
 }
 
 // A small byte-level vocabulary: the 256 bytes (ids 0..255 in byte order), then merges learned by

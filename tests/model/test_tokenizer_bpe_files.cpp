@@ -226,7 +226,11 @@ TEST(BpeTokenizerJson, OtherTokenizerKindsAreUnsupported) {
   json nfc = llama3_like();
   nfc["normalizer"] = {{"type", "NFC"}};
   for (auto &m : nfc["model"]["merges"]) m = m[0].get<std::string>() + " " + m[1].get<std::string>();
-  EXPECT_EQ(load_json(dir, nfc).encode("hi", false, false), (std::vector<int32_t>{256}));
+  const Tokenizer with_nfc = load_json(dir, nfc);
+  EXPECT_EQ(with_nfc.encode("hi", false, false), (std::vector<int32_t>{256}));
+  // NFC is applied: "e" + U+0301 encodes as U+00E9 (its two bytes); without the normalizer it does not.
+  EXPECT_EQ(with_nfc.encode("e\xcc\x81", false, false), (std::vector<int32_t>{0xC3, 0xA9}));
+  EXPECT_EQ(load_json(dir, llama3_like()).encode("e\xcc\x81", false, false), (std::vector<int32_t>{'e', 0xCC, 0x81}));
 }
 
 TEST(BpeTokenizerJson, AModelFolderPrefersAByteLevelTokenizerJson) {
