@@ -187,7 +187,8 @@ TEST(BpeTokenizerJson, RandomDamageGivesAnErrorOrATokenizerNeverACrash) {
       bytes = j.dump();
     } else {
       bytes = base.dump();
-      for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = "{}[]\",:0-9az \\"[rng() % 18];
+      const std::string noise = "{}[]\",:0-9az \\";
+      for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = noise[rng() % noise.size()];
       if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
     }
     vqr_test::write_file(dir.file("tokenizer.json"), bytes);
