@@ -14,8 +14,15 @@ uint64_t key_of(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
+// MurmurHash3's 64-bit finalizer: every key bit reaches the low bits the mask keeps (a plain
+// multiply leaves them depending on the right id only, and merges sharing a right id collide).
 size_t slot_of(uint64_t key, size_t mask) {
-  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;  // Fibonacci hashing
+  key ^= key >> 33;
+  key *= 0xff51afd7ed558ccdull;
+  key ^= key >> 33;
+  key *= 0xc4ceb9fe1a85ec53ull;
+  key ^= key >> 33;
+  return static_cast<size_t>(key) & mask;
 }
 
 }  // namespace
