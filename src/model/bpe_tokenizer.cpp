@@ -11,7 +11,7 @@ namespace vqr::model::bpe {
 
 namespace {
 
-const char *const kJsonHint = "the tokenizer's vocabulary and merges do not fit together; use the model's own files";
+const char *const kVocabHint = "the tokenizer's vocabulary and merges do not fit together; use the model's own files";
 
 // The code point starting at text[i] (whose length goes to *len), or -1 for an invalid byte.
 int32_t code_point_at(const std::string &text, size_t i, size_t end, size_t *len) {
@@ -65,10 +65,10 @@ BpeTokenizer::BpeTokenizer(Spec spec, const std::string &subject) : spec_(std::m
       fail(Status::Format, subject,
            "merge " + std::to_string(r) + " (\"" + a + "\" \"" + b + "\"): \"" + (ia < 0 ? a : ib < 0 ? b : a + b) +
                "\" is not in the vocabulary",
-           kJsonHint);
+           kVocabHint);
     merges_.add(ia, ib, static_cast<int32_t>(r), im);
   }
-  if (spec_.unk_id >= n) fail(Status::Format, subject, "the unknown token's id is outside the vocabulary", kJsonHint);
+  if (spec_.unk_id >= n) fail(Status::Format, subject, "the unknown token's id is outside the vocabulary", kVocabHint);
 
   bytes_.resize(pieces.size());
   for (int32_t i = 0; i < n; ++i) {
@@ -84,7 +84,7 @@ BpeTokenizer::BpeTokenizer(Spec spec, const std::string &subject) : spec_(std::m
     if (t.id < 0 || t.id >= n || t.content.empty())
       fail(Status::Format, subject,
            "added token \"" + t.content + "\" has id " + std::to_string(t.id) + (t.content.empty() ? " and no content" : ", outside the vocabulary"),
-           kJsonHint);
+           kVocabHint);
     added_by_first_byte_[static_cast<unsigned char>(t.content[0])].push_back(k);
   }
   for (auto &list : added_by_first_byte_)

@@ -3,9 +3,10 @@
 //  1. added tokens are cut out of the text first, leftmost-longest, and become their own ids
 //     (lstrip / rstrip absorb the white space beside a match; single_word needs no letter or digit
 //     beside it);
-//  2. each remaining segment is normalized to NFC when the tokenizer says so (bpe_nfc.h), then split by the pre-tokenizer's regexes in turn (pretokenize_regex.h),
-//     then, for a ByteLevel pre-tokenizer with add_prefix_space, each piece not starting with " "
-//     gets one, and with use_regex the GPT-2 pattern splits again;
+//  2. each remaining segment is normalized to NFC when the tokenizer says so (bpe_nfc.h), then
+//     split by the pre-tokenizer's regexes in turn (pretokenize_regex.h); then, for a ByteLevel
+//     pre-tokenizer with add_prefix_space, each piece not starting with " " gets one, and with
+//     use_regex the GPT-2 pattern splits again;
 //  3. each piece ("word") is looked up whole when ignore_merges is set, else starts as one symbol
 //     per byte (the byte's single-character piece) and goes through the merge loop (bpe_merge.h).
 // Everything works on raw bytes; byte_level.h's spelling only matters when reading vocabularies.
