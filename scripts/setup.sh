@@ -8,7 +8,7 @@ packages=(
   libopenblas-dev liblapacke-dev libomp-dev
   opencl-headers ocl-icd-opencl-dev pocl-opencl-icd
   libgtest-dev libbenchmark-dev
-  nlohmann-json3-dev libsentencepiece-dev
+  nlohmann-json3-dev libsentencepiece-dev libpcre2-dev
   python3-numpy
 )
 

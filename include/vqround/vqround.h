@@ -1026,9 +1026,11 @@ typedef struct vqr_model vqr_model;
  *    F16 or BF16 weights (F16 and BF16 since 0.4.0);
  *  - a GGUF v3 file, whose vocabulary is its tokenizer (since 0.4.0);
  *  - a folder written by vqr_model_save / `vqround quantize` (one of the two plus vqround.json).
- * tokenizer_path may be NULL: in a folder its tokenizer.model (SentencePiece) or tokenizer.bin
- * (llama2.c); beside a checkpoint file a tokenizer.bin or the single tok*.bin. A Hugging Face folder
- * without either loads without a tokenizer (vqr_model_tokenize then returns VQR_ERR_UNSUPPORTED;
+ * tokenizer_path may be NULL: in a folder its tokenizer.json when that is a byte-level BPE (GPT-2,
+ * Llama 3, Qwen2 style, with the BOS rule of tokenizer_config.json), else its tokenizer.model
+ * (SentencePiece) or tokenizer.bin (llama2.c); beside a checkpoint file a tokenizer.bin or the
+ * single tok*.bin; an explicit tokenizer_path may also name a tokenizer.json. A Hugging Face folder
+ * without any of them loads without a tokenizer (vqr_model_tokenize then returns VQR_ERR_UNSUPPORTED;
  * pass token ids). The weights stay in the file, memory-mapped in their own dtype (a quantized
  * GPTQ / compressed-tensors folder stays packed): only norms and biases are read at load time, and
  * one decoder block at a time is widened to fp32 when the model is evaluated or quantized, so a

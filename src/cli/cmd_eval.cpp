@@ -62,8 +62,9 @@ int run_eval(const std::vector<std::string> &argv) {
            "llama2.c checkpoint (.bin), Hugging Face folder (config.json + safetensors), or a model directory "
            "written by `vqround quantize`");
   args.add("tokenizer", "PATH", "",
-           "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin (default: the folder's tokenizer.model or "
-           "tokenizer.bin; beside a checkpoint file tokenizer.bin, else the only tok*.bin)");
+           "tokenizer.model (SentencePiece), tokenizer.json (byte-level BPE) or llama2.c tokenizer.bin (default: the "
+           "folder's byte-level tokenizer.json, else its tokenizer.model or tokenizer.bin; beside a checkpoint file "
+           "tokenizer.bin, else the only tok*.bin)");
   args.add("text", "FILE", "", "text to evaluate (UTF-8; paragraphs separated by blank lines)");
   args.add("tokens", "FILE", "", "pre-tokenized ids (little-endian uint32) instead of --text; --protocol gptq");
   args.add("protocol", "P", "paragraph",

@@ -150,8 +150,8 @@ int run_quantize(const std::vector<std::string> &argv) {
            "llama2.c checkpoint, Hugging Face folder (config.json + safetensors), or a folder written by "
            "`vqround quantize`");
   args.add("tokenizer", "PATH", "",
-           "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin (default: the folder's, or tokenizer.bin / "
-           "tok*.bin beside a checkpoint file)");
+           "tokenizer.model (SentencePiece), tokenizer.json (byte-level BPE) or llama2.c tokenizer.bin (default: the "
+           "folder's, or tokenizer.bin / tok*.bin beside a checkpoint file)");
   args.add("calib", "FILE", "", "calibration text (paragraphs separated by blank lines)");
   args.add("calib-tokens", "FILE", "", "calibration as pre-tokenized ids (little-endian uint32), instead of --calib");
   args.add("method", "M", "gptq", method_names());

@@ -15,7 +15,7 @@ LoadedModel load_model_inputs(const std::string &model_arg, const std::string &t
 
 void require_tokenizer(const LoadedModel &m, const std::string &command, const std::string &ids_option) {
   if (m.info.tokenizer_path != nullptr) return;
-  const std::string hint = "pass --tokenizer PATH (SentencePiece .model or llama2.c .bin), or pre-tokenized uint32 "
+  const std::string hint = "pass --tokenizer PATH (SentencePiece .model, byte-level BPE tokenizer.json or llama2.c .bin), or pre-tokenized uint32 "
                            "ids with " + ids_option + " (`vqround " + command + " --help`)";
   if (std::strcmp(m.info.format, "llama2c-v0") == 0) {
     // The library knows why (no tok*.bin beside the checkpoint, or several): its message names them.
@@ -28,7 +28,7 @@ void require_tokenizer(const LoadedModel &m, const std::string &command, const s
     if (why.rfind("vqr_", 0) == 0 && colon != std::string::npos) why.erase(0, colon + 2);
     throw CliError("", why, hint);
   }
-  throw CliError(m.info.model_path, "has no tokenizer.model or tokenizer.bin to read text with", hint);
+  throw CliError(m.info.model_path, "has no tokenizer (byte-level tokenizer.json, tokenizer.model or tokenizer.bin) to read text with", hint);
 }
 
 }  // namespace vqr::cli

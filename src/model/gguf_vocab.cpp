@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "model/gguf_vocab_bpe.h"
 
 namespace vqr::model {
 
@@ -70,6 +71,7 @@ GgufVocab read_gguf_vocab(const io::GgufFile &file) {
 }
 
 void write_gguf_vocab(const Tokenizer &tok, io::GgufWriter *out) {
+  if (tok.bpe()) return write_gguf_bpe_vocab(tok, *tok.bpe(), out);
   const int n = tok.vocab_size();
   std::vector<std::string> tokens(static_cast<size_t>(n));
   std::vector<float> scores(static_cast<size_t>(n));

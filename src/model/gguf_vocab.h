@@ -1,6 +1,6 @@
 // GGUF tokenizer metadata (tokenizer.ggml.*; llama.cpp's llama-vocab.cpp load() and gguf-py's
 // add_tokenizer_* writers): reading a file's vocabulary, and writing a Tokenizer's vocabulary in
-// the SentencePiece form llama.cpp calls model "llama".
+// the SentencePiece form llama.cpp calls model "llama" (byte-level BPE: "gpt2", gguf_vocab_bpe.h).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,8 @@ GgufVocab read_gguf_vocab(const io::GgufFile &file);
 // eos_token_id, unknown_token_id, add_space_prefix, add_bos_token = true, add_eos_token = false} for `tok` to `out`.
 // Pieces are spelled as SentencePiece does ("\u2581" for a space). A llama2.c vocabulary must have
 // the layout of its exporter: ids 0, 1, 2 = <unk>, <s>, </s> and 3..258 = the byte pieces
-// <0x00>..<0xFF> (throws Status::Unsupported otherwise). `out` is not written to disk here.
+// <0x00>..<0xFF> (throws Status::Unsupported otherwise). A byte-level BPE tokenizer is written as
+// model "gpt2" instead (gguf_vocab_bpe.h). `out` is not written to disk here.
 void write_gguf_vocab(const Tokenizer &tok, io::GgufWriter *out);
 
 }  // namespace vqr::model

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "io/files.h"
+#include "model/bpe_hf_json.h"
 #include "model/gguf_model.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
@@ -18,6 +19,20 @@ namespace {
 
 [[noreturn]] void fail(const std::string &subject, const std::string &problem, const std::string &hint) {
   throw Error(Status::Io, subject + ": " + problem + "; hint: " + hint);
+}
+
+// A folder's tokenizer.json that this library tokenizes with (byte-level BPE); a Llama 2 style
+// tokenizer.json (Metaspace BPE) beside tokenizer.model is not, and an unsupported or broken one
+// is left alone here (the folder then loads as before, without it). The JSON is parsed twice, here
+// and by Tokenizer::load.
+bool byte_level_tokenizer_json(const std::string &path) {
+  if (!io::is_regular_file(path)) return false;
+  try {
+    static const io::ReadLimit kLimit{size_t{256} << 20, "larger than 256 MiB, too large for a tokenizer", "remove it"};
+    return bpe::is_byte_level_bpe(io::read_file(path, "check the model folder", &kLimit));
+  } catch (const Error &) {
+    return false;
+  }
 }
 
 std::string parent_of(const std::string &path) {
@@ -60,10 +75,11 @@ const char *model_format_name(ModelFormat format) {
 }
 
 const char *tokenizer_name_in_folder(const std::string &tokenizer_file) {
-  const std::string ext = ".model";
-  const bool sp = tokenizer_file.size() >= ext.size() &&
-                  tokenizer_file.compare(tokenizer_file.size() - ext.size(), ext.size(), ext) == 0;
-  return sp ? kSentencePieceFileName : kTokenizerFileName;
+  auto ends_with = [&](const std::string &ext) {
+    return tokenizer_file.size() >= ext.size() && tokenizer_file.compare(tokenizer_file.size() - ext.size(), ext.size(), ext) == 0;
+  };
+  if (ends_with(".json")) return kHfTokenizerJsonFileName;
+  return ends_with(".model") ? kSentencePieceFileName : kTokenizerFileName;
 }
 
 Model load_model(const ModelSource &source, Storage storage) {
@@ -88,6 +104,8 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
       fail(model_arg, std::string("a folder with neither ") + kModelFileName + " nor " + kHfConfigFileName,
            "pass a llama2.c checkpoint file, a Hugging Face model folder or a folder written by `vqround quantize`");
     }
+    if (byte_level_tokenizer_json(model_arg + "/" + kHfTokenizerJsonFileName))
+      s.tokenizer_file = model_arg + "/" + kHfTokenizerJsonFileName;
     for (const char *name : {kSentencePieceFileName, kTokenizerFileName})
       if (s.tokenizer_file.empty() && io::is_regular_file(model_arg + "/" + name)) s.tokenizer_file = model_arg + "/" + name;
     if (io::is_regular_file(model_arg + "/" + kMetadataFileName)) s.metadata_file = model_arg + "/" + kMetadataFileName;

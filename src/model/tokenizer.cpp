@@ -1,6 +1,7 @@
 // Tokenizer: the file-kind rule, the llama2.c tokenizer.bin reader, run.c's encoder and decoder;
 // SentencePiece models go through sentencepiece_backend.cpp, GGUF vocabularies through
-// gguf_vocab.cpp (reading) and gguf_vocab_spm.cpp (encoding).
+// gguf_vocab.cpp (reading) and gguf_vocab_spm.cpp (encoding), byte-level BPE (tokenizer.json,
+// GGUF "gpt2") through bpe_hf_json.cpp / gguf_vocab_bpe.cpp (reading) and bpe_tokenizer.cpp.
 #include "model/tokenizer.h"
 
 #include <algorithm>
@@ -11,7 +12,10 @@
 #include "core/error.h"
 #include "io/files.h"
 #include "io/gguf.h"
+#include "model/bpe_hf_json.h"
+#include "model/bpe_tokenizer.h"
 #include "model/gguf_vocab.h"
+#include "model/gguf_vocab_bpe.h"
 #include "model/gguf_vocab_sentencepiece.h"
 #include "model/gguf_vocab_spm.h"
 #include "model/sentencepiece_backend.h"
@@ -44,6 +48,14 @@ Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
     return t;
   }
   const std::string bytes = io::read_file(path, "check the --tokenizer path", &kTokenizerLimit);
+  const size_t first = bytes.find_first_not_of(" \t\r\n");
+  // By name, else by content for names of no known kind (a tokenizer.bin may start with '{').
+  const bool other_name = !ends_with(path, ".bin") && !ends_with(path, ".model");
+  if (ends_with(path, ".json") || (other_name && first != std::string::npos && bytes[first] == '{')) {
+    Tokenizer t;
+    t.read_hf_json(path, bytes, vocab_size);
+    return t;
+  }
   const bool bin_name = ends_with(path, ".bin");
   // The rule of tokenizer.h: the name's kind first, the other one second.
   std::string bin_problem, sp_problem;
@@ -77,10 +89,26 @@ Tokenizer Tokenizer::load(const std::string &path, int vocab_size) {
 void Tokenizer::read_gguf(const std::string &path, int vocab_size) {
   const io::GgufFile file = io::GgufFile::open(path);
   const std::string model = file.get_string("tokenizer.ggml.model");
-  if (model != "llama")
-    fail(Status::Unsupported, path, "tokenizer.ggml.model is \"" + model + "\"; only the SentencePiece-style \"llama\" vocabulary is supported",
-         "pass a SentencePiece tokenizer.model or a llama2.c tokenizer.bin with --tokenizer, or pre-tokenized ids");
+  if (model != "llama" && model != "gpt2")
+    fail(Status::Unsupported, path, "tokenizer.ggml.model is \"" + model + "\"; the \"llama\" (SentencePiece) and \"gpt2\" (byte-level BPE) vocabularies are supported",
+         "pass a SentencePiece tokenizer.model, a tokenizer.json or a llama2.c tokenizer.bin with --tokenizer, or pre-tokenized ids");
   GgufVocab v = read_gguf_vocab(file);
+  if (model == "gpt2") {
+    if (vocab_size > 0 && static_cast<int64_t>(v.tokens.size()) > vocab_size)
+      fail(Status::Format, path,
+           "GGUF vocabulary has " + std::to_string(v.tokens.size()) + " tokens but the model's has " + std::to_string(vocab_size),
+           "use the tokenizer that belongs to the model");
+    const bool adds_bos = gguf_bpe_adds_bos(file);
+    adopt_bpe(std::make_shared<const bpe::BpeTokenizer>(gguf_bpe_spec(file, v), path), vocab_size);
+    kind_ = Kind::kGguf;
+    bos_id_ = adds_bos ? v.bos_id : -1;
+    eos_id_ = v.eos_id;
+    unk_id_ = v.unk_id;
+    types_ = std::move(v.types);  // the file's own types (control, user-defined, ...)
+    types_.resize(pieces_.size(), TokenType::kUnused);
+    for (size_t i = 0; i < pieces_.size(); ++i) index_[pieces_[i]] = static_cast<int32_t>(i);  // llama.cpp: the last id
+    return;
+  }
   if (vocab_size > 0 && static_cast<int64_t>(v.tokens.size()) != vocab_size)
     fail(Status::Format, path,
          "GGUF vocabulary has " + std::to_string(v.tokens.size()) + " tokens but the model's has " + std::to_string(vocab_size),
@@ -100,6 +128,46 @@ void Tokenizer::read_gguf(const std::string &path, int vocab_size) {
   std::stable_sort(user_defined_.begin(), user_defined_.end(), [this](int32_t a, int32_t b) {
     return pieces_[static_cast<size_t>(a)].size() > pieces_[static_cast<size_t>(b)].size();
   });
+}
+
+void Tokenizer::read_hf_json(const std::string &path, const std::string &bytes, int vocab_size) {
+  const size_t slash = path.find_last_of('/');
+  const std::string config_path = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "tokenizer_config.json";
+  const std::string config = io::is_regular_file(config_path)
+                                 ? io::read_file(config_path, "check the tokenizer_config.json beside the tokenizer", &kTokenizerLimit)
+                                 : std::string();
+  bpe::HfBpe hf = bpe::parse_hf_bpe(bytes, config, path);
+  auto tok = std::make_shared<const bpe::BpeTokenizer>(std::move(hf.spec), path);
+  if (vocab_size > 0 && tok->id_count() > vocab_size)
+    fail(Status::Format, path,
+         "tokenizer.json has ids up to " + std::to_string(tok->id_count() - 1) + " but the model's vocabulary has " +
+             std::to_string(vocab_size) + " tokens",
+         "use the tokenizer.json that belongs to the model");
+  adopt_bpe(std::move(tok), vocab_size);
+  kind_ = Kind::kBpe;
+  bos_id_ = hf.bos_id;
+  eos_id_ = hf.eos_id;
+  unk_id_ = bpe_->spec().unk_id;
+}
+
+void Tokenizer::adopt_bpe(std::shared_ptr<const bpe::BpeTokenizer> tok, int vocab_size) {
+  const bpe::Spec &spec = tok->spec();
+  const size_t n = std::max(spec.pieces.size(), static_cast<size_t>(std::max(vocab_size, 0)));
+  pieces_ = spec.pieces;
+  pieces_.resize(n);
+  types_.assign(n, TokenType::kNormal);
+  for (size_t i = 0; i < n; ++i)
+    if (pieces_[i].empty()) {
+      pieces_[i] = "[PAD" + std::to_string(i) + "]";  // as Hugging Face's GGUF converter names them
+      types_[i] = TokenType::kUnused;
+    }
+  for (const bpe::AddedToken &a : spec.added)
+    types_[static_cast<size_t>(a.id)] = a.special ? TokenType::kControl : TokenType::kUserDefined;
+  scores_.assign(n, 0.0f);
+  add_space_prefix_ = false;
+  index_.clear();
+  for (size_t i = 0; i < n; ++i) index_.emplace(pieces_[i], static_cast<int32_t>(i));
+  bpe_ = std::move(tok);
 }
 
 bool Tokenizer::read_sentencepiece(const std::string &bytes, std::string *problem) {
@@ -181,6 +249,11 @@ std::vector<int32_t> Tokenizer::encode(const std::string &input, bool bos, bool 
   const std::string text(input.c_str());  // stop at the first NUL, as run.c does
   std::vector<int32_t> tokens;
   if (bos && bos_id_ >= 0) tokens.push_back(bos_id_);
+  if (bpe_) {
+    bpe_->encode(text, &tokens);
+    if (eos && eos_id_ >= 0) tokens.push_back(eos_id_);
+    return tokens;
+  }
   if (kind_ == Kind::kGguf) {
     const gguf_spm::Vocab v{pieces_, scores_, index_, user_defined_, add_space_prefix_, unk_id_};
     gguf_spm::encode(v, text, &tokens);
@@ -271,6 +344,10 @@ std::vector<int32_t> Tokenizer::encode(const std::string &input, bool bos, bool 
 }
 
 std::string Tokenizer::decode(int32_t prev_token, int32_t token) const {
+  if (bpe_) {
+    if (token < 0 || token >= vocab_size()) piece(token);  // the out_of_range of the contract
+    return bpe_->bytes_of(token);
+  }
   std::string p = piece(token);
   if (kind_ != Kind::kLlama2c) {  // SentencePiece and GGUF spell a space U+2581 ("\xe2\x96\x81"); tokenizer.bin stores " "
     static const std::string kMeta = "\xe2\x96\x81";

@@ -166,16 +166,15 @@ TEST(GgufVocabFiles, LlamaSpmTokenizerMatchesLlamaCpp) {
   }
 }
 
-TEST(GgufVocabFiles, Gpt2VocabularyIsRefusedByTheTokenizer) {
+// Since issue 19 a "gpt2" vocabulary tokenizes as byte-level BPE (its llama.cpp test vectors are
+// checked in tests/model/test_tokenizer_bpe_files.cpp).
+TEST(GgufVocabFiles, Gpt2VocabularyLoadsAsByteLevelBpe) {
   VQR_DATA_DIR_OR_SKIP(data);
   const std::string p = data + "/models/gguf-vocab-only/ggml-vocab-gpt-2.gguf";
-  try {
-    Tokenizer::load(p, 0);
-    ADD_FAILURE() << "a gpt2 vocabulary loaded";
-  } catch (const vqr::Error &e) {
-    EXPECT_EQ(e.status(), vqr::Status::Unsupported) << e.what();
-    EXPECT_NE(std::string(e.what()).find("\"gpt2\""), std::string::npos) << e.what();
-  }
+  const Tokenizer t = Tokenizer::load(p, 0);
+  EXPECT_EQ(t.kind(), Tokenizer::Kind::kGguf);
+  EXPECT_NE(t.bpe(), nullptr);
+  EXPECT_EQ(t.encode("Hello world", false, false), (std::vector<int32_t>{15496, 995}));
 }
 
 }  // namespace
