@@ -133,8 +133,8 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
     record_of[{r.layer, (int)r.kind}] = i;
   }
   for (int l = 0; l < c.n_layers; ++l)
-    for (model::LinearKind kind : model::kAllLinearKinds) {
-      const std::string module = model::hf_linear_module(l, kind);
+    for (model::LinearKind kind : c.linear_kinds()) {
+      const std::string module = model::hf_linear_module(c, l, kind);
       const auto it = record_of.find({l, (int)kind});
       const bool quantized = it != record_of.end() && !result.layers[it->second].skipped;
       if (!quantized) {
@@ -346,7 +346,8 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   qc["desc_act"] = desc_act;
   qc["sym"] = base.sym;
   qc["static_groups"] = base.static_groups;
-  qc["true_sequential"] = true;  // quantize_sequential runs q/k/v, o, gate/up, down in order
+  // quantize_sequential runs q/k/v, o, gate/up (OPT: fc1), down (fc2) in order unless told otherwise
+  qc["true_sequential"] = base.true_sequential;
   qc["damp_percent"] = base.damp;
   qc["checkpoint_format"] = v1 ? "gptq" : "gptq_v2";
   qc["pack_dtype"] = "int32";
@@ -356,7 +357,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
                 {"damp_percent", base.damp},
                 {"damp_auto_increment", base.damp_increment},
                 {"static_groups", base.static_groups},
-                {"true_sequential", true},
+                {"true_sequential", base.true_sequential},
                 {"mse", base.mse ? base.mse_norm : 0.0}};
   if (!dynamic.empty()) qc["dynamic"] = dynamic;
 
