@@ -380,6 +380,7 @@ ModelConfig parse_opt_config(const Fields &f, const std::string &path) {
   ModelConfig c;
   c.architecture = kOptArchitecture;
   c.family = BlockFamily::kOpt;
+  c.rope_layout = RopeLayout::kHalf;  // no RoPE: q/k rows stay as stored
   constexpr int64_t kMax = int64_t{1} << 30;
   c.dim = static_cast<int>(f.integer("hidden_size", 1, kMax));
   c.hidden_dim = static_cast<int>(f.integer("ffn_dim", 1, kMax));
@@ -682,7 +683,7 @@ std::vector<io::StTensorData> hf_dense_tensors(const Model &model, const std::st
     if (keep && !keep(s.name)) continue;
     const bool is_q = s.name.find(q) != std::string::npos, is_k = s.name.find(k) != std::string::npos;
     std::vector<int64_t> map;
-    if (c.rope_layout == RopeLayout::kInterleaved && (is_q || is_k))
+    if (c.rope_layout == RopeLayout::kInterleaved && !c.is_opt() && (is_q || is_k))  // OPT has no RoPE
       map = rope_row_sources(is_q ? c.n_heads : c.n_kv_heads, c.head_size(), /*to_half=*/true);
     // The dtype goes into the header before any data: a first reading of the tensor decides it
     // (the order of rows does not matter to it), the writer's producer reads it again.

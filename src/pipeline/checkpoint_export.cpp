@@ -153,7 +153,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       e.record = &rec;
       e.q = &q;
       e.module = module;
-      if (c.rope_layout == model::RopeLayout::kInterleaved &&
+      if (c.rope_layout == model::RopeLayout::kInterleaved && !c.is_opt() &&
           (kind == model::LinearKind::kWq || kind == model::LinearKind::kWk)) {
         const int64_t heads = kind == model::LinearKind::kWq ? c.n_heads : c.n_kv_heads;
         e.row_map = model::rope_row_sources(heads, c.head_size(), /*to_half=*/true);

@@ -21,6 +21,7 @@
 #include "model/block_backward.h"
 #include "model/forward.h"
 #include "model/hf_checkpoint.h"
+#include "model/llama2c_format.h"
 #include "model/model.h"
 #include "model/model_backward.h"
 #include "opt_reference.h"
@@ -458,6 +459,7 @@ TEST(OptModel, RejectsW3AndInconsistentConfigs) {
   ModelConfig c = vqr_test::opt_config(16, 24, 2, 1, 11, 8);
   Model m(c);
   EXPECT_EQ(vqr_test::status_of([&] { m.linear(0, LinearKind::kW3); }), Status::InvalidArgument);
+  EXPECT_FALSE(vqr::model::llama2c_can_store(c)) << "llama2.c files hold LLaMA blocks only";
   ModelConfig gqa = c;
   gqa.n_kv_heads = 1;
   EXPECT_EQ(vqr_test::status_of([&] { Model bad(gqa); }), Status::InvalidArgument);
