@@ -658,7 +658,7 @@ typedef VQR_ENUM(vqr_param) {
                                     student at every step (a second mapping of the checkpoint)
                                     instead of a stored top-k teacher: no teacher memory or file,
                                     one more forward per sequence */
-  VQR_PARAM_TRUE_SEQUENTIAL = 652 /* int 0/1, default 1: whole-model quantization takes each
+  VQR_PARAM_TRUE_SEQUENTIAL = 660 /* int 0/1, default 1: whole-model quantization takes each
                                     block's linears in the true-sequential groups (q/k/v, o,
                                     w1/w3, w2; OPT: q/k/v, out_proj, fc1, fc2), each group's
                                     statistics from the block with the earlier groups already
