@@ -420,6 +420,9 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
         {"targets", targets}, {"input_activations", nullptr}, {"output_activations", nullptr}, {"weights", weights}};
   }
   ojson ignore = ojson::array({"lm_head"});
+  // OPT-350M's embedding projections are nn.Linear modules outside the blocks, stored dense.
+  if (model.config().embed_dim > 0)
+    for (const char *module : {"model.decoder.project_in", "model.decoder.project_out"}) ignore.push_back(module);
   for (const std::string &module : plan.dense_modules) ignore.push_back(module);
   ojson qc;
   qc["quant_method"] = "compressed-tensors";

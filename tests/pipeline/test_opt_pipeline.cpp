@@ -244,7 +244,17 @@ void check_exports(const ModelConfig &c, const char *tag, uint32_t seed) {
     EXPECT_EQ(qc["quant_method"], "gptq");
     EXPECT_EQ(qc["true_sequential"], sequential);
     EXPECT_EQ(config_json(gptq)["architectures"][0], "OPTForCausalLM");
-    EXPECT_EQ(config_json(ct)["quantization_config"]["quant_method"], "compressed-tensors");
+    const nlohmann::json ct_qc = config_json(ct)["quantization_config"];
+    EXPECT_EQ(ct_qc["quant_method"], "compressed-tensors");
+    // Every nn.Linear outside the blocks is ignored (the loaders would look for packed weights).
+    auto ignored = [&](const char *m) {
+      for (const auto &x : ct_qc["ignore"])
+        if (x == m) return true;
+      return false;
+    };
+    EXPECT_TRUE(ignored("lm_head"));
+    EXPECT_EQ(ignored("model.decoder.project_in"), c.embed_dim > 0);
+    EXPECT_EQ(ignored("model.decoder.project_out"), c.embed_dim > 0);
     const std::string gptq_header = vqr_test::read_file(gptq + "/model.safetensors").substr(0, 1 << 16);
     for (const char *name : {"model.decoder.layers.1.fc1.qweight", "model.decoder.layers.1.self_attn.out_proj.qzeros",
                              "model.decoder.layers.0.fc2.scales", "model.decoder.layers.0.fc2.bias",
