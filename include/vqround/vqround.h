@@ -1079,7 +1079,7 @@ typedef struct vqr_model_info {
   int rope_scaling;          /* 0 none, 1 linear, 2 llama3 */
   int rope_original_context; /* llama3 scaling: original_max_position_embeddings */
   double rope_theta, rope_factor, rope_low_freq_factor, rope_high_freq_factor;
-  double norm_eps;           /* RMSNorm epsilon */
+  double norm_eps;           /* RMSNorm epsilon (OPT: LayerNorm epsilon) */
   int qkv_bias;              /* 1: q/k/v projections have biases (Qwen2) */
   int qk_norm;               /* 1: per-head q/k RMSNorm before RoPE (Qwen3) */
   int sliding_window;        /* attention window in tokens, 0 = full causal attention */

@@ -19,12 +19,14 @@
 #include "common/scratch_files.h"
 #include "core/error.h"
 #include "model/forward.h"
+#include "model/evaluate.h"
 #include "model/hf_checkpoint.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "model/opt_reference.h"
 #include "pipeline/checkpoint_export.h"
 #include "pipeline/export.h"
+#include "pipeline/model_session.h"
 #include "pipeline/sequential_quantizer.h"
 
 namespace {
@@ -297,5 +299,69 @@ void check_exports(const ModelConfig &c, const char *tag, uint32_t seed) {
 
 TEST(OptExport, GptqAndCompressedTensorsRoundTripPreLn) { check_exports(pre_ln(), "opt_export_pre", 31); }
 TEST(OptExport, GptqAndCompressedTensorsRoundTripPostLn) { check_exports(post_ln(), "opt_export_post", 32); }
+
+// The session behind vqr_model (the C API, the tool and the Python binding): six linears per block
+// in its list, four statistics per block, quantization and evaluation through it, GGUF refused.
+TEST(OptSession, ListsQuantizesEvaluatesAndExports) {
+  OptSetup s(post_ln(), "opt_session", 41);
+  vqr::pipeline::ModelSession session = vqr::pipeline::ModelSession::load(s.source.model_file, std::nullopt);
+  const ModelConfig &c = session.model().config();
+  EXPECT_EQ(session.architecture(), "OPTForCausalLM");
+  ASSERT_EQ(session.linear_count(), (int64_t)c.n_layers * 6);
+  const char *kinds[6] = {"wq", "wk", "wv", "wo", "w1", "w2"};
+  for (int64_t i = 0; i < session.linear_count(); ++i) {
+    const vqr::pipeline::LinearEntry e = session.linear(i);
+    EXPECT_EQ(*e.name, "blk." + std::to_string(i / 6) + "." + kinds[i % 6]);
+    const LinearKind k = (LinearKind)(i % 6);
+    EXPECT_EQ(e.weight.rows, c.linear_rows(k));
+    EXPECT_EQ(e.weight.cols, c.input_width(vqr::model::input_of(k)));
+  }
+  const vqr::model::NllResult before = session.evaluate(nullptr, s.eval);
+  vqr::quant::QuantConfig q = options(Method::Gptq, 4).config;
+  session.quantize(nullptr, q, s.calib);
+  EXPECT_EQ(session.quantized_layers(), (int64_t)c.n_layers * 6);
+  const vqr::model::NllResult after = session.evaluate(nullptr, s.eval);
+  std::printf("session NLL: fp %.6f, 4-bit GPTQ %.6f\n", before.mean_nll(), after.mean_nll());
+  EXPECT_TRUE(std::isfinite(after.mean_nll()));
+  EXPECT_NE(after.mean_nll(), before.mean_nll());
+  EXPECT_LT(std::fabs(after.mean_nll() - before.mean_nll()), 0.1 * before.mean_nll()) << "4 bits stay close";
+  vqr::pipeline::ExportRequest gguf;
+  gguf.format = vqr::pipeline::Format::Gguf;
+  EXPECT_THROW(session.export_to(gguf, s.dir.file("s.gguf"), nullptr), vqr::Error);
+  vqr::pipeline::ExportRequest ct;
+  ct.format = vqr::pipeline::Format::CompressedTensors;
+  session.export_to(ct, s.dir.file("s_ct"), nullptr);
+  EXPECT_TRUE(vqr::model::load_hf_checkpoint(s.dir.file("s_ct")).config().is_opt());
+}
+
+// The evaluation protocol (packed windows, model/evaluate.h) on OPT: the same mean NLL as the
+// textbook forward's logits window by window (positions restart in every packed window).
+TEST(OptEvaluate, GptqProtocolMatchesTheTextbookForward) {
+  OptSetup s(pre_ln(), "opt_eval", 51);
+  const Model &m = *s.fp;
+  std::vector<int32_t> stream;
+  for (const auto &w : s.eval) stream.insert(stream.end(), w.begin(), w.end());
+  const int64_t seqlen = 16;
+  const vqr::model::NllResult r = vqr::model::eval_gptq_protocol(m, stream, seqlen, 1, nullptr);
+  double want = 0;
+  int64_t predicted = 0;
+  const int64_t V = m.config().vocab_size;
+  for (size_t w0 = 0; w0 + (size_t)seqlen <= stream.size(); w0 += (size_t)seqlen) {
+    const std::vector<int32_t> win(stream.begin() + (long)w0, stream.begin() + (long)w0 + seqlen);
+    const vqr_test::OptVec z = vqr_test::opt_logits(m, win);
+    for (int64_t t = 0; t + 1 < seqlen; ++t) {
+      double mx = -1e300, sum = 0;
+      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, z[(size_t)(t * V + v)]);
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(z[(size_t)(t * V + v)] - mx);
+      want += mx + std::log(sum) - z[(size_t)(t * V + win[(size_t)t + 1])];
+      ++predicted;
+    }
+  }
+  EXPECT_EQ(r.predicted_tokens, predicted);
+  std::printf("mean NLL %.9f, textbook %.9f\n", r.mean_nll(), want / (double)predicted);
+  // fp32 logits within ~1e-6 relative of the exact ones (OptForward's bound) move an NLL of ~4 by
+  // far less than 1e-5.
+  EXPECT_NEAR(r.mean_nll(), want / (double)predicted, 1e-5);
+}
 
 }  // namespace
