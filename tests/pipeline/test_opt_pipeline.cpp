@@ -152,6 +152,18 @@ std::vector<MethodCase> method_cases() {
   vq.o.config.steps = 300;
   vq.o.config.codebook_size = 64;  // from RTN's decisions (the default): what training alone achieves
   cases.push_back(vq);
+  MethodCase lora{"loraround", options(Method::LoraRound), true};
+  lora.o.config.steps = 200;
+  cases.push_back(lora);
+  // AdaRound's end-to-end run from RTN's decisions: 40 steps lower its distillation loss (checked
+  // below) without yet moving the hard-rounded logits below RTN's on this model.
+  MethodCase ada_e2e{"adaround e2e", options(Method::AdaRound), false};
+  ada_e2e.o.config.steps = 40;
+  ada_e2e.o.config.e2e = true;
+  ada_e2e.o.config.eval_every = 10;
+  ada_e2e.o.config.e2e_batch = 2;
+  ada_e2e.o.config.teacher_topk = 8;
+  cases.push_back(ada_e2e);
   MethodCase e2e{"vqround e2e", options(Method::VqRound), true};
   e2e.o.config.steps = 40;
   e2e.o.config.e2e = true;
@@ -178,6 +190,14 @@ void run_every_method(const ModelConfig &c, const char *tag, uint32_t seed) {
     ASSERT_TRUE(std::isfinite(d));
     EXPECT_GT(d, 0.0) << "3-bit weights must change the logits";
     if (std::isnan(rtn)) rtn = d;
+    if (mc.o.config.e2e) {  // the backward through OPT trains: the soft distillation loss falls
+      EXPECT_TRUE(r.distill.ran);
+      ASSERT_GE(r.distill.loss.size(), 10u);
+      const double first = (r.distill.loss[0] + r.distill.loss[1]) / 2;
+      const double last = (r.distill.loss[r.distill.loss.size() - 1] + r.distill.loss[r.distill.loss.size() - 2]) / 2;
+      std::printf("%s %-22s soft distillation loss, first two steps %.5g, last two %.5g\n", tag, mc.name, first, last);
+      EXPECT_LT(last, first);
+    }
     if (mc.beats_rtn) {
       EXPECT_LT(d, rtn);
     }
