@@ -524,6 +524,9 @@ void check_dense(const io::SafetensorsCheckpoint &ckpt, const TensorSlot &s, con
            "); restore the checkpoint's own config.json");
 }
 
+// The module a linear's slot names ("<module>.weight"): its quantized tensors hang off it.
+std::string slot_module(const TensorSlot &s) { return s.name.substr(0, s.name.size() - std::strlen(".weight")); }
+
 // Where a linear layer's weight is: quantized (with its format) when its marker tensor is there,
 // else dense. Checks its shape from the index (the same messages as reading it would give).
 struct LinearSource {
@@ -533,7 +536,7 @@ struct LinearSource {
 
 LinearSource locate_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationConfig &qc, const TensorSlot &s,
                            const ModelConfig &c, const std::string &dir) {
-  const std::string module = hf_linear_module(c, s.layer, s.kind);
+  const std::string module = slot_module(s);
   LinearSource src;
   const bool configured = qc.format_of(module, &src.format);
   const bool gptq = qc.method() == "gptq";
@@ -558,10 +561,10 @@ LinearSource locate_linear(const io::SafetensorsCheckpoint &ckpt, const io::Quan
 // A streamed model's source for the large tensor of slot s (a linear weight, the embedding or the
 // classifier), over the mapped checkpoint.
 std::shared_ptr<const TensorSource> streamed_source(const std::shared_ptr<const io::SafetensorsCheckpoint> &ckpt,
-                                                    const ModelConfig &c, const TensorSlot &s, const LinearSource &where,
+                                                    const TensorSlot &s, const LinearSource &where,
                                                     std::vector<std::string> *used) {
   if (where.quantized)
-    return std::make_shared<QuantizedLinearSource>(ckpt, hf_linear_module(c, s.layer, s.kind), where.format, s.shape[0],
+    return std::make_shared<QuantizedLinearSource>(ckpt, slot_module(s), where.format, s.shape[0],
                                                    s.shape[1], used);
   return safetensors_source(ckpt, s.name, s.shape[0], s.shape[1]);
 }
@@ -582,7 +585,17 @@ Model load_hf_checkpoint(const std::string &dir, Storage storage) {
   // arrays (sized by the config's claims) are allocated: a small folder whose config.json claims
   // a huge vocabulary or width fails here instead of committing gigabytes first.
   check_model_config(config);
-  std::vector<TensorSlot> slots = tensor_slots(config, nullptr);
+  // OPT checkpoints converted from metaseq's (opt-350m among them) store OPTModel's names,
+  // "decoder.*", where OPTForCausalLM's are "model.decoder.*": both load.
+  const bool bare_opt = config.is_opt() && ckpt.find("model.decoder.embed_tokens.weight", nullptr) == nullptr &&
+                        ckpt.find("decoder.embed_tokens.weight", nullptr) != nullptr;
+  auto named = [bare_opt](std::vector<TensorSlot> v) {
+    if (bare_opt)
+      for (TensorSlot &s : v)
+        if (s.name.compare(0, 6, "model.") == 0) s.name.erase(0, 6);
+    return v;
+  };
+  std::vector<TensorSlot> slots = named(tensor_slots(config, nullptr));
   std::vector<LinearSource> sources(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {
     if (qc.quantized() && slots[i].layer >= 0)
@@ -592,21 +605,21 @@ Model load_hf_checkpoint(const std::string &dir, Storage storage) {
   }
 
   Model model(config, storage);
-  slots = tensor_slots(config, &model);
+  slots = named(tensor_slots(config, &model));
   std::set<std::string> expected;
   std::vector<std::string> used;
   for (size_t i = 0; i < slots.size(); ++i) {
     const TensorSlot &s = slots[i];
     expected.insert(s.name);
     if (s.data == nullptr) {  // streamed: a large tensor stays in the file (checked as it is read)
-      std::shared_ptr<const TensorSource> source = streamed_source(shared, config, s, sources[i], &used);
+      std::shared_ptr<const TensorSource> source = streamed_source(shared, s, sources[i], &used);
       if (s.layer >= 0) model.set_linear_source(s.layer, s.kind, std::move(source));
       else if (s.name == kClassifierName) model.set_classifier_source(std::move(source));
       else model.set_embedding_source(std::move(source));
       continue;
     }
     if (sources[i].quantized)
-      io::read_quantized_linear(ckpt, hf_linear_module(config, s.layer, s.kind), sources[i].format, s.shape[0], s.shape[1], s.data, &used);
+      io::read_quantized_linear(ckpt, slot_module(s), sources[i].format, s.shape[0], s.shape[1], s.data, &used);
     else
       ckpt.read_f32(s.name, s.shape, s.data);
     int64_t count = 1;

@@ -19,6 +19,8 @@
 //   model.decoder.layers.L.self_attn_layer_norm.{weight,bias}, .self_attn.{q,k,v,out}_proj.{weight,bias},
 //   .final_layer_norm.{weight,bias}, .fc1 / .fc2.{weight,bias} (w1 / w2), model.decoder.final_layer_norm
 //   (pre-LN models), lm_head.weight tied to the embedding unless tie_word_embeddings is false.
+//   Folders converted from metaseq's checkpoints (opt-350m) drop the "model." prefix ("decoder.*",
+//   OPTModel's names); those load too. Reports and overrides call fc1 / fc2 "blk.L.w1" / "blk.L.w2".
 //
 // Quantized folders load too (dequantized into the fp32 arena): config.json's
 // "quantization_config" with quant_method "gptq" (spec api_formats §4.2: v1 and v2, 2/3/4/8 bits,

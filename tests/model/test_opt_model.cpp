@@ -172,6 +172,21 @@ TEST(OptForward, PackedSequencesRestartTheirPositions) {
 
 // ---- Hugging Face folders ----
 
+// A copy of a safetensors file with every "model.decoder." in its header renamed "decoder."
+// (the names of checkpoints converted from metaseq's, e.g. opt-350m): the 8-byte header length,
+// then the JSON header, then the data, whose offsets count from the header's end.
+void write_bare_copy(const std::string &from, const std::string &to) {
+  const std::string bytes = vqr_test::read_file(from);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  std::string header = bytes.substr(8, (size_t)n);
+  for (size_t at; (at = header.find("\"model.decoder.")) != std::string::npos;) header.replace(at, 15, "\"decoder.");
+  const uint64_t m = header.size();
+  std::string out(8, '\0');
+  std::memcpy(&out[0], &m, 8);
+  vqr_test::write_file(to, out + header + bytes.substr(8 + (size_t)n));
+}
+
 TEST(OptCheckpoint, WritesAndLoadsBackBitForBit) {
   vqr_test::TempDir dir("opt_ckpt");
   uint32_t seed = 20;
@@ -199,6 +214,13 @@ TEST(OptCheckpoint, WritesAndLoadsBackBitForBit) {
       EXPECT_EQ(b.norm_eps, 1e-5f);
       EXPECT_EQ(logits_of(back, tokens, MatmulPath::kBlas), want);
     }
+    // The same tensors under OPTModel's names ("decoder.*") load too.
+    const std::string bare = folder + "_bare";
+    std::filesystem::create_directories(bare);
+    std::filesystem::copy_file(folder + "/config.json", bare + "/config.json");
+    write_bare_copy(folder + "/model.safetensors", bare + "/model.safetensors");
+    EXPECT_EQ(vqr_test::read_file(bare + "/model.safetensors").find("model.decoder."), std::string::npos);
+    EXPECT_EQ(logits_of(vqr::model::load_hf_checkpoint(bare), tokens, MatmulPath::kBlas), want);
   }
 }
 
