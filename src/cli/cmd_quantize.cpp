@@ -372,6 +372,11 @@ int run_quantize(const std::vector<std::string> &argv) {
   const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
   vqr_model *model = loaded.model.get();
   if (!calib_text.empty()) require_tokenizer(loaded, kCommand, "--calib-tokens");
+  // Said before the run rather than after it (the library refuses the export the same way).
+  if (out_format == VQR_FORMAT_GGUF && loaded.info.architecture &&
+      std::string(loaded.info.architecture) == "OPTForCausalLM")
+    throw usage_error(kCommand, "--format gguf: OPT models have no GGUF export (llama.cpp has no OPT architecture); "
+                                "use gptq, compressed-tensors or native");
   for (const OverrideRule &o : overrides) {
     for (const auto &[param, value] : o.params) {
       if (vqr_model_override_int(model, o.pattern.c_str(), param, value) != VQR_OK)
