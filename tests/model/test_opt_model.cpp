@@ -340,6 +340,21 @@ TEST(OptCheckpoint, MalformedFoldersFailClearly) {
     EXPECT_EQ(s, Status::Format) << msg;
     EXPECT_NE(msg.find("unexpected tensor"), std::string::npos) << msg;
   }
+  {  // biases enabled but absent from the folder (a model written without them)
+    ModelConfig no_bias = c;
+    no_bias.linear_bias = false;
+    Model nb(no_bias);
+    vqr_test::fill_random_opt(nb, 32);
+    const std::string d = dir.file("nobias");
+    std::filesystem::create_directories(d);
+    vqr::model::save_hf_checkpoint(nb, d, "", "F32");
+    EXPECT_EQ(error_of(d).first, Status::Ok);
+    vqr_test::write_file(d + "/config.json", replace(vqr_test::read_file(d + "/config.json"), "\"enable_bias\": false",
+                                                     "\"enable_bias\": true"));
+    const auto [s, msg] = error_of(d);
+    EXPECT_EQ(s, Status::Format) << msg;
+    EXPECT_NE(msg.find("model.decoder.layers.0.self_attn.q_proj.bias"), std::string::npos) << msg;
+  }
   EXPECT_EQ(error_of(good).first, Status::Ok);
 }
 
