@@ -253,7 +253,7 @@ int run(const Options &o) {
       const vqr::quant::QuantizedLayer &q = quantized[i];
       // Packed when the writer reaches each tensor, as the GPTQ exporter does.
       vqr::io::append_gptq_tensors(
-          vqr::model::hf_linear_module(o.layer, order[i]), vqr::pipeline::grid_shape_of(q),
+          vqr::model::hf_linear_module(r.config, o.layer, order[i]), vqr::pipeline::grid_shape_of(q),
           [&q](const std::function<void(const vqr::io::GridCodes &)> &use) { use(vqr::pipeline::grid_codes_of(q)); },
           vqr::io::PackFormat::GptqV2, &tensors);
     }

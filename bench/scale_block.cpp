@@ -183,8 +183,8 @@ std::unique_ptr<ScaleBlock> ScaleBlock::from_folder(const std::string &dir, int 
     return std::make_shared<RowsSource>(file->data(t), t.dtype, rows, cols, std::vector<uint16_t>{}, true);
   };
   for (LinearKind k : vqr::model::kAllLinearKinds)
-    m.set_linear_source(0, k, mapped(vqr::model::hf_linear_name(layer, k), m.linear_rows(k), m.linear_cols(k)));
-  b->dtype_ = vqr::io::st_dtype_name(b->ckpt_->find_required(vqr::model::hf_linear_name(layer, LinearKind::kWq), nullptr).dtype);
+    m.set_linear_source(0, k, mapped(vqr::model::hf_linear_name(one, layer, k), m.linear_rows(k), m.linear_cols(k)));
+  b->dtype_ = vqr::io::st_dtype_name(b->ckpt_->find_required(vqr::model::hf_linear_name(one, layer, LinearKind::kWq), nullptr).dtype);
   b->embed_ = mapped("model.embed_tokens.weight", one.vocab_size, one.dim);
   m.set_embedding_source(b->embed_);
 

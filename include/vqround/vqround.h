@@ -654,10 +654,18 @@ typedef VQR_ENUM(vqr_param) {
                                     and score the student */
   VQR_PARAM_KL_MEAN = 650,       /* int 0/1, default 0: the KL summed over positions (the
                                     reference's "batchmean" of one sequence); 1 = per token */
-  VQR_PARAM_TEACHER_ONLINE = 651 /* int 0/1, default 0: the full-precision model runs beside the
+  VQR_PARAM_TEACHER_ONLINE = 651, /* int 0/1, default 0: the full-precision model runs beside the
                                     student at every step (a second mapping of the checkpoint)
                                     instead of a stored top-k teacher: no teacher memory or file,
                                     one more forward per sequence */
+  VQR_PARAM_TRUE_SEQUENTIAL = 660 /* int 0/1, default 1: whole-model quantization takes each
+                                    block's linears in the true-sequential groups (q/k/v, o,
+                                    w1/w3, w2; OPT: q/k/v, out_proj, fc1, fc2), each group's
+                                    statistics from the block with the earlier groups already
+                                    quantized; 0 = all of a block's linears at once, every
+                                    statistic from the unquantized block (the order of the GPTQ
+                                    reference's OPT script). Read from the model-wide
+                                    configuration only. Since 0.5.0 */
 } vqr_param;
 
 /* Type, range and default of a parameter. An output struct: set struct_size = sizeof(vqr_bounds)
@@ -1073,7 +1081,7 @@ typedef struct vqr_model_info {
   int rope_scaling;          /* 0 none, 1 linear, 2 llama3 */
   int rope_original_context; /* llama3 scaling: original_max_position_embeddings */
   double rope_theta, rope_factor, rope_low_freq_factor, rope_high_freq_factor;
-  double norm_eps;           /* RMSNorm epsilon */
+  double norm_eps;           /* RMSNorm epsilon (OPT: LayerNorm epsilon) */
   int qkv_bias;              /* 1: q/k/v projections have biases (Qwen2) */
   int qk_norm;               /* 1: per-head q/k RMSNorm before RoPE (Qwen3) */
   int sliding_window;        /* attention window in tokens, 0 = full causal attention */

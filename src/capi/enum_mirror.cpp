@@ -138,6 +138,7 @@ MIRROR(VQR_PARAM_EVAL_EVERY, quant::Param::EvalEvery);
 MIRROR(VQR_PARAM_HOLDOUT, quant::Param::Holdout);
 MIRROR(VQR_PARAM_KL_MEAN, quant::Param::KlMean);
 MIRROR(VQR_PARAM_TEACHER_ONLINE, quant::Param::TeacherOnline);
+MIRROR(VQR_PARAM_TRUE_SEQUENTIAL, quant::Param::TrueSequential);
 
 // vqr_pack_format <-> io::PackFormat: 2 enumerators.
 MIRROR(VQR_PACK_GPTQ_V1, io::PackFormat::GptqV1);

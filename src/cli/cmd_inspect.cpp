@@ -64,6 +64,8 @@ std::string metadata_object(const std::string &path) {
 
 // "theta 10000, interleaved" / "theta 500000, half, llama3 x8 (low 1, high 4, context 8192)".
 std::string rope_text(const vqr_model_info &c) {
+  // OPT adds learned position embeddings (row t + 2) instead of rotating q and k.
+  if (c.architecture && std::strcmp(c.architecture, "OPTForCausalLM") == 0) return "none (learned positions)";
   char buf[160];
   int n = std::snprintf(buf, sizeof buf, "theta %g, %s", c.rope_theta, c.rope_half_layout ? "half" : "interleaved");
   if (c.rope_scaling == 1)

@@ -223,6 +223,10 @@ int run_quantize(const std::vector<std::string> &argv) {
                 "autoround: reconstruct each decoder block's output, its seven linears trained together (the "
                 "reference's block-wise AutoRound), instead of each layer's");
   args.add("block-batch", "N", "8", "autoround --blockwise: calibration sequences per step");
+  args.add_flag("all-at-once",
+                "quantize each block's linears from statistics of the unquantized block, all at once (the GPTQ "
+                "reference's OPT order), instead of the true-sequential groups q/k/v, o, gate/up (OPT: fc1), "
+                "down (fc2)");
   args.add_flag("e2e",
                 "adaround/vqround: train every layer's rounding together on the full-precision model's output "
                 "distribution (end-to-end distillation, tau^2 KL) after initializing each layer, instead of layer "
@@ -313,6 +317,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   set_param(cfg.get(), VQR_PARAM_KMEANS_TOL, parse_float(args.get("kmeans-tol"), "--kmeans-tol"), "--kmeans-tol");
   set_param(cfg.get(), VQR_PARAM_RANK, parse_float(args.get("rank"), "--rank"), "--rank");
   set_param(cfg.get(), VQR_PARAM_BLOCKWISE, args.flag("blockwise"), "--blockwise");
+  set_param(cfg.get(), VQR_PARAM_TRUE_SEQUENTIAL, !args.flag("all-at-once"), "--all-at-once");
   set_param(cfg.get(), VQR_PARAM_BLOCK_BATCH, parse_float(args.get("block-batch"), "--block-batch"), "--block-batch");
   set_param(cfg.get(), VQR_PARAM_E2E, args.flag("e2e"), "--e2e");
   set_param(cfg.get(), VQR_PARAM_TEACHER_TOPK, parse_float(args.get("teacher-topk"), "--teacher-topk"), "--teacher-topk");
@@ -367,6 +372,11 @@ int run_quantize(const std::vector<std::string> &argv) {
   const LoadedModel loaded = load_model_inputs(args.get("model"), args.get("tokenizer"));
   vqr_model *model = loaded.model.get();
   if (!calib_text.empty()) require_tokenizer(loaded, kCommand, "--calib-tokens");
+  // Said before the run rather than after it (the library refuses the export the same way).
+  if (out_format == VQR_FORMAT_GGUF && loaded.info.architecture &&
+      std::string(loaded.info.architecture) == "OPTForCausalLM")
+    throw usage_error(kCommand, "--format gguf: OPT models have no GGUF export (llama.cpp has no OPT architecture); "
+                                "use gptq, compressed-tensors or native");
   for (const OverrideRule &o : overrides) {
     for (const auto &[param, value] : o.params) {
       if (vqr_model_override_int(model, o.pattern.c_str(), param, value) != VQR_OK)

@@ -15,6 +15,7 @@
 #include "model/attention.h"
 #include "model/elementwise.h"
 #include "model/forward.h"
+#include "model/layer_norm.h"
 
 namespace vqr::model {
 
@@ -110,6 +111,8 @@ BlockBackward::BlockBackward(const Model &model, int64_t max_tokens, int threads
   try {
     rope_table_ = rope_table(rope_inverse_frequencies(c), T);
     for (auto *v : {&xn1_, &x1_, &xn2_, &dx1_, &dxn_}) v->resize((size_t)(T * C));
+    if (c.is_opt() && !c.pre_norm)
+      for (auto *v : {&x1pre_, &ypre_}) v->resize((size_t)(T * C));
     for (auto *v : {&qpre_, &q_, &o_, &dq_, &do_}) v->resize((size_t)(T * QD));
     for (auto *v : {&kpre_, &k_, &v_, &dk_, &dv_}) v->resize((size_t)(T * KV));
     for (auto *v : {&h1_, &h3_, &a_, &da_, &dh1_, &dh3_}) v->resize((size_t)(T * H));
@@ -138,9 +141,10 @@ void BlockBackward::forward(int l, const float *x, int64_t T, float *y, const fl
   const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads,
                 HS = c.head_size();
   const int th = threads_;
-  for (LinearKind kind : kAllLinearKinds)
+  for (LinearKind kind : c.linear_kinds())
     w_[static_cast<int>(kind)] = weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data;
   layer_ = l, tokens_ = T, x_ = x;
+  if (c.is_opt()) return opt_forward(y);
   auto W = [&](LinearKind kind) { return w_[static_cast<int>(kind)]; };
   auto bias = [&](LinearKind kind) { return c.qkv_bias ? model_.bias(l, kind) : nullptr; };
   const float *qn = c.qk_norm ? model_.q_norm(l) : nullptr, *kn = c.qk_norm ? model_.k_norm(l) : nullptr;
@@ -174,7 +178,7 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
   const ModelConfig &c = model_.config();
   const int l = layer_;
   const int64_t T = tokens_, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
-                NKV = c.n_kv_heads, HS = c.head_size(), kv_mul = NH / NKV;
+                NKV = c.n_kv_heads, HS = c.head_size();
   const int th = threads_;
   const float *x = x_;
   auto W = [&](LinearKind kind) { return w_[static_cast<int>(kind)]; };
@@ -182,6 +186,7 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
     if (sink) sink(kind, dw_.data(), OC, IC);
   };
   const float *qn = c.qk_norm ? model_.q_norm(l) : nullptr, *kn = c.qk_norm ? model_.k_norm(l) : nullptr;
+  if (c.is_opt()) return opt_backward(dy, dx, sink);
 
   // ---- feed-forward backward: y = x1 + a W2^T ----
   linear_backward(*backend_, da_.data(), false, dw_.data(), dy, a_.data(), W(LinearKind::kW2), T, H, C);
@@ -202,6 +207,33 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
   // ---- attention output: x1 = x + o Wo^T ----
   linear_backward(*backend_, do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
   emit(LinearKind::kWo, C, QD);
+  attention_backward();
+
+  // ---- RoPE and the q/k norms, backwards, to the projections' outputs ----
+  rope_rotate_rows(dq_.data(), dk_.data(), rope_table_.data(), T, NH, NKV, HS, c.rope_layout, /*inverse=*/true, th);
+  if (c.qk_norm) {
+    // Per head of HS values, from the projections' outputs; do_ (T x QD >= T x KV) is free now.
+    float *tmp = do_.data();
+    rmsnorm_backward(tmp, false, dq_.data(), qpre_.data(), qn, T * NH, HS, c.norm_eps, th);
+    std::memcpy(dq_.data(), tmp, (size_t)(T * QD) * sizeof(float));
+    rmsnorm_backward(tmp, false, dk_.data(), kpre_.data(), kn, T * NKV, HS, c.norm_eps, th);
+    std::memcpy(dk_.data(), tmp, (size_t)(T * KV) * sizeof(float));
+  }
+  linear_backward(*backend_, dxn_.data(), false, dw_.data(), dq_.data(), xn1_.data(), W(LinearKind::kWq), T, C, QD);
+  emit(LinearKind::kWq, QD, C);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dk_.data(), xn1_.data(), W(LinearKind::kWk), T, C, KV);
+  emit(LinearKind::kWk, KV, C);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dv_.data(), xn1_.data(), W(LinearKind::kWv), T, C, KV);
+  emit(LinearKind::kWv, KV, C);
+  std::memcpy(dx, dx1_.data(), (size_t)(T * C) * sizeof(float));
+  rmsnorm_backward(dx, true, dxn_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);
+}
+
+void BlockBackward::attention_backward() {
+  const ModelConfig &c = model_.config();
+  const int64_t T = tokens_, QD = c.q_dim(), KV = c.kv_dim(), NH = c.n_heads, NKV = c.n_kv_heads,
+                HS = c.head_size(), kv_mul = NH / NKV;
+  const int th = threads_;
 
   // ---- attention, a tile of kAttentionTile query rows and a group of heads at a time, each tile
   // only against its visible keys [k0, t1) (the causal upper triangle beyond the tile is never
@@ -248,25 +280,91 @@ void BlockBackward::backward(const float *dy, float *dx, const WeightGradSink &s
       }
     }
   }
+}
 
-  // ---- RoPE and the q/k norms, backwards, to the projections' outputs ----
-  rope_rotate_rows(dq_.data(), dk_.data(), rope_table_.data(), T, NH, NKV, HS, c.rope_layout, /*inverse=*/true, th);
-  if (c.qk_norm) {
-    // Per head of HS values, from the projections' outputs; do_ (T x QD >= T x KV) is free now.
-    float *tmp = do_.data();
-    rmsnorm_backward(tmp, false, dq_.data(), qpre_.data(), qn, T * NH, HS, c.norm_eps, th);
-    std::memcpy(dq_.data(), tmp, (size_t)(T * QD) * sizeof(float));
-    rmsnorm_backward(tmp, false, dk_.data(), kpre_.data(), kn, T * NKV, HS, c.norm_eps, th);
-    std::memcpy(dk_.data(), tmp, (size_t)(T * KV) * sizeof(float));
+// OPT, as Forward::opt_block (forward.cpp), keeping what opt_backward reads: xn1 (the attention's
+// input), q = qpre, k = kpre, v, o, x1 (the FFN's residual input), xn2 (its linear input), h1
+// (fc1's output before ReLU), a = relu(h1); post-LN also x1pre and ypre, the sums before the norms.
+void BlockBackward::opt_forward(float *y) {
+  const ModelConfig &c = model_.config();
+  const int l = layer_;
+  const int64_t T = tokens_, C = c.dim, QD = c.q_dim(), H = c.hidden_dim, NH = c.n_heads, HS = c.head_size();
+  const int th = threads_;
+  const float eps = c.norm_eps, *x = x_;
+  auto W = [&](LinearKind kind) { return w_[static_cast<int>(kind)]; };
+  auto B = [&](LinearKind kind) { return model_.bias(l, kind); };
+  auto copy = [](float *dst, const float *src, int64_t n) { std::memcpy(dst, src, (size_t)n * sizeof(float)); };
+
+  if (c.pre_norm) layernorm_rows(xn1_.data(), x, model_.rms_att(l), model_.norm_bias_att(l), T, C, eps, th);
+  else copy(xn1_.data(), x, T * C);
+  linear(*backend_, q_.data(), xn1_.data(), W(LinearKind::kWq), B(LinearKind::kWq), T, C, QD, th);
+  linear(*backend_, k_.data(), xn1_.data(), W(LinearKind::kWk), B(LinearKind::kWk), T, C, QD, th);
+  linear(*backend_, v_.data(), xn1_.data(), W(LinearKind::kWv), B(LinearKind::kWv), T, C, QD, th);
+  attention_forward_blas(*backend_, o_.data(), att_.data(), q_.data(), k_.data(), v_.data(), T, HS, NH, NH, 0, th);
+  float *x1 = c.pre_norm ? x1_.data() : x1pre_.data();
+  linear(*backend_, x1, o_.data(), W(LinearKind::kWo), B(LinearKind::kWo), T, QD, C, th);
+  residual_forward(x1, x, T * C);
+  if (!c.pre_norm) layernorm_rows(x1_.data(), x1pre_.data(), model_.rms_att(l), model_.norm_bias_att(l), T, C, eps, th);
+  if (c.pre_norm) layernorm_rows(xn2_.data(), x1_.data(), model_.rms_ffn(l), model_.norm_bias_ffn(l), T, C, eps, th);
+  else copy(xn2_.data(), x1_.data(), T * C);
+  linear(*backend_, h1_.data(), xn2_.data(), W(LinearKind::kW1), B(LinearKind::kW1), T, C, H, th);
+  copy(a_.data(), h1_.data(), T * H);
+  relu_forward(a_.data(), T * H, th);
+  if (y == nullptr && c.pre_norm) return;
+  float *out = c.pre_norm ? y : ypre_.data();
+  linear(*backend_, out, a_.data(), W(LinearKind::kW2), B(LinearKind::kW2), T, H, C, th);
+  residual_forward(out, x1_.data(), T * C);
+  if (!c.pre_norm && y != nullptr)
+    layernorm_rows(y, ypre_.data(), model_.rms_ffn(l), model_.norm_bias_ffn(l), T, C, eps, th);
+}
+
+// The chain rule through opt_forward, last step first. A LayerNorm's backward needs its input
+// (x1 / ypre post-LN, x / x1 pre-LN); the residual branches add their gradients to the stream's.
+void BlockBackward::opt_backward(const float *dy, float *dx, const WeightGradSink &sink) {
+  const ModelConfig &c = model_.config();
+  const int l = layer_;
+  const int64_t T = tokens_, C = c.dim, QD = c.q_dim(), H = c.hidden_dim;
+  const int th = threads_;
+  const float eps = c.norm_eps, *x = x_;
+  auto W = [&](LinearKind kind) { return w_[static_cast<int>(kind)]; };
+  auto emit = [&](LinearKind kind, int64_t OC, int64_t IC) {
+    if (sink) sink(kind, dw_.data(), OC, IC);
+  };
+
+  // ---- feed-forward: ypre = x1 + relu(xn2 W1^T + b1) W2^T + b2; y = ypre (pre-LN) or LN(ypre) ----
+  const float *dypre = dy;
+  if (!c.pre_norm) {  // dx1_ holds dL/dypre until the FFN's branch is added below
+    layernorm_backward(dx1_.data(), false, dy, ypre_.data(), model_.rms_ffn(l), T, C, eps, th);
+    dypre = dx1_.data();
   }
+  linear_backward(*backend_, da_.data(), false, dw_.data(), dypre, a_.data(), W(LinearKind::kW2), T, H, C);
+  emit(LinearKind::kW2, C, H);
+  relu_backward(dh1_.data(), da_.data(), h1_.data(), T * H, th);
+  linear_backward(*backend_, dxn_.data(), false, dw_.data(), dh1_.data(), xn2_.data(), W(LinearKind::kW1), T, C, H);
+  emit(LinearKind::kW1, H, C);
+  if (c.pre_norm) {
+    std::memcpy(dx1_.data(), dy, (size_t)(T * C) * sizeof(float));
+    layernorm_backward(dx1_.data(), true, dxn_.data(), x1_.data(), model_.rms_ffn(l), T, C, eps, th);
+  } else {
+    residual_forward(dx1_.data(), dxn_.data(), T * C);  // xn2 = x1
+    // x1 = LN(x1pre): dx1_ becomes dL/dx1pre (dxn_ is free as scratch).
+    layernorm_backward(dxn_.data(), false, dx1_.data(), x1pre_.data(), model_.rms_att(l), T, C, eps, th);
+    std::memcpy(dx1_.data(), dxn_.data(), (size_t)(T * C) * sizeof(float));
+  }
+
+  // ---- attention: x1pre = x + o Wo^T + bo, with q, k, v = xn1 W^T + b ----
+  linear_backward(*backend_, do_.data(), false, dw_.data(), dx1_.data(), o_.data(), W(LinearKind::kWo), T, QD, C);
+  emit(LinearKind::kWo, C, QD);
+  attention_backward();
   linear_backward(*backend_, dxn_.data(), false, dw_.data(), dq_.data(), xn1_.data(), W(LinearKind::kWq), T, C, QD);
   emit(LinearKind::kWq, QD, C);
-  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dk_.data(), xn1_.data(), W(LinearKind::kWk), T, C, KV);
-  emit(LinearKind::kWk, KV, C);
-  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dv_.data(), xn1_.data(), W(LinearKind::kWv), T, C, KV);
-  emit(LinearKind::kWv, KV, C);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dk_.data(), xn1_.data(), W(LinearKind::kWk), T, C, QD);
+  emit(LinearKind::kWk, QD, C);
+  linear_backward(*backend_, dxn_.data(), true, dw_.data(), dv_.data(), xn1_.data(), W(LinearKind::kWv), T, C, QD);
+  emit(LinearKind::kWv, QD, C);
   std::memcpy(dx, dx1_.data(), (size_t)(T * C) * sizeof(float));
-  rmsnorm_backward(dx, true, dxn_.data(), x, model_.rms_att(l), T, C, c.norm_eps, th);
+  if (c.pre_norm) layernorm_backward(dx, true, dxn_.data(), x, model_.rms_att(l), T, C, eps, th);
+  else residual_forward(dx, dxn_.data(), T * C);  // xn1 = x
 }
 
 }  // namespace vqr::model

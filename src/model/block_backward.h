@@ -6,6 +6,9 @@
 //   xn1 = RMSNorm(x) g_att;  q, k, v = xn1 W^T (+ b);  q, k: per-head RMSNorm (Qwen3), RoPE;
 //   o = causal (windowed) GQA softmax(q k^T / sqrt(HS)) v;  x1 = x + o Wo^T;
 //   xn2 = RMSNorm(x1) g_ffn;  a = silu(xn2 W1^T) * (xn2 W3^T);  y = x1 + a W2^T.
+// OPT (ModelConfig::family kOpt; forward.cpp's opt_block): LayerNorm instead of RMSNorm, no RoPE,
+// biases on every linear, a = relu(xn2 W1^T + b1), no W3; post-LN blocks normalize x + o Wo^T + bo
+// and x1 + a W2^T + b2 instead of the branches' inputs.
 // Given dL/dy it returns dL/dx and hands dL/dW of each of the seven linears to a sink, one at a time
 // (OC x IC like the weight, valid during the call), so no block's weight gradients are kept: the
 // learned methods turn each into their own parameters' gradients at once. Norm gains and biases
@@ -45,7 +48,7 @@ class BlockBackward {
 
   // Block `layer` on x (T x dim, one sequence at positions 0..T-1): dx (T x dim, overwritten; must
   // not alias x or dy) = dL/dx for dy = dL/dy (T x dim). sink (may be empty) receives dL/dW in the
-  // order w2, w1, w3, wo, wq, wk, wv. weights: when not NULL, the seven weights to differentiate
+  // order w2, w1, w3 (not OPT), wo, wq, wk, wv. weights: when not NULL, the block's weights to differentiate
   // through instead of the model's (indexed by LinearKind), e.g. a block's current soft-quantized
   // weights. Throws vqr::Error(Status::InvalidArgument) for a bad layer or T.
   void run(int layer, const float *x, int64_t T, const float *dy, float *dx, const WeightGradSink &sink = {},
@@ -77,8 +80,15 @@ class BlockBackward {
   // Activations of the recomputed forward (max_tokens rows each) and the gradients' scratch.
   std::vector<float> xn1_, qpre_, kpre_, q_, k_, v_, o_, x1_, xn2_, h1_, h3_, a_;
   std::vector<float> dq_, dk_, dv_, do_, dx1_, dxn_, da_, dh1_, dh3_;
+  std::vector<float> x1pre_, ypre_;  // OPT post-LN: the residual sums before their LayerNorms
   std::vector<float> dw_;            // the largest weight gradient
   std::vector<float> probs_, dprobs_, att_;  // a head group's tile x T each, and the forward's attention scratch
+
+  // The OPT block's forward and backward (the same members, OPT's arithmetic).
+  void opt_forward(float *y);
+  void opt_backward(const float *dy, float *dx, const WeightGradSink &sink);
+  // Attention's backward from do_ (and q_, k_, v_ of the forward) into dq_, dk_, dv_.
+  void attention_backward();
 };
 
 }  // namespace vqr::model

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "model/attention.h"
 #include "model/elementwise.h"
+#include "model/layer_norm.h"
 #include "model/matmul.h"
 #include "model/resident_forward.h"
 
@@ -60,7 +61,8 @@ Forward::Forward(const Model &model, int64_t max_tokens, int threads, MatmulPath
   threads_ = threads > 0 ? threads : omp_get_max_threads();
   // Row buffers hold a packed batch (rows_); attention's scratch one sequence (max_tokens).
   const int64_t T = rows_, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
-  const int64_t CQ = std::max(C, QD);  // xb_ holds normed inputs (C) and attention outputs (QD)
+  // xb_ holds normed inputs (C), attention outputs (QD) and OPT's narrow embeddings (embed_width)
+  const int64_t CQ = std::max<int64_t>({C, QD, c.embed_width()});
   // Table of sizes, one allocation (in the order of the members).
   const int64_t mm = path == MatmulPath::kReference ? matmul_scratch_floats(T, std::max(CQ, H)) : 0;
   const int64_t sizes[] = {T * C, T * CQ, T * C, T * QD, T * KV, T * KV, T * H, T * H, attention_scratch_floats(path, max_tokens, c.n_heads, threads_), mm};
@@ -100,7 +102,9 @@ void Forward::set_backend(backend::Backend &be, bool resident) {
   if (resident_) resident_->sync_to_host(x_);  // the stream stays the caller's across the switch
   resident_.reset();
   backend_ = &be;
-  if (!resident || path_ != MatmulPath::kBlas || be.host_memory()) return;
+  // The resident blocks (resident_forward.h) are LLaMA's; an OPT model runs the host passes with
+  // the backend's GEMMs.
+  if (!resident || path_ != MatmulPath::kBlas || be.host_memory() || model_.config().is_opt()) return;
   std::unique_ptr<backend::ForwardKernels> kernels = be.make_forward_kernels();
   if (kernels)
     resident_ = std::make_unique<ResidentForward>(model_, be, std::move(kernels), rows_, max_tokens_, rope_table_);
@@ -204,9 +208,32 @@ void Forward::embed(const int32_t *tokens, int64_t n) {
     require(tokens[t] >= 0 && tokens[t] < c.vocab_size, Status::InvalidArgument,
             "forward: token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                 " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  if (c.is_opt()) {
+    opt_embed(tokens, n);
+    return;
+  }
   model_.gather_embedding(tokens, n, x_);  // row-wise: a streamed embedding is never widened whole
   model_.release_vocab();
   if (resident_) resident_->host_changed();
+}
+
+// OPT: x = project_in(embedding) (when embed_dim is set) + the position rows t + 2 of each sequence.
+void Forward::opt_embed(const int32_t *tokens, int64_t n) {
+  const ModelConfig &c = model_.config();
+  const int64_t C = c.dim, E = c.embed_width();
+  if (model_.project_in() != nullptr) {
+    model_.gather_embedding(tokens, n, xb_);
+    linear(x_, xb_, model_.project_in(), n, E, C);
+  } else {
+    model_.gather_embedding(tokens, n, x_);
+  }
+  model_.release_vocab();
+  const std::vector<int64_t> one{n};
+  int64_t start = 0;
+  for (int64_t len : segments_.empty() ? one : segments_) {  // positions restart in each packed sequence
+    add_position_rows(x_ + start * C, model_.positions(), len, C, kOptPositionOffset);
+    start += len;
+  }
 }
 
 void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const *weights) {
@@ -221,6 +248,10 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
     // are contiguous in the arena (rows_ x (dim + q_dim + 2 kv_dim + 2 hidden) floats), which the
     // device path does not use, and hold any linear input (at most max(dim, q_dim, hidden) wide).
     resident_->block(l, n, seqs, x_, xb2_, sink, weights);
+    return;
+  }
+  if (c.is_opt()) {
+    opt_block(l, n, seqs, sink, weights);
     return;
   }
   const int64_t T = n, C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads,
@@ -271,34 +302,107 @@ void Forward::block(int l, int64_t n, const BlockSink &sink, const float *const 
   linear_residual(x_, xb_, hb_, W(LinearKind::kW2), T, H, C);
 }
 
+// OPT's block (model.h, BlockFamily::kOpt), pre-LN:
+//   x1 = x + attn(LN_att(x)) Wo^T + bo;  y = x1 + relu(LN_ffn(x1) W1^T + b1) W2^T + b2;
+// post-LN (pre_norm false): x1 = LN_att(x + attn(x) Wo^T + bo);  y = LN_ffn(x1 + relu(x1 W1^T + b1) W2^T + b2).
+// attn is causal multi-head softmax(q k^T / sqrt(HS)) v with q, k, v = in W^T + b and no RoPE
+// (transformers scales q after its bias; the same product up to rounding).
+void Forward::opt_block(int l, int64_t n, const std::vector<int64_t> &seqs, const BlockSink &sink,
+                        const float *const *weights) {
+  const ModelConfig &c = model_.config();
+  const int64_t T = n, C = c.dim, QD = c.q_dim(), H = c.hidden_dim, NH = c.n_heads, HS = c.head_size();
+  const float eps = c.norm_eps;
+  auto W = [&](LinearKind kind) { return weights ? weights[static_cast<int>(kind)] : model_.linear(l, kind).data; };
+  auto B = [&](LinearKind kind) { return model_.bias(l, kind); };
+  auto stop = [&](LinearInput input, const float *x, int64_t width) {
+    return sink && sink(l, input, LinearBatch(x, T, width)) == SinkAction::kStopBlock;
+  };
+
+  // attention
+  const float *in = x_;
+  if (c.pre_norm) {
+    layernorm_rows(xb_, x_, model_.rms_att(l), model_.norm_bias_att(l), T, C, eps, threads_);
+    in = xb_;
+  }
+  if (stop(LinearInput::kAttnNorm, in, C)) return;
+  linear_bias(q_, in, W(LinearKind::kWq), B(LinearKind::kWq), T, C, QD);
+  linear_bias(k_, in, W(LinearKind::kWk), B(LinearKind::kWk), T, C, QD);
+  linear_bias(v_, in, W(LinearKind::kWv), B(LinearKind::kWv), T, C, QD);
+  int64_t start = 0;
+  for (int64_t len : seqs) {
+    float *q = q_ + start * QD, *k = k_ + start * QD, *v = v_ + start * QD, *out = xb_ + start * QD;
+    if (path_ == MatmulPath::kBlas)
+      attention_forward_blas(*backend_, out, att_, q, k, v, len, HS, NH, NH, 0, threads_);
+    else
+      attention_forward(out, att_, q, k, v, len, HS, NH, NH, 0, threads_);
+    start += len;
+  }
+  if (stop(LinearInput::kAttnOut, xb_, QD)) return;
+  linear_bias(xb2_, xb_, W(LinearKind::kWo), B(LinearKind::kWo), T, QD, C);
+  residual_forward(x_, xb2_, T * C);
+  if (!c.pre_norm) layernorm_rows(x_, x_, model_.rms_att(l), model_.norm_bias_att(l), T, C, eps, threads_);
+
+  // feed-forward
+  in = x_;
+  if (c.pre_norm) {
+    layernorm_rows(xb_, x_, model_.rms_ffn(l), model_.norm_bias_ffn(l), T, C, eps, threads_);
+    in = xb_;
+  }
+  if (stop(LinearInput::kFfnNorm, in, C)) return;
+  linear_bias(hb_, in, W(LinearKind::kW1), B(LinearKind::kW1), T, C, H);
+  relu_forward(hb_, T * H, threads_);
+  if (stop(LinearInput::kFfnHidden, hb_, H)) return;
+  linear_bias(xb2_, hb_, W(LinearKind::kW2), B(LinearKind::kW2), T, H, C);
+  residual_forward(x_, xb2_, T * C);
+  if (!c.pre_norm) layernorm_rows(x_, x_, model_.rms_ffn(l), model_.norm_bias_ffn(l), T, C, eps, threads_);
+}
+
 void Forward::head(int64_t n, float *logits) {
   const ModelConfig &c = model_.config();
   require(logits != nullptr, Status::InvalidArgument, "forward: logits is NULL");
   require_rows(n, "head");
   float *x = hidden();  // on a device forward, downloaded first
-  rmsnorm(x, x, model_.rms_final(), n, c.dim);
-  if (!model_.streamed()) {
-    linear(logits, x_, model_.classifier(), n, c.dim, c.vocab_size);
+  if (c.is_opt()) {  // (no device copy: set_backend keeps OPT on the host passes)
+    opt_head(n, logits);
     return;
   }
-  // A streamed classifier (vocab x dim, e.g. 2 GB in fp32 for Llama-3-8B) is widened in row chunks
+  rmsnorm(x, x, model_.rms_final(), n, c.dim);
+  classify(x_, n, c.dim, logits);
+}
+
+// OPT: the final LayerNorm (pre-LN models), project_out (with embed_dim), the classifier.
+void Forward::opt_head(int64_t n, float *logits) {
+  const ModelConfig &c = model_.config();
+  if (c.final_norm) layernorm_rows(x_, x_, model_.rms_final(), model_.norm_bias_final(), n, c.dim, c.norm_eps, threads_);
+  if (model_.project_out() == nullptr) return classify(x_, n, c.dim, logits);
+  linear(xb_, x_, model_.project_out(), n, c.dim, c.embed_width());
+  classify(xb_, n, c.embed_width(), logits);
+}
+
+void Forward::classify(const float *x, int64_t n, int64_t width, float *logits) {
+  const ModelConfig &c = model_.config();
+  if (!model_.streamed()) {
+    linear(logits, x, model_.classifier(), n, width, c.vocab_size);
+    return;
+  }
+  // A streamed classifier (vocab x width, e.g. 2 GB in fp32 for Llama-3-8B) is widened in row chunks
   // of kClassifierChunkRows; each chunk's logits are columns [r0, r1) of the n x vocab output. Each
   // logit is still one dot product of length dim, so the values equal the resident BLAS path's up
   // to the GEMM's blocking order (matmul.h).
-  const int64_t V = c.vocab_size, C = c.dim;
+  const int64_t V = c.vocab_size, C = width;
   if (classifier_chunk_.empty()) classifier_chunk_.resize(static_cast<size_t>(std::min(V, kClassifierChunkRows) * C));
   for (int64_t r0 = 0; r0 < V; r0 += kClassifierChunkRows) {
     const int64_t r1 = std::min(V, r0 + kClassifierChunkRows);
     model_.read_classifier_rows(r0, r1, classifier_chunk_.data());
     if (path_ == MatmulPath::kBlas) {
-      backend_->gemm(backend::Op::None, backend::Op::Trans, n, r1 - r0, C, 1.0f, x_, C, classifier_chunk_.data(),
+      backend_->gemm(backend::Op::None, backend::Op::Trans, n, r1 - r0, C, 1.0f, x, C, classifier_chunk_.data(),
                           C, 0.0f, logits + r0, V);
     } else {
       for (int64_t t = 0; t < n; ++t)  // run.c's order per logit
         for (int64_t r = r0; r < r1; ++r) {
           const float *w = classifier_chunk_.data() + (r - r0) * C;
           float val = 0.0f;
-          for (int64_t j = 0; j < C; ++j) val += w[j] * x_[t * C + j];
+          for (int64_t j = 0; j < C; ++j) val += w[j] * x[t * C + j];
           logits[t * V + r] = val;
         }
     }

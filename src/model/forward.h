@@ -163,6 +163,13 @@ class Forward {
   // kReference the product goes through scratch (T x OC) and is added as run.c does.
   void linear_residual(float *x, float *scratch, const float *inp, const float *w, int64_t T, int64_t IC,
                        int64_t OC);
+  // OPT's embedding, block and head (forward.cpp states the block).
+  void opt_embed(const int32_t *tokens, int64_t n);
+  void opt_block(int layer, int64_t n, const std::vector<int64_t> &seqs, const BlockSink &sink,
+                 const float *const *weights);
+  void opt_head(int64_t n, float *logits);
+  // logits (n x vocab, overwrite) = x (n x width, the classifier's row width) times the classifier.
+  void classify(const float *x, int64_t n, int64_t width, float *logits);
   // out (rows x width, overwrite; may alias inp) = RMSNorm(inp) * weight on this Forward's path.
   void rmsnorm(float *out, const float *inp, const float *weight, int64_t rows, int64_t width);
 

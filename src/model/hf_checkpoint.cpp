@@ -35,7 +35,9 @@ struct Architecture {
 constexpr Architecture kArchitectures[] = {{"LlamaForCausalLM", "llama"},
                                            {"MistralForCausalLM", "mistral"},
                                            {"Qwen2ForCausalLM", "qwen2"},
-                                           {"Qwen3ForCausalLM", "qwen3"}};
+                                           {"Qwen3ForCausalLM", "qwen3"},
+                                           {"OPTForCausalLM", "opt"}};
+constexpr const char *kOptArchitecture = "OPTForCausalLM";
 
 std::string supported_list() {
   std::string s;
@@ -102,7 +104,8 @@ class Fields {
 };
 
 [[noreturn]] void unsupported(const std::string &path, const std::string &problem) {
-  fail(Status::Unsupported, path, problem, "supported: " + supported_list() + " with SiLU MLPs and default, linear or llama3 RoPE");
+  fail(Status::Unsupported, path, problem,
+       "supported: " + supported_list() + " (LLaMA-family classes with SiLU MLPs and default, linear or llama3 RoPE; OPT with ReLU)");
 }
 
 void parse_rope(const Fields &f, const json &root, const std::string &path, ModelConfig *c) {
@@ -133,9 +136,20 @@ void parse_rope(const Fields &f, const json &root, const std::string &path, Mode
 }
 
 // HF names of the non-linear tensors of a layer.
-std::string layer_prefix(int layer) { return "model.layers." + std::to_string(layer) + "."; }
+std::string layer_prefix(const ModelConfig &c, int layer) {
+  return (c.is_opt() ? "model.decoder.layers." : "model.layers.") + std::to_string(layer) + ".";
+}
 
-const char *hf_linear_suffix(LinearKind kind) {
+const char *hf_linear_suffix(const ModelConfig &c, LinearKind kind) {
+  if (c.is_opt()) switch (kind) {  // OPTDecoderLayer: fc1 / fc2 play w1 / w2 (no w3)
+      case LinearKind::kWq: return "self_attn.q_proj";
+      case LinearKind::kWk: return "self_attn.k_proj";
+      case LinearKind::kWv: return "self_attn.v_proj";
+      case LinearKind::kWo: return "self_attn.out_proj";
+      case LinearKind::kW1: return "fc1";
+      case LinearKind::kW2: return "fc2";
+      case LinearKind::kW3: return "?";
+    }
   switch (kind) {
     case LinearKind::kWq: return "self_attn.q_proj";
     case LinearKind::kWk: return "self_attn.k_proj";
@@ -157,7 +171,18 @@ const char *const kHead = "head_dim";
 const char *const kQWidth = "num_attention_heads * head_dim";
 const char *const kKvWidth = "num_key_value_heads * head_dim";
 
-const char *rows_field(LinearKind kind) {
+// OPT's config names the same widths differently (and has no GQA or head_dim).
+const char *opt_field(const char *field) {
+  if (field == kFfn) return "ffn_dim";
+  if (field == kQWidth || field == kKvWidth) return kHidden;
+  return field;
+}
+
+const char *rows_field(const ModelConfig &c, LinearKind kind) {
+  if (c.is_opt()) {
+    ModelConfig llama;
+    return opt_field(rows_field(llama, kind));
+  }
   switch (kind) {
     case LinearKind::kWq: return kQWidth;
     case LinearKind::kWk:
@@ -170,10 +195,16 @@ const char *rows_field(LinearKind kind) {
   return "?";
 }
 
-const char *cols_field(LinearKind kind) {
+const char *cols_field(const ModelConfig &c, LinearKind kind) {
   const LinearInput in = input_of(kind);
-  return in == LinearInput::kFfnHidden ? kFfn : in == LinearInput::kAttnOut ? kQWidth : kHidden;
+  const char *f = in == LinearInput::kFfnHidden ? kFfn : in == LinearInput::kAttnOut ? kQWidth : kHidden;
+  return c.is_opt() ? opt_field(f) : f;
 }
+
+const char *embedding_name(const ModelConfig &c) {
+  return c.is_opt() ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
+}
+const char *const kClassifierName = "lm_head.weight";
 
 // One tensor of the model as the checkpoint names and shapes it; `fields` names the config.json
 // width of each dimension.
@@ -188,21 +219,24 @@ struct TensorSlot {
 
 // Every tensor the config implies, in a fixed order (the loader's expectations, the writer's
 // output). With m NULL the data pointers are NULL: the shapes alone, checked before allocating.
+std::vector<TensorSlot> opt_tensor_slots(const ModelConfig &c, Model *m);
+
 std::vector<TensorSlot> tensor_slots(const ModelConfig &c, Model *m) {
+  if (c.is_opt()) return opt_tensor_slots(c, m);
   const int64_t C = c.dim, V = c.vocab_size, HS = c.head_size();
   auto at = [&](TensorId id, int64_t offset) { return m ? m->tensor(id) + offset : nullptr; };
   std::vector<TensorSlot> slots;
   slots.push_back({"model.embed_tokens.weight", {V, C}, {kVocab, kHidden}, at(TensorId::kTokenEmbedding, 0)});
   for (int l = 0; l < c.n_layers; ++l) {
-    const std::string p = layer_prefix(l);
+    const std::string p = layer_prefix(c, l);
     slots.push_back({p + "input_layernorm.weight", {C}, {kHidden}, at(TensorId::kRmsAtt, l * C)});
     slots.push_back({p + "post_attention_layernorm.weight", {C}, {kHidden}, at(TensorId::kRmsFfn, l * C)});
-    for (LinearKind k : kAllLinearKinds) {
+    for (LinearKind k : c.linear_kinds()) {
       const int64_t rows = c.linear_rows(k);
-      slots.push_back({hf_linear_name(l, k), {rows, c.input_width(input_of(k))}, {rows_field(k), cols_field(k)},
+      slots.push_back({hf_linear_name(c, l, k), {rows, c.input_width(input_of(k))}, {rows_field(c, k), cols_field(c, k)},
                        m && !m->streamed() ? m->linear_data(l, k) : nullptr, l, k});
       if (c.qkv_bias && (k == LinearKind::kWq || k == LinearKind::kWk || k == LinearKind::kWv))
-        slots.push_back({p + hf_linear_suffix(k) + ".bias", {rows}, {rows_field(k)}, m ? const_cast<float *>(m->bias(l, k)) : nullptr});
+        slots.push_back({p + hf_linear_suffix(c, k) + ".bias", {rows}, {rows_field(c, k)}, m ? const_cast<float *>(m->bias(l, k)) : nullptr});
     }
     if (c.qk_norm) {
       slots.push_back({p + "self_attn.q_norm.weight", {HS}, {kHead}, m ? const_cast<float *>(m->q_norm(l)) : nullptr});
@@ -211,6 +245,41 @@ std::vector<TensorSlot> tensor_slots(const ModelConfig &c, Model *m) {
   }
   slots.push_back({"model.norm.weight", {C}, {kHidden}, at(TensorId::kRmsFinal, 0)});
   if (!c.shared_classifier) slots.push_back({"lm_head.weight", {V, C}, {kVocab, kHidden}, at(TensorId::kClassifier, 0)});
+  return slots;
+}
+
+// OPTForCausalLM's tensors (transformers' modeling_opt): the decoder's embeddings and projections,
+// then per layer its two LayerNorms, the six linears with their biases, then the final LayerNorm.
+std::vector<TensorSlot> opt_tensor_slots(const ModelConfig &c, Model *m) {
+  const int64_t C = c.dim, V = c.vocab_size, E = c.embed_width();
+  const char *const kEmbed = "word_embed_proj_dim", *const kPositions = "max_position_embeddings + 2";
+  auto at = [&](TensorId id, int64_t offset) { return m ? m->tensor(id) + offset : nullptr; };
+  std::vector<TensorSlot> slots;
+  slots.push_back({embedding_name(c), {V, E}, {kVocab, c.embed_dim > 0 ? kEmbed : kHidden}, at(TensorId::kTokenEmbedding, 0)});
+  slots.push_back({"model.decoder.embed_positions.weight", {c.position_rows(), C}, {kPositions, kHidden}, at(TensorId::kPositions, 0)});
+  if (c.embed_dim > 0) {
+    slots.push_back({"model.decoder.project_in.weight", {C, E}, {kHidden, kEmbed}, at(TensorId::kProjectIn, 0)});
+    slots.push_back({"model.decoder.project_out.weight", {E, C}, {kEmbed, kHidden}, at(TensorId::kProjectOut, 0)});
+  }
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = layer_prefix(c, l);
+    slots.push_back({p + "self_attn_layer_norm.weight", {C}, {kHidden}, at(TensorId::kRmsAtt, l * C)});
+    slots.push_back({p + "self_attn_layer_norm.bias", {C}, {kHidden}, at(TensorId::kNormAttBias, l * C)});
+    for (LinearKind k : c.linear_kinds()) {
+      const int64_t rows = c.linear_rows(k);
+      slots.push_back({hf_linear_name(c, l, k), {rows, c.input_width(input_of(k))}, {rows_field(c, k), cols_field(c, k)},
+                       m && !m->streamed() ? m->linear_data(l, k) : nullptr, l, k});
+      if (c.linear_bias)
+        slots.push_back({p + hf_linear_suffix(c, k) + ".bias", {rows}, {rows_field(c, k)}, m ? const_cast<float *>(m->bias(l, k)) : nullptr});
+    }
+    slots.push_back({p + "final_layer_norm.weight", {C}, {kHidden}, at(TensorId::kRmsFfn, l * C)});
+    slots.push_back({p + "final_layer_norm.bias", {C}, {kHidden}, at(TensorId::kNormFfnBias, l * C)});
+  }
+  if (c.final_norm) {
+    slots.push_back({"model.decoder.final_layer_norm.weight", {C}, {kHidden}, at(TensorId::kRmsFinal, 0)});
+    slots.push_back({"model.decoder.final_layer_norm.bias", {C}, {kHidden}, at(TensorId::kNormFinalBias, 0)});
+  }
+  if (!c.shared_classifier) slots.push_back({kClassifierName, {V, E}, {kVocab, c.embed_dim > 0 ? kEmbed : kHidden}, at(TensorId::kClassifier, 0)});
   return slots;
 }
 
@@ -231,7 +300,37 @@ double float_as_decimal(float f) {
 
 }  // namespace
 
+namespace {
+
+// OPTConfig's fields (configuration_opt.py) for an OPT model.
+std::string opt_generated_config(const ModelConfig &c, const std::string &dtype) {
+  json j;
+  j["architectures"] = json::array({kOptArchitecture});
+  j["model_type"] = "opt";
+  j["hidden_size"] = c.dim;
+  j["ffn_dim"] = c.hidden_dim;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["vocab_size"] = c.vocab_size;
+  j["max_position_embeddings"] = c.seq_len;
+  j["word_embed_proj_dim"] = c.embed_width();
+  j["do_layer_norm_before"] = c.pre_norm;
+  j["_remove_final_layer_norm"] = c.pre_norm && !c.final_norm;
+  j["activation_function"] = "relu";
+  j["enable_bias"] = c.linear_bias;
+  j["layer_norm_elementwise_affine"] = true;
+  j["tie_word_embeddings"] = c.shared_classifier;
+  j["torch_dtype"] = dtype == "F16" ? "float16" : dtype == "BF16" ? "bfloat16" : "float32";
+  j["pad_token_id"] = 1;
+  j["bos_token_id"] = 2;
+  j["eos_token_id"] = 2;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
 std::string hf_generated_config(const ModelConfig &c, const std::string &dtype) {
+  if (c.is_opt()) return opt_generated_config(c, dtype);
   const std::string arch = c.architecture.empty() ? "LlamaForCausalLM" : c.architecture;
   std::string model_type = "llama";
   for (const Architecture &a : kArchitectures)
@@ -270,6 +369,47 @@ std::string hf_generated_config(const ModelConfig &c, const std::string &dtype) 
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+// OPTConfig (configuration_opt.py): hidden_size, ffn_dim, num_hidden_layers, num_attention_heads,
+// vocab_size, max_position_embeddings (2048), word_embed_proj_dim (hidden_size),
+// do_layer_norm_before (true), _remove_final_layer_norm (false), activation_function ("relu"),
+// enable_bias (true), layer_norm_elementwise_affine (true), tie_word_embeddings (true). LayerNorm's
+// eps is nn.LayerNorm's 1e-5 (no field).
+ModelConfig parse_opt_config(const Fields &f, const std::string &path) {
+  ModelConfig c;
+  c.architecture = kOptArchitecture;
+  c.family = BlockFamily::kOpt;
+  c.rope_layout = RopeLayout::kHalf;  // no RoPE: q/k rows stay as stored
+  constexpr int64_t kMax = int64_t{1} << 30;
+  c.dim = static_cast<int>(f.integer("hidden_size", 1, kMax));
+  c.hidden_dim = static_cast<int>(f.integer("ffn_dim", 1, kMax));
+  c.n_layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 16));
+  c.n_heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 16));
+  c.n_kv_heads = c.n_heads;
+  c.vocab_size = static_cast<int>(f.integer("vocab_size", 1, kMax));
+  c.seq_len = static_cast<int>(f.integer("max_position_embeddings", 1, kMax - kOptPositionOffset, 2048));
+  if (c.dim % c.n_heads != 0)
+    fail(Status::Format, path,
+         "hidden_size " + std::to_string(c.dim) + " is not a multiple of num_attention_heads " + std::to_string(c.n_heads),
+         "fix config.json (OPT's attention splits hidden_size evenly into heads)");
+  c.head_dim = c.dim / c.n_heads;
+  const int embed = static_cast<int>(f.integer("word_embed_proj_dim", 1, kMax, c.dim));
+  c.embed_dim = embed == c.dim ? 0 : embed;
+  c.pre_norm = f.boolean("do_layer_norm_before", true);
+  c.final_norm = c.pre_norm && !f.boolean("_remove_final_layer_norm", false);
+  c.linear_bias = f.boolean("enable_bias", true);
+  c.shared_classifier = f.boolean("tie_word_embeddings", true);
+  c.norm_eps = 1e-5f;
+  const std::string act = f.string("activation_function", "relu");
+  if (act != "relu") unsupported(path, "OPT activation_function \"" + act + "\" (ReLU only)");
+  if (!f.boolean("layer_norm_elementwise_affine", true))
+    unsupported(path, "OPT layer_norm_elementwise_affine false (LayerNorms without weight and bias)");
+  return c;
+}
+
+}  // namespace
+
 std::string hf_declared_dtype(const std::string &config_text) {
   const json j = json::parse(config_text, nullptr, /*allow_exceptions=*/false);
   for (const char *key : {"torch_dtype", "dtype"})
@@ -284,9 +424,13 @@ bool is_hf_checkpoint_dir(const std::string &dir) {
   return io::is_directory(dir) && io::is_regular_file(dir + "/" + kHfConfigFileName);
 }
 
-std::string hf_linear_name(int layer, LinearKind kind) { return hf_linear_module(layer, kind) + ".weight"; }
+std::string hf_linear_name(const ModelConfig &config, int layer, LinearKind kind) {
+  return hf_linear_module(config, layer, kind) + ".weight";
+}
 
-std::string hf_linear_module(int layer, LinearKind kind) { return layer_prefix(layer) + hf_linear_suffix(kind); }
+std::string hf_linear_module(const ModelConfig &config, int layer, LinearKind kind) {
+  return layer_prefix(config, layer) + hf_linear_suffix(config, kind);
+}
 
 ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   const json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -311,6 +455,7 @@ ModelConfig parse_hf_config(const std::string &text, const std::string &path) {
   for (const Architecture &x : kArchitectures) known |= arch == x.name;
   if (!known) unsupported(path, "architecture \"" + arch + "\"");
   c.architecture = arch;
+  if (arch == kOptArchitecture) return parse_opt_config(f, path);
   const bool qwen2 = arch == "Qwen2ForCausalLM", qwen3 = arch == "Qwen3ForCausalLM";
 
   constexpr int64_t kMax = int64_t{1} << 30;  // far above any real model, keeps products in int64
@@ -379,6 +524,9 @@ void check_dense(const io::SafetensorsCheckpoint &ckpt, const TensorSlot &s, con
            "); restore the checkpoint's own config.json");
 }
 
+// The module a linear's slot names ("<module>.weight"): its quantized tensors hang off it.
+std::string slot_module(const TensorSlot &s) { return s.name.substr(0, s.name.size() - std::strlen(".weight")); }
+
 // Where a linear layer's weight is: quantized (with its format) when its marker tensor is there,
 // else dense. Checks its shape from the index (the same messages as reading it would give).
 struct LinearSource {
@@ -388,7 +536,7 @@ struct LinearSource {
 
 LinearSource locate_linear(const io::SafetensorsCheckpoint &ckpt, const io::QuantizationConfig &qc, const TensorSlot &s,
                            const ModelConfig &c, const std::string &dir) {
-  const std::string module = hf_linear_module(s.layer, s.kind);
+  const std::string module = slot_module(s);
   LinearSource src;
   const bool configured = qc.format_of(module, &src.format);
   const bool gptq = qc.method() == "gptq";
@@ -416,7 +564,7 @@ std::shared_ptr<const TensorSource> streamed_source(const std::shared_ptr<const 
                                                     const TensorSlot &s, const LinearSource &where,
                                                     std::vector<std::string> *used) {
   if (where.quantized)
-    return std::make_shared<QuantizedLinearSource>(ckpt, hf_linear_module(s.layer, s.kind), where.format, s.shape[0],
+    return std::make_shared<QuantizedLinearSource>(ckpt, slot_module(s), where.format, s.shape[0],
                                                    s.shape[1], used);
   return safetensors_source(ckpt, s.name, s.shape[0], s.shape[1]);
 }
@@ -437,7 +585,17 @@ Model load_hf_checkpoint(const std::string &dir, Storage storage) {
   // arrays (sized by the config's claims) are allocated: a small folder whose config.json claims
   // a huge vocabulary or width fails here instead of committing gigabytes first.
   check_model_config(config);
-  std::vector<TensorSlot> slots = tensor_slots(config, nullptr);
+  // OPT checkpoints converted from metaseq's (opt-350m among them) store OPTModel's names,
+  // "decoder.*", where OPTForCausalLM's are "model.decoder.*": both load.
+  const bool bare_opt = config.is_opt() && ckpt.find("model.decoder.embed_tokens.weight", nullptr) == nullptr &&
+                        ckpt.find("decoder.embed_tokens.weight", nullptr) != nullptr;
+  auto named = [bare_opt](std::vector<TensorSlot> v) {
+    if (bare_opt)
+      for (TensorSlot &s : v)
+        if (s.name.compare(0, 6, "model.") == 0) s.name.erase(0, 6);
+    return v;
+  };
+  std::vector<TensorSlot> slots = named(tensor_slots(config, nullptr));
   std::vector<LinearSource> sources(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {
     if (qc.quantized() && slots[i].layer >= 0)
@@ -447,7 +605,7 @@ Model load_hf_checkpoint(const std::string &dir, Storage storage) {
   }
 
   Model model(config, storage);
-  slots = tensor_slots(config, &model);
+  slots = named(tensor_slots(config, &model));
   std::set<std::string> expected;
   std::vector<std::string> used;
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -456,12 +614,12 @@ Model load_hf_checkpoint(const std::string &dir, Storage storage) {
     if (s.data == nullptr) {  // streamed: a large tensor stays in the file (checked as it is read)
       std::shared_ptr<const TensorSource> source = streamed_source(shared, s, sources[i], &used);
       if (s.layer >= 0) model.set_linear_source(s.layer, s.kind, std::move(source));
-      else if (s.name == "lm_head.weight") model.set_classifier_source(std::move(source));
+      else if (s.name == kClassifierName) model.set_classifier_source(std::move(source));
       else model.set_embedding_source(std::move(source));
       continue;
     }
     if (sources[i].quantized)
-      io::read_quantized_linear(ckpt, hf_linear_module(s.layer, s.kind), sources[i].format, s.shape[0], s.shape[1], s.data, &used);
+      io::read_quantized_linear(ckpt, slot_module(s), sources[i].format, s.shape[0], s.shape[1], s.data, &used);
     else
       ckpt.read_f32(s.name, s.shape, s.data);
     int64_t count = 1;
@@ -498,14 +656,12 @@ HfQuantizationInfo read_hf_quantization_info(const std::string &dir) {
 
 namespace {
 
-const char *const kEmbeddingName = "model.embed_tokens.weight";
-const char *const kClassifierName = "lm_head.weight";
 
 // A slot's values in either storage: the large tensors through the row readers, the small ones
 // (norms, biases) from the arena as count x 1.
 TensorRows slot_rows(const Model &m, const TensorSlot &s) {
   if (s.layer >= 0) return linear_tensor_rows(m, s.layer, s.kind);
-  if (s.name == kEmbeddingName) return embedding_tensor_rows(m);
+  if (s.name == embedding_name(m.config())) return embedding_tensor_rows(m);
   if (s.name == kClassifierName) return classifier_tensor_rows(m);
   int64_t count = 1;
   for (int64_t d : s.shape) count *= d;
@@ -535,12 +691,12 @@ std::vector<io::StTensorData> hf_dense_tensors(const Model &model, const std::st
   const ModelConfig &c = model.config();
   const std::vector<TensorSlot> slots = tensor_slots(c, &const_cast<Model &>(model));  // read-only below
   std::vector<io::StTensorData> out;
-  const std::string q = hf_linear_suffix(LinearKind::kWq), k = hf_linear_suffix(LinearKind::kWk);
+  const std::string q = hf_linear_suffix(c, LinearKind::kWq), k = hf_linear_suffix(c, LinearKind::kWk);
   for (const TensorSlot &s : slots) {
     if (keep && !keep(s.name)) continue;
     const bool is_q = s.name.find(q) != std::string::npos, is_k = s.name.find(k) != std::string::npos;
     std::vector<int64_t> map;
-    if (c.rope_layout == RopeLayout::kInterleaved && (is_q || is_k))
+    if (c.rope_layout == RopeLayout::kInterleaved && !c.is_opt() && (is_q || is_k))  // OPT has no RoPE
       map = rope_row_sources(is_q ? c.n_heads : c.n_kv_heads, c.head_size(), /*to_half=*/true);
     // The dtype goes into the header before any data: a first reading of the tensor decides it
     // (the order of rows does not matter to it), the writer's producer reads it again.

@@ -1,6 +1,6 @@
-// Hugging Face LLaMA-family checkpoint folders: config.json + model.safetensors (or a sharded
-// model.safetensors.index.json), for LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and
-// Qwen3ForCausalLM. Weights may be F32, F16 or BF16; the files are memory-mapped and each tensor
+// Hugging Face checkpoint folders: config.json + model.safetensors (or a sharded
+// model.safetensors.index.json), for LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+// Qwen3ForCausalLM and OPTForCausalLM. Weights may be F32, F16 or BF16; the files are memory-mapped and each tensor
 // is widened to fp32 once, into the model's arena (io/safetensors.h), or, for a streamed model,
 // row by row whenever it is read.
 //
@@ -13,6 +13,14 @@
 //   model.layers.L.mlp.{gate,up,down}_proj.weight  (gate = llama2.c w1, up = w3, down = w2)
 //   model.norm.weight, lm_head.weight (absent when tie_word_embeddings)
 // q/k rows are in the half-rotation RoPE layout (RopeLayout::kHalf); they are kept as stored.
+// OPT (modeling_opt): model.decoder.embed_tokens.weight [vocab, word_embed_proj_dim],
+//   model.decoder.embed_positions.weight [max_position_embeddings + 2, hidden],
+//   model.decoder.project_in / project_out.weight (only when word_embed_proj_dim != hidden),
+//   model.decoder.layers.L.self_attn_layer_norm.{weight,bias}, .self_attn.{q,k,v,out}_proj.{weight,bias},
+//   .final_layer_norm.{weight,bias}, .fc1 / .fc2.{weight,bias} (w1 / w2), model.decoder.final_layer_norm
+//   (pre-LN models), lm_head.weight tied to the embedding unless tie_word_embeddings is false.
+//   Folders converted from metaseq's checkpoints (opt-350m) drop the "model." prefix ("decoder.*",
+//   OPTModel's names); those load too. Reports and overrides call fc1 / fc2 "blk.L.w1" / "blk.L.w2".
 //
 // Quantized folders load too (dequantized into the fp32 arena): config.json's
 // "quantization_config" with quant_method "gptq" (spec api_formats §4.2: v1 and v2, 2/3/4/8 bits,
@@ -40,15 +48,17 @@ bool is_hf_checkpoint_dir(const std::string &dir);
 // rope_theta, rope_scaling linear/llama3, Qwen2 biases, Qwen3 q/k norms, Mistral sliding_window,
 // tie_word_embeddings). Throws vqr::Error "<path>: <problem>; hint: <fix>": Status::Format for bad
 // JSON or a missing / mistyped / out-of-range field, Status::Unsupported for an architecture or
-// feature this library does not implement (e.g. yarn RoPE, attention_bias on Llama, non-SiLU).
+// feature this library does not implement (e.g. yarn RoPE, attention_bias on Llama, non-SiLU, OPT
+// with another activation than ReLU or LayerNorms without affine parameters).
 ModelConfig parse_hf_config(const std::string &json_text, const std::string &path);
 
-// The Hugging Face tensor name of a linear layer ("model.layers.3.self_attn.q_proj.weight").
-std::string hf_linear_name(int layer, LinearKind kind);
+// The Hugging Face tensor name of a linear layer of a model with `config`
+// ("model.layers.3.self_attn.q_proj.weight"; OPT: "model.decoder.layers.3.fc1.weight").
+std::string hf_linear_name(const ModelConfig &config, int layer, LinearKind kind);
 
 // The module name of a linear layer, its tensor name without ".weight"
 // ("model.layers.3.self_attn.q_proj"): GPTQ and compressed-tensors tensors hang off it.
-std::string hf_linear_module(int layer, LinearKind kind);
+std::string hf_linear_module(const ModelConfig &config, int layer, LinearKind kind);
 
 // Loads the folder. Every tensor the config implies must be present with its exact shape; other
 // tensors are refused (a differently shaped checkpoint) except rotary inv_freq buffers and an

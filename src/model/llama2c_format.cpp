@@ -182,7 +182,7 @@ Model load_llama2c(const std::string &path, Storage storage) {
 
 bool llama2c_can_store(const ModelConfig &c) {
   const ModelConfig plain;  // run.c's fixed choices
-  return !c.qkv_bias && !c.qk_norm && (c.head_dim == 0 || c.head_dim * c.n_heads == c.dim) &&
+  return !c.is_opt() && !c.qkv_bias && !c.qk_norm && (c.head_dim == 0 || c.head_dim * c.n_heads == c.dim) &&
          c.rope_scaling == RopeScaling::kNone &&
          c.rope_theta == plain.rope_theta && c.norm_eps == plain.norm_eps && c.sliding_window == 0;
 }

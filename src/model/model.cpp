@@ -37,14 +37,16 @@ int64_t checked_mul(int64_t a, int64_t b) {
 // arena's bytes would overflow int64 (a config no file can hold; caught before any allocation).
 bool tensor_sizes(const ModelConfig &c, int64_t sizes[kTensorCount], int64_t *total) {
   const int64_t d = c.dim, h = c.hidden_dim, L = c.n_layers;
-  const int64_t v = c.vocab_size, kv = c.kv_dim(), qd = c.q_dim(), hs = c.head_size();
+  const int64_t v = c.vocab_size, kv = c.kv_dim(), qd = c.q_dim(), hs = c.head_size(), e = c.embed_width();
+  const int64_t opt = c.is_opt() ? 1 : 0, gated = c.is_opt() ? 0 : 1;
   auto mul3 = [](int64_t a, int64_t b, int64_t e) {
     const int64_t ab = checked_mul(a, b);
     return ab < 0 ? -1 : checked_mul(ab, e);
   };
-  const int64_t bias = c.qkv_bias ? 1 : 0, norm = c.qk_norm ? 1 : 0;
+  const int64_t bias = c.qkv_bias || c.linear_bias ? 1 : 0, norm = c.qk_norm ? 1 : 0;
+  const int64_t all_bias = c.linear_bias ? 1 : 0, final_norm = c.final_norm ? 1 : 0, proj = c.embed_dim > 0 ? 1 : 0;
   auto set = [&](TensorId id, int64_t n) { sizes[static_cast<int>(id)] = n; };
-  set(TensorId::kTokenEmbedding, checked_mul(v, d));
+  set(TensorId::kTokenEmbedding, checked_mul(v, e));
   set(TensorId::kRmsAtt, L * d);
   set(TensorId::kWq, mul3(L, qd, d));
   set(TensorId::kWk, mul3(L, kv, d));
@@ -53,14 +55,23 @@ bool tensor_sizes(const ModelConfig &c, int64_t sizes[kTensorCount], int64_t *to
   set(TensorId::kRmsFfn, L * d);
   set(TensorId::kW1, mul3(L, h, d));
   set(TensorId::kW2, mul3(L, d, h));
-  set(TensorId::kW3, mul3(L, h, d));
-  set(TensorId::kRmsFinal, d);
-  set(TensorId::kClassifier, c.shared_classifier ? 0 : checked_mul(v, d));
+  set(TensorId::kW3, mul3(gated * L, h, d));
+  set(TensorId::kRmsFinal, final_norm * d);
+  set(TensorId::kClassifier, c.shared_classifier ? 0 : checked_mul(v, e));
   set(TensorId::kBq, bias * L * qd);
   set(TensorId::kBk, bias * L * kv);
   set(TensorId::kBv, bias * L * kv);
   set(TensorId::kQNorm, norm * L * hs);
   set(TensorId::kKNorm, norm * L * hs);
+  set(TensorId::kNormAttBias, opt * L * d);
+  set(TensorId::kNormFfnBias, opt * L * d);
+  set(TensorId::kNormFinalBias, opt * final_norm * d);
+  set(TensorId::kBo, all_bias * L * d);
+  set(TensorId::kB1, checked_mul(all_bias * L, h));
+  set(TensorId::kB2, all_bias * L * d);
+  set(TensorId::kPositions, checked_mul(c.position_rows(), d));
+  set(TensorId::kProjectIn, checked_mul(proj * d, e));
+  set(TensorId::kProjectOut, checked_mul(proj * d, e));
   *total = 0;
   for (int i = 0; i < kTensorCount; ++i)
     if (sizes[i] < 0 || __builtin_add_overflow(*total, sizes[i], total)) return false;
@@ -76,6 +87,16 @@ void check_model_config(const ModelConfig &c) {
           Status::InvalidArgument, where + "every size must be positive");
   require(c.head_dim >= 0 && c.sliding_window >= 0, Status::InvalidArgument,
           where + "head_dim and sliding_window must be >= 0");
+  if (c.is_opt()) {
+    require(c.n_kv_heads == c.n_heads && !c.qkv_bias && !c.qk_norm && c.sliding_window == 0 &&
+                c.rope_scaling == RopeScaling::kNone && c.embed_dim >= 0 && (c.final_norm ? c.pre_norm : true),
+            Status::InvalidArgument,
+            where + "an OPT model has plain multi-head attention (no GQA, q/k norms, sliding window or RoPE "
+                    "scaling), embed_dim >= 0 and a final norm only with pre-LN blocks");
+  } else {
+    require(c.pre_norm && c.final_norm && !c.linear_bias && c.embed_dim == 0, Status::InvalidArgument,
+            where + "post-LN blocks, biases on every linear and embedding projections are OPT's (family kOpt)");
+  }
   require(c.head_dim > 0 || c.dim % c.n_heads == 0, Status::InvalidArgument,
           where + "dim " + std::to_string(c.dim) + " is not a multiple of n_heads " + std::to_string(c.n_heads));
   require(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f && std::isfinite(c.rope_theta) && c.rope_theta > 1.0f,
@@ -91,8 +112,8 @@ void check_model_config(const ModelConfig &c) {
   require(c.n_kv_heads <= c.n_heads && c.n_heads % c.n_kv_heads == 0, Status::InvalidArgument,
           where + "n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " +
               std::to_string(c.n_kv_heads));
-  // RoPE rotates pairs of coordinates inside a head.
-  require(c.head_size() % 2 == 0, Status::InvalidArgument,
+  // RoPE rotates pairs of coordinates inside a head (OPT has no RoPE).
+  require(c.is_opt() || c.head_size() % 2 == 0, Status::InvalidArgument,
           where + "head size " + std::to_string(c.head_size()) + " is odd; RoPE needs pairs");
   // q_dim() and kv_dim() are ints (kv_dim <= q_dim since n_kv_heads <= n_heads).
   const int64_t q_dim = static_cast<int64_t>(c.head_size()) * c.n_heads;
@@ -171,7 +192,7 @@ const TensorSource &Model::source_of(int layer, LinearKind kind) const {
 
 int64_t Model::block_bytes() const {
   int64_t floats = 0;
-  for (LinearKind k : kAllLinearKinds) floats += linear_rows(k) * linear_cols(k);
+  for (LinearKind k : config_.linear_kinds()) floats += linear_rows(k) * linear_cols(k);
   return floats * static_cast<int64_t>(sizeof(float));
 }
 
@@ -232,7 +253,7 @@ const Model::CachedBlock &Model::cached_block(int layer) const {
   require(block->data != nullptr, Status::OutOfMemory,
           "model: cannot allocate " + std::to_string(bytes) + " bytes to widen block " + std::to_string(layer));
   float *p = block->data.get();
-  for (LinearKind k : kAllLinearKinds) {
+  for (LinearKind k : config_.linear_kinds()) {
     const TensorSource &s = source_of(layer, k);
     s.read_rows(0, s.rows(), p);
     s.release();  // the fp32 copy is what the forward reads; the source's pages can go
@@ -264,14 +285,38 @@ const float *Model::classifier() const {
 
 const float *Model::bias(int layer, LinearKind kind) const {
   check_layer(layer);
-  if (!config_.qkv_bias) return nullptr;
+  if (!config_.qkv_bias && !config_.linear_bias) return nullptr;
+  const int64_t at = static_cast<int64_t>(layer) * config_.linear_rows(kind);
   switch (kind) {
-    case LinearKind::kWq: return tensor(TensorId::kBq) + static_cast<int64_t>(layer) * config_.q_dim();
-    case LinearKind::kWk: return tensor(TensorId::kBk) + static_cast<int64_t>(layer) * config_.kv_dim();
-    case LinearKind::kWv: return tensor(TensorId::kBv) + static_cast<int64_t>(layer) * config_.kv_dim();
+    case LinearKind::kWq: return tensor(TensorId::kBq) + at;
+    case LinearKind::kWk: return tensor(TensorId::kBk) + at;
+    case LinearKind::kWv: return tensor(TensorId::kBv) + at;
+    case LinearKind::kWo: return config_.linear_bias ? tensor(TensorId::kBo) + at : nullptr;
+    case LinearKind::kW1: return config_.linear_bias ? tensor(TensorId::kB1) + at : nullptr;
+    case LinearKind::kW2: return config_.linear_bias ? tensor(TensorId::kB2) + at : nullptr;
     default: return nullptr;
   }
 }
+
+const float *Model::norm_bias_att(int layer) const {
+  check_layer(layer);
+  return config_.is_opt() ? tensor(TensorId::kNormAttBias) + static_cast<int64_t>(layer) * config_.dim : nullptr;
+}
+
+const float *Model::norm_bias_ffn(int layer) const {
+  check_layer(layer);
+  return config_.is_opt() ? tensor(TensorId::kNormFfnBias) + static_cast<int64_t>(layer) * config_.dim : nullptr;
+}
+
+const float *Model::norm_bias_final() const {
+  return config_.is_opt() && config_.final_norm ? tensor(TensorId::kNormFinalBias) : nullptr;
+}
+
+const float *Model::positions() const { return config_.is_opt() ? tensor(TensorId::kPositions) : nullptr; }
+
+const float *Model::project_in() const { return config_.embed_dim > 0 ? tensor(TensorId::kProjectIn) : nullptr; }
+
+const float *Model::project_out() const { return config_.embed_dim > 0 ? tensor(TensorId::kProjectOut) : nullptr; }
 
 const float *Model::q_norm(int layer) const {
   check_layer(layer);
@@ -287,8 +332,14 @@ int64_t Model::linear_rows(LinearKind kind) const { return config_.linear_rows(k
 
 int64_t Model::linear_cols(LinearKind kind) const { return config_.input_width(input_of(kind)); }
 
+void Model::check_kind(LinearKind kind) const {
+  require(config_.linear_kinds().contains(kind), Status::InvalidArgument,
+          std::string("model: ") + config_.architecture + " blocks have no " + linear_kind_name(kind));
+}
+
 LinearWeight Model::linear(int layer, LinearKind kind) const {
   check_layer(layer);
+  check_kind(kind);
   LinearWeight w;
   w.rows = linear_rows(kind);
   w.cols = linear_cols(kind);
@@ -299,6 +350,7 @@ LinearWeight Model::linear(int layer, LinearKind kind) const {
 
 float *Model::linear_data(int layer, LinearKind kind) {
   check_layer(layer);
+  check_kind(kind);
   require(!streamed(), Status::InvalidArgument,
           "model: " + linear_name(layer, kind) + " is streamed from its source; replace it with set_linear_source");
   return tensor(linear_tensor(kind)) + static_cast<int64_t>(layer) * linear_rows(kind) * linear_cols(kind);
@@ -316,6 +368,7 @@ void check_rows(int64_t r0, int64_t r1, int64_t rows, const char *what) {
 
 void Model::read_linear_rows(int layer, LinearKind kind, int64_t r0, int64_t r1, float *out) const {
   check_layer(layer);
+  check_kind(kind);
   const int64_t rows = linear_rows(kind), cols = linear_cols(kind);
   check_rows(r0, r1, rows, "read_linear_rows");
   if (r0 == r1) return;
@@ -334,7 +387,7 @@ void Model::read_linear_rows(int layer, LinearKind kind, int64_t r0, int64_t r1,
 }
 
 void Model::read_embedding_rows(int64_t r0, int64_t r1, float *out) const {
-  const int64_t C = config_.dim;
+  const int64_t C = config_.embed_width();
   check_rows(r0, r1, config_.vocab_size, "read_embedding_rows");
   if (r0 == r1) return;
   if (!streamed()) {
@@ -350,13 +403,13 @@ void Model::gather_embedding(const int32_t *ids, int64_t n, float *out) const {
     require(ids[t] >= 0 && ids[t] < config_.vocab_size, Status::InvalidArgument,
             "token " + std::to_string(ids[t]) + " at position " + std::to_string(t) +
                 " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
-    read_embedding_rows(ids[t], static_cast<int64_t>(ids[t]) + 1, out + t * config_.dim);
+    read_embedding_rows(ids[t], static_cast<int64_t>(ids[t]) + 1, out + t * config_.embed_width());
   }
 }
 
 void Model::read_classifier_rows(int64_t r0, int64_t r1, float *out) const {
   if (config_.shared_classifier) return read_embedding_rows(r0, r1, out);
-  const int64_t C = config_.dim;
+  const int64_t C = config_.embed_width();
   check_rows(r0, r1, config_.vocab_size, "read_classifier_rows");
   if (r0 == r1) return;
   if (!streamed()) {
@@ -369,6 +422,7 @@ void Model::read_classifier_rows(int64_t r0, int64_t r1, float *out) const {
 
 void Model::set_linear_source(int layer, LinearKind kind, std::shared_ptr<const TensorSource> source) {
   check_layer(layer);
+  check_kind(kind);
   ++weights_version_;
   const int64_t rows = linear_rows(kind), cols = linear_cols(kind);
   require(source != nullptr && source->rows() == rows && source->cols() == cols, Status::InvalidArgument,
@@ -386,16 +440,16 @@ void Model::set_linear_source(int layer, LinearKind kind, std::shared_ptr<const 
 
 void Model::set_embedding_source(std::shared_ptr<const TensorSource> source) {
   require_streamed("set_embedding_source");
-  require(source != nullptr && source->rows() == config_.vocab_size && source->cols() == config_.dim,
-          Status::InvalidArgument, "model: the embedding's source must be vocab x dim");
+  require(source != nullptr && source->rows() == config_.vocab_size && source->cols() == config_.embed_width(),
+          Status::InvalidArgument, "model: the embedding's source must be vocab x embed_width");
   embedding_source_ = std::move(source);
 }
 
 void Model::set_classifier_source(std::shared_ptr<const TensorSource> source) {
   require_streamed("set_classifier_source");
   require(!config_.shared_classifier, Status::InvalidArgument, "model: the classifier is shared with the embedding");
-  require(source != nullptr && source->rows() == config_.vocab_size && source->cols() == config_.dim,
-          Status::InvalidArgument, "model: the classifier's source must be vocab x dim");
+  require(source != nullptr && source->rows() == config_.vocab_size && source->cols() == config_.embed_width(),
+          Status::InvalidArgument, "model: the classifier's source must be vocab x embed_width");
   classifier_source_ = std::move(source);
 }
 

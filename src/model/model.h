@@ -1,4 +1,6 @@
-// The weights of a LLaMA-architecture decoder (RMSNorm, RoPE, GQA attention, SwiGLU FFN), in one
+// The weights of a LLaMA-architecture decoder (RMSNorm, RoPE, GQA attention, SwiGLU FFN), or of
+// an OPT decoder (ModelConfig::family: LayerNorm with bias, learned positions, ReLU FFN without w3,
+// biases on every linear, pre- or post-LN blocks, optional embedding projections), in one
 // of two storages (issue 16, DESIGN §3):
 // - resident: every tensor in one fp32 arena (a table of sizes from the config, one allocation,
 //   pointers into it); what tests build and small checkpoints may use;
@@ -32,6 +34,16 @@ enum class RopeLayout : int { kInterleaved = 0, kHalf = 1 };
 // _compute_linear_scaling_rope_parameters / _compute_llama3_parameters).
 enum class RopeScaling : int { kNone = 0, kLinear = 1, kLlama3 = 2 };
 
+// The block design. kLlama: RMSNorm, RoPE, SwiGLU (w1 gate, w3 up, w2 down), the optional Qwen /
+// Mistral variants below. kOpt (OPTForCausalLM): LayerNorm with weight and bias (norm_eps 1e-5),
+// token embedding (optionally of width embed_dim, then project_in to dim) plus a learned position
+// embedding whose row for position t is t + kOptPositionOffset, no RoPE, standard multi-head
+// attention, FFN w2(relu(w1 x + b1)) + b2 (fc1 = w1, fc2 = w2, no w3), biases on every linear
+// (linear_bias), pre-LN blocks or post-LN ones (pre_norm false: x = LN(x + f(x)), and then no final
+// norm), project_out to embed_dim before the tied classifier.
+enum class BlockFamily : int { kLlama = 0, kOpt = 1 };
+inline constexpr int kOptPositionOffset = 2;  // transformers' OPTLearnedPositionalEmbedding.offset
+
 struct ModelConfig {
   int dim = 0;         // residual width
   int hidden_dim = 0;  // FFN width
@@ -57,6 +69,21 @@ struct ModelConfig {
   bool qkv_bias = false;                // Qwen2: biases on wq, wk, wv
   bool qk_norm = false;                 // Qwen3: RMSNorm over each head of q and k, before RoPE
   int sliding_window = 0;               // Mistral: position t sees t - window + 1 .. t; 0 = all
+  // OPT (family kOpt; the defaults are the LLaMA family's and stay so for it).
+  BlockFamily family = BlockFamily::kLlama;
+  bool pre_norm = true;      // OPT do_layer_norm_before; false = post-LN blocks (opt-350m)
+  bool final_norm = true;    // a norm before the head (OPT: pre_norm and not _remove_final_layer_norm)
+  bool linear_bias = false;  // OPT enable_bias: a bias on each of the six linears
+  int embed_dim = 0;         // OPT word_embed_proj_dim when it differs from dim (project_in/out); 0 = none
+
+  bool is_opt() const { return family == BlockFamily::kOpt; }
+  // The linears of a block: seven with a gated FFN (LLaMA), six without w3 (OPT). Every loop over a
+  // block's layers uses this list (linear_kinds.h).
+  LinearKindList linear_kinds() const { return linear_kinds_of(family == BlockFamily::kLlama); }
+  // Width of the token embedding and classifier rows (embed_dim when set, else dim).
+  int embed_width() const { return embed_dim > 0 ? embed_dim : dim; }
+  // Rows of OPT's position table (seq_len + kOptPositionOffset); 0 for LLaMA.
+  int64_t position_rows() const { return is_opt() ? static_cast<int64_t>(seq_len) + kOptPositionOffset : 0; }
 
   int head_size() const { return head_dim > 0 ? head_dim : dim / n_heads; }
   int q_dim() const { return head_size() * n_heads; }
@@ -70,7 +97,8 @@ struct ModelConfig {
 };
 
 // Validates a config as Model's constructor does (positive sizes, dim divisible by n_heads,
-// n_heads by n_kv_heads, even head size, q_dim() and kv_dim() within int, every tensor size and
+// n_heads by n_kv_heads, even head size (LLaMA: RoPE pairs), OPT's consistency (no GQA, RoPE
+// scaling, Qwen or Mistral variants; embed_dim >= 0), q_dim() and kv_dim() within int, every tensor size and
 // their sum within int64 bytes), without allocating: loaders call it before they compare the
 // config's tensor shapes with a file's index. Throws vqr::Error(Status::InvalidArgument).
 void check_model_config(const ModelConfig &config);
@@ -102,9 +130,21 @@ enum class TensorId : int {
   kBv,                  // n_layers x kv_dim (qkv_bias)
   kQNorm,               // n_layers x head_size (qk_norm)
   kKNorm,               // n_layers x head_size (qk_norm)
+  // OPT only (family kOpt); 0 floats otherwise. kRmsAtt / kRmsFfn / kRmsFinal hold the LayerNorm
+  // weights (kRmsFinal 0 floats without final_norm); the token embedding and the classifier are
+  // vocab x embed_width().
+  kNormAttBias,         // n_layers x dim: self_attn_layer_norm.bias
+  kNormFfnBias,         // n_layers x dim: final_layer_norm.bias of each block
+  kNormFinalBias,       // dim (final_norm): the decoder's final_layer_norm.bias
+  kBo,                  // n_layers x dim (linear_bias; kBq, kBk, kBv too)
+  kB1,                  // n_layers x hidden (linear_bias)
+  kB2,                  // n_layers x dim (linear_bias)
+  kPositions,           // (seq_len + 2) x dim: embed_positions
+  kProjectIn,           // dim x embed_dim (embed_dim > 0)
+  kProjectOut,          // embed_dim x dim (embed_dim > 0)
 };
 inline constexpr int kLlama2cTensorCount = 12;  // kTokenEmbedding .. kClassifier
-inline constexpr int kTensorCount = 17;
+inline constexpr int kTensorCount = 26;
 
 enum class Storage : int { kResident = 0, kStreamed = 1 };
 
@@ -159,15 +199,25 @@ class Model {
   const float *token_embedding() const { return tensor(TensorId::kTokenEmbedding); }
   const float *classifier() const;        // vocab x dim (the embedding when shared)
   // Optional per-layer tensors; NULL when the config does not have them.
-  const float *bias(int layer, LinearKind kind) const;  // wq, wk, wv only (qkv_bias); NULL for others
+  // A linear's bias: wq, wk, wv with qkv_bias; all six with linear_bias (OPT); NULL otherwise.
+  const float *bias(int layer, LinearKind kind) const;
   const float *q_norm(int layer) const;                 // head_size (qk_norm)
   const float *k_norm(int layer) const;                 // head_size (qk_norm)
+  // OPT: the LayerNorms' biases (dim; NULL for LLaMA, the final one NULL without final_norm), the
+  // position table ((seq_len + 2) x dim), project_in (dim x embed_dim) and project_out
+  // (embed_dim x dim), NULL when absent.
+  const float *norm_bias_att(int layer) const;
+  const float *norm_bias_ffn(int layer) const;
+  const float *norm_bias_final() const;
+  const float *positions() const;
+  const float *project_in() const;
+  const float *project_out() const;
 
   // out_features x in_features of a linear kind (the same for every layer).
   int64_t linear_rows(LinearKind kind) const;
   int64_t linear_cols(LinearKind kind) const;
-  // The fp32 weight. Resident: a pointer into the arena, valid for the model's life. Streamed: the
-  // block's seven weights are widened together into the block cache; the pointer stays valid until
+  // The fp32 weight (kind must be one of config().linear_kinds()). Resident: a pointer into the
+  // arena, valid for the model's life. Streamed: the block's weights are widened together into the block cache; the pointer stays valid until
   // a linear() call for another block evicts this one (the cache keeps the most recently used
   // blocks within its budget, at least one), set_linear_source on this block, or
   // release_cache(). Throws vqr::Error(Status::OutOfMemory) when a block cannot be allocated, and
@@ -180,7 +230,8 @@ class Model {
   // Row readers, valid in both storages (fp32 out, row-major, rows [r0, r1) of rows x cols):
   // a linear weight (its current source: after set_linear_source, the new one);
   void read_linear_rows(int layer, LinearKind kind, int64_t r0, int64_t r1, float *out) const;
-  // embedding rows ids[0..n) (each checked in [0, vocab)), e.g. a sequence's tokens;
+  // embedding rows ids[0..n) (each checked in [0, vocab)), e.g. a sequence's tokens; the embedding
+  // and classifier rows are embed_width() wide (dim except OPT with word_embed_proj_dim);
   void gather_embedding(const int32_t *ids, int64_t n, float *out) const;
   // consecutive rows of the token embedding and of the classifier (the embedding when shared).
   void read_embedding_rows(int64_t r0, int64_t r1, float *out) const;
@@ -201,7 +252,7 @@ class Model {
   static constexpr int64_t kDefaultCacheBytes = int64_t{1} << 30;
   void set_cache_budget(int64_t bytes);
   int64_t cache_budget() const { return cache_budget_; }
-  // Bytes of fp32 one block's seven linear weights take (the cache's unit).
+  // Bytes of fp32 one block's linear weights take (the cache's unit).
   int64_t block_bytes() const;
   // Drops every cached block (and asks the sources to release their pages).
   void release_cache() const;
@@ -216,6 +267,7 @@ class Model {
  private:
   struct CachedBlock;
   void check_layer(int layer) const;
+  void check_kind(LinearKind kind) const;  // throws Status::InvalidArgument for w3 of an OPT block
   void require_streamed(const char *what) const;
   const TensorSource &source_of(int layer, LinearKind kind) const;
   const CachedBlock &cached_block(int layer) const;

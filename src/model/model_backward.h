@@ -58,6 +58,7 @@ class ModelBackward {
   int threads_;
   std::vector<float> states_;   // (n_layers + 1) x max_tokens x dim: each block's input, then the head's
   std::vector<float> logits_, dlogits_, grad_a_, grad_b_, xn_, classifier_chunk_;
+  std::vector<float> proj_;  // OPT with embed_dim: the gradient behind project_out (T x dim)
 };
 
 }  // namespace vqr::model

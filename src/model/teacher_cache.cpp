@@ -54,10 +54,12 @@ uint64_t model_content_hash(const Model &model) {
                 static_cast<int>(c.rope_layout), static_cast<int>(c.rope_scaling), c.rope_original_context,
                 c.sliding_window, (int)c.shared_classifier, (int)c.qkv_bias, (int)c.qk_norm})
     h.update_value(v);
+  if (c.is_opt())  // LLaMA keys stay as they were
+    for (int v : {(int)c.family, (int)c.pre_norm, (int)c.final_norm, (int)c.linear_bias, c.embed_dim}) h.update_value(v);
   for (float v : {c.norm_eps, c.rope_theta, c.rope_factor, c.rope_low_freq_factor, c.rope_high_freq_factor})
     h.update_value(v);
   for (int l = 0; l < c.n_layers; ++l) {
-    for (LinearKind kind : kAllLinearKinds) {
+    for (LinearKind kind : c.linear_kinds()) {
       const LinearWeight w = model.linear(l, kind);
       h.update(w.data, (size_t)(w.rows * w.cols) * sizeof(float));
     }
@@ -66,13 +68,28 @@ uint64_t model_content_hash(const Model &model) {
     if (c.qkv_bias)
       for (LinearKind kind : {LinearKind::kWq, LinearKind::kWk, LinearKind::kWv})
         h.update(model.bias(l, kind), (size_t)c.linear_rows(kind) * sizeof(float));
+    if (c.is_opt()) {
+      h.update(model.norm_bias_att(l), (size_t)c.dim * sizeof(float));
+      h.update(model.norm_bias_ffn(l), (size_t)c.dim * sizeof(float));
+      if (c.linear_bias)
+        for (LinearKind kind : c.linear_kinds()) h.update(model.bias(l, kind), (size_t)c.linear_rows(kind) * sizeof(float));
+    }
     if (c.qk_norm) {
       h.update(model.q_norm(l), (size_t)c.head_size() * sizeof(float));
       h.update(model.k_norm(l), (size_t)c.head_size() * sizeof(float));
     }
   }
-  h.update(model.rms_final(), (size_t)c.dim * sizeof(float));
-  std::vector<float> rows((size_t)(std::min<int64_t>(c.vocab_size, kHashChunkRows) * c.dim));
+  if (c.final_norm) h.update(model.rms_final(), (size_t)c.dim * sizeof(float));
+  if (c.is_opt()) {
+    if (c.final_norm) h.update(model.norm_bias_final(), (size_t)c.dim * sizeof(float));
+    h.update(model.positions(), (size_t)(c.position_rows() * c.dim) * sizeof(float));
+    if (c.embed_dim > 0) {
+      h.update(model.project_in(), (size_t)c.dim * c.embed_dim * sizeof(float));
+      h.update(model.project_out(), (size_t)c.dim * c.embed_dim * sizeof(float));
+    }
+  }
+  const int64_t E = c.embed_width();
+  std::vector<float> rows((size_t)(std::min<int64_t>(c.vocab_size, kHashChunkRows) * E));
   for (int pass = 0; pass < (c.shared_classifier ? 1 : 2); ++pass) {
     for (int64_t r0 = 0; r0 < c.vocab_size; r0 += kHashChunkRows) {
       const int64_t r1 = std::min<int64_t>(c.vocab_size, r0 + kHashChunkRows);
@@ -80,7 +97,7 @@ uint64_t model_content_hash(const Model &model) {
         model.read_embedding_rows(r0, r1, rows.data());
       else
         model.read_classifier_rows(r0, r1, rows.data());
-      h.update(rows.data(), (size_t)((r1 - r0) * c.dim) * sizeof(float));
+      h.update(rows.data(), (size_t)((r1 - r0) * E) * sizeof(float));
     }
   }
   model.release_vocab();

@@ -22,11 +22,11 @@ TensorRows linear_tensor_rows(const Model &m, int layer, LinearKind kind) {
 
 namespace {
 
-// A vocab x dim tensor read by one of the model's row readers.
+// A vocab x embed_width tensor read by one of the model's row readers.
 TensorRows vocab_rows(const Model &m, void (Model::*read)(int64_t, int64_t, float *) const) {
   TensorRows t;
   t.rows = m.config().vocab_size;
-  t.cols = m.config().dim;
+  t.cols = m.config().embed_width();
   t.read = [&m, read](int64_t r0, int64_t r1, float *out) { (m.*read)(r0, r1, out); };
   t.release = [&m] { m.release_vocab(); };
   return t;

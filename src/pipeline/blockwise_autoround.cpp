@@ -33,7 +33,7 @@ class BlockObjective : public learn::Objective<float> {
       : model_(m), layer_(layer), data_(data), batch_(batch), backward_(m, longest(data), threads) {
     backward_.set_backend(be);
     const model::ModelConfig &c = m.config();
-    for (LinearKind kind : model::kAllLinearKinds) {
+    for (LinearKind kind : c.linear_kinds()) {
       offsets_[static_cast<int>(kind)] = total_;
       total_ += (int64_t)c.linear_rows(kind) * c.input_width(model::input_of(kind));
     }
@@ -76,8 +76,8 @@ class BlockObjective : public learn::Objective<float> {
 
   learn::ObjectiveValue over(const std::vector<size_t> &seqs, const float *Wq, float *G) {
     const int64_t C = model_.config().dim;
-    const float *w[model::kLinearKindCount];
-    for (int k = 0; k < model::kLinearKindCount; ++k) w[k] = Wq + offsets_[k];
+    const float *w[model::kLinearKindCount] = {};
+    for (LinearKind k : model_.config().linear_kinds()) w[(int)k] = Wq + offsets_[(int)k];
     int64_t elements = 0;
     for (size_t s : seqs) elements += data_.tokens[s] * C;
     if (G != nullptr) std::fill(G, G + total_, 0.0f);
@@ -133,7 +133,7 @@ BlockwiseOutcome blockwise_autoround(Context *ctx, const quant::QuantConfig &con
   std::vector<learn::Rounding<float> *> raw;
   std::vector<int64_t> sizes;
   std::vector<model::LinearWeight> shapes;  // rows and cols (the data pointer is not kept)
-  for (LinearKind kind : model::kAllLinearKinds) {
+  for (LinearKind kind : c.linear_kinds()) {
     const model::LinearWeight w = model.linear(layer, kind);
     shapes.push_back({nullptr, w.rows, w.cols});
     fp.emplace_back((size_t)(w.rows * w.cols));

@@ -133,8 +133,8 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
     record_of[{r.layer, (int)r.kind}] = i;
   }
   for (int l = 0; l < c.n_layers; ++l)
-    for (model::LinearKind kind : model::kAllLinearKinds) {
-      const std::string module = model::hf_linear_module(l, kind);
+    for (model::LinearKind kind : c.linear_kinds()) {
+      const std::string module = model::hf_linear_module(c, l, kind);
       const auto it = record_of.find({l, (int)kind});
       const bool quantized = it != record_of.end() && !result.layers[it->second].skipped;
       if (!quantized) {
@@ -153,7 +153,7 @@ ExportPlan plan_export(const model::Model &model, const model::ModelSource &sour
       e.record = &rec;
       e.q = &q;
       e.module = module;
-      if (c.rope_layout == model::RopeLayout::kInterleaved &&
+      if (c.rope_layout == model::RopeLayout::kInterleaved && !c.is_opt() &&
           (kind == model::LinearKind::kWq || kind == model::LinearKind::kWk)) {
         const int64_t heads = kind == model::LinearKind::kWq ? c.n_heads : c.n_kv_heads;
         e.row_map = model::rope_row_sources(heads, c.head_size(), /*to_half=*/true);
@@ -346,7 +346,8 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
   qc["desc_act"] = desc_act;
   qc["sym"] = base.sym;
   qc["static_groups"] = base.static_groups;
-  qc["true_sequential"] = true;  // quantize_sequential runs q/k/v, o, gate/up, down in order
+  // quantize_sequential runs q/k/v, o, gate/up (OPT: fc1), down (fc2) in order unless told otherwise
+  qc["true_sequential"] = base.true_sequential;
   qc["damp_percent"] = base.damp;
   qc["checkpoint_format"] = v1 ? "gptq" : "gptq_v2";
   qc["pack_dtype"] = "int32";
@@ -356,7 +357,7 @@ void write_gptq_checkpoint(const model::Model &model, const model::ModelSource &
                 {"damp_percent", base.damp},
                 {"damp_auto_increment", base.damp_increment},
                 {"static_groups", base.static_groups},
-                {"true_sequential", true},
+                {"true_sequential", base.true_sequential},
                 {"mse", base.mse ? base.mse_norm : 0.0}};
   if (!dynamic.empty()) qc["dynamic"] = dynamic;
 
@@ -419,6 +420,9 @@ void write_compressed_tensors_checkpoint(const model::Model &model, const model:
         {"targets", targets}, {"input_activations", nullptr}, {"output_activations", nullptr}, {"weights", weights}};
   }
   ojson ignore = ojson::array({"lm_head"});
+  // OPT-350M's embedding projections are nn.Linear modules outside the blocks, stored dense.
+  if (model.config().embed_dim > 0)
+    for (const char *module : {"model.decoder.project_in", "model.decoder.project_out"}) ignore.push_back(module);
   for (const std::string &module : plan.dense_modules) ignore.push_back(module);
   ojson qc;
   qc["quant_method"] = "compressed-tensors";

@@ -100,7 +100,7 @@ void restore_params(const std::vector<learn::ParamGroup<float>> &groups, const s
   for (size_t k = 0; k < groups.size(); ++k) std::memcpy(groups[k].data, p[k].data(), sizeof(float) * p[k].size());
 }
 
-// The seven weights of a block as the student computes with them: each trained layer's soft or hard
+// The weights of a block (seven, or OPT's six) as the student computes with them: each trained layer's soft or hard
 // weights at the current parameters, the model's own for the others (skipped layers). The
 // parameters change only between steps, so when every block's weights fit `cache_bytes` the soft
 // ones are built once per block and step (begin_step() drops them) instead of twice per sequence
@@ -120,12 +120,12 @@ class StudentWeights {
     const bool cached = !hard && !built_.empty();
     float *base = data_.data() + (cached ? (int64_t)(l + 1) * block_floats_ : 0);
     float *p = base;
-    for (LinearKind k : model::kAllLinearKinds) {
+    for (LinearKind k : model_.config().linear_kinds()) {
       ptrs_[(int)k] = p;
       p += model_.linear_rows(k) * model_.linear_cols(k);
     }
     if (cached && built_[(size_t)l]) return ptrs_;
-    for (LinearKind k : model::kAllLinearKinds) {
+    for (LinearKind k : model_.config().linear_kinds()) {
       TrainedLayer *t = by_block_[(size_t)l][(int)k];
       float *dst = ptrs_[(int)k];
       if (!t)

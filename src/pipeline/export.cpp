@@ -29,6 +29,9 @@ bool plain_groups(const quant::QuantizedLayer &q) {
 }
 
 void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, ExportNotes *notes) {
+  if (s.model->config().is_opt())
+    fail(Status::Unsupported, path, "OPT models have no GGUF export (llama.cpp has no OPT architecture)",
+         "export gptq, compressed-tensors or huggingface instead");
   require(s.tokenizer != nullptr, Status::Unsupported,
           path + ": GGUF carries the tokenizer and this model has none; hint: load it with a tokenizer");
   // The layers stored as blocks, by (block, kind): their views are made one at a time, when

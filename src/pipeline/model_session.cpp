@@ -71,7 +71,7 @@ ModelSession::ModelSession(model::Model m, std::optional<model::Tokenizer> t, st
   if (source_.format == model::ModelFormat::kHuggingFace)
     quantization_ = model::read_hf_quantization_info(source_.model_file).method;
   for (int l = 0; l < model_.config().n_layers; ++l)
-    for (model::LinearKind k : model::kAllLinearKinds) linear_names_.push_back(model::Model::linear_name(l, k));
+    for (model::LinearKind k : model_.config().linear_kinds()) linear_names_.push_back(model::Model::linear_name(l, k));
 }
 
 ModelSession ModelSession::load(const std::string &path, const std::optional<std::string> &tokenizer_path) {
@@ -183,8 +183,9 @@ LayerSummary ModelSession::layer_summary(int64_t index) const {
 
 LinearEntry ModelSession::linear(int64_t index) const {
   require_index(index >= 0 && index < linear_count());
-  const int layer = (int)(index / model::kLinearKindCount);
-  const model::LinearKind kind = model::kAllLinearKinds[index % model::kLinearKindCount];
+  const model::LinearKindList kinds = model_.config().linear_kinds();
+  const int layer = (int)(index / kinds.size());
+  const model::LinearKind kind = kinds[(int)(index % kinds.size())];
   LinearEntry e;
   e.name = &linear_names_[(size_t)index];
   if (model_.streamed()) {

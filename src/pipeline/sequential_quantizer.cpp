@@ -29,15 +29,23 @@ using model::LinearKind;
 
 namespace {
 
-// The true-sequential groups of a block (spec gptq_family §1.1), in forward order.
+// The true-sequential groups of a block (spec gptq_family §1.1), in forward order: one per
+// distinct linear input, with the config's linears (LLaMA: q/k/v, o, gate/up, down; OPT: q/k/v,
+// out_proj, fc1, fc2).
 struct Group {
   LinearInput input;
   std::vector<LinearKind> kinds;
 };
-const Group kGroups[] = {{LinearInput::kAttnNorm, {LinearKind::kWq, LinearKind::kWk, LinearKind::kWv}},
-                         {LinearInput::kAttnOut, {LinearKind::kWo}},
-                         {LinearInput::kFfnNorm, {LinearKind::kW1, LinearKind::kW3}},
-                         {LinearInput::kFfnHidden, {LinearKind::kW2}}};
+std::vector<Group> block_groups(const model::ModelConfig &c) {
+  std::vector<Group> groups;
+  for (LinearInput input : {LinearInput::kAttnNorm, LinearInput::kAttnOut, LinearInput::kFfnNorm, LinearInput::kFfnHidden}) {
+    Group g{input, {}};
+    for (LinearKind k : c.linear_kinds())
+      if (model::input_of(k) == input) g.kinds.push_back(k);
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
 
 // Whether a layer's objective involves the full-precision stream (D): its method says so in the
 // traits table (GPTAQ, ResComp, the paper's GPTAQ, AutoRound), or GPTQ's exact-target ablation
@@ -92,9 +100,9 @@ void finish_block(model::Model &model, int l, const std::vector<std::vector<int3
 
 // Whether block l is reconstructed as a whole (VQR_PARAM_BLOCKWISE): then the seven linears run
 // the default AutoRound configuration together, so no per-layer override may touch them.
-bool block_is_blockwise(const PipelineOptions &options, int l) {
+bool block_is_blockwise(const model::Model &model, const PipelineOptions &options, int l) {
   bool any = false, overridden = false;
-  for (LinearKind k : model::kAllLinearKinds) {
+  for (LinearKind k : model.config().linear_kinds()) {
     bool skip;
     const std::string name = model::Model::linear_name(l, k);
     any |= config_for_layer(options, name, &skip).blockwise && !skip;
@@ -136,7 +144,7 @@ void quantize_block_jointly(model::Model &model, int l, const std::vector<std::v
   t.load += seconds_since(loading);
   const auto training = Clock::now();
   BlockwiseOutcome trained = blockwise_autoround(ctx, config, model, l, data, config.block_batch, thread_count(ctx));
-  for (const Group &g : kGroups)
+  for (const Group &g : block_groups(mc))
     for (LinearKind k : g.kinds) {
       quant::QuantizedLayer &result = trained.layers[(size_t)k];
       install_quantized(model, l, k, result, thread_count(ctx));
@@ -192,10 +200,11 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
           "quantize: the memory budget must be >= 0 bytes (0 = no limit)");
 
   // Which layers run what, and whether any needs the full-precision stream.
-  const int64_t total = (int64_t)mc.n_layers * model::kLinearKindCount;
+  const int64_t total = (int64_t)mc.n_layers * mc.linear_kinds().size();
+  const std::vector<Group> groups = block_groups(mc);
   bool fp_stream = false;
   for (int l = 0; l < mc.n_layers; ++l)
-    for (LinearKind k : model::kAllLinearKinds) {
+    for (LinearKind k : mc.linear_kinds()) {
       bool skip;
       const quant::QuantConfig c = config_for_layer(options, model::Model::linear_name(l, k), &skip);
       fp_stream |= !skip && needs_fp_stream(c);
@@ -235,7 +244,7 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
     if (fp_stream) {
       original.resize((size_t)(model.block_bytes() / (int64_t)sizeof(float)));
       float *p = original.data();
-      for (LinearKind k : model::kAllLinearKinds) {
+      for (LinearKind k : mc.linear_kinds()) {
         model.read_linear_rows(l, k, 0, model.linear_rows(k), p);
         orig_ptrs[(int)k] = p;
         p += model.linear_rows(k) * model.linear_cols(k);
@@ -243,13 +252,54 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
     }
     t.load += seconds_since(loading);
 
-    if (block_is_blockwise(options, l)) {
+    if (block_is_blockwise(model, options, l)) {
       quantize_block_jointly(model, l, windows, lengths, q, *fp, options, ctx, total, t, out, progress);
       finish_block(model, l, windows, lengths, q, fp.get(), fwd, orig_ptrs, options, t, out);
       continue;
     }
 
-    for (const Group &g : kGroups) {
+    // One group at a time: its statistics, then (true-sequential) its layers, so the next group's
+    // statistics see them quantized; all at once (VQR_PARAM_TRUE_SEQUENTIAL 0): every group's
+    // statistics from the unquantized block first, then every layer.
+    struct Pending {
+      const Group *g;
+      std::vector<std::string> names;
+      std::vector<quant::QuantConfig> configs;
+      std::vector<bool> skips;
+      std::unique_ptr<hessian::Hessian> h;
+    };
+    std::vector<Pending> pending;
+    auto quantize_group = [&](Pending &pg) {
+      const Group &g = *pg.g;
+      for (size_t i = 0; i < g.kinds.size(); ++i) {
+        LayerRecord rec;
+        rec.name = pg.names[i];
+        rec.layer = l;
+        rec.kind = g.kinds[i];
+        rec.skipped = pg.skips[i];
+        rec.config = quant::resolve_presets(pg.configs[i]);
+        if (pg.skips[i]) {
+          out.results.emplace_back(0, 0, -1, rec.config.bits);
+        } else {
+          const auto sweeping = Clock::now();
+          // The model's own dense fp32 weights: no untrusted view to validate (DESIGN §1).
+          const model::LinearWeight w = model.linear(l, g.kinds[i]);
+          quant::QuantizedLayer result =
+              options.layer_quantizer
+                  ? options.layer_quantizer(ctx, pg.configs[i], l, g.kinds[i], w.data, w.rows, w.cols, pg.h.get())
+                  : quantize_layer(ctx, pg.configs[i], w.data, w.rows, w.cols, pg.h.get());
+          install_quantized(model, l, g.kinds[i], result, thread_count(ctx));
+          t.sweep += seconds_since(sweeping);
+          rec.report = result.report;
+          out.results.push_back(std::move(result));
+        }
+        out.layers.push_back(rec);
+        if (options.on_layer) options.on_layer(out.layers.back(), (int64_t)out.layers.size(), total);
+        progress.checkpoint((int64_t)out.layers.size(), (int64_t)out.layers.size() == total);
+      }
+      pg.h.reset();
+    };
+    for (const Group &g : groups) {
       std::vector<std::string> names;
       std::vector<quant::QuantConfig> configs;
       std::vector<bool> skips;
@@ -262,25 +312,19 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
         any |= !skip;
         pair |= !skip && needs_fp_stream(configs.back());
       }
-      if (!any) {
-        for (size_t i = 0; i < g.kinds.size(); ++i) {
-          LayerRecord rec;
-          rec.name = names[i];
-          rec.layer = l;
-          rec.kind = g.kinds[i];
-          rec.skipped = true;
-          rec.config = quant::resolve_presets(configs[i]);
-          out.layers.push_back(rec);
-          out.results.emplace_back(0, 0, -1, rec.config.bits);
-          if (options.on_layer) options.on_layer(out.layers.back(), (int64_t)out.layers.size(), total);
-          progress.checkpoint((int64_t)out.layers.size(), (int64_t)out.layers.size() == total);
+      if (!any) {  // every layer of the group skipped: no statistics
+        pending.push_back(Pending{&g, std::move(names), std::move(configs), std::move(skips), nullptr});
+        if (options.config.true_sequential) {
+          quantize_group(pending.back());
+          pending.clear();
         }
         continue;
       }
 
       // One Hessian for the group's input, from every window.
       const int64_t width = mc.input_width(g.input);
-      hessian::Hessian h(width, /*f64=*/false, /*asymmetric=*/pair, backend_of(ctx));
+      auto hp = std::make_unique<hessian::Hessian>(width, /*f64=*/false, /*asymmetric=*/pair, backend_of(ctx));
+      hessian::Hessian &h = *hp;
       const auto calibrating = Clock::now();
       double accumulating = 0;  // the part of the passes spent in the Hessian
       for (size_t w = 0; w < windows.size(); ++w) {
@@ -313,34 +357,13 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
       }
       t.hessian += accumulating;
       t.forward += seconds_since(calibrating) - accumulating;
-
-      for (size_t i = 0; i < g.kinds.size(); ++i) {
-        LayerRecord rec;
-        rec.name = names[i];
-        rec.layer = l;
-        rec.kind = g.kinds[i];
-        rec.skipped = skips[i];
-        rec.config = quant::resolve_presets(configs[i]);
-        if (skips[i]) {
-          out.results.emplace_back(0, 0, -1, rec.config.bits);
-        } else {
-          const auto sweeping = Clock::now();
-          // The model's own dense fp32 weights: no untrusted view to validate (DESIGN §1).
-          const model::LinearWeight w = model.linear(l, g.kinds[i]);
-          quant::QuantizedLayer result =
-              options.layer_quantizer
-                  ? options.layer_quantizer(ctx, configs[i], l, g.kinds[i], w.data, w.rows, w.cols, &h)
-                  : quantize_layer(ctx, configs[i], w.data, w.rows, w.cols, &h);
-          install_quantized(model, l, g.kinds[i], result, thread_count(ctx));
-          t.sweep += seconds_since(sweeping);
-          rec.report = result.report;
-          out.results.push_back(std::move(result));
-        }
-        out.layers.push_back(rec);
-        if (options.on_layer) options.on_layer(out.layers.back(), (int64_t)out.layers.size(), total);
-        progress.checkpoint((int64_t)out.layers.size(), (int64_t)out.layers.size() == total);
+      pending.push_back(Pending{&g, std::move(names), std::move(configs), std::move(skips), std::move(hp)});
+      if (options.config.true_sequential) {
+        quantize_group(pending.back());
+        pending.clear();
       }
     }
+    for (Pending &pg : pending) quantize_group(pg);
 
     finish_block(model, l, windows, lengths, q, fp.get(), fwd, orig_ptrs, options, t, out);
   }

@@ -68,6 +68,7 @@ static const ParamInfo kTable[] = {
       {Param::Holdout, "holdout", false, -1, 1e6, -1},
       {Param::KlMean, "kl_mean", false, 0, 1, 0},
       {Param::TeacherOnline, "teacher_online", false, 0, 1, 0},
+      {Param::TrueSequential, "true_sequential", false, 0, 1, 1},
 };
 static_assert(sizeof kTable / sizeof kTable[0] == kParamCount, "kParamCount must equal the table's length");
 
@@ -207,6 +208,7 @@ void set_typed(QuantConfig &c, Param param, double v) {
     case Param::Holdout: c.holdout = (int64_t)v; break;
     case Param::KlMean: c.kl_mean = v != 0; break;
     case Param::TeacherOnline: c.teacher_online = v != 0; break;
+    case Param::TrueSequential: c.true_sequential = v != 0; break;
   }
 }
 

@@ -20,7 +20,7 @@ struct ParamInfo {
   double lower, upper, default_value;
 };
 
-constexpr int kParamCount = 55;
+constexpr int kParamCount = 56;
 const std::array<ParamInfo, kParamCount> &param_table();
 // Index of `id` in param_table(), or -1 when unknown.
 int param_index(Param id);
@@ -100,6 +100,11 @@ struct QuantConfig {
   int64_t holdout = -1;
   bool kl_mean = false;
   bool teacher_online = false;
+  // Whole-model quantization (pipeline/sequential_quantizer.h): true = each block's linears in the
+  // true-sequential groups (q/k/v, o, w1/w3, w2; each group's Hessian from the block with the
+  // earlier groups quantized); false = one group (every Hessian from the unquantized block), the
+  // order of the GPTQ reference's OPT and BLOOM scripts (spec gptq_family §1.1).
+  bool true_sequential = true;
 };
 
 // Short lowercase grid names ("gptq", "quarot", "full_range") used by the tool, the Python binding

@@ -95,6 +95,7 @@ enum class Param : int {
   Holdout = 649,
   KlMean = 650,
   TeacherOnline = 651,
+  TrueSequential = 660,
 };
 
 }  // namespace vqr::quant

@@ -211,6 +211,7 @@ static const param_spec k_params[] = {
     {VQR_PARAM_HOLDOUT, "holdout", 0, -1, 1e6, -1},
     {VQR_PARAM_KL_MEAN, "kl_mean", 0, 0, 1, 0},
     {VQR_PARAM_TEACHER_ONLINE, "teacher_online", 0, 0, 1, 0},
+    {VQR_PARAM_TRUE_SEQUENTIAL, "true_sequential", 0, 0, 1, 1},
 };
 #define N_PARAMS (sizeof k_params / sizeof k_params[0])
 

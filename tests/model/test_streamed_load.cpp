@@ -253,7 +253,7 @@ TEST(StreamedLoad, HuggingFaceBf16AndF16Folders) {
     fs::create_directories(folder);
     const std::string config = hf_config(c.arch, c.tied);
     vqr::model::save_hf_checkpoint(random_model(config, c.dtype, 11), folder, config, c.dtype, c.shard_bytes);
-    ASSERT_EQ(stored_dtype(folder, vqr::model::hf_linear_name(1, LinearKind::kW2)), c.expect);
+    ASSERT_EQ(stored_dtype(folder, vqr::model::hf_linear_name(vqr::model::ModelConfig{}, 1, LinearKind::kW2)), c.expect);
     expect_streamed_equals_resident(vqr::model::resolve_model_source(folder, ""));
   }
 }

@@ -364,7 +364,7 @@ TEST_F(Export, GptqHeadersConfigAndFilesFollowTheSpec) {
   const auto &c = m.config();
   for (const auto &rec : r.layers) {
     SCOPED_TRACE(rec.name);
-    const std::string module = vqr::model::hf_linear_module(rec.layer, rec.kind);
+    const std::string module = vqr::model::hf_linear_module(m.config(), rec.layer, rec.kind);
     if (rec.skipped) {
       EXPECT_EQ(raw.count(module + ".qweight"), 0u);
       ASSERT_EQ(raw.count(module + ".weight"), 1u);
@@ -612,7 +612,7 @@ TEST_F(Export, CompressedTensorsRoundTripsAndFollowsTheSpec) {
       const auto &rec = r.layers[i];
       const QuantizedLayer &q = r.results[i];
       SCOPED_TRACE(rec.name);
-      const std::string module = vqr::model::hf_linear_module(rec.layer, rec.kind);
+      const std::string module = vqr::model::hf_linear_module(m.config(), rec.layer, rec.kind);
       const int64_t in = q.cols, out_f = q.rows, G = tc.group_size > 0 ? (in + tc.group_size - 1) / tc.group_size : 1;
       const RawTensor &wp = raw.at(module + ".weight_packed"), &ws = raw.at(module + ".weight_scale"),
                       &sh = raw.at(module + ".weight_shape");

@@ -101,7 +101,7 @@ PARAM = {
     "rank": 630,
     "minmax_tuning": 640, "minmax_lr": 641, "blockwise": 642, "block_batch": 643,
     "e2e": 644, "teacher_topk": 645, "temperature": 646, "e2e_batch": 647, "eval_every": 648,
-    "holdout": 649, "kl_mean": 650, "teacher_online": 651,
+    "holdout": 649, "kl_mean": 650, "teacher_online": 651, "true_sequential": 660,
 }
 
 # --- structs -------------------------------------------------------------------------------------
