@@ -5,8 +5,8 @@ For each architecture: a random-weight model built by transformers from a small 
 128, 2 layers), saved with save_pretrained (fp32 safetensors + config.json, the layout users
 download) beside a real byte-level BPE tokenizer trained here with `tokenizers` on the shared text;
 then the library (through the Python binding) loads the folder, and
-  - its tokenization of fixed text must equal the tokenizer's, id for id (when the library reads
-    tokenizer.json; otherwise the line says so),
+  - its tokenization of fixed text (stories, accents, CJK, Cyrillic, tabs, long digit runs) must
+    equal the tokenizer's, id for id, BOS rule included,
   - its logits on those ids must match transformers' within the fp32 bound below, and
   - after GPTQ W4 g32 (symmetric, fp16 scales, so the checkpoint holds exactly the quantized model)
     its compressed-tensors export, loaded by transformers with the compressed-tensors package, must
@@ -229,7 +229,8 @@ def main():
                         tok_line += f": first difference at {first}"
                         failures += 1
                 except vqround.Error as e:
-                    tok_line = f"tokens not compared (the library does not tokenize this folder: {e})"
+                    tok_line = f"tokens FAIL: the library does not tokenize this folder ({e})"
+                    failures += 1
                 ours = ours_model.logits(ids, threads=1)
                 rel = bound(cfg, len(ids))
                 ok, line = compare(ours, theirs, rel)
