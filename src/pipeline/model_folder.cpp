@@ -86,7 +86,14 @@ void copy_tokenizer_files(const model::ModelSource &source, const std::string &t
   if (!t.empty() && !inside_gguf) {
     // An explicit or llama2.c tokenizer: stored under the name its kind is found by.
     const std::string name = model::tokenizer_name_in_folder(source.tokenizer_file);
-    if (!io::path_exists(tmp + "/" + name)) io::copy_file(source.tokenizer_file, tmp + "/" + name, "check the tokenizer path");
+    if (!io::path_exists(tmp + "/" + name)) {
+      io::copy_file(source.tokenizer_file, tmp + "/" + name, "check the tokenizer path");
+      // A tokenizer.json's BOS/EOS rules live in the tokenizer_config.json beside it: it travels too.
+      const size_t slash = t.find_last_of('/');
+      const std::string beside = (slash == std::string::npos ? std::string(".") : t.substr(0, slash)) + "/tokenizer_config.json";
+      if (name == model::kHfTokenizerJsonFileName && io::path_exists(beside) && !io::path_exists(tmp + "/tokenizer_config.json"))
+        io::copy_file(beside, tmp + "/tokenizer_config.json", "check the tokenizer path");
+    }
   }
 }
 

@@ -47,7 +47,8 @@ void write_checkpoint_payload(const model::Model &model, const model::ModelSourc
 
 // Copies a Hugging Face source's tokenizer and generation files (tokenizer.model, tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, generation_config.json) and the source's
-// tokenizer (under the name resolve_model_source looks for) into `tmp`.
+// tokenizer (under the name resolve_model_source looks for; an explicit tokenizer.json with the
+// tokenizer_config.json beside it, which holds its BOS/EOS rules) into `tmp`.
 void copy_tokenizer_files(const model::ModelSource &source, const std::string &tmp);
 
 // Writes the folder. `dir` must not exist. The model may be resident or streamed: the weights go

@@ -4,6 +4,8 @@
 // and llama.cpp's test vectors for the GPT-2 GGUF vocabulary (data folder; skipped without it).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -272,6 +274,30 @@ TEST(BpeTokenizerJson, TheCApiTokenizesWithAnExplicitTokenizerJson) {
   ids.resize(static_cast<size_t>(count));
   EXPECT_EQ(ids, t.encode(text, true, false));
   EXPECT_EQ(ids.front(), 260);  // the template's BOS
+  vqr_model_free(m);
+}
+
+// A folder written from a model whose tokenizer was an explicit tokenizer.json carries the
+// tokenizer_config.json beside it too (its BOS rule): the written folder tokenizes the same way.
+TEST(BpeTokenizerJson, AWrittenFolderKeepsAnExplicitTokenizersConfig) {
+  VQR_DATA_DIR_OR_SKIP(data);
+  TempDir dir("bpe_written");
+  const Tokenizer t = load_json(dir, llama3_like(), R"({"add_bos_token": false})");
+  vqr_model *m = nullptr;
+  ASSERT_EQ(vqr_model_load((data + "/models/stories260K/stories260K.bin").c_str(), dir.file("tokenizer.json").c_str(), &m), VQR_OK)
+      << vqr_last_error();
+  const std::string out = dir.file("written");
+  ASSERT_EQ(vqr_model_save(m, out.c_str()), VQR_OK) << vqr_last_error();
+  vqr_model_free(m);
+  EXPECT_TRUE(std::filesystem::exists(out + "/tokenizer_config.json"));
+  ASSERT_EQ(vqr_model_load(out.c_str(), nullptr, &m), VQR_OK) << vqr_last_error();
+  const char *text = "hi thi 12345";
+  int64_t count = 0;
+  std::vector<int32_t> ids(64);
+  ASSERT_EQ(vqr_model_tokenize(m, text, 1, ids.data(), static_cast<int64_t>(ids.size()), &count), VQR_OK) << vqr_last_error();
+  ids.resize(static_cast<size_t>(count));
+  EXPECT_EQ(ids, t.encode(text, true, false));
+  EXPECT_NE(ids.front(), 260) << "add_bos_token false: no template BOS";
   vqr_model_free(m);
 }
 
