@@ -1302,8 +1302,10 @@ class Model(_Handle):
 
     Model(path, tokenizer=None) loads `path`: a checkpoint file, or a folder written by save() or
     `vqround quantize`, or a Hugging Face folder (config.json + safetensors; Llama, Mistral, Qwen2,
-    Qwen3). tokenizer None takes the folder's tokenizer.model or tokenizer.bin, or beside a
-    checkpoint file a tokenizer.bin or the single tok*.bin; a Hugging Face folder without one loads
+    Qwen3, OPT). tokenizer None takes the folder's byte-level BPE tokenizer.json (GPT-2, Llama 3,
+    Qwen2; since 0.5.0), else its tokenizer.model or tokenizer.bin, or beside a checkpoint file a
+    tokenizer.bin or the single tok*.bin; tokenizer may also name a tokenizer.json, tokenizer.model,
+    tokenizer.bin or GGUF file. A Hugging Face folder without one loads
     without a tokenizer (tokenize() then raises UNSUPPORTED; pass ids). Raises Error IO (missing
     files, no tokenizer found), FORMAT (malformed checkpoint, config or tokenizer), UNSUPPORTED.
     close() or a `with` block frees the native model.
