@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ggml_vocab_cases.h"
 #include "common/scratch_files.h"
 #include "core/error.h"
 #include "io/gguf.h"
@@ -141,29 +142,14 @@ TEST(GgufVocabFiles, LlamaSpmTokenizerMatchesLlamaCpp) {
   const Tokenizer t = Tokenizer::load(base, 32000);
   EXPECT_EQ(t.kind(), Tokenizer::Kind::kGguf);
   EXPECT_EQ(t.bos_id(), 1);
-  const std::string inp = read_file(base + ".inp"), out = read_file(base + ".out");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  for (size_t at = 0;;) {
-    const size_t next = inp.find(sep, at);
-    if (next == std::string::npos) {
-      EXPECT_EQ(at, inp.size()) << "the input file ends with the separator";
-      break;
-    }
-    cases.push_back(inp.substr(at, next - at));
-    at = next + sep.size();
-  }
-  std::vector<std::string> lines;
-  std::istringstream ls(out);
-  for (std::string line; std::getline(ls, line);) lines.push_back(line);
-  ASSERT_EQ(cases.size(), lines.size());
+  const std::string inp = read_file(base + ".inp");
+  const vqr_test::GgmlVocabCases v = vqr_test::parse_ggml_vocab_cases(inp, read_file(base + ".out"));
+  EXPECT_EQ(v.parsed, inp.size()) << "the input file ends with the separator";
+  const std::vector<std::string> &cases = v.texts;
+  ASSERT_EQ(cases.size(), v.ids.size());
   ASSERT_GE(cases.size(), 40u);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    std::vector<int32_t> want;
-    std::istringstream ids(lines[i]);
-    for (int32_t id; ids >> id;) want.push_back(id);
-    EXPECT_EQ(t.encode(cases[i], false, false), want) << "case " << i << ": \"" << cases[i] << "\"";
-  }
+  for (size_t i = 0; i < cases.size(); ++i)
+    EXPECT_EQ(t.encode(cases[i], false, false), v.ids[i]) << "case " << i << ": \"" << cases[i] << "\"";
 }
 
 // Since issue 19 a "gpt2" vocabulary tokenizes as byte-level BPE (its llama.cpp test vectors are

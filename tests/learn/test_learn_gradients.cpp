@@ -16,6 +16,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/gradient_check.h"
 #include "common/test_util.h"
 #include "hessian/hessian.h"
 #include "learn/layer_objective.h"
@@ -77,13 +78,7 @@ void expect_fd_gradient(double *p, const double *grad, int64_t size, const std::
                         const std::string &what, double step = 1e-6, double tol = 1e-6) {
   int checked = 0;
   for (int64_t i = 0; i < size; ++i) {
-    const double saved = p[i];
-    p[i] = saved + step;
-    const double fp = f();
-    p[i] = saved - step;
-    const double fm = f();
-    p[i] = saved;
-    const double fd = (fp - fm) / (2 * step);
+    const double fd = vqr_test::central_difference(p[i], step, f);
     const double scale = std::max({1.0, std::fabs(fd), std::fabs(grad[i])});
     EXPECT_NEAR(grad[i], fd, tol * scale) << what << " coordinate " << i;
     ++checked;

@@ -13,6 +13,7 @@
 
 #include "model/model.h"
 #include "random_model.h"
+#include "reference_linear.h"
 
 namespace vqr_test {
 
@@ -89,27 +90,15 @@ inline OptVec opt_layernorm(const OptVec &x, const OptVec &g, const OptVec &b, i
   return y;
 }
 
-// y (T x OC) = x (T x IC) w^T + b (b may be empty).
-inline OptVec opt_linear(const OptVec &x, const OptVec &w, const OptVec &b, int64_t T, int64_t IC, int64_t OC) {
-  OptVec y((size_t)(T * OC));
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t o = 0; o < OC; ++o) {
-      double s = b.empty() ? 0.0 : b[(size_t)o];
-      for (int64_t i = 0; i < IC; ++i) s += x[(size_t)(t * IC + i)] * w[(size_t)(o * IC + i)];
-      y[(size_t)(t * OC + o)] = s;
-    }
-  return y;
-}
-
 // One OPT block on x (T x dim, one sequence).
 inline OptVec opt_block_forward(const vqr::model::ModelConfig &c, const OptBlock &p, const OptVec &x, int64_t T) {
   const int64_t C = c.dim, H = c.hidden_dim, NH = c.n_heads, HS = c.head_size();
   const double eps = c.norm_eps;
   using K = vqr::model::LinearKind;
   const OptVec a = c.pre_norm ? opt_layernorm(x, p.g1, p.b1, T, C, eps) : x;
-  const OptVec q = opt_linear(a, p.w[(int)K::kWq], p.b[(int)K::kWq], T, C, C);
-  const OptVec k = opt_linear(a, p.w[(int)K::kWk], p.b[(int)K::kWk], T, C, C);
-  const OptVec v = opt_linear(a, p.w[(int)K::kWv], p.b[(int)K::kWv], T, C, C);
+  const OptVec q = reference_linear(a, p.w[(int)K::kWq], p.b[(int)K::kWq], T, C, C);
+  const OptVec k = reference_linear(a, p.w[(int)K::kWk], p.b[(int)K::kWk], T, C, C);
+  const OptVec v = reference_linear(a, p.w[(int)K::kWv], p.b[(int)K::kWv], T, C, C);
   OptVec o((size_t)(T * C), 0.0);
   for (int64_t h = 0; h < NH; ++h)
     for (int64_t t = 0; t < T; ++t) {
@@ -125,13 +114,13 @@ inline OptVec opt_block_forward(const vqr::model::ModelConfig &c, const OptBlock
       for (int64_t u = 0; u <= t; ++u)
         for (int64_t j = 0; j < HS; ++j) o[(size_t)(t * C + h * HS + j)] += s[(size_t)u] / sum * v[(size_t)(u * C + h * HS + j)];
     }
-  OptVec r = opt_linear(o, p.w[(int)K::kWo], p.b[(int)K::kWo], T, C, C);
+  OptVec r = reference_linear(o, p.w[(int)K::kWo], p.b[(int)K::kWo], T, C, C);
   for (size_t i = 0; i < r.size(); ++i) r[i] += x[i];
   if (!c.pre_norm) r = opt_layernorm(r, p.g1, p.b1, T, C, eps);
   const OptVec f = c.pre_norm ? opt_layernorm(r, p.g2, p.b2, T, C, eps) : r;
-  OptVec hid = opt_linear(f, p.w[(int)K::kW1], p.b[(int)K::kW1], T, C, H);
+  OptVec hid = reference_linear(f, p.w[(int)K::kW1], p.b[(int)K::kW1], T, C, H);
   for (double &e : hid) e = e > 0 ? e : 0;
-  OptVec y = opt_linear(hid, p.w[(int)K::kW2], p.b[(int)K::kW2], T, H, C);
+  OptVec y = reference_linear(hid, p.w[(int)K::kW2], p.b[(int)K::kW2], T, H, C);
   for (size_t i = 0; i < y.size(); ++i) y[i] += r[i];
   if (!c.pre_norm) y = opt_layernorm(y, p.g2, p.b2, T, C, eps);
   return y;
@@ -148,16 +137,16 @@ inline OptVec opt_logits(const vqr::model::Model &m, const std::vector<int32_t> 
     m.read_embedding_rows(tokens[(size_t)t], tokens[(size_t)t] + 1, row.data());
     for (int64_t j = 0; j < E; ++j) e[(size_t)(t * E + j)] = row[(size_t)j];
   }
-  OptVec x = c.embed_dim > 0 ? opt_linear(e, opt_widen(m.project_in(), C * E), {}, T, E, C) : e;
+  OptVec x = c.embed_dim > 0 ? reference_linear(e, opt_widen(m.project_in(), C * E), {}, T, E, C) : e;
   for (int64_t t = 0; t < T; ++t)
     for (int64_t j = 0; j < C; ++j) x[(size_t)(t * C + j)] += m.positions()[(t + 2) * C + j];
   for (int l = 0; l < c.n_layers; ++l)
     x = opt_block_forward(c, blocks ? (*blocks)[(size_t)l] : opt_block_of(m, l), x, T);
   if (c.final_norm) x = opt_layernorm(x, opt_widen(m.rms_final(), C), opt_widen(m.norm_bias_final(), C), T, C, c.norm_eps);
-  if (c.embed_dim > 0) x = opt_linear(x, opt_widen(m.project_out(), C * E), {}, T, C, E);
+  if (c.embed_dim > 0) x = reference_linear(x, opt_widen(m.project_out(), C * E), {}, T, C, E);
   std::vector<float> cls((size_t)(V * E));
   m.read_classifier_rows(0, V, cls.data());
-  return opt_linear(x, OptVec(cls.begin(), cls.end()), {}, T, E, V);
+  return reference_linear(x, OptVec(cls.begin(), cls.end()), {}, T, E, V);
 }
 
 }  // namespace vqr_test

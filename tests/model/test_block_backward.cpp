@@ -16,13 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "common/gradient_check.h"
 #include "core/error.h"
 #include "model/block_backward.h"
 #include "model/model_backward.h"
 #include "model/elementwise.h"
 #include "model/forward.h"
 #include "model/model.h"
+#include "backward_runs.h"
 #include "random_model.h"
+#include "reference_linear.h"
 
 namespace {
 
@@ -32,6 +35,8 @@ using vqr::model::Model;
 using vqr::model::ModelConfig;
 using vqr::model::RopeLayout;
 using vqr::model::TensorId;
+using vqr_test::expect_sampled_gradient;
+using vqr_test::reference_linear;
 using Vec = std::vector<double>;
 
 // The block's parameters in double (the model's float values, widened).
@@ -70,18 +75,6 @@ void rmsnorm(double *y, const double *x, const double *g, int64_t n, double eps)
   for (int64_t j = 0; j < n; ++j) y[j] = x[j] * r * g[j];
 }
 
-// y (T x OC) = x (T x IC) w^T + b.
-Vec linear(const Vec &x, const Vec &w, const Vec &b, int64_t T, int64_t IC, int64_t OC) {
-  Vec y((size_t)(T * OC));
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t o = 0; o < OC; ++o) {
-      double s = b.empty() ? 0.0 : b[(size_t)o];
-      for (int64_t i = 0; i < IC; ++i) s += x[(size_t)(t * IC + i)] * w[(size_t)(o * IC + i)];
-      y[(size_t)(t * OC + o)] = s;
-    }
-  return y;
-}
-
 // y = block(x) in double.
 Vec block_forward(const ModelConfig &c, const Params &p, const Vec &x, int64_t T, const std::vector<float> &table) {
   const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim, NH = c.n_heads, NKV = c.n_kv_heads,
@@ -90,8 +83,9 @@ Vec block_forward(const ModelConfig &c, const Params &p, const Vec &x, int64_t T
   auto W = [&](LinearKind k) -> const Vec & { return p.w[static_cast<int>(k)]; };
   Vec xn((size_t)(T * C));
   for (int64_t t = 0; t < T; ++t) rmsnorm(&xn[(size_t)(t * C)], &x[(size_t)(t * C)], p.g_att.data(), C, eps);
-  Vec q = linear(xn, W(LinearKind::kWq), p.bq, T, C, QD), k = linear(xn, W(LinearKind::kWk), p.bk, T, C, KV),
-      v = linear(xn, W(LinearKind::kWv), p.bv, T, C, KV);
+  Vec q = reference_linear(xn, W(LinearKind::kWq), p.bq, T, C, QD),
+      k = reference_linear(xn, W(LinearKind::kWk), p.bk, T, C, KV),
+      v = reference_linear(xn, W(LinearKind::kWv), p.bv, T, C, KV);
   const int64_t stride = c.rope_layout == RopeLayout::kInterleaved ? 2 : 1;
   const int64_t partner = c.rope_layout == RopeLayout::kInterleaved ? 1 : half;
   for (int64_t t = 0; t < T; ++t)
@@ -125,13 +119,14 @@ Vec block_forward(const ModelConfig &c, const Params &p, const Vec &x, int64_t T
         for (int64_t i = 0; i < HS; ++i)
           o[(size_t)(t * QD + h * HS + i)] += s[(size_t)u] / sum * v[(size_t)(u * KV + g * HS + i)];
     }
-  Vec x1 = linear(o, W(LinearKind::kWo), {}, T, QD, C);
+  Vec x1 = reference_linear(o, W(LinearKind::kWo), {}, T, QD, C);
   for (size_t i = 0; i < x1.size(); ++i) x1[i] += x[i];
   Vec xn2((size_t)(T * C));
   for (int64_t t = 0; t < T; ++t) rmsnorm(&xn2[(size_t)(t * C)], &x1[(size_t)(t * C)], p.g_ffn.data(), C, eps);
-  Vec h1 = linear(xn2, W(LinearKind::kW1), {}, T, C, H), h3 = linear(xn2, W(LinearKind::kW3), {}, T, C, H);
+  Vec h1 = reference_linear(xn2, W(LinearKind::kW1), {}, T, C, H),
+      h3 = reference_linear(xn2, W(LinearKind::kW3), {}, T, C, H);
   for (size_t i = 0; i < h1.size(); ++i) h1[i] = h1[i] / (1.0 + std::exp(-h1[i])) * h3[i];
-  const Vec y2 = linear(h1, W(LinearKind::kW2), {}, T, H, C);
+  const Vec y2 = reference_linear(h1, W(LinearKind::kW2), {}, T, H, C);
   for (size_t i = 0; i < x1.size(); ++i) x1[i] += y2[i];
   return x1;
 }
@@ -175,63 +170,15 @@ double model_nll(const Model &m, std::vector<Params> &blocks, const std::vector<
   return nll;
 }
 
-// Central difference of block_loss in coordinate `at` of `v` (x or one weight), step h.
-double central_difference(Vec &v, size_t at, double h, const std::function<double()> &loss) {
-  const double keep = v[at];
-  v[at] = keep + h;
-  const double up = loss();
-  v[at] = keep - h;
-  const double down = loss();
-  v[at] = keep;
-  return (up - down) / (2 * h);
-}
-
-// Checks `got` (the library's fp32 gradient, all entries) at `samples` random coordinates against
-// the central difference. Bound: the library runs the block and its backward in fp32, each value a
-// chain of dot products of length <= max(dim, hidden, T) with unit roundoff u = 6e-8 and gains O(1)
-// on these well-scaled models, so its gradients carry relative errors of order n u ~ 1e-5; the
-// central difference in double with h = 1e-5 errs by O(h^2) ~ 1e-10. 1e-4 of the largest sampled
-// gradient is ten times that (observed: 1e-7 to 2e-6), while a wrong term (a dropped softmax
-// Jacobian term, a RoPE sign, a missing norm derivative) moves gradients by tens of percent.
-void expect_gradient(const char *what, const std::vector<float> &got, Vec &v, int samples, uint32_t seed,
-                     const std::function<double()> &loss) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
-  std::vector<size_t> at;
-  for (int i = 0; i < samples; ++i) at.push_back(pick(rng));
-  Vec fd;
-  double scale = 0, worst = 0;
-  for (size_t i : at) {
-    fd.push_back(central_difference(v, i, 1e-5, loss));
-    scale = std::max(scale, std::fabs(fd.back()));
-  }
-  for (size_t n = 0; n < at.size(); ++n) worst = std::max(worst, std::fabs(got[at[n]] - fd[n]));
-  std::printf("  %-6s max |fd| %.3g, max |lib - fd| %.3g (%.2g of it)\n", what, scale, worst, worst / scale);
-  EXPECT_GT(scale, 1e-3) << what << ": the sampled gradients are too small to test anything";
-  EXPECT_LE(worst, 1e-4 * scale) << what;
-}
-
 void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *name) {
   std::printf("%s\n", name);
   Model m(c);
   vqr_test::fill_random(m, seed);
   const int layer = c.n_layers - 1;
-  const int64_t C = c.dim;
-  std::mt19937 rng(seed + 7);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x((size_t)(T * C)), dy(x.size()), dx(x.size());
-  for (float &v : x) v = nd(rng);
-  for (float &v : dy) v = nd(rng);
-  std::vector<float> dw[7];
   BlockBackward bb(m, T, 2);
-  std::vector<int> order;
-  bb.run(layer, x.data(), T, dy.data(), dx.data(), [&](LinearKind k, const float *g, int64_t rows, int64_t cols) {
-    const auto lw = m.linear(layer, k);
-    EXPECT_EQ(rows, lw.rows);
-    EXPECT_EQ(cols, lw.cols);
-    dw[static_cast<int>(k)].assign(g, g + rows * cols);
-    order.push_back(static_cast<int>(k));
-  });
+  const vqr_test::BlockBackwardRun r = vqr_test::run_random_block(bb, m, layer, T, seed + 7);
+  const std::vector<float> &x = r.x, &dy = r.dy, &dx = r.dx, *dw = r.dw;
+  const std::vector<int> &order = r.order;
   EXPECT_EQ(order, (std::vector<int>{5, 4, 6, 3, 0, 1, 2})) << "w2, w1, w3, wo, wq, wk, wv";
   // Heads one at a time (the smallest score budget) give the same bits as all heads at once.
   {
@@ -261,7 +208,7 @@ void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *na
   const Vec R(dy.begin(), dy.end());
   const std::vector<float> table = vqr::model::rope_table(vqr::model::rope_inverse_frequencies(c), T);
   auto loss = [&] { return block_loss(c, p, xd, R, T, table); };
-  expect_gradient("dx", dx, xd, 24, seed + 1, loss);
+  expect_sampled_gradient("dx", dx, xd, 24, seed + 1, loss);
   const char *names[7] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
   for (int k = 0; k < 7; ++k) {
     if (T == 1 && (k == 0 || k == 1)) {  // softmax over one key is 1 whatever q and k: no gradient
@@ -269,7 +216,7 @@ void check_config(const ModelConfig &c, int64_t T, uint32_t seed, const char *na
       EXPECT_EQ(*std::min_element(dw[k].begin(), dw[k].end()), 0.0f) << names[k];
       continue;
     }
-    expect_gradient(names[k], dw[k], p.w[k], 16, seed + 10 + k, loss);
+    expect_sampled_gradient(names[k], dw[k], p.w[k], 16, seed + 10 + k, loss);
   }
 }
 
@@ -283,16 +230,9 @@ void check_model(const ModelConfig &c, int64_t T, uint32_t seed, const char *nam
   std::uniform_int_distribution<int32_t> pick(0, c.vocab_size - 1);
   std::vector<int32_t> tokens((size_t)T);
   for (int32_t &t : tokens) t = pick(rng);
-  std::vector<std::vector<float>> dw((size_t)(c.n_layers * 7));
-  vqr::model::ModelBackward mb(m, T, 2);
-  const double value = mb.run(
-      tokens.data(), T,
-      [&](const float *z, int64_t n, int64_t V, float *dz) {
-        return vqr::model::nll_loss_and_gradient(z, tokens.data(), n, V, dz);
-      },
-      [&](int l, LinearKind k, const float *g, int64_t rows, int64_t cols) {
-        dw[(size_t)(l * 7 + static_cast<int>(k))].assign(g, g + rows * cols);
-      });
+  const vqr_test::ModelNllBackward r = vqr_test::run_model_nll(m, tokens);
+  const double value = r.nll;
+  const std::vector<std::vector<float>> &dw = r.dw;
   std::vector<Params> blocks;
   for (int l = 0; l < c.n_layers; ++l) blocks.push_back(params_of(m, l));
   const std::vector<float> table = vqr::model::rope_table(vqr::model::rope_inverse_frequencies(c), T);
@@ -304,7 +244,7 @@ void check_model(const ModelConfig &c, int64_t T, uint32_t seed, const char *nam
   for (int l : {0, c.n_layers - 1})
     for (int k = 0; k < 7; ++k) {
       const std::string what = "b" + std::to_string(l) + "." + names[k];
-      expect_gradient(what.c_str(), dw[(size_t)(l * 7 + k)], blocks[(size_t)l].w[k], 8, seed + 20 + 7 * l + k, loss);
+      expect_sampled_gradient(what, dw[(size_t)(l * 7 + k)], blocks[(size_t)l].w[k], 8, seed + 20 + 7 * l + k, loss);
     }
 }
 

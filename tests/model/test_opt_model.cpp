@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error_status.h"
+#include "common/gradient_check.h"
 #include "common/scratch_files.h"
 #include "core/error.h"
 #include "model/block_backward.h"
@@ -24,6 +25,7 @@
 #include "model/llama2c_format.h"
 #include "model/model.h"
 #include "model/model_backward.h"
+#include "backward_runs.h"
 #include "opt_reference.h"
 
 namespace {
@@ -35,6 +37,7 @@ using vqr::model::LinearKind;
 using vqr::model::MatmulPath;
 using vqr::model::Model;
 using vqr::model::ModelConfig;
+using vqr_test::expect_sampled_gradient;
 using vqr_test::OptVec;
 
 // Bound on max|fp32 logit - exact logit| / max|exact logit|, the argument of forward_paths.h with
@@ -360,55 +363,15 @@ TEST(OptCheckpoint, MalformedFoldersFailClearly) {
 
 // ---- backward ----
 
-double central_difference(OptVec &v, size_t at, double h, const std::function<double()> &f) {
-  const double keep = v[at];
-  v[at] = keep + h;
-  const double up = f();
-  v[at] = keep - h;
-  const double down = f();
-  v[at] = keep;
-  return (up - down) / (2 * h);
-}
-
-// As test_block_backward.cpp: 1e-4 of the largest sampled gradient (fp32 gradients of relative
-// error ~ n u ~ 1e-5 against a double central difference of error O(h^2)); a wrong term (a
-// LayerNorm's mean derivative, a post-LN placement, ReLU's mask) moves gradients by tens of percent.
-void expect_gradient(const std::string &what, const std::vector<float> &got, OptVec &v, int samples, uint32_t seed,
-                     const std::function<double()> &loss) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
-  double scale = 0, worst = 0;
-  for (int i = 0; i < samples; ++i) {
-    const size_t at = pick(rng);
-    const double fd = central_difference(v, at, 1e-5, loss);
-    scale = std::max(scale, std::fabs(fd));
-    worst = std::max(worst, std::fabs(got[at] - fd));
-  }
-  std::printf("  %-8s max |fd| %.3g, max |lib - fd| %.3g (%.2g of it)\n", what.c_str(), scale, worst, worst / scale);
-  EXPECT_GT(scale, 1e-3) << what << ": the sampled gradients are too small to test anything";
-  EXPECT_LE(worst, 1e-4 * scale) << what;
-}
-
 void check_block(const ModelConfig &c, int64_t T, uint32_t seed, const char *name) {
   std::printf("%s\n", name);
   Model m(c);
   vqr_test::fill_random_opt(m, seed);
   const int layer = c.n_layers - 1;
-  const int64_t C = c.dim;
-  std::mt19937 rng(seed + 7);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x((size_t)(T * C)), dy(x.size()), dx(x.size());
-  for (float &v : x) v = nd(rng);
-  for (float &v : dy) v = nd(rng);
-  std::vector<float> dw[7];
-  std::vector<int> order;
   BlockBackward bb(m, T, 2);
-  bb.run(layer, x.data(), T, dy.data(), dx.data(), [&](LinearKind k, const float *g, int64_t rows, int64_t cols) {
-    EXPECT_EQ(rows, m.linear_rows(k));
-    EXPECT_EQ(cols, m.linear_cols(k));
-    dw[(int)k].assign(g, g + rows * cols);
-    order.push_back((int)k);
-  });
+  const vqr_test::BlockBackwardRun r = vqr_test::run_random_block(bb, m, layer, T, seed + 7);
+  const std::vector<float> &x = r.x, &dy = r.dy, &dx = r.dx, *dw = r.dw;
+  const std::vector<int> &order = r.order;
   EXPECT_EQ(order, (std::vector<int>{5, 4, 3, 0, 1, 2})) << "fc2, fc1, out_proj, q, k, v (no w3)";
   {  // forward() is Forward::block's arithmetic (BLAS path): the same bits
     std::vector<float> y(x.size());
@@ -426,9 +389,9 @@ void check_block(const ModelConfig &c, int64_t T, uint32_t seed, const char *nam
     for (size_t i = 0; i < y.size(); ++i) s += y[i] * dy[i];
     return s;
   };
-  expect_gradient("dx", dx, xd, 24, seed + 1, loss);
+  expect_sampled_gradient("dx", dx, xd, 24, seed + 1, loss);
   const char *names[6] = {"q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"};
-  for (int k = 0; k < 6; ++k) expect_gradient(names[k], dw[k], p.w[k], 16, seed + 10 + k, loss);
+  for (int k = 0; k < 6; ++k) expect_sampled_gradient(names[k], dw[k], p.w[k], 16, seed + 10 + k, loss);
 }
 
 TEST(OptBackward, BlockPreLn) { check_block(vqr_test::opt_config(24, 40, 4, 2, 19, 12), 11, 3, "OPT pre-LN block"); }
@@ -458,16 +421,9 @@ void check_model(const ModelConfig &c, int64_t T, uint32_t seed, const char *nam
   Model m(c);
   vqr_test::fill_random_opt(m, seed);
   const auto tokens = random_tokens(T, c.vocab_size, seed + 3);
-  std::vector<std::vector<float>> dw((size_t)(c.n_layers * 7));
-  vqr::model::ModelBackward mb(m, T, 2);
-  const double value = mb.run(
-      tokens.data(), T,
-      [&](const float *z, int64_t n, int64_t V, float *dz) {
-        return vqr::model::nll_loss_and_gradient(z, tokens.data(), n, V, dz);
-      },
-      [&](int l, LinearKind k, const float *g, int64_t rows, int64_t cols) {
-        dw[(size_t)(l * 7 + (int)k)].assign(g, g + rows * cols);
-      });
+  const vqr_test::ModelNllBackward r = vqr_test::run_model_nll(m, tokens);
+  const double value = r.nll;
+  const std::vector<std::vector<float>> &dw = r.dw;
   std::vector<vqr_test::OptBlock> blocks;
   for (int l = 0; l < c.n_layers; ++l) blocks.push_back(vqr_test::opt_block_of(m, l));
   auto loss = [&] { return opt_nll(m, tokens, blocks); };
@@ -477,8 +433,8 @@ void check_model(const ModelConfig &c, int64_t T, uint32_t seed, const char *nam
   const char *names[6] = {"q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"};
   for (int l : {0, c.n_layers - 1})
     for (int k = 0; k < 6; ++k)
-      expect_gradient("b" + std::to_string(l) + "." + names[k], dw[(size_t)(l * 7 + k)], blocks[(size_t)l].w[k], 8,
-                      seed + 20 + 7 * l + k, loss);
+      expect_sampled_gradient("b" + std::to_string(l) + "." + names[k], dw[(size_t)(l * 7 + k)],
+                              blocks[(size_t)l].w[k], 8, seed + 20 + 7 * l + k, loss);
 }
 
 TEST(OptBackward, ModelNllPreLnTied) { check_model(vqr_test::opt_config(24, 40, 4, 3, 23, 12), 11, 4, "OPT pre-LN, tied"); }

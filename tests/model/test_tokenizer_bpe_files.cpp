@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ggml_vocab_cases.h"
 #include "common/scratch_files.h"
 #include "data_dir.h"
 #include "model/bpe_tokenizer.h"
@@ -361,25 +362,14 @@ TEST(BpeGguf, Gpt2VocabularyMatchesLlamaCppTestVectors) {
   ASSERT_NE(t.bpe(), nullptr);
   EXPECT_EQ(t.vocab_size(), 50257);
   EXPECT_EQ(t.bos_id(), -1);  // GPT-2 puts none
-  const std::string inp = vqr_test::read_file(base + ".inp"), out = vqr_test::read_file(base + ".out");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  for (size_t at = 0;;) {
-    const size_t next = inp.find(sep, at);
-    if (next == std::string::npos) break;
-    cases.push_back(inp.substr(at, next - at));
-    at = next + sep.size();
-  }
-  std::vector<std::string> lines;
-  std::istringstream ls(out);
-  for (std::string line; std::getline(ls, line);) lines.push_back(line);
-  ASSERT_EQ(cases.size(), lines.size());
+  const vqr_test::GgmlVocabCases v =
+      vqr_test::parse_ggml_vocab_cases(vqr_test::read_file(base + ".inp"), vqr_test::read_file(base + ".out"));
+  const std::vector<std::string> &cases = v.texts;
+  ASSERT_EQ(cases.size(), v.ids.size());
   ASSERT_GE(cases.size(), 40u);
   size_t tokens = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
-    std::vector<int32_t> want;
-    std::istringstream ids(lines[i]);
-    for (int32_t id; ids >> id;) want.push_back(id);
+    const std::vector<int32_t> &want = v.ids[i];
     const std::vector<int32_t> got = t.encode(cases[i], false, false);
     EXPECT_EQ(got, want) << "case " << i << ": \"" << cases[i] << "\"";
     std::string back;

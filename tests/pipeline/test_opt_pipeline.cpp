@@ -131,6 +131,17 @@ struct MethodCase {
   bool beats_rtn;  // a calibrated method: must end closer to the fp logits than RTN
 };
 
+// An end-to-end case: 40 steps, evaluated every 10, batches of 2 windows, a top-8 teacher.
+MethodCase e2e_case(const char *name, Method method, bool beats_rtn) {
+  MethodCase mc{name, options(method), beats_rtn};
+  mc.o.config.steps = 40;
+  mc.o.config.e2e = true;
+  mc.o.config.eval_every = 10;
+  mc.o.config.e2e_batch = 2;
+  mc.o.config.teacher_topk = 8;
+  return mc;
+}
+
 std::vector<MethodCase> method_cases() {
   std::vector<MethodCase> cases;
   cases.push_back({"rtn", options(Method::Rtn), false});
@@ -157,21 +168,10 @@ std::vector<MethodCase> method_cases() {
   cases.push_back(lora);
   // AdaRound's end-to-end run from RTN's decisions: 40 steps lower its distillation loss (checked
   // below) without yet moving the hard-rounded logits below RTN's on this model.
-  MethodCase ada_e2e{"adaround e2e", options(Method::AdaRound), false};
-  ada_e2e.o.config.steps = 40;
-  ada_e2e.o.config.e2e = true;
-  ada_e2e.o.config.eval_every = 10;
-  ada_e2e.o.config.e2e_batch = 2;
-  ada_e2e.o.config.teacher_topk = 8;
-  cases.push_back(ada_e2e);
-  MethodCase e2e{"vqround e2e", options(Method::VqRound), true};
-  e2e.o.config.steps = 40;
-  e2e.o.config.e2e = true;
+  cases.push_back(e2e_case("adaround e2e", Method::AdaRound, false));
+  MethodCase e2e = e2e_case("vqround e2e", Method::VqRound, true);
   e2e.o.config.codebook_size = 64;
   e2e.o.config.init = vqr::quant::Init::Gptq;
-  e2e.o.config.eval_every = 10;
-  e2e.o.config.e2e_batch = 2;
-  e2e.o.config.teacher_topk = 8;
   cases.push_back(e2e);
   return cases;
 }
