@@ -34,6 +34,8 @@ bool drain(std::FILE *f, Sink sink) {
 }  // namespace
 
 FilePtr open_for_reading(const std::string &path, const std::string &open_hint) {
+  const std::string why = not_a_regular_file(path);
+  if (!why.empty()) fail(Status::Io, path, why, open_hint);
   FilePtr f(std::fopen(path.c_str(), "rb"));
   if (!f) fail(Status::Io, path, std::string("cannot open: ") + std::strerror(errno), open_hint);
   return f;
@@ -83,6 +85,17 @@ bool is_directory(const std::string &path) {
 bool is_regular_file(const std::string &path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string not_a_regular_file(const std::string &path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::string("cannot open: ") + std::strerror(errno);
+  if (S_ISREG(st.st_mode)) return "";
+  if (S_ISDIR(st.st_mode)) return "is a folder, not a file";
+  if (S_ISFIFO(st.st_mode)) return "is a FIFO (named pipe), not a regular file";
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "is a device, not a regular file";
+  if (S_ISSOCK(st.st_mode)) return "is a socket, not a regular file";
+  return "is not a regular file";
 }
 
 }  // namespace vqr::io

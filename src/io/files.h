@@ -48,5 +48,10 @@ bool path_exists(const std::string &path);
 bool is_directory(const std::string &path);
 // True when `path` is a regular file (or a symbolic link to one).
 bool is_regular_file(const std::string &path);
+// Why `path` is not a regular file one can read: "" when it is one, else "cannot open: <errno's
+// text>" (e.g. a missing path), "is a folder, not a file", "is a FIFO (named pipe), not a regular file", "is a device, not a
+// regular file", "is a socket, not a regular file" or stat's error. Readers check it before
+// opening, so a folder is not read as empty text and a FIFO does not block the open.
+std::string not_a_regular_file(const std::string &path);
 
 }  // namespace vqr::io

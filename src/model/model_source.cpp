@@ -116,10 +116,13 @@ ModelSource resolve_model_source(const std::string &model_arg, const std::string
       s.tokenizer_file = model_arg;  // the vocabulary travels in the file; --tokenizer overrides it
     }
   } else {
-    fail(model_arg, "no such file or folder", "check the model path");
+    fail(model_arg, io::path_exists(model_arg) ? io::not_a_regular_file(model_arg) : "no such file or folder",
+         "check the model path");
   }
   if (!tokenizer_arg.empty()) {
-    if (!io::is_regular_file(tokenizer_arg)) fail(tokenizer_arg, "no such file", "check the tokenizer path");
+    if (!io::is_regular_file(tokenizer_arg))
+      fail(tokenizer_arg, io::path_exists(tokenizer_arg) ? io::not_a_regular_file(tokenizer_arg) : "no such file",
+           "check the tokenizer path");
     s.tokenizer_file = tokenizer_arg;
   } else if (s.tokenizer_file.empty() && s.format == ModelFormat::kLlama2c) {
     s.tokenizer_file = tokenizer_beside(s.model_file);
