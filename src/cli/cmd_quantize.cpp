@@ -265,6 +265,17 @@ int run_quantize(const std::vector<std::string> &argv) {
   struct stat st;
   if (!out_dir.empty() && stat(out_dir.c_str(), &st) == 0)
     throw CliError("--out", out_dir + " already exists", "choose a new folder name or remove the old one");
+  if (!out_dir.empty()) {  // where the output goes must exist before any layer is quantized
+    std::string parent = out_dir;
+    while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+    const size_t slash = parent.find_last_of('/');
+    parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+    if (stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw CliError("--out", "the folder " + parent + " that would hold " + out_dir + " does not exist",
+                     "create it first, or choose another --out");
+    if (access(parent.c_str(), W_OK) != 0)
+      throw CliError("--out", "the folder " + parent + " is not writable", "choose another --out");
+  }
 
   const std::string format = args.get("format");
   vqr_format out_format = VQR_FORMAT_NATIVE;

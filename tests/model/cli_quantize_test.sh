@@ -114,6 +114,12 @@ PY
 
 $q --method gptq --bits 4 --out "$tmp/gptq4" >"$tmp/out" 2>"$tmp/err" && fail "an existing --out was accepted"
 expect_clean_error "existing --out"
+# An --out whose folder does not exist fails before any layer is quantized (issue 20): at once,
+# naming the missing folder.
+$q --method gptq --bits 4 --out "$tmp/missing/x" >"$tmp/out" 2>"$tmp/err" && fail "an --out in a missing folder was accepted"
+expect_clean_error "--out in a missing folder"
+grep -q "folder $tmp/missing that would hold" "$tmp/err" || fail "the error does not name the missing folder"
+grep -q "blk\." "$tmp/err" && fail "layers were quantized before the --out check"
 $q --method nosuch --bits 4 --out "$tmp/x" >"$tmp/out" 2>"$tmp/err"
 [ $? = 2 ] || fail "unknown method should exit 2"
 expect_clean_error "unknown method"
