@@ -266,6 +266,7 @@ int run_quantize(const std::vector<std::string> &argv) {
   if (!out_dir.empty() && stat(out_dir.c_str(), &st) == 0)
     throw CliError("--out", out_dir + " already exists", "choose a new folder name or remove the old one");
   if (!out_dir.empty()) {  // where the output goes must exist before any layer is quantized
+    // (The tool links only the public API, so the path arithmetic is its own.)
     std::string parent = out_dir;
     while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
     const size_t slash = parent.find_last_of('/');

@@ -87,6 +87,11 @@ bool is_regular_file(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::string parent_folder(const std::string &path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
 std::string not_a_regular_file(const std::string &path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return std::string("cannot open: ") + std::strerror(errno);

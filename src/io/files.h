@@ -48,6 +48,9 @@ bool path_exists(const std::string &path);
 bool is_directory(const std::string &path);
 // True when `path` is a regular file (or a symbolic link to one).
 bool is_regular_file(const std::string &path);
+// The folder holding `path`: what precedes its last '/' ("/" for a path in the root, "." for a
+// bare name). Trailing slashes are not stripped: "a/b/" gives "a/b".
+std::string parent_folder(const std::string &path);
 // Why `path` is not a regular file one can read: "" when it is one, else "cannot open: <errno's
 // text>" (e.g. a missing path), "is a folder, not a file", "is a FIFO (named pipe), not a regular file", "is a device, not a
 // regular file", "is a socket, not a regular file" or stat's error. Readers check it before

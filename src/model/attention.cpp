@@ -19,8 +19,6 @@ namespace {
 // microseconds, and far longer when the machine is oversubscribed and workers are descheduled.
 constexpr int64_t kMinParallelWork = int64_t{1} << 18;
 
-// The first position query t sees: 0, or t - window + 1 under a sliding window.
-inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
 
 // a[s] = exp(a[s] - max_val) / (their sum) over a[0..n): run.c softmax()'s exp and sum in order,
 // then one division per value.

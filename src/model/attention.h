@@ -26,6 +26,9 @@ namespace vqr::model {
 // the diagonal) stays a small part of the work at T >= 256.
 constexpr int64_t kAttentionTile = 128;
 
+// The first position query t sees: 0, or t - window + 1 under a sliding window (window > 0).
+inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
+
 // The BLAS path's softmax of one visible score row, a[0..n) = softmax(a[0..n) / scale) in place
 // (n >= 1), bit for bit as attention_forward_blas computes it; the backward pass recomputes its
 // probabilities with it.

@@ -23,8 +23,6 @@ namespace {
 
 using backend::Op;
 
-// The first key position query t sees (attention.cpp's rule): 0, or t - window + 1 under a window.
-inline int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
 
 // y (T x OC) = x (T x IC) w^T (+ bias per row).
 void linear(backend::Backend &be, float *y, const float *x, const float *w, const float *bias, int64_t T, int64_t IC,

@@ -1,6 +1,8 @@
 // tokenizer.json and tokenizer_config.json as a byte-level BPE tokenizer (bpe_hf_json.h).
 #include "model/bpe_hf_json.h"
 
+#include "io/files.h"
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -235,14 +237,17 @@ HfBpe parse(const json &root, const json &config, const std::string &path) {
 
 }  // namespace
 
+std::string tokenizer_config_beside(const std::string &tokenizer_json_path) {
+  return io::parent_folder(tokenizer_json_path) + "/tokenizer_config.json";
+}
+
 HfBpe parse_hf_bpe(const std::string &json_text, const std::string &config_text, const std::string &path) {
   const json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) fail(Status::Format, path, "is not valid JSON", kFormatHint);
   json config;
   if (!config_text.empty()) {
     config = json::parse(config_text, nullptr, /*allow_exceptions=*/false);
-    const size_t slash = path.find_last_of('/');
-    const std::string config_path = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "tokenizer_config.json";
+    const std::string config_path = tokenizer_config_beside(path);
     if (config.is_discarded() || !config.is_object())
       fail(Status::Format, config_path, "is not a JSON object", "restore the model's tokenizer_config.json or remove it");
   }

@@ -27,6 +27,9 @@ struct HfBpe {
 // (not JSON, a missing or mistyped field, ids that collide or do not fit), Status::Unsupported (a
 // valid tokenizer.json of another kind: WordPiece, Unigram, a Metaspace BPE such as Llama 2's,
 // dropout, an unsupported normalizer or pre-tokenizer step).
+// The tokenizer_config.json beside a tokenizer.json (its BOS/EOS rules live there).
+std::string tokenizer_config_beside(const std::string &tokenizer_json_path);
+
 HfBpe parse_hf_bpe(const std::string &json_text, const std::string &config_text, const std::string &path);
 
 // Whether parse_hf_bpe reads `json_text` without an error (a byte-level BPE of a supported shape).

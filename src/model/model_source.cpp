@@ -35,14 +35,9 @@ bool byte_level_tokenizer_json(const std::string &path) {
   }
 }
 
-std::string parent_of(const std::string &path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
-
 // The tokenizer beside a checkpoint file: tokenizer.bin, else the single tok*.bin.
 std::string tokenizer_beside(const std::string &model_file) {
-  const std::string dir = parent_of(model_file);
+  const std::string dir = io::parent_folder(model_file);
   if (io::is_regular_file(dir + "/tokenizer.bin")) return dir + "/tokenizer.bin";
   std::vector<std::string> found;
   if (DIR *d = opendir(dir.c_str())) {

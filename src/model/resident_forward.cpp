@@ -26,13 +26,6 @@ struct ResidentForward::BlockWeights {
   std::unique_ptr<DeviceBuffer> att_norm, ffn_norm, q_norm, k_norm, bias[3];  // bias: wq, wk, wv
 };
 
-namespace {
-
-// The first key position the first query of a tile at t0 sees (attention.cpp's first_visible).
-int64_t first_visible(int64_t t, int64_t window) { return window > 0 && t >= window ? t - window + 1 : 0; }
-
-}  // namespace
-
 std::unique_ptr<DeviceBuffer> ResidentForward::buffer(int64_t floats) {
   try {
     return backend_.alloc((size_t)std::max<int64_t>(floats, 1) * sizeof(float));

@@ -131,8 +131,7 @@ void Tokenizer::read_gguf(const std::string &path, int vocab_size) {
 }
 
 void Tokenizer::read_hf_json(const std::string &path, const std::string &bytes, int vocab_size) {
-  const size_t slash = path.find_last_of('/');
-  const std::string config_path = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "tokenizer_config.json";
+  const std::string config_path = bpe::tokenizer_config_beside(path);
   const std::string config = io::is_regular_file(config_path)
                                  ? io::read_file(config_path, "check the tokenizer_config.json beside the tokenizer", &kTokenizerLimit)
                                  : std::string();

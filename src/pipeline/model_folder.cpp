@@ -6,6 +6,7 @@
 #include "core/json_text.h"
 #include "io/atomic_file.h"
 #include "io/files.h"
+#include "model/bpe_hf_json.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_format.h"
 
@@ -89,8 +90,7 @@ void copy_tokenizer_files(const model::ModelSource &source, const std::string &t
     if (!io::path_exists(tmp + "/" + name)) {
       io::copy_file(source.tokenizer_file, tmp + "/" + name, "check the tokenizer path");
       // A tokenizer.json's BOS/EOS rules live in the tokenizer_config.json beside it: it travels too.
-      const size_t slash = t.find_last_of('/');
-      const std::string beside = (slash == std::string::npos ? std::string(".") : t.substr(0, slash)) + "/tokenizer_config.json";
+      const std::string beside = model::bpe::tokenizer_config_beside(t);
       if (name == model::kHfTokenizerJsonFileName && io::path_exists(beside) && !io::path_exists(tmp + "/tokenizer_config.json"))
         io::copy_file(beside, tmp + "/tokenizer_config.json", "check the tokenizer path");
     }
