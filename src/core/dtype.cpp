@@ -5,6 +5,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -87,9 +88,24 @@ __attribute__((target("avx,f16c"))) static void f16_row_f16c(float *d, const uin
 }
 #endif
 
+#if defined(__x86_64__)
+// F16C and AVX from CPUID leaf 1 (ECX bits 29 and 28), with the OS saving the YMM state (OSXSAVE,
+// bit 27, and XCR0 bits 1-2). Asked of the CPU directly: clang 14's __builtin_cpu_supports does
+// not know "f16c".
+static bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool f16c = c & (1u << 29), avx = c & (1u << 28), osxsave = c & (1u << 27);
+  if (!(f16c && avx && osxsave)) return false;
+  unsigned lo = 0, hi = 0;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 6u) == 6u;
+}
+#endif
+
 static void f16_row_to_f32(float *d, const uint16_t *s, int64_t n) {
 #if defined(__x86_64__)
-  static const bool has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool has_f16c = cpu_has_f16c();
   if (has_f16c) return f16_row_f16c(d, s, n);
 #endif
   for (int64_t i = 0; i < n; ++i) d[i] = f16_to_f32(s[i]);

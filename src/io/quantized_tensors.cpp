@@ -7,10 +7,14 @@
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside <regex> (std::function moves in the NFA
 // builder) when optimizing with sanitizers; the library's own code is not affected.
+#if defined(__clang__)
+#include <regex>
+#else
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
 #pragma GCC diagnostic pop
+#endif
 
 #include "core/error.h"
 #include "core/shape_text.h"

@@ -185,7 +185,7 @@ typedef float F16 __attribute__((vector_size(64)));
 typedef int32_t I16 __attribute__((vector_size(64)));
 
 template <int P>
-__attribute__((target_clones("avx512f", "avx2", "default"))) VQR_UNCHECKED_KERNEL
+VQR_TARGET_CLONES VQR_UNCHECKED_KERNEL
 void nearest_rows(int32_t *assign, const float *x, int64_t rows, int d, const float *panels, int64_t npanels) {
   constexpr int64_t stride = (int64_t)(P + 1) * kLanes;
   I16 lane;

@@ -47,9 +47,7 @@ inline void softmax_in_place(float *a, int64_t n) {
 // (tests/model/forward_paths.h: a relative change of the weights of O(T u)). Fixed lanes, so the
 // same bits on every x86-64 (compiled for AVX-512, AVX2 and baseline, chosen at load time).
 constexpr int64_t kSoftmaxLanes = 16;
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+VQR_TARGET_CLONES
 void scaled_softmax_lanes(float *a, int64_t n, float scale) {
   a[0] /= scale;
   float max_val = a[0];

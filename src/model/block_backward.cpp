@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "core/sanitizer.h"
 #include "model/attention.h"
 #include "model/elementwise.h"
 #include "model/forward.h"
@@ -77,9 +78,7 @@ int64_t backward_score_floats(int64_t T, int64_t NH, int64_t bytes) {
 // sum_s a[s] b[s] in kDotLanes strided partial sums added pairwise: fixed lanes, so the same bits
 // on every x86-64 whichever clone runs.
 constexpr int64_t kDotLanes = 16;
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+VQR_TARGET_CLONES
 float dot_lanes(const float *a, const float *b, int64_t n) {
   float lane[kDotLanes] = {};
   const int64_t body = n - n % kDotLanes;

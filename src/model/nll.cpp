@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/sanitizer.h"
 #include "core/vector_exp.h"
 
 namespace vqr::model {
@@ -24,9 +25,7 @@ constexpr int64_t kExpChunk = 512;
 // kLanes strided partial sums (lane l takes i = l mod kLanes, in order) added pairwise, then the
 // tail in order; exp is vqr::exp_nonpositive (a few ulps, vectorized), every argument <= 0.
 // Compiled for AVX-512, AVX2 and baseline x86-64, chosen at load time: the same bits on each.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+VQR_TARGET_CLONES
 double token_nll(const float *row, int64_t vocab, int32_t target) {
   // The maximum by comparison: the same value in any order for finite logits; with a NaN logit the
   // result is NaN either way (the sum below takes exp(NaN)).

@@ -38,7 +38,7 @@ std::unique_ptr<DeviceBuffer> ResidentForward::buffer(int64_t floats) {
 ResidentForward::ResidentForward(const Model &model, backend::Backend &backend,
                                  std::unique_ptr<backend::ForwardKernels> kernels, int64_t rows, int64_t max_tokens,
                                  const std::vector<float> &rope_table)
-    : model_(model), backend_(backend), k_(std::move(kernels)), rows_(rows) {
+    : model_(model), backend_(backend), k_(std::move(kernels)) {
   const ModelConfig &c = model.config();
   const int64_t C = c.dim, QD = c.q_dim(), KV = c.kv_dim(), H = c.hidden_dim;
   x_ = buffer(rows * C);

@@ -66,7 +66,6 @@ class ResidentForward {
   const Model &model_;
   backend::Backend &backend_;
   std::unique_ptr<backend::ForwardKernels> k_;
-  int64_t rows_;
   std::unique_ptr<backend::DeviceBuffer> x_, xb_, q_, k_buf_, v_, hb_, hb2_, scores_, table_;
   std::list<std::unique_ptr<BlockWeights>> cache_;  // the model's blocks, most recently used first
   std::unique_ptr<BlockWeights> explicit_;          // the reused set for explicit weight arrays

@@ -40,6 +40,7 @@
 #include "backend/backend.h"
 #include "core/buffer.h"
 #include "core/error.h"
+#include "core/sanitizer.h"
 #include "quant/asymmetry.h"
 #include "quant/grid.h"
 
@@ -127,9 +128,7 @@ GroupParams dynamic_group_params(const SweepState &s, const TileScratch &t, int6
 // through R = (alpha2/alpha) P + alpha2 (I - diag(U)^-1 U) (spec §3.3). Compiled for AVX-512,
 // AVX2 and baseline x86-64 and chosen at load time.
 template <bool kAsym, bool kSplit>
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+VQR_TARGET_CLONES
 void sweep_tile(const SweepState &s, TileScratch &t, int64_t r0, int64_t rows, int64_t i1, int64_t i2) {
   constexpr int64_t R = kRowTile;
   float *__restrict tile = t.tile.data();

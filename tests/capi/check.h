@@ -16,6 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* CAPI_ASAN: 1 under AddressSanitizer (GCC's __SANITIZE_ADDRESS__, clang's __has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CAPI_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CAPI_ASAN 1
+#endif
+#endif
+#ifndef CAPI_ASAN
+#define CAPI_ASAN 0
+#endif
+
 static int g_checks = 0;
 static int g_failures = 0;
 

@@ -372,7 +372,7 @@ static void test_rtn8_and_save(const char *tmp) {
   CHECK_OK(vqr_model_layer_report(m, 34, NULL, NULL));
 
   if (CHECK_OK(vqr_model_get_info(m, &info))) CHECK(info.quantized_layers == 35);
-#if defined(__SANITIZE_ADDRESS__) /* the sanitizer build checks memory, not quality: 50 paragraphs */
+#if CAPI_ASAN /* the sanitizer build checks memory, not quality: 50 paragraphs */
   mean = eval_mean(m, SMALL_EVAL, NULL, NULL);
   note("RTN 8-bit mean NLL %.6f on %d paragraphs (fp32 %.6f)\n", mean, SMALL_EVAL, g_fp32_small_mean);
   CHECK(fabs(mean - g_fp32_small_mean) <= RTN8_TOLERANCE);
@@ -418,7 +418,7 @@ done:
 
 /* GPTQ 3-bit beats RTN 3-bit on the same calibration; both lose against fp32. */
 static void test_gptq_beats_rtn(void) {
-#if defined(__SANITIZE_ADDRESS__) /* two more whole-model runs: quality, checked by the release build */
+#if CAPI_ASAN /* two more whole-model runs: quality, checked by the release build */
   return;
 #endif
   const double rtn = quantized_nll(VQR_METHOD_RTN, 3);

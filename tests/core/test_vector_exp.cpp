@@ -30,11 +30,20 @@ std::vector<T> grid(T lo, int64_t points) {
   return x;
 }
 
-// The same calls, kept scalar.
-__attribute__((optimize("no-tree-vectorize"))) void scalar_exps(const float *x, float *y, int64_t n) {
+// The same calls, kept scalar (GCC: a function attribute; clang: a loop pragma).
+#if defined(__clang__)
+#define SCALAR_FUNCTION __attribute__((noinline))
+#define SCALAR_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define SCALAR_FUNCTION __attribute__((optimize("no-tree-vectorize")))
+#define SCALAR_LOOP
+#endif
+SCALAR_FUNCTION void scalar_exps(const float *x, float *y, int64_t n) {
+  SCALAR_LOOP
   for (int64_t i = 0; i < n; ++i) y[i] = exp_nonpositive(x[i]);
 }
-__attribute__((optimize("no-tree-vectorize"))) void scalar_exps(const double *x, double *y, int64_t n) {
+SCALAR_FUNCTION void scalar_exps(const double *x, double *y, int64_t n) {
+  SCALAR_LOOP
   for (int64_t i = 0; i < n; ++i) y[i] = exp_nonpositive(x[i]);
 }
 template <typename T>

@@ -126,7 +126,7 @@ TEST(BlockwiseAutoRound, RejectsBadArguments) {
 
 TEST(BlockwiseAutoRound, PipelineBeatsLayerwiseOnStories260K) {
   VQR_DATA_DIR_OR_SKIP(data);
-#if defined(__SANITIZE_ADDRESS__)
+#if VQR_ASAN
   GTEST_SKIP() << "a few seconds in release, minutes under the sanitizers: the other tests cover the code";
 #endif
   const std::string dir = data + "/models/stories260K/";

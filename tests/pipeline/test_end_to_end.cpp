@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "core/sanitizer.h"
 #include "core/error.h"
 #include "model/data_dir.h"
 #include "model/evaluate.h"
@@ -295,7 +296,7 @@ constexpr int kStories260KSteps = 400;
 // student from the initialization's (the final state, keep_best off).
 TEST(EndToEnd, LowersDistillationLossAndNllOnStories260K) {
   VQR_DATA_DIR_OR_SKIP(data);
-#if defined(__SANITIZE_ADDRESS__)
+#if VQR_ASAN
   GTEST_SKIP() << "seconds in release, minutes under the sanitizers: the other tests cover the code";
 #endif
   const std::string dir = data + "/models/stories260K/";
