@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  clang libclang-rt-14-dev
   libopenblas-dev liblapacke-dev libomp-dev
   opencl-headers ocl-icd-opencl-dev pocl-opencl-icd
   libgtest-dev libbenchmark-dev

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test (ctest: C++ gtest, the C11 API program, ABI checks, Python),
-# then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the whole suite a
-# second time. Under CI (CI=true) a missing ../shared/data folder, or no OpenCL device (PoCL is
-# installed by the setup script), fails the data and OpenCL tests instead of
-# skipping them.
+# Sets up, builds and runs every test (ctest: C++ gtest, the C11 API program, ABI checks, Python)
+# with GCC, then builds again with clang, AddressSanitizer + UndefinedBehaviorSanitizer and
+# libFuzzer's instrumentation, runs the whole suite a second time and each fuzzer for 20 s
+# (scripts/fuzz.sh). Under CI (CI=true) a missing ../shared/data folder, or no OpenCL device (PoCL
+# is installed by the setup script), fails the data and OpenCL tests instead of skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,12 +39,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVQR_BUILD_TESTS=ON -DVQR_BUILD_
 phase "release build" cmake --build build -j"$jobs"
 phase "release tests" ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== sanitizer build (address,undefined) + tests"
-# -g1: line tables are all a sanitizer report needs (file:line in its stack traces), and full
-# debug info made this build markedly slower.
-cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVQR_SANITIZE=address,undefined \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
-  -DVQR_BUILD_TESTS=ON -DVQR_BUILD_BENCH=OFF -DVQR_BUILD_CLI=ON >/dev/null
+echo "== sanitizer build (clang, address,undefined, libFuzzer instrumentation) + tests + fuzzers"
+# One clang build serves the whole suite under the sanitizers and the fuzzers
+# (scripts/sanitizer_build.sh); the release build above is GCC's, so the suite passes with both.
+source scripts/sanitizer_build.sh
+configure_sanitizer_build build-sanitize
 phase "sanitizer build" cmake --build build-sanitize -j"$jobs"
 phase "sanitizer tests" ctest --test-dir build-sanitize --output-on-failure -j"$jobs"
+phase "fuzzers" ./scripts/fuzz.sh 20
 echo "== done: $(date -u -d @"$SECONDS" +%M:%S) (mm:ss) in all"
