@@ -191,7 +191,10 @@ NllResult eval_spans(const Model &model, const std::vector<TokenSpan> &spans, in
   if (spans.empty()) return result;
   const int64_t pack_rows = eval_pack_rows(model.config(), hidden_budget);
   const std::vector<Pack> packs = pack_spans(spans, pack_rows);
-  const int64_t rows = std::max(longest, pack_rows);  // a lone span may be longer
+  // Buffers for the largest pack that occurs (a lone span may be longer than pack_rows), not for
+  // pack_rows itself: scoring a few tokens then zeroes a few rows of logits, not 2048 x vocab.
+  int64_t rows = longest;
+  for (const Pack &p : packs) rows = std::max(rows, p.rows);
   Forward fwd(model, longest, threads, path, rows);
   if (backend) fwd.set_backend(*backend);
   std::vector<float> logits = logits_buffer(rows, V);

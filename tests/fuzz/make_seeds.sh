@@ -26,15 +26,16 @@ mkdir -p "$fixed" "$seeds"/{fuzz_llama2c,fuzz_hf_folder,fuzz_gguf,fuzz_tokenizer
 # --- fixed files: tiny models of the two tokenizers' vocabularies, and those tokenizers ---------
 "$tools/fuzz_tiny_llama2c" "$fixed/tiny512.bin" 512
 "$tools/fuzz_tiny_llama2c" "$fixed/tiny4096.bin" 4096
-cp "$stories/tok512.bin" "$fixed/tok512.bin"
-cp "$data/models/gutenberg4M/tokenizer.model" "$fixed/tokenizer.model"
+# install -m 644: the data folder is read-only, its copies here need not be.
+install -m 644 "$stories/tok512.bin" "$fixed/tok512.bin"
+install -m 644 "$data/models/gutenberg4M/tokenizer.model" "$fixed/tokenizer.model"
 
 # --- llama2.c: the tiny model (shared and separate classifier), and the real stories260K --------
 tiny=$work/tiny.bin
 "$tools/fuzz_tiny_llama2c" "$tiny" 512
 "$tools/fuzz_tiny_llama2c" "$seeds/fuzz_llama2c/tiny_unshared.bin" 512 unshared
 cp "$tiny" "$seeds/fuzz_llama2c/tiny.bin"
-cp "$stories/stories260K.bin" "$seeds/fuzz_llama2c/stories260K.bin"
+install -m 644 "$stories/stories260K.bin" "$seeds/fuzz_llama2c/stories260K.bin"
 tok=(--tokenizer "$fixed/tok512.bin")
 
 # quiet VQROUND: every command's output goes to a log shown only when it fails.
@@ -73,7 +74,7 @@ hf compressed_8bit_sym "$vqround" quantize --model "$tiny" "${tok[@]}" "${qopts[
 hf native_rtn "$vqround" quantize --model "$work/hf_f32" "${qopts[@]}" --method rtn --bits 4 --format native \
   --out "$work/native_rtn"
 
-# --- GGUF: F32 and F16 conversions, Q4_0 / Q4_1 / Q8_0 quantizations, two vocab-only files ------
+# --- GGUF: F32 and F16 conversions, Q4_0 / Q4_1 / Q8_0 quantizations -----------------------------
 quiet "$vqround" convert --model "$tiny" "${tok[@]}" --format gguf --dtype f32 --out "$seeds/fuzz_gguf/f32.gguf"
 quiet "$vqround" convert --model "$tiny" "${tok[@]}" --format gguf --dtype f16 --out "$seeds/fuzz_gguf/f16.gguf"
 gguf_q() {  # gguf_q NAME FLAGS...
@@ -88,8 +89,8 @@ gguf_q q8_0 --method rtn --bits 8 --sym
 # The SentencePiece model in GGUF form (its vocabulary with scores and token types).
 quiet "$vqround" convert --model "$fixed/tiny4096.bin" --tokenizer "$fixed/tokenizer.model" --format gguf \
   --dtype f16 --out "$seeds/fuzz_gguf/sentencepiece_f16.gguf"
-cp "$data/models/gguf-vocab-only/ggml-vocab-llama-spm.gguf" "$data/models/gguf-vocab-only/ggml-vocab-gpt-2.gguf" \
-  "$seeds/fuzz_gguf/"
+# (The vocab-only files of ../shared/data are no seeds: a GGUF without tensors fails before its
+# vocabulary is read.)
 
 # --- tokenizers: first byte 0 = tokenizer.bin, 1 = tokenizer.model -----------------------------
 prefixed() {  # prefixed BYTE FILE OUT
