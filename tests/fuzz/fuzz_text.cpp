@@ -1,8 +1,9 @@
 // libFuzzer harness: the bytes after a 4-byte settings header are calibration or evaluation input
 // for the sequence builders, with fixed tiny models (one per tokenizer kind, loaded once):
 //   byte 0: bit 0 through a file (vqr_sequences_from_file) or memory; bit 1 ids (little-endian
-//           uint32 / int32) or text; bits 2-3 the sampling (3 is out of range on purpose); bit 4
-//           the SentencePiece model instead of the llama2.c one
+//           uint32 / int32) or text; bits 2-3 the sampling (3 is out of range on purpose); bits
+//           4-5 the model's tokenizer: llama2.c tokenizer.bin, SentencePiece, byte-level BPE
+//           tokenizer.json (and 3 again llama2.c)
 //   byte 1: count (0..7); byte 2: length (0..seq_len + 1, both ends out of range); byte 3: seed.
 // A non-empty set is scored (its first sequence), as the calibration code would use it.
 #include <vqround/vqround.h>
@@ -40,9 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 4) return 0;
   static vqr_model *const llama2c = load_fixed("tiny512.bin", "tok512.bin");
   static vqr_model *const sentencepiece = load_fixed("tiny4096.bin", "tokenizer.model");
+  static vqr_model *const byte_level_bpe = load_fixed("tiny512.bin", "tokenizer.json");
   const bool via_file = data[0] & 1, ids = data[0] & 2;
   const auto sampling = static_cast<vqr_sampling>((data[0] >> 2) & 3);
-  const vqr_model *model = (data[0] & 16) ? sentencepiece : llama2c;
+  const vqr_model *const models[4] = {llama2c, sentencepiece, byte_level_bpe, llama2c};
+  const vqr_model *model = models[(data[0] >> 4) & 3];
   vqr_model_info info{};
   info.struct_size = sizeof info;
   vqr_model_get_info(model, &info);

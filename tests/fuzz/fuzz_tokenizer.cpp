@@ -1,7 +1,9 @@
-// libFuzzer harness: the bytes after the first are a tokenizer file loaded beside a fixed tiny model
-// of the matching vocabulary; the first byte's low bit picks the reader: 0 a llama2.c tokenizer.bin
+// libFuzzer harness: the bytes after the first are a tokenizer file loaded with a fixed tiny model
+// of the matching vocabulary; the first byte modulo 3 picks the reader: 0 a llama2.c tokenizer.bin
 // (model tiny512.bin), 1 a SentencePiece tokenizer.model (model tiny4096.bin, the vocabulary of
-// gutenberg4M's tokenizer.model). A tokenizer that loads encodes a few awkward strings.
+// gutenberg4M's tokenizer.model), 2 a byte-level BPE tokenizer.json (model tiny512.bin; no
+// tokenizer_config.json beside it, so BOS comes from the post-processor or is none). A tokenizer
+// that loads encodes a few awkward strings.
 #include <vqround/vqround.h>
 
 #include "fixed_files.h"
@@ -25,15 +27,15 @@ const char *const kTexts[] = {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
-  static const std::string model_bin = fuzz::fixed_file("tiny512.bin");
-  static const std::string model_sp = fuzz::fixed_file("tiny4096.bin");
-  const bool sentencepiece = data[0] & 1;
+  static const std::string model_512 = fuzz::fixed_file("tiny512.bin");
+  static const std::string model_4096 = fuzz::fixed_file("tiny4096.bin");
+  static const char *const kNames[3] = {"/tokenizer.bin", "/tokenizer.model", "/tokenizer.json"};
+  const int route = data[0] % 3;
   fuzz::Cleanup cleanup;
-  const std::string path =
-      cleanup.file(fuzz::scratch_dir() + (sentencepiece ? "/tokenizer.model" : "/tokenizer.bin"));
+  const std::string path = cleanup.file(fuzz::scratch_dir() + kNames[route]);
   fuzz::write_file(path, data + 1, size - 1);
   vqr_model *model = nullptr;
-  if (vqr_model_load((sentencepiece ? model_sp : model_bin).c_str(), path.c_str(), &model) == VQR_OK) {
+  if (vqr_model_load((route == 1 ? model_4096 : model_512).c_str(), path.c_str(), &model) == VQR_OK) {
     for (const char *text : kTexts) {
       int32_t tokens[256];
       int64_t count = 0;

@@ -29,6 +29,8 @@ mkdir -p "$fixed" "$seeds"/{fuzz_llama2c,fuzz_hf_folder,fuzz_gguf,fuzz_tokenizer
 # install -m 644: the data folder is read-only, its copies here need not be.
 install -m 644 "$stories/tok512.bin" "$fixed/tok512.bin"
 install -m 644 "$data/models/gutenberg4M/tokenizer.model" "$fixed/tokenizer.model"
+# A byte-level BPE tokenizer.json of 512 entries (tiny512.bin's vocabulary), trained on real text.
+python3 "$(dirname "$0")/make_bpe_tokenizer.py" "$calib" 512 "$fixed"
 
 # --- llama2.c: the tiny model (shared and separate classifier), and the real stories260K --------
 tiny=$work/tiny.bin
@@ -57,6 +59,11 @@ hf() {  # hf NAME COMMAND...: runs the command (which writes $work/NAME), packs 
   quiet "$tools/fuzz_pack_folder" "$work/$name" "$seeds/fuzz_hf_folder/$name"
 }
 hf hf_f32 "$vqround" convert --model "$tiny" "${tok[@]}" --format huggingface --dtype f32 --out "$work/hf_f32"
+# The same folder with the byte-level BPE tokenizer.json (+ tokenizer_config.json) instead.
+mkdir "$work/hf_bpe"
+cp "$work/hf_f32/config.json" "$work/hf_f32/model.safetensors" "$fixed/tokenizer.json" "$fixed/tokenizer_config.json" \
+  "$work/hf_bpe/"
+quiet "$tools/fuzz_pack_folder" "$work/hf_bpe" "$seeds/fuzz_hf_folder/hf_bpe"
 hf hf_bf16 "$vqround" convert --model "$tiny" "${tok[@]}" --format huggingface --dtype bf16 --out "$work/hf_bf16"
 # Sharded: stories260K in f32 is just over the smallest shard size (1 MB), so it splits in two.
 hf hf_sharded "$vqround" convert --model "$stories/stories260K.bin" --tokenizer "$stories/tok512.bin" \
@@ -92,7 +99,7 @@ quiet "$vqround" convert --model "$fixed/tiny4096.bin" --tokenizer "$fixed/token
 # (The vocab-only files of ../shared/data are no seeds: a GGUF without tensors fails before its
 # vocabulary is read.)
 
-# --- tokenizers: first byte 0 = tokenizer.bin, 1 = tokenizer.model -----------------------------
+# --- tokenizers: first byte 0 = tokenizer.bin, 1 = tokenizer.model, 2 = tokenizer.json ----------
 prefixed() {  # prefixed BYTE FILE OUT
   { printf "\\x$1"; cat "$2"; } >"$3"
 }
@@ -100,6 +107,7 @@ prefixed 00 "$stories/tok512.bin" "$seeds/fuzz_tokenizer/tok512.bin"
 prefixed 00 "$data/models/gutenberg4M/tok4096.bin" "$seeds/fuzz_tokenizer/tok4096.bin"
 prefixed 01 "$data/models/gutenberg4M/tokenizer.model" "$seeds/fuzz_tokenizer/gutenberg.model"
 prefixed 01 "$data/models/llama2c-tokenizer/tokenizer.model" "$seeds/fuzz_tokenizer/llama.model"
+prefixed 02 "$fixed/tokenizer.json" "$seeds/fuzz_tokenizer/bpe.json"
 
 # --- text and ids (fuzz_text.cpp's 4-byte header, then the body) --------------------------------
 text_seed() {  # text_seed NAME FLAGS COUNT LENGTH SEED BODY_FILE
@@ -119,6 +127,8 @@ text_seed windows_sp_file 15 01 21 00 "$work/wiki.txt"
 text_seed ids_windows_mem 06 04 08 00 "$work/ids.bin"
 text_seed ids_random_file 0b 02 10 03 "$work/ids.bin"
 text_seed ids_sp_windows_file 17 00 20 00 "$work/ids.bin"
+text_seed bpe_paragraphs_mem 20 03 20 00 "$work/multilingual.txt"
+text_seed bpe_random_file 29 02 10 09 "$work/story.txt"
 
 # --- serialized Hessians -----------------------------------------------------------------------
 quiet "$tools/fuzz_make_hessians" "$seeds/fuzz_hessian"
