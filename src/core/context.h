@@ -44,6 +44,8 @@ struct Context {
   // What the context computes with; nullptr = the process-wide CPU backend. Read it through
   // vqr::backend_of(ctx) (backend/backend.h), which resolves the default.
   backend::Backend *backend = nullptr;
+  // Bytes a call may commit for input-sized data (core/memory_budget.h); 0 = physical memory.
+  int64_t memory_limit = 0;
 };
 
 // Effective thread count for an OpenMP region (num_threads clause); never changes global state.
