@@ -107,7 +107,8 @@ struct StTensorData {
 // that order), padded with spaces to a multiple of 8 so the data is 8-byte aligned, then the data.
 // (The reference writer orders tensors by dtype alignment, then name; any order is valid.)
 // __metadata__ is {"format": "pt"} (transformers requires it) merged with `metadata`.
-// Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temp file is removed.
+// Writes a temporary "<path>.tmp-<pid>-XXXXXX" (atomic_file.h), fsyncs it and renames it over
+// `path`; on failure the temp file is removed.
 // The header goes out first, then each tensor's bytes straight from `data` or its producer, so the
 // writer's own memory is the header (peak: the header plus whatever one producer holds).
 // Throws Status::InvalidArgument (empty, duplicate or "__metadata__" name; names or metadata not

@@ -51,8 +51,8 @@ struct GgufWriteOptions {
 // notes (may be NULL) receives one human-readable line per decision worth logging, e.g.
 // "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)"; lossy
 // storage is LogLevel::Warn, the rest LogLevel::Info (core/export_note.h).
-// Everything is checked before the file is created; the file is written to path + ".tmp" and
-// renamed, so a failure leaves no file. Either storage (model.h): every tensor is encoded when the
+// Everything is checked before the file is created; the file is written to a temporary of its
+// own ("<path>.tmp-<pid>-XXXXXX", io/atomic_file.h) and renamed, so a failure leaves no file. Either storage (model.h): every tensor is encoded when the
 // file reaches it (io::GgufWriter's producers), dense ones from chunks of rows (model/weight_rows.h),
 // so the peak memory is the vocabulary metadata plus the largest of: one chunk of kWriteChunkRows
 // rows in fp32 and its encoding (a q/k weight permuted between RoPE layouts adds the head its rows

@@ -33,8 +33,8 @@ bool llama2c_can_store(const ModelConfig &config);
 
 // Writes `model` as a legacy v0 checkpoint that load_llama2c and run.c read: the header, the
 // tensors in llama2.c order, and the freq_cis tables (cos / sin of position x frequency, which
-// run.c skips but other v0 readers expect). Writes to `path` + ".tmp" and renames, so a failure
-// leaves no partial file. Works in either storage (model.h): the large tensors are read in chunks
+// run.c skips but other v0 readers expect). Writes to a temporary "<path>.tmp-<pid>-XXXXXX"
+// (io/atomic_file.h) and renames, so a failure leaves no partial file. Works in either storage (model.h): the large tensors are read in chunks
 // of rows (model/weight_rows.h), so the writer's peak memory is one chunk, at most
 // kWriteChunkRows rows of fp32 (plus, for a half-layout q/k weight, the head its rows gather
 // from), and the freq_cis tables (seq_len x head_size floats). Throws

@@ -235,7 +235,7 @@ TEST_F(Stories, F32RoundTripIsBitIdentical) {
   const std::string path = dir.path() + "/stories260K.gguf";
   vqr::ExportNotes notes;
   vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{"F32", {}}, &notes);
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(vqr_test::temporaries_beside(path).empty());
   EXPECT_TRUE(notes.empty()) << notes[0].text;
   EXPECT_TRUE(vqr::model::is_gguf_file(path));
   EXPECT_FALSE(vqr::model::is_gguf_file(data_ + "/models/stories260K/stories260K.bin"));
@@ -461,7 +461,7 @@ TEST(GridFallback, BadCodesAreRefusedBeforeAnyFileExists) {
   expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, o, nullptr); }, vqr::Status::InvalidArgument,
                "codes of blk.0.wq: shape 7 x 64 differs from the layer's 64 x 64");
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(vqr_test::temporaries_beside(path).empty());
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -589,7 +589,7 @@ TEST(GgufArchitectures, InexpressibleModelsAreRefusedBeforeAnyFileExists) {
   expect_error([&] { vqr::model::save_gguf(Model(small_config("")), tok.tok, path, GgufWriteOptions{"BF16", {}}, nullptr); },
                vqr::Status::InvalidArgument, "F32 or F16");
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(vqr_test::temporaries_beside(path).empty());
   // Mistral without a window is plain llama.
   vqr::model::save_gguf(random_model(small_config("MistralForCausalLM"), 2), tok.tok, path, {}, nullptr);
   EXPECT_EQ(GgufFile::open(path).get_string("general.architecture"), "llama");
