@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/export_note.h"
+#include "io/byte_sink.h"
 #include "io/ggml_blocks.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
@@ -40,6 +41,9 @@ struct GgufWriteOptions {
   // one answer at a time: the view need only stay valid until the next call (so the codes may be
   // unpacked into one buffer per call), and every call must describe the same codes.
   std::function<const GridCodes *(int layer, LinearKind kind)> codes;
+  // Hears of each tensor as it is written (io::TensorProgress; may be empty); what it throws (a
+  // cancelled export) aborts the write and removes the temporary file.
+  io::TensorProgress progress;
 };
 
 // Writes model + tokenizer as one GGUF v3 file. A quantized linear layer becomes Q4_0, Q8_0 or Q4_1
