@@ -71,6 +71,8 @@
  *  - vqr_method_info: the facts of a method (statistics it needs, fp stream, presets).
  *  - vqr_progress.seconds, and vqr_model_quantize reports the phases of each block (stages
  *    "load", "forward", "hessian", "sweep") beside stage "model".
+ *  - Experimental: vqr_model_export reports progress (stage "export") and can be cancelled
+ *    (VQR_ERR_CANCELLED, nothing left behind); its temporaries are unique to each call.
  *  - Experimental: vqr_model_set_calibration (hidden states in bf16/f16, a memory budget with a
  *    spill file) and vqr_model_quantize_stats (per-phase seconds, peak hidden-state bytes).
  *  - vqr_model_load streams: the weights stay in their file (mapped, in their own dtype) and one
@@ -245,7 +247,8 @@ typedef void (*vqr_log_fn)(void *user_data, vqr_log_level level, const char *mes
  * when struct_size covers it. Since 0.1.0. */
 typedef struct vqr_progress {
   size_t struct_size;
-  const char *stage;       /* "gptq", "rtn", "hessian", ...; valid during the callback only */
+  const char *stage;       /* "gptq", "rtn", "hessian", ... ("export" since 0.5.0); valid during
+                              the callback only */
   int64_t done;            /* units finished (columns for GPTQ) */
   int64_t total;           /* units in all */
   double elapsed_seconds;  /* since the call began */
@@ -1480,12 +1483,20 @@ typedef VQR_ENUM(vqr_format) {
  * or BF16; a tensor not exact in it is kept in F32, or F16 for GGUF, and the log says so).
  * max_shard_bytes: safetensors shard limit (0 = 5 GB). Decisions (checkpoint version, layers
  * stored unquantized, lossy conversions) are logged at VQR_LOG_INFO / VQR_LOG_WARN through ctx
- * (may be NULL). Written under a temporary name and renamed: a failure leaves nothing.
+ * (may be NULL). Written under a temporary name beside `path`, of this call alone
+ * ("<path>.tmp-<pid>-XXXXXX" for a file, "<path>.partial-<pid>-XXXXXX" for a folder), and renamed:
+ * a failure leaves nothing, and two exports to one path never share a temporary; the next export
+ * to `path` removes such leftovers of a killed process once no process has their pid. Since 0.5.0
+ * ctx's progress callback hears stage "export" (done = tensors of the weight file(s) written,
+ * total = their count; once more at done == total before the rename), and the call checks for
+ * cancellation (vqr_context_cancel, also one requested before the call, or the callback returning
+ * non-zero) before writing anything and between tensors: it then returns VQR_ERR_CANCELLED and
+ * leaves neither `path` nor a temporary.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or path NULL, path empty or existing, bad dtype,
  * max_shard_bytes < 0, format not a vqr_format), VQR_ERR_UNSUPPORTED (a format that cannot hold
  * this model, e.g. llama2.c for Qwen biases, compressed-tensors at 3 bits, a quantized format
- * before vqr_model_quantize, a format that needs a tokenizer the model lacks), VQR_ERR_IO.
- * Since 0.4.0. */
+ * before vqr_model_quantize, a format that needs a tokenizer the model lacks), VQR_ERR_IO,
+ * VQR_ERR_CANCELLED (since 0.5.0). Since 0.4.0. */
 VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *model, const char *path, vqr_format format,
                                     vqr_dtype dtype, int64_t max_shard_bytes);
 

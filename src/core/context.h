@@ -63,6 +63,11 @@ void log_message(const Context *ctx, LogLevel level, const std::string &message)
 // naming info.stage when cancellation was requested or the callback returned non-zero. ctx may be NULL.
 void report_progress(Context *ctx, const ProgressInfo &info);
 
+// Throws Error(Status::Cancelled) naming `stage` when cancellation was requested (and clears the
+// request, as every check does); reports nothing. For a call that must not start its work, or
+// leave anything behind, once cancelled. ctx may be NULL.
+void check_cancelled(Context *ctx, const char *stage);
+
 // Progress reporting and cancellation for one long call. Rate-limited to ~10 callbacks/second.
 class Progress {
  public:
