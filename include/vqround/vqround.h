@@ -71,6 +71,8 @@
  *  - vqr_method_info: the facts of a method (statistics it needs, fp stream, presets).
  *  - vqr_progress.seconds, and vqr_model_quantize reports the phases of each block (stages
  *    "load", "forward", "hessian", "sweep") beside stage "model".
+ *  - Experimental: vqr_model_export reports progress (stage "export") and can be cancelled
+ *    (VQR_ERR_CANCELLED, nothing left behind); its temporaries are unique to each call.
  *  - Experimental: vqr_model_set_calibration (hidden states in bf16/f16, a memory budget with a
  *    spill file) and vqr_model_quantize_stats (per-phase seconds, peak hidden-state bytes).
  *  - vqr_model_load streams: the weights stay in their file (mapped, in their own dtype) and one
@@ -81,6 +83,16 @@
  *  - Backends: vqr_context_set_backend ("cpu", "opencl", "auto"; VQR_OPENCL_PLATFORM /
  *    VQR_OPENCL_DEVICE), vqr_context_backend, vqr_device_count / vqr_device_get and
  *    vqr_hessian_create_on; vqr_build_info lists the OpenCL devices.
+ *  - Memory limits: vqr_context_set_memory_limit / _get_memory_limit and vqr_model_load_on. Sizes
+ *    taken from inputs (a file's header, a tensor's shape, a count) are checked against the limit
+ *    (physical memory by default) before anything is allocated: VQR_ERR_OUT_OF_MEMORY with the
+ *    figure instead of an attempt to commit it.
+ *  - Non-finite values are reported (VQR_ERR_NONFINITE, naming the place) where they first
+ *    appear: vqr_hessian_add / _add_pair refuse a finite batch that would overflow an fp32
+ *    accumulator, vqr_hessian_merge a merge that would, vqr_hessian_deserialize a NaN or Inf entry
+ *    (it said VQR_ERR_CORRUPT), and every quantizer its own overflow (a GPTQ-family sweep's
+ *    propagated error, a learned method's loss, any scale or zero point) instead of returning
+ *    VQR_OK with a wrong result.
  *  - VQR_PARAM_REPORT_LOSS takes a vqr_report_level: the default 1 no longer computes the GPTQ
  *    family's rtn_proxy_loss (NaN; ask for it with 2), and GPTQ's proxy_loss now comes from its own
  *    sweep at no extra cost (vqr_report_level gives the formulas).
@@ -151,7 +163,7 @@ typedef VQR_ENUM(vqr_status) {
   VQR_ERR_INVALID_ARGUMENT = -1, /* NULL pointer, wrong shape, stride or dtype, mismatched sizes */
   VQR_ERR_UNSUPPORTED = -2,      /* a valid request this build or object cannot serve */
   VQR_ERR_OUT_OF_RANGE = -3,     /* a parameter value outside the bounds vqr_param_bounds gives */
-  VQR_ERR_NONFINITE = -4,        /* NaN or Inf in an input tensor */
+  VQR_ERR_NONFINITE = -4,        /* NaN or Inf in an input, or an fp32 overflow inside (named) */
   VQR_ERR_NUMERICAL = -5,        /* a factorization failed even after all damping retries */
   VQR_ERR_CORRUPT = -6,          /* serialized data failed validation (magic, size, checksum) */
   VQR_ERR_BUFFER_TOO_SMALL = -7, /* a caller buffer is smaller than the size query says */
@@ -187,7 +199,8 @@ typedef VQR_ENUM(vqr_dtype) {
  * ((const T *)data)[r * row_stride + c], where T is the dtype's storage type. row_stride counts
  * elements, not bytes; 0 means "rows are contiguous" (row_stride = cols). The library reads it
  * only during the call it is passed to. This struct's layout is frozen (an input, it has no
- * struct_size). Since 0.1.0. */
+ * struct_size). A view whose extent, ((rows - 1) * row_stride + cols) elements, overflows int64 or
+ * passes 2^47 bytes is refused with VQR_ERR_INVALID_ARGUMENT (since 0.5.0). Since 0.1.0. */
 typedef struct vqr_tensor {
   const void *data;
   vqr_dtype dtype;
@@ -234,7 +247,8 @@ typedef void (*vqr_log_fn)(void *user_data, vqr_log_level level, const char *mes
  * when struct_size covers it. Since 0.1.0. */
 typedef struct vqr_progress {
   size_t struct_size;
-  const char *stage;       /* "gptq", "rtn", "hessian", ...; valid during the callback only */
+  const char *stage;       /* "gptq", "rtn", "hessian", ... ("export" since 0.5.0); valid during
+                              the callback only */
   int64_t done;            /* units finished (columns for GPTQ) */
   int64_t total;           /* units in all */
   double elapsed_seconds;  /* since the call began */
@@ -288,6 +302,22 @@ VQR_API vqr_status vqr_context_set_log(vqr_context *ctx, vqr_log_fn fn, void *us
  * block of vqr_model_quantize. user_data is passed back untouched and must stay valid
  * while installed. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL). Since 0.1.0. */
 VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn, void *user_data);
+
+/* Memory limit, in bytes, for what a call under ctx commits for data whose size comes from its
+ * inputs: a model's weights as its file's header declares them (vqr_model_load_on), a Hessian's
+ * n x n sums (vqr_hessian_create_on), a layer's working copies (vqr_quantize_layer), token sets
+ * and logits. Each such allocation is estimated before it is made, and a call whose estimate
+ * passes the limit fails with VQR_ERR_OUT_OF_MEMORY, the message giving the estimate and the limit,
+ * having allocated nothing. bytes 0 (the default) = this machine's physical memory; calls that
+ * take no context use that default. The limit bounds the sizes a hostile or mistaken input can
+ * request; it is not an accounting of every byte (bounded work buffers are not counted).
+ * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (ctx NULL), VQR_ERR_OUT_OF_RANGE (bytes < 0).
+ * Since 0.5.0. */
+VQR_API vqr_status vqr_context_set_memory_limit(vqr_context *ctx, int64_t bytes);
+
+/* The limit in force under ctx: the value set, or physical memory when none is (0 for NULL).
+ * Cannot fail. Since 0.5.0. */
+VQR_API int64_t vqr_context_get_memory_limit(const vqr_context *ctx);
 
 /* Requests cancellation; safe from any thread, including signal-free helper threads while
  * another thread is inside a call on ctx. The running call (or, if none runs, the next
@@ -800,7 +830,10 @@ VQR_API void vqr_hessian_free(vqr_hessian *h);
 
 /* Adds a batch of tokens: x is T x n (x->cols must equal the width; any T >= 0; f32, f16 or
  * bf16; any row stride >= cols). x is read during the call only. A batch containing NaN or Inf is
- * rejected whole (VQR_ERR_NONFINITE, naming the first bad element) and h is unchanged.
+ * rejected whole (VQR_ERR_NONFINITE, naming the first bad element) and h is unchanged; so is a
+ * finite batch that would overflow an fp32 accumulator (a column's sum of squares past 1.7e38,
+ * half of FLT_MAX, which keeps every entry of S finite; the message names the column). An fp64
+ * accumulator (VQR_HESSIAN_F64) takes any finite batch.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (h, x or x->data NULL, wrong width, stride or dtype),
  * VQR_ERR_NONFINITE, VQR_ERR_OUT_OF_MEMORY.
  * Since 0.1.0. */
@@ -810,15 +843,18 @@ VQR_API vqr_status vqr_hessian_add(vqr_hessian *h, const vqr_tensor *x);
  * being quantized, and x_fp (T x n), the same tokens in the same order through the full-precision
  * model. H accumulates x_q x_q^T and D accumulates (x_fp - x_q) x_q^T, with the same 2/T. Both
  * views follow vqr_hessian_add's rules and may differ in dtype and stride; a non-finite value in
- * either rejects the pair and leaves h unchanged. vqr_hessian_add(h, x) on an asymmetric
+ * either rejects the pair and leaves h unchanged, and so does, in fp32, a column of x_q or of
+ * x_fp - x_q whose sum of squares would pass 1.7e38 (that bounds every entry of D as well).
+ * vqr_hessian_add(h, x) on an asymmetric
  * accumulator means x_fp = x_q (D gains nothing).
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, h not asymmetric, shapes differ, wrong width),
  * VQR_ERR_NONFINITE, VQR_ERR_OUT_OF_MEMORY. Since 0.2.0. */
 VQR_API vqr_status vqr_hessian_add_pair(vqr_hessian *h, const vqr_tensor *x_q, const vqr_tensor *x_fp);
 
 /* dst += src: sums and token counts add. Both must have the same width and flags; src is read
- * only and may not be dst. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, src == dst, widths or
- * flags differ). Since 0.1.0. */
+ * only and may not be dst. A merge in which any sum would overflow to Inf is refused whole and dst
+ * is unchanged. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (NULL, src == dst, widths or flags
+ * differ), VQR_ERR_NONFINITE (the overflowing entry is named). Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_merge(vqr_hessian *dst, const vqr_hessian *src);
 
 /* The input width n (>= 1); 0 if h is NULL (-1 before 0.5). Cannot fail. Since 0.1.0. */
@@ -857,8 +893,9 @@ VQR_API vqr_status vqr_hessian_serialize(const vqr_hessian *h, void *buf, size_t
 
 /* Restores an accumulator from vqr_hessian_serialize's bytes (exactly `size` of them).
  * out: the new object, freed by vqr_hessian_free. Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (buf or
- * out NULL), VQR_ERR_CORRUPT (bad magic, version, sizes, checksum or non-finite payload),
- * VQR_ERR_OUT_OF_MEMORY. Since 0.1.0. */
+ * out NULL), VQR_ERR_CORRUPT (bad magic, version, sizes or checksum), VQR_ERR_NONFINITE (an entry
+ * of S or D is NaN or Inf; the message names it: 0.4 said VQR_ERR_CORRUPT), VQR_ERR_OUT_OF_MEMORY.
+ * Since 0.1.0. */
 VQR_API vqr_status vqr_hessian_deserialize(const void *buf, size_t size, vqr_hessian **out);
 
 /* ============================================================================================ */
@@ -1051,9 +1088,16 @@ typedef struct vqr_model vqr_model;
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (path or out NULL), VQR_ERR_IO (missing or unreadable
  * files, no tokenizer found beside a llama2.c file), VQR_ERR_FORMAT (a malformed checkpoint, config.json, safetensors
  * file or tokenizer; a missing tensor; a wrong shape; non-finite norms or biases), VQR_ERR_UNSUPPORTED
- * (an architecture or feature not implemented, a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY.
- * Since 0.3.0. */
+ * (an architecture or feature not implemented, a versioned llama2.c export), VQR_ERR_OUT_OF_MEMORY
+ * (also when what the model would hold, its small tensors and one widened block, passes physical
+ * memory: the message gives the figure). Since 0.3.0. */
 VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, vqr_model **out);
+
+/* vqr_model_load under ctx's memory limit (vqr_context_set_memory_limit; NULL ctx = physical
+ * memory): a model whose load would commit more fails with VQR_ERR_OUT_OF_MEMORY naming the
+ * figure, before allocating it. The model keeps no reference to ctx. Returns as vqr_model_load.
+ * Since 0.5.0. */
+VQR_API vqr_status vqr_model_load_on(vqr_context *ctx, const char *path, const char *tokenizer_path, vqr_model **out);
 
 /* Frees a model; NULL is a no-op. Since 0.3.0. */
 VQR_API void vqr_model_free(vqr_model *model);
@@ -1138,7 +1182,8 @@ VQR_API vqr_status vqr_model_layer_report(const vqr_model *model, int64_t index,
  * fp32 rounding (the GEMMs' summation order); the same call gives the same bits. Progress: stage
  * "eval", done = sequences finished.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, tokens, lengths, sum_nll or predicted NULL;
- * sequences < 1; bad lengths or token ids), VQR_ERR_CANCELLED. Since 0.3.0. */
+ * sequences outside 1..2^24 (the upper bound since 0.5.0); bad lengths or token ids), VQR_ERR_CANCELLED,
+ * VQR_ERR_OUT_OF_MEMORY (the sequences past the memory limit). Since 0.3.0. */
 VQR_API vqr_status vqr_model_eval_nll(vqr_context *ctx, const vqr_model *model, const int32_t *tokens,
                                       const int64_t *lengths, int64_t sequences, double *sum_nll,
                                       int64_t *predicted);
@@ -1204,7 +1249,9 @@ typedef VQR_ENUM(vqr_sampling) {
 
 /* Builds sequences from UTF-8 `text` (up to its first NUL) with the model's tokenizer.
  * length: tokens per window / the truncation of paragraphs, 1..seq_len; 0 = min(2048, seq_len).
- * count >= 0 (0 = all; for VQR_SAMPLE_RANDOM_WINDOWS it must be >= 1). A text too short for one
+ * count 0..2^24 (0 = all; for VQR_SAMPLE_RANDOM_WINDOWS 1..2^24, and count x length tokens must fit
+ * in physical memory, checked before any window is cut: VQR_ERR_OUT_OF_MEMORY; since 0.5.0 — 0.4
+ * had no bound and a count of 2^40 ran without end). A text too short for one
  * window gives an empty set (vqr_sequences_count 0), not an error. text is read during the call
  * only. out: the new set on success, freed by vqr_sequences_free.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model, text or out NULL; sampling not a vqr_sampling),
@@ -1436,12 +1483,20 @@ typedef VQR_ENUM(vqr_format) {
  * or BF16; a tensor not exact in it is kept in F32, or F16 for GGUF, and the log says so).
  * max_shard_bytes: safetensors shard limit (0 = 5 GB). Decisions (checkpoint version, layers
  * stored unquantized, lossy conversions) are logged at VQR_LOG_INFO / VQR_LOG_WARN through ctx
- * (may be NULL). Written under a temporary name and renamed: a failure leaves nothing.
+ * (may be NULL). Written under a temporary name beside `path`, of this call alone
+ * ("<path>.tmp-<pid>-XXXXXX" for a file, "<path>.partial-<pid>-XXXXXX" for a folder), and renamed:
+ * a failure leaves nothing, and two exports to one path never share a temporary; the next export
+ * to `path` removes such leftovers of a killed process once no process has their pid. Since 0.5.0
+ * ctx's progress callback hears stage "export" (done = tensors of the weight file(s) written,
+ * total = their count; once more at done == total before the rename), and the call checks for
+ * cancellation (vqr_context_cancel, also one requested before the call, or the callback returning
+ * non-zero) before writing anything and between tensors: it then returns VQR_ERR_CANCELLED and
+ * leaves neither `path` nor a temporary.
  * Returns VQR_OK, VQR_ERR_INVALID_ARGUMENT (model or path NULL, path empty or existing, bad dtype,
  * max_shard_bytes < 0, format not a vqr_format), VQR_ERR_UNSUPPORTED (a format that cannot hold
  * this model, e.g. llama2.c for Qwen biases, compressed-tensors at 3 bits, a quantized format
- * before vqr_model_quantize, a format that needs a tokenizer the model lacks), VQR_ERR_IO.
- * Since 0.4.0. */
+ * before vqr_model_quantize, a format that needs a tokenizer the model lacks), VQR_ERR_IO,
+ * VQR_ERR_CANCELLED (since 0.5.0). Since 0.4.0. */
 VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *model, const char *path, vqr_format format,
                                     vqr_dtype dtype, int64_t max_shard_bytes);
 

@@ -1,6 +1,7 @@
 // C API: vqr_context (capi/handles.h wraps a vqr::Context; the callbacks are adapted here).
 #include "capi/guard.h"
 #include "capi/handles.h"
+#include "core/memory_budget.h"
 
 using vqr::capi::guarded;
 using vqr::capi::require_arg;
@@ -57,6 +58,18 @@ VQR_API vqr_status vqr_context_set_progress(vqr_context *ctx, vqr_progress_fn fn
         return fn(user_data, &p);
       };
   });
+}
+
+VQR_API vqr_status vqr_context_set_memory_limit(vqr_context *ctx, int64_t bytes) {
+  return guarded(__func__, [&] {
+    require_arg(ctx != nullptr, "ctx is NULL");
+    vqr::require(bytes >= 0, vqr::Status::OutOfRange, "memory limit " + std::to_string(bytes) + " is negative");
+    ctx->memory_limit = bytes;
+  });
+}
+
+VQR_API int64_t vqr_context_get_memory_limit(const vqr_context *ctx) {
+  return ctx ? vqr::memory_budget(ctx) : 0;
 }
 
 VQR_API void vqr_context_cancel(vqr_context *ctx) {

@@ -34,7 +34,7 @@ VQR_API vqr_status vqr_model_export(vqr_context *ctx, const vqr_model *m, const 
     r.max_shard_bytes = max_shard_bytes;
     vqr::ExportNotes notes;
     try {
-      m->session.export_to(r, path, &notes);
+      m->session.export_to(r, path, &notes, ctx);
     } catch (...) {
       // Nothing was written, so no note warns of anything: they only give the error its context.
       for (const vqr::ExportNote &n : notes) vqr::log_message(ctx, vqr::LogLevel::Info, n.text);

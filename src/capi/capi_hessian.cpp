@@ -1,6 +1,8 @@
 // C API: vqr_hessian.
 #include "capi/guard.h"
 #include "capi/handles.h"
+#include "core/dtype.h"
+#include "core/memory_budget.h"
 #include "backend/backend.h"
 
 using vqr::capi::guarded;
@@ -16,6 +18,7 @@ VQR_API vqr_status vqr_hessian_create_on(vqr_context *ctx, int64_t n, unsigned f
   return guarded(__func__, [&] {
     require_arg(out != nullptr, "out is NULL");
     require_arg((flags & ~(VQR_HESSIAN_F64 | VQR_HESSIAN_ASYMMETRIC)) == 0, "unknown flags");
+    const vqr::MemoryLimitScope budget(ctx ? ctx->memory_limit : 0);
     *out = new vqr_hessian(n, (flags & VQR_HESSIAN_F64) != 0, (flags & VQR_HESSIAN_ASYMMETRIC) != 0,
                            vqr::backend_of(ctx));
   });
@@ -64,6 +67,7 @@ static vqr_status read_matrix(const char *function, const vqr_hessian *h, float 
     require_arg(out != nullptr, "out is NULL");
     const int64_t lead = ld == 0 ? h->width() : ld;
     require_arg(lead >= h->width(), "ld is smaller than the width");
+    vqr::require_extent(h->width(), lead, h->width(), sizeof(float), "out");
     (h->*read)(out, lead);
   });
 }

@@ -48,7 +48,7 @@ VQR_API const char *vqr_status_string(vqr_status status) {
     case VQR_ERR_INVALID_ARGUMENT: return "invalid argument";
     case VQR_ERR_UNSUPPORTED: return "unsupported";
     case VQR_ERR_OUT_OF_RANGE: return "value out of range";
-    case VQR_ERR_NONFINITE: return "NaN or Inf in input";
+    case VQR_ERR_NONFINITE: return "NaN or Inf (in an input, or an fp32 overflow)";
     case VQR_ERR_NUMERICAL: return "numerical failure";
     case VQR_ERR_CORRUPT: return "corrupt data";
     case VQR_ERR_BUFFER_TOO_SMALL: return "buffer too small";

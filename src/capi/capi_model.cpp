@@ -7,6 +7,7 @@
 #include "capi/guard.h"
 #include "capi/handles.h"
 #include "capi/model_handle.h"
+#include "core/memory_budget.h"
 #include "model/model_source.h"
 #include "model/sequences.h"
 #include "quant/config.h"
@@ -17,10 +18,16 @@ using vqr::capi::require_arg;
 extern "C" {
 
 VQR_API vqr_status vqr_model_load(const char *path, const char *tokenizer_path, vqr_model **out) {
+  return vqr_model_load_on(nullptr, path, tokenizer_path, out);
+}
+
+VQR_API vqr_status vqr_model_load_on(vqr_context *ctx, const char *path, const char *tokenizer_path, vqr_model **out) {
   return guarded(__func__, [&] {
     require_arg(path != nullptr, "path is NULL");
     require_arg(out != nullptr, "out is NULL");
     const std::optional<std::string> tokenizer = tokenizer_path ? std::optional<std::string>(tokenizer_path) : std::nullopt;
+    // The loaders allocate without a context: the scope carries its memory limit to them.
+    const vqr::MemoryLimitScope budget(ctx ? ctx->memory_limit : 0);
     *out = new vqr_model(vqr::pipeline::ModelSession::load(path, tokenizer));
   });
 }

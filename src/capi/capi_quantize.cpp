@@ -1,11 +1,13 @@
 // C API: vqr_quantize_layer, vqr_result accessors, GPTQ packing.
 #include <cstddef>
 #include <cstring>
+#include <string>
 
 #include "capi/guard.h"
 #include "capi/handles.h"
 #include "core/buffer.h"
 #include "core/dtype.h"
+#include "core/memory_budget.h"
 #include "io/gptq_packing.h"
 #include "pipeline/layer_codes.h"
 #include "pipeline/quantize_layer.h"
@@ -27,9 +29,13 @@ VQR_API vqr_status vqr_quantize_layer(vqr_context *ctx, const vqr_config *config
     // dense fp32 view is read in place); the dispatch below reads plain memory.
     const vqr::TensorView view = to_internal(*w);
     const int64_t stride = vqr::validate_view(&view, "w");
+    const bool widen = view.dtype != vqr::DType::F32 || stride != view.cols;
+    vqr::require_memory(ctx, (widen ? 4.0 * (double)view.rows * (double)view.cols : 0.0) +
+                                 vqr::pipeline::quantize_layer_bytes(config->typed(), view.rows, view.cols),
+                        "quantizing a " + std::to_string(view.rows) + " x " + std::to_string(view.cols) + " layer");
     vqr::Buffer<float> widened;
     const float *W = static_cast<const float *>(view.data);
-    if (view.dtype != vqr::DType::F32 || stride != view.cols) {
+    if (widen) {
       widened = vqr::Buffer<float>((size_t)(view.rows * view.cols));
       vqr::view_rows_to_f32(widened.data(), view, stride, 0, view.rows);
       W = widened.data();
@@ -62,6 +68,7 @@ VQR_API vqr_status vqr_result_dequantize(const vqr_result *r, vqr_dtype dtype, v
     require_arg(dtype == VQR_DTYPE_F32 || dtype == VQR_DTYPE_F16 || dtype == VQR_DTYPE_BF16, "unknown dtype");
     const int64_t stride = row_stride == 0 ? r->cols : row_stride;
     require_arg(stride >= r->cols, "row_stride is smaller than the number of columns");
+    vqr::require_extent(r->rows, stride, r->cols, to_internal(dtype) == vqr::DType::F32 ? 4 : 2, "out");
     std::vector<float> deq((size_t)(r->rows * r->cols));
     r->dequantize(deq.data(), vqr::thread_count(nullptr));
     vqr::f32_to_dtype_rows(out, to_internal(dtype), stride, deq.data(), r->rows, r->cols);

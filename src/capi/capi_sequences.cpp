@@ -5,6 +5,8 @@
 
 #include "capi/guard.h"
 #include "capi/model_handle.h"
+#include "core/dtype.h"
+#include "core/memory_budget.h"
 #include "model/sequences.h"
 
 using vqr::capi::guarded;
@@ -49,6 +51,8 @@ VQR_API vqr_status vqr_sequences_from_ids(const vqr_model *m, const int32_t *ids
   return guarded(__func__, [&] {
     const vqr::model::SamplingRequest r = checked(m, sampling, count, length, seed, out);
     require_arg(n >= 0 && (n == 0 || ids != nullptr), "ids is NULL or n < 0");
+    vqr::require_extent(1, n, n, sizeof(int32_t), "ids");
+    vqr::require_memory(nullptr, 2.0 * (double)n * sizeof(int32_t), std::to_string(n) + " token ids");
     emit(m->session.sample_ids(std::vector<int32_t>(ids, ids + n), r), out);
   });
 }

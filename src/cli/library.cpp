@@ -7,8 +7,10 @@ namespace vqr::cli {
 
 void check(vqr_status status) {
   if (status == VQR_OK) return;
-  if (status == VQR_ERR_OUT_OF_MEMORY) throw std::bad_alloc();
   std::string message = vqr_last_error();
+  // An allocation that failed inside carries no figure; a refused estimate (core/memory_budget.h)
+  // says how much was asked and what the limit is, which the user needs to see.
+  if (status == VQR_ERR_OUT_OF_MEMORY && message.find(" needs about ") == std::string::npos) throw std::bad_alloc();
   // "vqr_model_load: x.bin: truncated; hint: ..." -> "x.bin: truncated; hint: ..."
   const size_t colon = message.find(": ");
   if (message.rfind("vqr_", 0) == 0 && colon != std::string::npos) message.erase(0, colon + 2);

@@ -41,6 +41,10 @@ void deliver(Context *ctx, const ProgressInfo &info) {
 
 }  // namespace
 
+void check_cancelled(Context *ctx, const char *stage) {
+  if (ctx) check_cancel(ctx, stage);
+}
+
 void report_progress(Context *ctx, const ProgressInfo &info) {
   if (!ctx) return;
   check_cancel(ctx, info.stage);

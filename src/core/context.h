@@ -44,6 +44,8 @@ struct Context {
   // What the context computes with; nullptr = the process-wide CPU backend. Read it through
   // vqr::backend_of(ctx) (backend/backend.h), which resolves the default.
   backend::Backend *backend = nullptr;
+  // Bytes a call may commit for input-sized data (core/memory_budget.h); 0 = physical memory.
+  int64_t memory_limit = 0;
 };
 
 // Effective thread count for an OpenMP region (num_threads clause); never changes global state.
@@ -60,6 +62,11 @@ void log_message(const Context *ctx, LogLevel level, const std::string &message)
 // bounded rate of their own, such as the end of a block's phase). Throws Error(Status::Cancelled)
 // naming info.stage when cancellation was requested or the callback returned non-zero. ctx may be NULL.
 void report_progress(Context *ctx, const ProgressInfo &info);
+
+// Throws Error(Status::Cancelled) naming `stage` when cancellation was requested (and clears the
+// request, as every check does); reports nothing. For a call that must not start its work, or
+// leave anything behind, once cancelled. ctx may be NULL.
+void check_cancelled(Context *ctx, const char *stage);
 
 // Progress reporting and cancellation for one long call. Rate-limited to ~10 callbacks/second.
 class Progress {

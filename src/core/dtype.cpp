@@ -63,6 +63,20 @@ const char *dtype_name(DType dtype) {
   return nullptr;
 }
 
+void require_extent(int64_t rows, int64_t stride, int64_t cols, size_t element_bytes, const std::string &what) {
+  if (rows <= 0 || cols <= 0) return;
+  // ((rows - 1) * stride + cols) * element_bytes in checked arithmetic: a shape whose product
+  // overflows int64, or whose bytes pass the 2^47 of an x86-64 (or AArch64) user address space,
+  // describes no buffer, and pointer arithmetic over it would overflow.
+  int64_t elements = 0, bytes = 0;
+  const bool overflow = __builtin_mul_overflow(rows - 1, stride, &elements) ||
+                        __builtin_add_overflow(elements, cols, &elements) ||
+                        __builtin_mul_overflow(elements, (int64_t)element_bytes, &bytes);
+  require(!overflow && bytes <= kMaxViewBytes, Status::InvalidArgument,
+          what + ": " + std::to_string(rows) + " rows of stride " + std::to_string(stride) +
+              " span more than 2^47 bytes, more than any address space holds");
+}
+
 int64_t validate_view(const TensorView *view, const std::string &what) {
   require(view != nullptr, Status::InvalidArgument, what + " is NULL");
   require(view->dtype == DType::F32 || view->dtype == DType::F16 || view->dtype == DType::BF16,
@@ -75,6 +89,7 @@ int64_t validate_view(const TensorView *view, const std::string &what) {
               std::to_string(view->cols));
   require(view->rows == 0 || view->cols == 0 || view->data != nullptr, Status::InvalidArgument,
           what + ": data is NULL");
+  require_extent(view->rows, stride, view->cols, dtype_size(view->dtype), what);
   return stride;
 }
 

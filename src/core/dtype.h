@@ -65,8 +65,16 @@ size_t dtype_size(DType dtype);
 // outside the enum.
 const char *dtype_name(DType dtype);
 
-// Checks a view's pointer, dtype, shape and stride; `what` names the argument in the message.
-// Throws Error(Status::InvalidArgument) when something is off. Returns the effective row stride.
+// The largest extent a tensor view may span: 2^47 bytes, an x86-64 / AArch64 user address space.
+constexpr int64_t kMaxViewBytes = int64_t(1) << 47;
+
+// Throws Error(Status::InvalidArgument) naming `what` unless a buffer of `rows` rows of `cols`
+// elements, `stride` apart, spans at most kMaxViewBytes (checked arithmetic; empty shapes pass).
+void require_extent(int64_t rows, int64_t stride, int64_t cols, size_t element_bytes, const std::string &what);
+
+// Checks a view's pointer, dtype, shape and stride, and that its extent fits kMaxViewBytes (in
+// checked arithmetic); `what` names the argument in the message. Throws
+// Error(Status::InvalidArgument) when something is off. Returns the effective row stride.
 int64_t validate_view(const TensorView *view, const std::string &what);
 
 // Converts rows [r0, r0 + rows) of a validated view into dst (rows x cols, dense fp32).

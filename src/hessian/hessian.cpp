@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "core/crc32.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/memory_budget.h"
 
 namespace vqr::hessian {
 
@@ -23,6 +25,10 @@ Hessian::Hessian(int64_t n, bool f64, bool asymmetric, backend::Backend &be)
     : n_(n), f64_(f64), asym_(asymmetric), backend_(&be) {
   require(n >= 1 && n <= kMaxWidth, Status::InvalidArgument,
           "hessian width n = " + std::to_string(n) + " is outside [1, 2^20]");
+  // n x n sums (S, and Dsum when asymmetric), plus their device copies off the host.
+  const double matrices = (asymmetric ? 2.0 : 1.0) * (!f64 && !be.host_memory() ? 2.0 : 1.0);
+  require_memory(nullptr, matrices * (double)n * (double)n * (f64 ? 8.0 : 4.0),
+                 "a hessian of width " + std::to_string(n));
   if (f64)
     s64_.assign((size_t)(n * n), 0.0);
   else
@@ -64,6 +70,40 @@ void Hessian::add_f32_rows(const float *x, int64_t rows, int64_t ld) {
   backend_->syrk(backend::Triangle::Upper, backend::Op::Trans, n_, rows, 1.0, xd.data(), n_, 1.0, s64_.data(), n_);
 }
 
+// Value j of row r of a validated fp32/fp16/bf16 view, widened.
+static double view_value(const TensorView &x, int64_t stride, int64_t r, int64_t j) {
+  if (x.dtype == DType::F32) return ((const float *)x.data)[r * stride + j];
+  const uint16_t v = ((const uint16_t *)x.data)[r * stride + j];
+  return x.dtype == DType::F16 ? f16_to_f32(v) : bf16_to_f32(v);
+}
+
+// Per-column sums of squares of a validated batch, in fp64 (no overflow for any fp32 input).
+static std::vector<double> column_sums_of_squares(const TensorView &x, int64_t stride) {
+  std::vector<double> sq((size_t)x.cols, 0.0);
+  for (int64_t r = 0; r < x.rows; ++r)
+    for (int64_t j = 0; j < x.cols; ++j) {
+      const double v = view_value(x, stride, r, j);
+      sq[(size_t)j] += v * v;
+    }
+  return sq;
+}
+
+void Hessian::guard_sums(std::vector<double> &total, const std::vector<double> &sq, const char *what) const {
+  if (f64_) return;  // fp64 sums of fp32 squares (< 1.2e77 each) cannot overflow
+  if (total.empty()) total.assign((size_t)n_, 0.0);
+  for (int64_t j = 0; j < n_; ++j) {
+    const double after = total[(size_t)j] + sq[(size_t)j];
+    if (after <= kSumLimit32) continue;
+    char figure[64];
+    std::snprintf(figure, sizeof figure, "%.3g", after);
+    throw Error(Status::NonFinite,
+                std::string(what) + ": column " + std::to_string(j) + "'s sum of squares would reach " + figure +
+                    ", past what fp32 accumulation holds (3.4e38): the statistic would overflow to Inf; batch "
+                    "rejected; hint: scale the activations, or create the hessian with VQR_HESSIAN_F64");
+  }
+  for (int64_t j = 0; j < n_; ++j) total[(size_t)j] += sq[(size_t)j];
+}
+
 // Validates a batch view against width n and rejects it whole when any value is NaN or Inf, so
 // that a failed add leaves the accumulator unchanged. Returns the effective row stride.
 static int64_t check_batch(const TensorView &x, int64_t n, const char *name) {
@@ -90,6 +130,7 @@ void Hessian::add(const TensorView &x) {
   const int64_t stride = check_batch(x, n_, "x");
   const int64_t T = x.rows;
   if (T == 0) return;
+  if (!f64_) guard_sums(colsq_, column_sums_of_squares(x, stride), "x");
 
   if (s_dev_) {
     backend_->syrk_upper_view(x, stride, *s_dev_);
@@ -138,6 +179,21 @@ void Hessian::add_pair(const TensorView &x_q, const TensorView &x_fp) {
               "; pairs must hold the same tokens");
   const int64_t T = x_q.rows;
   if (T == 0) return;
+  if (!f64_) {
+    // Both guards before either sum changes, so a refused pair leaves the accumulator as it was.
+    const std::vector<double> qsq = column_sums_of_squares(x_q, sq);
+    std::vector<double> dsq((size_t)n_, 0.0);
+    for (int64_t r = 0; r < T; ++r)
+      for (int64_t j = 0; j < n_; ++j) {
+        const double d = view_value(x_fp, sf, r, j) - view_value(x_q, sq, r, j);
+        dsq[(size_t)j] += d * d;
+      }
+    std::vector<double> colsq = colsq_, dxsq = dxsq_;
+    guard_sums(colsq, qsq, "x_q");
+    guard_sums(dxsq, dsq, "x_fp - x_q");
+    colsq_ = std::move(colsq);
+    dxsq_ = std::move(dxsq);
+  }
   // Both streams are widened chunk by chunk: dX = Xf - Xq feeds the D GEMM, Xq the SYRK.
   const int64_t chunk = std::min(T, backend::widening_chunk_rows(n_));
   std::vector<float> q((size_t)(chunk * n_)), dx((size_t)(chunk * n_));
@@ -161,8 +217,28 @@ void Hessian::merge(const Hessian &other) {
   auto add_all = [](auto &dst, const auto &src) {
     for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
   };
+  // Every sum checked before any is stored: a refused merge leaves this accumulator unchanged.
+  // (S's lower triangle is never written, zero in both, so it passes.)
+  auto check_sums = [&](const auto &dst, const auto &src, const char *what) {
+    for (size_t i = 0; i < dst.size(); ++i)
+      if (!std::isfinite(dst[i] + src[i]))
+        throw Error(Status::NonFinite, std::string("merge: ") + what + "[" + std::to_string(i / (size_t)n_) + "][" +
+                                           std::to_string(i % (size_t)n_) +
+                                           "] would overflow to Inf; hint: merge into a VQR_HESSIAN_F64 hessian");
+  };
   sync();
   other.sync();
+  check_sums(s32_, other.s32_, "S");
+  check_sums(d32_, other.d32_, "D");
+  check_sums(s64_, other.s64_, "S");
+  check_sums(d64_, other.d64_, "D");
+  auto add_sums = [](std::vector<double> &dst, const std::vector<double> &src) {
+    if (src.empty()) return;
+    if (dst.empty()) dst.assign(src.size(), 0.0);
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
+  };
+  add_sums(colsq_, other.colsq_);
+  add_sums(dxsq_, other.dxsq_);
   add_all(s32_, other.s32_);
   if (s_dev_) s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
   add_all(s64_, other.s64_);
@@ -306,6 +382,12 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
   }();
   require(crc32_update(0, buf, size - 4) == stored_crc, Status::Corrupt, "serialized hessian: checksum mismatch");
 
+  // A NaN or Inf with a valid checksum was written that way (an older writer, or another
+  // program): not damage but a statistic no method can use, reported where it lies.
+  auto nonfinite = [](const char *what, int64_t i, int64_t j) {
+    return Error(Status::NonFinite, std::string("serialized hessian: ") + what + "[" + std::to_string(i) + "][" +
+                                        std::to_string(j) + "] is NaN or Inf");
+  };
   Hessian h(n, f64, asym);
   h.tokens_ = tokens;
   for (int64_t i = 0; i < n; ++i) {
@@ -314,23 +396,33 @@ Hessian Hessian::deserialize(const void *buf, size_t size) {
       std::memcpy(&h.s64_[(size_t)(i * n + i)], p, count * 8);
       p += count * 8;
       for (size_t k = 0; k < count; ++k)
-        require(std::isfinite(h.s64_[(size_t)(i * n + i) + k]), Status::Corrupt, "serialized hessian: non-finite value");
+        if (!std::isfinite(h.s64_[(size_t)(i * n + i) + k])) throw nonfinite("S", i, i + (int64_t)k);
     } else {
       std::memcpy(&h.s32_[(size_t)(i * n + i)], p, count * 4);
       p += count * 4;
-      require(find_nonfinite(&h.s32_[(size_t)(i * n + i)], (int64_t)count) < 0, Status::Corrupt,
-              "serialized hessian: non-finite value");
+      const int64_t bad = find_nonfinite(&h.s32_[(size_t)(i * n + i)], (int64_t)count);
+      if (bad >= 0) throw nonfinite("S", i, i + bad);
     }
   }
   if (asym) {
     const size_t count = (size_t)(n * n);
+    int64_t bad = -1;
     if (f64) {
       std::memcpy(h.d64_.data(), p, count * 8);
-      for (double v : h.d64_) require(std::isfinite(v), Status::Corrupt, "serialized hessian: non-finite value");
+      for (size_t k = 0; k < count && bad < 0; ++k)
+        if (!std::isfinite(h.d64_[k])) bad = (int64_t)k;
     } else {
       std::memcpy(h.d32_.data(), p, count * 4);
-      require(find_nonfinite(h.d32_.data(), (int64_t)count) < 0, Status::Corrupt, "serialized hessian: non-finite value");
+      bad = find_nonfinite(h.d32_.data(), (int64_t)count);
     }
+    if (bad >= 0) throw nonfinite("D", bad / n, bad % n);
+  }
+  // The overflow guard's column sums: S's diagonal is exactly the sum of squares it accumulated.
+  // Dsum's left factor is not recoverable from the file; its guard starts from zero, and later
+  // sweeps check their own results (quant/gptq.cpp).
+  if (!f64) {
+    h.colsq_.resize((size_t)n);
+    for (int64_t i = 0; i < n; ++i) h.colsq_[(size_t)i] = h.s32_[(size_t)(i * n + i)];
   }
   return h;
 }

@@ -53,7 +53,8 @@ class Hessian {
   bool is_asymmetric() const { return asym_; }
   unsigned flags() const;
 
-  // S += X^T X for a T x n batch; validates the view and rejects non-finite batches whole.
+  // S += X^T X for a T x n batch; validates the view and rejects non-finite batches whole, and, in
+  // fp32 mode, batches that would overflow S (a column's sum of squares beyond kSumLimit32).
   void add(const TensorView &x);
   // S += X^T X for a rows x n fp32 batch resident at element `offset` of `x`, a dense batch in a
   // buffer of this Hessian's backend (a device forward's linear input, model/resident_forward.h):
@@ -62,9 +63,11 @@ class Hessian {
   // then throw Status::NonFinite. fp64 mode downloads the batch and adds it as add() does.
   void add_resident(const backend::DeviceBuffer &x, int64_t offset, int64_t rows);
   backend::Backend &backend() const { return *backend_; }
-  // Asymmetric only: S += Xq^T Xq, Dsum += (Xf - Xq)^T Xq for paired T x n batches.
+  // Asymmetric only: S += Xq^T Xq, Dsum += (Xf - Xq)^T Xq for paired T x n batches; rejected
+  // whole as add() is, and also when a column of Xf - Xq would overflow (which bounds Dsum).
   void add_pair(const TensorView &x_q, const TensorView &x_fp);
-  // S += other.S, T += other.T (same width and precision).
+  // S += other.S, T += other.T (same width and precision); refused whole (Status::NonFinite) when
+  // a sum would overflow.
   void merge(const Hessian &other);
   // H = (2/T) S as a full symmetric matrix (zeros when T = 0); ld >= n.
   void read(float *out, int64_t ld) const;
@@ -74,11 +77,21 @@ class Hessian {
 
   size_t serialized_size() const;
   void serialize(void *buf) const;  // exactly serialized_size() bytes
-  static Hessian deserialize(const void *buf, size_t size);  // on the CPU backend
+  // On the CPU backend. Throws Status::Corrupt (magic, sizes, checksum) and Status::NonFinite
+  // (a NaN or Inf entry, named by its position).
+  static Hessian deserialize(const void *buf, size_t size);
+
+  // fp32 accumulation keeps every column's sum of squares at most this (half of FLT_MAX): then
+  // |S_ij| <= sqrt(S_ii S_jj) and |Dsum_ij| <= sqrt(sum dx_i^2 * S_jj) stay finite with room for
+  // rounding, and so does every partial sum the SYRK/GEMM forms on the way.
+  static constexpr double kSumLimit32 = 1.7e38;
 
  private:
   void add_f32_rows(const float *x, int64_t rows, int64_t ld);
   void add_d_rows(const float *dx, const float *xq, int64_t rows);  // dx, xq dense rows x n
+  // fp32 mode: throws Status::NonFinite when `sq` (a batch's per-column sums of squares) added to
+  // `total` passes kSumLimit32; otherwise adds them. `what` names the batch in the message.
+  void guard_sums(std::vector<double> &total, const std::vector<double> &sq, const char *what) const;
 
   int64_t n_;
   bool f64_;
@@ -96,6 +109,10 @@ class Hessian {
   std::vector<double> s64_;  // n x n, upper triangle valid (fp64 mode)
   mutable std::vector<float> d32_;   // n x n Dsum (asymmetric, fp32 mode)
   std::vector<double> d64_;  // n x n Dsum (asymmetric, fp64 mode)
+  // Per-column sums of squares of what S (colsq_) and Dsum's left factor (dxsq_) accumulated, in
+  // fp64: the overflow guard of fp32 mode (guard_sums) reads them instead of S, which may sit on a
+  // device.
+  std::vector<double> colsq_, dxsq_;
 };
 
 }  // namespace vqr::hessian

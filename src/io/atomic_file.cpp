@@ -9,14 +9,21 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/temp_names.h"
 
 namespace vqr::io {
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
-  file_ = std::fopen(tmp_.c_str(), "wb");
-  if (!file_)
-    fail(Status::Io, path_, "cannot create " + tmp_ + ": " + std::strerror(errno),
-         "check the folder exists and is writable");
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  remove_stale_temporaries(path_, TempKind::kFile);
+  int fd = -1;
+  tmp_ = create_temporary(path_, TempKind::kFile, &fd);
+  file_ = ::fdopen(fd, "wb");
+  if (!file_) {
+    const int err = errno;
+    ::close(fd);
+    std::remove(tmp_.c_str());
+    fail(Status::Io, path_, "cannot open " + tmp_ + ": " + std::strerror(err), "check free memory");
+  }
 }
 
 AtomicFile::~AtomicFile() { discard(); }
@@ -28,12 +35,15 @@ void AtomicFile::discard() {
   std::remove(tmp_.c_str());
 }
 
+void AtomicFile::remember_failure() {
+  if (failed_) return;
+  failed_ = true;
+  first_errno_ = errno;
+}
+
 void AtomicFile::write(const void *data, size_t bytes) {
   if (failed_ || bytes == 0) return;
-  if (std::fwrite(data, 1, bytes, file_) != bytes) {
-    failed_ = true;
-    first_errno_ = errno;
-  }
+  if (std::fwrite(data, 1, bytes, file_) != bytes) remember_failure();
 }
 
 void AtomicFile::write_zeros(size_t bytes) {
@@ -46,15 +56,8 @@ void AtomicFile::write_zeros(size_t bytes) {
 }
 
 void AtomicFile::commit() {
-  if (!failed_ && (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)) {
-    failed_ = true;
-    first_errno_ = errno;
-  }
-  const bool closed = std::fclose(file_) == 0;
-  if (!closed && !failed_) {
-    failed_ = true;
-    first_errno_ = errno;
-  }
+  if (!failed_ && (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)) remember_failure();
+  if (std::fclose(file_) != 0) remember_failure();
   file_ = nullptr;
   if (failed_) {
     std::remove(tmp_.c_str());
@@ -72,15 +75,16 @@ void write_folder_atomically(const std::string &dir, const std::function<void(co
   namespace fs = std::filesystem;
   std::error_code ec;
   require(!dir.empty(), Status::InvalidArgument, "output folder: the name is empty; hint: name the folder to write");
-  require(!fs::exists(fs::symlink_status(dir, ec)), Status::InvalidArgument,
+  // "out/" names the folder "out": its temporary is "out.partial-...", not a hidden entry inside it.
+  std::string target = dir;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  require(!fs::exists(fs::symlink_status(target, ec)), Status::InvalidArgument,
           dir + ": already exists; hint: choose a new folder name or remove the old one");
-  const std::string tmp = dir + ".partial-" + std::to_string(getpid());
-  fs::remove_all(tmp, ec);  // a leftover of an earlier run of this process id
-  if (!fs::create_directory(tmp, ec))
-    fail(Status::Io, tmp, "cannot create: " + (ec ? ec.message() : std::string("it exists")), "check the parent folder");
+  remove_stale_temporaries(target, TempKind::kFolder);
+  const std::string tmp = create_temporary(target, TempKind::kFolder, nullptr);
   try {
     fill(tmp);
-    fs::rename(tmp, dir, ec);
+    fs::rename(tmp, target, ec);
     if (ec) fail(Status::Io, dir, "cannot rename the finished folder: " + ec.message(), "check the parent folder");
   } catch (...) {
     fs::remove_all(tmp, ec);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 namespace vqr::io {
@@ -16,5 +17,11 @@ using ByteSink = std::function<void(const void *data, size_t bytes)>;
 // tensor's exact byte size (the writers check it). Called once per write, when the file reaches the
 // tensor; anything it throws aborts the write and removes the temporary file.
 using ByteProducer = std::function<void(const ByteSink &sink)>;
+
+// Told by a checkpoint writer before each tensor it writes and once after the last, before the
+// file is renamed into place: `done` of the `total` tensors it writes in this call are written.
+// This is where an export reports progress and notices a cancel between tensors: anything it
+// throws aborts the write like a producer's exception, removing the temporary file. Empty: none.
+using TensorProgress = std::function<void(int64_t done, int64_t total)>;
 
 }  // namespace vqr::io

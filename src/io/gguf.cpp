@@ -534,7 +534,7 @@ void GgufWriter::check_tensor(const std::string &name, const std::vector<int64_t
   if (!names_.emplace(name, 0).second) bad_arg("duplicate tensor name " + show(name));
 }
 
-void GgufWriter::write(const std::string &path) const {
+void GgufWriter::write(const std::string &path, const TensorProgress &progress) const {
   std::string head = "GGUF";
   put_u32(&head, 3);
   const bool alignment_kv = alignment_ != kGgufDefaultAlignment;
@@ -559,7 +559,10 @@ void GgufWriter::write(const std::string &path) const {
 
   AtomicFile out(path);
   out.write(head.data(), head.size());
-  for (const Tensor &t : tensors_) {
+  const int64_t count = static_cast<int64_t>(tensors_.size());
+  for (int64_t i = 0; i < count; ++i) {
+    const Tensor &t = tensors_[static_cast<size_t>(i)];
+    if (progress) progress(i, count);
     const size_t n = static_cast<size_t>(t.nbytes);
     if (t.produce) {
       size_t written = 0;
@@ -576,6 +579,7 @@ void GgufWriter::write(const std::string &path) const {
     }
     out.write_zeros(static_cast<size_t>(align_up(n, alignment_) - n));
   }
+  if (progress) progress(count, count);
   out.commit();
 }
 

@@ -206,10 +206,11 @@ class GgufWriter {
   void add_tensor(const std::string &name, const std::vector<int64_t> &ne, GgmlType type, ByteProducer produce,
                   int64_t nbytes);
 
-  // Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temporary file is
-  // removed and `path` is untouched. Throws Status::Io, Status::InvalidArgument (a producer's byte
+  // Writes a temporary "<path>.tmp-<pid>-XXXXXX" (atomic_file.h), fsyncs it and renames it over
+  // `path`; on failure the temporary file is removed and `path` is untouched. progress (may be
+  // empty) hears of each tensor as io::TensorProgress says. Throws Status::Io, Status::InvalidArgument (a producer's byte
   // count) and what a producer throws.
-  void write(const std::string &path) const;
+  void write(const std::string &path, const TensorProgress &progress = {}) const;
 
  private:
   struct Tensor {

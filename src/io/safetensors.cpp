@@ -392,15 +392,27 @@ std::string build_header(const std::string &path, const std::vector<Prepared> &t
   return h;
 }
 
+// Which tensors of a whole checkpoint one file holds, for its TensorProgress: tensors [first,
+// first + the file's count) of `total`.
+struct ProgressSpan {
+  const TensorProgress *progress;
+  int64_t first, total;
+  void at(int64_t i) const {
+    if (*progress) (*progress)(first + i, total);
+  }
+};
+
 void write_prepared(const std::string &path, const std::vector<Prepared> &tensors,
-                    const std::map<std::string, std::string> &metadata) {
+                    const std::map<std::string, std::string> &metadata, const ProgressSpan &span) {
   const std::string header = build_header(path, tensors, metadata);
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
   AtomicFile out(path);
   out.write(len, 8);
   out.write(header.data(), header.size());
-  for (const Prepared &p : tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Prepared &p = tensors[i];
+    span.at((int64_t)i);
     if (!p.t->produce) {
       out.write(p.t->data, static_cast<size_t>(p.nbytes));
       continue;
@@ -415,19 +427,22 @@ void write_prepared(const std::string &path, const std::vector<Prepared> &tensor
       bad_arg(path, "tensor " + show(p.t->name) + ": its producer wrote " + std::to_string(written) + " bytes, " +
                         st_dtype_name(p.t->dtype) + " " + shape_text(p.t->shape) + " needs " + std::to_string(p.nbytes));
   }
+  span.at((int64_t)tensors.size());
   out.commit();
 }
 
 }  // namespace
 
 void write_safetensors(const std::string &path, const std::vector<StTensorData> &tensors,
-                       const std::map<std::string, std::string> &metadata) {
-  write_prepared(path, prepare(path, tensors), merged_metadata(path, metadata));
+                       const std::map<std::string, std::string> &metadata, const TensorProgress &progress) {
+  write_prepared(path, prepare(path, tensors), merged_metadata(path, metadata),
+                 ProgressSpan{&progress, 0, (int64_t)tensors.size()});
 }
 
 std::vector<std::string> write_safetensors_sharded(const std::string &dir, const std::vector<StTensorData> &tensors,
                                                    int64_t max_shard_bytes,
-                                                   const std::map<std::string, std::string> &metadata) {
+                                                   const std::map<std::string, std::string> &metadata,
+                                                   const TensorProgress &progress) {
   if (max_shard_bytes < 1) bad_arg(dir, "max_shard_bytes must be at least 1");
   const std::vector<Prepared> all = prepare(dir, tensors);
   const std::map<std::string, std::string> md = merged_metadata(dir, metadata);
@@ -435,7 +450,7 @@ std::vector<std::string> write_safetensors_sharded(const std::string &dir, const
   for (const Prepared &p : all)
     if (__builtin_add_overflow(total, p.nbytes, &total)) bad_arg(dir, "total tensor size overflows int64");
   if (total <= max_shard_bytes) {
-    write_prepared(join_path(dir, kSingleName), all, md);
+    write_prepared(join_path(dir, kSingleName), all, md, ProgressSpan{&progress, 0, (int64_t)all.size()});
     return {kSingleName};
   }
 
@@ -452,10 +467,12 @@ std::vector<std::string> write_safetensors_sharded(const std::string &dir, const
   }
   std::vector<std::string> names;
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", json::object()}};
+  int64_t first = 0;
   for (size_t i = 0; i < shards.size(); ++i) {
     char name[64];
     std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
-    write_prepared(join_path(dir, name), shards[i], md);
+    write_prepared(join_path(dir, name), shards[i], md, ProgressSpan{&progress, first, (int64_t)all.size()});
+    first += (int64_t)shards[i].size();
     names.push_back(name);
     for (const Prepared &p : shards[i]) index["weight_map"][p.t->name] = name;
   }

@@ -107,15 +107,18 @@ struct StTensorData {
 // that order), padded with spaces to a multiple of 8 so the data is 8-byte aligned, then the data.
 // (The reference writer orders tensors by dtype alignment, then name; any order is valid.)
 // __metadata__ is {"format": "pt"} (transformers requires it) merged with `metadata`.
-// Writes path + ".tmp", fsyncs it and renames it over `path`; on failure the temp file is removed.
+// Writes a temporary "<path>.tmp-<pid>-XXXXXX" (atomic_file.h), fsyncs it and renames it over
+// `path`; on failure the temp file is removed.
 // The header goes out first, then each tensor's bytes straight from `data` or its producer, so the
 // writer's own memory is the header (peak: the header plus whatever one producer holds).
 // Throws Status::InvalidArgument (empty, duplicate or "__metadata__" name; names or metadata not
 // valid UTF-8; negative or overflowing shape; NULL data and no producer with elements; nbytes
 // mismatch; a producer writing other than the tensor's size; metadata "format" other than "pt";
 // header over kMaxHeaderBytes), Status::Io (open/write/rename), and what a producer throws.
+// progress (may be empty) hears of each tensor as io::TensorProgress says.
 void write_safetensors(const std::string &path, const std::vector<StTensorData> &tensors,
-                       const std::map<std::string, std::string> &metadata = {});
+                       const std::map<std::string, std::string> &metadata = {},
+                       const TensorProgress &progress = {});
 
 // Writes a checkpoint into the existing folder `dir`. When the total tensor bytes are <=
 // max_shard_bytes: one "model.safetensors". Otherwise shards "model-00001-of-0000N.safetensors"
@@ -124,10 +127,12 @@ void write_safetensors(const std::string &path, const std::vector<StTensorData> 
 // "model.safetensors.index.json" {"metadata": {"total_size": <tensor bytes>}, "weight_map":
 // {name: shard}} written last, with sorted keys and 2-space indent like transformers. Files of
 // another layout already in `dir` are left alone. Returns the file names written (shards first).
-// Throws as write_safetensors; Status::InvalidArgument also for max_shard_bytes < 1.
+// progress counts the tensors over all shards. Throws as write_safetensors; Status::InvalidArgument
+// also for max_shard_bytes < 1.
 std::vector<std::string> write_safetensors_sharded(const std::string &dir, const std::vector<StTensorData> &tensors,
                                                    int64_t max_shard_bytes,
-                                                   const std::map<std::string, std::string> &metadata = {});
+                                                   const std::map<std::string, std::string> &metadata = {},
+                                                   const TensorProgress &progress = {});
 
 // A checkpoint folder: "model.safetensors" or "model.safetensors.index.json" plus its shards.
 // Move-only through its members; tensor pointers stay valid while the object lives.

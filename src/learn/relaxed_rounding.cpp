@@ -37,7 +37,7 @@ void RelaxedRounding<T>::harden(quant::QuantizedLayer &out) {
   latents(A.data());
   for (int64_t i = 0; i < m_ * n_; ++i) {
     T v = bz_[(size_t)i] + (A[(size_t)i] >= T(0) ? T(1) : T(0));
-    out.codes[(size_t)i] = (uint8_t)(v < T(0) ? T(0) : (v > grid_.maxq ? grid_.maxq : v));
+    out.codes[(size_t)i] = (uint8_t)(v >= T(0) ? (v > grid_.maxq ? grid_.maxq : v) : T(0));
   }
 }
 

@@ -89,7 +89,7 @@ class AutoRounding final : public Rounding<T> {
         for (int64_t j = g * gs; j < std::min(n_, (g + 1) * gs); ++j) {
           const size_t i = (size_t)(r * n_ + j);
           const T q = rne(W_[i] / p.s + V_[i]) + p.zp;
-          out.codes[i] = (uint8_t)(q < T(0) ? T(0) : (q > maxq ? maxq : q));
+          out.codes[i] = (uint8_t)(q >= T(0) ? (q > maxq ? maxq : q) : T(0));
         }
       }
   }
@@ -169,7 +169,7 @@ class LoraRounding final : public Rounding<T> {
       for (int64_t j = 0; j < n_; ++j) {
         const size_t i = (size_t)(row * n_ + j);
         const T qv = rne(X_[i] + T(0.5) * std::tanh(P_[i])) + grid_.z(row, j);
-        out.codes[i] = (uint8_t)(qv < T(0) ? T(0) : (qv > grid_.maxq ? grid_.maxq : qv));
+        out.codes[i] = (uint8_t)(qv >= T(0) ? (qv > grid_.maxq ? grid_.maxq : qv) : T(0));
       }
   }
 

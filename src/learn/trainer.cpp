@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "core/buffer.h"
+#include "core/error.h"
 
 namespace vqr::learn {
 
@@ -68,6 +70,11 @@ TrainOutcome train(Rounding<T> &rounding, Objective<T> &objective, const TrainSc
     rounding.backward(G.data());
     const double reg =
         rounding.relaxed() && regularizer_on(s, t) ? rounding.regularize(beta_at(s, t), s.reg_weight) : 0.0;
+    // A diverged step (a loss or regularizer overflowing fp32/fp64) is reported at once: the
+    // parameters it updates would all turn NaN, and their rounding would silently read as code 0.
+    require(std::isfinite(v.loss) && std::isfinite(reg), Status::NonFinite,
+            "training step " + std::to_string(t) + ": the " + (std::isfinite(v.loss) ? "regularizer" : "loss") +
+                " is NaN or Inf (the layer's statistic overflows, or VQR_PARAM_LR is too large for it)");
     out.loss.push_back(v.loss);
     out.reg.push_back(reg);
     if (track_best && v.loss < best_loss) {
@@ -94,6 +101,8 @@ TrainOutcome train(Rounding<T> &rounding, Objective<T> &objective, const TrainSc
   if (track_best && s.steps == 0) out.best_step = -1;
   rounding.hard_weights(Wq.data());
   out.hard = objective.evaluate(Wq.data(), nullptr);
+  require(std::isfinite(out.hard.loss), Status::NonFinite,
+          "training: the loss of the final hard rounding is NaN or Inf (the layer's statistic overflows)");
   return out;
 }
 

@@ -407,7 +407,7 @@ void save_gguf(const Model &model, const Tokenizer &tokenizer, const std::string
     note(LogLevel::Info, std::string("q/k rows permuted from the ") +
                            (c.rope_layout == RopeLayout::kHalf ? "half" : "interleaved") + " RoPE layout to " + a +
                            "'s " + (arch.layout == RopeLayout::kHalf ? "half" : "interleaved") + " one");
-  w.write(path);
+  w.write(path, options.progress);
 }
 
 bool is_gguf_file(const std::string &path) { return io::is_gguf(path); }

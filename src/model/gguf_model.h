@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/export_note.h"
+#include "io/byte_sink.h"
 #include "io/ggml_blocks.h"
 #include "model/linear_kinds.h"
 #include "model/model.h"
@@ -40,6 +41,9 @@ struct GgufWriteOptions {
   // one answer at a time: the view need only stay valid until the next call (so the codes may be
   // unpacked into one buffer per call), and every call must describe the same codes.
   std::function<const GridCodes *(int layer, LinearKind kind)> codes;
+  // Hears of each tensor as it is written (io::TensorProgress; may be empty); what it throws (a
+  // cancelled export) aborts the write and removes the temporary file.
+  io::TensorProgress progress;
 };
 
 // Writes model + tokenizer as one GGUF v3 file. A quantized linear layer becomes Q4_0, Q8_0 or Q4_1
@@ -51,8 +55,8 @@ struct GgufWriteOptions {
 // notes (may be NULL) receives one human-readable line per decision worth logging, e.g.
 // "blk.3.ffn_down.weight: group size 128 has no GGUF block type; stored as F16 (lossy)"; lossy
 // storage is LogLevel::Warn, the rest LogLevel::Info (core/export_note.h).
-// Everything is checked before the file is created; the file is written to path + ".tmp" and
-// renamed, so a failure leaves no file. Either storage (model.h): every tensor is encoded when the
+// Everything is checked before the file is created; the file is written to a temporary of its
+// own ("<path>.tmp-<pid>-XXXXXX", io/atomic_file.h) and renamed, so a failure leaves no file. Either storage (model.h): every tensor is encoded when the
 // file reaches it (io::GgufWriter's producers), dense ones from chunks of rows (model/weight_rows.h),
 // so the peak memory is the vocabulary metadata plus the largest of: one chunk of kWriteChunkRows
 // rows in fp32 and its encoding (a q/k weight permuted between RoPE layouts adds the head its rows

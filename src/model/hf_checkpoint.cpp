@@ -724,7 +724,7 @@ std::vector<io::StTensorData> hf_dense_tensors(const Model &model, const std::st
 }
 
 void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
-                        const std::string &dtype, int64_t max_shard_bytes) {
+                        const std::string &dtype, int64_t max_shard_bytes, const io::TensorProgress &progress) {
   const std::vector<io::StTensorData> tensors = hf_dense_tensors(model, dtype);
   std::string config_text = config_json_text.empty() ? hf_generated_config(model.config(), dtype) : config_json_text;
   // A quantized source's config would make the dense weights written here unreadable.
@@ -735,7 +735,7 @@ void save_hf_checkpoint(const Model &model, const std::string &dir, const std::s
     config_text = copy.dump(2) + "\n";
   }
   io::write_text_file(dir + "/" + kHfConfigFileName, config_text);
-  io::write_safetensors_sharded(dir, tensors, max_shard_bytes);
+  io::write_safetensors_sharded(dir, tensors, max_shard_bytes, {}, progress);
 }
 
 }  // namespace vqr::model

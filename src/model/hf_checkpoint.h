@@ -123,8 +123,10 @@ std::string hf_declared_dtype(const std::string &config_json_text);
 // peak memory is one chunk of kWriteChunkRows rows in fp32 plus its F16/BF16 copy (a q/k weight
 // permuted into the half layout adds the head its rows gather from) and the shard headers; an
 // F16 / BF16 save reads each tensor twice. Throws vqr::Error (Status::Io, Status::InvalidArgument
-// for dtype, the sources' errors of a streamed model).
+// for dtype, the sources' errors of a streamed model). progress (may be empty) hears of each
+// tensor over all shards (io::TensorProgress); what it throws aborts the write.
 void save_hf_checkpoint(const Model &model, const std::string &dir, const std::string &config_json_text,
-                        const std::string &dtype = "F32", int64_t max_shard_bytes = int64_t{5} << 30);
+                        const std::string &dtype = "F32", int64_t max_shard_bytes = int64_t{5} << 30,
+                        const io::TensorProgress &progress = {});
 
 }  // namespace vqr::model

@@ -123,6 +123,16 @@ Model map_llama2c(const std::string &path, const ModelConfig &config) {
   return model;
 }
 
+// The tensors save_llama2c writes, each linear weight once per layer (freq_cis goes with the
+// classifier): the `total` of its progress.
+int64_t llama2c_tensor_count(const ModelConfig &c) {
+  int64_t count = 0;
+  LinearKind kind;
+  for (int i = 0; i < kLlama2cTensorCount; ++i)
+    count += linear_kind_of(static_cast<TensorId>(i), &kind) ? c.n_layers : 1;
+  return count;
+}
+
 }  // namespace
 
 int64_t llama2c_file_bytes(const ModelConfig &c) {
@@ -187,7 +197,7 @@ bool llama2c_can_store(const ModelConfig &c) {
          c.rope_theta == plain.rope_theta && c.norm_eps == plain.norm_eps && c.sliding_window == 0;
 }
 
-void save_llama2c(const Model &model, const std::string &path) {
+void save_llama2c(const Model &model, const std::string &path, const io::TensorProgress &progress) {
   const ModelConfig &c = model.config();
   if (!llama2c_can_store(c))
     fail(Status::Unsupported, path, "this model's architecture (biases, q/k norms, RoPE variant or epsilon) has no llama2.c v0 form",
@@ -204,8 +214,16 @@ void save_llama2c(const Model &model, const std::string &path) {
       return true;
     });
   };
+  const int64_t total = llama2c_tensor_count(c);
+  int64_t done = 0;
+  auto next = [&] {
+    if (progress) progress(done, total);
+    ++done;
+  };
   for (int i = 0; i < kLlama2cTensorCount; ++i) {
     const TensorId id = static_cast<TensorId>(i);
+    LinearKind kind;
+    if (!linear_kind_of(id, &kind)) next();
     if (id == TensorId::kClassifier) {
       // freq_cis_real, freq_cis_imag: seq_len x head_size/2 each, theta^(-2i/hs) * position.
       const int64_t half = c.head_size() / 2;
@@ -219,7 +237,6 @@ void save_llama2c(const Model &model, const std::string &path) {
       write(re.data(), (int64_t)re.size());
       write(im.data(), (int64_t)im.size());
     }
-    LinearKind kind;
     if (id == TensorId::kTokenEmbedding) {
       write_rows(embedding_tensor_rows(model), {});
     } else if (id == TensorId::kClassifier) {
@@ -229,11 +246,15 @@ void save_llama2c(const Model &model, const std::string &path) {
       std::vector<int64_t> map;
       if ((kind == LinearKind::kWq || kind == LinearKind::kWk) && c.rope_layout == RopeLayout::kHalf)
         map = rope_row_sources(kind == LinearKind::kWq ? c.n_heads : c.n_kv_heads, c.head_size(), /*to_half=*/false);
-      for (int l = 0; l < c.n_layers; ++l) write_rows(linear_tensor_rows(model, l, kind), map);
+      for (int l = 0; l < c.n_layers; ++l) {
+        next();
+        write_rows(linear_tensor_rows(model, l, kind), map);
+      }
     } else {
       write(model.tensor(id), model.tensor_floats(id));
     }
   }
+  if (progress) progress(total, total);
   out.commit();
 }
 

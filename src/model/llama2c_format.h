@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "io/byte_sink.h"
 #include "model/model.h"
 
 namespace vqr::model {
@@ -33,13 +34,16 @@ bool llama2c_can_store(const ModelConfig &config);
 
 // Writes `model` as a legacy v0 checkpoint that load_llama2c and run.c read: the header, the
 // tensors in llama2.c order, and the freq_cis tables (cos / sin of position x frequency, which
-// run.c skips but other v0 readers expect). Writes to `path` + ".tmp" and renames, so a failure
-// leaves no partial file. Works in either storage (model.h): the large tensors are read in chunks
-// of rows (model/weight_rows.h), so the writer's peak memory is one chunk, at most
+// run.c skips but other v0 readers expect). Writes to a temporary "<path>.tmp-<pid>-XXXXXX"
+// (io/atomic_file.h) and renames, so a failure leaves no partial file. Works in either storage
+// (model.h): the large tensors are read in chunks of rows (model/weight_rows.h), so the writer's
+// peak memory is one chunk, at most
 // kWriteChunkRows rows of fp32 (plus, for a half-layout q/k weight, the head its rows gather
 // from), and the freq_cis tables (seq_len x head_size floats). Throws
 // vqr::Error(Status::Unsupported) when !llama2c_can_store, Status::Io "<path>: <problem>; hint:
-// <fix>", and the sources' errors of a streamed model.
-void save_llama2c(const Model &model, const std::string &path);
+// <fix>", and the sources' errors of a streamed model. progress (may be empty) hears of each
+// tensor as io::TensorProgress says, a linear weight counting once per layer; what it throws
+// aborts the write.
+void save_llama2c(const Model &model, const std::string &path, const io::TensorProgress &progress = {});
 
 }  // namespace vqr::model

@@ -3,12 +3,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include <algorithm>
 #include <new>
 
 #include "core/error.h"
+#include "core/memory_budget.h"
 
 namespace vqr::model {
 
@@ -168,7 +170,21 @@ Model::Model(const ModelConfig &config, Storage storage) : config_(config), stor
   const bool streamed = storage_ == Storage::kStreamed;
   for (int i = 0; i < kTensorCount; ++i)
     if (!(streamed && is_streamable(static_cast<TensorId>(i)))) arena_floats_ += sizes_[i];
-  arena_.reset(new (std::nothrow) float[static_cast<size_t>(std::max<int64_t>(arena_floats_, 1))]());
+  // The budget first (core/memory_budget.h): the arena, and for a streamed model the one block it
+  // widens at a time. The shapes come from a file's header; a loader has checked them against the
+  // file's own tensors, and this bounds what an honest but too large model would commit.
+  double block_floats = 0;
+  for (int i = 0; streamed && i < kTensorCount; ++i) {
+    const auto id = static_cast<TensorId>(i);
+    if (is_streamable(id) && id != TensorId::kTokenEmbedding && id != TensorId::kClassifier)
+      block_floats += (double)sizes_[i] / std::max(1, config_.n_layers);
+  }
+  require_memory(nullptr, ((double)arena_floats_ + block_floats) * sizeof(float),
+                 std::string(streamed ? "the model's small tensors and one widened block"
+                                      : "the model's fp32 weights") +
+                     " (dim " + std::to_string(config_.dim) + ", " + std::to_string(config_.n_layers) + " layers, vocab " +
+                     std::to_string(config_.vocab_size) + ")");
+  arena_.reset(static_cast<float *>(std::calloc(static_cast<size_t>(std::max<int64_t>(arena_floats_, 1)), sizeof(float))));
   require(arena_ != nullptr, Status::OutOfMemory,
           "model weights: cannot allocate " + std::to_string(arena_floats_ * 4) + " bytes");
   float *p = arena_.get();
@@ -179,6 +195,8 @@ Model::Model(const ModelConfig &config, Storage storage) : config_(config), stor
   }
   if (streamed) linear_sources_.resize(static_cast<size_t>(config_.n_layers) * kLinearKindCount);
 }
+
+void Model::FreeDeleter::operator()(float *p) const { std::free(p); }
 
 void Model::require_streamed(const char *what) const {
   require(streamed(), Status::InvalidArgument, std::string(what) + ": only a streamed model has sources");

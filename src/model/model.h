@@ -279,7 +279,12 @@ class Model {
   float *ptrs_[kTensorCount] = {};
   int64_t total_floats_ = 0;
   int64_t arena_floats_ = 0;
-  std::unique_ptr<float[]> arena_;
+  // calloc'd: zeros without touching a page, so a large resident model costs memory only as its
+  // loader writes it (std::free through FreeDeleter).
+  struct FreeDeleter {
+    void operator()(float *p) const;
+  };
+  std::unique_ptr<float[], FreeDeleter> arena_;
   // Streamed storage: the large tensors' sources ([layer * 7 + kind] for the linears).
   std::vector<std::shared_ptr<const TensorSource>> linear_sources_;
   std::shared_ptr<const TensorSource> embedding_source_, classifier_source_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/memory_budget.h"
 #include "model/evaluate.h"
 #include "model/text_corpus.h"
 
@@ -30,14 +31,23 @@ PackedSequences pack_sequences(const Sequences &seqs) {
 }
 
 Sequences split_sequences(const int32_t *tokens, const int64_t *lengths, int64_t count, int64_t seq_len) {
-  require(count >= 1, Status::InvalidArgument, "sequences must be >= 1");
+  require(count >= 1 && count <= kMaxSequenceCount, Status::InvalidArgument,
+          "sequences = " + std::to_string(count) + " is outside 1..2^24");
   require(tokens != nullptr && lengths != nullptr, Status::InvalidArgument, "tokens or lengths is NULL");
-  Sequences out;
-  int64_t at = 0;
+  // Every length checked, and the total budgeted, before the first copy (a sum of at most 2^24
+  // lengths of at most seq_len each cannot overflow).
+  int64_t total = 0;
   for (int64_t i = 0; i < count; ++i) {
     require(lengths[i] >= 1 && lengths[i] <= seq_len, Status::InvalidArgument,
             "sequence " + std::to_string(i) + " has " + std::to_string(lengths[i]) + " tokens; each needs 1.." +
                 std::to_string(seq_len) + " (the model's context)");
+    total += lengths[i];
+  }
+  require_memory(nullptr, (double)total * sizeof(int32_t) + 32.0 * (double)count,
+                 std::to_string(count) + " sequences of " + std::to_string(total) + " tokens");
+  Sequences out;
+  int64_t at = 0;
+  for (int64_t i = 0; i < count; ++i) {
     out.emplace_back(tokens + at, tokens + at + lengths[i]);
     at += lengths[i];
   }
@@ -50,9 +60,16 @@ SamplingRequest sampling_request(Sampling sampling, int64_t count, int64_t lengt
           "length " + std::to_string(length) + " is outside 0.." + std::to_string(seq_len) +
               " (0 = min(2048, the model's context))");
   const bool random = sampling == Sampling::RandomWindows;
-  require(count >= (random ? 1 : 0), Status::OutOfRange,
-          "count " + std::to_string(count) + (random ? " must be >= 1 for random windows" : " must be >= 0"));
-  return {sampling, count, length > 0 ? length : std::min<int64_t>(2048, seq_len), seed};
+  require(count >= (random ? 1 : 0) && count <= kMaxSequenceCount, Status::OutOfRange,
+          "count " + std::to_string(count) +
+              (random ? " is outside 1..2^24 for random windows" : " is outside 0..2^24"));
+  const int64_t window = length > 0 ? length : std::min<int64_t>(2048, seq_len);
+  // Random windows may overlap, so their tokens are not bounded by the text: count x length
+  // int32 tokens (and a vector each) are checked before the first is cut.
+  if (random)
+    require_memory(nullptr, (double)count * ((double)window * sizeof(int32_t) + 32.0),
+                   std::to_string(count) + " random windows of " + std::to_string(window) + " tokens");
+  return {sampling, count, window, seed};
 }
 
 Sequences sample_text(const Tokenizer &tokenizer, const std::string &text, const SamplingRequest &r) {

@@ -38,6 +38,9 @@ struct SamplingRequest {
 
 // Checks count and length (0..seq_len; 0 = min(2048, seq_len)) and resolves the length.
 // `sampling` must already be one of the three protocols. Throws Error(Status::OutOfRange).
+// The most sequences one request may ask for (2^24, vqr_sequences_from_text's documented bound).
+constexpr int64_t kMaxSequenceCount = int64_t(1) << 24;
+
 SamplingRequest sampling_request(Sampling sampling, int64_t count, int64_t length, uint64_t seed,
                                  int64_t seq_len);
 

@@ -16,8 +16,8 @@ namespace vqr::model {
 // and value), Status::OutOfMemory (larger than memory).
 std::vector<int32_t> read_token_file(const std::string &path, int vocab_size);
 
-// Writes `ids` (each >= 0) to `path` as little-endian uint32: into "<path>.tmp" first, renamed
-// over `path` once complete, so a reader never sees half a file. An empty `ids` writes an empty
+// Writes `ids` (each >= 0) to `path` as little-endian uint32: into a temporary
+// "<path>.tmp-<pid>-XXXXXX" first (io/atomic_file.h), renamed over `path` once complete, so a reader never sees half a file. An empty `ids` writes an empty
 // file (which read_token_file refuses). Throws vqr::Error: Status::InvalidArgument (a negative
 // id), Status::Io (cannot create, write or rename; the temporary file is removed).
 void write_token_file(const std::string &path, const std::vector<int32_t> &ids);

@@ -243,7 +243,7 @@ void write_folder(const std::string &dir, const ExportPlan &plan, const ojson &q
   io::write_folder_atomically(dir, [&](const std::string &tmp) {
     io::write_text_file(tmp + "/" + model::kHfConfigFileName, config_text);
     for (const std::string &name : config_copies) io::write_text_file(tmp + "/" + name, qc_text);
-    io::write_safetensors_sharded(tmp, tensors, o.max_shard_bytes);
+    io::write_safetensors_sharded(tmp, tensors, o.max_shard_bytes, {}, o.progress);
     copy_tokenizer_files(source, tmp);
     if (!o.metadata_json.empty()) io::write_text_file(tmp + "/" + model::kMetadataFileName, o.metadata_json);
   });

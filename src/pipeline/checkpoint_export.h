@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/export_note.h"
+#include "io/byte_sink.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "pipeline/sequential_quantizer.h"
@@ -34,6 +35,9 @@ struct ExportOptions {
   int64_t max_shard_bytes = int64_t{5} << 30;  // >= 1; larger checkpoints are sharded
   GptqCheckpointVersion gptq_version = GptqCheckpointVersion::kAuto;
   std::string metadata_json;  // written as vqround.json beside the checkpoint when not empty
+  // Hears of each safetensors tensor as it is written (io::TensorProgress; may be empty); what it
+  // throws (a cancelled export) aborts the write and removes the temporary folder.
+  io::TensorProgress progress;
 };
 
 // True when every scale of `q` is exactly representable in `dtype` ("F32", "F16" or "BF16"), the

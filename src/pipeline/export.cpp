@@ -2,6 +2,7 @@
 #include "pipeline/export.h"
 
 #include <map>
+#include <optional>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -28,7 +29,35 @@ bool plain_groups(const quant::QuantizedLayer &q) {
   return true;
 }
 
-void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, ExportNotes *notes) {
+// Progress stage "export" for one call: the writers tell done / total tensors before each tensor
+// and after the last (io::TensorProgress); each check may throw Status::Cancelled, which the
+// writer turns into removing its temporary. The total is known only at the writer's first call.
+class ExportProgress {
+ public:
+  explicit ExportProgress(Context *ctx) : ctx_(ctx) {}
+  io::TensorProgress hook() {
+    return [this](int64_t done, int64_t total) { tensor(done, total); };
+  }
+
+ private:
+  void tensor(int64_t done, int64_t total) {
+    if (progress_ && total == total_) {
+      progress_->checkpoint(done, /*force=*/done == total);  // the end is always reported
+      return;
+    }
+    // The writer's first call: the constructor checks for a cancel and reports done = 0.
+    progress_.emplace(ctx_, "export", total);
+    total_ = total;
+    if (done != 0) progress_->checkpoint(done, done == total);
+  }
+
+  Context *ctx_;
+  std::optional<Progress> progress_;
+  int64_t total_ = -1;
+};
+
+void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::string &path, ExportNotes *notes,
+                const io::TensorProgress &progress) {
   if (s.model->config().is_opt())
     fail(Status::Unsupported, path, "OPT models have no GGUF export (llama.cpp has no OPT architecture)",
          "export gptq, compressed-tensors or huggingface instead");
@@ -50,6 +79,7 @@ void write_gguf(const ExportSubject &s, const ExportRequest &r, const std::strin
     }
   model::GgufWriteOptions o;
   o.dtype = r.dtype == DType::F32 ? "F32" : "F16";
+  o.progress = progress;
   model::GridCodes current;
   quant::QuantizedLayer unparked;  // the one layer whose parked codes are unpacked now
   o.codes = [&](int layer, model::LinearKind kind) -> const model::GridCodes * {
@@ -76,7 +106,7 @@ const char *format_name(Format format) {
 }
 
 void export_model(const ExportSubject &s, const ExportRequest &r, const std::string &path,
-                  ExportNotes *notes) {
+                  ExportNotes *notes, Context *ctx) {
   require(s.model != nullptr && s.source != nullptr, Status::InvalidArgument, "export: no model");
   require(!path.empty() && !io::path_exists(path), Status::InvalidArgument,
           path + ": already exists; hint: choose a new name or remove the old one");
@@ -88,20 +118,25 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
   static const QuantizedModel kNothing;
   const PipelineOptions &options = s.options ? *s.options : kNoOptions;
   const QuantizedModel &result = s.result ? *s.result : kNothing;
+  // A cancel requested before the call stops it before any file or folder exists.
+  check_cancelled(ctx, "export");
+  ExportProgress tracker(ctx);
+  const io::TensorProgress progress = tracker.hook();
   switch (r.format) {
     case Format::Native:
-      write_model_folder(*s.model, *s.source, options, result, s.metadata, path);
+      write_model_folder(*s.model, *s.source, options, result, s.metadata, path, progress);
       return;
     case Format::HuggingFace:  // config.json + safetensors + tokenizer files
       io::write_folder_atomically(path, [&](const std::string &tmp) {
-        write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, dtype_name(r.dtype), r.max_shard_bytes, tmp);
+        write_checkpoint_payload(*s.model, *s.source, /*force_hf=*/true, dtype_name(r.dtype), r.max_shard_bytes, tmp,
+                                 progress);
       });
       return;
     case Format::Llama2c:
       require(model::llama2c_can_store(s.model->config()), Status::Unsupported,
               path + ": this model has features llama2.c v0 cannot hold (biases, q/k norms, a RoPE variant, its "
                      "epsilon or head size); hint: use the huggingface format");
-      model::save_llama2c(*s.model, path);
+      model::save_llama2c(*s.model, path, progress);
       return;
     case Format::Gptq:
     case Format::CompressedTensors: {
@@ -114,6 +149,7 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
       FolderMetadata meta = s.metadata;
       meta.format = name;
       o.metadata_json = folder_metadata_json(options, result, meta);
+      o.progress = progress;
       if (r.format == Format::Gptq)
         write_gptq_checkpoint(*s.model, *s.source, options, result, o, path, notes);
       else
@@ -121,7 +157,7 @@ void export_model(const ExportSubject &s, const ExportRequest &r, const std::str
       return;
     }
     case Format::Gguf:
-      write_gguf(s, r, path, notes);
+      write_gguf(s, r, path, notes, progress);
       return;
   }
 }

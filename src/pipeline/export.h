@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/context.h"
 #include "core/export_note.h"
 #include "model/model.h"
 #include "model/model_source.h"
@@ -45,9 +46,13 @@ const char *format_name(Format format);
 // beyond the model and the quantization result the peak memory is one writer's: a chunk of
 // model::kWriteChunkRows rows in fp32 plus its encoding, or one quantized layer's packed tensor or
 // GGUF blocks (the headers of each writer say exactly). notes (may be NULL) receives one note per decision
-// worth telling the user, at its level (core/export_note.h). Throws vqr::Error: Status::InvalidArgument (path exists, dtype), Status::Unsupported
-// (a format that cannot hold this model, or a quantized format without a quantization), Status::Io.
+// worth telling the user, at its level (core/export_note.h). ctx (may be NULL) hears progress
+// stage "export" (done / total: the tensors of the weight file(s) written so far, reported as
+// any stage, throttled) and is checked for a cancel before anything is written and before each
+// tensor; a cancelled export leaves neither `path` nor a temporary. Throws vqr::Error:
+// Status::InvalidArgument (path exists, dtype), Status::Unsupported (a format that cannot hold
+// this model, or a quantized format without a quantization), Status::Io, Status::Cancelled.
 void export_model(const ExportSubject &subject, const ExportRequest &request, const std::string &path,
-                  ExportNotes *notes);
+                  ExportNotes *notes, Context *ctx = nullptr);
 
 }  // namespace vqr::pipeline

@@ -63,16 +63,18 @@ constexpr const char *kHfSideFiles[] = {"tokenizer.model", "tokenizer.json", "to
 }  // namespace
 
 void write_checkpoint_payload(const model::Model &model, const model::ModelSource &source, bool force_hf,
-                              const std::string &dtype, int64_t max_shard_bytes, const std::string &tmp) {
+                              const std::string &dtype, int64_t max_shard_bytes, const std::string &tmp,
+                              const io::TensorProgress &progress) {
   const bool hf = force_hf || source.format != model::ModelFormat::kLlama2c || !model::llama2c_can_store(model.config());
   if (!hf) {
-    model::save_llama2c(model, tmp + "/" + kModelFileName);
+    model::save_llama2c(model, tmp + "/" + kModelFileName, progress);
   } else {
     const std::string config = source.format == model::ModelFormat::kHuggingFace
                                    ? io::read_file(source.model_file + "/" + model::kHfConfigFileName, "check the model folder")
                                    : std::string();
     const std::string stored = !dtype.empty() ? dtype : config.empty() ? "F32" : model::hf_declared_dtype(config);
-    model::save_hf_checkpoint(model, tmp, config, stored, max_shard_bytes > 0 ? max_shard_bytes : int64_t{5} << 30);
+    model::save_hf_checkpoint(model, tmp, config, stored, max_shard_bytes > 0 ? max_shard_bytes : int64_t{5} << 30,
+                              progress);
   }
   copy_tokenizer_files(source, tmp);
 }
@@ -98,9 +100,10 @@ void copy_tokenizer_files(const model::ModelSource &source, const std::string &t
 }
 
 void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
-                        const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir) {
+                        const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir,
+                        const io::TensorProgress &progress) {
   io::write_folder_atomically(dir, [&](const std::string &tmp) {
-    write_checkpoint_payload(model, source, false, "", 0, tmp);
+    write_checkpoint_payload(model, source, false, "", 0, tmp, progress);
     io::write_text_file(tmp + "/" + kMetadataFileName, folder_metadata_json(options, result, meta));
   });
 }

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/byte_sink.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "pipeline/sequential_quantizer.h"
@@ -41,9 +42,11 @@ std::string folder_metadata_json(const PipelineOptions &options, const Quantized
 // The weights and tokenizer files of a folder, written into the existing folder `tmp`: model.bin for
 // a llama2.c source (unless force_hf or the model has features v0 cannot hold), else config.json
 // (the source's, or generated) + safetensors in `dtype` where exact (empty = the source's declared
-// dtype), sharded above max_shard_bytes (0 = 5 GB); then copy_tokenizer_files.
+// dtype), sharded above max_shard_bytes (0 = 5 GB); then copy_tokenizer_files. progress (may be
+// empty) hears of each weight tensor (io::TensorProgress); what it throws aborts the write.
 void write_checkpoint_payload(const model::Model &model, const model::ModelSource &source, bool force_hf,
-                              const std::string &dtype, int64_t max_shard_bytes, const std::string &tmp);
+                              const std::string &dtype, int64_t max_shard_bytes, const std::string &tmp,
+                              const io::TensorProgress &progress = {});
 
 // Copies a Hugging Face source's tokenizer and generation files (tokenizer.model, tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, generation_config.json) and the source's
@@ -54,8 +57,10 @@ void copy_tokenizer_files(const model::ModelSource &source, const std::string &t
 // Writes the folder. `dir` must not exist. The model may be resident or streamed: the weights go
 // out through model::save_llama2c or model::save_hf_checkpoint, chunk by chunk (peak memory: one
 // chunk of model::kWriteChunkRows rows in fp32 plus its 16-bit copy). Throws vqr::Error(Status::Io)
-// "<path>: <problem>; hint: ..." or Status::InvalidArgument (dir exists).
+// "<path>: <problem>; hint: ..." or Status::InvalidArgument (dir exists), and what progress
+// throws (it hears of each weight tensor, as write_checkpoint_payload says; nothing is left).
 void write_model_folder(const model::Model &model, const model::ModelSource &source, const PipelineOptions &options,
-                        const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir);
+                        const QuantizedModel &result, const FolderMetadata &meta, const std::string &dir,
+                        const io::TensorProgress &progress = {});
 
 }  // namespace vqr::pipeline

@@ -276,9 +276,9 @@ void ModelSession::save(const std::string &dir) const {
   write_model_folder(model_, source_, options_, last_, folder_metadata(), dir);
 }
 
-void ModelSession::export_to(const ExportRequest &request, const std::string &path,
-                             ExportNotes *notes) const {
-  export_model(subject(), request, path, notes);
+void ModelSession::export_to(const ExportRequest &request, const std::string &path, ExportNotes *notes,
+                             Context *ctx) const {
+  export_model(subject(), request, path, notes, ctx);
 }
 
 std::string overrides_text(const std::vector<LayerOverride> &rules) {

@@ -125,7 +125,9 @@ class ModelSession {
 
   // The native folder (model_folder.h) and any export format (export.h), with this session's provenance.
   void save(const std::string &dir) const;
-  void export_to(const ExportRequest &request, const std::string &path, ExportNotes *notes) const;
+  // ctx (may be NULL): progress and cancellation, as export_model says.
+  void export_to(const ExportRequest &request, const std::string &path, ExportNotes *notes,
+                 Context *ctx = nullptr) const;
 
   // vqround.json's provenance: source, calibration, seed, overrides, metadata.
   FolderMetadata folder_metadata() const;

@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <utility>
 #include <string>
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/memory_budget.h"
 #include "learn/learned_rounding.h"
 #include "quant/method_traits.h"
 #include "quant/quantize_layer.h"
@@ -46,7 +49,47 @@ void validate_hessian(const QuantConfig &c, const MethodTraits &t, int64_t n, co
           "VQR_PARAM_EXACT_TARGET runs with method GPTQ on an asymmetric hessian");
 }
 
+// The last line of defence of "non-finite values are reported where they appear": a result whose
+// scale, zero point or reported loss is NaN or Inf fails here, naming it, instead of returning
+// VQR_OK with a model that dequantizes to garbage. The sweeps and trainers check their own
+// intermediate values first (quant/gptq.cpp, learn/trainer.cpp) with a more precise message. NaN
+// is a report's "not computed" (vqr_report_level): only an Inf, or a NaN proxy loss that was
+// asked for, is a failure.
+void check_result_finite(const quant::QuantizedLayer &q, const QuantConfig &c, const hessian::Hessian *h) {
+  const char *method = quant::method_name(c.method);
+  for (const auto *v : {&q.scales, &q.zeros}) {
+    const int64_t bad = find_nonfinite(v->data(), (int64_t)v->size());
+    if (bad < 0) continue;
+    throw Error(Status::NonFinite, std::string(method) + ": the " + (v == &q.scales ? "scale" : "zero point") +
+                                       " of row " + std::to_string(bad % q.rows) + ", group " +
+                                       std::to_string(bad / q.rows) + " is NaN or Inf");
+  }
+  const quant::LayerReport &r = q.report;
+  const std::pair<const char *, double> losses[] = {{"proxy_loss", r.proxy_loss},
+                                                    {"rtn_proxy_loss", r.rtn_proxy_loss},
+                                                    {"asym_loss", r.asym_loss},
+                                                    {"init_proxy_loss", r.init_proxy_loss}};
+  for (const auto &[name, value] : losses) {
+    const bool asked = h != nullptr && c.report_loss != quant::ReportLevel::None && name == losses[0].first;
+    require(!std::isinf(value) && !(asked && std::isnan(value)), Status::NonFinite,
+            std::string(method) + ": the layer's " + name + " is " + (std::isnan(value) ? "NaN" : "Inf") +
+                " (the statistic or the weights overflow fp32 in tr(dW H dW^T)); hint: scale the activations "
+                "or accumulate the hessian in fp64 (VQR_HESSIAN_F64)");
+  }
+}
+
 }  // namespace
+
+double quantize_layer_bytes(const QuantConfig &config, int64_t m, int64_t n) {
+  const double mn = (double)m * (double)n, nn = (double)n * (double)n;
+  const double result = mn + 8.0 * (double)m * (double)n;  // codes, and scales + zeros (one group per column at worst)
+  switch (quant::method_traits(config.method).family) {
+    case MethodFamily::kRoundToNearest: return result;
+    case MethodFamily::kGptqSweep: return result + 3 * 4.0 * mn + 4 * 4.0 * nn;  // W, W0 / Ar, err; U, L, P, inverse
+    case MethodFamily::kLearnedRounding: break;
+  }
+  return result + 12 * 8.0 * mn + 4 * 4.0 * nn;  // latents, Adam moments, gradients, Wq in up to fp64
+}
 
 quant::QuantizedLayer quantize_layer(Context *ctx, const QuantConfig &requested, const float *W, int64_t m,
                                      int64_t n, const hessian::Hessian *h) {
@@ -60,6 +103,9 @@ quant::QuantizedLayer quantize_layer(Context *ctx, const QuantConfig &requested,
   require(m >= 1 && n >= 1, Status::InvalidArgument,
           "w must have at least one row and column (got " + std::to_string(m) + " x " + std::to_string(n) + ")");
   validate_groups(config, n);
+  require_memory(ctx, quantize_layer_bytes(config, m, n),
+                 "quantizing a " + std::to_string(m) + " x " + std::to_string(n) + " layer with " +
+                     quant::method_name(config.method));
   const MethodTraits &traits = quant::method_traits(config.method);
   validate_hessian(config, traits, n, h);
   const int64_t bad = find_nonfinite(W, m * n);
@@ -75,6 +121,7 @@ quant::QuantizedLayer quantize_layer(Context *ctx, const QuantConfig &requested,
     }
     return learn::learned_quantize(ctx, config, W, m, n, h->view(), threads);
   }();
+  check_result_finite(result, config, h);
   result.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

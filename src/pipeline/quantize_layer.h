@@ -21,4 +21,10 @@ namespace vqr::pipeline {
 quant::QuantizedLayer quantize_layer(Context *ctx, const quant::QuantConfig &config, const float *W, int64_t m,
                                      int64_t n, const hessian::Hessian *h);
 
+// Bytes quantize_layer allocates for an m x n layer with this method, about (an upper estimate:
+// the result, the working copies of the weights, the factors of the n x n statistic, a learned
+// method's latents, moments and gradients), in fp64 so that no shape overflows it. quantize_layer
+// checks it against the context's memory budget (core/memory_budget.h) before allocating.
+double quantize_layer_bytes(const quant::QuantConfig &config, int64_t m, int64_t n);
+
 }  // namespace vqr::pipeline

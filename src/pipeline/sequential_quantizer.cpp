@@ -167,6 +167,19 @@ void quantize_block_jointly(model::Model &model, int l, const std::vector<std::v
   log_message(ctx, LogLevel::Info, line);
 }
 
+// Runs fn(); a vqr::Error it throws comes out with `where` (a layer's name) in front, so that a
+// whole-model run names the layer whose statistic or result failed (a NaN, an overflow, a failed
+// factorization). Cancellation passes unchanged: it is no layer's fault.
+template <class Fn>
+auto naming(const std::string &where, Fn &&fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Error &e) {
+    if (e.status() == Status::Cancelled) throw;
+    throw Error(e.status(), where + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 quant::QuantConfig config_for_layer(const PipelineOptions &options, const std::string &name, bool *skip) {
@@ -284,10 +297,11 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
           const auto sweeping = Clock::now();
           // The model's own dense fp32 weights: no untrusted view to validate (DESIGN §1).
           const model::LinearWeight w = model.linear(l, g.kinds[i]);
-          quant::QuantizedLayer result =
-              options.layer_quantizer
-                  ? options.layer_quantizer(ctx, pg.configs[i], l, g.kinds[i], w.data, w.rows, w.cols, pg.h.get())
-                  : quantize_layer(ctx, pg.configs[i], w.data, w.rows, w.cols, pg.h.get());
+          quant::QuantizedLayer result = naming(rec.name, [&] {
+            return options.layer_quantizer
+                       ? options.layer_quantizer(ctx, pg.configs[i], l, g.kinds[i], w.data, w.rows, w.cols, pg.h.get())
+                       : quantize_layer(ctx, pg.configs[i], w.data, w.rows, w.cols, pg.h.get());
+          });
           install_quantized(model, l, g.kinds[i], result, thread_count(ctx));
           t.sweep += seconds_since(sweeping);
           rec.report = result.report;
@@ -327,34 +341,38 @@ QuantizedModel quantize_sequential(model::Model &model, const std::vector<std::v
       hessian::Hessian &h = *hp;
       const auto calibrating = Clock::now();
       double accumulating = 0;  // the part of the passes spent in the Hessian
-      for (size_t w = 0; w < windows.size(); ++w) {
-        const int64_t n = lengths[w];
-        // Each pass stops once the group's input has been seen: the rest of the block is not needed.
-        if (pair) {
-          fp->load(w, fwd.load_hidden());
-          fwd.block(l, n,
-                    [&](int, LinearInput input, const model::LinearBatch &x) {
-                      if (input != g.input) return model::SinkAction::kContinue;
-                      x_fp.assign(x.host(), x.host() + x.rows() * x.width());
-                      return model::SinkAction::kStopBlock;
-                    },
-                    orig_ptrs);
-        }
-        q.load(w, fwd.load_hidden());
-        fwd.block(l, n, [&](int, LinearInput input, const model::LinearBatch &x) {
-          if (input != g.input) return model::SinkAction::kContinue;
-          const auto adding = Clock::now();
+      std::string inputs_of = "the input of " + names[0];
+      for (size_t i = 1; i < names.size(); ++i) inputs_of += ", " + names[i];
+      naming(inputs_of, [&] {
+        for (size_t w = 0; w < windows.size(); ++w) {
+          const int64_t n = lengths[w];
+          // Each pass stops once the group's input has been seen: the rest of the block is not needed.
           if (pair) {
-            const TensorView xq = tensor_2d(x.host(), DType::F32, x.rows(), x.width(), 0);
-            const TensorView xf = tensor_2d(x_fp.data(), DType::F32, x.rows(), x.width(), 0);
-            h.add_pair(xq, xf);
-          } else {
-            add_linear_batch(h, x);  // on a device forward, where the batch lies
+            fp->load(w, fwd.load_hidden());
+            fwd.block(l, n,
+                      [&](int, LinearInput input, const model::LinearBatch &x) {
+                        if (input != g.input) return model::SinkAction::kContinue;
+                        x_fp.assign(x.host(), x.host() + x.rows() * x.width());
+                        return model::SinkAction::kStopBlock;
+                      },
+                      orig_ptrs);
           }
-          accumulating += seconds_since(adding);
-          return model::SinkAction::kStopBlock;
-        });
-      }
+          q.load(w, fwd.load_hidden());
+          fwd.block(l, n, [&](int, LinearInput input, const model::LinearBatch &x) {
+            if (input != g.input) return model::SinkAction::kContinue;
+            const auto adding = Clock::now();
+            if (pair) {
+              const TensorView xq = tensor_2d(x.host(), DType::F32, x.rows(), x.width(), 0);
+              const TensorView xf = tensor_2d(x_fp.data(), DType::F32, x.rows(), x.width(), 0);
+              h.add_pair(xq, xf);
+            } else {
+              add_linear_batch(h, x);  // on a device forward, where the batch lies
+            }
+            accumulating += seconds_since(adding);
+            return model::SinkAction::kStopBlock;
+          });
+        }
+      });
       t.hessian += accumulating;
       t.forward += seconds_since(calibrating) - accumulating;
       pending.push_back(Pending{&g, std::move(names), std::move(configs), std::move(skips), std::move(hp)});

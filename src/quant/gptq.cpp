@@ -33,16 +33,19 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <omp.h>
 
 #include "backend/backend.h"
 #include "core/buffer.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/sanitizer.h"
 #include "quant/asymmetry.h"
 #include "quant/grid.h"
+#include "quant/method_traits.h"
 
 namespace vqr::quant {
 
@@ -339,6 +342,30 @@ void add_block_err_sq(const SweepState &s, const float *e, int64_t b, int thread
   }
 }
 
+// Fails with Status::NonFinite when block [i1, i2)'s errors (and, for GPTAQ, its V_out) hold a
+// NaN or Inf. Finite weights and a finite, factored Hessian can still overflow fp32 here (entries
+// of D or H near 1e38 make Phat or U huge); left alone, the NaN would spread through the lazy
+// update into every later column and come out as code 0 (quantize_code_f), a wrong model with
+// VQR_OK. One pass over m x b values per block, against the block's m x b x n update.
+void check_block_finite(const SweepState &s, const HessianFactor &f, const char *method, int64_t i1, int64_t i2) {
+  const int64_t b = i2 - i1;
+  for (const float *buf : {s.err, s.Ar || !s.P ? nullptr : s.verr}) {
+    if (!buf) continue;
+    for (int64_t r = 0; r < s.m; ++r) {
+      const int64_t c = find_nonfinite(buf + r * s.B, b);
+      if (c < 0) continue;
+      const int64_t q = s.Ar ? i2 - 1 - c : i1 + c;  // the V route stores the block reversed
+      throw Error(Status::NonFinite,
+                  std::string(method) + " sweep: row " + std::to_string(r) + ", column " +
+                      std::to_string(f.perm[(size_t)q]) + ": the propagated error overflowed fp32 (" +
+                      (buf == s.err ? "E" : "V") +
+                      " is NaN or Inf) although the weights and the Hessian are finite; hint: the "
+                      "calibration statistics (H or D) are too large for fp32: scale the activations or "
+                      "accumulate in fp64 (VQR_HESSIAN_F64)");
+    }
+  }
+}
+
 }  // namespace
 
 bool sweep_gives_damped_loss(const QuantConfig &config) {
@@ -501,6 +528,7 @@ QuantizedLayer gptq_quantize(const float *W_in, int64_t m, int64_t n, const hess
         }
       }
     }
+    check_block_finite(s, f, method_name(config.method), i1, i2);
     // Lazy cross-block update: W[:, i2:] -= E_out U[i1:i2, i2:] - V_out Phat[i1:i2, i2:].
     // V route: Ar[:, :lo] += (W0 - Q)_blk reversed x L[lo:lo+b, :lo] (rows of V, reversed).
     const double t_gemm = omp_get_wtime();

@@ -46,10 +46,12 @@ inline float round_half_even(float v) {
 
 // Code of x as a float: clamp(rne(x / s) + z, 0, maxq). Division, not a reciprocal product, as
 // the references compute it (the two can differ in the last bit and flip a tie). Branch-free so
-// that loops over rows vectorize.
+// that loops over rows vectorize. A NaN (from a NaN x or scale) gives code 0, never NaN: the
+// callers cast codes to uint8_t, undefined for NaN; the sweeps and trainers detect the NaN
+// itself and fail with Status::NonFinite.
 inline float quantize_code_f(float x, float scale, float zero, float maxq) {
   const float c = round_half_even(x / scale) + zero;
-  return c < 0.0f ? 0.0f : (c > maxq ? maxq : c);
+  return c >= 0.0f ? (c > maxq ? maxq : c) : 0.0f;
 }
 
 inline int quantize_code(float x, const GroupParams &p, int maxq) {

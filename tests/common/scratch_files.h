@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -38,6 +39,20 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The temporaries that writers of `path` left beside it ("<name>.tmp-<pid>-XXXXXX" or
+// "<name>.partial-<pid>-XXXXXX", io/temp_names.h): empty after every finished or failed write.
+inline std::vector<std::string> temporaries_beside(const std::string &path) {
+  const std::filesystem::path p(path);
+  const std::string name = p.filename().string();
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto &e : std::filesystem::directory_iterator(p.has_parent_path() ? p.parent_path() : ".", ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(name + ".tmp-", 0) == 0 || n.rfind(name + ".partial-", 0) == 0) found.push_back(n);
+  }
+  return found;
+}
 
 inline std::string read_file(const std::string &path) {
   std::ifstream f(path, std::ios::binary);

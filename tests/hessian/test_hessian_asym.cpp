@@ -415,7 +415,7 @@ TEST(HessianAsymSerialize, CorruptionRejected) {
     else
       put_le<float>(b, d_off + 4 * 5, std::nanf(""));
     fix_crc(b);
-    EXPECT_EQ(vqr_hessian_deserialize(b.data(), b.size(), &out), VQR_ERR_CORRUPT) << "NaN in D";
+    EXPECT_EQ(vqr_hessian_deserialize(b.data(), b.size(), &out), VQR_ERR_NONFINITE) << "NaN in D";
     // Truncated by one byte.
     EXPECT_NE(vqr_hessian_deserialize(good.data(), good.size() - 1, &out), VQR_OK);
   }

@@ -234,8 +234,8 @@ TEST_F(Stories, F32RoundTripIsBitIdentical) {
   TempDir dir("f32");
   const std::string path = dir.path() + "/stories260K.gguf";
   vqr::ExportNotes notes;
-  vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{"F32", {}}, &notes);
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  vqr::model::save_gguf(ref, tokenizer(), path, GgufWriteOptions{"F32", {}, {}}, &notes);
+  EXPECT_TRUE(vqr_test::temporaries_beside(path).empty());
   EXPECT_TRUE(notes.empty()) << notes[0].text;
   EXPECT_TRUE(vqr::model::is_gguf_file(path));
   EXPECT_FALSE(vqr::model::is_gguf_file(data_ + "/models/stories260K/stories260K.bin"));
@@ -326,7 +326,7 @@ TEST_F(Stories, GgufTokenizerEncodesLikeTheLlama2cTokenizer) {
   const Tokenizer bin = tokenizer();
   TempDir dir("tok");
   const std::string path = dir.path() + "/s.gguf";
-  vqr::model::save_gguf(model(), bin, path, GgufWriteOptions{"F32", {}}, nullptr);
+  vqr::model::save_gguf(model(), bin, path, GgufWriteOptions{"F32", {}, {}}, nullptr);
   const Tokenizer g = Tokenizer::load(path, 512);
   EXPECT_EQ(g.kind(), Tokenizer::Kind::kGguf);
   EXPECT_EQ(g.bos_id(), 1);
@@ -351,7 +351,7 @@ TEST_F(Stories, GgufTokenizerFromSentencePieceEncodesLikeSentencePiece) {
   const Model m = vqr::model::load_llama2c(dir4m + "gutenberg4M.bin");
   TempDir dir("sp");
   const std::string path = dir.path() + "/g.gguf";
-  vqr::model::save_gguf(m, sp, path, GgufWriteOptions{"F16", {}}, nullptr);
+  vqr::model::save_gguf(m, sp, path, GgufWriteOptions{"F16", {}, {}}, nullptr);
   const Tokenizer g = Tokenizer::load(path, 4096);
   for (int32_t id = 0; id < 4096; ++id) {
     ASSERT_EQ(g.piece(id), sp.piece(id)) << id;
@@ -461,7 +461,7 @@ TEST(GridFallback, BadCodesAreRefusedBeforeAnyFileExists) {
   expect_error([&] { vqr::model::save_gguf(m, tok.tok, path, o, nullptr); }, vqr::Status::InvalidArgument,
                "codes of blk.0.wq: shape 7 x 64 differs from the layer's 64 x 64");
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(vqr_test::temporaries_beside(path).empty());
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -478,7 +478,7 @@ TEST(GgufArchitectures, Qwen3LikeRoundTripsBitIdentically) {
   TempDir dir("qwen3");
   const std::string path = dir.path() + "/q3.gguf";
   vqr::ExportNotes notes;
-  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, &notes);
+  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}, {}}, &notes);
   EXPECT_TRUE(notes.empty());
   const GgufFile f = GgufFile::open(path);
   EXPECT_EQ(f.get_string("general.architecture"), "qwen3");
@@ -510,7 +510,7 @@ TEST(GgufArchitectures, Qwen2LikeWithBiasesRoundTrips) {
   const Model m = random_model(c, 22);
   TempDir dir("qwen2");
   const std::string path = dir.path() + "/q2.gguf";
-  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, nullptr);
+  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}, {}}, nullptr);
   const GgufFile f = GgufFile::open(path);
   EXPECT_EQ(f.get_string("general.architecture"), "qwen2");
   EXPECT_EQ(f.get_string("qwen2.rope.scaling.type"), "linear");
@@ -586,10 +586,10 @@ TEST(GgufArchitectures, InexpressibleModelsAreRefusedBeforeAnyFileExists) {
   ModelConfig big = small_config("");
   big.vocab_size = 300;
   expect_error([&] { vqr::model::save_gguf(Model(big), tok.tok, path, {}, nullptr); }, vqr::Status::InvalidArgument, "275 pieces");
-  expect_error([&] { vqr::model::save_gguf(Model(small_config("")), tok.tok, path, GgufWriteOptions{"BF16", {}}, nullptr); },
+  expect_error([&] { vqr::model::save_gguf(Model(small_config("")), tok.tok, path, GgufWriteOptions{"BF16", {}, {}}, nullptr); },
                vqr::Status::InvalidArgument, "F32 or F16");
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(vqr_test::temporaries_beside(path).empty());
   // Mistral without a window is plain llama.
   vqr::model::save_gguf(random_model(small_config("MistralForCausalLM"), 2), tok.tok, path, {}, nullptr);
   EXPECT_EQ(GgufFile::open(path).get_string("general.architecture"), "llama");
@@ -668,7 +668,7 @@ TEST(GgufArchitectures, Llama3RopeRoundTripsThroughRopeFreqs) {
   const Model m = random_model(c, 25);
   TempDir dir("llama3");
   const std::string path = dir.path() + "/l3.gguf";
-  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}}, nullptr);
+  vqr::model::save_gguf(m, tok.tok, path, GgufWriteOptions{"F32", {}, {}}, nullptr);
   const GgufFile f = GgufFile::open(path);
   const auto *t = f.find_tensor("rope_freqs.weight");
   ASSERT_NE(t, nullptr);
@@ -706,7 +706,7 @@ TEST(GgufArchitectures, Llama3RopeRoundTripsThroughRopeFreqs) {
   c31.n_heads = 4;
   c31.n_kv_heads = 2;
   const Model m31 = random_model(c31, 26);
-  vqr::model::save_gguf(m31, tok.tok, path, GgufWriteOptions{"F32", {}}, nullptr);
+  vqr::model::save_gguf(m31, tok.tok, path, GgufWriteOptions{"F32", {}, {}}, nullptr);
   const std::string stripped = dir.path() + "/l31.gguf";
   {
     const GgufFile full = GgufFile::open(path);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/scratch_files.h"
 #include "core/error.h"
 #include "data_dir.h"
 #include "model/text_corpus.h"
@@ -338,7 +339,7 @@ TEST(TokenFile, RoundTrip) {
   for (size_t i = 0; i < many.size(); ++i) many[i] = static_cast<int32_t>((i * 2654435761u) % 32000);
   vqr::model::write_token_file(f.path(), many);
   EXPECT_EQ(vqr::model::read_token_file(f.path(), 32000), many);
-  EXPECT_FALSE(std::ifstream(f.path() + ".tmp").good()) << "the temporary file is renamed away";
+  EXPECT_TRUE(vqr_test::temporaries_beside(f.path()).empty()) << "the temporary file is renamed away";
 }
 
 TEST(TokenFile, BadFilesFailCleanly) {

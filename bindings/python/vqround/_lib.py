@@ -268,6 +268,8 @@ _PROTOTYPES = {
     "vqr_context_free": (None, [vp]),
     "vqr_context_set_threads": (_S, [vp, ctypes.c_int]),
     "vqr_context_set_seed": (_S, [vp, ctypes.c_uint64]),
+    "vqr_context_set_memory_limit": (_S, [vp, i64]),
+    "vqr_context_get_memory_limit": (i64, [vp]),
     "vqr_context_set_progress": (_S, [vp, PROGRESS_FN, vp]),
     "vqr_context_set_log": (_S, [vp, LOG_FN, vp, ctypes.c_int]),
     "vqr_param_bounds": (_S, [ctypes.c_int, P(Bounds)]),
@@ -306,6 +308,7 @@ _PROTOTYPES = {
     "vqr_result_pack_gptq": (_S, [vp, ctypes.c_int, vp, vp, vp, vp]),
     # whole models, since 0.3.0
     "vqr_model_load": (_S, [ctypes.c_char_p, ctypes.c_char_p, P(vp)]),
+    "vqr_model_load_on": (_S, [vp, ctypes.c_char_p, ctypes.c_char_p, P(vp)]),
     "vqr_model_free": (None, [vp]),
     "vqr_model_get_info": (_S, [vp, P(ModelInfo)]),
     "vqr_model_tokenize": (_S, [vp, ctypes.c_char_p, ctypes.c_int, vp, i64, P(i64)]),
