@@ -25,6 +25,8 @@ cmake --build "$build" -j"$(nproc)" --target fuzzers >/dev/null
 # One thread everywhere: the harnesses ask the library for one, and BLAS and OpenMP pools would
 # only make runs slower and less reproducible.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+# A UBSan report with its stack, like ASan's.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 failed=0
 for h in "${harnesses[@]}"; do
   seeds=$build/fuzz/seeds/$h corpus=$build/fuzz/corpus/$h artifacts=$build/fuzz/artifacts/$h
