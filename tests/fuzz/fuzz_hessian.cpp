@@ -37,7 +37,7 @@ void quantize(vqr_method method, const Settings &s, const vqr_tensor &w, const v
   vqr_config_set_int(cfg, VQR_PARAM_ACT_ORDER, s.act_order);
   vqr_config_set_int(cfg, VQR_PARAM_SYM, s.sym);
   vqr_result *result = nullptr;
-  if (vqr_quantize_layer(fuzz::single_thread_context(), cfg, &w, h, &result) == VQR_OK) {
+  if (vqr_quantize_layer(fuzz::fuzz_context(), cfg, &w, h, &result) == VQR_OK) {
     // Read what an exporter reads: shape, codes, and the dequantized weights.
     int64_t rows = 0, cols = 0, groups = 0;
     int bits = 0;

@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   for (const fuzz::FolderEntry &e : fuzz::split_folder(data, size))
     fuzz::write_file(cleanup.file(dir + "/" + e.name), e.data, e.size);
-  vqr_model *model = nullptr;
-  if (vqr_model_load(dir.c_str(), nullptr, &model) == VQR_OK) fuzz::probe_model(model);
+  vqr_model *model = fuzz::load_model(dir, nullptr);
+  if (model) fuzz::probe_model(model);
   vqr_model_free(model);
   return 0;
 }

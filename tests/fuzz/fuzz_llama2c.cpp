@@ -11,8 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz::Cleanup cleanup;
   const std::string path = cleanup.file(fuzz::scratch_dir() + "/model.bin");
   fuzz::write_file(path, data, size);
-  vqr_model *model = nullptr;
-  if (vqr_model_load(path.c_str(), tokenizer.c_str(), &model) == VQR_OK) fuzz::probe_model(model);
+  vqr_model *model = fuzz::load_model(path, tokenizer.c_str());
+  if (model) fuzz::probe_model(model);
   vqr_model_free(model);
   return 0;
 }

@@ -19,8 +19,8 @@
 namespace {
 
 vqr_model *load_fixed(const char *model, const char *tokenizer) {
-  vqr_model *m = nullptr;
-  if (vqr_model_load(fuzz::fixed_file(model).c_str(), fuzz::fixed_file(tokenizer).c_str(), &m) != VQR_OK) {
+  vqr_model *m = fuzz::load_model(fuzz::fixed_file(model), fuzz::fixed_file(tokenizer).c_str());
+  if (!m) {
     fprintf(stderr, "vqr fuzz: the fixed model %s does not load: %s\n", model, vqr_last_error());
     abort();
   }
@@ -32,7 +32,7 @@ void score_first(const vqr_model *model, const vqr_sequences *seqs) {
   const int64_t *lengths = vqr_sequences_lengths(seqs);
   double nll = 0;
   int64_t predicted = 0;
-  vqr_model_eval_nll(fuzz::single_thread_context(), model, vqr_sequences_tokens(seqs), lengths, 1, &nll, &predicted);
+  vqr_model_eval_nll(fuzz::fuzz_context(), model, vqr_sequences_tokens(seqs), lengths, 1, &nll, &predicted);
 }
 
 }  // namespace

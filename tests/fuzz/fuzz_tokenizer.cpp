@@ -34,8 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz::Cleanup cleanup;
   const std::string path = cleanup.file(fuzz::scratch_dir() + kNames[route]);
   fuzz::write_file(path, data + 1, size - 1);
-  vqr_model *model = nullptr;
-  if (vqr_model_load((route == 1 ? model_4096 : model_512).c_str(), path.c_str(), &model) == VQR_OK) {
+  vqr_model *model = fuzz::load_model(route == 1 ? model_4096 : model_512, path.c_str());
+  if (model) {
     for (const char *text : kTexts) {
       int32_t tokens[256];
       int64_t count = 0;

@@ -7,19 +7,34 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace fuzz {
 
-// One thread: the fuzzers run one per core, and a single-threaded call is deterministic, so a
-// reproducer replays the same path.
-inline vqr_context *single_thread_context() {
+// The context of every call that takes one: one thread (the fuzzers run one per core, and a
+// single-threaded call is deterministic, so a reproducer replays the same path) and a memory limit
+// of 1 GiB, under libFuzzer's -rss_limit_mb=2048: an input that honestly asks for more must fail
+// with VQR_ERR_OUT_OF_MEMORY before allocating (SECURITY.md), which the fuzzer would otherwise
+// report as an OOM of its own.
+inline constexpr int64_t kMemoryLimit = int64_t{1} << 30;
+inline vqr_context *fuzz_context() {
   static vqr_context *ctx = [] {
     vqr_context *c = nullptr;
-    if (vqr_context_create(&c) == VQR_OK) vqr_context_set_threads(c, 1);
+    if (vqr_context_create(&c) == VQR_OK) {
+      vqr_context_set_threads(c, 1);
+      vqr_context_set_memory_limit(c, kMemoryLimit);
+    }
     return c;
   }();
   return ctx;
+}
+
+// vqr_model_load under fuzz_context()'s memory limit.
+inline vqr_model *load_model(const std::string &path, const char *tokenizer) {
+  vqr_model *model = nullptr;
+  if (vqr_model_load_on(fuzz_context(), path.c_str(), tokenizer, &model) != VQR_OK) return nullptr;
+  return model;
 }
 
 inline void probe_model(const vqr_model *model) {
@@ -42,7 +57,7 @@ inline void probe_model(const vqr_model *model) {
   const int64_t lengths[1] = {n};
   double nll = 0;
   int64_t predicted = 0;
-  vqr_model_eval_nll(single_thread_context(), model, ids.data(), lengths, 1, &nll, &predicted);
+  vqr_model_eval_nll(fuzz_context(), model, ids.data(), lengths, 1, &nll, &predicted);
 }
 
 }  // namespace fuzz
