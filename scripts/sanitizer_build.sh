@@ -1,6 +1,6 @@
 # Sourced by test.sh and fuzz.sh: the one clang build that serves both the sanitizer test suite
 # and the fuzzers (VQR_FUZZ=ON: AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer coverage
-# instrumentation on every object, the harnesses in <dir>/fuzz).
+# instrumentation on the library's input-handling sources, the harnesses in <dir>/fuzz).
 # -g1: line tables are all a sanitizer report needs (file:line in its stack traces), and full
 # debug info made this build markedly slower.
 configure_sanitizer_build() {
