@@ -401,6 +401,10 @@ QuantizedModel quantize_end_to_end(model::Model &model, const model::Sequences &
         const double beta = learn::beta_at(schedule, t);
         for (auto &tl : trained) reg += tl->rounding->regularize(beta, schedule.reg_weight);
       }
+      // As learn/trainer.cpp: a diverged step is reported before its NaN reaches the latents.
+      require(std::isfinite(loss) && std::isfinite(reg), Status::NonFinite,
+              "distill step " + std::to_string(t) + ": the " + (std::isfinite(loss) ? "regularizer" : "KL loss") +
+                  " is NaN or Inf (a diverged student; lower VQR_PARAM_LR)");
       optimizer.step(groups, 1.0, threads);
       st.loss.push_back(loss);
       st.reg.push_back(reg);

@@ -268,21 +268,16 @@ static int entries(const char *dir) {
 
 int main(void) {
   const char *data = data_dir();
-  const char *req = getenv("VQR_REQUIRE_DATA");
   char model_file[2048] = "";
   char spill[] = "/tmp/vqr_capi_spill_XXXXXX";
   vqr_model *m = NULL;
-  (void)read_file; /* a helper of model_files.h that this test does not need */
 
   test_method_info();
   test_method_info_errors();
 
   if (data) snprintf(model_file, sizeof model_file, "%s/models/stories260K/stories260K.bin", data);
   if (!data || !exists(model_file)) {
-    if (req && strcmp(req, "1") == 0) {
-      note("FAIL: VQR_REQUIRE_DATA=1 but the shared data folder (stories260K) is missing\n");
-      return EXIT_FAILURE;
-    }
+    if (missing_data_fails()) return EXIT_FAILURE;
     note("the model part did not run: no shared data folder (set VQR_DATA_DIR)\n");
     CHECK_DONE();
   }

@@ -147,7 +147,6 @@ int main(void) {
   const vqr_format formats[6] = {VQR_FORMAT_NATIVE, VQR_FORMAT_HUGGINGFACE, VQR_FORMAT_LLAMA2C,
                                  VQR_FORMAT_GPTQ,   VQR_FORMAT_COMPRESSED_TENSORS, VQR_FORMAT_GGUF};
   const char *data = data_dir();
-  const char *req = getenv("VQR_REQUIRE_DATA");
   const char *text = "Once upon a time there was a little dog. It liked to run in the park with its friend. "
                      "One day the dog found a big red ball under a tree and was very happy.";
   char tmp[] = "/tmp/vqr_capi_export_XXXXXX", model_file[2048], tok_file[2048];
@@ -164,12 +163,7 @@ int main(void) {
   }
   if (!data || !exists(model_file)) {
     vqr_context_free(g_ctx);
-    if (req && strcmp(req, "1") == 0) {
-      note("FAIL: VQR_REQUIRE_DATA=1 but the shared data folder (stories260K) is missing\n");
-      return EXIT_FAILURE;
-    }
-    note("skipped: shared data folder not found (set VQR_DATA_DIR)\n");
-    return EXIT_SUCCESS;
+    return exit_without_data();
   }
   if (!CHECK(mkdtemp(tmp) != NULL) || !CHECK_OK(vqr_model_load(model_file, tok_file, &m))) goto done;
   cfg = make_config(VQR_METHOD_RTN, 4, 32);

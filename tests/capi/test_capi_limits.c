@@ -153,15 +153,11 @@ done:
 
 int main(void) {
   const char *data = data_dir();
-  const char *req = getenv("VQR_REQUIRE_DATA");
-  (void)read_file; /* model_files.h helpers this program has no use for */
-  (void)remove_tree;
   test_limit_setting();
   test_shapes();
   if (data && exists(data)) {
     test_model(data);
-  } else if (req && strcmp(req, "1") == 0) {
-    note("FAIL: VQR_REQUIRE_DATA=1 but the shared data folder is missing\n");
+  } else if (missing_data_fails()) {
     return EXIT_FAILURE;
   } else {
     note("note: shared data folder not found: the model cases were not run\n");

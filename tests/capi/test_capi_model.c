@@ -579,7 +579,6 @@ int main(void) {
   char tmp[] = "/tmp/vqr_capi_model_XXXXXX";
   vqr_model *m = NULL, *resolved = NULL;
   vqr_model_info info = {.struct_size = sizeof(vqr_model_info)};
-  const char *req = getenv("VQR_REQUIRE_DATA");
 
   if (data) {
     snprintf(g_model_file, sizeof g_model_file, "%s/models/stories260K/stories260K.bin", data);
@@ -588,12 +587,7 @@ int main(void) {
     snprintf(g_calib_file, sizeof g_calib_file, "%s/text/exllamav2-calibration/tiny.utf8", data);
   }
   if (!data || !exists(g_model_file)) {
-    if (req && strcmp(req, "1") == 0) {
-      note("FAIL: VQR_REQUIRE_DATA=1 but the shared data folder (stories260K) is missing\n");
-      return EXIT_FAILURE;
-    }
-    note("skipped: shared data folder not found (set VQR_DATA_DIR)\n");
-    return EXIT_SUCCESS;
+    return exit_without_data();
   }
 
   if (!CHECK_OK(vqr_context_create(&g_ctx))) CHECK_DONE();

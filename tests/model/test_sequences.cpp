@@ -35,7 +35,7 @@ TEST(Sequences, SplitChecksCountPointersAndLengths) {
   const int32_t tokens[] = {1, 2, 3};
   const int64_t lengths[] = {2, 1};
   expect_error([&] { vqr::model::split_sequences(tokens, lengths, 0, 8); }, vqr::Status::InvalidArgument,
-               "sequences must be >= 1", Hint::kOptional);
+               "sequences = 0 is outside 1..2^24", Hint::kOptional);
   expect_error([&] { vqr::model::split_sequences(nullptr, lengths, 2, 8); }, vqr::Status::InvalidArgument,
                "tokens or lengths is NULL", Hint::kOptional);
   expect_error([&] { vqr::model::split_sequences(tokens, lengths, 2, 1); }, vqr::Status::InvalidArgument,
@@ -49,9 +49,9 @@ TEST(Sequences, RequestResolvesLengthAndChecksRanges) {
   expect_error([] { vqr::model::sampling_request(vqr::model::Sampling::Windows, 0, 513, 0, 512); }, vqr::Status::OutOfRange,
                "length 513 is outside 0..512", Hint::kOptional);
   expect_error([] { vqr::model::sampling_request(vqr::model::Sampling::RandomWindows, 0, 8, 0, 512); }, vqr::Status::OutOfRange,
-               "count 0 must be >= 1 for random windows", Hint::kOptional);
+               "count 0 is outside 1..2^24 for random windows", Hint::kOptional);
   expect_error([] { vqr::model::sampling_request(vqr::model::Sampling::Paragraphs, -1, 8, 0, 512); }, vqr::Status::OutOfRange,
-               "count -1 must be >= 0", Hint::kOptional);
+               "count -1 is outside 0..2^24", Hint::kOptional);
 }
 
 TEST(Sequences, IdsGiveConsecutiveOrSeededWindows) {
