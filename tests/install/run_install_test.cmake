@@ -45,8 +45,16 @@ endfunction()
 # Sanitizer builds: the installed library needs the sanitizer runtime loaded first, so the
 # consumers are built with the same -fsanitize as the library.
 set(san_flags "")
+set(san_link "")
 if(SANITIZE)
   set(san_flags -fsanitize=${SANITIZE} -fno-omit-frame-pointer)
+  # clang links its sanitizer runtimes statically, into a C program only their C parts: the C++
+  # library also needs their C++ parts (UBSan's vptr handlers) and libstdc++ (as the top-level
+  # CMakeLists.txt gives the project's own C programs). Link-time flags only.
+  execute_process(COMMAND "${C_COMPILER}" --version OUTPUT_VARIABLE cc_version)
+  if(cc_version MATCHES "clang")
+    set(san_link -fsanitize-link-c++-runtime -lstdc++)
+  endif()
 endif()
 
 # --- install, then move the tree -------------------------------------------------------------
@@ -165,7 +173,7 @@ if(PKG_CONFIG AND EXISTS "${PKG_CONFIG}")
   separate_arguments(flags UNIX_COMMAND "${flags}")
   # -pedantic -Werror: the installed header must be clean ISO C11 for a stranger's flags too.
   run(out "${C_COMPILER}" -std=c11 -Wall -Wextra -pedantic -Werror ${san_flags}
-      "${TEST_DIR}/consumer.c" ${flags} -o "${root}/consumer_pkgconfig")
+      "${TEST_DIR}/consumer.c" ${flags} ${san_link} -o "${root}/consumer_pkgconfig")
   # A prefix outside the loader's paths: the program is told where the library is, as a user would.
   run(out ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${lib} "${root}/consumer_pkgconfig")
   if(NOT out MATCHES "consumer: ok")
@@ -186,7 +194,8 @@ if(CONFIG)
 endif()
 if(san_flags)
   string(REPLACE ";" " " san "${san_flags}")
-  list(APPEND consumer_args "-DCMAKE_C_FLAGS=${san}" "-DCMAKE_EXE_LINKER_FLAGS=${san}")
+  string(REPLACE ";" " " san_exe "${san_flags};${san_link}")
+  list(APPEND consumer_args "-DCMAKE_C_FLAGS=${san}" "-DCMAKE_EXE_LINKER_FLAGS=${san_exe}")
 endif()
 run(out ${CMAKE_COMMAND} -S "${TEST_DIR}/consumer" -B "${root}/consumer-cmake" ${consumer_args}
     -DVQR_WANT_VERSION=${this_version})
