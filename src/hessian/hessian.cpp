@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "core/crc32.h"
 #include "core/dtype.h"
@@ -89,7 +90,6 @@ static std::vector<double> column_sums_of_squares(const TensorView &x, int64_t s
 }
 
 void Hessian::guard_sums(std::vector<double> &total, const std::vector<double> &sq, const char *what) const {
-  if (f64_) return;  // fp64 sums of fp32 squares (< 1.2e77 each) cannot overflow
   if (total.empty()) total.assign((size_t)n_, 0.0);
   for (int64_t j = 0; j < n_; ++j) {
     const double after = total[(size_t)j] + sq[(size_t)j];
@@ -181,11 +181,12 @@ void Hessian::add_pair(const TensorView &x_q, const TensorView &x_fp) {
   if (T == 0) return;
   if (!f64_) {
     // Both guards before either sum changes, so a refused pair leaves the accumulator as it was.
-    const std::vector<double> qsq = column_sums_of_squares(x_q, sq);
-    std::vector<double> dsq((size_t)n_, 0.0);
+    // One pass over both streams: x_q's column sums of squares and those of x_fp - x_q.
+    std::vector<double> qsq((size_t)n_, 0.0), dsq((size_t)n_, 0.0);
     for (int64_t r = 0; r < T; ++r)
       for (int64_t j = 0; j < n_; ++j) {
-        const double d = view_value(x_fp, sf, r, j) - view_value(x_q, sq, r, j);
+        const double q = view_value(x_q, sq, r, j), d = view_value(x_fp, sf, r, j) - q;
+        qsq[(size_t)j] += q * q;
         dsq[(size_t)j] += d * d;
       }
     std::vector<double> colsq = colsq_, dxsq = dxsq_;
@@ -232,13 +233,12 @@ void Hessian::merge(const Hessian &other) {
   check_sums(d32_, other.d32_, "D");
   check_sums(s64_, other.s64_, "S");
   check_sums(d64_, other.d64_, "D");
-  auto add_sums = [](std::vector<double> &dst, const std::vector<double> &src) {
-    if (src.empty()) return;
-    if (dst.empty()) dst.assign(src.size(), 0.0);
-    for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
-  };
-  add_sums(colsq_, other.colsq_);
-  add_sums(dxsq_, other.dxsq_);
+  // The overflow guard's column sums (empty until a first fp32 batch) add as the matrices do.
+  for (auto [dst, src] : {std::pair{&colsq_, &other.colsq_}, std::pair{&dxsq_, &other.dxsq_}}) {
+    if (src->empty()) continue;
+    if (dst->empty()) dst->assign(src->size(), 0.0);
+    add_all(*dst, *src);
+  }
   add_all(s32_, other.s32_);
   if (s_dev_) s_dev_->upload(0, s32_.data(), s32_.size() * sizeof(float));
   add_all(s64_, other.s64_);

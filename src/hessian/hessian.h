@@ -89,8 +89,9 @@ class Hessian {
  private:
   void add_f32_rows(const float *x, int64_t rows, int64_t ld);
   void add_d_rows(const float *dx, const float *xq, int64_t rows);  // dx, xq dense rows x n
-  // fp32 mode: throws Status::NonFinite when `sq` (a batch's per-column sums of squares) added to
-  // `total` passes kSumLimit32; otherwise adds them. `what` names the batch in the message.
+  // fp32 mode only (fp64 sums of fp32 squares cannot overflow): throws Status::NonFinite when `sq`
+  // (a batch's per-column sums of squares) added to `total` passes kSumLimit32; otherwise adds them.
+  // `what` names the batch in the message.
   void guard_sums(std::vector<double> &total, const std::vector<double> &sq, const char *what) const;
 
   int64_t n_;
